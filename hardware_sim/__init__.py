@@ -1,0 +1,1 @@
+"""The simulator: central ROCARS over HTTP, virtual devices, traffic and fault scenarios."""

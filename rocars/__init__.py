@@ -1,0 +1,1 @@
+"""The shared contract of rocars-edge: identifiers, domain models, bus messages, config, bus client."""

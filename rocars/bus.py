@@ -1,0 +1,191 @@
+"""The MQTT bus client every service uses (paho-mqtt 2, callback API version 2).
+
+QoS 1, a retained last will, ``connect_async`` + ``loop_start`` so a broker that is
+down at start-up is retried, subscriptions renewed on every reconnect, TCP_NODELAY on
+the socket. Message handlers run on paho's thread: a Qt app hands over through a signal.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from rocars.config import parse_broker_url
+from rocars.messages import Message
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[str, bytes], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Will:
+    topic: str
+    payload: bytes
+    retain: bool = True
+
+
+class Bus:
+    """One MQTT connection.
+
+    ``on_connection`` callbacks get True/False as the connection comes and goes;
+    a display uses that to fail closed when the broker is lost.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        client_id: str,
+        *,
+        will: Will | Callable[[], Will] | None = None,
+        username: str = "",
+        password: str = "",
+        keepalive: int = 10,
+    ) -> None:
+        self.host, self.port = parse_broker_url(url)
+        self.client_id = client_id
+        self._will = will
+        self._keepalive = keepalive
+        self._handlers: list[tuple[str, int, Handler]] = []
+        self._lock = threading.Lock()
+        self._connection_callbacks: list[Callable[[bool], None]] = []
+        self.connected = threading.Event()
+        self._stopping = False
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv311,
+            clean_session=True,
+        )
+        if username:
+            self._client.username_pw_set(username, password)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=5)
+        self._client.max_inflight_messages_set(1000)
+        self._client.max_queued_messages_set(100_000)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        self._client.on_socket_open = self._on_socket_open
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect in the background; returns at once, reconnects for ever."""
+        self._set_will()
+        self._client.connect_async(self.host, self.port, keepalive=self._keepalive)
+        self._client.loop_start()
+
+    def wait_connected(self, timeout: float = 10.0) -> bool:
+        return self.connected.wait(timeout)
+
+    def stop(self, *, publish_will: bool = False) -> None:
+        """Disconnect cleanly (no last will) unless ``publish_will`` asks to send it first."""
+        if publish_will and self._will is not None and self.connected.is_set():
+            will = self._current_will()
+            self._client.publish(
+                will.topic, will.payload, qos=1, retain=will.retain
+            ).wait_for_publish(2)
+        self._stopping = True
+        self._client.disconnect()
+        self._client.loop_stop()
+        self.connected.clear()
+
+    def on_connection(self, callback: Callable[[bool], None]) -> None:
+        self._connection_callbacks.append(callback)
+
+    # -- traffic -----------------------------------------------------------------------
+
+    def subscribe(self, topic_filter: str, handler: Handler, qos: int = 1) -> None:
+        """Call ``handler(topic, payload)`` for each message; renewed on reconnect."""
+        with self._lock:
+            self._handlers.append((topic_filter, qos, handler))
+        if self.connected.is_set():
+            self._client.subscribe(topic_filter, qos)
+
+    def publish(
+        self, topic: str, payload: bytes | Message, *, qos: int = 1, retain: bool = False
+    ) -> mqtt.MQTTMessageInfo:
+        """Queue a message; paho sends it when connected (QoS 1 survives a reconnect)."""
+        data = payload.to_bytes() if isinstance(payload, Message) else payload
+        return self._client.publish(topic, data, qos=qos, retain=retain)
+
+    # -- paho callbacks (paho's thread) ------------------------------------------------
+
+    def _current_will(self) -> Will:
+        assert self._will is not None
+        return self._will() if callable(self._will) else self._will
+
+    def _set_will(self) -> None:
+        if self._will is not None:
+            will = self._current_will()
+            self._client.will_set(will.topic, will.payload, qos=1, retain=will.retain)
+
+    def _on_socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except (OSError, AttributeError):
+            logger.debug("TCP_NODELAY not set on %r", sock)
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Any,
+    ) -> None:
+        if reason_code.is_failure:
+            logger.warning(
+                "broker %s:%s refused %s: %s", self.host, self.port, self.client_id, reason_code
+            )
+            return
+        with self._lock:
+            subscriptions = [(topic, qos) for topic, qos, _ in self._handlers]
+        for topic, qos in subscriptions:
+            client.subscribe(topic, qos)
+        logger.info("%s connected to %s:%s", self.client_id, self.host, self.port)
+        self.connected.set()
+        self._notify(True)
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Any,
+    ) -> None:
+        was_connected = self.connected.is_set()
+        self.connected.clear()
+        # the will may depend on the time (its ts): renew it for the next connection
+        self._set_will()
+        if was_connected:
+            if not self._stopping:
+                logger.warning("%s lost the broker: %s", self.client_id, reason_code)
+            self._notify(False)
+
+    def _notify(self, up: bool) -> None:
+        for callback in list(self._connection_callbacks):
+            try:
+                callback(up)
+            except Exception:  # top-level of a callback: a bad callback must not kill paho's loop
+                logger.exception("connection callback failed")
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        with self._lock:
+            handlers = [
+                h for topic, _, h in self._handlers if mqtt.topic_matches_sub(topic, message.topic)
+            ]
+        for handler in handlers:
+            try:
+                handler(message.topic, bytes(message.payload))
+            except Exception:  # top-level of a message: one bad payload must not stop the consumer
+                logger.exception("handler failed on %s", message.topic)

@@ -1,0 +1,103 @@
+"""Typed config: one TOML file per service, secrets from the environment.
+
+A service declares a pydantic model deriving from ``ServiceConfig``; ``load_config``
+reads the TOML file (or none: defaults) and refuses unknown keys. Secrets never live in
+the file: ``secret("NAME")`` reads ``ROCARS_NAME`` or the file named by ``ROCARS_NAME_FILE``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from rocars.errors import ConfigError
+from rocars.ids import ControlPoint, Direction
+
+C = TypeVar("C", bound="ServiceConfig")
+
+
+class ServiceConfig(BaseModel):
+    """Base of every service config: unknown keys are an error."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BusConfig(BaseModel):
+    """Where the MQTT broker is. Empty ``url`` means: start the embedded broker."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(default="", description="mqtt://HOST:PORT; empty for the embedded broker")
+    username: str = Field(
+        default="", max_length=64, description="broker user; password from ROCARS_MQTT_PASSWORD"
+    )
+    keepalive: int = Field(default=10, ge=2, le=300, description="MQTT keep-alive, seconds")
+
+
+class SiteConfig(BaseModel):
+    """Which control point and direction this installation serves."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cp: ControlPoint = Field(default=ControlPoint.SBC, description="control point code")
+    direction: Direction = Field(default=Direction.IMPORT, description="import or export lanes")
+
+
+def load_config(
+    model: type[C], path: str | Path | None, overrides: dict[str, Any] | None = None
+) -> C:
+    """Read ``path`` (TOML) into ``model``; ``overrides`` (e.g. from the command line) win."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as err:
+            raise ConfigError(f"cannot read config {path}: {err}") from err
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"config {path} is not valid TOML: {err}") from err
+    for key, value in (overrides or {}).items():
+        _set_dotted(data, key, value)
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(f"config {path or '(defaults)'}: {err}") from err
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    for part in parents:
+        data = data.setdefault(part, {})
+    data[last] = value
+
+
+def secret(name: str, default: str | None = None) -> str:
+    """A secret from ``ROCARS_{NAME}``, or the file named in ``ROCARS_{NAME}_FILE``."""
+    env = f"ROCARS_{name.upper()}"
+    if env in os.environ:
+        return os.environ[env]
+    file_env = f"{env}_FILE"
+    if file_env in os.environ:
+        try:
+            return Path(os.environ[file_env]).read_text(encoding="utf-8").strip()
+        except OSError as err:
+            raise ConfigError(f"cannot read secret file {os.environ[file_env]}: {err}") from err
+    if default is not None:
+        return default
+    raise ConfigError(f"secret {env} is not set (nor {file_env})", key="secret_missing", name=env)
+
+
+def parse_broker_url(url: str) -> tuple[str, int]:
+    """``mqtt://HOST:PORT`` (or ``HOST:PORT``) to host and port."""
+    split = urlsplit(url if "://" in url else f"mqtt://{url}")
+    if split.scheme not in ("mqtt", "tcp") or not split.hostname:
+        raise ConfigError(f"broker url must look like mqtt://HOST:PORT, got {url!r}")
+    try:
+        port = split.port or 1883
+    except ValueError as err:
+        raise ConfigError(f"bad port in broker url {url!r}") from err
+    return split.hostname, port

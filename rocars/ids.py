@@ -1,0 +1,190 @@
+"""Identifiers of the domain, their validation and normalisation.
+
+One name per idea: ``ccrn``, ``ubr``, ``vrn``, ``cp``, ``lane`` mean the same everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BeforeValidator
+
+from rocars.errors import InvalidIdentifier
+
+_TEN_DIGITS = re.compile(r"^\d{10}$")
+_SIX_DIGITS = re.compile(r"^\d{6}$")
+_LANE = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
+_DEVICE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+# Hong Kong plates: letters and digits, no I, O or Q (folded before this check).
+_HK_VRN = re.compile(r"^[A-HJ-NPR-Z0-9]{1,8}$")
+# Cross-boundary Mainland plate: 粤Z + four letters/digits + 港 or 澳.
+_MAINLAND = re.compile(r"^粤Z[A-HJ-NP-Z0-9]{4}[港澳]$")
+_FOLD = str.maketrans("IOQ", "100")
+_FOLD_MAINLAND = str.maketrans("IO", "10")
+_SEPARATORS = re.compile(r"[\s\-]")
+
+
+def _ten_digits(kind: str, value: object) -> str:
+    text = _SEPARATORS.sub("", str(value)) if isinstance(value, str | int) else ""
+    if not _TEN_DIGITS.match(text):
+        raise InvalidIdentifier(
+            f"{kind} must be 10 digits, got {value!r}", key=f"{kind}_invalid", value=str(value)
+        )
+    return text
+
+
+def normalize_ccrn(value: object) -> str:
+    """A CCRN: 10 digits; spaces and hyphens a person typed are dropped."""
+    return _ten_digits("ccrn", value)
+
+
+def normalize_ubr(value: object) -> str:
+    """A UBR: 10 digits; spaces and hyphens a person typed are dropped."""
+    return _ten_digits("ubr", value)
+
+
+def normalize_account(value: object) -> str:
+    """A driver account number: 6 digits."""
+    text = str(value).strip()
+    if not _SIX_DIGITS.match(text):
+        raise InvalidIdentifier(
+            f"account must be 6 digits, got {value!r}", key="account_invalid", value=text
+        )
+    return text
+
+
+def normalize_vrn(value: object) -> str:
+    """A Hong Kong VRN as the replica keys it.
+
+    Upper case, spaces dropped, I/O/Q folded to 1/0/0 (HK plates never use them),
+    at most 8 letters and digits.
+    """
+    if not isinstance(value, str):
+        raise InvalidIdentifier(
+            f"vrn must be text, got {value!r}", key="vrn_invalid", value=str(value)
+        )
+    text = _SEPARATORS.sub("", value.upper()).translate(_FOLD)
+    if not _HK_VRN.match(text):
+        raise InvalidIdentifier(f"not a Hong Kong plate: {value!r}", key="vrn_invalid", value=value)
+    return text
+
+
+def normalize_plate(value: object) -> str:
+    """Any plate the lane may see: a HK VRN, or a cross-boundary Mainland plate (粤Z1234港)."""
+    if isinstance(value, str):
+        text = _SEPARATORS.sub("", value.upper())
+        if text.startswith("粤"):
+            text = text.translate(_FOLD_MAINLAND)
+            if _MAINLAND.match(text):
+                return text
+            raise InvalidIdentifier(
+                f"not a Mainland plate: {value!r}", key="vrn_invalid", value=value
+            )
+    return normalize_vrn(value)
+
+
+def is_mainland_plate(vrn: str) -> bool:
+    """True for a normalised 粤Z…港/澳 plate."""
+    return bool(_MAINLAND.match(vrn))
+
+
+def validate_lane(value: object) -> str:
+    """A lane id: 1-16 of letters, digits, ``_`` and ``-`` (it is an MQTT topic level)."""
+    text = str(value)
+    if not _LANE.match(text):
+        raise InvalidIdentifier(f"bad lane id {value!r}", key="lane_invalid", value=text)
+    return text
+
+
+def validate_device(value: object) -> str:
+    """A device id: 1-32 of letters, digits, ``_``, ``.`` and ``-``."""
+    text = str(value)
+    if not _DEVICE.match(text):
+        raise InvalidIdentifier(f"bad device id {value!r}", key="device_invalid", value=text)
+    return text
+
+
+class ControlPoint(StrEnum):
+    """The land boundary control points, in IVRS key order."""
+
+    STK = "STK"
+    MKT = "MKT"
+    LMC = "LMC"
+    SBC = "SBC"
+    HZM = "HZM"
+    HZO = "HZO"
+    HYW = "HYW"
+
+    @property
+    def ivrs_key(self) -> int:
+        """The key a driver presses on the phone menu (1-7)."""
+        return list(ControlPoint).index(self) + 1
+
+    @property
+    def english_name(self) -> str:
+        """The English name (UIs translate their own copy of it)."""
+        return _CP_NAMES[self]
+
+    @classmethod
+    def from_ivrs_key(cls, key: int) -> ControlPoint:
+        """The control point behind IVRS key 1-7."""
+        if not 1 <= key <= len(cls):
+            raise InvalidIdentifier(
+                f"IVRS key must be 1-7, got {key}", key="cp_invalid", value=str(key)
+            )
+        return list(cls)[key - 1]
+
+    @classmethod
+    def parse(cls, value: object) -> ControlPoint:
+        """A control point from its code (any case) or its IVRS key."""
+        text = str(value).strip().upper()
+        if text.isdigit():
+            return cls.from_ivrs_key(int(text))
+        try:
+            return cls(text)
+        except ValueError as err:
+            raise InvalidIdentifier(
+                f"unknown control point {value!r}", key="cp_invalid", value=str(value)
+            ) from err
+
+
+_CP_NAMES = {
+    ControlPoint.STK: "Sha Tau Kok",
+    ControlPoint.MKT: "Man Kam To",
+    ControlPoint.LMC: "Lok Ma Chau",
+    ControlPoint.SBC: "Shenzhen Bay",
+    ControlPoint.HZM: "HZMB Hong Kong Port (to/from the Mainland)",
+    ControlPoint.HZO: "HZMB Hong Kong Port (to/from Macao)",
+    ControlPoint.HYW: "Heung Yuen Wai",
+}
+
+
+class Direction(StrEnum):
+    """Import is into Hong Kong; export is out of it."""
+
+    IMPORT = "import"
+    EXPORT = "export"
+
+
+def _pyd(fn):  # type: ignore[no-untyped-def]
+    """Turn an InvalidIdentifier into the ValueError pydantic reports as a field error."""
+
+    def wrapped(value: object) -> str:
+        try:
+            return fn(value)  # type: ignore[no-any-return]
+        except InvalidIdentifier as err:
+            raise ValueError(str(err)) from err
+
+    return wrapped
+
+
+# Field types for pydantic models.
+Ccrn = Annotated[str, BeforeValidator(_pyd(normalize_ccrn))]
+Ubr = Annotated[str, BeforeValidator(_pyd(normalize_ubr))]
+Vrn = Annotated[str, BeforeValidator(_pyd(normalize_vrn))]
+Plate = Annotated[str, BeforeValidator(_pyd(normalize_plate))]
+Lane = Annotated[str, AfterValidator(_pyd(validate_lane))]
+Device = Annotated[str, AfterValidator(_pyd(validate_device))]
+Account = Annotated[str, BeforeValidator(_pyd(normalize_account))]

@@ -1,0 +1,203 @@
+"""Bus messages: every payload of the design as a validated, immutable model.
+
+Payloads are UTF-8 JSON objects carrying ``v`` (1), ``id`` (ULID/UUID) and ``ts``
+(UTC, RFC 3339, ms). Unknown fields are ignored. ``parse`` turns bytes into a model
+or raises BadPayload; a consumer logs that and drops the message.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from rocars.errors import BadPayload, InvalidIdentifier
+from rocars.eventid import is_event_id, new_event_id
+from rocars.ids import Device, Plate, Ubr, normalize_plate
+from rocars.timeutil import parse_rfc3339, to_rfc3339, utc_now
+
+MAX_PAYLOAD_BYTES = 64 * 1024
+
+
+def _parse_time(value: object) -> object:
+    if isinstance(value, str):
+        return parse_rfc3339(value)
+    return value
+
+
+UtcTime = Annotated[
+    datetime,
+    PlainSerializer(to_rfc3339, return_type=str, when_used="json"),
+]
+
+
+class InstructionCode(StrEnum):
+    """What the lane tells the driver."""
+
+    READY = "READY"
+    DROP_MANIFEST = "DROP_MANIFEST"
+    PROCEED = "PROCEED"
+    INSPECT = "INSPECT"
+    TOO_EARLY = "TOO_EARLY"
+    NO_BUNDLE = "NO_BUNDLE"
+    WRONG_CONTROL_POINT = "WRONG_CONTROL_POINT"
+    STOP_SEE_OFFICER = "STOP_SEE_OFFICER"
+
+
+class Message(BaseModel):
+    """The envelope every bus payload shares."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    v: Literal[1] = 1
+    id: str = Field(default_factory=new_event_id, description="unique event id (ULID or UUID)")
+    ts: UtcTime = Field(default_factory=utc_now, description="when the event happened, UTC")
+
+    _time_fields: ClassVar[tuple[str, ...]] = ("ts",)
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, value: str) -> str:
+        if not is_event_id(value):
+            raise ValueError("id must be a ULID or a UUID")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _times(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name in cls._time_fields:
+                if name in data:
+                    data = {**data, name: _parse_time(data[name])}
+        return data
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object as it goes on the wire."""
+        return self.model_dump(mode="json")
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class Alternate(BaseModel):
+    """Another plate the reader saw on the same truck (second plate, or a runner-up read)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    vrn: Plate
+    confidence: float = Field(ge=0.0, le=1.0)
+
+
+class PlateRead(Message):
+    """``lanes/{lane}/plate``: the AVRS saw a truck. ``vrn`` is empty when it saw no readable plate."""
+
+    vrn: Annotated[str, Field(max_length=16)] = ""
+    raw: str = Field(default="", max_length=64)
+    confidence: float = Field(ge=0.0, le=1.0)
+    source: Literal["serial", "camera"]
+    device: Device
+    alternates: list[Alternate] = Field(default_factory=list, max_length=8)
+
+    @field_validator("vrn", mode="before")
+    @classmethod
+    def _vrn(cls, value: object) -> object:
+        if value in ("", None):
+            return ""
+        try:
+            return normalize_plate(value)
+        except InvalidIdentifier as err:
+            raise ValueError(str(err)) from err
+
+
+class Instruction(Message):
+    """``lanes/{lane}/instruction`` (retained): what the XDB and AIOP show. Signed with the lane key."""
+
+    seq: int = Field(ge=0)
+    vrn: str | None = Field(default=None, max_length=16)
+    code: InstructionCode
+    ubr: Ubr | None = None
+    bay: str | None = Field(default=None, max_length=16)
+    earliest_at: UtcTime | None = None
+    expires_at: UtcTime | None = None
+    sig: str = Field(default="", max_length=128)
+
+    _time_fields: ClassVar[tuple[str, ...]] = ("ts", "earliest_at", "expires_at")
+
+    @model_validator(mode="after")
+    def _fields_per_code(self) -> Instruction:
+        if self.code is InstructionCode.INSPECT and not self.bay:
+            raise ValueError("INSPECT needs a bay")
+        if self.code is InstructionCode.TOO_EARLY and self.earliest_at is None:
+            raise ValueError("TOO_EARLY needs earliest_at")
+        return self
+
+
+class UnladenPressed(Message):
+    """``lanes/{lane}/aiop/unladen``: the driver pressed Unladen Vehicle on the panel."""
+
+    vrn: str = Field(default="", max_length=16)
+
+
+class ManifestDropped(Message):
+    """``lanes/{lane}/aiop/manifest``: the paper manifest went into the drop box."""
+
+    source: Literal["sensor", "panel"]
+
+
+class DeviceStatus(Message):
+    """``lanes/{lane}/status/{device}`` (retained; also the device's last will)."""
+
+    state: Literal["online", "offline"]
+    detail: str = Field(default="", max_length=512)
+    metrics: dict[str, float | int | str | None] = Field(default_factory=dict)
+
+
+class SyncStatus(Message):
+    """``sync/status`` (retained, every second): the displays' heartbeat; also the agent's last will."""
+
+    state: Literal["online", "offline"]
+    central: Literal["up", "down"]
+    last_sync_at: UtcTime | None = None
+    bundles: int = Field(default=0, ge=0)
+    outbox_depth: int = Field(default=0, ge=0)
+
+    _time_fields: ClassVar[tuple[str, ...]] = ("ts", "last_sync_at")
+
+
+M = TypeVar("M", bound=Message)
+
+
+def decode_json(payload: bytes) -> dict[str, Any]:
+    """Bytes to a JSON object, or BadPayload (too big, not UTF-8, not JSON, not an object)."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise BadPayload(f"payload of {len(payload)} bytes is over {MAX_PAYLOAD_BYTES}")
+    try:
+        data = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise BadPayload(f"not UTF-8 JSON: {err}") from err
+    if not isinstance(data, dict):
+        raise BadPayload(f"payload is a JSON {type(data).__name__}, not an object")
+    return data
+
+
+def parse(model: type[M], payload: bytes | dict[str, Any]) -> M:
+    """Validate a payload as ``model``; BadPayload says which field is wrong."""
+    data = payload if isinstance(payload, dict) else decode_json(payload)
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        fields = ", ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in err.errors()
+        )
+        raise BadPayload(f"bad {model.__name__}: {fields}", fields=fields) from err

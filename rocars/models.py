@@ -1,0 +1,290 @@
+"""Domain models and the central ROCARS API's bodies.
+
+The simulated centre serves these, the sync agent replicates and forwards them,
+the kiosk fills them in. Field names are the API's JSON names.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from rocars.errors import RocarsError
+from rocars.ids import Account, Ccrn, ControlPoint, Direction, Plate, Ubr, Vrn
+from rocars.messages import InstructionCode, PlateRead, UtcTime
+from rocars.signing import canonical_json
+from rocars.timeutil import HK_TZ, to_rfc3339
+
+#: Cargo data may be submitted at most this far ahead of the expected date.
+SUBMISSION_WINDOW_DAYS = 14
+#: A truck may cross this long after bundling unless ROCARS directs otherwise.
+EARLIEST_CROSSING_DELAY = timedelta(minutes=30)
+MAX_CCRNS_PER_BUNDLE = 99
+
+
+class _Body(BaseModel):
+    """A request body: unknown fields are an error, so a typo never passes silently."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class _Record(BaseModel):
+    """A record as the centre returns it: unknown fields ignored for forward compatibility."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+def _text(max_length: int, description: str) -> Any:
+    return Field(min_length=1, max_length=max_length, description=description)
+
+
+class CargoItems(_Body):
+    """What a shipper submits: the 8 mandatory items, the VRN when known, the optional ones."""
+
+    packages: int = Field(ge=1, le=999_999, description="number of packages")
+    package_description: str = _text(70, "description of packages, e.g. CARTONS")
+    article_description: str = _text(512, "description of articles in each package")
+    consignor_name: str = _text(70, "consignor name")
+    consignor_address: str = _text(175, "consignor address")
+    consignee_name: str = _text(70, "consignee name")
+    consignee_address: str = _text(175, "consignee address")
+    expected_date: date = Field(
+        description="expected date of arrival (import) or departure (export)"
+    )
+    direction: Direction = Field(description="import into or export from Hong Kong")
+    vrn: Vrn | None = Field(
+        default=None, description="vehicle registration number, from the trucker"
+    )
+    container_no: str | None = Field(
+        default=None, pattern=r"^[A-Z]{4}\d{7}$", description="ISO 6346 container number"
+    )
+    licence_no: str | None = Field(
+        default=None, max_length=35, description="licence / permit number"
+    )
+    transhipment: str | None = Field(
+        default=None, max_length=256, description="transhipment details"
+    )
+
+    @field_validator("container_no", "licence_no", "transhipment", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip().upper() if value.strip() else None
+        return value
+
+
+def check_expected_date(expected: date, now: datetime) -> None:
+    """The submission window: today (Hong Kong) up to 14 days ahead."""
+    today = now.astimezone(HK_TZ).date()
+    if not today <= expected <= today + timedelta(days=SUBMISSION_WINDOW_DAYS):
+        raise RocarsError(
+            f"expected date {expected} is outside {today}..+{SUBMISSION_WINDOW_DAYS} days",
+            key="expected_date_out_of_window",
+            field="expected_date",
+            earliest=today.isoformat(),
+            latest=(today + timedelta(days=SUBMISSION_WINDOW_DAYS)).isoformat(),
+        )
+
+
+class CargoStatus(StrEnum):
+    SUBMITTED = "submitted"
+    BUNDLED = "bundled"
+
+
+class Cargo(_Record):
+    """Cargo data as the centre holds it."""
+
+    ccrn: Ccrn
+    status: CargoStatus = CargoStatus.SUBMITTED
+    ubr: Ubr | None = None
+    submitted_at: UtcTime
+    updated_at: UtcTime
+    items: CargoItems
+
+
+class BundleStatus(StrEnum):
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+    USED = "used"
+
+
+class Bundle(_Record):
+    """A bundle: CCRNs tied to a VRN and the control point it may cross at."""
+
+    ubr: Ubr
+    vrn: Vrn
+    second_plate: Plate | None = Field(
+        default=None, description="the truck's Mainland plate, if any"
+    )
+    cp: ControlPoint
+    direction: Direction
+    ccrns: list[Ccrn] = Field(min_length=1, max_length=MAX_CCRNS_PER_BUNDLE)
+    bundled_at: UtcTime
+    earliest_at: UtcTime
+    status: BundleStatus = BundleStatus.ACTIVE
+    result: Literal[InstructionCode.PROCEED, InstructionCode.INSPECT] = Field(
+        default=InstructionCode.PROCEED, description="the pre-selected clearance result"
+    )
+    bay: str | None = Field(default=None, max_length=16, description="inspection bay when INSPECT")
+    updated_at: UtcTime
+
+
+class Change(_Record):
+    """One entry of the change feed. ``op`` delete drops the key from the replica."""
+
+    seq: int = Field(ge=1)
+    kind: Literal["bundle", "cargo"]
+    key: str = Field(description="the UBR of a bundle, the CCRN of cargo")
+    op: Literal["upsert", "delete"] = "upsert"
+    bundle: Bundle | None = None
+    cargo: Cargo | None = None
+
+    @model_validator(mode="after")
+    def _body_matches_kind(self) -> Change:
+        if self.op == "upsert" and getattr(self, self.kind) is None:
+            raise ValueError(f"an upsert of {self.kind} needs its {self.kind}")
+        return self
+
+
+class ChangePage(_Record):
+    """``GET /v1/changes``: ``next`` is the cursor to ask with; equal to ``since`` when caught up."""
+
+    changes: list[Change]
+    next: str
+
+
+class DriverAction(_Record):
+    kind: Literal["unladen", "manifest"]
+    ts: UtcTime
+    id: str
+    source: str = ""
+
+
+class InstructionLog(_Record):
+    seq: int
+    code: InstructionCode
+    ts: UtcTime
+    bay: str | None = None
+    earliest_at: UtcTime | None = None
+
+
+class ClearanceRecord(_Record):
+    """One lane session's full story, uploaded to the centre once (idempotent by ``id``)."""
+
+    id: str
+    kind: Literal["clearance"] = "clearance"
+    cp: ControlPoint
+    lane: str
+    direction: Direction
+    started_at: UtcTime
+    ended_at: UtcTime
+    vrn: str | None = None
+    ubr: Ubr | None = None
+    plate_reads: list[PlateRead] = Field(default_factory=list)
+    instructions: list[InstructionLog] = Field(default_factory=list)
+    actions: list[DriverAction] = Field(default_factory=list)
+    outcome: InstructionCode
+    reason: str = Field(description="why the session ended: released, timeout, superseded, …")
+    offline: bool = Field(description="decided from the replica while the centre was unreachable")
+
+
+class EventUpload(_Body):
+    """``POST /v1/events``."""
+
+    events: list[dict[str, Any]] = Field(min_length=1, max_length=1000)
+
+
+class EventResult(_Record):
+    id: str
+    status: Literal["accepted", "duplicate", "rejected"]
+    reason: str | None = None
+
+
+class EventUploadResult(_Record):
+    results: list[EventResult]
+
+
+# -- drivers: credentials and signatures ---------------------------------------------------
+
+
+class SecurityCodeAuth(_Body):
+    """Signed with the 6-digit code the driver's hardware token shows now."""
+
+    method: Literal["security_code"] = "security_code"
+    code: str = Field(pattern=r"^\d{6}$")
+
+
+class CertificateAuth(_Body):
+    """Signed with the private key of an e-Cert / ID-Cert.
+
+    ``signature`` is base64 of the RSA PKCS#1 v1.5 SHA-256 signature over
+    ``signed_content(op, body, signed_at)``; ``certificate`` is the PEM leaf.
+    """
+
+    method: Literal["certificate"] = "certificate"
+    certificate: str = Field(min_length=64, max_length=16_384)
+    signature: str = Field(min_length=16, max_length=4096)
+    signed_at: UtcTime
+
+
+DriverAuth = Annotated[SecurityCodeAuth | CertificateAuth, Field(discriminator="method")]
+
+
+def signed_content(op: str, body: dict[str, Any], signed_at: datetime) -> bytes:
+    """What a certificate signature covers: the operation, the request fields, the time.
+
+    ``body`` is the request as JSON without ``auth`` and ``password``.
+    """
+    content = {k: v for k, v in body.items() if k not in ("auth", "password")}
+    return canonical_json({"op": op, "body": content, "signed_at": to_rfc3339(signed_at)})
+
+
+class BundleRequest(_Body):
+    """``POST /v1/bundles``."""
+
+    account: Account
+    password: str = Field(min_length=1, max_length=64)
+    auth: DriverAuth
+    vrn: Vrn
+    cp: ControlPoint
+    direction: Direction
+    ccrns: list[Ccrn] = Field(min_length=1, max_length=MAX_CCRNS_PER_BUNDLE)
+
+    @field_validator("ccrns")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a CCRN appears twice")
+        return value
+
+
+class CancelRequest(_Body):
+    """``DELETE /v1/bundles/{ubr}`` and ``DELETE /v1/bundles/{ubr}/ccrns/{ccrn}`` (JSON body)."""
+
+    account: Account
+    password: str = Field(min_length=1, max_length=64)
+    auth: DriverAuth
+
+
+class UbrBlockRequest(_Body):
+    """``POST /v1/ubr-blocks``."""
+
+    count: int = Field(ge=1, le=10_000)
+
+
+class UbrBlock(_Record):
+    cp: ControlPoint
+    first: Ubr
+    count: int
+    leased_at: UtcTime
+    expires_at: UtcTime
+
+
+class ApiErrorBody(_Record):
+    """Every error answer: ``{"error": KEY, "detail": ...}``."""
+
+    error: str
+    detail: Any = None

@@ -1,0 +1,29 @@
+"""UTC times as the bus carries them: RFC 3339 with milliseconds and a ``Z``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+HK_TZ = timezone(timedelta(hours=8), "HKT")
+
+
+def utc_now() -> datetime:
+    """Now, in UTC, truncated to milliseconds (what the wire can carry)."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def to_rfc3339(value: datetime) -> str:
+    """Format an aware datetime as ``2026-11-21T08:00:00.123Z``."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: times on the wire are always UTC")
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def parse_rfc3339(text: str) -> datetime:
+    """Parse an RFC 3339 time with an offset; naive times are refused."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if value.tzinfo is None:
+        raise ValueError(f"time without an offset: {text!r}")
+    return value.astimezone(UTC)

@@ -1,0 +1,94 @@
+"""MQTT topics of the bus, built and parsed in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from rocars.errors import BadPayload, InvalidIdentifier
+from rocars.ids import ControlPoint, validate_device, validate_lane
+
+ROOT = "rocars"
+
+
+class LaneTopic(StrEnum):
+    """The kinds of message on a lane's topics (the part after ``lanes/{lane}/``)."""
+
+    PLATE = "plate"
+    INSTRUCTION = "instruction"
+    UNLADEN = "aiop/unladen"
+    MANIFEST = "aiop/manifest"
+    STATUS = "status"
+
+
+def lane_topic(
+    cp: ControlPoint | str, lane: str, kind: LaneTopic, device: str | None = None
+) -> str:
+    """``rocars/{cp}/lanes/{lane}/{kind}`` (``status/{device}`` for device status)."""
+    base = f"{ROOT}/{ControlPoint.parse(cp)}/lanes/{validate_lane(lane)}/{kind}"
+    if kind is LaneTopic.STATUS:
+        if device is None:
+            raise ValueError("a status topic needs a device")
+        return f"{base}/{validate_device(device)}"
+    return base
+
+
+def plate_topic(cp: ControlPoint | str, lane: str) -> str:
+    return lane_topic(cp, lane, LaneTopic.PLATE)
+
+
+def instruction_topic(cp: ControlPoint | str, lane: str) -> str:
+    return lane_topic(cp, lane, LaneTopic.INSTRUCTION)
+
+
+def unladen_topic(cp: ControlPoint | str, lane: str) -> str:
+    return lane_topic(cp, lane, LaneTopic.UNLADEN)
+
+
+def manifest_topic(cp: ControlPoint | str, lane: str) -> str:
+    return lane_topic(cp, lane, LaneTopic.MANIFEST)
+
+
+def device_status_topic(cp: ControlPoint | str, lane: str, device: str) -> str:
+    return lane_topic(cp, lane, LaneTopic.STATUS, device)
+
+
+def sync_status_topic(cp: ControlPoint | str) -> str:
+    """``rocars/{cp}/sync/status``: the lane controller's heartbeat and last will."""
+    return f"{ROOT}/{ControlPoint.parse(cp)}/sync/status"
+
+
+def lane_filter(cp: ControlPoint | str, kind: LaneTopic, lane: str = "+") -> str:
+    """A subscription filter for one kind of message on one lane or (``+``) all lanes."""
+    lane_part = lane if lane == "+" else validate_lane(lane)
+    suffix = f"{kind}/+" if kind is LaneTopic.STATUS else str(kind)
+    return f"{ROOT}/{ControlPoint.parse(cp)}/lanes/{lane_part}/{suffix}"
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedTopic:
+    """What a lane topic names."""
+
+    cp: ControlPoint
+    lane: str
+    kind: LaneTopic
+    device: str | None = None
+
+
+def parse_lane_topic(topic: str) -> ParsedTopic:
+    """Split ``rocars/{cp}/lanes/{lane}/...``; raise BadPayload for anything else."""
+    parts = topic.split("/")
+    if len(parts) < 5 or parts[0] != ROOT or parts[2] != "lanes":
+        raise BadPayload(f"not a lane topic: {topic!r}", key="bad_topic", topic=topic)
+    try:
+        cp = ControlPoint.parse(parts[1])
+        lane = validate_lane(parts[3])
+        rest = parts[4:]
+        if rest[0] == "status" and len(rest) == 2:
+            return ParsedTopic(cp, lane, LaneTopic.STATUS, validate_device(rest[1]))
+        kind = LaneTopic("/".join(rest))
+    except (InvalidIdentifier, ValueError) as err:
+        raise BadPayload(f"not a lane topic: {topic!r}", key="bad_topic", topic=topic) from err
+    if kind is LaneTopic.STATUS:
+        raise BadPayload(f"status topic without a device: {topic!r}", key="bad_topic", topic=topic)
+    return ParsedTopic(cp, lane, kind)

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import queue
+import subprocess
+import sys
+
+from rocars.bus import Bus, Will
+from rocars.messages import DeviceStatus
+from tests.fixtures.brokers import Mosquitto
+
+
+def test_publish_subscribe_retained(broker_url: str) -> None:
+    got: queue.Queue[tuple[str, bytes]] = queue.Queue()
+    pub = Bus(broker_url, "pub")
+    pub.start()
+    assert pub.wait_connected(10)
+    pub.publish("rocars/SBC/lanes/L01/instruction", b"{}", retain=True).wait_for_publish(5)
+    sub = Bus(broker_url, "sub")
+    sub.subscribe("rocars/SBC/lanes/+/instruction", lambda t, p: got.put((t, p)))
+    sub.start()
+    assert got.get(timeout=10) == ("rocars/SBC/lanes/L01/instruction", b"{}")
+    pub.stop()
+    sub.stop()
+
+
+def test_last_will_and_reconnect_after_broker_restart(mosquitto: Mosquitto) -> None:
+    seen: queue.Queue[bytes] = queue.Queue()
+    states: queue.Queue[bool] = queue.Queue()
+    will = DeviceStatus(state="offline", detail="lost")
+    watcher = Bus(mosquitto.url, "watcher")
+    watcher.subscribe("dev/status", lambda t, p: seen.put(p))
+    watcher.on_connection(states.put)
+    watcher.start()
+    assert watcher.wait_connected(10)
+    assert states.get(timeout=5) is True
+    # a device that dies without a clean disconnect: its will arrives
+    child = f"""
+import sys, time
+from rocars.bus import Bus, Will
+bus = Bus({mosquitto.url!r}, "dying", will=Will("dev/status", {will.to_bytes()!r}))
+bus.start()
+assert bus.wait_connected(10)
+print("connected", flush=True)
+time.sleep(60)
+"""
+    proc = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"connected\n"
+    finally:
+        proc.kill()
+        proc.wait()
+    assert b'"offline"' in seen.get(timeout=10)
+    # broker dies and comes back: the client says so and resubscribes
+    mosquitto.kill()
+    assert states.get(timeout=10) is False
+    mosquitto.start()
+    assert states.get(timeout=15) is True
+    pub = Bus(mosquitto.url, "pub2", will=Will("dev/status", b"bye"))
+    pub.start()
+    assert pub.wait_connected(10)
+    pub.publish("dev/status", b"back").wait_for_publish(5)
+    while (payload := seen.get(timeout=10)) != b"back":
+        pass
+    assert payload == b"back"
+    pub.stop()
+    watcher.stop()

@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from rocars.errors import BadPayload, BadSignature
+from rocars.messages import Instruction, InstructionCode, PlateRead, SyncStatus, parse
+from rocars.signing import lane_key, sign_instruction, verify_payload
+from rocars.timeutil import utc_now
+from rocars.topics import LaneTopic, instruction_topic, parse_lane_topic
+
+KEY = lane_key(b"secret", "SBC", "L01")
+
+
+def test_plate_read_round_trip_normalises_and_ignores_unknown_fields() -> None:
+    body = {
+        "v": 1,
+        "id": "01JD0000000000000000000000",
+        "ts": "2026-11-21T08:00:00.123Z",
+        "vrn": "ab 1o23",
+        "raw": "AB 1O23",
+        "confidence": 0.93,
+        "source": "camera",
+        "device": "cam-1",
+        "alternates": [{"vrn": "粤Z1234港", "confidence": 0.8}],
+        "new_field": 3,
+    }
+    read = parse(PlateRead, json.dumps(body).encode())
+    assert read.vrn == "AB1023"
+    assert read.alternates[0].vrn == "粤Z1234港"
+    assert parse(PlateRead, read.to_bytes()) == read
+    assert read.to_dict()["ts"] == "2026-11-21T08:00:00.123Z"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"not json",
+        b"[1,2]",
+        b"\xff\xfe",
+        json.dumps({"v": 2, "confidence": 1, "source": "serial", "device": "d"}).encode(),
+        json.dumps({"v": 1, "confidence": "high", "source": "serial", "device": "d"}).encode(),
+        json.dumps(
+            {"v": 1, "confidence": 0.5, "source": "serial", "device": "d", "id": "nope"}
+        ).encode(),
+        json.dumps(
+            {
+                "v": 1,
+                "confidence": 0.5,
+                "source": "serial",
+                "device": "d",
+                "ts": "2026-11-21T08:00:00",
+            }
+        ).encode(),
+        b"{" + b" " * 70_000 + b"}",
+    ],
+)
+def test_bad_payloads_raise_bad_payload(payload: bytes) -> None:
+    with pytest.raises(BadPayload):
+        parse(PlateRead, payload)
+
+
+def test_instruction_signature_checks_every_field() -> None:
+    now = utc_now()
+    ins = sign_instruction(
+        Instruction(
+            seq=5,
+            vrn="AB1234",
+            code=InstructionCode.PROCEED,
+            expires_at=now + timedelta(seconds=30),
+        ),
+        KEY,
+    )
+    assert verify_payload(ins.to_bytes(), KEY) == ins
+    forged = ins.to_dict() | {"code": "INSPECT", "bay": "B1"}
+    with pytest.raises(BadSignature):
+        verify_payload(forged, KEY)
+    with pytest.raises(BadSignature):
+        verify_payload(ins.to_bytes(), lane_key(b"secret", "SBC", "L02"))
+    # a field a newer producer adds is covered by the signature
+    extra = ins.to_dict() | {"note": "x"}
+    with pytest.raises(BadSignature):
+        verify_payload(extra, KEY)
+
+
+def test_instruction_rules_per_code() -> None:
+    with pytest.raises(BadPayload):
+        parse(Instruction, {"seq": 1, "code": "INSPECT"})
+    with pytest.raises(BadPayload):
+        parse(Instruction, {"seq": 1, "code": "TOO_EARLY"})
+
+
+def test_sync_status_times() -> None:
+    status = SyncStatus(state="online", central="up", last_sync_at=utc_now(), bundles=3)
+    assert parse(SyncStatus, status.to_bytes()) == status
+
+
+def test_topics() -> None:
+    topic = instruction_topic("sbc", "L01")
+    assert topic == "rocars/SBC/lanes/L01/instruction"
+    parsed = parse_lane_topic("rocars/SBC/lanes/L01/aiop/unladen")
+    assert parsed.kind is LaneTopic.UNLADEN
+    assert parsed.lane == "L01"
+    assert parse_lane_topic("rocars/SBC/lanes/L01/status/avrs").device == "avrs"
+    for bad in [
+        "rocars/XXX/lanes/L01/plate",
+        "rocars/SBC/lanes/L 1/plate",
+        "rocars/SBC/lanes/L01/other",
+        "x",
+    ]:
+        with pytest.raises(BadPayload):
+            parse_lane_topic(bad)

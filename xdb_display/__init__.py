@@ -1,0 +1,1 @@
+"""The exit display board: the lane's instruction, large, in three languages; fails closed."""
