@@ -18,12 +18,16 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "xdb": ("xdb_display.cli", "run the exit display board for a lane"),
     "aiop": ("aiop_panel.cli", "run the all-in-one panel for a lane"),
     "kiosk": ("kiosk.cli", "run the self-help kiosk"),
+    "broker-config": (
+        "rocars.brokerconf",
+        "write mosquitto config, password file and ACLs for a site",
+    ),
 }
 
 
 def usage() -> str:
     lines = ["usage: rocars-edge COMMAND [options]", "", "commands:"]
-    lines += [f"  {name:<8} {help_}" for name, (_, help_) in SUBCOMMANDS.items()]
+    lines += [f"  {name:<14} {help_}" for name, (_, help_) in SUBCOMMANDS.items()]
     lines += ["", "rocars-edge COMMAND --help for the options of one command."]
     return "\n".join(lines)
 

@@ -1,0 +1,88 @@
+"""The generated broker files, loaded by a real mosquitto: each device writes only its topics."""
+
+from __future__ import annotations
+
+import getpass
+import queue
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from rocars.broker import free_port
+from rocars.brokerconf import hash_password, write_broker_files
+from rocars.bus import Bus
+from rocars.ids import ControlPoint
+from tests.fixtures.brokers import wait_port
+
+
+@pytest.fixture
+def secured_broker(tmp_path: Path):  # type: ignore[no-untyped-def]
+    port = free_port()
+    out = tmp_path / "broker"
+    passwords = write_broker_files(
+        out, ControlPoint.SBC, ["L01", "L02"], port=port, run_as=getpass.getuser()
+    )
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    proc = subprocess.Popen([exe, "-c", str(out / "mosquitto.conf")], stderr=subprocess.DEVNULL)
+    wait_port("127.0.0.1", port)
+    yield f"mqtt://127.0.0.1:{port}", passwords, out
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(5)
+
+
+def test_hash_format_is_mosquittos() -> None:
+    line = hash_password("pw", salt=b"0123456789ab")
+    assert line.startswith("$7$101$MDEyMzQ1Njc4OWFi$")
+    assert hash_password("pw") != hash_password("pw")  # a fresh salt each time
+
+
+def test_rerun_keeps_passwords(tmp_path: Path) -> None:
+    first = write_broker_files(tmp_path, ControlPoint.SBC, ["L01"], run_as=getpass.getuser())
+    second = write_broker_files(
+        tmp_path, ControlPoint.SBC, ["L01", "L02"], run_as=getpass.getuser()
+    )
+    assert second["avrs-L01"] == first["avrs-L01"]
+    assert "avrs-L02" in second
+    assert (tmp_path / "passwd").stat().st_mode & 0o777 == 0o600
+
+
+def test_acl_lets_each_device_write_only_its_own_topics(secured_broker) -> None:  # type: ignore[no-untyped-def]
+    url, passwords, _ = secured_broker
+    got: queue.Queue[tuple[str, bytes]] = queue.Queue()
+    monitor = Bus(url, "monitor", username="monitor", password=passwords["monitor"])
+    monitor.subscribe("rocars/SBC/#", lambda t, p: got.put((t, p)))
+    monitor.start()
+    assert monitor.wait_connected(10)
+    avrs = Bus(url, "avrs-L01", username="avrs-L01", password=passwords["avrs-L01"])
+    avrs.start()
+    assert avrs.wait_connected(10)
+    # a forged instruction from the plate reader is dropped by the broker ...
+    avrs.publish("rocars/SBC/lanes/L01/instruction", b"forged").wait_for_publish(5)
+    # ... and so is a plate for another lane; its own plate topic goes through
+    avrs.publish("rocars/SBC/lanes/L02/plate", b"other lane").wait_for_publish(5)
+    avrs.publish("rocars/SBC/lanes/L01/plate", b"mine").wait_for_publish(5)
+    assert got.get(timeout=10) == ("rocars/SBC/lanes/L01/plate", b"mine")
+    assert got.empty()
+    avrs.stop()
+    monitor.stop()
+
+
+def test_wrong_password_is_refused(secured_broker) -> None:  # type: ignore[no-untyped-def]
+    url, _, _ = secured_broker
+    port = int(url.rsplit(":", 1)[1])
+    refused: queue.Queue[bool] = queue.Queue()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="intruder")
+    client.username_pw_set("sync", "wrong")
+    client.on_connect = lambda c, u, f, rc, p: refused.put(rc.is_failure)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        assert refused.get(timeout=10) is True
+    finally:
+        client.loop_stop()
+        client.disconnect()
