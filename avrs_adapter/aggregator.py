@@ -1,0 +1,264 @@
+"""The sightings of one truck become ONE PlateRead: debounce, vote, publish soon.
+
+An LPR device reads a truck several times (and reads both its plates); the lane must get
+one read per truck, quickly. The first sighting opens a *truck*; every sighting during
+the ``settle`` time joins its vote, and the vote is published ``settle`` seconds after the
+first sighting, or at once when it is decisive (``decisive_reads`` agreeing reads and no
+other Hong Kong plate). After that, the truck stays open for ``window`` seconds after its
+last sighting: repeats of its plates, unreads and near misreads (one character off a
+plate already published) are debounced. A clearly different plate opens the next truck.
+
+Two kinds of read are *upgraded* instead of debounced: when the published read was an
+unread, or only a Mainland plate, a Hong Kong plate seen within the window opens a new
+truck that keeps the earlier Mainland sightings, so the lane gets the plate it keys on.
+
+The vote: each normalised plate scores the sum of its sightings' confidences. Hong Kong
+plates win over Mainland ones (a cross-boundary truck's 粤Z…港 plate becomes an
+alternate); the published confidence is the winner's best confidence times its share of
+the Hong Kong score, so disagreeing reads lower it. Plain code with an injected clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from avrs_adapter.errors import AvrsError
+from avrs_adapter.observation import Observation
+from rocars.ids import is_mainland_plate
+from rocars.messages import Alternate, PlateRead
+
+logger = logging.getLogger(__name__)
+
+MAX_ALTERNATES = 8
+
+
+@dataclass(slots=True)
+class AggregatorStats:
+    sightings: int = 0
+    published: int = 0
+    debounced: int = 0  # repeats and stragglers of a truck already published
+    upgrades: int = 0  # a HK plate after an unread / Mainland-only read
+    invalid: int = 0  # a vote that did not make a valid PlateRead (logged)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "sightings": self.sightings,
+            "published": self.published,
+            "debounced": self.debounced,
+            "upgrades": self.upgrades,
+            "invalid": self.invalid,
+        }
+
+
+@dataclass(slots=True)
+class _Candidate:
+    score: float = 0.0
+    count: int = 0
+    best: float = 0.0
+    raw: str = ""
+    first_seq: int = 0
+    obs: Observation | None = None
+
+
+@dataclass(slots=True)
+class _Truck:
+    first_at: float
+    last_at: float
+    sightings: list[Observation] = field(default_factory=list)
+    done: bool = False  # its vote was published
+    published_vrn: str = ""
+    known: set[str] = field(default_factory=set)  # plates published for it (vrn + alternates)
+
+
+def one_char_off(a: str, b: str) -> bool:
+    """True when ``a`` and ``b`` differ by one substitution, insertion or deletion."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
+
+
+class Aggregator:
+    """Turns Observations into PlateReads for one lane. Not thread-safe: one caller."""
+
+    def __init__(
+        self,
+        *,
+        settle: float = 0.3,
+        window: float = 5.0,
+        decisive_reads: int = 3,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not 0.0 <= settle <= 10.0 or not settle <= window <= 600.0 or decisive_reads < 1:
+            raise AvrsError(
+                "settle must be 0-10 s, window settle-600 s, decisive_reads >= 1",
+                key="avrs_bad_aggregator",
+            )
+        self.settle = settle
+        self.window = window
+        self.decisive_reads = decisive_reads
+        self._clock = clock
+        self._truck: _Truck | None = None
+        self.stats = AggregatorStats()
+
+    # -- feeding ---------------------------------------------------------------------------
+
+    def add(self, obs: Observation) -> list[PlateRead]:
+        """Take one sighting; returns what is ready to publish now (usually nothing)."""
+        self.stats.sightings += 1
+        out = self.poll()
+        truck = self._truck
+        now = obs.at
+        if truck is None or (truck.done and now - truck.last_at > self.window):
+            self._open(obs)
+        elif not truck.done:
+            truck.sightings.append(obs)
+            truck.last_at = max(truck.last_at, now)
+        else:
+            self._after_publish(truck, obs)
+        truck = self._truck
+        if truck is not None and not truck.done and self._decisive(truck):
+            out += self._publish(truck)
+        return out + self.poll()
+
+    def poll(self) -> list[PlateRead]:
+        """Publish a truck whose settle time is over."""
+        truck = self._truck
+        if truck is None or truck.done:
+            return []
+        if self._clock() >= truck.first_at + self.settle - 1e-9:
+            return self._publish(truck)
+        return []
+
+    def next_deadline(self) -> float | None:
+        """Clock time at which ``poll`` will have something to publish, if any."""
+        truck = self._truck
+        if truck is None or truck.done:
+            return None
+        return truck.first_at + self.settle
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _open(self, obs: Observation, carry: list[Observation] | None = None) -> None:
+        self._truck = _Truck(first_at=obs.at, last_at=obs.at, sightings=[*(carry or []), obs])
+
+    def _after_publish(self, truck: _Truck, obs: Observation) -> None:
+        published = truck.published_vrn
+        vrn = obs.vrn
+        hk = bool(vrn) and not is_mainland_plate(vrn)
+        if hk and (published == "" or is_mainland_plate(published)):
+            # the truck was published unread or by its Mainland plate only: give the lane
+            # the HK plate, keeping the Mainland sightings as alternates
+            self.stats.upgrades += 1
+            carry = [s for s in truck.sightings if s.vrn and is_mainland_plate(s.vrn)]
+            logger.info("plate %s after %r was published: publishing again", vrn, published)
+            self._open(obs, carry)
+            return
+        if (
+            not vrn
+            or vrn in truck.known
+            or is_mainland_plate(vrn)
+            or any(one_char_off(vrn, k) for k in truck.known if not is_mainland_plate(k))
+        ):
+            self.stats.debounced += 1
+            truck.last_at = max(truck.last_at, obs.at)
+            return
+        self._open(obs)
+
+    def _decisive(self, truck: _Truck) -> bool:
+        plates = {s.vrn for s in truck.sightings if s.vrn and not is_mainland_plate(s.vrn)}
+        if len(plates) != 1:
+            return False
+        (vrn,) = plates
+        return sum(1 for s in truck.sightings if s.vrn == vrn) >= self.decisive_reads
+
+    def _publish(self, truck: _Truck) -> list[PlateRead]:
+        truck.done = True
+        read = self._vote(truck.sightings)
+        if read is None:
+            self.stats.invalid += 1
+            return []
+        truck.published_vrn = read.vrn
+        truck.known = {read.vrn, *(a.vrn for a in read.alternates)} - {""}
+        self.stats.published += 1
+        logger.info(
+            "truck read: %r (%.2f) from %d sightings, alternates %s",
+            read.vrn,
+            read.confidence,
+            len(truck.sightings),
+            [a.vrn for a in read.alternates],
+        )
+        return [read]
+
+    def _vote(self, sightings: list[Observation]) -> PlateRead | None:
+        candidates: dict[str, _Candidate] = {}
+        extra: dict[str, float] = {}
+        for seq, obs in enumerate(sightings):
+            if obs.vrn:
+                c = candidates.setdefault(obs.vrn, _Candidate(first_seq=seq))
+                c.score += obs.confidence
+                c.count += 1
+                if c.obs is None or obs.confidence > c.best:
+                    c.best, c.raw, c.obs = obs.confidence, obs.raw, obs
+            for alt, conf in obs.alternates:
+                if alt:
+                    extra[alt] = max(conf, extra.get(alt, 0.0))
+        last = sightings[-1]
+        if not candidates:
+            return self._make(
+                vrn="", raw=last.raw, confidence=0.0, obs=last, alternates=list(extra.items())
+            )
+
+        def rank(item: tuple[str, _Candidate]) -> tuple[float, int, float, int]:
+            _, c = item
+            return (c.score, c.count, c.best, -c.first_seq)
+
+        hk = {v: c for v, c in candidates.items() if not is_mainland_plate(v)}
+        pool = hk or candidates
+        winner, best = max(pool.items(), key=rank)
+        share = best.score / sum(c.score for c in pool.values()) if best.score > 0 else 1.0
+        others = sorted(
+            ((v, c) for v, c in candidates.items() if v != winner), key=rank, reverse=True
+        )
+        alternates = [(v, c.best) for v, c in others]
+        alternates += [(v, conf) for v, conf in extra.items() if v not in candidates]
+        assert best.obs is not None
+        return self._make(
+            vrn=winner,
+            raw=best.raw,
+            confidence=round(best.best * share, 3),
+            obs=best.obs,
+            alternates=alternates,
+        )
+
+    def _make(
+        self,
+        *,
+        vrn: str,
+        raw: str,
+        confidence: float,
+        obs: Observation,
+        alternates: list[tuple[str, float]],
+    ) -> PlateRead | None:
+        try:
+            return PlateRead(
+                vrn=vrn,
+                raw=raw[:64],
+                confidence=min(1.0, max(0.0, confidence)),
+                source=obs.source,
+                device=obs.device,
+                alternates=[
+                    Alternate(vrn=v, confidence=min(1.0, max(0.0, c)))
+                    for v, c in alternates[:MAX_ALTERNATES]
+                ],
+            )
+        except ValidationError as err:
+            logger.error("cannot make a PlateRead of %r from %s: %s", vrn, obs.device, err)
+            return None

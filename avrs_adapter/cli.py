@@ -1,0 +1,184 @@
+"""``rocars-edge avrs``: run the AVRS adapter for one lane, or read plates from stills.
+
+    rocars-edge avrs --serial PORT --protocol NAME [--baud 9600] --cp SBC --lane L01 \\
+        --broker mqtt://127.0.0.1:1883
+    rocars-edge avrs --camera URL [--grammar hk|any] --cp SBC --lane L01 ...
+    rocars-edge avrs read FILE... [--grammar hk|any]
+
+Bad arguments (unknown protocol, a port that cannot be opened, a bad lane) print one
+clear line and exit 2. The camera path is imported only when asked for, so the serial
+adapter never loads OpenCV or the OCR models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+from typing import Any, NoReturn
+
+from avrs_adapter.aggregator import Aggregator
+from avrs_adapter.errors import AvrsError
+from avrs_adapter.observation import Source
+from avrs_adapter.protocols import PROTOCOLS
+from avrs_adapter.publisher import AvrsPublisher
+from avrs_adapter.serial_source import SerialSource
+from rocars.config import parse_broker_url
+from rocars.errors import RocarsError
+from rocars.ids import ControlPoint, validate_device, validate_lane
+from rocars.logs import setup_logging
+
+logger = logging.getLogger(__name__)
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        print(f"rocars-edge avrs: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="rocars-edge avrs",
+        description="Run the AVRS adapter for one lane: plate reads -> PlateRead on the bus. "
+        "`rocars-edge avrs read FILE...` reads plates from still images instead.",
+    )
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument("--serial", metavar="PORT", help="serial port of the LPR device")
+    src.add_argument("--camera", metavar="URL", help="camera stream URL (RTSP, file, device)")
+    parser.add_argument(
+        "--protocol", choices=sorted(PROTOCOLS), help="LPR line protocol (with --serial)"
+    )
+    parser.add_argument("--baud", type=int, default=9600, help="serial baud rate (9600)")
+    parser.add_argument("--delimiter", default=",", help="delimited: field delimiter (,)")
+    parser.add_argument(
+        "--fields",
+        default="plate,confidence,time,camera",
+        help="delimited: field order, comma-separated (plate,confidence,time,camera)",
+    )
+    parser.add_argument(
+        "--confidence-scale",
+        type=float,
+        default=100.0,
+        help="delimited: what the device means by full confidence (100)",
+    )
+    parser.add_argument(
+        "--byteorder", choices=("big", "little"), default="big", help="nedap: integer byte order"
+    )
+    parser.add_argument("--grammar", choices=("hk", "any"), default="hk", help="camera: plates")
+    parser.add_argument("--cp", required=True, help="control point code (SBC) or IVRS key")
+    parser.add_argument("--lane", required=True, help="lane id (L01)")
+    parser.add_argument("--device", default="", help="device id in PlateRead (lpr0 / cam0)")
+    parser.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="mqtt://HOST:PORT")
+    parser.add_argument("--settle", type=float, default=0.3, help="seconds to collect a vote")
+    parser.add_argument("--window", type=float, default=5.0, help="debounce window, seconds")
+    parser.add_argument("--status-interval", type=float, default=2.0, help="status period, s")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser
+
+
+def _protocol_options(args: argparse.Namespace) -> dict[str, Any]:
+    if args.protocol == "delimited":
+        return {
+            "delimiter": args.delimiter.replace("\\t", "\t"),
+            "fields": tuple(f.strip() for f in args.fields.split(",")),
+            "confidence_scale": args.confidence_scale,
+        }
+    if args.protocol == "nedap":
+        return {"byteorder": args.byteorder}
+    return {}
+
+
+def _camera_source(args: argparse.Namespace, device: str) -> Source:
+    # imported here: the serial path must never load OpenCV or the OCR models
+    from avrs_adapter.camera import CameraSource
+
+    return CameraSource(args.camera, device=device, grammar=args.grammar)
+
+
+def make_source(args: argparse.Namespace) -> Source:
+    """The Source the arguments ask for; AvrsError/RocarsError for bad ones."""
+    if args.serial is not None:
+        if args.protocol is None:
+            raise AvrsError("--serial needs --protocol", key="avrs_protocol_missing")
+        device = validate_device(args.device or "lpr0")
+        serial_source = SerialSource(
+            args.serial,
+            args.protocol,
+            args.baud,
+            device,
+            protocol_options=_protocol_options(args),
+        )
+        serial_source.probe()
+        return serial_source
+    return _camera_source(args, validate_device(args.device or "cam0"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args_list = sys.argv[1:] if argv is None else list(argv)
+    if args_list and args_list[0] == "read":
+        from avrs_adapter.stills import main as read_stills  # OpenCV + OCR: only here
+
+        try:
+            return read_stills(args_list[1:])
+        except SystemExit as exit_:  # argparse in stills: --help (0) or a usage error (2)
+            return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    try:
+        args = build_parser().parse_args(args_list)
+    except SystemExit as exit_:  # argparse: --help (0) or a usage error (2), already printed
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    setup_logging(args.verbose)
+    try:
+        cp = ControlPoint.parse(args.cp)
+        lane = validate_lane(args.lane)
+        parse_broker_url(args.broker)
+        aggregator = Aggregator(settle=args.settle, window=args.window)
+        if not 0.1 <= args.status_interval <= 60:
+            raise AvrsError("--status-interval must be 0.1-60 s", key="avrs_bad_interval")
+        source = make_source(args)
+    except (RocarsError, ValueError) as err:
+        key = getattr(err, "key", "bad_argument")
+        print(f"rocars-edge avrs: {key}: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except ImportError as err:
+        print(f"rocars-edge avrs: avrs_camera_unavailable: {err}", file=sys.stderr)
+        return EXIT_USAGE
+
+    publisher = AvrsPublisher(
+        source,
+        cp=cp,
+        lane=lane,
+        broker_url=args.broker,
+        aggregator=aggregator,
+        status_interval=args.status_interval,
+    )
+    done = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        logger.info("signal %d: stopping", signum)
+        done.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    publisher.start()
+    logger.info(
+        "avrs adapter for %s/%s: plates on %s, status on %s",
+        cp,
+        lane,
+        publisher.plate_topic,
+        publisher.status_topic,
+    )
+    while not done.wait(1.0):
+        pass
+    publisher.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

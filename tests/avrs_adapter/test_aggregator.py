@@ -1,0 +1,275 @@
+"""The aggregator with a hand-driven clock: one PlateRead per truck, debounce, vote, alternates."""
+
+from __future__ import annotations
+
+import pytest
+
+from avrs_adapter.aggregator import Aggregator, one_char_off
+from avrs_adapter.errors import AvrsError
+from avrs_adapter.observation import Observation
+from rocars.messages import PlateRead
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def agg(clock: Clock) -> Aggregator:
+    return Aggregator(settle=0.3, window=5.0, decisive_reads=3, clock=clock)
+
+
+def see(
+    agg: Aggregator,
+    clock: Clock,
+    vrn: str,
+    confidence: float = 0.9,
+    *,
+    raw: str | None = None,
+    alternates: tuple[tuple[str, float], ...] = (),
+    source: str = "serial",
+) -> list[PlateRead]:
+    obs = Observation(
+        vrn=vrn,
+        raw=vrn if raw is None else raw,
+        confidence=confidence,
+        source=source,  # type: ignore[arg-type]
+        device="lpr0",
+        at=clock.now,
+        alternates=alternates,
+    )
+    return agg.add(obs)
+
+
+def settle(agg: Aggregator, clock: Clock) -> list[PlateRead]:
+    deadline = agg.next_deadline()
+    assert deadline is not None
+    clock.now = deadline
+    return agg.poll()
+
+
+def test_single_read_waits_for_settle_then_publishes_once(agg: Aggregator, clock: Clock) -> None:
+    assert see(agg, clock, "AB1234", 0.9, raw="AB 1234") == []
+    assert agg.next_deadline() == pytest.approx(1000.3)
+    clock.advance(0.29)
+    assert agg.poll() == []
+    clock.advance(0.01)
+    (read,) = agg.poll()
+    assert (read.vrn, read.raw, read.confidence, read.source, read.device) == (
+        "AB1234",
+        "AB 1234",
+        0.9,
+        "serial",
+        "lpr0",
+    )
+    assert read.alternates == []
+    assert agg.poll() == []
+    assert agg.next_deadline() is None
+
+
+def test_decisive_vote_publishes_before_settle(agg: Aggregator, clock: Clock) -> None:
+    assert see(agg, clock, "AB1234") == []
+    clock.advance(0.01)
+    assert see(agg, clock, "AB1234") == []
+    clock.advance(0.01)
+    (read,) = see(agg, clock, "AB1234")
+    assert read.vrn == "AB1234"
+    assert agg.stats.published == 1
+
+
+def test_repeats_within_window_are_debounced(agg: Aggregator, clock: Clock) -> None:
+    see(agg, clock, "AB1234")
+    assert len(settle(agg, clock)) == 1
+    for _ in range(10):  # the truck sits at the booth; the camera keeps reading it
+        clock.advance(2.0)
+        assert see(agg, clock, "AB1234") == []
+        assert see(agg, clock, "") == []
+        assert agg.poll() == []
+    assert agg.stats.published == 1
+    assert agg.stats.debounced == 20
+
+
+def test_same_plate_after_window_is_a_new_truck(agg: Aggregator, clock: Clock) -> None:
+    see(agg, clock, "AB1234")
+    settle(agg, clock)
+    clock.advance(5.01)
+    see(agg, clock, "AB1234")
+    assert [r.vrn for r in settle(agg, clock)] == ["AB1234"]
+    assert agg.stats.published == 2
+
+
+def test_vote_weighted_by_confidence_and_runner_up_is_alternate(
+    agg: Aggregator, clock: Clock
+) -> None:
+    see(agg, clock, "AB1284", 0.95)
+    see(agg, clock, "AB1234", 0.6)
+    see(agg, clock, "AB1234", 0.7)
+    (read,) = settle(agg, clock)
+    # AB1234 scores 1.3 against 0.95; its best confidence 0.7 times its share 1.3/2.25
+    assert read.vrn == "AB1234"
+    assert read.confidence == pytest.approx(round(0.7 * 1.3 / 2.25, 3))
+    assert [(a.vrn, a.confidence) for a in read.alternates] == [("AB1284", 0.95)]
+
+
+def test_one_confident_read_beats_two_weak_ones(agg: Aggregator, clock: Clock) -> None:
+    see(agg, clock, "AB1234", 0.99)
+    see(agg, clock, "AB1284", 0.3)
+    see(agg, clock, "AB1284", 0.3)
+    (read,) = settle(agg, clock)
+    assert read.vrn == "AB1234"
+    assert read.alternates[0].vrn == "AB1284"
+
+
+def test_mainland_plate_goes_to_alternates_even_when_read_more(
+    agg: Aggregator, clock: Clock
+) -> None:
+    see(agg, clock, "粤Z1234港", 0.99)
+    see(agg, clock, "粤Z1234港", 0.99)
+    see(agg, clock, "AB1234", 0.8)
+    see(agg, clock, "粤Z1234港", 0.99)
+    (read,) = settle(agg, clock)
+    assert read.vrn == "AB1234"
+    assert read.confidence == pytest.approx(0.8)  # the Mainland plate does not dilute it
+    assert [(a.vrn, a.confidence) for a in read.alternates] == [("粤Z1234港", 0.99)]
+
+
+def test_mainland_only_is_published_then_upgraded_by_hk_plate(
+    agg: Aggregator, clock: Clock
+) -> None:
+    see(agg, clock, "粤Z1234港", 0.9)
+    (first,) = settle(agg, clock)
+    assert first.vrn == "粤Z1234港"
+    clock.advance(0.5)
+    see(agg, clock, "AB1234", 0.85)
+    (second,) = settle(agg, clock)
+    assert second.vrn == "AB1234"
+    assert [a.vrn for a in second.alternates] == ["粤Z1234港"]
+    assert agg.stats.upgrades == 1
+    # and the truck is then debounced as usual
+    clock.advance(1.0)
+    assert see(agg, clock, "粤Z1234港") == []
+    assert see(agg, clock, "AB1234") == []
+    assert agg.poll() == []
+
+
+def test_unread_only_publishes_an_unread(agg: Aggregator, clock: Clock) -> None:
+    see(agg, clock, "", 0.4, raw="?")
+    see(agg, clock, "", 0.5, raw="#@!")
+    (read,) = settle(agg, clock)
+    assert (read.vrn, read.confidence, read.raw) == ("", 0.0, "#@!")
+
+
+def test_unread_then_plate_within_window_publishes_the_plate(agg: Aggregator, clock: Clock) -> None:
+    see(agg, clock, "")
+    (first,) = settle(agg, clock)
+    assert first.vrn == ""
+    clock.advance(1.0)
+    see(agg, clock, "AB1234")
+    (second,) = settle(agg, clock)
+    assert second.vrn == "AB1234"
+
+
+def test_unread_sightings_do_not_outvote_a_plate(agg: Aggregator, clock: Clock) -> None:
+    for _ in range(5):
+        see(agg, clock, "", 0.9)
+    see(agg, clock, "AB1234", 0.6)
+    (read,) = settle(agg, clock)
+    assert read.vrn == "AB1234"
+    assert read.confidence == pytest.approx(0.6)
+
+
+def test_late_misread_of_published_plate_is_debounced(agg: Aggregator, clock: Clock) -> None:
+    see(agg, clock, "AB1234")
+    settle(agg, clock)
+    clock.advance(0.8)
+    assert see(agg, clock, "AB1284") == []  # one character off: the same truck
+    assert see(agg, clock, "A1234") == []  # one character lost
+    assert agg.poll() == []
+    assert agg.stats.debounced == 2
+
+
+def test_clearly_different_plate_is_the_next_truck(agg: Aggregator, clock: Clock) -> None:
+    see(agg, clock, "AB1234")
+    settle(agg, clock)
+    clock.advance(1.0)
+    see(agg, clock, "KL9876")
+    (read,) = settle(agg, clock)
+    assert read.vrn == "KL9876"
+    assert agg.stats.published == 2
+
+
+def test_camera_alternates_are_carried(agg: Aggregator, clock: Clock) -> None:
+    see(agg, clock, "AB1234", 0.8, alternates=(("AB1Z34", 0.4),), source="camera")
+    (read,) = settle(agg, clock)
+    assert read.source == "camera"
+    assert [(a.vrn, a.confidence) for a in read.alternates] == [("AB1Z34", 0.4)]
+
+
+def test_at_most_eight_alternates(agg: Aggregator, clock: Clock) -> None:
+    see(agg, clock, "AB1234", 0.99)
+    see(agg, clock, "AB1234", 0.99)
+    for i in range(12):
+        see(agg, clock, f"ZZ{i:02d}", 0.1)
+    (read,) = settle(agg, clock)
+    assert read.vrn == "AB1234"
+    assert len(read.alternates) == 8
+
+
+def test_ties_go_to_the_first_seen(agg: Aggregator, clock: Clock) -> None:
+    see(agg, clock, "AB1234", 0.8)
+    see(agg, clock, "AB1284", 0.8)
+    (read,) = settle(agg, clock)
+    assert read.vrn == "AB1234"
+    assert read.confidence == pytest.approx(0.4)
+
+
+def test_zero_settle_publishes_at_once(clock: Clock) -> None:
+    agg = Aggregator(settle=0.0, window=5.0, clock=clock)
+    (read,) = see(agg, clock, "AB1234")
+    assert read.vrn == "AB1234"
+    assert see(agg, clock, "AB1234") == []
+
+
+def test_bad_device_id_is_logged_not_raised(agg: Aggregator, clock: Clock) -> None:
+    obs = Observation("AB1234", "AB1234", 0.9, "serial", "bad device!", clock.now)
+    assert agg.add(obs) == []
+    assert settle(agg, clock) == []
+    assert agg.stats.invalid == 1
+    clock.advance(6)
+    assert see(agg, clock, "AB1234") == []
+    assert [r.vrn for r in settle(agg, clock)] == ["AB1234"]
+
+
+def test_bad_settings() -> None:
+    with pytest.raises(AvrsError):
+        Aggregator(settle=6, window=5)
+    with pytest.raises(AvrsError):
+        Aggregator(decisive_reads=0)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "close"),
+    [
+        ("AB1234", "AB1284", True),
+        ("AB1234", "A1234", True),
+        ("AB1234", "AB12345", True),
+        ("AB1234", "AB1234", False),
+        ("AB1234", "AB2143", False),
+        ("AB1234", "KL9876", False),
+    ],
+)
+def test_one_char_off(a: str, b: str, close: bool) -> None:
+    assert one_char_off(a, b) is close
+    assert one_char_off(b, a) is close

@@ -1,0 +1,172 @@
+"""``rocars-edge avrs``: argument errors exit 2; the adapter process end to end on a broker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from avrs_adapter.cli import main
+from hardware_sim.lpr_device import VirtualLpr
+from tests.avrs_adapter.test_publisher import Watcher, port_open
+
+BASE = ["--cp", "SBC", "--lane", "L01", "--broker", "mqtt://127.0.0.1:1"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--serial", "/nonexistent/lpr0", "--protocol", "framed", *BASE], "avrs_port_error"),
+        (["--serial", "/dev/null", "--protocol", "framed", *BASE], "avrs_port_error"),
+        (["--serial", "/dev/null", "--protocol", "morse", *BASE], "invalid choice"),
+        (["--serial", "/dev/null", *BASE], "avrs_protocol_missing"),
+        (["--serial", "/dev/null", "--protocol", "framed", "--baud", "0", *BASE], "avrs_bad_baud"),
+        (
+            ["--serial", "/dev/null", "--protocol", "delimited", "--delimiter", "A", *BASE],
+            "avrs_bad_delimiter",
+        ),
+        (
+            ["--serial", "/dev/null", "--protocol", "framed", "--cp", "XXX", "--lane", "L01"],
+            "cp_invalid",
+        ),
+        (
+            ["--serial", "/dev/null", "--protocol", "framed", "--cp", "SBC", "--lane", "L 1"],
+            "lane_invalid",
+        ),
+        (
+            [
+                "--serial",
+                "/dev/null",
+                "--protocol",
+                "framed",
+                "--cp",
+                "SBC",
+                "--lane",
+                "L01",
+                "--broker",
+                "http://x",
+            ],
+            "config_error",
+        ),
+        (
+            ["--serial", "/dev/null", "--protocol", "framed", "--device", "a b", *BASE],
+            "device_invalid",
+        ),
+        (
+            ["--serial", "/dev/null", "--protocol", "framed", "--settle", "9", *BASE],
+            "avrs_bad_aggregator",
+        ),
+        (["--camera", "", *BASE], "avrs_camera_url"),
+        (["--protocol", "framed", *BASE], "one of the arguments"),
+        (["--serial", "/dev/null", "--camera", "x", *BASE], "not allowed with"),
+    ],
+)
+def test_bad_arguments_exit_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    assert "--serial" in capsys.readouterr().out
+
+
+def test_read_dispatches_to_stills(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["read", "--grammar", "klingon", "x.png"]) == 2
+    assert "rocars-edge avrs read" in capsys.readouterr().err
+
+
+def test_serial_path_does_not_load_opencv() -> None:
+    code = "import sys, avrs_adapter.cli; sys.exit(int('cv2' in sys.modules or 'rapidocr' in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
+
+
+def test_adapter_process_end_to_end_and_last_will(broker_url: str, tmp_path: Path) -> None:
+    watcher = Watcher(broker_url)
+    lpr = VirtualLpr(tmp_path, "nedap").start()
+    log = (tmp_path / "avrs.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rocars.cli",
+            "avrs",
+            "--serial",
+            lpr.path,
+            "--protocol",
+            "nedap",
+            "--cp",
+            "SBC",
+            "--lane",
+            "L01",
+            "--broker",
+            broker_url,
+            "--status-interval",
+            "0.3",
+        ],
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        watcher.status_until(port_open, timeout=20)
+        lpr.set_faults(split=True, baud_garbage=20)
+        lpr.send_truck("XY 2024", confidence=0.88, repeats=4, second_plate="粤Z5678港")
+        read = watcher.plates.get(timeout=10)
+        assert (read.vrn, read.confidence) == ("XY2024", 0.88)
+        assert [a.vrn for a in read.alternates] == ["粤Z5678港"]
+        lpr.send_truck("KL9876", repeats=1)
+        assert watcher.plates.get(timeout=10).vrn == "KL9876"
+        assert watcher.plates.empty()
+        # killed, no clean disconnect: the broker publishes the retained last will
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        will = watcher.status_until(lambda s: s.state == "offline", timeout=20)
+        assert will.detail == "avrs adapter gone"
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        log.close()
+        lpr.stop()
+        watcher.stop()
+
+
+def test_adapter_process_stops_cleanly_on_sigterm(broker_url: str, tmp_path: Path) -> None:
+    watcher = Watcher(broker_url)
+    lpr = VirtualLpr(tmp_path, "delimited").start()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "avrs_adapter.cli",
+            "--serial",
+            lpr.path,
+            "--protocol",
+            "delimited",
+            "--cp",
+            "4",
+            "--lane",
+            "L01",
+            "--broker",
+            broker_url,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        watcher.status_until(port_open, timeout=20)
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(15) == 0
+        assert watcher.status_until(lambda s: s.state == "offline").state == "offline"
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        lpr.stop()
+        watcher.stop()

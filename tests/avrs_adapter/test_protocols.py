@@ -1,0 +1,304 @@
+"""The LPR line protocols, fed bytes directly: exact frames, every fault, bounded memory."""
+
+from __future__ import annotations
+
+import struct
+from datetime import datetime
+
+import pytest
+
+from avrs_adapter.errors import ProtocolConfigError, UnknownProtocol
+from avrs_adapter.protocols import (
+    PROTOCOLS,
+    DelimitedProtocol,
+    FramedProtocol,
+    NedapProtocol,
+    ParsedRead,
+    make_protocol,
+    xor8,
+)
+
+WHEN = datetime(2026, 11, 22, 8, 15, 30)
+
+# The documented example frames (docs/avrs.md), written out by hand.
+DELIMITED_LINE = b"AB1234,93,2026-11-22T08:15:30,CAM1\r\n"
+FRAMED_BODY = b"AB1234|93|20261122081530|CAM1"
+FRAMED_FRAME = b"\x02" + FRAMED_BODY + b"\x03" + f"{xor8(FRAMED_BODY):02X}".encode() + b"\r\n"
+NEDAP_DATA = b"AB1234;93;2026-11-22;08-15-30;NEDAP_ANPR1"
+
+
+def nedap_packet(data: bytes, msg_id: int = 1, *, xor_flip: int = 0) -> bytes:
+    head = b"\x89\xab\xcd\xef" + struct.pack(">II", msg_id, len(data)) + data
+    return head + bytes([xor8(head) ^ xor_flip]) + b"\x12\x34\x56\x78"
+
+
+EXAMPLES = {"delimited": DELIMITED_LINE, "framed": FRAMED_FRAME, "nedap": nedap_packet(NEDAP_DATA)}
+
+
+def feed_all(proto: object, chunks: list[bytes]) -> list[ParsedRead]:
+    out: list[ParsedRead] = []
+    for chunk in chunks:
+        out += proto.feed(chunk)  # type: ignore[attr-defined]
+    return out
+
+
+def test_framed_checksum_is_xor_of_body() -> None:
+    assert xor8(b"\x01\x02\x04") == 0x07
+    assert FRAMED_FRAME[-4:-2] == f"{xor8(FRAMED_BODY):02X}".encode()
+
+
+@pytest.mark.parametrize("name", sorted(PROTOCOLS))
+def test_documented_example_parses(name: str) -> None:
+    proto = make_protocol(name)
+    (read,) = proto.feed(EXAMPLES[name])
+    assert read.vrn == "AB1234"
+    assert read.confidence == pytest.approx(0.93)
+    assert read.camera in ("CAM1", "NEDAP_ANPR1")
+    assert read.device_time.startswith("2026-11-22") or read.device_time == "20261122081530"
+    assert proto.stats.good == 1
+    assert proto.stats.bad == 0
+
+
+@pytest.mark.parametrize("name", sorted(PROTOCOLS))
+def test_encode_matches_the_documented_bytes(name: str) -> None:
+    proto = make_protocol(name)
+    camera = "NEDAP_ANPR1" if name == "nedap" else "CAM1"
+    assert proto.encode("AB1234", 0.93, camera, WHEN) == EXAMPLES[name]
+
+
+@pytest.mark.parametrize("name", sorted(PROTOCOLS))
+def test_one_byte_at_a_time(name: str) -> None:
+    proto = make_protocol(name)
+    frame = EXAMPLES[name]
+    reads = feed_all(proto, [frame[i : i + 1] for i in range(len(frame))])
+    assert [r.vrn for r in reads] == ["AB1234"]
+
+
+@pytest.mark.parametrize("name", sorted(PROTOCOLS))
+def test_plates_are_normalised_and_mainland_allowed(name: str) -> None:
+    proto = make_protocol(name)
+    data = proto.encode("ab o12q", 0.8, "CAM1", WHEN) + proto.encode("粤Z1O34港", 0.7, "CAM1", WHEN)
+    reads = proto.feed(data)
+    assert [(r.vrn, r.raw) for r in reads] == [("AB0120", "ab o12q"), ("粤Z1034港", "粤Z1O34港")]
+
+
+@pytest.mark.parametrize("name", sorted(PROTOCOLS))
+@pytest.mark.parametrize("plate", ["", "?", "AB!234", "ABCDEFGHJK", "粤A1234港"])
+def test_whole_frame_with_unreadable_plate_is_an_unread(name: str, plate: str) -> None:
+    proto = make_protocol(name)
+    (read,) = proto.feed(proto.encode(plate, 0.4, "CAM1", WHEN))
+    assert read.vrn == ""
+    assert read.raw == plate
+    assert proto.stats.unread == 1
+    assert proto.stats.good == 0
+
+
+@pytest.mark.parametrize("name", sorted(PROTOCOLS))
+def test_noise_between_frames_is_skipped(name: str) -> None:
+    proto = make_protocol(name)
+    noise = bytes(range(0x04, 0x09)) + b"\x1b[2J\xff\xfe\x00\x7f" * 5
+    good, again = (proto.encode("AB1234", 0.9, "CAM1", WHEN) for _ in range(2))
+    reads = proto.feed(noise + good + noise + noise + again + noise)
+    assert [r.vrn for r in reads] == ["AB1234", "AB1234"]
+    assert proto.stats.noise_bytes > 0
+    assert proto.stats.good == 2
+
+
+@pytest.mark.parametrize("name", sorted(PROTOCOLS))
+def test_pure_noise_gives_nothing(name: str) -> None:
+    proto = make_protocol(name)
+    junk = bytes((i * 37 + 11) % 256 for i in range(5000)).replace(b"\x02", b"")
+    assert proto.feed(junk) == []
+    assert proto.idle() == []
+    assert proto.stats.good == 0
+    assert proto.stats.unread == 0
+
+
+@pytest.mark.parametrize("name", ["framed", "nedap"])
+def test_bad_checksum_dropped_and_next_frame_read(name: str) -> None:
+    proto = make_protocol(name)
+    bad = proto.encode("XX9999", 0.9, "CAM1", WHEN, corrupt=True)
+    good = proto.encode("AB1234", 0.9, "CAM1", WHEN)
+    reads = proto.feed(bad + good)
+    assert [r.vrn for r in reads] == ["AB1234"]
+    assert proto.stats.bad == 1
+
+
+def test_delimited_damaged_line_dropped_and_next_read() -> None:
+    proto = DelimitedProtocol()
+    data = (
+        b"AB1234,9x,2026-11-22T08:15:30,CAM1\n"  # confidence not a number
+        b"AB1234,93,2026-13-22T08:15:30,CAM1\n"  # month 13
+        b"AB1234,93,2026-11-22T08:15:30\n"  # a field short
+        b"AB1234,193,2026-11-22T08:15:30,CAM1\n"  # over the scale
+        b"AB1234,93,2026-11-22T08:15:30,CAM 1\n"  # camera id with a space
+    )
+    assert proto.feed(data + DELIMITED_LINE) == [proto.feed(DELIMITED_LINE)[0]]
+    assert proto.stats.bad == 5
+
+
+@pytest.mark.parametrize("name", sorted(PROTOCOLS))
+def test_baud_mismatch_garbage_then_good_frame(name: str) -> None:
+    proto = make_protocol(name)
+    good, again = (proto.encode("AB1234", 0.9, "CAM1", WHEN) for _ in range(2))
+    # a frame sampled at the wrong rate: high, framing-error bytes, some newlines among them
+    garbage = bytes(0x80 | ((b * 7 + i) & 0x7F) for i, b in enumerate(good * 4)) + b"\n\xe4\xb8"
+    reads = proto.feed(garbage + good + garbage[:50] + again)
+    assert [r.vrn for r in reads] == ["AB1234", "AB1234"]
+
+
+def test_framed_truncated_frame_then_good_frame() -> None:
+    proto = FramedProtocol()
+    reads = proto.feed(b"\x02AB12|9" + FRAMED_FRAME)
+    assert [r.vrn for r in reads] == ["AB1234"]
+    assert proto.stats.bad == 1
+
+
+def test_framed_lower_case_hex_accepted() -> None:
+    proto = FramedProtocol()
+    frame = b"\x02" + FRAMED_BODY + b"\x03" + f"{xor8(FRAMED_BODY):02x}".encode()
+    assert [r.vrn for r in proto.feed(frame)] == ["AB1234"]
+
+
+def test_nedap_retry_with_same_id_dropped() -> None:
+    proto = NedapProtocol()
+    packet = nedap_packet(NEDAP_DATA, msg_id=41)
+    reads = proto.feed(packet + packet + nedap_packet(NEDAP_DATA, msg_id=42))
+    assert len(reads) == 2
+    assert proto.stats.duplicates == 1
+
+
+def test_nedap_little_endian() -> None:
+    proto = NedapProtocol(byteorder="little")
+    head = b"\xef\xcd\xab\x89" + struct.pack("<II", 5, len(NEDAP_DATA)) + NEDAP_DATA
+    packet = head + bytes([xor8(head)]) + b"\x78\x56\x34\x12"
+    assert [r.vrn for r in proto.feed(packet)] == ["AB1234"]
+    assert [r.vrn for r in NedapProtocol().feed(packet)] == []
+
+
+def test_nedap_huge_length_resyncs_at_once() -> None:
+    proto = NedapProtocol()
+    lying = b"\x89\xab\xcd\xef" + struct.pack(">II", 1, 0x7FFFFFFF)
+    reads = proto.feed(lying + nedap_packet(NEDAP_DATA, msg_id=2))
+    assert [r.vrn for r in reads] == ["AB1234"]
+    assert proto.stats.oversize == 1
+
+
+def test_nedap_bad_xor_inside_packet_finds_packet_behind() -> None:
+    proto = NedapProtocol()
+    bad = nedap_packet(NEDAP_DATA, msg_id=1, xor_flip=0xFF)
+    reads = proto.feed(bad + nedap_packet(NEDAP_DATA, msg_id=2))
+    assert [r.vrn for r in reads] == ["AB1234"]
+    assert proto.stats.bad == 1
+
+
+@pytest.mark.parametrize("name", ["framed", "nedap"])
+def test_idle_abandons_a_frame_that_never_finished(name: str) -> None:
+    proto = make_protocol(name)
+    good = proto.encode("AB1234", 0.9, "CAM1", WHEN)
+    # a frame start whose end never comes (cable glitch), then silence
+    assert proto.feed(good[:9]) == []
+    assert proto.idle() == []
+    assert [r.vrn for r in proto.feed(good)] == ["AB1234"]
+
+
+def test_delimited_idle_drops_unfinished_noise() -> None:
+    proto = DelimitedProtocol()
+    assert proto.feed(b"ZZ") == []
+    proto.idle()
+    assert [r.vrn for r in proto.feed(DELIMITED_LINE)] == ["AB1234"]
+
+
+@pytest.mark.parametrize("name", sorted(PROTOCOLS))
+def test_ten_megabyte_line_without_newline_is_dropped_and_memory_stays_bounded(
+    name: str,
+) -> None:
+    proto = make_protocol(name)
+    start = {"delimited": b"AB1234,", "framed": b"\x02AB", "nedap": b"\x89\xab\xcd\xef"}[name]
+    chunk = b"A" * 65536
+    assert proto.feed(start) == []
+    biggest = 0
+    for _ in range(160):  # 10 MiB
+        assert proto.feed(chunk) == []
+        biggest = max(biggest, len(proto._buf))  # type: ignore[attr-defined]
+    assert biggest <= 70_000
+    reads = proto.feed(b"\n" + EXAMPLES[name])
+    assert [r.vrn for r in reads] == ["AB1234"]
+    assert proto.stats.oversize >= 1
+    assert proto.stats.noise_bytes >= 10 * 1024 * 1024
+
+
+def test_delimited_configurable_order_and_delimiter() -> None:
+    proto = DelimitedProtocol(
+        delimiter=";", fields=("camera", "skip", "plate", "confidence"), confidence_scale=1
+    )
+    (read,) = proto.feed(b"GATE-2;xyz;AB 1234;0.875\n")
+    assert (read.vrn, read.camera, read.confidence) == ("AB1234", "GATE-2", 0.875)
+    assert proto.encode("AB1234", 0.5, "GATE-2", WHEN) == b"GATE-2;;AB1234;0.500\r\n"
+
+
+def test_delimited_tab_and_iso_times_with_zone() -> None:
+    proto = DelimitedProtocol(delimiter="\t")
+    reads = proto.feed(
+        b"AB1234\t90\t2026-11-22T08:15:30.250+08:00\tCAM1\n"
+        b"AB1234\t90\t20261122081530\tCAM1\n"
+        b"AB1234\t90\t2026-11-22 08:15:30Z\tCAM1\n"
+    )
+    assert len(reads) == 3
+
+
+def test_delimited_mainland_plate_in_utf8() -> None:
+    proto = DelimitedProtocol()
+    (read,) = proto.feed("粤Z1234港,88,2026-11-22T08:15:30,CAM1\n".encode())
+    assert read.vrn == "粤Z1234港"
+
+
+def test_delimited_printable_garbage_line_is_bad_not_a_read() -> None:
+    proto = DelimitedProtocol()
+    assert proto.feed(b"hello world\nGET / HTTP/1.1\r\n") == []
+    assert proto.stats.bad == 2
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"delimiter": ""},
+        {"delimiter": "ab"},
+        {"delimiter": "A"},
+        {"delimiter": " "},
+        {"delimiter": "\n"},
+        {"fields": ("plate",)},
+        {"fields": ("plate", "confidence", "plate")},
+        {"fields": ("plate", "confidence", "colour")},
+        {"confidence_scale": 0},
+        {"max_line": 1},
+    ],
+)
+def test_delimited_bad_options(options: dict[str, object]) -> None:
+    with pytest.raises(ProtocolConfigError):
+        make_protocol("delimited", **options)
+
+
+def test_unknown_protocol_and_options() -> None:
+    with pytest.raises(UnknownProtocol) as err:
+        make_protocol("morse")
+    assert err.value.key == "avrs_unknown_protocol"
+    with pytest.raises(ProtocolConfigError):
+        make_protocol("framed", delimiter=";")
+    with pytest.raises(ProtocolConfigError):
+        make_protocol("nedap", byteorder="middle")
+
+
+@pytest.mark.parametrize("name", sorted(PROTOCOLS))
+def test_encode_refuses_bad_confidence(name: str) -> None:
+    with pytest.raises(ProtocolConfigError):
+        make_protocol(name).encode("AB1234", 1.5, "CAM1", WHEN)
+
+
+@pytest.mark.parametrize("name", sorted(PROTOCOLS))
+def test_reset_forgets_a_partial_frame(name: str) -> None:
+    proto = make_protocol(name)
+    good = proto.encode("AB1234", 0.9, "CAM1", WHEN)
+    proto.feed(good[: len(good) // 2])
+    proto.reset()
+    assert [r.vrn for r in proto.feed(good)] == ["AB1234"]
