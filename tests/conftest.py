@@ -9,7 +9,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("ROCARS_SITE_SECRET", "test-site-secret-not-for-production")
 
-pytest_plugins = ["tests.fixtures.brokers"]
+pytest_plugins = ["tests.fixtures.brokers", "tests.fixtures.central", "tests.fixtures.local_api"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -1,0 +1,124 @@
+"""Driver accounts: password hashes, TOTP security codes, and the failure lockout.
+
+A driver signs with account number + password, then the 6-digit code of a hardware
+token (TOTP, 30 s step, one step either side accepted) or a certificate. Five password
+or code failures within 15 minutes lock the account until the oldest of them ages out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime
+
+import pyotp
+
+from hardware_sim.store import AccountRow, CentralError, Store
+
+logger = logging.getLogger(__name__)
+
+MAX_FAILURES = 5
+FAILURE_WINDOW_S = 15 * 60
+_PBKDF2_ROUNDS = 20_000
+
+
+def hash_password(password: str, salt: bytes | None = None) -> tuple[bytes, bytes]:
+    """``(salt, hash)``: PBKDF2-SHA256 (the demo keeps rounds low so tests stay fast)."""
+    salt = salt if salt is not None else os.urandom(16)
+    return salt, hashlib.pbkdf2_hmac("sha256", password.encode(), salt, _PBKDF2_ROUNDS)
+
+
+def make_account(
+    account: str, password: str, totp_secret: str, *, immediate: bool = False, name: str = ""
+) -> AccountRow:
+    salt, pw_hash = hash_password(password)
+    return AccountRow(account, salt, pw_hash, totp_secret, immediate, name or account)
+
+
+def totp_now(secret: str, at: datetime | None = None) -> str:
+    """The code the driver's token shows now (or at ``at``): what tests and the scenario type."""
+    totp = pyotp.TOTP(secret, interval=30)
+    return str(totp.at(at) if at is not None else totp.now())
+
+
+class Lockout:
+    """Failures per account in a sliding window; ``check`` raises ``account_locked``."""
+
+    def __init__(
+        self,
+        max_failures: int = MAX_FAILURES,
+        window_s: float = FAILURE_WINDOW_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self._clock = clock
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, account: str, now: float) -> deque[float]:
+        failures = self._failures.setdefault(account, deque())
+        while failures and failures[0] <= now - self.window_s:
+            failures.popleft()
+        return failures
+
+    def check(self, account: str) -> None:
+        now = self._clock()
+        with self._lock:
+            failures = self._recent(account, now)
+            if len(failures) >= self.max_failures:
+                retry_after = max(1, int(failures[0] + self.window_s - now + 0.999))
+                raise CentralError(
+                    f"account {account} locked for {retry_after}s",
+                    key="account_locked",
+                    status=429,
+                    retry_after=retry_after,
+                )
+
+    def fail(self, account: str) -> None:
+        now = self._clock()
+        with self._lock:
+            self._recent(account, now).append(now)
+            count = len(self._failures[account])
+        logger.warning("account %s: %d failure(s) in the window", account, count)
+
+    def reset(self, account: str) -> None:
+        with self._lock:
+            self._failures.pop(account, None)
+
+
+class AccountBook:
+    """Checks a driver's credentials against the store, counting failures."""
+
+    def __init__(self, store: Store, lockout: Lockout | None = None) -> None:
+        self.store = store
+        self.lockout = lockout or Lockout()
+
+    def check_password(self, account: str, password: str) -> AccountRow:
+        """The account if the password matches; ``account_locked`` / ``credentials_invalid``."""
+        self.lockout.check(account)
+        row = self.store.get_account(account)
+        if row is None or not hmac.compare_digest(
+            hash_password(password, row.salt)[1], row.pw_hash
+        ):
+            self.lockout.fail(account)
+            raise CentralError(
+                "account number or password is wrong", key="credentials_invalid", status=403
+            )
+        return row
+
+    def check_code(self, row: AccountRow, code: str, at: datetime) -> None:
+        """The security code of the hardware token, one 30 s step either side."""
+        totp = pyotp.TOTP(row.totp_secret, interval=30)
+        if not totp.verify(code, for_time=at, valid_window=1):
+            self.lockout.fail(row.account)
+            raise CentralError("security code is wrong", key="security_code_invalid", status=403)
+
+    def succeeded(self, account: str) -> None:
+        self.lockout.reset(account)

@@ -1,0 +1,521 @@
+"""The simulated central ROCARS: a FastAPI app over the SQLite store.
+
+``create_app(config)`` opens (or creates and seeds) the data folder and returns the app;
+``hardware_sim.cli`` serves it with uvicorn and ``hardware_sim.launch.CentralProcess``
+runs that as a child process. The API is the contract of ``rocars.client.RocarsClient``;
+docs/central.md lists every path, body and error key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hardware_sim.accounts import AccountBook
+from hardware_sim.certs import CertVerifier, load_or_create_ca
+from hardware_sim.demo import generate_demo, seed_store
+from hardware_sim.store import CentralError, NewBundle, Store
+from rocars.errors import InvalidIdentifier, RocarsError
+from rocars.ids import (
+    ControlPoint,
+    Direction,
+    normalize_ccrn,
+    normalize_plate,
+    normalize_ubr,
+)
+from rocars.messages import InstructionCode
+from rocars.models import (
+    EARLIEST_CROSSING_DELAY,
+    Bundle,
+    BundleRequest,
+    CancelRequest,
+    Cargo,
+    CargoItems,
+    CertificateAuth,
+    ClearanceRecord,
+    EventResult,
+    EventUpload,
+    EventUploadResult,
+    UbrBlock,
+    UbrBlockRequest,
+    check_expected_date,
+)
+from rocars.timeutil import utc_now
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TOKEN = "dev-central-token"
+MAX_BODY_BYTES = 8 * 1024 * 1024
+MAX_CHANGES_PAGE = 10_000
+INSPECT_BAYS = tuple(f"B{n}" for n in range(1, 9))
+
+ASGIApp = Callable[
+    [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
+    Awaitable[None],
+]
+
+
+class CentralConfig(BaseModel):
+    """Everything the simulated centre is started with."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data_dir: Path = Field(description="folder of central.sqlite3 and certs/")
+    seed: int = Field(default=7, ge=0, description="seed of the demo data and the result RNG")
+    cp: ControlPoint = Field(default=ControlPoint.SBC, description="control point of the demo")
+    direction: Direction = Field(default=Direction.IMPORT, description="direction of the demo")
+    tokens: dict[str, ControlPoint] = Field(
+        default_factory=dict, description="bearer token -> control point; empty: the dev token"
+    )
+    demo: bool = Field(default=True, description="seed demo data when the database is new")
+    trucks_per_kind: int = Field(default=2, ge=1, le=1000, description="demo trucks per kind")
+    synthetic_bundles: int = Field(
+        default=0, ge=0, le=5_000_000, description="bulk-load this many bundles when new"
+    )
+    inspect_share: float = Field(
+        default=0.1, ge=0.0, le=1.0, description="share of new bundles pre-selected INSPECT"
+    )
+    delay_ms: int = Field(default=0, ge=0, le=60_000, description="added to every /v1 answer")
+    max_body_bytes: int = Field(default=MAX_BODY_BYTES, ge=1024, le=1 << 30)
+
+    def token_map(self) -> dict[str, ControlPoint]:
+        return dict(self.tokens) or {DEFAULT_TOKEN: self.cp}
+
+
+def parse_tokens(specs: list[str]) -> dict[str, ControlPoint]:
+    """``["SBC=tok1", "LMC=tok2"]`` (or one comma-separated string) to token -> cp."""
+    tokens: dict[str, ControlPoint] = {}
+    for spec in (s.strip() for item in specs for s in item.split(",")):
+        if not spec:
+            continue
+        cp, sep, token = spec.partition("=")
+        if not sep or not token:
+            raise CentralError(
+                f"token spec must be CP=TOKEN, got {spec!r}", key="config_error", status=500
+            )
+        tokens[token.strip()] = ControlPoint.parse(cp)
+    return tokens
+
+
+def _error(status: int, key: str, detail: Any = None, **headers: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": key, "detail": detail}, status_code=status, headers=headers or None
+    )
+
+
+class BodyLimit:
+    """413 for a body over the limit, decided from Content-Length or while streaming.
+
+    The app then sees a replayed body, so no endpoint ever holds more than the limit.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        too_big = _error(413, "payload_too_large", {"limit": self.limit}, connection="close")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await too_big(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await too_big(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+class Delay:
+    """Hold every /v1 answer back ``delay_s`` (the benchmark's far-away centre)."""
+
+    def __init__(self, app: ASGIApp, delay_s: float) -> None:
+        self.app = app
+        self.delay_s = delay_s
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
+            await asyncio.sleep(self.delay_s)
+        await self.app(scope, receive, send)
+
+
+class Central:
+    """The centre's behaviour behind the HTTP layer (the app's handlers call these)."""
+
+    def __init__(self, config: CentralConfig) -> None:
+        self.config = config
+        data_dir = config.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(data_dir / "central.sqlite3")
+        certs_dir = data_dir / "certs"
+        now = utc_now()
+        self.ca_cert = load_or_create_ca(certs_dir, now)
+        if self.store.get_meta("created_at") is None:
+            if config.demo:
+                demo = generate_demo(
+                    config.seed, config.cp, config.direction, now, config.trucks_per_kind
+                )
+                seed_store(self.store, certs_dir, demo, now)
+            if config.synthetic_bundles:
+                self.store.bulk_synthetic(
+                    config.synthetic_bundles, config.cp, config.direction, now
+                )
+            self.store.set_meta("created_at", now.isoformat())
+            self.store.set_meta("demo", "1" if config.demo else "0")
+        self.accounts = AccountBook(self.store)
+        self.certs = CertVerifier(self.ca_cert, self.store.is_revoked)
+        self.tokens = config.token_map()
+        self._rng = random.Random(f"{config.seed}/results/{self.store.last_seq()}")
+        self._rng_lock = threading.Lock()
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- drivers ---------------------------------------------------------------------------
+
+    def _authenticate(
+        self,
+        account: str,
+        password: str,
+        auth: Any,
+        op: str,
+        raw: dict[str, Any],
+        normal: dict[str, Any],
+    ) -> bool:
+        """Password, then security code or certificate; returns the account's immediate flag."""
+        row = self.accounts.check_password(account, password)
+        now = utc_now()
+        if isinstance(auth, CertificateAuth):
+            self.certs.verify(auth, account, op, [raw, normal], now)
+        else:
+            self.accounts.check_code(row, auth.code, now)
+        self.accounts.succeeded(account)
+        return row.immediate
+
+    def bundle(self, request: BundleRequest, raw: dict[str, Any]) -> Bundle:
+        normal = request.model_dump(mode="json")
+        immediate = self._authenticate(
+            request.account, request.password, request.auth, "bundle", raw, normal
+        )
+        with self._rng_lock:
+            inspect = self._rng.random() < self.config.inspect_share
+            bay = self._rng.choice(INSPECT_BAYS) if inspect else None
+        return self.store.create_bundle(
+            NewBundle(
+                vrn=request.vrn,
+                cp=request.cp,
+                direction=request.direction,
+                ccrns=request.ccrns,
+                account=request.account,
+                immediate=immediate,
+                result=InstructionCode.INSPECT if inspect else InstructionCode.PROCEED,
+                bay=bay,
+            ),
+            utc_now(),
+            EARLIEST_CROSSING_DELAY,
+        )
+
+    def cancel(
+        self, ubr: str, ccrn: str | None, request: CancelRequest, raw: dict[str, Any]
+    ) -> Bundle:
+        op = "cancel" if ccrn is None else "cancel_ccrn"
+        self._authenticate(
+            request.account,
+            request.password,
+            request.auth,
+            op,
+            raw,
+            request.model_dump(mode="json"),
+        )
+        if ccrn is None:
+            return self.store.cancel_bundle(ubr, request.account, utc_now())
+        return self.store.remove_ccrn(ubr, ccrn, request.account, utc_now())
+
+    # -- events ----------------------------------------------------------------------------
+
+    def upload_events(self, upload: EventUpload) -> EventUploadResult:
+        """Validate each event; store the valid ones in one transaction; answer in order."""
+        valid: list[tuple[str, dict[str, Any], str | None]] = []
+        slots: list[EventResult | int] = []  # a rejection, or an index into ``valid``
+        for event in upload.events:
+            try:
+                record = ClearanceRecord.model_validate(event)
+            except ValidationError as err:
+                reason = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
+                    for e in err.errors()
+                )
+                event_id = event.get("id")
+                slots.append(
+                    EventResult(id=str(event_id or ""), status="rejected", reason=reason[:500])
+                )
+                continue
+            crossed = record.outcome in (InstructionCode.PROCEED, InstructionCode.INSPECT)
+            slots.append(len(valid))
+            valid.append((record.id, event, record.ubr if crossed else None))
+        stored = self.store.record_events(valid, utc_now())
+        return EventUploadResult(results=[stored[s] if isinstance(s, int) else s for s in slots])
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    # Tagged unions put the tag in the path (auth.security_code.code): drop it.
+    parts = [p for p in parts if p not in ("security_code", "certificate")]
+    return ".".join(parts) or "(body)"
+
+
+def _identifier_key(error: dict[str, Any]) -> str | None:
+    cause = error.get("ctx", {}).get("error")
+    inner = getattr(cause, "__cause__", None)
+    return inner.key if isinstance(inner, InvalidIdentifier) else None
+
+
+def _validation_detail(errors: Any) -> list[dict[str, Any]]:
+    detail = []
+    for error in errors:
+        item: dict[str, Any] = {"field": _field_name(tuple(error["loc"])), "message": error["msg"]}
+        key = _identifier_key(error)
+        if key:
+            item["key"] = key
+        detail.append(item)
+    return detail
+
+
+def _ident(fn: Callable[[object], str], value: str) -> str:
+    try:
+        return fn(value)
+    except InvalidIdentifier as err:
+        raise CentralError(str(err), key=err.key, status=422, **err.params) from err
+
+
+def _cursor(value: str) -> int:
+    if value in ("", "0"):
+        return 0
+    if not value.isdigit() or len(value) > 18:
+        raise CentralError(f"bad cursor {value!r}", key="cursor_invalid", status=422, since=value)
+    return int(value)
+
+
+def _limit(value: int, top: int) -> int:
+    if not 1 <= value <= top:
+        raise CentralError(
+            f"limit must be 1..{top}", key="limit_invalid", status=422, limit=value, max=top
+        )
+    return value
+
+
+def device(request: Request) -> ControlPoint:
+    """The control point of the request's bearer token, or 401 ``unauthorized``."""
+    central: Central = request.app.state.central
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    cp = central.tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+    if cp is None:
+        raise CentralError("missing or unknown bearer token", key="unauthorized", status=401)
+    return cp
+
+
+async def raw_json(request: Request) -> dict[str, Any]:
+    """The body as sent, for checking a signature made over the un-normalised fields."""
+    try:
+        body = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+DeviceCp = Annotated[ControlPoint, Depends(device)]
+RawBody = Annotated[dict[str, Any], Depends(raw_json)]
+
+
+def create_app(config: CentralConfig) -> FastAPI:
+    """The centre's HTTP app; the data folder is opened (and seeded if new) now."""
+    central = Central(config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        central.close()
+
+    app = FastAPI(title="ROCARS central (simulated)", version="1", lifespan=lifespan)
+    app.state.central = central
+
+    @app.exception_handler(CentralError)
+    async def _central_error(request: Request, err: CentralError) -> JSONResponse:
+        headers = {}
+        if err.key == "account_locked":
+            headers["Retry-After"] = str(err.params.get("retry_after", 1))
+        return _error(err.status, err.key, err.as_json()["detail"], **headers)
+
+    @app.exception_handler(RocarsError)
+    async def _rocars_error(request: Request, err: RocarsError) -> JSONResponse:
+        return _error(422, err.key, err.as_json()["detail"])
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, err: RequestValidationError) -> JSONResponse:
+        return _error(422, "validation_error", _validation_detail(err.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
+        key = {404: "not_found", 405: "method_not_allowed"}.get(err.status_code, "http_error")
+        return _error(err.status_code, key, err.detail)
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "cp": config.cp.value,
+            "direction": config.direction.value,
+            "seq": central.store.last_seq(),
+        }
+
+    @app.get("/v1/changes")
+    def changes(cp: DeviceCp, since: str = "", limit: int = 1000) -> Response:
+        start = _cursor(since)
+        joined, last, count = central.store.changes_page(start, _limit(limit, MAX_CHANGES_PAGE))
+        nxt = (str(last) if count else since).encode()
+        body = b'{"changes":[' + joined + b'],"next":"' + nxt + b'"}'
+        return Response(body, media_type="application/json")
+
+    @app.post("/v1/events")
+    def post_events(upload: EventUpload, cp: DeviceCp) -> EventUploadResult:
+        return central.upload_events(upload)
+
+    @app.get("/v1/events")
+    def get_events(cp: DeviceCp, since: str = "", limit: int = 1000) -> Any:
+        events, last = central.store.events_page(_cursor(since), _limit(limit, 10_000))
+        return {"events": events, "next": str(last) if events else since}
+
+    @app.post("/v1/cargo")
+    def post_cargo(items: CargoItems, cp: DeviceCp) -> Cargo:
+        now = utc_now()
+        check_expected_date(items.expected_date, now)
+        return central.store.add_cargo(items, now)
+
+    @app.put("/v1/cargo/{ccrn}")
+    def put_cargo(ccrn: str, items: CargoItems, cp: DeviceCp) -> Cargo:
+        now = utc_now()
+        number = _ident(normalize_ccrn, ccrn)
+        check_expected_date(items.expected_date, now)
+        return central.store.amend_cargo(number, items, now)
+
+    @app.get("/v1/cargo/{ccrn}")
+    def get_cargo(ccrn: str, cp: DeviceCp) -> Cargo:
+        return central.store.get_cargo(_ident(normalize_ccrn, ccrn))
+
+    @app.post("/v1/bundles")
+    def post_bundle(
+        request: BundleRequest,
+        raw: RawBody,
+        cp: DeviceCp,
+    ) -> Bundle:
+        return central.bundle(request, raw)
+
+    @app.delete("/v1/bundles/{ubr}")
+    def delete_bundle(
+        ubr: str,
+        request: CancelRequest,
+        raw: RawBody,
+        cp: DeviceCp,
+    ) -> Bundle:
+        return central.cancel(_ident(normalize_ubr, ubr), None, request, raw)
+
+    @app.delete("/v1/bundles/{ubr}/ccrns/{ccrn}")
+    def delete_bundle_ccrn(
+        ubr: str,
+        ccrn: str,
+        request: CancelRequest,
+        raw: RawBody,
+        cp: DeviceCp,
+    ) -> Bundle:
+        number = _ident(normalize_ubr, ubr)
+        return central.cancel(number, _ident(normalize_ccrn, ccrn), request, raw)
+
+    @app.get("/v1/bundles/{ubr}")
+    def get_bundle(ubr: str, cp: DeviceCp) -> Bundle:
+        return central.store.get_bundle(_ident(normalize_ubr, ubr))
+
+    @app.get("/v1/bundles")
+    def find_bundles(
+        cp: DeviceCp, ccrn: str | None = None, vrn: str | None = None
+    ) -> dict[str, list[Bundle]]:
+        if ccrn is not None:
+            return {"bundles": central.store.bundles_for_ccrn(_ident(normalize_ccrn, ccrn))}
+        if vrn is not None:
+            return {"bundles": central.store.active_bundles_for_plate(_ident(normalize_plate, vrn))}
+        raise CentralError("ask with ?ccrn= or ?vrn=", key="query_missing", status=422)
+
+    @app.post("/v1/ubr-blocks")
+    def post_ubr_block(request: UbrBlockRequest, cp: DeviceCp) -> UbrBlock:
+        return central.store.lease_ubr_block(cp, request.count, utc_now())
+
+    @app.get("/sim/trucks")
+    def sim_trucks(cp: DeviceCp) -> dict[str, Any]:
+        return {"trucks": central.store.demo_trucks()}
+
+    @app.get("/sim/accounts")
+    def sim_accounts(cp: DeviceCp) -> dict[str, Any]:
+        if central.store.get_meta("demo") != "1":
+            raise CentralError("no demo data in this centre", key="not_demo", status=404)
+        return {"accounts": central.store.demo_accounts()}
+
+    app.add_middleware(BodyLimit, limit=config.max_body_bytes)
+    if config.delay_ms:
+        app.add_middleware(Delay, delay_s=config.delay_ms / 1000)
+    return app
+
+
+def config_from_env(data_dir: Path, **overrides: Any) -> CentralConfig:
+    """A config whose tokens come from ``ROCARS_CENTRAL_TOKENS`` when not given."""
+    if "tokens" not in overrides and os.environ.get("ROCARS_CENTRAL_TOKENS"):
+        overrides["tokens"] = parse_tokens([os.environ["ROCARS_CENTRAL_TOKENS"]])
+    return CentralConfig(data_dir=data_dir, **overrides)

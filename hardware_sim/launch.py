@@ -1,0 +1,210 @@
+"""Run the simulated centre as a child process: for tests, benchmarks and ``rocars-edge up``.
+
+    central = CentralProcess(tmp_path / "central", seed=7, cp="SBC")
+    central.start()          # free 127.0.0.1 port, waits for /health
+    RocarsClient(central.url, token=central.token)
+    central.stop()           # SIGTERM by pid, SIGKILL if it lingers
+    central.start()          # same port, same data: the centre came back
+
+The child's output goes to ``DATA/central.log``. Its demo RSA keys come from a reusable
+pool in the temp folder (``ROCARS_DEMO_KEY_POOL``), so a new centre starts in about a
+second instead of spending it making keys.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from hardware_sim.certs import KEY_POOL_ENV
+from hardware_sim.errors import SimError
+from rocars.broker import free_port
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TOKEN = "dev-central-token"
+
+
+class CentralStartError(SimError):
+    """The centre did not answer /health in time (its log says why)."""
+
+    key = "sim_central_start"
+
+
+class CentralProcess:
+    """The simulated central ROCARS in a child process.
+
+    ``url``, ``token`` (the device bearer token of ``cp``), ``pid`` (None when stopped),
+    ``data_dir``; ``start()``, ``stop()``, ``running``. Usable as a context manager.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        seed: int = 7,
+        cp: str = "SBC",
+        direction: str = "import",
+        token: str = DEFAULT_TOKEN,
+        port: int | None = None,
+        delay_ms: int = 0,
+        synthetic_bundles: int = 0,
+        trucks_per_kind: int = 2,
+        inspect_share: float = 0.1,
+        demo: bool = True,
+        extra_args: list[str] | None = None,
+        start_timeout: float | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.seed = seed
+        self.cp = cp
+        self.direction = direction
+        self.token = token
+        self.port = port or free_port()
+        self.delay_ms = delay_ms
+        self.synthetic_bundles = synthetic_bundles
+        self.trucks_per_kind = trucks_per_kind
+        self.inspect_share = inspect_share
+        self.demo = demo
+        self.extra_args = list(extra_args or [])
+        # A bulk load happens before /health answers: allow for it (~100 us a bundle, loaded).
+        self.start_timeout = start_timeout or 60.0 + synthetic_bundles / 10_000
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "central.log"
+
+    def command(self) -> list[str]:
+        args = [
+            sys.executable,
+            "-m",
+            "hardware_sim.cli",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--data",
+            str(self.data_dir),
+            "--seed",
+            str(self.seed),
+            "--cp",
+            self.cp,
+            "--direction",
+            self.direction,
+            "--token",
+            f"{self.cp}={self.token}",
+            "--delay-ms",
+            str(self.delay_ms),
+            "--synthetic-bundles",
+            str(self.synthetic_bundles),
+            "--trucks-per-kind",
+            str(self.trucks_per_kind),
+            "--inspect-share",
+            str(self.inspect_share),
+        ]
+        if not self.demo:
+            args.append("--no-demo")
+        return args + self.extra_args
+
+    def start(self) -> None:
+        """Start (or start again, same port and data) and wait until /health answers."""
+        if self.running:
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        env.setdefault(
+            KEY_POOL_ENV, str(Path(tempfile.gettempdir()) / f"rocars-demo-keys-{os.getuid()}")
+        )
+        with self.log_path.open("ab") as log:
+            self._proc = subprocess.Popen(
+                self.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+            )
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                code = self._proc.returncode
+                self._proc = None
+                raise CentralStartError(
+                    f"central exited with {code}; see {self.log_path}:\n{self._log_tail()}"
+                )
+            try:
+                if httpx.get(f"{self.url}/health", timeout=0.5).status_code == 200:
+                    logger.info("central up at %s (pid %d)", self.url, self._proc.pid)
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise CentralStartError(
+            f"central not healthy after {self.start_timeout}s; see {self.log_path}:\n"
+            f"{self._log_tail()}"
+        )
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM by pid; SIGKILL if it has not gone after ``timeout`` seconds.
+
+        Returns the exit code (0 for a clean stop), None if it was not running.
+        """
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return None
+        if proc.poll() is not None:
+            return proc.returncode
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            return proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            logger.warning("central pid %d ignored SIGTERM; killing it", proc.pid)
+            os.kill(proc.pid, signal.SIGKILL)
+            return proc.wait(timeout)
+
+    def kill(self) -> None:
+        """Die at once, as a crashed centre does."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+    def _log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def __enter__(self) -> CentralProcess:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,625 @@
+"""The simulated centre over real HTTP: every endpoint and every error key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from hardware_sim.launch import CentralProcess
+from rocars.client import ApiError, RocarsClient
+from rocars.ids import normalize_plate, normalize_vrn
+from rocars.models import (
+    EARLIEST_CROSSING_DELAY,
+    Bundle,
+    BundleStatus,
+    CargoStatus,
+    ChangePage,
+)
+from rocars.timeutil import to_rfc3339, utc_now
+from tests.hardware_sim import centralkit as kit
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralProcess]:
+    """One centre for the tests that each make their own cargo and bundles."""
+    proc = CentralProcess(tmp_path_factory.mktemp("central") / "data", seed=7)
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def client(shared: CentralProcess) -> Iterator[RocarsClient]:
+    with RocarsClient(shared.url, token=shared.token) as c:
+        yield c
+
+
+def api_error(fn: Any, *args: Any) -> ApiError:
+    with pytest.raises(ApiError) as info:
+        fn(*args)
+    return info.value
+
+
+def all_changes(client: RocarsClient, since: str = "", limit: int = 1000) -> list[Any]:
+    out: list[Any] = []
+    for _ in range(1000):
+        page = client.changes(since, limit)
+        out += page.changes
+        if page.next == since:
+            return out
+        since = page.next
+    raise AssertionError("change feed never caught up")
+
+
+# -- devices: tokens, health ---------------------------------------------------------------
+
+
+def test_health_needs_no_token_and_v1_needs_one(shared: CentralProcess) -> None:
+    assert httpx.get(f"{shared.url}/health").json()["status"] == "ok"
+    for hdrs in ({}, {"Authorization": "Bearer nope"}, {"Authorization": f"Basic {shared.token}"}):
+        for path in ("/v1/changes", "/v1/bundles?vrn=AB1", "/sim/trucks", "/sim/accounts"):
+            r = httpx.get(f"{shared.url}{path}", headers=hdrs)
+            assert r.status_code == 401, path
+            assert r.json()["error"] == "unauthorized"
+    r = httpx.post(f"{shared.url}/v1/cargo", json=kit.items().model_dump(mode="json"))
+    assert r.status_code == 401
+
+
+def test_unknown_path_is_a_json_404(shared: CentralProcess) -> None:
+    r = httpx.get(f"{shared.url}/v1/nothing", headers=kit.headers(shared))
+    assert r.status_code == 404
+    assert r.json()["error"] == "not_found"
+
+
+# -- the change feed -------------------------------------------------------------------------
+
+
+def test_change_feed_pages_in_seq_order_and_holds_every_control_point(
+    client: RocarsClient, shared: CentralProcess
+) -> None:
+    changes = all_changes(client, "", limit=7)
+    seqs = [c.seq for c in changes]
+    assert seqs == sorted(seqs)
+    assert len(set(seqs)) == len(seqs)
+    assert [c.seq for c in all_changes(client, "0", 1000)][: len(seqs)] == seqs
+    bundles = {c.key: c.bundle for c in changes if c.kind == "bundle"}
+    cps = {b.cp for b in bundles.values()}
+    assert "SBC" in cps
+    assert len(cps) >= 2, "bundles of other control points are in the feed too"
+    for truck in kit.trucks(shared):
+        if truck["ubr"]:
+            assert truck["ubr"] in bundles
+    assert any(c.kind == "cargo" for c in changes)
+
+
+def test_change_feed_caught_up_answers_the_same_cursor(client: RocarsClient) -> None:
+    first = client.changes("", 10)
+    assert first.next == str(first.changes[-1].seq)
+    tail = all_changes(client, first.next)
+    last = str(tail[-1].seq) if tail else first.next
+    page = client.changes(last, 100)
+    assert page.changes == []
+    assert page.next == last
+
+
+def test_change_feed_refuses_bad_cursor_and_limit(client: RocarsClient) -> None:
+    for since in ("abc", "-1", "1.5"):
+        err = api_error(client.changes, since, 10)
+        assert (err.status, err.key) == (422, "cursor_invalid")
+    for limit in (0, 10_001):
+        err = api_error(client.changes, "", limit)
+        assert (err.status, err.key) == (422, "limit_invalid")
+    assert len(client.changes("", 10_000).changes) > 0
+
+
+def test_new_cargo_and_bundles_append_to_the_feed(client: RocarsClient) -> None:
+    head = all_changes(client)
+    cursor = str(head[-1].seq)
+    cargo = kit.new_cargo(client)
+    page = client.changes(cursor, 100)
+    assert [(c.kind, c.key) for c in page.changes] == [("cargo", cargo.ccrn)]
+    assert page.changes[0].cargo == cargo
+
+
+# -- cargo -------------------------------------------------------------------------------------
+
+
+def test_cargo_submit_query_amend(client: RocarsClient) -> None:
+    a = kit.new_cargo(client)
+    b = kit.new_cargo(client, vrn="ab 123", container_no="MSCU1234565")
+    assert a.ccrn != b.ccrn
+    assert len(a.ccrn) == 10
+    assert a.ccrn.isdigit()
+    assert a.status is CargoStatus.SUBMITTED
+    assert b.items.vrn == "AB123"
+    assert client.get_cargo(b.ccrn) == b
+    amended = client.amend_cargo(a.ccrn, kit.items(packages=99))
+    assert amended.items.packages == 99
+    assert amended.submitted_at == a.submitted_at
+    assert client.get_cargo(a.ccrn).items.packages == 99
+
+
+def test_cargo_errors(client: RocarsClient, shared: CentralProcess) -> None:
+    err = api_error(client.get_cargo, "12345")
+    assert (err.status, err.key) == (422, "ccrn_invalid")
+    err = api_error(client.get_cargo, "1999999999")
+    assert (err.status, err.key) == (404, "ccrn_not_found")
+    err = api_error(client.amend_cargo, "1999999999", kit.items())
+    assert (err.status, err.key) == (404, "ccrn_not_found")
+    late = kit.items(expected_date=kit.today() + timedelta(days=15))
+    err = api_error(client.submit_cargo, late)
+    assert (err.status, err.key) == (422, "expected_date_out_of_window")
+    past = kit.items(expected_date=kit.today() - timedelta(days=1))
+    assert api_error(client.submit_cargo, past).key == "expected_date_out_of_window"
+
+
+def test_fastapi_validation_names_each_field(shared: CentralProcess) -> None:
+    body = kit.items().model_dump(mode="json")
+    body.update(packages=0, vrn="IQ!!", surprise=1)
+    del body["consignor_name"]
+    with kit.http(shared) as h:
+        r = h.post("/v1/cargo", json=body)
+        assert r.status_code == 422
+        answer = r.json()
+        assert answer["error"] == "validation_error"
+        fields = {d["field"]: d for d in answer["detail"]}
+        assert set(fields) == {"packages", "vrn", "surprise", "consignor_name"}
+        assert all(d["message"] for d in answer["detail"])
+        assert fields["vrn"]["key"] == "vrn_invalid"
+        r = h.post("/v1/cargo", content=b"{not json", headers={"content-type": "application/json"})
+        assert r.status_code == 422
+        assert r.json()["error"] == "validation_error"
+
+
+# -- bundles -----------------------------------------------------------------------------------
+
+
+def test_bundle_by_security_code(client: RocarsClient, shared: CentralProcess) -> None:
+    acc = kit.account(shared, "valid", 0)
+    c1, c2 = kit.new_cargo(client, vrn="KL88"), kit.new_cargo(client)
+    before = utc_now()
+    bundle = client.bundle(kit.bundle_request(acc, "kl 88", [c1.ccrn, c2.ccrn]))
+    assert len(bundle.ubr) == 10
+    assert bundle.vrn == "KL88"
+    assert (bundle.cp, bundle.direction, bundle.status) == ("SBC", "import", BundleStatus.ACTIVE)
+    assert bundle.ccrns == [c1.ccrn, c2.ccrn]
+    assert before - timedelta(seconds=1) <= bundle.bundled_at <= utc_now()
+    assert bundle.earliest_at == bundle.bundled_at + EARLIEST_CROSSING_DELAY
+    assert bundle.result in ("PROCEED", "INSPECT")
+    assert (bundle.bay is not None) == (bundle.result == "INSPECT")
+    for ccrn in (c1.ccrn, c2.ccrn):
+        cargo = client.get_cargo(ccrn)
+        assert (cargo.status, cargo.ubr) == (CargoStatus.BUNDLED, bundle.ubr)
+        assert [b.ubr for b in client.bundles_for_ccrn(ccrn)] == [bundle.ubr]
+    assert client.get_bundle(bundle.ubr) == bundle
+    with kit.http(shared) as h:
+        found = h.get("/v1/bundles", params={"vrn": "KL 88"}).json()["bundles"]
+    assert [Bundle.model_validate(b).ubr for b in found] == [bundle.ubr]
+    err = api_error(client.amend_cargo, c1.ccrn, kit.items())
+    assert (err.status, err.key) == (409, "cargo_bundled")
+
+
+def test_immediate_account_may_cross_at_once(client: RocarsClient, shared: CentralProcess) -> None:
+    acc = kit.immediate_account(shared)
+    cargo = kit.new_cargo(client)
+    bundle = client.bundle(kit.bundle_request(acc, "TT1", [cargo.ccrn]))
+    assert bundle.earliest_at == bundle.bundled_at
+
+
+def test_inspect_share_is_applied(tmp_path: Path) -> None:
+    with CentralProcess(tmp_path / "c", inspect_share=1.0) as proc:
+        with RocarsClient(proc.url, token=proc.token) as client:
+            acc = kit.account(proc, "valid", 0)
+            cargo = kit.new_cargo(client)
+            bundle = client.bundle(kit.bundle_request(acc, "TT2", [cargo.ccrn]))
+    assert bundle.result == "INSPECT"
+    assert bundle.bay is not None
+    assert bundle.bay.startswith("B")
+
+
+def test_bundle_errors_change_nothing(client: RocarsClient, shared: CentralProcess) -> None:
+    acc = kit.account(shared, "valid", 1)
+    free = kit.new_cargo(client, vrn="MN5")
+    export = kit.new_cargo(client, direction="export")
+    taken = kit.new_cargo(client)
+    client.bundle(kit.bundle_request(acc, "MN6", [taken.ccrn]))
+    cursor = all_changes(client)[-1].seq
+
+    def refused(body: dict[str, Any]) -> ApiError:
+        with kit.http(shared) as h:
+            r = h.post("/v1/bundles", json=body)
+        assert r.status_code >= 400
+        answer = r.json()
+        return ApiError("", key=answer["error"], status=r.status_code, detail=answer["detail"])
+
+    cases = [
+        (kit.bundle_body(acc, "MN5", [free.ccrn], password="000000"), 403, "credentials_invalid"),
+        (
+            kit.bundle_body(
+                acc, "MN5", [free.ccrn], auth={"method": "security_code", "code": "000000"}
+            ),
+            403,
+            "security_code_invalid",
+        ),
+        (kit.bundle_body(acc, "MN5", [free.ccrn, "1999999999"]), 404, "ccrn_not_found"),
+        (kit.bundle_body(acc, "MN5", [free.ccrn, taken.ccrn]), 409, "ccrn_already_bundled"),
+        (kit.bundle_body(acc, "MN5", [free.ccrn, export.ccrn]), 422, "ccrn_direction_mismatch"),
+        (kit.bundle_body(acc, "MN7", [free.ccrn]), 422, "ccrn_vrn_mismatch"),
+    ]
+    for body, status, key in cases:
+        err = refused(body)
+        assert (err.status, err.key) == (status, key)
+    with kit.http(shared) as h:
+        r = h.post("/v1/bundles", json={**kit.bundle_body(acc, "MN5", [free.ccrn]), "vrn": "AB!"})
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["field"] == "vrn"
+    assert client.changes(str(cursor), 100).changes == []
+    assert client.get_cargo(free.ccrn).status is CargoStatus.SUBMITTED
+    # The failures above did not lock the account (4 of 5), and success resets the count.
+    client.bundle(kit.bundle_request(acc, "MN5", [free.ccrn]))
+
+
+def test_cancel_one_ccrn_then_the_last(client: RocarsClient, shared: CentralProcess) -> None:
+    owner, other = kit.account(shared, "valid", 2), kit.account(shared, "valid", 0)
+    c1, c2 = kit.new_cargo(client), kit.new_cargo(client)
+    bundle = client.bundle(kit.bundle_request(owner, "CC12", [c1.ccrn, c2.ccrn]))
+    err = api_error(client.cancel_ccrn, bundle.ubr, c1.ccrn, kit.cancel_request(other))
+    assert (err.status, err.key) == (403, "bundle_not_yours")
+    err = api_error(client.cancel_ccrn, "9999999999", c1.ccrn, kit.cancel_request(owner))
+    assert (err.status, err.key) == (404, "ubr_not_found")
+    err = api_error(client.cancel_ccrn, bundle.ubr, "1999999998", kit.cancel_request(owner))
+    assert (err.status, err.key) == (404, "ccrn_not_in_bundle")
+    err = api_error(client.cancel_ccrn, bundle.ubr, "12", kit.cancel_request(owner))
+    assert (err.status, err.key) == (422, "ccrn_invalid")
+    after = client.cancel_ccrn(bundle.ubr, c1.ccrn, kit.cancel_request(owner))
+    assert (after.status, after.ccrns) == (BundleStatus.ACTIVE, [c2.ccrn])
+    released = client.get_cargo(c1.ccrn)
+    assert (released.status, released.ubr) == (CargoStatus.SUBMITTED, None)
+    assert client.bundles_for_ccrn(c1.ccrn) == []
+    last = client.cancel_ccrn(bundle.ubr, c2.ccrn, kit.cancel_request(owner))
+    assert last.status is BundleStatus.CANCELLED
+    assert client.get_cargo(c2.ccrn).status is CargoStatus.SUBMITTED
+    err = api_error(client.cancel_bundle, bundle.ubr, kit.cancel_request(owner))
+    assert (err.status, err.key) == (409, "bundle_not_active")
+
+
+def test_cancel_whole_bundle_frees_its_cargo(client: RocarsClient, shared: CentralProcess) -> None:
+    owner = kit.account(shared, "valid", 2)
+    c1, c2 = kit.new_cargo(client), kit.new_cargo(client)
+    bundle = client.bundle(kit.bundle_request(owner, "CC13", [c1.ccrn, c2.ccrn]))
+    err = api_error(client.cancel_bundle, "12345", kit.cancel_request(owner))
+    assert (err.status, err.key) == (422, "ubr_invalid")
+    cancelled = client.cancel_bundle(bundle.ubr, kit.cancel_request(owner))
+    assert cancelled.status is BundleStatus.CANCELLED
+    assert client.get_bundle(bundle.ubr).status is BundleStatus.CANCELLED
+    assert {client.get_cargo(c).status for c in (c1.ccrn, c2.ccrn)} == {CargoStatus.SUBMITTED}
+    with kit.http(shared) as h:
+        assert h.get("/v1/bundles", params={"vrn": "CC13"}).json() == {"bundles": []}
+    assert [b.ubr for b in client.bundles_for_ccrn(c1.ccrn)] == [bundle.ubr]
+    again = client.bundle(kit.bundle_request(owner, "CC13", [c1.ccrn]))
+    assert again.ubr != bundle.ubr
+    listed = client.bundles_for_ccrn(c1.ccrn)
+    assert [(b.ubr, b.status) for b in listed] == [
+        (bundle.ubr, BundleStatus.CANCELLED),
+        (again.ubr, BundleStatus.ACTIVE),
+    ]
+
+
+def test_bundle_queries(client: RocarsClient, shared: CentralProcess) -> None:
+    err = api_error(client.get_bundle, "9999999999")
+    assert (err.status, err.key) == (404, "ubr_not_found")
+    err = api_error(client.get_bundle, "99")
+    assert (err.status, err.key) == (422, "ubr_invalid")
+    assert client.bundles_for_ccrn("1999999999") == []
+    with kit.http(shared) as h:
+        r = h.get("/v1/bundles")
+        assert (r.status_code, r.json()["error"]) == (422, "query_missing")
+        r = h.get("/v1/bundles", params={"vrn": "!!"})
+        assert (r.status_code, r.json()["error"]) == (422, "vrn_invalid")
+
+
+def test_lockout_after_five_failures(client: RocarsClient, shared: CentralProcess) -> None:
+    acc = kit.account(shared, "expired")  # a driver no other test signs in as
+    cargo = kit.new_cargo(client)
+    bad = {"method": "security_code", "code": "000000"}
+    for attempt in range(5):
+        body = kit.bundle_body(acc, "LK1", [cargo.ccrn], auth=bad)
+        if attempt % 2:
+            body = kit.bundle_body(acc, "LK1", [cargo.ccrn], password="111111")
+        err = api_error(
+            client.bundle, kit.bundle_request(acc, "LK1", [cargo.ccrn], **_auth_kw(body))
+        )
+        assert err.key in ("security_code_invalid", "credentials_invalid")
+    with kit.http(shared) as h:
+        r = h.post("/v1/bundles", json=kit.bundle_body(acc, "LK1", [cargo.ccrn]))
+    assert r.status_code == 429
+    assert r.json()["error"] == "account_locked"
+    retry_after = r.json()["detail"]["retry_after"]
+    assert 0 < retry_after <= 15 * 60
+    assert int(r.headers["retry-after"]) == retry_after
+    assert client.get_cargo(cargo.ccrn).status is CargoStatus.SUBMITTED
+
+
+def _auth_kw(body: dict[str, Any]) -> dict[str, Any]:
+    return {"auth": body["auth"], "password": body["password"]}
+
+
+def test_success_resets_the_failure_count(client: RocarsClient, shared: CentralProcess) -> None:
+    acc = kit.account(shared, "revoked")  # password + code still work for this driver
+    bad = {"method": "security_code", "code": "000000"}
+    for _ in range(2):
+        for _ in range(4):
+            cargo = kit.new_cargo(client)
+            err = api_error(client.bundle, kit.bundle_request(acc, "RS1", [cargo.ccrn], auth=bad))
+            assert err.key == "security_code_invalid"
+        client.bundle(kit.bundle_request(acc, "RS1", [cargo.ccrn]))
+
+
+# -- events ----------------------------------------------------------------------------------
+
+
+def record(event_id: str, *, ubr: str | None = None, outcome: str = "PROCEED") -> dict[str, Any]:
+    now = utc_now()
+    return {
+        "id": event_id,
+        "kind": "clearance",
+        "cp": "SBC",
+        "lane": "L1",
+        "direction": "import",
+        "started_at": to_rfc3339(now - timedelta(seconds=40)),
+        "ended_at": to_rfc3339(now),
+        "vrn": "AB1",
+        "ubr": ubr,
+        "outcome": outcome,
+        "reason": "released",
+        "offline": False,
+    }
+
+
+def events_received(shared: CentralProcess) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    since = ""
+    with kit.http(shared) as h:
+        for _ in range(100):
+            body = h.get("/v1/events", params={"since": since, "limit": 50}).json()
+            out += body["events"]
+            if body["next"] == since:
+                return out
+            since = body["next"]
+    raise AssertionError("events never caught up")
+
+
+def test_events_are_idempotent_and_stored_once(
+    client: RocarsClient, shared: CentralProcess
+) -> None:
+    acc = kit.account(shared, "valid", 0)
+    cargo = kit.new_cargo(client)
+    bundle = client.bundle(kit.bundle_request(acc, "EV1", [cargo.ccrn]))
+    crossed = record("01JD0000000000000000000001", ubr=bundle.ubr)
+    unladen = record("01JD0000000000000000000002", outcome="NO_BUNDLE")
+    broken = {**record("01JD0000000000000000000003"), "outcome": "MAYBE"}
+    result = client.upload_events([crossed, unladen, broken, crossed])
+    assert [(r.id, r.status) for r in result.results] == [
+        (crossed["id"], "accepted"),
+        (unladen["id"], "accepted"),
+        (broken["id"], "rejected"),
+        (crossed["id"], "duplicate"),
+    ]
+    assert "outcome" in (result.results[2].reason or "")
+    again = client.upload_events([unladen, crossed, {"no": "id"}])
+    assert [r.status for r in again.results] == ["duplicate", "duplicate", "rejected"]
+    received = events_received(shared)
+    ids = [e["id"] for e in received]
+    assert ids.count(crossed["id"]) == 1
+    assert ids.count(unladen["id"]) == 1
+    assert broken["id"] not in ids
+    mine = next(e for e in received if e["id"] == crossed["id"])
+    assert mine["event"] == crossed
+    assert mine["received_at"].endswith("Z")
+    used = client.get_bundle(bundle.ubr)
+    assert used.status is BundleStatus.USED
+    with kit.http(shared) as h:
+        assert h.get("/v1/bundles", params={"vrn": "EV1"}).json() == {"bundles": []}
+    feed = [c for c in all_changes(client) if c.key == bundle.ubr]
+    assert [c.bundle.status for c in feed if c.bundle] == [BundleStatus.ACTIVE, BundleStatus.USED]
+
+
+def test_event_batch_limits(shared: CentralProcess) -> None:
+    with kit.http(shared) as h:
+        r = h.post("/v1/events", json={"events": [record(f"id{i}") for i in range(1001)]})
+        assert (r.status_code, r.json()["error"]) == (422, "validation_error")
+        r = h.post("/v1/events", json={"events": []})
+        assert r.status_code == 422
+
+
+def test_oversized_body_is_refused_without_harm(shared: CentralProcess) -> None:
+    big = b'{"events": [' + b" " * (9 * 1024 * 1024) + b"]}"
+    with kit.http(shared) as h:
+        r = h.post("/v1/events", content=big, headers={"content-type": "application/json"})
+        assert (r.status_code, r.json()["error"]) == (413, "payload_too_large")
+
+    def stream() -> Iterator[bytes]:
+        yield b'{"events": ['
+        for _ in range(40):
+            yield b" " * (256 * 1024)
+
+    with kit.http(shared) as h:
+        r = h.post("/v1/events", content=stream(), headers={"content-type": "application/json"})
+        assert (r.status_code, r.json()["error"]) == (413, "payload_too_large")
+        assert h.get("/v1/changes", params={"limit": 1}).status_code == 200
+
+
+# -- UBR blocks ------------------------------------------------------------------------------
+
+
+def test_ubr_blocks_never_overlap(client: RocarsClient, shared: CentralProcess) -> None:
+    a = client.lease_ubr_block(100)
+    b = client.lease_ubr_block(50)
+    assert a.cp == "SBC"
+    assert a.count == 100
+    assert a.expires_at > a.leased_at
+    ranges = [range(int(a.first), int(a.first) + 100), range(int(b.first), int(b.first) + 50)]
+    assert not set(ranges[0]) & set(ranges[1])
+    acc = kit.account(shared, "valid", 1)
+    bundle = client.bundle(kit.bundle_request(acc, "UB1", [kit.new_cargo(client).ccrn]))
+    assert all(int(bundle.ubr) not in r for r in ranges)
+    issued = {c.key for c in all_changes(client) if c.kind == "bundle"}
+    assert not {str(n) for r in ranges for n in r} & issued
+    with kit.http(shared) as h:
+        assert h.post("/v1/ubr-blocks", json={"count": 0}).status_code == 422
+
+
+# -- the demo --------------------------------------------------------------------------------
+
+
+def test_demo_trucks_cover_every_case(client: RocarsClient, shared: CentralProcess) -> None:
+    now = utc_now()
+    trucks = kit.trucks(shared)
+    kinds = [t["kind"] for t in trucks]
+    assert {k: kinds.count(k) for k in kinds} == {
+        k: 2
+        for k in (
+            "laden_proceed",
+            "laden_inspect",
+            "too_early",
+            "wrong_cp",
+            "second_plate",
+            "cancelled",
+            "unladen",
+            "laden_no_bundle",
+        )
+    }
+    with kit.http(shared) as h:
+
+        def active(plate: str) -> list[Bundle]:
+            body = h.get("/v1/bundles", params={"vrn": plate}).json()
+            return [Bundle.model_validate(b) for b in body["bundles"]]
+
+        for t in trucks:
+            assert normalize_vrn(t["vrn"]) == t["vrn"]
+            found = active(t["vrn"])
+            kind = t["kind"]
+            if kind in ("cancelled", "unladen", "laden_no_bundle"):
+                assert found == [], kind
+                if kind == "cancelled":
+                    assert client.get_bundle(t["ubr"]).status is BundleStatus.CANCELLED
+                continue
+            (bundle,) = found
+            assert bundle.ubr == t["ubr"]
+            assert bundle.direction == "import"
+            if kind == "wrong_cp":
+                assert bundle.cp != "SBC"
+                continue
+            assert bundle.cp == "SBC"
+            if kind == "too_early":
+                assert bundle.earliest_at > now
+            else:
+                assert bundle.earliest_at < now
+            assert bundle.result == ("INSPECT" if kind == "laden_inspect" else "PROCEED")
+            assert (bundle.bay is not None) == (kind == "laden_inspect")
+            if kind == "second_plate":
+                assert normalize_plate(t["second_plate"]) == t["second_plate"]
+                assert t["second_plate"].startswith("粤Z")
+                assert [b.ubr for b in active(t["second_plate"])] == [t["ubr"]]
+
+
+def test_demo_accounts_can_act(shared: CentralProcess) -> None:
+    accounts = kit.accounts(shared)
+    assert {a["cert_case"] for a in accounts} == {"valid", "expired", "revoked", "foreign"}
+    assert sum(a["immediate"] for a in accounts) == 1
+    for a in accounts:
+        assert Path(a["cert_path"]).is_file()
+        assert len(a["account"]) == len(a["password"]) == 6
+
+
+# -- whole-process behaviour -----------------------------------------------------------------
+
+
+def test_restart_keeps_everything(central: CentralProcess) -> None:
+    with RocarsClient(central.url, token=central.token) as client:
+        acc = kit.account(central, "valid", 0)
+        cargo = kit.new_cargo(client)
+        bundle = client.bundle(kit.bundle_request(acc, "RS9", [cargo.ccrn]))
+        client.upload_events([record("01JD00000000000000000000R1", ubr=bundle.ubr)])
+        feed = client.changes("", 10_000)
+        trucks, accounts = kit.trucks(central), kit.accounts(central)
+    pid = central.pid
+    central.stop()
+    with pytest.raises(ApiError) as info:
+        RocarsClient(central.url, token=central.token).changes("", 1)
+    assert info.value.key == "central_unreachable"
+    central.start()
+    assert central.pid != pid
+    with RocarsClient(central.url, token=central.token) as client:
+        assert client.changes("", 10_000) == feed
+        assert client.get_bundle(bundle.ubr).status is BundleStatus.USED
+        assert client.get_cargo(cargo.ccrn).ubr == bundle.ubr
+        assert kit.trucks(central) == trucks
+        assert kit.accounts(central) == accounts
+        assert [e["id"] for e in events_received(central)] == ["01JD00000000000000000000R1"]
+        again = client.bundle(kit.bundle_request(acc, "RS9", [kit.new_cargo(client).ccrn]))
+        assert int(again.ubr) > int(bundle.ubr)
+
+
+def test_tokens_per_control_point(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROCARS_CENTRAL_TOKENS", "LMC=ignored-when-flags-given")
+    proc = CentralProcess(tmp_path / "c", token="tok-sbc", extra_args=["--token", "LMC=tok-lmc"])
+    with proc:
+        with RocarsClient(proc.url, token="tok-lmc") as lmc:
+            assert lmc.lease_ubr_block(5).cp == "LMC"
+        with RocarsClient(proc.url, token="tok-sbc") as sbc:
+            assert sbc.lease_ubr_block(5).cp == "SBC"
+        with RocarsClient(proc.url, token="ignored-when-flags-given") as other:
+            assert api_error(other.changes, "", 1).key == "unauthorized"
+
+
+def test_delay_and_synthetic_bundles(tmp_path: Path) -> None:
+    proc = CentralProcess(tmp_path / "c", demo=False, synthetic_bundles=2000, delay_ms=200)
+    with proc, RocarsClient(proc.url, token=proc.token) as client:
+        started = utc_now()
+        changes = all_changes(client, "", 10_000)
+        elapsed = utc_now() - started
+        assert elapsed >= timedelta(milliseconds=2 * 200)
+        assert len(changes) == 2000
+        bundles = [c.bundle for c in changes if c.bundle]
+        assert len({b.ubr for b in bundles}) == 2000
+        assert {b.status for b in bundles} == {BundleStatus.ACTIVE}
+        assert sum(b.result == "INSPECT" for b in bundles) == 200
+        with kit.http(proc) as h:
+            found = h.get("/v1/bundles", params={"vrn": bundles[1234].vrn}).json()["bundles"]
+            assert [b["ubr"] for b in found] == [bundles[1234].ubr]
+            r = h.get("/sim/accounts")
+            assert (r.status_code, r.json()["error"]) == (404, "not_demo")
+        assert ChangePage.model_validate({"changes": [], "next": "1"}).next == "1"
+
+
+def test_concurrent_bundles_of_one_ccrn_exactly_one_wins(
+    client: RocarsClient, shared: CentralProcess
+) -> None:
+    acc = kit.account(shared, "valid", 1)
+    cargo = kit.new_cargo(client)
+    others = [kit.new_cargo(client) for _ in range(6)]
+    bodies = [kit.bundle_body(acc, "CO1", [cargo.ccrn])] * 6
+    bodies += [kit.bundle_body(acc, "CO2", [c.ccrn]) for c in others]
+
+    def post(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        with kit.http(shared) as h:
+            r = h.post("/v1/bundles", json=body)
+        return r.status_code, r.json()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(post, bodies))
+    same = answers[:6]
+    assert sorted(status for status, _ in same) == [200] + [409] * 5
+    assert {a["error"] for s, a in same if s == 409} == {"ccrn_already_bundled"}
+    ubrs = [a["ubr"] for s, a in answers if s == 200]
+    assert len(ubrs) == 7
+    assert len(set(ubrs)) == 7
+    winner = next(a["ubr"] for s, a in same if s == 200)
+    assert client.get_cargo(cargo.ccrn).ubr == winner

@@ -1,0 +1,128 @@
+"""Certificate signatures against the real centre: the good case and every refusal."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from hardware_sim.certs import load_p12, sign_request
+from hardware_sim.launch import CentralProcess
+from rocars.client import RocarsClient
+from rocars.models import BundleStatus, CargoStatus
+from rocars.timeutil import utc_now
+from tests.hardware_sim import centralkit as kit
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralProcess]:
+    proc = CentralProcess(tmp_path_factory.mktemp("central") / "data", seed=11)
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def client(shared: CentralProcess) -> Iterator[RocarsClient]:
+    with RocarsClient(shared.url, token=shared.token) as c:
+        yield c
+
+
+def signed_bundle(
+    acc: dict[str, Any], vrn: str, ccrns: list[str], **sign_kw: Any
+) -> dict[str, Any]:
+    body = kit.bundle_body(acc, vrn, ccrns)
+    body["auth"] = kit.cert_auth(sign_kw.pop("signer", acc), "bundle", body, **sign_kw)
+    return body
+
+
+def post(shared: CentralProcess, body: dict[str, Any]) -> httpx.Response:
+    with kit.http(shared) as h:
+        return h.post("/v1/bundles", json=body)
+
+
+def test_bundle_and_cancel_signed_by_certificate(
+    client: RocarsClient, shared: CentralProcess
+) -> None:
+    acc = kit.account(shared, "valid", 0)
+    c1, c2 = kit.new_cargo(client), kit.new_cargo(client)
+    r = post(shared, signed_bundle(acc, "CE1", [c1.ccrn, c2.ccrn]))
+    assert r.status_code == 200, r.text
+    ubr = r.json()["ubr"]
+    cancel: dict[str, Any] = {"account": acc["account"], "password": acc["password"]}
+    with kit.http(shared) as h:
+        body = {**cancel, "auth": kit.cert_auth(acc, "cancel_ccrn", cancel)}
+        r = h.request("DELETE", f"/v1/bundles/{ubr}/ccrns/{c1.ccrn}", json=body)
+        assert r.status_code == 200, r.text
+        assert r.json()["ccrns"] == [c2.ccrn]
+        # A "cancel_ccrn" signature does not cancel the whole bundle.
+        r = h.request("DELETE", f"/v1/bundles/{ubr}", json=body)
+        assert (r.status_code, r.json()["error"]) == (403, "cert_signature_invalid")
+        body = {**cancel, "auth": kit.cert_auth(acc, "cancel", cancel)}
+        r = h.request("DELETE", f"/v1/bundles/{ubr}", json=body)
+        assert r.status_code == 200, r.text
+    assert client.get_bundle(ubr).status is BundleStatus.CANCELLED
+
+
+def test_signature_over_the_raw_body_verifies(client: RocarsClient, shared: CentralProcess) -> None:
+    """A kiosk may sign the fields as typed (lower case, spaces); the centre accepts that too."""
+    acc = kit.account(shared, "valid", 1)
+    cargo = kit.new_cargo(client)
+    r = post(shared, signed_bundle(acc, "ce 2", [cargo.ccrn]))
+    assert r.status_code == 200, r.text
+    assert r.json()["vrn"] == "CE2"
+
+
+@pytest.mark.parametrize(
+    ("case", "key"),
+    [("expired", "cert_expired"), ("revoked", "cert_revoked"), ("foreign", "cert_untrusted")],
+)
+def test_bad_certificates_are_refused(
+    client: RocarsClient, shared: CentralProcess, case: str, key: str
+) -> None:
+    acc = kit.account(shared, case)
+    cargo = kit.new_cargo(client)
+    r = post(shared, signed_bundle(acc, "CE3", [cargo.ccrn]))
+    assert (r.status_code, r.json()["error"]) == (403, key)
+    assert client.get_cargo(cargo.ccrn).status is CargoStatus.SUBMITTED
+
+
+def test_tampered_wrong_account_and_stale_signatures(
+    client: RocarsClient, shared: CentralProcess
+) -> None:
+    acc, other = kit.account(shared, "valid", 2), kit.account(shared, "valid", 0)
+    c1, c2 = kit.new_cargo(client), kit.new_cargo(client)
+    tampered = signed_bundle(acc, "CE4", [c1.ccrn])
+    tampered["ccrns"] = [c2.ccrn]
+    r = post(shared, tampered)
+    assert (r.status_code, r.json()["error"]) == (403, "cert_signature_invalid")
+    garbled = signed_bundle(acc, "CE4", [c1.ccrn])
+    garbled["auth"]["signature"] = base64.b64encode(b"x" * 256).decode()
+    assert post(shared, garbled).json()["error"] == "cert_signature_invalid"
+    # Signed properly, but with someone else's certificate.
+    r = post(shared, signed_bundle(acc, "CE4", [c1.ccrn], signer=other))
+    assert (r.status_code, r.json()["error"]) == (403, "cert_account_mismatch")
+    stale = signed_bundle(acc, "CE4", [c1.ccrn], signed_at=utc_now() - timedelta(minutes=6))
+    r = post(shared, stale)
+    assert (r.status_code, r.json()["error"]) == (403, "cert_signature_stale")
+    future = signed_bundle(acc, "CE4", [c1.ccrn], signed_at=utc_now() + timedelta(minutes=6))
+    assert post(shared, future).json()["error"] == "cert_signature_stale"
+    not_pem = signed_bundle(acc, "CE4", [c1.ccrn])
+    not_pem["auth"]["certificate"] = "-----BEGIN CERTIFICATE-----\n" + "A" * 80 + "\n-----END"
+    assert post(shared, not_pem).json()["error"] == "cert_untrusted"
+    assert client.get_cargo(c1.ccrn).status is CargoStatus.SUBMITTED
+    assert post(shared, signed_bundle(acc, "CE4", [c1.ccrn])).status_code == 200
+
+
+def test_p12_needs_its_pin(shared: CentralProcess) -> None:
+    acc = kit.account(shared, "valid", 0)
+    path = Path(acc["cert_path"])
+    cert, _key = load_p12(path, acc["cert_pin"])
+    assert acc["account"] in cert.subject.rfc4514_string()
+    with pytest.raises(ValueError, match=r"(?i)password|decrypt|invalid"):
+        sign_request(path, "000000" if acc["cert_pin"] != "000000" else "111111", "bundle", {})

@@ -1,0 +1,47 @@
+"""``rocars-edge central`` options: tokens, the accounts table, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hardware_sim.central import parse_tokens
+from hardware_sim.cli import accounts_table, build_parser, config_from_args, main
+from hardware_sim.demo import generate_demo
+from hardware_sim.store import CentralError
+from tests.hardware_sim.test_demo import NOW
+
+
+def test_tokens_from_flags_or_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert parse_tokens(["SBC=a", "lmc=b,4=c"]) == {"a": "SBC", "b": "LMC", "c": "SBC"}
+    with pytest.raises(CentralError, match="CP=TOKEN"):
+        parse_tokens(["SBC"])
+    monkeypatch.setenv("ROCARS_CENTRAL_TOKENS", "SBC=tok1,LMC=tok2")
+    args = build_parser().parse_args(["--data", str(tmp_path)])
+    assert config_from_args(args).token_map() == {"tok1": "SBC", "tok2": "LMC"}
+    args = build_parser().parse_args(["--data", str(tmp_path), "--token", "HYW=x"])
+    assert config_from_args(args).token_map() == {"x": "HYW"}
+    monkeypatch.delenv("ROCARS_CENTRAL_TOKENS")
+    args = build_parser().parse_args(["--data", str(tmp_path), "--cp", "LMC"])
+    assert config_from_args(args).token_map() == {"dev-central-token": "LMC"}
+
+
+def test_bad_options_exit_2_and_touch_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for argv in (["--cp", "XYZ"], ["--token", "nope"], ["--inspect-share", "2"]):
+        assert main(["--data", str(tmp_path / "d"), *argv]) == 2
+        assert not (tmp_path / "d").exists()
+    assert "cp_invalid" in capsys.readouterr().err
+
+
+def test_accounts_table_lists_every_driver() -> None:
+    demo = generate_demo(7, "SBC", "import", NOW)
+    rows = [{**a.__dict__} for a in demo.accounts]
+    table = accounts_table(rows).splitlines()
+    assert len(table) == 2 + len(rows)
+    for row, line in zip(rows, table[2:], strict=True):
+        assert line.startswith(row["account"])
+        assert row["password"] in line
+        assert row["totp_secret"] in line

@@ -1,0 +1,41 @@
+"""The store's bulk loader and the synthetic plates it uses."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from hardware_sim.store import Store, synthetic_vrn
+from rocars.ids import normalize_vrn
+from rocars.models import ChangePage
+
+
+def test_synthetic_vrns_are_valid_and_distinct() -> None:
+    vrns = [synthetic_vrn(i) for i in range(0, 5_290_000, 997)]
+    assert len(set(vrns)) == len(vrns)
+    assert all(normalize_vrn(v) == v and len(v) == 6 for v in vrns)
+
+
+def test_bulk_synthetic_rows_are_changes_of_valid_bundles(tmp_path: Path) -> None:
+    store = Store(tmp_path / "c.sqlite3")
+    assert store.is_new
+    now = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
+    first, count = store.bulk_synthetic(500, "SBC", "import", now)
+    joined, last, count = store.changes_page(0, 1000)
+    assert (count, last, store.last_seq()) == (500, 500, 500)
+    page = ChangePage.model_validate_json(b'{"changes":[' + joined + b'],"next":"500"}')
+    assert store.changes_page(500, 10) == (b"", 500, 0)
+    joined, last, count = store.changes_page(100, 7)
+    assert (count, last) == (7, 107)
+    assert [c["seq"] for c in json.loads(b"[" + joined + b"]")] == list(range(101, 108))
+    assert [c.seq for c in page.changes] == list(range(1, 501))
+    assert page.changes[0].bundle is not None
+    assert page.changes[0].bundle.ubr == str(first)
+    assert store.get_bundle(str(first + 9)).result == "INSPECT"
+    assert [b.ubr for b in store.active_bundles_for_plate(synthetic_vrn(3))] == [str(first + 3)]
+    store.close()
+    reopened = Store(tmp_path / "c.sqlite3")
+    assert not reopened.is_new
+    assert reopened.last_seq() == 500
+    reopened.close()
