@@ -76,7 +76,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lane", required=True, help="lane id (L01)")
     parser.add_argument("--device", default="", help="device id in PlateRead (lpr0 / cam0)")
     parser.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="mqtt://HOST:PORT")
-    parser.add_argument("--settle", type=float, default=0.3, help="seconds to collect a vote")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=None,
+        help="seconds to collect a vote (default 0.3 serial; 1.0 camera, whose Mainland plate is read a few frames after the HK one)",
+    )
+    parser.add_argument(
+        "--decisive-reads",
+        type=int,
+        default=None,
+        help="identical reads that publish at once (default 3 serial, 4 camera)",
+    )
+    parser.add_argument(
+        "--loop", action="store_true", help="camera: play a video file again at its end"
+    )
     parser.add_argument("--window", type=float, default=5.0, help="debounce window, seconds")
     parser.add_argument("--status-interval", type=float, default=2.0, help="status period, s")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -99,7 +113,7 @@ def _camera_source(args: argparse.Namespace, device: str) -> Source:
     # imported here: the serial path must never load OpenCV or the OCR models
     from avrs_adapter.camera import CameraSource
 
-    return CameraSource(args.camera, device=device, grammar=args.grammar)
+    return CameraSource(args.camera, device=device, grammar=args.grammar, loop=args.loop)
 
 
 def make_source(args: argparse.Namespace) -> Source:
@@ -138,7 +152,12 @@ def main(argv: list[str] | None = None) -> int:
         cp = ControlPoint.parse(args.cp)
         lane = validate_lane(args.lane)
         parse_broker_url(args.broker)
-        aggregator = Aggregator(settle=args.settle, window=args.window)
+        camera = args.serial is None
+        aggregator = Aggregator(
+            settle=args.settle if args.settle is not None else (1.0 if camera else 0.3),
+            window=args.window,
+            decisive_reads=args.decisive_reads or (4 if camera else 3),
+        )
         if not 0.1 <= args.status_interval <= 60:
             raise AvrsError("--status-interval must be 0.1-60 s", key="avrs_bad_interval")
         source = make_source(args)

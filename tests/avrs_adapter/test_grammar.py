@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import pytest
+
+from avrs_adapter.grammar import PlateText, parse, plates, primary_and_alternates
+
+
+@pytest.mark.parametrize(
+    ("text", "vrn"),
+    [
+        ("AB 1234", "AB1234"),
+        ("ab-1234", "AB1234"),
+        ("ＡＢ１２３", "AB123"),  # full-width forms
+        ("XC8", "XC8"),
+        ("8C 123", "BC123"),  # a digit where a letter belongs
+        ("AB 12O4", "AB1204"),  # O where a digit belongs is 0
+        ("KM 5B78", "KM5878"),
+        ("AB12345", "AB12345"),  # no standard form: a personalised plate, folded
+        ("AO 123", "A0123"),  # the design: a read O is 0
+    ],
+)
+def test_hk_plates_fold_to_the_grammar(text: str, vrn: str) -> None:
+    plate = parse(text, "hk", 0.95)
+    assert plate is not None
+    assert (plate.vrn, plate.kind, plate.raw) == (vrn, "hk", text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "E", "L", "780", "ZL", "HKL0GISTICS", "三口", "AB 1234 5678", "AB#12", "电2-6Z58港"],
+)
+def test_junk_and_fragments_are_rejected(text: str) -> None:
+    assert parse(text, "hk", 0.99) is None
+
+
+def test_folding_costs_confidence_and_personalised_needs_a_sure_read() -> None:
+    exact = parse("BC 123", "hk", 0.95)
+    folded = parse("8C 123", "hk", 0.95)
+    assert exact is not None
+    assert folded is not None
+    assert folded.confidence < exact.confidence
+    assert parse("AB12345", "hk", 0.6) is None  # not standard, not sure: junk
+
+
+@pytest.mark.parametrize(
+    ("text", "vrn", "confidence"),
+    [
+        ("粤Z·F023港", "粤ZF023港", 0.9),
+        ("粵Z-F023澳", "粤ZF023澳", 0.9),  # traditional 粵
+        ("三粤Z·KKPV港", "粤ZKKPV港", 0.9),  # grille read as 三 before it
+        ("粤ZF02O港", "粤ZF020港", 0.9),  # O folded to 0
+        ("Z·F023港", "粤ZF023港", 0.81),  # the 粤 lost: less sure
+    ],
+)
+def test_mainland_cross_boundary_plates(text: str, vrn: str, confidence: float) -> None:
+    for grammar in ("hk", "any"):
+        plate = parse(text, grammar, 0.9)  # type: ignore[arg-type]
+        assert plate == PlateText(vrn, text, "mainland", confidence)
+
+
+def test_any_grammar_keeps_letters_as_printed() -> None:
+    assert parse("WOLF 99", "any", 0.9) == PlateText("WOLF99", "WOLF 99", "foreign", 0.9)
+    hk = parse("WOLF 99", "hk", 0.9)
+    assert hk is not None
+    assert hk.vrn == "W0LF99"
+    assert parse("TOOLONG123", "any", 0.9) is None
+    assert parse("粤", "any", 0.9) is None
+
+
+def test_unknown_grammar_is_an_error() -> None:
+    with pytest.raises(ValueError, match="grammar"):
+        parse("AB 1234", "klingon")  # type: ignore[arg-type]
+
+
+def test_dual_plate_truck_reports_hk_first_and_mainland_as_alternate() -> None:
+    found = plates([("粤Z·F023港", 0.99), ("AB 1234", 0.9), ("AB 1234", 0.97), ("三口", 0.8)])
+    assert [p.vrn for p in found] == ["粤ZF023港", "AB1234"]  # best first, each once
+    assert found[1].confidence == 0.97
+    primary, others = primary_and_alternates(found)
+    assert primary is not None
+    assert primary.vrn == "AB1234"
+    assert [p.vrn for p in others] == ["粤ZF023港"]
+    only_mainland, rest = primary_and_alternates(plates([("粤Z·F023港", 0.9)]))
+    assert only_mainland is not None
+    assert only_mainland.kind == "mainland"
+    assert rest == []
+    assert primary_and_alternates([]) == (None, [])
