@@ -52,6 +52,7 @@ from rocars.models import (
     EventUploadResult,
     UbrBlock,
     UbrBlockRequest,
+    cancel_op,
     check_expected_date,
 )
 from rocars.timeutil import utc_now
@@ -266,7 +267,7 @@ class Central:
     def cancel(
         self, ubr: str, ccrn: str | None, request: CancelRequest, raw: dict[str, Any]
     ) -> Bundle:
-        op = "cancel" if ccrn is None else "cancel_ccrn"
+        op = cancel_op(ubr, ccrn)
         self._authenticate(
             request.account,
             request.password,

@@ -161,6 +161,9 @@ class DriverAction(_Record):
     ts: UtcTime
     id: str
     source: str = ""
+    ignored: bool = Field(
+        default=False, description="the press made no sense in the lane's state: recorded only"
+    )
 
 
 class InstructionLog(_Record):
@@ -231,6 +234,12 @@ class CertificateAuth(_Body):
 
 
 DriverAuth = Annotated[SecurityCodeAuth | CertificateAuth, Field(discriminator="method")]
+
+
+def cancel_op(ubr: str, ccrn: str | None = None) -> str:
+    """The ``op`` a cancellation signs: it names its target, so a captured signature
+    cannot be replayed to cancel another bundle or CCRN of the same account."""
+    return f"cancel:{ubr}" if ccrn is None else f"cancel_ccrn:{ubr}:{ccrn}"
 
 
 def signed_content(op: str, body: dict[str, Any], signed_at: datetime) -> bytes:

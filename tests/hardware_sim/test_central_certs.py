@@ -14,7 +14,7 @@ import pytest
 from hardware_sim.certs import load_p12, sign_request
 from hardware_sim.launch import CentralProcess
 from rocars.client import RocarsClient
-from rocars.models import BundleStatus, CargoStatus
+from rocars.models import BundleStatus, CargoStatus, cancel_op
 from rocars.timeutil import utc_now
 from tests.hardware_sim import centralkit as kit
 
@@ -56,14 +56,17 @@ def test_bundle_and_cancel_signed_by_certificate(
     ubr = r.json()["ubr"]
     cancel: dict[str, Any] = {"account": acc["account"], "password": acc["password"]}
     with kit.http(shared) as h:
-        body = {**cancel, "auth": kit.cert_auth(acc, "cancel_ccrn", cancel)}
+        body = {**cancel, "auth": kit.cert_auth(acc, cancel_op(ubr, c1.ccrn), cancel)}
+        # a signature names its target: it cannot remove another CCRN of the bundle ...
+        r = h.request("DELETE", f"/v1/bundles/{ubr}/ccrns/{c2.ccrn}", json=body)
+        assert (r.status_code, r.json()["error"]) == (403, "cert_signature_invalid")
         r = h.request("DELETE", f"/v1/bundles/{ubr}/ccrns/{c1.ccrn}", json=body)
         assert r.status_code == 200, r.text
         assert r.json()["ccrns"] == [c2.ccrn]
-        # A "cancel_ccrn" signature does not cancel the whole bundle.
+        # ... nor cancel the whole bundle
         r = h.request("DELETE", f"/v1/bundles/{ubr}", json=body)
         assert (r.status_code, r.json()["error"]) == (403, "cert_signature_invalid")
-        body = {**cancel, "auth": kit.cert_auth(acc, "cancel", cancel)}
+        body = {**cancel, "auth": kit.cert_auth(acc, cancel_op(ubr), cancel)}
         r = h.request("DELETE", f"/v1/bundles/{ubr}", json=body)
         assert r.status_code == 200, r.text
     assert client.get_bundle(ubr).status is BundleStatus.CANCELLED
