@@ -8,6 +8,7 @@ the socket. Message handlers run on paho's thread: a Qt app hands over through a
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 from collections.abc import Callable
@@ -18,7 +19,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from rocars.config import parse_broker_url
+from rocars.config import parse_broker_url, secret
 from rocars.messages import Message
 
 logger = logging.getLogger(__name__)
@@ -65,8 +66,11 @@ class Bus:
             protocol=mqtt.MQTTv311,
             clean_session=True,
         )
+        # production brokers need a user per device (rocars-edge broker-config writes
+        # ROCARS_MQTT_USERNAME / ROCARS_MQTT_PASSWORD into each device's .env file)
+        username = username or os.environ.get("ROCARS_MQTT_USERNAME", "")
         if username:
-            self._client.username_pw_set(username, password)
+            self._client.username_pw_set(username, password or secret("mqtt_password", ""))
         self._client.reconnect_delay_set(min_delay=1, max_delay=5)
         self._client.max_inflight_messages_set(1000)
         self._client.max_queued_messages_set(100_000)

@@ -86,3 +86,18 @@ def test_wrong_password_is_refused(secured_broker) -> None:  # type: ignore[no-u
     finally:
         client.loop_stop()
         client.disconnect()
+
+
+def test_services_take_their_broker_user_from_the_environment(
+    secured_broker,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url, passwords, _ = secured_broker
+    monkeypatch.setenv("ROCARS_MQTT_USERNAME", "xdb-L01")
+    monkeypatch.setenv("ROCARS_MQTT_PASSWORD", passwords["xdb-L01"])
+    bus = Bus(url, "xdb")
+    bus.start()
+    try:
+        assert bus.wait_connected(10)
+    finally:
+        bus.stop()
