@@ -1,0 +1,203 @@
+"""The booth panel's rules, as a plain state machine (the widgets only render ``view``).
+
+* It mirrors the lane-watch answer (the verified instruction, or STOP when in doubt).
+* Unladen Vehicle is available only while NO_BUNDLE is shown (not failing closed) and
+  has not been sent for that instruction yet; while a bundle is being handled
+  (DROP_MANIFEST, PROCEED, INSPECT, ...) it is not.
+* Manifest dropped (on-screen) is available only where the lane allows it (config) and
+  DROP_MANIFEST is shown and not yet confirmed.
+* Every action has a confirm step; a confirmed action returns the bus message to
+  publish. Every press gets feedback: ``sent``; ``received`` once the lane's instruction
+  changes after it; ``not_available`` when the action makes no sense now.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from rocars.config import ServiceConfig
+from rocars.ids import ControlPoint, Lane
+from rocars.messages import InstructionCode, ManifestDropped, UnladenPressed
+from rocars.timeutil import HK_TZ
+from ui_common.lanewatch import Clock, FailReason, Shown, SyncMark, SystemClock
+from ui_common.languages import Language
+
+
+class PanelConfig(ServiceConfig):
+    """One panel for one lane."""
+
+    cp: ControlPoint = Field(default=ControlPoint.SBC, description="control point code")
+    lane: Lane = Field(default="L01", description="lane id")
+    broker: str = Field(default="mqtt://127.0.0.1:1883", description="mqtt://HOST:PORT")
+    username: str = Field(
+        default="",
+        max_length=64,
+        description="broker user (else ROCARS_MQTT_USERNAME); password from ROCARS_MQTT_PASSWORD",
+    )
+    device: str = Field(default="aiop", pattern=r"^[A-Za-z0-9_.-]{1,32}$", description="status id")
+    manifest_confirm: bool = Field(
+        default=False, description="the lane lets the driver confirm the manifest on screen"
+    )
+    dropbox: str | None = Field(default=None, max_length=256, description="drop-box serial port")
+    dropbox_min_closed_ms: int = Field(default=60, ge=5, le=5000, description="debounce")
+    dropbox_refractory_ms: int = Field(default=1500, ge=0, le=60000, description="one drop per")
+    watchdog_seconds: float = Field(
+        default=5.0, ge=1.0, le=120.0, description="GUI thread stalled this long: exit"
+    )
+    heartbeat_bound: float = Field(default=3.0, ge=0.2, le=60.0, description="seconds")
+    feedback_seconds: float = Field(default=6.0, ge=1.0, le=60.0, description="feedback shown for")
+    language: Language = Field(default=Language.ZH_TW, description="language at start-up")
+
+
+class Action(StrEnum):
+    UNLADEN = "unladen"
+    MANIFEST = "manifest"
+
+
+class Feedback(StrEnum):
+    SENT = "sent"
+    RECEIVED = "received"
+    NOT_AVAILABLE = "not_available"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class PanelView:
+    code: InstructionCode
+    vrn: str | None
+    bay: str | None
+    earliest: str | None
+    reason: FailReason | None
+    sync_mark: SyncMark
+    unladen_available: bool
+    manifest_button: bool
+    manifest_available: bool
+    confirming: Action | None
+    feedback: Feedback | None
+    feedback_about: Action | None
+    language: Language
+
+
+_IDLE = Shown(
+    InstructionCode.STOP_SEE_OFFICER, None, FailReason.NO_INSTRUCTION, SyncMark.CONTROLLER_LOST
+)
+
+
+class PanelModel:
+    """The panel's state. Call from one thread (the GUI thread)."""
+
+    def __init__(
+        self,
+        *,
+        manifest_confirm: bool = False,
+        feedback_seconds: float = 6.0,
+        language: Language = Language.ZH_TW,
+        clock: Clock | None = None,
+    ) -> None:
+        self.manifest_confirm = manifest_confirm
+        self.feedback_seconds = feedback_seconds
+        self.language = language
+        self._clock: Clock = clock or SystemClock()
+        self.shown = _IDLE
+        self.confirming: Action | None = None
+        self._sent_for: dict[Action, int] = {}
+        self._awaiting: tuple[Action, int] | None = None
+        self._feedback: tuple[Feedback, Action | None, float] | None = None
+
+    # -- inputs ------------------------------------------------------------------------
+
+    def on_shown(self, shown: Shown) -> None:
+        self.shown = shown
+        if self._awaiting is not None and shown.seq is not None and shown.seq != self._awaiting[1]:
+            self._say(Feedback.RECEIVED, self._awaiting[0])
+            self._awaiting = None
+        if self.confirming is not None and not self._available(self.confirming):
+            self.confirming = None
+
+    def press(self, action: Action) -> None:
+        """The driver pressed Unladen or Manifest dropped: ask to confirm, or say why not."""
+        if self._available(action):
+            self.confirming = action
+            self._feedback = None
+        else:
+            self.confirming = None
+            self._say(Feedback.NOT_AVAILABLE, action)
+
+    def confirm(self) -> UnladenPressed | ManifestDropped | None:
+        """The driver confirmed: the message to publish, or None (and feedback) if too late."""
+        action, self.confirming = self.confirming, None
+        if action is None:
+            return None
+        if not self._available(action):
+            self._say(Feedback.NOT_AVAILABLE, action)
+            return None
+        seq = self.shown.seq
+        assert seq is not None  # available implies a verified instruction
+        self._sent_for[action] = seq
+        self._awaiting = (action, seq)
+        self._say(Feedback.SENT, action)
+        if action is Action.UNLADEN:
+            instruction = self.shown.instruction
+            vrn = instruction.vrn if instruction is not None and instruction.vrn else ""
+            return UnladenPressed(vrn=vrn)
+        return ManifestDropped(source="panel")
+
+    def cancel(self) -> None:
+        if self.confirming is not None:
+            self._say(Feedback.CANCELLED, self.confirming)
+        self.confirming = None
+
+    def set_language(self, language: Language) -> None:
+        self.language = language
+
+    # -- output ------------------------------------------------------------------------
+
+    def view(self, now: datetime) -> PanelView:
+        shown = self.shown
+        instruction = shown.instruction
+        earliest = None
+        if instruction is not None and instruction.earliest_at is not None:
+            earliest = instruction.earliest_at.astimezone(HK_TZ).strftime("%H:%M")
+        feedback = about = None
+        if self._feedback is not None:
+            kind, what, at = self._feedback
+            if self._clock.monotonic() - at < self.feedback_seconds:
+                feedback, about = kind, what
+        return PanelView(
+            code=shown.code,
+            vrn=instruction.vrn if instruction else None,
+            bay=instruction.bay if instruction else None,
+            earliest=earliest,
+            reason=shown.reason,
+            sync_mark=shown.sync_mark,
+            unladen_available=self._available(Action.UNLADEN),
+            manifest_button=self.manifest_confirm,
+            manifest_available=self._available(Action.MANIFEST),
+            confirming=self.confirming,
+            feedback=feedback,
+            feedback_about=about,
+            language=self.language,
+        )
+
+    def seconds_to_feedback_end(self) -> float | None:
+        if self._feedback is None:
+            return None
+        left = self._feedback[2] + self.feedback_seconds - self._clock.monotonic()
+        return left if left > 0 else None
+
+    def _available(self, action: Action) -> bool:
+        shown = self.shown
+        if shown.failing_closed or shown.seq is None:
+            return False
+        if self._sent_for.get(action) == shown.seq:
+            return False
+        if action is Action.UNLADEN:
+            return shown.code is InstructionCode.NO_BUNDLE
+        return self.manifest_confirm and shown.code is InstructionCode.DROP_MANIFEST
+
+    def _say(self, feedback: Feedback, action: Action | None) -> None:
+        self._feedback = (feedback, action, self._clock.monotonic())

@@ -1,0 +1,188 @@
+"""The running panel: bus, lane watch, panel model, widgets and drop-box sensor, wired up.
+
+The bus and the sensor thread reach the widgets only through Qt signals; presses go
+through the plain ``PanelModel``, which says what (if anything) to publish.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from shiboken6 import isValid
+
+from aiop_panel.dropbox import DropBoxSensor
+from aiop_panel.panel import Action, PanelConfig, PanelModel
+from aiop_panel.qt_panel import PanelWidget
+from rocars.bus import Bus
+from rocars.messages import DeviceStatus, ManifestDropped, UnladenPressed
+from rocars.signing import lane_key
+from rocars.topics import device_status_topic, manifest_topic, unladen_topic
+from ui_common.i18n import UI_COMMON_CATALOGUE, Translations
+from ui_common.lanewatch import Clock, LaneWatch, Shown, SystemClock
+from ui_common.languages import Language
+from ui_common.qt_lanewatch import (
+    LaneWatchController,
+    bus_credentials,
+    connect_device,
+    say_offline,
+)
+
+logger = logging.getLogger(__name__)
+
+AIOP_CATALOGUE = ("aiop_panel", Path(__file__).resolve().parent / "i18n")
+
+
+def aiop_translations(language: Language = Language.ZH_TW) -> Translations:
+    return Translations([UI_COMMON_CATALOGUE, AIOP_CATALOGUE], language)
+
+
+class AiopScreen(QObject):
+    """One lane's panel.
+
+    Signals:
+        published(object): a message this panel put on the bus (UnladenPressed / ManifestDropped).
+        sensor_drop(): the drop-box sensor counted a manifest (from its thread, queued).
+    """
+
+    published = Signal(object)
+    sensor_drop = Signal()
+
+    def __init__(
+        self,
+        config: PanelConfig,
+        site_secret: bytes,
+        *,
+        translations: Translations | None = None,
+        clock: Clock | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self.translations = translations or aiop_translations(config.language)
+        self.translations.set_language(config.language)
+        self.watch = LaneWatch(
+            lane_key(site_secret, config.cp, config.lane),
+            heartbeat_bound=config.heartbeat_bound,
+            clock=self.clock,
+        )
+        self.controller = LaneWatchController(self.watch, config.cp, config.lane, self)
+        self.model = PanelModel(
+            manifest_confirm=config.manifest_confirm,
+            feedback_seconds=config.feedback_seconds,
+            language=config.language,
+            clock=self.clock,
+        )
+        self.widget = PanelWidget()
+        self.widget.pressed.connect(self.on_press)
+        self.widget.confirmed.connect(self.on_confirm)
+        self.widget.cancelled.connect(self.on_cancel)
+        self.widget.language_chosen.connect(self.on_language)
+        self.controller.shown_changed.connect(self.on_shown)
+        self._feedback_timer = QTimer(self.widget)  # dies with the widget
+        self._feedback_timer.setSingleShot(True)
+        self._feedback_timer.timeout.connect(self.refresh)
+        username, password = bus_credentials(config.username)
+        self.bus: Bus = connect_device(
+            config.broker,
+            config.cp,
+            config.lane,
+            config.device,
+            client_id=f"{config.device}-{config.cp}-{config.lane}",
+            username=username,
+            password=password,
+        )
+        self.controller.attach(self.bus)
+        self.sensor: DropBoxSensor | None = None
+        if config.dropbox:
+            self.sensor = DropBoxSensor(
+                config.dropbox,
+                self._publish_from_sensor,
+                min_closed_ms=config.dropbox_min_closed_ms,
+                refractory_ms=config.dropbox_refractory_ms,
+                on_connection=lambda _up: self.publish_status(),
+            )
+        # after connect_device's plain "online": this one, with the sensor's state, wins
+        self.bus.on_connection(lambda up: self.publish_status() if up else None)
+        self.refresh()
+
+    def start(self, *, show: bool = True, fullscreen: bool = False) -> None:
+        self.bus.start()
+        if self.sensor is not None:
+            self.sensor.start()
+        if show:
+            if fullscreen:
+                self.widget.showFullScreen()
+            else:
+                self.widget.resize(1024, 768)
+                self.widget.show()
+
+    def stop(self) -> None:
+        if self.sensor is not None:
+            self.sensor.stop()
+        self.controller.stop()
+        say_offline(self.bus, self.config.cp, self.config.lane, self.config.device)
+        self.bus.stop()
+        self.translations.close()
+        if isValid(self.widget):
+            self.widget.close()
+
+    # -- slots (GUI thread) ------------------------------------------------------------
+
+    def on_shown(self, shown: Shown) -> None:
+        self.model.on_shown(shown)
+        self.refresh()
+
+    def on_press(self, action: str) -> None:
+        self.model.press(Action(action))
+        self.refresh()
+
+    def on_confirm(self) -> None:
+        message = self.model.confirm()
+        if isinstance(message, UnladenPressed):
+            self.bus.publish(unladen_topic(self.config.cp, self.config.lane), message)
+        elif isinstance(message, ManifestDropped):
+            self.bus.publish(manifest_topic(self.config.cp, self.config.lane), message)
+        if message is not None:
+            logger.info("panel published %s", type(message).__name__)
+            self.published.emit(message)
+        self.refresh()
+
+    def on_cancel(self) -> None:
+        self.model.cancel()
+        self.refresh()
+
+    def on_language(self, code: str) -> None:
+        language = Language.parse(code)
+        self.model.set_language(language)
+        self.translations.set_language(language)  # Qt sends LanguageChange to every widget
+        self.refresh()
+
+    def refresh(self) -> None:
+        if not isValid(self.widget):  # the window was closed and deleted: nothing to show
+            return
+        self.widget.set_view(self.model.view(self.clock.now()))
+        left = self.model.seconds_to_feedback_end()
+        if left is not None:
+            self._feedback_timer.start(max(1, math.ceil(left * 1000)))
+
+    # -- the sensor's thread (and paho's) ----------------------------------------------
+
+    def publish_status(self) -> None:
+        """The retained ``status/aiop``: online, and whether the drop-box sensor is there."""
+        detail = ""
+        metrics: dict[str, float | int | str | None] = {}
+        if self.sensor is not None:
+            if not self.sensor.connected.is_set():
+                detail = f"drop-box sensor not connected on {self.config.dropbox}"
+            metrics = {"drops": self.sensor.drops, "noise_lines": self.sensor.noise}
+        topic = device_status_topic(self.config.cp, self.config.lane, self.config.device)
+        status = DeviceStatus(state="online", detail=detail, metrics=metrics)
+        self.bus.publish(topic, status, retain=True)
+
+    def _publish_from_sensor(self, message: ManifestDropped) -> None:
+        self.bus.publish(manifest_topic(self.config.cp, self.config.lane), message)
+        self.sensor_drop.emit()

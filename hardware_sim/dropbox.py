@@ -1,0 +1,180 @@
+"""A simulated manifest drop-box contact sensor on a real pseudo-terminal, at a stable path.
+
+It speaks the line protocol of ``aiop_panel.dropbox`` (``C1 <ms>`` closed, ``C0 <ms>``
+open, ``<ms>`` its own millisecond counter; ``timestamps=False`` for bare ``C1``/``C0``)::
+
+    box = SimulatedDropBox(tmp_dir).start()
+    box.path                 # what the panel opens (a symlink to /dev/pts/N)
+    box.drop()               # a manifest goes in: closed for hold_ms, then open
+    box.chatter()            # a bouncing contact around one drop
+    box.noise(b"\\x00zz")     # a line of garbage
+    box.unplug(); box.replug()
+    box.stop()
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import threading
+import time
+import tty
+from pathlib import Path
+
+from hardware_sim.errors import SimError
+
+logger = logging.getLogger(__name__)
+
+
+class DropBoxSimError(SimError):
+    """The simulated drop box cannot do what was asked (unplugged, bad timing)."""
+
+    key = "sim_dropbox"
+
+
+class SimulatedDropBox:
+    """One drop-box sensor. Thread-safe; ``drop``/``chatter`` block for their hold time."""
+
+    def __init__(
+        self, directory: str | Path, *, name: str = "dropbox0", timestamps: bool = True
+    ) -> None:
+        self.directory = Path(directory)
+        self.timestamps = timestamps
+        self._booted = time.monotonic()
+        self.name = name
+        self._lock = threading.RLock()
+        self._master: int | None = None
+        self._slave: int | None = None
+        self.pts: str | None = None
+        self.lines_sent = 0
+
+    @property
+    def path(self) -> str:
+        """The stable port path the panel opens."""
+        return str(self.directory / self.name)
+
+    @property
+    def plugged(self) -> bool:
+        return self._master is not None
+
+    def start(self) -> SimulatedDropBox:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.replug()
+        return self
+
+    def stop(self) -> None:
+        self.unplug()
+
+    def __enter__(self) -> SimulatedDropBox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def unplug(self) -> None:
+        """Pull the cable: the pty closes (the reader sees EIO) and the link goes."""
+        with self._lock:
+            for fd in (self._master, self._slave):
+                if fd is not None:
+                    os.close(fd)
+            self._master = self._slave = None
+            self.pts = None
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+            logger.info("simulated drop box %s unplugged", self.path)
+
+    def replug(self) -> None:
+        """Plug in again: a new pty behind the same link path."""
+        with self._lock:
+            if self._master is not None:
+                self.unplug()
+            master, slave = os.openpty()
+            tty.setraw(slave)
+            os.set_blocking(master, False)
+            self._master, self._slave = master, slave
+            self.pts = os.ttyname(slave)
+            tmp = self.directory / f".{self.name}.{os.getpid()}.tmp"
+            if tmp.is_symlink() or tmp.exists():
+                tmp.unlink()
+            os.symlink(self.pts, tmp)
+            os.replace(tmp, self.path)
+            logger.info("simulated drop box %s -> %s", self.path, self.pts)
+
+    # -- the contact -------------------------------------------------------------------
+
+    def now_ms(self) -> int:
+        """The sensor's millisecond counter (what it stamps its lines with)."""
+        return int((time.monotonic() - self._booted) * 1000) % 2**32
+
+    def contact(self, closed: bool) -> None:
+        """Report the contact closed (``C1``) or open (``C0``), stamped with the sensor's ms."""
+        word = "C1" if closed else "C0"
+        if self.timestamps:
+            word += f" {self.now_ms()}"
+        self.write(f"{word}\r\n".encode("ascii"))
+
+    def drop(self, hold_ms: int = 150) -> None:
+        """A manifest passes the flap: closed for ``hold_ms``, then open."""
+        if not 0 <= hold_ms <= 10_000:
+            raise DropBoxSimError("hold_ms must be 0-10000", key="sim_bad_hold")
+        self.contact(True)
+        time.sleep(hold_ms / 1000)  # the flap's own physical time
+        self.contact(False)
+
+    def chatter(self, bounces: int = 6, gap_ms: int = 3, hold_ms: int = 150) -> None:
+        """One drop through a bouncing contact: short blips, the hold, blips on release.
+
+        Stamped, the bounces are exact: the whole sequence plays out in time and its lines
+        go out together at the end, stamped when each change happened (as a reader that
+        was held up would get them). Unstamped, each line goes out as it happens.
+        """
+        if not 0 <= bounces <= 100 or not 0 <= gap_ms <= 1000 or not 0 <= hold_ms <= 10_000:
+            raise DropBoxSimError(
+                "bounces 0-100, gap_ms 0-1000, hold_ms 0-10000", key="sim_bad_chatter"
+            )
+        steps: list[tuple[bool, int]] = []  # (closed, ms after the start)
+        t = 0
+        for _ in range(bounces):
+            steps += [(True, t), (False, t + gap_ms)]
+            t += 2 * gap_ms
+        steps += [(True, t), (False, t + hold_ms)]
+        t += hold_ms
+        for _ in range(bounces):
+            t += gap_ms
+            steps += [(True, t), (False, t + gap_ms)]
+            t += gap_ms
+        if not self.timestamps:
+            start = time.monotonic()
+            for closed, at_ms in steps:
+                delay = start + at_ms / 1000 - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)  # the contact's own physical time
+                self.contact(closed)
+            return
+        start_ms = self.now_ms()
+        time.sleep(t / 1000)  # the contact's own physical time, then the lines, stamped
+        lines = "".join(
+            f"{'C1' if closed else 'C0'} {(start_ms + at_ms) % 2**32}\r\n"
+            for closed, at_ms in steps
+        )
+        self.write(lines.encode("ascii"))
+
+    def noise(self, data: bytes) -> None:
+        """Raw bytes on the line (a damaged cable, a wrong baud rate)."""
+        self.write(data)
+
+    def write(self, data: bytes) -> None:
+        with self._lock:
+            if self._master is None:
+                raise DropBoxSimError("the drop box is unplugged", key="sim_unplugged")
+            try:
+                os.write(self._master, data)
+            except OSError as err:
+                if err.errno != errno.EAGAIN:
+                    raise
+                logger.warning("drop box %s: nobody reads the line; bytes lost", self.path)
+                return
+            self.lines_sent += data.count(b"\n")

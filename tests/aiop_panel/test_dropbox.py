@@ -1,0 +1,226 @@
+"""The drop-box sensor: line protocol, debounce, and a real pty with chatter and unplug."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aiop_panel.dropbox import (
+    Debouncer,
+    DropBoxError,
+    DropBoxSensor,
+    Reading,
+    SensorClock,
+    parse_line,
+)
+from hardware_sim.dropbox import SimulatedDropBox
+from rocars.messages import ManifestDropped
+
+
+@pytest.mark.parametrize(
+    ("raw", "reading"),
+    [
+        (b"C1", Reading(True)),
+        (b"C0", Reading(False)),
+        (b" c1\r", Reading(True)),
+        (b"C0\r", Reading(False)),
+        (b"C1 12345", Reading(True, 12345)),
+        (b"C0 0\r", Reading(False, 0)),
+        (b"C1 4294967296", None),
+        (b"C1 -5", None),
+        (b"C1 12 13", None),
+        (b"C1 x", None),
+        (b"C2", None),
+        (b"", None),
+        (b"\xff\xfeC1", None),
+        (b"C1" + b" " * 40, None),
+        (b"hello", None),
+    ],
+)
+def test_parse_line(raw: bytes, reading: Reading | None) -> None:
+    assert parse_line(raw) == reading
+
+
+def test_sensor_clock_estimates_the_sensor_time_now() -> None:
+    clock = SensorClock()
+    assert clock.sensor_now(50.0) is None
+    assert not clock.observe(1000, 50.000)  # prompt: offset 49.0
+    # held up: C1 at sensor 2000 and C0 at 2100 both arrive at 51.5; the best offset stays
+    assert not clock.observe(2000, 51.5)
+    assert not clock.observe(2100, 51.5)
+    assert clock.sensor_now(51.6) == pytest.approx(2.6)
+    # the counter wrapped (or the sensor rebooted): start again
+    assert clock.observe(5, 60.0)
+    assert clock.sensor_now(60.0) == pytest.approx(0.005)
+
+
+def test_a_closure_must_last() -> None:
+    d = Debouncer(min_closed_ms=50, refractory_ms=1000)
+    assert not d.feed(True, 0.000)
+    assert not d.poll(0.049)
+    assert d.poll(0.050)
+    assert not d.poll(0.200)  # one drop per closure
+    assert not d.feed(False, 0.300)
+
+
+def test_short_blips_are_not_drops() -> None:
+    d = Debouncer(min_closed_ms=50, refractory_ms=0)
+    t = 0.0
+    for _ in range(20):
+        assert not d.feed(True, t)
+        t += 0.01
+        assert not d.feed(False, t)
+        t += 0.01
+    assert not d.poll(t + 1)
+
+
+def test_chatter_inside_the_window_is_one_drop() -> None:
+    d = Debouncer(min_closed_ms=50, refractory_ms=1000)
+    drops = 0
+    t = 0.0
+    # bounce, then a real closure, then bounces long enough to count on their own
+    for closed, dt in [
+        (True, 0.002),
+        (False, 0.002),
+        (True, 0.002),
+        (False, 0.002),
+        (True, 0.1),
+        (False, 0.01),
+        (True, 0.08),
+        (False, 0.01),
+        (True, 0.08),
+        (False, 0.0),
+    ]:
+        drops += d.feed(closed, t)
+        t += dt
+        drops += d.poll(t)
+    assert drops == 1
+    # a second manifest after the window is a second drop
+    t += 1.2
+    drops += d.feed(True, t)
+    drops += d.poll(t + 0.06)
+    assert drops == 2
+
+
+def test_closure_seen_only_at_open_still_counts() -> None:
+    d = Debouncer(min_closed_ms=50, refractory_ms=0)
+    d.feed(True, 0.0)
+    assert d.feed(False, 0.2)
+
+
+def test_bad_settings() -> None:
+    with pytest.raises(DropBoxError):
+        Debouncer(min_closed_ms=0)
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Iterator[SimulatedDropBox]:
+    sim = SimulatedDropBox(tmp_path).start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def sensor(box: SimulatedDropBox) -> Iterator[tuple[DropBoxSensor, queue.Queue[ManifestDropped]]]:
+    drops: queue.Queue[ManifestDropped] = queue.Queue()
+    reader = DropBoxSensor(
+        box.path, drops.put, min_closed_ms=30, refractory_ms=400, max_backoff=0.2
+    )
+    reader.start()
+    assert reader.connected.wait(5)
+    yield reader, drops
+    reader.stop()
+
+
+def test_drop_over_a_real_pty(
+    box: SimulatedDropBox, sensor: tuple[DropBoxSensor, queue.Queue[ManifestDropped]]
+) -> None:
+    reader, drops = sensor
+    box.drop(hold_ms=60)
+    message = drops.get(timeout=5)
+    assert message.source == "sensor"
+    assert reader.drops == 1
+
+
+def test_chatter_and_noise_over_a_real_pty(
+    box: SimulatedDropBox, sensor: tuple[DropBoxSensor, queue.Queue[ManifestDropped]]
+) -> None:
+    reader, drops = sensor
+    box.noise(b"\x00\xff garbage\nC7\n" + b"x" * 100 + b"\n")
+    box.chatter(bounces=5, gap_ms=2, hold_ms=60)
+    drops.get(timeout=5)
+    # a marker drop after the refractory window: the only other thing that arrives
+    done = threading.Event()
+    threading.Timer(0.5, done.set).start()
+    assert done.wait(2)
+    box.drop(hold_ms=60)
+    drops.get(timeout=5)
+    assert drops.empty()
+    assert reader.drops == 2
+    assert reader.noise >= 3
+
+
+def test_a_held_up_reader_still_measures_the_closure(
+    box: SimulatedDropBox, sensor: tuple[DropBoxSensor, queue.Queue[ManifestDropped]]
+) -> None:
+    reader, drops = sensor
+    box.drop(hold_ms=60)  # prompt lines: the reader learns the sensor's clock
+    drops.get(timeout=5)
+    later = threading.Event()
+    threading.Timer(0.8, later.set).start()  # past the refractory window
+    assert later.wait(3)
+    now = box.now_ms()
+    # what a held-up reader gets in one read: changes that happened a while ago
+    box.noise(f"C1 {now - 400}\nC0 {now - 390}\n".encode())  # 10 ms: a blip
+    box.noise(f"C1 {now - 300}\nC0 {now - 200}\n".encode())  # 100 ms: a drop
+    assert drops.get(timeout=5).source == "sensor"
+    assert reader.drops == 2
+
+
+def test_bare_lines_without_timestamps(tmp_path: Path) -> None:
+    drops: queue.Queue[ManifestDropped] = queue.Queue()
+    with SimulatedDropBox(tmp_path, timestamps=False) as bare:
+        reader = DropBoxSensor(bare.path, drops.put, min_closed_ms=30)
+        reader.start()
+        try:
+            assert reader.connected.wait(5)
+            bare.chatter(bounces=3, gap_ms=2, hold_ms=80)
+            assert drops.get(timeout=5).source == "sensor"
+        finally:
+            reader.stop()
+
+
+def test_unplug_and_replug(
+    box: SimulatedDropBox, sensor: tuple[DropBoxSensor, queue.Queue[ManifestDropped]]
+) -> None:
+    reader, drops = sensor
+    states: queue.Queue[bool] = queue.Queue()
+    reader._on_connection = states.put  # observe the reader's view of the line
+    box.unplug()
+    assert states.get(timeout=5) is False
+    assert not reader.connected.is_set()
+    box.replug()
+    assert states.get(timeout=5) is True
+    assert reader.connects == 2
+    box.drop(hold_ms=60)
+    assert drops.get(timeout=5).source == "sensor"
+
+
+def test_port_absent_at_start_then_appears(tmp_path: Path) -> None:
+    drops: queue.Queue[ManifestDropped] = queue.Queue()
+    sim = SimulatedDropBox(tmp_path / "later")
+    reader = DropBoxSensor(sim.path, drops.put, min_closed_ms=30, max_backoff=0.2)
+    reader.start()
+    try:
+        assert not reader.connected.wait(0.3)
+        sim.start()
+        assert reader.connected.wait(5)
+        sim.drop(hold_ms=60)
+        assert drops.get(timeout=5).source == "sensor"
+    finally:
+        reader.stop()
+        sim.stop()

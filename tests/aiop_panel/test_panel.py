@@ -1,0 +1,131 @@
+"""The panel's state machine, with a fake clock and no Qt."""
+
+from __future__ import annotations
+
+import pytest
+
+from aiop_panel.panel import Action, Feedback, PanelConfig, PanelModel
+from rocars.config import load_config
+from rocars.errors import ConfigError
+from rocars.messages import InstructionCode, ManifestDropped, UnladenPressed
+from tests.fixtures.displays import FakeClock, make_instruction
+from ui_common.lanewatch import FailReason, Shown, SyncMark
+from ui_common.languages import Language
+
+C = InstructionCode
+
+
+def shown(code: InstructionCode, seq: int, vrn: str = "AB1234") -> Shown:
+    return Shown(code, make_instruction(code, seq, vrn=vrn), None, SyncMark.CENTRAL_UP)
+
+
+STOP = Shown(C.STOP_SEE_OFFICER, None, FailReason.NO_HEARTBEAT, SyncMark.CONTROLLER_LOST)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def model(clock: FakeClock) -> PanelModel:
+    return PanelModel(manifest_confirm=True, feedback_seconds=5, clock=clock)
+
+
+def test_unladen_only_on_no_bundle(model: PanelModel, clock: FakeClock) -> None:
+    for code in C:
+        model.on_shown(shown(code, 1))
+        assert model.view(clock.now()).unladen_available is (code is C.NO_BUNDLE)
+    model.on_shown(STOP)
+    assert not model.view(clock.now()).unladen_available
+
+
+def test_unladen_flow_confirm_sent_received(model: PanelModel, clock: FakeClock) -> None:
+    model.on_shown(shown(C.NO_BUNDLE, 3, vrn="XY987"))
+    model.press(Action.UNLADEN)
+    view = model.view(clock.now())
+    assert view.confirming is Action.UNLADEN
+    assert view.feedback is None
+    message = model.confirm()
+    assert isinstance(message, UnladenPressed)
+    assert message.vrn == "XY987"
+    view = model.view(clock.now())
+    assert (view.feedback, view.feedback_about) == (Feedback.SENT, Action.UNLADEN)
+    assert not view.unladen_available  # pressed once for this instruction
+    model.press(Action.UNLADEN)
+    assert model.view(clock.now()).feedback is Feedback.NOT_AVAILABLE
+    model.on_shown(shown(C.PROCEED, 4, vrn="XY987"))
+    assert model.view(clock.now()).feedback is Feedback.RECEIVED
+    clock.advance(5.1)
+    assert model.view(clock.now()).feedback is None
+
+
+def test_press_when_not_available_says_so_and_sends_nothing(
+    model: PanelModel, clock: FakeClock
+) -> None:
+    model.on_shown(shown(C.PROCEED, 1))
+    model.press(Action.UNLADEN)
+    view = model.view(clock.now())
+    assert view.confirming is None
+    assert view.feedback is Feedback.NOT_AVAILABLE
+    assert model.confirm() is None
+
+
+def test_confirm_too_late_is_not_available(model: PanelModel, clock: FakeClock) -> None:
+    model.on_shown(shown(C.NO_BUNDLE, 1))
+    model.press(Action.UNLADEN)
+    model.on_shown(STOP)  # the lane failed closed while the driver was deciding
+    assert model.view(clock.now()).confirming is None
+    assert model.confirm() is None
+    model.on_shown(shown(C.NO_BUNDLE, 2))
+    model.press(Action.UNLADEN)
+    model.confirming = Action.UNLADEN
+    model.shown = STOP  # a race: the view changed between press and confirm
+    assert model.confirm() is None
+    assert model.view(clock.now()).feedback is Feedback.NOT_AVAILABLE
+
+
+def test_cancel(model: PanelModel, clock: FakeClock) -> None:
+    model.on_shown(shown(C.NO_BUNDLE, 1))
+    model.press(Action.UNLADEN)
+    model.cancel()
+    view = model.view(clock.now())
+    assert view.confirming is None
+    assert view.feedback is Feedback.CANCELLED
+    assert view.unladen_available
+
+
+def test_manifest_only_where_the_lane_allows(clock: FakeClock) -> None:
+    strict = PanelModel(manifest_confirm=False, clock=clock)
+    strict.on_shown(shown(C.DROP_MANIFEST, 1))
+    view = strict.view(clock.now())
+    assert not view.manifest_button
+    assert not view.manifest_available
+    relaxed = PanelModel(manifest_confirm=True, clock=clock)
+    relaxed.on_shown(shown(C.DROP_MANIFEST, 1))
+    assert relaxed.view(clock.now()).manifest_available
+    relaxed.press(Action.MANIFEST)
+    message = relaxed.confirm()
+    assert isinstance(message, ManifestDropped)
+    assert message.source == "panel"
+    assert not relaxed.view(clock.now()).manifest_available
+    relaxed.on_shown(shown(C.NO_BUNDLE, 2))
+    assert not relaxed.view(clock.now()).manifest_available
+
+
+def test_language_and_hk_time(model: PanelModel, clock: FakeClock) -> None:
+    model.set_language(Language.EN)
+    model.on_shown(shown(C.TOO_EARLY, 1))
+    view = model.view(clock.now())
+    assert view.language is Language.EN
+    assert view.earliest is not None
+    assert len(view.earliest) == 5
+
+
+def test_config() -> None:
+    config = load_config(PanelConfig, None, {"manifest_confirm": True, "dropbox": "/dev/ttyUSB0"})
+    assert config.manifest_confirm
+    with pytest.raises(ConfigError):
+        load_config(PanelConfig, None, {"language": "fr"})
+    with pytest.raises(ConfigError):
+        load_config(PanelConfig, None, {"dropbox_min_closed_ms": 0})

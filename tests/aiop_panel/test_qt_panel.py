@@ -1,0 +1,280 @@
+"""The panel's widgets: flows on a real broker, live language switch, screenshots.
+
+Writes docs/screenshots/aiop_<state>_<lang>.png.
+"""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPushButton
+from pytestqt.qtbot import QtBot
+
+from aiop_panel.panel import Action, Feedback, PanelConfig
+from aiop_panel.qt_app import AiopScreen
+from hardware_sim.dropbox import SimulatedDropBox
+from rocars.bus import Bus
+from rocars.messages import (
+    DeviceStatus,
+    InstructionCode,
+    ManifestDropped,
+    UnladenPressed,
+    decode_json,
+    parse,
+)
+from rocars.topics import device_status_topic, manifest_topic, unladen_topic
+from tests.fixtures.brokers import Mosquitto
+from tests.fixtures.displays import FakeLane, make_instruction, site_secret
+from ui_common.app import missing_glyphs
+from ui_common.instruction import STYLES
+from ui_common.lanewatch import FailReason, Shown, SyncMark
+from ui_common.languages import Language
+from ui_common.screenshot import colour_share, grab_png
+
+C = InstructionCode
+# the offscreen platform says this whenever a top-level window with a layout is shown
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def click(qtbot: QtBot, button: QPushButton) -> None:
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+@pytest.fixture
+def offline_screen(qtbot: QtBot) -> Iterator[AiopScreen]:
+    """A panel whose bus is never started: the test feeds it lane-watch answers."""
+    config = PanelConfig(broker="mqtt://127.0.0.1:1", manifest_confirm=True)
+    screen = AiopScreen(config, site_secret())
+    qtbot.addWidget(screen.widget)
+    screen.widget.resize(1024, 768)
+    screen.widget.show()
+    yield screen
+    screen.stop()
+
+
+def feed(screen: AiopScreen, code: InstructionCode, seq: int, **fields: object) -> None:
+    instruction = make_instruction(code, seq, **fields)  # type: ignore[arg-type]
+    screen.on_shown(Shown(code, instruction, None, SyncMark.CENTRAL_UP))
+
+
+def test_language_switch_relabels_live(offline_screen: AiopScreen, qtbot: QtBot) -> None:
+    widget = offline_screen.widget
+    assert widget.unladen.text() == "空車"
+    click(qtbot, widget.languages[Language.EN])
+    qtbot.waitUntil(lambda: widget.unladen.text() == "Unladen Vehicle", timeout=2000)
+    assert widget.languages[Language.EN].isChecked()
+    click(qtbot, widget.languages[Language.ZH_CN])
+    qtbot.waitUntil(lambda: widget.unladen.text() == "空车", timeout=2000)
+    assert widget.confirm.text() == "确认"
+    click(qtbot, widget.languages[Language.ZH_TW])
+    qtbot.waitUntil(lambda: widget.unladen.text() == "空車", timeout=2000)
+
+
+def test_buttons_are_touch_sized(offline_screen: AiopScreen) -> None:
+    widget = offline_screen.widget
+    for button in (widget.unladen, widget.manifest, *widget.languages.values()):
+        assert button.height() >= 96
+        assert button.width() >= 96
+
+
+STATES = [
+    "ready",
+    "no_bundle",
+    "confirm_unladen",
+    "sent",
+    "received",
+    "not_available",
+    "drop_manifest",
+    "confirm_manifest",
+    "inspect",
+    "too_early",
+    "stop_offline",
+]
+
+
+def drive(screen: AiopScreen, qtbot: QtBot, state: str) -> InstructionCode:
+    widget = screen.widget
+    if state == "ready":
+        feed(screen, C.READY, 1)
+        return C.READY
+    if state == "no_bundle":
+        feed(screen, C.NO_BUNDLE, 1)
+        return C.NO_BUNDLE
+    if state == "confirm_unladen":
+        feed(screen, C.NO_BUNDLE, 1)
+        click(qtbot, widget.unladen)
+        return C.NO_BUNDLE
+    if state in ("sent", "received"):
+        feed(screen, C.NO_BUNDLE, 1)
+        click(qtbot, widget.unladen)
+        click(qtbot, widget.confirm)
+        if state == "received":
+            feed(screen, C.PROCEED, 2)
+            return C.PROCEED
+        return C.NO_BUNDLE
+    if state == "not_available":
+        feed(screen, C.PROCEED, 1)
+        click(qtbot, widget.unladen)
+        return C.PROCEED
+    if state in ("drop_manifest", "confirm_manifest"):
+        feed(screen, C.DROP_MANIFEST, 1)
+        if state == "confirm_manifest":
+            click(qtbot, widget.manifest)
+        return C.DROP_MANIFEST
+    if state == "inspect":
+        feed(screen, C.INSPECT, 1, bay="B7")
+        return C.INSPECT
+    if state == "too_early":
+        feed(screen, C.TOO_EARLY, 1)
+        return C.TOO_EARLY
+    screen.on_shown(
+        Shown(C.STOP_SEE_OFFICER, None, FailReason.BROKER_LOST, SyncMark.CONTROLLER_LOST)
+    )
+    return C.STOP_SEE_OFFICER
+
+
+EXPECTED_FEEDBACK = {
+    "sent": Feedback.SENT,
+    "received": Feedback.RECEIVED,
+    "not_available": Feedback.NOT_AVAILABLE,
+}
+
+
+@pytest.mark.parametrize("language", list(Language))
+@pytest.mark.parametrize("state", STATES)
+def test_each_state_in_each_language(
+    offline_screen: AiopScreen, qtbot: QtBot, state: str, language: Language
+) -> None:
+    screen, widget = offline_screen, offline_screen.widget
+    click(qtbot, widget.languages[language])
+    code = drive(screen, qtbot, state)
+    view = widget.view
+    assert view is not None
+    assert view.language is language
+    assert view.code is code
+    assert view.feedback is EXPECTED_FEEDBACK.get(state)
+    assert view.confirming is {
+        "confirm_unladen": Action.UNLADEN,
+        "confirm_manifest": Action.MANIFEST,
+    }.get(state)
+    assert widget.confirm_row.isVisibleTo(widget) is (view.confirming is not None)
+    widget.instruction.repaint()
+    image = grab_png(widget, SHOTS / f"aiop_{state}_{language}.png")
+    for drawn in widget.instruction.drawn:
+        assert not drawn.clipped, drawn.text
+        assert missing_glyphs(drawn.text, drawn.font) == [], drawn.text
+    for label in (
+        widget.unladen,
+        widget.manifest,
+        widget.confirm,
+        widget.cancel,
+        widget.feedback,
+        widget.question,
+    ):
+        assert missing_glyphs(label.text(), label.font()) == [], label.text()
+    assert colour_share(image, STYLES[code].background) > 0.15
+
+
+def test_unladen_and_manifest_on_a_real_broker(mosquitto: Mosquitto, qtbot: QtBot) -> None:
+    events: queue.Queue[tuple[str, bytes]] = queue.Queue()
+    listener = Bus(mosquitto.url, "sync-listener")
+    listener.subscribe(unladen_topic("SBC", "L01"), lambda t, p: events.put((t, p)))
+    listener.subscribe(manifest_topic("SBC", "L01"), lambda t, p: events.put((t, p)))
+    listener.start()
+    lane = FakeLane(mosquitto.url).start()
+    lane.start_heartbeats()
+    config = PanelConfig(broker=mosquitto.url, manifest_confirm=True, heartbeat_bound=2.0)
+    screen = AiopScreen(config, site_secret())
+    qtbot.addWidget(screen.widget)
+    try:
+        assert listener.wait_connected(10)
+        screen.start(show=True)
+        widget = screen.widget
+        lane.instruct(C.NO_BUNDLE, vrn="KT4321")
+        qtbot.waitUntil(
+            lambda: widget.view is not None and widget.view.unladen_available, timeout=5000
+        )
+        click(qtbot, widget.unladen)
+        with qtbot.waitSignal(screen.published, timeout=3000):
+            click(qtbot, widget.confirm)
+        topic, payload = events.get(timeout=5)
+        assert topic == unladen_topic("SBC", "L01")
+        assert parse(UnladenPressed, payload).vrn == "KT4321"
+        assert widget.view is not None
+        assert widget.view.feedback is Feedback.SENT
+        lane.instruct(C.DROP_MANIFEST, vrn="KT4321")
+        qtbot.waitUntil(
+            lambda: widget.view is not None and widget.view.feedback is Feedback.RECEIVED,
+            timeout=5000,
+        )
+        # unladen is not available while a bundle is handled: nothing goes on the bus
+        click(qtbot, widget.unladen)
+        assert widget.view.feedback is Feedback.NOT_AVAILABLE
+        click(qtbot, widget.manifest)
+        with qtbot.waitSignal(screen.published, timeout=3000):
+            click(qtbot, widget.confirm)
+        topic, payload = events.get(timeout=5)
+        assert topic == manifest_topic("SBC", "L01")  # the manifest, not a stray unladen
+        assert parse(ManifestDropped, payload).source == "panel"
+        # the lane fails closed: the panel shows STOP and offers nothing
+        lane.stop_heartbeats()
+        qtbot.waitUntil(
+            lambda: widget.view is not None and widget.view.code is C.STOP_SEE_OFFICER, timeout=4000
+        )
+        assert not widget.view.unladen_available
+    finally:
+        screen.stop()
+        lane.stop()
+        listener.stop()
+
+
+def test_dropbox_sensor_publishes_through_the_panel(
+    mosquitto: Mosquitto, qtbot: QtBot, tmp_path: Path
+) -> None:
+    events: queue.Queue[bytes] = queue.Queue()
+    statuses: queue.Queue[DeviceStatus] = queue.Queue()
+    listener = Bus(mosquitto.url, "manifest-listener")
+    listener.subscribe(manifest_topic("SBC", "L01"), lambda t, p: events.put(p))
+    listener.subscribe(
+        device_status_topic("SBC", "L01", "aiop"), lambda t, p: statuses.put(parse(DeviceStatus, p))
+    )
+    listener.start()
+    box = SimulatedDropBox(tmp_path).start()
+    config = PanelConfig(broker=mosquitto.url, dropbox=box.path, dropbox_min_closed_ms=30)
+    screen = AiopScreen(config, site_secret())
+    qtbot.addWidget(screen.widget)
+    try:
+        assert listener.wait_connected(10)
+        screen.start(show=False)
+        assert screen.sensor is not None
+        assert screen.sensor.connected.wait(5)
+        assert screen.bus.wait_connected(10)
+        with qtbot.waitSignal(screen.sensor_drop, timeout=5000):
+            box.chatter(bounces=4, gap_ms=2, hold_ms=80)
+        assert decode_json(events.get(timeout=5))["source"] == "sensor"
+        assert screen.sensor.drops == 1
+
+        def next_status(gone: bool) -> DeviceStatus:
+            for _ in range(20):
+                status = statuses.get(timeout=10)
+                if bool(status.detail) is gone and status.metrics.get("drops") == 1:
+                    return status
+            raise AssertionError("the status never said so")
+
+        # the panel's status says when its sensor is gone, and when it is back
+        box.unplug()
+        gone = next_status(gone=True)
+        assert gone.state == "online"
+        assert "drop-box sensor not connected" in gone.detail
+        box.replug()
+        back = next_status(gone=False)
+        assert back.state == "online"
+    finally:
+        screen.stop()
+        box.stop()
+        listener.stop()

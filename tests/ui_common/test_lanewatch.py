@@ -1,0 +1,207 @@
+"""The fail-closed rules, driven with a fake clock and no Qt."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from rocars.messages import InstructionCode, SyncStatus
+from rocars.signing import lane_key
+from tests.fixtures.displays import FakeClock, make_instruction, site_secret
+from ui_common.errors import InstructionRejected
+from ui_common.lanewatch import FailReason, LaneWatch, SyncMark
+
+C = InstructionCode
+
+
+def online(clock: FakeClock, central: str = "up") -> bytes:
+    status = SyncStatus(state="online", central=central, ts=clock.now())  # type: ignore[arg-type]
+    return status.to_bytes()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def watch(clock: FakeClock) -> LaneWatch:
+    w = LaneWatch(lane_key(site_secret(), "SBC", "L01"), heartbeat_bound=3.0, clock=clock)
+    w.on_connection(True)
+    w.on_sync_status(online(clock))
+    return w
+
+
+def test_nothing_heard_is_stop() -> None:
+    w = LaneWatch(b"k" * 32, clock=FakeClock())
+    shown = w.shown()
+    assert shown.code is C.STOP_SEE_OFFICER
+    assert shown.reason is FailReason.BROKER_LOST
+    w.on_connection(True)
+    assert w.shown().reason is FailReason.CONTROLLER_OFFLINE
+
+
+def test_verified_instruction_is_shown(watch: LaneWatch) -> None:
+    assert watch.shown().reason is FailReason.NO_INSTRUCTION
+    watch.on_instruction(make_instruction(C.PROCEED, 5).to_bytes())
+    shown = watch.shown()
+    assert shown.code is C.PROCEED
+    assert shown.seq == 5
+    assert shown.reason is None
+    assert shown.sync_mark is SyncMark.CENTRAL_UP
+
+
+@pytest.mark.parametrize("code", list(InstructionCode))
+def test_every_code_passes_through(watch: LaneWatch, code: InstructionCode) -> None:
+    watch.on_instruction(make_instruction(code, 1).to_bytes())
+    assert watch.shown().code is code
+
+
+def test_forged_instruction_dropped_and_previous_kept(watch: LaneWatch) -> None:
+    watch.on_instruction(make_instruction(C.NO_BUNDLE, 1).to_bytes())
+    forged = make_instruction(C.PROCEED, 2, key=b"not-the-lane-key")
+    with pytest.raises(InstructionRejected) as err:
+        watch.on_instruction(forged.to_bytes())
+    assert err.value.key == "bad_signature"
+    # another lane's key does not open this lane either
+    other_lane = make_instruction(C.PROCEED, 3, lane="L02")
+    with pytest.raises(InstructionRejected):
+        watch.on_instruction(other_lane.to_bytes())
+    assert watch.shown().code is C.NO_BUNDLE
+    assert watch.rejected == 2
+
+
+def test_tampered_field_breaks_signature(watch: LaneWatch) -> None:
+    good = make_instruction(C.INSPECT, 1, bay="B3").to_dict()
+    good["bay"] = "B9"
+    with pytest.raises(InstructionRejected) as err:
+        watch.on_instruction(json.dumps(good).encode())
+    assert err.value.key == "bad_signature"
+
+
+@pytest.mark.parametrize("payload", [b"", b"not json", b"[]", b'{"v":1}', b"\xff" * 10])
+def test_bad_payload_dropped(watch: LaneWatch, payload: bytes) -> None:
+    with pytest.raises(InstructionRejected) as err:
+        watch.on_instruction(payload)
+    assert err.value.key == "bad_payload"
+    assert watch.shown().reason is FailReason.NO_INSTRUCTION
+
+
+def test_replay_dropped_but_same_message_reconfirms(watch: LaneWatch) -> None:
+    old = make_instruction(C.PROCEED, 7)
+    watch.on_instruction(old.to_bytes())
+    ready = make_instruction(C.READY, 8)
+    watch.on_instruction(ready.to_bytes())
+    with pytest.raises(InstructionRejected) as err:
+        watch.on_instruction(old.to_bytes())
+    assert err.value.key == "replay"
+    assert watch.shown().code is C.READY
+    # a different message with the same seq is a replay too
+    with pytest.raises(InstructionRejected):
+        watch.on_instruction(make_instruction(C.PROCEED, 8).to_bytes())
+    # the very same message again (retained copy after a reconnect) is fine
+    watch.on_instruction(ready.to_bytes())
+    assert watch.shown().code is C.READY
+    assert watch.rejected == 2
+
+
+def test_expired_instruction_becomes_stop(watch: LaneWatch, clock: FakeClock) -> None:
+    watch.on_instruction(
+        make_instruction(C.PROCEED, 1, expires_at=clock.now() + timedelta(seconds=2)).to_bytes()
+    )
+    assert watch.shown().code is C.PROCEED
+    assert watch.seconds_to_next_change() == pytest.approx(2.0)
+    clock.advance(1.0)
+    watch.on_sync_status(online(clock))
+    clock.advance(1.0)
+    shown = watch.shown()
+    assert shown.code is C.STOP_SEE_OFFICER
+    assert shown.reason is FailReason.EXPIRED
+    assert shown.instruction is None
+
+
+def test_expired_on_arrival_is_stop(watch: LaneWatch, clock: FakeClock) -> None:
+    watch.on_instruction(
+        make_instruction(C.PROCEED, 1, expires_at=clock.now() - timedelta(seconds=1)).to_bytes()
+    )
+    assert watch.shown().reason is FailReason.EXPIRED
+
+
+def test_heartbeat_silence_fails_closed_and_recovers(watch: LaneWatch, clock: FakeClock) -> None:
+    watch.on_instruction(make_instruction(C.PROCEED, 1).to_bytes())
+    clock.advance(2.9)
+    assert watch.shown().code is C.PROCEED
+    assert watch.seconds_to_next_change() == pytest.approx(0.1)
+    clock.advance(0.2)
+    shown = watch.shown()
+    assert (shown.code, shown.reason) == (C.STOP_SEE_OFFICER, FailReason.NO_HEARTBEAT)
+    assert shown.sync_mark is SyncMark.CONTROLLER_LOST
+    watch.on_sync_status(online(clock))
+    assert watch.shown().code is C.PROCEED
+
+
+def test_last_will_fails_closed(watch: LaneWatch) -> None:
+    watch.on_instruction(make_instruction(C.PROCEED, 1).to_bytes())
+    watch.on_sync_status(SyncStatus(state="offline", central="down").to_bytes())
+    shown = watch.shown()
+    assert (shown.code, shown.reason) == (C.STOP_SEE_OFFICER, FailReason.CONTROLLER_OFFLINE)
+
+
+def test_broker_loss_needs_fresh_heartbeat_and_reconfirmation(
+    watch: LaneWatch, clock: FakeClock
+) -> None:
+    proceed = make_instruction(C.PROCEED, 1)
+    watch.on_instruction(proceed.to_bytes())
+    watch.on_connection(False)
+    assert watch.shown().reason is FailReason.BROKER_LOST
+    watch.on_connection(True)
+    assert watch.shown().reason is FailReason.CONTROLLER_OFFLINE
+    watch.on_sync_status(online(clock))
+    # the PROCEED held from before the loss is not shown until the lane says it again
+    assert watch.shown().reason is FailReason.NO_INSTRUCTION
+    watch.on_instruction(proceed.to_bytes())
+    assert watch.shown().code is C.PROCEED
+
+
+def test_central_down_is_offline_mode_not_stop(watch: LaneWatch, clock: FakeClock) -> None:
+    watch.on_instruction(make_instruction(C.PROCEED, 1).to_bytes())
+    watch.on_sync_status(online(clock, central="down"))
+    shown = watch.shown()
+    assert shown.code is C.PROCEED
+    assert shown.sync_mark is SyncMark.OFFLINE_MODE
+
+
+def test_bad_heartbeat_changes_nothing(watch: LaneWatch, clock: FakeClock) -> None:
+    from rocars.errors import BadPayload
+
+    clock.advance(2.0)
+    with pytest.raises(BadPayload):
+        watch.on_sync_status(b'{"state": "sleepy"}')
+    clock.advance(1.5)
+    assert watch.shown().reason is FailReason.NO_HEARTBEAT
+
+
+def test_old_retained_heartbeat_does_not_count(clock: FakeClock) -> None:
+    w = LaneWatch(lane_key(site_secret(), "SBC", "L01"), heartbeat_bound=3.0, clock=clock)
+    w.on_connection(True)
+    w.on_instruction(make_instruction(C.PROCEED, 1).to_bytes())
+    old = SyncStatus(state="online", central="up", ts=clock.now() - timedelta(seconds=30))
+    w.on_sync_status(old.to_bytes())
+    assert w.shown().reason is FailReason.CONTROLLER_OFFLINE
+    assert w.stale_heartbeats == 1
+    # a controller whose clock runs far ahead is refused too (the display fails closed)
+    ahead = SyncStatus(state="online", central="up", ts=clock.now() + timedelta(seconds=30))
+    w.on_sync_status(ahead.to_bytes())
+    assert w.shown().code is C.STOP_SEE_OFFICER
+    # within bound + skew is fine
+    w.on_sync_status(
+        SyncStatus(state="online", central="up", ts=clock.now() - timedelta(seconds=4)).to_bytes()
+    )
+    assert w.shown().code is C.PROCEED
+
+
+def test_bound_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        LaneWatch(b"k", heartbeat_bound=0)

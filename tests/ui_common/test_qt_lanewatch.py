@@ -1,0 +1,115 @@
+"""The displays on a broker with passwords and ACLs, as ``rocars.brokerconf`` writes them."""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from aiop_panel.panel import PanelConfig
+from aiop_panel.qt_app import AiopScreen
+from rocars.broker import free_port
+from rocars.brokerconf import write_broker_files
+from rocars.bus import Bus
+from rocars.ids import ControlPoint
+from rocars.messages import DeviceStatus, InstructionCode, UnladenPressed, parse
+from rocars.topics import device_status_topic, unladen_topic
+from tests.fixtures.brokers import wait_port
+from tests.fixtures.displays import FakeLane, site_secret
+from ui_common.lanewatch import FailReason
+from ui_common.qt_lanewatch import bus_credentials
+from xdb_display.board import XdbConfig
+from xdb_display.qt_app import XdbScreen
+
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+
+
+def test_credentials_from_config_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ROCARS_MQTT_USERNAME", raising=False)
+    monkeypatch.delenv("ROCARS_MQTT_PASSWORD", raising=False)
+    assert bus_credentials() == ("", "")
+    monkeypatch.setenv("ROCARS_MQTT_USERNAME", "xdb-L01")
+    monkeypatch.setenv("ROCARS_MQTT_PASSWORD", "pw")
+    assert bus_credentials() == ("xdb-L01", "pw")
+    assert bus_credentials("other") == ("other", "pw")
+
+
+@pytest.fixture
+def acl_broker(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    port = free_port()
+    passwords = write_broker_files(tmp_path, ControlPoint.SBC, ["L01"], port=port, run_as="root")
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    log = (tmp_path / "mosquitto.log").open("ab")
+    proc = subprocess.Popen([exe, "-c", str(tmp_path / "mosquitto.conf")], stdout=log, stderr=log)
+    try:
+        wait_port("127.0.0.1", port)
+        yield f"mqtt://127.0.0.1:{port}", passwords
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+        log.close()
+
+
+def test_displays_with_device_accounts(
+    acl_broker: tuple[str, dict[str, str]], qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, passwords = acl_broker
+    seen: queue.Queue[tuple[str, bytes]] = queue.Queue()
+    monitor = Bus(url, "monitor", username="monitor", password=passwords["monitor"])
+    monitor.subscribe("rocars/SBC/#", lambda t, p: seen.put((t, p)))
+    monitor.start()
+    lane = FakeLane(url, username="sync", password=passwords["sync"]).start()
+    lane.start_heartbeats()
+    monkeypatch.setenv("ROCARS_MQTT_USERNAME", "xdb-L01")
+    monkeypatch.setenv("ROCARS_MQTT_PASSWORD", passwords["xdb-L01"])
+    xdb = XdbScreen(XdbConfig(broker=url, fullscreen=False), site_secret())
+    monkeypatch.setenv("ROCARS_MQTT_USERNAME", "aiop-L01")
+    monkeypatch.setenv("ROCARS_MQTT_PASSWORD", passwords["aiop-L01"])
+    aiop = AiopScreen(PanelConfig(broker=url), site_secret())
+    monkeypatch.delenv("ROCARS_MQTT_USERNAME")
+    monkeypatch.delenv("ROCARS_MQTT_PASSWORD")
+    stranger = XdbScreen(XdbConfig(broker=url, fullscreen=False, device="xdb2"), site_secret())
+    qtbot.addWidget(xdb.board)
+    qtbot.addWidget(aiop.widget)
+    qtbot.addWidget(stranger.board)
+    try:
+        assert monitor.wait_connected(10)
+        for screen in (xdb, aiop, stranger):
+            screen.start(show=False)
+        lane.instruct(InstructionCode.NO_BUNDLE, vrn="KT4321")
+        qtbot.waitUntil(
+            lambda: xdb.controller.shown.code is InstructionCode.NO_BUNDLE, timeout=10000
+        )
+        qtbot.waitUntil(lambda: aiop.model.view(aiop.clock.now()).unladen_available, timeout=10000)
+        aiop.on_press("unladen")
+        aiop.on_confirm()
+        statuses: dict[str, str] = {}
+        unladen = None
+        for _ in range(50):
+            topic, payload = seen.get(timeout=10)
+            if topic == unladen_topic("SBC", "L01"):
+                unladen = parse(UnladenPressed, payload)
+                break
+            if "/status/" in topic:
+                statuses[topic] = parse(DeviceStatus, payload).state
+        assert unladen is not None
+        assert unladen.vrn == "KT4321"
+        assert statuses.get(device_status_topic("SBC", "L01", "xdb")) == "online"
+        # a display without an account never gets in, so it shows STOP
+        assert not stranger.bus.wait_connected(1.0)
+        assert stranger.controller.shown.reason is FailReason.BROKER_LOST
+    finally:
+        for screen in (xdb, aiop, stranger):
+            screen.stop()
+        aiop.translations.close()
+        xdb.translations.close()
+        stranger.translations.close()
+        lane.stop()
+        monitor.stop()

@@ -1,0 +1,80 @@
+"""The board's plain model: what it shows for a lane-watch answer, no Qt."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from rocars.config import load_config
+from rocars.errors import ConfigError
+from rocars.messages import InstructionCode
+from tests.fixtures.displays import make_instruction
+from ui_common.lanewatch import FailReason, Shown, SyncMark
+from ui_common.languages import ALL_LANGUAGES, Language
+from xdb_display.board import LanguageMode, XdbConfig, board_state, hk_time
+
+C = InstructionCode
+NOW = datetime(2026, 11, 21, 6, 30, 15, tzinfo=UTC)  # 14:30:15 in Hong Kong
+
+
+def shown(code: InstructionCode, **fields: object) -> Shown:
+    instruction = make_instruction(code, 1, **fields)  # type: ignore[arg-type]
+    return Shown(code, instruction, None, SyncMark.CENTRAL_UP)
+
+
+def test_proceed_shows_plate_clock_all_languages() -> None:
+    state = board_state(shown(C.PROCEED, vrn="AB1234"), NOW)
+    assert state.code is C.PROCEED
+    assert state.vrn == "AB1234"
+    assert state.clock == "14:30:15"
+    assert state.languages == ALL_LANGUAGES
+    assert state.big_value is None
+
+
+def test_inspect_shows_bay() -> None:
+    state = board_state(shown(C.INSPECT, bay="B12"), NOW)
+    assert state.bay == "B12"
+    assert state.big_value == "B12"
+
+
+def test_too_early_shows_hk_time() -> None:
+    state = board_state(shown(C.TOO_EARLY, earliest_at=NOW + timedelta(minutes=25)), NOW)
+    assert state.earliest == "14:55"
+    assert state.big_value == "14:55"
+
+
+def test_hk_time_names_the_day_when_not_today() -> None:
+    assert hk_time(NOW + timedelta(hours=12), NOW) == "22/11 02:30"
+    assert hk_time(NOW, NOW) == "14:30"
+
+
+def test_failing_closed_shows_no_plate() -> None:
+    state = board_state(
+        Shown(C.STOP_SEE_OFFICER, None, FailReason.NO_HEARTBEAT, SyncMark.CONTROLLER_LOST), NOW
+    )
+    assert state.code is C.STOP_SEE_OFFICER
+    assert state.vrn is None
+    assert state.reason is FailReason.NO_HEARTBEAT
+    assert state.sync_mark is SyncMark.CONTROLLER_LOST
+
+
+def test_cycle_mode_goes_through_each_language() -> None:
+    seen = [
+        board_state(
+            shown(C.READY), NOW + timedelta(seconds=4 * i), LanguageMode.CYCLE, 4.0
+        ).languages
+        for i in range(3)
+    ]
+    assert all(len(langs) == 1 for langs in seen)
+    assert {langs[0] for langs in seen} == set(Language)
+
+
+def test_config_refuses_bad_values() -> None:
+    assert load_config(XdbConfig, None).heartbeat_bound == 3.0
+    with pytest.raises(ConfigError):
+        load_config(XdbConfig, None, {"languages": "some"})
+    with pytest.raises(ConfigError):
+        load_config(XdbConfig, None, {"lane": "bad lane/"})
+    with pytest.raises(ConfigError):
+        load_config(XdbConfig, None, {"colour": "red"})

@@ -1,0 +1,159 @@
+"""The board on a real mosquitto, with the test playing the lane controller.
+
+Fail-closed cases end to end: the agent's last will, heartbeat silence, broker loss
+(mosquitto killed and back), forged / replayed / expired instructions.
+"""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from rocars.bus import Bus
+from rocars.messages import DeviceStatus, InstructionCode, parse
+from rocars.topics import device_status_topic
+from tests.fixtures.brokers import Mosquitto
+from tests.fixtures.displays import FakeLane, dying_controller, make_instruction, site_secret
+from ui_common.lanewatch import FailReason
+from xdb_display.board import XdbConfig
+from xdb_display.qt_app import XdbScreen
+
+C = InstructionCode
+BOUND = 1.5  # short for the tests, long enough for a loaded CI machine
+
+
+@pytest.fixture
+def lane(mosquitto: Mosquitto) -> Iterator[FakeLane]:
+    fake = FakeLane(mosquitto.url).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def screen(mosquitto: Mosquitto, qtbot: QtBot) -> Iterator[XdbScreen]:
+    config = XdbConfig(broker=mosquitto.url, heartbeat_bound=BOUND, fullscreen=False)
+    xdb = XdbScreen(config, site_secret())
+    qtbot.addWidget(xdb.board)
+    xdb.start(show=True)
+    assert xdb.bus.wait_connected(10)
+    yield xdb
+    xdb.stop()
+    xdb.translations.close()
+
+
+def wait_code(qtbot: QtBot, screen: XdbScreen, code: InstructionCode, timeout: int = 5000) -> None:
+    qtbot.waitUntil(
+        lambda: screen.board.state is not None and screen.board.state.code is code, timeout=timeout
+    )
+
+
+def test_every_instruction_reaches_the_board(
+    screen: XdbScreen, lane: FakeLane, qtbot: QtBot
+) -> None:
+    lane.start_heartbeats()
+    assert screen.controller.shown.code is C.STOP_SEE_OFFICER
+    for code in [*C, C.READY]:
+        sent = lane.instruct(code)
+        wait_code(qtbot, screen, code)
+        state = screen.board.state
+        assert state is not None
+        assert state.vrn == sent.vrn
+        assert state.reason is None
+        # the paint follows the state
+        qtbot.waitUntil(
+            lambda: any(d.text.endswith("AB1234") for d in screen.board.drawn), timeout=3000
+        )
+
+
+def test_status_online_then_offline(screen: XdbScreen, mosquitto: Mosquitto) -> None:
+    got: queue.Queue[bytes] = queue.Queue()
+    watcher = Bus(mosquitto.url, "status-watcher")
+    watcher.subscribe(device_status_topic("SBC", "L01", "xdb"), lambda t, p: got.put(p))
+    watcher.start()
+    try:
+        assert parse(DeviceStatus, got.get(timeout=10)).state == "online"
+        screen.stop()
+        assert parse(DeviceStatus, got.get(timeout=10)).state == "offline"
+    finally:
+        watcher.stop()
+
+
+def test_last_will_of_the_agent_fails_closed(
+    screen: XdbScreen, lane: FakeLane, mosquitto: Mosquitto, qtbot: QtBot
+) -> None:
+    agent = dying_controller(mosquitto.url)
+    try:
+        lane.instruct(C.PROCEED)
+        wait_code(qtbot, screen, C.PROCEED)
+    finally:
+        agent.kill()
+        agent.wait(5)
+    wait_code(qtbot, screen, C.STOP_SEE_OFFICER)
+    assert screen.controller.shown.reason is FailReason.CONTROLLER_OFFLINE
+
+
+def test_heartbeat_silence_fails_closed_and_recovers(
+    screen: XdbScreen, lane: FakeLane, qtbot: QtBot
+) -> None:
+    lane.start_heartbeats()
+    lane.instruct(C.PROCEED)
+    wait_code(qtbot, screen, C.PROCEED)
+    lane.stop_heartbeats()
+    wait_code(qtbot, screen, C.STOP_SEE_OFFICER, timeout=int(BOUND * 1000) + 3000)
+    assert screen.controller.shown.reason is FailReason.NO_HEARTBEAT
+    lane.start_heartbeats()
+    wait_code(qtbot, screen, C.PROCEED)
+
+
+def test_broker_loss_fails_closed_and_recovers(
+    screen: XdbScreen, lane: FakeLane, mosquitto: Mosquitto, qtbot: QtBot
+) -> None:
+    lane.start_heartbeats()
+    lane.instruct(C.PROCEED)
+    wait_code(qtbot, screen, C.PROCEED)
+    mosquitto.kill()
+    wait_code(qtbot, screen, C.STOP_SEE_OFFICER)
+    assert screen.controller.shown.reason is FailReason.BROKER_LOST
+    mosquitto.start()  # same port, no persistence: the retained instruction is gone
+    qtbot.waitUntil(
+        lambda: screen.bus.connected.is_set() and lane.bus.connected.is_set(), timeout=15000
+    )
+    qtbot.waitUntil(
+        lambda: screen.controller.shown.reason is FailReason.NO_INSTRUCTION, timeout=5000
+    )
+    assert screen.board.state is not None
+    assert screen.board.state.code is C.STOP_SEE_OFFICER  # never the old PROCEED
+    lane.instruct(C.INSPECT, bay="B2")
+    wait_code(qtbot, screen, C.INSPECT)
+
+
+def test_forged_replayed_and_expired_instructions(
+    screen: XdbScreen, lane: FakeLane, qtbot: QtBot
+) -> None:
+    lane.start_heartbeats()
+    first = lane.instruct(C.NO_BUNDLE)
+    wait_code(qtbot, screen, C.NO_BUNDLE)
+    lane.instruct(C.DROP_MANIFEST)
+    wait_code(qtbot, screen, C.DROP_MANIFEST)
+
+    forged = make_instruction(C.PROCEED, lane.seq + 10, key=b"attacker-key")
+    with qtbot.waitSignal(screen.controller.rejected, timeout=5000) as blocker:
+        lane.publish_raw(forged.to_bytes())
+    assert blocker.args == ["bad_signature"]
+    with qtbot.waitSignal(screen.controller.rejected, timeout=5000) as blocker:
+        lane.publish_raw(first.to_bytes())
+    assert blocker.args == ["replay"]
+    with qtbot.waitSignal(screen.controller.rejected, timeout=5000) as blocker:
+        lane.publish_raw(b'{"v": 1, "garbage": true}')
+    assert blocker.args == ["bad_payload"]
+    assert screen.board.state is not None
+    assert screen.board.state.code is C.DROP_MANIFEST
+
+    lane.instruct(C.PROCEED, expires_at=datetime.now(UTC) + timedelta(seconds=0.6))
+    wait_code(qtbot, screen, C.PROCEED)
+    wait_code(qtbot, screen, C.STOP_SEE_OFFICER, timeout=3000)
+    assert screen.controller.shown.reason is FailReason.EXPIRED

@@ -1,0 +1,223 @@
+"""What a lane's displays show now: the verified instruction, or STOP when in doubt.
+
+Plain Python (no Qt) so that the XDB and the AIOP share one set of fail-closed rules
+and a test drives them with an injected clock. The rules:
+
+* an instruction is shown only when its HMAC verifies with the lane key, its ``seq``
+  is higher than any seen before (a replay is dropped; the same message again, e.g.
+  the retained copy after a reconnect, re-confirms it), and it has not expired;
+* it is shown only while the broker connection is up, the lane controller's last
+  word on ``sync/status`` is ``online`` and that heartbeat is younger than the bound
+  (3 s by default), and the instruction was (re)confirmed since the last connect;
+* a heartbeat counts only if its own ``ts`` is within the bound (plus the allowed clock
+  skew) of this display's clock: the retained ``online`` of a controller that hung or died
+  unnoticed does not revive a display that (re)subscribes;
+* anything else shows ``STOP_SEE_OFFICER``. So a stale PROCEED is never shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Protocol
+
+from rocars.errors import BadPayload, BadSignature
+from rocars.messages import Instruction, InstructionCode, SyncStatus, parse
+from rocars.signing import verify_payload
+from ui_common.errors import InstructionRejected
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_HEARTBEAT_BOUND = 3.0
+#: How far the lane controller's clock may be from the display's (both run NTP).
+DEFAULT_MAX_SKEW = 2.0
+
+
+class FailReason(StrEnum):
+    """Why the display fails closed (stable keys; the screens translate them)."""
+
+    BROKER_LOST = "broker_lost"
+    CONTROLLER_OFFLINE = "controller_offline"
+    NO_HEARTBEAT = "no_heartbeat"
+    NO_INSTRUCTION = "no_instruction"
+    EXPIRED = "expired"
+
+
+class SyncMark(StrEnum):
+    """The small mark in a corner of each screen."""
+
+    CENTRAL_UP = "central_up"
+    OFFLINE_MODE = "offline_mode"
+    CONTROLLER_LOST = "controller_lost"
+
+
+class Clock(Protocol):
+    """Wall time for ``expires_at``; a monotonic clock for the heartbeat."""
+
+    def now(self) -> datetime: ...
+
+    def monotonic(self) -> float: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """What to show now. ``instruction`` is the verified one behind ``code``, or None."""
+
+    code: InstructionCode
+    instruction: Instruction | None
+    reason: FailReason | None
+    sync_mark: SyncMark
+
+    @property
+    def failing_closed(self) -> bool:
+        return self.reason is not None
+
+    @property
+    def seq(self) -> int | None:
+        return None if self.instruction is None else self.instruction.seq
+
+
+class LaneWatch:
+    """One lane's instruction and the health of everything it depends on.
+
+    Not thread-safe: the Qt layer calls it on the GUI thread only.
+    """
+
+    def __init__(
+        self,
+        key: bytes,
+        *,
+        heartbeat_bound: float = DEFAULT_HEARTBEAT_BOUND,
+        max_skew: float = DEFAULT_MAX_SKEW,
+        clock: Clock | None = None,
+    ) -> None:
+        if heartbeat_bound <= 0 or max_skew < 0:
+            raise ValueError("heartbeat_bound must be positive and max_skew not negative")
+        self.max_skew = max_skew
+        self.stale_heartbeats = 0
+        self._key = key
+        self.heartbeat_bound = heartbeat_bound
+        self._clock: Clock = clock or SystemClock()
+        self._instruction: Instruction | None = None
+        self._confirmed = False
+        self._last_seq: int | None = None
+        self._connected = False
+        self._controller_online = False
+        self._last_heartbeat: float | None = None
+        self._central: str | None = None
+        self.rejected = 0
+
+    # -- inputs ------------------------------------------------------------------------
+
+    def on_connection(self, up: bool) -> None:
+        """The broker connection came or went. Nothing heard before a loss counts after it."""
+        self._connected = up
+        self._last_heartbeat = None
+        self._controller_online = False
+        self._confirmed = False
+
+    def on_sync_status(self, payload: bytes) -> SyncStatus:
+        """A ``sync/status`` heartbeat or the agent's last will; BadPayload if malformed."""
+        status = parse(SyncStatus, payload)
+        if status.state == "online":
+            age = (self._clock.now() - status.ts).total_seconds()
+            if abs(age) > self.heartbeat_bound + self.max_skew:
+                self.stale_heartbeats += 1
+                logger.warning(
+                    "ignored a sync heartbeat %.1f s old (a retained one, or the clocks differ)",
+                    age,
+                )
+                return status
+            self._central = status.central
+            self._controller_online = True
+            self._last_heartbeat = self._clock.monotonic()
+        else:
+            self._central = status.central
+            self._controller_online = False
+            self._last_heartbeat = None
+        return status
+
+    def on_instruction(self, payload: bytes) -> Instruction:
+        """Verify and hold an instruction; InstructionRejected (and nothing changes) if not."""
+        try:
+            instruction = verify_payload(payload, self._key)
+        except BadSignature as err:
+            self.rejected += 1
+            raise InstructionRejected(str(err), key="bad_signature") from err
+        except BadPayload as err:
+            self.rejected += 1
+            raise InstructionRejected(str(err), key="bad_payload") from err
+        if self._last_seq is not None and instruction.seq <= self._last_seq:
+            held = self._instruction
+            if held is not None and instruction.seq == held.seq and instruction.sig == held.sig:
+                self._confirmed = True  # the retained copy again, e.g. after a reconnect
+                return instruction
+            self.rejected += 1
+            raise InstructionRejected(
+                f"seq {instruction.seq} is not above {self._last_seq}: replay dropped",
+                key="replay",
+                seq=instruction.seq,
+            )
+        self._instruction = instruction
+        self._last_seq = instruction.seq
+        self._confirmed = True
+        return instruction
+
+    # -- output ------------------------------------------------------------------------
+
+    def reason(self) -> FailReason | None:
+        """Why the display must fail closed now, or None when the instruction stands."""
+        if not self._connected:
+            return FailReason.BROKER_LOST
+        if not self._controller_online:
+            return FailReason.CONTROLLER_OFFLINE
+        if not self._heartbeat_fresh():
+            return FailReason.NO_HEARTBEAT
+        if self._instruction is None or not self._confirmed:
+            return FailReason.NO_INSTRUCTION
+        expires = self._instruction.expires_at
+        if expires is not None and self._clock.now() >= expires:
+            return FailReason.EXPIRED
+        return None
+
+    def shown(self) -> Shown:
+        reason = self.reason()
+        if reason in (
+            FailReason.BROKER_LOST,
+            FailReason.CONTROLLER_OFFLINE,
+            FailReason.NO_HEARTBEAT,
+        ):
+            mark = SyncMark.CONTROLLER_LOST
+        elif self._central == "down":
+            mark = SyncMark.OFFLINE_MODE
+        else:
+            mark = SyncMark.CENTRAL_UP
+        if reason is not None or self._instruction is None:
+            return Shown(InstructionCode.STOP_SEE_OFFICER, None, reason, mark)
+        return Shown(self._instruction.code, self._instruction, None, mark)
+
+    def seconds_to_next_change(self) -> float | None:
+        """When the answer may change with no new input (heartbeat lapse or expiry)."""
+        waits: list[float] = []
+        if self._last_heartbeat is not None:
+            waits.append(self._last_heartbeat + self.heartbeat_bound - self._clock.monotonic())
+        if self._instruction is not None and self._instruction.expires_at is not None:
+            waits.append((self._instruction.expires_at - self._clock.now()).total_seconds())
+        future = [w for w in waits if w > 0]
+        return min(future) if future else None
+
+    def _heartbeat_fresh(self) -> bool:
+        if self._last_heartbeat is None:
+            return False
+        return self._clock.monotonic() - self._last_heartbeat < self.heartbeat_bound

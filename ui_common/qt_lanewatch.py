@@ -1,0 +1,167 @@
+"""The lane-watch model on the GUI thread: the bus reaches widgets only through signals.
+
+``BusBridge`` turns paho's thread callbacks into queued Qt signals; ``LaneWatchController``
+feeds them to a ``LaneWatch`` on the GUI thread, re-evaluates when the heartbeat or the
+instruction would lapse, and emits ``shown_changed`` only when what to show changes.
+``connect_device`` opens the app's bus connection with a retained ``offline`` last will
+and says ``online`` on every (re)connect.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from rocars.bus import Bus, Will
+from rocars.config import secret
+from rocars.errors import BadPayload
+from rocars.messages import DeviceStatus
+from rocars.topics import device_status_topic, instruction_topic, sync_status_topic
+from ui_common.errors import InstructionRejected
+from ui_common.lanewatch import LaneWatch, Shown
+
+logger = logging.getLogger(__name__)
+
+
+class BusBridge(QObject):
+    """Re-emits bus traffic as signals, so slots run on the thread that owns the bridge.
+
+    Signals:
+        message(str, object): topic and payload bytes of a subscribed message.
+        connection(bool): the broker connection came up (True) or was lost (False).
+    """
+
+    message = Signal(str, object)
+    connection = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        #: ``time.perf_counter()`` when the last message of each topic reached paho's callback
+        self.received_at: dict[str, float] = {}
+
+    def attach(self, bus: Bus, topic_filters: list[str]) -> None:
+        for topic_filter in topic_filters:
+            bus.subscribe(topic_filter, self._on_message)
+        bus.on_connection(self.connection.emit)
+
+    def _on_message(self, topic: str, payload: bytes) -> None:  # paho's thread
+        self.received_at[topic] = time.perf_counter()
+        self.message.emit(topic, payload)
+
+
+class LaneWatchController(QObject):
+    """Drives a LaneWatch from the bus on the GUI thread.
+
+    Signals:
+        shown_changed(object): the new ``Shown`` whenever what to show changes.
+        rejected(str): the key of an instruction that was dropped (bad_signature, replay…).
+    """
+
+    shown_changed = Signal(object)
+    rejected = Signal(str)
+
+    def __init__(self, watch: LaneWatch, cp: str, lane: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.watch = watch
+        self.instruction_topic = instruction_topic(cp, lane)
+        self.sync_topic = sync_status_topic(cp)
+        self.bridge = BusBridge(self)
+        self.bridge.message.connect(self.on_message)
+        self.bridge.connection.connect(self.on_connection)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.refresh)
+        self._shown = watch.shown()
+
+    @property
+    def shown(self) -> Shown:
+        return self._shown
+
+    def attach(self, bus: Bus) -> None:
+        self.bridge.attach(bus, [self.instruction_topic, self.sync_topic])
+
+    def stop(self) -> None:
+        """No more re-evaluations (the app is shutting down)."""
+        self._timer.stop()
+
+    def on_message(self, topic: str, payload: object) -> None:
+        if not isinstance(payload, bytes):
+            logger.warning("dropped a non-bytes payload on %s", topic)
+            return
+        data = payload
+        if topic == self.instruction_topic:
+            try:
+                instruction = self.watch.on_instruction(data)
+                logger.debug("instruction seq %s %s", instruction.seq, instruction.code)
+            except InstructionRejected as err:
+                logger.warning("dropped instruction on %s: %s (%s)", topic, err.key, err)
+                self.rejected.emit(err.key)
+        elif topic == self.sync_topic:
+            try:
+                self.watch.on_sync_status(data)
+            except BadPayload as err:
+                logger.warning("dropped sync status on %s: %s", topic, err)
+        self.refresh()
+
+    def on_connection(self, up: bool) -> None:
+        self.watch.on_connection(up)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-evaluate now and arm the timer for the next lapse."""
+        shown = self.watch.shown()
+        wait = self.watch.seconds_to_next_change()
+        if wait is not None:
+            self._timer.start(max(1, math.ceil(wait * 1000)))
+        else:
+            self._timer.stop()
+        if shown != self._shown:
+            self._shown = shown
+            self.shown_changed.emit(shown)
+
+
+def bus_credentials(username: str = "") -> tuple[str, str]:
+    """Broker user (config, else ``ROCARS_MQTT_USERNAME``) and password (``ROCARS_MQTT_PASSWORD``).
+
+    The files ``rocars.brokerconf`` writes per device set both; none means anonymous.
+    """
+    user = username or os.environ.get("ROCARS_MQTT_USERNAME", "")
+    return user, (secret("mqtt_password", "") if user else "")
+
+
+def connect_device(
+    url: str,
+    cp: str,
+    lane: str,
+    device: str,
+    *,
+    client_id: str,
+    username: str = "",
+    password: str = "",
+) -> Bus:
+    """A bus connection whose retained status is ``online`` while up, ``offline`` as will."""
+    topic = device_status_topic(cp, lane, device)
+
+    def will() -> Will:
+        return Will(topic, DeviceStatus(state="offline", detail="connection lost").to_bytes())
+
+    bus = Bus(url, client_id, will=will, username=username, password=password)
+
+    def say_online(up: bool) -> None:  # paho's thread: publishing is thread-safe
+        if up:
+            bus.publish(topic, DeviceStatus(state="online"), retain=True)
+
+    bus.on_connection(say_online)
+    return bus
+
+
+def say_offline(bus: Bus, cp: str, lane: str, device: str) -> None:
+    """A clean shutdown: the retained status says offline, as the will would have."""
+    topic = device_status_topic(cp, lane, device)
+    if bus.connected.is_set():
+        info = bus.publish(topic, DeviceStatus(state="offline", detail="stopped"), retain=True)
+        info.wait_for_publish(2)
