@@ -1,0 +1,35 @@
+"""The kiosk's client of the local API: RocarsClient plus the "may be stale" flag on queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from rocars.client import RocarsClient
+from rocars.models import Bundle, Cargo
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Answer(Generic[T]):
+    """A query's answer; ``stale_since`` is set when the local replica answered (centre down)."""
+
+    value: T
+    stale_since: str | None = None
+
+
+class KioskClient(RocarsClient):
+    """Same calls as RocarsClient; the query calls also say whether the answer may be stale."""
+
+    def query_bundle(self, ubr: str) -> Answer[Bundle]:
+        body = self._call("GET", f"/v1/bundles/{ubr}")
+        return Answer(Bundle.model_validate(body), body.get("stale_since"))
+
+    def query_bundles_for_ccrn(self, ccrn: str) -> Answer[list[Bundle]]:
+        body = self._call("GET", "/v1/bundles", params={"ccrn": ccrn})
+        return Answer([Bundle.model_validate(b) for b in body["bundles"]], body.get("stale_since"))
+
+    def query_cargo(self, ccrn: str) -> Answer[Cargo]:
+        body = self._call("GET", f"/v1/cargo/{ccrn}")
+        return Answer(Cargo.model_validate(body), body.get("stale_since"))

@@ -1,0 +1,92 @@
+"""Digital certificates from removable media: find a .p12, open it with the PIN, sign.
+
+The file's bytes and the PIN live only inside ``sign_with_certificate``; what leaves it
+is the certificate (public) and the signature.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+from kiosk.session import KioskError
+from rocars.models import CertificateAuth, signed_content
+
+logger = logging.getLogger(__name__)
+
+CERT_SUFFIXES = (".p12", ".pfx")
+#: A PKCS#12 with a chain is a few KiB; anything this big is not one.
+MAX_CERT_BYTES = 64 * 1024
+MAX_LISTED = 50
+
+
+class CertificateError(KioskError):
+    """The certificate could not be used: ``pin_wrong``, ``cert_unreadable``, ``cert_expired``..."""
+
+    key = "cert_unreadable"
+
+
+def list_certificates(media: Path) -> list[Path]:
+    """The .p12/.pfx files on the removable media, newest-named first, at most MAX_LISTED."""
+    found: list[Path] = []
+    if not media.is_dir():
+        return found
+    for path in sorted(media.rglob("*"), key=lambda p: str(p).lower()):
+        if len(found) >= MAX_LISTED:
+            break
+        if path.suffix.lower() in CERT_SUFFIXES and path.is_file():
+            found.append(path)
+    return found
+
+
+def _load(path: Path, pin: str) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    try:
+        if path.stat().st_size > MAX_CERT_BYTES:
+            raise CertificateError(f"{path.name} is too large", key="cert_unreadable")
+        data = bytearray(path.read_bytes())
+    except OSError as err:
+        raise CertificateError(f"cannot read {path.name}: {err}", key="cert_unreadable") from err
+    try:
+        key, cert, _chain = pkcs12.load_key_and_certificates(bytes(data), pin.encode("utf-8"))
+    except ValueError as err:
+        # cryptography says "Invalid password or PKCS12 data" for both.
+        raise CertificateError(f"cannot open {path.name}", key="pin_wrong") from err
+    finally:
+        data[:] = b"\0" * len(data)
+    if cert is None or not isinstance(key, rsa.RSAPrivateKey):
+        raise CertificateError(f"{path.name} holds no RSA key and certificate")
+    return key, cert
+
+
+def sign_with_certificate(
+    path: Path, pin: str, op: str, body: dict[str, Any], now: datetime
+) -> CertificateAuth:
+    """A ``CertificateAuth`` over ``signed_content(op, body, now)``.
+
+    An expired or not-yet-valid certificate is refused here, before it travels; the
+    centre also checks it, and whether it is revoked or from a CA it trusts.
+    """
+    key, cert = _load(path, pin)
+    if cert.not_valid_after_utc < now:
+        raise CertificateError(
+            f"{path.name} expired {cert.not_valid_after_utc:%Y-%m-%d}",
+            key="cert_expired",
+            date=cert.not_valid_after_utc.date().isoformat(),
+        )
+    if cert.not_valid_before_utc > now:
+        raise CertificateError(f"{path.name} is not valid yet", key="cert_not_yet_valid")
+    signature = key.sign(signed_content(op, body, now), padding.PKCS1v15(), hashes.SHA256())
+    logger.info("signed %s with a certificate (serial %x)", op, cert.serial_number)
+    return CertificateAuth(
+        certificate=cert.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+        signature=base64.b64encode(signature).decode("ascii"),
+        signed_at=now,
+    )

@@ -1,0 +1,747 @@
+"""The kiosk's flows as one plain state machine: a test drives every screen without widgets.
+
+``Kiosk`` holds which screen is showing, what the person typed, the last answer and the
+notice to show (a stable key). Actions that need the local API build a ``Call``; the
+executor runs its ``work`` off the GUI thread and hands the outcome back to
+``complete`` (the Qt app through a signal, a plain test synchronously). A call that
+comes back after the session ended is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from kiosk.api import Answer, KioskClient
+from kiosk.batch import BatchRow, list_batch_files, read_batch, write_template
+from kiosk.cargo import FIELD_NAMES, FieldError, items_to_values, validate_cargo
+from kiosk.certs import list_certificates, sign_with_certificate
+from kiosk.session import DEFAULT_LANGUAGE, IdleClock, KioskError, Level, Notice, Secret
+from rocars.client import ApiError
+from rocars.errors import InvalidIdentifier, RocarsError
+from rocars.ids import (
+    ControlPoint,
+    Direction,
+    normalize_account,
+    normalize_ccrn,
+    normalize_ubr,
+    normalize_vrn,
+)
+from rocars.models import (
+    MAX_CCRNS_PER_BUNDLE,
+    Bundle,
+    BundleRequest,
+    BundleStatus,
+    CancelRequest,
+    Cargo,
+    CargoItems,
+    CargoStatus,
+    CertificateAuth,
+    SecurityCodeAuth,
+    cancel_op,
+)
+from rocars.timeutil import HK_TZ, utc_now
+from ui_common.languages import Language
+
+logger = logging.getLogger(__name__)
+
+#: The ``op`` a bundling signature covers (see ``rocars.models.signed_content``; a
+#: cancellation signs ``rocars.models.cancel_op``); the body is the request without
+#: ``auth`` and ``password`` (the centre checks the same).
+OP_BUNDLE = "bundle"
+
+
+class Screen(StrEnum):
+    START = "start"
+    SIGN_IN = "sign_in"
+    DRIVER_MENU = "driver_menu"
+    BUNDLE_CCRNS = "bundle_ccrns"
+    BUNDLE_DETAILS = "bundle_details"
+    BUNDLE_REVIEW = "bundle_review"
+    SIGN_METHOD = "sign_method"
+    SIGN_CODE = "sign_code"
+    SIGN_CERT = "sign_cert"
+    SIGN_PIN = "sign_pin"
+    BUNDLE_RESULT = "bundle_result"
+    CANCEL_UBR = "cancel_ubr"
+    CANCEL_CHOOSE = "cancel_choose"
+    CANCEL_RESULT = "cancel_result"
+    QUERY = "query"
+    QUERY_RESULT = "query_result"
+    SHIPPER_MENU = "shipper_menu"
+    CARGO_FORM = "cargo_form"
+    CARGO_RESULT = "cargo_result"
+    AMEND_CCRN = "amend_ccrn"
+    BATCH = "batch"
+    BATCH_RESULT = "batch_result"
+
+
+class Purpose(StrEnum):
+    """What the signature on the sign screens is for."""
+
+    BUNDLE = "bundle"
+    CANCEL_ALL = "cancel_all"
+    CANCEL_ONE = "cancel_one"
+
+
+class QueryMode(StrEnum):
+    UBR = "ubr"
+    CCRN = "ccrn"
+    EARLIEST = "earliest"
+
+
+@dataclass
+class Call:
+    """Work for a background thread and what to do with its result on the GUI thread."""
+
+    label: str
+    work: Callable[[], Any]
+    done: Callable[[Any], None]
+    session: int
+    failed: Callable[[RocarsError], None] | None = None
+
+
+Executor = Callable[[Call], None]
+
+
+def run_work(call: Call) -> tuple[Any, RocarsError | None]:
+    """Run ``call.work``; what it raised on purpose comes back as the error."""
+    try:
+        return call.work(), None
+    except RocarsError as err:
+        return None, err
+
+
+@dataclass
+class BatchOutcome:
+    row: int
+    ccrn: str | None = None
+    errors: list[FieldError] = field(default_factory=list)
+    notice: Notice | None = None
+
+
+def hk_time(value: datetime) -> str:
+    """A time as a person at the control point reads it: Hong Kong time, to the minute."""
+    return value.astimezone(HK_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+class Kiosk:
+    """The whole kiosk as a state machine. Listeners are called after every change."""
+
+    def __init__(
+        self,
+        api: KioskClient,
+        *,
+        media: Path,
+        executor: Executor | None = None,
+        idle: IdleClock | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.api = api
+        self.media = media
+        self.executor: Executor = executor or self._run_now
+        self.idle = idle or IdleClock()
+        self.clock = clock
+        self.listeners: list[Callable[[], None]] = []
+        self._session = 0
+        self._reset_state()
+
+    # -- state ---------------------------------------------------------------------------
+
+    def _reset_state(self) -> None:
+        self.lang: Language = DEFAULT_LANGUAGE
+        self.screen = Screen.START
+        self.history: list[Screen] = []
+        self.notice: Notice | None = None
+        self.busy = False
+        self.inputs: dict[str, str] = {}
+        self.password = Secret()
+        self.code = Secret()
+        self.pin = Secret()
+        self.account = ""
+        self.ccrns: list[str] = []
+        self.cp: ControlPoint | None = None
+        self.direction: Direction | None = None
+        self.purpose = Purpose.BUNDLE
+        self.cancel_bundle: Bundle | None = None
+        self.cancel_ccrn: str | None = None
+        self.certificates: list[Path] = []
+        self.certificate: Path | None = None
+        self.result: Bundle | None = None
+        self.query_mode = QueryMode.UBR
+        self.query_bundles: list[Bundle] = []
+        self.query_cargo: Cargo | None = None
+        self.query_key = ""
+        self.stale_since: str | None = None
+        self.cargo_values: dict[str, str] = {}
+        self.cargo_errors: dict[str, FieldError] = {}
+        self.amend_ccrn: str | None = None
+        self.cargo_result: Cargo | None = None
+        self.cargo_amended = False
+        self.batch_files: list[Path] = []
+        self.batch_file: Path | None = None
+        self.batch_outcomes: list[BatchOutcome] = []
+
+    @property
+    def session(self) -> int:
+        """Counts ended sessions: a view that sees it change wipes every field it has."""
+        return self._session
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        self.listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in list(self.listeners):
+            listener()
+
+    def _go(self, screen: Screen, *, remember: bool = True) -> None:
+        if remember and screen != self.screen:
+            self.history.append(self.screen)
+        self.screen = screen
+        self.notice = None
+
+    def _tell(self, key: str, level: Level = Level.ERROR, **params: object) -> None:
+        self.notice = Notice(key, {k: str(v) for k, v in params.items()}, level)
+
+    def set_input(self, name: str, value: str) -> None:
+        """What a text box on the current screen now holds (secrets go to their own slot)."""
+        if name == "password":
+            self.password = Secret(value)
+        elif name == "code":
+            self.code = Secret(value)
+        elif name == "pin":
+            self.pin = Secret(value)
+        elif name.startswith("cargo."):
+            self.cargo_values[name.removeprefix("cargo.")] = value
+        else:
+            self.inputs[name] = value
+
+    def input(self, name: str) -> str:
+        if name.startswith("cargo."):
+            return self.cargo_values.get(name.removeprefix("cargo."), "")
+        return self.inputs.get(name, "")
+
+    # -- the session and its end -----------------------------------------------------------
+
+    def touch(self, now: float) -> None:
+        """Any touch on the screen: the person is still there."""
+        self.idle.touch(now)
+
+    def tick(self, now: float) -> str:
+        """Called every second or so: ``active``, ``warn`` (show the countdown) or ``expired``."""
+        if self.screen == Screen.START and not self.history and self.lang == DEFAULT_LANGUAGE:
+            self.idle.touch(now)
+            return "active"
+        state = self.idle.check(now)
+        if state == "expired":
+            logger.info("session idle too long: cleared")
+            self.reset()
+        return state
+
+    def reset(self) -> None:
+        """End the session: drop everything typed, back to the first screen."""
+        self.password.clear()
+        self.code.clear()
+        self.pin.clear()
+        self._session += 1
+        self._reset_state()
+        self._changed()
+
+    finish = reset
+
+    def set_language(self, lang: Language) -> None:
+        self.lang = lang
+        self._changed()
+
+    def back(self) -> None:
+        if self.busy:
+            return
+        if self.screen in (Screen.SIGN_CODE, Screen.SIGN_PIN):
+            self.code.clear()
+            self.pin.clear()
+        if self.history:
+            self.screen = self.history.pop()
+        else:
+            self.screen = Screen.START
+        self.notice = None
+        self._changed()
+
+    def home(self) -> None:
+        """Back to the driver's or shipper's menu (or the start), keeping the sign-in."""
+        if self.busy:
+            return
+        for menu in (Screen.DRIVER_MENU, Screen.SHIPPER_MENU):
+            if menu in self.history:
+                self.history = self.history[: self.history.index(menu)]
+                self.screen = menu
+                self.notice = None
+                self._changed()
+                return
+        self.reset()
+
+    # -- background calls ----------------------------------------------------------------
+
+    def _run_now(self, call: Call) -> None:
+        result, error = run_work(call)
+        self.complete(call, result, error)
+
+    def _start(
+        self,
+        label: str,
+        work: Callable[[], Any],
+        done: Callable[[Any], None],
+        failed: Callable[[RocarsError], None] | None = None,
+    ) -> None:
+        if self.busy:
+            return
+        self.busy = True
+        self.notice = None
+        self._changed()
+        self.executor(Call(label, work, done, self._session, failed))
+
+    def complete(self, call: Call, result: Any, error: RocarsError | None) -> None:
+        """The outcome of a call, on the GUI thread."""
+        if call.session != self._session:
+            logger.info("dropped the answer to %s: its session has ended", call.label)
+            return
+        self.busy = False
+        if error is None:
+            call.done(result)
+        else:
+            logger.info("%s failed: %s", call.label, error.key)
+            if call.failed is not None:
+                call.failed(error)
+            else:
+                self.notice = self._notice_for(error)
+        self._changed()
+
+    def _notice_for(self, error: RocarsError) -> Notice:
+        if isinstance(error, ApiError) and error.key == "central_unreachable":
+            # The kiosk could not reach the control point's local API at all.
+            return Notice("kiosk_offline")
+        if isinstance(error, ApiError) and error.key == "validation_error":
+            detail = error.detail if isinstance(error.detail, list) else []
+            fields = ", ".join(str(d.get("field", "")) for d in detail if isinstance(d, dict))
+            return Notice("validation_error", {"fields": fields})
+        return Notice.from_error(error)
+
+    # -- first screen --------------------------------------------------------------------
+
+    def start_driver(self) -> None:
+        self._go(Screen.SIGN_IN)
+        self._changed()
+
+    def start_shipper(self) -> None:
+        self._go(Screen.SHIPPER_MENU)
+        self._changed()
+
+    def start_query(self) -> None:
+        self._go(Screen.QUERY)
+        self._changed()
+
+    # -- driver: sign in -----------------------------------------------------------------
+
+    def sign_in(self) -> None:
+        try:
+            self.account = normalize_account(self.input("account"))
+        except InvalidIdentifier:
+            self._tell("account_invalid")
+            self._changed()
+            return
+        if not self.password or len(self.password) > 64:
+            self._tell("password_required")
+            self._changed()
+            return
+        self._go(Screen.DRIVER_MENU)
+        self._changed()
+
+    def driver_bundle(self) -> None:
+        self.ccrns = []
+        self.cp = None
+        self.direction = None
+        self.inputs.pop("vrn", None)
+        self._go(Screen.BUNDLE_CCRNS)
+        self._changed()
+
+    def driver_cancel(self) -> None:
+        self.cancel_bundle = None
+        self._go(Screen.CANCEL_UBR)
+        self._changed()
+
+    # -- driver: bundle ------------------------------------------------------------------
+
+    def add_ccrn(self) -> None:
+        """Check the typed CCRN with the centre (known, not yet bundled), then add it."""
+        try:
+            ccrn = normalize_ccrn(self.input("ccrn"))
+        except InvalidIdentifier:
+            self._tell("ccrn_invalid")
+            self._changed()
+            return
+        if ccrn in self.ccrns:
+            self._tell("ccrn_duplicate", ccrn=ccrn)
+            self._changed()
+            return
+        if len(self.ccrns) >= MAX_CCRNS_PER_BUNDLE:
+            self._tell("too_many_ccrns", max=MAX_CCRNS_PER_BUNDLE)
+            self._changed()
+            return
+
+        def done(answer: Answer[Cargo]) -> None:
+            cargo = answer.value
+            if cargo.status == CargoStatus.BUNDLED:
+                self._tell("ccrn_already_bundled", ccrn=ccrn)
+                return
+            self.ccrns.append(ccrn)
+            self.inputs["ccrn"] = ""
+            self._tell("ccrn_added", Level.INFO, ccrn=ccrn)
+
+        self._start("check ccrn", lambda: self.api.query_cargo(ccrn), done)
+
+    def remove_ccrn(self, ccrn: str) -> None:
+        if ccrn in self.ccrns:
+            self.ccrns.remove(ccrn)
+        self.notice = None
+        self._changed()
+
+    def ccrns_next(self) -> None:
+        if not self.ccrns:
+            self._tell("ccrns_empty")
+        else:
+            self._go(Screen.BUNDLE_DETAILS)
+        self._changed()
+
+    def set_cp(self, cp: ControlPoint) -> None:
+        self.cp = cp
+        self.notice = None
+        self._changed()
+
+    def set_direction(self, direction: Direction) -> None:
+        self.direction = direction
+        self.notice = None
+        self._changed()
+
+    def details_next(self) -> None:
+        try:
+            self.inputs["vrn"] = normalize_vrn(self.input("vrn"))
+        except InvalidIdentifier:
+            self._tell("vrn_invalid")
+            self._changed()
+            return
+        if self.cp is None:
+            self._tell("cp_required")
+        elif self.direction is None:
+            self._tell("direction_required")
+        else:
+            self._go(Screen.BUNDLE_REVIEW)
+        self._changed()
+
+    def review_confirm(self) -> None:
+        self.purpose = Purpose.BUNDLE
+        self._go(Screen.SIGN_METHOD)
+        self._changed()
+
+    # -- driver: sign ----------------------------------------------------------------------
+
+    def choose_code(self) -> None:
+        self.code.clear()
+        self._go(Screen.SIGN_CODE)
+        self._changed()
+
+    def choose_certificate(self) -> None:
+        self.certificates = list_certificates(self.media)
+        if not self.certificates:
+            self._tell("cert_none_found")
+        else:
+            self._go(Screen.SIGN_CERT)
+        self._changed()
+
+    def pick_certificate(self, path: Path) -> None:
+        self.certificate = path
+        self.pin.clear()
+        self._go(Screen.SIGN_PIN)
+        self._changed()
+
+    def submit_code(self) -> None:
+        code = self.code.reveal()
+        if not (len(code) == 6 and code.isdigit()):
+            self._tell("security_code_format")
+            self._changed()
+            return
+        auth = SecurityCodeAuth(code=code)
+        self._send(lambda _op, _body: auth)
+
+    def submit_pin(self) -> None:
+        if not self.pin or self.certificate is None:
+            self._tell("pin_required")
+            self._changed()
+            return
+        path, pin = self.certificate, self.pin.reveal()
+
+        def auth(op: str, body: dict[str, Any]) -> CertificateAuth:
+            return sign_with_certificate(path, pin, op, body, self.clock())
+
+        self._send(auth)
+
+    def _send(self, make_auth: Callable[[str, dict[str, Any]], Any]) -> None:
+        """Sign and send what the sign screens are for, in the background."""
+        account, password = self.account, self.password.reveal()
+        placeholder = SecurityCodeAuth(code="000000")
+
+        def failed(error: RocarsError) -> None:
+            self.code.clear()
+            self.pin.clear()
+            self.notice = self._notice_for(error)
+
+        if self.purpose == Purpose.BUNDLE:
+            assert self.cp is not None
+            assert self.direction is not None
+            try:
+                request = BundleRequest(
+                    account=account,
+                    password=password,
+                    auth=placeholder,
+                    vrn=self.inputs.get("vrn", ""),
+                    cp=self.cp,
+                    direction=self.direction,
+                    ccrns=list(self.ccrns),
+                )
+            except ValidationError as err:
+                fields = ", ".join(str(e["loc"][0]) for e in err.errors() if e["loc"])
+                self._tell("validation_error", fields=fields)
+                self._changed()
+                return
+
+            def work() -> Bundle:
+                body = request.model_dump(mode="json")
+                signed = request.model_copy(update={"auth": make_auth(OP_BUNDLE, body)})
+                return self.api.bundle(signed)
+
+            self._start("bundle", work, self._bundled, failed)
+            return
+        assert self.cancel_bundle is not None
+        ubr, one = self.cancel_bundle.ubr, self.cancel_ccrn
+        cancel = CancelRequest(account=account, password=password, auth=placeholder)
+
+        def cancel_work() -> Bundle:
+            body = cancel.model_dump(mode="json")
+            if one is None:
+                signed = cancel.model_copy(update={"auth": make_auth(cancel_op(ubr), body)})
+                return self.api.cancel_bundle(ubr, signed)
+            signed = cancel.model_copy(update={"auth": make_auth(cancel_op(ubr, one), body)})
+            return self.api.cancel_ccrn(ubr, one, signed)
+
+        self._start("cancel", cancel_work, self._cancelled, failed)
+
+    def _bundled(self, bundle: Bundle) -> None:
+        self.code.clear()
+        self.pin.clear()
+        self.result = bundle
+        logger.info("bundled %d CCRNs as UBR %s", len(bundle.ccrns), bundle.ubr)
+        self.history = [h for h in self.history if h in (Screen.START, Screen.DRIVER_MENU)]
+        self._go(Screen.BUNDLE_RESULT, remember=False)
+
+    def _cancelled(self, bundle: Bundle) -> None:
+        self.code.clear()
+        self.pin.clear()
+        self.result = bundle
+        logger.info("cancelled %s of UBR %s", self.cancel_ccrn or "all", bundle.ubr)
+        self.history = [h for h in self.history if h in (Screen.START, Screen.DRIVER_MENU)]
+        self._go(Screen.CANCEL_RESULT, remember=False)
+
+    # -- driver: cancel ------------------------------------------------------------------
+
+    def cancel_lookup(self) -> None:
+        try:
+            ubr = normalize_ubr(self.input("ubr"))
+        except InvalidIdentifier:
+            self._tell("ubr_invalid")
+            self._changed()
+            return
+
+        def done(answer: Answer[Bundle]) -> None:
+            if answer.value.status != BundleStatus.ACTIVE:
+                self._tell("bundle_not_active", ubr=ubr)
+                return
+            self.cancel_bundle = answer.value
+            self._go(Screen.CANCEL_CHOOSE)
+
+        self._start("find bundle", lambda: self.api.query_bundle(ubr), done)
+
+    def cancel_all(self) -> None:
+        self.cancel_ccrn = None
+        self.purpose = Purpose.CANCEL_ALL
+        self._go(Screen.SIGN_METHOD)
+        self._changed()
+
+    def cancel_one(self, ccrn: str) -> None:
+        self.cancel_ccrn = ccrn
+        self.purpose = Purpose.CANCEL_ONE
+        self._go(Screen.SIGN_METHOD)
+        self._changed()
+
+    # -- queries -------------------------------------------------------------------------
+
+    def set_query_mode(self, mode: QueryMode) -> None:
+        self.query_mode = mode
+        self.notice = None
+        self._changed()
+
+    def run_query(self) -> None:
+        mode = self.query_mode
+        text = self.input("query")
+        try:
+            key = normalize_ccrn(text) if mode == QueryMode.CCRN else normalize_ubr(text)
+        except InvalidIdentifier:
+            self._tell("ccrn_invalid" if mode == QueryMode.CCRN else "ubr_invalid")
+            self._changed()
+            return
+
+        def work() -> tuple[list[Bundle], Cargo | None, str | None]:
+            if mode == QueryMode.CCRN:
+                cargo = self.api.query_cargo(key)
+                bundles = self.api.query_bundles_for_ccrn(key)
+                return bundles.value, cargo.value, bundles.stale_since or cargo.stale_since
+            one = self.api.query_bundle(key)
+            return [one.value], None, one.stale_since
+
+        def done(result: tuple[list[Bundle], Cargo | None, str | None]) -> None:
+            self.query_bundles, self.query_cargo, self.stale_since = result
+            self.query_key = key
+            self._go(Screen.QUERY_RESULT)
+
+        self._start("query", work, done)
+
+    def may_cross_now(self, bundle: Bundle) -> bool:
+        return self.clock() >= bundle.earliest_at
+
+    # -- shipper -------------------------------------------------------------------------
+
+    def new_cargo(self) -> None:
+        today = self.clock().astimezone(HK_TZ).date()
+        self.amend_ccrn = None
+        self.cargo_values = {name: "" for name in FIELD_NAMES}
+        self.cargo_values["expected_date"] = today.isoformat()
+        self.cargo_values["direction"] = Direction.IMPORT.value
+        self.cargo_errors = {}
+        self._go(Screen.CARGO_FORM)
+        self._changed()
+
+    def amend_start(self) -> None:
+        self._go(Screen.AMEND_CCRN)
+        self._changed()
+
+    def amend_lookup(self) -> None:
+        try:
+            ccrn = normalize_ccrn(self.input("amend_ccrn"))
+        except InvalidIdentifier:
+            self._tell("ccrn_invalid")
+            self._changed()
+            return
+
+        def done(answer: Answer[Cargo]) -> None:
+            cargo = answer.value
+            if cargo.status == CargoStatus.BUNDLED:
+                self._tell("cargo_bundled", ccrn=ccrn, ubr=cargo.ubr or "")
+                return
+            self.amend_ccrn = ccrn
+            self.cargo_values = items_to_values(cargo.items)
+            self.cargo_errors = {}
+            self._go(Screen.CARGO_FORM)
+
+        self._start("find cargo", lambda: self.api.query_cargo(ccrn), done)
+
+    def step_date(self, days: int) -> None:
+        """The date buttons: one day earlier or later, within today..+14."""
+        today = self.clock().astimezone(HK_TZ).date()
+        try:
+            current = date.fromisoformat(self.cargo_values.get("expected_date", ""))
+        except ValueError:
+            current = today
+        wanted = min(max(current + timedelta(days=days), today), today + timedelta(days=14))
+        self.cargo_values["expected_date"] = wanted.isoformat()
+        self.cargo_errors.pop("expected_date", None)
+        self._changed()
+
+    def cargo_submit(self) -> None:
+        items, errors = validate_cargo(self.cargo_values, self.clock())
+        self.cargo_errors = {e.field: e for e in errors}
+        if items is None:
+            first = errors[0]
+            self._tell("form_has_errors", count=len(errors), field=first.field)
+            self._changed()
+            return
+        ccrn = self.amend_ccrn
+        checked: CargoItems = items
+
+        def done(cargo: Cargo) -> None:
+            self.cargo_result = cargo
+            self.cargo_amended = ccrn is not None
+            logger.info("cargo %s %s", cargo.ccrn, "amended" if ccrn else "submitted")
+            self.history = [h for h in self.history if h in (Screen.START, Screen.SHIPPER_MENU)]
+            self._go(Screen.CARGO_RESULT, remember=False)
+
+        if ccrn is None:
+            self._start("submit cargo", lambda: self.api.submit_cargo(checked), done)
+        else:
+            self._start("amend cargo", lambda: self.api.amend_cargo(ccrn, checked), done)
+
+    # -- shipper: batch upload -------------------------------------------------------------
+
+    def batch_start(self) -> None:
+        self.batch_files = list_batch_files(self.media)
+        self.batch_outcomes = []
+        self._go(Screen.BATCH)
+        self._changed()
+
+    def batch_template(self) -> None:
+        try:
+            written = write_template(self.media)
+        except OSError as err:
+            logger.warning("cannot write the template to %s: %s", self.media, err)
+            self._tell("media_not_writable")
+        else:
+            self.batch_files = list_batch_files(self.media)
+            self._tell("template_saved", Level.INFO, files=", ".join(p.name for p in written))
+        self._changed()
+
+    def batch_upload(self, path: Path) -> None:
+        """Read the whole file first; only a readable file gets its valid rows submitted."""
+        try:
+            rows = read_batch(path, self.clock())
+        except KioskError as err:
+            self.notice = Notice.from_error(err)
+            self._changed()
+            return
+        self.batch_file = path
+
+        def work() -> list[BatchOutcome]:
+            return [self._submit_row(row) for row in rows]
+
+        def done(outcomes: list[BatchOutcome]) -> None:
+            self.batch_outcomes = outcomes
+            self._go(Screen.BATCH_RESULT)
+
+        self._start("batch upload", work, done)
+
+    def _submit_row(self, row: BatchRow) -> BatchOutcome:
+        """Runs on the worker thread: one row, its CCRN or why not."""
+        if row.items is None:
+            return BatchOutcome(row.row, errors=row.errors)
+        try:
+            cargo = self.api.submit_cargo(row.items)
+        except ApiError as err:
+            return BatchOutcome(row.row, notice=self._notice_for(err))
+        return BatchOutcome(row.row, ccrn=cargo.ccrn)
+
+    @property
+    def batch_counts(self) -> tuple[int, int]:
+        ok = sum(1 for o in self.batch_outcomes if o.ccrn)
+        return ok, len(self.batch_outcomes) - ok

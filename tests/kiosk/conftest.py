@@ -1,0 +1,99 @@
+"""One simulated centre and one local API for the kiosk tests; a fresh kiosk window per test."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pyotp
+import pytest
+from pytestqt.qtbot import QtBot
+
+from hardware_sim.launch import CentralProcess
+from kiosk.api import KioskClient
+from kiosk.flows import Kiosk
+from kiosk.qt_app import CATALOGUE, KioskWindow
+from kiosk.session import IdleClock
+from rocars.models import CargoItems
+from rocars.timeutil import HK_TZ, utc_now
+from tests.fixtures.local_api import LocalApi, serve_local_api, stop_local_api
+from tests.kiosk.kit import KioskUi
+from ui_common.i18n import Translations
+from ui_common.languages import Language
+
+
+@dataclass
+class Backend:
+    central: CentralProcess
+    api: LocalApi
+    accounts: list[dict[str, Any]]
+
+    def account(self, case: str, index: int = 0) -> dict[str, Any]:
+        found = [a for a in self.accounts if a["cert_case"] == case and not a["immediate"]]
+        return found[index]
+
+    def code(self, account: dict[str, Any]) -> str:
+        return str(pyotp.TOTP(account["totp_secret"], interval=30).now())
+
+    def new_cargo(self, **changes: Any) -> str:
+        """A fresh CCRN (submitted straight to the centre), for a test to bundle."""
+        data: dict[str, Any] = {
+            "packages": 5,
+            "package_description": "CARTONS",
+            "article_description": "TEA",
+            "consignor_name": "A",
+            "consignor_address": "B",
+            "consignee_name": "C",
+            "consignee_address": "D",
+            "expected_date": utc_now().astimezone(HK_TZ).date() + timedelta(days=1),
+            "direction": "import",
+        }
+        data.update(changes)
+        return self.api.client.submit_cargo(CargoItems.model_validate(data)).ccrn
+
+
+@pytest.fixture(scope="session")
+def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    data = tmp_path_factory.mktemp("kiosk-backend")
+    central = CentralProcess(data / "central", seed=7, cp="SBC", direction="import")
+    central.start()
+    api = serve_local_api(central, data / "sync")
+    accounts = api.client._call("GET", "/sim/accounts")["accounts"]
+    yield Backend(central, api, accounts)
+    stop_local_api(api)
+    central.stop()
+
+
+@pytest.fixture
+def media(tmp_path: Path) -> Path:
+    folder = tmp_path / "media"
+    folder.mkdir()
+    return folder
+
+
+def copy_cert(backend: Backend, account: dict[str, Any], media: Path) -> Path:
+    target = media / Path(account["cert_path"]).name
+    shutil.copyfile(account["cert_path"], target)
+    return target
+
+
+@pytest.fixture
+def kiosk(qtbot: QtBot, backend: Backend, media: Path, tmp_path: Path) -> Iterator[KioskUi]:
+    if not backend.api.up:  # a test that took the centre down failed before it came back
+        backend.api.central_back()
+    translations = Translations([CATALOGUE], Language.ZH_TW)
+    client = KioskClient(backend.api.url, timeout=10)
+    model = Kiosk(client, media=media, idle=IdleClock(warn_after=60, reset_after=90))
+    window = KioskWindow(model, translations, print_dir=tmp_path / "print", tick_ms=50)
+    qtbot.addWidget(window)
+    window.resize(1920, 1080)
+    window.show()
+    qtbot.waitExposed(window)
+    yield KioskUi(window, model, qtbot)
+    window.close()
+    translations.close()
+    client.close()

@@ -1,0 +1,322 @@
+"""Driver flows through the widgets, against the real local API and the simulated centre."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QLabel
+
+from kiosk.flows import Screen
+from rocars.timeutil import HK_TZ
+from tests.kiosk.conftest import Backend, copy_cert
+from tests.kiosk.kit import KioskUi
+from ui_common.languages import Language
+
+# The offscreen platform says this whenever a top-level window is shown.
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+
+
+def bundle_with_code(kiosk: KioskUi, backend: Backend, ccrns: list[str]) -> str:
+    account = backend.account("valid", 0)
+    kiosk.sign_in(account["account"], account["password"])
+    kiosk.prepare_bundle(ccrns)
+    kiosk.click("sign_with_code")
+    kiosk.at(Screen.SIGN_CODE)
+    kiosk.type("code", backend.code(account))
+    kiosk.click("submit_code")
+    kiosk.at(Screen.BUNDLE_RESULT)
+    result = kiosk.model.result
+    assert result is not None
+    return result.ubr
+
+
+def test_bundle_with_security_code_shows_the_result_in_hk_time(
+    kiosk: KioskUi, backend: Backend
+) -> None:
+    ccrns = [backend.new_cargo(), backend.new_cargo()]
+    ubr = bundle_with_code(kiosk, backend, ccrns)
+    central = backend.api.client.get_bundle(ubr)
+    assert central.ccrns == ccrns
+    assert central.vrn == "KX88"
+    assert central.earliest_at - central.bundled_at == timedelta(minutes=30)
+    text = kiosk.screen_text()
+    assert ubr in text
+    assert central.earliest_at.astimezone(HK_TZ).strftime("%Y-%m-%d %H:%M") + " HKT" in text
+    assert "深圳灣" in text  # the control point, named in the language on screen
+    assert "進口（進入香港）" in text
+    assert all(c in text for c in ccrns)
+    assert not kiosk.model.code  # the code is gone once used
+
+
+def test_print_receipt_writes_a_pdf_that_renders(
+    kiosk: KioskUi, backend: Backend, tmp_path: Path
+) -> None:
+    ubr = bundle_with_code(kiosk, backend, [backend.new_cargo()])
+    kiosk.click("lang_en")
+    kiosk.click("print")
+    assert kiosk.notice_key == "receipt_printed"
+    pdf = kiosk.window.last_receipt
+    assert pdf is not None
+    assert pdf.read_bytes().startswith(b"%PDF")
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "100", "-singlefile", str(pdf), str(tmp_path / "receipt")],
+        check=True,
+        timeout=30,
+    )
+    text = subprocess.run(
+        ["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True, timeout=30
+    ).stdout
+    assert ubr in text
+    assert "Earliest crossing time" in text
+    assert "Shenzhen Bay" in text
+    image = QImage(str(tmp_path / "receipt.png"))
+    assert image.width() > 200
+    assert image.height() > 400
+    dark = sum(
+        1
+        for y in range(0, image.height(), 4)
+        for x in range(0, image.width(), 4)
+        if image.pixelColor(x, y).lightness() < 100
+    )
+    assert dark > 200  # ink on the paper, not a blank page
+
+
+def test_bundle_with_certificate(kiosk: KioskUi, backend: Backend, media: Path) -> None:
+    account = backend.account("valid", 1)
+    copy_cert(backend, account, media)
+    ccrn = backend.new_cargo()
+    kiosk.sign_in(account["account"], account["password"])
+    kiosk.prepare_bundle([ccrn], vrn="KX 89")
+    kiosk.click("sign_with_cert")
+    kiosk.at(Screen.SIGN_CERT)
+    kiosk.click(f"cert_{account['account']}")
+    kiosk.at(Screen.SIGN_PIN)
+    kiosk.type("pin", "000000" if account["cert_pin"] != "000000" else "111111")
+    kiosk.click("submit_pin")
+    assert kiosk.notice_key == "pin_wrong"
+    assert kiosk.model.screen == Screen.SIGN_PIN
+    assert not kiosk.screen.fields["pin"].text()  # a wrong PIN is cleared, not kept
+    kiosk.type("pin", account["cert_pin"])
+    kiosk.click("submit_pin")
+    kiosk.at(Screen.BUNDLE_RESULT)
+    assert kiosk.model.result is not None
+    assert backend.api.client.get_bundle(kiosk.model.result.ubr).ccrns == [ccrn]
+
+
+@pytest.mark.parametrize(
+    ("case", "key"), [("expired", "cert_expired"), ("revoked", "cert_revoked")]
+)
+def test_unusable_certificate_is_refused_with_its_reason(
+    kiosk: KioskUi, backend: Backend, media: Path, case: str, key: str
+) -> None:
+    account = backend.account(case)
+    copy_cert(backend, account, media)
+    kiosk.sign_in(account["account"], account["password"])
+    kiosk.prepare_bundle([backend.new_cargo()])
+    kiosk.click("sign_with_cert")
+    kiosk.click(f"cert_{account['account']}")
+    kiosk.type("pin", account["cert_pin"])
+    kiosk.click("submit_pin")
+    assert kiosk.notice_key == key
+    assert kiosk.notice_text  # translated text, not the key
+    assert key not in kiosk.notice_text
+    assert kiosk.model.screen == Screen.SIGN_PIN
+
+
+def test_cancel_one_ccrn_then_the_whole_bundle(kiosk: KioskUi, backend: Backend) -> None:
+    first, second = backend.new_cargo(), backend.new_cargo()
+    ubr = bundle_with_code(kiosk, backend, [first, second])
+    account = backend.account("valid", 0)
+    kiosk.click("done")
+    kiosk.at(Screen.START)
+
+    kiosk.sign_in(account["account"], account["password"])
+    kiosk.click("menu_cancel")
+    kiosk.type("ubr", ubr)
+    kiosk.click("find_bundle")
+    kiosk.at(Screen.CANCEL_CHOOSE)
+    kiosk.click(f"cancel_{first}")
+    kiosk.click("sign_with_code")
+    # A wrong code first: refused with its message, nothing cancelled.
+    wrong = "000000" if backend.code(account) != "000000" else "111111"
+    kiosk.type("code", wrong)
+    kiosk.click("submit_code")
+    assert kiosk.notice_key == "security_code_invalid"
+    assert backend.api.client.get_bundle(ubr).ccrns == [first, second]
+    kiosk.type("code", backend.code(account))
+    kiosk.click("submit_code")
+    kiosk.at(Screen.CANCEL_RESULT)
+    assert backend.api.client.get_bundle(ubr).ccrns == [second]
+    assert backend.api.client.get_cargo(first).status == "submitted"
+
+    kiosk.click("back")  # back to the driver's menu, still signed in
+    kiosk.at(Screen.DRIVER_MENU)
+    kiosk.click("menu_cancel")
+    kiosk.type("ubr", ubr)
+    kiosk.click("find_bundle")
+    kiosk.click("cancel_all")
+    kiosk.click("sign_with_code")
+    kiosk.type("code", backend.code(account))
+    kiosk.click("submit_code")
+    kiosk.at(Screen.CANCEL_RESULT)
+    assert backend.api.client.get_bundle(ubr).status == "cancelled"
+
+
+def test_unknown_and_already_bundled_ccrns_are_refused_on_add(
+    kiosk: KioskUi, backend: Backend
+) -> None:
+    account = backend.account("valid", 0)
+    kiosk.sign_in(account["account"], account["password"])
+    kiosk.click("menu_bundle")
+    kiosk.type("ccrn", "1999999999")
+    kiosk.click("add_ccrn")
+    assert kiosk.notice_key == "ccrn_not_found"
+    assert "1999999999" in kiosk.notice_text
+    kiosk.type("ccrn", "1001041258")  # bundled in the demo data
+    kiosk.click("add_ccrn")
+    assert kiosk.notice_key == "ccrn_already_bundled"
+    kiosk.type("ccrn", "12345")
+    kiosk.click("add_ccrn")
+    assert kiosk.notice_key == "ccrn_invalid"
+    assert kiosk.model.ccrns == []
+
+
+def test_ccrn_bundled_meanwhile_is_refused_by_the_centre(kiosk: KioskUi, backend: Backend) -> None:
+    ccrn = backend.new_cargo()
+    account = backend.account("valid", 0)
+    kiosk.sign_in(account["account"], account["password"])
+    kiosk.prepare_bundle([ccrn])
+    # Someone else bundles it (another kiosk) before this driver signs.
+    other = backend.account("valid", 2)
+    from rocars.models import BundleRequest, SecurityCodeAuth
+
+    backend.api.client.bundle(
+        BundleRequest(
+            account=other["account"],
+            password=other["password"],
+            auth=SecurityCodeAuth(code=backend.code(other)),
+            vrn="KX90",
+            cp="SBC",
+            direction="import",
+            ccrns=[ccrn],
+        )
+    )
+    kiosk.click("sign_with_code")
+    kiosk.type("code", backend.code(account))
+    kiosk.click("submit_code")
+    assert kiosk.notice_key == "ccrn_already_bundled"
+    assert ccrn in kiosk.notice_text
+
+
+def test_security_code_lockout_is_shown(kiosk: KioskUi, backend: Backend) -> None:
+    account = backend.account("foreign")  # this driver is used for nothing else
+    kiosk.sign_in(account["account"], account["password"])
+    kiosk.prepare_bundle([backend.new_cargo()])
+    kiosk.click("sign_with_code")
+    right = backend.code(account)
+    wrong = "000000" if right != "000000" else "111111"
+    keys = []
+    for _ in range(6):
+        kiosk.type("code", wrong)
+        kiosk.click("submit_code")
+        keys.append(kiosk.notice_key)
+        if keys[-1] == "account_locked":
+            break
+    assert keys[0] == "security_code_invalid"
+    assert keys[-1] == "account_locked"
+    kiosk.type("code", backend.code(account))
+    kiosk.click("submit_code")
+    assert kiosk.notice_key == "account_locked"  # even the right code now
+    assert "秒" in kiosk.notice_text  # retry time in the message
+
+
+def test_queries_by_ubr_ccrn_and_earliest_time(kiosk: KioskUi, backend: Backend) -> None:
+    kiosk.click("start_query")
+    kiosk.at(Screen.QUERY)
+    kiosk.type("query", "9110635860")
+    kiosk.click("run_query")
+    kiosk.at(Screen.QUERY_RESULT)
+    assert "1001041258" in kiosk.screen_text()
+    assert not kiosk.label("row_0").text() == ""
+    kiosk.click("back")
+    kiosk.click("query_ccrn")
+    kiosk.type("query", "1001041258")
+    kiosk.click("run_query")
+    kiosk.at(Screen.QUERY_RESULT)
+    text = kiosk.screen_text()
+    assert "9110635860" in text
+    assert "已綑綁" in text
+    kiosk.click("back")
+    kiosk.click("query_earliest")
+    kiosk.type("query", "9110635860")
+    kiosk.click("run_query")
+    kiosk.at(Screen.QUERY_RESULT)
+    headline = kiosk.label("headline").text()
+    bundle = backend.api.client.get_bundle("9110635860")
+    assert bundle.earliest_at.astimezone(HK_TZ).strftime("%H:%M") in headline
+    kiosk.click("back")
+    kiosk.click("query_ubr")
+    kiosk.type("query", "9999999999")
+    kiosk.click("run_query")
+    assert kiosk.notice_key == "ubr_not_found"
+
+
+def test_query_while_the_centre_is_down_says_it_may_be_stale(
+    kiosk: KioskUi, backend: Backend
+) -> None:
+    backend.api.central_down()
+    try:
+        kiosk.click("start_query")
+        kiosk.type("query", "9110635860")
+        kiosk.click("run_query")
+        kiosk.at(Screen.QUERY_RESULT)
+        stale = kiosk.label("stale").text()
+        assert "可能不是最新" in stale
+        # bundling is refused with a clear message
+        kiosk.click("finish")
+        account = backend.account("valid", 0)
+        kiosk.sign_in(account["account"], account["password"])
+        kiosk.click("menu_bundle")
+        kiosk.type("ccrn", "1001041283")
+        kiosk.click("add_ccrn")  # the replica still knows it
+        kiosk.click("ccrns_next")
+        kiosk.type("vrn", "KX1")
+        kiosk.click("cp_SBC")
+        kiosk.click("dir_import")
+        kiosk.click("details_next")
+        kiosk.click("review_confirm")
+        kiosk.click("sign_with_code")
+        kiosk.type("code", backend.code(account))
+        kiosk.click("submit_code")
+        assert kiosk.notice_key == "central_unavailable"
+    finally:
+        backend.api.central_back()
+    kiosk.click("finish")
+    kiosk.click("start_query")
+    kiosk.type("query", "9110635860")
+    kiosk.click("run_query")
+    kiosk.at(Screen.QUERY_RESULT)
+    assert kiosk.model.stale_since is None
+    assert not [w for w in kiosk.window.findChildren(QLabel, "stale") if w.isVisible()]
+
+
+def test_language_switch_mid_flow_keeps_what_was_typed(kiosk: KioskUi, backend: Backend) -> None:
+    account = backend.account("valid", 0)
+    kiosk.sign_in(account["account"], account["password"])
+    kiosk.click("menu_bundle")
+    kiosk.type("ccrn", "1999999999")
+    kiosk.click("add_ccrn")
+    assert "道路貨物資料系統沒有" in kiosk.notice_text
+    kiosk.click("lang_en")
+    assert kiosk.model.lang == Language.EN
+    assert kiosk.screen.title.text() == "Bundle: the CCRNs on this truck"
+    assert "not known to ROCARS" in kiosk.notice_text
+    assert kiosk.screen.fields["ccrn"].text() == "1999999999"
+    kiosk.click("lang_zh_CN")
+    assert kiosk.screen.title.text() == "捆绑：这辆货车的 CCRN"
+    assert "道路货物资料系统没有" in kiosk.notice_text
+    assert kiosk.button("back").text() == "◀ 返回"

@@ -1,0 +1,140 @@
+"""Sessions end cleanly: the idle timeout, and nothing personal left behind."""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from kiosk.api import KioskClient
+from kiosk.flows import Screen
+from kiosk.session import IdleClock
+from rocars.broker import free_port
+from tests.kiosk.conftest import Backend, copy_cert
+from tests.kiosk.kit import KioskUi
+from ui_common.languages import Language
+
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+
+
+def test_idle_warns_then_clears_everything(kiosk: KioskUi, backend: Backend) -> None:
+    kiosk.model.idle = IdleClock(warn_after=0.5, reset_after=1.5)
+    account = backend.account("valid", 0)
+    kiosk.click("lang_en")
+    kiosk.sign_in(account["account"], account["password"])
+    kiosk.click("menu_bundle")
+    kiosk.type("ccrn", "1001041283")
+    kiosk.qtbot.waitUntil(kiosk.window.idle.isVisible, timeout=5000)
+    assert "cleared in" in kiosk.window.idle_text.text()
+    kiosk.click("idle_continue")  # the person is still there
+    assert not kiosk.window.idle.isVisible()
+    assert kiosk.model.screen == Screen.BUNDLE_CCRNS
+    kiosk.qtbot.waitUntil(kiosk.window.idle.isVisible, timeout=5000)
+    kiosk.qtbot.waitUntil(lambda: kiosk.model.screen == Screen.START, timeout=5000)
+    assert not kiosk.window.idle.isVisible()
+    assert kiosk.model.lang == Language.ZH_TW  # the next person starts in the default
+    assert kiosk.model.account == ""
+    assert not kiosk.model.password
+    kiosk.click("start_driver")
+    assert kiosk.screen.fields["account"].text() == ""
+    assert kiosk.screen.fields["password"].text() == ""
+
+
+def test_local_api_unreachable_is_said_plainly(kiosk: KioskUi) -> None:
+    kiosk.model.api = KioskClient(f"http://127.0.0.1:{free_port()}", timeout=2)
+    kiosk.click("start_query")
+    kiosk.type("query", "9110635860")
+    kiosk.click("run_query")
+    assert kiosk.notice_key == "kiosk_offline"
+    assert kiosk.model.screen == Screen.QUERY
+
+
+def _files_since(folder: Path, since: float) -> list[Path]:
+    out = []
+    for path in folder.rglob("*"):
+        try:
+            if path.is_file() and path.stat().st_mtime >= since and path.stat().st_size < 5e6:
+                out.append(path)
+        except OSError:  # a temporary file another process just removed
+            continue
+    return out
+
+
+def _has(secret: str, data: bytes) -> bool:
+    return (
+        re.search(rb"(?<![0-9A-Za-z])" + re.escape(secret.encode()) + rb"(?![0-9A-Za-z])", data)
+        is not None
+    )
+
+
+def test_nothing_personal_is_kept_after_a_session(
+    kiosk: KioskUi, backend: Backend, media: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    started = time.time() - 1
+    account = backend.account("valid", 1)
+    cert = copy_cert(backend, account, media)
+    kiosk.sign_in(account["account"], account["password"])
+    kiosk.prepare_bundle([backend.new_cargo()])
+    kiosk.click("sign_with_cert")
+    kiosk.click(f"cert_{account['account']}")
+    kiosk.type("pin", account["cert_pin"])
+    kiosk.click("submit_pin")
+    kiosk.at(Screen.BUNDLE_RESULT)
+    kiosk.click("print")
+    assert kiosk.model.result is not None
+    ubr = kiosk.model.result.ubr
+    kiosk.click("back")
+    kiosk.click("menu_cancel")
+    kiosk.type("ubr", ubr)
+    kiosk.click("find_bundle")
+    kiosk.click("cancel_all")
+    kiosk.click("sign_with_code")
+    code = backend.code(account)
+    kiosk.type("code", code)
+    kiosk.click("submit_code")
+    kiosk.at(Screen.CANCEL_RESULT)
+    kiosk.click("print")
+    kiosk.click("done")
+    kiosk.at(Screen.START)
+
+    secrets = [account["password"], account["cert_pin"], code]
+    # nothing in the model or the widgets
+    model = kiosk.model
+    assert not model.password
+    assert not model.pin
+    assert not model.code
+    assert not model.account
+    assert "Secret(***)" == repr(model.password)
+    for screen in kiosk.window.screens.values():
+        for widget in screen.fields.values():
+            assert widget.text() not in secrets or widget.text() == ""
+    # nothing in the logs
+    logged = "\n".join(r.getMessage() for r in caplog.records).encode()
+    assert logged, "the session logged nothing at all?"
+    for secret in secrets:
+        assert not _has(secret, logged), "a secret reached the log"
+    # nothing on disk: receipts, the media, the local API's data, temporary files
+    written = _files_since(tmp_path, started) + _files_since(
+        backend.api.replica.path.parent, started
+    )
+    # New temporary files anywhere, except other tests' own folders (tmp_path is ours).
+    written += [
+        p
+        for p in _files_since(Path(tempfile.gettempdir()), started)
+        if not any(part.startswith("pytest-of-") for part in p.parts)
+    ]
+    written = sorted(set(written))
+    receipts = [p for p in written if p.suffix == ".pdf"]
+    assert len(receipts) == 2
+    assert sorted(p.name for p in media.iterdir()) == [cert.name]  # nothing added to the stick
+    for path in written:
+        if path == cert:
+            continue
+        data = path.read_bytes()
+        for secret in secrets:
+            assert not _has(secret, data), f"a secret was written to {path}"

@@ -1,0 +1,82 @@
+"""Translations: complete, compiled, and every message key the kiosk can show is in them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from kiosk.qt_app import CATALOGUE
+from kiosk.qt_text import MESSAGE_KEYS, message
+from kiosk.session import Notice
+from ui_common.i18n import Translations
+from ui_common.languages import Language
+from ui_common.linguist import ROOT, compile_ts, extract, problems, ts_path
+
+KIOSK = ROOT / "kiosk"
+#: What the centre and the local API answer a kiosk with (docs/central.md, sync/local_api.py).
+API_KEYS = {
+    "central_unavailable", "validation_error", "payload_too_large", "credentials_invalid",
+    "security_code_invalid", "account_locked", "cert_expired", "cert_revoked", "cert_untrusted",
+    "cert_signature_invalid", "cert_signature_stale", "cert_account_mismatch", "ccrn_not_found",
+    "ubr_not_found", "cargo_bundled", "ccrn_already_bundled", "ccrn_not_in_bundle",
+    "ccrn_direction_mismatch", "ccrn_vrn_mismatch", "bundle_not_active", "bundle_not_yours",
+    "expected_date_out_of_window", "ccrn_invalid", "ubr_invalid", "vrn_invalid",
+}  # fmt: skip
+
+
+def test_every_string_has_a_finished_translation_in_all_three() -> None:
+    assert len(extract(KIOSK)) > 150
+    assert problems(KIOSK) == []
+
+
+@pytest.mark.parametrize("language", list(Language))
+def test_committed_qm_is_current(language: Language, tmp_path: Path) -> None:
+    ts = ts_path(KIOSK, language)
+    fresh = tmp_path / "fresh.qm"
+    compile_ts(ts, fresh)
+    assert fresh.read_bytes() == ts.with_suffix(".qm").read_bytes()
+
+
+def test_every_key_the_kiosk_raises_is_translated() -> None:
+    raised: set[str] = set(API_KEYS)
+    for path in KIOSK.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        raised |= set(re.findall(r'_tell\(\s*"([a-z_]+)"', text))
+        raised |= set(re.findall(r'key="([a-z_]+)"', text))
+        raised |= set(re.findall(r'Notice\(\s*"([a-z_]+)"', text))
+    assert raised - set(MESSAGE_KEYS) == set()
+
+
+def test_messages_fill_placeholders_and_unknown_keys_still_say_something(qapp: object) -> None:
+    translations = Translations([CATALOGUE], Language.EN)
+    try:
+        assert message(Notice("ccrn_not_found", {"ccrn": "1001041258"})) == (
+            "CCRN 1001041258 is not known to ROCARS. Please check the number."
+        )
+        assert "{" not in message(Notice("account_locked"))  # a missing value stays empty
+        assert "brand_new_key" in message(Notice("brand_new_key"))
+        translations.set_language(Language.ZH_CN)
+        assert message(Notice("cert_revoked")) == "此证书已被撤销，不能使用。"
+    finally:
+        translations.close()
+
+
+def test_a_key_translation_must_keep_the_english_placeholders(tmp_path: Path) -> None:
+    from ui_common.linguist import Entry, write_ts
+
+    pkg = tmp_path / "demo"
+    (pkg / "i18n").mkdir(parents=True)
+    (pkg / "x.py").write_text('QT_TRANSLATE_NOOP("Messages", "ccrn_not_found")\n')
+    texts = {
+        Language.EN: "CCRN {ccrn} is not known",
+        Language.ZH_TW: "沒有 CCRN {ccrn}",
+        Language.ZH_CN: "没有 CCRN",  # lost its placeholder
+    }
+    for lang, text in texts.items():
+        write_ts(ts_path(pkg, lang), lang, {("Messages", "ccrn_not_found"): Entry(text, True)})
+    found = problems(pkg)
+    assert len(found) == 1
+    assert "zh_CN" in found[0]
+    assert "changes placeholders" in found[0]

@@ -1,0 +1,201 @@
+"""Every screen in the three languages, saved for docs/ and checked for what a person sees.
+
+Checks on each: the kiosk's 1920x1080, no character drawn as an empty box, every button
+at least TOUCH_MIN high with its text inside it, the receipt rendered from PDF.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+from PySide6.QtWidgets import QApplication, QLabel, QPushButton
+
+from kiosk.cargo import FIELD_NAMES
+from kiosk.flows import QueryMode, Screen
+from kiosk.qt_app import KIOSK_SIZE
+from rocars.ids import ControlPoint, Direction
+from rocars.timeutil import HK_TZ, utc_now
+from tests.kiosk.conftest import Backend, copy_cert
+from tests.kiosk.kit import KioskUi
+from ui_common.app import missing_glyphs
+from ui_common.languages import Language
+from ui_common.linguist import ROOT
+from ui_common.screenshot import grab_png
+
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+
+SHOTS = ROOT / "docs" / "screenshots"
+TOUCH_MIN = 60
+
+
+def check_screen(kiosk: KioskUi, name: str) -> list[str]:
+    """What is wrong with the screen showing: boxes for glyphs, small or overflowing buttons."""
+    problems: list[str] = []
+    window = kiosk.window
+    if (window.width(), window.height()) != KIOSK_SIZE:
+        problems.append(f"{name}: window is {window.width()}x{window.height()}")
+    for widget in window.findChildren(QLabel) + window.findChildren(QPushButton):
+        if not widget.isVisible() or not widget.text():
+            continue
+        missing = missing_glyphs(widget.text(), widget.font())
+        if missing:
+            problems.append(f"{name}: {widget.text()!r} has no glyph for {missing}")
+        if isinstance(widget, QPushButton):
+            if widget.height() < TOUCH_MIN:
+                problems.append(f"{name}: button {widget.text()!r} is {widget.height()} px high")
+            needed = widget.fontMetrics().horizontalAdvance(widget.text().replace("&&", "&"))
+            if needed > widget.width() - 8:
+                problems.append(f"{name}: {widget.text()!r} does not fit its button")
+        elif not widget.wordWrap():
+            if widget.fontMetrics().horizontalAdvance(widget.text()) > widget.width() + 2:
+                problems.append(f"{name}: label {widget.text()!r} is cut off")
+    return problems
+
+
+def write_batch(media: Path) -> None:
+    tomorrow = (utc_now().astimezone(HK_TZ).date() + timedelta(days=1)).isoformat()
+    good = {
+        "packages": "3",
+        "package_description": "PALLETS",
+        "article_description": "FROZEN PORK",
+        "consignor_name": "GUANGZHOU FOODS",
+        "consignor_address": "9 PORT RD, GUANGZHOU",
+        "consignee_name": "HK COLD STORE",
+        "consignee_address": "1 CHAI WAN RD",
+        "expected_date": tomorrow,
+        "direction": "import",
+    }
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(list(FIELD_NAMES))
+    for row in (good, good | {"consignee_name": "", "packages": "x"}, good):
+        sheet.append([row.get(n, "") for n in FIELD_NAMES])
+    book.save(media / "shipments.xlsx")
+
+
+@pytest.mark.parametrize("lang", list(Language))
+def test_every_screen_in_every_language(
+    kiosk: KioskUi, backend: Backend, media: Path, tmp_path: Path, lang: Language
+) -> None:
+    model = kiosk.model
+    account = backend.account("valid", 0)
+    copy_cert(backend, account, media)
+    write_batch(media)
+    problems: list[str] = []
+    seen: set[Screen] = set()
+
+    def shot(name: str, action: Callable[[], None] | None = None) -> None:
+        if action is not None:
+            action()
+            kiosk.wait_idle()
+        for _ in range(3):
+            QApplication.processEvents()
+        seen.add(model.screen)
+        grab_png(kiosk.window, SHOTS / f"kiosk_{name}_{lang.value}.png")
+        problems.extend(check_screen(kiosk, name))
+
+    def typed(field: str, value: str) -> Callable[[], None]:
+        def act() -> None:
+            model.set_input(field, value)
+            model._changed()
+
+        return act
+
+    model.set_language(lang)
+    shot("start")
+    shot("sign_in", model.start_driver)
+    typed("account", account["account"])()
+    typed("password", account["password"])()
+    shot("driver_menu", model.sign_in)
+    model.driver_bundle()
+    for ccrn in (backend.new_cargo(), backend.new_cargo()):
+        model.set_input("ccrn", ccrn)
+        model.add_ccrn()
+        kiosk.wait_idle()
+    shot("bundle_ccrns")
+    model.ccrns_next()
+    model.set_input("vrn", "KX 88")
+    model.set_cp(ControlPoint.SBC)
+    shot("bundle_details", lambda: model.set_direction(Direction.IMPORT))
+    shot("bundle_review", model.details_next)
+    shot("sign_method", model.review_confirm)
+    shot("sign_code", model.choose_code)
+    model.back()
+    shot("sign_cert", model.choose_certificate)
+    shot("sign_pin", lambda: model.pick_certificate(model.certificates[0]))
+    model.back()
+    model.back()
+    model.choose_code()
+    model.set_input("code", backend.code(account))
+    shot("bundle_result", model.submit_code)
+    assert model.result is not None
+    ubr = model.result.ubr
+    kiosk.window.print_receipt(
+        kiosk.window.screens[Screen.BUNDLE_RESULT].title.text(),
+        kiosk.window.screens[Screen.BUNDLE_RESULT].result_rows(),  # type: ignore[attr-defined]
+        f"bundle_{ubr}",
+    )
+    receipt = kiosk.window.last_receipt
+    assert receipt is not None
+    shutil.copyfile(receipt, tmp_path / "receipt.pdf")
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "110", "-singlefile", str(receipt),
+         str(SHOTS / f"kiosk_receipt_{lang.value}")],
+        check=True,
+        timeout=30,
+    )  # fmt: skip
+    text = subprocess.run(
+        ["pdftotext", str(receipt), "-"], check=True, capture_output=True, text=True, timeout=30
+    ).stdout
+    assert ubr in text
+    model.back()
+    shot("cancel_ubr", model.driver_cancel)
+    model.set_input("ubr", ubr)
+    shot("cancel_choose", model.cancel_lookup)
+    model.cancel_one(model.cancel_bundle.ccrns[0] if model.cancel_bundle else "")
+    model.choose_code()
+    model.set_input("code", backend.code(account))
+    shot("cancel_result", model.submit_code)
+    model.finish()
+    model.set_language(lang)  # Finish starts the next person in the default language
+    shot("query", model.start_query)
+    model.set_query_mode(QueryMode.EARLIEST)
+    model.set_input("query", ubr)
+    shot("query_result", model.run_query)
+    model.finish()
+    model.set_language(lang)  # Finish starts the next person in the default language
+    shot("shipper_menu", model.start_shipper)
+    model.new_cargo()
+    model.set_input("cargo.packages", "0")
+    shot("cargo_form", model.cargo_submit)
+    for name, value in {
+        "packages": "12",
+        "package_description": "CARTONS",
+        "article_description": "LED LAMPS",
+        "consignor_name": "SHENZHEN LIGHTS CO",
+        "consignor_address": "1 HIGH-TECH RD, SHENZHEN",
+        "consignee_name": "KWUN TONG TRADING",
+        "consignee_address": "8 HOI BUN RD, KWUN TONG",
+    }.items():
+        model.set_input(f"cargo.{name}", value)
+    shot("cargo_result", model.cargo_submit)
+    model.home()
+    shot("amend_ccrn", model.amend_start)
+    model.back()
+    model.batch_start()
+    shot("batch", model.batch_template)
+    shot("batch_result", lambda: model.batch_upload(media / "shipments.xlsx"))
+    kiosk.window._tick()  # noqa: SLF001 - the idle warning, without waiting a minute
+    model.idle.last_touch -= model.idle.warn_after + 1
+    kiosk.window._tick()
+    shot("idle_warning")
+
+    assert seen == set(Screen), f"screens never shown: {set(Screen) - seen}"
+    assert not problems, "\n".join(problems)
