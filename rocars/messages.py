@@ -171,6 +171,7 @@ class SyncStatus(Message):
     last_sync_at: UtcTime | None = None
     bundles: int = Field(default=0, ge=0)
     outbox_depth: int = Field(default=0, ge=0)
+    detail: str = Field(default="", max_length=512, description="what is wrong, if anything")
 
     _time_fields: ClassVar[tuple[str, ...]] = ("ts", "last_sync_at")
 

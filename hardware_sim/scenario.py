@@ -1,0 +1,355 @@
+"""Traffic scenario: trucks arriving at lanes, reported as the AVRS and the AIOP would.
+
+Each lane has a driver thread that waits for the lane to show READY, publishes a
+PlateRead, answers the instructions as that kind of truck's driver would (drops the
+manifest, presses Unladen Vehicle, or does nothing) and follows the lane until it is
+READY again. Every step is reported to a ``Reporter`` as it happens.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import random
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from hardware_sim.lpr_device import VirtualLpr
+from rocars.bus import Bus
+from rocars.errors import BadPayload
+from rocars.ids import ControlPoint
+from rocars.messages import (
+    Alternate,
+    Instruction,
+    InstructionCode,
+    ManifestDropped,
+    PlateRead,
+    UnladenPressed,
+)
+from rocars.signing import lane_key, verify_payload
+from rocars.timeutil import utc_now
+from rocars.topics import instruction_topic, manifest_topic, plate_topic, unladen_topic
+
+logger = logging.getLogger(__name__)
+
+C = InstructionCode
+
+#: What each kind of truck should end in. A truck with a bundle and a pre-selected
+#: result may be sampled for inspection; an unladen truck may be sampled at random.
+EXPECTED: dict[str, frozenset[InstructionCode]] = {
+    "laden_proceed": frozenset({C.PROCEED}),
+    "laden_inspect": frozenset({C.INSPECT}),
+    "too_early": frozenset({C.TOO_EARLY}),
+    "wrong_cp": frozenset({C.WRONG_CONTROL_POINT}),
+    "second_plate": frozenset({C.PROCEED, C.INSPECT}),
+    "cancelled": frozenset({C.STOP_SEE_OFFICER}),
+    "unladen": frozenset({C.PROCEED, C.INSPECT}),
+    "laden_no_bundle": frozenset({C.STOP_SEE_OFFICER}),
+    "unread": frozenset({C.STOP_SEE_OFFICER}),
+    "low_confidence": frozenset({C.STOP_SEE_OFFICER}),
+}
+
+#: One round of kinds covers every instruction code (READY ends each session).
+ROUND = tuple(EXPECTED)
+
+#: Kinds whose plate may be used again: they have no bundle a crossing could use up.
+REUSABLE = frozenset({"unladen", "laden_no_bundle", "unread", "low_confidence"})
+
+
+@dataclass(frozen=True)
+class Truck:
+    """One planned arrival."""
+
+    n: int
+    kind: str
+    vrn: str  # the truck's HK plate ("" for an unreadable one)
+    read: str  # what the reader reports as the plate
+    confidence: float
+    alternates: tuple[tuple[str, float], ...] = ()
+    ubr: str | None = None
+
+
+def plan_trucks(demo_trucks: list[dict[str, Any]], seed: int) -> Iterator[Truck]:
+    """Trucks in rounds that cover every kind, shuffled by ``seed``; endless.
+
+    Kinds whose demo trucks are used up drop out of later rounds (their bundles are
+    spent once a crossing is recorded); the reusable kinds go on for ever.
+    """
+    rng = random.Random(seed)
+    pools: dict[str, list[dict[str, Any]]] = {}
+    for truck in demo_trucks:
+        pools.setdefault(str(truck["kind"]), []).append(truck)
+    for pool in pools.values():
+        rng.shuffle(pool)
+    fallback = [t for t in demo_trucks if t["kind"] in ("unladen", "laden_no_bundle")]
+    used: Counter[str] = Counter()
+    counter = itertools.count(1)
+    while True:
+        kinds = list(ROUND)
+        rng.shuffle(kinds)
+        produced = False
+        for kind in kinds:
+            source = kind if kind in pools else None
+            if kind in ("unread", "low_confidence"):
+                if not fallback:
+                    continue
+                demo = fallback[used[kind] % len(fallback)]
+            elif source is None:
+                continue
+            elif kind in REUSABLE:
+                demo = pools[kind][used[kind] % len(pools[kind])]
+            elif used[kind] < len(pools[kind]):
+                demo = pools[kind][used[kind]]
+            else:
+                continue
+            used[kind] += 1
+            produced = True
+            yield _truck(next(counter), kind, demo, rng)
+        if not produced:
+            return
+
+
+def _truck(n: int, kind: str, demo: dict[str, Any], rng: random.Random) -> Truck:
+    vrn = str(demo["vrn"])
+    second = demo.get("second_plate")
+    confidence = round(rng.uniform(0.9, 0.99), 2)
+    if kind == "unread":
+        return Truck(n, kind, vrn, "", 0.0)
+    if kind == "low_confidence":
+        return Truck(n, kind, vrn, vrn, round(rng.uniform(0.3, 0.6), 2))
+    if kind == "second_plate" and second:
+        # the camera reads only the Mainland plate well; the HK one is a poor runner-up
+        return Truck(n, kind, vrn, str(second), confidence, ((vrn, 0.4),), demo.get("ubr"))
+    alternates = ((str(second), 0.8),) if second else ()
+    return Truck(n, kind, vrn, vrn, confidence, alternates, demo.get("ubr"))
+
+
+@dataclass
+class Journey:
+    """What happened to one truck, in order."""
+
+    truck: Truck
+    lane: str
+    started: float = field(default_factory=time.monotonic)
+    started_at: datetime = field(default_factory=utc_now)
+    codes: list[InstructionCode] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+    record: dict[str, Any] | None = None
+    timed_out: bool = False
+
+    @property
+    def outcome(self) -> InstructionCode | None:
+        finals = [c for c in self.codes if c is not C.READY]
+        return finals[-1] if finals else None
+
+    @property
+    def expected(self) -> bool:
+        return self.outcome in EXPECTED[self.truck.kind]
+
+
+class Reporter:
+    """Receives each step as it happens; ``up --headless`` prints them."""
+
+    def arrived(self, lane: str, truck: Truck) -> None: ...
+
+    def instruction(self, lane: str, truck: Truck, ins: Instruction) -> None: ...
+
+    def action(self, lane: str, truck: Truck, what: str) -> None: ...
+
+    def finished(self, journey: Journey) -> None: ...
+
+
+class LaneDriver:
+    """Plays the trucks of one lane, one at a time, on its own thread."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        cp: ControlPoint,
+        lane: str,
+        site_secret: bytes,
+        reporter: Reporter,
+        fetch_record: Callable[[Journey], dict[str, Any] | None],
+        *,
+        journey_timeout: float,
+        reaction_s: float = 0.3,
+        send_plate: Callable[[Truck], None] | None = None,
+        drop_manifest: Callable[[], None] | None = None,
+    ) -> None:
+        self.bus = bus
+        self.cp = cp
+        self.lane = lane
+        self._key = lane_key(site_secret, cp, lane)
+        self._reporter = reporter
+        self._fetch_record = fetch_record
+        self._timeout = journey_timeout
+        self._reaction = reaction_s
+        self._send_plate = send_plate or self.publish_plate
+        self._drop_manifest = drop_manifest
+        self._events: queue.Queue[Instruction] = queue.Queue()
+        self._last_seq = -1
+        self._current: InstructionCode | None = None
+        self._state = threading.Condition()
+        bus.subscribe(instruction_topic(cp, lane), self._on_instruction)
+
+    def _on_instruction(self, topic: str, payload: bytes) -> None:
+        try:
+            ins = verify_payload(payload, self._key)
+        except BadPayload as err:
+            logger.warning("scenario: dropped instruction on %s: %s", topic, err)
+            return
+        with self._state:
+            if ins.seq <= self._last_seq:
+                return
+            self._last_seq = ins.seq
+            self._current = ins.code
+            self._state.notify_all()
+        self._events.put(ins)
+
+    def wait_ready(self, timeout: float) -> bool:
+        with self._state:
+            return self._state.wait_for(lambda: self._current is C.READY, timeout)
+
+    def drive(self, truck: Truck) -> Journey:
+        """One truck through the lane: arrive, obey, leave. Returns its journey."""
+        if not self.wait_ready(self._timeout):
+            logger.warning(
+                "lane %s never showed READY; sending truck %d anyway", self.lane, truck.n
+            )
+        while not self._events.empty():
+            self._events.get_nowait()
+        journey = Journey(truck, self.lane)
+        self._reporter.arrived(self.lane, truck)
+        self._send_plate(truck)
+        deadline = time.monotonic() + self._timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                journey.timed_out = True
+                break
+            try:
+                ins = self._events.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            journey.codes.append(ins.code)
+            self._reporter.instruction(self.lane, truck, ins)
+            if ins.code is C.READY:
+                if len(journey.codes) > 1:
+                    break
+                continue
+            self._react(journey, ins)
+        journey.record = self._fetch_record(journey)
+        self._reporter.finished(journey)
+        return journey
+
+    def publish_plate(self, truck: Truck) -> None:
+        """Put the read on the bus directly, as an AVRS adapter would."""
+        self.bus.publish(
+            plate_topic(self.cp, self.lane),
+            PlateRead(
+                vrn=truck.read,
+                raw=truck.read,
+                confidence=truck.confidence,
+                source="camera",
+                device="scenario",
+                alternates=[Alternate(vrn=v, confidence=c) for v, c in truck.alternates],
+            ),
+        )
+
+    def _react(self, journey: Journey, ins: Instruction) -> None:
+        truck = journey.truck
+        if ins.code is C.DROP_MANIFEST:
+            time.sleep(self._reaction)
+            if self._drop_manifest is not None:
+                self._drop_manifest()  # the drop box's contact; the AIOP reports it
+                how = "into the drop box"
+            else:
+                self.bus.publish(
+                    manifest_topic(self.cp, self.lane), ManifestDropped(source="sensor")
+                )
+                how = "(sensor event)"
+            journey.actions.append("manifest")
+            self._reporter.action(self.lane, truck, f"drops the manifest {how}")
+        elif ins.code is C.NO_BUNDLE and truck.kind == "unladen":
+            time.sleep(self._reaction)
+            self.bus.publish(unladen_topic(self.cp, self.lane), UnladenPressed(vrn=ins.vrn or ""))
+            journey.actions.append("unladen")
+            self._reporter.action(self.lane, truck, "presses Unladen Vehicle")
+        elif ins.code is C.NO_BUNDLE:
+            self._reporter.action(self.lane, truck, "does nothing (laden, no bundle)")
+
+
+def lpr_sender(lpr: VirtualLpr) -> Callable[[Truck], None]:
+    """Send each truck through a virtual LPR camera: the real AVRS adapter reads it."""
+
+    def send(truck: Truck) -> None:
+        if truck.kind == "second_plate":
+            # the reader catches only the Mainland plate of this cross-boundary truck
+            lpr.send_truck(truck.read, confidence=truck.confidence, repeats=2)
+        elif not truck.read:
+            lpr.send_truck("", confidence=0.2, repeats=1)
+        else:
+            second = truck.alternates[0] if truck.alternates else None
+            lpr.send_truck(
+                truck.read,
+                confidence=truck.confidence,
+                repeats=3,
+                second_plate=second[0] if second else None,
+                second_confidence=second[1] if second else None,
+            )
+
+    return send
+
+
+class Scenario:
+    """Trucks spread over lanes until ``count`` have passed or ``stop`` is set.
+
+    Truck n always goes to lane ``(n - 1) % lanes``, so a seed gives the same run.
+    """
+
+    def __init__(self, drivers: list[LaneDriver], trucks: Iterator[Truck]) -> None:
+        self._drivers = drivers
+        self._trucks = trucks
+        self._lock = threading.Lock()
+        self._pending: list[deque[Truck]] = [deque() for _ in drivers]
+        self._planned = 0
+        self.journeys: list[Journey] = []
+
+    def _next(self, index: int, count: int | None) -> Truck | None:
+        with self._lock:
+            while not self._pending[index]:
+                if count is not None and self._planned >= count:
+                    return None
+                truck = next(self._trucks, None)
+                if truck is None:
+                    return None
+                self._planned += 1
+                self._pending[(truck.n - 1) % len(self._drivers)].append(truck)
+            return self._pending[index].popleft()
+
+    def run(self, count: int | None, stop: threading.Event) -> list[Journey]:
+        def work(index: int, driver: LaneDriver) -> None:
+            while not stop.is_set():
+                truck = self._next(index, count)
+                if truck is None:
+                    return
+                journey = driver.drive(truck)
+                with self._lock:
+                    self.journeys.append(journey)
+
+        threads = [
+            threading.Thread(target=work, args=(i, d), name=f"lane-{d.lane}", daemon=True)
+            for i, d in enumerate(self._drivers)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.2)
+        return sorted(self.journeys, key=lambda j: j.truck.n)

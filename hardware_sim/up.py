@@ -1,0 +1,488 @@
+"""``rocars-edge up``: a whole simulated control point on one machine.
+
+The embedded broker (unless ``--broker``), the simulated centre, the sync agent, the
+displays and the kiosk, and a traffic scenario of trucks. ``--headless`` prints each
+truck's journey as it happens; ``--trucks N`` ends after N trucks with one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from avrs_adapter.aggregator import Aggregator
+from avrs_adapter.publisher import AvrsPublisher
+from avrs_adapter.serial_source import SerialSource
+from hardware_sim.dropbox import SimulatedDropBox
+from hardware_sim.launch import CentralProcess
+from hardware_sim.lpr_device import VirtualLpr
+from hardware_sim.scenario import (
+    EXPECTED,
+    Journey,
+    LaneDriver,
+    Reporter,
+    Scenario,
+    Truck,
+    lpr_sender,
+    plan_trucks,
+)
+from rocars.broker import EmbeddedBroker, free_port
+from rocars.bus import Bus
+from rocars.config import secret
+from rocars.errors import BadPayload, RocarsError
+from rocars.ids import ControlPoint, Direction
+from rocars.messages import DeviceStatus, Instruction, InstructionCode, parse
+from rocars.timeutil import HK_TZ, parse_rfc3339
+from rocars.topics import LaneTopic, lane_filter
+from sync.agent import SyncAgent
+from sync.config import SyncConfig
+
+logger = logging.getLogger(__name__)
+
+C = InstructionCode
+
+
+class JourneyPrinter(Reporter):
+    """One line per step, prefixed with time, lane and truck, flushed at once."""
+
+    def __init__(self, out: Any = None) -> None:
+        self._out = out or sys.stdout
+        self._lock = threading.Lock()
+        self.codes: Counter[str] = Counter()
+
+    def _line(self, lane: str, truck: Truck, text: str) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        plate = truck.vrn or "-"
+        with self._lock:
+            print(f"{stamp} {lane} #{truck.n:<3} {plate:<9} {text}", file=self._out, flush=True)
+
+    def arrived(self, lane: str, truck: Truck) -> None:
+        read = f"plate read {truck.read} ({truck.confidence:.2f})" if truck.read else "plate unread"
+        alts = ", ".join(f"{v} ({c:.2f})" for v, c in truck.alternates)
+        self._line(
+            lane, truck, f"arrives [{truck.kind}] {read}" + (f", also {alts}" if alts else "")
+        )
+
+    def instruction(self, lane: str, truck: Truck, ins: Instruction) -> None:
+        with self._lock:
+            self.codes[ins.code.value] += 1
+        extra = ""
+        if ins.bay:
+            extra += f" bay {ins.bay}"
+        if ins.earliest_at:
+            extra += f" earliest {ins.earliest_at.astimezone(HK_TZ):%H:%M} HKT"
+        if ins.ubr:
+            extra += f" ubr {ins.ubr}"
+        self._line(lane, truck, f"  -> {ins.code.value}{extra}")
+
+    def action(self, lane: str, truck: Truck, what: str) -> None:
+        self._line(lane, truck, f"  <- driver {what}")
+
+    def finished(self, journey: Journey) -> None:
+        truck = journey.truck
+        if journey.timed_out:
+            self._line(journey.lane, truck, "  !! lane never returned to READY")
+        record = journey.record
+        if record is None:
+            self._line(journey.lane, truck, "  record: NOT FOUND")
+            return
+        verdict = (
+            "" if journey.expected else f"  UNEXPECTED (wanted {_names(EXPECTED[truck.kind])})"
+        )
+        self._line(
+            journey.lane,
+            truck,
+            f"  record {record['id']}: outcome {record['outcome']}, reason {record['reason']}, "
+            f"{_plural(len(record.get('instructions', [])), 'instruction')}, "
+            f"offline {'yes' if record.get('offline') else 'no'}{verdict}",
+        )
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _names(codes: frozenset[InstructionCode]) -> str:
+    return "/".join(sorted(c.value for c in codes))
+
+
+@contextmanager
+def _processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Child processes (displays, kiosk) stopped by pid on the way out."""
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+def _agent_config(
+    args: argparse.Namespace, broker_url: str, central: CentralProcess, data: Path, api_port: int
+) -> SyncConfig:
+    lanes = [
+        {
+            "id": f"L{i:02d}",
+            "manifest_required": args.manifest_lanes == "all"
+            or (args.manifest_lanes == "odd" and i % 2 == 1),
+            "timeout_s": args.lane_timeout,
+            "hold_s": args.hold,
+        }
+        for i in range(1, args.lanes + 1)
+    ]
+    return SyncConfig.model_validate(
+        {
+            "site": {"cp": args.cp, "direction": args.direction},
+            "central": {"url": central.url},
+            "bus": {"url": broker_url},
+            "data_dir": str(data / "sync"),
+            "lanes": lanes,
+            "api": {"host": "127.0.0.1", "port": api_port},
+        }
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    data = Path(args.data) if args.data else Path(tempfile.mkdtemp(prefix="rocars-up-"))
+    data.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("ROCARS_SITE_SECRET", secrets.token_hex(32))
+    site_secret = secret("site_secret").encode()
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    per_kind = max(2, (args.trucks or 0) // len(EXPECTED) + 2) if args.trucks else 200
+    with ExitStack() as stack:
+        if args.broker:
+            broker_url = args.broker
+        else:
+            broker = EmbeddedBroker()
+            broker.start()
+            stack.callback(broker.stop)
+            broker_url = broker.url
+        central = CentralProcess(
+            data / "central",
+            seed=args.seed,
+            cp=args.cp,
+            direction=args.direction,
+            trucks_per_kind=per_kind,
+            inspect_share=0.0,
+        )
+        os.environ.setdefault("ROCARS_CENTRAL_TOKEN", central.token)
+        central.start()
+        stack.callback(central.stop)
+        api_port = free_port()
+        agent = SyncAgent(_agent_config(args, broker_url, central, data, api_port))
+        agent.start()
+        stack.callback(agent.stop)
+        api = f"http://127.0.0.1:{api_port}"
+        _wait_synced(api, timeout=60)
+        procs = stack.enter_context(_processes())
+        boxes = _start_screens(args, broker_url, api, procs, data, stack)
+
+        bus = Bus(broker_url, f"scenario-{os.getpid()}")
+        printer = JourneyPrinter()
+
+        def fetch_record(journey: Journey) -> dict[str, Any] | None:
+            return _find_record(api, journey)
+
+        lanes = [f"L{i:02d}" for i in range(1, args.lanes + 1)]
+        senders = _start_readers(args, broker_url, lanes, data, stack)
+        drivers = [
+            LaneDriver(
+                bus,
+                ControlPoint.parse(args.cp),
+                lane,
+                site_secret,
+                printer,
+                fetch_record,
+                journey_timeout=args.lane_timeout + args.hold + 15,
+                send_plate=senders.get(lane),
+                drop_manifest=boxes[lane].drop if lane in boxes else None,
+            )
+            for lane in lanes
+        ]
+        bus.start()
+        stack.callback(bus.stop)
+        if not bus.wait_connected(15):
+            raise RocarsError(f"scenario could not reach the broker at {broker_url}")
+        trucks = _fetch_trucks(central)
+        print(
+            f"control point {args.cp} ({args.direction}), {args.lanes} lanes, broker {broker_url}, "
+            f"centre {central.url}, local API {api}, data {data}",
+            flush=True,
+        )
+        journeys = Scenario(drivers, plan_trucks(trucks, args.seed)).run(args.trucks, stop)
+        summary = _summary(journeys, printer, api, central)
+        print(json.dumps(summary, sort_keys=False), flush=True)
+        return 0 if summary["lost"] == 0 and summary["unexpected"] == 0 else 1
+
+
+def _start_readers(
+    args: argparse.Namespace, broker_url: str, lanes: list[str], data: Path, stack: ExitStack
+) -> dict[str, Callable[[Truck], None]]:
+    """A virtual LPR camera and a real AVRS adapter per lane (unless ``--plates direct``)."""
+    if args.plates == "direct":
+        return {}
+    senders: dict[str, Callable[[Truck], None]] = {}
+    for lane in lanes:
+        lpr = VirtualLpr(data / "lpr" / lane, args.plates).start()
+        stack.callback(lpr.stop)
+        adapter = AvrsPublisher(
+            SerialSource(str(lpr.path), args.plates, 9600, "lpr0"),
+            cp=args.cp,
+            lane=lane,
+            broker_url=broker_url,
+            # the demo sends the next truck right after READY: a debounce window shorter
+            # than a lane's hold keeps two trucks apart (a real lane's are ~30 s apart)
+            aggregator=Aggregator(settle=0.3, window=min(1.0, args.hold)),
+        )
+        adapter.start()
+        stack.callback(adapter.stop)
+        senders[lane] = lpr_sender(lpr)
+    return senders
+
+
+def _start_screens(
+    args: argparse.Namespace,
+    broker_url: str,
+    api: str,
+    procs: list[subprocess.Popen[bytes]],
+    data: Path,
+    stack: ExitStack,
+) -> dict[str, SimulatedDropBox]:
+    """XDB and AIOP (with a simulated drop box) per lane and one kiosk, each its own
+    process, offscreen when headless. Returns the drop boxes the scenario drops into."""
+    if args.no_screens:
+        return {}
+    env = dict(os.environ)  # carries ROCARS_SITE_SECRET: the displays verify with it
+    if args.headless:
+        env["QT_QPA_PLATFORM"] = "offscreen"
+    exe = [sys.executable, "-m", "rocars.cli"]
+    logs = data / "logs"
+    logs.mkdir(exist_ok=True)
+    window = ["--headless"] if args.headless else ["--window"]
+    boxes: dict[str, SimulatedDropBox] = {}
+    commands: list[tuple[str, list[str]]] = []
+    for i in range(1, args.lanes + 1):
+        lane = f"L{i:02d}"
+        box = SimulatedDropBox(data / "dropbox" / lane).start()
+        stack.callback(box.stop)
+        boxes[lane] = box
+        common = ["--lane", lane, "--cp", args.cp, "--broker", broker_url]
+        commands.append((f"xdb-{lane}", [*exe, "xdb", *common, *window]))
+        aiop = [*exe, "aiop", *common, "--dropbox", str(box.path)]
+        commands.append((f"aiop-{lane}", aiop + (["--headless"] if args.headless else [])))
+    commands.append(("kiosk", [*exe, "kiosk", "--api", api, "--window"]))
+    for name, cmd in commands:
+        with (logs / f"{name}.log").open("ab") as log:
+            procs.append(
+                subprocess.Popen(
+                    cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                )
+            )
+    _wait_online(broker_url, args.cp, [f"L{i:02d}" for i in range(1, args.lanes + 1)], timeout=60)
+    return boxes
+
+
+def _wait_online(broker_url: str, cp: str, lanes: list[str], timeout: float) -> None:
+    """Until every lane's AIOP says online: before that a drop into its box is lost."""
+    online: set[str] = set()
+    done = threading.Event()
+
+    def on_status(topic: str, payload: bytes) -> None:
+        try:
+            status = parse(DeviceStatus, payload)
+        except BadPayload:
+            return
+        if status.state == "online":
+            online.add(topic.split("/")[3])
+            if online >= set(lanes):
+                done.set()
+
+    bus = Bus(broker_url, f"up-wait-{os.getpid()}")
+    bus.subscribe(
+        lane_filter(cp, LaneTopic.STATUS),
+        lambda t, p: on_status(t, p) if t.endswith("/aiop") else None,
+    )
+    bus.start()
+    try:
+        if not done.wait(timeout):
+            raise RocarsError(
+                f"the panels of lanes {sorted(set(lanes) - online)} did not come online"
+            )
+    finally:
+        bus.stop()
+
+
+def _wait_synced(api: str, timeout: float) -> None:
+    """Until the agent has pulled the centre once: before that every lane fails closed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            health = httpx.get(f"{api}/health", timeout=1).json()
+            if health["replica"]["last_sync_at"]:
+                return
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            pass
+        time.sleep(0.2)
+    raise RocarsError(f"the sync agent did not sync with the centre within {timeout}s")
+
+
+def _fetch_trucks(central: CentralProcess) -> list[dict[str, Any]]:
+    response = httpx.get(
+        f"{central.url}/sim/trucks",
+        headers={"Authorization": f"Bearer {central.token}"},
+        timeout=10,
+    )
+    response.raise_for_status()
+    trucks: list[dict[str, Any]] = response.json()["trucks"]
+    return trucks
+
+
+def _find_record(api: str, journey: Journey) -> dict[str, Any] | None:
+    """The clearance record of this journey: the lane's newest, begun after the truck came."""
+    not_before = journey.started_at - timedelta(seconds=1)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            response = httpx.get(
+                f"{api}/records", params={"lane": journey.lane, "limit": 5}, timeout=2
+            )
+            records = response.json().get("records", [])
+        except (httpx.HTTPError, ValueError):
+            records = []
+        for record in records:
+            if parse_rfc3339(str(record.get("started_at"))) >= not_before:
+                return dict(record)
+        time.sleep(0.1)
+    return None
+
+
+def _summary(
+    journeys: list[Journey], printer: JourneyPrinter, api: str, central: CentralProcess
+) -> dict[str, Any]:
+    """Wait for the outbox to drain, then count what reached the centre."""
+    ids = {str(j.record["id"]) for j in journeys if j.record is not None}
+    received: set[str] = set()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        received = _central_event_ids(central)
+        if ids <= received:
+            break
+        time.sleep(0.5)
+    uploaded = len(ids & received)
+    codes = dict(sorted(printer.codes.items()))
+    return {
+        "trucks": len(journeys),
+        "records": len(ids),
+        "uploaded": uploaded,
+        "lost": len(journeys) - uploaded,
+        "unexpected": sum(1 for j in journeys if not j.expected),
+        "codes": codes,
+        **{code.value: printer.codes.get(code.value, 0) for code in InstructionCode},
+    }
+
+
+def _central_event_ids(central: CentralProcess) -> set[str]:
+    ids: set[str] = set()
+    since = ""
+    for _ in range(1000):
+        response = httpx.get(
+            f"{central.url}/v1/events",
+            params={"since": since, "limit": 1000},
+            headers={"Authorization": f"Bearer {central.token}"},
+            timeout=10,
+        )
+        response.raise_for_status()
+        body = response.json()
+        events = body.get("events", [])
+        ids |= {str(e.get("id")) for e in events}
+        if not events or body.get("next") in (None, since):
+            break
+        since = str(body["next"])
+    return ids
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rocars-edge up", description=__doc__)
+    parser.add_argument(
+        "--headless", action="store_true", help="no windows: print each truck's journey"
+    )
+    parser.add_argument(
+        "--trucks", type=int, default=None, help="end after N trucks (default: until Ctrl-C)"
+    )
+    parser.add_argument("--seed", type=int, default=7, help="scenario and demo data seed")
+    parser.add_argument("--broker", default="", help="mqtt://HOST:PORT (default: embedded broker)")
+    parser.add_argument("--cp", default="SBC", choices=[cp.value for cp in ControlPoint])
+    parser.add_argument("--direction", default="import", choices=[d.value for d in Direction])
+    parser.add_argument("--lanes", type=int, default=2, help="number of lanes (1-16)")
+    parser.add_argument(
+        "--lane-timeout", type=float, default=6.0, help="driver action timeout, seconds"
+    )
+    parser.add_argument("--hold", type=float, default=1.5, help="seconds a final instruction stays")
+    parser.add_argument(
+        "--manifest-lanes",
+        default="all",
+        choices=["all", "odd", "none"],
+        help="lanes that take the paper manifest before releasing (default: all)",
+    )
+    parser.add_argument(
+        "--plates",
+        default="framed",
+        choices=["framed", "delimited", "nedap", "direct"],
+        help="how trucks are read: a virtual LPR camera speaking this protocol to the AVRS "
+        "adapter (default framed), or 'direct' PlateRead messages",
+    )
+    parser.add_argument("--data", default="", help="data folder (default: a new temporary one)")
+    parser.add_argument(
+        "--no-screens", action="store_true", help="do not start the XDB, AIOP and kiosk"
+    )
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    if not 1 <= args.lanes <= 16:
+        print("rocars-edge up: --lanes must be 1-16", file=sys.stderr)
+        return 2
+    if args.trucks is not None and args.trucks < 1:
+        print("rocars-edge up: --trucks must be at least 1", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=os.environ.get("ROCARS_LOG_LEVEL", "WARNING"),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    try:
+        return run(args)
+    except RocarsError as err:
+        print(f"rocars-edge up: {err}", file=sys.stderr)
+        return 1

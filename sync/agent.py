@@ -1,0 +1,396 @@
+"""The sync agent: replica puller, lane controller, uploader, status heartbeat, local API.
+
+``SyncAgent(config).start()`` runs everything on threads of the calling process (the
+lead's ``rocars-edge up`` and the benchmarks do that); ``sync.cli`` wraps it in a
+process that stops cleanly on SIGTERM. Each worker runs under a supervisor that
+restarts it when it dies, at a capped rate, and the status says what is wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+
+from rocars.broker import EmbeddedBroker, free_port
+from rocars.bus import Bus, Will
+from rocars.config import secret
+from rocars.messages import SyncStatus
+from rocars.timeutil import to_rfc3339, utc_now
+from rocars.topics import sync_status_topic
+from sync.api import ApiServer, create_api
+from sync.config import SyncConfig
+from sync.controller import LaneController
+from sync.errors import OutboxError, ReplicaError, SyncError
+from sync.metrics import Metrics
+from sync.outbox import Outbox
+from sync.puller import CentralClient, CentralLink, Puller
+from sync.replica import Replica
+from sync.uploader import Uploader
+
+logger = logging.getLogger(__name__)
+
+#: A worker that dies is restarted after 1 s, 2 s, 4 s ... at most this long.
+MAX_RESTART_DELAY_S = 30.0
+
+
+#: Builds a router once the agent's replica and clients exist, e.g. the kiosks' API:
+#: ``lambda agent: build_router(agent.api_client, agent.replica, lambda: agent.link.up)``
+RouterFactory = Callable[["SyncAgent"], APIRouter]
+
+
+@dataclass
+class Worker:
+    """One supervised worker thread: ``run(stop)`` until ``stop`` is set."""
+
+    name: str
+    run: Callable[[threading.Event], None]
+    restarts: int = 0
+    error: str = ""
+    alive: bool = False
+    thread: threading.Thread | None = field(default=None, repr=False)
+
+    def supervise(self, stop: threading.Event) -> None:
+        delay = 1.0
+        while not stop.is_set():
+            self.alive = True
+            started = time.monotonic()
+            try:
+                self.run(stop)
+                if stop.is_set():
+                    break
+                self.error = "returned unexpectedly"
+                logger.error("worker %s returned while the agent runs", self.name)
+            except Exception as err:  # top-level of a worker: log, restart at a capped rate
+                self.error = f"{type(err).__name__}: {err}"
+                logger.exception("worker %s died", self.name)
+            self.alive = False
+            self.restarts += 1
+            if time.monotonic() - started > 60:
+                delay = 1.0  # it ran a good while: start again from the short delay
+            logger.warning("restarting worker %s in %.0f s", self.name, delay)
+            if stop.wait(delay):
+                break
+            delay = min(delay * 2, MAX_RESTART_DELAY_S)
+        self.alive = False
+
+
+class SyncAgent:
+    """The control point's local ROCARS, in-process."""
+
+    def __init__(
+        self,
+        config: SyncConfig,
+        *,
+        site_secret: bytes | None = None,
+        extra_routers: list[APIRouter | RouterFactory] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self._site_secret = site_secret
+        self._extra_routers = list(extra_routers or [])
+        self._clock = clock
+        self._rng = rng
+        self.metrics = Metrics()
+        self.link = CentralLink(clock)
+        self.stop_event = threading.Event()
+        self.workers: list[Worker] = []
+        self.broker: EmbeddedBroker | None = None
+        self.broker_url = config.bus.url
+        self.api: ApiServer | None = None
+        self.bus: Bus | None = None
+        self._stopped = False
+        self._bundles_cache: tuple[float, int] = (0.0, 0)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start everything; on failure what was started is stopped again."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
+        config = self.config
+        site_secret = self._site_secret or secret("site_secret").encode()
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.broker_url:
+            self.broker = EmbeddedBroker()
+            self.broker.start()
+            self.broker_url = self.broker.url
+        self.replica = Replica(config.replica_path)
+        self.outbox = Outbox(config.outbox_path)
+        token = config.central.token()
+        self.feed_client = CentralClient(
+            config.central.url, token=token, timeout=config.central.timeout_s
+        )
+        self.upload_client = CentralClient(
+            config.central.url, token=token, timeout=config.central.timeout_s
+        )
+        #: for routers that forward to the centre (the kiosks' local API)
+        self.api_client = CentralClient(
+            config.central.url, token=token, timeout=config.central.timeout_s
+        )
+        self.puller = Puller(
+            self.replica,
+            self.feed_client,
+            self.link,
+            batch=config.pull_batch,
+            interval_s=config.pull_interval_s,
+            backoff_initial_s=config.backoff_initial_s,
+            backoff_max_s=config.backoff_max_s,
+            metrics=self.metrics,
+            clock=self._clock,
+        )
+        self.uploader = Uploader(
+            self.outbox,
+            self.upload_client,
+            batch=config.upload_batch,
+            interval_s=config.upload_interval_s,
+            backoff_initial_s=config.backoff_initial_s,
+            backoff_max_s=config.backoff_max_s,
+            keep_days=config.keep_uploaded_days,
+            linger_s=config.upload_linger_s,
+            metrics=self.metrics,
+            clock=self._clock,
+        )
+        self.bus = Bus(
+            self.broker_url,
+            f"sync-{config.site.cp}-{config.site.direction}",
+            will=self._will,
+            username=config.bus.username,
+            password=secret("mqtt_password", "") if config.bus.username else "",
+            keepalive=config.bus.keepalive,
+        )
+        self.controller = LaneController(
+            config,
+            publisher=self.bus,
+            replica=self.replica,
+            outbox=self.outbox,
+            link=self.link,
+            site_secret=site_secret,
+            metrics=self.metrics,
+            clock=self._clock,
+            rng=self._rng,
+        )
+        for topic_filter in self.controller.subscriptions():
+            self.bus.subscribe(topic_filter, self.controller.on_message)
+        self.bus.on_connection(self._on_connection)
+        self._register_gauges()
+        self.controller.start()  # READY on every lane, queued until connected
+        self.bus.start()
+        self.workers = [
+            Worker("puller", self.puller.run),
+            Worker("uploader", self.uploader.run),
+            Worker("lanes", self.controller.run),
+            Worker("status", self._status_loop),
+        ]
+        for worker in self.workers:
+            worker.thread = threading.Thread(
+                target=worker.supervise,
+                args=(self.stop_event,),
+                name=f"sync-{worker.name}",
+                daemon=True,
+            )
+            worker.thread.start()
+        if config.api.enabled:
+            port = config.api.port or free_port(config.api.host)
+            routers = [r if isinstance(r, APIRouter) else r(self) for r in self._extra_routers]
+            self.api = ApiServer(create_api(self, routers), config.api.host, port)
+            self.api.start()
+        logger.info(
+            "sync agent up: %s %s, lanes %s, broker %s, centre %s",
+            config.site.cp,
+            config.site.direction,
+            ",".join(self.controller.lanes),
+            self.broker_url,
+            config.central.url,
+        )
+
+    def stop(self) -> None:
+        """Stop the workers, publish the offline status (displays fail closed), disconnect."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.stop_event.set()
+        for worker in self.workers:
+            if worker.thread is not None:
+                worker.thread.join(timeout=15)
+        if self.api is not None:
+            self.api.stop()
+        if self.bus is not None:
+            self.bus.stop(publish_will=True)
+        for closable in ("feed_client", "upload_client", "api_client", "replica", "outbox"):
+            if hasattr(self, closable):
+                getattr(self, closable).close()
+        if self.broker is not None:
+            self.broker.stop()
+        logger.info("sync agent stopped")
+
+    def __enter__(self) -> SyncAgent:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def api_url(self) -> str | None:
+        return None if self.api is None else self.api.url
+
+    # -- status ------------------------------------------------------------------------
+
+    def _will(self) -> Will:
+        status = SyncStatus(state="offline", central="down", detail="sync agent gone")
+        return Will(sync_status_topic(self.config.site.cp), status.to_bytes(), retain=True)
+
+    def _on_connection(self, up: bool) -> None:
+        if up:
+            # a broker that restarted lost the retained messages: put them back
+            self.controller.republish()
+            self.publish_status()
+
+    def problems(self) -> list[str]:
+        """What is wrong right now, worst first (empty when all is well)."""
+        out: list[str] = []
+        last = self._last_sync()
+        age = self._age(last)
+        if last is None:
+            out.append("replica never synced: lanes fail closed")
+        elif age is not None and age > self.config.replica_max_age_s:
+            out.append(f"replica {age:.0f} s old: lanes fail closed")
+        if not self.link.up:
+            out.append(f"central down ({self.link.state().error})")
+        if self.puller.last_error:
+            out.append(f"change feed: {self.puller.last_error}")
+        if self.uploader.last_error:
+            out.append(f"upload: {self.uploader.last_error}")
+        if self.controller.outbox_error:
+            out.append(f"outbox: {self.controller.outbox_error}")
+        for worker in self.workers:
+            if not worker.alive:
+                out.append(f"worker {worker.name} down: {worker.error}")
+            elif worker.error:
+                out.append(f"worker {worker.name} restarted {worker.restarts}x: {worker.error}")
+        if self.bus is not None and not self.bus.connected.is_set():
+            out.append("broker not connected")
+        return out
+
+    def status(self) -> SyncStatus:
+        return SyncStatus(
+            state="online",
+            central="up" if self.link.up else "down",
+            last_sync_at=self._last_sync(),
+            bundles=self._bundle_count(),
+            outbox_depth=self._depth(),
+            detail="; ".join(self.problems())[:512],
+        )
+
+    def publish_status(self) -> None:
+        if self.bus is None:
+            return
+        self.bus.publish(
+            sync_status_topic(self.config.site.cp), self.status().to_bytes(), qos=1, retain=True
+        )
+
+    def _status_loop(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            self.publish_status()
+            stop.wait(self.config.status_interval_s)
+
+    def _last_sync(self) -> datetime | None:
+        try:
+            return self.replica.last_sync_at()
+        except ReplicaError:
+            return None
+
+    def _age(self, last: datetime | None) -> float | None:
+        return None if last is None else (self._clock() - last).total_seconds()
+
+    def _bundle_count(self) -> int:
+        # count(*) over a million rows costs milliseconds: once every 10 s is enough
+        at, count = self._bundles_cache
+        if time.monotonic() - at > 10 or (count == 0 and time.monotonic() - at > 1):
+            try:
+                count = self.replica.count_bundles()
+            except ReplicaError:
+                return count
+            self._bundles_cache = (time.monotonic(), count)
+        return count
+
+    def _depth(self) -> int:
+        try:
+            return self.outbox.depth()
+        except OutboxError:
+            return 0
+
+    def _register_gauges(self) -> None:
+        m = self.metrics
+        m.gauge("rocars_sync_outbox_depth", self._depth)
+        m.gauge("rocars_sync_replica_bundles", self._bundle_count)
+        m.gauge("rocars_sync_replica_age_seconds", lambda: self._age(self._last_sync()))
+        m.gauge("rocars_sync_central_up", lambda: float(self.link.up))
+        m.gauge(
+            "rocars_sync_broker_connected",
+            lambda: float(self.bus is not None and self.bus.connected.is_set()),
+        )
+
+    # -- the API's view ----------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        last = self._last_sync()
+        age = self._age(last)
+        link = self.link.state()
+        problems = self.problems()
+        return {
+            "ok": not problems,
+            "problems": problems,
+            "cp": self.config.site.cp.value,
+            "direction": self.config.site.direction.value,
+            "central": {
+                "state": "up" if link.up else "down",
+                "since": to_rfc3339(link.since),
+                "error": link.error,
+            },
+            "replica": {
+                "last_sync_at": None if last is None else to_rfc3339(last),
+                "age_s": age,
+                "max_age_s": self.config.replica_max_age_s,
+                "bundles": self._bundle_count(),
+            },
+            "outbox": {"depth": self._depth(), "rejected": self._rejected()},
+            "broker": {
+                "url": self.broker_url,
+                "connected": self.bus is not None and self.bus.connected.is_set(),
+            },
+            "workers": {
+                w.name: {"alive": w.alive, "restarts": w.restarts, "error": w.error}
+                for w in self.workers
+            },
+            "lanes": {name: lane.code.value for name, lane in self.controller.lanes.items()},
+        }
+
+    def _rejected(self) -> int:
+        try:
+            return self.outbox.count("rejected")
+        except OutboxError:
+            return 0
+
+    def metrics_text(self) -> str:
+        return self.metrics.render()
+
+    def records(self, limit: int, lane: str | None) -> list[dict[str, Any]]:
+        try:
+            return self.outbox.recent(limit, lane)
+        except OutboxError as err:
+            raise SyncError(str(err), key="outbox_unreadable") from err

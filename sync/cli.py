@@ -1,0 +1,89 @@
+"""``rocars-edge sync``: run the sync agent until SIGTERM / SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from typing import Any
+
+from rocars.config import load_config
+from rocars.errors import RocarsError
+from rocars.logs import setup_logging
+from sync.agent import SyncAgent
+from sync.config import SyncConfig
+
+logger = logging.getLogger(__name__)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="rocars-edge sync",
+        description="The sync agent: replica, lane controller, outbox, local API.",
+    )
+    parser.add_argument("--config", help="TOML config file (see docs/sync.md)")
+    parser.add_argument("--broker", help="mqtt://HOST:PORT (default: an embedded broker)")
+    parser.add_argument("--central", help="central ROCARS base URL")
+    parser.add_argument("--cp", help="control point code (SBC, LMC, ...)")
+    parser.add_argument("--direction", choices=["import", "export"])
+    parser.add_argument("--lanes", help="lane ids, comma-separated (L01,L02)")
+    parser.add_argument("--data", help="data folder (replica.db, outbox.db)")
+    parser.add_argument("--api-host", help="local API listen address")
+    parser.add_argument("--api-port", type=int, help="local API port (0: any free)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    return parser.parse_args(argv)
+
+
+def overrides(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for attr, key in (
+        ("broker", "bus.url"),
+        ("central", "central.url"),
+        ("cp", "site.cp"),
+        ("direction", "site.direction"),
+        ("data", "data_dir"),
+        ("api_host", "api.host"),
+        ("api_port", "api.port"),
+    ):
+        value = getattr(args, attr)
+        if value is not None:
+            out[key] = value
+    if args.lanes:
+        out["lanes"] = [{"id": lane.strip()} for lane in args.lanes.split(",") if lane.strip()]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    setup_logging(args.verbose)
+    try:
+        config = load_config(SyncConfig, args.config, overrides(args))
+    except RocarsError as err:
+        print(f"rocars-edge sync: {err}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        logger.info("signal %d: stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    agent = SyncAgent(config)
+    try:
+        agent.start()
+    except RocarsError as err:
+        print(f"rocars-edge sync: cannot start: {err}", file=sys.stderr)
+        agent.stop()
+        return 1
+    print(f"sync agent running (api {agent.api_url}, broker {agent.broker_url})", flush=True)
+    while not stop.wait(1.0):
+        pass
+    agent.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

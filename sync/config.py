@@ -1,0 +1,140 @@
+"""The sync agent's typed config (one TOML file; secrets from the environment)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from rocars.config import BusConfig, ServiceConfig, SiteConfig, secret
+from rocars.ids import Lane
+
+#: The token the simulated centre accepts when none is configured (demo only).
+DEV_CENTRAL_TOKEN = "dev-central-token"  # a demo default, not a secret
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LaneConfig(_Section):
+    """One lane this agent controls."""
+
+    id: Lane = Field(description="lane id, as in the MQTT topics (e.g. L01)")
+    confidence_threshold: float = Field(
+        default=0.8, ge=0.0, le=1.0, description="plate reads below this are not trusted"
+    )
+    manifest_required: bool = Field(
+        default=True, description="ask for the paper manifest (DROP_MANIFEST) before the result"
+    )
+    timeout_s: float = Field(
+        default=60.0, ge=1.0, le=3600.0, description="driver action timeout, seconds"
+    )
+    hold_s: float = Field(
+        default=8.0,
+        ge=0.1,
+        le=600.0,
+        description="how long a final instruction stays before the lane returns to READY",
+    )
+    unladen_inspect_share: float = Field(
+        default=0.05, ge=0.0, le=1.0, description="share of unladen trucks sent to inspection"
+    )
+    inspect_bay: str = Field(
+        default="U1",
+        min_length=1,
+        max_length=16,
+        description="inspection bay for unladen trucks picked for inspection",
+    )
+
+
+class CentralConfig(_Section):
+    """The central ROCARS HTTP API. The token comes from ROCARS_CENTRAL_TOKEN."""
+
+    url: str = Field(
+        default="http://127.0.0.1:8700",
+        pattern=r"^https?://[^\s/]+(/.*)?$",
+        max_length=512,
+        description="base URL of the central ROCARS API",
+    )
+    timeout_s: float = Field(default=10.0, gt=0.0, le=120.0, description="HTTP timeout, seconds")
+
+    def token(self) -> str:
+        """The control point's bearer token (a demo default when none is set)."""
+        return secret("central_token", DEV_CENTRAL_TOKEN)
+
+
+class ApiConfig(_Section):
+    """The local HTTP API (health, metrics, records; kiosk calls mounted by the lead)."""
+
+    enabled: bool = Field(default=True, description="serve the local API")
+    host: str = Field(default="127.0.0.1", max_length=255, description="listen address")
+    port: int = Field(default=8710, ge=0, le=65535, description="listen port (0: any free)")
+
+
+class SyncConfig(ServiceConfig):
+    """The sync agent of one control point and direction."""
+
+    site: SiteConfig = Field(default_factory=SiteConfig, description="control point, direction")
+    central: CentralConfig = Field(default_factory=CentralConfig, description="central ROCARS")
+    bus: BusConfig = Field(default_factory=BusConfig, description="MQTT broker; empty = embedded")
+    data_dir: Path = Field(
+        default=Path("data/sync"), description="folder of replica.db and outbox.db"
+    )
+    lanes: list[LaneConfig] = Field(
+        default_factory=lambda: [LaneConfig(id="L01")],
+        min_length=1,
+        max_length=500,
+        description="the lanes this agent controls",
+    )
+    replica_max_age_s: float = Field(
+        default=300.0,
+        ge=1.0,
+        le=86_400.0,
+        description="replica older than this (or never synced): every lane fails closed",
+    )
+    pull_interval_s: float = Field(
+        default=2.0, gt=0.0, le=3600.0, description="change-feed poll interval once caught up"
+    )
+    pull_batch: int = Field(default=1000, ge=1, le=50_000, description="changes per feed page")
+    upload_batch: int = Field(default=100, ge=1, le=1000, description="records per upload call")
+    upload_interval_s: float = Field(
+        default=1.0, gt=0.0, le=3600.0, description="outbox check interval when idle"
+    )
+    upload_linger_s: float = Field(
+        default=0.25,
+        ge=0.0,
+        le=60.0,
+        description="after a new record, wait this long so one upload carries several",
+    )
+    backoff_initial_s: float = Field(
+        default=0.5, gt=0.0, le=60.0, description="first retry delay after a central failure"
+    )
+    backoff_max_s: float = Field(
+        default=30.0, gt=0.0, le=3600.0, description="cap of the retry delay"
+    )
+    keep_uploaded_days: float = Field(
+        default=7.0, ge=0.0, le=365.0, description="uploaded records are pruned after this"
+    )
+    status_interval_s: float = Field(
+        default=1.0, gt=0.0, le=60.0, description="sync/status heartbeat period"
+    )
+    tick_interval_s: float = Field(
+        default=0.05, gt=0.0, le=5.0, description="lane timer resolution (timeouts, holds)"
+    )
+    api: ApiConfig = Field(default_factory=ApiConfig, description="local HTTP API")
+
+    @field_validator("lanes")
+    @classmethod
+    def _unique_lanes(cls, value: list[LaneConfig]) -> list[LaneConfig]:
+        ids = [lane.id for lane in value]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"a lane id appears twice: {ids}")
+        return value
+
+    @property
+    def replica_path(self) -> Path:
+        return self.data_dir / "replica.db"
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.data_dir / "outbox.db"

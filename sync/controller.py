@@ -1,0 +1,213 @@
+"""The lane controller: binds the plain lane state machines to the bus and the outbox.
+
+Each event is handled under its lane's lock: the lane decides, the new lane state (and
+the record of a session that ended) is committed to the outbox, then the instructions
+are published retained, QoS 1, in ``seq`` order. A payload that does not parse, a lane
+this agent does not control, a topic that is not ours: logged with the topic, counted,
+dropped; the next message is handled as if nothing happened.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+from rocars.errors import BadPayload
+from rocars.messages import (
+    Instruction,
+    ManifestDropped,
+    PlateRead,
+    UnladenPressed,
+    parse,
+)
+from rocars.signing import lane_key
+from rocars.timeutil import utc_now
+from rocars.topics import LaneTopic, instruction_topic, lane_filter, parse_lane_topic
+from sync.config import SyncConfig
+from sync.errors import OutboxError, ReplicaError
+from sync.lane import Freshness, Lane, LaneOutput
+from sync.metrics import Metrics
+from sync.outbox import Outbox
+from sync.puller import CentralLink
+from sync.replica import Replica
+
+logger = logging.getLogger(__name__)
+
+
+class Publisher(Protocol):
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> object:
+        """Queue one message (``rocars.bus.Bus.publish`` fits)."""
+
+
+class LaneController:
+    """Every configured lane of one control point and direction."""
+
+    def __init__(
+        self,
+        config: SyncConfig,
+        *,
+        publisher: Publisher,
+        replica: Replica,
+        outbox: Outbox,
+        link: CentralLink,
+        site_secret: bytes,
+        metrics: Metrics | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.cp = config.site.cp
+        self.publisher = publisher
+        self.replica = replica
+        self.outbox = outbox
+        self.link = link
+        self.metrics = metrics or Metrics()
+        self._clock = clock
+        self.lanes: dict[str, Lane] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        seeder = rng or random.Random()
+        for lane_config in config.lanes:
+            self.lanes[lane_config.id] = Lane(
+                lane_config,
+                cp=self.cp,
+                direction=config.site.direction,
+                key=lane_key(site_secret, self.cp, lane_config.id),
+                clock=clock,
+                lookup=replica.bundles_for_plate,
+                freshness=self.freshness,
+                max_age_s=config.replica_max_age_s,
+                rng=random.Random(seeder.getrandbits(64)),
+            )
+            self._locks[lane_config.id] = threading.Lock()
+
+    # -- set-up ------------------------------------------------------------------------
+
+    def freshness(self) -> Freshness:
+        try:
+            last = self.replica.last_sync_at()
+        except ReplicaError as err:
+            logger.error("replica unreadable: %s", err)
+            last = None
+        return Freshness(last_sync_at=last, central_up=self.link.up)
+
+    def subscriptions(self) -> list[str]:
+        """The filters the agent subscribes with (every lane: an unknown one is reported)."""
+        return [
+            lane_filter(self.cp, LaneTopic.PLATE),
+            f"{lane_filter(self.cp, LaneTopic.PLATE).rsplit('/', 1)[0]}/aiop/+",
+        ]
+
+    def start(self) -> None:
+        """Restore each lane's seq, close a session a crash left open, publish READY."""
+        for name, lane in self.lanes.items():
+            with self._locks[name]:
+                try:
+                    row = self.outbox.lane(name)
+                except OutboxError as err:
+                    logger.error("lane %s: cannot read its stored state: %s", name, err)
+                    row = None
+                if row is not None:
+                    lane.last_seq = row.last_seq
+                self._apply(lane, lane.start(row.session if row is not None else None))
+
+    def republish(self) -> None:
+        """Publish every lane's current instruction again (after a broker restart)."""
+        for name, lane in self.lanes.items():
+            with self._locks[name]:
+                if lane.current is not None:
+                    self._publish(lane, lane.current, lane.current_payload, count=False)
+
+    # -- bus ---------------------------------------------------------------------------
+
+    def on_message(self, topic: str, payload: bytes) -> None:
+        """Handle one message from the bus (paho's thread)."""
+        try:
+            parsed = parse_lane_topic(topic)
+        except BadPayload:
+            self._bad(topic, "bad_topic", "not a lane topic")
+            return
+        if parsed.cp != self.cp:
+            self._bad(topic, "wrong_cp", f"control point {parsed.cp} is not {self.cp}")
+            return
+        lane = self.lanes.get(parsed.lane)
+        if lane is None:
+            self._bad(topic, "unknown_lane", f"lane {parsed.lane} is not controlled here")
+            return
+        try:
+            if parsed.kind is LaneTopic.PLATE:
+                started = time.perf_counter()
+                read = parse(PlateRead, payload)
+                self.metrics.inc("rocars_sync_plate_reads_total", lane=lane.lane)
+                self.handle(lane.lane, lambda: lane.plate(read))
+                self.metrics.observe(
+                    "rocars_sync_plate_handling_seconds", time.perf_counter() - started
+                )
+            elif parsed.kind is LaneTopic.UNLADEN:
+                press = parse(UnladenPressed, payload)
+                self.handle(lane.lane, lambda: lane.unladen(press))
+            elif parsed.kind is LaneTopic.MANIFEST:
+                drop = parse(ManifestDropped, payload)
+                self.handle(lane.lane, lambda: lane.manifest(drop))
+            else:
+                self._bad(topic, "wrong_topic", f"{parsed.kind} is not an input of the lane")
+        except BadPayload as err:
+            self._bad(topic, "bad_payload", str(err))
+
+    def _bad(self, topic: str, reason: str, detail: str) -> None:
+        self.metrics.inc("rocars_sync_bad_payloads_total", reason=reason)
+        logger.warning("dropped message on %s: %s (%s)", topic, reason, detail)
+
+    # -- lanes -------------------------------------------------------------------------
+
+    def handle(self, name: str, step: Callable[[], LaneOutput]) -> LaneOutput:
+        """Run one lane step under the lane's lock, persist, publish."""
+        lane = self.lanes[name]
+        with self._locks[name]:
+            out = step()
+            self._apply(lane, out)
+        return out
+
+    def tick(self) -> None:
+        for name, lane in self.lanes.items():
+            if lane.session is not None:  # an idle lane has no timer running
+                self.handle(name, lane.tick)
+
+    def run(self, stop: threading.Event) -> None:
+        """The timer worker: timeouts and holds at ``tick_interval_s`` resolution."""
+        while not stop.wait(self.config.tick_interval_s):
+            self.tick()
+
+    def _apply(self, lane: Lane, out: LaneOutput) -> None:
+        if out.ignored:
+            self.metrics.inc("rocars_sync_ignored_actions_total", len(out.ignored))
+        if not out.changed:
+            return
+        try:
+            self.outbox.submit(lane.lane, lane.last_seq, lane.session, out.records, self._clock())
+        except OutboxError as err:
+            # only after close: the display must still change (an old PROCEED must not stay)
+            logger.error(
+                "lane %s: outbox closed, %d records not written: %s",
+                lane.lane,
+                len(out.records),
+                err,
+            )
+        self.metrics.inc("rocars_sync_records_total", len(out.records))
+        for instruction, payload in zip(out.instructions, out.payloads, strict=True):
+            self._publish(lane, instruction, payload)
+
+    @property
+    def outbox_error(self) -> str:
+        return self.outbox.error
+
+    def _publish(
+        self, lane: Lane, instruction: Instruction, payload: bytes, *, count: bool = True
+    ) -> None:
+        if count:
+            self.metrics.inc("rocars_sync_instructions_total", code=instruction.code.value)
+        self.publisher.publish(instruction_topic(self.cp, lane.lane), payload, qos=1, retain=True)

@@ -1,0 +1,442 @@
+"""The clearance rules of one lane, as plain code: events in, instructions and records out.
+
+No bus, no threads, no database: the controller feeds events (plate read, unladen press,
+manifest drop, tick) with an injected clock and replica lookup, publishes the
+instructions that come out and writes the state (and the record of a session that
+ended) to the outbox. The rules are DESIGN.md's "Clearance rules", numbered the same.
+
+States (the code on the lane's display)::
+
+    READY --plate--> STOP_SEE_OFFICER            (1 no plate / low confidence, 6 stale)
+                  -> TOO_EARLY                   (2 before earliest_at)
+                  -> DROP_MANIFEST --manifest--> PROCEED | INSPECT   (2, lane needs manifest)
+                  -> PROCEED | INSPECT           (2, no manifest needed)
+                  -> WRONG_CONTROL_POINT         (3)
+                  -> NO_BUNDLE --unladen--> PROCEED | INSPECT(random share)  (4)
+    DROP_MANIFEST / NO_BUNDLE --timeout_s--> STOP_SEE_OFFICER                 (5)
+    final code --hold_s--> READY (the session ends: one ClearanceRecord)
+    any session --plate of another vrn--> record (next_vehicle), new session
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rocars.errors import InvalidIdentifier
+from rocars.eventid import new_event_id
+from rocars.ids import ControlPoint, Direction, normalize_plate
+from rocars.messages import Instruction, InstructionCode, ManifestDropped, PlateRead, UnladenPressed
+from rocars.models import (
+    Bundle,
+    BundleStatus,
+    ClearanceRecord,
+    DriverAction,
+    InstructionLog,
+)
+from rocars.signing import sign_dict
+from sync.config import LaneConfig
+from sync.errors import SyncError
+
+logger = logging.getLogger(__name__)
+
+Code = InstructionCode
+#: Codes that wait for the driver (timeout_s applies).
+WAITING_CODES = frozenset({Code.DROP_MANIFEST, Code.NO_BUNDLE})
+#: Codes that stay hold_s, then the session ends.
+FINAL_CODES = frozenset(
+    {Code.PROCEED, Code.INSPECT, Code.TOO_EARLY, Code.WRONG_CONTROL_POINT, Code.STOP_SEE_OFFICER}
+)
+#: How long past its planned end a display may still trust an instruction.
+EXPIRY_MARGIN = timedelta(seconds=5)
+
+
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    """What the lane needs to know about the replica when it decides."""
+
+    last_sync_at: datetime | None
+    central_up: bool
+
+
+Lookup = Callable[[str], list[Bundle]]
+
+
+class Session(BaseModel):
+    """One truck at the lane, from its first plate read to READY. Persisted in the outbox."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(default_factory=new_event_id)
+    vrn: str
+    plates: list[str] = Field(default_factory=list, description="vrn and trusted alternates")
+    started_at: datetime
+    code: Code
+    code_at: datetime
+    ubr: str | None = None
+    reason: str = ""
+    offline: bool = False
+    plate_reads: list[PlateRead] = Field(default_factory=list)
+    instructions: list[InstructionLog] = Field(default_factory=list)
+    actions: list[DriverAction] = Field(default_factory=list)
+
+
+@dataclass(slots=True)
+class LaneOutput:
+    """What one event produced: instructions to publish (in order), records of ended sessions."""
+
+    instructions: list[Instruction] = field(default_factory=list)
+    #: each instruction as it goes on the wire (signed JSON), same order
+    payloads: list[bytes] = field(default_factory=list)
+    records: list[ClearanceRecord] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        """True when the lane state changed (the outbox must be written)."""
+        return bool(self.instructions or self.records)
+
+
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    code: Code
+    reason: str
+    ubr: str | None = None
+    bay: str | None = None
+    earliest_at: datetime | None = None
+
+
+def _plate_or_none(text: str) -> str | None:
+    try:
+        return normalize_plate(text)
+    except InvalidIdentifier:
+        return None
+
+
+class Lane:
+    """The state machine of one lane. Not thread-safe: the controller holds a lock per lane."""
+
+    def __init__(
+        self,
+        config: LaneConfig,
+        *,
+        cp: ControlPoint,
+        direction: Direction,
+        key: bytes,
+        clock: Callable[[], datetime],
+        lookup: Lookup,
+        freshness: Callable[[], Freshness],
+        max_age_s: float,
+        rng: random.Random | None = None,
+        last_seq: int = 0,
+    ) -> None:
+        self.config = config
+        self.cp = cp
+        self.direction = direction
+        self._key = key
+        self._clock = clock
+        self._lookup = lookup
+        self._freshness = freshness
+        self._max_age = timedelta(seconds=max_age_s)
+        self._rng = rng or random.Random()
+        self.last_seq = last_seq
+        self.session: Session | None = None
+        self.current: Instruction | None = None
+        self.current_payload = b""
+
+    @property
+    def lane(self) -> str:
+        return self.config.id
+
+    @property
+    def code(self) -> Code:
+        """What the lane shows now."""
+        return self.session.code if self.session is not None else Code.READY
+
+    # -- events ------------------------------------------------------------------------
+
+    def start(self, previous: Session | None = None) -> LaneOutput:
+        """Start-up: close a session a crash left open (reason ``agent_restart``), show READY."""
+        out = LaneOutput()
+        if previous is not None:
+            self.session = previous
+            self._end(out, self._clock(), "agent_restart")  # ends with READY
+        else:
+            self._emit(out, self._instruction(Code.READY, self._clock()))
+        return out
+
+    def plate(self, read: PlateRead) -> LaneOutput:
+        """A plate read (rules 1, 2, 3, 4, 6)."""
+        now = self._clock()
+        out = LaneOutput()
+        session = self.session
+        if session is not None:
+            if read.vrn == session.vrn:
+                logger.debug("lane %s: same vrn %r read again, ignored", self.lane, read.vrn)
+                out.ignored.append("same_vrn")
+                return out
+            self._end(out, now, "next_vehicle")
+        plates = self._plates(read)
+        session = Session(vrn=read.vrn, plates=plates, started_at=now, code=Code.READY, code_at=now)
+        session.plate_reads.append(read)
+        self.session = session
+        self._show(out, now, self._decide_plate(session, read, plates, now))
+        return out
+
+    def unladen(self, event: UnladenPressed) -> LaneOutput:
+        """The Unladen Vehicle button (rule 4): only meaningful at NO_BUNDLE."""
+        now = self._clock()
+        out = LaneOutput()
+        session = self.session
+        why = ""
+        if session is None:
+            why = "lane_ready"
+        elif session.code is not Code.NO_BUNDLE:
+            why = f"unladen_at_{session.code.lower()}"
+        elif event.vrn and _plate_or_none(event.vrn) != session.vrn:
+            why = "unladen_other_vrn"
+        if why:
+            return self._ignore(out, now, "unladen", event.id, "panel", why)
+        assert session is not None
+        self._act(session, now, "unladen", event.id, "panel")
+        decision = self._check_fresh(session, now)
+        if decision is None:
+            if self._rng.random() < self.config.unladen_inspect_share:
+                decision = _Decision(Code.INSPECT, "unladen_inspect", bay=self.config.inspect_bay)
+            else:
+                decision = _Decision(Code.PROCEED, "unladen_released")
+        self._show(out, now, decision)
+        return out
+
+    def manifest(self, event: ManifestDropped) -> LaneOutput:
+        """The paper manifest went in (rule 2): the bundle's pre-selected result."""
+        now = self._clock()
+        out = LaneOutput()
+        session = self.session
+        if session is None:
+            return self._ignore(out, now, "manifest", event.id, event.source, "lane_ready")
+        if session.code is not Code.DROP_MANIFEST:
+            why = f"manifest_at_{session.code.lower()}"
+            return self._ignore(out, now, "manifest", event.id, event.source, why)
+        self._act(session, now, "manifest", event.id, event.source)
+        decision = self._check_fresh(session, now)
+        if decision is None:
+            # the bundle as the replica holds it now: cancelled or re-selected meanwhile counts
+            bundle = self._current_bundle(session)
+            if bundle is None:
+                decision = _Decision(Code.STOP_SEE_OFFICER, "bundle_changed", ubr=session.ubr)
+            else:
+                decision = self._result(bundle)
+        self._show(out, now, decision)
+        return out
+
+    def tick(self) -> LaneOutput:
+        """Time passes: driver timeout (rule 5), end of the hold of a final code."""
+        now = self._clock()
+        out = LaneOutput()
+        session = self.session
+        if session is None:
+            return out
+        elapsed = (now - session.code_at).total_seconds()
+        if session.code in WAITING_CODES and elapsed >= self.config.timeout_s:
+            self._show(out, now, _Decision(Code.STOP_SEE_OFFICER, "timeout", ubr=session.ubr))
+        elif session.code in FINAL_CODES and elapsed >= self.config.hold_s:
+            self._end(out, now, session.reason)
+        return out
+
+    # -- rules -------------------------------------------------------------------------
+
+    def _plates(self, read: PlateRead) -> list[str]:
+        """The read vrn and every alternate read as confidently (incl. a Mainland plate)."""
+        plates = [read.vrn] if read.vrn else []
+        for alt in read.alternates:
+            if alt.confidence >= self.config.confidence_threshold and alt.vrn not in plates:
+                plates.append(alt.vrn)
+        return plates
+
+    def _check_fresh(self, session: Session, now: datetime) -> _Decision | None:
+        """Rule 6: STOP on a stale replica; else note whether the centre is down."""
+        fresh = self._freshness()
+        if fresh.last_sync_at is None or now - fresh.last_sync_at > self._max_age:
+            return _Decision(Code.STOP_SEE_OFFICER, "stale_replica", ubr=session.ubr)
+        if not fresh.central_up:
+            session.offline = True
+        return None
+
+    def _decide_plate(
+        self, session: Session, read: PlateRead, plates: list[str], now: datetime
+    ) -> _Decision:
+        if not read.vrn:
+            return _Decision(Code.STOP_SEE_OFFICER, "no_plate")
+        if read.confidence < self.config.confidence_threshold:
+            return _Decision(Code.STOP_SEE_OFFICER, "low_confidence")
+        stale = self._check_fresh(session, now)
+        if stale is not None:
+            return stale
+        try:
+            active = self._active_bundles(plates)
+        except SyncError as err:
+            logger.error("lane %s: replica lookup failed: %s", self.lane, err)
+            return _Decision(Code.STOP_SEE_OFFICER, "replica_error")
+        here = [b for b in active if b.cp == self.cp and b.direction == self.direction]
+        if here:
+            ready = [b for b in here if b.earliest_at <= now]
+            if not ready:
+                first = min(here, key=lambda b: b.earliest_at)
+                return _Decision(
+                    Code.TOO_EARLY, "too_early", ubr=first.ubr, earliest_at=first.earliest_at
+                )
+            # a selected inspection wins over a release; then the oldest bundle
+            bundle = min(ready, key=lambda b: (b.result != Code.INSPECT, b.bundled_at, b.ubr))
+            if self.config.manifest_required:
+                return _Decision(Code.DROP_MANIFEST, "awaiting_manifest", ubr=bundle.ubr)
+            return self._result(bundle)
+        if active:
+            return _Decision(Code.WRONG_CONTROL_POINT, "wrong_control_point", ubr=active[0].ubr)
+        return _Decision(Code.NO_BUNDLE, "awaiting_unladen")
+
+    def _active_bundles(self, plates: list[str]) -> list[Bundle]:
+        seen: dict[str, Bundle] = {}
+        for plate in plates:
+            for bundle in self._lookup(plate):
+                if bundle.status is BundleStatus.ACTIVE:
+                    seen.setdefault(bundle.ubr, bundle)
+        return sorted(seen.values(), key=lambda b: b.ubr)
+
+    def _current_bundle(self, session: Session) -> Bundle | None:
+        try:
+            active = self._active_bundles(session.plates)
+        except SyncError as err:
+            logger.error("lane %s: replica lookup failed: %s", self.lane, err)
+            return None
+        for bundle in active:
+            if (bundle.ubr, bundle.cp, bundle.direction) == (session.ubr, self.cp, self.direction):
+                return bundle
+        return None
+
+    def _result(self, bundle: Bundle) -> _Decision:
+        if bundle.result == Code.INSPECT:
+            bay = bundle.bay or self.config.inspect_bay
+            return _Decision(Code.INSPECT, "inspect", ubr=bundle.ubr, bay=bay)
+        return _Decision(Code.PROCEED, "released", ubr=bundle.ubr)
+
+    # -- bookkeeping -------------------------------------------------------------------
+
+    def _show(self, out: LaneOutput, now: datetime, decision: _Decision) -> None:
+        session = self.session
+        assert session is not None
+        session.code = decision.code
+        session.code_at = now
+        session.reason = decision.reason
+        if decision.ubr is not None:
+            session.ubr = decision.ubr
+        instruction = self._instruction(
+            decision.code,
+            now,
+            vrn=session.vrn or None,
+            ubr=session.ubr,
+            bay=decision.bay,
+            earliest_at=decision.earliest_at,
+        )
+        session.instructions.append(
+            InstructionLog(
+                seq=instruction.seq,
+                code=instruction.code,
+                ts=instruction.ts,
+                bay=instruction.bay,
+                earliest_at=instruction.earliest_at,
+            )
+        )
+        self._emit(out, instruction)
+        logger.info(
+            "lane %s: %s %s (%s)", self.lane, session.vrn or "-", decision.code, decision.reason
+        )
+
+    def _end(self, out: LaneOutput, now: datetime, reason: str) -> None:
+        session = self.session
+        assert session is not None
+        shown = [i.code for i in session.instructions if i.code is not Code.READY]
+        record = ClearanceRecord(
+            id=session.id,
+            cp=self.cp,
+            lane=self.lane,
+            direction=self.direction,
+            started_at=session.started_at,
+            ended_at=now,
+            vrn=session.vrn or None,
+            ubr=session.ubr,
+            plate_reads=session.plate_reads,
+            instructions=session.instructions,
+            actions=session.actions,
+            outcome=shown[-1] if shown else Code.STOP_SEE_OFFICER,
+            reason=reason or "ended",
+            offline=session.offline,
+        )
+        out.records.append(record)
+        self.session = None
+        self._emit(out, self._instruction(Code.READY, now))
+
+    def _act(self, session: Session, now: datetime, kind: str, event_id: str, source: str) -> None:
+        session.actions.append(
+            DriverAction.model_validate({"kind": kind, "ts": now, "id": event_id, "source": source})
+        )
+
+    def _ignore(
+        self, out: LaneOutput, now: datetime, kind: str, event_id: str, source: str, why: str
+    ) -> LaneOutput:
+        logger.info("lane %s: %s press ignored (%s)", self.lane, kind, why)
+        out.ignored.append(why)
+        if self.session is not None:
+            self.session.actions.append(
+                DriverAction.model_validate(
+                    {"kind": kind, "ts": now, "id": event_id, "source": source, "ignored": True}
+                )
+            )
+        return out
+
+    def _instruction(
+        self,
+        code: Code,
+        now: datetime,
+        *,
+        vrn: str | None = None,
+        ubr: str | None = None,
+        bay: str | None = None,
+        earliest_at: datetime | None = None,
+    ) -> Instruction:
+        seq = max(self.last_seq + 1, int(now.timestamp() * 1000))
+        self.last_seq = seq
+        if code is Code.READY:
+            expires_at = None
+        elif code in WAITING_CODES:
+            expires_at = now + timedelta(seconds=self.config.timeout_s) + EXPIRY_MARGIN
+        else:
+            expires_at = now + timedelta(seconds=self.config.hold_s) + EXPIRY_MARGIN
+        instruction = Instruction(
+            ts=now,
+            seq=seq,
+            vrn=vrn,
+            code=code,
+            ubr=ubr if code is not Code.READY else None,
+            bay=bay,
+            earliest_at=earliest_at,
+            expires_at=expires_at,
+        )
+        # serialised once: the signature and the wire bytes come from the same dict
+        data = instruction.to_dict()
+        data["sig"] = sign_dict(data, self._key)
+        signed = instruction.model_copy(update={"sig": data["sig"]})
+        self.current = signed
+        self.current_payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        return signed
+
+    def _emit(self, out: LaneOutput, instruction: Instruction) -> None:
+        assert instruction is self.current
+        out.instructions.append(instruction)
+        out.payloads.append(self.current_payload)

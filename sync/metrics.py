@@ -1,0 +1,113 @@
+"""The agent's counters and gauges, rendered as Prometheus text (no client library needed)."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict, deque
+from collections.abc import Callable
+
+_HELP = {
+    "rocars_sync_plate_reads_total": ("counter", "plate reads handled, by lane"),
+    "rocars_sync_instructions_total": ("counter", "instructions published, by code"),
+    "rocars_sync_bad_payloads_total": ("counter", "bus messages dropped as malformed, by reason"),
+    "rocars_sync_ignored_actions_total": ("counter", "driver presses that made no sense"),
+    "rocars_sync_records_total": ("counter", "clearance records written to the outbox"),
+    "rocars_sync_uploaded_total": ("counter", "records the centre accepted (or had already)"),
+    "rocars_sync_rejected_total": ("counter", "records the centre rejected"),
+    "rocars_sync_pulled_changes_total": ("counter", "change-feed entries applied"),
+    "rocars_sync_feed_errors_total": ("counter", "failed change-feed pulls, by key"),
+    "rocars_sync_upload_errors_total": ("counter", "failed upload calls, by key"),
+    "rocars_sync_worker_restarts_total": ("counter", "workers restarted after dying, by worker"),
+    "rocars_sync_plate_handling_seconds": (
+        "summary",
+        "plate read received -> instruction handed to the bus, inside the agent (last 10k)",
+    ),
+    "rocars_sync_outbox_depth": ("gauge", "records waiting for upload"),
+    "rocars_sync_replica_bundles": ("gauge", "bundles in the replica"),
+    "rocars_sync_replica_age_seconds": ("gauge", "seconds since the last successful sync"),
+    "rocars_sync_central_up": ("gauge", "1 when the last call to the centre succeeded"),
+    "rocars_sync_broker_connected": ("gauge", "1 when connected to the MQTT broker"),
+}
+
+Labels = tuple[tuple[str, str], ...]
+
+
+class Metrics:
+    """Thread-safe counters; gauges are read from callables when rendered."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counters: dict[str, dict[Labels, float]] = defaultdict(dict)
+        self._gauges: dict[str, Callable[[], float | None]] = {}
+        self._observed: dict[str, deque[float]] = {}
+        self._observed_totals: dict[str, tuple[int, float]] = {}
+
+    def inc(self, name: str, amount: float = 1, **labels: str) -> None:
+        key = tuple(sorted(labels.items()))
+        with self._lock:
+            series = self._counters[name]
+            series[key] = series.get(key, 0) + amount
+
+    def value(self, name: str, **labels: str) -> float:
+        key = tuple(sorted(labels.items()))
+        with self._lock:
+            return self._counters.get(name, {}).get(key, 0)
+
+    def total(self, name: str) -> float:
+        with self._lock:
+            return sum(self._counters.get(name, {}).values())
+
+    def observe(self, name: str, value: float) -> None:
+        """One sample of a summary (the last 10,000 give its quantiles)."""
+        with self._lock:
+            window = self._observed.get(name)
+            if window is None:
+                window = self._observed[name] = deque(maxlen=10_000)
+            window.append(value)
+            count, total = self._observed_totals.get(name, (0, 0.0))
+            self._observed_totals[name] = (count + 1, total + value)
+
+    def quantiles(self, name: str, qs: tuple[float, ...] = (0.5, 0.99)) -> dict[float, float]:
+        with self._lock:
+            ordered = sorted(self._observed.get(name, ()))
+        if not ordered:
+            return {}
+        return {q: ordered[min(len(ordered) - 1, int(len(ordered) * q))] for q in qs}
+
+    def gauge(self, name: str, read: Callable[[], float | None]) -> None:
+        self._gauges[name] = read
+
+    def render(self) -> str:
+        lines: list[str] = []
+        with self._lock:
+            counters = {name: dict(series) for name, series in self._counters.items()}
+        for name in sorted(set(counters) | set(self._gauges) | set(_HELP)):
+            kind, help_ = _HELP.get(name, ("untyped", name))
+            if kind == "summary":
+                count, total = self._observed_totals.get(name, (0, 0.0))
+                lines.append(f"# HELP {name} {help_}")
+                lines.append(f"# TYPE {name} summary")
+                for q, v in self.quantiles(name, (0.5, 0.9, 0.99)).items():
+                    lines.append(f'{name}{{quantile="{q:g}"}} {v:g}')
+                lines.append(f"{name}_count {count}")
+                lines.append(f"{name}_sum {total:g}")
+                continue
+            if name in self._gauges:
+                value = self._gauges[name]()
+                if value is None:
+                    continue
+                samples: dict[Labels, float] = {(): float(value)}
+            else:
+                samples = counters.get(name) or {(): 0.0}
+            lines.append(f"# HELP {name} {help_}")
+            lines.append(f"# TYPE {name} {kind}")
+            for labels, sample in sorted(samples.items()):
+                label_text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
+                lines.append(
+                    f"{name}{{{label_text}}} {sample:g}" if labels else f"{name} {sample:g}"
+                )
+        return "\n".join(lines) + "\n"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

@@ -1,0 +1,193 @@
+"""The change-feed puller: keeps the replica in step with the centre.
+
+Pages are fetched one ahead of the one being written (the fetch and JSON check of page
+n+1 overlap SQLite writing page n); every page carries the cursor it was asked with and
+the replica applies it only if that is still its cursor, in the same transaction as the
+rows, so a page is never applied twice and never skipped. Caught up, it polls every
+``pull_interval_s``; on failure it backs off (capped, with jitter) and says the centre is
+down, which the lanes record as offline decisions.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+
+import httpx
+
+from rocars.client import ApiError, RocarsClient
+from rocars.timeutil import utc_now
+from sync.errors import MalformedPage, ReplicaError
+from sync.feed import PageRows, parse_page
+from sync.metrics import Metrics
+from sync.replica import Replica
+
+logger = logging.getLogger(__name__)
+
+
+class CentralClient(RocarsClient):
+    """The centre's API plus the change feed as raw bytes (validated by ``sync.feed``)."""
+
+    def changes_raw(self, since: str, limit: int) -> bytes:
+        path = "/v1/changes"
+        try:
+            response = self._http.get(path, params={"since": since, "limit": limit})
+        except httpx.HTTPError as err:
+            raise ApiError(f"GET {path}: {err}", key="central_unreachable") from err
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+                key, detail = str(body.get("error", "api_error")), body.get("detail")
+            except (ValueError, AttributeError):
+                key, detail = "api_error", response.text[:200]
+            raise ApiError(
+                f"GET {path} -> {response.status_code} {key}",
+                key=key,
+                status=response.status_code,
+                detail=detail,
+            )
+        return response.content
+
+
+@dataclass
+class LinkState:
+    up: bool
+    since: datetime
+    error: str
+
+
+class CentralLink:
+    """Whether the centre answers (the puller's view); the lanes flag offline decisions."""
+
+    def __init__(self, clock: Callable[[], datetime] = utc_now) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._state = LinkState(up=False, since=clock(), error="not contacted yet")
+
+    @property
+    def up(self) -> bool:
+        return self._state.up
+
+    def state(self) -> LinkState:
+        with self._lock:
+            return LinkState(self._state.up, self._state.since, self._state.error)
+
+    def mark_up(self) -> None:
+        with self._lock:
+            if not self._state.up:
+                logger.info("central ROCARS is reachable")
+                self._state = LinkState(True, self._clock(), "")
+
+    def mark_down(self, error: str) -> None:
+        with self._lock:
+            if self._state.up or self._state.error != error:
+                logger.warning("central ROCARS is down: %s", error)
+            since = self._state.since if not self._state.up else self._clock()
+            self._state = LinkState(False, since, error)
+
+
+class Backoff:
+    """Capped exponential backoff with full jitter."""
+
+    def __init__(self, initial: float, cap: float, rng: random.Random | None = None) -> None:
+        self.initial = initial
+        self.cap = cap
+        self._rng = rng or random.Random()
+        self.failures = 0
+
+    def reset(self) -> None:
+        self.failures = 0
+
+    def next_delay(self) -> float:
+        ceiling = min(self.cap, self.initial * float(2 ** min(self.failures, 30)))
+        self.failures += 1
+        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+
+
+class Puller:
+    """Pulls the change feed into the replica."""
+
+    def __init__(
+        self,
+        replica: Replica,
+        client: CentralClient,
+        link: CentralLink,
+        *,
+        batch: int = 1000,
+        interval_s: float = 2.0,
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+        metrics: Metrics | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.replica = replica
+        self.client = client
+        self.link = link
+        self.batch = batch
+        self.interval_s = interval_s
+        self.backoff = Backoff(backoff_initial_s, backoff_max_s)
+        self.metrics = metrics or Metrics()
+        self._clock = clock
+        self.last_error = ""
+        self.caught_up = threading.Event()
+
+    def _fetch(self, since: str) -> tuple[str, PageRows]:
+        raw = self.client.changes_raw(since, self.batch)
+        try:
+            return since, parse_page(raw)
+        except MalformedPage:
+            self.link.mark_up()  # the centre answered; what it said is the problem
+            raise
+
+    def catch_up(self, stop: threading.Event | None = None, max_pages: int = 1_000_000) -> int:
+        """Apply pages until one is not full; the number of changes applied."""
+        total = 0
+        with ThreadPoolExecutor(1, thread_name_prefix="feed-fetch") as pool:
+            future = pool.submit(self._fetch, self.replica.cursor())
+            for _ in range(max_pages):
+                since, rows = future.result()
+                self.link.mark_up()
+                full = rows.changes >= self.batch and rows.next != since
+                go_on = full and not (stop is not None and stop.is_set())
+                if go_on:
+                    future = pool.submit(self._fetch, rows.next)  # overlaps the write below
+                self.replica.apply_rows(since, rows, self._clock(), caught_up=not full)
+                total += rows.changes
+                self.metrics.inc("rocars_sync_pulled_changes_total", rows.changes)
+                if not full:
+                    self.caught_up.set()
+                if not go_on:
+                    break
+        return total
+
+    def run(self, stop: threading.Event) -> None:
+        """The worker loop: catch up, wait, again; back off while the centre fails."""
+        while not stop.is_set():
+            try:
+                applied = self.catch_up(stop)
+            except ApiError as err:
+                self._failed(err.key, str(err))
+                self.link.mark_down(err.key)
+            except (MalformedPage, ReplicaError) as err:
+                self._failed(err.key, str(err))
+            else:
+                if applied:
+                    logger.info("replica: %d changes applied", applied)
+                self.backoff.reset()
+                self.last_error = ""
+                stop.wait(self.interval_s)
+                continue
+            stop.wait(self.backoff.next_delay())
+
+    def _failed(self, key: str, message: str) -> None:
+        self.metrics.inc("rocars_sync_feed_errors_total", key=key)
+        if self.last_error != key:
+            logger.error("change feed: %s", message)
+        else:
+            logger.debug("change feed still failing: %s", message)
+        self.last_error = key

@@ -1,0 +1,130 @@
+"""``rocars-edge up --headless``: a whole simulated control point, run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rocars.messages import InstructionCode
+from tests.fixtures.brokers import Mosquitto
+
+
+def _up(*args: str, timeout: float = 240, screens: bool = False) -> tuple[int, list[str]]:
+    extra = [] if screens else ["--no-screens"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "rocars.cli", "up", "--headless", *extra, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return proc.returncode, proc.stdout.splitlines()
+
+
+def _summary(lines: list[str]) -> dict[str, object]:
+    summary = json.loads(lines[-1])
+    assert isinstance(summary, dict)
+    return summary
+
+
+def test_up_clears_every_kind_of_truck_and_loses_nothing(tmp_path: Path) -> None:
+    code, lines = _up("--trucks", "10", "--seed", "7", "--data", str(tmp_path))
+    summary = _summary(lines)
+    assert code == 0, "\n".join(lines)
+    assert summary["trucks"] == 10
+    assert summary["records"] == summary["uploaded"] == 10
+    assert summary["lost"] == 0
+    assert summary["unexpected"] == 0
+    # ten trucks of a seeded round cover every instruction code
+    for instruction in InstructionCode:
+        assert summary[instruction.value] > 0, instruction  # type: ignore[operator]
+    # each truck's journey is printed: arrival, instructions, its record
+    assert sum("arrives [" in line for line in lines) == 10
+    assert sum(" record " in line for line in lines) == 10
+    assert (tmp_path / "sync" / "outbox.db").exists()
+
+
+def test_up_is_repeatable_by_seed(tmp_path: Path) -> None:
+    def kinds(seed: int, where: Path) -> list[str]:
+        code, lines = _up(
+            "--trucks", "4", "--seed", str(seed), "--lanes", "1", "--data", str(where)
+        )
+        assert code == 0, "\n".join(lines)
+        return [line.split("arrives ")[1] for line in lines if "arrives [" in line]
+
+    assert kinds(3, tmp_path / "a") == kinds(3, tmp_path / "b")
+
+
+def test_up_with_screens_drop_boxes_and_kiosk(tmp_path: Path) -> None:
+    """The XDB, AIOP (reading its drop box) and kiosk run as processes beside the lanes."""
+    code, lines = _up("--trucks", "4", "--seed", "5", "--data", str(tmp_path), screens=True)
+    assert code == 0, "\n".join(lines)
+    assert _summary(lines)["lost"] == 0
+    logs = tmp_path / "logs"
+    assert {p.name for p in logs.iterdir()} == {
+        "xdb-L01.log",
+        "xdb-L02.log",
+        "aiop-L01.log",
+        "aiop-L02.log",
+        "kiosk.log",
+    }
+    for log in logs.iterdir():
+        assert "Traceback" not in log.read_text(errors="replace"), log.name
+    # seed 5's fourth truck is laden: its manifest goes into the drop box, the AIOP reads
+    # the contact over its serial port and reports it, and the lane releases the result
+    drop = next(i for i, line in enumerate(lines) if "into the drop box" in line)
+    truck = lines[drop].split()[1:3]  # lane and truck number
+    after = [line for line in lines[drop + 1 :] if line.split()[1:3] == truck]
+    assert "-> INSPECT" in after[0]
+
+
+def test_up_on_mosquitto(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    code, lines = _up("--trucks", "3", "--broker", mosquitto.url, "--data", str(tmp_path))
+    assert code == 0, "\n".join(lines)
+    assert _summary(lines)["lost"] == 0
+
+
+def test_up_without_a_count_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rocars.cli",
+            "up",
+            "--headless",
+            "--no-screens",
+            "--data",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    arrivals = 0
+    try:
+        for line in proc.stdout:
+            arrivals += "arrives [" in line
+            if " record " in line:
+                break
+        os.kill(proc.pid, signal.SIGTERM)
+        rest = proc.stdout.read()
+        assert proc.wait(60) == 0, rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    summary = json.loads(rest.splitlines()[-1])
+    assert summary["lost"] == 0
+    assert summary["trucks"] >= 1
+
+
+@pytest.mark.parametrize("args", [["--lanes", "0"], ["--trucks", "0"], ["--cp", "XXX"]])
+def test_up_refuses_bad_arguments(args: list[str]) -> None:
+    code, _ = _up(*args, timeout=60)
+    assert code == 2

@@ -1,0 +1,178 @@
+"""Helpers for the agent tests: an agent on a real broker and centre, a bus watcher."""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from hardware_sim.launch import CentralProcess
+from rocars.bus import Bus
+from rocars.config import secret
+from rocars.eventid import new_event_id
+from rocars.messages import (
+    Instruction,
+    InstructionCode,
+    ManifestDropped,
+    PlateRead,
+    SyncStatus,
+    UnladenPressed,
+    parse,
+)
+from rocars.signing import lane_key, verify_payload
+from rocars.topics import (
+    instruction_topic,
+    manifest_topic,
+    plate_topic,
+    sync_status_topic,
+    unladen_topic,
+)
+from sync.agent import SyncAgent
+from sync.config import SyncConfig
+
+CP = "SBC"
+
+
+def agent_config(tmp_path: Path, broker_url: str, central_url: str, **overrides: Any) -> SyncConfig:
+    data: dict[str, Any] = {
+        "site": {"cp": CP, "direction": "import"},
+        "central": {"url": central_url, "timeout_s": 2},
+        "bus": {"url": broker_url, "keepalive": 5},
+        "data_dir": str(tmp_path / "sync"),
+        "lanes": [
+            {"id": "L01", "hold_s": 1.0, "timeout_s": 30},
+            {"id": "L02", "hold_s": 1.0, "manifest_required": False},
+        ],
+        "pull_interval_s": 0.2,
+        "upload_interval_s": 0.2,
+        "backoff_initial_s": 0.05,
+        "backoff_max_s": 0.5,
+        "status_interval_s": 0.2,
+        "tick_interval_s": 0.02,
+        "api": {"port": 0},
+    }
+    data.update(overrides)
+    return SyncConfig.model_validate(data)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+class Watcher:
+    """An outside bus client: publishes lane inputs, collects verified instructions."""
+
+    def __init__(self, broker_url: str, name: str = "watcher") -> None:
+        self.instructions: queue.Queue[tuple[str, Instruction]] = queue.Queue()
+        self.statuses: queue.Queue[SyncStatus] = queue.Queue()
+        self.bus = Bus(broker_url, f"{name}-{new_event_id()[-6:]}")
+        site = secret("site_secret").encode()
+        self.keys = {lane: lane_key(site, CP, lane) for lane in ("L01", "L02", "L03")}
+        self.bus.subscribe(f"rocars/{CP}/lanes/+/instruction", self._on_instruction)
+        self.bus.subscribe(sync_status_topic(CP), self._on_status)
+        self.bus.start()
+        assert self.bus.wait_connected(15)
+
+    def _on_instruction(self, topic: str, payload: bytes) -> None:
+        lane = topic.split("/")[3]
+        self.instructions.put((lane, verify_payload(payload, self.keys[lane])))
+
+    def _on_status(self, topic: str, payload: bytes) -> None:
+        self.statuses.put(parse(SyncStatus, payload))
+
+    def expect(
+        self, lane: str, code: InstructionCode, timeout: float = 15.0, vrn: str | None = None
+    ) -> Instruction:
+        """The next instruction on ``lane`` with ``code`` (others on the way are skipped)."""
+        deadline = time.monotonic() + timeout
+        seen: list[str] = []
+        while time.monotonic() < deadline:
+            try:
+                got_lane, instruction = self.instructions.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            seen.append(f"{got_lane}:{instruction.code}")
+            if got_lane == lane and instruction.code is code:
+                if vrn is None or instruction.vrn == vrn:
+                    return instruction
+        raise AssertionError(f"no {code} on {lane} within {timeout}s; saw {seen}")
+
+    def status(self, predicate: Callable[[SyncStatus], bool], timeout: float = 15.0) -> SyncStatus:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                status = self.statuses.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if predicate(status):
+                return status
+        raise AssertionError("no matching sync/status")
+
+    def plate(self, lane: str, vrn: str, confidence: float = 0.95) -> PlateRead:
+        read = PlateRead(vrn=vrn, confidence=confidence, source="serial", device="lpr1")
+        self.bus.publish(plate_topic(CP, lane), read).wait_for_publish(5)
+        return read
+
+    def manifest(self, lane: str) -> None:
+        self.bus.publish(
+            manifest_topic(CP, lane), ManifestDropped(source="sensor")
+        ).wait_for_publish(5)
+
+    def unladen(self, lane: str, vrn: str = "") -> None:
+        self.bus.publish(unladen_topic(CP, lane), UnladenPressed(vrn=vrn)).wait_for_publish(5)
+
+    def raw(self, topic: str, payload: bytes) -> None:
+        self.bus.publish(topic, payload).wait_for_publish(5)
+
+    def close(self) -> None:
+        self.bus.stop()
+
+
+def demo_trucks(central: CentralProcess) -> dict[str, list[dict[str, Any]]]:
+    body = httpx.get(
+        f"{central.url}/sim/trucks",
+        headers={"Authorization": f"Bearer {central.token}"},
+        timeout=10,
+    ).json()
+    out: dict[str, list[dict[str, Any]]] = {}
+    for truck in body["trucks"]:
+        out.setdefault(truck["kind"], []).append(truck)
+    return out
+
+
+def centre_event_ids(central: CentralProcess) -> list[str]:
+    body = httpx.get(
+        f"{central.url}/v1/events",
+        params={"limit": 10_000},
+        headers={"Authorization": f"Bearer {central.token}"},
+        timeout=10,
+    ).json()
+    return [e["id"] for e in body["events"]]
+
+
+def started_agent(config: SyncConfig) -> SyncAgent:
+    agent = SyncAgent(config)
+    agent.start()
+    assert agent.puller.caught_up.wait(20), "the agent did not catch up with the centre"
+    return agent
+
+
+__all__ = [
+    "CP",
+    "Watcher",
+    "agent_config",
+    "centre_event_ids",
+    "demo_trucks",
+    "instruction_topic",
+    "started_agent",
+    "wait_for",
+]

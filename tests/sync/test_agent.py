@@ -1,0 +1,344 @@
+"""The agent end to end: real broker(s), real simulated centre, outside clients."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hardware_sim.launch import CentralProcess
+from rocars.broker import EmbeddedBroker
+from rocars.messages import InstructionCode
+from rocars.signing import verify_payload
+from sync.agent import SyncAgent, Worker
+from sync.local_api import build_router
+from tests.fixtures.brokers import Mosquitto
+from tests.sync.agentkit import (
+    CP,
+    Watcher,
+    agent_config,
+    centre_event_ids,
+    demo_trucks,
+    instruction_topic,
+    started_agent,
+    wait_for,
+)
+
+C = InstructionCode
+
+
+def test_agent_clears_trucks_on_both_brokers(
+    broker_url: str, central: CentralProcess, tmp_path: Path
+) -> None:
+    trucks = demo_trucks(central)
+    agent = started_agent(agent_config(tmp_path, broker_url, central.url))
+    watcher = Watcher(broker_url)
+    try:
+        # READY retained on every lane at start-up
+        watcher.expect("L01", C.READY)
+        watcher.expect("L02", C.READY)
+        # a laden truck with a bundle: manifest, then the pre-selected result
+        proceed = trucks["laden_proceed"][0]
+        watcher.plate("L01", proceed["vrn"])
+        got = watcher.expect("L01", C.DROP_MANIFEST)
+        assert (got.vrn, got.ubr) == (proceed["vrn"], proceed["ubr"])
+        watcher.manifest("L01")
+        watcher.expect("L01", C.PROCEED)
+        ready = watcher.expect("L01", C.READY, timeout=5)
+        assert ready.seq > got.seq
+        # no manifest lane: inspection at once, with the bay
+        inspect = trucks["laden_inspect"][0]
+        watcher.plate("L02", inspect["vrn"])
+        assert watcher.expect("L02", C.INSPECT).bay
+        watcher.plate("L02", trucks["wrong_cp"][0]["vrn"])
+        watcher.expect("L02", C.WRONG_CONTROL_POINT)
+        watcher.plate("L01", trucks["too_early"][0]["vrn"])
+        assert watcher.expect("L01", C.TOO_EARLY).earliest_at is not None
+        watcher.plate("L01", trucks["unladen"][0]["vrn"])
+        watcher.expect("L01", C.NO_BUNDLE)
+        # the records reach the centre, once each
+        assert wait_for(lambda: agent.outbox.count("uploaded") >= 3)
+        ids = centre_event_ids(central)
+        assert len(ids) == len(set(ids))
+        assert {
+            r["id"] for r in agent.outbox.recent(10) if r["upload"]["state"] == "uploaded"
+        } <= set(ids)
+        # the API: health, metrics, records
+        assert agent.outbox.flush(5)
+        assert agent.api_url is not None
+        health = httpx.get(f"{agent.api_url}/health", timeout=5).json()
+        assert health["central"]["state"] == "up"
+        assert health["broker"]["connected"] is True
+        assert health["replica"]["bundles"] > 0
+        assert set(health["workers"]) == {"puller", "uploader", "lanes", "status"}
+        metrics = httpx.get(f"{agent.api_url}/metrics", timeout=5).text
+        assert 'rocars_sync_instructions_total{code="PROCEED"} 1' in metrics
+        assert 'rocars_sync_plate_reads_total{lane="L01"}' in metrics
+        assert "rocars_sync_replica_bundles" in metrics
+        records = httpx.get(f"{agent.api_url}/records", params={"lane": "L02"}, timeout=5).json()
+        assert records["records"][-1]["outcome"] == "INSPECT"
+        assert (
+            httpx.get(f"{agent.api_url}/records", params={"limit": 0}, timeout=5).status_code == 422
+        )
+        # the heartbeat
+        status = watcher.status(lambda s: s.bundles > 0)
+        assert (status.state, status.central) == ("online", "up")
+    finally:
+        watcher.close()
+        agent.stop()
+
+
+def test_external_mosquitto_clients_get_the_instruction(
+    mosquitto: Mosquitto, central: CentralProcess, tmp_path: Path
+) -> None:
+    pub = shutil.which("mosquitto_pub")
+    sub = shutil.which("mosquitto_sub")
+    assert pub, "mosquitto-clients is not installed"
+    assert sub, "mosquitto-clients is not installed"
+    truck = demo_trucks(central)["laden_proceed"][0]
+    agent = started_agent(agent_config(tmp_path, mosquitto.url, central.url))
+    watcher = Watcher(mosquitto.url)
+    try:
+        watcher.expect("L02", C.READY)
+        # a design-shaped PlateRead, typed by hand: not made by our models
+        payload = json.dumps(
+            {
+                "v": 1,
+                "id": "01JDAZ3K5Q8N2W4V6X8Y0B2C4D",
+                "ts": "2026-11-21T08:00:00.000Z",
+                "vrn": truck["vrn"].lower(),
+                "raw": truck["vrn"],
+                "confidence": 0.97,
+                "source": "serial",
+                "device": "lpr-l02",
+                "alternates": [],
+                "extra_field": "ignored",
+            }
+        )
+        subprocess.run(
+            [pub, "-h", "127.0.0.1", "-p", str(mosquitto.port), "-q", "1", "-t",
+             f"rocars/{CP}/lanes/L02/plate", "-m", payload],
+            check=True, timeout=10,
+        )  # fmt: skip
+        watcher.expect("L02", C.PROCEED)
+        # an outside subscriber that connects now gets the retained instruction
+        out = subprocess.run(
+            [sub, "-h", "127.0.0.1", "-p", str(mosquitto.port), "-t",
+             instruction_topic(CP, "L02"), "-C", "1", "-W", "10"],
+            check=True, capture_output=True, timeout=15,
+        )  # fmt: skip
+        instruction = verify_payload(out.stdout.strip(), watcher.keys["L02"])
+        assert (instruction.code, instruction.vrn) == (C.PROCEED, truck["vrn"])
+    finally:
+        watcher.close()
+        agent.stop()
+
+
+def test_bad_payloads_are_logged_and_dropped(
+    embedded_broker: EmbeddedBroker,
+    central: CentralProcess,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = embedded_broker.url
+    truck = demo_trucks(central)["laden_proceed"][0]
+    agent = started_agent(agent_config(tmp_path, url, central.url))
+    watcher = Watcher(url)
+    caplog.set_level(logging.WARNING, logger="sync.controller")
+    try:
+        watcher.expect("L01", C.READY)
+        good = {
+            "v": 1,
+            "id": "01JDAZ3K5Q8N2W4V6X8Y0B2C4E",
+            "ts": "2026-11-21T08:00:00.000Z",
+            "confidence": 0.97,
+            "source": "serial",
+            "device": "lpr1",
+        }
+        bad = [
+            (f"rocars/{CP}/lanes/L01/plate", b"not json {"),
+            (f"rocars/{CP}/lanes/L01/plate", b"[1, 2]"),
+            (f"rocars/{CP}/lanes/L01/plate", json.dumps({**good, "vrn": 12, "confidence": "high"}).encode()),
+            (f"rocars/{CP}/lanes/L01/plate", json.dumps({**good, "vrn": "OQ!!"}).encode()),
+            (f"rocars/{CP}/lanes/L01/aiop/manifest", json.dumps({**good, "source": "hand"}).encode()),
+            (f"rocars/{CP}/lanes/L01/aiop/unladen", b"\xff\xfe"),
+            (f"rocars/{CP}/lanes/L99/plate", json.dumps({**good, "vrn": truck["vrn"]}).encode()),
+            (f"rocars/{CP}/lanes/L01/aiop/coffee", json.dumps(good).encode()),
+        ]  # fmt: skip
+        for topic, payload in bad:
+            watcher.raw(topic, payload)
+        assert wait_for(
+            lambda: agent.metrics.total("rocars_sync_bad_payloads_total") == len(bad), 10
+        )
+        for topic, _ in bad:
+            assert f"dropped message on {topic}" in caplog.text
+        assert agent.metrics.value("rocars_sync_bad_payloads_total", reason="unknown_lane") == 1
+        assert agent.metrics.value("rocars_sync_bad_payloads_total", reason="bad_topic") == 1
+        # an unsigned aiop event is a normal event: the agent still answers
+        watcher.plate("L01", truck["vrn"])
+        watcher.expect("L01", C.DROP_MANIFEST)
+        watcher.raw(f"rocars/{CP}/lanes/L01/aiop/manifest", json.dumps({**good, "id": "01JDAZ3K5Q8N2W4V6X8Y0B2C4F", "source": "panel"}).encode())  # fmt: skip
+        watcher.expect("L01", C.PROCEED)
+    finally:
+        watcher.close()
+        agent.stop()
+
+
+def test_stale_replica_fails_closed_and_recovers(
+    embedded_broker: EmbeddedBroker, central: CentralProcess, tmp_path: Path
+) -> None:
+    url = embedded_broker.url
+    truck = demo_trucks(central)["laden_proceed"][0]
+    agent = started_agent(agent_config(tmp_path, url, central.url, replica_max_age_s=1.5))
+    watcher = Watcher(url)
+    try:
+        central.stop()
+        watcher.status(
+            lambda s: s.central == "down" and "old: lanes fail closed" in s.detail, timeout=30
+        )
+        watcher.plate("L01", truck["vrn"])
+        watcher.expect("L01", C.STOP_SEE_OFFICER, vrn=truck["vrn"])
+        watcher.expect("L01", C.READY)  # after hold_s
+        assert agent.outbox.flush(5)
+        record = agent.outbox.recent(1, lane="L01")[0]
+        assert (record["reason"], record["outcome"]) == ("stale_replica", "STOP_SEE_OFFICER")
+        central.start()
+        watcher.status(lambda s: s.central == "up" and "fail closed" not in s.detail, timeout=30)
+        watcher.plate("L01", "ZZ1")  # fresh again: decisions from the replica
+        watcher.expect("L01", C.NO_BUNDLE)
+    finally:
+        watcher.close()
+        agent.stop()
+
+
+def test_centre_down_lanes_clear_offline_and_records_arrive_once(
+    embedded_broker: EmbeddedBroker, central: CentralProcess, tmp_path: Path
+) -> None:
+    url = embedded_broker.url
+    trucks = demo_trucks(central)
+    lanes = [{"id": "L02", "hold_s": 0.5, "manifest_required": False, "unladen_inspect_share": 0}]
+    agent = started_agent(agent_config(tmp_path, url, central.url, lanes=lanes))
+    watcher = Watcher(url)
+    try:
+        central.stop()
+        assert wait_for(lambda: not agent.link.up)
+        plates = [t["vrn"] for t in trucks["laden_proceed"] + trucks["unladen"]]
+        for vrn in plates:
+            watcher.plate("L02", vrn)
+            watcher.expect(
+                "L02",
+                C.PROCEED if vrn in [t["vrn"] for t in trucks["laden_proceed"]] else C.NO_BUNDLE,
+            )
+        watcher.unladen("L02")
+        watcher.expect("L02", C.PROCEED)
+        watcher.expect("L02", C.READY, timeout=5)
+        assert agent.outbox.flush(5)  # the instruction goes out before its commit
+        assert agent.outbox.depth() == len(plates)
+        assert all(r["offline"] for r in agent.outbox.recent(20))
+        central.start()
+        assert wait_for(lambda: agent.outbox.depth() == 0, 30)
+        ids = centre_event_ids(central)
+        mine = [r["id"] for r in agent.outbox.recent(20)]
+        assert sorted(i for i in ids if i in mine) == sorted(mine)
+        assert len(ids) == len(set(ids))
+    finally:
+        watcher.close()
+        agent.stop()
+
+
+def test_broker_killed_and_back(
+    mosquitto: Mosquitto, central: CentralProcess, tmp_path: Path
+) -> None:
+    trucks = demo_trucks(central)
+    agent = started_agent(agent_config(tmp_path, mosquitto.url, central.url))
+    watcher = Watcher(mosquitto.url)
+    try:
+        watcher.expect("L01", C.READY)
+        mosquitto.kill()
+        assert wait_for(lambda: not agent.bus.connected.is_set(), 10)  # type: ignore[union-attr]
+        mosquitto.start()
+        assert wait_for(lambda: agent.bus.connected.is_set(), 20)  # type: ignore[union-attr]
+        assert watcher.bus.wait_connected(20)
+        # the retained READY is back on the fresh broker, and trucks clear again
+        watcher.expect("L02", C.READY)
+        watcher.plate("L02", trucks["laden_proceed"][1]["vrn"])
+        watcher.expect("L02", C.PROCEED)
+    finally:
+        watcher.close()
+        agent.stop()
+
+
+def test_restart_closes_the_open_session_and_seq_keeps_rising(
+    embedded_broker: EmbeddedBroker, central: CentralProcess, tmp_path: Path
+) -> None:
+    url = embedded_broker.url
+    truck = demo_trucks(central)["laden_proceed"][0]
+    config = agent_config(tmp_path, url, central.url)
+    watcher = Watcher(url)
+    agent = started_agent(config)
+    try:
+        watcher.plate("L01", truck["vrn"])
+        before = watcher.expect("L01", C.DROP_MANIFEST)
+    finally:
+        agent.stop()
+    offline = watcher.status(lambda s: s.state == "offline")
+    assert offline.central == "down"
+    agent = started_agent(config)
+    try:
+        ready = watcher.expect("L01", C.READY)
+        assert ready.seq > before.seq
+        assert agent.outbox.flush(5)
+        record = agent.outbox.recent(5, lane="L01")[0]
+        assert (record["vrn"], record["reason"], record["outcome"]) == (
+            truck["vrn"],
+            "agent_restart",
+            "DROP_MANIFEST",
+        )
+    finally:
+        watcher.close()
+        agent.stop()
+
+
+def test_worker_that_dies_is_restarted() -> None:
+    calls: list[int] = []
+    stop = threading.Event()
+
+    def flaky(stop_event: threading.Event) -> None:
+        calls.append(1)
+        if len(calls) < 2:
+            raise RuntimeError("boom")
+        stop_event.wait()
+
+    worker = Worker("flaky", flaky)
+    thread = threading.Thread(target=worker.supervise, args=(stop,))
+    thread.start()
+    assert wait_for(lambda: len(calls) == 2 and worker.alive, 10)
+    assert (worker.restarts, worker.error) == (1, "RuntimeError: boom")
+    stop.set()
+    thread.join(5)
+    assert not thread.is_alive()
+
+
+def test_router_factory_mounts_the_kiosk_api(
+    embedded_broker: EmbeddedBroker, central: CentralProcess, tmp_path: Path
+) -> None:
+    url = embedded_broker.url
+    truck = demo_trucks(central)["laden_proceed"][0]
+    agent = SyncAgent(
+        agent_config(tmp_path, url, central.url),
+        extra_routers=[lambda a: build_router(a.api_client, a.replica, lambda: a.link.up)],
+    )
+    agent.start()
+    try:
+        assert agent.puller.caught_up.wait(20)
+        body = httpx.get(f"{agent.api_url}/v1/bundles/{truck['ubr']}", timeout=10).json()
+        assert (body["ubr"], body["vrn"]) == (truck["ubr"], truck["vrn"])
+        assert httpx.get(f"{agent.api_url}/health", timeout=5).status_code == 200
+    finally:
+        agent.stop()

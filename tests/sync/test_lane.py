@@ -1,0 +1,490 @@
+"""The clearance rules, one by one, on the plain state machine with a fake clock."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from rocars.ids import ControlPoint, Direction
+from rocars.messages import (
+    Alternate,
+    Instruction,
+    InstructionCode,
+    ManifestDropped,
+    PlateRead,
+    UnladenPressed,
+)
+from rocars.models import Bundle, BundleStatus, ClearanceRecord, InstructionLog
+from rocars.signing import lane_key, verify_payload
+from sync.config import LaneConfig
+from sync.errors import ReplicaError
+from sync.lane import Freshness, Lane, LaneOutput, Session
+
+C = InstructionCode
+KEY = lane_key(b"test-secret", "SBC", "L01")
+T0 = datetime(2026, 11, 21, 8, 0, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def make_bundle(
+    ubr: str,
+    vrn: str,
+    *,
+    cp: str = "SBC",
+    direction: str = "import",
+    earliest_at: datetime | None = None,
+    result: str = "PROCEED",
+    bay: str | None = None,
+    status: str = "active",
+    second_plate: str | None = None,
+) -> Bundle:
+    return Bundle.model_validate(
+        {
+            "ubr": ubr,
+            "vrn": vrn,
+            "second_plate": second_plate,
+            "cp": cp,
+            "direction": direction,
+            "ccrns": ["1001041258"],
+            "bundled_at": T0 - timedelta(hours=1),
+            "earliest_at": earliest_at or T0 - timedelta(minutes=30),
+            "status": status,
+            "result": result,
+            "bay": bay,
+            "updated_at": T0 - timedelta(hours=1),
+        }
+    )
+
+
+class Rig:
+    """A lane with a fake clock, an in-memory replica and a switchable centre."""
+
+    def __init__(self, bundles: list[Bundle] | None = None, **lane: Any) -> None:
+        self.clock = Clock()
+        self.bundles = list(bundles or [])
+        self.fresh = Freshness(last_sync_at=T0, central_up=True)
+        self.fail_lookup = False
+        self.rng = random.Random(1)
+        self.lane = Lane(
+            LaneConfig(id="L01", **lane),
+            cp=ControlPoint.SBC,
+            direction=Direction.IMPORT,
+            key=KEY,
+            clock=self.clock,
+            lookup=self.lookup,
+            freshness=lambda: self.fresh,
+            max_age_s=300,
+            rng=self.rng,
+        )
+
+    def lookup(self, plate: str) -> list[Bundle]:
+        if self.fail_lookup:
+            raise ReplicaError("disk on fire")
+        return [b for b in self.bundles if plate in (b.vrn, b.second_plate)]
+
+
+def read(vrn: str = "AB1234", confidence: float = 0.95, **kw: Any) -> PlateRead:
+    return PlateRead(vrn=vrn, confidence=confidence, source="serial", device="lpr1", **kw)
+
+
+def codes(out: LaneOutput) -> list[C]:
+    return [i.code for i in out.instructions]
+
+
+def only_record(out: LaneOutput) -> ClearanceRecord:
+    assert len(out.records) == 1
+    return out.records[0]
+
+
+# -- rule 1 ------------------------------------------------------------------------------
+
+
+def test_rule1_no_plate_stops_then_ready_after_hold() -> None:
+    rig = Rig([make_bundle("9110635860", "AB1234")])
+    out = rig.lane.plate(read(vrn="", confidence=0.0))
+    assert codes(out) == [C.STOP_SEE_OFFICER]
+    assert out.instructions[0].vrn is None
+    rig.clock.advance(7.9)
+    assert not rig.lane.tick().changed
+    rig.clock.advance(0.1)
+    out = rig.lane.tick()
+    assert codes(out) == [C.READY]
+    record = only_record(out)
+    assert (record.outcome, record.reason, record.vrn) == (C.STOP_SEE_OFFICER, "no_plate", None)
+    assert rig.lane.session is None
+
+
+def test_rule1_low_confidence_stops_even_with_a_bundle() -> None:
+    rig = Rig([make_bundle("9110635860", "AB1234")], confidence_threshold=0.9)
+    out = rig.lane.plate(read(confidence=0.89))
+    assert codes(out) == [C.STOP_SEE_OFFICER]
+    assert rig.lane.session is not None
+    assert rig.lane.session.reason == "low_confidence"
+
+
+# -- rule 2 ------------------------------------------------------------------------------
+
+
+def test_rule2_drop_manifest_then_proceed() -> None:
+    rig = Rig([make_bundle("9110635860", "AB1234")])
+    out = rig.lane.plate(read())
+    assert codes(out) == [C.DROP_MANIFEST]
+    assert out.instructions[0].ubr == "9110635860"
+    rig.clock.advance(5)
+    out = rig.lane.manifest(ManifestDropped(source="sensor"))
+    assert codes(out) == [C.PROCEED]
+    rig.clock.advance(8)
+    record = only_record(rig.lane.tick())
+    assert record.outcome is C.PROCEED
+    assert record.reason == "released"
+    assert record.ubr == "9110635860"
+    assert [i.code for i in record.instructions] == [C.DROP_MANIFEST, C.PROCEED]
+    assert [a.kind for a in record.actions] == ["manifest"]
+    assert record.offline is False
+    assert record.ended_at - record.started_at == timedelta(seconds=13)
+
+
+def test_rule2_inspect_with_the_bundle_bay() -> None:
+    rig = Rig([make_bundle("9110635860", "AB1234", result="INSPECT", bay="B7")])
+    assert codes(rig.lane.plate(read())) == [C.DROP_MANIFEST]
+    out = rig.lane.manifest(ManifestDropped(source="panel"))
+    assert codes(out) == [C.INSPECT]
+    assert out.instructions[0].bay == "B7"
+
+
+def test_rule2_no_manifest_needed_gives_the_result_at_once() -> None:
+    rig = Rig([make_bundle("9110635860", "AB1234")], manifest_required=False)
+    assert codes(rig.lane.plate(read())) == [C.PROCEED]
+    rig2 = Rig([make_bundle("9110635860", "AB1234", result="INSPECT")], manifest_required=False)
+    out = rig2.lane.plate(read())
+    assert codes(out) == [C.INSPECT]
+    assert out.instructions[0].bay == "U1"  # no bay on the bundle: the lane's
+
+
+def test_rule2_too_early_carries_earliest_at() -> None:
+    earliest = T0 + timedelta(minutes=10)
+    rig = Rig([make_bundle("9110635860", "AB1234", earliest_at=earliest)])
+    out = rig.lane.plate(read())
+    assert codes(out) == [C.TOO_EARLY]
+    assert out.instructions[0].earliest_at == earliest
+    # the driver waits the hold out: the session ends, a later read at the right time passes
+    rig.clock.advance(8)
+    assert only_record(rig.lane.tick()).outcome is C.TOO_EARLY
+    rig.clock.now = earliest
+    rig.fresh = Freshness(last_sync_at=earliest, central_up=True)
+    assert codes(rig.lane.plate(read())) == [C.DROP_MANIFEST]
+
+
+def test_rule2_alternate_and_mainland_second_plate_match() -> None:
+    rig = Rig([make_bundle("9110635860", "AB1234", second_plate="粤Z1234港")])
+    out = rig.lane.plate(read(vrn="XY99", alternates=[Alternate(vrn="粤Z1234港", confidence=0.9)]))
+    assert codes(out) == [C.DROP_MANIFEST]
+    # the Mainland plate read as the vrn itself
+    rig2 = Rig([make_bundle("9110635860", "AB1234", second_plate="粤Z1234港")])
+    assert codes(rig2.lane.plate(read(vrn="粤Z1234港"))) == [C.DROP_MANIFEST]
+
+
+def test_rule2_untrusted_alternate_is_not_used() -> None:
+    rig = Rig([make_bundle("9110635860", "AB1234")])
+    out = rig.lane.plate(read(vrn="XY99", alternates=[Alternate(vrn="AB1234", confidence=0.5)]))
+    assert codes(out) == [C.NO_BUNDLE]
+
+
+def test_rule2_cancelled_and_used_bundles_do_not_count() -> None:
+    rig = Rig(
+        [
+            make_bundle("9110635860", "AB1234", status=BundleStatus.CANCELLED),
+            make_bundle("9110635861", "AB1234", status=BundleStatus.USED),
+        ]
+    )
+    assert codes(rig.lane.plate(read())) == [C.NO_BUNDLE]
+
+
+def test_rule2_inspection_wins_when_two_bundles_are_ready() -> None:
+    rig = Rig(
+        [
+            make_bundle("9110635860", "AB1234"),
+            make_bundle("9110635861", "AB1234", result="INSPECT", bay="B2"),
+        ],
+        manifest_required=False,
+    )
+    out = rig.lane.plate(read())
+    assert (out.instructions[0].code, out.instructions[0].ubr) == (C.INSPECT, "9110635861")
+
+
+def test_rule2_bundle_cancelled_before_the_manifest_stops() -> None:
+    rig = Rig([make_bundle("9110635860", "AB1234")])
+    rig.lane.plate(read())
+    rig.bundles = [make_bundle("9110635860", "AB1234", status="cancelled")]
+    out = rig.lane.manifest(ManifestDropped(source="sensor"))
+    assert codes(out) == [C.STOP_SEE_OFFICER]
+
+
+def test_rule2_result_reselected_before_the_manifest_is_used() -> None:
+    rig = Rig([make_bundle("9110635860", "AB1234")])
+    rig.lane.plate(read())
+    rig.bundles = [make_bundle("9110635860", "AB1234", result="INSPECT", bay="B3")]
+    out = rig.lane.manifest(ManifestDropped(source="sensor"))
+    assert (codes(out), out.instructions[0].bay) == ([C.INSPECT], "B3")
+
+
+# -- rule 3 ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("cp", "direction"), [("LMC", "import"), ("SBC", "export")])
+def test_rule3_wrong_control_point_or_direction(cp: str, direction: str) -> None:
+    rig = Rig([make_bundle("9110635860", "AB1234", cp=cp, direction=direction)])
+    out = rig.lane.plate(read())
+    assert codes(out) == [C.WRONG_CONTROL_POINT]
+    rig.clock.advance(8)
+    assert only_record(rig.lane.tick()).reason == "wrong_control_point"
+
+
+def test_rule3_a_bundle_here_wins_over_one_elsewhere() -> None:
+    rig = Rig([make_bundle("9110635860", "AB1234", cp="LMC"), make_bundle("9110635861", "AB1234")])
+    out = rig.lane.plate(read())
+    assert (out.instructions[0].code, out.instructions[0].ubr) == (C.DROP_MANIFEST, "9110635861")
+
+
+# -- rule 4 ------------------------------------------------------------------------------
+
+
+def test_rule4_no_bundle_then_unladen_proceeds() -> None:
+    rig = Rig(unladen_inspect_share=0.0)
+    assert codes(rig.lane.plate(read())) == [C.NO_BUNDLE]
+    out = rig.lane.unladen(UnladenPressed(vrn="AB 1234"))
+    assert codes(out) == [C.PROCEED]
+    rig.clock.advance(8)
+    record = only_record(rig.lane.tick())
+    assert (record.outcome, record.reason, record.ubr) == (C.PROCEED, "unladen_released", None)
+
+
+def test_rule4_unladen_inspect_share_with_seeded_rng() -> None:
+    rig = Rig(unladen_inspect_share=1.0, inspect_bay="U9")
+    rig.lane.plate(read())
+    out = rig.lane.unladen(UnladenPressed())
+    assert (codes(out), out.instructions[0].bay) == ([C.INSPECT], "U9")
+    # a share of 0.3 over many trucks, seeded: the share comes out near 0.3
+    rig = Rig(unladen_inspect_share=0.3)
+    inspected = 0
+    for n in range(400):
+        rig.lane.plate(read(vrn=f"AB{n}"))
+        out = rig.lane.unladen(UnladenPressed())
+        inspected += codes(out) == [C.INSPECT]
+    assert 80 <= inspected <= 160
+
+
+def test_rule4_unladen_for_another_vrn_is_ignored() -> None:
+    rig = Rig()
+    rig.lane.plate(read())
+    out = rig.lane.unladen(UnladenPressed(vrn="ZZ1"))
+    assert not out.changed
+    assert out.ignored == ["unladen_other_vrn"]
+    assert rig.lane.code is C.NO_BUNDLE
+
+
+# -- rule 5 ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bundled", [True, False])
+def test_rule5_timeout_stops(bundled: bool) -> None:
+    rig = Rig([make_bundle("9110635860", "AB1234")] if bundled else [], timeout_s=30)
+    first = rig.lane.plate(read()).instructions[0]
+    assert first.expires_at == T0 + timedelta(seconds=35)
+    rig.clock.advance(29.9)
+    assert not rig.lane.tick().changed
+    rig.clock.advance(0.1)
+    out = rig.lane.tick()
+    assert codes(out) == [C.STOP_SEE_OFFICER]
+    rig.clock.advance(8)
+    out = rig.lane.tick()
+    assert codes(out) == [C.READY]
+    record = only_record(out)
+    assert (record.outcome, record.reason) == (C.STOP_SEE_OFFICER, "timeout")
+
+
+# -- rule 6 ------------------------------------------------------------------------------
+
+
+def test_rule6_stale_or_never_synced_replica_fails_closed() -> None:
+    rig = Rig([make_bundle("9110635860", "AB1234")])
+    rig.fresh = Freshness(last_sync_at=None, central_up=True)
+    assert codes(rig.lane.plate(read())) == [C.STOP_SEE_OFFICER]
+    rig.fresh = Freshness(last_sync_at=T0 - timedelta(seconds=301), central_up=False)
+    out = rig.lane.plate(read(vrn="CD5678"))
+    assert codes(out) == [C.READY, C.STOP_SEE_OFFICER]
+    assert rig.lane.session is not None
+    assert rig.lane.session.reason == "stale_replica"
+
+
+def test_rule6_stale_at_manifest_time_fails_closed() -> None:
+    rig = Rig([make_bundle("9110635860", "AB1234")])
+    rig.lane.plate(read())
+    rig.clock.advance(400)  # no sync since T0; the timeout is 60s but no tick came
+    out = rig.lane.manifest(ManifestDropped(source="sensor"))
+    assert codes(out) == [C.STOP_SEE_OFFICER]
+
+
+def test_rule6_centre_down_but_fresh_decides_offline() -> None:
+    rig = Rig([make_bundle("9110635860", "AB1234")])
+    rig.fresh = Freshness(last_sync_at=T0 - timedelta(seconds=200), central_up=False)
+    assert codes(rig.lane.plate(read())) == [C.DROP_MANIFEST]
+    assert codes(rig.lane.manifest(ManifestDropped(source="sensor"))) == [C.PROCEED]
+    rig.clock.advance(8)
+    assert only_record(rig.lane.tick()).offline is True
+    rig.fresh = Freshness(last_sync_at=T0, central_up=True)
+    rig.lane.plate(read())
+    rig.lane.manifest(ManifestDropped(source="sensor"))
+    rig.clock.advance(8)
+    assert only_record(rig.lane.tick()).offline is False
+
+
+def test_replica_error_fails_closed() -> None:
+    rig = Rig([make_bundle("9110635860", "AB1234")])
+    rig.fail_lookup = True
+    assert codes(rig.lane.plate(read())) == [C.STOP_SEE_OFFICER]
+    assert rig.lane.session is not None
+    assert rig.lane.session.reason == "replica_error"
+
+
+# -- presses that make no sense ----------------------------------------------------------
+
+
+def test_ignored_presses_are_recorded_and_change_nothing() -> None:
+    rig = Rig([make_bundle("9110635860", "AB1234")])
+    # anything while READY: no session to record into, nothing changes
+    out = rig.lane.unladen(UnladenPressed())
+    assert (out.changed, out.ignored) == (False, ["lane_ready"])
+    assert not rig.lane.manifest(ManifestDropped(source="panel")).changed
+    rig.lane.plate(read())
+    out = rig.lane.unladen(UnladenPressed())  # unladen while DROP_MANIFEST
+    assert (out.changed, out.ignored) == (False, ["unladen_at_drop_manifest"])
+    rig.lane.manifest(ManifestDropped(source="sensor"))
+    out = rig.lane.manifest(ManifestDropped(source="sensor"))  # again, at PROCEED
+    assert out.ignored == ["manifest_at_proceed"]
+    rig.clock.advance(8)
+    record = only_record(rig.lane.tick())
+    assert record.outcome is C.PROCEED
+    assert [(a.kind, a.ignored) for a in record.actions] == [
+        ("unladen", True),
+        ("manifest", False),
+        ("manifest", True),
+    ]
+
+
+def test_manifest_while_no_bundle_is_ignored() -> None:
+    rig = Rig()
+    rig.lane.plate(read())
+    out = rig.lane.manifest(ManifestDropped(source="panel"))
+    assert out.ignored == ["manifest_at_no_bundle"]
+    assert rig.lane.code is C.NO_BUNDLE
+
+
+# -- superseding -------------------------------------------------------------------------
+
+
+def test_same_vrn_again_is_ignored_other_vrn_supersedes() -> None:
+    rig = Rig([make_bundle("9110635860", "AB1234")])
+    rig.lane.plate(read())
+    rig.clock.advance(1)
+    out = rig.lane.plate(read(confidence=0.99))
+    assert not out.changed
+    rig.clock.advance(1)
+    out = rig.lane.plate(read(vrn="CD5678"))
+    assert codes(out) == [C.READY, C.NO_BUNDLE]
+    record = only_record(out)
+    assert (record.vrn, record.outcome, record.reason) == (
+        "AB1234",
+        C.DROP_MANIFEST,
+        "next_vehicle",
+    )
+    assert len(record.plate_reads) == 1
+    assert rig.lane.session is not None
+    assert rig.lane.session.vrn == "CD5678"
+
+
+def test_next_vehicle_during_a_proceed_hold_shows_its_own_code() -> None:
+    rig = Rig([make_bundle("9110635860", "AB1234")], manifest_required=False)
+    assert codes(rig.lane.plate(read())) == [C.PROCEED]
+    rig.clock.advance(2)
+    out = rig.lane.plate(read(vrn="", confidence=0.0))
+    assert codes(out) == [C.READY, C.STOP_SEE_OFFICER]
+    assert only_record(out).outcome is C.PROCEED
+
+
+# -- instructions: seq, expiry, signature -----------------------------------------------
+
+
+def test_instructions_are_signed_with_increasing_seq_and_expiry() -> None:
+    rig = Rig([make_bundle("9110635860", "AB1234")], hold_s=8, timeout_s=60)
+    seen: list[Instruction] = []
+    wire: list[bytes] = []
+    for out in (
+        rig.lane.start(),
+        rig.lane.plate(read()),
+        rig.lane.manifest(ManifestDropped(source="sensor")),  # same ms
+    ):
+        seen += out.instructions
+        wire += out.payloads
+    rig.clock.advance(8)
+    out = rig.lane.tick()
+    seen += out.instructions
+    wire += out.payloads
+    # what goes on the wire is the instruction, signed
+    assert [verify_payload(p, KEY) for p in wire] == seen
+    assert [i.code for i in seen] == [C.READY, C.DROP_MANIFEST, C.PROCEED, C.READY]
+    seqs = [i.seq for i in seen]
+    assert seqs == sorted(set(seqs))
+    assert seqs[0] == int(T0.timestamp() * 1000)
+    assert seen[0].expires_at is None
+    assert seen[1].expires_at == T0 + timedelta(seconds=65)
+    assert seen[2].expires_at == T0 + timedelta(seconds=13)
+    for instruction in seen:
+        assert verify_payload(instruction.to_bytes(), KEY) == instruction
+
+
+def test_seq_survives_restart_and_a_lost_database() -> None:
+    rig = Rig()
+    rig.clock.advance(100)
+    last = rig.lane.start().instructions[-1].seq
+    # restart with the stored last_seq while the clock went back a little
+    rig2 = Rig()
+    rig2.lane.last_seq = last
+    assert rig2.lane.start().instructions[0].seq == last + 1
+    # database lost: seq from the clock, still above anything before
+    rig3 = Rig()
+    rig3.clock.advance(101)
+    assert rig3.lane.start().instructions[0].seq > last
+
+
+def test_start_closes_a_session_left_open() -> None:
+    rig = Rig([make_bundle("9110635860", "AB1234")])
+    rig.lane.plate(read())
+    saved = Session.model_validate_json(rig.lane.session.model_dump_json())  # type: ignore[union-attr]
+    rig2 = Rig()
+    rig2.lane.last_seq = rig.lane.last_seq
+    out = rig2.lane.start(saved)
+    assert codes(out) == [C.READY]
+    record = only_record(out)
+    assert (record.outcome, record.reason, record.vrn) == (
+        C.DROP_MANIFEST,
+        "agent_restart",
+        "AB1234",
+    )
+    assert record.plate_reads[0].vrn == "AB1234"
+    assert record.instructions == [
+        InstructionLog.model_validate(i.model_dump()) for i in saved.instructions
+    ]

@@ -1,0 +1,201 @@
+"""The change-feed puller against the real simulated centre (and a misbehaving one)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hardware_sim.launch import CentralProcess
+from rocars.client import RocarsClient
+from rocars.models import BundleStatus
+from sync.puller import CentralClient, CentralLink, Puller
+from sync.replica import Replica
+from tests.hardware_sim.centralkit import accounts, cancel_request, trucks
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def centre_seq(central: CentralProcess) -> int:
+    return int(httpx.get(f"{central.url}/health", timeout=5).json()["seq"])
+
+
+def make_puller(central_url: str, token: str, replica: Replica, **kw: object) -> Puller:
+    client = CentralClient(central_url, token=token, timeout=5)
+    return Puller(replica, client, CentralLink(), **kw)  # type: ignore[arg-type]
+
+
+def test_catch_up_in_batches_and_restart_mid_feed(tmp_path: Path) -> None:
+    central = CentralProcess(tmp_path / "central", synthetic_bundles=2500)
+    central.start()
+    try:
+        total = centre_seq(central)
+        assert total > 2500
+        replica = Replica(tmp_path / "replica.db")
+        puller = make_puller(central.url, central.token, replica, batch=1000)
+        # one page, then the agent "dies"
+        assert puller.catch_up(max_pages=1) == 1000
+        assert replica.cursor() == "1000"
+        assert replica.last_sync_at() is None  # half way: not current, lanes stay closed
+        replica.close()
+        puller.client.close()
+        # a new process: it goes on from the stored cursor, nothing twice, nothing skipped
+        replica = Replica(tmp_path / "replica.db")
+        puller = make_puller(central.url, central.token, replica, batch=1000)
+        assert puller.catch_up() == total - 1000
+        assert replica.cursor() == str(total)
+        assert puller.link.up
+        assert replica.count_bundles() >= 2500
+        first = trucks(central)[0]
+        assert first["ubr"] is None or replica.bundle(first["ubr"]) is not None
+        # caught up: an empty page moves last_sync_at only
+        before = replica.last_sync_at()
+        assert puller.catch_up() == 0
+        after = replica.last_sync_at()
+        assert before is not None
+        assert after is not None
+        assert after >= before
+        replica.close()
+        puller.client.close()
+    finally:
+        central.stop()
+
+
+def test_run_loop_follows_changes_and_survives_the_centre_going_away(
+    central: CentralProcess, tmp_path: Path
+) -> None:
+    replica = Replica(tmp_path / "replica.db")
+    puller = make_puller(
+        central.url,
+        central.token,
+        replica,
+        interval_s=0.1,
+        backoff_initial_s=0.05,
+        backoff_max_s=0.2,
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=puller.run, args=(stop,))
+    thread.start()
+    try:
+        assert wait_for(lambda: replica.cursor() == str(centre_seq(central)))
+        truck = next(t for t in trucks(central) if t["kind"] == "laden_proceed")
+        bundle = replica.bundle(truck["ubr"])
+        assert bundle is not None
+        assert bundle.status is BundleStatus.ACTIVE
+        # a cancellation at the centre reaches the replica
+        acc = next(a for a in accounts(central) if a["account"] == truck["account"])
+        with RocarsClient(central.url, token=central.token) as client:
+            client.cancel_bundle(truck["ubr"], cancel_request(acc))
+        assert wait_for(
+            lambda: replica.bundle(truck["ubr"]).status is BundleStatus.CANCELLED  # type: ignore[union-attr]
+        )
+        # the centre goes away: the link says so, the replica stays as it was
+        central.stop()
+        assert wait_for(lambda: not puller.link.up)
+        assert puller.last_error == "central_unreachable"
+        cursor = replica.cursor()
+        central.start()
+        assert wait_for(lambda: puller.link.up and puller.last_error == "")
+        assert replica.cursor() == cursor == str(centre_seq(central))
+    finally:
+        stop.set()
+        thread.join(10)
+        puller.client.close()
+        replica.close()
+
+
+class FeedServer:
+    """A real loopback HTTP server that serves whatever page body the test sets."""
+
+    def __init__(self) -> None:
+        self.body = b""
+        self.requests: list[str] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                outer.requests.append(self.path)
+                data = outer.body
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    server = FeedServer()
+    yield server
+    server.close()
+
+
+def test_malformed_page_is_logged_retried_and_never_applied(
+    feed_server: FeedServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bundle = {
+        "ubr": "9110635860",
+        "vrn": "AB1234",
+        "cp": "SBC",
+        "direction": "import",
+        "ccrns": ["1001041258"],
+        "bundled_at": "2026-11-21T07:00:00.000Z",
+        "earliest_at": "2026-11-21T07:30:00.000Z",
+        "updated_at": "2026-11-21T07:00:00.000Z",
+    }
+    good = {"seq": 1, "kind": "bundle", "key": "9110635860", "bundle": bundle}
+    bad = {**good, "bundle": {**bundle, "ccrns": ["12"]}}
+    feed_server.body = json.dumps({"changes": [good, bad], "next": "2"}).encode()
+    replica = Replica(tmp_path / "replica.db")
+    puller = make_puller(
+        feed_server.url, "t", replica, interval_s=0.05, backoff_initial_s=0.02, backoff_max_s=0.05
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=puller.run, args=(stop,))
+    caplog.set_level(logging.ERROR, logger="sync.puller")
+    thread.start()
+    try:
+        assert wait_for(lambda: len(feed_server.requests) >= 3)
+        assert replica.cursor() == ""
+        assert replica.bundle("9110635860") is None
+        assert puller.last_error == "central_malformed_page"
+        assert "ccrns" in caplog.text
+        assert (
+            puller.metrics.value("rocars_sync_feed_errors_total", key="central_malformed_page") >= 3
+        )
+        # the centre sends a good page again: applied once
+        feed_server.body = json.dumps({"changes": [good], "next": "1"}).encode()
+        assert wait_for(lambda: replica.cursor() == "1")
+        assert replica.bundle("9110635860") is not None
+        assert all("since=&" in r or "since=1&" in r for r in feed_server.requests)
+    finally:
+        stop.set()
+        thread.join(10)
+        puller.client.close()
+        replica.close()

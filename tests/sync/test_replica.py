@@ -1,0 +1,198 @@
+"""The replica: lookups, the cursor in the same transaction, fast and full page paths."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hardware_sim.launch import CentralProcess
+from rocars.models import Bundle, ChangePage
+from sync.errors import CursorMismatch, MalformedPage
+from sync.feed import parse_page, rows_from_changes
+from sync.puller import CentralClient
+from sync.replica import Replica
+
+NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+
+
+def bundle_json(ubr: str, vrn: str, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "ubr": ubr,
+        "vrn": vrn,
+        "second_plate": None,
+        "cp": "SBC",
+        "direction": "import",
+        "ccrns": ["1001041258", "1001041259"],
+        "bundled_at": "2026-11-21T07:00:00.000Z",
+        "earliest_at": "2026-11-21T07:30:00.000Z",
+        "status": "active",
+        "result": "PROCEED",
+        "bay": None,
+        "updated_at": "2026-11-21T07:00:00.000Z",
+    }
+    body.update(extra)
+    return body
+
+
+def page(changes: list[dict[str, Any]], nxt: str) -> bytes:
+    return json.dumps({"changes": changes, "next": nxt}, ensure_ascii=False).encode()
+
+
+def upsert(seq: int, bundle: dict[str, Any]) -> dict[str, Any]:
+    return {"seq": seq, "kind": "bundle", "key": bundle["ubr"], "op": "upsert", "bundle": bundle}
+
+
+def test_lookups_by_ubr_plate_second_plate_and_ccrn(tmp_path: Path) -> None:
+    replica = Replica(tmp_path / "replica.db")
+    assert (replica.cursor(), replica.last_sync_at(), replica.count_bundles()) == ("", None, 0)
+    raw = page(
+        [
+            upsert(1, bundle_json("9110635860", "AB1234", second_plate="粤Z1234港")),
+            upsert(
+                2, bundle_json("9110635861", "AB1234", status="cancelled", ccrns=["1001041260"])
+            ),
+            upsert(3, bundle_json("9110635862", "CD5678", ccrns=["1001041259"])),
+        ],
+        "3",
+    )
+    replica.apply_rows("", parse_page(raw), NOW)
+    assert replica.cursor() == "3"
+    assert replica.last_sync_at() == NOW
+    assert replica.count_bundles() == 3
+    found = replica.bundle("9110635860")
+    assert isinstance(found, Bundle)
+    assert (found.vrn, found.second_plate, found.ccrns) == (
+        "AB1234",
+        "粤Z1234港",
+        ["1001041258", "1001041259"],
+    )
+    assert found.earliest_at == datetime(2026, 11, 21, 7, 30, tzinfo=UTC)
+    assert replica.bundle("9999999999") is None
+    assert [b.ubr for b in replica.bundles_for_plate("AB1234")] == ["9110635860", "9110635861"]
+    assert [b.ubr for b in replica.bundles_for_plate("粤Z1234港")] == ["9110635860"]
+    assert replica.bundles_for_plate("ZZ1") == []
+    assert [b.ubr for b in replica.bundles_for_ccrn("1001041259")] == ["9110635860", "9110635862"]
+    # a CCRN taken out of its bundle is not found through the old join row
+    replica.apply_rows(
+        "3", parse_page(page([upsert(4, bundle_json("9110635862", "CD5678"))], "4")), NOW
+    )
+    assert [b.ubr for b in replica.bundles_for_ccrn("1001041260")] == ["9110635861"]
+    replica.apply_rows(
+        "4",
+        parse_page(
+            page(
+                [
+                    upsert(5, bundle_json("9110635860", "AB1234", ccrns=["1001041258"])),
+                    {"seq": 6, "kind": "bundle", "key": "9110635861", "op": "delete"},
+                ],
+                "6",
+            )
+        ),
+        NOW,
+    )
+    assert [b.ubr for b in replica.bundles_for_ccrn("1001041259")] == ["9110635862"]
+    assert replica.bundle("9110635861") is None
+    assert replica.count_bundles() == 2
+    replica.close()
+
+
+def test_cursor_must_match_or_nothing_is_applied(tmp_path: Path) -> None:
+    replica = Replica(tmp_path / "replica.db")
+    first = parse_page(page([upsert(1, bundle_json("9110635860", "AB1234"))], "1"))
+    replica.apply_rows("", first, NOW)
+    # the same page again (fetched for cursor "") is refused: never applied twice
+    with pytest.raises(CursorMismatch):
+        replica.apply_rows("", first, NOW + timedelta(seconds=5))
+    # a page for a later cursor is refused: never skipped
+    later = parse_page(page([upsert(9, bundle_json("9110635869", "ZZ9"))], "9"))
+    with pytest.raises(CursorMismatch):
+        replica.apply_rows("8", later, NOW)
+    assert (replica.cursor(), replica.count_bundles(), replica.last_sync_at()) == ("1", 1, NOW)
+    # state survives a reopen
+    replica.close()
+    again = Replica(tmp_path / "replica.db")
+    assert (again.cursor(), again.count_bundles()) == ("1", 1)
+    again.close()
+
+
+def test_malformed_pages_are_refused() -> None:
+    good = bundle_json("9110635860", "AB1234")
+    bad_pages = [
+        b"not json",
+        b"[]",
+        page([upsert(1, {**good, "ubr": "123"})], "1"),
+        page([upsert(1, {**good, "cp": "XXX"})], "1"),
+        page([upsert(1, {**good, "earliest_at": "yesterday"})], "1"),
+        page([upsert(1, {**good, "ccrns": []})], "1"),
+        page([{"seq": 1, "kind": "bundle", "key": "9110635860", "op": "upsert"}], "1"),
+        json.dumps({"changes": [upsert(1, good)]}).encode(),  # no next
+    ]
+    for raw in bad_pages:
+        with pytest.raises(MalformedPage):
+            parse_page(raw)
+
+
+def test_non_canonical_page_goes_through_the_full_models() -> None:
+    raw = page([upsert(1, bundle_json("9110-635860", "ab 1234", second_plate="粤z1234港"))], "1")
+    rows = parse_page(raw)
+    (row, ccrns) = rows.bundles["9110635860"]
+    assert row[:3] == ("9110635860", "AB1234", "粤Z1234港")
+    assert ccrns == ["1001041258", "1001041259"]
+
+
+def test_fast_and_full_paths_agree_on_a_real_centre_page(
+    central: CentralProcess, tmp_path: Path
+) -> None:
+    client = CentralClient(central.url, token=central.token)
+    raw = client.changes_raw("", 10_000)
+    full = ChangePage.model_validate_json(raw)
+    assert any(c.bundle and c.bundle.second_plate for c in full.changes)
+    assert any(c.kind == "cargo" for c in full.changes)  # the demo page takes the full path
+    bundles_only = json.loads(raw)
+    bundles_only["changes"] = [c for c in bundles_only["changes"] if c["kind"] == "bundle"]
+    fast = parse_page(json.dumps(bundles_only, ensure_ascii=False).encode())
+    slow = rows_from_changes([c for c in full.changes if c.kind == "bundle"], full.next)
+    assert fast.bundles.keys() == slow.bundles.keys()
+    a, b = Replica(tmp_path / "a.db"), Replica(tmp_path / "b.db")
+    a.apply_rows("", fast, NOW)
+    b.apply_rows("", slow, NOW)
+    for ubr in fast.bundles:
+        assert a.bundle(ubr) == b.bundle(ubr)
+    client.close()
+
+
+def test_reads_from_many_threads_while_writing(tmp_path: Path) -> None:
+    replica = Replica(tmp_path / "replica.db")
+    replica.apply_rows(
+        "", parse_page(page([upsert(1, bundle_json("9110635860", "AB1"))], "1")), NOW
+    )
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def reader() -> None:
+        try:
+            while not done.is_set():
+                assert replica.bundle("9110635860") is not None
+                assert replica.bundles_for_plate("AB1")
+        except BaseException as err:  # noqa: BLE001 - handed to the test thread
+            errors.append(err)
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for t in threads:
+        t.start()
+    cursor = "1"
+    for n in range(2, 60):
+        rows = parse_page(page([upsert(n, bundle_json(f"91106358{n:02d}", f"AB{n}"))], str(n)))
+        replica.apply_rows(cursor, rows, NOW)
+        cursor = str(n)
+    done.set()
+    for t in threads:
+        t.join(10)
+    assert errors == []
+    assert replica.count_bundles() == 59
+    replica.close()
