@@ -29,6 +29,7 @@ from sync.api import ApiServer, create_api
 from sync.config import SyncConfig
 from sync.controller import LaneController
 from sync.errors import OutboxError, ReplicaError, SyncError
+from sync.local_api import build_router
 from sync.metrics import Metrics
 from sync.outbox import Outbox
 from sync.puller import CentralClient, CentralLink, Puller
@@ -44,6 +45,11 @@ MAX_RESTART_DELAY_S = 30.0
 #: Builds a router once the agent's replica and clients exist, e.g. the kiosks' API:
 #: ``lambda agent: build_router(agent.api_client, agent.replica, lambda: agent.link.up)``
 RouterFactory = Callable[["SyncAgent"], APIRouter]
+
+
+def kiosk_router(agent: SyncAgent) -> APIRouter:
+    """The kiosks' calls, forwarded to the centre or answered from the replica."""
+    return build_router(agent.api_client, agent.replica, lambda: agent.link.up)
 
 
 @dataclass
@@ -205,7 +211,10 @@ class SyncAgent:
             worker.thread.start()
         if config.api.enabled:
             port = config.api.port or free_port(config.api.host)
-            routers = [r if isinstance(r, APIRouter) else r(self) for r in self._extra_routers]
+            factories = list(self._extra_routers)
+            if config.api.kiosk:
+                factories.insert(0, kiosk_router)
+            routers = [r if isinstance(r, APIRouter) else r(self) for r in factories]
             self.api = ApiServer(create_api(self, routers), config.api.host, port)
             self.api.start()
         logger.info(

@@ -64,9 +64,11 @@ class CentralConfig(_Section):
 
 
 class ApiConfig(_Section):
-    """The local HTTP API (health, metrics, records; kiosk calls mounted by the lead)."""
+    """The local HTTP API: health, metrics, records, and the kiosks' bundling, cargo and
+    query calls (sync/local_api.py)."""
 
     enabled: bool = Field(default=True, description="serve the local API")
+    kiosk: bool = Field(default=True, description="serve the kiosks' calls under /v1")
     host: str = Field(default="127.0.0.1", max_length=255, description="listen address")
     port: int = Field(default=8710, ge=0, le=65535, description="listen port (0: any free)")
 

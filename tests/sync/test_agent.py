@@ -11,13 +11,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import APIRouter
 
 from hardware_sim.launch import CentralProcess
 from rocars.broker import EmbeddedBroker
 from rocars.messages import InstructionCode
 from rocars.signing import verify_payload
 from sync.agent import SyncAgent, Worker
-from sync.local_api import build_router
 from tests.fixtures.brokers import Mosquitto
 from tests.sync.agentkit import (
     CP,
@@ -325,20 +325,47 @@ def test_worker_that_dies_is_restarted() -> None:
     assert not thread.is_alive()
 
 
-def test_router_factory_mounts_the_kiosk_api(
+def test_router_factory_mounts_an_extra_router(
     embedded_broker: EmbeddedBroker, central: CentralProcess, tmp_path: Path
 ) -> None:
-    url = embedded_broker.url
-    truck = demo_trucks(central)["laden_proceed"][0]
+    def factory(agent: SyncAgent) -> APIRouter:
+        router = APIRouter()
+        router.add_api_route("/extra", lambda: {"lanes": sorted(agent.controller.lanes)})
+        return router
+
     agent = SyncAgent(
-        agent_config(tmp_path, url, central.url),
-        extra_routers=[lambda a: build_router(a.api_client, a.replica, lambda: a.link.up)],
+        agent_config(tmp_path, embedded_broker.url, central.url), extra_routers=[factory]
     )
     agent.start()
     try:
-        assert agent.puller.caught_up.wait(20)
-        body = httpx.get(f"{agent.api_url}/v1/bundles/{truck['ubr']}", timeout=10).json()
-        assert (body["ubr"], body["vrn"]) == (truck["ubr"], truck["vrn"])
+        body = httpx.get(f"{agent.api_url}/extra", timeout=10).json()
+        assert body == {"lanes": sorted(agent.controller.lanes)}
         assert httpx.get(f"{agent.api_url}/health", timeout=5).status_code == 200
+    finally:
+        agent.stop()
+
+
+def test_agent_serves_the_kiosk_calls_from_the_centre_or_the_replica(
+    embedded_broker: EmbeddedBroker, central: CentralProcess, tmp_path: Path
+) -> None:
+    """The local API is mounted by default: forwarded while the centre is up, from the
+    replica (marked stale) while it is down."""
+    ubr = demo_trucks(central)["laden_proceed"][0]["ubr"]
+    agent = started_agent(agent_config(tmp_path, embedded_broker.url, central.url))
+    try:
+        api = agent.api_url
+        assert api is not None
+        assert wait_for(lambda: agent.replica.bundle(ubr) is not None)
+        fresh = httpx.get(f"{api}/v1/bundles/{ubr}", timeout=10)
+        assert fresh.status_code == 200, fresh.text
+        assert "X-Rocars-Stale" not in fresh.headers
+        central.stop()
+        assert wait_for(lambda: not agent.link.up)
+        stale = httpx.get(f"{api}/v1/bundles/{ubr}", timeout=10)
+        assert stale.status_code == 200, stale.text
+        assert stale.json()["ubr"] == ubr
+        assert stale.headers["X-Rocars-Stale"]
+        refused = httpx.post(f"{api}/v1/cargo", json={}, timeout=10)
+        assert refused.status_code in (422, 503)
     finally:
         agent.stop()
