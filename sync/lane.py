@@ -177,11 +177,16 @@ class Lane:
         out = LaneOutput()
         session = self.session
         if session is not None:
-            if read.vrn == session.vrn:
-                logger.debug("lane %s: same vrn %r read again, ignored", self.lane, read.vrn)
-                out.ignored.append("same_vrn")
+            if read.vrn and self._same_truck(session, read):
+                logger.debug(
+                    "lane %s: %r read again on the same truck, ignored", self.lane, read.vrn
+                )
+                out.ignored.append("same_truck")
                 return out
-            self._end(out, now, "next_vehicle")
+            # a good read after an unread / doubtful one is the same truck read better
+            # (the AVRS sends it when its camera catches the plate late)
+            reread = read.vrn and session.reason in ("no_plate", "low_confidence")
+            self._end(out, now, "reread" if reread else "next_vehicle")
         plates = self._plates(read)
         session = Session(vrn=read.vrn, plates=plates, started_at=now, code=Code.READY, code_at=now)
         session.plate_reads.append(read)
@@ -251,6 +256,20 @@ class Lane:
         return out
 
     # -- rules -------------------------------------------------------------------------
+
+    def _same_truck(self, session: Session, read: PlateRead) -> bool:
+        """The read names a plate of the truck already at the lane: the session's plates,
+        or either plate of its bundle (a cross-boundary truck's HK plate read after its
+        Mainland one, or the other way round)."""
+        seen = set(self._plates(read))
+        known = set(session.plates)
+        if session.ubr is not None:
+            bundle = self._current_bundle(session)
+            if bundle is not None:
+                known.add(bundle.vrn)
+                if bundle.second_plate:
+                    known.add(bundle.second_plate)
+        return bool(seen & known)
 
     def _plates(self, read: PlateRead) -> list[str]:
         """The read vrn and every alternate read as confidently (incl. a Mainland plate)."""

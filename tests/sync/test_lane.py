@@ -416,6 +416,34 @@ def test_same_vrn_again_is_ignored_other_vrn_supersedes() -> None:
     assert rig.lane.session.vrn == "CD5678"
 
 
+def test_the_other_plate_of_the_same_truck_is_the_same_truck() -> None:
+    """The AVRS may publish a cross-boundary truck twice: Mainland plate first, the HK
+    plate when the camera catches it. One truck, one session, one record."""
+    rig = Rig([make_bundle("9110635860", "AB1234", second_plate="粤Z1234港")])
+    assert codes(rig.lane.plate(read(vrn="粤Z1234港"))) == [C.DROP_MANIFEST]
+    rig.clock.advance(1)
+    again = rig.lane.plate(
+        read(vrn="AB1234", alternates=[Alternate(vrn="粤Z1234港", confidence=0.9)])
+    )
+    assert not again.changed
+    assert again.ignored == ["same_truck"]
+    out = rig.lane.manifest(ManifestDropped(source="sensor"))
+    assert codes(out) == [C.PROCEED]
+    # and the other way round, from a trusted alternate of the first read
+    rig2 = Rig([make_bundle("9110635860", "AB1234", second_plate="粤Z1234港")])
+    rig2.lane.plate(read(vrn="AB1234"))
+    assert not rig2.lane.plate(read(vrn="粤Z1234港")).changed
+
+
+def test_a_good_read_after_an_unread_one_starts_over_as_a_reread() -> None:
+    rig = Rig([make_bundle("9110635860", "AB1234")])
+    assert codes(rig.lane.plate(read(vrn="", confidence=0.0))) == [C.STOP_SEE_OFFICER]
+    rig.clock.advance(1)
+    out = rig.lane.plate(read(vrn="AB1234"))
+    assert codes(out) == [C.READY, C.DROP_MANIFEST]
+    assert only_record(out).reason == "reread"
+
+
 def test_next_vehicle_during_a_proceed_hold_shows_its_own_code() -> None:
     rig = Rig([make_bundle("9110635860", "AB1234")], manifest_required=False)
     assert codes(rig.lane.plate(read())) == [C.PROCEED]
