@@ -17,12 +17,11 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import threading
 import time
-import tty
 from pathlib import Path
 
 from hardware_sim.errors import SimError
+from hardware_sim.ptyport import VirtualPort
 
 logger = logging.getLogger(__name__)
 
@@ -33,75 +32,18 @@ class DropBoxSimError(SimError):
     key = "sim_dropbox"
 
 
-class SimulatedDropBox:
+class SimulatedDropBox(VirtualPort):
     """One drop-box sensor. Thread-safe; ``drop``/``chatter`` block for their hold time."""
+
+    kind = "simulated drop box"
 
     def __init__(
         self, directory: str | Path, *, name: str = "dropbox0", timestamps: bool = True
     ) -> None:
-        self.directory = Path(directory)
+        super().__init__(directory, name)
         self.timestamps = timestamps
         self._booted = time.monotonic()
-        self.name = name
-        self._lock = threading.RLock()
-        self._master: int | None = None
-        self._slave: int | None = None
-        self.pts: str | None = None
         self.lines_sent = 0
-
-    @property
-    def path(self) -> str:
-        """The stable port path the panel opens."""
-        return str(self.directory / self.name)
-
-    @property
-    def plugged(self) -> bool:
-        return self._master is not None
-
-    def start(self) -> SimulatedDropBox:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.replug()
-        return self
-
-    def stop(self) -> None:
-        self.unplug()
-
-    def __enter__(self) -> SimulatedDropBox:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def unplug(self) -> None:
-        """Pull the cable: the pty closes (the reader sees EIO) and the link goes."""
-        with self._lock:
-            for fd in (self._master, self._slave):
-                if fd is not None:
-                    os.close(fd)
-            self._master = self._slave = None
-            self.pts = None
-            try:
-                os.unlink(self.path)
-            except FileNotFoundError:
-                pass
-            logger.info("simulated drop box %s unplugged", self.path)
-
-    def replug(self) -> None:
-        """Plug in again: a new pty behind the same link path."""
-        with self._lock:
-            if self._master is not None:
-                self.unplug()
-            master, slave = os.openpty()
-            tty.setraw(slave)
-            os.set_blocking(master, False)
-            self._master, self._slave = master, slave
-            self.pts = os.ttyname(slave)
-            tmp = self.directory / f".{self.name}.{os.getpid()}.tmp"
-            if tmp.is_symlink() or tmp.exists():
-                tmp.unlink()
-            os.symlink(self.pts, tmp)
-            os.replace(tmp, self.path)
-            logger.info("simulated drop box %s -> %s", self.path, self.pts)
 
     # -- the contact -------------------------------------------------------------------
 

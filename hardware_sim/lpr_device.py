@@ -23,9 +23,7 @@ import logging
 import os
 import random
 import select
-import threading
 import time
-import tty
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +31,7 @@ from typing import Any
 
 from avrs_adapter.protocols import LprProtocol, make_protocol
 from hardware_sim.errors import LprDeviceError
+from hardware_sim.ptyport import VirtualPort
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +51,10 @@ class LprFaults:
     seed: int = 7
 
 
-class VirtualLpr:
+class VirtualLpr(VirtualPort):
     """One virtual LPR device. Thread-safe: tests and the console may call it from anywhere."""
+
+    kind = "virtual LPR"
 
     def __init__(
         self,
@@ -65,76 +66,15 @@ class VirtualLpr:
         write_timeout: float = 30.0,
         **protocol_options: Any,
     ) -> None:
-        self.directory = Path(directory)
+        super().__init__(directory, name)
         self.protocol_name = protocol
         self._encoder: LprProtocol = make_protocol(protocol, **protocol_options)
-        self.name = name
         self.camera = camera
         self.write_timeout = write_timeout
         self._faults = LprFaults()
         self._rng = random.Random(self._faults.seed)
-        self._lock = threading.RLock()
-        self._master: int | None = None
-        self._slave: int | None = None
-        self.pts: str | None = None
         self.frames_sent = 0
         self.bytes_sent = 0
-
-    @property
-    def path(self) -> str:
-        """The stable port path the adapter opens (a symlink to the current pty)."""
-        return str(self.directory / self.name)
-
-    @property
-    def plugged(self) -> bool:
-        return self._master is not None
-
-    # -- lifecycle ---------------------------------------------------------------------
-
-    def start(self) -> VirtualLpr:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.replug()
-        return self
-
-    def stop(self) -> None:
-        self.unplug()
-
-    def __enter__(self) -> VirtualLpr:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def unplug(self) -> None:
-        """Pull the cable: the pty goes away (the reader sees EIO) and so does the link."""
-        with self._lock:
-            for fd in (self._master, self._slave):
-                if fd is not None:
-                    os.close(fd)
-            self._master = self._slave = None
-            self.pts = None
-            try:
-                os.unlink(self.path)
-            except FileNotFoundError:
-                pass
-            logger.info("virtual LPR %s unplugged", self.path)
-
-    def replug(self) -> None:
-        """Plug in again: a new pty behind the same link path."""
-        with self._lock:
-            if self._master is not None:
-                self.unplug()
-            master, slave = os.openpty()
-            tty.setraw(slave)  # no echo, no line editing: bytes go through as they are
-            os.set_blocking(master, False)
-            self._master, self._slave = master, slave
-            self.pts = os.ttyname(slave)
-            tmp = self.directory / f".{self.name}.{os.getpid()}.tmp"
-            if tmp.is_symlink() or tmp.exists():
-                tmp.unlink()
-            os.symlink(self.pts, tmp)
-            os.replace(tmp, self.path)
-            logger.info("virtual LPR %s -> %s (%s)", self.path, self.pts, self.protocol_name)
 
     # -- faults ------------------------------------------------------------------------
 
