@@ -21,6 +21,8 @@ from datetime import datetime
 from typing import Any
 
 from hardware_sim.lpr_device import VirtualLpr
+from hardware_sim.synthetic_camera import LiveCamera
+from hardware_sim.synthetic_camera import Truck as CameraTruck
 from rocars.bus import Bus
 from rocars.errors import BadPayload
 from rocars.ids import ControlPoint
@@ -250,17 +252,7 @@ class LaneDriver:
 
     def publish_plate(self, truck: Truck) -> None:
         """Put the read on the bus directly, as an AVRS adapter would."""
-        self.bus.publish(
-            plate_topic(self.cp, self.lane),
-            PlateRead(
-                vrn=truck.read,
-                raw=truck.read,
-                confidence=truck.confidence,
-                source="camera",
-                device="scenario",
-                alternates=[Alternate(vrn=v, confidence=c) for v, c in truck.alternates],
-            ),
-        )
+        publish_read(self.bus, self.cp, self.lane, truck)
 
     def _react(self, journey: Journey, ins: Instruction) -> None:
         truck = journey.truck
@@ -283,6 +275,50 @@ class LaneDriver:
             self._reporter.action(self.lane, truck, "presses Unladen Vehicle")
         elif ins.code is C.NO_BUNDLE:
             self._reporter.action(self.lane, truck, "does nothing (laden, no bundle)")
+
+
+def publish_read(bus: Bus, cp: ControlPoint, lane: str, truck: Truck) -> None:
+    """A truck's read straight onto the bus, as an AVRS adapter would publish it."""
+    bus.publish(
+        plate_topic(cp, lane),
+        PlateRead(
+            vrn=truck.read,
+            raw=truck.read,
+            confidence=truck.confidence,
+            source="camera",
+            device="scenario",
+            alternates=[Alternate(vrn=v, confidence=c) for v, c in truck.alternates],
+        ),
+    )
+
+
+def printed_plate(vrn: str) -> str:
+    """How a plate is printed: ``AB 1234`` for a HK VRN, ``粤Z·F023港`` for a Mainland one."""
+    if vrn.startswith("粤Z"):
+        return f"粤Z·{vrn[2:]}"
+    head = vrn.rstrip("0123456789")
+    return f"{head} {vrn[len(head) :]}" if head and len(head) < len(vrn) else vrn
+
+
+def camera_sender(camera: LiveCamera, fallback: Callable[[Truck], None]) -> Callable[[Truck], None]:
+    """Drive each truck past a synthetic camera: the real camera path reads its plates.
+
+    A camera cannot be told to misread, so the unread and doubtful-read kinds go to
+    ``fallback`` (the bus, as an adapter would report them).
+    """
+
+    def send(truck: Truck) -> None:
+        if truck.kind in ("unread", "low_confidence"):
+            fallback(truck)
+            return
+        mainland = next((v for v, _ in truck.alternates if v.startswith("粤")), None)
+        if truck.read.startswith("粤"):
+            mainland = truck.read
+        camera.show(
+            CameraTruck(printed_plate(truck.vrn), printed_plate(mainland) if mainland else None)
+        )
+
+    return send
 
 
 def lpr_sender(lpr: VirtualLpr) -> Callable[[Truck], None]:

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import cv2
 import numpy as np
@@ -540,6 +540,12 @@ def write_video(
 # -- MJPEG over HTTP --------------------------------------------------------------------
 
 
+def encode_jpeg(frame: Frame) -> bytes:
+    """A frame as a camera sends it (empty bytes if OpenCV cannot encode it)."""
+    ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return buf.tobytes() if ok else b""
+
+
 class MjpegServer:
     """A live camera on ``http://127.0.0.1:PORT/stream.mjpg`` (multipart/x-mixed-replace).
 
@@ -573,11 +579,7 @@ class MjpegServer:
     def from_frames(
         cls, frames_: Iterator[Frame] | Sequence[Frame], **kwargs: object
     ) -> MjpegServer:
-        jpegs = []
-        for frame in frames_:
-            ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
-            if ok:
-                jpegs.append(buf.tobytes())
+        jpegs = [jpeg for jpeg in map(encode_jpeg, frames_) if jpeg]
         return cls(jpegs, **kwargs)  # type: ignore[arg-type]
 
     @property
@@ -595,7 +597,7 @@ class MjpegServer:
             return None
         return self.jpegs[index % len(self.jpegs)]
 
-    def start(self) -> MjpegServer:
+    def start(self) -> Self:
         self._t0 = time.monotonic()
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
@@ -614,7 +616,7 @@ class MjpegServer:
         if self._thread is not None:
             self._thread.join(5)
 
-    def __enter__(self) -> MjpegServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -666,6 +668,51 @@ class MjpegServer:
                     server._stop.wait(period)
 
         return Handler
+
+
+class LiveCamera(MjpegServer):
+    """A camera a traffic scenario drives: the empty lane until ``show(truck)`` plays one
+    pass of that truck (drive in, stop, leave), in wall-clock time like a real camera."""
+
+    def __init__(
+        self,
+        *,
+        size: tuple[int, int] = (1280, 720),
+        fps: float = 10.0,
+        seed: int = 1,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self._size = size
+        self._rng = np.random.default_rng(seed)
+        empty = compose(None, size=size, rng=self._rng)
+        super().__init__(
+            [encode_jpeg(degrade(empty, Conditions(jpeg_quality=100), self._rng))],
+            fps=fps,
+            host=host,
+            port=port,
+            loop=True,
+        )
+        self._pass_lock = threading.Lock()
+        self._playing: tuple[float, list[bytes]] | None = None
+
+    def show(self, truck: Truck, conditions: Conditions | None = None) -> float:
+        """Render one pass of ``truck`` and start playing it; returns its length in seconds."""
+        one = Pass(truck, conditions=conditions or Conditions())
+        jpegs = [encode_jpeg(f) for f in pass_frames(one, self._size, self._rng)]
+        with self._pass_lock:
+            self._playing = (time.monotonic(), jpegs)
+        return len(jpegs) / self.fps
+
+    def current(self) -> bytes | None:
+        with self._pass_lock:
+            playing = self._playing
+        if playing is not None:
+            started, jpegs = playing
+            index = int((time.monotonic() - started) * self.fps)
+            if index < len(jpegs):
+                return jpegs[index]
+        return self.jpegs[0]
 
 
 # -- command line -----------------------------------------------------------------------

@@ -8,6 +8,7 @@ truck's journey as it happens; ``--trucks N`` ends after N trucks with one JSON 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -28,6 +29,7 @@ from typing import Any
 import httpx
 
 from avrs_adapter.aggregator import Aggregator
+from avrs_adapter.observation import Source
 from avrs_adapter.publisher import AvrsPublisher
 from avrs_adapter.serial_source import SerialSource
 from hardware_sim.dropbox import SimulatedDropBox
@@ -40,9 +42,12 @@ from hardware_sim.scenario import (
     Reporter,
     Scenario,
     Truck,
+    camera_sender,
     lpr_sender,
     plan_trucks,
+    publish_read,
 )
+from hardware_sim.synthetic_camera import LiveCamera
 from rocars.broker import EmbeddedBroker, free_port
 from rocars.bus import Bus
 from rocars.config import secret
@@ -103,13 +108,17 @@ class JourneyPrinter(Reporter):
         if record is None:
             self._line(journey.lane, truck, "  record: NOT FOUND")
             return
+        reads = record.get("plate_reads") or [{}]
+        read = reads[0].get("vrn") or "no plate"
+        device = reads[0].get("device", "?")
         verdict = (
             "" if journey.expected else f"  UNEXPECTED (wanted {_names(EXPECTED[truck.kind])})"
         )
         self._line(
             journey.lane,
             truck,
-            f"  record {record['id']}: outcome {record['outcome']}, reason {record['reason']}, "
+            f"  record {record['id']}: read {read} by {device}, "
+            f"outcome {record['outcome']}, reason {record['reason']}, "
             f"{_plural(len(record.get('instructions', [])), 'instruction')}, "
             f"offline {'yes' if record.get('offline') else 'no'}{verdict}",
         )
@@ -215,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
             return _find_record(api, journey)
 
         lanes = [f"L{i:02d}" for i in range(1, args.lanes + 1)]
-        senders = _start_readers(args, broker_url, lanes, data, stack)
+        senders = _start_readers(args, bus, lanes, data, stack)
         drivers = [
             LaneDriver(
                 bus,
@@ -247,28 +256,44 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _start_readers(
-    args: argparse.Namespace, broker_url: str, lanes: list[str], data: Path, stack: ExitStack
+    args: argparse.Namespace, bus: Bus, lanes: list[str], data: Path, stack: ExitStack
 ) -> dict[str, Callable[[Truck], None]]:
-    """A virtual LPR camera and a real AVRS adapter per lane (unless ``--plates direct``)."""
+    """Per lane, a real AVRS adapter reading a virtual LPR camera on a pty, or (the last
+    ``--cameras`` lanes) a synthetic camera through OCR. ``--plates direct``: neither."""
     if args.plates == "direct":
         return {}
     senders: dict[str, Callable[[Truck], None]] = {}
-    for lane in lanes:
-        lpr = VirtualLpr(data / "lpr" / lane, args.plates).start()
-        stack.callback(lpr.stop)
-        adapter = AvrsPublisher(
-            SerialSource(str(lpr.path), args.plates, 9600, "lpr0"),
-            cp=args.cp,
-            lane=lane,
-            broker_url=broker_url,
+    cp = ControlPoint.parse(args.cp)
+    for index, lane in enumerate(lanes):
+        source: Source
+        if index >= len(lanes) - args.cameras:
+            from avrs_adapter.camera import CameraSource  # OpenCV + OCR: only for cameras
+
+            camera = LiveCamera(seed=args.seed + index).start()
+            stack.callback(camera.stop)
+            source = CameraSource(camera.url, device="cam0", grammar="hk")
+            # the camera reads the Mainland plate a few frames after the HK one
+            aggregator = Aggregator(settle=1.0, window=3.0, decisive_reads=4)
+            fallback = functools.partial(publish_read, bus, cp, lane)
+            senders[lane] = camera_sender(camera, fallback)
+        else:
+            lpr = VirtualLpr(data / "lpr" / lane, args.plates).start()
+            stack.callback(lpr.stop)
+            source = SerialSource(str(lpr.path), args.plates, 9600, "lpr0")
             # the demo sends the next truck right after READY: a debounce window shorter
             # than a lane's hold keeps two trucks apart (a real lane's are ~30 s apart)
-            aggregator=Aggregator(settle=0.3, window=min(1.0, args.hold)),
+            aggregator = Aggregator(settle=0.3, window=min(1.0, args.hold))
+            senders[lane] = lpr_sender(lpr)
+        adapter = AvrsPublisher(
+            source, cp=args.cp, lane=lane, broker_url=bus_url(bus), aggregator=aggregator
         )
         adapter.start()
         stack.callback(adapter.stop)
-        senders[lane] = lpr_sender(lpr)
     return senders
+
+
+def bus_url(bus: Bus) -> str:
+    return f"mqtt://{bus.host}:{bus.port}"
 
 
 def _start_screens(
@@ -456,6 +481,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="lanes that take the paper manifest before releasing (default: all)",
     )
     parser.add_argument(
+        "--cameras",
+        type=int,
+        default=1,
+        help="how many lanes (the last ones) read plates with a synthetic camera and OCR "
+        "instead of a serial LPR (default 1)",
+    )
+    parser.add_argument(
         "--plates",
         default="framed",
         choices=["framed", "delimited", "nedap", "direct"],
@@ -473,6 +505,9 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     if not 1 <= args.lanes <= 16:
         print("rocars-edge up: --lanes must be 1-16", file=sys.stderr)
+        return 2
+    if not 0 <= args.cameras <= args.lanes:
+        print("rocars-edge up: --cameras must be 0 to --lanes", file=sys.stderr)
         return 2
     if args.trucks is not None and args.trucks < 1:
         print("rocars-edge up: --trucks must be at least 1", file=sys.stderr)

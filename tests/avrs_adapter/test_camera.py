@@ -20,7 +20,14 @@ from avrs_adapter.aggregator import Aggregator
 from avrs_adapter.camera import CameraError, CameraSource, redact, source_kind
 from avrs_adapter.observation import Observation
 from avrs_adapter.publisher import AvrsPublisher
-from hardware_sim.synthetic_camera import MjpegServer, Pass, Truck, frames, write_video
+from hardware_sim.synthetic_camera import (
+    LiveCamera,
+    MjpegServer,
+    Pass,
+    Truck,
+    frames,
+    write_video,
+)
 from rocars.bus import Bus
 from rocars.messages import PlateRead, parse
 from rocars.topics import plate_topic
@@ -322,3 +329,28 @@ def test_options_and_urls() -> None:
     assert redact("rtsp://admin:pw@10.0.0.1/s") == "rtsp://***@10.0.0.1/s"
     assert not CameraSource("a.mp4", device="c").realtime
     assert CameraSource("a.mp4", device="c", realtime=True).realtime
+
+
+def test_a_live_camera_shows_the_truck_it_is_told_to_and_nothing_else() -> None:
+    """The scenario's camera (rocars-edge up): an empty lane gives no reads; a truck shown
+    on demand is read with its Mainland plate."""
+    camera = LiveCamera(fps=10, seed=3).start()
+    source = CameraSource(camera.url, device="cam7", open_timeout=2, read_timeout=2)
+    runner = Runner(source)
+    try:
+        runner.until(lambda s: s["frames_in"] >= 10)
+        assert runner.queue.empty()  # nothing drives past: nothing is read
+        seconds = camera.show(Truck("KM 5678", "粤Z·F023港", view="rear"))
+        seen: set[str] = set()
+        deadline = time.monotonic() + seconds + 20
+        while not {"KM5678", "粤ZF023港"} <= seen and time.monotonic() < deadline:
+            try:
+                obs = runner.queue.get(timeout=1)
+            except queue.Empty:
+                continue
+            seen |= {obs.vrn} | {vrn for vrn, _ in obs.alternates}
+        assert "KM5678" in seen
+        assert seen <= {"KM5678", "粤ZF023港"}  # nothing made up
+    finally:
+        runner.stop()
+        camera.stop()

@@ -15,8 +15,10 @@ from rocars.messages import InstructionCode
 from tests.fixtures.brokers import Mosquitto
 
 
-def _up(*args: str, timeout: float = 240, screens: bool = False) -> tuple[int, list[str]]:
-    extra = [] if screens else ["--no-screens"]
+def _up(
+    *args: str, timeout: float = 240, screens: bool = False, cameras: int = 0
+) -> tuple[int, list[str]]:
+    extra = ([] if screens else ["--no-screens"]) + ["--cameras", str(cameras)]
     proc = subprocess.run(
         [sys.executable, "-m", "rocars.cli", "up", "--headless", *extra, *args],
         capture_output=True,
@@ -82,6 +84,26 @@ def test_up_with_screens_drop_boxes_and_kiosk(tmp_path: Path) -> None:
     truck = lines[drop].split()[1:3]  # lane and truck number
     after = [line for line in lines[drop + 1 :] if line.split()[1:3] == truck]
     assert "-> INSPECT" in after[0]
+
+
+def test_up_reads_a_camera_lane_through_ocr(tmp_path: Path) -> None:
+    """The camera lane: each truck is rendered passing a synthetic MJPEG camera and read
+    by the real camera path (motion gate, plate finder, RapidOCR)."""
+    code, lines = _up(
+        "--trucks", "4", "--seed", "7", "--lanes", "1", "--data", str(tmp_path), cameras=1
+    )
+    assert code == 0, "\n".join(lines)
+    summary = _summary(lines)
+    assert summary["lost"] == 0
+    assert summary["unexpected"] == 0
+    records = [line for line in lines if " record " in line]
+    assert len(records) == 4
+    # what a camera could be shown was read by the camera, with the truck's own plate
+    by_camera = [line for line in records if "by cam0" in line]
+    assert by_camera
+    for line in by_camera:
+        plate = line.split()[3]  # time, lane, truck number, plate
+        assert f"read {plate}" in line or "read 粤Z" in line
 
 
 def test_up_on_mosquitto(mosquitto: Mosquitto, tmp_path: Path) -> None:
