@@ -72,6 +72,26 @@ def fit_pixel_size(
     return best
 
 
+def _balanced(text: str, font: QFont, box: QRect, height: int, flags: int) -> QRect:
+    """The narrowest box that keeps the text on as many lines: no word (or CJK character)
+    left alone on the last line. Keeps the box's horizontal alignment."""
+    lo, hi = box.width() // 2, box.width()
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if needed_rect(text, font, mid, box.height(), True).height() <= height:
+            hi = mid
+        else:
+            lo = mid + 1
+    spare = box.width() - hi
+    if flags & int(Qt.AlignmentFlag.AlignHCenter):
+        x = box.x() + spare // 2
+    elif flags & int(Qt.AlignmentFlag.AlignRight):
+        x = box.x() + spare
+    else:
+        x = box.x()
+    return QRect(x, box.y(), hi, box.height())
+
+
 def draw_fitted(
     painter: QPainter,
     text: str,
@@ -110,6 +130,9 @@ def draw_fitted(
     if wrap:
         flags |= int(Qt.TextFlag.TextWordWrap)
     one_line = not wrap or QFontMetrics(font).horizontalAdvance(text) <= box.width()
+    if not one_line:
+        box = _balanced(text, font, box, needed.height(), flags)
+        needed = needed_rect(text, font, box.width(), box.height(), wrap)
     if px >= SPRITE_MIN_PX and variable and one_line and align is None:
         # per-character images lose kerning: shrink until the plain sum of advances fits
         for _ in range(px):
