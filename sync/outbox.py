@@ -5,12 +5,18 @@ is written in the same transaction as the lane state change that ends it, so aft
 crash either both are there or neither (and then the lane state still holds the open
 session, which start-up closes with reason ``agent_restart``).
 
-Lane changes go through ``submit``: a writer thread commits whatever has queued up in
-one transaction (group commit), so a lane never waits for the disk. An fsync costs
-0.2-5 ms on a busy machine; at 100 lanes a commit per plate read would queue reads
-behind the disk. The window in which a decision is published but not yet on disk is one
-commit (milliseconds); ``flush`` waits it out (shutdown does). A failed commit is
-retried with backoff, nothing queued is dropped, and ``error`` says what is wrong.
+Lane changes go through ``submit``: one writer thread commits whatever has queued up in
+one transaction (group commit), then runs each change's ``after`` callback in
+submission order; the lane controller publishes the change's instructions there. So an
+instruction reaches the bus only once its lane state (and record) is on disk: an agent
+killed at any moment has recorded every instruction a display can have seen. A lane
+does not wait for the disk while it decides; reads that come in during one fsync share
+the next one. A failed commit is retried with backoff, nothing queued is dropped (nor
+published), and ``error`` says what is wrong.
+
+The uploader's marks and the pruning go through the same writer (``mark``, ``prune``
+wait for it): one writer, so a commit never sleeps in SQLite's busy handler (1, 2,
+5 ... ms) behind another connection's transaction.
 """
 
 from __future__ import annotations
@@ -20,9 +26,10 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -72,6 +79,17 @@ class _Write:
     session: str | None
     records: list[tuple[str, str, str, str]]
     stamp: str
+    after: Callable[[], None] | None = None
+
+
+@dataclass(slots=True)
+class _Op:
+    """A write of another part (the uploader's marks, pruning) done by the writer thread."""
+
+    run: Callable[[sqlite3.Connection], int]
+    done: threading.Event = field(default_factory=threading.Event)
+    result: int = 0
+    error: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +111,15 @@ class Outbox:
         self._closed = False
         self.new_records = threading.Event()
         self.error = ""
-        self._queue: list[_Write] = []
+        self._queue: list[_Write | _Op] = []
         self._cond = threading.Condition()
         self._submitted = 0
         self._committed = 0
         self._writer: threading.Thread | None = None
+        #: (seconds, changes) of the last commits of the writer, for ``commit_stats``
+        self._commits: deque[tuple[float, int]] = deque(maxlen=10_000)
+        self._checkpointer: threading.Thread | None = None
+        self._checkpoint_due = threading.Event()
         with self._tx() as conn:
             conn.executescript(SCHEMA)
 
@@ -140,6 +162,9 @@ class Outbox:
                 self._closed = True
                 self._cond.notify_all()
             self._writer.join(timeout)
+        self._checkpoint_due.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(timeout)
         self._closed = True
         with self._lock:
             connections, self._connections = self._connections, []
@@ -198,15 +223,26 @@ class Outbox:
         session: Session | None,
         records: list[ClearanceRecord],
         now: datetime,
+        *,
+        after: Callable[[], None] | None = None,
     ) -> None:
-        """Queue a lane change for the writer thread (``save`` semantics, committed soon)."""
+        """Queue a lane change for the writer thread (``save`` semantics, committed soon).
+
+        ``after`` runs on the writer thread once the transaction holding this change is
+        committed, after the ``after`` of every change submitted before it; never when
+        the change is not committed. The lane controller publishes the instructions there.
+        """
         write = _Write(
             lane=lane,
             last_seq=last_seq,
             session=None if session is None else session.model_dump_json(),
             records=[(r.id, r.lane, to_rfc3339(r.ended_at), r.model_dump_json()) for r in records],
             stamp=to_rfc3339(now),
+            after=after,
         )
+        self._enqueue(write)
+
+    def _enqueue(self, item: _Write | _Op) -> None:
         with self._cond:
             if self._closed:
                 raise OutboxError("outbox is closed")
@@ -215,9 +251,28 @@ class Outbox:
                     target=self._write_loop, name="outbox-writer", daemon=True
                 )
                 self._writer.start()
-            self._queue.append(write)
+                self._checkpointer = threading.Thread(
+                    target=self._checkpoint_loop, name="outbox-checkpoint", daemon=True
+                )
+                self._checkpointer.start()
+            self._queue.append(item)
             self._submitted += 1
             self._cond.notify_all()
+
+    def _through_writer(self, run: Callable[[sqlite3.Connection], int], timeout: float) -> int:
+        """Run ``run(conn)`` in the writer's next transaction (directly when there is no writer)."""
+        with self._cond:
+            direct = self._writer is None
+        if direct:
+            with self._tx() as conn:
+                return run(conn)
+        op = _Op(run)
+        self._enqueue(op)
+        if not op.done.wait(timeout):
+            raise OutboxError(f"outbox writer busy for {timeout:g} s ({self.error or 'slow disk'})")
+        if op.error:
+            raise OutboxError(op.error)
+        return op.result
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything submitted so far is committed; False on timeout."""
@@ -225,14 +280,38 @@ class Outbox:
             target = self._submitted
             return self._cond.wait_for(lambda: self._committed >= target, timeout)
 
+    def _checkpoint_loop(self) -> None:
+        """Move the WAL into the database beside the writer, never in its commit.
+
+        SQLite's automatic checkpoint runs inside the commit that crosses 1000 WAL pages:
+        that commit (and every plate read waiting for it) pays for writing the pages back
+        and a second fsync. The writer's connection has it off; this thread runs a
+        PASSIVE checkpoint (it never blocks the writer) after every 200 commits.
+        """
+        while not self._closed:
+            self._checkpoint_due.wait()
+            self._checkpoint_due.clear()
+            if self._closed:
+                return
+            try:
+                self._conn().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except (sqlite3.Error, OutboxError) as err:
+                logger.warning("outbox checkpoint failed (retried later): %s", err)
+
     def _write_loop(self) -> None:
+        try:
+            self._conn().execute("PRAGMA wal_autocheckpoint=0")  # see _checkpoint_loop
+        except (sqlite3.Error, OutboxError) as err:
+            logger.warning("outbox: automatic checkpoints stay on: %s", err)
         delay = 0.05
+        commits = 0
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: bool(self._queue) or self._closed)
                 if not self._queue:
                     return  # closed and drained
                 batch = list(self._queue)
+            started = time.perf_counter()
             try:
                 self._commit(batch)
             except OutboxError as err:
@@ -247,18 +326,33 @@ class Outbox:
                 time.sleep(delay)  # the writer's own backoff; lanes go on meanwhile
                 delay = min(delay * 2, 5.0)
                 continue
+            self._commits.append((time.perf_counter() - started, len(batch)))
+            commits += 1
+            if commits % 200 == 0:
+                self._checkpoint_due.set()
             delay = 0.05
             self.error = ""
             with self._cond:
                 del self._queue[: len(batch)]
+            # committed: now (and only now) the world may hear of it, in submission order
+            for item in batch:
+                if isinstance(item, _Op):
+                    item.done.set()
+                elif item.after is not None:
+                    try:
+                        item.after()
+                    except Exception:  # top-level of a callback: the writer must go on
+                        logger.exception("outbox: after-commit callback of lane %s", item.lane)
+            with self._cond:
                 self._committed += len(batch)
                 self._cond.notify_all()
-            if any(w.records for w in batch):
+            if any(isinstance(w, _Write) and w.records for w in batch):
                 self.new_records.set()
 
-    def _commit(self, batch: list[_Write]) -> None:
+    def _commit(self, batch: list[_Write | _Op]) -> None:
+        writes = [w for w in batch if isinstance(w, _Write)]
         lanes: dict[str, _Write] = {}
-        for write in batch:
+        for write in writes:
             lanes[write.lane] = write
         with self._tx() as conn:
             conn.executemany(
@@ -269,8 +363,34 @@ class Outbox:
             conn.executemany(
                 "INSERT OR IGNORE INTO records (id, lane, ended_at, body, created_at) "
                 "VALUES (?, ?, ?, ?, ?)",
-                [(*record, w.stamp) for w in batch for record in w.records],
+                [(*record, w.stamp) for w in writes for record in w.records],
             )
+            for op in batch:
+                if isinstance(op, _Op):
+                    # an op that fails on its own must not hold up the lanes: a savepoint
+                    conn.execute("SAVEPOINT op")
+                    try:
+                        op.result = op.run(conn)
+                        op.error = ""
+                    except sqlite3.Error as err:
+                        conn.execute("ROLLBACK TO op")
+                        op.error = f"outbox write failed: {err}"
+                    conn.execute("RELEASE op")
+
+    def commit_stats(self) -> dict[str, float]:
+        """The writer's last commits: count, ms p50/p99/max, mean changes per commit."""
+        commits = list(self._commits)
+        if not commits:
+            return {}
+        took = sorted(t for t, _ in commits)
+        n = len(took)
+        return {
+            "count": n,
+            "p50_ms": round(took[n // 2] * 1000, 3),
+            "p99_ms": round(took[min(n - 1, int(n * 0.99))] * 1000, 3),
+            "max_ms": round(took[-1] * 1000, 3),
+            "batch_mean": round(sum(c for _, c in commits) / n, 2),
+        }
 
     # -- records -----------------------------------------------------------------------
 
@@ -282,7 +402,9 @@ class Outbox:
         )
         return [PendingRecord(int(pos), str(id_), json.loads(body)) for pos, id_, body in rows]
 
-    def mark(self, results: dict[str, tuple[str, str | None]], now: datetime) -> int:
+    def mark(
+        self, results: dict[str, tuple[str, str | None]], now: datetime, timeout: float = 30.0
+    ) -> int:
         """Set uploaded / rejected for pending ids; returns how many rows changed.
 
         Only ``pending`` rows move, so a record is never marked twice.
@@ -294,7 +416,8 @@ class Outbox:
             for id_, (state, reason) in results.items()
             if state == "rejected"
         ]
-        with self._tx() as conn:
+
+        def run(conn: sqlite3.Connection) -> int:
             before = conn.total_changes
             conn.executemany(
                 "UPDATE records SET state = 'uploaded', done_at = ?, attempts = attempts + 1 "
@@ -307,6 +430,8 @@ class Outbox:
                 rejected,
             )
             return conn.total_changes - before
+
+        return self._through_writer(run, timeout)
 
     def count(self, state: str = "pending") -> int:
         return int(self._read("SELECT count(*) FROM records WHERE state = ?", state)[0][0])
@@ -342,11 +467,14 @@ class Outbox:
             out.append(record)
         return out
 
-    def prune(self, keep_days: float, now: datetime) -> int:
+    def prune(self, keep_days: float, now: datetime, timeout: float = 30.0) -> int:
         """Delete uploaded records older than ``keep_days`` (rejected ones are kept)."""
         cutoff = to_rfc3339(now - timedelta(days=keep_days))
-        with self._tx() as conn:
+
+        def run(conn: sqlite3.Connection) -> int:
             cur = conn.execute(
                 "DELETE FROM records WHERE state = 'uploaded' AND done_at < ?", (cutoff,)
             )
             return cur.rowcount
+
+        return self._through_writer(run, timeout)

@@ -238,7 +238,7 @@ def test_centre_down_lanes_clear_offline_and_records_arrive_once(
         watcher.unladen("L02")
         watcher.expect("L02", C.PROCEED)
         watcher.expect("L02", C.READY, timeout=5)
-        assert agent.outbox.flush(5)  # the instruction goes out before its commit
+        assert agent.outbox.flush(5)  # the hold's READY (and its record) may still be queued
         assert agent.outbox.depth() == len(plates)
         assert all(r["offline"] for r in agent.outbox.recent(20))
         central.start()

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from hardware_sim.launch import CentralProcess
-from rocars.messages import InstructionCode
+from rocars.messages import Instruction, InstructionCode
 from sync.cli import main
 from tests.fixtures.brokers import Mosquitto
-from tests.sync.agentkit import Watcher, demo_trucks
+from tests.sync.agentkit import Watcher, agent_config, demo_trucks, started_agent
 
 C = InstructionCode
 
@@ -56,3 +58,75 @@ def test_bad_config_is_refused(tmp_path: Path, capsys: object) -> None:
     config.write_text("unknown_key = 1\n")
     assert main(["--config", str(config)]) == 2
     assert main(["--config", str(tmp_path / "missing.toml")]) == 2
+
+
+def test_killed_right_after_plate_reads_everything_a_display_saw_is_in_the_outbox(
+    mosquitto: Mosquitto, central: CentralProcess, tmp_path: Path
+) -> None:
+    trucks = demo_trucks(central)
+    vrns = [t["vrn"] for kind in ("laden_proceed", "laden_inspect") for t in trucks[kind]]
+    watcher = Watcher(mosquitto.url)
+    config = tmp_path / "sync.toml"
+    config.write_text('[[lanes]]\nid = "L01"\nmanifest_required = false\nhold_s = 30\n')
+    data = tmp_path / "sync"  # where agent_config puts it, for the restart below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sync.cli", "--config", str(config), "--broker", mosquitto.url,
+         "--central", central.url, "--cp", "SBC", "--data", str(data), "--api-port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    seen: list[Instruction] = []
+    try:
+        assert proc.stdout is not None
+        assert b"sync agent running" in proc.stdout.readline()
+        seen.append(watcher.expect("L01", C.READY))
+        watcher.status(lambda s: s.bundles > 0)
+        # reads back to back; killed the moment a display shows the first answer
+        for vrn in vrns:
+            watcher.plate("L01", vrn)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                lane, instruction = watcher.instructions.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            seen.append(instruction)
+            if instruction.code is not C.READY:
+                break
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        while True:  # what was on its way when it died
+            try:
+                seen.append(watcher.instructions.get(timeout=1.0)[1])
+            except queue.Empty:
+                break
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    decisions = {i.seq: i for i in seen if i.code is not C.READY}
+    assert decisions, "no decision seen before the kill"
+    # restart: the open session is closed (agent_restart), every session is now a record
+    agent = started_agent(
+        agent_config(
+            tmp_path,
+            mosquitto.url,
+            central.url,
+            lanes=[{"id": "L01", "manifest_required": False, "hold_s": 30}],
+        )
+    )
+    try:
+        assert agent.outbox.flush(5)
+        recorded = {
+            log["seq"]: (record["vrn"], log["code"])
+            for record in agent.outbox.recent(100, lane="L01")
+            for log in record["instructions"]
+        }
+        for seq, instruction in decisions.items():
+            assert recorded.get(seq) == (instruction.vrn, instruction.code.value), seq
+        restart = agent.outbox.recent(1, lane="L01")[0]
+        assert restart["reason"] == "agent_restart"
+        # every seq a display saw stays below what the lane goes on from
+        assert watcher.expect("L01", C.READY).seq > max(i.seq for i in seen)
+    finally:
+        watcher.close()
+        agent.stop()

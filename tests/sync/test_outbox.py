@@ -125,3 +125,90 @@ def test_mark_only_moves_pending_records(tmp_path: Path) -> None:
     assert outbox.prune(7, NOW + timedelta(days=8)) == 2
     assert (outbox.depth(), outbox.count("uploaded"), outbox.count("rejected")) == (2, 0, 1)
     outbox.close()
+
+
+def test_after_runs_only_once_committed_and_in_order(tmp_path: Path) -> None:
+    """A held write lock holds the commit: no callback runs before its change is on disk."""
+    outbox = Outbox(tmp_path / "outbox.db")
+    outbox.save("L01", 1, None, [], NOW)  # the tables exist, no writer yet
+    seen: list[tuple[int, int | None]] = []
+
+    def on_disk_seq(lane: str) -> int | None:
+        # what a fresh process would read: another connection, not the writer's
+        conn = sqlite3.connect(tmp_path / "outbox.db")
+        try:
+            row = conn.execute("SELECT last_seq FROM lanes WHERE lane = ?", (lane,)).fetchone()
+        finally:
+            conn.close()
+        return None if row is None else int(row[0])
+
+    blocker = sqlite3.connect(tmp_path / "outbox.db", timeout=1, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # the commit waits for this lock
+    for seq in range(2, 7):
+        lane = "L01" if seq % 2 else "L02"
+        outbox.submit(
+            lane,
+            seq,
+            None,
+            [record(seq, lane=lane)],
+            NOW,
+            after=lambda seq=seq, lane=lane: seen.append((seq, on_disk_seq(lane))),
+        )
+    assert not outbox.flush(0.5)
+    assert seen == []  # nothing may be published while the commit is held
+    blocker.execute("COMMIT")
+    blocker.close()
+    assert outbox.flush(10)
+    # every callback, in submission order, each seeing its own change (or a later one) on disk
+    assert [s for s, _ in seen] == [2, 3, 4, 5, 6]
+    assert all(disk is not None and disk >= s for s, disk in seen)
+    assert outbox.depth() == 5
+    outbox.close()
+
+
+def test_a_failing_commit_publishes_nothing_until_it_succeeds(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.db")
+    outbox.save("L01", 1, None, [], NOW)
+    conn = sqlite3.connect(tmp_path / "outbox.db")
+    conn.execute(
+        "CREATE TRIGGER no_more BEFORE INSERT ON records BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    )
+    conn.commit()
+    called: list[int] = []
+    outbox.submit("L01", 2, None, [record(1)], NOW, after=lambda: called.append(2))
+    outbox.submit("L01", 3, None, [], NOW, after=lambda: called.append(3))
+    assert not outbox.flush(0.3)
+    assert called == []
+    assert outbox.error == "outbox_error"
+    conn.execute("DROP TRIGGER no_more")
+    conn.commit()
+    conn.close()
+    assert outbox.flush(10)
+    assert called == [2, 3]
+    assert outbox.lane("L01").last_seq == 3  # type: ignore[union-attr]
+    outbox.close()
+
+
+def test_marks_and_pruning_go_through_the_writer(tmp_path: Path) -> None:
+    """With the writer running, the uploader's marks share its transactions (one writer)."""
+    outbox = Outbox(tmp_path / "outbox.db")
+    outbox.submit("L01", 1, None, [record(n) for n in range(3)], NOW)
+    assert outbox.flush(10)
+    blocker = sqlite3.connect(tmp_path / "outbox.db", timeout=1, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    with pytest.raises(OutboxError, match="busy"):
+        outbox.mark({record(0).id: ("uploaded", None)}, NOW, timeout=0.3)
+    blocker.execute("COMMIT")
+    blocker.close()
+    assert outbox.flush(10)  # the queued mark went in once the lock was free
+    assert outbox.count("uploaded") == 1
+    marks = {record(0).id: ("uploaded", None), record(1).id: ("rejected", "bad")}
+    assert outbox.mark(marks, NOW) == 1  # record 0 was marked already
+    assert outbox.prune(7, NOW + timedelta(days=8)) == 1
+    assert (outbox.depth(), outbox.count("rejected")) == (1, 1)
+    stats = outbox.commit_stats()
+    assert stats["count"] >= 4
+    assert 0 < stats["p50_ms"] <= stats["max_ms"]
+    outbox.close()
+    with pytest.raises(OutboxError):
+        outbox.mark(marks, NOW)
