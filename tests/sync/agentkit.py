@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import queue
 import time
 from collections.abc import Callable
@@ -74,6 +75,7 @@ class Watcher:
     def __init__(self, broker_url: str, name: str = "watcher") -> None:
         self.instructions: queue.Queue[tuple[str, Instruction]] = queue.Queue()
         self.statuses: queue.Queue[SyncStatus] = queue.Queue()
+        self._pending: dict[str, collections.deque[Instruction]] = {}
         self.bus = Bus(broker_url, f"{name}-{new_event_id()[-6:]}")
         site = secret("site_secret").encode()
         self.keys = {lane: lane_key(site, CP, lane) for lane in ("L01", "L02", "L03")}
@@ -92,19 +94,24 @@ class Watcher:
     def expect(
         self, lane: str, code: InstructionCode, timeout: float = 15.0, vrn: str | None = None
     ) -> Instruction:
-        """The next instruction on ``lane`` with ``code`` (others on the way are skipped)."""
+        """The next instruction on ``lane`` with ``code``: others of that lane on the way
+        are skipped; another lane's are kept for its own ``expect`` (lanes interleave)."""
         deadline = time.monotonic() + timeout
         seen: list[str] = []
-        while time.monotonic() < deadline:
+        pending = self._pending.setdefault(lane, collections.deque())
+        while True:
+            while pending:
+                instruction = pending.popleft()
+                seen.append(f"{lane}:{instruction.code}")
+                if instruction.code is code and (vrn is None or instruction.vrn == vrn):
+                    return instruction
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"no {code} on {lane} within {timeout}s; saw {seen}")
             try:
-                got_lane, instruction = self.instructions.get(timeout=0.2)
+                got_lane, got = self.instructions.get(timeout=0.2)
             except queue.Empty:
                 continue
-            seen.append(f"{got_lane}:{instruction.code}")
-            if got_lane == lane and instruction.code is code:
-                if vrn is None or instruction.vrn == vrn:
-                    return instruction
-        raise AssertionError(f"no {code} on {lane} within {timeout}s; saw {seen}")
+            self._pending.setdefault(got_lane, collections.deque()).append(got)
 
     def status(self, predicate: Callable[[SyncStatus], bool], timeout: float = 15.0) -> SyncStatus:
         deadline = time.monotonic() + timeout
