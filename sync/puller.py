@@ -1,7 +1,7 @@
 """The change-feed puller: keeps the replica in step with the centre.
 
-Pages are fetched one ahead of the one being written (the fetch and JSON check of page
-n+1 overlap SQLite writing page n); every page carries the cursor it was asked with and
+Pages are fetched one ahead of the one being written (the request for page n+1 overlaps
+SQLite writing page n; its check follows the commit); every page carries the cursor it was asked with and
 the replica applies it only if that is still its cursor, in the same transaction as the
 rows, so a page is never applied twice and never skipped. Caught up, it polls every
 ``pull_interval_s``; on failure it backs off (capped, with jitter) and says the centre is
@@ -136,8 +136,11 @@ class Puller:
         self.last_error = ""
         self.caught_up = threading.Event()
 
-    def _fetch(self, since: str) -> tuple[str, PageRows]:
+    def _fetch(self, since: str, turn: threading.Event | None = None) -> tuple[str, PageRows]:
+        """Fetch a page, then (once ``turn`` is set) check it."""
         raw = self.client.changes_raw(since, self.batch)
+        if turn is not None:
+            turn.wait()
         try:
             return since, parse_page(raw)
         except MalformedPage:
@@ -145,7 +148,16 @@ class Puller:
             raise
 
     def catch_up(self, stop: threading.Event | None = None, max_pages: int = 1_000_000) -> int:
-        """Apply pages until one is not full; the number of changes applied."""
+        """Apply pages until one is not full; the number of changes applied.
+
+        Page n+1 is fetched on another thread while page n is written (the fetch waits on
+        the socket and the centre, the GIL free); it is checked there once page n is
+        committed. Checking while SQLite writes would cost more than it saves: the
+        writer gives up the GIL for every row and waits up to the switch interval to get
+        it back from a thread running a regular expression. Building the rows on the
+        fetch thread also keeps their memory apart from SQLite's page cache (heap
+        fragmentation is what grows the RSS otherwise).
+        """
         total = 0
         with ThreadPoolExecutor(1, thread_name_prefix="feed-fetch") as pool:
             future = pool.submit(self._fetch, self.replica.cursor())
@@ -154,9 +166,13 @@ class Puller:
                 self.link.mark_up()
                 full = rows.changes >= self.batch and rows.next != since
                 go_on = full and not (stop is not None and stop.is_set())
+                turn = threading.Event()
                 if go_on:
-                    future = pool.submit(self._fetch, rows.next)  # overlaps the write below
-                self.replica.apply_rows(since, rows, self._clock(), caught_up=not full)
+                    future = pool.submit(self._fetch, rows.next, turn)
+                try:
+                    self.replica.apply_rows(since, rows, self._clock(), caught_up=not full)
+                finally:
+                    turn.set()
                 total += rows.changes
                 self.metrics.inc("rocars_sync_pulled_changes_total", rows.changes)
                 if not full:

@@ -24,33 +24,30 @@ from pydantic import ValidationError
 from rocars.models import Bundle, Cargo, ChangePage
 from rocars.timeutil import parse_rfc3339, to_rfc3339
 from sync.errors import CursorMismatch, ReplicaError
-from sync.feed import BUNDLE_COLUMNS, PageRows, bundle_from_row, rows_from_changes
+from sync.feed import CCRN_SEPARATOR, PageRows, bundle_from_body, rows_from_changes
 
 logger = logging.getLogger(__name__)
 
+#: Bumped when the tables change: a replica of another version is dropped and rebuilt
+#: from the start of the feed (it is a cache of the centre).
+SCHEMA_VERSION = 2
+
 SCHEMA = """
+-- body: the bundle's JSON (as the centre sent it, or the full model's canonical JSON);
+-- the other columns are what lookups search. ubr: the 10-digit UBR as an integer (the
+-- rowid: the fastest key SQLite has), bodies carry the UBR text.
 CREATE TABLE IF NOT EXISTS bundles (
-    ubr TEXT PRIMARY KEY,
+    ubr INTEGER PRIMARY KEY,
     vrn TEXT NOT NULL,
     second_plate TEXT,
-    cp TEXT NOT NULL,
-    direction TEXT NOT NULL,
     ccrns TEXT NOT NULL,
-    bundled_at TEXT NOT NULL,
-    earliest_at TEXT NOT NULL,
-    status TEXT NOT NULL,
-    result TEXT NOT NULL,
-    bay TEXT,
-    updated_at TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS bundles_vrn ON bundles (vrn);
-CREATE INDEX IF NOT EXISTS bundles_second_plate ON bundles (second_plate)
-    WHERE second_plate IS NOT NULL;
+    body TEXT NOT NULL
+);
 -- ccrn -> ubr; rows of a CCRN later taken out of its bundle stay (never deleted on the
 -- write path): a lookup keeps only bundles whose ccrns still list the CCRN.
 CREATE TABLE IF NOT EXISTS bundle_ccrns (
     ccrn TEXT NOT NULL,
-    ubr TEXT NOT NULL,
+    ubr INTEGER NOT NULL,
     PRIMARY KEY (ccrn, ubr)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS cargo (
@@ -62,20 +59,44 @@ CREATE TABLE IF NOT EXISTS meta (
     value TEXT NOT NULL
 ) WITHOUT ROWID;
 """
+#: Secondary indexes: dropped for a bulk load into an empty replica, built when it is
+#: caught up (one sort each instead of a million random inserts).
+INDEXES = """
+CREATE INDEX IF NOT EXISTS bundles_vrn ON bundles (vrn);
+CREATE INDEX IF NOT EXISTS bundles_second_plate ON bundles (second_plate)
+    WHERE second_plate IS NOT NULL;
+"""
+_DROP_INDEXES = "DROP INDEX IF EXISTS bundles_vrn; DROP INDEX IF EXISTS bundles_second_plate;"
+# ccrns: the inside of a JSON list (a","b), see sync.feed.BundleRow
+_FILL_BUNDLE_CCRNS = (
+    "INSERT OR IGNORE INTO bundle_ccrns SELECT ccrns, ubr FROM bundles"
+    " WHERE instr(ccrns, '\"') = 0;"
+    " INSERT OR IGNORE INTO bundle_ccrns SELECT j.value, b.ubr FROM bundles b,"
+    " json_each('[\"' || b.ccrns || '\"]') j WHERE instr(b.ccrns, '\"') > 0"
+)
+_LISTS_CCRN = "instr('\"' || b.ccrns || '\"', '\"' || ?1 || '\"') > 0"
 
-_COLUMNS = ", ".join(BUNDLE_COLUMNS)
-_BUNDLE_QUERY = f"SELECT {_COLUMNS} FROM bundles WHERE ubr = ?"
-_PLATE_QUERY = (
-    f"SELECT {_COLUMNS} FROM bundles WHERE vrn = ?1 "
-    f"UNION SELECT {_COLUMNS} FROM bundles WHERE second_plate = ?1"
-)
+_CACHE_KIB = 65536
+_SORT_CACHE_KIB = 16384
+
+_BUNDLE_QUERY = "SELECT body FROM bundles WHERE ubr = ?"
+_PLATE_QUERY = "SELECT body FROM bundles WHERE vrn = ?1 OR second_plate = ?1 ORDER BY ubr"
 _CCRN_QUERY = (
-    f"SELECT {', '.join('b.' + c for c in BUNDLE_COLUMNS)} FROM bundle_ccrns c "
-    "JOIN bundles b ON b.ubr = c.ubr WHERE c.ccrn = ? ORDER BY b.ubr"
+    "SELECT b.body FROM bundle_ccrns c JOIN bundles b ON b.ubr = c.ubr"
+    f" WHERE c.ccrn = ?1 AND {_LISTS_CCRN} ORDER BY c.ubr"
 )
+# while a bulk load has not built bundle_ccrns yet (lanes are closed then: not synced)
+_CCRN_SCAN = f"SELECT b.body FROM bundles b WHERE {_LISTS_CCRN} ORDER BY b.ubr"
 _INSERT_BUNDLE = (
-    f"INSERT OR REPLACE INTO bundles ({_COLUMNS}) VALUES ({', '.join('?' for _ in BUNDLE_COLUMNS)})"
+    "INSERT OR REPLACE INTO bundles (body, ubr, vrn, second_plate, ccrns) VALUES (?, ?, ?, ?, ?)"
 )
+
+
+def _ubr_key(ubr: str) -> int | None:
+    """The rowid of a UBR; None for anything that is not 10 ASCII digits."""
+    if len(ubr) == 10 and ubr.isascii() and ubr.isdigit():
+        return int(ubr)
+    return None
 
 
 class Replica:
@@ -89,8 +110,28 @@ class Replica:
         self._connections: list[sqlite3.Connection] = []
         self._closed = False
         self._last_sync: tuple[datetime | None, float] = (None, -1e9)
-        with self._write() as conn:
+        conn = self._conn()
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if version != SCHEMA_VERSION:
+                tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+                if tables:
+                    logger.warning(
+                        "replica %s has schema %d, not %d: rebuilding it from the feed",
+                        self.path,
+                        version,
+                        SCHEMA_VERSION,
+                    )
+                    conn.executescript(
+                        "DROP TABLE IF EXISTS bundles; DROP TABLE IF EXISTS bundle_ccrns;"
+                        " DROP TABLE IF EXISTS cargo; DROP TABLE IF EXISTS meta;"
+                    )
             conn.executescript(SCHEMA)
+            if self._meta("loading") is None:
+                conn.executescript(INDEXES)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except sqlite3.Error as err:
+            raise ReplicaError(f"cannot set up replica {self.path}: {err}") from err
 
     # -- connections -------------------------------------------------------------------
 
@@ -103,7 +144,7 @@ class Replica:
                 conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute("PRAGMA cache_size=-65536")
+                conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
             except sqlite3.Error as err:
                 raise ReplicaError(f"cannot open replica {self.path}: {err}") from err
             self._local.conn = conn
@@ -113,8 +154,10 @@ class Replica:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (DDL included), taken with the write lock up front."""
         conn = self._conn()
         try:
+            conn.execute("BEGIN IMMEDIATE")
             with conn:
                 yield conn
         except sqlite3.Error as err:
@@ -143,20 +186,26 @@ class Replica:
             rows = self._conn().execute(sql, args).fetchall()
         except sqlite3.Error as err:
             raise ReplicaError(f"replica read failed: {err}") from err
-        return [_bundle(row) for row in rows]
+        return [_bundle(row[0]) for row in rows]
 
     def bundle(self, ubr: str) -> Bundle | None:
-        bundles = self._bundles(_BUNDLE_QUERY, ubr)
-        return bundles[0] if bundles else None
+        key = _ubr_key(ubr)
+        body = None if key is None else self._one(_BUNDLE_QUERY, key)
+        return None if body is None else _bundle(body)
 
     def bundles_for_ccrn(self, ccrn: str) -> list[Bundle]:
-        """Bundles that hold ``ccrn`` now, any status."""
-        return [b for b in self._bundles(_CCRN_QUERY, ccrn) if ccrn in b.ccrns]
+        """Bundles that hold ``ccrn`` now, any status, in UBR order."""
+        if '"' in ccrn:  # never in a CCRN; would cross the separators of the ccrns column
+            return []
+        found = self._bundles(_CCRN_QUERY, ccrn)
+        if not found and self._meta("loading") is not None:
+            found = self._bundles(_CCRN_SCAN, ccrn)
+        return found
 
     def bundles_for_plate(self, plate: str) -> list[Bundle]:
-        """Bundles whose vrn or Mainland second plate is ``plate`` (normalised), any status."""
-        bundles = self._bundles(_PLATE_QUERY, plate)
-        return sorted(bundles, key=lambda b: b.ubr)
+        """Bundles whose vrn or Mainland second plate is ``plate`` (normalised), any status,
+        in UBR order."""
+        return self._bundles(_PLATE_QUERY, plate)
 
     def cargo(self, ccrn: str) -> Cargo | None:
         body = self._one("SELECT body FROM cargo WHERE ccrn = ?", ccrn)
@@ -213,9 +262,12 @@ class Replica:
         fetched for another position, applying it would repeat or skip changes.
         ``last_sync_at`` moves only with ``caught_up``: a replica half way through a long
         catch-up is not current, and the lanes must not take it for current.
+
+        The first page of a long load into an empty replica starts a bulk load (meta
+        ``loading``): the secondary indexes are dropped and ``bundle_ccrns`` is not
+        written per page; the page that catches up builds both in its own transaction.
+        An agent stopped half way goes on in bulk after a restart.
         """
-        bundle_rows = [row for row, _ in rows.bundles.values()]
-        ccrn_rows = [(ccrn, row[0]) for row, ccrns in rows.bundles.values() for ccrn in ccrns]
         with self._write() as conn:
             row = conn.execute("SELECT value FROM meta WHERE key = 'cursor'").fetchone()
             stored = "" if row is None else str(row[0])
@@ -225,14 +277,46 @@ class Replica:
                     since=since,
                     stored=stored,
                 )
+            loading = (
+                conn.execute("SELECT 1 FROM meta WHERE key = 'loading'").fetchone() is not None
+            )
+            if (
+                not loading
+                and not caught_up
+                and stored == ""
+                and conn.execute("SELECT 1 FROM bundles LIMIT 1").fetchone() is None
+            ):
+                _script(conn, _DROP_INDEXES)
+                conn.execute("INSERT OR REPLACE INTO meta VALUES ('loading', '1')")
+                loading = True
+                logger.info("replica: bulk load into an empty replica")
             conn.executemany("DELETE FROM bundles WHERE ubr = ?", [(u,) for u in rows.dropped_ubrs])
-            conn.executemany(_INSERT_BUNDLE, bundle_rows)
-            conn.executemany("INSERT OR IGNORE INTO bundle_ccrns VALUES (?, ?)", ccrn_rows)
+            conn.executemany(_INSERT_BUNDLE, rows.bundles.values())
+            if not loading:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO bundle_ccrns VALUES (?, ?)",
+                    [
+                        (ccrn, row[1])
+                        for row in rows.bundles.values()
+                        for ccrn in row[4].split(CCRN_SEPARATOR)
+                    ],
+                )
             conn.executemany("DELETE FROM cargo WHERE ccrn = ?", [(c,) for c in rows.dropped_ccrns])
             conn.executemany("INSERT OR REPLACE INTO cargo VALUES (?, ?)", rows.cargo.items())
             meta = [("cursor", rows.next)]
             if caught_up:
                 meta.append(("last_sync_at", to_rfc3339(now)))
+                if loading:
+                    # the sorts below may use up to cache_size of memory next to the page
+                    # cache: a smaller bound keeps the agent's RSS where it was (they spill)
+                    conn.execute(f"PRAGMA cache_size = -{_SORT_CACHE_KIB}")
+                    try:
+                        _script(conn, _FILL_BUNDLE_CCRNS)
+                        _script(conn, INDEXES)
+                    finally:
+                        conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
+                    conn.execute("DELETE FROM meta WHERE key = 'loading'")
+                    logger.info("replica: bulk load done, indexes built")
             conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta)
         if caught_up:
             self._remember_sync(now)
@@ -250,11 +334,19 @@ class Replica:
         with self._write() as conn:
             for table in ("bundles", "bundle_ccrns", "cargo", "meta"):
                 conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+            _script(conn, INDEXES)
         self._remember_sync(None)
 
 
-def _bundle(row: tuple[object, ...]) -> Bundle:
+def _script(conn: sqlite3.Connection, script: str) -> None:
+    """Run ``;``-separated DDL inside the open transaction (executescript would commit)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _bundle(body: str) -> Bundle:
     try:
-        return bundle_from_row(row)
+        return bundle_from_body(body)
     except ValidationError as err:
         raise ReplicaError("a bundle in the replica does not validate") from err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from hardware_sim.launch import CentralProcess
 from rocars.models import Bundle, ChangePage
 from sync.errors import CursorMismatch, MalformedPage
-from sync.feed import parse_page, rows_from_changes
+from sync.feed import CCRN_SEPARATOR, parse_page, rows_from_changes
 from sync.puller import CentralClient
 from sync.replica import Replica
 
@@ -140,9 +141,10 @@ def test_malformed_pages_are_refused() -> None:
 def test_non_canonical_page_goes_through_the_full_models() -> None:
     raw = page([upsert(1, bundle_json("9110-635860", "ab 1234", second_plate="粤z1234港"))], "1")
     rows = parse_page(raw)
-    (row, ccrns) = rows.bundles["9110635860"]
-    assert row[:3] == ("9110635860", "AB1234", "粤Z1234港")
-    assert ccrns == ["1001041258", "1001041259"]
+    row = rows.bundles["9110635860"]
+    assert row[1:4] == ("9110635860", "AB1234", "粤Z1234港")
+    assert row[4].split(CCRN_SEPARATOR) == ["1001041258", "1001041259"]
+    assert Bundle.model_validate_json(row[0]).second_plate == "粤Z1234港"
 
 
 def test_fast_and_full_paths_agree_on_a_real_centre_page(
@@ -195,4 +197,171 @@ def test_reads_from_many_threads_while_writing(tmp_path: Path) -> None:
         t.join(10)
     assert errors == []
     assert replica.count_bundles() == 59
+    replica.close()
+
+
+def compact(changes: list[dict[str, Any]], nxt: str) -> bytes:
+    """A page in the centre's own form (compact, the models' field order)."""
+    return json.dumps(
+        {"changes": changes, "next": nxt}, ensure_ascii=False, separators=(",", ":")
+    ).encode()
+
+
+def test_the_centres_form_is_cut_out_as_sent_and_other_changes_take_the_full_model() -> None:
+    fast = bundle_json("9110635860", "AB1234", earliest_at="2026-11-21T15:30:00.000+08:00")
+    cargo = {
+        "seq": 2,
+        "kind": "cargo",
+        "key": "1001041258",
+        "op": "upsert",
+        "cargo": {
+            "ccrn": "1001041258",
+            "submitted_at": "2026-11-21T07:00:00.000Z",
+            "updated_at": "2026-11-21T07:00:00.000Z",
+            "items": {
+                "packages": 1,
+                "package_description": "CARTONS",
+                "article_description": "toys",
+                "consignor_name": "a",
+                "consignor_address": "b",
+                "consignee_name": "c",
+                "consignee_address": "d",
+                "expected_date": "2026-11-22",
+                "direction": "import",
+            },
+        },
+    }
+    odd = bundle_json("9110-635861", "cd 5678", ccrns=["1001041259", "1001041260"])
+    raw = compact(
+        [
+            upsert(1, fast),
+            cargo,
+            upsert(3, odd),
+            {"seq": 4, "kind": "bundle", "key": "9110635862", "op": "delete"},
+        ],
+        "4",
+    )
+    rows = parse_page(raw)
+    assert (rows.next, rows.changes) == ("4", 4)
+    body, *columns = rows.bundles["9110635860"]
+    # the fast path stores the bundle's text as sent (the full model would write ...Z)
+    assert '"earliest_at":"2026-11-21T15:30:00.000+08:00"' in body
+    assert body in raw.decode()
+    assert columns == ["9110635860", "AB1234", None, "1001041258" + CCRN_SEPARATOR + "1001041259"]
+    # the non-canonical one went through the model: normalised
+    assert rows.bundles["9110635861"][1:3] == ("9110635861", "CD5678")
+    assert rows.bundles["9110635861"][4].split(CCRN_SEPARATOR) == ["1001041259", "1001041260"]
+    assert set(rows.cargo) == {"1001041258"}
+    assert rows.dropped_ubrs == {"9110635862"}
+    # the same page with whitespace everywhere reads the same
+    spaced = parse_page(page(json.loads(raw)["changes"], "4"))
+    assert spaced.bundles.keys() == rows.bundles.keys()
+    assert spaced.bundles["9110635861"] == rows.bundles["9110635861"]
+
+
+def test_centre_form_pages_that_break_a_rule_are_refused_whole() -> None:
+    good = bundle_json("9110635860", "AB1234")
+    bad = [
+        {**good, "ubr": "٩١١٠٦٣٥٨٦٠"},  # digits of another script: the model takes them
+        {**good, "vrn": "AB 1234!"},
+        {**good, "ccrns": ["1001041258"] * 100},
+        {**good, "status": "lost"},
+        {**good, "bay": "x" * 17},
+        {**good, "updated_at": "2026-13-01T00:00:00Z"},
+    ]
+    for bundle in bad:
+        with pytest.raises(MalformedPage):
+            parse_page(compact([upsert(1, good), upsert(2, bundle)], "2"))
+    for raw in (
+        compact([upsert(1, good)], "1")[:-2],  # cut short
+        compact([upsert(1, good)], "1") + b"[]",
+        compact([upsert(1, good)], "1").replace(b'"op":"upsert",', b'"op":"upsert","x":'),
+    ):
+        with pytest.raises(MalformedPage):
+            parse_page(raw)
+
+
+def test_bulk_load_builds_indexes_when_caught_up_and_survives_a_restart(tmp_path: Path) -> None:
+    replica = Replica(tmp_path / "replica.db")
+    multi = bundle_json("9110635861", "CD5678", second_plate="粤Z1234港", ccrns=["1001041260", "1001041261"])  # fmt: skip
+    replica.apply_rows(
+        "",
+        parse_page(
+            compact([upsert(1, bundle_json("9110635860", "AB1234")), upsert(2, multi)], "2")
+        ),
+        NOW,
+        caught_up=False,
+    )
+
+    def indexes(r: Replica) -> set[str]:
+        rows = r._conn().execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        return {str(n) for (n,) in rows if not str(n).startswith("sqlite_")}
+
+    assert indexes(replica) == set()  # a bulk load: no secondary index yet
+    assert replica.last_sync_at() is None
+    # lookups are right while loading (scans): plate, second plate, every CCRN
+    assert [b.ubr for b in replica.bundles_for_plate("CD5678")] == ["9110635861"]
+    assert [b.ubr for b in replica.bundles_for_plate("粤Z1234港")] == ["9110635861"]
+    assert [b.ubr for b in replica.bundles_for_ccrn("1001041261")] == ["9110635861"]
+    assert [b.ubr for b in replica.bundles_for_ccrn("1001041259")] == ["9110635860"]
+    assert replica.bundles_for_ccrn("100104126") == []  # a prefix is not a CCRN
+    assert replica.bundles_for_ccrn('1001041260","1001041261') == []
+    replica.close()
+    replica = Replica(tmp_path / "replica.db")  # the agent restarts half way
+    assert indexes(replica) == set()
+    replica.apply_rows(
+        "2",
+        parse_page(
+            compact(
+                [
+                    upsert(3, bundle_json("9110635862", "EF9", ccrns=["1001041262"])),
+                    {"seq": 4, "kind": "bundle", "key": "9110635860", "op": "delete"},
+                ],
+                "4",
+            )
+        ),
+        NOW,
+        caught_up=False,
+    )
+    replica.apply_rows("4", parse_page(compact([], "4")), NOW)  # caught up
+    assert indexes(replica) == {"bundles_vrn", "bundles_second_plate"}
+    assert replica.last_sync_at() == NOW
+    ccrn_rows = replica._conn().execute("SELECT ccrn, ubr FROM bundle_ccrns ORDER BY 1")
+    assert list(ccrn_rows) == [  # built from the bundles there are (9110635860 is deleted)
+        ("1001041260", 9110635861),
+        ("1001041261", 9110635861),
+        ("1001041262", 9110635862),
+    ]
+    assert replica.bundles_for_ccrn("1001041258") == []
+    assert [b.ubr for b in replica.bundles_for_ccrn("1001041260")] == ["9110635861"]
+    assert [b.ubr for b in replica.bundles_for_plate("粤Z1234港")] == ["9110635861"]
+    plan = replica._conn().execute(
+        "EXPLAIN QUERY PLAN SELECT body FROM bundles WHERE vrn = ?1 OR second_plate = ?1",
+        ("AB1",),
+    )
+    assert "SCAN" not in " ".join(str(row[-1]) for row in plan)
+    # from here pages are applied with the indexes in place
+    replica.apply_rows(
+        "4", parse_page(compact([upsert(5, bundle_json("9110635863", "EF9"))], "5")), NOW
+    )
+    assert [b.ubr for b in replica.bundles_for_plate("EF9")] == ["9110635862", "9110635863"]
+    assert [b.ubr for b in replica.bundles_for_ccrn("1001041259")] == ["9110635863"]
+    replica.close()
+
+
+def test_a_replica_of_an_older_schema_is_rebuilt(tmp_path: Path) -> None:
+    path = tmp_path / "replica.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(
+            "CREATE TABLE bundles (ubr TEXT PRIMARY KEY, vrn TEXT NOT NULL);"
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+            "INSERT INTO meta VALUES ('cursor', '77');"
+        )
+    conn.close()
+    replica = Replica(path)
+    assert (replica.cursor(), replica.count_bundles()) == ("", 0)
+    replica.apply_rows("", parse_page(compact([upsert(1, bundle_json("9110635860", "AB1"))], "1")), NOW)  # fmt: skip
+    assert replica.bundle("9110635860") is not None
+    for key in ("911063586", "91106358600", "9110 35860", "٩١١٠٦٣٥٨٦٠", ""):
+        assert replica.bundle(key) is None
     replica.close()
