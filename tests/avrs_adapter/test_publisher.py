@@ -163,8 +163,12 @@ def test_failing_source_is_restarted_and_status_says_why(
         assert failed.metrics["source_restarts"] == 1
         read = watcher.plates.get(timeout=10)
         assert (read.vrn, read.source, read.device) == ("AB1234", "camera", "cam0")
-        healthy = watcher.status_until(lambda s: s.metrics.get("healthy") == 1)
-        assert healthy.metrics["runs"] == 2
+        # a status snapshot reads the source's figures and the error flag a moment apart:
+        # wait for the state that matters, the restarted (second) run reported healthy
+        healthy = watcher.status_until(
+            lambda s: s.metrics.get("healthy") == 1 and s.metrics.get("runs") == 2
+        )
+        assert healthy.detail == ""
     finally:
         publisher.stop()
         watcher.stop()
