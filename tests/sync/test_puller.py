@@ -186,8 +186,12 @@ def test_malformed_page_is_logged_retried_and_never_applied(
         assert replica.bundle("9110635860") is None
         assert puller.last_error == "central_malformed_page"
         assert "ccrns" in caplog.text
-        assert (
-            puller.metrics.value("rocars_sync_feed_errors_total", key="central_malformed_page") >= 3
+        # the next page is fetched while one is checked: wait for the checks, not requests
+        assert wait_for(
+            lambda: (
+                puller.metrics.value("rocars_sync_feed_errors_total", key="central_malformed_page")
+                >= 3
+            )
         )
         # the centre sends a good page again: applied once
         feed_server.body = json.dumps({"changes": [good], "next": "1"}).encode()
