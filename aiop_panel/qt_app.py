@@ -25,7 +25,6 @@ from ui_common.lanewatch import Clock, LaneWatch, Shown, SystemClock
 from ui_common.languages import Language
 from ui_common.qt_lanewatch import (
     LaneWatchController,
-    bus_credentials,
     connect_device,
     say_offline,
 )
@@ -85,15 +84,13 @@ class AiopScreen(QObject):
         self._feedback_timer = QTimer(self.widget)  # dies with the widget
         self._feedback_timer.setSingleShot(True)
         self._feedback_timer.timeout.connect(self.refresh)
-        username, password = bus_credentials(config.username)
         self.bus: Bus = connect_device(
             config.broker,
             config.cp,
             config.lane,
             config.device,
             client_id=f"{config.device}-{config.cp}-{config.lane}",
-            username=username,
-            password=password,
+            username=config.username,  # the password: ROCARS_MQTT_PASSWORD (rocars.bus)
         )
         self.controller.attach(self.bus)
         self.sensor: DropBoxSensor | None = None

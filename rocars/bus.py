@@ -34,6 +34,16 @@ class Will:
     retain: bool = True
 
 
+def broker_credentials(username: str = "") -> tuple[str, str]:
+    """Broker user (given, else ``ROCARS_MQTT_USERNAME``) and password (``ROCARS_MQTT_PASSWORD``).
+
+    Production brokers need a user per device: ``rocars-edge broker-config`` writes both
+    into each device's .env file. No user means anonymous (the embedded broker, tests).
+    """
+    user = username or os.environ.get("ROCARS_MQTT_USERNAME", "")
+    return user, (secret("mqtt_password", "") if user else "")
+
+
 class Bus:
     """One MQTT connection.
 
@@ -66,11 +76,9 @@ class Bus:
             protocol=mqtt.MQTTv311,
             clean_session=True,
         )
-        # production brokers need a user per device (rocars-edge broker-config writes
-        # ROCARS_MQTT_USERNAME / ROCARS_MQTT_PASSWORD into each device's .env file)
-        username = username or os.environ.get("ROCARS_MQTT_USERNAME", "")
+        username, env_password = broker_credentials(username)
         if username:
-            self._client.username_pw_set(username, password or secret("mqtt_password", ""))
+            self._client.username_pw_set(username, password or env_password)
         self._client.reconnect_delay_set(min_delay=1, max_delay=5)
         self._client.max_inflight_messages_set(1000)
         self._client.max_queued_messages_set(100_000)

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from rocars.bus import Bus, Will
-from rocars.config import secret
 from rocars.errors import BadPayload
 from rocars.messages import DeviceStatus
 from rocars.topics import device_status_topic, instruction_topic, sync_status_topic
@@ -122,15 +120,6 @@ class LaneWatchController(QObject):
         if shown != self._shown:
             self._shown = shown
             self.shown_changed.emit(shown)
-
-
-def bus_credentials(username: str = "") -> tuple[str, str]:
-    """Broker user (config, else ``ROCARS_MQTT_USERNAME``) and password (``ROCARS_MQTT_PASSWORD``).
-
-    The files ``rocars.brokerconf`` writes per device set both; none means anonymous.
-    """
-    user = username or os.environ.get("ROCARS_MQTT_USERNAME", "")
-    return user, (secret("mqtt_password", "") if user else "")
 
 
 def connect_device(

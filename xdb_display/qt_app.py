@@ -14,7 +14,6 @@ from ui_common.i18n import UI_COMMON_CATALOGUE, Translations
 from ui_common.lanewatch import Clock, LaneWatch, SystemClock
 from ui_common.qt_lanewatch import (
     LaneWatchController,
-    bus_credentials,
     connect_device,
     say_offline,
 )
@@ -61,15 +60,13 @@ class XdbScreen(QObject):
         self.tick = QTimer(self.board)  # dies with the board
         self.tick.setInterval(250)
         self.tick.timeout.connect(self.update_board)
-        username, password = bus_credentials(config.username)
         self.bus: Bus = connect_device(
             config.broker,
             config.cp,
             config.lane,
             config.device,
             client_id=f"{config.device}-{config.cp}-{config.lane}",
-            username=username,
-            password=password,
+            username=config.username,  # the password: ROCARS_MQTT_PASSWORD (rocars.bus)
         )
         self.controller.attach(self.bus)
         self.update_board()

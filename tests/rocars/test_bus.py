@@ -4,7 +4,9 @@ import queue
 import subprocess
 import sys
 
-from rocars.bus import Bus, Will
+import pytest
+
+from rocars.bus import Bus, Will, broker_credentials
 from rocars.messages import DeviceStatus
 from tests.fixtures.brokers import Mosquitto
 
@@ -65,3 +67,13 @@ time.sleep(60)
     assert payload == b"back"
     pub.stop()
     watcher.stop()
+
+
+def test_credentials_from_config_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ROCARS_MQTT_USERNAME", raising=False)
+    monkeypatch.delenv("ROCARS_MQTT_PASSWORD", raising=False)
+    assert broker_credentials() == ("", "")
+    monkeypatch.setenv("ROCARS_MQTT_USERNAME", "xdb-L01")
+    monkeypatch.setenv("ROCARS_MQTT_PASSWORD", "pw")
+    assert broker_credentials() == ("xdb-L01", "pw")
+    assert broker_credentials("other") == ("other", "pw")

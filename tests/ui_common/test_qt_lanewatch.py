@@ -24,21 +24,10 @@ from rocars.topics import device_status_topic, unladen_topic
 from tests.fixtures.brokers import wait_port
 from tests.fixtures.displays import FakeLane, site_secret
 from ui_common.lanewatch import FailReason
-from ui_common.qt_lanewatch import bus_credentials
 from xdb_display.board import XdbConfig
 from xdb_display.qt_app import XdbScreen
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
-
-
-def test_credentials_from_config_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ROCARS_MQTT_USERNAME", raising=False)
-    monkeypatch.delenv("ROCARS_MQTT_PASSWORD", raising=False)
-    assert bus_credentials() == ("", "")
-    monkeypatch.setenv("ROCARS_MQTT_USERNAME", "xdb-L01")
-    monkeypatch.setenv("ROCARS_MQTT_PASSWORD", "pw")
-    assert bus_credentials() == ("xdb-L01", "pw")
-    assert bus_credentials("other") == ("other", "pw")
 
 
 @pytest.fixture
