@@ -10,24 +10,19 @@ import logging
 import math
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal, SignalInstance
+from PySide6.QtWidgets import QWidget
 from shiboken6 import isValid
 
 from aiop_panel.dropbox import DropBoxSensor
 from aiop_panel.panel import Action, PanelConfig, PanelModel
 from aiop_panel.qt_panel import PanelWidget
-from rocars.bus import Bus
 from rocars.messages import DeviceStatus, ManifestDropped, UnladenPressed
-from rocars.signing import lane_key
 from rocars.topics import device_status_topic, manifest_topic, unladen_topic
 from ui_common.i18n import UI_COMMON_CATALOGUE, Translations
-from ui_common.lanewatch import Clock, LaneWatch, Shown, SystemClock
+from ui_common.lanewatch import Clock, Shown
 from ui_common.languages import Language
-from ui_common.qt_lanewatch import (
-    LaneWatchController,
-    connect_device,
-    say_offline,
-)
+from ui_common.qt_lanewatch import LaneScreen
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +33,7 @@ def aiop_translations(language: Language = Language.ZH_TW) -> Translations:
     return Translations([UI_COMMON_CATALOGUE, AIOP_CATALOGUE], language)
 
 
-class AiopScreen(QObject):
+class AiopScreen(LaneScreen):
     """One lane's panel.
 
     Signals:
@@ -49,6 +44,8 @@ class AiopScreen(QObject):
     published = Signal(object)
     sensor_drop = Signal()
 
+    config: PanelConfig
+
     def __init__(
         self,
         config: PanelConfig,
@@ -58,17 +55,9 @@ class AiopScreen(QObject):
         clock: Clock | None = None,
         parent: QObject | None = None,
     ) -> None:
-        super().__init__(parent)
-        self.config = config
-        self.clock: Clock = clock or SystemClock()
-        self.translations = translations or aiop_translations(config.language)
-        self.translations.set_language(config.language)
-        self.watch = LaneWatch(
-            lane_key(site_secret, config.cp, config.lane),
-            heartbeat_bound=config.heartbeat_bound,
-            clock=self.clock,
-        )
-        self.controller = LaneWatchController(self.watch, config.cp, config.lane, self)
+        translations = translations or aiop_translations(config.language)
+        translations.set_language(config.language)
+        super().__init__(config, site_secret, translations, clock=clock, parent=parent)
         self.model = PanelModel(
             manifest_confirm=config.manifest_confirm,
             feedback_seconds=config.feedback_seconds,
@@ -84,15 +73,7 @@ class AiopScreen(QObject):
         self._feedback_timer = QTimer(self.widget)  # dies with the widget
         self._feedback_timer.setSingleShot(True)
         self._feedback_timer.timeout.connect(self.refresh)
-        self.bus: Bus = connect_device(
-            config.broker,
-            config.cp,
-            config.lane,
-            config.device,
-            client_id=f"{config.device}-{config.cp}-{config.lane}",
-            username=config.username,  # the password: ROCARS_MQTT_PASSWORD (rocars.bus)
-        )
-        self.controller.attach(self.bus)
+        self.attach_bus()
         self.sensor: DropBoxSensor | None = None
         if config.dropbox:
             self.sensor = DropBoxSensor(
@@ -111,21 +92,19 @@ class AiopScreen(QObject):
         if self.sensor is not None:
             self.sensor.start()
         if show:
-            if fullscreen:
-                self.widget.showFullScreen()
-            else:
-                self.widget.resize(1024, 768)
-                self.widget.show()
+            self.show_window(fullscreen=fullscreen, size=(1024, 768))
+
+    def window(self) -> QWidget:
+        return self.widget
+
+    def painted_signal(self) -> SignalInstance:
+        """Emitted after each paint of the instruction (the bench's first frame)."""
+        return self.widget.instruction.painted
 
     def stop(self) -> None:
         if self.sensor is not None:
             self.sensor.stop()
-        self.controller.stop()
-        say_offline(self.bus, self.config.cp, self.config.lane, self.config.device)
-        self.bus.stop()
-        self.translations.close()
-        if isValid(self.widget):
-            self.widget.close()
+        super().stop()
 
     # -- slots (GUI thread) ------------------------------------------------------------
 

@@ -303,7 +303,7 @@ class KioskWindow(QWidget):
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = self.print_dir / f"receipt_{name}_{stamp}.pdf"
         try:
-            write_receipt(path, self.model.lang, title, rows)
+            write_receipt(path, self.model.lang, title, rows, self.model.clock())
         except OSError as err:
             logger.warning("receipt not printed: %s", err)
             self.model.notice = Notice("print_failed")

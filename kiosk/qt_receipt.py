@@ -8,6 +8,7 @@ an account, password, code or PIN.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import QMarginsF, QRectF, QSizeF, Qt
@@ -25,8 +26,17 @@ RECEIPT_WIDTH_MM = 80.0
 RECEIPT_HEIGHT_MM = 200.0
 
 
-def write_receipt(path: Path, lang: Language, title: str, rows: list[tuple[str, str]]) -> Path:
-    """Write the receipt PDF to ``path`` (80 mm roll paper); OSError if it cannot."""
+def write_receipt(
+    path: Path,
+    lang: Language,
+    title: str,
+    rows: list[tuple[str, str]],
+    printed_at: datetime | None = None,
+) -> Path:
+    """Write the receipt PDF to ``path`` (80 mm roll paper); OSError if it cannot.
+
+    ``printed_at`` is the time it states (now unless given: the kiosk passes its clock).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = QPdfWriter(str(path))
     writer.setTitle(title)
@@ -71,7 +81,7 @@ def write_receipt(path: Path, lang: Language, title: str, rows: list[tuple[str, 
         for name, value in rows:
             block(name, font(8), gap=0.1)
             block(value, font(11, bold=True), gap=0.8)
-        block(tr("Receipt", "Printed {time} HKT", time=hk_time(utc_now())), font(8))
+        block(tr("Receipt", "Printed {time} HKT", time=hk_time(printed_at or utc_now())), font(8))
     finally:
         painter.end()
     logger.info("receipt written to %s", path)

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
+from typing import ClassVar
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QLayout,
     QPushButton,
-    QScrollArea,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from kiosk.cargo import FIELDS
 from kiosk.flows import Kiosk, Purpose, QueryMode, Screen, hk_time
+from kiosk.qt_forms import MENU_BUTTON_PX, choices, clear_layout, rows_grid, scrolled
 from kiosk.qt_text import (
     bundle_rows,
     cargo_rows,
@@ -44,36 +46,6 @@ from ui_common.i18n import tr
 logger = logging.getLogger(__name__)
 
 PrintFn = Callable[[str, list[tuple[str, str]], str], None]
-
-
-def clear_layout(layout: QLayout) -> None:
-    while layout.count():
-        item = layout.takeAt(0)
-        if item is None:
-            break
-        widget = item.widget()
-        if widget is not None:
-            widget.setParent(None)
-            widget.deleteLater()
-        elif item.layout() is not None:
-            inner = item.layout()
-            assert inner is not None
-            clear_layout(inner)
-
-
-def rows_grid(rows: list[tuple[str, str]], grid: QGridLayout, *, big_first: bool = False) -> None:
-    clear_layout(grid)
-    for i, (name, value) in enumerate(rows):
-        key = label(name, role="hint")
-        key.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
-        shown = label(value, role="big" if big_first and i == 0 else "", name=f"row_{i}")
-        shown.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
-        grid.addWidget(key, i, 0)
-        grid.addWidget(shown, i, 1)
-    grid.setColumnStretch(1, 1)
-    for row in range(grid.rowCount()):
-        grid.setRowStretch(row, 0)
-    grid.setRowStretch(len(rows), 1)
 
 
 class KioskScreen(QWidget):
@@ -101,6 +73,66 @@ class KioskScreen(QWidget):
 
     def refresh(self) -> None:
         raise NotImplementedError
+
+    # -- building blocks (in the order they stand on the screen) -------------------------
+
+    def add_hint(self, *, name: str = "") -> QLabel:
+        hint = label(role="hint", name=name)
+        self.box.addWidget(hint)
+        return hint
+
+    def add_menu(self, *buttons: QPushButton) -> None:
+        """Big choices in the middle of the free height."""
+        self.box.addStretch(1)
+        for b in buttons:
+            b.setMinimumHeight(MENU_BUTTON_PX)
+            self.box.addWidget(b)
+        self.box.addStretch(2)
+
+    def add_field_row(
+        self,
+        name: str,
+        kind: str = "digits",
+        *,
+        secret: bool = False,
+        max_length: int = 10,
+        field_stretch: int = 1,
+    ) -> QLabel:
+        """A caption beside a text field; returns the caption for ``refresh`` to label."""
+        caption = label()
+        line = QHBoxLayout()
+        line.addWidget(caption, 1)
+        line.addWidget(self.field(name, kind, secret=secret, max_length=max_length), field_stretch)
+        self.box.addLayout(line)
+        return caption
+
+    def add_go(
+        self,
+        on_click: Callable[[], None],
+        name: str,
+        *,
+        keypad: bool = True,
+        keyboard: bool = False,
+    ) -> QPushButton:
+        """The screen's primary button, the keys below it, then the free height."""
+        go = button(on_click=on_click, role="primary", name=name)
+        self.box.addWidget(go)
+        self.box.addWidget(self.keys_panel(keypad=keypad, keyboard=keyboard))
+        self.box.addStretch(1)
+        return go
+
+    def add_grid(self) -> QGridLayout:
+        """Rows a ``refresh`` fills (``rows_grid``), with the free height below them."""
+        grid = QGridLayout()
+        self.box.addLayout(grid)
+        self.box.addStretch(1)
+        return grid
+
+    def add_list(self, into: QBoxLayout | None = None) -> QVBoxLayout:
+        """A scrolling list that takes the free height; ``refresh`` fills it."""
+        items = QVBoxLayout()
+        (self.box if into is None else into).addWidget(scrolled(items), 1)
+        return items
 
     # -- text fields and their keys ------------------------------------------------------
 
@@ -172,6 +204,47 @@ class KioskScreen(QWidget):
         self.first_field_focus()
 
 
+@dataclass(frozen=True)
+class Ask:
+    """What a one-field screen asks for, and the model call its button makes."""
+
+    field: str
+    go: str  # the button's objectName
+    send: Callable[[Kiosk], None]
+    kind: str = "digits"  # "text" types on the keyboard, digits on the keypad
+    max_length: int = 10
+    secret: bool = False
+    purpose: bool = False  # the signing purpose above the field
+
+
+class AskScreen(KioskScreen):
+    """A caption, one text field, the button that sends it and the keys."""
+
+    ask: ClassVar[Ask]
+
+    def build(self) -> None:
+        ask = self.ask
+        self.what = self.add_hint(name="purpose") if ask.purpose else None
+        self.caption = self.add_field_row(
+            ask.field, ask.kind, secret=ask.secret, max_length=ask.max_length
+        )
+        text = ask.kind == "text"
+        self.go = self.add_go(lambda: ask.send(self.model), ask.go, keypad=not text, keyboard=text)
+
+    def texts(self) -> tuple[str, str, str]:
+        """Title, caption and button text, in the installed language."""
+        raise NotImplementedError
+
+    def refresh(self) -> None:
+        title, caption, go = self.texts()
+        self.title.setText(title)
+        if self.what is not None:
+            self.what.setText(purpose_text(self.model))
+        self.caption.setText(caption)
+        self.go.setText(go)
+        self.sync_fields()
+
+
 # -- first screen and menus ---------------------------------------------------------------
 
 
@@ -179,16 +252,11 @@ class StartScreen(KioskScreen):
     kind = Screen.START
 
     def build(self) -> None:
-        self.welcome = label(role="hint")
-        self.box.addWidget(self.welcome)
-        self.box.addStretch(1)
+        self.welcome = self.add_hint()
         self.driver = button(on_click=self.model.start_driver, role="primary", name="start_driver")
         self.shipper = button(on_click=self.model.start_shipper, name="start_shipper")
         self.query = button(on_click=self.model.start_query, name="start_query")
-        for b in (self.driver, self.shipper, self.query):
-            b.setMinimumHeight(150)
-            self.box.addWidget(b)
-        self.box.addStretch(2)
+        self.add_menu(self.driver, self.shipper, self.query)
 
     def refresh(self) -> None:
         self.title.setText(tr("Start", "Welcome to the ROCARS self-help kiosk"))
@@ -212,10 +280,7 @@ class SignInScreen(KioskScreen):
         grid.addWidget(self.password_label, 1, 0)
         grid.addWidget(self.field("password", "text", secret=True, max_length=64), 1, 1)
         self.box.addLayout(grid)
-        self.go = button(on_click=self.model.sign_in, role="primary", name="sign_in")
-        self.box.addWidget(self.go)
-        self.box.addWidget(self.keys_panel(keypad=True, keyboard=True))
-        self.box.addStretch(1)
+        self.go = self.add_go(self.model.sign_in, "sign_in", keyboard=True)
 
     def refresh(self) -> None:
         self.title.setText(tr("SignIn", "Driver sign-in"))
@@ -229,16 +294,11 @@ class DriverMenuScreen(KioskScreen):
     kind = Screen.DRIVER_MENU
 
     def build(self) -> None:
-        self.who = label(role="hint")
-        self.box.addWidget(self.who)
-        self.box.addStretch(1)
+        self.who = self.add_hint()
         self.bundle = button(on_click=self.model.driver_bundle, role="primary", name="menu_bundle")
         self.cancel = button(on_click=self.model.driver_cancel, name="menu_cancel")
         self.query = button(on_click=self.model.start_query, name="menu_query")
-        for b in (self.bundle, self.cancel, self.query):
-            b.setMinimumHeight(150)
-            self.box.addWidget(b)
-        self.box.addStretch(2)
+        self.add_menu(self.bundle, self.cancel, self.query)
 
     def refresh(self) -> None:
         self.title.setText(tr("DriverMenu", "What would you like to do?"))
@@ -254,14 +314,10 @@ class ShipperMenuScreen(KioskScreen):
     kind = Screen.SHIPPER_MENU
 
     def build(self) -> None:
-        self.box.addStretch(1)
         self.submit = button(on_click=self.model.new_cargo, role="primary", name="menu_submit")
         self.amend = button(on_click=self.model.amend_start, name="menu_amend")
         self.batch = button(on_click=self.model.batch_start, name="menu_batch")
-        for b in (self.submit, self.amend, self.batch):
-            b.setMinimumHeight(150)
-            self.box.addWidget(b)
-        self.box.addStretch(2)
+        self.add_menu(self.submit, self.amend, self.batch)
 
     def refresh(self) -> None:
         self.title.setText(tr("ShipperMenu", "Cargo data"))
@@ -291,13 +347,7 @@ class BundleCcrnsScreen(KioskScreen):
         right = QVBoxLayout()
         self.list_title = label(role="hint")
         right.addWidget(self.list_title)
-        self.list_box = QVBoxLayout()
-        holder = QWidget()
-        holder.setLayout(self.list_box)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(holder)
-        right.addWidget(scroll, 1)
+        self.list_box = self.add_list(right)
         self.next = button(on_click=self.model.ccrns_next, role="primary", name="ccrns_next")
         right.addWidget(self.next)
         body.addLayout(right, 1)
@@ -333,32 +383,17 @@ class BundleDetailsScreen(KioskScreen):
     kind = Screen.BUNDLE_DETAILS
 
     def build(self) -> None:
-        line = QHBoxLayout()
-        self.vrn_label = label()
-        line.addWidget(self.vrn_label, 1)
-        line.addWidget(self.field("vrn", "text", max_length=10), 2)
-        self.box.addLayout(line)
-        self.cp_label = label(role="hint")
-        self.box.addWidget(self.cp_label)
+        self.vrn_label = self.add_field_row("vrn", "text", field_stretch=2)
+        self.cp_label = self.add_hint()
         grid = QGridLayout()
-        self.cp_buttons: dict[ControlPoint, QPushButton] = {}
-        for i, cp in enumerate(ControlPoint):
-            b = button(
-                on_click=partial(self.model.set_cp, cp), checkable=True, name=f"cp_{cp.value}"
-            )
+        self.cp_buttons = choices(ControlPoint, self.model.set_cp, lambda cp: f"cp_{cp.value}")
+        for i, b in enumerate(self.cp_buttons.values()):
             b.setStyleSheet("font-size: 24px; padding: 2px 8px;")
-            self.cp_buttons[cp] = b
             grid.addWidget(b, i // 4, i % 4)
         self.box.addLayout(grid)
         line2 = QHBoxLayout()
-        self.dir_buttons: dict[Direction, QPushButton] = {}
-        for d in Direction:
-            b = button(
-                on_click=partial(self.model.set_direction, d),
-                checkable=True,
-                name=f"dir_{d.value}",
-            )
-            self.dir_buttons[d] = b
+        self.dir_buttons = choices(Direction, self.model.set_direction, lambda d: f"dir_{d.value}")
+        for b in self.dir_buttons.values():
             line2.addWidget(b)
         line2.addSpacing(40)
         self.next = button(on_click=self.model.details_next, role="primary", name="details_next")
@@ -385,9 +420,7 @@ class BundleReviewScreen(KioskScreen):
     kind = Screen.BUNDLE_REVIEW
 
     def build(self) -> None:
-        self.grid = QGridLayout()
-        self.box.addLayout(self.grid)
-        self.box.addStretch(1)
+        self.grid = self.add_grid()
         self.confirm = button(
             on_click=self.model.review_confirm, role="primary", name="review_confirm"
         )
@@ -432,15 +465,10 @@ class SignMethodScreen(KioskScreen):
     kind = Screen.SIGN_METHOD
 
     def build(self) -> None:
-        self.what = label(role="hint", name="purpose")
-        self.box.addWidget(self.what)
-        self.box.addStretch(1)
+        self.what = self.add_hint(name="purpose")
         self.code = button(on_click=self.model.choose_code, role="primary", name="sign_with_code")
         self.cert = button(on_click=self.model.choose_certificate, name="sign_with_cert")
-        for b in (self.code, self.cert):
-            b.setMinimumHeight(150)
-            self.box.addWidget(b)
-        self.box.addStretch(2)
+        self.add_menu(self.code, self.cert)
 
     def refresh(self) -> None:
         self.title.setText(tr("SignMethod", "How will you sign?"))
@@ -449,36 +477,23 @@ class SignMethodScreen(KioskScreen):
         self.cert.setText(tr("SignMethod", "Digital certificate on a USB stick (e-Cert / ID-Cert)"))
 
 
-class SignCodeScreen(KioskScreen):
+class SignCodeScreen(AskScreen):
     kind = Screen.SIGN_CODE
+    ask = Ask("code", "submit_code", Kiosk.submit_code, secret=True, max_length=6, purpose=True)
 
-    def build(self) -> None:
-        self.what = label(role="hint", name="purpose")
-        self.box.addWidget(self.what)
-        line = QHBoxLayout()
-        self.code_label = label()
-        line.addWidget(self.code_label, 1)
-        line.addWidget(self.field("code", "digits", secret=True, max_length=6), 1)
-        self.box.addLayout(line)
-        self.go = button(on_click=self.model.submit_code, role="primary", name="submit_code")
-        self.box.addWidget(self.go)
-        self.box.addWidget(self.keys_panel())
-        self.box.addStretch(1)
-
-    def refresh(self) -> None:
-        self.title.setText(tr("SignCode", "Enter the security code"))
-        self.what.setText(purpose_text(self.model))
-        self.code_label.setText(tr("SignCode", "6-digit code shown on your token now"))
-        self.go.setText(tr("SignCode", "Sign"))
-        self.sync_fields()
+    def texts(self) -> tuple[str, str, str]:
+        return (
+            tr("SignCode", "Enter the security code"),
+            tr("SignCode", "6-digit code shown on your token now"),
+            tr("SignCode", "Sign"),
+        )
 
 
 class SignCertScreen(KioskScreen):
     kind = Screen.SIGN_CERT
 
     def build(self) -> None:
-        self.hint = label(role="hint")
-        self.box.addWidget(self.hint)
+        self.hint = self.add_hint()
         self.list_box = QVBoxLayout()
         self.box.addLayout(self.list_box)
         self.box.addStretch(1)
@@ -497,29 +512,17 @@ class SignCertScreen(KioskScreen):
             )
 
 
-class SignPinScreen(KioskScreen):
+class SignPinScreen(AskScreen):
     kind = Screen.SIGN_PIN
+    ask = Ask("pin", "submit_pin", Kiosk.submit_pin, "text", 32, secret=True, purpose=True)
 
-    def build(self) -> None:
-        self.what = label(role="hint", name="purpose")
-        self.box.addWidget(self.what)
-        line = QHBoxLayout()
-        self.pin_label = label()
-        line.addWidget(self.pin_label, 1)
-        line.addWidget(self.field("pin", "text", secret=True, max_length=32), 1)
-        self.box.addLayout(line)
-        self.go = button(on_click=self.model.submit_pin, role="primary", name="submit_pin")
-        self.box.addWidget(self.go)
-        self.box.addWidget(self.keys_panel(keypad=False, keyboard=True))
-        self.box.addStretch(1)
-
-    def refresh(self) -> None:
-        self.title.setText(tr("SignPin", "Enter the PIN of your certificate"))
-        self.what.setText(purpose_text(self.model))
+    def texts(self) -> tuple[str, str, str]:
         name = self.model.certificate.name if self.model.certificate else ""
-        self.pin_label.setText(tr("SignPin", "PIN of {file}", file=name))
-        self.go.setText(tr("SignPin", "Sign"))
-        self.sync_fields()
+        return (
+            tr("SignPin", "Enter the PIN of your certificate"),
+            tr("SignPin", "PIN of {file}", file=name),
+            tr("SignPin", "Sign"),
+        )
 
 
 # -- results ------------------------------------------------------------------------------
@@ -527,6 +530,8 @@ class SignPinScreen(KioskScreen):
 
 class ResultScreen(KioskScreen):
     """Base of the screens that can print what they show."""
+
+    grid: QGridLayout  # the result's rows, made by ``build``
 
     def __init__(self, model: Kiosk, print_receipt: PrintFn) -> None:
         self.print_receipt = print_receipt
@@ -558,80 +563,63 @@ class ResultScreen(KioskScreen):
         self.print.setText(tr("Result", "Print receipt"))
         self.done.setText(tr("Result", "Finish"))
 
-
-class BundleResultScreen(ResultScreen):
-    kind = Screen.BUNDLE_RESULT
-
-    def build(self) -> None:
-        self.grid = QGridLayout()
-        self.box.addLayout(self.grid)
-        self.box.addStretch(1)
-        self.add_print_row()
-
-    def result_rows(self) -> list[tuple[str, str]]:
-        return bundle_rows(self.model.result) if self.model.result else []
-
-    def receipt_name(self) -> str:
-        return f"bundle_{self.model.result.ubr if self.model.result else ''}"
-
-    def refresh(self) -> None:
-        self.title.setText(tr("BundleResult", "Bundled. Keep your UBR."))
-        rows_grid(self.result_rows(), self.grid, big_first=True)
+    def show_rows(self, title: str, *, big_first: bool = True) -> None:
+        """The title, the result's rows and the print row, in the installed language."""
+        self.title.setText(title)
+        rows_grid(self.result_rows(), self.grid, big_first=big_first)
         self.label_print_row()
 
 
-class CancelResultScreen(ResultScreen):
-    kind = Screen.CANCEL_RESULT
+class BundleShownScreen(ResultScreen):
+    """A bundle as the centre answered (bundled, or after a cancellation)."""
+
+    receipt_prefix = "bundle"
 
     def build(self) -> None:
-        self.grid = QGridLayout()
-        self.box.addLayout(self.grid)
-        self.box.addStretch(1)
+        self.grid = self.add_grid()
         self.add_print_row()
 
     def result_rows(self) -> list[tuple[str, str]]:
         return bundle_rows(self.model.result) if self.model.result else []
 
     def receipt_name(self) -> str:
-        return f"cancel_{self.model.result.ubr if self.model.result else ''}"
+        return f"{self.receipt_prefix}_{self.model.result.ubr if self.model.result else ''}"
+
+
+class BundleResultScreen(BundleShownScreen):
+    kind = Screen.BUNDLE_RESULT
+
+    def refresh(self) -> None:
+        self.show_rows(tr("BundleResult", "Bundled. Keep your UBR."))
+
+
+class CancelResultScreen(BundleShownScreen):
+    kind = Screen.CANCEL_RESULT
+    receipt_prefix = "cancel"
 
     def refresh(self) -> None:
         if self.model.cancel_ccrn:
-            self.title.setText(
-                tr(
-                    "CancelResult",
-                    "CCRN {ccrn} taken out of the bundle",
-                    ccrn=self.model.cancel_ccrn,
-                )
+            title = tr(
+                "CancelResult", "CCRN {ccrn} taken out of the bundle", ccrn=self.model.cancel_ccrn
             )
         else:
-            self.title.setText(tr("CancelResult", "The bundle is cancelled"))
-        rows_grid(self.result_rows(), self.grid, big_first=True)
-        self.label_print_row()
+            title = tr("CancelResult", "The bundle is cancelled")
+        self.show_rows(title)
 
 
 # -- cancel -------------------------------------------------------------------------------
 
 
-class CancelUbrScreen(KioskScreen):
+class CancelUbrScreen(AskScreen):
     kind = Screen.CANCEL_UBR
+    ask = Ask("ubr", "find_bundle", Kiosk.cancel_lookup)
 
-    def build(self) -> None:
-        line = QHBoxLayout()
-        self.ubr_label = label()
-        line.addWidget(self.ubr_label, 1)
-        line.addWidget(self.field("ubr", "digits", max_length=10), 1)
-        self.box.addLayout(line)
-        self.go = button(on_click=self.model.cancel_lookup, role="primary", name="find_bundle")
-        self.box.addWidget(self.go)
-        self.box.addWidget(self.keys_panel())
-        self.box.addStretch(1)
-
-    def refresh(self) -> None:
-        self.title.setText(tr("CancelUbr", "Cancel: which bundle?"))
-        self.ubr_label.setText(tr("CancelUbr", "UBR (10 digits)"))
-        self.go.setText(tr("CancelUbr", "Find the bundle"))
-        self.sync_fields()
+    def texts(self) -> tuple[str, str, str]:
+        return (
+            tr("CancelUbr", "Cancel: which bundle?"),
+            tr("CancelUbr", "UBR (10 digits)"),
+            tr("CancelUbr", "Find the bundle"),
+        )
 
 
 class CancelChooseScreen(KioskScreen):
@@ -640,8 +628,7 @@ class CancelChooseScreen(KioskScreen):
     def build(self) -> None:
         self.grid = QGridLayout()
         self.box.addLayout(self.grid)
-        self.hint = label(role="hint")
-        self.box.addWidget(self.hint)
+        self.hint = self.add_hint()
         self.list_box = QGridLayout()
         self.box.addLayout(self.list_box)
         self.box.addStretch(1)
@@ -684,25 +671,12 @@ class QueryScreen(KioskScreen):
 
     def build(self) -> None:
         line = QHBoxLayout()
-        self.modes: dict[QueryMode, QPushButton] = {}
-        for mode in QueryMode:
-            b = button(
-                on_click=partial(self.model.set_query_mode, mode),
-                checkable=True,
-                name=f"query_{mode.value}",
-            )
-            self.modes[mode] = b
+        self.modes = choices(QueryMode, self.model.set_query_mode, lambda m: f"query_{m.value}")
+        for b in self.modes.values():
             line.addWidget(b)
         self.box.addLayout(line)
-        row = QHBoxLayout()
-        self.key_label = label()
-        row.addWidget(self.key_label, 1)
-        row.addWidget(self.field("query", "digits", max_length=10), 1)
-        self.box.addLayout(row)
-        self.go = button(on_click=self.model.run_query, role="primary", name="run_query")
-        self.box.addWidget(self.go)
-        self.box.addWidget(self.keys_panel())
-        self.box.addStretch(1)
+        self.key_label = self.add_field_row("query")
+        self.go = self.add_go(self.model.run_query, "run_query")
 
     def refresh(self) -> None:
         self.title.setText(tr("Query", "Query"))
@@ -728,17 +702,11 @@ class QueryResultScreen(ResultScreen):
 
     def build(self) -> None:
         self.stale = label(name="stale")
-        self.stale.setObjectName("stale")
         self.box.addWidget(self.stale)
         self.headline = label(role="big", name="headline")
         self.box.addWidget(self.headline)
         self.grid = QGridLayout()
-        holder = QWidget()
-        holder.setLayout(self.grid)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(holder)
-        self.box.addWidget(scroll, 1)
+        self.box.addWidget(scrolled(self.grid), 1)
         self.add_print_row()
 
     def result_rows(self) -> list[tuple[str, str]]:
@@ -763,7 +731,6 @@ class QueryResultScreen(ResultScreen):
 
     def refresh(self) -> None:
         m = self.model
-        self.title.setText(tr("QueryResult", "Result for {key}", key=m.query_key))
         if m.stale_since:
             self.stale.setText(
                 tr(
@@ -778,8 +745,7 @@ class QueryResultScreen(ResultScreen):
         self.headline.setVisible(m.query_mode == QueryMode.EARLIEST and bool(m.query_bundles))
         if m.query_bundles:
             self.headline.setText(self.earliest_text(m.query_bundles[0]))
-        rows_grid(self.result_rows(), self.grid)
-        self.label_print_row()
+        self.show_rows(tr("QueryResult", "Result for {key}", key=m.query_key), big_first=False)
 
 
 def _stale_time(since: str) -> str:
@@ -822,14 +788,10 @@ class CargoFormScreen(KioskScreen):
                 cell.addLayout(line)
             elif spec.name == "direction":
                 line = QHBoxLayout()
-                self.dir_buttons: dict[Direction, QPushButton] = {}
-                for d in Direction:
-                    b = button(
-                        on_click=partial(self._set_direction, d),
-                        checkable=True,
-                        name=f"cargo_dir_{d.value}",
-                    )
-                    self.dir_buttons[d] = b
+                self.dir_buttons = choices(
+                    Direction, self._set_direction, lambda d: f"cargo_dir_{d.value}"
+                )
+                for b in self.dir_buttons.values():
                     line.addWidget(b)
                 cell.addLayout(line)
             else:
@@ -840,11 +802,7 @@ class CargoFormScreen(KioskScreen):
             self.errors[spec.name] = error
             cell.addWidget(error)
             grid.addLayout(cell, i % half, 0 if i < half else 1)
-        holder = QWidget()
-        holder.setLayout(grid)
-        self.form_scroll = QScrollArea()
-        self.form_scroll.setWidgetResizable(True)
-        self.form_scroll.setWidget(holder)
+        self.form_scroll = scrolled(grid)
         self.box.addWidget(self.form_scroll, 1)
         bottom = QHBoxLayout()
         bottom.addWidget(self.keys_panel(keypad=False, keyboard=True), 3)
@@ -895,9 +853,7 @@ class CargoResultScreen(ResultScreen):
     kind = Screen.CARGO_RESULT
 
     def build(self) -> None:
-        self.grid = QGridLayout()
-        self.box.addLayout(self.grid)
-        self.box.addStretch(1)
+        self.grid = self.add_grid()
         self.another = button(on_click=self.model.new_cargo, name="cargo_another")
         self.box.addWidget(self.another)
         self.add_print_row()
@@ -909,53 +865,34 @@ class CargoResultScreen(ResultScreen):
         return f"cargo_{self.model.cargo_result.ccrn if self.model.cargo_result else ''}"
 
     def refresh(self) -> None:
-        if self.model.cargo_amended:
-            self.title.setText(tr("CargoResult", "Cargo data amended"))
-        else:
-            self.title.setText(tr("CargoResult", "Cargo data submitted. Your CCRN:"))
-        rows_grid(self.result_rows(), self.grid, big_first=True)
         self.another.setText(tr("CargoResult", "Submit more cargo data"))
-        self.label_print_row()
+        if self.model.cargo_amended:
+            self.show_rows(tr("CargoResult", "Cargo data amended"))
+        else:
+            self.show_rows(tr("CargoResult", "Cargo data submitted. Your CCRN:"))
 
 
-class AmendCcrnScreen(KioskScreen):
+class AmendCcrnScreen(AskScreen):
     kind = Screen.AMEND_CCRN
+    ask = Ask("amend_ccrn", "find_cargo", Kiosk.amend_lookup)
 
-    def build(self) -> None:
-        line = QHBoxLayout()
-        self.ccrn_label = label()
-        line.addWidget(self.ccrn_label, 1)
-        line.addWidget(self.field("amend_ccrn", "digits", max_length=10), 1)
-        self.box.addLayout(line)
-        self.go = button(on_click=self.model.amend_lookup, role="primary", name="find_cargo")
-        self.box.addWidget(self.go)
-        self.box.addWidget(self.keys_panel())
-        self.box.addStretch(1)
-
-    def refresh(self) -> None:
-        self.title.setText(tr("AmendCcrn", "Amend: which cargo data?"))
-        self.ccrn_label.setText(tr("AmendCcrn", "CCRN (10 digits)"))
-        self.go.setText(tr("AmendCcrn", "Find the cargo data"))
-        self.sync_fields()
+    def texts(self) -> tuple[str, str, str]:
+        return (
+            tr("AmendCcrn", "Amend: which cargo data?"),
+            tr("AmendCcrn", "CCRN (10 digits)"),
+            tr("AmendCcrn", "Find the cargo data"),
+        )
 
 
 class BatchScreen(KioskScreen):
     kind = Screen.BATCH
 
     def build(self) -> None:
-        self.hint = label(role="hint")
-        self.box.addWidget(self.hint)
+        self.hint = self.add_hint()
         self.template = button(on_click=self.model.batch_template, name="batch_template")
         self.box.addWidget(self.template)
-        self.files_title = label(role="hint")
-        self.box.addWidget(self.files_title)
-        self.list_box = QVBoxLayout()
-        holder = QWidget()
-        holder.setLayout(self.list_box)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(holder)
-        self.box.addWidget(scroll, 1)
+        self.files_title = self.add_hint()
+        self.list_box = self.add_list()
 
     def refresh(self) -> None:
         self.title.setText(tr("Batch", "Batch upload from a USB stick"))
@@ -987,15 +924,8 @@ class BatchResultScreen(KioskScreen):
     kind = Screen.BATCH_RESULT
 
     def build(self) -> None:
-        self.summary = label(role="hint", name="batch_summary")
-        self.box.addWidget(self.summary)
-        self.list_box = QVBoxLayout()
-        holder = QWidget()
-        holder.setLayout(self.list_box)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(holder)
-        self.box.addWidget(scroll, 1)
+        self.summary = self.add_hint(name="batch_summary")
+        self.list_box = self.add_list()
         self.done = button(on_click=self.model.finish, role="primary", name="done")
         self.box.addWidget(self.done)
 

@@ -4,7 +4,8 @@
 feeds them to a ``LaneWatch`` on the GUI thread, re-evaluates when the heartbeat or the
 instruction would lapse, and emits ``shown_changed`` only when what to show changes.
 ``connect_device`` opens the app's bus connection with a retained ``offline`` last will
-and says ``online`` on every (re)connect.
+and says ``online`` on every (re)connect. ``LaneScreen`` is what the XDB and the AIOP
+share around their widgets: the lane watch, the bus, the clean stop.
 """
 
 from __future__ import annotations
@@ -12,15 +13,20 @@ from __future__ import annotations
 import logging
 import math
 import time
+from typing import Protocol
 
 from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QWidget
+from shiboken6 import isValid
 
 from rocars.bus import Bus, Will
 from rocars.errors import BadPayload
 from rocars.messages import DeviceStatus
+from rocars.signing import lane_key
 from rocars.topics import device_status_topic, instruction_topic, sync_status_topic
 from ui_common.errors import InstructionRejected
-from ui_common.lanewatch import LaneWatch, Shown
+from ui_common.i18n import Translations
+from ui_common.lanewatch import Clock, LaneWatch, Shown, SystemClock
 
 logger = logging.getLogger(__name__)
 
@@ -154,3 +160,85 @@ def say_offline(bus: Bus, cp: str, lane: str, device: str) -> None:
     if bus.connected.is_set():
         info = bus.publish(topic, DeviceStatus(state="offline", detail="stopped"), retain=True)
         info.wait_for_publish(2)
+
+
+class LaneDeviceConfig(Protocol):
+    """The part of a lane display's config (``XdbConfig``, ``PanelConfig``) ``LaneScreen`` reads."""
+
+    @property
+    def cp(self) -> str: ...
+    @property
+    def lane(self) -> str: ...
+    @property
+    def broker(self) -> str: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def device(self) -> str: ...
+    @property
+    def heartbeat_bound(self) -> float: ...
+
+
+class LaneScreen(QObject):
+    """A lane display's wiring around its window: lane watch, controller, bus, clean stop.
+
+    A subclass builds its window after ``__init__``, calls ``attach_bus`` once its slots
+    are connected, and names its window in ``window``.
+    """
+
+    config: LaneDeviceConfig
+
+    def __init__(
+        self,
+        config: LaneDeviceConfig,
+        site_secret: bytes,
+        translations: Translations,
+        *,
+        clock: Clock | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self.translations = translations
+        self.watch = LaneWatch(
+            lane_key(site_secret, config.cp, config.lane),
+            heartbeat_bound=config.heartbeat_bound,
+            clock=self.clock,
+        )
+        self.controller = LaneWatchController(self.watch, config.cp, config.lane, self)
+
+    def window(self) -> QWidget:
+        raise NotImplementedError
+
+    def attach_bus(self) -> Bus:
+        """The device's bus connection (not started yet), watched by the controller."""
+        config = self.config
+        self.bus = connect_device(
+            config.broker,
+            config.cp,
+            config.lane,
+            config.device,
+            client_id=f"{config.device}-{config.cp}-{config.lane}",
+            username=config.username,  # the password: ROCARS_MQTT_PASSWORD (rocars.bus)
+        )
+        self.controller.attach(self.bus)
+        return self.bus
+
+    def show_window(self, *, fullscreen: bool, size: tuple[int, int]) -> None:
+        window = self.window()
+        if fullscreen:
+            window.showFullScreen()
+        else:
+            window.resize(*size)
+            window.show()
+
+    def stop(self) -> None:
+        """Say offline, disconnect, drop the translators, close the window (if still there)."""
+        self.controller.stop()
+        say_offline(self.bus, self.config.cp, self.config.lane, self.config.device)
+        self.bus.stop()
+        self.translations.close()
+        window = self.window()
+        if isValid(window):
+            window.close()

@@ -5,18 +5,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, SignalInstance
+from PySide6.QtWidgets import QWidget
 from shiboken6 import isValid
 
-from rocars.bus import Bus
-from rocars.signing import lane_key
 from ui_common.i18n import UI_COMMON_CATALOGUE, Translations
-from ui_common.lanewatch import Clock, LaneWatch, SystemClock
-from ui_common.qt_lanewatch import (
-    LaneWatchController,
-    connect_device,
-    say_offline,
-)
+from ui_common.lanewatch import Clock
+from ui_common.qt_lanewatch import LaneScreen
 from xdb_display.board import XdbConfig, board_state
 from xdb_display.qt_board import BoardWidget
 
@@ -29,8 +24,10 @@ def xdb_translations() -> Translations:
     return Translations([UI_COMMON_CATALOGUE, XDB_CATALOGUE])
 
 
-class XdbScreen(QObject):
+class XdbScreen(LaneScreen):
     """One lane's board. ``start`` connects; MQTT reaches the widget only through signals."""
+
+    config: XdbConfig
 
     def __init__(
         self,
@@ -41,16 +38,9 @@ class XdbScreen(QObject):
         clock: Clock | None = None,
         parent: QObject | None = None,
     ) -> None:
-        super().__init__(parent)
-        self.config = config
-        self.clock: Clock = clock or SystemClock()
-        self.translations = translations or xdb_translations()
-        self.watch = LaneWatch(
-            lane_key(site_secret, config.cp, config.lane),
-            heartbeat_bound=config.heartbeat_bound,
-            clock=self.clock,
+        super().__init__(
+            config, site_secret, translations or xdb_translations(), clock=clock, parent=parent
         )
-        self.controller = LaneWatchController(self.watch, config.cp, config.lane, self)
         self.board = BoardWidget(self.translations, config.lane)
         self.board.setWindowTitle(
             QCoreApplication.translate("Board", "Exit Display Board")
@@ -60,15 +50,7 @@ class XdbScreen(QObject):
         self.tick = QTimer(self.board)  # dies with the board
         self.tick.setInterval(250)
         self.tick.timeout.connect(self.update_board)
-        self.bus: Bus = connect_device(
-            config.broker,
-            config.cp,
-            config.lane,
-            config.device,
-            client_id=f"{config.device}-{config.cp}-{config.lane}",
-            username=config.username,  # the password: ROCARS_MQTT_PASSWORD (rocars.bus)
-        )
-        self.controller.attach(self.bus)
+        self.attach_bus()
         self.update_board()
 
     def start(self, *, show: bool = True) -> None:
@@ -77,20 +59,19 @@ class XdbScreen(QObject):
         if show:
             if self.config.fullscreen:
                 self.board.setCursor(Qt.CursorShape.BlankCursor)  # a lane board has no mouse
-                self.board.showFullScreen()
-            else:
-                self.board.resize(1280, 720)
-                self.board.show()
+            self.show_window(fullscreen=self.config.fullscreen, size=(1280, 720))
+
+    def window(self) -> QWidget:
+        return self.board
+
+    def painted_signal(self) -> SignalInstance:
+        """Emitted after each paint of the instruction (the bench's first frame)."""
+        return self.board.painted
 
     def stop(self) -> None:
         if isValid(self.tick):
             self.tick.stop()
-        self.controller.stop()
-        say_offline(self.bus, self.config.cp, self.config.lane, self.config.device)
-        self.bus.stop()
-        self.translations.close()
-        if isValid(self.board):
-            self.board.close()
+        super().stop()
 
     def update_board(self, *_: object) -> None:
         if not isValid(self.board):  # the window was closed and deleted: nothing to paint

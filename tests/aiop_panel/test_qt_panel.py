@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import queue
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,7 @@ C = InstructionCode
 # the offscreen platform says this whenever a top-level window with a layout is shown
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+EARLIEST = datetime(2026, 11, 21, 6, 50, tzinfo=UTC)  # 14:50 HKT: the same on every screenshot
 
 
 def click(qtbot: QtBot, button: QPushButton) -> None:
@@ -130,7 +132,7 @@ def drive(screen: AiopScreen, qtbot: QtBot, state: str) -> InstructionCode:
         feed(screen, C.INSPECT, 1, bay="B7")
         return C.INSPECT
     if state == "too_early":
-        feed(screen, C.TOO_EARLY, 1)
+        feed(screen, C.TOO_EARLY, 1, earliest_at=EARLIEST)
         return C.TOO_EARLY
     screen.on_shown(
         Shown(C.STOP_SEE_OFFICER, None, FailReason.BROKER_LOST, SyncMark.CONTROLLER_LOST)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -81,14 +82,18 @@ def copy_cert(backend: Backend, account: dict[str, Any], media: Path) -> Path:
     return target
 
 
-@pytest.fixture
-def kiosk(qtbot: QtBot, backend: Backend, media: Path, tmp_path: Path) -> Iterator[KioskUi]:
-    if not backend.api.up:  # a test that took the centre down failed before it came back
-        backend.api.central_back()
+@contextmanager
+def open_kiosk(
+    qtbot: QtBot,
+    client: KioskClient,
+    media: Path,
+    print_dir: Path,
+    clock: Callable[[], datetime] = utc_now,
+) -> Iterator[KioskUi]:
+    """A kiosk window (1920x1080, shown) on ``client``; closed again on the way out."""
     translations = Translations([CATALOGUE], Language.ZH_TW)
-    client = KioskClient(backend.api.url, timeout=10)
-    model = Kiosk(client, media=media, idle=IdleClock(warn_after=60, reset_after=90))
-    window = KioskWindow(model, translations, print_dir=tmp_path / "print", tick_ms=50)
+    model = Kiosk(client, media=media, idle=IdleClock(warn_after=60, reset_after=90), clock=clock)
+    window = KioskWindow(model, translations, print_dir=print_dir, tick_ms=50)
     qtbot.addWidget(window)
     window.resize(1920, 1080)
     window.show()
@@ -97,3 +102,12 @@ def kiosk(qtbot: QtBot, backend: Backend, media: Path, tmp_path: Path) -> Iterat
     window.close()
     translations.close()
     client.close()
+
+
+@pytest.fixture
+def kiosk(qtbot: QtBot, backend: Backend, media: Path, tmp_path: Path) -> Iterator[KioskUi]:
+    if not backend.api.up:  # a test that took the centre down failed before it came back
+        backend.api.central_back()
+    client = KioskClient(backend.api.url, timeout=10)
+    with open_kiosk(qtbot, client, media, tmp_path / "print") as ui:
+        yield ui

@@ -2,26 +2,34 @@
 
 Checks on each: the kiosk's 1920x1080, no character drawn as an empty box, every button
 at least TOUCH_MIN high with its text inside it, the receipt rendered from PDF.
+
+The kiosk here runs on a fixed clock against a centre with fixed answers
+(``FixedCentre``), so a run rewrites no screenshot that did not change.
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openpyxl import Workbook
 from PySide6.QtWidgets import QApplication, QLabel, QPushButton
+from pytestqt.qtbot import QtBot
 
 from kiosk.cargo import FIELD_NAMES
 from kiosk.flows import QueryMode, Screen
 from kiosk.qt_app import KIOSK_SIZE
 from rocars.ids import ControlPoint, Direction
-from rocars.timeutil import HK_TZ, utc_now
-from tests.kiosk.conftest import Backend, copy_cert
+from rocars.models import CargoItems
+from rocars.timeutil import HK_TZ
+from tests.kiosk.conftest import Backend, copy_cert, open_kiosk
+from tests.kiosk.fixed_centre import NOW, FixedCentre
 from tests.kiosk.kit import KioskUi
 from ui_common.app import missing_glyphs
 from ui_common.languages import Language
@@ -32,6 +40,45 @@ pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSi
 
 SHOTS = ROOT / "docs" / "screenshots"
 TOUCH_MIN = 60
+TOMORROW = NOW.astimezone(HK_TZ).date() + timedelta(days=1)
+CODE = "246810"  # the fixed centre takes any security code
+
+
+@pytest.fixture
+def centre() -> FixedCentre:
+    return FixedCentre()
+
+
+@pytest.fixture
+def kiosk(qtbot: QtBot, centre: FixedCentre, media: Path, tmp_path: Path) -> Iterator[KioskUi]:
+    """conftest's kiosk, on ``NOW`` and the fixed centre instead of the local API.
+
+    The text cursor does not blink here: a blinking one is in some shots and not in others.
+    """
+    client: Any = centre  # KioskClient's calls, answered from memory
+    flash = QApplication.cursorFlashTime()
+    QApplication.setCursorFlashTime(0)
+    try:
+        with open_kiosk(qtbot, client, media, tmp_path / "print", clock=lambda: NOW) as ui:
+            yield ui
+    finally:
+        QApplication.setCursorFlashTime(flash)
+
+
+def new_cargo(centre: FixedCentre) -> str:
+    """A CCRN submitted straight to the centre, for the test to bundle."""
+    items = CargoItems(
+        packages=5,
+        package_description="CARTONS",
+        article_description="TEA",
+        consignor_name="A",
+        consignor_address="B",
+        consignee_name="C",
+        consignee_address="D",
+        expected_date=TOMORROW,
+        direction=Direction.IMPORT,
+    )
+    return centre.submit_cargo(items).ccrn
 
 
 def check_screen(kiosk: KioskUi, name: str) -> list[str]:
@@ -59,7 +106,7 @@ def check_screen(kiosk: KioskUi, name: str) -> list[str]:
 
 
 def write_batch(media: Path) -> None:
-    tomorrow = (utc_now().astimezone(HK_TZ).date() + timedelta(days=1)).isoformat()
+    tomorrow = TOMORROW.isoformat()
     good = {
         "packages": "3",
         "package_description": "PALLETS",
@@ -82,7 +129,12 @@ def write_batch(media: Path) -> None:
 
 @pytest.mark.parametrize("lang", list(Language))
 def test_every_screen_in_every_language(
-    kiosk: KioskUi, backend: Backend, media: Path, tmp_path: Path, lang: Language
+    kiosk: KioskUi,
+    backend: Backend,
+    centre: FixedCentre,
+    media: Path,
+    tmp_path: Path,
+    lang: Language,
 ) -> None:
     model = kiosk.model
     account = backend.account("valid", 0)
@@ -115,7 +167,7 @@ def test_every_screen_in_every_language(
     typed("password", account["password"])()
     shot("driver_menu", model.sign_in)
     model.driver_bundle()
-    for ccrn in (backend.new_cargo(), backend.new_cargo()):
+    for ccrn in (new_cargo(centre), new_cargo(centre)):
         model.set_input("ccrn", ccrn)
         model.add_ccrn()
         kiosk.wait_idle()
@@ -133,7 +185,7 @@ def test_every_screen_in_every_language(
     model.back()
     model.back()
     model.choose_code()
-    model.set_input("code", backend.code(account))
+    model.set_input("code", CODE)
     shot("bundle_result", model.submit_code)
     assert model.result is not None
     ubr = model.result.ubr
@@ -161,7 +213,7 @@ def test_every_screen_in_every_language(
     shot("cancel_choose", model.cancel_lookup)
     model.cancel_one(model.cancel_bundle.ccrns[0] if model.cancel_bundle else "")
     model.choose_code()
-    model.set_input("code", backend.code(account))
+    model.set_input("code", CODE)
     shot("cancel_result", model.submit_code)
     model.finish()
     model.set_language(lang)  # Finish starts the next person in the default language
@@ -193,7 +245,7 @@ def test_every_screen_in_every_language(
     shot("batch", model.batch_template)
     shot("batch_result", lambda: model.batch_upload(media / "shipments.xlsx"))
     kiosk.window._tick()  # noqa: SLF001 - the idle warning, without waiting a minute
-    model.idle.last_touch -= model.idle.warn_after + 1
+    model.idle.last_touch = time.monotonic() - (model.idle.warn_after + 1)  # 29 s left
     kiosk.window._tick()
     shot("idle_warning")
 
