@@ -147,6 +147,9 @@ def test_every_screen_in_every_language(
         if action is not None:
             action()
             kiosk.wait_idle()
+        # the active window (so a focused field shows its frame and cursor) whatever
+        # windows other tests of this process opened before
+        kiosk.window.activateWindow()
         for _ in range(3):
             QApplication.processEvents()
         seen.add(model.screen)
