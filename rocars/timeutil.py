@@ -15,10 +15,12 @@ def utc_now() -> datetime:
 
 def to_rfc3339(value: datetime) -> str:
     """Format an aware datetime as ``2026-11-21T08:00:00.123Z``."""
-    if value.tzinfo is None:
-        raise ValueError("naive datetime: times on the wire are always UTC")
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: times on the wire are always UTC")
+        value = value.astimezone(UTC)
+    # isoformat is C code: ~15x cheaper than strftime, and a lane formats several per read
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def parse_rfc3339(text: str) -> datetime:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -516,3 +517,47 @@ def test_start_closes_a_session_left_open() -> None:
     assert record.instructions == [
         InstructionLog.model_validate(i.model_dump()) for i in saved.instructions
     ]
+
+
+def test_hand_built_instructions_and_records_are_what_the_models_make() -> None:
+    """The lane builds instructions, sessions and records without re-validating (speed):
+    on every rule, the wire bytes must be the model's own form and every record valid."""
+    early = T0 + timedelta(minutes=10)
+    bundles = [
+        make_bundle("9110635860", "AB1234"),
+        make_bundle("9110635861", "CD5678", result="INSPECT", bay="B7"),
+        make_bundle("9110635862", "EF9012", earliest_at=early),
+        make_bundle("9110635863", "GH3456", cp="LMC"),
+    ]
+    rig = Rig(bundles, manifest_required=True, unladen_inspect_share=1.0, timeout_s=30, hold_s=5)
+    outs = [rig.lane.start()]
+    for vrn in ("AB1234", "CD5678"):
+        outs.append(rig.lane.plate(read(vrn=vrn)))
+        outs.append(rig.lane.manifest(ManifestDropped(source="panel")))
+        rig.clock.advance(5)
+        outs.append(rig.lane.tick())
+    for vrn in ("EF9012", "GH3456", "ZZ0001", ""):
+        outs.append(rig.lane.plate(read(vrn=vrn, confidence=0.95 if vrn else 0.0)))
+        rig.clock.advance(1)
+    outs.append(rig.lane.unladen(UnladenPressed()))  # unladen pressed at no-plate: ignored
+    outs.append(rig.lane.plate(read(vrn="ZZ0002")))
+    outs.append(rig.lane.unladen(UnladenPressed(vrn="ZZ0002")))
+    rig.clock.advance(5)
+    outs.append(rig.lane.tick())
+    outs.append(rig.lane.plate(read(vrn="ZZ0003")))
+    rig.clock.advance(30)
+    outs.append(rig.lane.tick())  # driver timeout
+    shown = {i.code for out in outs for i in out.instructions}
+    assert shown == set(C)
+    records = [r for out in outs for r in out.records]
+    assert len(records) >= 7
+    for out in outs:
+        for instruction, payload in zip(out.instructions, out.payloads, strict=True):
+            parsed = Instruction.model_validate_json(payload)
+            assert json.loads(payload) == {**parsed.to_dict()}
+            assert parsed == instruction
+            assert verify_payload(payload, KEY) == instruction
+    for record in records:
+        assert ClearanceRecord.model_validate_json(record.model_dump_json()) == record
+    for session in [rig.lane.session] if rig.lane.session is not None else []:
+        assert Session.model_validate_json(session.model_dump_json()) == session
