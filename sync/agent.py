@@ -145,7 +145,7 @@ class SyncAgent:
             self.broker.start()
             self.broker_url = self.broker.url
         self.replica = Replica(config.replica_path)
-        self.outbox = Outbox(config.outbox_path)
+        self.outbox = Outbox(config.outbox_path, durability=config.outbox_durability)
         token = config.central.token()
         self.feed_client = CentralClient(
             config.central.url, token=token, timeout=config.central.timeout_s
@@ -399,6 +399,8 @@ class SyncAgent:
                 "depth": self._depth(),
                 "rejected": self._rejected(),
                 "commits": self.outbox.commit_stats(),
+                "durability": self.outbox.durability,
+                "flushes": self.outbox.flush_stats(),
             },
             "broker": {
                 "url": self.broker_url,

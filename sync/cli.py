@@ -57,7 +57,7 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    setup_logging(args.verbose)
+    setup_logging(args.verbose, background=True)
     try:
         config = load_config(SyncConfig, args.config, overrides(args))
     except RocarsError as err:

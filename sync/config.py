@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -93,6 +94,15 @@ class SyncConfig(ServiceConfig):
         ge=1.0,
         le=86_400.0,
         description="replica older than this (or never synced): every lane fails closed",
+    )
+    outbox_durability: Literal["write", "flush"] = Field(
+        default="write",
+        description=(
+            "when an instruction may go out: once its lane state and record are written "
+            "(an agent crash loses nothing; the WAL is flushed right after) or only once "
+            "flushed to the disk (a power cut loses nothing; every answer waits for the "
+            "disk). See docs/architecture.md, 'The outbox'."
+        ),
     )
     pull_interval_s: float = Field(
         default=2.0, gt=0.0, le=3600.0, description="change-feed poll interval once caught up"

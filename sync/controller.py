@@ -1,11 +1,12 @@
 """The lane controller: binds the plain lane state machines to the bus and the outbox.
 
 Each event is handled under its lane's lock: the lane decides and the new lane state (and
-the record of a session that ended) is queued for the outbox's writer. Once the
-transaction that holds it is committed (``synchronous=FULL``), the writer thread
-publishes the instructions, retained, QoS 1: a display never shows an instruction that
-is not on disk. Changes are queued in the order the lanes made them and published in
-that order, so each lane's ``seq`` reaches the bus strictly increasing. A payload that
+the record of a session that ended) goes to the outbox, which commits it at once on the
+calling thread (paho's, for a plate read). Once it is written (or flushed, with
+``outbox_durability = "flush"``) the instructions are published, retained, QoS 1: a
+display never shows an instruction that the outbox does not hold. Changes are committed
+and published in the order the lanes made them, so each lane's ``seq`` reaches the bus
+strictly increasing. A payload that
 does not parse, a lane this agent does not control, a topic that is not ours: logged
 with the topic, counted, dropped; the next message is handled as if nothing happened.
 """
@@ -220,7 +221,7 @@ class LaneController:
         records = len(out.records)
 
         def committed() -> None:
-            # the writer thread, once the change is on disk, in the order lanes changed
+            # once the change is written (or flushed), in the order lanes changed
             with self._publish_lock:
                 for instruction, payload in instructions:
                     self._publish(name, instruction, payload)

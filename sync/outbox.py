@@ -1,38 +1,51 @@
 """The outbox: lane state and clearance records, the one file that cannot be rebuilt.
 
-``synchronous=FULL`` in WAL mode: a commit is on disk when it returns. A session's record
-is written in the same transaction as the lane state change that ends it, so after a
-crash either both are there or neither (and then the lane state still holds the open
-session, which start-up closes with reason ``agent_restart``).
+A session's record is written in the same transaction as the lane state change that
+ends it, so after a crash either both are there or neither (and then the lane state
+still holds the open session, which start-up closes with reason ``agent_restart``).
 
-Lane changes go through ``submit``: one writer thread commits whatever has queued up in
-one transaction (group commit), then runs each change's ``after`` callback in
-submission order; the lane controller publishes the change's instructions there. So an
-instruction reaches the bus only once its lane state (and record) is on disk: an agent
-killed at any moment has recorded every instruction a display can have seen. A lane
-does not wait for the disk while it decides; reads that come in during one fsync share
-the next one. A failed commit is retried with backoff, nothing queued is dropped (nor
-published), and ``error`` says what is wrong.
+How a lane change reaches the disk (``submit``):
 
-The uploader's marks and the pruning go through the same writer (``mark``, ``prune``
-wait for it): one writer, so a commit never sleeps in SQLite's busy handler (1, 2,
-5 ... ms) behind another connection's transaction.
+1. **Written**: the calling thread (paho's, for a plate read) commits the change at once
+   in its own transaction on the one writer connection. WAL mode, ``synchronous=NORMAL``:
+   the commit is in the operating system's hands when it returns, so an agent killed at
+   any later moment (crash, OOM, SIGKILL) still has it. About 0.1 ms; no other thread
+   is woken for it.
+2. **Flushed**: the flusher thread ``fdatasync``s the WAL right after, covering every
+   commit since its last flush (a group flush). This is what ``synchronous=FULL`` does,
+   moved out of the committing thread: the next lane commits while the disk flushes.
+
+``durability`` says when a change's ``after`` callback runs (the lane controller
+publishes its instructions there), always in submission order:
+
+- ``"write"`` (step 1): a display never shows an instruction an agent crash could lose;
+  a power cut in the few milliseconds before the flush could (``flush_stats`` measures
+  that window). The instruction does not wait for the disk.
+- ``"flush"`` (step 2): not even a power cut loses what a display showed; every answer
+  waits for one disk flush (1-6 ms p99 on a good SSD, 30 ms and more on a shared VM).
+
+A commit that fails (disk full, I/O error, the file locked by another program) is
+retried by the retry thread with backoff; changes submitted meanwhile queue behind it,
+so order holds, nothing is dropped and nothing is published before it is written;
+``error`` says what is wrong. The uploader's marks and the pruning take the same
+writer connection under the same lock (one writer: no SQLite busy waits between ours).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from rocars.models import ClearanceRecord
 from rocars.timeutil import to_rfc3339
@@ -41,15 +54,24 @@ from sync.lane import Session
 
 logger = logging.getLogger(__name__)
 
+Durability = Literal["write", "flush"]
+
+#: A PASSIVE checkpoint (WAL into the database, beside the writer) after this many commits.
+CHECKPOINT_EVERY = 500
+#: Another program holding the write lock this long counts as an error (before: waiting).
+BUSY_GRACE_S = 5.0
+#: Uploaded records are pruned this many rows a transaction (the lanes wait for no more).
+PRUNE_CHUNK = 500
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS lanes (
     lane TEXT PRIMARY KEY,
     last_seq INTEGER NOT NULL,
     session TEXT,
     updated_at TEXT NOT NULL
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS records (
-    pos INTEGER PRIMARY KEY AUTOINCREMENT,
+    pos INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
     lane TEXT NOT NULL,
     ended_at TEXT NOT NULL,
@@ -61,7 +83,6 @@ CREATE TABLE IF NOT EXISTS records (
     done_at TEXT
 );
 CREATE INDEX IF NOT EXISTS records_state ON records (state, pos);
-CREATE INDEX IF NOT EXISTS records_lane ON records (lane, pos);
 """
 
 
@@ -82,16 +103,6 @@ class _Write:
     after: Callable[[], None] | None = None
 
 
-@dataclass(slots=True)
-class _Op:
-    """A write of another part (the uploader's marks, pruning) done by the writer thread."""
-
-    run: Callable[[sqlite3.Connection], int]
-    done: threading.Event = field(default_factory=threading.Event)
-    result: int = 0
-    error: str = ""
-
-
 @dataclass(frozen=True, slots=True)
 class PendingRecord:
     pos: int
@@ -99,31 +110,83 @@ class PendingRecord:
     body: dict[str, Any]
 
 
-class Outbox:
-    """Lane state + records. Thread-safe (a connection per thread, SQLite serialises writers)."""
+def _stats(samples: list[tuple[float, int]], per: str) -> dict[str, float]:
+    if not samples:
+        return {}
+    took = sorted(t for t, _ in samples)
+    n = len(took)
+    return {
+        "count": n,
+        "p50_ms": round(took[n // 2] * 1000, 3),
+        "p99_ms": round(took[min(n - 1, int(n * 0.99))] * 1000, 3),
+        "max_ms": round(took[-1] * 1000, 3),
+        per: round(sum(c for _, c in samples) / n, 2),
+    }
 
-    def __init__(self, path: str | Path) -> None:
+
+class Outbox:
+    """Lane state + records. Thread-safe: one writer connection under a lock, a
+    connection per thread for reads."""
+
+    def __init__(self, path: str | Path, *, durability: Durability = "write") -> None:
+        if durability not in ("write", "flush"):
+            raise ValueError(f"durability must be 'write' or 'flush', not {durability!r}")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.durability: Durability = durability
+        self._wal = self.path.with_name(self.path.name + "-wal")
         self._local = threading.local()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the list of connections
         self._connections: list[sqlite3.Connection] = []
         self._closed = False
         self.new_records = threading.Event()
         self.error = ""
-        self._queue: list[_Write | _Op] = []
+        #: the writer connection, its lock, and what waits for a failed commit to go in
+        self._wlock = threading.Lock()
+        self._backlog: list[_Write] = []
+        self._retry_due = threading.Event()  # a change went to the backlog, or closing
+        self._busy_since: float | None = None
+        #: commits made and flushed so far, flush callbacks waiting (commit number, after)
         self._cond = threading.Condition()
-        self._submitted = 0
-        self._committed = 0
-        self._writer: threading.Thread | None = None
-        #: (seconds, changes) of the last commits of the writer, for ``commit_stats``
+        self._submitted = 0  # lane changes, under _wlock
+        self._committed = 0  # transactions
+        self._committed_changes_n = 0  # lane changes
+        self._flushed = 0  # transactions
+        self._delivered = 0  # lane changes flushed, their callbacks run
+        self._after_flush: deque[tuple[int, Callable[[], None]]] = deque()
         self._commits: deque[tuple[float, int]] = deque(maxlen=10_000)
-        self._checkpointer: threading.Thread | None = None
+        self._flushes: deque[tuple[float, int]] = deque(maxlen=10_000)
+        self._threads: list[threading.Thread] = []
         self._checkpoint_due = threading.Event()
-        with self._tx() as conn:
-            conn.executescript(SCHEMA)
+        try:
+            # timeout 0: a lock held by another program fails the commit at once (then
+            # the retry thread waits), never a lane thread in SQLite's busy handler
+            self._wconn = sqlite3.connect(
+                self.path, timeout=0, check_same_thread=False, isolation_level=None
+            )
+            self._wconn.execute("PRAGMA busy_timeout = 0")
+            # before the file exists (WAL mode fixes it): a commit writes a few small
+            # pages, 1 KiB each instead of 4 (measured: the WAL grows 2.3x slower)
+            self._wconn.execute("PRAGMA page_size = 1024")
+            self._wconn.execute("PRAGMA journal_mode=WAL")
+            self._wconn.execute("PRAGMA synchronous=NORMAL")  # the flusher syncs (above)
+            self._wconn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpoint thread does
+            with self._wlock:
+                self._wconn.executescript(SCHEMA)
+            self._fsync_wal()
+        except (sqlite3.Error, OSError) as err:
+            raise OutboxError(f"cannot open outbox {self.path}: {err}") from err
+        for name, target in (
+            ("outbox-flusher", self._flush_loop),
+            ("outbox-retry", self._retry_loop),
+            ("outbox-checkpoint", self._checkpoint_loop),
+        ):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def _conn(self) -> sqlite3.Connection:
+        """This thread's connection for reads."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             if self._closed:
@@ -131,7 +194,6 @@ class Outbox:
             try:
                 conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
                 conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=FULL")
             except sqlite3.Error as err:
                 raise OutboxError(f"cannot open outbox {self.path}: {err}") from err
             self._local.conn = conn
@@ -140,13 +202,16 @@ class Outbox:
         return conn
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction on the writer connection; the caller holds ``_wlock``."""
+        conn = self._wconn
+        conn.execute("BEGIN IMMEDIATE")
         try:
-            with conn:
-                yield conn
-        except sqlite3.Error as err:
-            raise OutboxError(f"outbox write failed: {err}") from err
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     def _read(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
         try:
@@ -155,17 +220,20 @@ class Outbox:
             raise OutboxError(f"outbox read failed: {err}") from err
 
     def close(self, timeout: float = 10.0) -> None:
-        """Commit what is queued, stop the writer, close every connection."""
-        if self._writer is not None:
-            self.flush(timeout)
-            with self._cond:
-                self._closed = True
-                self._cond.notify_all()
-            self._writer.join(timeout)
+        """Commit and flush what is queued, stop the threads, close every connection."""
+        if self._closed:
+            return
+        if not self.flush(timeout):
+            logger.error("outbox closed with %d lane changes not written", len(self._backlog))
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._retry_due.set()
         self._checkpoint_due.set()
-        if self._checkpointer is not None:
-            self._checkpointer.join(timeout)
-        self._closed = True
+        for thread in self._threads:
+            thread.join(timeout)
+        with self._wlock:
+            self._wconn.close()
         with self._lock:
             connections, self._connections = self._connections, []
         for conn in connections:
@@ -193,28 +261,28 @@ class Outbox:
         session: Session | None,
         records: list[ClearanceRecord],
         now: datetime,
+        timeout: float = 10.0,
     ) -> None:
-        """Lane state and the records of sessions that ended, in one durable transaction.
+        """Lane state and the records of sessions that ended, committed and flushed.
 
-        Synchronous, for callers without the writer (tools, tests); the lanes use ``submit``.
+        For callers that want to wait (tools, tests); the lanes use ``submit``. A change
+        that cannot be written raises OutboxError and is not kept.
         """
-        stamp = to_rfc3339(now)
-        with self._tx() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO lanes (lane, last_seq, session, updated_at) "
-                "VALUES (?, ?, ?, ?)",
-                (lane, last_seq, None if session is None else session.model_dump_json(), stamp),
-            )
-            conn.executemany(
-                "INSERT OR IGNORE INTO records (id, lane, ended_at, body, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [
-                    (r.id, r.lane, to_rfc3339(r.ended_at), r.model_dump_json(), stamp)
-                    for r in records
-                ],
-            )
-        if records:
-            self.new_records.set()
+        write = _prepare(lane, last_seq, session, records, now, None)
+        with self._wlock:
+            if self._closed:
+                raise OutboxError("outbox is closed")
+            if self._backlog:
+                raise OutboxError("outbox: lane changes are waiting for the disk")
+            try:
+                with self._transaction() as conn:
+                    _write_changes(conn, [write])
+            except sqlite3.Error as err:
+                raise OutboxError(f"outbox write failed: {err}") from err
+            self._submitted += 1
+            self._committed_changes([write])
+        if not self.flush(timeout):
+            raise OutboxError(f"outbox: change not on disk after {timeout:g} s ({self.error})")
 
     def submit(
         self,
@@ -226,67 +294,178 @@ class Outbox:
         *,
         after: Callable[[], None] | None = None,
     ) -> None:
-        """Queue a lane change for the writer thread (``save`` semantics, committed soon).
+        """Commit a lane change now (or queue it behind a failed one, see the module doc).
 
-        ``after`` runs on the writer thread once the transaction holding this change is
-        committed, after the ``after`` of every change submitted before it; never when
-        the change is not committed. The lane controller publishes the instructions there.
+        ``after`` runs once the change is written (``durability="write"``: in this call,
+        on this thread) or flushed (``"flush"``: on the flusher thread), after the
+        ``after`` of every change submitted before it; never when the change is not
+        committed. The lane controller publishes the instructions there.
         """
-        write = _Write(
-            lane=lane,
-            last_seq=last_seq,
-            session=None if session is None else session.model_dump_json(),
-            records=[(r.id, r.lane, to_rfc3339(r.ended_at), r.model_dump_json()) for r in records],
-            stamp=to_rfc3339(now),
-            after=after,
-        )
-        self._enqueue(write)
-
-    def _enqueue(self, item: _Write | _Op) -> None:
-        with self._cond:
+        write = _prepare(lane, last_seq, session, records, now, after)
+        with self._wlock:
             if self._closed:
                 raise OutboxError("outbox is closed")
-            if self._writer is None:
-                self._writer = threading.Thread(
-                    target=self._write_loop, name="outbox-writer", daemon=True
-                )
-                self._writer.start()
-                self._checkpointer = threading.Thread(
-                    target=self._checkpoint_loop, name="outbox-checkpoint", daemon=True
-                )
-                self._checkpointer.start()
-            self._queue.append(item)
             self._submitted += 1
-            self._cond.notify_all()
-
-    def _through_writer(self, run: Callable[[sqlite3.Connection], int], timeout: float) -> int:
-        """Run ``run(conn)`` in the writer's next transaction (directly when there is no writer)."""
-        with self._cond:
-            direct = self._writer is None
-        if direct:
-            with self._tx() as conn:
-                return run(conn)
-        op = _Op(run)
-        self._enqueue(op)
-        if not op.done.wait(timeout):
-            raise OutboxError(f"outbox writer busy for {timeout:g} s ({self.error or 'slow disk'})")
-        if op.error:
-            raise OutboxError(op.error)
-        return op.result
+            if self._backlog or not self._try_commit([write]):
+                self._backlog.append(write)  # the retry thread takes it from here
+                self._retry_due.set()
+                return
+            self._committed_changes([write])
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until everything submitted so far is committed; False on timeout."""
+        """Wait until everything submitted so far is committed and flushed; False on timeout."""
+        target = self._submitted
         with self._cond:
-            target = self._submitted
-            return self._cond.wait_for(lambda: self._committed >= target, timeout)
+            return self._cond.wait_for(lambda: self._delivered >= target, timeout)
+
+    # -- the writer (callers hold _wlock) ----------------------------------------------
+
+    def _try_commit(self, writes: list[_Write]) -> bool:
+        """One transaction for ``writes``; False (and ``error`` set) when it failed."""
+        started = time.perf_counter()
+        try:
+            with self._transaction() as conn:
+                _write_changes(conn, writes)
+        except sqlite3.Error as err:
+            self._failed(err, len(writes))
+            return False
+        self._commits.append((time.perf_counter() - started, len(writes)))
+        self._busy_since = None
+        if self.error:
+            logger.warning("outbox: writing again (%d lane changes waited)", len(writes))
+        self.error = ""
+        return True
+
+    def _failed(self, err: sqlite3.Error, changes: int) -> None:
+        busy = isinstance(err, sqlite3.OperationalError) and "locked" in str(err)
+        now = time.monotonic()
+        if busy:
+            # another program (a shell, a backup) holds the write lock: wait a while first
+            self._busy_since = self._busy_since or now
+            if now - self._busy_since < BUSY_GRACE_S:
+                return
+        key = OutboxError.key
+        if self.error != key:
+            logger.error("outbox: %d lane changes not written yet (retried): %s", changes, err)
+        self.error = key
+
+    def _committed_changes(self, writes: list[_Write]) -> None:
+        """After a commit: run or queue the callbacks, count it, wake the flusher.
+
+        With ``"write"`` the callbacks run first: once ``flush`` sees the change
+        counted, its instructions are out.
+        """
+        if self.durability == "write":
+            _run_callbacks(w.after for w in writes)
+        with self._cond:
+            self._committed += 1
+            self._committed_changes_n += len(writes)
+            number = self._committed
+            if self.durability == "flush":
+                self._after_flush.extend((number, w.after) for w in writes if w.after)
+            self._cond.notify_all()
+        if number % CHECKPOINT_EVERY == 0:
+            self._checkpoint_due.set()
+        if any(w.records for w in writes):
+            self.new_records.set()
+
+    def _write_now(self, run: Callable[[sqlite3.Connection], int], timeout: float) -> int:
+        """Run ``run(conn)`` in a transaction of its own on the writer connection."""
+        if not self._wlock.acquire(timeout=timeout):
+            raise OutboxError(f"outbox writer busy for {timeout:g} s ({self.error or 'slow disk'})")
+        try:
+            if self._closed:
+                raise OutboxError("outbox is closed")
+            try:
+                with self._transaction() as conn:
+                    result = run(conn)
+            except sqlite3.Error as err:
+                if "locked" in str(err):
+                    raise OutboxError(f"outbox busy (another program writes): {err}") from err
+                raise OutboxError(f"outbox write failed: {err}") from err
+            with self._cond:
+                self._committed += 1
+                self._cond.notify_all()
+            return result
+        finally:
+            self._wlock.release()
+
+    # -- threads -----------------------------------------------------------------------
+
+    def _retry_loop(self) -> None:
+        """Commit the backlog (changes a failed commit held up), with backoff."""
+        delay = 0.05
+        while True:
+            if not self._backlog:  # its own wake-up: not one per commit (checked below)
+                self._retry_due.wait(1.0)
+                self._retry_due.clear()
+            with self._wlock:
+                if not self._backlog:
+                    if self._closed:
+                        return
+                    continue
+                batch = list(self._backlog)
+                if self._try_commit(batch):
+                    del self._backlog[: len(batch)]
+                    self._committed_changes(batch)
+                    delay = 0.05
+                    continue
+                if self._closed:
+                    logger.error("outbox closed with %d lane changes not written", len(batch))
+                    return
+            time.sleep(delay)  # lanes go on meanwhile; their changes queue behind
+            delay = min(delay * 2, 5.0)
+
+    def _fsync_wal(self) -> None:
+        """``fdatasync`` the WAL (or the database when there is no WAL file)."""
+        try:
+            fd = os.open(self._wal, os.O_RDONLY)
+        except FileNotFoundError:
+            fd = os.open(self.path, os.O_RDONLY)
+        try:
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+
+    def _flush_loop(self) -> None:
+        """Flush the WAL after commits (one flush for all made meanwhile), then run the
+        callbacks of ``durability="flush"``."""
+        delay = 0.05
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._committed > self._flushed or self._closed)
+                if self._committed == self._flushed:
+                    return  # closed, all flushed
+                target = self._committed
+                changes = self._committed_changes_n
+            started = time.perf_counter()
+            try:
+                self._fsync_wal()
+            except OSError as err:
+                logger.error("outbox: flush failed (retried): %s", err)
+                self.error = OutboxError.key
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            delay = 0.05
+            with self._cond:
+                self._flushes.append((time.perf_counter() - started, target - self._flushed))
+                self._flushed = target
+                ready = []
+                while self._after_flush and self._after_flush[0][0] <= target:
+                    ready.append(self._after_flush.popleft()[1])
+            _run_callbacks(ready)
+            with self._cond:
+                self._delivered = changes
+                self._cond.notify_all()
 
     def _checkpoint_loop(self) -> None:
-        """Move the WAL into the database beside the writer, never in its commit.
+        """Move the WAL into the database beside the writer, never in a lane's commit.
 
         SQLite's automatic checkpoint runs inside the commit that crosses 1000 WAL pages:
-        that commit (and every plate read waiting for it) pays for writing the pages back
-        and a second fsync. The writer's connection has it off; this thread runs a
-        PASSIVE checkpoint (it never blocks the writer) after every 200 commits.
+        that commit (and the plate read waiting for it) would pay for writing the pages
+        back. The writer has it off; this thread runs a PASSIVE checkpoint (it never
+        blocks the writer) every ``CHECKPOINT_EVERY`` commits.
         """
         while not self._closed:
             self._checkpoint_due.wait()
@@ -298,99 +477,17 @@ class Outbox:
             except (sqlite3.Error, OutboxError) as err:
                 logger.warning("outbox checkpoint failed (retried later): %s", err)
 
-    def _write_loop(self) -> None:
-        try:
-            self._conn().execute("PRAGMA wal_autocheckpoint=0")  # see _checkpoint_loop
-        except (sqlite3.Error, OutboxError) as err:
-            logger.warning("outbox: automatic checkpoints stay on: %s", err)
-        delay = 0.05
-        commits = 0
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: bool(self._queue) or self._closed)
-                if not self._queue:
-                    return  # closed and drained
-                batch = list(self._queue)
-            started = time.perf_counter()
-            try:
-                self._commit(batch)
-            except OutboxError as err:
-                if self._closed:
-                    logger.error(
-                        "outbox closed with %d lane changes not written: %s", len(batch), err
-                    )
-                    return
-                if self.error != err.key:
-                    logger.error("outbox: %d lane changes not written yet: %s", len(batch), err)
-                self.error = err.key
-                time.sleep(delay)  # the writer's own backoff; lanes go on meanwhile
-                delay = min(delay * 2, 5.0)
-                continue
-            self._commits.append((time.perf_counter() - started, len(batch)))
-            commits += 1
-            if commits % 200 == 0:
-                self._checkpoint_due.set()
-            delay = 0.05
-            self.error = ""
-            with self._cond:
-                del self._queue[: len(batch)]
-            # committed: now (and only now) the world may hear of it, in submission order
-            for item in batch:
-                if isinstance(item, _Op):
-                    item.done.set()
-                elif item.after is not None:
-                    try:
-                        item.after()
-                    except Exception:  # top-level of a callback: the writer must go on
-                        logger.exception("outbox: after-commit callback of lane %s", item.lane)
-            with self._cond:
-                self._committed += len(batch)
-                self._cond.notify_all()
-            if any(isinstance(w, _Write) and w.records for w in batch):
-                self.new_records.set()
-
-    def _commit(self, batch: list[_Write | _Op]) -> None:
-        writes = [w for w in batch if isinstance(w, _Write)]
-        lanes: dict[str, _Write] = {}
-        for write in writes:
-            lanes[write.lane] = write
-        with self._tx() as conn:
-            conn.executemany(
-                "INSERT OR REPLACE INTO lanes (lane, last_seq, session, updated_at) "
-                "VALUES (?, ?, ?, ?)",
-                [(w.lane, w.last_seq, w.session, w.stamp) for w in lanes.values()],
-            )
-            conn.executemany(
-                "INSERT OR IGNORE INTO records (id, lane, ended_at, body, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(*record, w.stamp) for w in writes for record in w.records],
-            )
-            for op in batch:
-                if isinstance(op, _Op):
-                    # an op that fails on its own must not hold up the lanes: a savepoint
-                    conn.execute("SAVEPOINT op")
-                    try:
-                        op.result = op.run(conn)
-                        op.error = ""
-                    except sqlite3.Error as err:
-                        conn.execute("ROLLBACK TO op")
-                        op.error = f"outbox write failed: {err}"
-                    conn.execute("RELEASE op")
-
     def commit_stats(self) -> dict[str, float]:
-        """The writer's last commits: count, ms p50/p99/max, mean changes per commit."""
-        commits = list(self._commits)
-        if not commits:
-            return {}
-        took = sorted(t for t, _ in commits)
-        n = len(took)
-        return {
-            "count": n,
-            "p50_ms": round(took[n // 2] * 1000, 3),
-            "p99_ms": round(took[min(n - 1, int(n * 0.99))] * 1000, 3),
-            "max_ms": round(took[-1] * 1000, 3),
-            "batch_mean": round(sum(c for _, c in commits) / n, 2),
-        }
+        """The last commits: count, ms p50/p99/max, mean lane changes per commit."""
+        return _stats(list(self._commits), "changes_mean")
+
+    def flush_stats(self) -> dict[str, float]:
+        """The last WAL flushes: count, ms p50/p99/max, mean commits per flush.
+
+        With ``durability="write"`` a flush's time is how long the last commits could
+        still be lost to a power cut after their instructions went out.
+        """
+        return _stats(list(self._flushes), "commits_mean")
 
     # -- records -----------------------------------------------------------------------
 
@@ -431,7 +528,7 @@ class Outbox:
             )
             return conn.total_changes - before
 
-        return self._through_writer(run, timeout)
+        return self._write_now(run, timeout)
 
     def count(self, state: str = "pending") -> int:
         return int(self._read("SELECT count(*) FROM records WHERE state = ?", state)[0][0])
@@ -468,13 +565,65 @@ class Outbox:
         return out
 
     def prune(self, keep_days: float, now: datetime, timeout: float = 30.0) -> int:
-        """Delete uploaded records older than ``keep_days`` (rejected ones are kept)."""
+        """Delete uploaded records older than ``keep_days`` (rejected ones are kept).
+
+        In chunks of ``PRUNE_CHUNK`` rows, each its own transaction: a lane that commits
+        meanwhile waits for one chunk at most.
+        """
         cutoff = to_rfc3339(now - timedelta(days=keep_days))
 
         def run(conn: sqlite3.Connection) -> int:
             cur = conn.execute(
-                "DELETE FROM records WHERE state = 'uploaded' AND done_at < ?", (cutoff,)
+                "DELETE FROM records WHERE pos IN (SELECT pos FROM records "
+                "WHERE state = 'uploaded' AND done_at < ? LIMIT ?)",
+                (cutoff, PRUNE_CHUNK),
             )
             return cur.rowcount
 
-        return self._through_writer(run, timeout)
+        total = 0
+        while (deleted := self._write_now(run, timeout)) > 0:
+            total += deleted
+        return total
+
+
+def _prepare(
+    lane: str,
+    last_seq: int,
+    session: Session | None,
+    records: list[ClearanceRecord],
+    now: datetime,
+    after: Callable[[], None] | None,
+) -> _Write:
+    """The change as rows (serialised outside the writer's lock)."""
+    return _Write(
+        lane=lane,
+        last_seq=last_seq,
+        session=None if session is None else session.model_dump_json(),
+        records=[(r.id, r.lane, to_rfc3339(r.ended_at), r.model_dump_json()) for r in records],
+        stamp=to_rfc3339(now),
+        after=after,
+    )
+
+
+def _write_changes(conn: sqlite3.Connection, writes: list[_Write]) -> None:
+    """Lane states (the last of each lane) and every record of ``writes``."""
+    lanes = {w.lane: w for w in writes}
+    conn.executemany(
+        "INSERT OR REPLACE INTO lanes (lane, last_seq, session, updated_at) VALUES (?, ?, ?, ?)",
+        [(w.lane, w.last_seq, w.session, w.stamp) for w in lanes.values()],
+    )
+    conn.executemany(
+        "INSERT OR IGNORE INTO records (id, lane, ended_at, body, created_at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [(*record, w.stamp) for w in writes for record in w.records],
+    )
+
+
+def _run_callbacks(callbacks: Any) -> None:
+    for after in callbacks:
+        if after is None:
+            continue
+        try:
+            after()
+        except Exception:  # top-level of a callback: the writer must go on
+            logger.exception("outbox: after-commit callback failed")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -189,8 +190,10 @@ def test_a_failing_commit_publishes_nothing_until_it_succeeds(tmp_path: Path) ->
     outbox.close()
 
 
-def test_marks_and_pruning_go_through_the_writer(tmp_path: Path) -> None:
-    """With the writer running, the uploader's marks share its transactions (one writer)."""
+def test_marks_and_pruning_share_the_writer_and_refuse_a_foreign_lock(tmp_path: Path) -> None:
+    """The uploader's marks take the lanes' writer connection. Another program holding the
+    write lock makes a mark fail at once with nothing changed (the uploader sends the
+    batch again: the centre answers ``duplicate``); a lane change waits and goes in."""
     outbox = Outbox(tmp_path / "outbox.db")
     outbox.submit("L01", 1, None, [record(n) for n in range(3)], NOW)
     assert outbox.flush(10)
@@ -198,17 +201,62 @@ def test_marks_and_pruning_go_through_the_writer(tmp_path: Path) -> None:
     blocker.execute("BEGIN IMMEDIATE")
     with pytest.raises(OutboxError, match="busy"):
         outbox.mark({record(0).id: ("uploaded", None)}, NOW, timeout=0.3)
+    outbox.submit("L02", 2, None, [record(9, lane="L02")], NOW)
+    assert not outbox.flush(0.3)
+    assert outbox.error == ""  # waiting for another program, not failing (yet)
     blocker.execute("COMMIT")
     blocker.close()
-    assert outbox.flush(10)  # the queued mark went in once the lock was free
-    assert outbox.count("uploaded") == 1
+    assert outbox.flush(10)
+    assert outbox.count("uploaded") == 0
+    assert outbox.depth() == 4
+    assert outbox.mark({record(0).id: ("uploaded", None)}, NOW) == 1
     marks = {record(0).id: ("uploaded", None), record(1).id: ("rejected", "bad")}
     assert outbox.mark(marks, NOW) == 1  # record 0 was marked already
     assert outbox.prune(7, NOW + timedelta(days=8)) == 1
-    assert (outbox.depth(), outbox.count("rejected")) == (1, 1)
-    stats = outbox.commit_stats()
-    assert stats["count"] >= 4
+    assert (outbox.depth(), outbox.count("rejected")) == (2, 1)
+    stats = outbox.commit_stats()  # the lane changes' commits (the two above)
+    assert stats["count"] == 2
     assert 0 < stats["p50_ms"] <= stats["max_ms"]
+    flushes = outbox.flush_stats()
+    assert flushes["count"] >= 1
+    assert 0 < flushes["p50_ms"] <= flushes["max_ms"]
     outbox.close()
     with pytest.raises(OutboxError):
         outbox.mark(marks, NOW)
+
+
+@pytest.mark.parametrize("durability", ["write", "flush"])
+def test_durability_says_whether_an_answer_waits_for_the_disk_flush(
+    tmp_path: Path, durability: str
+) -> None:
+    """A slow disk flush (held here) holds the callbacks of ``flush``, not of ``write``;
+    either way ``flush()`` returns only once the WAL is synced, and order holds."""
+    outbox = Outbox(tmp_path / "outbox.db", durability=durability)  # type: ignore[arg-type]
+    real_fsync = outbox._fsync_wal  # noqa: SLF001 (the disk, held for the test)
+    disk = threading.Event()
+    synced: list[int] = []
+
+    def slow_fsync() -> None:
+        disk.wait(10)
+        real_fsync()
+        synced.append(len(seen))
+
+    outbox._fsync_wal = slow_fsync  # type: ignore[method-assign]  # noqa: SLF001
+    seen: list[int] = []
+    for seq in range(1, 6):
+        outbox.submit("L01", seq, None, [record(seq)], NOW, after=lambda seq=seq: seen.append(seq))
+    assert seen == ([1, 2, 3, 4, 5] if durability == "write" else [])
+    assert not outbox.flush(0.3)  # not on disk yet
+    assert outbox.depth() == 5  # written: another connection reads every record
+    disk.set()
+    assert outbox.flush(10)
+    assert seen == [1, 2, 3, 4, 5]
+    assert synced  # the WAL was synced before flush() said so
+    if durability == "flush":
+        assert synced[0] == 0  # no callback ran before the first sync finished
+    outbox.close()
+
+
+def test_unknown_durability_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="durability"):
+        Outbox(tmp_path / "outbox.db", durability="maybe")  # type: ignore[arg-type]
