@@ -1,7 +1,9 @@
 """Lane latency benchmark: plate read published -> instruction received, on a real mosquitto.
 
-    .venv/bin/python bench/lane_latency.py            # 20 s per step: 1, 10, 100 lanes
-    .venv/bin/python bench/lane_latency.py --quick    # 5 s per step, a smoke check
+    .venv/bin/python bench/lane_latency.py                # 20 s per step: 1, 10, 100 lanes
+    .venv/bin/python bench/lane_latency.py --quick        # 5 s per step, a smoke check
+    .venv/bin/python bench/lane_latency.py --poll-idle    # CPUs kept from halting meanwhile
+    .venv/bin/python bench/lane_latency.py --durability flush   # answers wait for the disk
 
 Every part is its own process, as in production: mosquitto; the simulated centre
 (``--synthetic-bundles``, ``delay_ms=20``); the sync agent (``python -m sync.cli``, 100
@@ -16,9 +18,13 @@ process matches them by (lane, vrn) afterwards. The baseline lane gets 2 trucks/
 every step. Targets: agent p99 <= 5 ms at 100 lanes, and >= 10x faster than the baseline.
 
 The agent's own part comes from its ``/metrics`` (``rocars_sync_plate_handling_seconds``:
-read received -> instruction handed to the bus, after its commit) and ``/health``
-(outbox commits: time and batch size); ``fsync`` of this disk is measured alongside,
-because every answer waits for one.
+read received -> instruction handed to the bus) and ``/health`` (outbox commits and WAL
+flushes). Two figures of the machine itself are printed first: ``fdatasync`` of this
+disk, and a TCP echo between two processes at the step's message rate, the least any
+answer through other processes can take here. On a VM whose idle vCPUs halt, waking one
+takes up to tens of milliseconds and that echo's p99 shows it; ``--poll-idle`` keeps
+every CPU busy with a SCHED_IDLE process, as ``idle=poll`` or a PM QoS request would
+on a booth PC tuned for latency (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -115,6 +121,57 @@ def fsync_ms(folder: Path, count: int = 300) -> tuple[float, float, float]:
         os.close(fd)
         path.unlink()
     return percentile(took, 0.5), percentile(took, 0.99), max(took)
+
+
+def echo_worker(port: str) -> int:
+    """The far end of ``echo_floor``: send back what comes."""
+    with socket.create_connection(("127.0.0.1", int(port))) as conn:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        while data := conn.recv(64):
+            conn.sendall(data)
+    return 0
+
+
+def echo_floor(rate: float = 200.0, count: int = 600) -> tuple[float, float]:
+    """p50, p99 ms of a 32-byte TCP echo between two processes at ``rate`` a second.
+
+    The least any answer through another process can take on this machine: every lane
+    answer crosses four processes (sender, broker, agent, broker, receiver).
+    """
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        far = subprocess.Popen(
+            [sys.executable, __file__, "--echo-worker", str(server.getsockname()[1])]
+        )
+        conn, _ = server.accept()
+    took: list[float] = []
+    with conn:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        start = time.monotonic()
+        for n in range(count):
+            delay = start + n / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            sent = time.monotonic_ns()
+            conn.sendall(b"x" * 32)
+            got = 0
+            while got < 32:
+                got += len(conn.recv(64))
+            took.append((time.monotonic_ns() - sent) / 1e6)
+    far.wait(10)
+    return percentile(took, 0.5), percentile(took, 0.99)
+
+
+def start_pollers() -> list[subprocess.Popen[bytes]]:
+    """One busy process per CPU at SCHED_IDLE: no CPU ever halts, and any other task
+    takes the CPU from them at once (what ``idle=poll`` or a PM QoS request of 0 us
+    does on a booth PC; see docs/benchmarks.md)."""
+    code = (
+        "import os\nos.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\n"
+        "while True:\n    pass\n"
+    )
+    return [subprocess.Popen([sys.executable, "-c", code]) for _ in range(os.cpu_count() or 1)]
 
 
 def _nodelay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
@@ -329,6 +386,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-worker", nargs=3, metavar=("BROKER", "CENTRAL", "TOKEN"))
     parser.add_argument("--sender-worker", nargs=2, metavar=("PLAN", "OUT"))
     parser.add_argument("--receiver-worker", nargs=2, metavar=("PLAN", "OUT"))
+    parser.add_argument("--echo-worker", metavar="PORT")
+    parser.add_argument(
+        "--durability",
+        choices=["write", "flush"],
+        help="the agent's outbox_durability (default: the agent's default)",
+    )
+    parser.add_argument(
+        "--poll-idle",
+        action="store_true",
+        help="keep every CPU busy at SCHED_IDLE meanwhile (a booth PC tuned for latency)",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("ROCARS_SITE_SECRET", "bench-site-secret")
     if args.baseline_worker:
@@ -337,6 +405,8 @@ def main(argv: list[str] | None = None) -> int:
         return sender_main(*args.sender_worker)
     if args.receiver_worker:
         return receiver_main(*args.receiver_worker)
+    if args.echo_worker:
+        return echo_worker(args.echo_worker)
     seconds = args.seconds or (5.0 if args.quick else 20.0)
     steps = [int(s) for s in args.steps.split(",")]
     rng = random.Random(7)
@@ -356,8 +426,10 @@ def main(argv: list[str] | None = None) -> int:
             central.start()
             lanes = [f"L{n:03d}" for n in range(1, max(steps) + 1)]
             config = work / "sync.toml"
+            durability = f'outbox_durability = "{args.durability}"\n' if args.durability else ""
             config.write_text(
-                "".join(
+                durability
+                + "".join(
                     f'[[lanes]]\nid = "{lane}"\nmanifest_required = false\nhold_s = 0.3\n\n'
                     for lane in lanes
                 )
@@ -392,13 +464,22 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(0.2)
             else:
                 raise TimeoutError("the agent did not catch up")
+            if args.poll_idle:
+                procs.extend(start_pollers())
             f50, f99, fmax = fsync_ms(work)
+            e50, e99 = echo_floor(RATE_PER_LANE * max(steps))
+            durability = agent_outbox(api_port).get("durability", "?")
             print(
                 f"{RATE_PER_LANE:g} trucks/s per lane, {seconds:g} s per step, "
                 f"{args.bundles:,} bundles in the replica; mosquitto, agent, baseline, sender, "
-                f"receiver: one process each; load average {os.getloadavg()[0]:.1f} on "
-                f"{os.cpu_count()} CPUs; fdatasync here p50 {f50:.2f} p99 {f99:.2f} "
-                f"max {fmax:.2f} ms"
+                f"receiver: one process each; outbox durability {durability!r}; idle CPUs "
+                f"{'kept polling' if args.poll_idle else 'halt (as this machine has them)'}; "
+                f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+            )
+            print(
+                f"this machine: fdatasync p50 {f50:.2f} p99 {f99:.2f} max {fmax:.2f} ms; "
+                f"TCP echo between two processes at {RATE_PER_LANE * max(steps):g}/s "
+                f"p50 {e50:.2f} p99 {e99:.2f} ms (the floor of any answer)"
             )
             results: dict[int, tuple[float, float]] = {}
             for step in steps:
@@ -420,10 +501,12 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 i50 = after.get('{quantile="0.5"}', 0) * 1000
                 i99 = after.get('{quantile="0.99"}', 0) * 1000
-                commits = json.dumps(agent_outbox(api_port).get("commits", {}))
+                outbox = agent_outbox(api_port)
                 print(
                     f"           inside the agent: this step mean {mean:.2f} ms; last 10k "
-                    f"p50 {i50:.2f} p99 {i99:.2f} ms; outbox commits {commits}"
+                    f"p50 {i50:.2f} p99 {i99:.2f} ms; outbox commits "
+                    f"{json.dumps(outbox.get('commits', {}))} flushes "
+                    f"{json.dumps(outbox.get('flushes', {}))}"
                 )
             a99_top, b99_top = results[max(steps)]
             print(
