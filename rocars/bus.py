@@ -13,6 +13,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -42,6 +43,26 @@ def broker_credentials(username: str = "") -> tuple[str, str]:
     """
     user = username or os.environ.get("ROCARS_MQTT_USERNAME", "")
     return user, (secret("mqtt_password", "") if user else "")
+
+
+@lru_cache(maxsize=4096)
+def topic_matches(topic_filter: str, topic: str) -> bool:
+    """MQTT topic filter matching (``+`` one level, ``#`` the rest), cached.
+
+    ``paho``'s ``topic_matches_sub`` builds a matcher tree on every call (13 us); the
+    agent matches every plate read against each of its filters, and the topics of a
+    site are few (lanes x kinds), so the answers are cached.
+    """
+    wanted = topic_filter.split("/")
+    parts = topic.split("/")
+    if topic.startswith("$") != topic_filter.startswith("$"):
+        return False  # $SYS and the like match only filters that name them
+    for n, level in enumerate(wanted):
+        if level == "#":
+            return True
+        if n >= len(parts) or (level != "+" and level != parts[n]):
+            return False
+    return len(parts) == len(wanted)
 
 
 class Bus:
@@ -192,10 +213,9 @@ class Bus:
                 logger.exception("connection callback failed")
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        topic = message.topic
         with self._lock:
-            handlers = [
-                h for topic, _, h in self._handlers if mqtt.topic_matches_sub(topic, message.topic)
-            ]
+            handlers = [h for f, _, h in self._handlers if topic_matches(f, topic)]
         for handler in handlers:
             try:
                 handler(message.topic, bytes(message.payload))

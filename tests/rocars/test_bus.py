@@ -77,3 +77,25 @@ def test_credentials_from_config_or_environment(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("ROCARS_MQTT_PASSWORD", "pw")
     assert broker_credentials() == ("xdb-L01", "pw")
     assert broker_credentials("other") == ("other", "pw")
+
+
+def test_topic_matching_agrees_with_paho() -> None:
+    import itertools
+
+    import paho.mqtt.client as mqtt
+
+    from rocars.bus import topic_matches
+
+    filters = [
+        "rocars/SBC/lanes/+/plate", "rocars/+/lanes/+/aiop/+", "rocars/#", "#", "+", "+/+",
+        "rocars/SBC/lanes/L01/plate", "rocars/SBC/+", "$SYS/#", "rocars/SBC/lanes/+/#",
+        "a//b", "/+", "+/",
+    ]  # fmt: skip
+    topics = [
+        "rocars/SBC/lanes/L01/plate", "rocars/SBC/lanes/L01/aiop/unladen", "rocars/SBC",
+        "rocars", "$SYS/broker", "a//b", "/x", "x/", "rocars/SBC/lanes",
+        "rocars/SBC/lanes/L01", "x", "rocars/LMC/lanes/L01/plate",
+    ]  # fmt: skip
+    for topic_filter, topic in itertools.product(filters, topics):
+        expected = mqtt.topic_matches_sub(topic_filter, topic)
+        assert topic_matches(topic_filter, topic) == expected, (topic_filter, topic)
