@@ -314,8 +314,11 @@ class SyncAgent:
         return out
 
     def status(self) -> SyncStatus:
+        """The heartbeat. ``offline`` also while the outbox cannot write: the lanes then
+        decide but cannot record, nothing they decide is published, and the displays must
+        fail closed at once rather than keep the last instruction until it expires."""
         return SyncStatus(
-            state="online",
+            state="offline" if self.controller.outbox_error else "online",
             central="up" if self.link.up else "down",
             last_sync_at=self._last_sync(),
             bundles=self._bundle_count(),

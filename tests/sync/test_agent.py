@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import sqlite3
 import subprocess
 import threading
 from pathlib import Path
@@ -368,4 +369,40 @@ def test_agent_serves_the_kiosk_calls_from_the_centre_or_the_replica(
         refused = httpx.post(f"{api}/v1/cargo", json={}, timeout=10)
         assert refused.status_code in (422, 503)
     finally:
+        agent.stop()
+
+
+def test_an_outbox_that_cannot_write_sends_the_displays_to_stop(
+    embedded_broker: EmbeddedBroker, central: CentralProcess, tmp_path: Path
+) -> None:
+    """Disk full (a trigger refuses every lane write): the heartbeat turns offline with
+    the reason, so displays fail closed at once; nothing decided meanwhile is published
+    until it is written, and then in order."""
+    url = embedded_broker.url
+    truck = demo_trucks(central)["laden_proceed"][0]
+    config = agent_config(tmp_path, url, central.url)
+    agent = started_agent(config)
+    watcher = Watcher(url)
+    try:
+        watcher.status(lambda s: s.state == "online")
+        assert agent.outbox.flush(5)
+        conn = sqlite3.connect(config.outbox_path)
+        conn.execute(
+            "CREATE TRIGGER full BEFORE INSERT ON lanes BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+        conn.commit()
+        watcher.plate("L01", truck["vrn"])
+        down = watcher.status(lambda s: s.state == "offline", timeout=10)
+        assert "outbox" in down.detail
+        lane = agent.controller.lanes["L01"]
+        assert wait_for(lambda: lane.code is C.DROP_MANIFEST, 5)  # decided ...
+        with pytest.raises(AssertionError):  # ... not written: not shown
+            watcher.expect("L01", C.DROP_MANIFEST, timeout=1.5)
+        conn.execute("DROP TRIGGER full")
+        conn.commit()
+        conn.close()
+        watcher.expect("L01", C.DROP_MANIFEST, vrn=truck["vrn"])
+        watcher.status(lambda s: s.state == "online" and "outbox" not in s.detail, timeout=10)
+    finally:
+        watcher.close()
         agent.stop()
