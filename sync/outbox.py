@@ -208,10 +208,16 @@ class Outbox:
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # also when COMMIT itself failed (busy, I/O): the transaction is still open,
+            # and the next BEGIN must not find it
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    logger.exception("outbox: rollback failed")
             raise
-        conn.execute("COMMIT")
 
     def _read(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
         try:

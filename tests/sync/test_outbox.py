@@ -260,3 +260,31 @@ def test_durability_says_whether_an_answer_waits_for_the_disk_flush(
 def test_unknown_durability_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="durability"):
         Outbox(tmp_path / "outbox.db", durability="maybe")  # type: ignore[arg-type]
+
+
+def test_a_commit_that_fails_at_commit_time_is_rolled_back_and_retried(tmp_path: Path) -> None:
+    """A deferred foreign key fails the COMMIT itself (not a statement): the transaction
+    must be rolled back, or every later BEGIN would fail and nothing be written again."""
+    outbox = Outbox(tmp_path / "outbox.db")
+    conn = outbox._wconn  # noqa: SLF001 (a constraint only COMMIT checks, on the writer)
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+    conn.execute(
+        "CREATE TABLE child (pid INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
+    )
+    conn.execute(
+        "CREATE TRIGGER dangling AFTER INSERT ON records BEGIN INSERT INTO child VALUES (9); END"
+    )
+    called: list[int] = []
+    outbox.submit("L01", 1, None, [record(1)], NOW, after=lambda: called.append(1))
+    outbox.submit("L01", 2, None, [], NOW, after=lambda: called.append(2))
+    assert not outbox.flush(0.3)
+    assert called == []
+    assert outbox.error == "outbox_error"
+    with outbox._wlock:  # noqa: SLF001
+        conn.execute("DROP TRIGGER dangling")
+    assert outbox.flush(10)
+    assert called == [1, 2]
+    assert outbox.depth() == 1
+    assert outbox.lane("L01").last_seq == 2  # type: ignore[union-attr]
+    outbox.close()
