@@ -7,8 +7,49 @@ import logging
 import logging.handlers
 import os
 import queue
+import threading
 
-_listener: logging.handlers.QueueListener | None = None
+#: How often the background writer looks for queued records. It polls rather than
+#: waits on the queue: a waiting reader is woken by every record, and a woken thread
+#: competes for the GIL with the lane that has just logged (a plate read's answer).
+POLL_S = 0.02
+
+
+class _PollingListener:
+    """Writes queued records with the root logger's former handlers, every ``POLL_S``."""
+
+    def __init__(
+        self, records: queue.SimpleQueue[logging.LogRecord], handlers: list[logging.Handler]
+    ) -> None:
+        self.records = records
+        self.handlers = handlers
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._drain()
+
+    def _run(self) -> None:
+        while not self._stop.wait(POLL_S):
+            self._drain()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                record = self.records.get_nowait()
+            except queue.Empty:
+                return
+            for handler in self.handlers:
+                if record.levelno >= handler.level:
+                    handler.handle(record)
+
+
+_listener: _PollingListener | None = None
 
 
 def setup_logging(verbose: bool = False, *, background: bool = False) -> None:
@@ -30,9 +71,7 @@ def setup_logging(verbose: bool = False, *, background: bool = False) -> None:
     if background and _listener is None:
         root = logging.getLogger()
         records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-        _listener = logging.handlers.QueueListener(
-            records, *root.handlers, respect_handler_level=True
-        )
+        _listener = _PollingListener(records, list(root.handlers))
         root.handlers = [logging.handlers.QueueHandler(records)]
         _listener.start()
         atexit.register(stop_background_logging)

@@ -330,8 +330,15 @@ class Outbox:
         """One transaction for ``writes``; False (and ``error`` set) when it failed."""
         started = time.perf_counter()
         try:
-            with self._transaction() as conn:
-                _write_changes(conn, writes)
+            if len(writes) == 1 and not writes[0].records:
+                # one lane row, no record: one statement is its own transaction. Each
+                # SQLite call lets the GIL go, and another thread may keep it a while:
+                # one call here instead of four (BEGIN, two inserts, COMMIT)
+                w = writes[0]
+                self._wconn.execute(_UPSERT_LANE, (w.lane, w.last_seq, w.session, w.stamp))
+            else:
+                with self._transaction() as conn:
+                    _write_changes(conn, writes)
         except sqlite3.Error as err:
             self._failed(err, len(writes))
             return False
@@ -611,18 +618,24 @@ def _prepare(
     )
 
 
+_UPSERT_LANE = (
+    "INSERT OR REPLACE INTO lanes (lane, last_seq, session, updated_at) VALUES (?, ?, ?, ?)"
+)
+
+
 def _write_changes(conn: sqlite3.Connection, writes: list[_Write]) -> None:
     """Lane states (the last of each lane) and every record of ``writes``."""
     lanes = {w.lane: w for w in writes}
     conn.executemany(
-        "INSERT OR REPLACE INTO lanes (lane, last_seq, session, updated_at) VALUES (?, ?, ?, ?)",
-        [(w.lane, w.last_seq, w.session, w.stamp) for w in lanes.values()],
+        _UPSERT_LANE, [(w.lane, w.last_seq, w.session, w.stamp) for w in lanes.values()]
     )
-    conn.executemany(
-        "INSERT OR IGNORE INTO records (id, lane, ended_at, body, created_at) "
-        "VALUES (?, ?, ?, ?, ?)",
-        [(*record, w.stamp) for w in writes for record in w.records],
-    )
+    records = [(*record, w.stamp) for w in writes for record in w.records]
+    if records:
+        conn.executemany(
+            "INSERT OR IGNORE INTO records (id, lane, ended_at, body, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            records,
+        )
 
 
 def _run_callbacks(callbacks: Any) -> None:
