@@ -80,6 +80,9 @@ class PanelView:
     feedback: Feedback | None
     feedback_about: Action | None
     language: Language
+    #: the lane wants the manifest and the drop-box sensor is not there: the driver is
+    #: told to see the officer (the drop would not be counted)
+    dropbox_down: bool = False
 
 
 _IDLE = Shown(
@@ -107,6 +110,8 @@ class PanelModel:
         self._sent_for: dict[Action, int] = {}
         self._awaiting: tuple[Action, int] | None = None
         self._feedback: tuple[Feedback, Action | None, float] | None = None
+        #: None: no drop-box sensor at this lane; else whether it is connected
+        self.dropbox_connected: bool | None = None
 
     # -- inputs ------------------------------------------------------------------------
 
@@ -154,6 +159,10 @@ class PanelModel:
     def set_language(self, language: Language) -> None:
         self.language = language
 
+    def set_dropbox(self, connected: bool | None) -> None:
+        """The drop-box sensor came or went (None: the lane has none)."""
+        self.dropbox_connected = connected
+
     # -- output ------------------------------------------------------------------------
 
     def view(self, now: datetime) -> PanelView:
@@ -181,6 +190,11 @@ class PanelModel:
             feedback=feedback,
             feedback_about=about,
             language=self.language,
+            dropbox_down=(
+                self.dropbox_connected is False
+                and shown.code is InstructionCode.DROP_MANIFEST
+                and not shown.failing_closed
+            ),
         )
 
     def seconds_to_feedback_end(self) -> float | None:

@@ -39,10 +39,12 @@ class AiopScreen(LaneScreen):
     Signals:
         published(object): a message this panel put on the bus (UnladenPressed / ManifestDropped).
         sensor_drop(): the drop-box sensor counted a manifest (from its thread, queued).
+        dropbox_changed(bool): the sensor came or went (from its thread, queued).
     """
 
     published = Signal(object)
     sensor_drop = Signal()
+    dropbox_changed = Signal(bool)
 
     config: PanelConfig
 
@@ -81,8 +83,10 @@ class AiopScreen(LaneScreen):
                 self._publish_from_sensor,
                 min_closed_ms=config.dropbox_min_closed_ms,
                 refractory_ms=config.dropbox_refractory_ms,
-                on_connection=lambda _up: self.publish_status(),
+                on_connection=self._on_sensor_connection,
             )
+            self.model.set_dropbox(False)  # until the sensor's port opens
+            self.dropbox_changed.connect(self._on_dropbox)
         # after connect_device's plain "online": this one, with the sensor's state, wins
         self.bus.on_connection(lambda up: self.publish_status() if up else None)
         self.refresh()
@@ -158,6 +162,15 @@ class AiopScreen(LaneScreen):
         topic = device_status_topic(self.config.cp, self.config.lane, self.config.device)
         status = DeviceStatus(state="online", detail=detail, metrics=metrics)
         self.bus.publish(topic, status, retain=True)
+
+    def _on_sensor_connection(self, up: bool) -> None:
+        """The sensor's thread: the status now, the screen on the GUI thread (queued)."""
+        self.publish_status()
+        self.dropbox_changed.emit(up)
+
+    def _on_dropbox(self, up: bool) -> None:
+        self.model.set_dropbox(up)
+        self.refresh()
 
     def _publish_from_sensor(self, message: ManifestDropped) -> None:
         self.bus.publish(manifest_topic(self.config.cp, self.config.lane), message)

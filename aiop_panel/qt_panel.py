@@ -43,6 +43,8 @@ _FEEDBACK_COLOURS = {
     Feedback.NOT_AVAILABLE: "#c8102e",
     Feedback.CANCELLED: "#444444",
 }
+#: amber, black text: a standing notice, not the answer to a press
+_DROPBOX_DOWN = "#ffb000"
 
 
 def feedback_text(feedback: Feedback) -> str:
@@ -259,7 +261,12 @@ class PanelWidget(QWidget):
             self.question.setText(tr("Panel", "Is this truck empty (unladen)?"))
         elif view.confirming is Action.MANIFEST:
             self.question.setText(tr("Panel", "Have you put the manifest in the drop box?"))
-        if view.feedback is None:
+        if view.feedback is None and view.dropbox_down:
+            self.feedback.setText(tr("Panel", "Manifest box out of order: please see the officer"))
+            self.feedback.setStyleSheet(
+                f"background: {_DROPBOX_DOWN}; color: black; border-radius: 8px;"
+            )
+        elif view.feedback is None:
             self.feedback.setText("")
             self.feedback.setStyleSheet("")
         else:

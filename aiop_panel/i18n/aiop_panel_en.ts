@@ -28,6 +28,10 @@
       <translation>Is this truck empty (unladen)?</translation>
     </message>
     <message>
+      <source>Manifest box out of order: please see the officer</source>
+      <translation>Manifest box out of order: please see the officer</translation>
+    </message>
+    <message>
       <source>Manifest dropped</source>
       <translation>Manifest dropped</translation>
     </message>

@@ -28,6 +28,10 @@
       <translation>这辆货车是空车吗？</translation>
     </message>
     <message>
+      <source>Manifest box out of order: please see the officer</source>
+      <translation>舱单收集箱故障，请见关员</translation>
+    </message>
+    <message>
       <source>Manifest dropped</source>
       <translation>已投入舱单</translation>
     </message>

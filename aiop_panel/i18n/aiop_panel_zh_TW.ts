@@ -28,6 +28,10 @@
       <translation>這輛貨車是空車嗎？</translation>
     </message>
     <message>
+      <source>Manifest box out of order: please see the officer</source>
+      <translation>艙單收集箱故障，請見關員</translation>
+    </message>
+    <message>
       <source>Manifest dropped</source>
       <translation>已投入艙單</translation>
     </message>

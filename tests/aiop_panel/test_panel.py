@@ -129,3 +129,20 @@ def test_config() -> None:
         load_config(PanelConfig, None, {"language": "fr"})
     with pytest.raises(ConfigError):
         load_config(PanelConfig, None, {"dropbox_min_closed_ms": 0})
+
+
+def test_a_missing_dropbox_sensor_is_shown_only_when_the_manifest_is_wanted(
+    clock: FakeClock,
+) -> None:
+    model = PanelModel(clock=clock)
+    model.on_shown(shown(C.DROP_MANIFEST, 1))
+    assert not model.view(clock.now()).dropbox_down  # no sensor at this lane
+    model.set_dropbox(False)
+    assert model.view(clock.now()).dropbox_down
+    model.on_shown(shown(C.NO_BUNDLE, 2))
+    assert not model.view(clock.now()).dropbox_down
+    model.on_shown(STOP)  # failing closed: the STOP says it all
+    assert not model.view(clock.now()).dropbox_down
+    model.on_shown(shown(C.DROP_MANIFEST, 3))
+    model.set_dropbox(True)
+    assert not model.view(clock.now()).dropbox_down

@@ -268,14 +268,37 @@ def test_dropbox_sensor_publishes_through_the_panel(
                     return status
             raise AssertionError("the status never said so")
 
-        # the panel's status says when its sensor is gone, and when it is back
+        # the panel's status says when its sensor is gone, and when it is back; while it
+        # is gone a lane that wants the manifest tells the driver to see the officer
+        widget = screen.widget
+        widget.resize(1024, 768)
+        feed(screen, C.DROP_MANIFEST, 1)
+        assert widget.view is not None
+        assert not widget.view.dropbox_down
+        assert widget.feedback.text() == ""
         box.unplug()
         gone = next_status(gone=True)
         assert gone.state == "online"
         assert "drop-box sensor not connected" in gone.detail
+        qtbot.waitUntil(lambda: widget.view is not None and widget.view.dropbox_down, timeout=5000)
+        for language in Language:
+            click(qtbot, widget.languages[language])
+            assert widget.feedback.text()
+            assert missing_glyphs(widget.feedback.text(), widget.feedback.font()) == []
+            widget.instruction.repaint()
+            grab_png(widget, SHOTS / f"aiop_dropbox_down_{language}.png")
+        feed(screen, C.PROCEED, 2)  # nothing to drop any more: no notice
+        assert widget.view is not None
+        assert not widget.view.dropbox_down
+        assert widget.feedback.text() == ""
+        feed(screen, C.DROP_MANIFEST, 3)
         box.replug()
         back = next_status(gone=False)
         assert back.state == "online"
+        qtbot.waitUntil(
+            lambda: widget.view is not None and not widget.view.dropbox_down, timeout=5000
+        )
+        assert widget.feedback.text() == ""
     finally:
         screen.stop()
         box.stop()
