@@ -29,8 +29,23 @@ def lane_key(site_secret: bytes, cp: ControlPoint | str, lane: str) -> bytes:
     return hmac.new(site_secret, label, hashlib.sha256).digest()
 
 
+def sign_canonical(canonical: bytes, key: bytes) -> str:
+    """HMAC-SHA256 (hex) of canonical JSON bytes."""
+    return hmac.new(key, canonical, hashlib.sha256).hexdigest()
+
+
 def sign_dict(obj: dict[str, Any], key: bytes) -> str:
-    return hmac.new(key, canonical_json(obj), hashlib.sha256).hexdigest()
+    return sign_canonical(canonical_json(obj), key)
+
+
+def signed_payload(obj: dict[str, Any], key: bytes) -> tuple[str, bytes]:
+    """``obj``'s signature and its wire bytes, serialised once: the canonical JSON that
+    is signed, with ``sig`` added as its last member (a hot path: the lane controller)."""
+    canonical = canonical_json(obj)
+    sig = sign_canonical(canonical, key)
+    member = b'"sig":"' + sig.encode() + b'"'
+    body = canonical[:-1] if canonical == b"{}" else canonical[:-1] + b","
+    return sig, body + member + b"}"
 
 
 def sign_instruction(instruction: Instruction, key: bytes) -> Instruction:

@@ -40,7 +40,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -350,7 +350,7 @@ class Outbox:
         return True
 
     def _failed(self, err: sqlite3.Error, changes: int) -> None:
-        busy = isinstance(err, sqlite3.OperationalError) and "locked" in str(err)
+        busy = _is_busy(err)
         now = time.monotonic()
         if busy:
             # another program (a shell, a backup) holds the write lock: wait a while first
@@ -393,7 +393,7 @@ class Outbox:
                 with self._transaction() as conn:
                     result = run(conn)
             except sqlite3.Error as err:
-                if "locked" in str(err):
+                if _is_busy(err):
                     raise OutboxError(f"outbox busy (another program writes): {err}") from err
                 raise OutboxError(f"outbox write failed: {err}") from err
             with self._cond:
@@ -638,7 +638,12 @@ def _write_changes(conn: sqlite3.Connection, writes: list[_Write]) -> None:
         )
 
 
-def _run_callbacks(callbacks: Any) -> None:
+def _is_busy(err: sqlite3.Error) -> bool:
+    """Another connection (another program: ours share one writer) holds the write lock."""
+    return isinstance(err, sqlite3.OperationalError) and "locked" in str(err)
+
+
+def _run_callbacks(callbacks: Iterable[Callable[[], None] | None]) -> None:
     for after in callbacks:
         if after is None:
             continue

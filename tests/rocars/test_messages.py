@@ -7,7 +7,14 @@ import pytest
 
 from rocars.errors import BadPayload, BadSignature
 from rocars.messages import Instruction, InstructionCode, PlateRead, SyncStatus, parse
-from rocars.signing import lane_key, sign_instruction, verify_payload
+from rocars.signing import (
+    canonical_json,
+    lane_key,
+    sign_dict,
+    sign_instruction,
+    signed_payload,
+    verify_payload,
+)
 from rocars.timeutil import utc_now
 from rocars.topics import LaneTopic, instruction_topic, parse_lane_topic
 
@@ -112,3 +119,15 @@ def test_topics() -> None:
     ]:
         with pytest.raises(BadPayload):
             parse_lane_topic(bad)
+
+
+def test_signed_payload_is_the_signed_canonical_json_with_sig_last() -> None:
+    key = lane_key(b"site", "SBC", "L01")
+    instruction = Instruction(seq=7, vrn="AB1234", code=InstructionCode.PROCEED, ubr="9110635860")
+    sig, wire = signed_payload(instruction.to_dict(), key)
+    assert sig == sign_dict(instruction.to_dict(), key)
+    assert wire.endswith(b',"sig":"' + sig.encode() + b'"}')
+    assert wire.startswith(canonical_json(instruction.to_dict())[:-1])
+    assert verify_payload(wire, key) == instruction.model_copy(update={"sig": sig})
+    empty_sig = sign_dict({}, key)
+    assert signed_payload({}, key) == (empty_sig, b'{"sig":"' + empty_sig.encode() + b'"}')
