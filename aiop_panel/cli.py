@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
 from ui_common.cli import display_args, run_display
-
-logger = logging.getLogger(__name__)
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:

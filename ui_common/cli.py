@@ -8,7 +8,6 @@ them in order when the event loop ends (SIGTERM and SIGINT end it cleanly).
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 import time
@@ -22,7 +21,6 @@ from rocars.logs import setup_logging
 if TYPE_CHECKING:
     from PySide6.QtCore import SignalInstance
 
-logger = logging.getLogger(__name__)
 
 #: Process start, near enough: the bench's first-frame time counts from here.
 STARTED = time.perf_counter()
