@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 
 HK_TZ = timezone(timedelta(hours=8), "HKT")
 
@@ -13,8 +14,15 @@ def utc_now() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+@lru_cache(maxsize=1024)
 def to_rfc3339(value: datetime) -> str:
-    """Format an aware datetime as ``2026-11-21T08:00:00.123Z``."""
+    """Format an aware datetime as ``2026-11-21T08:00:00.123Z``.
+
+    Cached: a lane formats the same few times (the read's, its instruction's expiry) a
+    dozen times a truck, in the session, the record and the outbox row. Equal instants
+    in other zones hash and compare equal and give the same text; a naive time never
+    equals an aware one, and an error is not cached.
+    """
     if value.tzinfo is not UTC:
         if value.tzinfo is None:
             raise ValueError("naive datetime: times on the wire are always UTC")
