@@ -62,6 +62,9 @@ CHECKPOINT_EVERY = 500
 BUSY_GRACE_S = 5.0
 #: Uploaded records are pruned this many rows a transaction (the lanes wait for no more).
 PRUNE_CHUNK = 500
+#: Upload results are marked this many rows a transaction: a batch of 100 in one took
+#: the writer for 2-11 ms in the running agent, and a plate read's commit waits for it.
+MARK_CHUNK = 20
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS lanes (
@@ -517,31 +520,41 @@ class Outbox:
     ) -> int:
         """Set uploaded / rejected for pending ids; returns how many rows changed.
 
-        Only ``pending`` rows move, so a record is never marked twice.
+        Only ``pending`` rows move, so a record is never marked twice. ``MARK_CHUNK`` ids
+        a transaction, so lane changes go in between: when one fails (OutboxError), the
+        chunks before it stay marked and the rest stay pending, to be sent again and
+        answered ``duplicate`` (the event id is the idempotency key).
         """
         stamp = to_rfc3339(now)
-        uploaded = [(stamp, id_) for id_, (state, _) in results.items() if state == "uploaded"]
-        rejected = [
-            (reason or "", stamp, id_)
-            for id_, (state, reason) in results.items()
-            if state == "rejected"
-        ]
+        items = list(results.items())
+        total = 0
+        for start in range(0, len(items), MARK_CHUNK):
+            chunk = items[start : start + MARK_CHUNK]
+            uploaded = [(stamp, id_) for id_, (state, _) in chunk if state == "uploaded"]
+            rejected = [
+                (reason or "", stamp, id_) for id_, (state, reason) in chunk if state == "rejected"
+            ]
 
-        def run(conn: sqlite3.Connection) -> int:
-            before = conn.total_changes
-            conn.executemany(
-                "UPDATE records SET state = 'uploaded', done_at = ?, attempts = attempts + 1 "
-                "WHERE id = ? AND state = 'pending'",
-                uploaded,
-            )
-            conn.executemany(
-                "UPDATE records SET state = 'rejected', reason = ?, done_at = ?, "
-                "attempts = attempts + 1 WHERE id = ? AND state = 'pending'",
-                rejected,
-            )
-            return conn.total_changes - before
+            def run(
+                conn: sqlite3.Connection,
+                uploaded: list[tuple[str, str]] = uploaded,
+                rejected: list[tuple[str, str, str]] = rejected,
+            ) -> int:
+                before = conn.total_changes
+                conn.executemany(
+                    "UPDATE records SET state = 'uploaded', done_at = ?, attempts = attempts + 1"
+                    " WHERE id = ? AND state = 'pending'",
+                    uploaded,
+                )
+                conn.executemany(
+                    "UPDATE records SET state = 'rejected', reason = ?, done_at = ?, "
+                    "attempts = attempts + 1 WHERE id = ? AND state = 'pending'",
+                    rejected,
+                )
+                return conn.total_changes - before
 
-        return self._write_now(run, timeout)
+            total += self._write_now(run, timeout)
+        return total
 
     def count(self, state: str = "pending") -> int:
         return int(self._read("SELECT count(*) FROM records WHERE state = ?", state)[0][0])

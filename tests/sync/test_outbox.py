@@ -13,7 +13,7 @@ from rocars.messages import InstructionCode
 from rocars.models import ClearanceRecord
 from sync.errors import OutboxError
 from sync.lane import Session
-from sync.outbox import Outbox
+from sync.outbox import MARK_CHUNK, Outbox
 
 NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 
@@ -187,6 +187,35 @@ def test_a_failing_commit_publishes_nothing_until_it_succeeds(tmp_path: Path) ->
     assert outbox.flush(10)
     assert called == [2, 3]
     assert outbox.lane("L01").last_seq == 3  # type: ignore[union-attr]
+    outbox.close()
+
+
+def test_a_large_batch_is_marked_in_chunks_and_a_failed_chunk_stays_pending(
+    tmp_path: Path,
+) -> None:
+    """Marks go in ``MARK_CHUNK`` rows a transaction (a plate read's commit waits for one
+    chunk at most): a chunk that fails leaves the chunks before it marked and itself and
+    the rest pending, to be sent again."""
+    outbox = Outbox(tmp_path / "outbox.db")
+    count = MARK_CHUNK * 3
+    outbox.save("L01", 1, None, [record(n) for n in range(count)], NOW)
+    poisoned = record(MARK_CHUNK + 3).id  # in the second chunk
+    spoiler = sqlite3.connect(tmp_path / "outbox.db", isolation_level=None)
+    spoiler.execute(
+        "CREATE TRIGGER spoil BEFORE UPDATE ON records "
+        f"WHEN new.id = '{poisoned}' BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
+    )
+    spoiler.close()
+    marks = {record(n).id: ("uploaded", None) for n in range(count)}
+    with pytest.raises(OutboxError, match="disk says no"):
+        outbox.mark(marks, NOW)
+    assert outbox.count("uploaded") == MARK_CHUNK  # the first chunk only
+    assert [p.id for p in outbox.pending(1)] == [record(MARK_CHUNK).id]
+    spoiler = sqlite3.connect(tmp_path / "outbox.db", isolation_level=None)
+    spoiler.execute("DROP TRIGGER spoil")
+    spoiler.close()
+    assert outbox.mark(marks, NOW) == count - MARK_CHUNK  # the rest, each once
+    assert (outbox.depth(), outbox.count("uploaded")) == (0, count)
     outbox.close()
 
 
