@@ -102,7 +102,6 @@ class KioskWindow(QWidget):
     ) -> None:
         super().__init__()
         self.setObjectName("kiosk")
-        self.setStyleSheet(STYLE)
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.model = model
         self.translations = translations
@@ -240,10 +239,17 @@ class KioskWindow(QWidget):
         self.notice.show()
 
     def _apply_font(self, lang: Language) -> None:
+        """The language's CJK family for every widget of the window, and for the app
+        (dialogs). Through the style sheet: with one set, Qt does not pass a font change
+        of the application or of the window on to widgets already polished, so the
+        first kiosk in a process drew Latin text in the default font and a language
+        switch left some labels in the previous language's family."""
+        family = font_family(lang)
+        self.setStyleSheet(f'{STYLE}\nQWidget {{ font-family: "{family}"; }}\n')
+        font = QFont(family)
+        font.setPixelSize(30)
         app = QApplication.instance()
         if isinstance(app, QApplication):
-            font = QFont(font_family(lang))
-            font.setPixelSize(30)
             app.setFont(font)
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
