@@ -15,7 +15,12 @@ session after its hold (per session ended), wall time on this thread:
   (other processes, on a VM other guests) has taken the caches: this is what a read
   costs in the running agent, and the sum of the two is how much of every second the
   lanes keep the GIL busy at 100 lanes. That share is what reads queue behind, which
-  is why it matters for ``bench/lane_latency.py``'s p99 (docs/benchmarks.md).
+  is why it matters for ``bench/lane_latency.py``'s p99 (docs/benchmarks.md);
+- **contended**: as in the agent, reads every 5 ms on one thread while the
+  controller's timer thread ends the sessions after their hold, on the real clock;
+  each read timed from when it was due until it was answered (queueing behind the
+  read before it and waiting for the GIL included), which is the agent's part of the
+  end-to-end figure without the broker.
 
 No target of its own: it is the figure to watch while changing the lane path, steadier
 than the end-to-end benchmark on a shared machine.
@@ -30,6 +35,7 @@ import random
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -109,11 +115,12 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             sys.stderr = stderr
         now = [utc_now()]
+        real_time = threading.Event()  # the contended phase runs on the real clock
 
         def clock() -> datetime:
-            return now[0]
+            return utc_now() if real_time.is_set() else now[0]
 
-        total = warm + 2 * trucks
+        total = warm + 3 * trucks
         replica = Replica(work / "replica.db")
         replica.apply(
             "",
@@ -204,10 +211,39 @@ def main(argv: list[str] | None = None) -> int:
                 end_s.append(time.perf_counter() - began)
             return read_s, end_s
 
+        def contended(batch: list[tuple[str, bytes]]) -> tuple[list[float], list[float]]:
+            """As in the agent: reads come on one thread (paho's there) every 5 ms while
+            the controller's timer thread ends sessions after their hold; both on the
+            real clock. Each read: from when it was due until answered (waiting for
+            the GIL and for the read before it included), and ``on_message`` alone."""
+            real_time.set()
+            replica.apply("c1", ChangePage(changes=[], next="c1"), utc_now())
+            stop = threading.Event()
+            timer = threading.Thread(target=controller.run, args=(stop,), name="sync-lanes")
+            timer.start()
+            late_s: list[float] = []
+            read_s: list[float] = []
+            try:
+                due = time.perf_counter() + 0.05
+                for topic, payload in batch:
+                    time.sleep(max(0.0, due - time.perf_counter()))
+                    began = time.perf_counter()
+                    controller.on_message(topic, payload)
+                    done = time.perf_counter()
+                    read_s.append(done - began)
+                    late_s.append(done - due)
+                    due += 0.005
+                time.sleep(0.5)  # the last holds end
+            finally:
+                stop.set()
+                timer.join()
+            return late_s, read_s
+
         gc.collect()
         back_to_back(reads[:warm])
         hot_reads, hot_ends = back_to_back(reads[warm : warm + trucks])
-        paced_reads, paced_ends = paced(reads[warm + trucks :])
+        paced_reads, paced_ends = paced(reads[warm + trucks : warm + 2 * trucks])
+        busy_answers, busy_reads = contended(reads[warm + 2 * trucks :])
         outbox.flush()
         sent = bus.sent
         outbox.close()
@@ -221,6 +257,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"back to back: read {summary(hot_reads)}; session end {summary(hot_ends)}")
     print(f"paced (5 ms): read {summary(paced_reads)}; session end {summary(paced_ends)}")
+    print(
+        f"contended (timer thread ending sessions meanwhile): read due -> answered "
+        f"{summary(busy_answers)}; on_message {summary(busy_reads)}"
+    )
     per_truck = statistics.fmean(paced_reads) + statistics.fmean(paced_ends)
     print(
         f"a truck (read + session end, paced means) {per_truck * 1e3:.2f} ms: at 100 lanes "
