@@ -42,6 +42,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -227,16 +228,21 @@ def baseline_main(broker: str, central: str, token: str) -> int:
             f"rocars/{CP}/lanes/{BASELINE_LANE}/instruction", instruction.to_bytes(), retain=True
         )
 
-    bus.subscribe(f"rocars/{CP}/lanes/{BASELINE_LANE}/plate", on_plate)
+    serve(bus, f"rocars/{CP}/lanes/{BASELINE_LANE}/plate", on_plate, "baseline")
+    http.close()
+    return 0
+
+
+def serve(bus: Bus, topic_filter: str, handler: Callable[[str, bytes], None], name: str) -> None:
+    """Answer ``topic_filter`` with ``handler`` until SIGTERM (a worker process's life)."""
+    bus.subscribe(topic_filter, handler)
     bus.start()
     bus.wait_connected(10)
-    print("baseline ready", flush=True)
+    print(f"{name} ready", flush=True)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     stopped.wait()
     bus.stop()
-    http.close()
-    return 0
 
 
 def null_main(broker: str) -> int:
@@ -252,14 +258,7 @@ def null_main(broker: str) -> int:
         answer = json.dumps({"vrn": vrn, "code": "PROCEED", "sig": filler}).encode()
         bus.publish(topic.rsplit("/", 1)[0] + "/instruction", answer, retain=True)
 
-    bus.subscribe(f"rocars/{NULL_CP}/lanes/+/plate", on_plate)
-    bus.start()
-    bus.wait_connected(10)
-    print("null ready", flush=True)
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    stopped.wait()
-    bus.stop()
+    serve(bus, f"rocars/{NULL_CP}/lanes/+/plate", on_plate, "null")
     return 0
 
 

@@ -31,7 +31,13 @@ from rocars.messages import (
 )
 from rocars.signing import lane_key
 from rocars.timeutil import utc_now
-from rocars.topics import LaneTopic, instruction_topic, lane_filter, parse_lane_topic
+from rocars.topics import (
+    LaneTopic,
+    ParsedTopic,
+    instruction_topic,
+    lane_filter,
+    parse_lane_topic,
+)
 from sync.config import SyncConfig
 from sync.errors import OutboxError, ReplicaError
 from sync.lane import FINAL_CODES, WAITING_CODES, Freshness, Lane, LaneOutput
@@ -41,6 +47,10 @@ from sync.puller import CentralLink
 from sync.replica import Replica
 
 logger = logging.getLogger(__name__)
+
+#: The timer gives way to a plate read being handled (see ``tick``), at most this long
+#: for each lane it ends.
+READ_PRIORITY_WAIT_S = 0.005
 
 
 class Publisher(Protocol):
@@ -79,6 +89,9 @@ class LaneController:
         #: publishing (the writer thread) and republishing (paho's thread) one at a time,
         #: so that a republished instruction never lands after a newer one
         self._publish_lock = threading.Lock()
+        #: lane inputs (plate reads, presses, drops) being handled now (paho's thread)
+        self._reads = 0
+        self._reads_done = threading.Condition()
         seeder = rng or random.Random()
         for lane_config in config.lanes:
             self.lanes[lane_config.id] = Lane(
@@ -149,6 +162,17 @@ class LaneController:
         if lane is None:
             self._bad(topic, "unknown_lane", f"lane {parsed.lane} is not controlled here")
             return
+        with self._reads_done:
+            self._reads += 1
+        try:
+            self._dispatch(topic, parsed, lane, payload)
+        finally:
+            with self._reads_done:
+                self._reads -= 1
+                if not self._reads:
+                    self._reads_done.notify_all()
+
+    def _dispatch(self, topic: str, parsed: ParsedTopic, lane: Lane, payload: bytes) -> None:
         try:
             if parsed.kind is LaneTopic.PLATE:
                 started = time.perf_counter()
@@ -191,6 +215,10 @@ class LaneController:
 
         Checking every lane's ``tick`` every 50 ms costs ~0.75 ms of the GIL at 100 lanes,
         a stall for a plate read that comes in meanwhile; the due check is a comparison.
+        Before each lane it ends, the timer waits (up to ``READ_PRIORITY_WAIT_S``) while
+        a plate read is being handled: a driver waits for that answer, nobody for a hold
+        ending a few milliseconds later; without it a read shared the GIL with a burst
+        of session ends.
         """
         now = self._clock()
         for name, lane in self.lanes.items():
@@ -204,6 +232,8 @@ class LaneController:
             else:
                 continue  # no timer on other codes
             if (now - session.code_at).total_seconds() >= wait:
+                with self._reads_done:
+                    self._reads_done.wait_for(lambda: not self._reads, READ_PRIORITY_WAIT_S)
                 self.handle(name, lane.tick)
 
     def run(self, stop: threading.Event) -> None:

@@ -1,0 +1,148 @@
+"""The timer gives way to a lane input being handled: a driver waits for that answer."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from rocars.messages import PlateRead
+from rocars.models import Bundle, Change, ChangePage
+from sync import controller as controller_module
+from sync.config import SyncConfig
+from sync.controller import LaneController
+from sync.outbox import Outbox
+from sync.puller import CentralLink
+from sync.replica import Replica
+from tests.sync.test_lane import T0, make_bundle
+
+HELD = "HE1D"  # a plate whose lookup is held until the test lets it go
+
+
+class HeldReplica(Replica):
+    """A real replica whose lookup of ``HELD`` waits for ``release``."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def bundles_for_plate(self, plate: str) -> list[Bundle]:
+        if plate == HELD:
+            self.entered.set()
+            assert self.release.wait(10)
+        return super().bundles_for_plate(plate)
+
+
+class Published:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, bytes]] = []
+        self.lock = threading.Lock()
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        with self.lock:
+            self.seen.append((topic.split("/")[3], payload))
+
+
+Setup = tuple[LaneController, HeldReplica, Published, list[datetime]]
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[Setup]:
+    now = [T0]
+    replica = HeldReplica(tmp_path / "replica.db")
+    bundles = [make_bundle("9000000001", "AB1234"), make_bundle("9000000002", HELD)]
+    replica.apply(
+        "",
+        ChangePage(
+            changes=[
+                Change(seq=n + 1, kind="bundle", key=b.ubr, bundle=b) for n, b in enumerate(bundles)
+            ],
+            next="c1",
+        ),
+        T0,
+    )
+    outbox = Outbox(tmp_path / "outbox.db")
+    link = CentralLink(lambda: now[0])
+    link.mark_up()
+    config = SyncConfig.model_validate(
+        {
+            "lanes": [
+                {"id": lane, "manifest_required": False, "hold_s": 3.0} for lane in ("L01", "L02")
+            ],
+            "data_dir": str(tmp_path),
+        }
+    )
+    published = Published()
+    controller = LaneController(
+        config,
+        publisher=published,
+        replica=replica,
+        outbox=outbox,
+        link=link,
+        site_secret=b"test-site-secret",
+        clock=lambda: now[0],
+    )
+    controller.start()
+    yield controller, replica, published, now
+    replica.release.set()
+    outbox.close()
+    replica.close()
+
+
+def read(vrn: str) -> bytes:
+    return PlateRead(vrn=vrn, confidence=0.97, source="serial", device="t").to_bytes()
+
+
+def due_hold_and_held_read(setup: Setup) -> threading.Thread:
+    """L02 shows PROCEED and its hold is over (the timer would end it now) while a read
+    on L01 is being handled, held in its lookup; returns that read's thread."""
+    controller, replica, _, now = setup
+    controller.on_message("rocars/SBC/lanes/L02/plate", read("AB1234"))
+    now[0] += timedelta(seconds=4)
+    reader = threading.Thread(
+        target=controller.on_message, args=("rocars/SBC/lanes/L01/plate", read(HELD))
+    )
+    reader.start()
+    assert replica.entered.wait(5)
+    return reader
+
+
+def test_the_timer_waits_for_a_read_being_handled(
+    setup: Setup,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    controller, replica, published, _ = setup
+    monkeypatch.setattr(controller_module, "READ_PRIORITY_WAIT_S", 10.0)
+    reader = due_hold_and_held_read(setup)
+    timer = threading.Thread(target=controller.tick)
+    timer.start()
+    timer.join(0.5)
+    assert timer.is_alive()  # waiting for the read ...
+    assert controller.lanes["L02"].session is not None  # ... L02 not ended yet
+    replica.release.set()
+    reader.join(5)
+    timer.join(5)
+    assert not timer.is_alive()
+    assert controller.lanes["L02"].session is None
+    lanes = [lane for lane, _ in published.seen]
+    # the read's answer went out before the READY that ended L02's hold
+    assert lanes.index("L01", 2) < len(lanes) - 1 - lanes[::-1].index("L02")
+
+
+def test_the_timer_waits_a_bounded_time_only(
+    setup: Setup,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    controller, replica, _, _ = setup
+    monkeypatch.setattr(controller_module, "READ_PRIORITY_WAIT_S", 0.2)
+    reader = due_hold_and_held_read(setup)
+    controller.tick()  # returns although the read is still held
+    assert controller.lanes["L02"].session is None
+    assert reader.is_alive()
+    replica.release.set()
+    reader.join(5)
+    assert controller.lanes["L01"].session is not None
