@@ -10,14 +10,21 @@ STAMP := $(VENV)/.installed
 TRUCKS ?= 12
 SEED ?= 7
 PYTEST_ARGS ?=
+PACKAGES := rocars sync avrs_adapter xdb_display aiop_panel kiosk hardware_sim ui_common
+# Bytecode is compiled ahead: where PYTHONDONTWRITEBYTECODE is set (as on these shared
+# machines) every process would otherwise compile FastAPI, pydantic and the rest
+# from source at each start, 3-13 s instead of 0.8 s for the simulated centre.
+COMPILE := $(BIN)/python -m compileall -q -j 0 $(PACKAGES) tests bench >/dev/null
 
 .PHONY: demo test debs venv lint typecheck check bench clean
 
 demo: debs $(STAMP) ## a whole simulated control point, headless, N trucks
+	$(COMPILE)
 	$(BIN)/rocars-edge up --headless --trucks $(TRUCKS) --seed $(SEED)
 
 test: debs $(STAMP) ## lint, types, import contracts, then the whole suite
 	$(MAKE) --no-print-directory check
+	$(COMPILE)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 check: $(STAMP)
@@ -36,7 +43,7 @@ debs:
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check 'uv==0.13.9'
-	$(BIN)/uv pip install --python $(BIN)/python -q -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python -q --compile-bytecode -r requirements.lock
 	$(BIN)/uv pip install --python $(BIN)/python -q --no-deps -e .
 	touch $(STAMP)
 

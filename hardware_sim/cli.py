@@ -22,6 +22,7 @@ from hardware_sim.central import (
     create_app,
     parse_tokens,
 )
+from rocars.client import SERVER_KEEPALIVE_S
 from rocars.errors import RocarsError
 from rocars.ids import ControlPoint, Direction
 from rocars.logs import setup_logging
@@ -120,7 +121,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Central ROCARS on http://{args.host}:{args.port} (data {config.data_dir})")
         sys.stdout.flush()
     server = _Server(
-        uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+        uvicorn.Config(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            access_log=False,
+            timeout_keep_alive=SERVER_KEEPALIVE_S,
+        )
     )
     server.run()
     if not server.started:

@@ -5,10 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from rocars.client import RocarsClient
+from rocars.client import DEFAULT_TIMEOUT_S, RocarsClient
 from rocars.models import Bundle, Cargo
 
 T = TypeVar("T")
+
+#: The kiosk waits longer than the local API waits for the centre (its client's
+#: ``DEFAULT_TIMEOUT_S`` unless configured), so that the kiosk hears the local API's
+#: answer ("centre down", "may have been applied") instead of timing out itself and
+#: telling the driver the kiosk is offline.
+KIOSK_TIMEOUT_S = DEFAULT_TIMEOUT_S + 5.0
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,15 @@ from rocars.models import (
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_TIMEOUT_S = 10.0
+#: An idle pooled connection is dropped after this long, well before the server's own
+#: keep-alive timeout closes it (uvicorn: 5 s, ours: ``SERVER_KEEPALIVE_S``). With the
+#: two equal (httpx's default is also 5 s) a request sent just as the server closes the
+#: idle connection fails with "Server disconnected without sending a response".
+KEEPALIVE_EXPIRY_S = 2.0
+#: the keep-alive timeout our servers (local API, simulated centre) give uvicorn
+SERVER_KEEPALIVE_S = 15
+
 
 class ApiError(RocarsError):
     """An error answer (``{"error": KEY, "detail": ...}``) or no answer at all."""
@@ -40,9 +49,21 @@ class ApiError(RocarsError):
 class RocarsClient:
     """Blocking client. ``token`` is the control point's bearer token (devices only)."""
 
-    def __init__(self, base_url: str, *, token: str = "", timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str = "",
+        timeout: float = DEFAULT_TIMEOUT_S,
+        keepalive_s: float = KEEPALIVE_EXPIRY_S,
+    ) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout)
+        self._http = httpx.Client(
+            base_url=base_url,
+            headers=headers,
+            timeout=timeout,
+            limits=httpx.Limits(keepalive_expiry=keepalive_s),
+        )
 
     def close(self) -> None:
         self._http.close()

@@ -15,6 +15,7 @@ import uvicorn
 from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from rocars.client import SERVER_KEEPALIVE_S
 from sync.errors import SyncError
 
 logger = logging.getLogger(__name__)
@@ -61,7 +62,13 @@ class ApiServer:
         self.host = host
         self.port = port
         config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_keep_alive=SERVER_KEEPALIVE_S,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="sync-api", daemon=True)

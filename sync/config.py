@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from rocars.client import DEFAULT_TIMEOUT_S
 from rocars.config import BusConfig, ServiceConfig, SiteConfig, secret
 from rocars.ids import Lane
 
@@ -57,7 +58,9 @@ class CentralConfig(_Section):
         max_length=512,
         description="base URL of the central ROCARS API",
     )
-    timeout_s: float = Field(default=10.0, gt=0.0, le=120.0, description="HTTP timeout, seconds")
+    timeout_s: float = Field(
+        default=DEFAULT_TIMEOUT_S, gt=0.0, le=120.0, description="HTTP timeout, seconds"
+    )
 
     def token(self) -> str:
         """The control point's bearer token (a demo default when none is set)."""
