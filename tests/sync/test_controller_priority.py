@@ -97,10 +97,14 @@ def read(vrn: str) -> bytes:
     return PlateRead(vrn=vrn, confidence=0.97, source="serial", device="t").to_bytes()
 
 
-def due_hold_and_held_read(setup: Setup) -> threading.Thread:
+def due_hold_and_held_read(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch, wait_s: float
+) -> threading.Thread:
     """L02 shows PROCEED and its hold is over (the timer would end it now) while a read
-    on L01 is being handled, held in its lookup; returns that read's thread."""
+    on L01 is being handled, held in its lookup; returns that read's thread. The timer
+    gives way to a read for ``wait_s``."""
     controller, replica, _, now = setup
+    monkeypatch.setattr(controller_module, "READ_PRIORITY_WAIT_S", wait_s)
     controller.on_message("rocars/SBC/lanes/L02/plate", read("AB1234"))
     now[0] += timedelta(seconds=4)
     reader = threading.Thread(
@@ -116,8 +120,7 @@ def test_the_timer_waits_for_a_read_being_handled(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     controller, replica, published, _ = setup
-    monkeypatch.setattr(controller_module, "READ_PRIORITY_WAIT_S", 10.0)
-    reader = due_hold_and_held_read(setup)
+    reader = due_hold_and_held_read(setup, monkeypatch, wait_s=10.0)
     timer = threading.Thread(target=controller.tick)
     timer.start()
     timer.join(0.5)
@@ -138,8 +141,7 @@ def test_the_timer_waits_a_bounded_time_only(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     controller, replica, _, _ = setup
-    monkeypatch.setattr(controller_module, "READ_PRIORITY_WAIT_S", 0.2)
-    reader = due_hold_and_held_read(setup)
+    reader = due_hold_and_held_read(setup, monkeypatch, wait_s=0.2)
     controller.tick()  # returns although the read is still held
     assert controller.lanes["L02"].session is None
     assert reader.is_alive()
