@@ -14,9 +14,11 @@ PACKAGES := rocars sync avrs_adapter xdb_display aiop_panel kiosk hardware_sim u
 # Bytecode is compiled ahead: where PYTHONDONTWRITEBYTECODE is set (as on these shared
 # machines) every process would otherwise compile FastAPI, pydantic and the rest
 # from source at each start, 3-13 s instead of 0.8 s for the simulated centre.
+# A booth PC's services run as users that cannot write under /opt/rocars-edge, so they
+# need it too (`make compile`, docs/operations.md).
 COMPILE := $(BIN)/python -m compileall -q -j 0 $(PACKAGES) tests bench >/dev/null
 
-.PHONY: demo test debs venv lint typecheck check bench clean
+.PHONY: demo test debs venv compile lint typecheck check bench clean
 
 demo: debs $(STAMP) ## a whole simulated control point, headless, N trucks
 	$(COMPILE)
@@ -48,6 +50,9 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+compile: $(STAMP) ## bytecode for our packages (after every update of the checkout)
+	$(COMPILE)
 
 bench: $(STAMP)
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
