@@ -26,7 +26,13 @@ class Answer(Generic[T]):
 
 
 class KioskClient(RocarsClient):
-    """Same calls as RocarsClient; the query calls also say whether the answer may be stale."""
+    """Same calls as RocarsClient; the query calls also say whether the answer may be stale.
+
+    Waits ``KIOSK_TIMEOUT_S`` for an answer unless told otherwise.
+    """
+
+    def __init__(self, base_url: str, *, timeout: float = KIOSK_TIMEOUT_S) -> None:
+        super().__init__(base_url, timeout=timeout)
 
     def query_bundle(self, ubr: str) -> Answer[Bundle]:
         body = self._call("GET", f"/v1/bundles/{ubr}")

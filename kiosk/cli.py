@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         print("rocars-edge kiosk: need 0 < --idle-warn < --idle-reset", file=sys.stderr)
         return 2
     # Qt only now: `rocars-edge kiosk --help` works without a display.
-    from kiosk.api import KIOSK_TIMEOUT_S, KioskClient
+    from kiosk.api import KioskClient
     from kiosk.flows import Kiosk
     from kiosk.qt_app import CATALOGUE, KIOSK_SIZE, KioskWindow
     from kiosk.session import DEFAULT_LANGUAGE, IdleClock
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rocars-edge kiosk: {err}", file=sys.stderr)
         return 1
     print_dir = args.print_dir or Path(tempfile.mkdtemp(prefix="rocars-kiosk-print-"))
-    client = KioskClient(args.api, timeout=KIOSK_TIMEOUT_S)
+    client = KioskClient(args.api)
     model = Kiosk(
         client,
         media=args.media,

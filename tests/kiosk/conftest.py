@@ -15,7 +15,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from hardware_sim.launch import CentralProcess
-from kiosk.api import KIOSK_TIMEOUT_S, KioskClient
+from kiosk.api import KioskClient
 from kiosk.flows import Kiosk
 from kiosk.qt_app import CATALOGUE, KioskWindow
 from kiosk.session import IdleClock
@@ -108,6 +108,6 @@ def open_kiosk(
 def kiosk(qtbot: QtBot, backend: Backend, media: Path, tmp_path: Path) -> Iterator[KioskUi]:
     if not backend.api.up:  # a test that took the centre down failed before it came back
         backend.api.central_back()
-    client = KioskClient(backend.api.url, timeout=KIOSK_TIMEOUT_S)
+    client = KioskClient(backend.api.url)
     with open_kiosk(qtbot, client, media, tmp_path / "print") as ui:
         yield ui

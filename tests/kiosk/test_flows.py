@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.api import KIOSK_TIMEOUT_S, KioskClient
+from kiosk.api import KioskClient
 from kiosk.flows import Call, Kiosk, QueryMode, Screen
 from kiosk.session import IdleClock, Secret
 from rocars.ids import ControlPoint, Direction
@@ -17,7 +17,7 @@ from ui_common.languages import Language
 
 @pytest.fixture
 def model(backend: Backend, tmp_path: Path) -> Kiosk:
-    return Kiosk(KioskClient(backend.api.url, timeout=KIOSK_TIMEOUT_S), media=tmp_path)
+    return Kiosk(KioskClient(backend.api.url), media=tmp_path)
 
 
 def test_a_whole_bundle_without_widgets(model: Kiosk, backend: Backend) -> None:

@@ -8,7 +8,7 @@ from PySide6.QtGui import QFont, QFontInfo
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from kiosk.api import KIOSK_TIMEOUT_S, KioskClient
+from kiosk.api import KioskClient
 from tests.kiosk.conftest import Backend, open_kiosk
 from ui_common.app import font_family
 from ui_common.languages import Language
@@ -24,7 +24,7 @@ def test_the_window_draws_in_the_language_family_whatever_the_app_font_was(
     before = app.font()
     app.setFont(QFont("DejaVu Sans"))
     try:
-        client = KioskClient(backend.api.url, timeout=KIOSK_TIMEOUT_S)
+        client = KioskClient(backend.api.url)
         with open_kiosk(qtbot, client, media, tmp_path / "print") as ui:
             for lang in (Language.ZH_TW, Language.ZH_CN, Language.EN):
                 ui.model.set_language(lang)
