@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from rocars.config import parse_broker_url, secret
@@ -65,6 +65,74 @@ def topic_matches(topic_filter: str, topic: str) -> bool:
     return len(parts) == len(wanted)
 
 
+#: One ``recv`` takes up to this much: every packet the broker has sent so far, usually.
+RECV_CHUNK = 65536
+
+
+class _AnswerFirstClient(mqtt.Client):
+    """paho's client, reading in chunks and writing what a handler queued before it reads on.
+
+    Two changes to paho's reading, both measured on a lane agent at 200 plate reads/s
+    (docs/benchmarks.md):
+
+    - paho reads a packet in three ``recv`` calls (its first byte, its length, the rest)
+      and each lets the GIL go: with the agent's other threads busy, every one of them
+      could cost the reading thread a switch interval before it ran again, and a read
+      waited behind the acknowledgements read before it. Here one ``recv`` takes what
+      the socket holds and the packets are parsed from that buffer.
+    - paho's ``loop_read`` reads every packet the socket holds (up to one per message in
+      flight) and only then does its loop write: when messages arrive together, the
+      answer to the first waited for the handlers of all the others. Here whatever is
+      queued is written before each packet is read, so an answer leaves as soon as its
+      handler returns.
+
+    The same calls as paho's own loop, on its thread and outside any callback. The
+    internals used are those of paho 2.1-2.2 (``requirements.lock`` pins 2.2.0);
+    ``tests/rocars/test_bus.py`` checks both behaviours on a real broker.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rbuf = bytearray()
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        if not self._rbuf:
+            data = super()._sock_recv(RECV_CHUNK)  # BlockingIOError when there is none
+            if len(data) <= bufsize:
+                return data  # b"" too: the broker closed the connection
+            self._rbuf += data
+        chunk = bytes(self._rbuf[:bufsize])
+        del self._rbuf[:bufsize]  # from the front: CPython moves a start index, not the rest
+        return chunk
+
+    def _sock_close(self) -> None:
+        self._rbuf.clear()  # what the old connection sent is not the new one's
+        super()._sock_close()
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        if self._sock is None:
+            return MQTTErrorCode.MQTT_ERR_NO_CONN
+        budget = max(len(self._out_messages) + len(self._in_messages), 1)
+        while True:
+            if self._out_packet:
+                rc = self.loop_write()
+                if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    return rc
+            if self._sock is None:
+                return MQTTErrorCode.MQTT_ERR_NO_CONN
+            rc = self._packet_read()
+            if rc == MQTTErrorCode.MQTT_ERR_AGAIN:
+                if self._rbuf:
+                    continue  # paho's pause within a very long packet; the rest is here
+                return MQTTErrorCode.MQTT_ERR_SUCCESS
+            if rc > 0:
+                return self._loop_rc_handle(rc)
+            budget -= 1
+            # the buffer is read to its end: select() cannot see what is in it
+            if budget <= 0 and not self._rbuf:
+                return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+
 class Bus:
     """One MQTT connection.
 
@@ -91,7 +159,7 @@ class Bus:
         self._connection_callbacks: list[Callable[[bool], None]] = []
         self.connected = threading.Event()
         self._stopping = False
-        self._client = mqtt.Client(
+        self._client = _AnswerFirstClient(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=mqtt.MQTTv311,

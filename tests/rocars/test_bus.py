@@ -3,6 +3,8 @@ from __future__ import annotations
 import queue
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
@@ -67,6 +69,71 @@ time.sleep(60)
     assert payload == b"back"
     pub.stop()
     watcher.stop()
+
+
+def test_an_answer_leaves_before_the_next_message_is_read(mosquitto: Mosquitto) -> None:
+    """What a handler publishes goes out when it returns, not after every message queued.
+
+    Five requests reach the responder together (its first handler waits until all five
+    were taken by the broker); each handler answers, and each one after the first waits
+    for the answer before it to arrive at the asker. paho's own loop reads every packet
+    the socket holds before it writes: there the second handler would wait for an answer
+    still queued behind it.
+    """
+    answers: queue.Queue[bytes] = queue.Queue()
+    asker = Bus(mosquitto.url, "asker")
+    asker.subscribe("t/answer", lambda t, p: answers.put(p))
+    responder = Bus(mosquitto.url, "responder")
+    all_sent = threading.Event()
+    answered = threading.Event()
+    late: list[bytes] = []
+
+    def next_answer(timeout: float) -> bytes:
+        """The next answer that is not to a probe (b"" after ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                got = answers.get(timeout=left)
+            except queue.Empty:
+                break
+            if got != b"probe":
+                return got
+        return b""
+
+    def answer(topic: str, payload: bytes) -> None:
+        if payload == b"0":
+            assert all_sent.wait(10)
+            time.sleep(0.3)  # the other four reach this client's socket meanwhile
+        elif payload != b"probe":
+            before = str(int(payload) - 1).encode()
+            if next_answer(3) != before:
+                late.append(payload)
+        responder.publish("t/answer", payload)
+        if payload == b"4":
+            answered.set()
+
+    responder.subscribe("t/ask", answer)
+    for bus in (asker, responder):
+        bus.start()
+        assert bus.wait_connected(10)
+    # both subscriptions are live once a probe is answered
+    deadline = time.monotonic() + 10
+    while True:
+        asker.publish("t/ask", b"probe").wait_for_publish(5)
+        try:
+            if answers.get(timeout=0.5) == b"probe":
+                break
+        except queue.Empty:
+            assert time.monotonic() < deadline, "responder never answered"
+    sent = [asker.publish("t/ask", str(n).encode()) for n in range(5)]
+    for info in sent:
+        info.wait_for_publish(5)
+    all_sent.set()
+    assert answered.wait(30)
+    assert late == []  # each answer had left before the next request was read
+    assert next_answer(10) == b"4"  # the last one, the others taken by the handlers
+    asker.stop()
+    responder.stop()
 
 
 def test_credentials_from_config_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
