@@ -422,6 +422,13 @@ def main(argv: list[str] | None = None) -> int:
         help="the agent's outbox_durability (default: the agent's default)",
     )
     parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a top-level setting of the agent's sync.toml, TOML value (e.g. tick_interval_s=0.01)",
+    )
+    parser.add_argument(
         "--poll-idle",
         action="store_true",
         help="keep every CPU busy at SCHED_IDLE meanwhile (a booth PC tuned for latency)",
@@ -458,8 +465,10 @@ def main(argv: list[str] | None = None) -> int:
             lanes = [f"L{n:03d}" for n in range(1, max(steps) + 1)]
             config = work / "sync.toml"
             durability = f'outbox_durability = "{args.durability}"\n' if args.durability else ""
+            settings = "".join(f"{setting}\n" for setting in args.set)
             config.write_text(
                 durability
+                + settings
                 + "".join(
                     f'[[lanes]]\nid = "{lane}"\nmanifest_required = false\nhold_s = 0.3\n\n'
                     for lane in lanes

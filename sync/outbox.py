@@ -65,6 +65,10 @@ PRUNE_CHUNK = 500
 #: Upload results are marked this many rows a transaction: a batch of 100 in one took
 #: the writer for 2-11 ms in the running agent, and a plate read's commit waits for it.
 MARK_CHUNK = 20
+#: Before each of its transactions, a mark or a prune waits (at most this long) while a
+#: lane change waits for the writer: the lock alone is not fair, and the thread that
+#: has just released it takes it again before a waiting lane thread wakes.
+LANE_FIRST_WAIT_S = 0.05
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS lanes (
@@ -146,6 +150,9 @@ class Outbox:
         self.error = ""
         #: the writer connection, its lock, and what waits for a failed commit to go in
         self._wlock = threading.Lock()
+        #: lane changes waiting for (or holding) the writer; marks and prunes let them first
+        self._lanes_waiting = 0
+        self._lanes_done = threading.Condition()
         self._backlog: list[_Write] = []
         self._retry_due = threading.Event()  # a change went to the backlog, or closing
         self._busy_since: float | None = None
@@ -311,15 +318,23 @@ class Outbox:
         committed. The lane controller publishes the instructions there.
         """
         write = _prepare(lane, last_seq, session, records, now, after)
-        with self._wlock:
-            if self._closed:
-                raise OutboxError("outbox is closed")
-            self._submitted += 1
-            if self._backlog or not self._try_commit([write]):
-                self._backlog.append(write)  # the retry thread takes it from here
-                self._retry_due.set()
-                return
-            self._committed_changes([write])
+        with self._lanes_done:
+            self._lanes_waiting += 1
+        try:
+            with self._wlock:
+                if self._closed:
+                    raise OutboxError("outbox is closed")
+                self._submitted += 1
+                if self._backlog or not self._try_commit([write]):
+                    self._backlog.append(write)  # the retry thread takes it from here
+                    self._retry_due.set()
+                    return
+                self._committed_changes([write])
+        finally:
+            with self._lanes_done:
+                self._lanes_waiting -= 1
+                if not self._lanes_waiting:
+                    self._lanes_done.notify_all()
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything submitted so far is committed and flushed; False on timeout."""
@@ -386,7 +401,10 @@ class Outbox:
             self.new_records.set()
 
     def _write_now(self, run: Callable[[sqlite3.Connection], int], timeout: float) -> int:
-        """Run ``run(conn)`` in a transaction of its own on the writer connection."""
+        """Run ``run(conn)`` in a transaction of its own on the writer connection, after
+        the lane changes waiting for it (``LANE_FIRST_WAIT_S`` at most)."""
+        with self._lanes_done:
+            self._lanes_done.wait_for(lambda: not self._lanes_waiting, LANE_FIRST_WAIT_S)
         if not self._wlock.acquire(timeout=timeout):
             raise OutboxError(f"outbox writer busy for {timeout:g} s ({self.error or 'slow disk'})")
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -216,6 +217,72 @@ def test_a_large_batch_is_marked_in_chunks_and_a_failed_chunk_stays_pending(
     spoiler.close()
     assert outbox.mark(marks, NOW) == count - MARK_CHUNK  # the rest, each once
     assert (outbox.depth(), outbox.count("uploaded")) == (0, count)
+    outbox.close()
+
+
+class OrderedLock:
+    """The writer's lock, noting which thread took it, in order."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.asked: list[str] = []
+        self.taken: list[str] = []
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        self.asked.append(threading.current_thread().name)
+        got = self._lock.acquire(blocking, timeout)
+        if got:
+            self.taken.append(threading.current_thread().name)
+        return got
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def test_a_lane_change_waiting_for_the_writer_goes_in_before_the_next_mark_chunk(
+    tmp_path: Path,
+) -> None:
+    """A lock is not fair: the uploader, releasing the writer after one chunk of marks,
+    took it again for the next before a waiting lane thread woke (seen in the running
+    agent: a plate read's commit waited 5 ms for a whole batch). A mark now lets every
+    lane change that waits go first."""
+    outbox = Outbox(tmp_path / "outbox.db")
+    outbox.save("L01", 1, None, [record(n) for n in range(MARK_CHUNK * 3)], NOW)
+    lock = OrderedLock()
+    outbox._wlock = lock  # type: ignore[assignment]
+    lane = threading.Thread(target=outbox.submit, args=("L02", 2, None, [], NOW), name="lane")
+    paused: list[bool] = []
+
+    def pause() -> None:
+        """Inside the first chunk's transaction: a plate read comes and waits."""
+        if paused:
+            return
+        paused.append(True)
+        lane.start()
+        deadline = time.monotonic() + 5
+        while "lane" not in lock.asked and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)  # from asking to waiting on the lock
+
+    outbox._wconn.create_function("pause", 0, pause)
+    outbox._wconn.execute(
+        "CREATE TEMP TRIGGER pause AFTER UPDATE ON records BEGIN SELECT pause(); END"
+    )
+    marks = {record(n).id: ("uploaded", None) for n in range(MARK_CHUNK * 3)}
+    marked: list[int] = []
+    mark = threading.Thread(target=lambda: marked.append(outbox.mark(marks, NOW)), name="mark")
+    mark.start()
+    mark.join(10)
+    lane.join(10)
+    assert marked == [MARK_CHUNK * 3]
+    assert lock.taken == ["mark", "lane", "mark", "mark"]
+    assert outbox.lane("L02") is not None
     outbox.close()
 
 
