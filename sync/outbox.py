@@ -90,6 +90,18 @@ CREATE TABLE IF NOT EXISTS records (
     done_at TEXT
 );
 CREATE INDEX IF NOT EXISTS records_state ON records (state, pos);
+-- A lane change with one record (a session that ended) as one statement, which SQLite
+-- runs as one transaction: the trigger writes the record and the lane row, or neither.
+CREATE VIEW IF NOT EXISTS lane_ends AS
+    SELECT lane, last_seq, session, updated_at, NULL AS record_id, NULL AS record_lane,
+        NULL AS ended_at, NULL AS body
+    FROM lanes WHERE 0;
+CREATE TRIGGER IF NOT EXISTS lane_ends_insert INSTEAD OF INSERT ON lane_ends BEGIN
+    INSERT OR IGNORE INTO records (id, lane, ended_at, body, created_at)
+        VALUES (NEW.record_id, NEW.record_lane, NEW.ended_at, NEW.body, NEW.updated_at);
+    INSERT OR REPLACE INTO lanes (lane, last_seq, session, updated_at)
+        VALUES (NEW.lane, NEW.last_seq, NEW.session, NEW.updated_at);
+END;
 """
 
 
@@ -348,12 +360,18 @@ class Outbox:
         """One transaction for ``writes``; False (and ``error`` set) when it failed."""
         started = time.perf_counter()
         try:
-            if len(writes) == 1 and not writes[0].records:
-                # one lane row, no record: one statement is its own transaction. Each
-                # SQLite call lets the GIL go, and another thread may keep it a while:
+            if len(writes) == 1 and len(writes[0].records) <= 1:
+                # one lane change with at most one record (every change a lane makes):
+                # one statement, its own transaction. Each SQLite call lets the GIL go,
+                # and another thread may keep it a while (holding the writer meanwhile):
                 # one call here instead of four (BEGIN, two inserts, COMMIT)
                 w = writes[0]
-                self._wconn.execute(_UPSERT_LANE, (w.lane, w.last_seq, w.session, w.stamp))
+                if w.records:
+                    self._wconn.execute(
+                        _INSERT_LANE_END, (w.lane, w.last_seq, w.session, w.stamp, *w.records[0])
+                    )
+                else:
+                    self._wconn.execute(_UPSERT_LANE, (w.lane, w.last_seq, w.session, w.stamp))
             else:
                 with self._transaction() as conn:
                     _write_changes(conn, writes)
@@ -651,6 +669,10 @@ def _prepare(
 
 _UPSERT_LANE = (
     "INSERT OR REPLACE INTO lanes (lane, last_seq, session, updated_at) VALUES (?, ?, ?, ?)"
+)
+_INSERT_LANE_END = (
+    "INSERT INTO lane_ends (lane, last_seq, session, updated_at, record_id, record_lane, "
+    "ended_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 

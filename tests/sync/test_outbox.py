@@ -72,11 +72,13 @@ def test_failed_transaction_leaves_neither(tmp_path: Path) -> None:
         outbox.save("L01", 2, None, [record(1)], NOW)
     assert outbox.lane("L01").last_seq == 1  # type: ignore[union-attr]
     assert outbox.depth() == 0
-    # through the writer: the change waits and is retried, never dropped
+    # through the writer (a lane change with one record: one statement): the change
+    # waits and is retried, never dropped, and nothing of it is written meanwhile
     outbox.submit("L01", 3, None, [record(2)], NOW)
     assert not outbox.flush(0.3)
     assert outbox.error == "outbox_error"
     assert outbox.depth() == 0
+    assert outbox.lane("L01").last_seq == 1  # type: ignore[union-attr]
     conn = sqlite3.connect(tmp_path / "outbox.db")
     conn.execute("DROP TRIGGER no_more")
     conn.commit()
