@@ -28,4 +28,4 @@ def test_background_logging_writes_every_line_in_order_at_exit() -> None:
     assert [int(line.rsplit(" ", 1)[1]) for line in lines] == list(range(2000))
     assert " INFO    t: line 0" in lines[0]
     assert "ERROR   t: failed" in done.stderr
-    assert "ValueError: boom" in done.stderr  # the traceback, formatted before it was queued
+    assert "ValueError: boom" in done.stderr  # the traceback, formatted by the listener
