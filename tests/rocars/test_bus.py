@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import queue
+import random
 import subprocess
 import sys
 import threading
@@ -166,3 +167,39 @@ def test_topic_matching_agrees_with_paho() -> None:
     for topic_filter, topic in itertools.product(filters, topics):
         expected = mqtt.topic_matches_sub(topic_filter, topic)
         assert topic_matches(topic_filter, topic) == expected, (topic_filter, topic)
+
+
+def test_packets_of_every_size_arrive_whole_and_in_order(broker_url: str) -> None:
+    """The client parses packets out of one large ``recv``: a packet split across two
+    reads, one larger than the buffer and hundreds in one read all come out whole."""
+    rng = random.Random(5)
+    sizes = [rng.choice([0, 1, 2, 127, 128, 16_383, 16_384, 70_000]) for _ in range(300)]
+    sizes[150] = 300_000  # several reads of the buffer for one packet
+    got: queue.Queue[bytes] = queue.Queue()
+    sub = Bus(broker_url, "sizes-sub")
+    sub.subscribe("t/sizes", lambda t, p: got.put(p))
+    sub.start()
+    assert sub.wait_connected(10)
+    pub = Bus(broker_url, "sizes-pub")
+    pub.start()
+    assert pub.wait_connected(10)
+    # the subscription is live once a probe comes back
+    deadline = time.monotonic() + 10
+    while True:
+        pub.publish("t/sizes", b"probe").wait_for_publish(5)
+        try:
+            if got.get(timeout=0.5) == b"probe":
+                break
+        except queue.Empty:
+            assert time.monotonic() < deadline, "never subscribed"
+    sent = [bytes([n % 251]) * size + n.to_bytes(4, "big") for n, size in enumerate(sizes)]
+    for payload in sent:
+        pub.publish("t/sizes", payload)
+    received: list[bytes] = []
+    while len(received) < len(sent):
+        payload = got.get(timeout=20)
+        if payload != b"probe":
+            received.append(payload)
+    assert received == sent
+    pub.stop()
+    sub.stop()
