@@ -14,6 +14,19 @@ from rocars.messages import DeviceStatus
 from tests.fixtures.brokers import Mosquitto
 
 
+def probe_until_answered(bus: Bus, topic: str, got: queue.Queue[bytes]) -> None:
+    """Publish ``b"probe"`` on ``topic`` until one comes back in ``got`` (subscriptions
+    are made on connect, and paho does not wait for their acknowledgement)."""
+    deadline = time.monotonic() + 10
+    while True:
+        bus.publish(topic, b"probe").wait_for_publish(5)
+        try:
+            if got.get(timeout=0.5) == b"probe":
+                return
+        except queue.Empty:
+            assert time.monotonic() < deadline, f"no probe came back on {topic}"
+
+
 def test_publish_subscribe_retained(broker_url: str) -> None:
     got: queue.Queue[tuple[str, bytes]] = queue.Queue()
     pub = Bus(broker_url, "pub")
@@ -117,15 +130,7 @@ def test_an_answer_leaves_before_the_next_message_is_read(mosquitto: Mosquitto) 
     for bus in (asker, responder):
         bus.start()
         assert bus.wait_connected(10)
-    # both subscriptions are live once a probe is answered
-    deadline = time.monotonic() + 10
-    while True:
-        asker.publish("t/ask", b"probe").wait_for_publish(5)
-        try:
-            if answers.get(timeout=0.5) == b"probe":
-                break
-        except queue.Empty:
-            assert time.monotonic() < deadline, "responder never answered"
+    probe_until_answered(asker, "t/ask", answers)  # both subscriptions are live
     sent = [asker.publish("t/ask", str(n).encode()) for n in range(5)]
     for info in sent:
         info.wait_for_publish(5)
@@ -183,15 +188,7 @@ def test_packets_of_every_size_arrive_whole_and_in_order(broker_url: str) -> Non
     pub = Bus(broker_url, "sizes-pub")
     pub.start()
     assert pub.wait_connected(10)
-    # the subscription is live once a probe comes back
-    deadline = time.monotonic() + 10
-    while True:
-        pub.publish("t/sizes", b"probe").wait_for_publish(5)
-        try:
-            if got.get(timeout=0.5) == b"probe":
-                break
-        except queue.Empty:
-            assert time.monotonic() < deadline, "never subscribed"
+    probe_until_answered(pub, "t/sizes", got)  # the subscription is live
     sent = [bytes([n % 251]) * size + n.to_bytes(4, "big") for n, size in enumerate(sizes)]
     for payload in sent:
         pub.publish("t/sizes", payload)
