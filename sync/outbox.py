@@ -28,7 +28,8 @@ A commit that fails (disk full, I/O error, the file locked by another program) i
 retried by the retry thread with backoff; changes submitted meanwhile queue behind it,
 so order holds, nothing is dropped and nothing is published before it is written;
 ``error`` says what is wrong. The uploader's marks and the pruning take the same
-writer connection under the same lock (one writer: no SQLite busy waits between ours).
+writer connection under the same lock (one writer: no SQLite busy waits between ours),
+a chunk at a time, each after the lane changes waiting for the writer.
 """
 
 from __future__ import annotations
