@@ -18,8 +18,10 @@ process matches them by (lane, vrn) afterwards. The baseline lane gets 2 trucks/
 every step. Targets: agent p99 <= 5 ms at 100 lanes, and >= 10x faster than the baseline.
 
 The agent's own part comes from its ``/metrics`` (``rocars_sync_plate_handling_seconds``:
-read received -> instruction handed to the bus) and ``/health`` (outbox commits and WAL
-flushes). Two figures of the machine itself are printed first: ``fdatasync`` of this
+read received -> instruction handed to the bus; ``rocars_sync_plate_age_seconds``: the
+read's age, by its ``ts``, when its handling began, which is the broker and the queue
+before the handler; ``rocars_sync_plate_cpu_seconds``: the handling thread's CPU time a
+read) and ``/health`` (outbox commits and WAL flushes). Two figures of the machine itself are printed first: ``fdatasync`` of this
 disk, and a TCP echo between two processes at the step's message rate, the least any
 answer through other processes can take here. On a VM whose idle vCPUs halt, waking one
 takes up to tens of milliseconds and that echo's p99 shows it; ``--poll-idle`` keeps
@@ -281,16 +283,18 @@ def sender_main(plan_file: str, out_file: str) -> int:
         (
             int(offset * 1e9),
             f"rocars/{CP if lane == BASELINE_LANE else plan['cp']}/lanes/{lane}/plate",
-            PlateRead(vrn=vrn, confidence=0.97, source="serial", device="bench").to_bytes(),
+            vrn,
         )
         for offset, lane, vrn in plan["sends"]
     ]
     sent: list[int] = [0] * len(sends)
     quiet()
     start = time.monotonic_ns() + 200_000_000
-    for n, (due, topic, payload) in enumerate(sends):
+    for n, (due, topic, vrn) in enumerate(sends):
         while (now := time.monotonic_ns()) < start + due:
             client.loop(min((start + due - now) / 1e9, 0.05))  # PUBACKs meanwhile
+        # made now, so that its ts is the send time (the agent's rocars_sync_plate_age)
+        payload = PlateRead(vrn=vrn, confidence=0.97, source="serial", device="bench").to_bytes()
         sent[n] = time.monotonic_ns()
         client.publish(topic, payload, qos=1)  # no network thread: written here and now
     deadline = time.monotonic() + 10
@@ -388,15 +392,22 @@ def run_step(
     return out
 
 
-def agent_metrics(api_port: int) -> dict[str, float]:
-    """The agent's own summary of plate read -> instruction handed to the bus."""
+def agent_metrics(api_port: int, summary: str = "handling") -> dict[str, float]:
+    """One of the agent's summaries of its plate reads (``rocars_sync_plate_{summary}_seconds``):
+    ``handling`` (read received -> instruction handed to the bus), ``age`` (the read's age
+    when its handling began: the queue before the handler), ``cpu`` (the handling thread's
+    CPU time)."""
+    metric = f"rocars_sync_plate_{summary}_seconds"
     text = httpx.get(f"http://127.0.0.1:{api_port}/metrics", timeout=5).text
     found: dict[str, float] = {}
     for line in text.splitlines():
-        if line.startswith("rocars_sync_plate_handling_seconds"):
+        if line.startswith(metric):
             name, value = line.rsplit(" ", 1)
-            found[name.removeprefix("rocars_sync_plate_handling_seconds")] = float(value)
+            found[name.removeprefix(metric)] = float(value)
     return found
+
+
+P50, P90, P99 = '{quantile="0.5"}', '{quantile="0.9"}', '{quantile="0.99"}'
 
 
 def agent_outbox(api_port: int) -> dict[str, Any]:
@@ -552,6 +563,13 @@ def main(argv: list[str] | None = None) -> int:
                     f"p50 {i50:.2f} p99 {i99:.2f} ms; outbox commits "
                     f"{json.dumps(outbox.get('commits', {}))} flushes "
                     f"{json.dumps(outbox.get('flushes', {}))}"
+                )
+                age, cpu = agent_metrics(api_port, "age"), agent_metrics(api_port, "cpu")
+                print(
+                    "           last 10k reads: sent -> handling began (broker, queue; ms "
+                    f"clock) p50 {age.get(P50, 0) * 1000:.1f} p90 {age.get(P90, 0) * 1000:.1f}"
+                    f" p99 {age.get(P99, 0) * 1000:.1f} ms; CPU a read p50 "
+                    f"{cpu.get(P50, 0) * 1000:.2f} p99 {cpu.get(P99, 0) * 1000:.2f} ms"
                 )
             top = max(steps)
             got = run_step(

@@ -176,9 +176,13 @@ class LaneController:
         try:
             if parsed.kind is LaneTopic.PLATE:
                 started = time.perf_counter()
+                cpu = time.thread_time()
                 read = parse(PlateRead, payload)
+                age = (self._clock() - read.ts).total_seconds()
+                self.metrics.observe("rocars_sync_plate_age_seconds", age)
                 self.metrics.inc("rocars_sync_plate_reads_total", lane=lane.lane)
                 self.handle(lane.lane, lambda: lane.plate(read), started=started)
+                self.metrics.observe("rocars_sync_plate_cpu_seconds", time.thread_time() - cpu)
             elif parsed.kind is LaneTopic.UNLADEN:
                 press = parse(UnladenPressed, payload)
                 self.handle(lane.lane, lambda: lane.unladen(press))

@@ -22,6 +22,17 @@ _HELP = {
         "summary",
         "plate read received -> instruction handed to the bus, inside the agent (last 10k)",
     ),
+    "rocars_sync_plate_age_seconds": (
+        "summary",
+        "a plate read's age (its ts) when the agent began to handle it: the reader, the"
+        " broker and the queue before the handler; negative when the reader's clock is"
+        " ahead (last 10k)",
+    ),
+    "rocars_sync_plate_cpu_seconds": (
+        "summary",
+        "CPU time of the handling thread for one plate read, parse to instruction handed"
+        " to the bus (last 10k)",
+    ),
     "rocars_sync_outbox_depth": ("gauge", "records waiting for upload"),
     "rocars_sync_replica_bundles": ("gauge", "bundles in the replica"),
     "rocars_sync_replica_age_seconds": ("gauge", "seconds since the last successful sync"),

@@ -82,6 +82,11 @@ def test_agent_clears_trucks_on_both_brokers(
         assert 'rocars_sync_instructions_total{code="PROCEED"} 1' in metrics
         assert 'rocars_sync_plate_reads_total{lane="L01"}' in metrics
         assert "rocars_sync_replica_bundles" in metrics
+        # five plate reads: their age when handled (same clock: 0 to a few ms) and CPU
+        summaries = dict(line.rsplit(" ", 1) for line in metrics.splitlines() if "_seconds" in line)
+        for name in ("rocars_sync_plate_age_seconds", "rocars_sync_plate_cpu_seconds"):
+            assert summaries[f"{name}_count"] == "5"
+            assert 0 <= float(summaries[f'{name}{{quantile="0.99"}}']) < 5
         records = httpx.get(f"{agent.api_url}/records", params={"lane": "L02"}, timeout=5).json()
         assert records["records"][-1]["outcome"] == "INSPECT"
         assert (
