@@ -87,8 +87,8 @@ class _AnswerFirstClient(mqtt.Client):
       handler returns.
 
     The same calls as paho's own loop, on its thread and outside any callback. The
-    internals used are those of paho 2.1-2.2 (``requirements.lock`` pins 2.2.0);
-    ``tests/rocars/test_bus.py`` checks both behaviours on a real broker.
+    internals used are those of paho 2.2 (pyproject.toml allows 2.2.x only, the lock
+    pins 2.2.0); ``tests/rocars/test_bus.py`` checks both behaviours on a real broker.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
