@@ -21,12 +21,13 @@ The agent's own part comes from its ``/metrics`` (``rocars_sync_plate_handling_s
 read received -> instruction handed to the bus; ``rocars_sync_plate_age_seconds``: the
 read's age, by its ``ts``, when its handling began, which is the broker and the queue
 before the handler; ``rocars_sync_plate_cpu_seconds``: the handling thread's CPU time a
-read) and ``/health`` (outbox commits and WAL flushes). Two figures of the machine itself are printed first: ``fdatasync`` of this
-disk, and a TCP echo between two processes at the step's message rate, the least any
-answer through other processes can take here. On a VM whose idle vCPUs halt, waking one
-takes up to tens of milliseconds and that echo's p99 shows it; ``--poll-idle`` keeps
-every CPU busy with a SCHED_IDLE process, as ``idle=poll`` or a PM QoS request would
-on a booth PC tuned for latency (docs/operations.md).
+read) and ``/health`` (outbox commits and WAL flushes). Two figures of the machine itself
+are printed first: ``fdatasync`` of this disk, and a TCP echo between two processes at
+the step's message rate, the least any answer through other processes can take here.
+On a VM whose idle vCPUs halt, waking one takes up to tens of milliseconds and that
+echo's p99 shows it; ``--poll-idle`` keeps every CPU busy with a SCHED_IDLE process, as
+``idle=poll`` or a PM QoS request would on a booth PC tuned for latency
+(docs/operations.md).
 """
 
 from __future__ import annotations
@@ -392,22 +393,24 @@ def run_step(
     return out
 
 
-def agent_metrics(api_port: int, summary: str = "handling") -> dict[str, float]:
-    """One of the agent's summaries of its plate reads (``rocars_sync_plate_{summary}_seconds``):
-    ``handling`` (read received -> instruction handed to the bus), ``age`` (the read's age
-    when its handling began: the queue before the handler), ``cpu`` (the handling thread's
-    CPU time)."""
-    metric = f"rocars_sync_plate_{summary}_seconds"
-    text = httpx.get(f"http://127.0.0.1:{api_port}/metrics", timeout=5).text
-    found: dict[str, float] = {}
-    for line in text.splitlines():
-        if line.startswith(metric):
-            name, value = line.rsplit(" ", 1)
-            found[name.removeprefix(metric)] = float(value)
-    return found
-
-
 P50, P90, P99 = '{quantile="0.5"}', '{quantile="0.9"}', '{quantile="0.99"}'
+
+
+def agent_metrics(api_port: int) -> dict[str, dict[str, float]]:
+    """The agent's summaries of its plate reads, from one ``/metrics``, by the middle of
+    their name (``rocars_sync_plate_{name}_seconds``): ``handling`` (read received ->
+    instruction handed to the bus), ``age`` (the read's age when its handling began: the
+    queue before the handler), ``cpu`` (the handling thread's CPU time); each by suffix
+    (``P50``..., ``_count``, ``_sum``)."""
+    text = httpx.get(f"http://127.0.0.1:{api_port}/metrics", timeout=5).text
+    found: dict[str, dict[str, float]] = {"handling": {}, "age": {}, "cpu": {}}
+    for line in text.splitlines():
+        for summary, values in found.items():
+            metric = f"rocars_sync_plate_{summary}_seconds"
+            if line.startswith(metric):
+                name, value = line.rsplit(" ", 1)
+                values[name.removeprefix(metric)] = float(value)
+    return found
 
 
 def agent_outbox(api_port: int) -> dict[str, Any]:
@@ -539,9 +542,10 @@ def main(argv: list[str] | None = None) -> int:
             )
             results: dict[int, tuple[float, float]] = {}
             for step in steps:
-                before = agent_metrics(api_port)
+                before = agent_metrics(api_port)["handling"]
                 got = run_step(work, broker, plan_step(lanes[:step], seconds, vrns, rng), seconds)
-                after = agent_metrics(api_port)
+                summaries = agent_metrics(api_port)
+                after, age, cpu = summaries["handling"], summaries["age"], summaries["cpu"]
                 a, b = got["agent"], got["baseline"]
                 a99, b99 = percentile(a, 0.99), percentile(b, 0.99)
                 results[step] = (a99, b99)
@@ -555,8 +559,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"{max(b, default=float('nan')):.1f} ms ({len(got['lost_base'])} unanswered)"
                     f" | p99 ratio {b99 / a99:.1f}x"
                 )
-                i50 = after.get('{quantile="0.5"}', 0) * 1000
-                i99 = after.get('{quantile="0.99"}', 0) * 1000
+                i50 = after.get(P50, 0) * 1000
+                i99 = after.get(P99, 0) * 1000
                 outbox = agent_outbox(api_port)
                 print(
                     f"           inside the agent: this step mean {mean:.2f} ms; last 10k "
@@ -564,7 +568,6 @@ def main(argv: list[str] | None = None) -> int:
                     f"{json.dumps(outbox.get('commits', {}))} flushes "
                     f"{json.dumps(outbox.get('flushes', {}))}"
                 )
-                age, cpu = agent_metrics(api_port, "age"), agent_metrics(api_port, "cpu")
                 print(
                     "           last 10k reads: sent -> handling began (broker, queue; ms "
                     f"clock) p50 {age.get(P50, 0) * 1000:.1f} p90 {age.get(P90, 0) * 1000:.1f}"
