@@ -39,13 +39,14 @@ def roles(cp: ControlPoint, lanes: list[str]) -> list[Role]:
         Role(
             "sync",
             read=(f"{site}/lanes/+/plate", f"{site}/lanes/+/aiop/#", f"{site}/lanes/+/status/#"),
-            write=(f"{site}/lanes/+/instruction", f"{site}/sync/status"),
+            # every sync agent of the site (shards too) logs in as ``sync``
+            write=(f"{site}/lanes/+/instruction", f"{site}/sync/status", f"{site}/sync/+/status"),
         ),
         Role("monitor", read=(f"{site}/#",), write=()),
     ]
     for lane in (validate_lane(x) for x in lanes):
         base = f"{site}/lanes/{lane}"
-        watch = (f"{base}/instruction", f"{site}/sync/status")
+        watch = (f"{base}/instruction", f"{site}/sync/status", f"{site}/sync/+/status")
         result += [
             Role(f"avrs-{lane}", read=(), write=(f"{base}/plate", f"{base}/status/avrs")),
             Role(f"xdb-{lane}", read=watch, write=(f"{base}/status/xdb",)),

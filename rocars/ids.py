@@ -16,6 +16,7 @@ from rocars.errors import InvalidIdentifier
 _TEN_DIGITS = re.compile(r"^\d{10}$")
 _SIX_DIGITS = re.compile(r"^\d{6}$")
 _LANE = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
+_SHARD = re.compile(r"^[a-z0-9][a-z0-9-]{0,15}$")
 _DEVICE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 # Hong Kong plates: letters and digits, no I, O or Q (folded before this check).
 _HK_VRN = re.compile(r"^[A-HJ-NPR-Z0-9]{1,8}$")
@@ -95,6 +96,16 @@ def validate_lane(value: object) -> str:
     text = str(value)
     if not _LANE.match(text):
         raise InvalidIdentifier(f"bad lane id {value!r}", key="lane_invalid", value=text)
+    return text
+
+
+def validate_shard(value: object) -> str:
+    """A shard name (one of several sync agents sharing a site's lanes): 1-16 of lower-case
+    letters, digits and ``-``, starting with a letter or digit (it is an MQTT topic level and
+    part of a file name). ``status`` is refused: ``sync/status`` is the site's own topic."""
+    text = str(value)
+    if not _SHARD.match(text) or text == "status":
+        raise InvalidIdentifier(f"bad shard name {value!r}", key="shard_invalid", value=text)
     return text
 
 
@@ -187,4 +198,5 @@ Vrn = Annotated[str, BeforeValidator(_pyd(normalize_vrn))]
 Plate = Annotated[str, BeforeValidator(_pyd(normalize_plate))]
 Lane = Annotated[str, AfterValidator(_pyd(validate_lane))]
 Device = Annotated[str, AfterValidator(_pyd(validate_device))]
+Shard = Annotated[str, AfterValidator(_pyd(validate_shard))]
 Account = Annotated[str, BeforeValidator(_pyd(normalize_account))]

@@ -24,7 +24,7 @@ from pydantic import (
 
 from rocars.errors import BadPayload, InvalidIdentifier
 from rocars.eventid import is_event_id, new_event_id
-from rocars.ids import Device, Plate, Ubr, normalize_plate
+from rocars.ids import Device, Lane, Plate, Ubr, normalize_plate
 from rocars.timeutil import parse_rfc3339, to_rfc3339, utc_now
 
 MAX_PAYLOAD_BYTES = 64 * 1024
@@ -172,8 +172,18 @@ class SyncStatus(Message):
     bundles: int = Field(default=0, ge=0)
     outbox_depth: int = Field(default=0, ge=0)
     detail: str = Field(default="", max_length=512, description="what is wrong, if anything")
+    shard: str = Field(default="", max_length=16, description="the agent's shard; empty: none")
+    lanes: list[Lane] = Field(
+        default_factory=list,
+        max_length=500,
+        description="the lanes this status covers; empty: every lane of the control point",
+    )
 
     _time_fields: ClassVar[tuple[str, ...]] = ("ts", "last_sync_at")
+
+    def covers(self, lane: str) -> bool:
+        """Whether this is the status of the agent that controls ``lane``."""
+        return not self.lanes or lane in self.lanes
 
 
 M = TypeVar("M", bound=Message)

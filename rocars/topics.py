@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from rocars.errors import BadPayload, InvalidIdentifier
-from rocars.ids import ControlPoint, validate_device, validate_lane
+from rocars.ids import ControlPoint, validate_device, validate_lane, validate_shard
 
 ROOT = "rocars"
 
@@ -53,9 +53,19 @@ def device_status_topic(cp: ControlPoint | str, lane: str, device: str) -> str:
     return lane_topic(cp, lane, LaneTopic.STATUS, device)
 
 
-def sync_status_topic(cp: ControlPoint | str) -> str:
-    """``rocars/{cp}/sync/status``: the lane controller's heartbeat and last will."""
+def sync_status_topic(cp: ControlPoint | str, shard: str = "") -> str:
+    """``rocars/{cp}/sync/status``: the lane controller's heartbeat and last will; a shard
+    (one of several agents sharing the site's lanes) has ``rocars/{cp}/sync/{shard}/status``."""
+    if shard:
+        return f"{ROOT}/{ControlPoint.parse(cp)}/sync/{validate_shard(shard)}/status"
     return f"{ROOT}/{ControlPoint.parse(cp)}/sync/status"
+
+
+def sync_status_filters(cp: ControlPoint | str) -> list[str]:
+    """What a display subscribes to for its controller's heartbeat: the site's topic and
+    every shard's (``SyncStatus.lanes`` says which lanes a shard's status covers)."""
+    site = ControlPoint.parse(cp)
+    return [f"{ROOT}/{site}/sync/status", f"{ROOT}/{site}/sync/+/status"]
 
 
 def lane_filter(cp: ControlPoint | str, kind: LaneTopic, lane: str = "+") -> str:

@@ -9,6 +9,9 @@ and a test drives them with an injected clock. The rules:
 * it is shown only while the broker connection is up, the lane controller's last
   word on ``sync/status`` is ``online`` and that heartbeat is younger than the bound
   (3 s by default), and the instruction was (re)confirmed since the last connect;
+* the lane controller is the agent whose status covers this lane: the site's
+  ``sync/status`` (no lanes listed), or the ``sync/{shard}/status`` of the shard that
+  lists it; another shard's heartbeat or last will changes nothing here;
 * a heartbeat counts only if its own ``ts`` is within the bound (plus the allowed clock
   skew) of this display's clock: the retained ``online`` of a controller that hung or died
   unnoticed does not revive a display that (re)subscribes;
@@ -101,12 +104,17 @@ class LaneWatch:
         heartbeat_bound: float = DEFAULT_HEARTBEAT_BOUND,
         max_skew: float = DEFAULT_MAX_SKEW,
         clock: Clock | None = None,
+        lane: str | None = None,
     ) -> None:
+        """``lane``: this display's lane, to tell its shard's status from the others'
+        (None: every status counts, for a site without shards)."""
         if heartbeat_bound <= 0 or max_skew < 0:
             raise ValueError("heartbeat_bound must be positive and max_skew not negative")
         self.max_skew = max_skew
         self.stale_heartbeats = 0
         self._key = key
+        self.lane = lane
+        self.other_lanes = 0
         self.heartbeat_bound = heartbeat_bound
         self._clock: Clock = clock or SystemClock()
         self._instruction: Instruction | None = None
@@ -128,8 +136,14 @@ class LaneWatch:
         self._confirmed = False
 
     def on_sync_status(self, payload: bytes) -> SyncStatus:
-        """A ``sync/status`` heartbeat or the agent's last will; BadPayload if malformed."""
+        """A ``sync/status`` heartbeat or the agent's last will; BadPayload if malformed.
+
+        The status of a shard that does not list this lane is returned unused.
+        """
         status = parse(SyncStatus, payload)
+        if self.lane is not None and not status.covers(self.lane):
+            self.other_lanes += 1
+            return status
         if status.state == "online":
             age = (self._clock.now() - status.ts).total_seconds()
             if abs(age) > self.heartbeat_bound + self.max_skew:

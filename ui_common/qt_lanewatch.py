@@ -23,7 +23,12 @@ from rocars.bus import Bus, Will
 from rocars.errors import BadPayload
 from rocars.messages import DeviceStatus
 from rocars.signing import lane_key
-from rocars.topics import device_status_topic, instruction_topic, sync_status_topic
+from rocars.topics import (
+    device_status_topic,
+    instruction_topic,
+    sync_status_filters,
+    sync_status_topic,
+)
 from ui_common.errors import InstructionRejected
 from ui_common.i18n import Translations
 from ui_common.lanewatch import Clock, LaneWatch, Shown, SystemClock
@@ -72,7 +77,9 @@ class LaneWatchController(QObject):
         super().__init__(parent)
         self.watch = watch
         self.instruction_topic = instruction_topic(cp, lane)
-        self.sync_topic = sync_status_topic(cp)
+        #: the site's ``sync/status`` and every shard's ``sync/{shard}/status``
+        self.sync_filters = sync_status_filters(cp)
+        self._sync_prefix = sync_status_topic(cp).rsplit("/", 1)[0] + "/"
         self.bridge = BusBridge(self)
         self.bridge.message.connect(self.on_message)
         self.bridge.connection.connect(self.on_connection)
@@ -86,7 +93,7 @@ class LaneWatchController(QObject):
         return self._shown
 
     def attach(self, bus: Bus) -> None:
-        self.bridge.attach(bus, [self.instruction_topic, self.sync_topic])
+        self.bridge.attach(bus, [self.instruction_topic, *self.sync_filters])
 
     def stop(self) -> None:
         """No more re-evaluations (the app is shutting down)."""
@@ -104,7 +111,7 @@ class LaneWatchController(QObject):
             except InstructionRejected as err:
                 logger.warning("dropped instruction on %s: %s (%s)", topic, err.key, err)
                 self.rejected.emit(err.key)
-        elif topic == self.sync_topic:
+        elif topic.startswith(self._sync_prefix) and topic.endswith("/status"):
             try:
                 self.watch.on_sync_status(data)
             except BadPayload as err:
@@ -205,6 +212,7 @@ class LaneScreen(QObject):
             lane_key(site_secret, config.cp, config.lane),
             heartbeat_bound=config.heartbeat_bound,
             clock=self.clock,
+            lane=config.lane,
         )
         self.controller = LaneWatchController(self.watch, config.cp, config.lane, self)
 

@@ -102,3 +102,40 @@ def test_displays_with_device_accounts(
         stranger.translations.close()
         lane.stop()
         monitor.stop()
+
+
+def test_a_display_follows_the_shard_that_lists_its_lane(
+    acl_broker: tuple[str, dict[str, str]], qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two agents share the site (docs/architecture.md, "Several agents at one control
+    point"): the XDB of L01 heeds shard a's status, on its own topic, and not shard b's."""
+    url, passwords = acl_broker
+    mine = FakeLane(url, username="sync", password=passwords["sync"], shard="a").start()
+    other = FakeLane(
+        url, lane="L02", username="sync", password=passwords["sync"], shard="b"
+    ).start()
+    monkeypatch.setenv("ROCARS_MQTT_USERNAME", "xdb-L01")
+    monkeypatch.setenv("ROCARS_MQTT_PASSWORD", passwords["xdb-L01"])
+    xdb = XdbScreen(XdbConfig(broker=url, fullscreen=False), site_secret())
+    qtbot.addWidget(xdb.board)
+    try:
+        mine.start_heartbeats()
+        other.start_heartbeats()
+        xdb.start(show=False)
+        mine.instruct(InstructionCode.PROCEED, vrn="KT4321")
+        qtbot.waitUntil(lambda: xdb.controller.shown.code is InstructionCode.PROCEED, timeout=10000)
+        other.stop_heartbeats()
+        other.say_offline()  # b's lanes fail closed; L01 is not one of them
+        qtbot.waitUntil(lambda: xdb.watch.other_lanes > 0, timeout=10000)
+        assert xdb.controller.shown.code is InstructionCode.PROCEED
+        mine.stop_heartbeats()
+        mine.say_offline()
+        qtbot.waitUntil(
+            lambda: xdb.controller.shown.reason is FailReason.CONTROLLER_OFFLINE, timeout=10000
+        )
+        assert xdb.controller.shown.code is InstructionCode.STOP_SEE_OFFICER
+    finally:
+        xdb.stop()
+        xdb.translations.close()
+        mine.stop()
+        other.stop()
