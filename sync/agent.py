@@ -34,7 +34,7 @@ from sync.errors import OutboxError, ReplicaError, SyncError
 from sync.local_api import build_router
 from sync.metrics import Metrics
 from sync.outbox import Outbox
-from sync.puller import CentralClient, CentralLink, Puller
+from sync.puller import CentralClient, CentralLink, LinkState, Puller
 from sync.replica import Replica
 from sync.uploader import Uploader
 
@@ -182,7 +182,7 @@ class SyncAgent:
         )
         self.bus = Bus(
             self.broker_url,
-            f"sync-{config.site.cp}-{config.site.direction}",
+            config.client_id,
             will=self._will,
             username=config.bus.username,
             password=secret("mqtt_password", "") if config.bus.username else "",
@@ -205,8 +205,12 @@ class SyncAgent:
         self._register_gauges()
         self.controller.start()  # READY on every lane, queued until connected
         self.bus.start()
+        # one agent of the site pulls the feed (and records the centre's state in the
+        # replica for the others); a shard that does not pull follows that record
+        feed = Worker("puller", self.puller.run) if config.pull else None
         self.workers = [
-            Worker("puller", self.puller.run),
+            *([feed] if feed is not None else []),
+            Worker("central", self._central_loop),
             Worker("uploader", self.uploader.run),
             Worker("lanes", self.controller.run),
             Worker("status", self._status_loop),
@@ -232,9 +236,10 @@ class SyncAgent:
         gc.collect()
         gc.freeze()
         logger.info(
-            "sync agent up: %s %s, lanes %s, broker %s, centre %s",
+            "sync agent up: %s %s%s, lanes %s, broker %s, centre %s",
             config.site.cp,
             config.site.direction,
+            f" shard {config.shard}" if config.shard else "",
             ",".join(self.controller.lanes),
             self.broker_url,
             config.central.url,
@@ -277,9 +282,24 @@ class SyncAgent:
 
     # -- status ------------------------------------------------------------------------
 
+    @property
+    def status_topic(self) -> str:
+        """``rocars/{cp}/sync/status``, or a shard's ``rocars/{cp}/sync/{shard}/status``."""
+        return sync_status_topic(self.config.site.cp, self.config.shard)
+
+    def _covers(self) -> list[str]:
+        """The lanes a status speaks for: a shard's own; none listed (= all) otherwise."""
+        return [lane.id for lane in self.config.lanes] if self.config.shard else []
+
     def _will(self) -> Will:
-        status = SyncStatus(state="offline", central="down", detail="sync agent gone")
-        return Will(sync_status_topic(self.config.site.cp), status.to_bytes(), retain=True)
+        status = SyncStatus(
+            state="offline",
+            central="down",
+            detail="sync agent gone",
+            shard=self.config.shard,
+            lanes=self._covers(),
+        )
+        return Will(self.status_topic, status.to_bytes(), retain=True)
 
     def _on_connection(self, up: bool) -> None:
         if up:
@@ -298,7 +318,7 @@ class SyncAgent:
             out.append(f"replica {age:.0f} s old: lanes fail closed")
         if not self.link.up:
             out.append(f"central down ({self.link.state().error})")
-        if self.puller.last_error:
+        if self.config.pull and self.puller.last_error:
             out.append(f"change feed: {self.puller.last_error}")
         if self.uploader.last_error:
             out.append(f"upload: {self.uploader.last_error}")
@@ -324,19 +344,42 @@ class SyncAgent:
             bundles=self._bundle_count(),
             outbox_depth=self._depth(),
             detail="; ".join(self.problems())[:512],
+            shard=self.config.shard,
+            lanes=self._covers(),
         )
 
     def publish_status(self) -> None:
         if self.bus is None:
             return
-        self.bus.publish(
-            sync_status_topic(self.config.site.cp), self.status().to_bytes(), qos=1, retain=True
-        )
+        self.bus.publish(self.status_topic, self.status().to_bytes(), qos=1, retain=True)
 
     def _status_loop(self, stop: threading.Event) -> None:
         while not stop.is_set():
             self.publish_status()
             stop.wait(self.config.status_interval_s)
+
+    def _central_loop(self, stop: threading.Event) -> None:
+        """The centre's state between shards, through the replica they share: the pulling
+        agent records its view when it changes; the others take it up within a second
+        (their lanes mark what they decide while the centre is down as offline)."""
+        recorded: tuple[bool, str] | None = None
+        while not stop.is_set():
+            try:
+                if self.config.pull:
+                    state = self.link.state()
+                    if (state.up, state.error) != recorded:
+                        self.replica.record_central(state.up, state.since, state.error)
+                        recorded = (state.up, state.error)
+                else:
+                    found = self.replica.central()
+                    if found is None:
+                        self.link.mark_down("no shard has recorded the centre's state yet")
+                    else:
+                        self.link.follow(LinkState(*found))
+            except ReplicaError as err:
+                logger.error("central state through the replica: %s", err)
+                recorded = None
+            stop.wait(1.0)
 
     def _last_sync(self) -> datetime | None:
         try:
@@ -387,6 +430,8 @@ class SyncAgent:
             "problems": problems,
             "cp": self.config.site.cp.value,
             "direction": self.config.site.direction.value,
+            "shard": self.config.shard,
+            "pulls": self.config.pull,
             "central": {
                 "state": "up" if link.up else "down",
                 "since": to_rfc3339(link.since),

@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rocars.client import DEFAULT_TIMEOUT_S
 from rocars.config import BusConfig, ServiceConfig, SiteConfig, secret
-from rocars.ids import Lane
+from rocars.errors import InvalidIdentifier
+from rocars.ids import Lane, validate_shard
 
 #: The token the simulated centre accepts when none is configured (demo only).
 DEV_CENTRAL_TOKEN = "dev-central-token"  # a demo default, not a secret
@@ -83,6 +84,21 @@ class SyncConfig(ServiceConfig):
     site: SiteConfig = Field(default_factory=SiteConfig, description="control point, direction")
     central: CentralConfig = Field(default_factory=CentralConfig, description="central ROCARS")
     bus: BusConfig = Field(default_factory=BusConfig, description="MQTT broker; empty = embedded")
+    shard: str = Field(
+        default="",
+        max_length=16,
+        description=(
+            "this agent's name among several sharing the site's lanes (each its own lanes, "
+            "MQTT client, status topic and outbox); empty: one agent controls them all"
+        ),
+    )
+    pull: bool = Field(
+        default=True,
+        description=(
+            "pull the change feed into replica.db; false on every shard but one, which "
+            "writes the replica (and the centre's state) that they all read"
+        ),
+    )
     data_dir: Path = Field(
         default=Path("data/sync"), description="folder of replica.db and outbox.db"
     )
@@ -146,10 +162,27 @@ class SyncConfig(ServiceConfig):
             raise ValueError(f"a lane id appears twice: {ids}")
         return value
 
+    @field_validator("shard")
+    @classmethod
+    def _shard_name(cls, value: str) -> str:
+        if not value:
+            return value
+        try:
+            return validate_shard(value)
+        except InvalidIdentifier as err:
+            raise ValueError(str(err)) from err
+
+    @property
+    def client_id(self) -> str:
+        """The agent's MQTT client id (one per shard: the broker drops a duplicate's peer)."""
+        base = f"sync-{self.site.cp}-{self.site.direction}"
+        return f"{base}-{self.shard}" if self.shard else base
+
     @property
     def replica_path(self) -> Path:
         return self.data_dir / "replica.db"
 
     @property
     def outbox_path(self) -> Path:
-        return self.data_dir / "outbox.db"
+        """``outbox.db``; a shard's own ``outbox-{shard}.db`` (one writer a file)."""
+        return self.data_dir / (f"outbox-{self.shard}.db" if self.shard else "outbox.db")

@@ -118,11 +118,14 @@ class LaneController:
         return Freshness(last_sync_at=last, central_up=self.link.up)
 
     def subscriptions(self) -> list[str]:
-        """The filters the agent subscribes with (every lane: an unknown one is reported)."""
-        return [
-            lane_filter(self.cp, LaneTopic.PLATE),
-            f"{lane_filter(self.cp, LaneTopic.PLATE).rsplit('/', 1)[0]}/aiop/+",
-        ]
+        """The filters the agent subscribes with: every lane (an unknown one is reported),
+        or a shard's own lanes only (the other shards' reads never reach it)."""
+        lanes = list(self.lanes) if self.config.shard else ["+"]
+        out: list[str] = []
+        for lane in lanes:
+            plate = lane_filter(self.cp, LaneTopic.PLATE, lane)
+            out += [plate, f"{plate.rsplit('/', 1)[0]}/aiop/+"]
+        return out
 
     def start(self) -> None:
         """Restore each lane's seq, close a session a crash left open, publish READY."""

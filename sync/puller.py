@@ -83,6 +83,16 @@ class CentralLink:
                 logger.info("central ROCARS is reachable")
                 self._state = LinkState(True, self._clock(), "")
 
+    def follow(self, state: LinkState) -> None:
+        """Take the state another agent's puller recorded (a shard that does not pull)."""
+        with self._lock:
+            if state.up != self._state.up:
+                logger.info(
+                    "central ROCARS %s (as the pulling shard sees it)",
+                    "is reachable" if state.up else f"is down: {state.error}",
+                )
+            self._state = LinkState(state.up, state.since, state.error)
+
     def mark_down(self, error: str) -> None:
         with self._lock:
             if self._state.up or self._state.error != error:

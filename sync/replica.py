@@ -10,6 +10,7 @@ the puller each have their own); the puller is the only writer.
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -232,6 +233,25 @@ class Replica:
     def _remember_sync(self, now: datetime | None) -> None:
         value = None if now is None else parse_rfc3339(to_rfc3339(now))
         self._last_sync = (value, time.monotonic())
+
+    def central(self) -> tuple[bool, datetime, str] | None:
+        """The centre's state as the pulling agent last recorded it: up, since, error."""
+        text = self._meta("central")
+        if text is None:
+            return None
+        try:
+            data = json.loads(text)
+            return bool(data["up"]), parse_rfc3339(str(data["since"])), str(data["error"])
+        except (ValueError, KeyError, TypeError) as err:
+            raise ReplicaError(
+                f"replica: the centre's recorded state is unreadable: {err}"
+            ) from err
+
+    def record_central(self, up: bool, since: datetime, error: str) -> None:
+        """Record the centre's state for agents that read this replica without pulling."""
+        value = json.dumps({"up": up, "since": to_rfc3339(since), "error": error})
+        with self._write() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('central', ?)", (value,))
 
     def cursor(self) -> str:
         """The change-feed cursor to ask with next ("" before the first page)."""

@@ -29,7 +29,7 @@ from rocars.topics import (
     instruction_topic,
     manifest_topic,
     plate_topic,
-    sync_status_topic,
+    sync_status_filters,
     unladen_topic,
 )
 from sync.agent import SyncAgent
@@ -80,7 +80,8 @@ class Watcher:
         site = secret("site_secret").encode()
         self.keys = {lane: lane_key(site, CP, lane) for lane in ("L01", "L02", "L03")}
         self.bus.subscribe(f"rocars/{CP}/lanes/+/instruction", self._on_instruction)
-        self.bus.subscribe(sync_status_topic(CP), self._on_status)
+        for topic_filter in sync_status_filters(CP):  # the site's and every shard's
+            self.bus.subscribe(topic_filter, self._on_status)
         self.bus.start()
         assert self.bus.wait_connected(15)
 

@@ -77,7 +77,7 @@ def test_agent_clears_trucks_on_both_brokers(
         assert health["central"]["state"] == "up"
         assert health["broker"]["connected"] is True
         assert health["replica"]["bundles"] > 0
-        assert set(health["workers"]) == {"puller", "uploader", "lanes", "status"}
+        assert set(health["workers"]) == {"puller", "central", "uploader", "lanes", "status"}
         metrics = httpx.get(f"{agent.api_url}/metrics", timeout=5).text
         assert 'rocars_sync_instructions_total{code="PROCEED"} 1' in metrics
         assert 'rocars_sync_plate_reads_total{lane="L01"}' in metrics

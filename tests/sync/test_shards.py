@@ -1,0 +1,254 @@
+"""Several agents at one control point: each its own lanes, status topic and outbox; one pulls.
+
+Two shards of one site run side by side on a real mosquitto and a real simulated centre,
+sharing one data folder (the replica one writes and both read).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from hardware_sim.launch import CentralProcess
+from rocars.errors import InvalidIdentifier
+from rocars.ids import validate_shard
+from rocars.messages import InstructionCode, SyncStatus
+from rocars.signing import lane_key
+from rocars.topics import sync_status_filters, sync_status_topic
+from sync.agent import SyncAgent
+from sync.config import SyncConfig
+from tests.fixtures.brokers import Mosquitto
+from tests.sync.agentkit import (
+    CP,
+    Watcher,
+    agent_config,
+    centre_event_ids,
+    demo_trucks,
+    started_agent,
+    wait_for,
+)
+from ui_common.lanewatch import FailReason, LaneWatch
+
+C = InstructionCode
+
+
+def shard_config(
+    tmp_path: Path, broker: str, central: str, shard: str, lanes: list[dict[str, Any]], **more: Any
+) -> SyncConfig:
+    return agent_config(tmp_path, broker, central, shard=shard, lanes=lanes, **more)
+
+
+def fresh(agent: SyncAgent) -> bool:
+    """A shard that does not pull is ready once it reads a synced replica and the centre up."""
+    return agent.replica.last_sync_at() is not None and agent.link.up
+
+
+@pytest.fixture
+def two_shards(mosquitto: Mosquitto, central: CentralProcess, tmp_path: Path) -> Any:
+    lane = {"hold_s": 0.5, "manifest_required": False, "unladen_inspect_share": 0}
+    a = started_agent(
+        shard_config(tmp_path, mosquitto.url, central.url, "a", [{"id": "L01", **lane}])
+    )
+    b_config = shard_config(
+        tmp_path,
+        mosquitto.url,
+        central.url,
+        "b",
+        [{"id": "L02", **lane}, {"id": "L03", **lane}],
+        pull=False,
+        api={"port": 0, "kiosk": False},
+    )
+    b = SyncAgent(b_config)
+    b.start()
+    try:
+        assert wait_for(lambda: fresh(b)), "the shard that does not pull never saw a fresh replica"
+        yield a, b
+    finally:
+        b.stop()
+        a.stop()
+
+
+def test_two_shards_answer_their_own_lanes_and_upload_their_own_records(
+    two_shards: tuple[SyncAgent, SyncAgent], mosquitto: Mosquitto, central: CentralProcess
+) -> None:
+    a, b = two_shards
+    trucks = demo_trucks(central)
+    watcher = Watcher(mosquitto.url)
+    try:
+        for lane in ("L01", "L02", "L03"):
+            watcher.expect(lane, C.READY)
+        proceed, inspect = trucks["laden_proceed"][0], trucks["laden_inspect"][0]
+        watcher.plate("L01", proceed["vrn"])
+        watcher.plate("L02", inspect["vrn"])
+        watcher.plate("L03", proceed["vrn"])
+        assert watcher.expect("L01", C.PROCEED).ubr == proceed["ubr"]
+        assert watcher.expect("L02", C.INSPECT).bay
+        watcher.expect("L03", C.PROCEED)
+        for lane in ("L01", "L02", "L03"):
+            watcher.expect(lane, C.READY, timeout=5)
+        # each read reached its own shard only: one answer each, nothing "unknown" anywhere
+        assert a.metrics.value("rocars_sync_plate_reads_total", lane="L01") == 1
+        assert b.metrics.value("rocars_sync_plate_reads_total", lane="L01") == 0
+        assert b.metrics.value("rocars_sync_plate_reads_total", lane="L02") == 1
+        for agent in (a, b):
+            assert agent.metrics.total("rocars_sync_bad_payloads_total") == 0
+        # an outbox each, each uploaded by its own shard, every record once at the centre
+        assert a.config.outbox_path.name == "outbox-a.db"
+        assert b.config.outbox_path.name == "outbox-b.db"
+        assert wait_for(lambda: a.outbox.count("uploaded") == 1 and b.outbox.count("uploaded") == 2)
+        ids = centre_event_ids(central)
+        assert len(ids) == len(set(ids))
+        mine = [r["id"] for agent in (a, b) for r in agent.outbox.recent(10)]
+        assert len(mine) == 3
+        assert set(mine) <= set(ids)
+        # each shard's heartbeat on its own topic, naming its lanes
+        got = {
+            name: watcher.status(lambda s, name=name: s.shard == name)
+            for name in ("a", "b")
+        }
+        assert got["a"].lanes == ["L01"]
+        assert got["b"].lanes == ["L02", "L03"]
+        assert all(s.state == "online" and s.central == "up" for s in got.values())
+        health = httpx.get(f"{b.api_url}/health", timeout=5).json()
+        assert (health["shard"], health["pulls"]) == ("b", False)
+        assert "puller" not in health["workers"]
+        assert health["ok"] is True
+        assert health["replica"]["bundles"] > 0
+    finally:
+        watcher.close()
+
+
+def test_a_shard_that_goes_away_stops_its_own_lanes_only(
+    two_shards: tuple[SyncAgent, SyncAgent], mosquitto: Mosquitto
+) -> None:
+    """The displays' rules over the real topics: b's last will fails L02 closed, not L01."""
+    a, b = two_shards
+    watcher = Watcher(mosquitto.url)
+    key = b"k" * 32
+    watches = {lane: LaneWatch(key, lane=lane) for lane in ("L01", "L02")}
+    for watch in watches.values():
+        watch.on_connection(True)
+
+    def feed(status: SyncStatus) -> None:
+        for watch in watches.values():
+            watch.on_sync_status(status.to_bytes())
+
+    try:
+        feed(watcher.status(lambda s: s.shard == "a" and s.state == "online"))
+        feed(watcher.status(lambda s: s.shard == "b" and s.state == "online"))
+        assert all(w.reason() is FailReason.NO_INSTRUCTION for w in watches.values())
+        b.stop()
+        feed(watcher.status(lambda s: s.shard == "b" and s.state == "offline"))
+        assert watches["L02"].reason() is FailReason.CONTROLLER_OFFLINE
+        assert watches["L01"].reason() is FailReason.NO_INSTRUCTION  # a's word still stands
+        assert watches["L01"].other_lanes == 2  # b's heartbeat and b's will
+        # a's heartbeats go on and do not revive L02
+        feed(watcher.status(lambda s: s.shard == "a" and s.state == "online"))
+        assert watches["L02"].reason() is FailReason.CONTROLLER_OFFLINE
+        # a display connecting now still gets b's will: retained on b's own topic, which
+        # a's heartbeats do not overwrite
+        late = Watcher(mosquitto.url, "late")
+        try:
+            assert late.status(lambda s: s.shard == "b").state == "offline"
+        finally:
+            late.close()
+    finally:
+        watcher.close()
+
+
+def test_a_shard_that_does_not_pull_follows_the_centre_through_the_replica(
+    two_shards: tuple[SyncAgent, SyncAgent], mosquitto: Mosquitto, central: CentralProcess
+) -> None:
+    a, b = two_shards
+    trucks = demo_trucks(central)
+    watcher = Watcher(mosquitto.url)
+    try:
+        central.stop()
+        assert wait_for(lambda: not a.link.up)
+        assert wait_for(lambda: not b.link.up, 5), "b did not take up the pulling shard's view"
+        watcher.plate("L02", trucks["laden_proceed"][0]["vrn"])
+        watcher.expect("L02", C.PROCEED)
+        watcher.expect("L02", C.READY, timeout=5)
+        assert b.outbox.flush(5)
+        assert [r["offline"] for r in b.outbox.recent(5)] == [True]
+        assert watcher.status(lambda s: s.shard == "b" and s.central == "down")
+        central.start()
+        assert wait_for(lambda: b.link.up, 30)
+        assert wait_for(lambda: b.outbox.depth() == 0, 30)
+    finally:
+        watcher.close()
+
+
+def test_a_shard_alone_fails_closed_until_someone_pulls(
+    mosquitto: Mosquitto, central: CentralProcess, tmp_path: Path
+) -> None:
+    """No pulling shard: the replica is never synced, the centre never recorded: STOP."""
+    trucks = demo_trucks(central)
+    config = shard_config(
+        tmp_path, mosquitto.url, central.url, "b", [{"id": "L02", "manifest_required": False}],
+        pull=False,
+    )  # fmt: skip
+    watcher = Watcher(mosquitto.url)
+    agent = SyncAgent(config)
+    agent.start()
+    try:
+        watcher.plate("L02", trucks["laden_proceed"][0]["vrn"])
+        assert watcher.expect("L02", C.STOP_SEE_OFFICER)
+        record = agent.replica.central()
+        assert record is None
+        assert not agent.link.up
+        status = watcher.status(lambda s: s.shard == "b")
+        assert status.central == "down"
+        assert "no shard has recorded" in status.detail
+    finally:
+        watcher.close()
+        agent.stop()
+
+
+def test_shard_names_topics_and_config() -> None:
+    for good in ("a", "s1", "import", "hall-2", "x" * 16):
+        assert validate_shard(good) == good
+    for bad in ("", "A", "-a", "a b", "a/b", "+", "x" * 17, "status"):
+        with pytest.raises(InvalidIdentifier):
+            validate_shard(bad)
+    with pytest.raises(ValidationError):
+        SyncConfig.model_validate({"shard": "Hall"})
+    plain, shard = SyncConfig(), SyncConfig.model_validate({"shard": "s2", "pull": False})
+    assert (plain.client_id, plain.outbox_path.name) == ("sync-SBC-import", "outbox.db")
+    assert (shard.client_id, shard.outbox_path.name) == ("sync-SBC-import-s2", "outbox-s2.db")
+    assert shard.replica_path == plain.replica_path
+    assert sync_status_topic(CP) == "rocars/SBC/sync/status"
+    assert sync_status_topic(CP, "s2") == "rocars/SBC/sync/s2/status"
+    assert sync_status_filters(CP) == ["rocars/SBC/sync/status", "rocars/SBC/sync/+/status"]
+    site = SyncStatus(state="online", central="up")
+    mine = SyncStatus(state="online", central="up", shard="s2", lanes=["L02"])
+    assert site.covers("L09")
+    assert mine.covers("L02")
+    assert not mine.covers("L01")
+
+
+def test_lanewatch_follows_only_the_status_that_covers_its_lane() -> None:
+    key = lane_key(b"s" * 32, CP, "L01")
+    watch = LaneWatch(key, lane="L01")
+    watch.on_connection(True)
+    other = SyncStatus(state="offline", central="down", shard="b", lanes=["L02"])
+    mine = SyncStatus(state="online", central="up", shard="a", lanes=["L01"])
+    site = SyncStatus(state="offline", central="down")
+    assert watch.reason() is FailReason.CONTROLLER_OFFLINE  # nothing heard yet
+    watch.on_sync_status(mine.to_bytes())
+    assert watch.reason() is FailReason.NO_INSTRUCTION
+    watch.on_sync_status(other.to_bytes())  # another shard's last will: not this lane's
+    assert watch.reason() is FailReason.NO_INSTRUCTION
+    assert watch.other_lanes == 1
+    watch.on_sync_status(site.to_bytes())  # a status with no lanes speaks for every lane
+    assert watch.reason() is FailReason.CONTROLLER_OFFLINE
+    # a display that does not know its lane (None) takes every status, as before shards
+    blind = LaneWatch(key)
+    blind.on_connection(True)
+    blind.on_sync_status(mine.to_bytes())
+    blind.on_sync_status(other.to_bytes())
+    assert blind.reason() is FailReason.CONTROLLER_OFFLINE
