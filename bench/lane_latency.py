@@ -4,6 +4,7 @@
     .venv/bin/python bench/lane_latency.py --quick        # 5 s per step, a smoke check
     .venv/bin/python bench/lane_latency.py --poll-idle    # CPUs kept from halting meanwhile
     .venv/bin/python bench/lane_latency.py --durability flush   # answers wait for the disk
+    .venv/bin/python bench/lane_latency.py --shards 2     # the agent as 2 processes (shards)
 
 Every part is its own process, as in production: mosquitto; the simulated centre
 (``--synthetic-bundles``, ``delay_ms=20``); the sync agent (``python -m sync.cli``, 100
@@ -413,6 +414,19 @@ def agent_metrics(api_port: int) -> dict[str, dict[str, float]]:
     return found
 
 
+def shard_blocks(lanes: list[str], shards: int) -> list[list[str]]:
+    """``lanes`` in ``shards`` contiguous blocks, as even as possible (the first ones get the
+    extra lane): a step of k lanes uses the first k, so small steps may be all in ``s1``."""
+    size, extra = divmod(len(lanes), shards)
+    blocks: list[list[str]] = []
+    start = 0
+    for k in range(shards):
+        end = start + size + (1 if k < extra else 0)
+        blocks.append(lanes[start:end])
+        start = end
+    return blocks
+
+
 def agent_outbox(api_port: int) -> dict[str, Any]:
     health = httpx.get(f"http://127.0.0.1:{api_port}/health", timeout=5).json()
     outbox: dict[str, Any] = health.get("outbox", {})
@@ -443,6 +457,18 @@ def main(argv: list[str] | None = None) -> int:
         help="a top-level setting of the agent's sync.toml, TOML value (e.g. tick_interval_s=0.01)",
     )
     parser.add_argument(
+        "--shards",
+        type=int,
+        default=1,
+        metavar="N",
+        help=(
+            "run the agent as N processes (shards s1..sN, one data dir; s1 pulls the feed, "
+            "the others read its replica), the largest step's lanes split into N contiguous "
+            "blocks as even as possible; a step of k lanes uses the first k lanes, so small "
+            "steps may all fall in s1 (default 1: one unsharded agent)"
+        ),
+    )
+    parser.add_argument(
         "--poll-idle",
         action="store_true",
         help="keep every CPU busy at SCHED_IDLE meanwhile (a booth PC tuned for latency)",
@@ -461,6 +487,8 @@ def main(argv: list[str] | None = None) -> int:
         return null_main(args.null_worker)
     seconds = args.seconds or (5.0 if args.quick else 20.0)
     steps = [int(s) for s in args.steps.split(",")]
+    if not 1 <= args.shards <= max(steps):
+        parser.error(f"--shards must be 1..{max(steps)} (every shard needs a lane)")
     rng = random.Random(7)
     total = sum((n + 1) * int(seconds * RATE_PER_LANE) for n in [*steps, max(steps)])
     if total > args.bundles:
@@ -477,26 +505,38 @@ def main(argv: list[str] | None = None) -> int:
         try:
             central.start()
             lanes = [f"L{n:03d}" for n in range(1, max(steps) + 1)]
-            config = work / "sync.toml"
             durability = f'outbox_durability = "{args.durability}"\n' if args.durability else ""
             settings = "".join(f"{setting}\n" for setting in args.set)
-            config.write_text(
-                durability
-                + settings
-                + "".join(
-                    f'[[lanes]]\nid = "{lane}"\nmanifest_required = false\nhold_s = 0.3\n\n'
-                    for lane in lanes
+            # one unsharded agent (name ""), or shards s1..sN of which s1 alone pulls
+            names = [f"s{k}" for k in range(1, args.shards + 1)] if args.shards > 1 else [""]
+            blocks = shard_blocks(lanes, len(names))
+            #: (shard name, API port, process, log file) of each agent process
+            agents: list[tuple[str, int, subprocess.Popen[bytes], Path]] = []
+            for k, (name, block) in enumerate(zip(names, blocks, strict=True)):
+                config = work / (f"sync-{name}.toml" if name else "sync.toml")
+                shard = (f'shard = "{name}"\n' + ("pull = false\n" if k else "")) if name else ""
+                config.write_text(
+                    durability
+                    + settings
+                    + shard
+                    + "".join(
+                        f'[[lanes]]\nid = "{lane}"\nmanifest_required = false\nhold_s = 0.3\n\n'
+                        for lane in block
+                    )
                 )
-            )
-            api_port = free_port()
-            log = (work / "agent.log").open("ab")
-            agent = subprocess.Popen(
-                [sys.executable, "-m", "sync.cli", "--config", str(config), "--broker", broker,
-                 "--central", central.url, "--cp", CP, "--data", str(work / "sync"),
-                 "--api-port", str(api_port)],
-                stdout=log, stderr=log,
-            )  # fmt: skip
-            procs.append(agent)
+                api_port = free_port()
+                while api_port in {port for _, port, _, _ in agents}:
+                    api_port = free_port()
+                log_path = work / (f"agent-{name}.log" if name else "agent.log")
+                log = log_path.open("ab")
+                agent = subprocess.Popen(
+                    [sys.executable, "-m", "sync.cli", "--config", str(config), "--broker", broker,
+                     "--central", central.url, "--cp", CP, "--data", str(work / "sync"),
+                     "--api-port", str(api_port)],
+                    stdout=log, stderr=log,
+                )  # fmt: skip
+                procs.append(agent)
+                agents.append((name, api_port, agent, log_path))
             baseline = subprocess.Popen(
                 [sys.executable, __file__, "--baseline-worker", broker, central.url, central.token],
                 stdout=subprocess.PIPE,
@@ -509,29 +549,57 @@ def main(argv: list[str] | None = None) -> int:
             for worker in (baseline, null):
                 assert worker.stdout is not None
                 worker.stdout.readline()
+            # every agent: replica loaded, broker connected; a shard that does not pull
+            # must also have seen the pulling one's fresh replica (or it answers STOP)
             deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                try:
-                    health = httpx.get(f"http://127.0.0.1:{api_port}/health", timeout=1).json()
-                    if (
-                        health["replica"]["bundles"] >= args.bundles
-                        and health["broker"]["connected"]
-                    ):
-                        break
-                except (httpx.HTTPError, KeyError, ValueError):
-                    pass
-                time.sleep(0.2)
-            else:
-                raise TimeoutError("the agent did not catch up")
+            waiting = {name: (k, port) for k, (name, port, _, _) in enumerate(agents)}
+            seen: dict[str, Any] = {}
+            while waiting and time.monotonic() < deadline:
+                for name, (k, port) in list(waiting.items()):
+                    if agents[k][2].poll() is not None:
+                        raise RuntimeError(
+                            f"agent {name or 'unsharded'} exited ({agents[k][2].returncode}); "
+                            f"see {agents[k][3].name}:\n{agents[k][3].read_text()[-2000:]}"
+                        )
+                    try:
+                        health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).json()
+                        seen[name] = {
+                            key: health.get(key) for key in ("replica", "broker", "problems")
+                        }
+                        if (
+                            health["replica"]["bundles"] >= args.bundles
+                            and health["broker"]["connected"]
+                            and (k == 0 or health["replica"]["last_sync_at"] is not None)
+                        ):
+                            del waiting[name]
+                    except (httpx.HTTPError, KeyError, ValueError):
+                        pass
+                if waiting:
+                    time.sleep(0.2)
+            if waiting:
+                late = {name or "agent": seen.get(name) for name in waiting}
+                raise TimeoutError(f"the agent did not catch up: {json.dumps(late)}")
             if args.poll_idle:
                 procs.extend(start_pollers())
             f50, f99, fmax = fsync_ms(work)
             e50, e99 = echo_floor(RATE_PER_LANE * max(steps))
-            durability = agent_outbox(api_port).get("durability", "?")
+            durability = agent_outbox(agents[0][1]).get("durability", "?")
+            if len(agents) == 1:
+                processes = "mosquitto, agent, baseline, sender, receiver: one process each"
+            else:
+                spans = ", ".join(
+                    f"{name} {block[0]}-{block[-1]}"
+                    for name, block in zip(names, blocks, strict=True)
+                )
+                processes = (
+                    f"agent: {len(agents)} processes (shards {', '.join(names)}; {names[0]} "
+                    f"pulls; lanes {spans}; a step uses the first lanes); mosquitto, baseline, "
+                    "sender, receiver: one process each"
+                )
             print(
                 f"{RATE_PER_LANE:g} trucks/s per lane, {seconds:g} s per step, "
-                f"{args.bundles:,} bundles in the replica; mosquitto, agent, baseline, sender, "
-                f"receiver: one process each; outbox durability {durability!r}; idle CPUs "
+                f"{args.bundles:,} bundles in the replica; {processes}; "
+                f"outbox durability {durability!r}; idle CPUs "
                 f"{'kept polling' if args.poll_idle else 'halt (as this machine has them)'}; "
                 f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
             )
@@ -542,15 +610,13 @@ def main(argv: list[str] | None = None) -> int:
             )
             results: dict[int, tuple[float, float]] = {}
             for step in steps:
-                before = agent_metrics(api_port)["handling"]
+                befores = [agent_metrics(port)["handling"] for _, port, _, _ in agents]
                 got = run_step(work, broker, plan_step(lanes[:step], seconds, vrns, rng), seconds)
-                summaries = agent_metrics(api_port)
-                after, age, cpu = summaries["handling"], summaries["age"], summaries["cpu"]
+                # each process's own summaries: quantiles of different processes do not merge
+                afters = [agent_metrics(port) for _, port, _, _ in agents]
                 a, b = got["agent"], got["baseline"]
                 a99, b99 = percentile(a, 0.99), percentile(b, 0.99)
                 results[step] = (a99, b99)
-                count = after.get("_count", 0) - before.get("_count", 0)
-                mean = (after.get("_sum", 0) - before.get("_sum", 0)) / count * 1000 if count else 0
                 print(
                     f"{step:>3} lanes: agent p50 {percentile(a, 0.5):.2f} p99 {a99:.2f} "
                     f"max {max(a, default=float('nan')):.2f} ms ({len(a)} reads, "
@@ -559,21 +625,32 @@ def main(argv: list[str] | None = None) -> int:
                     f"{max(b, default=float('nan')):.1f} ms ({len(got['lost_base'])} unanswered)"
                     f" | p99 ratio {b99 / a99:.1f}x"
                 )
-                i50 = after.get(P50, 0) * 1000
-                i99 = after.get(P99, 0) * 1000
-                outbox = agent_outbox(api_port)
-                print(
-                    f"           inside the agent: this step mean {mean:.2f} ms; last 10k "
-                    f"p50 {i50:.2f} p99 {i99:.2f} ms; outbox commits "
-                    f"{json.dumps(outbox.get('commits', {}))} flushes "
-                    f"{json.dumps(outbox.get('flushes', {}))}"
-                )
-                print(
-                    "           last 10k reads: sent -> handling began (broker, queue; ms "
-                    f"clock) p50 {age.get(P50, 0) * 1000:.1f} p90 {age.get(P90, 0) * 1000:.1f}"
-                    f" p99 {age.get(P99, 0) * 1000:.1f} ms; CPU a read p50 "
-                    f"{cpu.get(P50, 0) * 1000:.2f} p99 {cpu.get(P99, 0) * 1000:.2f} ms"
-                )
+                for (name, port, _, _), before, summaries in zip(
+                    agents, befores, afters, strict=True
+                ):
+                    after, age, cpu = summaries["handling"], summaries["age"], summaries["cpu"]
+                    count = after.get("_count", 0) - before.get("_count", 0)
+                    total_s = after.get("_sum", 0) - before.get("_sum", 0)
+                    mean = total_s / count * 1000 if count else 0
+                    i50 = after.get(P50, 0) * 1000
+                    i99 = after.get(P99, 0) * 1000
+                    outbox = agent_outbox(port)
+                    # one unsharded agent: today's lines; a shard: its name and its reads
+                    who = f"{name} " if name else ""
+                    reads = f" ({count:.0f} reads)" if name else ""
+                    print(
+                        f"           {who}inside the agent: this step mean {mean:.2f} ms{reads}; "
+                        f"last 10k p50 {i50:.2f} p99 {i99:.2f} ms; outbox commits "
+                        f"{json.dumps(outbox.get('commits', {}))} flushes "
+                        f"{json.dumps(outbox.get('flushes', {}))}"
+                    )
+                    print(
+                        f"           {who}last 10k reads: sent -> handling began (broker, queue;"
+                        f" ms clock) p50 {age.get(P50, 0) * 1000:.1f} p90 "
+                        f"{age.get(P90, 0) * 1000:.1f} p99 {age.get(P99, 0) * 1000:.1f} ms; "
+                        f"CPU a read p50 {cpu.get(P50, 0) * 1000:.2f} p99 "
+                        f"{cpu.get(P99, 0) * 1000:.2f} ms"
+                    )
             top = max(steps)
             got = run_step(
                 work, broker, plan_step(lanes[:top], seconds, vrns, rng), seconds, NULL_CP
@@ -587,8 +664,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{len(got['lost_agent'])} unanswered): the floor of this path here"
             )
             a99_top, b99_top = results[top]
+            sharded = f" ({len(agents)} agent shards)" if len(agents) > 1 else ""
             print(
-                f"target: p99 <= 5 ms at {top} lanes: {a99_top:.2f} ms "
+                f"target{sharded}: p99 <= 5 ms at {top} lanes: {a99_top:.2f} ms "
                 f"({'met' if a99_top <= 5 else 'NOT met'}; the null lanes' p99 "
                 f"{z99:.2f} ms); >= 10x the baseline: {b99_top / a99_top:.1f}x "
                 f"({'met' if b99_top / a99_top >= 10 else 'NOT met'})"
