@@ -172,11 +172,15 @@ class SyncStatus(Message):
     bundles: int = Field(default=0, ge=0)
     outbox_depth: int = Field(default=0, ge=0)
     detail: str = Field(default="", max_length=512, description="what is wrong, if anything")
+    agent: str = Field(default="", max_length=128, description="the agent's MQTT client id")
     shard: str = Field(default="", max_length=16, description="the agent's shard; empty: none")
     lanes: list[Lane] = Field(
         default_factory=list,
         max_length=500,
-        description="the lanes this status covers; empty: every lane of the control point",
+        description=(
+            "the lanes of the agent whose status this is; empty (an agent that does not say): "
+            "every lane of the control point"
+        ),
     )
 
     _time_fields: ClassVar[tuple[str, ...]] = ("ts", "last_sync_at")

@@ -24,9 +24,10 @@ from fastapi import APIRouter
 from rocars.broker import EmbeddedBroker, free_port
 from rocars.bus import Bus, Will
 from rocars.config import secret
-from rocars.messages import SyncStatus
+from rocars.errors import BadPayload
+from rocars.messages import SyncStatus, parse
 from rocars.timeutil import to_rfc3339, utc_now
-from rocars.topics import sync_status_topic
+from rocars.topics import sync_status_filters, sync_status_topic
 from sync.api import ApiServer, create_api
 from sync.config import SyncConfig
 from sync.controller import LaneController
@@ -49,6 +50,10 @@ MAX_RESTART_DELAY_S = 30.0
 #: next one in line waits up to this long for it. Measured in bench/lane_latency.py.
 GIL_SWITCH_INTERVAL_S = 0.0005
 
+
+#: Another agent's status counts as its claim on lanes this long after its own ``ts`` (plus
+#: two of this agent's heartbeat intervals): a will is stamped when its agent connected.
+PEER_CLAIM_S = 5.0
 
 #: Builds a router once the agent's replica and clients exist, e.g. the kiosks' API:
 #: ``lambda agent: build_router(agent.api_client, agent.replica, lambda: agent.link.up)``
@@ -123,6 +128,9 @@ class SyncAgent:
         self.bus: Bus | None = None
         self._stopped = False
         self._bundles_cache: tuple[float, int] = (0.0, 0)
+        #: other agents claiming lanes of this one: client id -> (monotonic seen, lanes)
+        self._claims: dict[str, tuple[float, frozenset[str]]] = {}
+        self._claims_lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -201,6 +209,8 @@ class SyncAgent:
         )
         for topic_filter in self.controller.subscriptions():
             self.bus.subscribe(topic_filter, self.controller.on_message)
+        for topic_filter in sync_status_filters(config.site.cp):
+            self.bus.subscribe(topic_filter, self._on_peer_status)
         self.bus.on_connection(self._on_connection)
         self._register_gauges()
         self.controller.start()  # READY on every lane, queued until connected
@@ -288,14 +298,17 @@ class SyncAgent:
         return sync_status_topic(self.config.site.cp, self.config.shard)
 
     def _covers(self) -> list[str]:
-        """The lanes a status speaks for: a shard's own; none listed (= all) otherwise."""
-        return [lane.id for lane in self.config.lanes] if self.config.shard else []
+        """The lanes a status speaks for: the agent's own, so that a display heeds only the
+        agent of its lane (the other direction's agent of the same control point, another
+        shard, or an agent that does not control its lane at all are not its controller)."""
+        return [lane.id for lane in self.config.lanes]
 
     def _will(self) -> Will:
         status = SyncStatus(
             state="offline",
             central="down",
             detail="sync agent gone",
+            agent=self.config.client_id,
             shard=self.config.shard,
             lanes=self._covers(),
         )
@@ -331,19 +344,68 @@ class SyncAgent:
                 out.append(f"worker {worker.name} restarted {worker.restarts}x: {worker.error}")
         if self.bus is not None and not self.bus.connected.is_set():
             out.append("broker not connected")
+        for agent, lanes in sorted(self.lane_conflicts().items()):
+            out.insert(
+                0, f"lanes {','.join(sorted(lanes))} also claimed by {agent}: all lanes stop"
+            )
         return out
+
+    # -- other agents of the site ------------------------------------------------------
+
+    def _on_peer_status(self, topic: str, payload: bytes) -> None:
+        """Every agent's status (paho's thread): note another agent claiming our lanes."""
+        try:
+            status = parse(SyncStatus, payload)
+        except BadPayload as err:
+            logger.warning("dropped sync status on %s: %s", topic, err)
+            return
+        if not status.agent or status.agent == self.config.client_id:
+            return
+        age = abs((self._clock() - status.ts).total_seconds())
+        if age > PEER_CLAIM_S + 2 * self.config.status_interval_s:
+            return  # a retained one, or a will stamped when its agent connected
+        mine = frozenset(self.controller.lanes) & frozenset(status.lanes)
+        with self._claims_lock:
+            if mine and status.agent not in self._claims:
+                logger.error(
+                    "agent %s (on %s) also controls lanes %s: every lane of this agent stops "
+                    "until one of the two configs is fixed",
+                    status.agent,
+                    topic,
+                    ",".join(sorted(mine)),
+                )
+            if mine:
+                self._claims[status.agent] = (time.monotonic(), mine)
+
+    def lane_conflicts(self) -> dict[str, frozenset[str]]:
+        """Other agents that claimed lanes of this one recently: their client id -> lanes.
+
+        Two agents publishing instructions for one lane would each run its state machine
+        and the display would show whichever spoke last; while a conflict stands this agent
+        says ``offline`` (so does the other), and every display of both fails closed.
+        """
+        window = PEER_CLAIM_S + 2 * self.config.status_interval_s
+        now = time.monotonic()
+        with self._claims_lock:
+            for agent in [a for a, (seen, _) in self._claims.items() if now - seen > window]:
+                logger.warning("agent %s no longer claims lanes of this agent", agent)
+                del self._claims[agent]
+            return {agent: lanes for agent, (_, lanes) in self._claims.items()}
 
     def status(self) -> SyncStatus:
         """The heartbeat. ``offline`` also while the outbox cannot write: the lanes then
         decide but cannot record, nothing they decide is published, and the displays must
-        fail closed at once rather than keep the last instruction until it expires."""
+        fail closed at once rather than keep the last instruction until it expires. And
+        while another agent claims lanes of this one (``lane_conflicts``)."""
+        offline = bool(self.controller.outbox_error or self.lane_conflicts())
         return SyncStatus(
-            state="offline" if self.controller.outbox_error else "online",
+            state="offline" if offline else "online",
             central="up" if self.link.up else "down",
             last_sync_at=self._last_sync(),
             bundles=self._bundle_count(),
             outbox_depth=self._depth(),
             detail="; ".join(self.problems())[:512],
+            agent=self.config.client_id,
             shard=self.config.shard,
             lanes=self._covers(),
         )

@@ -106,10 +106,7 @@ def test_two_shards_answer_their_own_lanes_and_upload_their_own_records(
         assert len(mine) == 3
         assert set(mine) <= set(ids)
         # each shard's heartbeat on its own topic, naming its lanes
-        got = {
-            name: watcher.status(lambda s, name=name: s.shard == name)
-            for name in ("a", "b")
-        }
+        got = {name: watcher.status(lambda s, name=name: s.shard == name) for name in ("a", "b")}
         assert got["a"].lanes == ["L01"]
         assert got["b"].lanes == ["L02", "L03"]
         assert all(s.state == "online" and s.central == "up" for s in got.values())
@@ -252,3 +249,82 @@ def test_lanewatch_follows_only_the_status_that_covers_its_lane() -> None:
     blind.on_sync_status(mine.to_bytes())
     blind.on_sync_status(other.to_bytes())
     assert blind.reason() is FailReason.CONTROLLER_OFFLINE
+
+
+def test_the_two_directions_without_shards_no_longer_vouch_for_each_other(
+    mosquitto: Mosquitto, central: CentralProcess, tmp_path: Path
+) -> None:
+    """Import and export agents of one control point, both on ``sync/status``: when the
+    import agent dies, its lane's display fails closed although the export agent's
+    heartbeats go on on the same topic (before lanes were listed, they revived it)."""
+    lane = {"hold_s": 0.5, "manifest_required": False}
+    export = started_agent(
+        agent_config(
+            tmp_path / "export", mosquitto.url, central.url,
+            site={"cp": CP, "direction": "export"}, lanes=[{"id": "L02", **lane}],
+        )
+    )  # fmt: skip
+    imp = started_agent(
+        agent_config(tmp_path, mosquitto.url, central.url, lanes=[{"id": "L01", **lane}])
+    )
+    watcher = Watcher(mosquitto.url)
+    watches = {name: LaneWatch(b"k" * 32, lane=name) for name in ("L01", "L02")}
+    for watch in watches.values():
+        watch.on_connection(True)
+    try:
+        assert imp.status_topic == export.status_topic == sync_status_topic(CP)
+        for lanes in (["L01"], ["L02"]):
+            status = watcher.status(lambda s, lanes=lanes: s.lanes == lanes and s.state == "online")
+            for watch in watches.values():
+                watch.on_sync_status(status.to_bytes())
+        assert all(w.reason() is FailReason.NO_INSTRUCTION for w in watches.values())
+        imp.stop()
+        will = watcher.status(lambda s: s.lanes == ["L01"] and s.state == "offline")
+        beat = watcher.status(lambda s: s.lanes == ["L02"] and s.state == "online")
+        for status in (will, beat):
+            for watch in watches.values():
+                watch.on_sync_status(status.to_bytes())
+        assert watches["L01"].reason() is FailReason.CONTROLLER_OFFLINE
+        assert watches["L02"].reason() is FailReason.NO_INSTRUCTION
+    finally:
+        watcher.close()
+        imp.stop()
+        export.stop()
+
+
+def test_two_agents_claiming_one_lane_both_stop_until_fixed(
+    mosquitto: Mosquitto, central: CentralProcess, tmp_path: Path
+) -> None:
+    """A lane in two shards' configs: both say offline (every display of both fails
+    closed) and name the other in their detail; once one is gone, the other goes on."""
+    lane = {"hold_s": 0.5, "manifest_required": False}
+    a = started_agent(
+        shard_config(tmp_path, mosquitto.url, central.url, "a", [{"id": "L01", **lane}])
+    )
+    b = SyncAgent(
+        shard_config(
+            tmp_path, mosquitto.url, central.url, "b",
+            [{"id": "L01", **lane}, {"id": "L02", **lane}], pull=False,
+            api={"port": 0, "kiosk": False},
+        )
+    )  # fmt: skip
+    b.start()
+    watcher = Watcher(mosquitto.url)
+    try:
+        down = watcher.status(lambda s: s.shard == "a" and s.state == "offline")
+        assert "L01 also claimed by sync-SBC-import-b" in down.detail
+        down = watcher.status(lambda s: s.shard == "b" and s.state == "offline")
+        assert "L01 also claimed by sync-SBC-import-a" in down.detail
+        assert b.lane_conflicts() == {"sync-SBC-import-a": frozenset({"L01"})}
+        health = httpx.get(f"{a.api_url}/health", timeout=5).json()
+        assert health["ok"] is False
+        assert "all lanes stop" in health["problems"][0]
+        b.stop()  # the fix: b's config loses L01 (here: b goes away)
+        assert watcher.status(
+            lambda s: s.shard == "a" and s.state == "online", timeout=20
+        ).lanes == ["L01"]
+        assert a.lane_conflicts() == {}
+    finally:
+        watcher.close()
+        b.stop()
+        a.stop()
