@@ -150,9 +150,11 @@ def _processes() -> Iterator[list[subprocess.Popen[bytes]]]:
                 proc.wait(5)
 
 
-def _agent_config(
-    args: argparse.Namespace, broker_url: str, central: CentralProcess, data: Path, api_port: int
-) -> SyncConfig:
+def _agent_configs(
+    args: argparse.Namespace, broker_url: str, central: CentralProcess, data: Path
+) -> list[SyncConfig]:
+    """One agent for every lane, or ``--shards N``: shards s1..sN with the lanes in
+    contiguous blocks, one data folder; s1 pulls the replica and serves the kiosk."""
     lanes = [
         {
             "id": f"L{i:02d}",
@@ -163,16 +165,27 @@ def _agent_config(
         }
         for i in range(1, args.lanes + 1)
     ]
-    return SyncConfig.model_validate(
-        {
-            "site": {"cp": args.cp, "direction": args.direction},
-            "central": {"url": central.url},
-            "bus": {"url": broker_url},
-            "data_dir": str(data / "sync"),
-            "lanes": lanes,
-            "api": {"host": "127.0.0.1", "port": api_port},
-        }
-    )
+    size, extra = divmod(len(lanes), args.shards)
+    configs: list[SyncConfig] = []
+    start = 0
+    for k in range(args.shards):
+        end = start + size + (1 if k < extra else 0)
+        shard = {"shard": f"s{k + 1}", "pull": k == 0} if args.shards > 1 else {}
+        configs.append(
+            SyncConfig.model_validate(
+                {
+                    "site": {"cp": args.cp, "direction": args.direction},
+                    "central": {"url": central.url},
+                    "bus": {"url": broker_url},
+                    "data_dir": str(data / "sync"),
+                    "lanes": lanes[start:end],
+                    "api": {"host": "127.0.0.1", "port": free_port(), "kiosk": k == 0},
+                    **shard,
+                }
+            )
+        )
+        start = end
+    return configs
 
 
 def run(args: argparse.Namespace) -> int:
@@ -208,12 +221,16 @@ def run(args: argparse.Namespace) -> int:
         os.environ.setdefault("ROCARS_CENTRAL_TOKEN", central.token)
         central.start()
         stack.callback(central.stop)
-        api_port = free_port()
-        agent = SyncAgent(_agent_config(args, broker_url, central, data, api_port))
-        agent.start()
-        stack.callback(agent.stop)
-        api = f"http://127.0.0.1:{api_port}"
-        _wait_synced(api, timeout=60)
+        #: the local API of the agent of each lane (the first agent's serves the kiosk)
+        lane_api: dict[str, str] = {}
+        for config in _agent_configs(args, broker_url, central, data):
+            agent = SyncAgent(config)
+            agent.start()
+            stack.callback(agent.stop)
+            agent_api = f"http://127.0.0.1:{config.api.port}"
+            _wait_synced(agent_api, timeout=60)
+            lane_api.update({lane.id: agent_api for lane in config.lanes})
+        api = lane_api["L01"]
         procs = stack.enter_context(_processes())
         boxes = _start_screens(args, broker_url, api, procs, data, stack)
 
@@ -221,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
         printer = JourneyPrinter()
 
         def fetch_record(journey: Journey) -> dict[str, Any] | None:
-            return _find_record(api, journey)
+            return _find_record(lane_api[journey.lane], journey)
 
         lanes = [f"L{i:02d}" for i in range(1, args.lanes + 1)]
         senders = _start_readers(args, bus, lanes, data, stack)
@@ -244,9 +261,10 @@ def run(args: argparse.Namespace) -> int:
         if not bus.wait_connected(15):
             raise RocarsError(f"scenario could not reach the broker at {broker_url}")
         trucks = _fetch_trucks(central)
+        sharded = f" over {args.shards} agents (shards)" if args.shards > 1 else ""
         print(
-            f"control point {args.cp} ({args.direction}), {args.lanes} lanes, broker {broker_url}, "
-            f"centre {central.url}, local API {api}, data {data}",
+            f"control point {args.cp} ({args.direction}), {args.lanes} lanes{sharded}, broker "
+            f"{broker_url}, centre {central.url}, local API {api}, data {data}",
             flush=True,
         )
         journeys = Scenario(drivers, plan_trucks(trucks, args.seed)).run(args.trucks, stop)
@@ -369,12 +387,13 @@ def _wait_online(broker_url: str, cp: str, lanes: list[str], timeout: float) -> 
 
 
 def _wait_synced(api: str, timeout: float) -> None:
-    """Until the agent has pulled the centre once: before that every lane fails closed."""
+    """Until the agent sees a synced replica and the centre up (a shard that does not pull:
+    as the pulling one recorded it): before that every lane fails closed."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             health = httpx.get(f"{api}/health", timeout=1).json()
-            if health["replica"]["last_sync_at"]:
+            if health["replica"]["last_sync_at"] and health["central"]["state"] == "up":
                 return
         except (httpx.HTTPError, ValueError, KeyError, TypeError):
             pass
@@ -494,6 +513,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="how trucks are read: a virtual LPR camera speaking this protocol to the AVRS "
         "adapter (default framed), or 'direct' PlateRead messages",
     )
+    parser.add_argument(
+        "--shards",
+        type=int,
+        default=1,
+        help="run the lanes over N sync agents (shards s1..sN; s1 pulls the replica), "
+        "to show the contract of docs/architecture.md; in this one process (default 1)",
+    )
     parser.add_argument("--data", default="", help="data folder (default: a new temporary one)")
     parser.add_argument(
         "--no-screens", action="store_true", help="do not start the XDB, AIOP and kiosk"
@@ -505,6 +531,9 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     if not 1 <= args.lanes <= 16:
         print("rocars-edge up: --lanes must be 1-16", file=sys.stderr)
+        return 2
+    if not 1 <= args.shards <= args.lanes:
+        print("rocars-edge up: --shards must be 1 to --lanes", file=sys.stderr)
         return 2
     if not 0 <= args.cameras <= args.lanes:
         print("rocars-edge up: --cameras must be 0 to --lanes", file=sys.stderr)

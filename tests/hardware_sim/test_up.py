@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -50,6 +51,25 @@ def test_up_clears_every_kind_of_truck_and_loses_nothing(tmp_path: Path) -> None
     assert sum("arrives [" in line for line in lines) == 10
     assert sum(" record " in line for line in lines) == 10
     assert (tmp_path / "sync" / "outbox.db").exists()
+
+
+def test_up_over_two_shards(tmp_path: Path) -> None:
+    """The lanes over two agents (docs/architecture.md, "Several agents at one control
+    point"): s1 pulls, s2 reads its replica; each lane's records in its shard's outbox."""
+    code, lines = _up(
+        "--trucks", "6", "--seed", "7", "--lanes", "2", "--shards", "2", "--data", str(tmp_path)
+    )  # fmt: skip
+    summary = _summary(lines)
+    assert code == 0, "\n".join(lines)
+    assert summary["records"] == summary["uploaded"] == 6
+    assert summary["lost"] == summary["unexpected"] == 0
+    assert "2 lanes over 2 agents (shards)" in lines[0]
+    folder = tmp_path / "sync"
+    assert not (folder / "outbox.db").exists()
+    for shard, lane in (("s1", "L01"), ("s2", "L02")):
+        with sqlite3.connect(folder / f"outbox-{shard}.db") as conn:
+            lanes = {row[0] for row in conn.execute("SELECT lane FROM records")}
+        assert lanes == {lane}, shard
 
 
 def test_up_is_repeatable_by_seed(tmp_path: Path) -> None:
@@ -146,7 +166,10 @@ def test_up_without_a_count_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     assert summary["trucks"] >= 1
 
 
-@pytest.mark.parametrize("args", [["--lanes", "0"], ["--trucks", "0"], ["--cp", "XXX"]])
+@pytest.mark.parametrize(
+    "args",
+    [["--lanes", "0"], ["--trucks", "0"], ["--cp", "XXX"], ["--lanes", "2", "--shards", "3"]],
+)
 def test_up_refuses_bad_arguments(args: list[str]) -> None:
     code, _ = _up(*args, timeout=60)
     assert code == 2
