@@ -13,7 +13,6 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -45,13 +44,11 @@ def broker_credentials(username: str = "") -> tuple[str, str]:
     return user, (secret("mqtt_password", "") if user else "")
 
 
-@lru_cache(maxsize=4096)
 def topic_matches(topic_filter: str, topic: str) -> bool:
-    """MQTT topic filter matching (``+`` one level, ``#`` the rest), cached.
+    """MQTT topic filter matching (``+`` one level, ``#`` the rest).
 
-    ``paho``'s ``topic_matches_sub`` builds a matcher tree on every call (13 us); the
-    agent matches every plate read against each of its filters, and the topics of a
-    site are few (lanes x kinds), so the answers are cached.
+    ``paho``'s ``topic_matches_sub`` builds a matcher tree on every call (13 us); this is
+    a split and a loop, and ``Bus`` remembers which handlers a topic goes to.
     """
     wanted = topic_filter.split("/")
     parts = topic.split("/")
@@ -64,6 +61,10 @@ def topic_matches(topic_filter: str, topic: str) -> bool:
             return False
     return len(parts) == len(wanted)
 
+
+#: How many topics ``Bus`` remembers the handlers of (then it starts again): a site's
+#: topics are lanes x kinds; a flood of made-up lane names must not grow it without end.
+MAX_ROUTES = 4096
 
 #: One ``recv`` takes up to this much: every packet the broker has sent so far, usually.
 RECV_CHUNK = 65536
@@ -155,6 +156,9 @@ class Bus:
         self._will = will
         self._keepalive = keepalive
         self._handlers: list[tuple[str, int, Handler]] = []
+        #: topic -> its handlers: a shard subscribes to 2 filters a lane, and matching a
+        #: read against each of 100 filters cost more than handling it
+        self._routes: dict[str, list[Handler]] = {}
         self._lock = threading.Lock()
         self._connection_callbacks: list[Callable[[bool], None]] = []
         self.connected = threading.Event()
@@ -208,6 +212,7 @@ class Bus:
         """Call ``handler(topic, payload)`` for each message; renewed on reconnect."""
         with self._lock:
             self._handlers.append((topic_filter, qos, handler))
+            self._routes = {}
         if self.connected.is_set():
             self._client.subscribe(topic_filter, qos)
 
@@ -282,8 +287,13 @@ class Bus:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         topic = message.topic
-        with self._lock:
-            handlers = [h for f, _, h in self._handlers if topic_matches(f, topic)]
+        handlers = self._routes.get(topic)
+        if handlers is None:
+            with self._lock:
+                handlers = [h for f, _, h in self._handlers if topic_matches(f, topic)]
+                if len(self._routes) >= MAX_ROUTES:
+                    self._routes = {}
+                self._routes[topic] = handlers
         for handler in handlers:
             try:
                 handler(message.topic, bytes(message.payload))

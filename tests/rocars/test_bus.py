@@ -200,3 +200,39 @@ def test_packets_of_every_size_arrive_whole_and_in_order(broker_url: str) -> Non
     assert received == sent
     pub.stop()
     sub.stop()
+
+
+def test_handlers_of_a_topic_follow_later_subscriptions(mosquitto: Mosquitto) -> None:
+    """The bus remembers a topic's handlers; a subscription made afterwards counts at once,
+    and past ``MAX_ROUTES`` topics it starts again rather than grow (or forget anyone)."""
+    import rocars.bus as bus_module
+
+    got: queue.Queue[tuple[str, str]] = queue.Queue()
+    sub = Bus(mosquitto.url, "routes")
+    sub.subscribe("r/+", lambda t, p: got.put(("wide", t)))
+    sub.start()
+    pub = Bus(mosquitto.url, "routes-pub")
+    pub.start()
+    assert sub.wait_connected(10)
+    assert pub.wait_connected(10)
+    deadline = time.monotonic() + 10
+    while got.empty() and time.monotonic() < deadline:  # the subscription is acknowledged
+        pub.publish("r/1", b"x").wait_for_publish(5)
+        time.sleep(0.1)
+    while not got.empty():
+        assert got.get() == ("wide", "r/1")
+    sub.subscribe("r/1", lambda t, p: got.put(("narrow", t)))
+    time.sleep(0.5)  # paho sends SUBSCRIBE at once when connected
+    pub.publish("r/1", b"x").wait_for_publish(5)
+    assert sorted(got.get(timeout=5) for _ in range(2)) == [("narrow", "r/1"), ("wide", "r/1")]
+    old = bus_module.MAX_ROUTES
+    bus_module.MAX_ROUTES = 3
+    try:
+        for n in range(2, 8):
+            pub.publish(f"r/{n}", b"x").wait_for_publish(5)
+            assert got.get(timeout=5) == ("wide", f"r/{n}")
+        assert len(sub._routes) <= 3
+    finally:
+        bus_module.MAX_ROUTES = old
+        sub.stop()
+        pub.stop()
