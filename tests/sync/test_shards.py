@@ -6,6 +6,7 @@ sharing one data folder (the replica one writes and both read).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,8 @@ from tests.sync.agentkit import (
 from ui_common.lanewatch import FailReason, LaneWatch
 
 C = InstructionCode
+#: the demo trucks by kind (``demo_trucks``)
+Trucks = dict[str, list[dict[str, Any]]]
 
 
 def shard_config(
@@ -45,6 +48,14 @@ def shard_config(
 def fresh(agent: SyncAgent) -> bool:
     """A shard that does not pull is ready once it reads a synced replica and the centre up."""
     return agent.replica.last_sync_at() is not None and agent.link.up
+
+
+@pytest.fixture
+def watcher(mosquitto: Mosquitto) -> Iterator[Watcher]:
+    """An outside client on the site's broker: inputs in, instructions and statuses out."""
+    client = Watcher(mosquitto.url)
+    yield client
+    client.close()
 
 
 @pytest.fixture
@@ -66,64 +77,59 @@ def two_shards(mosquitto: Mosquitto, central: CentralProcess, tmp_path: Path) ->
     b.start()
     try:
         assert wait_for(lambda: fresh(b)), "the shard that does not pull never saw a fresh replica"
-        yield a, b
+        yield a, b, demo_trucks(central)
     finally:
         b.stop()
         a.stop()
 
 
 def test_two_shards_answer_their_own_lanes_and_upload_their_own_records(
-    two_shards: tuple[SyncAgent, SyncAgent], mosquitto: Mosquitto, central: CentralProcess
+    two_shards: tuple[SyncAgent, SyncAgent, Trucks], watcher: Watcher, central: CentralProcess
 ) -> None:
-    a, b = two_shards
-    trucks = demo_trucks(central)
-    watcher = Watcher(mosquitto.url)
-    try:
-        for lane in ("L01", "L02", "L03"):
-            watcher.expect(lane, C.READY)
-        proceed, inspect = trucks["laden_proceed"][0], trucks["laden_inspect"][0]
-        watcher.plate("L01", proceed["vrn"])
-        watcher.plate("L02", inspect["vrn"])
-        watcher.plate("L03", proceed["vrn"])
-        assert watcher.expect("L01", C.PROCEED).ubr == proceed["ubr"]
-        assert watcher.expect("L02", C.INSPECT).bay
-        watcher.expect("L03", C.PROCEED)
-        for lane in ("L01", "L02", "L03"):
-            watcher.expect(lane, C.READY, timeout=5)
-        # each read reached its own shard only: one answer each, nothing "unknown" anywhere
-        assert a.metrics.value("rocars_sync_plate_reads_total", lane="L01") == 1
-        assert b.metrics.value("rocars_sync_plate_reads_total", lane="L01") == 0
-        assert b.metrics.value("rocars_sync_plate_reads_total", lane="L02") == 1
-        for agent in (a, b):
-            assert agent.metrics.total("rocars_sync_bad_payloads_total") == 0
-        # an outbox each, each uploaded by its own shard, every record once at the centre
-        assert a.config.outbox_path.name == "outbox-a.db"
-        assert b.config.outbox_path.name == "outbox-b.db"
-        assert wait_for(lambda: a.outbox.count("uploaded") == 1 and b.outbox.count("uploaded") == 2)
-        ids = centre_event_ids(central)
-        assert len(ids) == len(set(ids))
-        mine = [r["id"] for agent in (a, b) for r in agent.outbox.recent(10)]
-        assert len(mine) == 3
-        assert set(mine) <= set(ids)
-        # each shard's heartbeat on its own topic, naming its lanes
-        got = {name: watcher.status(lambda s, name=name: s.shard == name) for name in ("a", "b")}
-        assert got["a"].lanes == ["L01"]
-        assert got["b"].lanes == ["L02", "L03"]
-        assert all(s.state == "online" and s.central == "up" for s in got.values())
-        health = httpx.get(f"{b.api_url}/health", timeout=5).json()
-        assert (health["shard"], health["pulls"]) == ("b", False)
-        assert "puller" not in health["workers"]
-        assert health["ok"] is True
-        assert health["replica"]["bundles"] > 0
-    finally:
-        watcher.close()
+    a, b, trucks = two_shards
+    for lane in ("L01", "L02", "L03"):
+        watcher.expect(lane, C.READY)
+    proceed, inspect = trucks["laden_proceed"][0], trucks["laden_inspect"][0]
+    watcher.plate("L01", proceed["vrn"])
+    watcher.plate("L02", inspect["vrn"])
+    watcher.plate("L03", proceed["vrn"])
+    assert watcher.expect("L01", C.PROCEED).ubr == proceed["ubr"]
+    assert watcher.expect("L02", C.INSPECT).bay
+    watcher.expect("L03", C.PROCEED)
+    for lane in ("L01", "L02", "L03"):
+        watcher.expect(lane, C.READY, timeout=5)
+    # each read reached its own shard only: one answer each, nothing "unknown" anywhere
+    assert a.metrics.value("rocars_sync_plate_reads_total", lane="L01") == 1
+    assert b.metrics.value("rocars_sync_plate_reads_total", lane="L01") == 0
+    assert b.metrics.value("rocars_sync_plate_reads_total", lane="L02") == 1
+    for agent in (a, b):
+        assert agent.metrics.total("rocars_sync_bad_payloads_total") == 0
+    # an outbox each, each uploaded by its own shard, every record once at the centre
+    assert a.config.outbox_path.name == "outbox-a.db"
+    assert b.config.outbox_path.name == "outbox-b.db"
+    assert wait_for(lambda: a.outbox.count("uploaded") == 1 and b.outbox.count("uploaded") == 2)
+    ids = centre_event_ids(central)
+    assert len(ids) == len(set(ids))
+    mine = [r["id"] for agent in (a, b) for r in agent.outbox.recent(10)]
+    assert len(mine) == 3
+    assert set(mine) <= set(ids)
+    # each shard's heartbeat on its own topic, naming its lanes
+    got = {name: watcher.status(lambda s, name=name: s.shard == name) for name in ("a", "b")}
+    assert got["a"].lanes == ["L01"]
+    assert got["b"].lanes == ["L02", "L03"]
+    assert all(s.state == "online" and s.central == "up" for s in got.values())
+    health = httpx.get(f"{b.api_url}/health", timeout=5).json()
+    assert (health["shard"], health["pulls"]) == ("b", False)
+    assert "puller" not in health["workers"]
+    assert health["ok"] is True
+    assert health["replica"]["bundles"] > 0
 
 
 def test_a_shard_that_goes_away_stops_its_own_lanes_only(
-    two_shards: tuple[SyncAgent, SyncAgent], mosquitto: Mosquitto
+    two_shards: tuple[SyncAgent, SyncAgent, Trucks], mosquitto: Mosquitto
 ) -> None:
     """The displays' rules over the real topics: b's last will fails L02 closed, not L01."""
-    a, b = two_shards
+    a, b, _ = two_shards
     watcher = Watcher(mosquitto.url)
     key = b"k" * 32
     watches = {lane: LaneWatch(key, lane=lane) for lane in ("L01", "L02")}
@@ -158,26 +164,21 @@ def test_a_shard_that_goes_away_stops_its_own_lanes_only(
 
 
 def test_a_shard_that_does_not_pull_follows_the_centre_through_the_replica(
-    two_shards: tuple[SyncAgent, SyncAgent], mosquitto: Mosquitto, central: CentralProcess
+    two_shards: tuple[SyncAgent, SyncAgent, Trucks], watcher: Watcher, central: CentralProcess
 ) -> None:
-    a, b = two_shards
-    trucks = demo_trucks(central)
-    watcher = Watcher(mosquitto.url)
-    try:
-        central.stop()
-        assert wait_for(lambda: not a.link.up)
-        assert wait_for(lambda: not b.link.up, 5), "b did not take up the pulling shard's view"
-        watcher.plate("L02", trucks["laden_proceed"][0]["vrn"])
-        watcher.expect("L02", C.PROCEED)
-        watcher.expect("L02", C.READY, timeout=5)
-        assert b.outbox.flush(5)
-        assert [r["offline"] for r in b.outbox.recent(5)] == [True]
-        assert watcher.status(lambda s: s.shard == "b" and s.central == "down")
-        central.start()
-        assert wait_for(lambda: b.link.up, 30)
-        assert wait_for(lambda: b.outbox.depth() == 0, 30)
-    finally:
-        watcher.close()
+    a, b, trucks = two_shards
+    central.stop()
+    assert wait_for(lambda: not a.link.up)
+    assert wait_for(lambda: not b.link.up, 5), "b did not take up the pulling shard's view"
+    watcher.plate("L02", trucks["laden_proceed"][0]["vrn"])
+    watcher.expect("L02", C.PROCEED)
+    watcher.expect("L02", C.READY, timeout=5)
+    assert b.outbox.flush(5)
+    assert [r["offline"] for r in b.outbox.recent(5)] == [True]
+    assert watcher.status(lambda s: s.shard == "b" and s.central == "down")
+    central.start()
+    assert wait_for(lambda: b.link.up, 30)
+    assert wait_for(lambda: b.outbox.depth() == 0, 30)
 
 
 def test_a_shard_alone_fails_closed_until_someone_pulls(
@@ -293,7 +294,7 @@ def test_the_two_directions_without_shards_no_longer_vouch_for_each_other(
 
 
 def test_two_agents_claiming_one_lane_both_stop_until_fixed(
-    mosquitto: Mosquitto, central: CentralProcess, tmp_path: Path
+    mosquitto: Mosquitto, watcher: Watcher, central: CentralProcess, tmp_path: Path
 ) -> None:
     """A lane in two shards' configs: both say offline (every display of both fails
     closed) and name the other in their detail; once one is gone, the other goes on."""
@@ -309,7 +310,6 @@ def test_two_agents_claiming_one_lane_both_stop_until_fixed(
         )
     )  # fmt: skip
     b.start()
-    watcher = Watcher(mosquitto.url)
     try:
         down = watcher.status(lambda s: s.shard == "a" and s.state == "offline")
         assert "L01 also claimed by sync-SBC-import-b" in down.detail
@@ -325,6 +325,5 @@ def test_two_agents_claiming_one_lane_both_stop_until_fixed(
         ).lanes == ["L01"]
         assert a.lane_conflicts() == {}
     finally:
-        watcher.close()
         b.stop()
         a.stop()
