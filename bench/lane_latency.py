@@ -61,6 +61,7 @@ from rocars.bus import Bus
 from rocars.config import parse_broker_url
 from rocars.messages import Instruction, InstructionCode, PlateRead
 from rocars.signing import lane_key, sign_instruction
+from sync.config import shard_blocks
 
 CP = "SBC"
 #: the control point the null lanes answer for: the agent does not subscribe to it
@@ -412,19 +413,6 @@ def agent_metrics(api_port: int) -> dict[str, dict[str, float]]:
                 name, value = line.rsplit(" ", 1)
                 values[name.removeprefix(metric)] = float(value)
     return found
-
-
-def shard_blocks(lanes: list[str], shards: int) -> list[list[str]]:
-    """``lanes`` in ``shards`` contiguous blocks, as even as possible (the first ones get the
-    extra lane): a step of k lanes uses the first k, so small steps may be all in ``s1``."""
-    size, extra = divmod(len(lanes), shards)
-    blocks: list[list[str]] = []
-    start = 0
-    for k in range(shards):
-        end = start + size + (1 if k < extra else 0)
-        blocks.append(lanes[start:end])
-        start = end
-    return blocks
 
 
 def agent_outbox(api_port: int) -> dict[str, Any]:

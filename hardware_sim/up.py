@@ -57,7 +57,7 @@ from rocars.messages import DeviceStatus, Instruction, InstructionCode, parse
 from rocars.timeutil import HK_TZ, parse_rfc3339
 from rocars.topics import LaneTopic, lane_filter
 from sync.agent import SyncAgent
-from sync.config import SyncConfig
+from sync.config import SyncConfig, shard_blocks
 
 logger = logging.getLogger(__name__)
 
@@ -165,11 +165,8 @@ def _agent_configs(
         }
         for i in range(1, args.lanes + 1)
     ]
-    size, extra = divmod(len(lanes), args.shards)
     configs: list[SyncConfig] = []
-    start = 0
-    for k in range(args.shards):
-        end = start + size + (1 if k < extra else 0)
+    for k, block in enumerate(shard_blocks(lanes, args.shards)):
         shard = {"shard": f"s{k + 1}", "pull": k == 0} if args.shards > 1 else {}
         configs.append(
             SyncConfig.model_validate(
@@ -178,13 +175,12 @@ def _agent_configs(
                     "central": {"url": central.url},
                     "bus": {"url": broker_url},
                     "data_dir": str(data / "sync"),
-                    "lanes": lanes[start:end],
+                    "lanes": block,
                     "api": {"host": "127.0.0.1", "port": free_port(), "kiosk": k == 0},
                     **shard,
                 }
             )
         )
-        start = end
     return configs
 
 

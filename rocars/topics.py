@@ -64,8 +64,8 @@ def sync_status_topic(cp: ControlPoint | str, shard: str = "") -> str:
 def sync_status_filters(cp: ControlPoint | str) -> list[str]:
     """What a display subscribes to for its controller's heartbeat: the site's topic and
     every shard's (``SyncStatus.lanes`` says which lanes a shard's status covers)."""
-    site = ControlPoint.parse(cp)
-    return [f"{ROOT}/{site}/sync/status", f"{ROOT}/{site}/sync/+/status"]
+    site = sync_status_topic(cp)
+    return [site, site.replace("/sync/status", "/sync/+/status")]
 
 
 def lane_filter(cp: ControlPoint | str, kind: LaneTopic, lane: str = "+") -> str:

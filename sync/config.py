@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -14,6 +14,21 @@ from rocars.ids import Lane, validate_shard
 
 #: The token the simulated centre accepts when none is configured (demo only).
 DEV_CENTRAL_TOKEN = "dev-central-token"  # a demo default, not a secret
+
+T = TypeVar("T")
+
+
+def shard_blocks(lanes: list[T], shards: int) -> list[list[T]]:
+    """``lanes`` in ``shards`` contiguous blocks, as even as possible (the first blocks
+    get the extra lane): how ``rocars-edge up`` and the lane benchmark split a site."""
+    size, extra = divmod(len(lanes), shards)
+    blocks: list[list[T]] = []
+    start = 0
+    for k in range(shards):
+        end = start + size + (1 if k < extra else 0)
+        blocks.append(lanes[start:end])
+        start = end
+    return blocks
 
 
 class _Section(BaseModel):

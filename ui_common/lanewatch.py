@@ -9,9 +9,9 @@ and a test drives them with an injected clock. The rules:
 * it is shown only while the broker connection is up, the lane controller's last
   word on ``sync/status`` is ``online`` and that heartbeat is younger than the bound
   (3 s by default), and the instruction was (re)confirmed since the last connect;
-* the lane controller is the agent whose status covers this lane: the site's
-  ``sync/status`` (no lanes listed), or the ``sync/{shard}/status`` of the shard that
-  lists it; another shard's heartbeat or last will changes nothing here;
+* the lane controller is the agent whose status lists this lane (or lists none), on the
+  site's ``sync/status`` or a shard's ``sync/{shard}/status``; another agent's heartbeat
+  or last will changes nothing here;
 * a heartbeat counts only if its own ``ts`` is within the bound (plus the allowed clock
   skew) of this display's clock: the retained ``online`` of a controller that hung or died
   unnoticed does not revive a display that (re)subscribes;

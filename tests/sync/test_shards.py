@@ -21,7 +21,7 @@ from rocars.messages import InstructionCode, SyncStatus
 from rocars.signing import lane_key
 from rocars.topics import sync_status_filters, sync_status_topic
 from sync.agent import SyncAgent
-from sync.config import SyncConfig
+from sync.config import SyncConfig, shard_blocks
 from tests.fixtures.brokers import Mosquitto
 from tests.sync.agentkit import (
     CP,
@@ -219,6 +219,8 @@ def test_shard_names_topics_and_config() -> None:
     assert (plain.client_id, plain.outbox_path.name) == ("sync-SBC-import", "outbox.db")
     assert (shard.client_id, shard.outbox_path.name) == ("sync-SBC-import-s2", "outbox-s2.db")
     assert shard.replica_path == plain.replica_path
+    assert shard_blocks(list("abcdefghij"), 3) == [list("abcd"), list("efg"), list("hij")]
+    assert shard_blocks(["L01"], 1) == [["L01"]]
     assert sync_status_topic(CP) == "rocars/SBC/sync/status"
     assert sync_status_topic(CP, "s2") == "rocars/SBC/sync/s2/status"
     assert sync_status_filters(CP) == ["rocars/SBC/sync/status", "rocars/SBC/sync/+/status"]
