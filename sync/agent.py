@@ -297,21 +297,20 @@ class SyncAgent:
         """``rocars/{cp}/sync/status``, or a shard's ``rocars/{cp}/sync/{shard}/status``."""
         return sync_status_topic(self.config.site.cp, self.config.shard)
 
-    def _covers(self) -> list[str]:
-        """The lanes a status speaks for: the agent's own, so that a display heeds only the
-        agent of its lane (the other direction's agent of the same control point, another
-        shard, or an agent that does not control its lane at all are not its controller)."""
-        return [lane.id for lane in self.config.lanes]
-
-    def _will(self) -> Will:
-        status = SyncStatus(
-            state="offline",
-            central="down",
-            detail="sync agent gone",
+    def _sync_status(self, **fields: Any) -> SyncStatus:
+        """A status naming this agent and the lanes it speaks for: its own, so that a display
+        heeds only the agent of its lane (the other direction's agent of the same control
+        point, another shard, or an agent that does not control its lane at all are not its
+        controller)."""
+        return SyncStatus(
             agent=self.config.client_id,
             shard=self.config.shard,
-            lanes=self._covers(),
+            lanes=[lane.id for lane in self.config.lanes],
+            **fields,
         )
+
+    def _will(self) -> Will:
+        status = self._sync_status(state="offline", central="down", detail="sync agent gone")
         return Will(self.status_topic, status.to_bytes(), retain=True)
 
     def _on_connection(self, up: bool) -> None:
@@ -362,7 +361,7 @@ class SyncAgent:
         if not status.agent or status.agent == self.config.client_id:
             return
         age = abs((self._clock() - status.ts).total_seconds())
-        if age > PEER_CLAIM_S + 2 * self.config.status_interval_s:
+        if age > self._claim_window:
             return  # a retained one, or a will stamped when its agent connected
         mine = frozenset(self.controller.lanes) & frozenset(status.lanes)
         with self._claims_lock:
@@ -377,6 +376,12 @@ class SyncAgent:
             if mine:
                 self._claims[status.agent] = (time.monotonic(), mine)
 
+    @property
+    def _claim_window(self) -> float:
+        """How long another agent's status counts as its claim (by its ``ts``, and since it
+        came): ``PEER_CLAIM_S`` and two of this agent's heartbeat intervals."""
+        return PEER_CLAIM_S + 2 * self.config.status_interval_s
+
     def lane_conflicts(self) -> dict[str, frozenset[str]]:
         """Other agents that claimed lanes of this one recently: their client id -> lanes.
 
@@ -384,10 +389,10 @@ class SyncAgent:
         and the display would show whichever spoke last; while a conflict stands this agent
         says ``offline`` (so does the other), and every display of both fails closed.
         """
-        window = PEER_CLAIM_S + 2 * self.config.status_interval_s
         now = time.monotonic()
         with self._claims_lock:
-            for agent in [a for a, (seen, _) in self._claims.items() if now - seen > window]:
+            stale = [a for a, (seen, _) in self._claims.items() if now - seen > self._claim_window]
+            for agent in stale:
                 logger.warning("agent %s no longer claims lanes of this agent", agent)
                 del self._claims[agent]
             return {agent: lanes for agent, (_, lanes) in self._claims.items()}
@@ -398,16 +403,13 @@ class SyncAgent:
         fail closed at once rather than keep the last instruction until it expires. And
         while another agent claims lanes of this one (``lane_conflicts``)."""
         offline = bool(self.controller.outbox_error or self.lane_conflicts())
-        return SyncStatus(
+        return self._sync_status(
             state="offline" if offline else "online",
             central="up" if self.link.up else "down",
             last_sync_at=self._last_sync(),
             bundles=self._bundle_count(),
             outbox_depth=self._depth(),
             detail="; ".join(self.problems())[:512],
-            agent=self.config.client_id,
-            shard=self.config.shard,
-            lanes=self._covers(),
         )
 
     def publish_status(self) -> None:

@@ -5,7 +5,8 @@ the feed cursor and ``last_sync_at`` live in the same file and are committed in 
 transaction as the rows of a page, so a page is applied exactly once.
 
 Reads are point lookups on a connection per thread (the lane controller, the local API,
-the puller each have their own); the puller is the only writer.
+the puller each have their own); the pulling agent is the only writer (its puller, and
+the centre's up/down state that the agents of the site without a puller follow).
 """
 
 from __future__ import annotations
