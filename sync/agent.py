@@ -443,6 +443,8 @@ class SyncAgent:
             except ReplicaError as err:
                 logger.error("central state through the replica: %s", err)
                 recorded = None
+                if not self.config.pull:  # what cannot be read is not "up"
+                    self.link.mark_down("the centre's recorded state is unreadable")
             stop.wait(1.0)
 
     def _last_sync(self) -> datetime | None:

@@ -6,6 +6,7 @@ sharing one data folder (the replica one writes and both read).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -179,6 +180,11 @@ def test_a_shard_that_does_not_pull_follows_the_centre_through_the_replica(
     central.start()
     assert wait_for(lambda: b.link.up, 30)
     assert wait_for(lambda: b.outbox.depth() == 0, 30)
+    # a record that cannot be read (a hand edit, a bad write) is not taken as "up"
+    with sqlite3.connect(b.config.replica_path) as conn:
+        conn.execute("UPDATE meta SET value = '{\"up\": tru' WHERE key = 'central'")
+    assert wait_for(lambda: not b.link.up, 5)
+    assert "unreadable" in b.link.state().error
 
 
 def test_a_shard_alone_fails_closed_until_someone_pulls(
