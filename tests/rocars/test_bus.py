@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -236,3 +237,79 @@ def test_handlers_of_a_topic_follow_later_subscriptions(mosquitto: Mosquitto) ->
         bus_module.MAX_ROUTES = old
         sub.stop()
         pub.stop()
+
+
+class _CountingSocket:
+    """paho's wake-up socket, counting what is sent through it."""
+
+    def __init__(self, sock: Any) -> None:
+        self.sock = sock
+        self.sends = 0
+
+    def send(self, data: bytes) -> int:
+        self.sends += 1
+        return int(self.sock.send(data))
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_an_answer_is_written_by_paho_thread_without_waking_it(mosquitto: Mosquitto) -> None:
+    """A handler's answer needs no wake-up of paho's ``select`` (it runs on that thread):
+    it is written before the reading ends. A publish from any other thread still wakes
+    it; QoS 1 acknowledgements complete the messages either way, and an ``on_publish``
+    callback still hears of each with success."""
+    got: queue.Queue[bytes] = queue.Queue()
+    asker = Bus(mosquitto.url, "wake-asker")
+    asker.subscribe("w/answer", lambda t, p: got.put(p))
+    responder = Bus(mosquitto.url, "wake-responder")
+    client = responder._client
+    wakes_in_handler: list[int] = []
+    left_queued: list[int] = []
+    read = client.loop_read
+
+    def loop_read(max_packets: int = 1) -> Any:
+        rc = read(max_packets)
+        left_queued.append(len(client._out_packet))
+        return rc
+
+    client.loop_read = loop_read  # type: ignore[method-assign]
+
+    counters: list[_CountingSocket] = []  # paho makes its socket pair in start()
+
+    def answer(topic: str, payload: bytes) -> None:
+        before = counters[0].sends
+        responder.publish("w/answer", payload)
+        wakes_in_handler.append(counters[0].sends - before)
+
+    responder.subscribe("w/ask", answer)
+    published: list[tuple[int, bool]] = []
+    client.on_publish = lambda c, u, mid, rc, props: published.append((mid, rc.is_failure))
+    for bus in (asker, responder):
+        bus.start()
+        assert bus.wait_connected(10)
+    assert client._sockpairW is not None
+    counters.append(_CountingSocket(client._sockpairW))
+    client._sockpairW = counters[0]  # type: ignore[assignment]
+    probe_until_answered(asker, "w/ask", got)
+    for n in range(20):
+        asker.publish("w/ask", str(n).encode()).wait_for_publish(5)
+    answers = [got.get(timeout=5) for _ in range(20)]
+    assert [a for a in answers if a != b"probe"] == [str(n).encode() for n in range(20)]
+    assert wakes_in_handler
+    assert set(wakes_in_handler) == {0}
+    assert left_queued
+    assert max(left_queued) == 0  # nothing left for a later round
+    sends = counters[0].sends
+    info = responder.publish("w/other", b"from the test's thread")
+    info.wait_for_publish(5)
+    assert info.is_published()
+    assert counters[0].sends > sends
+    deadline = time.monotonic() + 5
+    while client._out_messages and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not client._out_messages  # every answer's PUBACK taken
+    assert len(published) >= 21
+    assert not any(failed for _, failed in published)
+    asker.stop()
+    responder.stop()
