@@ -127,7 +127,8 @@ class _Write:
 class PendingRecord:
     pos: int
     id: str
-    body: dict[str, Any]
+    #: the record as stored: its JSON text, which the uploader sends as it is
+    body: str
 
 
 def _stats(samples: list[tuple[float, int]], per: str) -> dict[str, float]:
@@ -545,12 +546,12 @@ class Outbox:
     # -- records -----------------------------------------------------------------------
 
     def pending(self, limit: int) -> list[PendingRecord]:
-        """The oldest records not yet uploaded (nor rejected)."""
+        """The oldest records not yet uploaded (nor rejected), each its stored JSON text."""
         rows = self._read(
             "SELECT pos, id, body FROM records WHERE state = 'pending' ORDER BY pos LIMIT ?",
             limit,
         )
-        return [PendingRecord(int(pos), str(id_), json.loads(body)) for pos, id_, body in rows]
+        return [PendingRecord(int(pos), str(id_), str(body)) for pos, id_, body in rows]
 
     def mark(
         self, results: dict[str, tuple[str, str | None]], now: datetime, timeout: float = 30.0

@@ -8,6 +8,7 @@ pile up in the outbox and are never dropped. A ``rejected`` record is kept with 
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -21,6 +22,16 @@ from sync.outbox import Outbox
 from sync.puller import Backoff
 
 logger = logging.getLogger(__name__)
+
+#: The reason kept with a record whose stored text is not a JSON object (never sent).
+UNREADABLE = "unreadable in the outbox (not a JSON object)"
+
+
+def _json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
 
 
 class Uploader:
@@ -55,9 +66,20 @@ class Uploader:
         pending = self.outbox.pending(self.batch)
         if not pending:
             return 0
-        result = self.client.upload_events([p.body for p in pending])
-        sent = {p.id for p in pending}
         marks: dict[str, tuple[str, str | None]] = {}
+        readable = []
+        for p in pending:
+            if _json_object(p.body):
+                readable.append(p)
+            else:  # one bad row must not hold up every record behind it: kept, set aside
+                logger.error("outbox record %s is not a JSON object: kept as rejected", p.id)
+                marks[p.id] = ("rejected", UNREADABLE)
+        if not readable:
+            return self.outbox.mark(marks, self._clock())
+        # sent as stored: one json.dumps of the batch kept the GIL 0.5-1 ms (a plate read
+        # waited); the check above is a json.loads a record, the GIL free between them
+        result = self.client.upload_event_json([p.body for p in readable])
+        sent = {p.id for p in readable}
         for item in result.results:
             if item.id not in sent:
                 logger.warning("centre answered for event %s that was not sent", item.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -110,7 +111,7 @@ def test_mark_only_moves_pending_records(tmp_path: Path) -> None:
     outbox.save("L01", 1, None, [record(n) for n in range(5)], NOW)
     pending = outbox.pending(3)
     assert [p.id for p in pending] == [record(n).id for n in range(3)]
-    assert pending[0].body["vrn"] == "AB1234"
+    assert json.loads(pending[0].body)["vrn"] == "AB1234"
     marks = {
         record(0).id: ("uploaded", None),
         record(1).id: ("rejected", "bad field"),

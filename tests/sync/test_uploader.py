@@ -18,7 +18,7 @@ from rocars.messages import InstructionCode
 from rocars.models import ClearanceRecord
 from sync.outbox import Outbox
 from sync.puller import CentralClient
-from sync.uploader import Uploader
+from sync.uploader import UNREADABLE, Uploader
 
 NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 
@@ -82,6 +82,37 @@ def test_accepted_duplicate_and_rejected(central: CentralProcess, tmp_path: Path
     assert sorted(ids) == sorted(record(n).id for n in range(5))
     assert uploader.metrics.total("rocars_sync_uploaded_total") == 5
     assert uploader.metrics.total("rocars_sync_rejected_total") == 1
+    client.close()
+    outbox.close()
+
+
+def test_records_go_as_stored_and_an_unreadable_one_is_set_aside(
+    central: CentralProcess, tmp_path: Path
+) -> None:
+    """The centre gets each record's stored text (not decoded and encoded again); a row
+    whose text is not a JSON object (a damaged disk, a hand edit) is kept, marked
+    rejected with the reason, and does not hold up the records behind it."""
+    outbox = Outbox(tmp_path / "outbox.db")
+    outbox.save("L01", 1, None, [record(0)], NOW)
+    with sqlite3.connect(tmp_path / "outbox.db") as conn:
+        for n, text in ((7, "{not json"), (8, '["a list"]')):
+            conn.execute(
+                "INSERT INTO records (id, lane, ended_at, body, created_at) VALUES (?, ?, ?, ?, ?)",
+                (record(n).id, "L01", "2026-11-21T08:00:07Z", text, "2026-11-21T08:00:07Z"),
+            )
+    outbox.save("L01", 2, None, [record(1)], NOW)
+    client = CentralClient(central.url, token=central.token)
+    uploader = Uploader(outbox, client, batch=10)
+    assert uploader.upload_once() == 4
+    assert (outbox.depth(), outbox.count("uploaded"), outbox.count("rejected")) == (0, 2, 2)
+    assert {id_ for id_, _ in outbox.rejected()} == {record(7).id, record(8).id}
+    assert {reason for _, reason in outbox.rejected()} == {UNREADABLE}
+    stored = {e["id"]: e for e in centre_events(central)}
+    assert set(stored) == {record(0).id, record(1).id}
+    for n in (0, 1):
+        assert stored[record(n).id]["event"] == json.loads(record(n).model_dump_json())
+    assert uploader.metrics.total("rocars_sync_rejected_total") == 2
+    assert uploader.upload_once() == 0
     client.close()
     outbox.close()
 
