@@ -174,6 +174,14 @@ class SyncStatus(Message):
     detail: str = Field(default="", max_length=512, description="what is wrong, if anything")
     agent: str = Field(default="", max_length=128, description="the agent's MQTT client id")
     shard: str = Field(default="", max_length=16, description="the agent's shard; empty: none")
+    instance: str = Field(
+        default="",
+        max_length=32,
+        description=(
+            "this run of the agent (random at its start): a status of the same client id "
+            "from another run, stamped after this one started, is a second process"
+        ),
+    )
     lanes: list[Lane] = Field(
         default_factory=list,
         max_length=500,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import logging
 import random
+import secrets
 import sys
 import threading
 import time
@@ -131,6 +132,9 @@ class SyncAgent:
         #: other agents claiming lanes of this one: client id -> (monotonic seen, lanes)
         self._claims: dict[str, tuple[float, frozenset[str]]] = {}
         self._claims_lock = threading.Lock()
+        #: this run (in every status): tells a second process with this config from this one
+        self.instance = secrets.token_hex(6)
+        self.started_at = clock()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -144,6 +148,7 @@ class SyncAgent:
 
     def _start(self) -> None:
         config = self.config
+        self.started_at = self._clock()
         if sys.getswitchinterval() > GIL_SWITCH_INTERVAL_S:
             sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         site_secret = self._site_secret or secret("site_secret").encode()
@@ -305,6 +310,7 @@ class SyncAgent:
         return SyncStatus(
             agent=self.config.client_id,
             shard=self.config.shard,
+            instance=self.instance,
             lanes=[lane.id for lane in self.config.lanes],
             **fields,
         )
@@ -358,23 +364,36 @@ class SyncAgent:
         except BadPayload as err:
             logger.warning("dropped sync status on %s: %s", topic, err)
             return
-        if not status.agent or status.agent == self.config.client_id:
+        if not status.agent:
             return
         age = abs((self._clock() - status.ts).total_seconds())
         if age > self._claim_window:
             return  # a retained one, or a will stamped when its agent connected
-        mine = frozenset(self.controller.lanes) & frozenset(status.lanes)
+        claimer = status.agent
+        if status.agent == self.config.client_id:
+            # our own status comes back; another run's is a second process with this
+            # agent's config (a copied sync.toml on a second PC, a unit started twice):
+            # the broker lets one client id connect at a time, so the two take turns, each
+            # answering reads while it is connected; its lanes are every lane of ours
+            if not status.instance or status.instance == self.instance:
+                return
+            if status.ts <= self.started_at:
+                return  # an earlier run's (its last status, its will): a restart
+            claimer = f"{status.agent} (another process with this config, run {status.instance})"
+            mine = frozenset(self.controller.lanes)
+        else:
+            mine = frozenset(self.controller.lanes) & frozenset(status.lanes)
         with self._claims_lock:
-            if mine and status.agent not in self._claims:
+            if mine and claimer not in self._claims:
                 logger.error(
                     "agent %s (on %s) also controls lanes %s: every lane of this agent stops "
                     "until one of the two configs is fixed",
-                    status.agent,
+                    claimer,
                     topic,
                     ",".join(sorted(mine)),
                 )
             if mine:
-                self._claims[status.agent] = (time.monotonic(), mine)
+                self._claims[claimer] = (time.monotonic(), mine)
 
     @property
     def _claim_window(self) -> float:

@@ -335,3 +335,48 @@ def test_two_agents_claiming_one_lane_both_stop_until_fixed(
     finally:
         b.stop()
         a.stop()
+
+
+def test_a_second_process_with_one_agents_config_stops_both_a_restart_does_not(
+    mosquitto: Mosquitto, watcher: Watcher, central: CentralProcess, tmp_path: Path
+) -> None:
+    """Two processes with one config (one client id: the broker keeps one connected at a
+    time and they take turns, each answering reads meanwhile) both say offline and name
+    the other run; once one is gone, the other goes on. A restart is not a second
+    process: the run before left its status retained, stamped before this run began."""
+    lane = {"hold_s": 0.5, "manifest_required": False}
+    config = shard_config(tmp_path, mosquitto.url, central.url, "a", [{"id": "L01", **lane}])
+    first = started_agent(config)
+    twin: SyncAgent | None = None
+    try:
+        watcher.status(lambda s: s.instance == first.instance and s.state == "online")
+        first.stop()
+        first = started_agent(config)  # a restart: the same config, a new run
+        watcher.status(lambda s: s.instance == first.instance and s.state == "online")
+        watcher.status(lambda s: s.instance == first.instance and s.state == "online")
+        assert first.lane_conflicts() == {}
+        twin_config = shard_config(
+            tmp_path / "twin", mosquitto.url, central.url, "a", [{"id": "L01", **lane}]
+        )
+        assert twin_config.client_id == config.client_id
+        twin = started_agent(twin_config)
+        assert wait_for(lambda: bool(first.lane_conflicts()), timeout=30)
+        assert wait_for(lambda: bool(twin is not None and twin.lane_conflicts()), timeout=30)
+        (claimer,) = first.lane_conflicts()
+        assert f"another process with this config, run {twin.instance}" in claimer
+        assert first.lane_conflicts()[claimer] == frozenset({"L01"})
+        down = watcher.status(
+            lambda s: s.shard == "a" and s.state == "offline" and "another process" in s.detail,
+            timeout=30,
+        )
+        assert "all lanes stop" in down.detail
+        twin.stop()
+        twin = None
+        assert watcher.status(
+            lambda s: s.instance == first.instance and s.state == "online", timeout=40
+        ).lanes == ["L01"]
+        assert first.lane_conflicts() == {}
+    finally:
+        if twin is not None:
+            twin.stop()
+        first.stop()
