@@ -79,7 +79,7 @@ RECV_CHUNK = 65536
 class _AnswerFirstClient(mqtt.Client):
     """paho's client, reading in chunks and writing what a handler queued before it reads on.
 
-    Two changes to paho's reading, both measured on a lane agent at 200 plate reads/s
+    Four changes to paho's loop, each measured on a lane agent at 200 plate reads/s
     (docs/benchmarks.md):
 
     - paho reads a packet in three ``recv`` calls (its first byte, its length, the rest)
@@ -92,7 +92,6 @@ class _AnswerFirstClient(mqtt.Client):
       answer to the first waited for the handlers of all the others. Here whatever is
       queued is written before each packet is read, so an answer leaves as soon as its
       handler returns.
-
     - paho wakes its own ``select`` for every packet queued, with a byte through a socket
       pair, also when the queueing thread is its own (a handler answering): two system
       calls and a round of its loop more for every answer, and the answer left only
@@ -104,8 +103,8 @@ class _AnswerFirstClient(mqtt.Client):
     Measured on a lane that answers at once (bench/lane_latency.py's null lanes, in a
     process of its own): paho's CPU for a read, its answer and both acknowledgements went
     from ~230 to ~165 us. The same calls as paho's own loop, on its thread and outside
-    any callback. The internals used are those of paho 2.2 (pyproject.toml allows 2.2.x only, the lock
-    pins 2.2.0); ``tests/rocars/test_bus.py`` checks both behaviours on a real broker.
+    any callback. The internals used are those of paho 2.2 (pyproject.toml allows 2.2.x
+    only, the lock pins 2.2.0); ``tests/rocars/test_bus.py`` checks each on a real broker.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -348,8 +347,9 @@ class Bus:
                 if len(self._routes) >= MAX_ROUTES:
                     self._routes = {}
                 self._routes[topic] = handlers
+        payload = bytes(message.payload)
         for handler in handlers:
             try:
-                handler(message.topic, bytes(message.payload))
+                handler(topic, payload)
             except Exception:  # top-level of a message: one bad payload must not stop the consumer
-                logger.exception("handler failed on %s", message.topic)
+                logger.exception("handler failed on %s", topic)
