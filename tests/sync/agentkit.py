@@ -115,7 +115,10 @@ class Watcher:
             self._pending.setdefault(got_lane, collections.deque()).append(got)
 
     def status(self, predicate: Callable[[SyncStatus], bool], timeout: float = 15.0) -> SyncStatus:
+        """The next status that ``predicate`` accepts; those on the way are dropped (the
+        first one a new subscriber gets is the retained one, which may predate the test)."""
         deadline = time.monotonic() + timeout
+        last: SyncStatus | None = None
         while time.monotonic() < deadline:
             try:
                 status = self.statuses.get(timeout=0.2)
@@ -123,7 +126,9 @@ class Watcher:
                 continue
             if predicate(status):
                 return status
-        raise AssertionError("no matching sync/status")
+            last = status
+        seen = "none" if last is None else last.model_dump_json()
+        raise AssertionError(f"no matching sync/status within {timeout}s; last seen: {seen}")
 
     def plate(self, lane: str, vrn: str, confidence: float = 0.95) -> PlateRead:
         read = PlateRead(vrn=vrn, confidence=confidence, source="serial", device="lpr1")
