@@ -144,8 +144,8 @@ class AiopScreen(LaneScreen):
     def refresh(self) -> None:
         if not isValid(self.widget):  # the window was closed and deleted: nothing to show
             return
+        left = self.model.seconds_to_feedback_end()  # before the view: see LaneWatchController
         self.widget.set_view(self.model.view(self.clock.now()))
-        left = self.model.seconds_to_feedback_end()
         if left is not None:
             self._feedback_timer.start(max(1, math.ceil(left * 1000)))
 

@@ -123,9 +123,14 @@ class LaneWatchController(QObject):
         self.refresh()
 
     def refresh(self) -> None:
-        """Re-evaluate now and arm the timer for the next lapse."""
-        shown = self.watch.shown()
+        """Re-evaluate now and arm the timer for the next lapse.
+
+        The wait is read before what to show: read after, a lapse falling between the two
+        reads would leave the timer unarmed while the screen still shows the instruction
+        (a PROCEED kept on a lane whose controller stopped, until some message came).
+        """
         wait = self.watch.seconds_to_next_change()
+        shown = self.watch.shown()
         if wait is not None:
             self._timer.start(max(1, math.ceil(wait * 1000)))
         else:
