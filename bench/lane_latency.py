@@ -442,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a top-level setting of the agent's sync.toml, TOML value (e.g. tick_interval_s=0.01)",
+        help="a top-level setting of the agent's sync.toml, TOML value (e.g. upload_linger_s=60)",
     )
     parser.add_argument(
         "--shards",
