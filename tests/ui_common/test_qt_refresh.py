@@ -37,9 +37,9 @@ def test_a_heartbeat_lapsing_between_two_reads_still_fails_the_display_closed(
     watch.on_sync_status(SyncStatus(state="online", central="up", ts=clock.now()).to_bytes())
     controller.refresh()
     assert controller.shown.code is InstructionCode.PROCEED
-    # the next read is 0.5 ms before the lapse, the one after 0.5 ms past it
-    beat = clock.mono - clock.step
-    clock.mono, clock.step = beat + 2.0 - 0.0005, 0.001
+    # the clock has not moved since the heartbeat: from now on, each read moves it 1 ms,
+    # the next read 0.5 ms before the lapse, the one after 0.5 ms past it
+    clock.mono, clock.step = clock.mono + 2.0 - 0.0005, 0.001
     controller.refresh()
     # whichever read saw the lapse, the screen fails closed now or when its timer fires;
     # read in the other order, the timer was left unarmed and PROCEED stayed
