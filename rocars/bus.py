@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import socket
 import threading
 from collections.abc import Callable
@@ -255,6 +256,26 @@ class Bus:
         self._client.disconnect()
         self._client.loop_stop()
         self.connected.clear()
+
+    def input_waiting(self) -> bool:
+        """Bytes from the broker not handled yet: read but not parsed, or in the socket.
+
+        Any thread may ask (the lanes' timer does, to give way to a plate read that has
+        reached the agent but not its handler); it costs a ``select`` with no timeout.
+        """
+        client = self._client
+        if client._rbuf:
+            return True
+        sock = client.socket()
+        if sock is None:
+            return False
+        try:
+            pending = getattr(sock, "pending", None)  # TLS: decrypted, not read yet
+            if pending is not None and pending():
+                return True
+            return bool(select.select([sock], [], [], 0)[0])
+        except (OSError, ValueError):  # closed meanwhile by paho's thread
+            return False
 
     def on_connection(self, callback: Callable[[bool], None]) -> None:
         self._connection_callbacks.append(callback)

@@ -211,6 +211,7 @@ class SyncAgent:
             metrics=self.metrics,
             clock=self._clock,
             rng=self._rng,
+            input_waiting=self.bus.input_waiting,
         )
         for topic_filter in self.controller.subscriptions():
             self.bus.subscribe(topic_filter, self.controller.on_message)

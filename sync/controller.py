@@ -73,8 +73,10 @@ class LaneController:
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utc_now,
         rng: random.Random | None = None,
+        input_waiting: Callable[[], bool] = lambda: False,
     ) -> None:
         self.config = config
+        self._input_waiting = input_waiting
         self.cp = config.site.cp
         self.publisher = publisher
         self.replica = replica
@@ -223,9 +225,11 @@ class LaneController:
         Checking every lane's ``tick`` every 50 ms costs ~0.75 ms of the GIL at 100 lanes,
         a stall for a plate read that comes in meanwhile; the due check is a comparison.
         Before each lane it ends, the timer waits (up to ``READ_PRIORITY_WAIT_S``) while
-        a plate read is being handled: a driver waits for that answer, nobody for a hold
-        ending a few milliseconds later; without it a read shared the GIL with a burst
-        of session ends.
+        a lane input is being handled or the bus has input not handed over yet
+        (``input_waiting``: bytes in the socket or read but not parsed): a driver waits
+        for that answer, nobody for a hold ending a few milliseconds later. Without it a
+        read shared the GIL with a burst of session ends; without the second condition
+        a read that arrived during the burst still waited for the rest of it.
         """
         now = self._clock()
         for name, lane in self.lanes.items():
@@ -239,8 +243,13 @@ class LaneController:
             else:
                 continue  # no timer on other codes
             if (now - session.code_at).total_seconds() >= wait:
+                until = time.monotonic() + READ_PRIORITY_WAIT_S
                 with self._reads_done:
-                    self._reads_done.wait_for(lambda: not self._reads, READ_PRIORITY_WAIT_S)
+                    while self._reads or self._input_waiting():
+                        left = until - time.monotonic()
+                        if left <= 0:
+                            break
+                        self._reads_done.wait(min(left, 0.0005))
                 self.handle(name, lane.tick)
 
     def run(self, stop: threading.Event) -> None:

@@ -313,3 +313,45 @@ def test_an_answer_is_written_by_paho_thread_without_waking_it(mosquitto: Mosqui
     assert not any(failed for _, failed in published)
     asker.stop()
     responder.stop()
+
+
+def test_input_waiting_tells_of_messages_not_handed_over_yet(broker_url: str) -> None:
+    """While a handler runs, a message that reached the client behind it counts as input
+    waiting (in the socket or read but not parsed); once both are handled, none."""
+    handled: queue.Queue[bytes] = queue.Queue()
+    probes: queue.Queue[bytes] = queue.Queue()
+    release = threading.Event()
+
+    def slow(topic: str, payload: bytes) -> None:
+        if payload == b"probe":
+            probes.put(payload)
+            return
+        if payload == b"first":
+            assert release.wait(10)
+        handled.put(payload)
+
+    sub = Bus(broker_url, "sub")
+    sub.subscribe("t/in", slow)
+    pub = Bus(broker_url, "pub")
+    for bus in (sub, pub):
+        bus.start()
+        assert bus.wait_connected(10)
+    probe_until_answered(pub, "t/in", probes)
+    time.sleep(0.5)  # a second probe, if one was sent, is handled
+    assert not sub.input_waiting()
+    pub.publish("t/in", b"first").wait_for_publish(5)
+    pub.publish("t/in", b"second").wait_for_publish(5)
+    deadline = time.monotonic() + 10
+    while not sub.input_waiting():  # "second" is on its way to the held client
+        assert time.monotonic() < deadline, "the second message never showed as waiting"
+        time.sleep(0.01)
+    assert handled.empty()
+    release.set()
+    assert [handled.get(timeout=10), handled.get(timeout=10)] == [b"first", b"second"]
+    deadline = time.monotonic() + 10
+    while sub.input_waiting():  # a PINGRESP may come and go; nothing stays waiting
+        assert time.monotonic() < deadline, "input still waiting after every message"
+        time.sleep(0.01)
+    sub.stop()
+    pub.stop()
+    assert not sub.input_waiting()  # no socket: nothing waiting, no error

@@ -47,7 +47,7 @@ class Published:
             self.seen.append((topic.split("/")[3], payload))
 
 
-Setup = tuple[LaneController, HeldReplica, Published, list[datetime]]
+Setup = tuple[LaneController, HeldReplica, Published, list[datetime], threading.Event]
 
 
 @pytest.fixture
@@ -77,6 +77,7 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
         }
     )
     published = Published()
+    waiting = threading.Event()  # the bus has input not yet handled
     controller = LaneController(
         config,
         publisher=published,
@@ -85,9 +86,10 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
         link=link,
         site_secret=b"test-site-secret",
         clock=lambda: now[0],
+        input_waiting=waiting.is_set,
     )
     controller.start()
-    yield controller, replica, published, now
+    yield controller, replica, published, now, waiting
     replica.release.set()
     outbox.close()
     replica.close()
@@ -103,7 +105,7 @@ def due_hold_and_held_read(
     """L02 shows PROCEED and its hold is over (the timer would end it now) while a read
     on L01 is being handled, held in its lookup; returns that read's thread. The timer
     gives way to a read for ``wait_s``."""
-    controller, replica, _, now = setup
+    controller, replica, _, now, _ = setup
     monkeypatch.setattr(controller_module, "READ_PRIORITY_WAIT_S", wait_s)
     controller.on_message("rocars/SBC/lanes/L02/plate", read("AB1234"))
     now[0] += timedelta(seconds=4)
@@ -119,7 +121,7 @@ def test_the_timer_waits_for_a_read_being_handled(
     setup: Setup,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    controller, replica, published, _ = setup
+    controller, replica, published, _, _ = setup
     reader = due_hold_and_held_read(setup, monkeypatch, wait_s=10.0)
     timer = threading.Thread(target=controller.tick)
     timer.start()
@@ -140,7 +142,7 @@ def test_the_timer_waits_a_bounded_time_only(
     setup: Setup,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    controller, replica, _, _ = setup
+    controller, replica, _, _, _ = setup
     reader = due_hold_and_held_read(setup, monkeypatch, wait_s=0.2)
     controller.tick()  # returns although the read is still held
     assert controller.lanes["L02"].session is None
@@ -148,3 +150,34 @@ def test_the_timer_waits_a_bounded_time_only(
     replica.release.set()
     reader.join(5)
     assert controller.lanes["L01"].session is not None
+
+
+def test_the_timer_waits_for_input_the_bus_has_not_handed_over_yet(
+    setup: Setup,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A read still in the socket (or read but not parsed) counts as one being handled:
+    paho's thread gets to it before the timer ends a hold; a bounded wait all the same."""
+    controller, _, published, now, waiting = setup
+    monkeypatch.setattr(controller_module, "READ_PRIORITY_WAIT_S", 10.0)
+    controller.on_message("rocars/SBC/lanes/L02/plate", read("AB1234"))
+    now[0] += timedelta(seconds=4)
+    waiting.set()
+    timer = threading.Thread(target=controller.tick)
+    timer.start()
+    timer.join(0.5)
+    assert timer.is_alive()  # the bus says input is waiting: the timer gives way ...
+    assert controller.lanes["L02"].session is not None
+    controller.on_message("rocars/SBC/lanes/L01/plate", read("AB1234"))  # ... to this read
+    waiting.clear()
+    timer.join(5)
+    assert not timer.is_alive()
+    assert controller.lanes["L02"].session is None
+    lanes = [lane for lane, _ in published.seen]
+    assert lanes.index("L01", 2) < len(lanes) - 1 - lanes[::-1].index("L02")
+    # input that stays waiting holds the timer for READ_PRIORITY_WAIT_S only
+    monkeypatch.setattr(controller_module, "READ_PRIORITY_WAIT_S", 0.2)
+    now[0] += timedelta(seconds=4)
+    waiting.set()
+    controller.tick()  # returns although the bus still has input waiting
+    assert controller.lanes["L01"].session is None
