@@ -51,6 +51,10 @@ logger = logging.getLogger(__name__)
 #: The timer gives way to a plate read being handled (see ``tick``), at most this long
 #: for each lane it ends.
 READ_PRIORITY_WAIT_S = 0.005
+#: Meanwhile it looks again this often (a read's end also wakes it at once). Sleeping
+#: through a read until its end, polling only input still in the socket, measured no
+#: better (docs/benchmarks.md, ninth session).
+PRIORITY_POLL_S = 0.0005
 
 
 class Publisher(Protocol):
@@ -249,7 +253,7 @@ class LaneController:
                         left = until - time.monotonic()
                         if left <= 0:
                             break
-                        self._reads_done.wait(min(left, 0.0005))
+                        self._reads_done.wait(min(left, PRIORITY_POLL_S))
                 self.handle(name, lane.tick)
 
     def run(self, stop: threading.Event) -> None:
