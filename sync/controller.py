@@ -48,8 +48,8 @@ from sync.replica import Replica
 
 logger = logging.getLogger(__name__)
 
-#: The timer gives way to a plate read being handled (see ``tick``), at most this long
-#: for each lane it ends.
+#: The timer gives way to a lane input being handled or still on the bus side (see
+#: ``tick``), at most this long for each lane it ends.
 READ_PRIORITY_WAIT_S = 0.005
 #: Meanwhile it looks again this often (a read's end also wakes it at once). Sleeping
 #: through a read until its end, polling only input still in the socket, measured no
