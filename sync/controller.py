@@ -55,6 +55,8 @@ READ_PRIORITY_WAIT_S = 0.005
 #: through a read until its end, polling only input still in the socket, measured no
 #: better (docs/benchmarks.md, ninth session).
 PRIORITY_POLL_S = 0.0005
+#: The topics a lane takes input on.
+_INPUTS = frozenset({LaneTopic.PLATE, LaneTopic.UNLADEN, LaneTopic.MANIFEST})
 
 
 class Publisher(Protocol):
@@ -95,6 +97,10 @@ class LaneController:
         #: publishing (the writer thread) and republishing (paho's thread) one at a time,
         #: so that a republished instruction never lands after a newer one
         self._publish_lock = threading.Lock()
+        #: each lane input topic seen, parsed (a read's topic is checked once, not per read)
+        self._inputs: dict[str, tuple[ParsedTopic, Lane]] = {}
+        #: each lane's instruction topic
+        self._instruction_topics: dict[str, str] = {}
         #: lane inputs (plate reads, presses, drops) being handled now (paho's thread)
         self._reads = 0
         self._reads_done = threading.Condition()
@@ -112,6 +118,7 @@ class LaneController:
                 rng=random.Random(seeder.getrandbits(64)),
             )
             self._locks[lane_config.id] = threading.Lock()
+            self._instruction_topics[lane_config.id] = instruction_topic(self.cp, lane_config.id)
 
     # -- set-up ------------------------------------------------------------------------
 
@@ -159,18 +166,24 @@ class LaneController:
 
     def on_message(self, topic: str, payload: bytes) -> None:
         """Handle one message from the bus (paho's thread)."""
-        try:
-            parsed = parse_lane_topic(topic)
-        except BadPayload:
-            self._bad(topic, "bad_topic", "not a lane topic")
-            return
-        if parsed.cp != self.cp:
-            self._bad(topic, "wrong_cp", f"control point {parsed.cp} is not {self.cp}")
-            return
-        lane = self.lanes.get(parsed.lane)
-        if lane is None:
-            self._bad(topic, "unknown_lane", f"lane {parsed.lane} is not controlled here")
-            return
+        known = self._inputs.get(topic)
+        if known is None:
+            try:
+                parsed = parse_lane_topic(topic)
+            except BadPayload:
+                self._bad(topic, "bad_topic", "not a lane topic")
+                return
+            if parsed.cp != self.cp:
+                self._bad(topic, "wrong_cp", f"control point {parsed.cp} is not {self.cp}")
+                return
+            found = self.lanes.get(parsed.lane)
+            if found is None:
+                self._bad(topic, "unknown_lane", f"lane {parsed.lane} is not controlled here")
+                return
+            known = (parsed, found)
+            if parsed.kind in _INPUTS:  # at most three topics a lane
+                self._inputs[topic] = known
+        parsed, lane = known
         with self._reads_done:
             self._reads += 1
         try:
@@ -188,9 +201,10 @@ class LaneController:
                 cpu = time.thread_time()
                 read = parse(PlateRead, payload)
                 age = (self._clock() - read.ts).total_seconds()
+                self.handle(lane.lane, lambda: lane.plate(read), started=started)
+                # counted once the instruction is out
                 self.metrics.observe("rocars_sync_plate_age_seconds", age)
                 self.metrics.inc("rocars_sync_plate_reads_total", lane=lane.lane)
-                self.handle(lane.lane, lambda: lane.plate(read), started=started)
                 self.metrics.observe("rocars_sync_plate_cpu_seconds", time.thread_time() - cpu)
             elif parsed.kind is LaneTopic.UNLADEN:
                 press = parse(UnladenPressed, payload)
@@ -221,6 +235,7 @@ class LaneController:
         with self._locks[name]:
             out = step()
             self._apply(lane, out, started)
+        lane.log_decisions(out)
         return out
 
     def tick(self) -> None:
@@ -306,4 +321,4 @@ class LaneController:
     ) -> None:
         if count:
             self.metrics.inc("rocars_sync_instructions_total", code=instruction.code.value)
-        self.publisher.publish(instruction_topic(self.cp, lane), payload, qos=1, retain=True)
+        self.publisher.publish(self._instruction_topics[lane], payload, qos=1, retain=True)

@@ -96,6 +96,8 @@ class LaneOutput:
     payloads: list[bytes] = field(default_factory=list)
     records: list[ClearanceRecord] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    #: each decision shown (vrn or "-", code, reason), for ``log_decisions``
+    decisions: list[tuple[str, Code, str]] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -373,9 +375,13 @@ class Lane:
             )
         )
         self._emit(out, instruction)
-        logger.info(
-            "lane %s: %s %s (%s)", self.lane, session.vrn or "-", decision.code, decision.reason
-        )
+        out.decisions.append((session.vrn or "-", decision.code, decision.reason))
+
+    def log_decisions(self, out: LaneOutput) -> None:
+        """Log what ``out`` showed, a line a decision. The controller calls it once the
+        instructions are out: a log line is no reason for a driver to wait."""
+        for vrn, code, reason in out.decisions:
+            logger.info("lane %s: %s %s (%s)", self.lane, vrn, code, reason)
 
     def _end(self, out: LaneOutput, now: datetime, reason: str) -> None:
         session = self.session

@@ -1,7 +1,9 @@
-"""The timer gives way to a lane input being handled: a driver waits for that answer."""
+"""A driver waits for a read's answer, and nothing else goes first: the timer gives way to
+a lane input being handled, the log line comes after the instruction."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -181,3 +183,43 @@ def test_the_timer_waits_for_input_the_bus_has_not_handed_over_yet(
     waiting.set()
     controller.tick()  # returns although the bus still has input waiting
     assert controller.lanes["L01"].session is None
+
+
+def test_a_decision_is_logged_after_its_instruction_is_out(
+    setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    controller, _, published, _, _ = setup
+    caplog.set_level(logging.INFO, logger="sync.lane")
+    logged_when_published: list[int] = []
+    publish = published.publish
+
+    def watching(topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        logged_when_published.append(sum("PROCEED" in r.getMessage() for r in caplog.records))
+        publish(topic, payload, qos=qos, retain=retain)
+
+    published.publish = watching  # type: ignore[method-assign]
+    controller.on_message("rocars/SBC/lanes/L01/plate", read("AB1234"))
+    assert logged_when_published == [0]
+    assert [r.getMessage() for r in caplog.records if "PROCEED" in r.getMessage()] == [
+        "lane L01: AB1234 PROCEED (released)"
+    ]
+
+
+def test_only_the_input_topics_of_our_lanes_are_remembered(setup: Setup) -> None:
+    """A read's topic is parsed once (then looked up); made-up lanes, other control
+    points and topics that are not inputs are parsed, reported and never remembered."""
+    controller, _, published, _, _ = setup
+    for n in range(50):
+        controller.on_message(f"rocars/SBC/lanes/X{n}/plate", read("AB1234"))
+    controller.on_message("rocars/HYW/lanes/L01/plate", read("AB1234"))
+    controller.on_message("rocars/SBC/lanes/L01/instruction", read("AB1234"))
+    assert controller.metrics.total("rocars_sync_bad_payloads_total") == 52
+    before = len(published.seen)
+    for _ in range(2):  # the second: the same truck, ignored
+        controller.on_message("rocars/SBC/lanes/L01/plate", read("AB1234"))
+    controller.on_message("rocars/SBC/lanes/L02/plate", read("XY1"))
+    assert [lane for lane, _ in published.seen[before:]] == ["L01", "L02"]
+    assert set(controller._inputs) == {
+        "rocars/SBC/lanes/L01/plate",
+        "rocars/SBC/lanes/L02/plate",
+    }
