@@ -17,9 +17,11 @@ session after its hold (per session ended), wall time on this thread:
   lanes keep the GIL busy at 100 lanes. That share is what reads queue behind, which
   is why it matters for ``bench/lane_latency.py``'s p99 (docs/benchmarks.md);
 - **contended**: as in the agent, reads every 5 ms on one thread while the
-  controller's timer thread ends the sessions after their hold, on the real clock;
-  each read timed from when it was due until it was answered (queueing behind the
-  read before it and waiting for the GIL included), which is the agent's part of the
+  controller's timer thread ends the sessions after their hold, on the real clock; a
+  read that is due counts as input waiting, so the timer gives way to it as the
+  agent's does to a read in its socket (``Bus.input_waiting``). Each read is timed
+  from when it was due until it was answered (queueing behind the read or session end
+  before it and waiting for the GIL included), which is the agent's part of the
   end-to-end figure without the broker.
 
 No target of its own: it is the figure to watch while changing the lane path, steadier
@@ -149,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
         bus = KeepPayloads()
+        # the contended phase: when its next read is due (then it is input waiting)
+        next_due = [float("inf")]
         controller = LaneController(
             config,
             publisher=bus,
@@ -157,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             link=link,
             site_secret=b"bench-site-secret",
             clock=clock,
+            input_waiting=lambda: time.perf_counter() >= next_due[0],
         )
         controller.start()
         reads = [
@@ -217,8 +222,10 @@ def main(argv: list[str] | None = None) -> int:
         def contended(batch: list[tuple[str, bytes]]) -> tuple[list[float], list[float]]:
             """As in the agent: reads come on one thread (paho's there) every 5 ms while
             the controller's timer thread ends sessions after their hold; both on the
-            real clock. Each read: from when it was due until answered (waiting for
-            the GIL and for the read before it included), and ``on_message`` alone."""
+            real clock. A read that is due counts as input waiting (the timer gives way
+            to it, as to a read the agent's socket holds). Each read: from when it was
+            due until answered (waiting for the GIL, for the read or the session end
+            before it included), and ``on_message`` alone."""
             real_time.set()
             replica.apply("c1", ChangePage(changes=[], next="c1"), utc_now())
             stop = threading.Event()
@@ -229,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 due = time.perf_counter() + 0.05
                 for topic, payload in batch:
+                    next_due[0] = due
                     time.sleep(max(0.0, due - time.perf_counter()))
                     began = time.perf_counter()
                     controller.on_message(topic, payload)
@@ -236,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
                     read_s.append(done - began)
                     late_s.append(done - due)
                     due += READ_EVERY_S
+                next_due[0] = float("inf")
                 time.sleep(0.5)  # the last holds end
             finally:
                 stop.set()
