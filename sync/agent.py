@@ -158,7 +158,11 @@ class SyncAgent:
             self.broker.start()
             self.broker_url = self.broker.url
         self.replica = Replica(config.replica_path)
-        self.outbox = Outbox(config.outbox_path, durability=config.outbox_durability)
+        self.outbox = Outbox(
+            config.outbox_path,
+            durability=config.outbox_durability,
+            flush_interval_s=config.outbox_flush_interval_s,
+        )
         token = config.central.token()
         self.feed_client = CentralClient(
             config.central.url, token=token, timeout=config.central.timeout_s
@@ -534,6 +538,7 @@ class SyncAgent:
                 "rejected": self._rejected(),
                 "commits": self.outbox.commit_stats(),
                 "durability": self.outbox.durability,
+                "flush_interval_s": self.outbox.flush_interval_s,
                 "flushes": self.outbox.flush_stats(),
             },
             "broker": {

@@ -11,18 +11,23 @@ How a lane change reaches the disk (``submit``):
    the commit is in the operating system's hands when it returns, so an agent killed at
    any later moment (crash, OOM, SIGKILL) still has it. About 0.1 ms; no other thread
    is woken for it.
-2. **Flushed**: the flusher thread ``fdatasync``s the WAL right after, covering every
-   commit since its last flush (a group flush). This is what ``synchronous=FULL`` does,
-   moved out of the committing thread: the next lane commits while the disk flushes.
+2. **Flushed**: the flusher thread ``fdatasync``s the WAL after, covering every commit
+   since its last flush (a group flush). This is what ``synchronous=FULL`` does, moved
+   out of the committing thread: the next lane commits while the disk flushes. With
+   ``"write"`` and ``flush_interval_s`` (the agent: 0.1 s) the flusher waits that long
+   after each flush, and the commits meanwhile wake nobody: at 100 lanes a flush and a
+   wake-up for every commit (~320 a second) cost the plate reads' p99 about 1 ms
+   (docs/benchmarks.md, tenth session). ``flush()`` and ``close`` do not wait for it.
 
 ``durability`` says when a change's ``after`` callback runs (the lane controller
 publishes its instructions there), always in submission order:
 
 - ``"write"`` (step 1): a display never shows an instruction an agent crash could lose;
-  a power cut in the few milliseconds before the flush could (``flush_stats`` measures
-  that window). The instruction does not wait for the disk.
+  a power cut before the flush could: up to ``flush_interval_s`` plus a flush's time
+  (``flush_stats`` measures the flushes). The instruction does not wait for the disk.
 - ``"flush"`` (step 2): not even a power cut loses what a display showed; every answer
-  waits for one disk flush (1-6 ms p99 on a good SSD, 30 ms and more on a shared VM).
+  waits for one disk flush (1-6 ms p99 on a good SSD, 30 ms and more on a shared VM);
+  ``flush_interval_s`` does not apply.
 
 A commit that fails (disk full, I/O error, the file locked by another program) is
 retried by the retry thread with backoff; changes submitted meanwhile queue behind it,
@@ -50,6 +55,7 @@ from typing import Any, Literal
 
 from rocars.models import ClearanceRecord
 from rocars.timeutil import to_rfc3339
+from sync.config import MAX_FLUSH_INTERVAL_S
 from sync.errors import OutboxError
 from sync.lane import Session
 
@@ -149,9 +155,23 @@ class Outbox:
     """Lane state + records. Thread-safe: one writer connection under a lock, a
     connection per thread for reads."""
 
-    def __init__(self, path: str | Path, *, durability: Durability = "write") -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        durability: Durability = "write",
+        flush_interval_s: float = 0.0,
+    ) -> None:
         if durability not in ("write", "flush"):
             raise ValueError(f"durability must be 'write' or 'flush', not {durability!r}")
+        if not 0.0 <= flush_interval_s <= MAX_FLUSH_INTERVAL_S:
+            raise ValueError(
+                f"flush_interval_s must be 0-{MAX_FLUSH_INTERVAL_S:g} s, not {flush_interval_s!r}"
+            )
+        #: with "write": after a flush, the next waits this long (``flush()`` cuts it short)
+        self.flush_interval_s = flush_interval_s
+        self._flush_now = threading.Event()
+        self._flush_wanted = 0  # the most lane changes a flush() waits for (under _cond)
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.durability: Durability = durability
@@ -260,6 +280,7 @@ class Outbox:
             self._cond.notify_all()
         self._retry_due.set()
         self._checkpoint_due.set()
+        self._flush_now.set()
         for thread in self._threads:
             thread.join(timeout)
         with self._wlock:
@@ -354,6 +375,10 @@ class Outbox:
         """Wait until everything submitted so far is committed and flushed; False on timeout."""
         target = self._submitted
         with self._cond:
+            if self._delivered >= target:
+                return True
+            self._flush_wanted = max(self._flush_wanted, target)
+            self._flush_now.set()  # the flusher does not wait out its interval for this
             return self._cond.wait_for(lambda: self._delivered >= target, timeout)
 
     # -- the writer (callers hold _wlock) ----------------------------------------------
@@ -511,7 +536,12 @@ class Outbox:
             _run_callbacks(ready)
             with self._cond:
                 self._delivered = changes
+                if self._flush_wanted <= changes and not self._closed:
+                    self._flush_now.clear()  # every flush() waiting is served
                 self._cond.notify_all()
+            if self.durability == "write" and self.flush_interval_s:
+                # commits meanwhile wake nobody: the flusher is not waiting on _cond
+                self._flush_now.wait(self.flush_interval_s)
 
     def _checkpoint_loop(self) -> None:
         """Move the WAL into the database beside the writer, never in a lane's commit.
@@ -538,8 +568,9 @@ class Outbox:
     def flush_stats(self) -> dict[str, float]:
         """The last WAL flushes: count, ms p50/p99/max, mean commits per flush.
 
-        With ``durability="write"`` a flush's time is how long the last commits could
-        still be lost to a power cut after their instructions went out.
+        With ``durability="write"`` a flush's time, plus ``flush_interval_s`` before it,
+        is how long the last commits could still be lost to a power cut after their
+        instructions went out.
         """
         return _stats(list(self._flushes), "commits_mean")
 

@@ -19,6 +19,7 @@ from rocars.broker import EmbeddedBroker
 from rocars.messages import InstructionCode
 from rocars.signing import verify_payload
 from sync.agent import SyncAgent, Worker
+from sync.config import DEFAULT_FLUSH_INTERVAL_S
 from tests.fixtures.brokers import Mosquitto
 from tests.sync.agentkit import (
     CP,
@@ -77,6 +78,8 @@ def test_agent_clears_trucks_on_both_brokers(
         assert health["central"]["state"] == "up"
         assert health["broker"]["connected"] is True
         assert health["replica"]["bundles"] > 0
+        # the configured flush interval is the outbox's (agent_config sets none: the default)
+        assert health["outbox"]["flush_interval_s"] == DEFAULT_FLUSH_INTERVAL_S
         assert set(health["workers"]) == {"puller", "central", "uploader", "lanes", "status"}
         metrics = httpx.get(f"{agent.api_url}/metrics", timeout=5).text
         assert 'rocars_sync_instructions_total{code="PROCEED"} 1' in metrics

@@ -55,6 +55,8 @@ def test_bad_config_is_refused(tmp_path: Path, capsys: object) -> None:
     assert main(["--config", str(config)]) == 2
     config.write_text('[[lanes]]\nid = "L01"\n[[lanes]]\nid = "L01"\n')
     assert main(["--config", str(config)]) == 2
+    config.write_text('outbox_flush_interval_s = 5\n[[lanes]]\nid = "L01"\n')  # over 1 s
+    assert main(["--config", str(config)]) == 2
     config.write_text("unknown_key = 1\n")
     assert main(["--config", str(config)]) == 2
     assert main(["--config", str(tmp_path / "missing.toml")]) == 2

@@ -13,6 +13,7 @@ import pytest
 
 from rocars.messages import InstructionCode
 from rocars.models import ClearanceRecord
+from sync import outbox as outbox_module
 from sync.errors import OutboxError
 from sync.lane import Session
 from sync.outbox import MARK_CHUNK, Outbox
@@ -354,6 +355,49 @@ def test_durability_says_whether_an_answer_waits_for_the_disk_flush(
     if durability == "flush":
         assert synced[0] == 0  # no callback ran before the first sync finished
     outbox.close()
+
+
+def test_with_write_a_flush_waits_its_interval_unless_flush_is_asked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``"write"`` and ``flush_interval_s``, the commits after a flush wait for the
+    interval (one flush for all of them, and no wake-up of the flusher each); ``flush()``
+    does not wait it out, nor does ``close``. With ``"flush"`` the interval does not
+    apply: an answer never waits for it."""
+    monkeypatch.setattr(outbox_module, "MAX_FLUSH_INTERVAL_S", 120.0)  # a gap no test outlasts
+    outbox = Outbox(tmp_path / "outbox.db", flush_interval_s=60.0)
+    outbox.submit("L01", 1, None, [record(1)], NOW)
+    assert outbox.flush(5)
+    flushed = outbox.flush_stats()["count"]
+    for seq in range(2, 12):
+        outbox.submit("L01", seq, None, [record(seq)], NOW)
+    time.sleep(0.3)
+    assert outbox.flush_stats()["count"] == flushed  # the ten commits wait for the interval
+    assert outbox.flush(5)  # ... unless asked for
+    assert outbox.flush_stats()["count"] == flushed + 1
+    outbox.submit("L01", 12, None, [record(12)], NOW)
+    started = time.monotonic()
+    outbox.close()  # flushes what is left, without waiting out the interval
+    assert time.monotonic() - started < 5
+    reopened = Outbox(tmp_path / "outbox.db")
+    assert reopened.depth() == 12
+    reopened.close()
+
+    answered: list[int] = []
+    flush_mode = Outbox(tmp_path / "flush.db", durability="flush", flush_interval_s=60.0)
+    for seq in range(1, 4):
+        flush_mode.submit("L01", seq, None, [], NOW, after=lambda seq=seq: answered.append(seq))
+        deadline = time.monotonic() + 10
+        while len(answered) < seq:  # each answer after its own flush, not the interval
+            assert time.monotonic() < deadline, "an answer waited for the flush interval"
+            time.sleep(0.01)
+    flush_mode.close()
+
+
+def test_a_flush_interval_out_of_range_is_refused(tmp_path: Path) -> None:
+    for bad in (-0.1, 5.0):
+        with pytest.raises(ValueError, match="flush_interval_s"):
+            Outbox(tmp_path / "outbox.db", flush_interval_s=bad)
 
 
 def test_unknown_durability_is_refused(tmp_path: Path) -> None:
