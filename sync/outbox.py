@@ -14,8 +14,8 @@ How a lane change reaches the disk (``submit``):
 2. **Flushed**: the flusher thread ``fdatasync``s the WAL after, covering every commit
    since its last flush (a group flush). This is what ``synchronous=FULL`` does, moved
    out of the committing thread: the next lane commits while the disk flushes. With
-   ``"write"`` and ``flush_interval_s`` (the agent: 0.1 s) the flusher waits that long
-   after each flush, and the commits meanwhile wake nobody: at 100 lanes a flush and a
+   ``"write"`` and ``flush_interval_s`` (the agent's ``outbox_flush_interval_s``) the
+   flusher waits that long after each flush, and the commits meanwhile wake nobody: at 100 lanes a flush and a
    wake-up for every commit (~320 a second) cost the plate reads' p99 about 1 ms
    (docs/benchmarks.md, tenth session). ``flush()`` and ``close`` do not wait for it.
 
