@@ -39,6 +39,7 @@ a chunk at a time, each after the lane changes waiting for the writer.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -57,6 +58,7 @@ from rocars.models import ClearanceRecord
 from rocars.timeutil import to_rfc3339
 from sync.config import MAX_FLUSH_INTERVAL_S
 from sync.errors import OutboxError
+from sync.journal import LaneJournal, encode, newest
 from sync.lane import Session
 
 logger = logging.getLogger(__name__)
@@ -65,6 +67,13 @@ Durability = Literal["write", "flush"]
 
 #: A PASSIVE checkpoint (WAL into the database, beside the writer) after this many commits.
 CHECKPOINT_EVERY = 500
+#: The lanes' journal is folded into the ``lanes`` table once its file is this big (about
+#: 20 s of 100 lanes at 2 trucks/s). A fold writes one row a lane whatever the size.
+JOURNAL_FOLD_BYTES = 4 << 20
+#: A fold writes this many lanes a transaction (a plate read may wait for one).
+FOLD_CHUNK = 20
+#: A fold that failed is tried again after this long.
+FOLD_RETRY_S = 5.0
 #: Another program holding the write lock this long counts as an error (before: waiting).
 BUSY_GRACE_S = 5.0
 #: Uploaded records are pruned this many rows a transaction (the lanes wait for no more).
@@ -202,6 +211,13 @@ class Outbox:
         self._flushes: deque[tuple[float, int]] = deque(maxlen=10_000)
         self._threads: list[threading.Thread] = []
         self._checkpoint_due = threading.Event()
+        self._sqlite_commits = 0  # what the checkpoints count (the journal's appends are not)
+        #: the newest journaled change of each lane not yet folded into SQLite (under
+        #: _wlock), and those of the file a fold is writing to SQLite now
+        self._journaled: dict[str, _Write] = {}
+        self._folding: dict[str, _Write] = {}
+        self._left = 0  # the journal file being folded
+        self._fold_due = False
         try:
             # timeout 0: a lock held by another program fails the commit at once (then
             # the retry thread waits), never a lane thread in SQLite's busy handler
@@ -218,8 +234,15 @@ class Outbox:
             with self._wlock:
                 self._wconn.executescript(SCHEMA)
             self._fsync_wal()
+            self._journal = LaneJournal(self.path)
         except (sqlite3.Error, OSError) as err:
             raise OutboxError(f"cannot open outbox {self.path}: {err}") from err
+        try:
+            self._recover_journal()
+        except (sqlite3.Error, OSError) as err:
+            self._journal.close()
+            self._wconn.close()
+            raise OutboxError(f"cannot fold the lane journal of {self.path}: {err}") from err
         for name, target in (
             ("outbox-flusher", self._flush_loop),
             ("outbox-retry", self._retry_loop),
@@ -284,6 +307,9 @@ class Outbox:
         for thread in self._threads:
             thread.join(timeout)
         with self._wlock:
+            if not self._backlog:  # else the next start folds the journal
+                self._fold_all()
+            self._journal.close()
             self._wconn.close()
         with self._lock:
             connections, self._connections = self._connections, []
@@ -294,10 +320,16 @@ class Outbox:
     # -- lanes -------------------------------------------------------------------------
 
     def lane(self, lane: str) -> LaneRow | None:
+        """The lane's newest stored state: from SQLite or, when newer, the journal."""
+        with self._wlock:  # before SQLite: a fold moves a state there, then forgets it
+            journaled = [w for w in (self._journaled.get(lane), self._folding.get(lane)) if w]
         rows = self._read("SELECT last_seq, session FROM lanes WHERE lane = ?", lane)
-        if not rows:
+        found = [(int(w.last_seq), w.session) for w in journaled] + [
+            (int(seq), text) for seq, text in rows
+        ]
+        if not found:
             return None
-        last_seq, session = rows[0]
+        last_seq, session = max(found, key=lambda row: row[0])
         try:
             parsed = None if session is None else Session.model_validate_json(session)
         except ValueError:
@@ -360,6 +392,9 @@ class Outbox:
                 if self._closed:
                     raise OutboxError("outbox is closed")
                 self._submitted += 1
+                if not write.records and not self._backlog and self._append(write):
+                    self._committed_changes([write], journaled=True)
+                    return
                 if self._backlog or not self._try_commit([write]):
                     self._backlog.append(write)  # the retry thread takes it from here
                     self._retry_due.set()
@@ -425,8 +460,23 @@ class Outbox:
             logger.error("outbox: %d lane changes not written yet (retried): %s", changes, err)
         self.error = key
 
-    def _committed_changes(self, writes: list[_Write]) -> None:
-        """After a commit: run or queue the callbacks, count it, wake the flusher.
+    def _append(self, write: _Write) -> bool:
+        """A change without a record, to the lanes' journal; False when it did not go in
+        (the caller commits it to SQLite instead)."""
+        started = time.perf_counter()
+        journal = self._journal
+        if not journal.append(encode(write.lane, write.last_seq, write.stamp, write.session)):
+            return False
+        self._journaled[write.lane] = write
+        self._commits.append((time.perf_counter() - started, 1))
+        if journal.size >= JOURNAL_FOLD_BYTES and not self._fold_due:
+            self._fold_due = True
+            self._checkpoint_due.set()
+        return True
+
+    def _committed_changes(self, writes: list[_Write], *, journaled: bool = False) -> None:
+        """After a commit (or a journal append): run or queue the callbacks, count it,
+        wake the flusher.
 
         With ``"write"`` the callbacks run first: once ``flush`` sees the change
         counted, its instructions are out.
@@ -440,7 +490,10 @@ class Outbox:
             if self.durability == "flush":
                 self._after_flush.extend((number, w.after) for w in writes if w.after)
             self._cond.notify_all()
-        if number % CHECKPOINT_EVERY == 0:
+        if journaled:
+            return
+        self._sqlite_commits += 1
+        if self._sqlite_commits % CHECKPOINT_EVERY == 0:
             self._checkpoint_due.set()
         if any(w.records for w in writes):
             self.new_records.set()
@@ -520,6 +573,7 @@ class Outbox:
             started = time.perf_counter()
             try:
                 self._fsync_wal()
+                self._journal.sync()
             except OSError as err:
                 logger.error("outbox: flush failed (retried): %s", err)
                 self.error = OutboxError.key
@@ -552,14 +606,87 @@ class Outbox:
         blocks the writer) every ``CHECKPOINT_EVERY`` commits.
         """
         while not self._closed:
-            self._checkpoint_due.wait()
+            self._checkpoint_due.wait(FOLD_RETRY_S if self._fold_due else None)
             self._checkpoint_due.clear()
             if self._closed:
                 return
+            if self._fold_due:
+                self._fold()
             try:
                 self._conn().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             except (sqlite3.Error, OutboxError) as err:
                 logger.warning("outbox checkpoint failed (retried later): %s", err)
+
+    # -- the lanes' journal (sync.journal) ----------------------------------------------
+
+    def _fold(self) -> None:
+        """The journal's newest lane states into the ``lanes`` table (checkpoint thread).
+
+        Appends switch to the other file first (it is empty), so the lanes go on while
+        the states of the file left behind are written, ``FOLD_CHUNK`` lanes a
+        transaction, each only over an older row (a session end may have come since);
+        once the WAL is synced the file is emptied. A fold that fails is tried again
+        (``FOLD_RETRY_S``), the same file left behind.
+        """
+        with self._wlock:
+            if not self._folding:
+                if not self._journal.empty(1 - self._journal.current):
+                    # a fold that failed before it took its snapshot cannot happen; a
+                    # file left behind by one that did is still in _folding
+                    logger.error("lane journal: the other file is not empty; fold skipped")
+                    return
+                self._folding, self._journaled = self._journaled, {}
+                self._left = self._journal.switch()
+            rows = [(w.lane, w.last_seq, w.session, w.stamp) for w in self._folding.values()]
+        try:
+            for start in range(0, len(rows), FOLD_CHUNK):
+                self._write_now(
+                    functools.partial(_fold_rows, rows=rows[start : start + FOLD_CHUNK]), 30.0
+                )
+            self._fsync_wal()
+            with self._wlock:
+                self._journal.clear(self._left)
+                self._folding = {}
+                self._fold_due = self._journal.size >= JOURNAL_FOLD_BYTES
+        except (OutboxError, OSError) as err:
+            logger.warning("lane journal: fold failed (retried): %s", err)
+
+    def _recover_journal(self) -> None:
+        """At start: what the journal holds (a crash, a power cut, a stop that could not
+        fold) into the ``lanes`` table, synced, then both files emptied."""
+        entries = self._journal.read()
+        if entries:
+            rows = [(e.lane, e.last_seq, e.session, e.stamp) for e in newest(entries).values()]
+            with self._wlock, self._transaction() as conn:
+                _fold_rows(conn, rows)
+            self._fsync_wal()
+            logger.info(
+                "lane journal: %d lane states from %d entries folded", len(rows), len(entries)
+            )
+        for which in (0, 1):
+            if not self._journal.empty(which):
+                self._journal.clear(which)
+
+    def _fold_all(self) -> None:
+        """At close (writer lock held): every state still journaled into SQLite, synced,
+        the files emptied, so a stopped agent's ``outbox.db`` is all there is. On failure
+        the files stay, and the next start folds them."""
+        pending = {**self._folding}
+        for lane, write in self._journaled.items():
+            if lane not in pending or write.last_seq > pending[lane].last_seq:
+                pending[lane] = write
+        try:
+            if pending:
+                rows = [(w.lane, w.last_seq, w.session, w.stamp) for w in pending.values()]
+                with self._transaction() as conn:
+                    _fold_rows(conn, rows)
+                self._fsync_wal()
+            for which in (0, 1):
+                if not self._journal.empty(which):
+                    self._journal.clear(which)
+            self._folding, self._journaled = {}, {}
+        except (sqlite3.Error, OSError) as err:
+            logger.error("lane journal: not folded at close (the next start does): %s", err)
 
     def commit_stats(self) -> dict[str, float]:
         """The last commits: count, ms p50/p99/max, mean lane changes per commit."""
@@ -722,6 +849,20 @@ def _write_changes(conn: sqlite3.Connection, writes: list[_Write]) -> None:
             "VALUES (?, ?, ?, ?, ?)",
             records,
         )
+
+
+_FOLD_LANE = (
+    "INSERT INTO lanes (lane, last_seq, session, updated_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (lane) DO UPDATE SET last_seq = excluded.last_seq, "
+    "session = excluded.session, updated_at = excluded.updated_at "
+    "WHERE excluded.last_seq > lanes.last_seq"
+)
+
+
+def _fold_rows(conn: sqlite3.Connection, rows: list[tuple[str, int, str | None, str]]) -> int:
+    """Journaled lane states (lane, last_seq, session, stamp), each only over an older row."""
+    conn.executemany(_FOLD_LANE, rows)
+    return len(rows)
 
 
 def _is_busy(err: sqlite3.Error) -> bool:

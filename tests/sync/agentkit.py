@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import os
 import queue
 import time
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from rocars.topics import (
 )
 from sync.agent import SyncAgent
 from sync.config import SyncConfig
+from sync.outbox import Outbox
 
 CP = "SBC"
 
@@ -58,6 +60,17 @@ def agent_config(tmp_path: Path, broker_url: str, central_url: str, **overrides:
     }
     data.update(overrides)
     return SyncConfig.model_validate(data)
+
+
+def break_journal(outbox: Outbox) -> None:
+    """From now on the lanes' journal cannot be written: its files' descriptors are
+    replaced by read-only ones, so each append fails in ``os.write`` (as on a full or
+    failing disk) and the outbox has to fall back to SQLite."""
+    journal = outbox._journal
+    for path, fd in zip(journal.paths, journal._fds, strict=True):
+        read_only = os.open(path, os.O_RDONLY)
+        os.dup2(read_only, fd)
+        os.close(read_only)
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:

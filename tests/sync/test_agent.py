@@ -25,6 +25,7 @@ from tests.sync.agentkit import (
     CP,
     Watcher,
     agent_config,
+    break_journal,
     centre_event_ids,
     demo_trucks,
     instruction_topic,
@@ -383,9 +384,10 @@ def test_agent_serves_the_kiosk_calls_from_the_centre_or_the_replica(
 def test_an_outbox_that_cannot_write_sends_the_displays_to_stop(
     embedded_broker: EmbeddedBroker, central: CentralProcess, tmp_path: Path
 ) -> None:
-    """Disk full (a trigger refuses every lane write): the heartbeat turns offline with
-    the reason, so displays fail closed at once; nothing decided meanwhile is published
-    until it is written, and then in order."""
+    """Disk full (the lanes' journal cannot be appended to and a trigger refuses every
+    lane write in SQLite): the heartbeat turns offline with the reason, so displays fail
+    closed at once; nothing decided meanwhile is published until it is written, and then
+    in order."""
     url = embedded_broker.url
     truck = demo_trucks(central)["laden_proceed"][0]
     config = agent_config(tmp_path, url, central.url)
@@ -399,6 +401,7 @@ def test_an_outbox_that_cannot_write_sends_the_displays_to_stop(
             "CREATE TRIGGER full BEFORE INSERT ON lanes BEGIN SELECT RAISE(ABORT, 'disk full'); END"
         )
         conn.commit()
+        break_journal(agent.outbox)
         watcher.plate("L01", truck["vrn"])
         down = watcher.status(lambda s: s.state == "offline", timeout=10)
         assert "outbox" in down.detail

@@ -13,20 +13,43 @@ import pytest
 from hardware_sim.launch import CentralProcess
 from rocars.broker import EmbeddedBroker
 from rocars.messages import InstructionCode
-from tests.sync.agentkit import Watcher, agent_config, demo_trucks, started_agent, wait_for
+from sync.journal import decode
+from tests.sync.agentkit import (
+    Watcher,
+    agent_config,
+    break_journal,
+    demo_trucks,
+    started_agent,
+    wait_for,
+)
 
 C = InstructionCode
 
 
 def stored_lane(path: Path, lane: str) -> tuple[int, str | None]:
-    """(last_seq, session JSON) as a fresh process reads them from the file."""
+    """(last_seq, session JSON) as a fresh process reads them from the files: the newest
+    of the ``lanes`` table and the lanes' journal."""
     conn = sqlite3.connect(path)
     try:
         row = conn.execute("SELECT last_seq, session FROM lanes WHERE lane = ?", (lane,)).fetchone()
     finally:
         conn.close()
-    assert row is not None
-    return int(row[0]), row[1]
+    found = journaled(path, lane) + ([] if row is None else [(int(row[0]), row[1])])
+    assert found
+    return max(found, key=lambda entry: entry[0])
+
+
+def journaled(outbox_path: Path, lane: str) -> list[tuple[int, str | None]]:
+    """(last_seq, session JSON) of each of the lane's entries in the lanes' journal, as a
+    fresh reader finds them in its files."""
+    out = []
+    for suffix in ("-lanes-a", "-lanes-b"):
+        with outbox_path.with_name(outbox_path.name + suffix).open("rb") as file:
+            for line in file:
+                entry = decode(line)
+                if entry is not None and entry.lane == lane:
+                    out.append((entry.last_seq, entry.session))
+    return out
 
 
 def settle(watcher: Watcher, lanes: set[str]) -> None:
@@ -55,9 +78,17 @@ def test_no_instruction_reaches_the_bus_before_its_lane_state_is_committed(
     watcher = Watcher(embedded_broker.url)
     try:
         settle(watcher, {"L01", "L02"})
+        # a plate read's lane state goes to the lanes' journal: it is in the file when
+        # the instruction arrives
+        watcher.plate("L01", truck["vrn"])
+        first = watcher.expect("L01", C.DROP_MANIFEST, vrn=truck["vrn"])
+        entries = dict(journaled(config.outbox_path, "L01"))
+        assert json.loads(entries[first.seq] or "{}")["vrn"] == truck["vrn"]
         assert agent.outbox.flush(5)
+        # with the journal failing, the change goes to SQLite, and there another
+        # connection holds the write lock: the agent's commit has to wait
         seq_before, _ = stored_lane(config.outbox_path, "L02")
-        # another connection holds the write lock: the agent's commit has to wait
+        break_journal(agent.outbox)
         blocker = sqlite3.connect(config.outbox_path, timeout=5, isolation_level=None)
         blocker.execute("BEGIN IMMEDIATE")
         try:
