@@ -6,12 +6,14 @@ still holds the open session, which start-up closes with reason ``agent_restart`
 
 How a lane change reaches the disk (``submit``):
 
-1. **Written**: the calling thread (paho's, for a plate read) commits the change at once
-   in its own transaction on the one writer connection. WAL mode, ``synchronous=NORMAL``:
-   the commit is in the operating system's hands when it returns, so an agent killed at
-   any later moment (crash, OOM, SIGKILL) still has it. About 0.1 ms; no other thread
-   is woken for it.
-2. **Flushed**: the flusher thread ``fdatasync``s the WAL after, covering every commit
+1. **Written**: the calling thread (paho's, for a plate read) writes the change at once.
+   A change without a record (a plate read, a press) is a line appended to the lanes'
+   journal (``sync.journal``, ~5 us), which the checkpoint thread folds into the
+   ``lanes`` table now and then; a change with a record is its own transaction on the
+   one writer connection (~0.1 ms). WAL mode, ``synchronous=NORMAL``: either is in the
+   operating system's hands when it returns, so an agent killed at any later moment
+   (crash, OOM, SIGKILL) still has it. No other thread is woken for it.
+2. **Flushed**: the flusher thread ``fdatasync``s the WAL and the journal after, covering every commit
    since its last flush (a group flush). This is what ``synchronous=FULL`` does, moved
    out of the committing thread: the next lane commits while the disk flushes. With
    ``"write"`` and ``flush_interval_s`` (the agent's ``outbox_flush_interval_s``) the
@@ -138,6 +140,10 @@ class _Write:
     after: Callable[[], None] | None = None
 
 
+#: a lane's stored state as a ``lanes`` row: lane, last_seq, session JSON, stamp
+_LaneState = tuple[str, int, str | None, str]
+
+
 @dataclass(frozen=True, slots=True)
 class PendingRecord:
     pos: int
@@ -212,10 +218,11 @@ class Outbox:
         self._threads: list[threading.Thread] = []
         self._checkpoint_due = threading.Event()
         self._sqlite_commits = 0  # what the checkpoints count (the journal's appends are not)
-        #: the newest journaled change of each lane not yet folded into SQLite (under
-        #: _wlock), and those of the file a fold is writing to SQLite now
-        self._journaled: dict[str, _Write] = {}
-        self._folding: dict[str, _Write] = {}
+        #: the newest journaled state of each lane not yet folded into SQLite, as a row
+        #: (lane, last_seq, session, stamp), under _wlock; and those of the file a fold
+        #: is writing to SQLite now
+        self._journaled: dict[str, _LaneState] = {}
+        self._folding: dict[str, _LaneState] = {}
         self._left = 0  # the journal file being folded
         self._fold_due = False
         try:
@@ -322,9 +329,9 @@ class Outbox:
     def lane(self, lane: str) -> LaneRow | None:
         """The lane's newest stored state: from SQLite or, when newer, the journal."""
         with self._wlock:  # before SQLite: a fold moves a state there, then forgets it
-            journaled = [w for w in (self._journaled.get(lane), self._folding.get(lane)) if w]
+            journaled = [s for s in (self._journaled.get(lane), self._folding.get(lane)) if s]
         rows = self._read("SELECT last_seq, session FROM lanes WHERE lane = ?", lane)
-        found = [(int(w.last_seq), w.session) for w in journaled] + [
+        found = [(seq, text) for _, seq, text, _ in journaled] + [
             (int(seq), text) for seq, text in rows
         ]
         if not found:
@@ -467,7 +474,7 @@ class Outbox:
         journal = self._journal
         if not journal.append(encode(write.lane, write.last_seq, write.stamp, write.session)):
             return False
-        self._journaled[write.lane] = write
+        self._journaled[write.lane] = (write.lane, write.last_seq, write.session, write.stamp)
         self._commits.append((time.perf_counter() - started, 1))
         if journal.size >= JOURNAL_FOLD_BYTES and not self._fold_due:
             self._fold_due = True
@@ -637,7 +644,7 @@ class Outbox:
                     return
                 self._folding, self._journaled = self._journaled, {}
                 self._left = self._journal.switch()
-            rows = [(w.lane, w.last_seq, w.session, w.stamp) for w in self._folding.values()]
+            rows = list(self._folding.values())
         try:
             for start in range(0, len(rows), FOLD_CHUNK):
                 self._write_now(
@@ -672,12 +679,12 @@ class Outbox:
         the files emptied, so a stopped agent's ``outbox.db`` is all there is. On failure
         the files stay, and the next start folds them."""
         pending = {**self._folding}
-        for lane, write in self._journaled.items():
-            if lane not in pending or write.last_seq > pending[lane].last_seq:
-                pending[lane] = write
+        for lane, state in self._journaled.items():
+            if lane not in pending or state[1] > pending[lane][1]:
+                pending[lane] = state
         try:
             if pending:
-                rows = [(w.lane, w.last_seq, w.session, w.stamp) for w in pending.values()]
+                rows = list(pending.values())
                 with self._transaction() as conn:
                     _fold_rows(conn, rows)
                 self._fsync_wal()
@@ -859,7 +866,7 @@ _FOLD_LANE = (
 )
 
 
-def _fold_rows(conn: sqlite3.Connection, rows: list[tuple[str, int, str | None, str]]) -> int:
+def _fold_rows(conn: sqlite3.Connection, rows: list[_LaneState]) -> int:
     """Journaled lane states (lane, last_seq, session, stamp), each only over an older row."""
     conn.executemany(_FOLD_LANE, rows)
     return len(rows)
