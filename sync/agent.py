@@ -540,6 +540,7 @@ class SyncAgent:
                 "durability": self.outbox.durability,
                 "flush_interval_s": self.outbox.flush_interval_s,
                 "flushes": self.outbox.flush_stats(),
+                "journal": self.outbox.journal_stats(),
             },
             "broker": {
                 "url": self.broker_url,

@@ -158,6 +158,13 @@ class LaneJournal:
     def empty(self, which: int) -> bool:
         return os.fstat(self._fds[which]).st_size == 0
 
+    def total_bytes(self) -> int:
+        """Both files' sizes (0 once closed)."""
+        try:
+            return sum(os.fstat(fd).st_size for fd in self._fds)
+        except OSError:
+            return 0
+
     def sync(self) -> None:
         """``fdatasync`` both files (the one left behind may still be on its way to SQLite)."""
         for fd in self._fds:

@@ -225,6 +225,7 @@ class Outbox:
         self._folding: dict[str, _LaneState] = {}
         self._left = 0  # the journal file being folded
         self._fold_due = False
+        self._folds = 0
         try:
             # timeout 0: a lock held by another program fails the commit at once (then
             # the retry thread waits), never a lane thread in SQLite's busy handler
@@ -654,6 +655,7 @@ class Outbox:
             with self._wlock:
                 self._journal.clear(self._left)
                 self._folding = {}
+                self._folds += 1
                 self._fold_due = self._journal.size >= JOURNAL_FOLD_BYTES
         except (OutboxError, OSError) as err:
             logger.warning("lane journal: fold failed (retried): %s", err)
@@ -707,6 +709,15 @@ class Outbox:
         instructions went out.
         """
         return _stats(list(self._flushes), "commits_mean")
+
+    def journal_stats(self) -> dict[str, int]:
+        """The lanes' journal: bytes in its files, appends that failed (then written to
+        SQLite), folds into the ``lanes`` table since the outbox opened."""
+        return {
+            "bytes": self._journal.total_bytes(),
+            "failures": self._journal.failures,
+            "folds": self._folds,
+        }
 
     # -- records -----------------------------------------------------------------------
 

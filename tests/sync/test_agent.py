@@ -81,6 +81,9 @@ def test_agent_clears_trucks_on_both_brokers(
         assert health["replica"]["bundles"] > 0
         # the configured flush interval is the outbox's (agent_config sets none: the default)
         assert health["outbox"]["flush_interval_s"] == DEFAULT_FLUSH_INTERVAL_S
+        journal = health["outbox"]["journal"]
+        assert journal["bytes"] > 0  # the lanes' READY, the truck's decisions
+        assert journal["failures"] == 0
         assert set(health["workers"]) == {"puller", "central", "uploader", "lanes", "status"}
         metrics = httpx.get(f"{agent.api_url}/metrics", timeout=5).text
         assert 'rocars_sync_instructions_total{code="PROCEED"} 1' in metrics
