@@ -2,9 +2,9 @@
 
 A plate read (or a press) changes its lane's state and nothing else: the new state has
 to be on disk before the instruction goes out, and it is the only thing written. A
-SQLite transaction for it cost a read about 0.1 ms of its ~0.6 ms (five WAL frames, two
-``pwrite``s each, the WAL index and its locks) and let the GIL go in the middle; a line
-appended to a file costs ~5 us. The outbox (``sync.outbox``) appends those changes here
+SQLite transaction for it cost a read about 0.1 ms of its ~0.6 ms (strace: about seven
+``pwrite`` and six ``fcntl`` lock calls a commit) and let the GIL go in the middle; a line
+appended to a file costs 5-20 us. The outbox (``sync.outbox``) appends those changes here
 and folds the newest state of each lane into its ``lanes`` table now and then; a change
 that ends a session (its record and the lane state in one transaction) still goes to
 SQLite. The newest state of a lane is the one with the highest ``last_seq``, in either

@@ -8,7 +8,7 @@ How a lane change reaches the disk (``submit``):
 
 1. **Written**: the calling thread (paho's, for a plate read) writes the change at once.
    A change without a record (a plate read, a press) is a line appended to the lanes'
-   journal (``sync.journal``, ~5 us), which the checkpoint thread folds into the
+   journal (``sync.journal``, 5-20 us), which the checkpoint thread folds into the
    ``lanes`` table now and then; a change with a record is its own transaction on the
    one writer connection (~0.1 ms). WAL mode, ``synchronous=NORMAL``: either is in the
    operating system's hands when it returns, so an agent killed at any later moment
