@@ -96,6 +96,8 @@ class LaneJournal:
         self.failures = 0
         #: a failed append could not be taken back: the next line starts with a newline
         self._torn = False
+        #: the last append failed (one log line when appends start and stop failing)
+        self._failing = False
 
     def read(self) -> list[JournalEntry]:
         """Every good entry of both files (a bad line is logged and skipped)."""
@@ -125,15 +127,23 @@ class LaneJournal:
             if written == len(line):
                 self.size += written
                 self._torn = False
+                if self._failing:
+                    self._failing = False
+                    logger.warning("lane journal: appending again")
                 return True
             problem = f"short write: {written} of {len(line)} bytes"
         self.failures += 1
-        logger.error("lane journal: append failed (the change goes to SQLite): %s", problem)
+        first, self._failing = not self._failing, True
+        if first:
+            logger.error(
+                "lane journal: append failed (changes go to SQLite meanwhile): %s", problem
+            )
         try:
             os.ftruncate(fd, self.size)  # a torn line would spoil the next one
         except OSError as cut:
             # the line may be half there: the next append starts on a fresh line
-            logger.error("lane journal: cannot take back a failed append: %s", cut)
+            if first:
+                logger.error("lane journal: cannot take back a failed append: %s", cut)
             self._torn = True
             with contextlib.suppress(OSError):
                 self.size = os.fstat(fd).st_size
@@ -157,6 +167,12 @@ class LaneJournal:
 
     def empty(self, which: int) -> bool:
         return os.fstat(self._fds[which]).st_size == 0
+
+    def clear_all(self) -> None:
+        """Empty both files (what they held is in SQLite, synced)."""
+        for which in (0, 1):
+            if not self.empty(which):
+                self.clear(which)
 
     def total_bytes(self) -> int:
         """Both files' sizes (0 once closed)."""

@@ -672,9 +672,7 @@ class Outbox:
             logger.info(
                 "lane journal: %d lane states from %d entries folded", len(rows), len(entries)
             )
-        for which in (0, 1):
-            if not self._journal.empty(which):
-                self._journal.clear(which)
+        self._journal.clear_all()
 
     def _fold_all(self) -> None:
         """At close (writer lock held): every state still journaled into SQLite, synced,
@@ -690,9 +688,7 @@ class Outbox:
                 with self._transaction() as conn:
                     _fold_rows(conn, rows)
                 self._fsync_wal()
-            for which in (0, 1):
-                if not self._journal.empty(which):
-                    self._journal.clear(which)
+            self._journal.clear_all()
             self._folding, self._journaled = {}, {}
         except (sqlite3.Error, OSError) as err:
             logger.error("lane journal: not folded at close (the next start does): %s", err)
