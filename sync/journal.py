@@ -14,8 +14,10 @@ Two files, ``<outbox>-lanes-a`` and ``-lanes-b``, made once (and their folder sy
 when the outbox opens: appends go to one; a fold switches to the other, which is empty,
 writes what the first held into SQLite, syncs the WAL and only then empties the first.
 No file is created or renamed while the agent runs, so a file's data is all a sync has
-to cover. Each line is ``crc32<TAB>lane<TAB>last_seq<TAB>stamp<TAB>session JSON`` (empty
-for a lane with no session). A line torn by a power cut, or a write that did not get
+to cover. The outbox holds an exclusive ``flock`` on the first file while it is open:
+a second process on the same files is refused. Each line is
+``crc32<TAB>lane<TAB>last_seq<TAB>stamp<TAB>session JSON`` (empty for a lane with no
+session). A line torn by a power cut, or a write that did not get
 through, fails its checksum or its end of line and is skipped with a warning; an append
 that fails takes back what it wrote, so the next line starts clean.
 """
@@ -23,6 +25,7 @@ that fails takes back what it wrote, so the next line starts clean.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import zlib
@@ -84,6 +87,12 @@ class LaneJournal:
         try:
             for path in self.paths:
                 self._fds.append(os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600))
+            try:
+                # one process a journal: a second one would fold and empty the files
+                # under the first (the lock goes with the process, also when it dies)
+                fcntl.flock(self._fds[0], fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise OSError(f"{self.paths[0]} is in use by another process") from None
             if created:  # the files' names on disk before anything is written to them
                 _sync_dir(outbox_path.parent)
         except OSError:

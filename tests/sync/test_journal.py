@@ -159,6 +159,26 @@ def test_a_journal_that_cannot_be_written_sends_changes_to_sqlite(
     again.close()
 
 
+def test_a_second_outbox_on_the_same_files_is_refused(tmp_path: Path) -> None:
+    """Two processes (two agents given one data folder) would fold and empty the
+    journal under each other: the second is refused and the first goes on."""
+    path = tmp_path / "outbox.db"
+    outbox = Outbox(path)
+    outbox.submit("L01", 1, None, [], NOW)
+    second = subprocess.run(
+        [sys.executable, "-c", f"from sync.outbox import Outbox; Outbox({str(path)!r})"],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert second.returncode != 0
+    assert "in use by another process" in second.stderr
+    outbox.submit("L01", 2, None, [], NOW)
+    assert [decode(line).last_seq for line in journal_files(path)[0].open("rb")] == [1, 2]  # type: ignore[union-attr]
+    outbox.close()
+
+
 def test_a_failed_append_leaves_no_half_line(tmp_path: Path) -> None:
     journal = LaneJournal(tmp_path / "outbox.db")
     assert journal.append(encode("L01", 1, STAMP, SESSION))
