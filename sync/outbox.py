@@ -227,6 +227,11 @@ class Outbox:
         self._fold_due = False
         self._folds = 0
         try:
+            # first: its lock refuses a second process before anything is touched
+            self._journal = LaneJournal(self.path)
+        except OSError as err:
+            raise OutboxError(f"cannot open outbox {self.path}: {err}") from err
+        try:
             # timeout 0: a lock held by another program fails the commit at once (then
             # the retry thread waits), never a lane thread in SQLite's busy handler
             self._wconn = sqlite3.connect(
@@ -242,8 +247,8 @@ class Outbox:
             with self._wlock:
                 self._wconn.executescript(SCHEMA)
             self._fsync_wal()
-            self._journal = LaneJournal(self.path)
         except (sqlite3.Error, OSError) as err:
+            self._journal.close()
             raise OutboxError(f"cannot open outbox {self.path}: {err}") from err
         try:
             self._recover_journal()
