@@ -43,6 +43,12 @@ class JournalEntry:
     session: str | None
 
 
+def journal_paths(outbox_path: Path) -> tuple[Path, Path]:
+    """The journal's two files beside ``outbox_path`` (what a backup copies too)."""
+    name = outbox_path.name
+    return outbox_path.with_name(name + "-lanes-a"), outbox_path.with_name(name + "-lanes-b")
+
+
 def newest(entries: list[JournalEntry]) -> dict[str, JournalEntry]:
     """The entry with the highest ``last_seq`` of each lane."""
     out: dict[str, JournalEntry] = {}
@@ -78,10 +84,7 @@ class LaneJournal:
     ``sync`` from its flusher, which only syncs)."""
 
     def __init__(self, outbox_path: Path) -> None:
-        self.paths = (
-            outbox_path.with_name(outbox_path.name + "-lanes-a"),
-            outbox_path.with_name(outbox_path.name + "-lanes-b"),
-        )
+        self.paths = journal_paths(outbox_path)
         created = not all(path.exists() for path in self.paths)
         self._fds: list[int] = []
         try:
@@ -124,7 +127,8 @@ class LaneJournal:
         return entries
 
     def append(self, line: bytes) -> bool:
-        """Append one encoded line; False (and nothing of it left) when it did not go in."""
+        """Append one line (``encode``: made before the caller's lock); False (and nothing
+        of it left) when it did not go in."""
         fd = self._fds[self.current]
         if self._torn:
             line = b"\n" + line

@@ -379,7 +379,8 @@ class Lane:
 
     def log_decisions(self, out: LaneOutput) -> None:
         """Log what ``out`` showed, a line a decision. The controller calls it once the
-        instructions are out: a log line is no reason for a driver to wait."""
+        change is with the outbox (with ``"write"`` its instructions are out by then): a
+        log line is no reason for a driver to wait."""
         for vrn, code, reason in out.decisions:
             logger.info("lane %s: %s %s (%s)", self.lane, vrn, code, reason)
 

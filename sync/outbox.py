@@ -13,13 +13,14 @@ How a lane change reaches the disk (``submit``):
    one writer connection (~0.1 ms). WAL mode, ``synchronous=NORMAL``: either is in the
    operating system's hands when it returns, so an agent killed at any later moment
    (crash, OOM, SIGKILL) still has it. No other thread is woken for it.
-2. **Flushed**: the flusher thread ``fdatasync``s the WAL and the journal after, covering every commit
-   since its last flush (a group flush). This is what ``synchronous=FULL`` does, moved
-   out of the committing thread: the next lane commits while the disk flushes. With
-   ``"write"`` and ``flush_interval_s`` (the agent's ``outbox_flush_interval_s``) the
-   flusher waits that long after each flush, and the commits meanwhile wake nobody: at 100 lanes a flush and a
-   wake-up for every commit (~320 a second) cost the plate reads' p99 about 1 ms
-   (docs/benchmarks.md, tenth session). ``flush()`` and ``close`` do not wait for it.
+2. **Flushed**: the flusher thread ``fdatasync``s the WAL and the journal after,
+   covering every change since its last flush (a group flush). This is what
+   ``synchronous=FULL`` does, moved out of the committing thread: the next lane commits
+   while the disk flushes. With ``"write"`` and ``flush_interval_s`` (the agent's
+   ``outbox_flush_interval_s``) the flusher waits that long after each flush, and the
+   commits meanwhile wake nobody: at 100 lanes a flush and a wake-up for every commit
+   (~320 a second) cost the plate reads' p99 about 1 ms (docs/benchmarks.md, tenth
+   session). ``flush()`` and ``close`` do not wait for it.
 
 ``durability`` says when a change's ``after`` callback runs (the lane controller
 publishes its instructions there), always in submission order:
@@ -398,6 +399,8 @@ class Outbox:
         committed. The lane controller publishes the instructions there.
         """
         write = _prepare(lane, last_seq, session, records, now, after)
+        # a change without a record goes to the journal: its line made before the lock
+        line = None if records else encode(lane, last_seq, write.stamp, write.session)
         with self._lanes_done:
             self._lanes_waiting += 1
         try:
@@ -405,7 +408,7 @@ class Outbox:
                 if self._closed:
                     raise OutboxError("outbox is closed")
                 self._submitted += 1
-                if not write.records and not self._backlog and self._append(write):
+                if line is not None and not self._backlog and self._append(write, line):
                     self._committed_changes([write], journaled=True)
                     return
                 if self._backlog or not self._try_commit([write]):
@@ -473,12 +476,12 @@ class Outbox:
             logger.error("outbox: %d lane changes not written yet (retried): %s", changes, err)
         self.error = key
 
-    def _append(self, write: _Write) -> bool:
-        """A change without a record, to the lanes' journal; False when it did not go in
+    def _append(self, write: _Write, line: bytes) -> bool:
+        """A change without a record, as its journal line; False when it did not go in
         (the caller commits it to SQLite instead)."""
         started = time.perf_counter()
         journal = self._journal
-        if not journal.append(encode(write.lane, write.last_seq, write.stamp, write.session)):
+        if not journal.append(line):
             return False
         self._journaled[write.lane] = (write.lane, write.last_seq, write.session, write.stamp)
         self._commits.append((time.perf_counter() - started, 1))
@@ -669,34 +672,34 @@ class Outbox:
         """At start: what the journal holds (a crash, a power cut, a stop that could not
         fold) into the ``lanes`` table, synced, then both files emptied."""
         entries = self._journal.read()
+        rows = [(e.lane, e.last_seq, e.session, e.stamp) for e in newest(entries).values()]
+        with self._wlock:
+            self._fold_now(rows)
         if entries:
-            rows = [(e.lane, e.last_seq, e.session, e.stamp) for e in newest(entries).values()]
-            with self._wlock, self._transaction() as conn:
-                _fold_rows(conn, rows)
-            self._fsync_wal()
             logger.info(
                 "lane journal: %d lane states from %d entries folded", len(rows), len(entries)
             )
-        self._journal.clear_all()
 
     def _fold_all(self) -> None:
         """At close (writer lock held): every state still journaled into SQLite, synced,
         the files emptied, so a stopped agent's ``outbox.db`` is all there is. On failure
         the files stay, and the next start folds them."""
-        pending = {**self._folding}
-        for lane, state in self._journaled.items():
-            if lane not in pending or state[1] > pending[lane][1]:
-                pending[lane] = state
+        # a lane's state appended since the fold began is newer than the one it folds
+        pending = {**self._folding, **self._journaled}
         try:
-            if pending:
-                rows = list(pending.values())
-                with self._transaction() as conn:
-                    _fold_rows(conn, rows)
-                self._fsync_wal()
-            self._journal.clear_all()
+            self._fold_now(list(pending.values()))
             self._folding, self._journaled = {}, {}
         except (sqlite3.Error, OSError) as err:
             logger.error("lane journal: not folded at close (the next start does): %s", err)
+
+    def _fold_now(self, rows: list[_LaneState]) -> None:
+        """``rows`` into the ``lanes`` table in one transaction, the WAL synced, then both
+        journal files emptied (writer lock held; start-up and close)."""
+        if rows:
+            with self._transaction() as conn:
+                _fold_rows(conn, rows)
+            self._fsync_wal()
+        self._journal.clear_all()
 
     def commit_stats(self) -> dict[str, float]:
         """The last commits: count, ms p50/p99/max, mean lane changes per commit."""

@@ -13,7 +13,7 @@ import pytest
 from hardware_sim.launch import CentralProcess
 from rocars.broker import EmbeddedBroker
 from rocars.messages import InstructionCode
-from sync.journal import decode
+from sync.journal import decode, journal_paths
 from tests.sync.agentkit import (
     Watcher,
     agent_config,
@@ -43,8 +43,8 @@ def journaled(outbox_path: Path, lane: str) -> list[tuple[int, str | None]]:
     """(last_seq, session JSON) of each of the lane's entries in the lanes' journal, as a
     fresh reader finds them in its files."""
     out = []
-    for suffix in ("-lanes-a", "-lanes-b"):
-        with outbox_path.with_name(outbox_path.name + suffix).open("rb") as file:
+    for path in journal_paths(outbox_path):
+        with path.open("rb") as file:
             for line in file:
                 entry = decode(line)
                 if entry is not None and entry.lane == lane:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from sync import outbox as outbox_module
-from sync.journal import LaneJournal, decode, encode
+from sync.journal import LaneJournal, decode, encode, journal_paths
 from sync.outbox import Outbox
 from tests.sync.agentkit import break_journal, wait_for
 from tests.sync.test_outbox import record
@@ -58,10 +58,6 @@ def table_rows(path: Path) -> dict[str, int]:
         conn.close()
 
 
-def journal_files(path: Path) -> list[Path]:
-    return [path.with_name(path.name + suffix) for suffix in ("-lanes-a", "-lanes-b")]
-
-
 def test_a_line_is_checked_end_to_end() -> None:
     line = encode("L01", 42, STAMP, SESSION)
     entry = decode(line)
@@ -80,7 +76,7 @@ def test_a_plate_read_change_is_in_the_journal_before_its_after_runs(tmp_path: P
     seen: list[list[int]] = []
 
     def after() -> None:  # what a fresh reader finds in the files when the answer goes out
-        entries = [decode(line) for file in journal_files(path) for line in file.open("rb")]
+        entries = [decode(line) for file in journal_paths(path) for line in file.open("rb")]
         seen.append([e.last_seq for e in entries if e is not None and e.lane == "L01"])
 
     outbox.submit("L01", 7, None, [], NOW, after=after)
@@ -94,7 +90,7 @@ def test_a_plate_read_change_is_in_the_journal_before_its_after_runs(tmp_path: P
     assert outbox.lane("L01").last_seq == 10  # type: ignore[union-attr]  # the newest wins
     outbox.close()  # folds the journal: outbox.db alone holds every lane's state
     assert table_rows(path) == {"L01": 10}
-    assert [f.stat().st_size for f in journal_files(path)] == [0, 0]
+    assert [f.stat().st_size for f in journal_paths(path)] == [0, 0]
     again = Outbox(path)
     assert again.lane("L01").last_seq == 10  # type: ignore[union-attr]
     assert again.depth() == 1
@@ -111,7 +107,7 @@ def test_start_folds_what_a_crash_left_newest_first_and_skips_damaged_lines(
         conn.execute("INSERT INTO lanes VALUES ('L01', 20, NULL, ?)", (STAMP,))
         conn.execute("INSERT INTO lanes VALUES ('L02', 5, NULL, ?)", (STAMP,))
     conn.close()
-    a, b = journal_files(path)
+    a, b = journal_paths(path)
     a.write_bytes(
         encode("L01", 19, STAMP, SESSION)  # older than its session end: not taken
         + encode("L02", 6, STAMP, SESSION)
@@ -128,7 +124,7 @@ def test_start_folds_what_a_crash_left_newest_first_and_skips_damaged_lines(
     assert outbox.lane("L02").session is None  # type: ignore[union-attr]
     assert outbox.lane("L04") is None
     assert sum("damaged" in r.getMessage() for r in logged) == 2
-    assert [f.stat().st_size for f in journal_files(path)] == [0, 0]
+    assert [f.stat().st_size for f in journal_paths(path)] == [0, 0]
     outbox.close()
 
 
@@ -147,7 +143,7 @@ def test_a_fold_keeps_a_newer_session_end_and_empties_the_file(
     assert wait_for(lambda: len(table_rows(path)) == 6, 10)  # folded meanwhile
     assert table_rows(path)["L01"] == 2  # the session end stays: the journaled read is older
     assert {lane: outbox.lane(lane).last_seq for lane in newest} == newest  # type: ignore[union-attr]
-    assert wait_for(lambda: min(f.stat().st_size for f in journal_files(path)) == 0, 10)
+    assert wait_for(lambda: min(f.stat().st_size for f in journal_paths(path)) == 0, 10)
     assert wait_for(lambda: outbox.journal_stats()["folds"] >= 1, 10)
     outbox.submit("L01", 60, None, [], NOW)  # the appends go on, in the other file
     assert outbox.lane("L01").last_seq == 60  # type: ignore[union-attr]
@@ -195,7 +191,7 @@ def test_a_second_outbox_on_the_same_files_is_refused(tmp_path: Path) -> None:
     assert second.returncode != 0
     assert "in use by another process" in second.stderr
     outbox.submit("L01", 2, None, [], NOW)
-    assert [decode(line).last_seq for line in journal_files(path)[0].open("rb")] == [1, 2]  # type: ignore[union-attr]
+    assert [decode(line).last_seq for line in journal_paths(path)[0].open("rb")] == [1, 2]  # type: ignore[union-attr]
     outbox.close()
 
 
