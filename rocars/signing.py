@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from json.encoder import encode_basestring
 from typing import Any
 
 from rocars.errors import BadSignature
@@ -46,6 +47,42 @@ def signed_payload(obj: dict[str, Any], key: bytes) -> tuple[str, bytes]:
     member = b'"sig":"' + sig.encode() + b'"'
     body = canonical[:-1] if canonical == b"{}" else canonical[:-1] + b","
     return sig, body + member + b"}"
+
+
+def _json_text(value: str | None) -> str:
+    return "null" if value is None else encode_basestring(value)
+
+
+def instruction_payload(
+    key: bytes,
+    *,
+    id: str,
+    ts: str,
+    seq: int,
+    code: str,
+    vrn: str | None,
+    ubr: str | None,
+    bay: str | None,
+    earliest_at: str | None,
+    expires_at: str | None,
+) -> bytes:
+    """A version 1 instruction as it goes on the wire, signed: the bytes that
+    ``signed_payload`` makes of the same object (times already RFC 3339 text).
+
+    The lane controller's hot path: the canonical JSON of this one shape is written out
+    in its sorted key order instead of through a dict and ``json.dumps`` (a plate read
+    makes one or two, a session end one). Strings are escaped by the encoder
+    ``json.dumps`` itself uses; the tests compare the result with ``signed_payload``
+    on every rule and on text that needs escaping.
+    """
+    canonical = (
+        f'{{"bay":{_json_text(bay)},"code":{_json_text(code)},'
+        f'"earliest_at":{_json_text(earliest_at)},"expires_at":{_json_text(expires_at)},'
+        f'"id":{_json_text(id)},"seq":{seq:d},"ts":{_json_text(ts)},"ubr":{_json_text(ubr)},'
+        f'"v":1,"vrn":{_json_text(vrn)}}}'
+    ).encode()
+    sig = sign_canonical(canonical, key)
+    return b'%s,"sig":"%s"}' % (canonical[:-1], sig.encode())
 
 
 def sign_instruction(instruction: Instruction, key: bytes) -> Instruction:

@@ -23,7 +23,7 @@ from typing import Protocol
 
 from rocars.errors import BadPayload
 from rocars.messages import (
-    Instruction,
+    InstructionCode,
     ManifestDropped,
     PlateRead,
     UnladenPressed,
@@ -93,7 +93,7 @@ class LaneController:
         self.lanes: dict[str, Lane] = {}
         self._locks: dict[str, threading.Lock] = {}
         #: each lane's last instruction handed to the bus (committed), what ``republish`` sends
-        self._shown: dict[str, tuple[Instruction, bytes]] = {}
+        self._shown: dict[str, tuple[InstructionCode, bytes]] = {}
         #: publishing (the writer thread) and republishing (paho's thread) one at a time,
         #: so that a republished instruction never lands after a newer one
         self._publish_lock = threading.Lock()
@@ -159,8 +159,8 @@ class LaneController:
         A change still waiting for its commit is published by the writer afterwards.
         """
         with self._publish_lock:
-            for name, (instruction, payload) in self._shown.items():
-                self._publish(name, instruction, payload, count=False)
+            for name, (code, payload) in self._shown.items():
+                self._publish(name, code, payload, count=False)
 
     # -- bus ---------------------------------------------------------------------------
 
@@ -282,14 +282,14 @@ class LaneController:
         if not out.changed:
             return
         name = lane.lane
-        instructions = list(zip(out.instructions, out.payloads, strict=True))
+        instructions = list(zip(out.codes, out.payloads, strict=True))
         records = len(out.records)
 
         def committed() -> None:
             # once the change is written (or flushed), in the order lanes changed
             with self._publish_lock:
-                for instruction, payload in instructions:
-                    self._publish(name, instruction, payload)
+                for code, payload in instructions:
+                    self._publish(name, code, payload)
                 if instructions:
                     self._shown[name] = instructions[-1]
             self.metrics.inc("rocars_sync_records_total", records)
@@ -317,8 +317,8 @@ class LaneController:
         return self.outbox.error
 
     def _publish(
-        self, lane: str, instruction: Instruction, payload: bytes, *, count: bool = True
+        self, lane: str, code: InstructionCode, payload: bytes, *, count: bool = True
     ) -> None:
         if count:
-            self.metrics.inc("rocars_sync_instructions_total", code=instruction.code.value)
+            self.metrics.inc("rocars_sync_instructions_total", code=code.value)
         self.publisher.publish(self._instruction_topics[lane], payload, qos=1, retain=True)

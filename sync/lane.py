@@ -39,7 +39,7 @@ from rocars.models import (
     DriverAction,
     InstructionLog,
 )
-from rocars.signing import signed_payload
+from rocars.signing import instruction_payload
 from rocars.timeutil import to_rfc3339
 from sync.config import LaneConfig
 from sync.errors import SyncError
@@ -91,7 +91,8 @@ class Session(BaseModel):
 class LaneOutput:
     """What one event produced: instructions to publish (in order), records of ended sessions."""
 
-    instructions: list[Instruction] = field(default_factory=list)
+    #: each instruction's code, in order
+    codes: list[Code] = field(default_factory=list)
     #: each instruction as it goes on the wire (signed JSON), same order
     payloads: list[bytes] = field(default_factory=list)
     records: list[ClearanceRecord] = field(default_factory=list)
@@ -102,7 +103,15 @@ class LaneOutput:
     @property
     def changed(self) -> bool:
         """True when the lane state changed (the outbox must be written)."""
-        return bool(self.instructions or self.records)
+        return bool(self.payloads or self.records)
+
+    @property
+    def instructions(self) -> list[Instruction]:
+        """The instructions as models, parsed from ``payloads`` (what goes on the wire).
+
+        The lanes only make the wire bytes: no model is built on a plate read's path.
+        """
+        return [Instruction.model_validate_json(payload) for payload in self.payloads]
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,8 +158,6 @@ class Lane:
         self._rng = rng or random.Random()
         self.last_seq = last_seq
         self.session: Session | None = None
-        self.current: Instruction | None = None
-        self.current_payload = b""
 
     @property
     def lane(self) -> str:
@@ -170,7 +177,7 @@ class Lane:
             self.session = previous
             self._end(out, self._clock(), "agent_restart")  # ends with READY
         else:
-            self._emit(out, self._instruction(Code.READY, self._clock()))
+            self._instruction(out, Code.READY, self._clock())
         return out
 
     def plate(self, read: PlateRead) -> LaneOutput:
@@ -357,7 +364,8 @@ class Lane:
         session.reason = decision.reason
         if decision.ubr is not None:
             session.ubr = decision.ubr
-        instruction = self._instruction(
+        seq = self._instruction(
+            out,
             decision.code,
             now,
             vrn=session.vrn or None,
@@ -367,14 +375,13 @@ class Lane:
         )
         session.instructions.append(
             InstructionLog(
-                seq=instruction.seq,
-                code=instruction.code,
-                ts=instruction.ts,
-                bay=instruction.bay,
-                earliest_at=instruction.earliest_at,
+                seq=seq,
+                code=decision.code,
+                ts=now,
+                bay=decision.bay,
+                earliest_at=decision.earliest_at,
             )
         )
-        self._emit(out, instruction)
         out.decisions.append((session.vrn or "-", decision.code, decision.reason))
 
     def log_decisions(self, out: LaneOutput) -> None:
@@ -406,7 +413,7 @@ class Lane:
         )
         out.records.append(record)
         self.session = None
-        self._emit(out, self._instruction(Code.READY, now))
+        self._instruction(out, Code.READY, now)
 
     def _act(self, session: Session, now: datetime, kind: str, event_id: str, source: str) -> None:
         session.actions.append(
@@ -428,6 +435,7 @@ class Lane:
 
     def _instruction(
         self,
+        out: LaneOutput,
         code: Code,
         now: datetime,
         *,
@@ -435,54 +443,33 @@ class Lane:
         ubr: str | None = None,
         bay: str | None = None,
         earliest_at: datetime | None = None,
-    ) -> Instruction:
+    ) -> int:
+        """Add the next instruction to ``out`` as its signed wire bytes; its ``seq``."""
         seq = max(self.last_seq + 1, int(now.timestamp() * 1000))
         self.last_seq = seq
         if code is Code.READY:
             expires_at = None
+            ubr = None
         elif code in WAITING_CODES:
             expires_at = now + timedelta(seconds=self.config.timeout_s) + EXPIRY_MARGIN
         else:
             expires_at = now + timedelta(seconds=self.config.hold_s) + EXPIRY_MARGIN
-        if code is Code.READY:
-            ubr = None
-        # The wire object is built here, not through the model (a plate read makes two or
-        # three instructions and this is where its CPU went): the same fields, names and
-        # formats as ``Instruction.to_dict()``, which the tests check on every rule. The
-        # payload is the canonical JSON that is signed, with ``sig`` added at its end.
-        event_id = new_event_id()
-        data = {
-            "v": 1,
-            "id": event_id,
-            "ts": to_rfc3339(now),
-            "seq": seq,
-            "vrn": vrn,
-            "code": code.value,
-            "ubr": ubr,
-            "bay": bay,
-            "earliest_at": None if earliest_at is None else to_rfc3339(earliest_at),
-            "expires_at": None if expires_at is None else to_rfc3339(expires_at),
-        }
-        sig, payload = signed_payload(data, self._key)
-        # validated all the same (pydantic-core: ~13 us, no cheaper than model_construct)
-        signed = Instruction(
-            v=1,
-            id=event_id,
-            ts=now,
-            seq=seq,
-            vrn=vrn,
-            code=code,
-            ubr=ubr,
-            bay=bay,
-            earliest_at=earliest_at,
-            expires_at=expires_at,
-            sig=sig,
+        # Only the wire bytes are made, not the model (a plate read makes one or two
+        # instructions and a model was ~13 us of each, cold): the fields, names and
+        # formats of ``Instruction.to_dict()``, which the tests check on every rule.
+        out.payloads.append(
+            instruction_payload(
+                self._key,
+                id=new_event_id(),
+                ts=to_rfc3339(now),
+                seq=seq,
+                code=code.value,
+                vrn=vrn,
+                ubr=ubr,
+                bay=bay,
+                earliest_at=None if earliest_at is None else to_rfc3339(earliest_at),
+                expires_at=None if expires_at is None else to_rfc3339(expires_at),
+            )
         )
-        self.current = signed
-        self.current_payload = payload
-        return signed
-
-    def _emit(self, out: LaneOutput, instruction: Instruction) -> None:
-        assert instruction is self.current
-        out.instructions.append(instruction)
-        out.payloads.append(self.current_payload)
+        out.codes.append(code)
+        return seq

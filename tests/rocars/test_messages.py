@@ -9,6 +9,7 @@ from rocars.errors import BadPayload, BadSignature
 from rocars.messages import Instruction, InstructionCode, PlateRead, SyncStatus, parse
 from rocars.signing import (
     canonical_json,
+    instruction_payload,
     lane_key,
     sign_dict,
     sign_instruction,
@@ -119,6 +120,34 @@ def test_topics() -> None:
     ]:
         with pytest.raises(BadPayload):
             parse_lane_topic(bad)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"code": InstructionCode.READY},
+        {"code": InstructionCode.PROCEED, "vrn": "AB1234", "ubr": "9110635860"},
+        {"code": InstructionCode.PROCEED, "vrn": "粤Z1234港", "ubr": "9110635860"},
+        {"code": InstructionCode.INSPECT, "vrn": "AB1234", "bay": 'B"7\\ 檢\n'},
+        {"code": InstructionCode.TOO_EARLY, "vrn": "AB1234", "earliest_at": utc_now()},
+    ],
+)
+def test_instruction_payload_is_signed_payload_of_the_same_instruction(
+    fields: dict[str, object],
+) -> None:
+    """The lanes' hand-written canonical JSON: byte for byte what the general path makes
+    of the model's wire object (escapes and non-ASCII text included)."""
+    now = utc_now()
+    instruction = Instruction.model_validate(
+        {"seq": 1764928800123, "ts": now, "expires_at": now + timedelta(seconds=13), **fields}
+    )
+    wire = instruction.to_dict()
+    made = instruction_payload(
+        KEY,
+        **{k: v for k, v in wire.items() if k not in ("v", "sig")},
+    )
+    assert made == signed_payload(wire, KEY)[1]
+    assert verify_payload(made, KEY) == instruction.model_copy(update={"sig": sign_dict(wire, KEY)})
 
 
 def test_signed_payload_is_the_signed_canonical_json_with_sig_last() -> None:

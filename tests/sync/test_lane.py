@@ -19,7 +19,7 @@ from rocars.messages import (
     UnladenPressed,
 )
 from rocars.models import Bundle, BundleStatus, ClearanceRecord, InstructionLog
-from rocars.signing import lane_key, verify_payload
+from rocars.signing import lane_key, signed_payload, verify_payload
 from sync.config import LaneConfig
 from sync.errors import ReplicaError
 from sync.lane import Freshness, Lane, LaneOutput, Session
@@ -551,13 +551,26 @@ def test_hand_built_instructions_and_records_are_what_the_models_make() -> None:
     assert shown == set(C)
     records = [r for out in outs for r in out.records]
     assert len(records) >= 7
+    by_seq: dict[int, Instruction] = {}
     for out in outs:
-        for instruction, payload in zip(out.instructions, out.payloads, strict=True):
+        assert [i.code for i in out.instructions] == out.codes
+        for payload in out.payloads:
             parsed = Instruction.model_validate_json(payload)
             assert json.loads(payload) == {**parsed.to_dict()}
-            assert parsed == instruction
-            assert verify_payload(payload, KEY) == instruction
+            # byte for byte what the general signing path makes of the model
+            assert payload == signed_payload(parsed.to_dict(), KEY)[1]
+            assert verify_payload(payload, KEY) == parsed
+            by_seq[parsed.seq] = parsed
     for record in records:
         assert ClearanceRecord.model_validate_json(record.model_dump_json()) == record
+        # the session's log of what it showed is what went on the wire
+        for logged in record.instructions:
+            shown_one = by_seq[logged.seq]
+            assert (logged.code, logged.ts, logged.bay, logged.earliest_at) == (
+                shown_one.code,
+                shown_one.ts,
+                shown_one.bay,
+                shown_one.earliest_at,
+            )
     for session in [rig.lane.session] if rig.lane.session is not None else []:
         assert Session.model_validate_json(session.model_dump_json()) == session
