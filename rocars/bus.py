@@ -77,10 +77,17 @@ _NO_PROPERTIES = Properties(PacketTypes.PUBACK)  # type: ignore[no-untyped-call]
 RECV_CHUNK = 65536
 
 
+def _plain(command: int, qos: int) -> bool:
+    """A packet paho does nothing with once it is written: all but a QoS 0 publish
+    (marked published then) and DISCONNECT (the socket closed then)."""
+    kind = command & 0xF0
+    return kind != mqtt.DISCONNECT and (kind != mqtt.PUBLISH or qos > 0)
+
+
 class _AnswerFirstClient(mqtt.Client):
     """paho's client, reading in chunks and writing what a handler queued before it reads on.
 
-    Four changes to paho's loop, each measured on a lane agent at 200 plate reads/s
+    Six changes to paho's loop, each measured on a lane agent at 200 plate reads/s
     (docs/benchmarks.md):
 
     - paho reads a packet in three ``recv`` calls (its first byte, its length, the rest)
@@ -100,6 +107,17 @@ class _AnswerFirstClient(mqtt.Client):
       ends (and before each packet read), without the wake-up; other threads still wake it.
     - paho decodes every PUBACK into a reason code and a properties object, which MQTT
       3.1.1 does not have (15 us each, two an instruction); here only the packet id.
+    - paho sends each queued packet with a ``send`` of its own, and each lets the GIL go
+      (another thread may keep it until the switch interval is out) and wakes the
+      broker: a lane's answer and the acknowledgement of the read it answers were two.
+      Here the packets queued since the last write leave in one ``send``.
+    - paho wakes its thread (the socket pair) for every packet another thread queues,
+      and that thread then waits for the GIL to write it: each session end the lanes'
+      timer publishes cost a wake-up and a hand-over of the GIL. Here the publishing
+      thread writes the queue itself when no other thread is writing, for every packet
+      but those paho does something with once written (a QoS 0 publish, DISCONNECT);
+      what it cannot write (the socket full, the connection lost) wakes paho's thread
+      as before. One thread writes at a time (``_writing``).
 
     Measured on a lane that answers at once (bench/lane_latency.py's null lanes, in a
     process of its own): paho's CPU for a read, its answer and both acknowledgements went
@@ -111,6 +129,8 @@ class _AnswerFirstClient(mqtt.Client):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._rbuf = bytearray()
+        #: one thread writes the socket at a time: paho's, or one that publishes
+        self._writing = threading.RLock()
 
     def _sock_recv(self, bufsize: int) -> bytes:
         if not self._rbuf:
@@ -160,10 +180,10 @@ class _AnswerFirstClient(mqtt.Client):
         qos: int,
         info: mqtt.MQTTMessageInfo | None = None,
     ) -> MQTTErrorCode:
-        if self._thread is None or self._thread is not threading.current_thread():
+        thread = self._thread
+        mine = thread is threading.current_thread()
+        if thread is None or not (mine or _plain(command, qos)):
             return super()._packet_queue(command, packet, mid, qos, info)
-        # paho's own thread (a handler, on_connect, the keepalive): it writes what is
-        # queued at the end of loop_read, and its select() asks to write while anything is
         self._out_packet.append(
             {
                 "command": command,
@@ -175,7 +195,68 @@ class _AnswerFirstClient(mqtt.Client):
                 "info": info,
             }
         )
+        if mine:
+            # paho's own thread (a handler, on_connect, the keepalive): it writes what is
+            # queued at the end of loop_read, and its select() asks to write while
+            # anything is
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+        # another thread (the lanes' timer ending a session): it writes the queue itself
+        # when no other thread is writing, instead of waking paho's thread for it
+        if self._writing.acquire(blocking=False):
+            try:
+                if self._sock is not None and all(
+                    _plain(p["command"], p["qos"]) for p in list(self._out_packet)
+                ):
+                    self._packet_write()
+            finally:
+                self._writing.release()
+            if not self._out_packet:
+                return MQTTErrorCode.MQTT_ERR_SUCCESS
+        # paho's thread writes it (or finds the connection lost): woken as paho does
+        if self._sockpairW is not None:
+            try:
+                self._sockpairW.send(b"0")
+            except BlockingIOError:
+                pass
+        self._call_socket_register_write()
         return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _packet_write(self) -> MQTTErrorCode:
+        with self._writing:
+            # the packets queued since the last write, one send (see _coalesce)
+            self._coalesce()
+            return super()._packet_write()
+
+    def _coalesce(self) -> None:
+        """Join the packets at the head of the queue that paho does nothing with once
+        written (all but QoS 0 publishes and DISCONNECT) and that no send has begun on,
+        so that one ``send`` carries them: an answer and the acknowledgement of the read
+        it answers leave together. Packets another thread queues meanwhile go after."""
+        queue = self._out_packet
+        if len(queue) < 2:
+            return
+        taken = []
+        while queue:
+            head = queue[0]
+            if head["pos"] or not _plain(head["command"], head["qos"]):
+                break
+            taken.append(queue.popleft())
+        if len(taken) < 2:
+            queue.extendleft(taken)
+            return
+        data = b"".join(packet["packet"] for packet in taken)
+        # an acknowledgement as far as paho's write is concerned: nothing to do after it
+        queue.appendleft(
+            {
+                "command": mqtt.PUBACK,
+                "mid": 0,
+                "qos": 1,
+                "pos": 0,
+                "to_process": len(data),
+                "packet": data,
+                "info": None,
+            }
+        )
 
     def _handle_pubackcomp(self, cmd: Literal["PUBACK", "PUBCOMP"]) -> MQTTErrorCode:
         packet = self._in_packet["packet"]
@@ -293,7 +374,11 @@ class Bus:
     def publish(
         self, topic: str, payload: bytes | Message, *, qos: int = 1, retain: bool = False
     ) -> mqtt.MQTTMessageInfo:
-        """Queue a message; paho sends it when connected (QoS 1 survives a reconnect)."""
+        """Queue a message; paho sends it when connected (QoS 1 survives a reconnect).
+
+        A QoS 1 message is written on the calling thread when the socket is free (else
+        paho's thread writes it): the socket is non-blocking, so this never waits.
+        """
         data = payload.to_bytes() if isinstance(payload, Message) else payload
         return self._client.publish(topic, data, qos=qos, retain=retain)
 

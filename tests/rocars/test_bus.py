@@ -256,9 +256,10 @@ class _CountingSocket:
 
 def test_an_answer_is_written_by_paho_thread_without_waking_it(mosquitto: Mosquitto) -> None:
     """A handler's answer needs no wake-up of paho's ``select`` (it runs on that thread):
-    it is written before the reading ends. A publish from any other thread still wakes
-    it; QoS 1 acknowledgements complete the messages either way, and an ``on_publish``
-    callback still hears of each with success."""
+    it is written before the reading ends. A QoS 1 publish from another thread is
+    written by that thread (no wake-up either); a QoS 0 one still wakes paho's thread,
+    which marks it published once written. QoS 1 acknowledgements complete the messages
+    either way, and an ``on_publish`` callback still hears of each with success."""
     got: queue.Queue[bytes] = queue.Queue()
     asker = Bus(mosquitto.url, "wake-asker")
     asker.subscribe("w/answer", lambda t, p: got.put(p))
@@ -302,8 +303,13 @@ def test_an_answer_is_written_by_paho_thread_without_waking_it(mosquitto: Mosqui
     assert max(left_queued) == 0  # nothing left for a later round
     sends = counters[0].sends
     info = responder.publish("w/other", b"from the test's thread")
+    assert not client._out_packet  # written on this thread, in the call
+    assert counters[0].sends == sends
     info.wait_for_publish(5)
     assert info.is_published()
+    loose = responder.publish("w/other", b"QoS 0 from the test's thread", qos=0)
+    loose.wait_for_publish(5)
+    assert loose.is_published()
     assert counters[0].sends > sends
     deadline = time.monotonic() + 5
     while client._out_messages and time.monotonic() < deadline:
@@ -311,6 +317,63 @@ def test_an_answer_is_written_by_paho_thread_without_waking_it(mosquitto: Mosqui
     assert not client._out_messages  # every answer's PUBACK taken
     assert len(published) >= 21
     assert not any(failed for _, failed in published)
+    asker.stop()
+    responder.stop()
+
+
+def test_an_answer_and_the_acknowledgement_of_its_question_leave_in_one_send(
+    mosquitto: Mosquitto,
+) -> None:
+    """What a handler queues and the PUBACK of the message it handled go out in one
+    ``send``, in the order they were queued. A QoS 0 publish is written on its own (paho
+    marks it published once written) and is still marked; every answer arrives."""
+    got: queue.Queue[bytes] = queue.Queue()
+    asker = Bus(mosquitto.url, "join-asker")
+    asker.subscribe("j/answer", lambda t, p: got.put(p))
+    asker.subscribe("j/loose", lambda t, p: got.put(b"loose " + p))
+    responder = Bus(mosquitto.url, "join-responder")
+    client = responder._client
+    sends: list[bytes] = []
+    send = client._sock_send
+    loose: list[Any] = []
+
+    def counting_send(buf: bytes | bytearray) -> int:
+        if threading.current_thread() is client._thread:
+            sends.append(bytes(buf))
+        return send(buf)
+
+    client._sock_send = counting_send  # type: ignore[method-assign]
+
+    def answer(topic: str, payload: bytes) -> None:
+        responder.publish("j/answer", payload)
+        if payload == b"loose":
+            loose.append(responder.publish("j/loose", payload, qos=0))
+
+    responder.subscribe("j/ask", answer)
+    for bus in (asker, responder):
+        bus.start()
+        assert bus.wait_connected(10)
+    probe_until_answered(asker, "j/ask", got)
+    sends.clear()
+    for n in range(20):
+        asker.publish("j/ask", str(n).encode()).wait_for_publish(5)
+        assert got.get(timeout=5) == str(n).encode()
+    # one send an answer: the answer's PUBLISH then the question's PUBACK (0x40)
+    answers = [s for s in sends if s[:1] == b"\x32"]
+    assert len(answers) == 20
+    for n, sent in enumerate(answers):
+        assert str(n).encode() in sent
+        assert sent[-4:-2] == b"\x40\x02"
+    asker.publish("j/ask", b"loose").wait_for_publish(5)
+    assert {got.get(timeout=5), got.get(timeout=5)} == {b"loose", b"loose loose"}
+    deadline = time.monotonic() + 5
+    while not (loose and loose[0].is_published()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert loose[0].is_published()
+    deadline = time.monotonic() + 5
+    while client._out_messages and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not client._out_messages  # every answer's PUBACK came back
     asker.stop()
     responder.stop()
 
