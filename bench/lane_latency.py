@@ -398,6 +398,12 @@ def run_step(
 P50, P90, P99 = '{quantile="0.5"}', '{quantile="0.9"}', '{quantile="0.99"}'
 
 
+def process_cpu_s(pid: int) -> float:
+    """CPU time (user + system) of a process and all its threads so far, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def agent_metrics(api_port: int) -> dict[str, dict[str, float]]:
     """The agent's summaries of its plate reads, from one ``/metrics``, by the middle of
     their name (``rocars_sync_plate_{name}_seconds``): ``handling`` (read received ->
@@ -599,7 +605,14 @@ def main(argv: list[str] | None = None) -> int:
             results: dict[int, tuple[float, float]] = {}
             for step in steps:
                 befores = [agent_metrics(port)["handling"] for _, port, _, _ in agents]
+                cpu_before = [process_cpu_s(proc.pid) for _, _, proc, _ in agents]
+                started = time.monotonic()
                 got = run_step(work, broker, plan_step(lanes[:step], seconds, vrns, rng), seconds)
+                took = time.monotonic() - started
+                cpu_used = [
+                    process_cpu_s(p.pid) - c
+                    for (_, _, p, _), c in zip(agents, cpu_before, strict=True)
+                ]
                 # each process's own summaries: quantiles of different processes do not merge
                 afters = [agent_metrics(port) for _, port, _, _ in agents]
                 a, b = got["agent"], got["baseline"]
@@ -613,8 +626,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"{max(b, default=float('nan')):.1f} ms ({len(got['lost_base'])} unanswered)"
                     f" | p99 ratio {b99 / a99:.1f}x"
                 )
-                for (name, port, _, _), before, summaries in zip(
-                    agents, befores, afters, strict=True
+                for (name, port, _, _), before, summaries, used in zip(
+                    agents, befores, afters, cpu_used, strict=True
                 ):
                     after, age, cpu = summaries["handling"], summaries["age"], summaries["cpu"]
                     count = after.get("_count", 0) - before.get("_count", 0)
@@ -638,6 +651,13 @@ def main(argv: list[str] | None = None) -> int:
                         f"{age.get(P90, 0) * 1000:.1f} p99 {age.get(P99, 0) * 1000:.1f} ms; "
                         f"CPU a read p50 {cpu.get(P50, 0) * 1000:.2f} p99 "
                         f"{cpu.get(P99, 0) * 1000:.2f} ms"
+                    )
+                    # the whole process, every thread (timer, flusher, uploader, paho's):
+                    # steadier than any latency here, what a change to the lanes' path costs
+                    print(
+                        f"           {who}process CPU (all threads) {used:.1f} s in the step:"
+                        f" {used / count * 1000 if count else 0:.2f} ms a truck, "
+                        f"{used / took * 100:.0f} % of a CPU over the step's {took:.0f} s"
                     )
             top = max(steps)
             got = run_step(
