@@ -87,8 +87,8 @@ def _plain(command: int, qos: int) -> bool:
 class _AnswerFirstClient(mqtt.Client):
     """paho's client, reading in chunks and writing what a handler queued before it reads on.
 
-    Six changes to paho's loop, each measured on a lane agent at 200 plate reads/s
-    (docs/benchmarks.md):
+    Six changes to paho's loop, measured on a lane agent at 200 plate reads/s (the last
+    two together, as CPU a truck; docs/benchmarks.md):
 
     - paho reads a packet in three ``recv`` calls (its first byte, its length, the rest)
       and each lets the GIL go: with the agent's other threads busy, every one of them
