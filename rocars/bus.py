@@ -117,7 +117,8 @@ class _AnswerFirstClient(mqtt.Client):
       thread writes the queue itself when no other thread is writing, for every packet
       but those paho does something with once written (a QoS 0 publish, DISCONNECT);
       what it cannot write (the socket full, the connection lost) wakes paho's thread
-      as before. One thread writes at a time (``_writing``).
+      as before. One thread writes at a time (``_writing``), and only a plain TCP socket
+      is written this way: an SSL object must not be read and written at once.
 
     Measured on a lane that answers at once (bench/lane_latency.py's null lanes, in a
     process of its own): paho's CPU for a read, its answer and both acknowledgements went
@@ -201,8 +202,10 @@ class _AnswerFirstClient(mqtt.Client):
             # anything is
             return MQTTErrorCode.MQTT_ERR_SUCCESS
         # another thread (the lanes' timer ending a session): it writes the queue itself
-        # when no other thread is writing, instead of waking paho's thread for it
-        if self._writing.acquire(blocking=False):
+        # when no other thread is writing, instead of waking paho's thread for it. Only on
+        # a plain TCP socket, which one thread may write while another reads; a TLS or
+        # WebSocket one (not configured here) keeps all its I/O on paho's thread
+        if type(self._sock) is socket.socket and self._writing.acquire(blocking=False):
             try:
                 if self._sock is not None and all(
                     _plain(p["command"], p["qos"]) for p in list(self._out_packet)

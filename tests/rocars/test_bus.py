@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import queue
 import random
+import socket
 import subprocess
 import sys
 import threading
@@ -302,6 +303,7 @@ def test_an_answer_is_written_by_paho_thread_without_waking_it(mosquitto: Mosqui
     assert left_queued
     assert max(left_queued) == 0  # nothing left for a later round
     sends = counters[0].sends
+    assert type(client._sock) is socket.socket  # a plain TCP socket: written from here
     info = responder.publish("w/other", b"from the test's thread")
     assert not client._out_packet  # written on this thread, in the call
     assert counters[0].sends == sends
