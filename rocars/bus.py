@@ -207,9 +207,10 @@ class _AnswerFirstClient(mqtt.Client):
         # WebSocket one (not configured here) keeps all its I/O on paho's thread
         if type(self._sock) is socket.socket and self._writing.acquire(blocking=False):
             try:
-                if self._sock is not None and all(
-                    _plain(p["command"], p["qos"]) for p in list(self._out_packet)
-                ):
+                # a packet paho does something with once written (queued by its own
+                # thread) leaves the whole queue to paho's thread; a socket gone meanwhile:
+                # paho's write puts the packet back, and the wake-up below tells its thread
+                if all(_plain(p["command"], p["qos"]) for p in list(self._out_packet)):
                     self._packet_write()
             finally:
                 self._writing.release()

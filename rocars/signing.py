@@ -42,7 +42,11 @@ def sign_dict(obj: dict[str, Any], key: bytes) -> str:
 def signed_payload(obj: dict[str, Any], key: bytes) -> tuple[str, bytes]:
     """``obj``'s signature and its wire bytes, serialised once: the canonical JSON that
     is signed, with ``sig`` added as its last member (a hot path: the lane controller)."""
-    canonical = canonical_json(obj)
+    return _with_sig(canonical_json(obj), key)
+
+
+def _with_sig(canonical: bytes, key: bytes) -> tuple[str, bytes]:
+    """The signature of canonical JSON bytes, and the bytes with ``sig`` as last member."""
     sig = sign_canonical(canonical, key)
     member = b'"sig":"' + sig.encode() + b'"'
     body = canonical[:-1] if canonical == b"{}" else canonical[:-1] + b","
@@ -81,8 +85,7 @@ def instruction_payload(
         f'"id":{_json_text(id)},"seq":{seq:d},"ts":{_json_text(ts)},"ubr":{_json_text(ubr)},'
         f'"v":1,"vrn":{_json_text(vrn)}}}'
     ).encode()
-    sig = sign_canonical(canonical, key)
-    return b'%s,"sig":"%s"}' % (canonical[:-1], sig.encode())
+    return _with_sig(canonical, key)[1]
 
 
 def sign_instruction(instruction: Instruction, key: bytes) -> Instruction:
