@@ -145,12 +145,15 @@ def echo_worker(port: str) -> int:
     return 0
 
 
-def echo_floor(rate: float = 200.0, count: int = 600) -> tuple[float, float]:
+def echo_floor(rate: float = 200.0, count: int = 0) -> tuple[float, float]:
     """p50, p99 ms of a 32-byte TCP echo between two processes at ``rate`` a second.
 
     The least any answer through another process can take on this machine: every lane
-    answer crosses four processes (sender, broker, agent, broker, receiver).
+    answer crosses four processes (sender, broker, agent, broker, receiver). ``count``
+    by default: 600 at most, and no more than 10 s of them (at least 20): a run of
+    small steps only (``--steps 1``: 2 a second) spent five minutes here.
     """
+    count = count or max(20, min(600, int(rate * 10)))
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen(1)
