@@ -9,6 +9,8 @@ import os
 import queue
 import threading
 
+from rocars.threads import start_in_background
+
 #: How often the background writer looks for queued records. It polls rather than
 #: waits on the queue: a waiting reader is woken by every record, and a woken thread
 #: competes for the GIL with the lane that has just logged (a plate read's answer).
@@ -27,7 +29,8 @@ class _PollingListener:
         self._thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
 
     def start(self) -> None:
-        self._thread.start()
+        # a writer that wakes every POLL_S never preempts a thread that is answering
+        start_in_background(self._thread)
 
     def stop(self) -> None:
         self._stop.set()

@@ -27,6 +27,7 @@ from rocars.bus import Bus, Will
 from rocars.config import secret
 from rocars.errors import BadPayload
 from rocars.messages import SyncStatus, parse
+from rocars.threads import start_in_background
 from rocars.timeutil import to_rfc3339, utc_now
 from rocars.topics import sync_status_filters, sync_status_topic
 from sync.api import ApiServer, create_api
@@ -162,6 +163,7 @@ class SyncAgent:
             config.outbox_path,
             durability=config.outbox_durability,
             flush_interval_s=config.outbox_flush_interval_s,
+            background_batch=config.background_batch,
         )
         token = config.central.token()
         self.feed_client = CentralClient(
@@ -242,14 +244,19 @@ class SyncAgent:
                 name=f"sync-{worker.name}",
                 daemon=True,
             )
-            worker.thread.start()
+            start_in_background(worker.thread, config.background_batch)
         if config.api.enabled:
             port = config.api.port or free_port(config.api.host)
             factories = list(self._extra_routers)
             if config.api.kiosk:
                 factories.insert(0, kiosk_router)
             routers = [r if isinstance(r, APIRouter) else r(self) for r in factories]
-            self.api = ApiServer(create_api(self, routers), config.api.host, port)
+            self.api = ApiServer(
+                create_api(self, routers),
+                config.api.host,
+                port,
+                background_batch=config.background_batch,
+            )
             self.api.start()
         # what start-up made lives as long as the agent: out of the collector's way, so a
         # full collection scans only what came after (measured: 45-65 ms -> under 1 ms)

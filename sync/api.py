@@ -16,6 +16,7 @@ from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from rocars.client import SERVER_KEEPALIVE_S
+from rocars.threads import start_in_background
 from sync.errors import SyncError
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,9 @@ def create_api(view: AgentView, extra_routers: list[APIRouter] | None = None) ->
 class ApiServer:
     """uvicorn on a daemon thread; ``stop()`` asks it to exit and waits."""
 
-    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+    def __init__(
+        self, app: FastAPI, host: str, port: int, *, background_batch: bool = False
+    ) -> None:
         self.host = host
         self.port = port
         config = uvicorn.Config(
@@ -71,6 +74,7 @@ class ApiServer:
             timeout_keep_alive=SERVER_KEEPALIVE_S,
         )
         self._server = uvicorn.Server(config)
+        self._background_batch = background_batch  # its worker threads inherit it
         self._thread = threading.Thread(target=self._server.run, name="sync-api", daemon=True)
 
     @property
@@ -78,7 +82,7 @@ class ApiServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self, timeout: float = 10.0) -> None:
-        self._thread.start()
+        start_in_background(self._thread, self._background_batch)
         deadline = time.monotonic() + timeout
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:

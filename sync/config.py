@@ -153,6 +153,15 @@ class SyncConfig(ServiceConfig):
             "for every commit cost the lanes' p99 (docs/benchmarks.md, tenth session)."
         ),
     )
+    background_batch: bool = Field(
+        default=True,
+        description=(
+            "run the agent's background threads (lanes' timer, uploader, puller, outbox "
+            "upkeep, local API, log writer) in Linux's SCHED_BATCH, whose wake-ups never "
+            "preempt the thread that answers plate reads or the broker; no privilege "
+            "needed (docs/sync.md, 'Lane latency')"
+        ),
+    )
     pull_interval_s: float = Field(
         default=2.0, gt=0.0, le=3600.0, description="change-feed poll interval once caught up"
     )

@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rocars.models import ClearanceRecord
+from rocars.threads import start_in_background
 from rocars.timeutil import to_rfc3339
 from sync.config import MAX_FLUSH_INTERVAL_S
 from sync.errors import OutboxError
@@ -177,7 +178,11 @@ class Outbox:
         *,
         durability: Durability = "write",
         flush_interval_s: float = 0.0,
+        background_batch: bool = False,
     ) -> None:
+        """``background_batch``: the upkeep threads run in ``SCHED_BATCH``
+        (``rocars.threads``); the flusher too with ``"write"``, where no answer waits for
+        it (with ``"flush"`` every answer does)."""
         if durability not in ("write", "flush"):
             raise ValueError(f"durability must be 'write' or 'flush', not {durability!r}")
         if not 0.0 <= flush_interval_s <= MAX_FLUSH_INTERVAL_S:
@@ -191,6 +196,7 @@ class Outbox:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.durability: Durability = durability
+        self.background_batch = background_batch
         self._wal = self.path.with_name(self.path.name + "-wal")
         self._local = threading.local()
         self._lock = threading.Lock()  # the list of connections
@@ -257,13 +263,14 @@ class Outbox:
             self._journal.close()
             self._wconn.close()
             raise OutboxError(f"cannot fold the lane journal of {self.path}: {err}") from err
-        for name, target in (
-            ("outbox-flusher", self._flush_loop),
-            ("outbox-retry", self._retry_loop),
-            ("outbox-checkpoint", self._checkpoint_loop),
+        batch = self.background_batch
+        for name, target, background in (
+            ("outbox-flusher", self._flush_loop, batch and self.durability == "write"),
+            ("outbox-retry", self._retry_loop, batch),
+            ("outbox-checkpoint", self._checkpoint_loop, batch),
         ):
             thread = threading.Thread(target=target, name=name, daemon=True)
-            thread.start()
+            start_in_background(thread, background)
             self._threads.append(thread)
 
     def _conn(self) -> sqlite3.Connection:

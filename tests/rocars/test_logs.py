@@ -6,11 +6,15 @@ import subprocess
 import sys
 
 SCRIPT = """
-import logging, threading
+import logging, os, sys, threading
 from rocars.logs import setup_logging
 setup_logging(background=True)
 log = logging.getLogger("t")
 assert threading.active_count() == 2  # the listener
+writer = next(t for t in threading.enumerate() if t.name == "log-writer")
+if sys.platform == "linux":  # it never preempts a thread that logs (rocars.threads)
+    assert os.sched_getscheduler(writer.native_id) == os.SCHED_BATCH
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
 for n in range(2000):
     log.info("line %d", n)
 try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -419,4 +420,43 @@ def test_an_outbox_that_cannot_write_sends_the_displays_to_stop(
         watcher.status(lambda s: s.state == "online" and "outbox" not in s.detail, timeout=10)
     finally:
         watcher.close()
+        agent.stop()
+
+
+@pytest.mark.parametrize("batch", [True, False])
+def test_background_threads_give_way_to_the_reading_thread(
+    embedded_broker: EmbeddedBroker, central: CentralProcess, tmp_path: Path, batch: bool
+) -> None:
+    """Timer, uploader, puller, outbox upkeep, API (and the API's worker threads) in
+    SCHED_BATCH; paho's thread, which answers the reads, and the broker's stay as they are."""
+    config = agent_config(tmp_path, embedded_broker.url, central.url, background_batch=batch)
+    agent = started_agent(config)
+    try:
+        assert agent.bus is not None
+        assert agent.outbox is not None
+        assert agent.api is not None
+        assert agent.bus.connected.wait(10)
+        # a sync endpoint runs on one of uvicorn's worker threads, started by its thread
+        assert httpx.get(f"{agent.api_url}/health", timeout=5).status_code == 200
+        workers = [t for t in threading.enumerate() if t.name.startswith("AnyIO worker")]
+        background = [
+            *(w.thread for w in agent.workers),
+            *agent.outbox._threads,
+            agent.api._thread,
+            *workers,
+        ]
+        assert workers
+        assert len(background) >= 9
+
+        def policy(thread: threading.Thread | None) -> int:
+            assert thread is not None
+            assert thread.native_id is not None
+            return os.sched_getscheduler(thread.native_id)
+
+        expected = os.SCHED_BATCH if batch else os.SCHED_OTHER
+        assert {t.name: policy(t) for t in background} == {t.name: expected for t in background}
+        assert policy(agent.bus._client._thread) == os.SCHED_OTHER  # the reads' thread
+        assert policy(embedded_broker._thread) == os.SCHED_OTHER
+        assert os.sched_getscheduler(0) == os.SCHED_OTHER  # the caller's own
+    finally:
         agent.stop()

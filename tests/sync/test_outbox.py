@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -431,3 +432,27 @@ def test_a_commit_that_fails_at_commit_time_is_rolled_back_and_retried(tmp_path:
     assert outbox.depth() == 1
     assert outbox.lane("L01").last_seq == 2  # type: ignore[union-attr]
     outbox.close()
+
+
+@pytest.mark.parametrize(
+    ("durability", "flusher"), [("write", "SCHED_BATCH"), ("flush", "SCHED_OTHER")]
+)
+def test_upkeep_threads_run_in_batch_but_a_flusher_answers_wait_for(
+    tmp_path: Path, durability: str, flusher: str
+) -> None:
+    """With "flush" every answer waits for the flusher: it keeps the default policy."""
+    outbox = Outbox(tmp_path / "outbox.db", durability=durability, background_batch=True)  # type: ignore[arg-type]
+    try:
+        policies = {t.name: os.sched_getscheduler(t.native_id or 0) for t in outbox._threads}
+        assert policies == {
+            "outbox-flusher": getattr(os, flusher),
+            "outbox-retry": os.SCHED_BATCH,
+            "outbox-checkpoint": os.SCHED_BATCH,
+        }
+    finally:
+        outbox.close()
+    plain = Outbox(tmp_path / "plain.db")
+    try:
+        assert {os.sched_getscheduler(t.native_id or 0) for t in plain._threads} == {os.SCHED_OTHER}
+    finally:
+        plain.close()
