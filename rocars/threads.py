@@ -5,8 +5,8 @@ slept a while usually *preempts* whatever runs there. When that is a lane's read
 thread (or the broker it answers through), the reader waits in the run queue until the
 woken thread sleeps again or the next scheduler tick moves it to the other CPU: up to
 4 ms at ``CONFIG_HZ=250`` (Debian's kernel), even beside an idle CPU. Traced with
-``perf sched`` at 100 lanes, the agent's own timer, outbox and uploader threads were
-most of what preempted its reading thread in the slowest reads (docs/sync.md).
+``perf`` at 100 lanes, the agent's own timer, puller and uploader threads were most of
+what preempted its reading thread in the slowest reads (docs/benchmarks.md).
 
 A thread in ``SCHED_BATCH`` gets its fair share of the CPU as before, but its wake-ups
 never preempt: it runs when a CPU comes free. Any thread may put itself there without

@@ -196,7 +196,6 @@ class Outbox:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.durability: Durability = durability
-        self.background_batch = background_batch
         self._wal = self.path.with_name(self.path.name + "-wal")
         self._local = threading.local()
         self._lock = threading.Lock()  # the list of connections
@@ -263,9 +262,9 @@ class Outbox:
             self._journal.close()
             self._wconn.close()
             raise OutboxError(f"cannot fold the lane journal of {self.path}: {err}") from err
-        batch = self.background_batch
+        batch = background_batch
         for name, target, background in (
-            ("outbox-flusher", self._flush_loop, batch and self.durability == "write"),
+            ("outbox-flusher", self._flush_loop, batch and durability == "write"),
             ("outbox-retry", self._retry_loop, batch),
             ("outbox-checkpoint", self._checkpoint_loop, batch),
         ):
