@@ -13,6 +13,12 @@ from rocars.threads import batch_thread, start_in_background
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="SCHED_BATCH is Linux's")
 
 
+def _tid(thread: threading.Thread) -> int:
+    """A started thread's native id (never 0, which would ask about the calling thread)."""
+    assert thread.native_id
+    return thread.native_id
+
+
 def _policies(enabled: bool) -> dict[str, int]:
     seen: dict[str, int] = {}
     go = threading.Event()
@@ -29,7 +35,7 @@ def _policies(enabled: bool) -> dict[str, int]:
 
     thread = threading.Thread(target=body)
     start_in_background(thread, enabled)
-    seen["right after start"] = os.sched_getscheduler(thread.native_id or 0)
+    seen["right after start"] = os.sched_getscheduler(_tid(thread))
     go.set()
     thread.join(5)
     seen["caller"] = os.sched_getscheduler(0)

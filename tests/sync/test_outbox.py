@@ -22,6 +22,12 @@ from sync.outbox import MARK_CHUNK, Outbox
 NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 
 
+def _tid(thread: threading.Thread) -> int:
+    """A started thread's native id (never 0, which would ask about the calling thread)."""
+    assert thread.native_id
+    return thread.native_id
+
+
 def record(n: int, lane: str = "L01") -> ClearanceRecord:
     return ClearanceRecord(
         id=f"01JD{n:022d}",
@@ -443,7 +449,7 @@ def test_upkeep_threads_run_in_batch_but_a_flusher_answers_wait_for(
     """With "flush" every answer waits for the flusher: it keeps the default policy."""
     outbox = Outbox(tmp_path / "outbox.db", durability=durability, background_batch=True)  # type: ignore[arg-type]
     try:
-        policies = {t.name: os.sched_getscheduler(t.native_id or 0) for t in outbox._threads}
+        policies = {t.name: os.sched_getscheduler(_tid(t)) for t in outbox._threads}
         assert policies == {
             "outbox-flusher": getattr(os, flusher),
             "outbox-retry": os.SCHED_BATCH,
@@ -453,6 +459,6 @@ def test_upkeep_threads_run_in_batch_but_a_flusher_answers_wait_for(
         outbox.close()
     plain = Outbox(tmp_path / "plain.db")
     try:
-        assert {os.sched_getscheduler(t.native_id or 0) for t in plain._threads} == {os.SCHED_OTHER}
+        assert {os.sched_getscheduler(_tid(t)) for t in plain._threads} == {os.SCHED_OTHER}
     finally:
         plain.close()
