@@ -24,6 +24,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from rocars.config import parse_broker_url, secret
 from rocars.messages import Message
+from rocars.threads import name_thread
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,10 @@ MAX_ROUTES = 4096
 #: What a PUBACK of MQTT 3.1.1 says besides its packet id (nothing: success), for on_publish.
 _PUBACK_SUCCESS = ReasonCode(PacketTypes.PUBACK)
 _NO_PROPERTIES = Properties(PacketTypes.PUBACK)  # type: ignore[no-untyped-call]
+
+#: paho's network thread in the OS (``top -H``, ``perf``): it reads every message and, in
+#: the agent, answers the plate reads
+BUS_THREAD_NAME = "mqtt-bus"
 
 #: One ``recv`` takes up to this much: every packet the broker has sent so far, usually.
 RECV_CHUNK = 65536
@@ -326,6 +331,8 @@ class Bus:
         self._set_will()
         self._client.connect_async(self.host, self.port, keepalive=self._keepalive)
         self._client.loop_start()
+        if self._client._thread is not None:  # noqa: SLF001 (paho keeps no other handle)
+            name_thread(self._client._thread, BUS_THREAD_NAME)  # noqa: SLF001
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
         return self.connected.wait(timeout)

@@ -11,6 +11,10 @@ what preempted its reading thread in the slowest reads (docs/benchmarks.md).
 A thread in ``SCHED_BATCH`` gets its fair share of the CPU as before, but its wake-ups
 never preempt: it runs when a CPU comes free. Any thread may put itself there without
 privileges; Linux-only, a no-op elsewhere.
+
+Each thread started here also gets its name in the OS (``name_thread``), so that
+``top -H``, ``ps -L -o tid,cls,comm`` and ``perf`` tell the agent's threads apart (they
+all show the process's name otherwise); ``bench/sched_trace.py`` finds them by it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
@@ -41,11 +46,33 @@ def batch_thread(tid: int = 0) -> bool:
     return True
 
 
+#: the longest thread name Linux keeps (16 bytes with the terminating NUL)
+OS_NAME_MAX = 15
+
+
+def name_thread(thread: threading.Thread, name: str | None = None) -> bool:
+    """Give a started thread ``name`` (default: its Python name) in the OS as well, cut
+    to 15 bytes; True if it was set. Any thread of the process may name another
+    (``/proc/self/task/TID/comm``); a thread that is gone, or no ``/proc``: False."""
+    tid = thread.native_id
+    if tid is None:
+        return False
+    wanted = (name or thread.name).encode("ascii", "replace")[:OS_NAME_MAX]
+    try:
+        Path(f"/proc/self/task/{tid}/comm").write_bytes(wanted)
+    except OSError as err:
+        logger.debug("thread %d keeps its OS name: %s", tid, err)
+        return False
+    return True
+
+
 def start_in_background(thread: threading.Thread, enabled: bool = True) -> None:
-    """``thread.start()``, then the thread in ``SCHED_BATCH`` (when ``enabled``).
+    """``thread.start()``, its name in the OS, then the thread in ``SCHED_BATCH`` (when
+    ``enabled``).
 
     Set from here, once ``start`` has returned, so the policy is in place when the
     caller goes on; threads the thread starts later inherit it (uvicorn's workers)."""
     thread.start()
+    name_thread(thread)
     if enabled and thread.native_id is not None:
         batch_thread(thread.native_id)

@@ -1,14 +1,16 @@
-"""Background threads in SCHED_BATCH: the thread itself, what it starts, nothing else."""
+"""Background threads in SCHED_BATCH: the thread itself, what it starts, nothing else;
+and each with its name in the OS."""
 
 from __future__ import annotations
 
 import os
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
-from rocars.threads import batch_thread, start_in_background
+from rocars.threads import batch_thread, name_thread, start_in_background
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="SCHED_BATCH is Linux's")
 
@@ -101,3 +103,31 @@ def test_a_real_time_thread_is_left_where_it_is() -> None:
     if seen.get("skip"):
         pytest.skip("no privilege for SCHED_FIFO here")
     assert seen == {"moved": False, "policy": os.SCHED_FIFO}
+
+
+def _os_name(thread: threading.Thread) -> str:
+    return Path(f"/proc/self/task/{_tid(thread)}/comm").read_text().rstrip("\n")
+
+
+def test_a_background_thread_has_its_name_in_the_os_cut_to_15_bytes() -> None:
+    go = threading.Event()
+    thread = threading.Thread(target=go.wait, args=(5,), name="sync-uploader-of-records")
+    start_in_background(thread)
+    try:
+        assert _os_name(thread) == "sync-uploader-o"
+        assert name_thread(thread, "other")
+        assert _os_name(thread) == "other"
+        # the process's own name (the main thread's) is untouched
+        assert Path("/proc/self/comm").read_text() != "other\n"
+    finally:
+        go.set()
+        thread.join(5)
+
+
+def test_naming_a_thread_that_is_gone_or_never_started_is_no_error() -> None:
+    never = threading.Thread(target=lambda: None)
+    assert name_thread(never) is False
+    gone = threading.Thread(target=lambda: None)
+    gone.start()
+    gone.join(5)
+    assert name_thread(gone) is False

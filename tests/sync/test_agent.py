@@ -456,6 +456,19 @@ def test_background_threads_give_way_to_the_reading_thread(
         expected = os.SCHED_BATCH if batch else os.SCHED_OTHER
         assert {t.name: policy(t) for t in background} == {t.name: expected for t in background}
         assert policy(agent.bus._client._thread) == os.SCHED_OTHER  # the reads' thread
+        # each with its name in the OS, for top -H, ps -L and bench/sched_trace.py
+
+        def os_name(thread: threading.Thread | None) -> str:
+            assert thread is not None
+            assert thread.native_id is not None
+            return Path(f"/proc/self/task/{thread.native_id}/comm").read_text().strip()
+
+        named = [*(w.thread for w in agent.workers), *agent.outbox._threads, agent.api._thread]
+        assert {os_name(t) for t in named if t is not None} == {
+            t.name[:15] for t in named if t is not None
+        }
+        assert {os_name(t) for t in named if t is not None} >= {"sync-lanes", "sync-uploader"}
+        assert os_name(agent.bus._client._thread) == "mqtt-bus"
         assert policy(embedded_broker._thread) == os.SCHED_OTHER
         assert os.sched_getscheduler(0) == os.SCHED_OTHER  # the caller's own
     finally:
