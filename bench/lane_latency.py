@@ -407,11 +407,16 @@ def run_step(
     baseline: list[str],
     seconds: float,
     cp: str = CP,
+    keep: Path | None = None,
+    pids: dict[str, Any] | None = None,
 ) -> dict[str, list[float]]:
     """One step with a fresh sender and receiver process; latencies in ms per group.
 
     ``cp`` is where the lanes' reads go: the agent's (``CP``) or the null lanes'
-    (``NULL_CP``); the baseline lanes' always go to the baseline (``BASELINE_CP``)."""
+    (``NULL_CP``); the baseline lanes' always go to the baseline (``BASELINE_CP``).
+    ``keep``: a file to write the step's plan, every read's send and receive stamp and
+    the pids of every process (``pids`` and the step's sender and receiver) to, for
+    ``bench/sched_trace.py``."""
     plan = work / "plan.json"
     plan.write_text(
         json.dumps(
@@ -428,16 +433,31 @@ def run_step(
         assert receiver.stdout is not None
         if receiver.stdout.readline().strip() != "receiver ready":
             raise RuntimeError("the receiver did not start")
-        subprocess.run(
-            [*me, "--sender-worker", str(plan), str(work / "sent.json")],
-            check=True,
-            timeout=seconds + 60,
-        )
+        sender = subprocess.Popen([*me, "--sender-worker", str(plan), str(work / "sent.json")])
+        try:
+            if sender.wait(seconds + 60):
+                raise RuntimeError(f"the sender failed ({sender.returncode})")
+        finally:
+            stop(sender)
         receiver.wait(TAIL_S + 30)
     finally:
         stop(receiver)
     sent = json.loads((work / "sent.json").read_text())
-    received = {(lane, vrn): t for lane, vrn, t in json.loads((work / "received.json").read_text())}
+    stamps = json.loads((work / "received.json").read_text())
+    if keep is not None:
+        keep.write_text(
+            json.dumps(
+                {
+                    "cp": cp,
+                    "baseline": baseline,
+                    "sends": sends,
+                    "sent_ns": sent,
+                    "received_ns": stamps,
+                    "pids": {**(pids or {}), "sender": sender.pid, "receiver": receiver.pid},
+                }
+            )
+        )
+    received = {(lane, vrn): t for lane, vrn, t in stamps}
     out: dict[str, list[float]] = {"agent": [], "baseline": [], "lost_agent": [], "lost_base": []}
     slowest: dict[str, float] = {}  # each baseline lane's slowest read
     for (_, lane, vrn), at in zip(sends, sent, strict=True):
@@ -540,6 +560,15 @@ def main(argv: list[str] | None = None) -> int:
             "the others read its replica), the largest step's lanes split into N contiguous "
             "blocks as even as possible; a step of k lanes uses the first k lanes, so small "
             "steps may all fall in s1 (default 1: one unsharded agent)"
+        ),
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help=(
+            "write each step's plan, send and receive stamps and pids to DIR/step-K-N.json "
+            "(K from 1; N lanes, null for the null lanes), as bench/sched_trace.py reads them"
         ),
     )
     parser.add_argument(
@@ -703,12 +732,27 @@ def main(argv: list[str] | None = None) -> int:
                 f"p50 {e50:.2f} p99 {e99:.2f} ms (the floor of any answer)"
             )
             results: list[tuple[float, float]] = []  # the largest step's p99s, each run
-            for step in steps:
+            pids = {
+                "mosquitto": mosq.pid,
+                "central": central.pid,
+                "agents": [proc.pid for _, _, proc, _ in agents],
+                "baseline": baseline.pid,
+                "null": null.pid,
+            }
+            if args.keep:
+                args.keep.mkdir(parents=True, exist_ok=True)
+            for k, step in enumerate(steps, 1):
                 befores = [agent_metrics(port)["handling"] for _, port, _, _ in agents]
                 cpu_before = [process_cpu_s(proc.pid) for _, _, proc, _ in agents]
                 started = time.monotonic()
                 got = run_step(
-                    work, broker, plan_step(lanes[:step], base, seconds, vrns, rng), base, seconds
+                    work,
+                    broker,
+                    plan_step(lanes[:step], base, seconds, vrns, rng),
+                    base,
+                    seconds,
+                    keep=args.keep / f"step-{k}-{step}.json" if args.keep else None,
+                    pids=pids,
                 )
                 took = time.monotonic() - started
                 cpu_used = [
@@ -779,6 +823,8 @@ def main(argv: list[str] | None = None) -> int:
                 base,
                 seconds,
                 NULL_CP,
+                keep=args.keep / f"step-{len(steps) + 1}-null.json" if args.keep else None,
+                pids=pids,
             )
             z = got["agent"]
             z99 = percentile(z, 0.99)
