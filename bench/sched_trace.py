@@ -21,7 +21,7 @@ bench's role of their process (central, baseline, sender...).
 Needs ``perf`` (Debian: ``linux-perf``) and the right to trace every CPU (root, or
 ``kernel.perf_event_paranoid`` at -1). Tracing costs the run some p99 (about 0.5 ms
 here); compare traced runs with traced runs. docs/benchmarks.md, thirteenth and
-fifteenth sessions, shows what it found.
+fourteenth sessions, shows what it found.
 """
 
 from __future__ import annotations
