@@ -741,19 +741,25 @@ def main(argv: list[str] | None = None) -> int:
             }
             if args.keep:
                 args.keep.mkdir(parents=True, exist_ok=True)
+
+            def one_step(count: int, name: str, cp: str = CP) -> dict[str, list[float]]:
+                """A step of ``count`` lanes reading on ``cp``'s topics, kept as ``name``."""
+                return run_step(
+                    work,
+                    broker,
+                    plan_step(lanes[:count], base, seconds, vrns, rng),
+                    base,
+                    seconds,
+                    cp,
+                    keep=args.keep / f"step-{name}.json" if args.keep else None,
+                    pids=pids,
+                )
+
             for k, step in enumerate(steps, 1):
                 befores = [agent_metrics(port)["handling"] for _, port, _, _ in agents]
                 cpu_before = [process_cpu_s(proc.pid) for _, _, proc, _ in agents]
                 started = time.monotonic()
-                got = run_step(
-                    work,
-                    broker,
-                    plan_step(lanes[:step], base, seconds, vrns, rng),
-                    base,
-                    seconds,
-                    keep=args.keep / f"step-{k}-{step}.json" if args.keep else None,
-                    pids=pids,
-                )
+                got = one_step(step, f"{k}-{step}")
                 took = time.monotonic() - started
                 cpu_used = [
                     process_cpu_s(p.pid) - c
@@ -816,16 +822,7 @@ def main(argv: list[str] | None = None) -> int:
                         f" {used / count * 1000 if count else 0:.2f} ms a truck, "
                         f"{used / took * 100:.0f} % of a CPU over the step's {took:.0f} s"
                     )
-            got = run_step(
-                work,
-                broker,
-                plan_step(lanes[:top], base, seconds, vrns, rng),
-                base,
-                seconds,
-                NULL_CP,
-                keep=args.keep / f"step-{len(steps) + 1}-null.json" if args.keep else None,
-                pids=pids,
-            )
+            got = one_step(top, f"{len(steps) + 1}-null", NULL_CP)
             z = got["agent"]
             z99 = percentile(z, 0.99)
             print(

@@ -371,6 +371,8 @@ def analyse(keep: Path) -> int:
     )
     if not steps:
         raise SystemExit(f"no step-K-N.json in {keep}: run lane_latency.py with --keep {keep}")
+    if not (keep / "perf.data").exists():
+        raise SystemExit(f"no perf.data in {keep}: record with bench/sched_trace.py --keep {keep}")
     step = Step.load(steps[-1])
     if not step.reads:
         raise SystemExit(f"{steps[-1].name}: no read was answered")
