@@ -223,7 +223,7 @@ def _connect(client: mqtt.Client, broker: str, timeout: float = 10.0) -> None:
     assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), "TCP_NODELAY not set"
 
 
-# -- the baseline lane (its own process) ---------------------------------------------------
+# -- the baseline lanes (their own process) ---------------------------------------------------
 
 
 def baseline_lanes(count: int) -> list[str]:
@@ -463,12 +463,13 @@ def run_step(
     for (_, lane, vrn), at in zip(sends, sent, strict=True):
         base = lane in baseline
         came = received.get((lane, vrn))
-        if came is None or (came - at) / 1e9 > TAIL_S:
+        took_ms = None if came is None else (came - at) / 1e6
+        if took_ms is None or took_ms > TAIL_S * 1000:
             out["lost_base" if base else "lost_agent"].append(1.0)
         else:
-            out["baseline" if base else "agent"].append((came - at) / 1e6)
+            out["baseline" if base else "agent"].append(took_ms)
             if base:
-                slowest[lane] = max(slowest.get(lane, 0.0), (came - at) / 1e6)
+                slowest[lane] = max(slowest.get(lane, 0.0), took_ms)
     out["baseline_lane_max"] = list(slowest.values())
     return out
 

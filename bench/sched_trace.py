@@ -41,9 +41,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rocars.bus import BUS_THREAD_NAME as READER  # the agent's reading thread, by its name
+
 HERE = Path(__file__).resolve().parent
-#: the agent's reading thread (``rocars.bus.BUS_THREAD_NAME``)
-READER = "mqtt-bus"
 #: a preemption longer than this is listed by who took the CPU
 LONG_MS = 1.0
 
@@ -120,12 +120,10 @@ def parse_perf_script(
         if switch is None:
             return
         t, prev, prev_state, nxt = switch
-        if prev.tid == 0:
-            pass
-        elif prev_state.startswith("R"):
+        if prev.tid and prev_state.startswith("R"):
             prev.enter(t, "runnable: preempted")
             prev.preempted_by = (t, nxt.tid)
-        else:
+        elif prev.tid:
             prev.enter(t, f"asleep: {sleep_reason(stack)}")
             prev.preempted_by = None
         if nxt.preempted_by is not None:

@@ -331,8 +331,8 @@ class Bus:
         self._set_will()
         self._client.connect_async(self.host, self.port, keepalive=self._keepalive)
         self._client.loop_start()
-        if self._client._thread is not None:  # noqa: SLF001 (paho keeps no other handle)
-            name_thread(self._client._thread, BUS_THREAD_NAME)  # noqa: SLF001
+        if self._client._thread is not None:  # the thread loop_start started
+            name_thread(self._client._thread, BUS_THREAD_NAME)
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
         return self.connected.wait(timeout)

@@ -262,11 +262,10 @@ class Outbox:
             self._journal.close()
             self._wconn.close()
             raise OutboxError(f"cannot fold the lane journal of {self.path}: {err}") from err
-        batch = background_batch
         for name, target, background in (
-            ("outbox-flusher", self._flush_loop, batch and durability == "write"),
-            ("outbox-retry", self._retry_loop, batch),
-            ("outbox-checkpoint", self._checkpoint_loop, batch),
+            ("outbox-flusher", self._flush_loop, background_batch and durability == "write"),
+            ("outbox-retry", self._retry_loop, background_batch),
+            ("outbox-checkpoint", self._checkpoint_loop, background_batch),
         ):
             thread = threading.Thread(target=target, name=name, daemon=True)
             start_in_background(thread, background)
