@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from ulid import ULID
 
+from rocars import eventid
 from rocars.eventid import is_event_id, new_event_id
 from rocars.timeutil import HK_TZ, parse_rfc3339, to_rfc3339
 
@@ -20,6 +23,57 @@ def test_event_ids_are_ulids_of_now_and_unique() -> None:
         assert str(ULID.from_str(text)) == text  # the reference decoder reads it back alike
     age_ms = time.time() * 1000 - ULID.from_str(ids[-1]).milliseconds
     assert 0 <= age_ms < 5000
+
+
+def test_event_ids_take_random_bytes_from_the_os_a_pool_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[int] = []
+    real = os.urandom
+
+    def counting(size: int) -> bytes:
+        calls.append(size)
+        return real(size)
+
+    monkeypatch.setattr(eventid, "_pool", eventid._Pool())
+    monkeypatch.setattr(eventid.os, "urandom", counting)
+    ids = [new_event_id() for _ in range(eventid._POOL_IDS * 2 + 1)]
+    # one system call (which lets the GIL go) every _POOL_IDS ids, never a byte twice
+    assert calls == [eventid._RANDOM_BYTES * eventid._POOL_IDS] * 3
+    assert len({text[10:] for text in ids}) == len(ids)
+
+
+def test_event_ids_are_unique_across_threads() -> None:
+    made: list[list[str]] = [[] for _ in range(8)]
+
+    def make(out: list[str]) -> None:
+        out.extend(new_event_id() for _ in range(3000))
+
+    threads = [threading.Thread(target=make, args=(out,)) for out in made]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [text for out in made for text in out]
+    assert len({text[10:] for text in every}) == len(every) == 8 * 3000
+
+
+def test_a_forked_child_makes_other_ids_than_its_parent() -> None:
+    new_event_id()  # the parent's pool holds bytes it has not handed out yet
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, to the parent
+        try:
+            os.write(write, " ".join(new_event_id() for _ in range(5)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = pipe.read().split()
+    os.waitpid(pid, 0)
+    parent = [new_event_id() for _ in range(5)]
+    assert len(child) == 5
+    assert not {text[10:] for text in child} & {text[10:] for text in parent}
 
 
 def test_event_ids_sort_by_time() -> None:
