@@ -14,10 +14,11 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.exception import MalformedPacket
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -25,6 +26,9 @@ from paho.mqtt.reasoncodes import ReasonCode
 from rocars.config import parse_broker_url, secret
 from rocars.messages import Message
 from rocars.threads import name_thread
+
+if TYPE_CHECKING:
+    from paho.mqtt.client import _InPacket
 
 logger = logging.getLogger(__name__)
 
@@ -89,10 +93,38 @@ def _plain(command: int, qos: int) -> bool:
     return kind != mqtt.DISCONNECT and (kind != mqtt.PUBLISH or qos > 0)
 
 
+def packet_frame(buf: bytes | bytearray) -> tuple[int, int] | None:
+    """Where the packet at the head of ``buf`` has its variable header and its end;
+    None while it is not whole, or when its remaining length runs over 4 bytes
+    (malformed: paho's reading reports that)."""
+    length = 0
+    for n in range(1, min(len(buf), 5)):
+        byte = buf[n]
+        length |= (byte & 0x7F) << (7 * (n - 1))
+        if not byte & 0x80:
+            end = n + 1 + length
+            return (n + 1, end) if end <= len(buf) else None
+    return None
+
+
+def _new_in_packet() -> _InPacket:
+    """paho's state of a packet being read, as it sets it after each packet."""
+    return {
+        "command": 0,
+        "have_remaining": 0,
+        "remaining_count": [],
+        "remaining_mult": 1,
+        "remaining_length": 0,
+        "packet": bytearray(b""),
+        "to_process": 0,
+        "pos": 0,
+    }
+
+
 class _AnswerFirstClient(mqtt.Client):
     """paho's client, reading in chunks and writing what a handler queued before it reads on.
 
-    Six changes to paho's loop, measured on a lane agent at 200 plate reads/s (the last
+    Seven changes to paho's loop, measured on a lane agent at 200 plate reads/s (the last
     two together, as CPU a truck; docs/benchmarks.md):
 
     - paho reads a packet in three ``recv`` calls (its first byte, its length, the rest)
@@ -112,6 +144,10 @@ class _AnswerFirstClient(mqtt.Client):
       ends (and before each packet read), without the wake-up; other threads still wake it.
     - paho decodes every PUBACK into a reason code and a properties object, which MQTT
       3.1.1 does not have (15 us each, two an instruction); here only the packet id.
+    - paho reads a packet out of that buffer in three or four copies, and makes an
+      ``MQTTMessage`` (with a ``threading.Condition``) of each PUBLISH for its
+      ``on_message``; here a packet whole in the buffer is cut out of it at once, and a
+      PUBLISH goes to ``deliver`` as its topic and payload (``Bus`` routes it).
     - paho sends each queued packet with a ``send`` of its own, and each lets the GIL go
       (another thread may keep it until the switch interval is out) and wakes the
       broker: a lane's answer and the acknowledgement of the read it answers were two.
@@ -137,6 +173,9 @@ class _AnswerFirstClient(mqtt.Client):
         self._rbuf = bytearray()
         #: one thread writes the socket at a time: paho's, or one that publishes
         self._writing = threading.RLock()
+        #: where a PUBLISH goes as ``(topic, payload)`` (``Bus`` sets it), instead of
+        #: through paho's ``MQTTMessage`` and ``on_message`` (see ``_deliver``)
+        self.deliver: Handler | None = None
 
     def _sock_recv(self, bufsize: int) -> bytes:
         if not self._rbuf:
@@ -151,6 +190,87 @@ class _AnswerFirstClient(mqtt.Client):
     def _sock_close(self) -> None:
         self._rbuf.clear()  # what the old connection sent is not the new one's
         super()._sock_close()
+
+    def _packet_read(self) -> MQTTErrorCode:
+        """Read one packet: one whole in the buffer is cut out of it at once.
+
+        paho's own reading takes a packet in three or four ``_sock_recv`` calls (its first
+        byte, each byte of its length, the rest), each a copy out of the buffer and the
+        packet's state kept in a dict between them; a packet that is not whole yet (or
+        whose length is malformed) still goes that way, its state kept until the rest
+        comes.
+        """
+        if self._in_packet["command"]:  # part way through a packet
+            return super()._packet_read()
+        buf = self._rbuf
+        if not buf:
+            try:
+                data = super()._sock_recv(RECV_CHUNK)
+            except BlockingIOError:
+                return MQTTErrorCode.MQTT_ERR_AGAIN
+            except OSError as err:
+                self._easy_log(mqtt.MQTT_LOG_ERR, "failed to receive on socket: %s", err)
+                return MQTTErrorCode.MQTT_ERR_CONN_LOST
+            if not data:
+                return MQTTErrorCode.MQTT_ERR_CONN_LOST
+            buf += data
+        frame = packet_frame(buf)
+        if frame is None:
+            return super()._packet_read()
+        start, end = frame
+        command = buf[0]
+        packet = buf[start:end]
+        del buf[:end]  # from the front: CPython moves a start index, not the rest
+        with self._msgtime_mutex:
+            self._last_bytes_received = mqtt.time_func()
+        self._in_packet["command"] = command
+        self._in_packet["packet"] = packet
+        try:
+            rc = self._packet_handle()
+        except MalformedPacket as exc:
+            self._easy_log(mqtt.MQTT_LOG_DEBUG, "Received malformed packet: %s", exc)
+            rc = MQTTErrorCode.MQTT_ERR_PROTOCOL
+        self._in_packet = _new_in_packet()
+        return rc
+
+    def _handle_publish(self) -> MQTTErrorCode:
+        rc = self._deliver(self._in_packet["command"], self._in_packet["packet"])
+        return super()._handle_publish() if rc is None else rc
+
+    def _deliver(self, command: int, packet: bytearray) -> MQTTErrorCode | None:
+        """A PUBLISH at QoS 0 or 1 to ``deliver``, acknowledged as paho does; None: paho's
+        own handling (no ``deliver``, MQTT 5, QoS 2, an empty, cut or non-UTF-8 topic).
+
+        paho makes an ``MQTTMessage`` of each (with an ``MQTTMessageInfo`` and its
+        ``threading.Condition``, only used for messages sent), logs it, decodes the
+        topic again and matches it against the callbacks added by topic; ``Bus`` uses
+        none of that: its handlers take the topic and the payload.
+        """
+        deliver = self.deliver
+        qos = (command >> 1) & 3
+        if deliver is None or self._protocol == mqtt.MQTTv5 or qos > 1 or len(packet) < 2:
+            return None
+        at = 2 + int.from_bytes(packet[:2], "big")
+        if at == 2 or at + 2 * qos > len(packet):
+            return None
+        try:
+            topic = packet[2:at].decode()
+        except UnicodeDecodeError:
+            return None
+        mid = 0
+        if qos:
+            mid = int.from_bytes(packet[at : at + 2], "big")
+            at += 2
+        with self._in_callback_mutex:
+            try:
+                deliver(topic, bytes(packet[at:]))
+            except Exception as err:
+                self._easy_log(mqtt.MQTT_LOG_ERR, "Caught exception in on_message: %s", err)
+                if not self.suppress_exceptions:
+                    raise
+        if qos and not self._manual_ack:
+            return self._send_puback(mid)
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
         if self._sock is None:
@@ -322,6 +442,7 @@ class Bus:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.deliver = self._route
         self._client.on_socket_open = self._on_socket_open
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -456,7 +577,11 @@ class Bus:
                 logger.exception("connection callback failed")
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        topic = message.topic
+        # what paho still hands over this way (see _AnswerFirstClient._deliver)
+        self._route(message.topic, bytes(message.payload))
+
+    def _route(self, topic: str, payload: bytes) -> None:
+        """A message to the handlers of its topic (paho's thread)."""
         handlers = self._routes.get(topic)
         if handlers is None:
             with self._lock:
@@ -464,7 +589,6 @@ class Bus:
                 if len(self._routes) >= MAX_ROUTES:
                     self._routes = {}
                 self._routes[topic] = handlers
-        payload = bytes(message.payload)
         for handler in handlers:
             try:
                 handler(topic, payload)

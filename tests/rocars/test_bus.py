@@ -9,9 +9,12 @@ import threading
 import time
 from typing import Any
 
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.client import _ConnectionState
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
-from rocars.bus import Bus, Will, broker_credentials
+from rocars.bus import Bus, Will, _AnswerFirstClient, broker_credentials, packet_frame
 from rocars.messages import DeviceStatus
 from tests.fixtures.brokers import Mosquitto
 
@@ -420,3 +423,101 @@ def test_input_waiting_tells_of_messages_not_handed_over_yet(broker_url: str) ->
     sub.stop()
     pub.stop()
     assert not sub.input_waiting()  # no socket: nothing waiting, no error
+
+
+def test_packet_frame_finds_a_whole_packet_or_none() -> None:
+    assert packet_frame(b"") is None
+    assert packet_frame(b"\x40") is None  # no length yet
+    assert packet_frame(b"\x40\x02\x00") is None  # one byte short
+    assert packet_frame(b"\x40\x02\x00\x01") == (2, 4)
+    assert packet_frame(b"\x40\x02\x00\x01\x30") == (2, 4)  # the next packet begins
+    assert packet_frame(b"\xc0\x00") == (2, 2)  # no variable header (PINGREQ)
+    big = bytes([0x30, 0x80 | (300 & 0x7F), 300 >> 7]) + bytes(300)
+    assert packet_frame(big) == (3, 303)
+    assert packet_frame(big[:-1]) is None
+    assert packet_frame(b"\x30\x80\x80") is None  # length not ended yet
+    # five length bytes: malformed, left to paho's reading (which reports it)
+    assert packet_frame(b"\x30\xff\xff\xff\xff\x01" + bytes(10)) is None
+
+
+def _publish(topic: bytes, payload: bytes, *, qos: int, mid: int = 0) -> bytes:
+    body = len(topic).to_bytes(2, "big") + topic
+    body += mid.to_bytes(2, "big") if qos else b""
+    body += payload
+    assert len(body) < 16_384
+    length = bytes([len(body) & 0x7F | 0x80, len(body) >> 7])
+    return bytes([0x30 | qos << 1]) + length + body
+
+
+class _Wired:
+    """A client on one end of a socket pair, as if connected: the test is the broker."""
+
+    def __init__(self, *, deliver: bool) -> None:
+        self.client = _AnswerFirstClient(
+            CallbackAPIVersion.VERSION2, client_id="wired", protocol=mqtt.MQTTv311
+        )
+        self.ours, self.broker = socket.socketpair()
+        self.ours.setblocking(False)
+        self.client._sock = self.ours
+        self.client._state = _ConnectionState.MQTT_CS_CONNECTED
+        self.delivered: list[tuple[str, bytes]] = []
+        self.messages: list[bytes] = []  # what paho's on_message got: the payloads
+        self.client.on_message = lambda c, u, m: self.messages.append(m.payload)
+        if deliver:
+            self.client.deliver = lambda topic, payload: self.delivered.append((topic, payload))
+
+    def feed(self, data: bytes) -> MQTTErrorCode:
+        self.broker.sendall(data)
+        return self.client.loop_read()
+
+    def written(self) -> bytes:
+        self.broker.setblocking(False)
+        try:
+            return self.broker.recv(65536)
+        except BlockingIOError:
+            return b""
+
+    def close(self) -> None:
+        self.ours.close()
+        self.broker.close()
+
+
+def test_publishes_whole_or_split_reach_deliver_and_are_acknowledged() -> None:
+    wired = _Wired(deliver=True)
+    try:
+        first = _publish(b"rocars/SBC/lanes/L01/plate", b'{"vrn":"AB1"}', qos=1, mid=7)
+        second = _publish(b"a/b", b"", qos=0)
+        third = _publish("t/\u8eca".encode(), bytes(range(256)) * 20, qos=1, mid=65535)
+        # two whole packets and the first bytes of a third in one read
+        assert wired.feed(first + second + third[:3]) == MQTTErrorCode.MQTT_ERR_SUCCESS
+        assert wired.delivered == [("rocars/SBC/lanes/L01/plate", b'{"vrn":"AB1"}'), ("a/b", b"")]
+        assert wired.written() == b"\x40\x02\x00\x07"  # one PUBACK: QoS 0 has none
+        assert wired.feed(third[3:]) == MQTTErrorCode.MQTT_ERR_SUCCESS  # the rest of it
+        assert wired.delivered[2] == ("t/\u8eca", bytes(range(256)) * 20)
+        assert wired.written() == b"\x40\x02\xff\xff"
+        assert wired.messages == []  # nothing went paho's way
+        assert not wired.client._rbuf
+        assert wired.client._in_packet["command"] == 0
+    finally:
+        wired.close()
+
+
+def test_publishes_paho_must_see_still_go_its_way() -> None:
+    wired = _Wired(deliver=False)  # no deliver: paho's MQTTMessage and on_message
+    try:
+        assert wired.feed(_publish(b"x/y", b"one", qos=1, mid=3)) == 0
+        assert wired.messages == [b"one"]
+        assert wired.written() == b"\x40\x02\x00\x03"
+    finally:
+        wired.close()
+    wired = _Wired(deliver=True)
+    try:
+        # a topic that is not UTF-8: paho's handling (on_message gets it, as before)
+        assert wired.feed(_publish(b"x/\xff", b"two", qos=0)) == 0
+        assert wired.delivered == []
+        assert wired.messages == [b"two"]
+        # an empty topic is malformed in MQTT 3.1.1: paho reports it, nothing delivered
+        assert wired.feed(_publish(b"", b"three", qos=0)) == MQTTErrorCode.MQTT_ERR_PROTOCOL
+        assert wired.delivered == []
+    finally:
+        wired.close()
