@@ -4,6 +4,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from rocars.errors import BadPayload, BadSignature
 from rocars.messages import Instruction, InstructionCode, PlateRead, SyncStatus, parse
@@ -68,6 +69,44 @@ def test_plate_read_round_trip_normalises_and_ignores_unknown_fields() -> None:
 def test_bad_payloads_raise_bad_payload(payload: bytes) -> None:
     with pytest.raises(BadPayload):
         parse(PlateRead, payload)
+
+
+_READ = (
+    '{"v":1,"id":"01JD0000000000000000000000","ts":"2026-11-21T08:00:00.123Z","vrn":"%s",'
+    '"raw":"%s","confidence":%s,"source":"serial","device":"cam-1","alternates":[]%s}'
+)
+
+
+@pytest.mark.parametrize(
+    ("vrn", "raw", "confidence", "tail"),
+    [
+        ("AB1234", "x", "0.97", ""),  # the usual read
+        ("ab 1o23", "\\u8eca \\\"", "1", ""),  # normalised; escapes
+        ("AB1234", "x", "0.97", ',"vrn":"CD5678"'),  # a key twice: the last wins
+        ("AB1234", "x\\ud800", "0.97", ""),  # a lone surrogate: json.loads takes it
+        ("AB1234", "x", "NaN", ""),  # json.loads takes NaN, the model refuses it
+        ("AB1234", "x", "Infinity", ""),
+        ("AB1234", "x", "1e400", ""),
+        ("AB1234", "x\ty", "0.97", ""),  # a raw tab in a string: neither takes it
+        ("AB1234", "x", "0.97", ","),  # a trailing comma
+        ("AB1234", "x", "0.5", ',"v":2'),  # a version this agent does not read
+    ],
+)
+def test_parse_takes_and_refuses_what_json_loads_and_the_model_do(
+    vrn: str, raw: str, confidence: str, tail: str
+) -> None:
+    """``parse`` tries pydantic's JSON parser first; whatever it gives must be what
+    ``json.loads`` and the model give, a value or a BadPayload with the same words."""
+    payload = (_READ % (vrn, raw, confidence, tail)).encode()
+    try:
+        expected: PlateRead | str = PlateRead.model_validate(json.loads(payload.decode()))
+    except (ValueError, ValidationError) as err:
+        expected = str(err)
+    try:
+        got: PlateRead | str = parse(PlateRead, payload)
+    except BadPayload as err:
+        got = str(err.__cause__)
+    assert got == expected
 
 
 def test_instruction_signature_checks_every_field() -> None:
