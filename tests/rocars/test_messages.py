@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import threading
 from datetime import timedelta
 
 import pytest
 from pydantic import ValidationError
 
+from rocars import signing
 from rocars.errors import BadPayload, BadSignature
 from rocars.messages import Instruction, InstructionCode, PlateRead, SyncStatus, parse
 from rocars.signing import (
@@ -81,7 +85,7 @@ _READ = (
     ("vrn", "raw", "confidence", "tail"),
     [
         ("AB1234", "x", "0.97", ""),  # the usual read
-        ("ab 1o23", "\\u8eca \\\"", "1", ""),  # normalised; escapes
+        ("ab 1o23", '\\u8eca \\"', "1", ""),  # normalised; escapes
         ("AB1234", "x", "0.97", ',"vrn":"CD5678"'),  # a key twice: the last wins
         ("AB1234", "x\\ud800", "0.97", ""),  # a lone surrogate: json.loads takes it
         ("AB1234", "x", "NaN", ""),  # json.loads takes NaN, the model refuses it
@@ -199,3 +203,35 @@ def test_signed_payload_is_the_signed_canonical_json_with_sig_last() -> None:
     assert verify_payload(wire, key) == instruction.model_copy(update={"sig": sig})
     empty_sig = sign_dict({}, key)
     assert signed_payload({}, key) == (empty_sig, b'{"sig":"' + empty_sig.encode() + b'"}')
+
+
+def test_signatures_are_hmac_sha256_of_each_key() -> None:
+    """Keyed HMACs are kept and copied for each signature: every key and message still
+    gets its own HMAC, from any thread, also past the number of keys kept."""
+    keys = [bytes([n]) * n for n in range(1, 80)] + [b"k" * 100]  # short, long (> block)
+    messages = [b"", b"{}", b'{"code":"PROCEED"}' * 9]
+    wrong: list[bytes] = []
+
+    def check() -> None:
+        for key in keys:
+            for message in messages:
+                if signing.sign_canonical(message, key) != (
+                    hmac.new(key, message, hashlib.sha256).hexdigest()
+                ):
+                    wrong.append(key)
+
+    threads = [threading.Thread(target=check) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []
+    full = signing._MAX_KEYED
+    try:
+        signing._MAX_KEYED = len(signing._KEYED)  # no room: a new key is used, not kept
+        assert signing.sign_canonical(b"x", b"new key") == (
+            hmac.new(b"new key", b"x", hashlib.sha256).hexdigest()
+        )
+        assert b"new key" not in signing._KEYED
+    finally:
+        signing._MAX_KEYED = full
