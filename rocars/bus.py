@@ -578,7 +578,13 @@ class Bus:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         # what paho still hands over this way (see _AnswerFirstClient._deliver)
-        self._route(message.topic, bytes(message.payload))
+        try:
+            topic = message.topic
+        except UnicodeDecodeError as err:
+            # a broker should refuse such a topic; raised here, it would end paho's thread
+            logger.warning("dropped a message whose topic is not UTF-8: %s", err)
+            return
+        self._route(topic, bytes(message.payload))
 
     def _route(self, topic: str, payload: bytes) -> None:
         """A message to the handlers of its topic (paho's thread)."""

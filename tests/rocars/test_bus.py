@@ -452,8 +452,8 @@ def _publish(topic: bytes, payload: bytes, *, qos: int, mid: int = 0) -> bytes:
 class _Wired:
     """A client on one end of a socket pair, as if connected: the test is the broker."""
 
-    def __init__(self, *, deliver: bool) -> None:
-        self.client = _AnswerFirstClient(
+    def __init__(self, *, deliver: bool, client: _AnswerFirstClient | None = None) -> None:
+        self.client = client or _AnswerFirstClient(
             CallbackAPIVersion.VERSION2, client_id="wired", protocol=mqtt.MQTTv311
         )
         self.ours, self.broker = socket.socketpair()
@@ -462,6 +462,8 @@ class _Wired:
         self.client._state = _ConnectionState.MQTT_CS_CONNECTED
         self.delivered: list[tuple[str, bytes]] = []
         self.messages: list[bytes] = []  # what paho's on_message got: the payloads
+        if client is not None:  # a Bus's own: its on_message and deliver stay
+            return
         self.client.on_message = lambda c, u, m: self.messages.append(m.payload)
         if deliver:
             self.client.deliver = lambda topic, payload: self.delivered.append((topic, payload))
@@ -519,5 +521,25 @@ def test_publishes_paho_must_see_still_go_its_way() -> None:
         # an empty topic is malformed in MQTT 3.1.1: paho reports it, nothing delivered
         assert wired.feed(_publish(b"", b"three", qos=0)) == MQTTErrorCode.MQTT_ERR_PROTOCOL
         assert wired.delivered == []
+    finally:
+        wired.close()
+
+
+def test_a_topic_that_is_not_utf8_is_dropped_and_the_bus_reads_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """paho hands such a message to ``on_message``, whose ``topic`` raises: before, that
+    ended paho's thread (a broker should refuse the topic, one that does not could)."""
+    bus = Bus("mqtt://127.0.0.1:1", "wired-bus")  # never started: the test is the broker
+    got: list[tuple[str, bytes]] = []
+    bus.subscribe("x/#", lambda topic, payload: got.append((topic, payload)))
+    wired = _Wired(deliver=True, client=bus._client)
+    try:
+        with caplog.at_level("WARNING", logger="rocars.bus"):
+            assert wired.feed(_publish(b"x/\xff", b"bad", qos=1, mid=4)) == 0
+        assert "not UTF-8" in caplog.text
+        assert wired.written() == b"\x40\x02\x00\x04"  # acknowledged: not sent again
+        assert wired.feed(_publish(b"x/y", b"good", qos=1, mid=5)) == 0
+        assert got == [("x/y", b"good")]
     finally:
         wired.close()
