@@ -483,6 +483,23 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu_s(pid: int) -> dict[str, float]:
+    """CPU time (user + system) of each thread of a process so far, in seconds, by the
+    thread's name in the OS (threads of one name added up: uvicorn's workers). A thread
+    that has ended is not there: compare two readings for the threads alive at both."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue  # it ended meanwhile
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat.rpartition(")")[2].split()
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
 def agent_metrics(api_port: int) -> dict[str, dict[str, float]]:
     """The agent's summaries of its plate reads, from one ``/metrics``, by the middle of
     their name (``rocars_sync_plate_{name}_seconds``): ``handling`` (read received ->
@@ -759,12 +776,17 @@ def main(argv: list[str] | None = None) -> int:
             for k, step in enumerate(steps, 1):
                 befores = [agent_metrics(port)["handling"] for _, port, _, _ in agents]
                 cpu_before = [process_cpu_s(proc.pid) for _, _, proc, _ in agents]
+                threads_before = [thread_cpu_s(proc.pid) for _, _, proc, _ in agents]
                 started = time.monotonic()
                 got = one_step(step, f"{k}-{step}")
                 took = time.monotonic() - started
                 cpu_used = [
                     process_cpu_s(p.pid) - c
                     for (_, _, p, _), c in zip(agents, cpu_before, strict=True)
+                ]
+                threads_used = [
+                    {n: t - before.get(n, 0.0) for n, t in thread_cpu_s(p.pid).items()}
+                    for (_, _, p, _), before in zip(agents, threads_before, strict=True)
                 ]
                 # each process's own summaries: quantiles of different processes do not merge
                 afters = [agent_metrics(port) for _, port, _, _ in agents]
@@ -790,8 +812,8 @@ def main(argv: list[str] | None = None) -> int:
                         f"median of {len(got['baseline_lane_max'])} lanes {lane_max:.1f} ms, "
                         f"ratio {lane_max / a99:.1f}x"
                     )
-                for (name, port, _, _), before, summaries, used in zip(
-                    agents, befores, afters, cpu_used, strict=True
+                for (name, port, _, _), before, summaries, used, by_thread in zip(
+                    agents, befores, afters, cpu_used, threads_used, strict=True
                 ):
                     after, age, cpu = summaries["handling"], summaries["age"], summaries["cpu"]
                     count = after.get("_count", 0) - before.get("_count", 0)
@@ -822,6 +844,17 @@ def main(argv: list[str] | None = None) -> int:
                         f"           {who}process CPU (all threads) {used:.1f} s in the step:"
                         f" {used / count * 1000 if count else 0:.2f} ms a truck, "
                         f"{used / took * 100:.0f} % of a CPU over the step's {took:.0f} s"
+                    )
+                    # which thread: paho's (mqtt-bus) answers the reads, the timer
+                    # (sync-lanes) ends the sessions; the rest is background
+                    shares = sorted(by_thread.items(), key=lambda item: -item[1])
+                    print(
+                        f"           {who}by thread, ms a truck: "
+                        + ", ".join(
+                            f"{n} {t / count * 1000:.2f}"
+                            for n, t in shares
+                            if count and t / count >= 5e-6
+                        )
                     )
             got = one_step(top, f"{len(steps) + 1}-null", NULL_CP)
             z = got["agent"]

@@ -5,26 +5,11 @@ makes of perf's lines is what decides its tables, so that is tested."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import pytest
 
+from tests.bench import load_bench
 
-def _load() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "bench" / "sched_trace.py"
-    spec = importlib.util.spec_from_file_location("sched_trace", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["sched_trace"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-st = _load()
+st = load_bench("sched_trace")
 
 
 def _switch(
