@@ -477,17 +477,22 @@ def run_step(
 P50, P90, P99 = '{quantile="0.5"}', '{quantile="0.9"}', '{quantile="0.99"}'
 
 
+def _stat_cpu_s(stat: str) -> float:
+    """User + system CPU time, in seconds, of a ``/proc/.../stat`` line (the fields after
+    the name, which is in parentheses and may hold spaces)."""
+    fields = stat.rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def process_cpu_s(pid: int) -> float:
     """CPU time (user + system) of a process and all its threads so far, in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return _stat_cpu_s(Path(f"/proc/{pid}/stat").read_text())
 
 
 def thread_cpu_s(pid: int) -> dict[str, float]:
     """CPU time (user + system) of each thread of a process so far, in seconds, by the
     thread's name in the OS (threads of one name added up: uvicorn's workers). A thread
     that has ended is not there: compare two readings for the threads alive at both."""
-    tick = os.sysconf("SC_CLK_TCK")
     out: dict[str, float] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
@@ -495,8 +500,7 @@ def thread_cpu_s(pid: int) -> dict[str, float]:
         except OSError:
             continue  # it ended meanwhile
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat.rpartition(")")[2].split()
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        out[name] = out.get(name, 0.0) + _stat_cpu_s(stat)
     return out
 
 

@@ -174,7 +174,7 @@ class _AnswerFirstClient(mqtt.Client):
         #: one thread writes the socket at a time: paho's, or one that publishes
         self._writing = threading.RLock()
         #: where a PUBLISH goes as ``(topic, payload)`` (``Bus`` sets it), instead of
-        #: through paho's ``MQTTMessage`` and ``on_message`` (see ``_deliver``)
+        #: through paho's ``MQTTMessage`` and ``on_message`` (see ``_hand_over``)
         self.deliver: Handler | None = None
 
     def _sock_recv(self, bufsize: int) -> bytes:
@@ -234,10 +234,10 @@ class _AnswerFirstClient(mqtt.Client):
         return rc
 
     def _handle_publish(self) -> MQTTErrorCode:
-        rc = self._deliver(self._in_packet["command"], self._in_packet["packet"])
+        rc = self._hand_over(self._in_packet["command"], self._in_packet["packet"])
         return super()._handle_publish() if rc is None else rc
 
-    def _deliver(self, command: int, packet: bytearray) -> MQTTErrorCode | None:
+    def _hand_over(self, command: int, packet: bytearray) -> MQTTErrorCode | None:
         """A PUBLISH at QoS 0 or 1 to ``deliver``, acknowledged as paho does; None: paho's
         own handling (no ``deliver``, MQTT 5, QoS 2, an empty, cut or non-UTF-8 topic).
 
@@ -577,7 +577,7 @@ class Bus:
                 logger.exception("connection callback failed")
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        # what paho still hands over this way (see _AnswerFirstClient._deliver)
+        # what paho still hands over this way (see _AnswerFirstClient._hand_over)
         try:
             topic = message.topic
         except UnicodeDecodeError as err:

@@ -452,7 +452,9 @@ def _publish(topic: bytes, payload: bytes, *, qos: int, mid: int = 0) -> bytes:
 class _Wired:
     """A client on one end of a socket pair, as if connected: the test is the broker."""
 
-    def __init__(self, *, deliver: bool, client: _AnswerFirstClient | None = None) -> None:
+    def __init__(self, *, deliver: bool = False, client: _AnswerFirstClient | None = None) -> None:
+        """A new client (``deliver``: with a ``deliver`` of its own), or ``client`` (a
+        Bus's, with the Bus's ``on_message`` and ``deliver``)."""
         self.client = client or _AnswerFirstClient(
             CallbackAPIVersion.VERSION2, client_id="wired", protocol=mqtt.MQTTv311
         )
@@ -533,7 +535,7 @@ def test_a_topic_that_is_not_utf8_is_dropped_and_the_bus_reads_on(
     bus = Bus("mqtt://127.0.0.1:1", "wired-bus")  # never started: the test is the broker
     got: list[tuple[str, bytes]] = []
     bus.subscribe("x/#", lambda topic, payload: got.append((topic, payload)))
-    wired = _Wired(deliver=True, client=bus._client)
+    wired = _Wired(client=bus._client)
     try:
         with caplog.at_level("WARNING", logger="rocars.bus"):
             assert wired.feed(_publish(b"x/\xff", b"bad", qos=1, mid=4)) == 0
