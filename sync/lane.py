@@ -195,7 +195,8 @@ class Lane:
             # a good read after an unread / doubtful one is the same truck read better
             # (the AVRS sends it when its camera catches the plate late)
             reread = read.vrn and session.reason in ("no_plate", "low_confidence")
-            self._end(out, now, "reread" if reread else "next_vehicle")
+            # the new truck's instruction follows at once: no READY between the two
+            self._end(out, now, "reread" if reread else "next_vehicle", ready=False)
         plates = self._plates(read)
         session = Session(vrn=read.vrn, plates=plates, started_at=now, code=Code.READY, code_at=now)
         session.plate_reads.append(read)
@@ -391,7 +392,7 @@ class Lane:
         for vrn, code, reason in out.decisions:
             logger.info("lane %s: %s %s (%s)", self.lane, vrn, code, reason)
 
-    def _end(self, out: LaneOutput, now: datetime, reason: str) -> None:
+    def _end(self, out: LaneOutput, now: datetime, reason: str, *, ready: bool = True) -> None:
         session = self.session
         assert session is not None
         shown = [i.code for i in session.instructions if i.code is not Code.READY]
@@ -413,7 +414,8 @@ class Lane:
         )
         out.records.append(record)
         self.session = None
-        self._instruction(out, Code.READY, now)
+        if ready:
+            self._instruction(out, Code.READY, now)
 
     def _act(self, session: Session, now: datetime, kind: str, event_id: str, source: str) -> None:
         session.actions.append(

@@ -326,7 +326,7 @@ def test_rule6_stale_or_never_synced_replica_fails_closed() -> None:
     assert codes(rig.lane.plate(read())) == [C.STOP_SEE_OFFICER]
     rig.fresh = Freshness(last_sync_at=T0 - timedelta(seconds=301), central_up=False)
     out = rig.lane.plate(read(vrn="CD5678"))
-    assert codes(out) == [C.READY, C.STOP_SEE_OFFICER]
+    assert codes(out) == [C.STOP_SEE_OFFICER]
     assert rig.lane.session is not None
     assert rig.lane.session.reason == "stale_replica"
 
@@ -399,13 +399,16 @@ def test_manifest_while_no_bundle_is_ignored() -> None:
 
 def test_same_vrn_again_is_ignored_other_vrn_supersedes() -> None:
     rig = Rig([make_bundle("9110635860", "AB1234")])
-    rig.lane.plate(read())
+    first = rig.lane.plate(read()).instructions[0]
     rig.clock.advance(1)
     out = rig.lane.plate(read(confidence=0.99))
     assert not out.changed
     rig.clock.advance(1)
     out = rig.lane.plate(read(vrn="CD5678"))
-    assert codes(out) == [C.READY, C.NO_BUNDLE]
+    # the new truck's instruction replaces the old one's: no READY between them
+    assert codes(out) == [C.NO_BUNDLE]
+    assert out.instructions[0].seq > first.seq
+    assert out.instructions[0].vrn == "CD5678"
     record = only_record(out)
     assert (record.vrn, record.outcome, record.reason) == (
         "AB1234",
@@ -441,7 +444,7 @@ def test_a_good_read_after_an_unread_one_starts_over_as_a_reread() -> None:
     assert codes(rig.lane.plate(read(vrn="", confidence=0.0))) == [C.STOP_SEE_OFFICER]
     rig.clock.advance(1)
     out = rig.lane.plate(read(vrn="AB1234"))
-    assert codes(out) == [C.READY, C.DROP_MANIFEST]
+    assert codes(out) == [C.DROP_MANIFEST]
     assert only_record(out).reason == "reread"
 
 
@@ -450,7 +453,7 @@ def test_next_vehicle_during_a_proceed_hold_shows_its_own_code() -> None:
     assert codes(rig.lane.plate(read())) == [C.PROCEED]
     rig.clock.advance(2)
     out = rig.lane.plate(read(vrn="", confidence=0.0))
-    assert codes(out) == [C.READY, C.STOP_SEE_OFFICER]
+    assert codes(out) == [C.STOP_SEE_OFFICER]
     assert only_record(out).outcome is C.PROCEED
 
 
