@@ -121,6 +121,12 @@ class _Decision:
     ubr: str | None = None
     bay: str | None = None
     earliest_at: datetime | None = None
+    #: the plates of the bundle decided on, at this control point and direction
+    plates: tuple[str, ...] = ()
+
+
+def _bundle_plates(bundle: Bundle) -> tuple[str, ...]:
+    return (bundle.vrn, bundle.second_plate) if bundle.second_plate else (bundle.vrn,)
 
 
 def _plate_or_none(text: str) -> str | None:
@@ -158,6 +164,9 @@ class Lane:
         self._rng = rng or random.Random()
         self.last_seq = last_seq
         self.session: Session | None = None
+        #: the plates of the session's bundle here, as found when the lane decided on it
+        #: (``_same_truck``); a session restored at start-up ends at once and has none
+        self._bundle_plates: tuple[str, ...] = ()
 
     @property
     def lane(self) -> str:
@@ -198,6 +207,7 @@ class Lane:
             # the new truck's instruction follows at once: no READY between the two
             self._end(out, now, "reread" if reread else "next_vehicle", ready=False)
         plates = self._plates(read)
+        self._bundle_plates = ()
         session = Session(vrn=read.vrn, plates=plates, started_at=now, code=Code.READY, code_at=now)
         session.plate_reads.append(read)
         self.session = session
@@ -269,17 +279,17 @@ class Lane:
 
     def _same_truck(self, session: Session, read: PlateRead) -> bool:
         """The read names a plate of the truck already at the lane: the session's plates,
-        or either plate of its bundle (a cross-boundary truck's HK plate read after its
-        Mainland one, or the other way round)."""
-        seen = set(self._plates(read))
-        known = set(session.plates)
-        if session.ubr is not None:
-            bundle = self._current_bundle(session)
-            if bundle is not None:
-                known.add(bundle.vrn)
-                if bundle.second_plate:
-                    known.add(bundle.second_plate)
-        return bool(seen & known)
+        or either plate of its bundle here (a cross-boundary truck's HK plate read after
+        its Mainland one, or the other way round).
+
+        The bundle's plates are those it had when the lane decided on it: a truck's
+        plates do not change while it stands at the lane, and looking the bundle up
+        again cost every read that found a session open a second replica look-up.
+        """
+        seen = self._plates(read)
+        known = session.plates
+        plates = self._bundle_plates
+        return any(plate in known or plate in plates for plate in seen)
 
     def _plates(self, read: PlateRead) -> list[str]:
         """The read vrn and every alternate read as confidently (incl. a Mainland plate)."""
@@ -319,12 +329,21 @@ class Lane:
             if not ready:
                 first = min(here, key=lambda b: b.earliest_at)
                 return _Decision(
-                    Code.TOO_EARLY, "too_early", ubr=first.ubr, earliest_at=first.earliest_at
+                    Code.TOO_EARLY,
+                    "too_early",
+                    ubr=first.ubr,
+                    earliest_at=first.earliest_at,
+                    plates=_bundle_plates(first),
                 )
             # a selected inspection wins over a release; then the oldest bundle
             bundle = min(ready, key=lambda b: (b.result != Code.INSPECT, b.bundled_at, b.ubr))
             if self.config.manifest_required:
-                return _Decision(Code.DROP_MANIFEST, "awaiting_manifest", ubr=bundle.ubr)
+                return _Decision(
+                    Code.DROP_MANIFEST,
+                    "awaiting_manifest",
+                    ubr=bundle.ubr,
+                    plates=_bundle_plates(bundle),
+                )
             return self._result(bundle)
         if active:
             return _Decision(Code.WRONG_CONTROL_POINT, "wrong_control_point", ubr=active[0].ubr)
@@ -350,10 +369,11 @@ class Lane:
         return None
 
     def _result(self, bundle: Bundle) -> _Decision:
+        plates = _bundle_plates(bundle)
         if bundle.result == Code.INSPECT:
             bay = bundle.bay or self.config.inspect_bay
-            return _Decision(Code.INSPECT, "inspect", ubr=bundle.ubr, bay=bay)
-        return _Decision(Code.PROCEED, "released", ubr=bundle.ubr)
+            return _Decision(Code.INSPECT, "inspect", ubr=bundle.ubr, bay=bay, plates=plates)
+        return _Decision(Code.PROCEED, "released", ubr=bundle.ubr, plates=plates)
 
     # -- bookkeeping -------------------------------------------------------------------
 
@@ -365,6 +385,8 @@ class Lane:
         session.reason = decision.reason
         if decision.ubr is not None:
             session.ubr = decision.ubr
+        if decision.plates:
+            self._bundle_plates = decision.plates
         seq = self._instruction(
             out,
             decision.code,
@@ -414,6 +436,7 @@ class Lane:
         )
         out.records.append(record)
         self.session = None
+        self._bundle_plates = ()
         if ready:
             self._instruction(out, Code.READY, now)
 

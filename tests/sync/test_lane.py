@@ -439,6 +439,46 @@ def test_the_other_plate_of_the_same_truck_is_the_same_truck() -> None:
     assert not rig2.lane.plate(read(vrn="粤Z1234港")).changed
 
 
+def test_the_same_truck_is_told_without_a_second_lookup() -> None:
+    """The bundle's plates are kept from the decision: a read that finds a session open
+    costs no replica look-up for the session's bundle (it cost every such read one)."""
+    rig = Rig([make_bundle("9110635860", "AB1234", second_plate="粤Z1234港")])
+    asked: list[str] = []
+    lookup = rig.lookup
+
+    def counting(plate: str) -> list[Bundle]:
+        asked.append(plate)
+        return lookup(plate)
+
+    rig.lane._lookup = counting
+    assert codes(rig.lane.plate(read(vrn="AB1234"))) == [C.DROP_MANIFEST]
+    assert asked == ["AB1234"]
+    rig.clock.advance(1)
+    assert rig.lane.plate(read(vrn="粤Z1234港")).ignored == ["same_truck"]
+    assert asked == ["AB1234"]
+    # cancelled meanwhile: still the truck at the lane (its plates did not change)
+    rig.bundles = []
+    assert rig.lane.plate(read(vrn="粤Z1234港")).ignored == ["same_truck"]
+    # another truck: only its own look-up
+    out = rig.lane.plate(read(vrn="CD5678"))
+    assert codes(out) == [C.NO_BUNDLE]
+    assert asked == ["AB1234", "CD5678"]
+
+
+def test_too_early_and_wrong_control_point_sessions_know_their_truck() -> None:
+    later = T0 + timedelta(minutes=10)
+    rig = Rig([make_bundle("9110635860", "AB1234", second_plate="粤Z1234港", earliest_at=later)])
+    assert codes(rig.lane.plate(read(vrn="AB1234"))) == [C.TOO_EARLY]
+    assert rig.lane.plate(read(vrn="粤Z1234港")).ignored == ["same_truck"]
+    # a bundle for another control point is not this lane's to vouch for: its other
+    # plate is another session, as before
+    rig = Rig([make_bundle("9110635860", "AB1234", second_plate="粤Z1234港", cp="LMC")])
+    assert codes(rig.lane.plate(read(vrn="AB1234"))) == [C.WRONG_CONTROL_POINT]
+    out = rig.lane.plate(read(vrn="粤Z1234港"))
+    assert codes(out) == [C.WRONG_CONTROL_POINT]
+    assert only_record(out).reason == "next_vehicle"
+
+
 def test_a_good_read_after_an_unread_one_starts_over_as_a_reread() -> None:
     rig = Rig([make_bundle("9110635860", "AB1234")])
     assert codes(rig.lane.plate(read(vrn="", confidence=0.0))) == [C.STOP_SEE_OFFICER]
