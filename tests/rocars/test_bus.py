@@ -305,13 +305,23 @@ def test_an_answer_is_written_by_paho_thread_without_waking_it(mosquitto: Mosqui
     assert set(wakes_in_handler) == {0}
     assert left_queued
     assert max(left_queued) == 0  # nothing left for a later round
-    sends = counters[0].sends
     assert type(client._sock) is socket.socket  # a plain TCP socket: written from here
-    info = responder.publish("w/other", b"from the test's thread")
-    assert not client._out_packet  # written on this thread, in the call
-    assert counters[0].sends == sends
-    info.wait_for_publish(5)
-    assert info.is_published()
+    # written on this thread, in the call, unless paho's thread is writing at that very
+    # moment (an acknowledgement, a keepalive): then it is woken instead. Of ten, spaced
+    # out, at most two may meet that (one publish, asserted alone, failed once in a
+    # `make test` run); without the direct write every one wakes it
+    infos = []
+    written_here = 0
+    for n in range(10):
+        before = counters[0].sends
+        infos.append(responder.publish("w/other", b"from the test's thread %d" % n))
+        written_here += counters[0].sends == before
+        time.sleep(0.02)
+    assert written_here >= 8
+    for info in infos:
+        info.wait_for_publish(5)
+        assert info.is_published()
+    sends = counters[0].sends
     loose = responder.publish("w/other", b"QoS 0 from the test's thread", qos=0)
     loose.wait_for_publish(5)
     assert loose.is_published()
@@ -320,7 +330,7 @@ def test_an_answer_is_written_by_paho_thread_without_waking_it(mosquitto: Mosqui
     while client._out_messages and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not client._out_messages  # every answer's PUBACK taken
-    assert len(published) >= 21
+    assert len(published) >= 30  # 20 answers, 10 from this thread
     assert not any(failed for _, failed in published)
     asker.stop()
     responder.stop()
