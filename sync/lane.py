@@ -207,7 +207,6 @@ class Lane:
             # the new truck's instruction follows at once: no READY between the two
             self._end(out, now, "reread" if reread else "next_vehicle", ready=False)
         plates = self._plates(read)
-        self._bundle_plates = ()
         session = Session(vrn=read.vrn, plates=plates, started_at=now, code=Code.READY, code_at=now)
         session.plate_reads.append(read)
         self.session = session
