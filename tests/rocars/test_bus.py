@@ -537,6 +537,32 @@ def test_publishes_paho_must_see_still_go_its_way() -> None:
         wired.close()
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\x00",  # shorter than its topic length
+        b"\x00\x09a/b",  # a topic length past the packet's end
+        b"\x00\x03a/b\x00",  # QoS 1 with half a packet id
+    ],
+)
+def test_a_publish_cut_short_is_a_protocol_error_not_the_end_of_the_thread(body: bytes) -> None:
+    """Such a packet goes paho's way (``_hand_over`` declines it), whose decoding turns
+    the ``struct.error`` into a malformed packet: a protocol error, as for an empty topic
+    (paho drops the connection and reconnects), not an exception out of the network
+    thread; whole or split alike, with or without ``deliver``."""
+    packet = bytes([0x32, len(body)]) + body
+    for deliver in (True, False):
+        for parts in ([packet], [packet[:1], packet[1:]]):
+            wired = _Wired(deliver=deliver)
+            try:
+                rcs = [wired.feed(part) for part in parts]
+                assert rcs[-1] == MQTTErrorCode.MQTT_ERR_PROTOCOL
+                assert wired.delivered == []
+                assert wired.messages == []
+            finally:
+                wired.close()
+
+
 def test_a_topic_that_is_not_utf8_is_dropped_and_the_bus_reads_on(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
