@@ -207,8 +207,10 @@ def decode_json(payload: bytes) -> dict[str, Any]:
         raise BadPayload(f"payload of {len(payload)} bytes is over {MAX_PAYLOAD_BYTES}")
     try:
         data = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise BadPayload(f"not UTF-8 JSON: {err}") from err
+    except (ValueError, RecursionError) as err:
+        # not UTF-8, not JSON, an integer of over 4300 digits (ValueError each), or
+        # arrays nested deeper than the interpreter's recursion limit
+        raise BadPayload(f"not UTF-8 JSON: {str(err)[:200]}") from err
     if not isinstance(data, dict):
         raise BadPayload(f"payload is a JSON {type(data).__name__}, not an object")
     return data

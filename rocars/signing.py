@@ -13,7 +13,7 @@ import json
 from json.encoder import encode_basestring
 from typing import Any
 
-from rocars.errors import BadSignature
+from rocars.errors import BadPayload, BadSignature
 from rocars.ids import ControlPoint, validate_lane
 from rocars.messages import Instruction, decode_json, parse
 
@@ -114,6 +114,10 @@ def verify_payload(payload: bytes | dict[str, Any], key: bytes) -> Instruction:
     data = payload if isinstance(payload, dict) else decode_json(payload)
     instruction = parse(Instruction, data)
     sig = data.get("sig")
-    if not isinstance(sig, str) or not hmac.compare_digest(sig, sign_dict(data, key)):
+    try:
+        expected = sign_dict(data, key)
+    except UnicodeEncodeError as err:  # a lone surrogate (``"\ud800"``): no producer signs it
+        raise BadPayload(f"text that is not Unicode: {err}") from err
+    if not isinstance(sig, str) or not hmac.compare_digest(sig, expected):
         raise BadSignature("instruction signature does not verify")
     return instruction

@@ -33,6 +33,9 @@ from ui_common.errors import InstructionRejected
 from ui_common.i18n import Translations
 from ui_common.lanewatch import Clock, LaneWatch, Shown, SystemClock
 
+#: The longest the re-evaluation timer is set for (it is set again when it fires).
+MAX_TIMER_MS = 60_000
+
 logger = logging.getLogger(__name__)
 
 
@@ -132,7 +135,10 @@ class LaneWatchController(QObject):
         wait = self.watch.seconds_to_next_change()
         shown = self.watch.shown()
         if wait is not None:
-            self._timer.start(max(1, math.ceil(wait * 1000)))
+            # at most a minute: QTimer takes a signed 32-bit count of ms (24.8 days), and a
+            # far-off expiry (a clock stepped 25 days) raised here, before the emit below,
+            # and froze the screen on what it showed; early is harmless, this re-arms
+            self._timer.start(min(MAX_TIMER_MS, max(1, math.ceil(wait * 1000))))
         else:
             self._timer.stop()
         if shown != self._shown:

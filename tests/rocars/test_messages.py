@@ -68,6 +68,19 @@ def test_plate_read_round_trip_normalises_and_ignores_unknown_fields() -> None:
             }
         ).encode(),
         b"{" + b" " * 70_000 + b"}",
+        # json.loads' other errors: nested past the recursion limit, an integer of over
+        # 4300 digits; and a time before year 1 once in UTC (an OverflowError)
+        b'{"v":1,"alternates":' + b"[" * 5000 + b"]" * 5000 + b"}",
+        b'{"v":1,"confidence":' + b"1" * 5000 + b"}",
+        json.dumps(
+            {
+                "v": 1,
+                "confidence": 0.5,
+                "source": "serial",
+                "device": "d",
+                "ts": "0001-01-01T00:00:00+01:00",
+            }
+        ).encode(),
     ],
 )
 def test_bad_payloads_raise_bad_payload(payload: bytes) -> None:

@@ -103,6 +103,11 @@ def test_wire_times(value: datetime, text: str) -> None:
     )
 
 
+def test_a_time_out_of_range_in_utc_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        parse_rfc3339("0001-01-01T00:00:00+01:00")  # was an OverflowError
+
+
 def test_naive_time_is_refused() -> None:
     with pytest.raises(ValueError, match="naive"):
         to_rfc3339(datetime(2026, 11, 21, 8, 0, 0))

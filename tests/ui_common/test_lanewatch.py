@@ -89,6 +89,37 @@ def test_bad_payload_dropped(watch: LaneWatch, payload: bytes) -> None:
     assert watch.shown().reason is FailReason.NO_INSTRUCTION
 
 
+#: payloads that ``json.loads`` or the time parsing refused with other errors than the
+#: JSON ones: nested past the recursion limit, an integer of over 4300 digits, a time
+#: before year 1 once in UTC
+ODD_PAYLOADS = {
+    "deep": b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}",
+    "huge_int": b'{"seq":' + b"1" * 5000 + b"}",
+    "year_0": json.dumps(
+        {"v": 1, "id": "01JD0000000000000000000000", "ts": "0001-01-01T00:00:00+01:00"}
+    ).encode(),
+}
+
+
+@pytest.mark.parametrize("name", [*ODD_PAYLOADS, "lone_surrogate"])
+def test_odd_payloads_are_bad_payloads_and_change_nothing(watch: LaneWatch, name: str) -> None:
+    watch.on_instruction(make_instruction(C.NO_BUNDLE, 1).to_bytes())
+    if name == "lone_surrogate":  # valid UTF-8 JSON (an escape) that cannot be signed
+        fields = make_instruction(C.PROCEED, 2).to_dict()
+        payload = json.dumps({**fields, "note": "\ud800"}).encode()
+    else:
+        payload = ODD_PAYLOADS[name]
+    with pytest.raises(InstructionRejected) as err:
+        watch.on_instruction(payload)
+    assert err.value.key == "bad_payload"
+    from rocars.errors import BadPayload
+
+    if name != "lone_surrogate":
+        with pytest.raises(BadPayload):
+            watch.on_sync_status(payload)
+    assert watch.shown().code is C.NO_BUNDLE
+
+
 def test_replay_dropped_but_same_message_reconfirms(watch: LaneWatch) -> None:
     old = make_instruction(C.PROCEED, 7)
     watch.on_instruction(old.to_bytes())
