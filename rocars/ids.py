@@ -13,8 +13,10 @@ from pydantic import AfterValidator, BeforeValidator
 
 from rocars.errors import InvalidIdentifier
 
-_TEN_DIGITS = re.compile(r"^\d{10}$")
-_SIX_DIGITS = re.compile(r"^\d{6}$")
+# [0-9], not \d: \d takes any script's digits (fullwidth, Arabic-Indic), which no
+# identifier of ROCARS has
+_TEN_DIGITS = re.compile(r"^[0-9]{10}$")
+_SIX_DIGITS = re.compile(r"^[0-9]{6}$")
 _LANE = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
 _SHARD = re.compile(r"^[a-z0-9][a-z0-9-]{0,15}$")
 _DEVICE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")

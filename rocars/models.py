@@ -59,7 +59,7 @@ class CargoItems(_Body):
         default=None, description="vehicle registration number, from the trucker"
     )
     container_no: str | None = Field(
-        default=None, pattern=r"^[A-Z]{4}\d{7}$", description="ISO 6346 container number"
+        default=None, pattern=r"^[A-Z]{4}[0-9]{7}$", description="ISO 6346 container number"
     )
     licence_no: str | None = Field(
         default=None, max_length=35, description="licence / permit number"
@@ -217,7 +217,7 @@ class SecurityCodeAuth(_Body):
     """Signed with the 6-digit code the driver's hardware token shows now."""
 
     method: Literal["security_code"] = "security_code"
-    code: str = Field(pattern=r"^\d{6}$")
+    code: str = Field(pattern=r"^[0-9]{6}$")
 
 
 class CertificateAuth(_Body):

@@ -125,8 +125,11 @@ async def _parse(request: Request, model: type[M], max_body: int) -> M:
     raw = await _read_body(request, max_body)
     try:
         data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise _validation_error([{"field": "body", "message": f"not UTF-8 JSON: {err}"}]) from err
+    except (ValueError, RecursionError) as err:
+        # not UTF-8, not JSON, an integer of over 4300 digits, or nested past the
+        # interpreter's recursion limit (a 500 before)
+        message = f"not UTF-8 JSON: {str(err)[:200]}"
+        raise _validation_error([{"field": "body", "message": message}]) from err
     if not isinstance(data, dict):
         raise _validation_error([{"field": "body", "message": "must be a JSON object"}])
     try:
@@ -196,8 +199,16 @@ def build_router(
         try:
             body = await run_in_threadpool(from_replica)
         except LocalApiError as err:
-            response = err.response()
-            response.headers[STALE_HEADER] = _since(replica)
+            # a "not found" from a copy that may be behind says so as a stale answer does,
+            # in the body too: a client that reads no headers (the kiosk) sees it
+            since = _since(replica)
+            if isinstance(err.detail, dict):
+                err.detail["stale_since"] = since
+            response = JSONResponse(
+                {"error": err.key, "detail": err.detail, "stale_since": since},
+                status_code=err.status,
+                headers={STALE_HEADER: since},
+            )
             return response
         return stale(body)
 

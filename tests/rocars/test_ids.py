@@ -43,7 +43,8 @@ def test_mainland_plate() -> None:
 @pytest.mark.parametrize("fn", [normalize_ccrn, normalize_ubr])
 def test_ten_digits(fn: object) -> None:
     assert fn("1001 041-258") == "1001041258"  # type: ignore[operator]
-    for bad in ["100104125", "10010412588", "10010412a8", ""]:
+    # fullwidth and Arabic-Indic digits are digits to a regular expression, not to ROCARS
+    for bad in ["100104125", "10010412588", "10010412a8", "", "１００１０４１２５８", "١٠٠١٠٤١٢٥٨"]:
         with pytest.raises(InvalidIdentifier):
             fn(bad)  # type: ignore[operator]
 
@@ -56,3 +57,18 @@ def test_control_points_in_ivrs_order() -> None:
         ControlPoint.parse("XXX")
     with pytest.raises(InvalidIdentifier):
         ControlPoint.parse("8")
+
+
+def test_an_account_and_a_security_code_are_ascii_digits() -> None:
+    from pydantic import ValidationError
+
+    from rocars.ids import normalize_account
+    from rocars.models import SecurityCodeAuth
+
+    assert normalize_account("110928") == "110928"
+    assert SecurityCodeAuth(code="123456").code == "123456"
+    for bad in ("１１０９２８", "١١٠٩٢٨"):
+        with pytest.raises(InvalidIdentifier):
+            normalize_account(bad)
+        with pytest.raises(ValidationError):
+            SecurityCodeAuth(code=bad)

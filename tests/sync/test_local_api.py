@@ -140,10 +140,18 @@ def test_centre_down_queries_from_the_replica_and_writes_refused_then_back(
     assert cargo.json()["ubr"] == BUNDLED_UBR
     assert cargo.json()["stale_since"] == since
 
-    unknown = http.get("/v1/bundles/9999999999")
-    assert unknown.status_code == 404
-    assert unknown.json()["error"] == "ubr_not_found"
-    assert unknown.headers[STALE_HEADER] == since
+    for path, params in (
+        ("/v1/bundles/9999999999", None),
+        ("/v1/cargo/9999999999", None),
+        ("/v1/bundles", {"ccrn": "9999999999"}),
+    ):
+        unknown = http.get(path, params=params)
+        assert unknown.status_code == 404, path
+        assert unknown.json()["error"] in ("ubr_not_found", "ccrn_not_found")
+        assert unknown.headers[STALE_HEADER] == since
+        # in the body too, and in its detail: the kiosk's client reads no headers
+        assert unknown.json()["stale_since"] == since
+        assert unknown.json()["detail"]["stale_since"] == since
 
     for method, path, body in (
         ("POST", "/v1/cargo", items().model_dump(mode="json")),
@@ -216,10 +224,12 @@ def test_bad_input_is_refused_clearly_and_changes_nothing(
     streamed = http.post("/v1/cargo", content=chunks())
     assert streamed.status_code == 413
 
-    not_json = http.post("/v1/cargo", content=b"{not json")
-    assert not_json.status_code == 422
-    assert not_json.json()["error"] == "validation_error"
-    assert not_json.json()["detail"][0]["field"] == "body"
+    for body in (b"{not json", b"[" * 20_000, b'{"packages": ' + b"1" * 5000 + b"}"):
+        # not JSON; nested past the recursion limit; an integer of 4300+ digits (a 500)
+        not_json = http.post("/v1/cargo", content=body)
+        assert not_json.status_code == 422, body[:20]
+        assert not_json.json()["error"] == "validation_error"
+        assert not_json.json()["detail"][0]["field"] == "body"
 
     bad = items().model_dump(mode="json")
     bad.update(packages=0, consignor_name="", vrn="IOQ-NOT-A-PLATE")
