@@ -6,6 +6,7 @@ the kiosk fills them in. Field names are the API's JSON names.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -35,6 +36,13 @@ class _Record(BaseModel):
     """A record as the centre returns it: unknown fields ignored for forward compatibility."""
 
     model_config = ConfigDict(extra="ignore")
+
+
+#: What no cargo text needs and a screen or receipt must not be given: control characters
+#: (tab and line breaks aside: the transhipment details are several lines) and the
+#: bidirectional embeddings, overrides and isolates, which make a text read otherwise
+#: than it is stored.
+_HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def _text(max_length: int, description: str) -> Any:
@@ -73,6 +81,23 @@ class CargoItems(_Body):
     def _blank_is_none(cls, value: object) -> object:
         if isinstance(value, str):
             value = value.strip().upper() if value.strip() else None
+        return value
+
+    @field_validator(
+        "package_description",
+        "article_description",
+        "consignor_name",
+        "consignor_address",
+        "consignee_name",
+        "consignee_address",
+        "licence_no",
+        "transhipment",
+    )
+    @classmethod
+    def _no_hidden_characters(cls, value: str | None) -> str | None:
+        found = None if value is None else _HIDDEN.search(value)
+        if found:
+            raise ValueError(f"control character U+{ord(found.group()):04X} is not allowed")
         return value
 
 
