@@ -188,6 +188,9 @@ class Kiosk:
         self.batch_files: list[Path] = []
         self.batch_file: Path | None = None
         self.batch_outcomes: list[BatchOutcome] = []
+        # Nothing typed and no screen left since the session began: the idle timeout
+        # has nothing to clear (every other state holds something of the person's).
+        self._untouched = True
 
     @property
     def session(self) -> int:
@@ -204,6 +207,7 @@ class Kiosk:
     def _go(self, screen: Screen, *, remember: bool = True) -> None:
         if remember and screen != self.screen:
             self.history.append(self.screen)
+        self._untouched = False
         self.screen = screen
         self.notice = None
 
@@ -212,6 +216,7 @@ class Kiosk:
 
     def set_input(self, name: str, value: str) -> None:
         """What a text box on the current screen now holds (secrets go to their own slot)."""
+        self._untouched = False
         if name == "password":
             self.password = Secret(value)
         elif name == "code":
@@ -236,7 +241,7 @@ class Kiosk:
 
     def tick(self, now: float) -> str:
         """Called every second or so: ``active``, ``warn`` (show the countdown) or ``expired``."""
-        if self.screen == Screen.START and not self.history and self.lang == DEFAULT_LANGUAGE:
+        if self.screen == Screen.START and self._untouched and self.lang == DEFAULT_LANGUAGE:
             self.idle.touch(now)
             return "active"
         state = self.idle.check(now)
@@ -247,11 +252,15 @@ class Kiosk:
 
     def reset(self) -> None:
         """End the session: drop everything typed, back to the first screen."""
+        self._end_session(DEFAULT_LANGUAGE)
+
+    def _end_session(self, lang: Language) -> None:
         self.password.clear()
         self.code.clear()
         self.pin.clear()
         self._session += 1
         self._reset_state()
+        self.lang = lang
         self._changed()
 
     finish = reset
@@ -270,6 +279,11 @@ class Kiosk:
             self.screen = self.history.pop()
         else:
             self.screen = Screen.START
+        if self.screen == Screen.START:
+            # Back at the first screen the person has left: nothing of theirs (a driver's
+            # account and password) may wait there for the next one. Their language stays.
+            self._end_session(self.lang)
+            return
         self.notice = None
         self._changed()
 
@@ -330,7 +344,17 @@ class Kiosk:
             detail = error.detail if isinstance(error.detail, list) else []
             fields = ", ".join(str(d.get("field", "")) for d in detail if isinstance(d, dict))
             return Notice("validation_error", {"fields": fields})
-        return Notice.from_error(error)
+        notice = Notice.from_error(error)
+        if (
+            isinstance(error, ApiError)
+            and error.key == "central_unavailable"
+            and isinstance(error.detail, dict)
+            and error.detail.get("maybe_applied") is True
+        ):
+            # The centre went silent after the request reached it: it may have been done
+            # (a CCRN issued, a bundle made). Sent again, it could be done twice.
+            return Notice("central_unavailable_maybe_applied", notice.params)
+        return notice
 
     # -- first screen --------------------------------------------------------------------
 

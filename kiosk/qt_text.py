@@ -68,6 +68,7 @@ MESSAGE_KEYS: tuple[str, ...] = (
     QT_TRANSLATE_NOOP("Messages", "error_unknown"),
     # the local API and the centre
     QT_TRANSLATE_NOOP("Messages", "central_unavailable"),
+    QT_TRANSLATE_NOOP("Messages", "central_unavailable_maybe_applied"),
     QT_TRANSLATE_NOOP("Messages", "validation_error"),
     QT_TRANSLATE_NOOP("Messages", "payload_too_large"),
     QT_TRANSLATE_NOOP("Messages", "credentials_invalid"),

@@ -452,6 +452,10 @@
       <translation>ROCARS cannot be reached now, so this cannot be done. Queries still work. Please try again later.</translation>
     </message>
     <message>
+      <source>central_unavailable_maybe_applied</source>
+      <translation>ROCARS may have received this before the connection was lost, so it may already be done. Please check with Query or ask staff before trying again.</translation>
+    </message>
+    <message>
       <source>cert_account_mismatch</source>
       <translation>This certificate belongs to another account.</translation>
     </message>

@@ -452,6 +452,10 @@
       <translation>现时未能连接道路货物资料系统，未能办理此项目；查询仍可使用。请稍后再试。</translation>
     </message>
     <message>
+      <source>central_unavailable_maybe_applied</source>
+      <translation>连接中断前，道路货物资料系统可能已收到并办妥此项目。再试之前，请先按“查询”核对，或向职员查询。</translation>
+    </message>
+    <message>
       <source>cert_account_mismatch</source>
       <translation>此证书属于另一个账户。</translation>
     </message>

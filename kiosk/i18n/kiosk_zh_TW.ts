@@ -452,6 +452,10 @@
       <translation>現時未能連接道路貨物資料系統，未能辦理此項目；查詢仍可使用。請稍後再試。</translation>
     </message>
     <message>
+      <source>central_unavailable_maybe_applied</source>
+      <translation>連線中斷前，道路貨物資料系統可能已收到並辦妥此項目。再試之前，請先按「查詢」核對，或向職員查詢。</translation>
+    </message>
+    <message>
       <source>cert_account_mismatch</source>
       <translation>此證書屬於另一個賬戶。</translation>
     </message>

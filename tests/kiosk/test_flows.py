@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import pickle
+import socketserver
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import uvicorn
+from fastapi import FastAPI
 
 from kiosk.api import KioskClient
 from kiosk.flows import Call, Kiosk, QueryMode, Screen
 from kiosk.session import IdleClock, Secret
+from rocars.broker import free_port
 from rocars.ids import ControlPoint, Direction
+from sync.local_api import build_router
+from sync.puller import CentralClient
+from sync.replica import Replica
 from tests.kiosk.conftest import Backend
 from ui_common.languages import Language
 
@@ -154,3 +164,139 @@ def test_idle_at_the_start_screen_does_nothing_but_a_changed_language_resets(
     model.set_language(Language.ZH_CN)
     assert model.tick(200) == "expired"
     assert model.lang == Language.ZH_TW
+
+
+def test_back_to_the_first_screen_ends_the_session(model: Kiosk) -> None:
+    """A driver who backs out to the first screen and walks away leaves nothing behind:
+    the next person pressing "Truck driver", "Sign in" is not signed in as them."""
+    shown: list[Screen] = []
+    model.add_listener(lambda: shown.append(model.screen))
+    model.set_language(Language.EN)
+    model.start_driver()
+    model.set_input("account", "110928")
+    model.set_input("password", "s3cret-pass")
+    model.sign_in()
+    session = model.session
+    model.back()
+    assert model.password  # one screen back is still the same person
+    model.back()
+    assert shown[-3:] == [Screen.DRIVER_MENU, Screen.SIGN_IN, Screen.START]
+    assert model.session == session + 1  # the window wipes every screen's fields
+    assert not model.password
+    assert model.account == ""
+    assert model.input("account") == ""
+    assert model.lang == Language.EN  # the language they chose stays on the first screen
+    model.start_driver()
+    model.sign_in()
+    assert model.screen == Screen.SIGN_IN
+    assert model.notice is not None
+    assert model.notice.key == "account_invalid"
+
+
+def test_idle_at_the_start_screen_clears_whatever_is_held(model: Kiosk) -> None:
+    """Only a first screen nobody has used is left alone; anything held there is cleared."""
+    model.idle = IdleClock(warn_after=1, reset_after=2)
+    model.touch(0)
+    model.set_input("account", "110928")
+    model.set_input("password", "s3cret-pass")
+    assert model.screen == Screen.START
+    assert model.tick(1.5) == "warn"
+    assert model.tick(100) == "expired"
+    assert not model.password
+    assert model.input("account") == ""
+    assert model.tick(200) == "active"  # now nothing is held
+
+
+class _HangUp(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        request = self.rfile.readline().decode("latin-1").strip()
+        length = 0
+        while (line := self.rfile.readline()) not in (b"\r\n", b"\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value)
+        self.rfile.read(length)
+        assert isinstance(self.server, HangUpCentre)
+        self.server.received.append(request)
+        # ... and the connection closes without an answer, as when the centre crashed
+
+
+class HangUpCentre(socketserver.ThreadingTCPServer):
+    """A centre that reads each whole request, then hangs up unanswered: it may have acted."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _HangUp)
+        self.received: list[str] = []
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def gone(self) -> None:
+        """The centre's process is gone: its port refuses connections."""
+        self.shutdown()
+        self.server_close()
+        self.thread.join(10)
+
+
+@pytest.fixture
+def hang_up_centre() -> Iterator[HangUpCentre]:
+    centre = HangUpCentre()
+    yield centre
+    if centre.thread.is_alive():
+        centre.gone()
+
+
+@pytest.fixture
+def hung_up_kiosk(hang_up_centre: HangUpCentre, tmp_path: Path) -> Iterator[Kiosk]:
+    """A kiosk on the real local API (uvicorn, loopback) in front of ``hang_up_centre``."""
+    central = CentralClient(hang_up_centre.url, timeout=5.0)
+    replica = Replica(tmp_path / "replica.sqlite")
+    app = FastAPI()
+    app.include_router(build_router(central, replica, lambda: True))
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, name="local-api", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "local API did not start"
+        time.sleep(0.01)
+    client = KioskClient(f"http://127.0.0.1:{port}")
+    yield Kiosk(client, media=tmp_path)
+    client.close()
+    server.should_exit = True
+    thread.join(10)
+    central.close()
+    replica.close()
+
+
+def test_a_write_the_centre_may_have_done_says_check_first(
+    hung_up_kiosk: Kiosk, hang_up_centre: HangUpCentre
+) -> None:
+    """The centre hangs up after reading the cargo: it may have issued a CCRN, so the
+    shipper is told to check before sending again, not "try again later"."""
+    model = hung_up_kiosk
+    model.start_shipper()
+    model.new_cargo()  # today's date, import
+    for name, value in {
+        "packages": "3", "package_description": "CARTONS", "article_description": "TEA",
+        "consignor_name": "A", "consignor_address": "B", "consignee_name": "C",
+        "consignee_address": "D",
+    }.items():  # fmt: skip
+        model.set_input(f"cargo.{name}", value)
+    model.cargo_submit()
+    assert hang_up_centre.received == ["POST /v1/cargo HTTP/1.1"]  # it reached the centre
+    assert model.screen == Screen.CARGO_FORM
+    assert model.notice is not None
+    assert model.notice.key == "central_unavailable_maybe_applied"
+    hang_up_centre.gone()
+    model.cargo_submit()  # the same form again: now the centre refuses the connection
+    assert model.notice is not None
+    assert model.notice.key == "central_unavailable"  # surely not done

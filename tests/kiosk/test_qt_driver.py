@@ -320,3 +320,26 @@ def test_language_switch_mid_flow_keeps_what_was_typed(kiosk: KioskUi, backend: 
     assert kiosk.screen.title.text() == "捆绑：这辆货车的 CCRN"
     assert "道路货物资料系统没有" in kiosk.notice_text
     assert kiosk.button("back").text() == "◀ 返回"
+
+
+def test_back_to_the_first_screen_leaves_nothing_for_the_next_person(
+    kiosk: KioskUi, backend: Backend
+) -> None:
+    account = backend.account("valid", 0)
+    kiosk.click("lang_en")
+    kiosk.sign_in(account["account"], account["password"])
+    kiosk.click("back")
+    kiosk.at(Screen.SIGN_IN)
+    kiosk.click("back")  # to the first screen, and the driver walks away
+    kiosk.at(Screen.START)
+    assert not kiosk.model.password
+    sign_in = kiosk.window.screens[Screen.SIGN_IN]
+    assert sign_in.fields["account"].text() == ""
+    assert sign_in.fields["password"].text() == ""
+    assert kiosk.model.lang == Language.EN  # the language chosen stays
+    kiosk.click("start_driver")  # the next person
+    kiosk.at(Screen.SIGN_IN)
+    assert sign_in.fields["account"].text() == ""
+    kiosk.click("sign_in")
+    assert kiosk.notice_key == "account_invalid"
+    assert kiosk.model.screen == Screen.SIGN_IN

@@ -80,3 +80,20 @@ def test_a_key_translation_must_keep_the_english_placeholders(tmp_path: Path) ->
     assert len(found) == 1
     assert "zh_CN" in found[0]
     assert "changes placeholders" in found[0]
+
+
+def test_a_write_that_may_have_been_done_is_told_to_check_first(qapp: object) -> None:
+    """503 central_unavailable with maybe_applied: not "try again later" (a second CCRN)."""
+    translations = Translations([CATALOGUE], Language.EN)
+    try:
+        for lang in Language:
+            translations.set_language(lang)
+            maybe = message(Notice("central_unavailable_maybe_applied"))
+            assert maybe != message(Notice("central_unavailable")), lang
+            assert maybe != "central_unavailable_maybe_applied", lang
+        translations.set_language(Language.EN)
+        maybe = message(Notice("central_unavailable_maybe_applied"))
+        assert "may already be done" in maybe
+        assert "try again later" not in maybe
+    finally:
+        translations.close()
