@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import io
+import re
+import zipfile
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
 
-from kiosk.batch import MAX_ROWS, BatchFileError, list_batch_files, read_batch, write_template
+from kiosk import batch
+from kiosk.api import KioskClient
+from kiosk.batch import (
+    MAX_FILE_BYTES,
+    MAX_ROWS,
+    TEMPLATE_NAME,
+    BatchFileError,
+    list_batch_files,
+    read_batch,
+    write_template,
+)
 from kiosk.cargo import FIELD_NAMES
+from kiosk.flows import Kiosk
 
 NOW = datetime(2026, 11, 21, 20, 0, tzinfo=UTC)
 ROW = ["3", "PALLETS", "PORK", "A", "B", "C", "D", "2026-11-23", "import", "", "", "", ""]
@@ -73,3 +88,194 @@ def test_template_lists_and_reads_back_empty(tmp_path: Path) -> None:
             read_batch(path, NOW)
         assert empty.value.key == "batch_empty"
     assert list_batch_files(tmp_path / "missing") == []
+
+
+def _xlsx(*rows: Sequence[object]) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _rezip(data: bytes, change: Callable[[str, bytes], bytes | None]) -> bytes:
+    """``data`` with each part replaced by ``change(name, part)``; None leaves the part out."""
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(data)) as src,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
+        for name in src.namelist():
+            part = change(name, src.read(name))
+            if part is not None:
+                dst.writestr(name, part)
+    return out.getvalue()
+
+
+def _in_sheet(old: bytes, new: bytes) -> Callable[[str, bytes], bytes | None]:
+    return lambda name, part: part.replace(old, new) if name.endswith("sheet1.xml") else part
+
+
+GOOD_XLSX = _xlsx(list(FIELD_NAMES), [3, "PALLETS", "PORK", "A", "B", "C", "D", "2026-11-23"])
+DAMAGED_XLSX: dict[str, Callable[[str, bytes], bytes | None]] = {
+    # a stick pulled out before the file was flushed, or a file from another tool
+    "sheet_cut_short": lambda n, p: p[: len(p) // 2] if n.endswith("sheet1.xml") else p,
+    "workbook_cut_short": lambda n, p: p[: len(p) // 2] if n == "xl/workbook.xml" else p,
+    "sheet_missing": lambda n, p: None if n.endswith("sheet1.xml") else p,
+    "number_cell_not_a_number": _in_sheet(b"<v>3</v>", b"<v>abc</v>"),
+    "row_number_not_a_number": _in_sheet(b'<row r="2"', b'<row r="two"'),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGED_XLSX))
+def test_damaged_xlsx_is_unreadable(tmp_path: Path, damage: str) -> None:
+    """Damage found while the rows are read is refused like damage found on opening."""
+    (tmp_path / "d.xlsx").write_bytes(_rezip(GOOD_XLSX, DAMAGED_XLSX[damage]))
+    with pytest.raises(BatchFileError) as refused:
+        read_batch(tmp_path / "d.xlsx", NOW)
+    assert refused.value.key == "batch_unreadable"
+
+
+def test_shipper_is_told_a_damaged_xlsx_is_unreadable(tmp_path: Path) -> None:
+    (tmp_path / "d.xlsx").write_bytes(_rezip(GOOD_XLSX, DAMAGED_XLSX["sheet_cut_short"]))
+    model = Kiosk(KioskClient("http://127.0.0.1:9"), media=tmp_path, clock=lambda: NOW)
+    model.start_shipper()
+    model.batch_start()
+    model.batch_upload(tmp_path / "d.xlsx")  # nothing is sent: refused before any call
+    assert model.notice is not None
+    assert model.notice.key == "batch_unreadable"
+
+
+def test_xlsx_template_columns_after_many_of_the_shippers_own(tmp_path: Path) -> None:
+    """The same sheet as .xlsx and as .csv reads the same, wherever the template's columns are."""
+    own = [f"our_ref_{i}" for i in range(20)]
+    header, row = [*own, *FIELD_NAMES], [*(["x"] * len(own)), *ROW]
+    (tmp_path / "o.xlsx").write_bytes(_xlsx(header, row))
+    (tmp_path / "o.csv").write_text(f"{','.join(header)}\n{','.join(row)}\n", encoding="utf-8")
+    from_xlsx = read_batch(tmp_path / "o.xlsx", NOW)
+    assert from_xlsx[0].items is not None
+    assert from_xlsx == read_batch(tmp_path / "o.csv", NOW)
+
+
+def test_xlsx_whose_dimension_record_says_a1(tmp_path: Path) -> None:
+    """Some exporters write <dimension ref="A1"/> whatever the sheet holds."""
+    wrong = _rezip(
+        _xlsx(list(FIELD_NAMES), ROW),
+        lambda name, part: (
+            re.sub(rb'<dimension ref="[^"]*" */>', b'<dimension ref="A1"/>', part)
+            if name.endswith("sheet1.xml")
+            else part
+        ),
+    )
+    assert b'<dimension ref="A1"/>' in zipfile.ZipFile(io.BytesIO(wrong)).read(
+        "xl/worksheets/sheet1.xml"
+    )
+    (tmp_path / "w.xlsx").write_bytes(wrong)
+    rows = read_batch(tmp_path / "w.xlsx", NOW)
+    assert [r.row for r in rows] == [2]
+    assert rows[0].items is not None
+
+
+@pytest.mark.parametrize("blank", ["", ",,,,,,,,,,,,", " , ,"])
+def test_blank_csv_lines_do_not_count_toward_the_row_limit(tmp_path: Path, blank: str) -> None:
+    """MAX_ROWS data rows, each followed by blank lines, are fine; one more data row is not."""
+    lines = [",".join(FIELD_NAMES)]
+    for _ in range(MAX_ROWS):
+        lines += [",".join(ROW), blank, blank]
+    (tmp_path / "b.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rows = read_batch(tmp_path / "b.csv", NOW)
+    assert [r.row for r in rows] == list(range(2, 3 * MAX_ROWS + 2, 3))  # as in the sheet
+    assert all(r.items is not None for r in rows)
+    (tmp_path / "b.csv").write_text("\n".join([*lines, ",".join(ROW)]) + "\n", encoding="utf-8")
+    with pytest.raises(BatchFileError) as refused:
+        read_batch(tmp_path / "b.csv", NOW)
+    assert refused.value.key == "batch_too_many_rows"
+
+
+def test_formatted_empty_xlsx_rows_do_not_count_toward_the_row_limit(tmp_path: Path) -> None:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(list(FIELD_NAMES))
+    for _ in range(5):
+        sheet.append(ROW)
+    for number in range(7, 400):  # formatted below the data, or contents deleted
+        sheet.cell(row=number, column=2).number_format = "@"
+    sheet.append(ROW)  # row 400
+    book.save(tmp_path / "f.xlsx")
+    rows = read_batch(tmp_path / "f.xlsx", NOW)
+    assert [r.row for r in rows] == [2, 3, 4, 5, 6, 400]
+
+
+def test_xlsx_rows_past_the_last_sheet_row_are_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row numbered 10**12 would have openpyxl make every empty row before it."""
+    monkeypatch.setattr(batch, "MAX_SHEET_ROWS", 1000)  # Excel's 1048576 takes a second
+    far = _rezip(
+        _xlsx(list(FIELD_NAMES), ROW, ROW), _in_sheet(b'<row r="3"', b'<row r="1000000000000"')
+    )
+    (tmp_path / "far.xlsx").write_bytes(far)
+    assert [r.row for r in read_batch(tmp_path / "far.xlsx", NOW)] == [2]
+
+
+def test_xlsx_that_unpacks_far_beyond_the_limit_is_too_large(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The limit is on what openpyxl would parse, not on the zip: refused before it parses."""
+    monkeypatch.setattr(batch, "MAX_UNPACKED_BYTES", 1024 * 1024)
+    packed = _rezip(GOOD_XLSX, _in_sheet(b"PORK", b"A" * (2 * 1024 * 1024)))  # one 2 MiB cell
+    assert len(packed) < MAX_FILE_BYTES // 10
+    (tmp_path / "z.xlsx").write_bytes(packed)
+    with pytest.raises(BatchFileError) as refused:
+        read_batch(tmp_path / "z.xlsx", NOW)
+    assert refused.value.key == "batch_too_large"
+    assert refused.value.params == {"max_kb": MAX_FILE_BYTES // 1024}
+
+
+def test_template_never_overwrites_a_file_on_the_stick(tmp_path: Path) -> None:
+    """A shipper's filled-in template keeps its name; the new blank one takes the next free."""
+    media = tmp_path / "usb"
+    media.mkdir()
+    filled = {
+        f"{TEMPLATE_NAME}.xlsx": _xlsx(list(FIELD_NAMES), ROW),
+        f"{TEMPLATE_NAME}.csv": f"{','.join(FIELD_NAMES)}\n{','.join(ROW)}\n".encode(),
+        f"{TEMPLATE_NAME} (2).csv": b"someone's own file",
+    }
+    for name, data in filled.items():
+        (media / name).write_bytes(data)
+    written = write_template(media)
+    assert [p.name for p in written] == [f"{TEMPLATE_NAME} (2).xlsx", f"{TEMPLATE_NAME} (3).csv"]
+    for name, data in filled.items():
+        assert (media / name).read_bytes() == data
+    for path in written:
+        with pytest.raises(BatchFileError) as empty:
+            read_batch(path, NOW)
+        assert empty.value.key == "batch_empty"
+
+
+def test_shipper_is_told_the_names_the_template_was_saved_under(tmp_path: Path) -> None:
+    (tmp_path / f"{TEMPLATE_NAME}.csv").write_text("filled in", encoding="utf-8")
+    model = Kiosk(KioskClient("http://127.0.0.1:9"), media=tmp_path, clock=lambda: NOW)
+    model.start_shipper()
+    model.batch_start()
+    model.batch_template()
+    assert model.notice is not None
+    assert model.notice.key == "template_saved"
+    assert model.notice.params == {"files": f"{TEMPLATE_NAME}.xlsx, {TEMPLATE_NAME} (2).csv"}
+    assert (tmp_path / f"{TEMPLATE_NAME}.csv").read_text(encoding="utf-8") == "filled in"
+
+
+def test_template_gives_up_rather_than_overwrite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(batch, "MAX_TEMPLATE_COPIES", 3)
+    names = [f"{TEMPLATE_NAME}.csv", f"{TEMPLATE_NAME} (2).csv", f"{TEMPLATE_NAME} (3).csv"]
+    for name in names:
+        (tmp_path / name).write_text(name, encoding="utf-8")
+    with pytest.raises(FileExistsError):  # an OSError: the kiosk says the stick is not writable
+        write_template(tmp_path)
+    assert [(tmp_path / name).read_text(encoding="utf-8") for name in names] == names
