@@ -10,7 +10,8 @@ plate already published) are debounced. A clearly different plate opens the next
 
 Two kinds of read are *upgraded* instead of debounced: when the published read was an
 unread, or only a Mainland plate, a Hong Kong plate seen within the window opens a new
-truck that keeps the earlier Mainland sightings, so the lane gets the plate it keys on.
+truck that keeps the Mainland sightings (also those swallowed after the publication), so
+the lane gets the plate it keys on.
 
 The vote: each normalised plate scores the sum of its sightings' confidences. Hong Kong
 plates win over Mainland ones (a cross-boundary truck's 粤Z…港 plate becomes an
@@ -153,7 +154,8 @@ class Aggregator:
         published = truck.published_vrn
         vrn = obs.vrn
         hk = bool(vrn) and not is_mainland_plate(vrn)
-        if hk and (published == "" or is_mainland_plate(published)):
+        upgradable = published == "" or is_mainland_plate(published)
+        if hk and upgradable:
             # the truck was published unread or by its Mainland plate only: give the lane
             # the HK plate, keeping the Mainland sightings as alternates
             self.stats.upgrades += 1
@@ -169,8 +171,21 @@ class Aggregator:
         ):
             self.stats.debounced += 1
             truck.last_at = max(truck.last_at, obs.at)
+            if upgradable and vrn and is_mainland_plate(vrn):
+                self._keep_mainland(truck, obs)
             return
         self._open(obs)
+
+    @staticmethod
+    def _keep_mainland(truck: _Truck, obs: Observation) -> None:
+        """Keep a swallowed Mainland sighting for the upgrade that may still come (the HK
+        plate it carries as alternate), once per plate: its best sighting."""
+        for i, kept in enumerate(truck.sightings):
+            if kept.vrn == obs.vrn:
+                if obs.confidence > kept.confidence:
+                    truck.sightings[i] = obs
+                return
+        truck.sightings.append(obs)
 
     def _decisive(self, truck: _Truck) -> bool:
         plates = {s.vrn for s in truck.sightings if s.vrn and not is_mainland_plate(s.vrn)}

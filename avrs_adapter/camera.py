@@ -324,6 +324,16 @@ class CameraSource:
     def _stopping(self, stop: threading.Event) -> bool:
         return stop.is_set() or self._halt.is_set()
 
+    def _pause(self, stop: threading.Event, seconds: float) -> None:
+        """Wait before reconnecting; a stop or a closed ``observations`` ends it early, so
+        closing the source never waits for a backoff of up to 10 s."""
+        deadline = time.monotonic() + seconds
+        while not self._stopping(stop):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            stop.wait(min(left, 0.1))
+
     def _grab_loop(self, stop: threading.Event) -> None:
         delay = self.backoff[0]
         first = True
@@ -339,17 +349,16 @@ class CameraSource:
                         self.stats.state = "error"
                         return
                     self.stats.stream_errors += 1
-                    stop.wait(delay)
+                    self._pause(stop, delay)
                     delay = min(delay * 2, self.backoff[1])
                     continue
+                opened_at = time.monotonic()
                 try:
                     fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
                     fps = fps if 0 < fps <= 240 else 25.0
                     got_any = self._read_frames(cap, stop, fps)
                 finally:
                     cap.release()
-                if got_any:
-                    delay = self.backoff[0]
                 if self.kind == "file":
                     if not got_any:
                         self._error(
@@ -362,9 +371,14 @@ class CameraSource:
                         return
                     continue
                 self.stats.stream_errors += 1
-                if not got_any:
-                    stop.wait(delay)
-                    delay = min(delay * 2, self.backoff[1])
+                self.stats.state = "reconnecting"
+                # a stream that gave a frame or two and failed (a flapping camera, one that
+                # kicks extra clients) must back off too; only one that streamed for longer
+                # than the longest pause starts again from the shortest
+                if got_any and time.monotonic() - opened_at > self.backoff[1]:
+                    delay = self.backoff[0]
+                self._pause(stop, delay)
+                delay = min(delay * 2, self.backoff[1])
         except Exception as err:  # top-level of the grabber thread: report, never crash the adapter
             logger.exception("camera %s grabber failed", self.device)
             self.stats.last_error = f"camera_grabber_failed: {err}"

@@ -18,6 +18,7 @@ Anything else is noise and becomes nothing. See docs/avrs.md for the exact bytes
 
 from __future__ import annotations
 
+import codecs
 import logging
 import re
 import struct
@@ -39,6 +40,7 @@ _COMPACT_TIME = re.compile(r"^\d{14}$")
 # ASCII): a read's text starts after the last of them, so noise glued in front is cut off.
 _LINE_NOISE = re.compile(r"[^\t\x20-\x7e\u4e00-\u9fff]")
 _UP_TO_LAST_NOISE = re.compile(r".*[^\t\x20-\x7e\u4e00-\u9fff]", re.DOTALL)
+_NOISE_RUN = re.compile(r"[^\t\x20-\x7e\u4e00-\u9fff]*")
 # Plate fields that mean "vehicle seen, plate not read".
 _UNREAD_MARKS = frozenset({"", "?", "-", "NOREAD", "NO READ", "UNREAD", "NOT DEFINED", "UNKNOWN"})
 
@@ -97,6 +99,26 @@ class LprProtocol(Protocol):
         *,
         corrupt: bool = False,
     ) -> bytes: ...
+
+
+def _split_noise(text: str) -> tuple[str, str]:
+    """``text`` as (what may be a read, the noise after it).
+
+    Noise at the end (an ETX or NUL before the LF) is split off first: the read starts
+    after the last noise character, so a noise character left at the end would cut the
+    whole read away. Noise glued in front is then cut off at its last character.
+    """
+    if _LINE_NOISE.search(text) is None:
+        return text, ""
+    # the trailing run is matched on the reversed text: searching for a run that ends at
+    # the end of the text would be quadratic in a long burst of noise
+    run = _NOISE_RUN.match(text[::-1])
+    size = run.end() if run is not None else 0
+    body, tail = text[: len(text) - size], text[len(text) - size :]
+    lead = _UP_TO_LAST_NOISE.match(body) if _LINE_NOISE.search(body) else None
+    if lead is not None:
+        body = body[lead.end() :]
+    return body, tail
 
 
 def _read_from(
@@ -173,7 +195,8 @@ class DelimitedProtocol:
     ``time``, ``camera``, ``skip``) are configurable; a line must have exactly that many
     fields. ``confidence_scale`` is what the device means by full confidence (100 for a
     percentage, 1 for a fraction). Control bytes and invalid UTF-8 cannot be in a line:
-    a line's text starts after the last of them, so binary noise before a read is cut off.
+    noise at its end is dropped and its text starts after the last of them, so binary noise
+    before a read is cut off; only the text left counts against ``max_line``.
     A partial line still unfinished at ``idle()`` is noise and dropped.
     """
 
@@ -243,7 +266,9 @@ class DelimitedProtocol:
                     self.stats.noise_bytes += len(rest)
                 else:
                     self._buf += rest
-                    if len(self._buf) > self.max_line:
+                    # only what may still be a read counts against the bound: a burst of
+                    # binary noise in front of a line is cut off, not taken for the line
+                    if len(self._buf) > self.max_line and self._trim_unfinished() > self.max_line:
                         self._drop_oversize()
                 break
             piece = data[start:nl]
@@ -252,11 +277,6 @@ class DelimitedProtocol:
                 # the tail of an over-long line: the next line is a fresh start
                 self.stats.noise_bytes += len(piece)
                 self._discarding = False
-                continue
-            if len(self._buf) + len(piece) > self.max_line:
-                self.stats.oversize += 1
-                self.stats.noise_bytes += len(self._buf) + len(piece)
-                self._buf.clear()
                 continue
             line = bytes(self._buf) + piece
             self._buf.clear()
@@ -280,16 +300,39 @@ class DelimitedProtocol:
         self._buf.clear()
         self._discarding = True
 
+    def _trim_unfinished(self) -> int:
+        """Cut the binary noise out of the unfinished line in the buffer; returns the size
+        of what may still be a read. Noise after that text is kept as one byte: when the
+        LF comes next it ends the read, when more text comes it starts a new one."""
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        text = decoder.decode(bytes(self._buf))  # a character split between reads waits
+        pending = decoder.getstate()[0]
+        body, tail = _split_noise(text)
+        kept = body.encode("utf-8")
+        trimmed = kept + (b"\x00" if body and tail else b"") + pending
+        self.stats.noise_bytes += len(self._buf) - len(trimmed)
+        self._buf[:] = trimmed
+        return len(kept)
+
     def _line(self, line: bytes) -> ParsedRead | None:
-        text = line.decode("utf-8", errors="replace").rstrip("\r")
-        # binary noise glued in front of a read: the read starts after the last noise char
-        noise = _UP_TO_LAST_NOISE.match(text) if _LINE_NOISE.search(text) else None
-        if noise is not None:
-            cut = noise.end()
-            self.stats.noise_bytes += len(text[:cut].encode("utf-8", errors="replace"))
-            text = text[cut:]
-        if not text.strip():
+        line = line.rstrip(b"\r")
+        text = line.decode("utf-8", errors="replace")
+        # binary noise glued in front of a read, or after it: only the text between counts
+        body, _ = _split_noise(text)
+        # what is left has no noise: it is the same bytes as in the line
+        size = len(line) if len(body) == len(text) else len(body.encode("utf-8"))
+        self.stats.noise_bytes += len(line) - size
+        if size > self.max_line:
+            self.stats.oversize += 1
+            self.stats.noise_bytes += size
             return None
+        if not body.strip():
+            if _LINE_NOISE.sub("", text).strip():
+                # text the noise cut left nothing of: a lost line must show in the counters
+                self.stats.bad += 1
+                logger.debug("line with nothing left after its noise: %r", text)
+            return None
+        text = body
         parts = text.split(self.delimiter)
         if len(parts) != len(self.fields):
             self.stats.bad += 1

@@ -10,9 +10,10 @@ Nothing here raises for bad input or a dead port: it counts, logs and says so in
 from __future__ import annotations
 
 import logging
+import termios
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import serial
@@ -86,15 +87,18 @@ class SerialSource:
         backoff = self.backoff_min
         while not stop.is_set():
             port = self._open()
-            if port is None:
-                stop.wait(backoff)
-                backoff = min(backoff * 2, self.backoff_max)
-                continue
-            backoff = self.backoff_min
-            try:
-                yield from self._read(port, stop)
-            finally:
-                self._close(port)
+            if port is not None:
+                try:
+                    worked = yield from self._read(port, stop)
+                finally:
+                    self._close(port)
+                # a port that opens but fails at once (EIO, hung up, another process on it)
+                # must back off like one that cannot be opened; one that read fine before
+                # it was lost starts again from the shortest pause
+                if worked:
+                    backoff = self.backoff_min
+            stop.wait(backoff)
+            backoff = min(backoff * 2, self.backoff_max)
 
     def status(self) -> dict[str, Any]:
         with self._lock:
@@ -123,7 +127,7 @@ class SerialSource:
         """Open and close the port once; PortError says why it cannot be opened."""
         try:
             port = serial.Serial(self.port, self.baud, timeout=0)
-        except (serial.SerialException, OSError, ValueError) as err:
+        except (serial.SerialException, OSError, ValueError, termios.error) as err:
             raise PortError(
                 f"cannot open serial port {self.port}: {err}", port=self.port, reason=str(err)
             ) from err
@@ -140,7 +144,9 @@ class SerialSource:
     def _open(self) -> serial.Serial | None:
         try:
             port = serial.Serial(self.port, self.baud, timeout=self.read_timeout)
-        except (serial.SerialException, OSError, ValueError) as err:
+        # pyserial lets termios.error (not an OSError) out when setting up the port fails,
+        # e.g. EIO from a USB adapter pulled while it is being opened
+        except (serial.SerialException, OSError, ValueError, termios.error) as err:
             with self._lock:
                 first = self._open_failures == 0 or self._state != "absent"
                 self._open_failures += 1
@@ -171,7 +177,11 @@ class SerialSource:
             if self._state == "open":
                 self._state = "closed"
 
-    def _read(self, port: serial.Serial, stop: threading.Event) -> Iterator[Observation]:
+    def _read(
+        self, port: serial.Serial, stop: threading.Event
+    ) -> Generator[Observation, None, bool]:
+        """Observations until the port is lost or ``stop``; returns True if a read worked."""
+        worked = False
         while not stop.is_set():
             try:
                 waiting = port.in_waiting
@@ -181,7 +191,8 @@ class SerialSource:
                     self._port_errors += 1
                 self._set("lost", str(err))
                 logger.warning("serial port %s lost: %s; reconnecting", self.port, err)
-                return
+                return worked
+            worked = True
             now = self._clock()
             if data:
                 with self._lock:
@@ -204,3 +215,4 @@ class SerialSource:
                     device=self.device,
                     at=now,
                 )
+        return worked

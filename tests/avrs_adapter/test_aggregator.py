@@ -181,6 +181,26 @@ def test_unread_then_plate_within_window_publishes_the_plate(agg: Aggregator, cl
     assert second.vrn == "AB1234"
 
 
+def test_mainland_plate_swallowed_after_an_unread_rides_with_the_upgrade(
+    agg: Aggregator, clock: Clock
+) -> None:
+    see(agg, clock, "", 0.4)
+    (first,) = settle(agg, clock)
+    assert first.vrn == ""
+    for confidence in (0.7, 0.9, 0.8):  # the truck's Mainland plate: swallowed, not lost
+        clock.advance(0.3)
+        assert see(agg, clock, "粤Z1234港", confidence) == []
+    clock.advance(0.3)
+    see(agg, clock, "AB1234", 0.85)
+    (second,) = settle(agg, clock)
+    assert second.vrn == "AB1234"
+    assert [(a.vrn, a.confidence) for a in second.alternates] == [("粤Z1234港", 0.9)]
+    assert (agg.stats.debounced, agg.stats.upgrades) == (3, 1)
+    # kept once per plate, however often it is read while the truck waits
+    assert agg._truck is not None
+    assert [s.vrn for s in agg._truck.sightings] == ["粤Z1234港", "AB1234"]
+
+
 def test_unread_sightings_do_not_outvote_a_plate(agg: Aggregator, clock: Clock) -> None:
     for _ in range(5):
         see(agg, clock, "", 0.9)

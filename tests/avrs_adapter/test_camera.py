@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +206,101 @@ def test_mjpeg_stream_over_loopback_survives_the_camera_going_away() -> None:
     finally:
         assert runner.stop() < 5
         server.stop()
+
+
+class FlappingCamera:
+    """An MJPEG camera on loopback. While ``flapping`` is set it sends each client a few
+    frames and hangs up (a camera that kicks extra clients, a flaky RTSP bridge); once it
+    is cleared it streams at 10 fps until it is set again. ``connections``: when each
+    client came; ``hangups``: when a steady stream was cut."""
+
+    def __init__(self) -> None:
+        self.flapping = threading.Event()
+        self.flapping.set()
+        self.connections: list[float] = []
+        self.hangups: list[float] = []
+        self._stop = threading.Event()
+        # a gradient: not blank, no plate-like blob, so no OCR is needed
+        image = np.zeros((90, 160, 3), np.uint8)
+        image[:] = np.linspace(40, 200, 160, dtype=np.uint8)[None, :, None]
+        jpeg = cv2.imencode(".jpg", image)[1].tobytes()
+        self.part = b"--f\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n" % (
+            len(jpeg),
+            jpeg,
+        )
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/stream.mjpg"
+
+    def gaps(self) -> list[float]:
+        return [b - a for a, b in zip(self.connections, self.connections[1:], strict=False)]
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(5)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        camera = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+                pass
+
+            def do_GET(self) -> None:
+                camera.connections.append(time.monotonic())
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=f")
+                self.end_headers()
+                try:
+                    if camera.flapping.is_set():
+                        # enough for FFmpeg to open the stream and hand over frames
+                        self.wfile.write(camera.part * 3)
+                        return
+                    while not camera._stop.is_set() and not camera.flapping.is_set():
+                        self.wfile.write(camera.part)
+                        self.wfile.flush()
+                        camera._stop.wait(0.1)
+                    camera.hangups.append(time.monotonic())
+                except OSError:
+                    return  # the client went away
+
+        return Handler
+
+
+def test_a_flapping_stream_is_reopened_with_backoff() -> None:
+    camera = FlappingCamera()
+    source = CameraSource(
+        camera.url, device="cam8", open_timeout=2, read_timeout=1, backoff=(0.05, 0.4)
+    )
+    runner = Runner(source)
+    try:
+        # every connection gives frames, then fails: the pauses still double up to the cap
+        status = runner.until(lambda s: s["stream_errors"] >= 5)
+        assert status["frames_in"] >= 5
+        assert status["last_error"] == "camera_stream_lost"
+        for gap, pause in zip(camera.gaps(), (0.05, 0.1, 0.2, 0.4), strict=False):
+            assert gap >= pause * 0.95, camera.gaps()
+        # the camera settles: the stream flows again
+        camera.flapping.clear()
+        before = source.status()["frames_in"]
+        runner.until(lambda s: s["frames_in"] > before + 8 and s["state"] == "streaming")
+        # it ran for longer than the longest pause: when it is cut, the shortest pause again
+        opened = len(camera.connections)
+        camera.flapping.set()
+        runner.until(lambda s: len(camera.connections) > opened and len(camera.hangups) == 1)
+        assert 0.05 * 0.95 <= camera.connections[opened] - camera.hangups[0] < 0.3
+    finally:
+        assert runner.stop() < 5
+        camera.stop()
 
 
 @pytest.fixture

@@ -253,6 +253,48 @@ def test_delimited_mainland_plate_in_utf8() -> None:
     assert read.vrn == "粤Z1234港"
 
 
+@pytest.mark.parametrize(
+    "tail",
+    [b"\x03\r\n", b"\x00\r\n", b"\r\x00\n", b"\xff\r\n", b"\xe4\xb8\n", b"\x03" * 600 + b"\r\n"],
+)
+@pytest.mark.parametrize("step", [1, 7, 4096])
+def test_delimited_noise_after_a_line_does_not_erase_it(tail: bytes, step: int) -> None:
+    # an ETX or NUL between a read and its LF (the framing of a device set up for STX/ETX)
+    proto = DelimitedProtocol()
+    data = b"\x02" + DELIMITED_LINE[:-2] + tail + DELIMITED_LINE
+    reads = feed_all(proto, [data[i : i + step] for i in range(0, len(data), step)])
+    assert [r.vrn for r in reads] == ["AB1234", "AB1234"]
+    assert proto.stats.bad == 0
+    assert proto.stats.noise_bytes == 1 + len(tail.rstrip(b"\r\n").rstrip(b"\r"))
+
+
+def test_delimited_line_left_empty_by_its_noise_is_counted_bad() -> None:
+    proto = DelimitedProtocol()
+    assert proto.feed(DELIMITED_LINE[:-2] + b"\x00 \r\n") == []  # a blank after the noise
+    assert proto.stats.bad == 1
+    assert proto.feed(b"\x00\x1b\r\n\r\n") == []  # noise alone, an empty line: not lines
+    assert proto.stats.bad == 1
+
+
+@pytest.mark.parametrize("step", [1, 64, 700, 65536])
+def test_delimited_noise_burst_in_front_of_a_line_is_not_oversize(step: int) -> None:
+    proto = DelimitedProtocol()
+    burst = bytes([0x01, 0x81, 0xFE, 0x1B, 0xC0, 0x90]) * 200  # 1200 bytes, more than max_line
+    data = burst + DELIMITED_LINE + burst + "粤Z1234港,88,2026-11-22T08:15:30,CAM1\n".encode()
+    biggest = 0
+    reads: list[ParsedRead] = []
+    for i in range(0, len(data), step):
+        reads += proto.feed(data[i : i + step])
+        biggest = max(biggest, len(proto._buf))
+    assert [r.vrn for r in reads] == ["AB1234", "粤Z1234港"]
+    assert (proto.stats.oversize, proto.stats.bad) == (0, 0)
+    assert proto.stats.noise_bytes == 2 * len(burst)
+    assert biggest <= max(step, proto.max_line + 4)
+    # the bound still holds for what is left after the noise
+    assert proto.feed(burst + b"A" * 600 + b"\n" + DELIMITED_LINE) == proto.feed(DELIMITED_LINE)
+    assert proto.stats.oversize == 1
+
+
 def test_delimited_printable_garbage_line_is_bad_not_a_read() -> None:
     proto = DelimitedProtocol()
     assert proto.feed(b"hello world\nGET / HTTP/1.1\r\n") == []

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import errno
+import termios
+import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import serial
 
 from avrs_adapter.errors import PortError, ProtocolConfigError, UnknownProtocol
 from avrs_adapter.protocols import PROTOCOLS
@@ -140,6 +145,107 @@ def test_port_that_appears_later(tmp_path: Path) -> None:
         reader.wait_status(lambda s: s["open_failures"] >= 2 and s["port_state"] == "absent")
         lpr.start()
         reader.wait_status(lambda s: s["port_state"] == "open")
+        lpr.send_truck("AB1234", repeats=1)
+        assert reader.vrns(1) == ["AB1234"]
+    finally:
+        reader.close()
+        lpr.stop()
+
+
+class ReadFaults:
+    """Read errors on a real pty, as a hung-up tty or a USB adapter answering EIO gives
+    them (a pty cannot be made to fail that way and still open): the next ``fail_opens``
+    ports opened fail on every read; ``cut()`` makes the port that is open now fail too.
+    ``opened``: when each port was opened."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.fail_opens = 0
+        self.opened: list[float] = []
+        self._broken: weakref.WeakSet[serial.Serial] = weakref.WeakSet()
+        self._current: serial.Serial | None = None
+        real_open, real_read = serial.Serial.open, serial.Serial.read
+
+        def open_port(port: serial.Serial) -> None:
+            real_open(port)
+            self.opened.append(time.monotonic())
+            self._current = port
+            if self.fail_opens > 0:
+                self.fail_opens -= 1
+                self._broken.add(port)
+
+        def read(port: serial.Serial, size: int = 1) -> bytes:
+            if port in self._broken:
+                # what pyserial says when the other end of the tty has hung up
+                raise serial.SerialException(
+                    "device reports readiness to read but returned no data"
+                )
+            return real_read(port, size)
+
+        monkeypatch.setattr(serial.Serial, "open", open_port)
+        monkeypatch.setattr(serial.Serial, "read", read)
+
+    def cut(self) -> None:
+        assert self._current is not None
+        self._broken.add(self._current)
+
+
+def test_port_that_fails_on_read_is_reopened_with_backoff(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lpr = VirtualLpr(tmp_path, "framed").start()
+    faults = ReadFaults(monkeypatch)
+    faults.fail_opens = 3
+    source = SerialSource(
+        lpr.path, "framed", 9600, "lpr0", read_timeout=0.05, backoff_min=0.05, backoff_max=0.4
+    )
+    reader = Reader(source)
+    try:
+        # three ports that open and fail at once: the pauses double as for a missing port
+        status = reader.wait_status(lambda s: s["opens"] == 4 and s["port_state"] == "open")
+        assert status["port_errors"] == 3
+        gaps = [b - a for a, b in zip(faults.opened, faults.opened[1:], strict=False)]
+        for gap, pause in zip(gaps, (0.05, 0.1, 0.2), strict=True):
+            assert gap >= pause * 0.95, gaps
+        # the fourth works
+        lpr.send_truck("AB1234", repeats=1)
+        assert reader.vrns(1) == ["AB1234"]
+        # it read fine before it was lost: the next try comes after the shortest pause
+        cut_at = time.monotonic()
+        faults.cut()
+        reader.wait_status(lambda s: s["opens"] == 5 and s["port_state"] == "open")
+        assert 0.05 * 0.95 <= faults.opened[4] - cut_at < 0.3
+        lpr.send_truck("CD5678", repeats=1)
+        assert reader.vrns(1) == ["CD5678"]
+    finally:
+        reader.close()
+        lpr.stop()
+
+
+def test_port_that_fails_to_set_up_is_retried_not_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pyserial lets termios.error, which is no OSError, out of opening a port when setting
+    its attributes fails (EIO: a USB adapter pulled while it is being opened)."""
+    lpr = VirtualLpr(tmp_path, "framed").start()
+    real_tcsetattr = termios.tcsetattr
+    failures = [3]
+
+    def tcsetattr(fd: int, when: int, attributes: list[Any]) -> None:
+        if failures[0] > 0:
+            failures[0] -= 1
+            raise termios.error(errno.EIO, "Input/output error")
+        real_tcsetattr(fd, when, attributes)
+
+    monkeypatch.setattr(termios, "tcsetattr", tcsetattr)
+    with pytest.raises(PortError) as err:
+        SerialSource(lpr.path, "framed", 9600, "lpr0").probe()
+    assert "Input/output error" in str(err.value)
+    source = SerialSource(lpr.path, "framed", 9600, "lpr0", backoff_min=0.05, backoff_max=0.2)
+    reader = Reader(source)
+    try:
+        status = reader.wait_status(lambda s: s["port_state"] == "open")
+        assert status["open_failures"] == 2
+        assert "Input/output error" in status["last_error"]
         lpr.send_truck("AB1234", repeats=1)
         assert reader.vrns(1) == ["AB1234"]
     finally:
