@@ -47,7 +47,7 @@ from rocars.models import (
     SecurityCodeAuth,
     cancel_op,
 )
-from rocars.timeutil import HK_TZ, utc_now
+from rocars.timeutil import HK_TZ, parse_rfc3339, utc_now
 from ui_common.languages import Language
 
 logger = logging.getLogger(__name__)
@@ -56,6 +56,12 @@ logger = logging.getLogger(__name__)
 #: cancellation signs ``rocars.models.cancel_op``); the body is the request without
 #: ``auth`` and ``password`` (the centre checks the same).
 OP_BUNDLE = "bundle"
+#: A "not found" from the control point's copy (the centre down; ``stale_since`` in its
+#: detail): what the person is told, when the copy has a time and when it was never current.
+STALE_NOT_FOUND = {
+    "ubr_not_found": ("ubr_not_found_stale", "ubr_not_found_never_synced"),
+    "ccrn_not_found": ("ccrn_not_found_stale", "ccrn_not_found_never_synced"),
+}
 
 
 class Screen(StrEnum):
@@ -130,6 +136,14 @@ class BatchOutcome:
 def hk_time(value: datetime) -> str:
     """A time as a person at the control point reads it: Hong Kong time, to the minute."""
     return value.astimezone(HK_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+def stale_time(since: str) -> str:
+    """The time of the control point's copy (``stale_since``, RFC 3339) as ``hk_time``."""
+    try:
+        return hk_time(parse_rfc3339(since))
+    except ValueError:
+        return since
 
 
 class Kiosk:
@@ -338,6 +352,10 @@ class Kiosk:
 
     def _notice_for(self, error: RocarsError) -> Notice:
         if isinstance(error, ApiError) and error.key == "central_unreachable":
+            if isinstance(error.detail, dict) and error.detail.get("maybe_applied") is True:
+                # The kiosk's own link to the local API broke after a write went out: the
+                # local API may have had it done. Sent again, it could be done twice.
+                return Notice("central_unavailable_maybe_applied")
             # The kiosk could not reach the control point's local API at all.
             return Notice("kiosk_offline")
         if isinstance(error, ApiError) and error.key == "validation_error":
@@ -354,6 +372,14 @@ class Kiosk:
             # The centre went silent after the request reached it: it may have been done
             # (a CCRN issued, a bundle made). Sent again, it could be done twice.
             return Notice("central_unavailable_maybe_applied", notice.params)
+        since = notice.params.get("stale_since")
+        if isinstance(error, ApiError) and error.key in STALE_NOT_FOUND and since:
+            # Not in the control point's copy, and the centre could not be asked: a bundle
+            # or cargo data newer than the copy is not in it yet.
+            stale, never = STALE_NOT_FOUND[error.key]
+            if since == "never":
+                return Notice(never, notice.params)
+            return Notice(stale, {**notice.params, "time": stale_time(since)})
         return notice
 
     # -- first screen --------------------------------------------------------------------
@@ -516,43 +542,35 @@ class Kiosk:
 
     def _send(self, make_auth: Callable[[str, dict[str, Any]], Any]) -> None:
         """Sign and send what the sign screens are for, in the background."""
-        account, password = self.account, self.password.reveal()
-        placeholder = SecurityCodeAuth(code="000000")
 
         def failed(error: RocarsError) -> None:
             self.code.clear()
             self.pin.clear()
             self.notice = self._notice_for(error)
 
-        if self.purpose == Purpose.BUNDLE:
-            assert self.cp is not None
-            assert self.direction is not None
-            try:
-                request = BundleRequest(
-                    account=account,
-                    password=password,
-                    auth=placeholder,
-                    vrn=self.inputs.get("vrn", ""),
-                    cp=self.cp,
-                    direction=self.direction,
-                    ccrns=list(self.ccrns),
-                )
-            except ValidationError as err:
-                fields = ", ".join(str(e["loc"][0]) for e in err.errors() if e["loc"])
-                self._tell("validation_error", fields=fields)
-                self._changed()
-                return
+        try:
+            request = self._unsigned_request()
+        except ValidationError as err:
+            # Nothing is sent, and the code or PIN goes as after any other attempt.
+            self.code.clear()
+            self.pin.clear()
+            fields = ", ".join(str(e["loc"][0]) for e in err.errors() if e["loc"])
+            self._tell("validation_error", fields=fields)
+            self._changed()
+            return
+        if isinstance(request, BundleRequest):
+            bundle = request
 
             def work() -> Bundle:
-                body = request.model_dump(mode="json")
-                signed = request.model_copy(update={"auth": make_auth(OP_BUNDLE, body)})
+                body = bundle.model_dump(mode="json")
+                signed = bundle.model_copy(update={"auth": make_auth(OP_BUNDLE, body)})
                 return self.api.bundle(signed)
 
             self._start("bundle", work, self._bundled, failed)
             return
         assert self.cancel_bundle is not None
         ubr, one = self.cancel_bundle.ubr, self.cancel_ccrn
-        cancel = CancelRequest(account=account, password=password, auth=placeholder)
+        cancel = request
 
         def cancel_work() -> Bundle:
             body = cancel.model_dump(mode="json")
@@ -563,6 +581,24 @@ class Kiosk:
             return self.api.cancel_ccrn(ubr, one, signed)
 
         self._start("cancel", cancel_work, self._cancelled, failed)
+
+    def _unsigned_request(self) -> BundleRequest | CancelRequest:
+        """The request the sign screens are for, with a placeholder ``auth`` (signed later)."""
+        account, password = self.account, self.password.reveal()
+        placeholder = SecurityCodeAuth(code="000000")
+        if self.purpose == Purpose.BUNDLE:
+            assert self.cp is not None
+            assert self.direction is not None
+            return BundleRequest(
+                account=account,
+                password=password,
+                auth=placeholder,
+                vrn=self.inputs.get("vrn", ""),
+                cp=self.cp,
+                direction=self.direction,
+                ccrns=list(self.ccrns),
+            )
+        return CancelRequest(account=account, password=password, auth=placeholder)
 
     def _bundled(self, bundle: Bundle) -> None:
         self.code.clear()

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.cargo import FIELDS
-from kiosk.flows import Kiosk, Purpose, QueryMode, Screen, hk_time
+from kiosk.flows import Kiosk, Purpose, QueryMode, Screen, hk_time, stale_time
 from kiosk.qt_forms import MENU_BUTTON_PX, choices, clear_layout, rows_grid, scrolled
 from kiosk.qt_text import (
     bundle_rows,
@@ -40,7 +40,6 @@ from kiosk.qt_widgets import Keyboard, Keypad, Keys, TextField, button, label
 from kiosk.session import Notice
 from rocars.ids import ControlPoint, Direction
 from rocars.models import Bundle
-from rocars.timeutil import parse_rfc3339
 from ui_common.i18n import tr
 
 logger = logging.getLogger(__name__)
@@ -736,7 +735,7 @@ class QueryResultScreen(ResultScreen):
                 tr(
                     "QueryResult",
                     "The centre cannot be reached: this answer comes from the control point's copy as of {time} HKT and may be out of date.",
-                    time=_stale_time(m.stale_since),
+                    time=stale_time(m.stale_since),
                 )
             )
             self.stale.show()
@@ -746,13 +745,6 @@ class QueryResultScreen(ResultScreen):
         if m.query_bundles:
             self.headline.setText(self.earliest_text(m.query_bundles[0]))
         self.show_rows(tr("QueryResult", "Result for {key}", key=m.query_key), big_first=False)
-
-
-def _stale_time(since: str) -> str:
-    try:
-        return hk_time(parse_rfc3339(since))
-    except ValueError:
-        return since
 
 
 # -- shipper ------------------------------------------------------------------------------

@@ -82,6 +82,11 @@ MESSAGE_KEYS: tuple[str, ...] = (
     QT_TRANSLATE_NOOP("Messages", "cert_account_mismatch"),
     QT_TRANSLATE_NOOP("Messages", "ccrn_not_found"),
     QT_TRANSLATE_NOOP("Messages", "ubr_not_found"),
+    # ... and from the control point's copy while the centre is down (kiosk.flows)
+    QT_TRANSLATE_NOOP("Messages", "ccrn_not_found_stale"),
+    QT_TRANSLATE_NOOP("Messages", "ubr_not_found_stale"),
+    QT_TRANSLATE_NOOP("Messages", "ccrn_not_found_never_synced"),
+    QT_TRANSLATE_NOOP("Messages", "ubr_not_found_never_synced"),
     QT_TRANSLATE_NOOP("Messages", "cargo_bundled"),
     QT_TRANSLATE_NOOP("Messages", "ccrn_already_bundled"),
     QT_TRANSLATE_NOOP("Messages", "ccrn_not_in_bundle"),

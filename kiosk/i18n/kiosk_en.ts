@@ -436,6 +436,14 @@
       <translation>CCRN {ccrn} is not known to ROCARS. Please check the number.</translation>
     </message>
     <message>
+      <source>ccrn_not_found_never_synced</source>
+      <translation>ROCARS cannot be reached now and this control point's copy of the ROCARS records is not complete yet, so CCRN {ccrn} cannot be checked here. Please try again later or ask staff.</translation>
+    </message>
+    <message>
+      <source>ccrn_not_found_stale</source>
+      <translation>CCRN {ccrn} is not in this control point's copy of the ROCARS records as of {time} HKT, and ROCARS cannot be reached now: recently submitted cargo data may not be in the copy yet. Please try again later or ask staff.</translation>
+    </message>
+    <message>
       <source>ccrn_not_in_bundle</source>
       <translation>CCRN {ccrn} is not in bundle {ubr}.</translation>
     </message>
@@ -610,6 +618,14 @@
     <message>
       <source>ubr_not_found</source>
       <translation>UBR {ubr} is not known to ROCARS. Please check the number.</translation>
+    </message>
+    <message>
+      <source>ubr_not_found_never_synced</source>
+      <translation>ROCARS cannot be reached now and this control point's copy of the ROCARS records is not complete yet, so UBR {ubr} cannot be checked here. Please try again later or ask staff.</translation>
+    </message>
+    <message>
+      <source>ubr_not_found_stale</source>
+      <translation>UBR {ubr} is not in this control point's copy of the ROCARS records as of {time} HKT, and ROCARS cannot be reached now: a recent bundle may not be in the copy yet. Please try again later or ask staff.</translation>
     </message>
     <message>
       <source>unauthorized</source>

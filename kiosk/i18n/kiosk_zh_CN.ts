@@ -436,6 +436,14 @@
       <translation>道路货物资料系统没有 CCRN {ccrn}，请检查号码。</translation>
     </message>
     <message>
+      <source>ccrn_not_found_never_synced</source>
+      <translation>现时未能连接道路货物资料系统，而管制站的数据副本尚未完整，未能在此核对 CCRN {ccrn}。请稍后再试或向职员查询。</translation>
+    </message>
+    <message>
+      <source>ccrn_not_found_stale</source>
+      <translation>管制站于香港时间 {time} 的数据副本没有 CCRN {ccrn}，而现时未能连接道路货物资料系统：最近递交的货物数据可能尚未载入副本。请稍后再试或向职员查询。</translation>
+    </message>
+    <message>
       <source>ccrn_not_in_bundle</source>
       <translation>CCRN {ccrn} 不在捆绑 {ubr} 内。</translation>
     </message>
@@ -610,6 +618,14 @@
     <message>
       <source>ubr_not_found</source>
       <translation>道路货物资料系统没有 UBR {ubr}，请检查号码。</translation>
+    </message>
+    <message>
+      <source>ubr_not_found_never_synced</source>
+      <translation>现时未能连接道路货物资料系统，而管制站的数据副本尚未完整，未能在此核对 UBR {ubr}。请稍后再试或向职员查询。</translation>
+    </message>
+    <message>
+      <source>ubr_not_found_stale</source>
+      <translation>管制站于香港时间 {time} 的数据副本没有 UBR {ubr}，而现时未能连接道路货物资料系统：最近办理的捆绑可能尚未载入副本。请稍后再试或向职员查询。</translation>
     </message>
     <message>
       <source>unauthorized</source>

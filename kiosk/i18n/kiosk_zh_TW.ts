@@ -436,6 +436,14 @@
       <translation>道路貨物資料系統沒有 CCRN {ccrn}，請檢查號碼。</translation>
     </message>
     <message>
+      <source>ccrn_not_found_never_synced</source>
+      <translation>現時未能連接道路貨物資料系統，而管制站的資料副本尚未完整，未能在此核對 CCRN {ccrn}。請稍後再試或向職員查詢。</translation>
+    </message>
+    <message>
+      <source>ccrn_not_found_stale</source>
+      <translation>管制站於香港時間 {time} 的資料副本沒有 CCRN {ccrn}，而現時未能連接道路貨物資料系統：最近遞交的貨物資料可能尚未載入副本。請稍後再試或向職員查詢。</translation>
+    </message>
+    <message>
       <source>ccrn_not_in_bundle</source>
       <translation>CCRN {ccrn} 不在綑綁 {ubr} 內。</translation>
     </message>
@@ -610,6 +618,14 @@
     <message>
       <source>ubr_not_found</source>
       <translation>道路貨物資料系統沒有 UBR {ubr}，請檢查號碼。</translation>
+    </message>
+    <message>
+      <source>ubr_not_found_never_synced</source>
+      <translation>現時未能連接道路貨物資料系統，而管制站的資料副本尚未完整，未能在此核對 UBR {ubr}。請稍後再試或向職員查詢。</translation>
+    </message>
+    <message>
+      <source>ubr_not_found_stale</source>
+      <translation>管制站於香港時間 {time} 的資料副本沒有 UBR {ubr}，而現時未能連接道路貨物資料系統：最近辦理的綑綁可能尚未載入副本。請稍後再試或向職員查詢。</translation>
     </message>
     <message>
       <source>unauthorized</source>

@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import socketserver
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from pydantic import ValidationError
 
-from kiosk.api import KioskClient
-from kiosk.flows import Call, Kiosk, QueryMode, Screen
+from kiosk.api import AGENT_MAX_CENTRAL_TIMEOUT_S, KIOSK_WRITE_TIMEOUT_S, KioskClient
+from kiosk.flows import Call, Kiosk, QueryMode, Screen, hk_time
 from kiosk.session import IdleClock, Secret
 from rocars.broker import free_port
 from rocars.ids import ControlPoint, Direction
+from rocars.models import BundleStatus
+from sync.config import CentralConfig
 from sync.local_api import build_router
 from sync.puller import CentralClient
 from sync.replica import Replica
-from tests.kiosk.conftest import Backend
+from tests.kiosk.conftest import Backend, copy_cert
 from ui_common.languages import Language
 
 
@@ -207,6 +212,18 @@ def test_idle_at_the_start_screen_clears_whatever_is_held(model: Kiosk) -> None:
     assert model.tick(200) == "active"  # now nothing is held
 
 
+def fill_cargo_form(model: Kiosk) -> None:
+    """A shipper's new cargo form, filled in right (today's date, import)."""
+    model.start_shipper()
+    model.new_cargo()
+    for name, value in {
+        "packages": "3", "package_description": "CARTONS", "article_description": "TEA",
+        "consignor_name": "A", "consignor_address": "B", "consignee_name": "C",
+        "consignee_address": "D",
+    }.items():  # fmt: skip
+        model.set_input(f"cargo.{name}", value)
+
+
 class _HangUp(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         request = self.rfile.readline().decode("latin-1").strip()
@@ -218,17 +235,28 @@ class _HangUp(socketserver.StreamRequestHandler):
         self.rfile.read(length)
         assert isinstance(self.server, HangUpCentre)
         self.server.received.append(request)
-        # ... and the connection closes without an answer, as when the centre crashed
+        self.server.released.wait(self.server.delay)
+        if self.server.answer:
+            with contextlib.suppress(OSError):  # the client may have given up meanwhile
+                self.wfile.write(self.server.answer)
+        # ... or the connection closes without an answer, as when the centre crashed
 
 
 class HangUpCentre(socketserver.ThreadingTCPServer):
-    """A centre that reads each whole request, then hangs up unanswered: it may have acted."""
+    """A centre that reads each whole request, then hangs up unanswered: it may have acted.
+
+    Set ``delay`` to say nothing that long first (or until ``gone``), ``answer`` to
+    answer after all (raw HTTP).
+    """
 
     daemon_threads = True
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _HangUp)
         self.received: list[str] = []
+        self.delay = 0.0
+        self.answer = b""
+        self.released = threading.Event()
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
         self.thread.start()
 
@@ -238,6 +266,7 @@ class HangUpCentre(socketserver.ThreadingTCPServer):
 
     def gone(self) -> None:
         """The centre's process is gone: its port refuses connections."""
+        self.released.set()
         self.shutdown()
         self.server_close()
         self.thread.join(10)
@@ -283,14 +312,7 @@ def test_a_write_the_centre_may_have_done_says_check_first(
     """The centre hangs up after reading the cargo: it may have issued a CCRN, so the
     shipper is told to check before sending again, not "try again later"."""
     model = hung_up_kiosk
-    model.start_shipper()
-    model.new_cargo()  # today's date, import
-    for name, value in {
-        "packages": "3", "package_description": "CARTONS", "article_description": "TEA",
-        "consignor_name": "A", "consignor_address": "B", "consignee_name": "C",
-        "consignee_address": "D",
-    }.items():  # fmt: skip
-        model.set_input(f"cargo.{name}", value)
+    fill_cargo_form(model)
     model.cargo_submit()
     assert hang_up_centre.received == ["POST /v1/cargo HTTP/1.1"]  # it reached the centre
     assert model.screen == Screen.CARGO_FORM
@@ -300,3 +322,166 @@ def test_a_write_the_centre_may_have_done_says_check_first(
     model.cargo_submit()  # the same form again: now the centre refuses the connection
     assert model.notice is not None
     assert model.notice.key == "central_unavailable"  # surely not done
+
+
+@pytest.mark.parametrize("delay", [0.0, 30.0], ids=["hangs_up", "says_nothing"])
+def test_a_write_lost_on_the_kiosks_own_link_says_check_first(
+    hang_up_centre: HangUpCentre, tmp_path: Path, delay: float
+) -> None:
+    """The local API read the whole cargo request, then the kiosk's own connection to it
+    broke or timed out: the agent may have had a CCRN issued, so not "try again". A query
+    lost the same way, or a write that never left the kiosk, changed nothing."""
+    local_api = hang_up_centre  # in the local API's place this time
+    local_api.delay = delay
+    client = KioskClient(local_api.url, timeout=0.5, write_timeout=0.5)
+    model = Kiosk(client, media=tmp_path)
+    fill_cargo_form(model)
+    model.cargo_submit()
+    assert local_api.received == ["POST /v1/cargo HTTP/1.1"]  # it reached the local API
+    assert model.screen == Screen.CARGO_FORM
+    assert model.notice is not None
+    assert model.notice.key == "central_unavailable_maybe_applied"
+    model.start_query()
+    model.set_input("query", "9110635860")
+    model.run_query()
+    assert local_api.received[-1] == "GET /v1/bundles/9110635860 HTTP/1.1"
+    assert model.notice is not None
+    assert model.notice.key == "kiosk_offline"  # a query did nothing
+    local_api.gone()
+    model.back()
+    assert model.screen == Screen.CARGO_FORM
+    model.cargo_submit()  # the same form again: now the connection is refused
+    assert model.notice is not None
+    assert model.notice.key == "kiosk_offline"  # surely not done
+    client.close()
+
+
+def test_a_write_waits_for_the_local_api_longer_than_the_agent_waits_for_the_centre(
+    hang_up_centre: HangUpCentre, tmp_path: Path
+) -> None:
+    """A slow centre's answer to a write reaches the person (not cut off as "offline")."""
+    CentralConfig(timeout_s=AGENT_MAX_CENTRAL_TIMEOUT_S)
+    with pytest.raises(ValidationError):
+        CentralConfig(timeout_s=AGENT_MAX_CENTRAL_TIMEOUT_S + 0.001)
+    assert KIOSK_WRITE_TIMEOUT_S > AGENT_MAX_CENTRAL_TIMEOUT_S
+    assert KioskClient("http://127.0.0.1:1").write_timeout.read == KIOSK_WRITE_TIMEOUT_S
+    # The local API answers after the query timeout but within the write timeout.
+    local_api = hang_up_centre
+    local_api.delay = 1.0
+    body = b'{"error":"central_unavailable","detail":{"what":"x","maybe_applied":false}}'
+    local_api.answer = (
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+    )
+    client = KioskClient(local_api.url, timeout=0.3, write_timeout=10.0)
+    model = Kiosk(client, media=tmp_path)
+    fill_cargo_form(model)
+    model.cargo_submit()
+    assert model.notice is not None
+    assert model.notice.key == "central_unavailable"  # the local API's answer, heard
+    model.start_query()
+    model.set_input("query", "9110635860")
+    model.run_query()
+    assert model.notice is not None
+    assert model.notice.key == "kiosk_offline"  # a query does not wait that long
+    client.close()
+
+
+def test_a_number_the_copy_does_not_know_says_the_centre_is_down(
+    model: Kiosk, backend: Backend
+) -> None:
+    """Not "not known to ROCARS, check the number": a bundle or cargo data newer than the
+    control point's copy is not in it, and the centre cannot be asked."""
+    backend.api.central_down()
+    try:
+        last_sync = backend.api.replica.last_sync_at()
+        assert last_sync is not None
+        since = hk_time(last_sync)  # as the query result's stale line shows it
+        model.start_query()
+        model.set_input("query", "9999999999")
+        model.run_query()
+        assert model.notice is not None
+        assert model.notice.key == "ubr_not_found_stale"
+        assert model.notice.params["ubr"] == "9999999999"
+        assert model.notice.params["time"] == since
+        model.set_query_mode(QueryMode.CCRN)
+        model.set_input("query", "1999999999")
+        model.run_query()
+        assert model.notice is not None
+        assert model.notice.key == "ccrn_not_found_stale"
+        assert model.notice.params["ccrn"] == "1999999999"
+        assert model.notice.params["time"] == since
+    finally:
+        backend.api.central_back()
+    model.run_query()
+    assert model.notice is not None
+    assert model.notice.key == "ccrn_not_found"  # the centre itself says so again
+
+
+def test_a_number_a_copy_never_synced_does_not_know(hung_up_kiosk: Kiosk) -> None:
+    model = hung_up_kiosk  # its replica has never caught up; its centre hangs up
+    model.start_query()
+    model.set_input("query", "9999999999")
+    model.run_query()
+    assert model.notice is not None
+    assert model.notice.key == "ubr_not_found_never_synced"
+    assert model.notice.params["ubr"] == "9999999999"
+
+
+def _to_sign_code(model: Kiosk, backend: Backend, account: dict[str, Any]) -> None:
+    model.start_driver()
+    model.set_input("account", account["account"])
+    model.set_input("password", account["password"])
+    model.sign_in()
+    model.driver_bundle()
+    model.set_input("ccrn", backend.new_cargo())
+    model.add_ccrn()
+    model.ccrns_next()
+    model.set_input("vrn", "KX1")
+    model.set_cp(ControlPoint.SBC)
+    model.set_direction(Direction.IMPORT)
+    model.details_next()
+    model.review_confirm()
+    model.choose_code()
+    assert model.screen == Screen.SIGN_CODE
+
+
+def test_a_request_that_does_not_validate_clears_the_code_and_the_pin(
+    model: Kiosk, backend: Backend, tmp_path: Path
+) -> None:
+    """Nothing is sent, and the code or PIN is gone as after every other attempt."""
+    account = backend.account("valid", 2)
+    _to_sign_code(model, backend, account)
+    model.set_input("password", "")  # the request cannot be built without one
+    model.set_input("code", "123456")
+    model.submit_code()
+    assert model.notice is not None
+    assert model.notice.key == "validation_error"
+    assert model.notice.params["fields"] == "password"
+    assert not model.code
+    assert model.screen == Screen.SIGN_CODE
+    # a cancellation signed with a certificate: its request is checked the same way
+    model.set_input("password", account["password"])
+    model.set_input("code", backend.code(account))
+    model.submit_code()
+    assert model.screen == Screen.BUNDLE_RESULT, model.notice
+    assert model.result is not None
+    ubr = model.result.ubr
+    model.home()
+    model.driver_cancel()
+    model.set_input("ubr", ubr)
+    model.cancel_lookup()
+    assert model.screen == Screen.CANCEL_CHOOSE, model.notice
+    model.cancel_all()
+    copy_cert(backend, account, tmp_path)
+    model.choose_certificate()
+    model.pick_certificate(model.certificates[0])
+    model.set_input("pin", account["cert_pin"])
+    model.set_input("password", "x" * 65)
+    model.submit_pin()
+    assert model.notice is not None
+    assert model.notice.key == "validation_error"
+    assert model.notice.params["fields"] == "password"
+    assert not model.pin
+    assert model.screen == Screen.SIGN_PIN
+    assert backend.api.client.get_bundle(ubr).status == BundleStatus.ACTIVE  # nothing was sent

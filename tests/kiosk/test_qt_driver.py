@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -276,6 +277,15 @@ def test_query_while_the_centre_is_down_says_it_may_be_stale(
         kiosk.at(Screen.QUERY_RESULT)
         stale = kiosk.label("stale").text()
         assert "可能不是最新" in stale
+        # a number the copy does not know: said with the copy's time, as that line says it
+        copy_time = re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", stale)
+        assert copy_time is not None
+        kiosk.click("back")
+        kiosk.at(Screen.QUERY)
+        kiosk.type("query", "9999999999")
+        kiosk.click("run_query")
+        assert kiosk.notice_key == "ubr_not_found_stale"
+        assert f"於香港時間 {copy_time.group()} 的資料副本沒有 UBR 9999999999" in kiosk.notice_text
         # bundling is refused with a clear message
         kiosk.click("finish")
         account = backend.account("valid", 0)

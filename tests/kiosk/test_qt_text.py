@@ -97,3 +97,33 @@ def test_a_write_that_may_have_been_done_is_told_to_check_first(qapp: object) ->
         assert "try again later" not in maybe
     finally:
         translations.close()
+
+
+def test_a_number_the_copy_does_not_know_says_the_centre_is_down(qapp: object) -> None:
+    """A 404 from the control point's copy (the centre down) is not "check the number"."""
+    cases = [
+        ("ubr_not_found", "ubr", "9999999999"),
+        ("ccrn_not_found", "ccrn", "1999999999"),
+    ]
+    translations = Translations([CATALOGUE], Language.EN)
+    try:
+        for lang in Language:
+            translations.set_language(lang)
+            for key, name, number in cases:
+                plain = message(Notice(key, {name: number}))
+                stale = message(Notice(f"{key}_stale", {name: number, "time": "2026-11-21 14:30"}))
+                never = message(Notice(f"{key}_never_synced", {name: number}))
+                for text in (stale, never):
+                    assert number in text, (lang, text)
+                    assert text not in (plain, f"{key}_stale", f"{key}_never_synced"), lang
+                assert "2026-11-21 14:30" in stale, lang
+        translations.set_language(Language.EN)
+        stale = message(Notice("ubr_not_found_stale", {"ubr": "9999999999", "time": "14:30"}))
+        assert "cannot be reached" in stale
+        assert "check the number" not in stale
+        translations.set_language(Language.ZH_TW)
+        stale = message(Notice("ccrn_not_found_stale", {"ccrn": "1999999999", "time": "14:30"}))
+        assert "香港時間 14:30" in stale
+        assert "未能連接" in stale
+    finally:
+        translations.close()
