@@ -254,8 +254,14 @@ class Kiosk:
         self.idle.touch(now)
 
     def tick(self, now: float) -> str:
-        """Called every second or so: ``active``, ``warn`` (show the countdown) or ``expired``."""
-        if self.screen == Screen.START and self._untouched and self.lang == DEFAULT_LANGUAGE:
+        """Called every second or so: ``active``, ``warn`` (show the countdown) or ``expired``.
+
+        While a call is out the person is waiting for its answer, not gone: a write may
+        take up to ``KIOSK_WRITE_TIMEOUT_S``, and a bundle made then dropped with the
+        session would never be shown. The idle clock starts again when the answer is in.
+        """
+        untouched = self.screen == Screen.START and self._untouched
+        if self.busy or (untouched and self.lang == DEFAULT_LANGUAGE):
             self.idle.touch(now)
             return "active"
         state = self.idle.check(now)

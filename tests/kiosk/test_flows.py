@@ -140,6 +140,27 @@ def test_an_answer_after_the_session_ended_is_dropped(backend: Backend, tmp_path
     assert not model.busy
 
 
+def test_the_idle_clock_waits_while_a_call_is_out(backend: Backend, tmp_path: Path) -> None:
+    """A slow answer (a write may take two minutes) is not a person gone: the session and
+    the answer stay, and the idle clock runs again from when the answer came."""
+    pending: list[Call] = []
+    model = Kiosk(KioskClient(backend.api.url), media=tmp_path, executor=pending.append)
+    model.idle = IdleClock(warn_after=1, reset_after=2)
+    model.touch(0)
+    model.start_query()
+    model.set_input("query", "9110635860")
+    model.run_query()
+    assert model.busy
+    session = model.session
+    assert model.tick(100) == "active"  # no warning, no reset while the answer is awaited
+    call = pending[0]
+    model.complete(call, call.work(), None)
+    assert model.session == session
+    assert [b.ubr for b in model.query_bundles] == ["9110635860"]
+    assert model.tick(101.5) == "warn"
+    assert model.tick(103) == "expired"
+
+
 def test_idle_clock_and_secrets() -> None:
     clock = IdleClock(warn_after=10, reset_after=20)
     clock.touch(100)
