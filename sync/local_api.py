@@ -173,9 +173,12 @@ def build_router(
         except ApiError as err:
             if err.key == "central_unreachable":
                 logger.warning("centre unreachable while forwarding %s: %s", what, err)
-                # A refused connection never reached the centre; a timeout or a dropped
-                # connection may have, after the centre acted.
-                reached = not isinstance(err.__cause__, httpx.ConnectError)
+                # A refused connection, or one never made in time, never reached the
+                # centre; a timeout or a dropped connection after sending may have, after
+                # the centre acted.
+                reached = not isinstance(
+                    err.__cause__, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
+                )
                 raise _unavailable(what, maybe_applied=reached) from err
             raise
 

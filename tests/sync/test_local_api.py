@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -9,12 +10,13 @@ from typing import Any
 import httpx
 import pyotp
 import pytest
+from fastapi import FastAPI
 
 from rocars.client import ApiError, RocarsClient
 from rocars.ids import ControlPoint, Direction
 from rocars.models import BundleRequest, CancelRequest, CargoItems, SecurityCodeAuth
 from rocars.timeutil import HK_TZ, utc_now
-from sync.local_api import STALE_HEADER
+from sync.local_api import STALE_HEADER, build_router
 from tests.fixtures.local_api import LocalApi
 
 BUNDLED_UBR = "9110635860"  # the demo centre's first bundle (seed 7)
@@ -248,3 +250,38 @@ def test_bad_input_is_refused_clearly_and_changes_nothing(
     assert http.get("/v1/bundles", params={"ccrn": "1", "x": "2"}).status_code == 422
     # nothing reached the centre
     assert local_api.client.changes(local_api.replica.cursor(), 1000).next == before
+
+
+@pytest.mark.parametrize(
+    ("cause", "maybe_applied"),
+    [
+        (httpx.ConnectError("refused"), False),
+        (httpx.ConnectTimeout("no answer to the connect"), False),
+        (httpx.PoolTimeout("no free connection"), False),
+        (httpx.ReadTimeout("sent, no answer"), True),
+        (httpx.RemoteProtocolError("sent, then hung up"), True),
+    ],
+)
+def test_a_write_is_maybe_applied_only_once_it_may_have_left(
+    cause: httpx.HTTPError, maybe_applied: bool
+) -> None:
+    """Whether the centre may have acted is told from where the transport failed: a
+    connection never made (refused, or not in time) sent nothing."""
+
+    class Unreachable:
+        def submit_cargo(self, _: object) -> object:
+            raise ApiError("POST /v1/cargo failed", key="central_unreachable") from cause
+
+    app = FastAPI()
+    app.include_router(
+        build_router(Unreachable(), None, lambda: True)  # type: ignore[arg-type]
+    )
+
+    async def post() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://local") as client:
+            return await client.post("/v1/cargo", json=items().model_dump(mode="json"))
+
+    answer = asyncio.run(post())
+    assert answer.status_code == 503
+    assert answer.json()["detail"]["maybe_applied"] is maybe_applied
