@@ -78,17 +78,26 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
 def secret(name: str, default: str | None = None) -> str:
     """A secret from ``ROCARS_{NAME}``, or the file named in ``ROCARS_{NAME}_FILE``."""
     env = f"ROCARS_{name.upper()}"
-    if env in os.environ:
-        return os.environ[env]
     file_env = f"{env}_FILE"
-    if file_env in os.environ:
+    value = ""
+    if env in os.environ:
+        value = os.environ[env]
+    elif file_env in os.environ:
         try:
-            return Path(os.environ[file_env]).read_text(encoding="utf-8").strip()
-        except OSError as err:
-            raise ConfigError(f"cannot read secret file {os.environ[file_env]}: {err}") from err
+            value = Path(os.environ[file_env]).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as err:
+            # the error names the file, never its bytes
+            problem = err.strerror if isinstance(err, OSError) else "not UTF-8 text"
+            raise ConfigError(f"cannot read secret file {os.environ[file_env]}: {problem}") from err
+    # set but empty (``Environment=ROCARS_SITE_SECRET=``) is not a secret: an empty
+    # site secret would sign every instruction with a key anyone can derive
+    if value:
+        return value
     if default is not None:
         return default
-    raise ConfigError(f"secret {env} is not set (nor {file_env})", key="secret_missing", name=env)
+    raise ConfigError(
+        f"secret {env} is not set or empty (nor {file_env})", key="secret_missing", name=env
+    )
 
 
 def parse_broker_url(url: str) -> tuple[str, int]:

@@ -118,6 +118,7 @@ def verify_payload(payload: bytes | dict[str, Any], key: bytes) -> Instruction:
         expected = sign_dict(data, key)
     except UnicodeEncodeError as err:  # a lone surrogate (``"\ud800"``): no producer signs it
         raise BadPayload(f"text that is not Unicode: {err}") from err
-    if not isinstance(sig, str) or not hmac.compare_digest(sig, expected):
+    # compare_digest refuses (TypeError) text that is not ASCII: such a sig is no signature
+    if not isinstance(sig, str) or not sig.isascii() or not hmac.compare_digest(sig, expected):
         raise BadSignature("instruction signature does not verify")
     return instruction

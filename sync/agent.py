@@ -34,6 +34,7 @@ from sync.api import ApiServer, create_api
 from sync.config import SyncConfig
 from sync.controller import LaneController
 from sync.errors import OutboxError, ReplicaError, SyncError
+from sync.lane import SYNC_CLOCK_SKEW
 from sync.local_api import build_router
 from sync.metrics import Metrics
 from sync.outbox import Outbox
@@ -346,6 +347,8 @@ class SyncAgent:
             out.append("replica never synced: lanes fail closed")
         elif age is not None and age > self.config.replica_max_age_s:
             out.append(f"replica {age:.0f} s old: lanes fail closed")
+        elif age is not None and age < -SYNC_CLOCK_SKEW.total_seconds():
+            out.append(f"replica synced {-age:.0f} s in the future (clock): lanes fail closed")
         if not self.link.up:
             out.append(f"central down ({self.link.state().error})")
         if self.config.pull and self.puller.last_error:

@@ -165,7 +165,12 @@ class SyncConfig(ServiceConfig):
     pull_interval_s: float = Field(
         default=2.0, gt=0.0, le=3600.0, description="change-feed poll interval once caught up"
     )
-    pull_batch: int = Field(default=1000, ge=1, le=50_000, description="changes per feed page")
+    pull_batch: int = Field(
+        default=1000,
+        ge=1,
+        le=10_000,
+        description="changes per feed page (the centre refuses more than 10,000)",
+    )
     upload_batch: int = Field(default=100, ge=1, le=1000, description="records per upload call")
     upload_interval_s: float = Field(
         default=1.0, gt=0.0, le=3600.0, description="outbox check interval when idle"

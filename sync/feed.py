@@ -134,6 +134,16 @@ def rows_from_changes(changes: list[Change], next_cursor: str) -> PageRows:
 def parse_page(raw: bytes) -> PageRows:
     """A ``GET /v1/changes`` body to rows; MalformedPage if it does not validate."""
     try:
+        return _parse_page(raw)
+    except (ValueError, RecursionError) as err:
+        # what validation itself does not catch: JSON nested past the recursion limit, a
+        # time without an offset that cannot be written back (PydanticSerializationError
+        # is a ValueError): a hostile page is a malformed page, never a dead puller
+        raise MalformedPage(f"change page cannot be read: {str(err)[:200]}") from err
+
+
+def _parse_page(raw: bytes) -> PageRows:
+    try:
         text = raw.decode()
     except UnicodeDecodeError as err:
         raise MalformedPage(f"change page is not UTF-8: {err}") from err

@@ -55,6 +55,9 @@ FINAL_CODES = frozenset(
 )
 #: How long past its planned end a display may still trust an instruction.
 EXPIRY_MARGIN = timedelta(seconds=5)
+#: How far in the future the replica's last sync may be (clocks disagree a little) before
+#: it counts as unknown: a clock stepped back must not stretch the replica's freshness.
+SYNC_CLOCK_SKEW = timedelta(seconds=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,7 +304,8 @@ class Lane:
     def _check_fresh(self, session: Session, now: datetime) -> _Decision | None:
         """Rule 6: STOP on a stale replica; else note whether the centre is down."""
         fresh = self._freshness()
-        if fresh.last_sync_at is None or now - fresh.last_sync_at > self._max_age:
+        age = None if fresh.last_sync_at is None else now - fresh.last_sync_at
+        if age is None or age > self._max_age or age < -SYNC_CLOCK_SKEW:
             return _Decision(Code.STOP_SEE_OFFICER, "stale_replica", ubr=session.ubr)
         if not fresh.central_up:
             session.offline = True

@@ -174,7 +174,14 @@ class Puller:
             for _ in range(max_pages):
                 since, rows = future.result()
                 self.link.mark_up()
-                full = rows.changes >= self.batch and rows.next != since
+                if rows.changes and rows.next == since:
+                    # changes without a new cursor: a centre stuck on one page (or one that
+                    # repeats it) must not count as caught up, or the replica would look
+                    # fresh forever while nothing after that page ever arrives
+                    raise MalformedPage(
+                        f"a page of {rows.changes} changes did not move the cursor {since!r}"
+                    )
+                full = rows.changes >= self.batch
                 go_on = full and not (stop is not None and stop.is_set())
                 turn = threading.Event()
                 if go_on:

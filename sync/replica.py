@@ -227,7 +227,10 @@ class Replica:
         value, read_at = self._last_sync
         if time.monotonic() - read_at > 1.0:
             text = self._meta("last_sync_at")
-            value = None if text is None else parse_rfc3339(text)
+            try:
+                value = None if text is None else parse_rfc3339(text)
+            except ValueError as err:  # the lanes fail closed on a ReplicaError
+                raise ReplicaError(f"replica: last_sync_at unreadable: {text!r}") from err
             self._last_sync = (value, time.monotonic())
         return value
 

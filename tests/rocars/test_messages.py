@@ -248,3 +248,16 @@ def test_signatures_are_hmac_sha256_of_each_key() -> None:
         assert b"new key" not in signing._KEYED
     finally:
         signing._MAX_KEYED = full
+
+
+def test_a_signature_that_is_not_ascii_is_a_bad_signature() -> None:
+    """hmac.compare_digest raises TypeError on such text: it got past every display's
+    handling of BadSignature and BadPayload."""
+    from rocars.errors import BadSignature
+    from rocars.messages import Instruction, InstructionCode
+    from rocars.signing import verify_payload
+
+    key = b"k" * 32
+    fields = Instruction(seq=1, code=InstructionCode.READY).to_dict()
+    with pytest.raises(BadSignature):
+        verify_payload(json.dumps({**fields, "sig": "é" * 64}).encode(), key)

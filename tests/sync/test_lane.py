@@ -334,6 +334,18 @@ def test_rule6_stale_or_never_synced_replica_fails_closed() -> None:
     assert rig.lane.session.reason == "stale_replica"
 
 
+def test_rule6_a_last_sync_in_the_future_fails_closed() -> None:
+    """A booth PC that synced with its clock a day ahead, then had it stepped back: the
+    replica must not count as fresh for that day (a negative age), only within the skew."""
+    rig = Rig([make_bundle("9110635860", "AB1234")])
+    rig.fresh = Freshness(last_sync_at=T0 + timedelta(days=1), central_up=False)
+    assert codes(rig.lane.plate(read())) == [C.STOP_SEE_OFFICER]
+    assert rig.lane.session is not None
+    assert rig.lane.session.reason == "stale_replica"
+    rig.fresh = Freshness(last_sync_at=T0 + timedelta(seconds=2), central_up=True)
+    assert codes(rig.lane.plate(read(vrn="CD5678"))) == [C.NO_BUNDLE]  # within the skew
+
+
 def test_rule6_stale_at_manifest_time_fails_closed() -> None:
     rig = Rig([make_bundle("9110635860", "AB1234")])
     rig.lane.plate(read())

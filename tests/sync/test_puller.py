@@ -16,6 +16,8 @@ import pytest
 from hardware_sim.launch import CentralProcess
 from rocars.client import RocarsClient
 from rocars.models import BundleStatus
+from sync.errors import MalformedPage
+from sync.feed import parse_page
 from sync.puller import CentralClient, CentralLink, Puller
 from sync.replica import Replica
 from tests.hardware_sim.centralkit import accounts, cancel_request, trucks
@@ -203,3 +205,84 @@ def test_malformed_page_is_logged_retried_and_never_applied(
         thread.join(10)
         puller.client.close()
         replica.close()
+
+
+def _one_bundle_change(seq: int) -> dict[str, object]:
+    bundle = {
+        "ubr": "9110635860",
+        "vrn": "AB1234",
+        "cp": "SBC",
+        "direction": "import",
+        "ccrns": ["1001041258"],
+        "bundled_at": "2026-11-21T07:00:00.000Z",
+        "earliest_at": "2026-11-21T07:30:00.000Z",
+        "updated_at": "2026-11-21T07:00:00.000Z",
+    }
+    return {"seq": seq, "kind": "bundle", "key": "9110635860", "bundle": bundle}
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_a_page_of_changes_that_does_not_move_the_cursor_is_not_caught_up(
+    feed_server: FeedServer, tmp_path: Path, count: int
+) -> None:
+    """A centre stuck on one page (full: 2 of 2 asked; or repeating a short one) answers
+    next == since: taken for caught up, it kept the replica fresh while nothing after that
+    page ever came (no cancellation, no lane failing closed)."""
+    changes = [_one_bundle_change(n + 1) for n in range(count)]
+    feed_server.body = json.dumps({"changes": changes, "next": ""}).encode()
+    replica = Replica(tmp_path / "replica.db")
+    puller = make_puller(feed_server.url, "t", replica, batch=2)
+    try:
+        with pytest.raises(MalformedPage, match="did not move the cursor"):
+            puller.catch_up()
+        assert replica.last_sync_at() is None
+        assert replica.bundle("9110635860") is None
+        feed_server.body = json.dumps({"changes": [], "next": ""}).encode()
+        puller.catch_up()  # no changes, the same cursor: that is caught up
+        assert replica.last_sync_at() is not None
+    finally:
+        puller.client.close()
+        replica.close()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # nested past the recursion limit
+        b'{"changes":[{"seq":1,"kind":"bundle","key":"9110635860","bundle":'
+        + b"[" * 20_000
+        + b"]" * 20_000
+        + b'}],"next":"1"}',
+        # a time without an offset, which cannot be written back
+        json.dumps(
+            {
+                "changes": [
+                    {
+                        **_one_bundle_change(1),
+                        "bundle": {
+                            **_one_bundle_change(1)["bundle"],  # type: ignore[dict-item]
+                            "bundled_at": "2026-11-21T07:00:00",
+                        },
+                    }
+                ],
+                "next": "1",
+            }
+        ).encode(),
+    ],
+)
+def test_a_hostile_page_is_a_malformed_page_not_a_dead_puller(body: bytes) -> None:
+    with pytest.raises(MalformedPage):
+        parse_page(body)
+
+
+def test_a_page_size_the_centre_refuses_is_refused_in_the_config() -> None:
+    """The centre answers 422 to a limit over 10,000: an agent set to more never synced
+    (and took the centre's answer for the centre being down)."""
+    from pydantic import ValidationError
+
+    from sync.config import SyncConfig
+
+    lanes = [{"id": "L01"}]
+    assert SyncConfig.model_validate({"lanes": lanes, "pull_batch": 10_000}).pull_batch == 10_000
+    with pytest.raises(ValidationError, match="pull_batch"):
+        SyncConfig.model_validate({"lanes": lanes, "pull_batch": 10_001})

@@ -13,7 +13,7 @@ import pytest
 
 from hardware_sim.launch import CentralProcess
 from rocars.models import Bundle, ChangePage
-from sync.errors import CursorMismatch, MalformedPage
+from sync.errors import CursorMismatch, MalformedPage, ReplicaError
 from sync.feed import CCRN_SEPARATOR, parse_page, rows_from_changes
 from sync.puller import CentralClient
 from sync.replica import Replica
@@ -365,3 +365,18 @@ def test_a_replica_of_an_older_schema_is_rebuilt(tmp_path: Path) -> None:
     for key in ("911063586", "91106358600", "9110 35860", "٩١١٠٦٣٥٨٦٠", ""):
         assert replica.bundle(key) is None
     replica.close()
+
+
+def test_an_unreadable_last_sync_is_a_replica_error(tmp_path: Path) -> None:
+    """A ValueError got past the lanes' ReplicaError handling: the read raised and nothing
+    was published, so the previous truck's PROCEED stayed on the display."""
+    replica = Replica(tmp_path / "replica.db")
+    try:
+        damage = sqlite3.connect(tmp_path / "replica.db")  # as a disk or a tool could leave it
+        with damage:
+            damage.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_sync_at', 'x')")
+        damage.close()
+        with pytest.raises(ReplicaError, match="last_sync_at unreadable"):
+            replica.last_sync_at()
+    finally:
+        replica.close()
