@@ -58,6 +58,11 @@ EXPIRY_MARGIN = timedelta(seconds=5)
 #: How far in the future the replica's last sync may be (clocks disagree a little) before
 #: it counts as unknown: a clock stepped back must not stretch the replica's freshness.
 SYNC_CLOCK_SKEW = timedelta(seconds=5)
+#: A driver's action (manifest drop, Unladen press) made more than this long before the
+#: instruction it would answer was shown belongs to an earlier truck: a panel that lost
+#: the broker sends what it had queued when it is back, and a drop made for truck A must
+#: not release truck B. Booth PCs keep their clocks within this of each other (NTP).
+ACTION_CLOCK_SKEW = timedelta(seconds=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +233,8 @@ class Lane:
             why = f"unladen_at_{session.code.lower()}"
         elif event.vrn and _plate_or_none(event.vrn) != session.vrn:
             why = "unladen_other_vrn"
+        elif event.ts < session.code_at - ACTION_CLOCK_SKEW:
+            why = "unladen_before_instruction"
         if why:
             return self._ignore(out, now, "unladen", event.id, "panel", why)
         assert session is not None
@@ -250,6 +257,9 @@ class Lane:
             return self._ignore(out, now, "manifest", event.id, event.source, "lane_ready")
         if session.code is not Code.DROP_MANIFEST:
             why = f"manifest_at_{session.code.lower()}"
+            return self._ignore(out, now, "manifest", event.id, event.source, why)
+        if event.ts < session.code_at - ACTION_CLOCK_SKEW:
+            why = "manifest_before_instruction"
             return self._ignore(out, now, "manifest", event.id, event.source, why)
         self._act(session, now, "manifest", event.id, event.source)
         decision = self._check_fresh(session, now)

@@ -401,6 +401,35 @@ def test_ignored_presses_are_recorded_and_change_nothing() -> None:
     ]
 
 
+@pytest.mark.parametrize("kind", ["manifest", "unladen"])
+def test_an_action_made_before_the_instruction_it_would_answer_is_ignored(kind: str) -> None:
+    """A panel that lost the broker sends its queued actions when it is back: a drop made
+    for truck A (while the booth showed STOP) must not release truck B, asked later."""
+    if kind == "manifest":
+        rig = Rig([make_bundle("9110635860", "AB1234")])
+        expected = C.DROP_MANIFEST
+    else:
+        rig = Rig([])
+        expected = C.NO_BUNDLE
+    rig.clock.advance(30)
+    assert codes(rig.lane.plate(read())) == [expected]
+    shown_at = rig.clock.now
+    stale_ts = shown_at - timedelta(seconds=3)  # made before the instruction, 3 s
+    if kind == "manifest":
+        out = rig.lane.manifest(ManifestDropped(source="sensor", ts=stale_ts))
+    else:
+        out = rig.lane.unladen(UnladenPressed(vrn="AB1234", ts=stale_ts))
+    assert codes(out) == []
+    assert out.ignored == [f"{kind}_before_instruction"]
+    assert rig.lane.code is expected
+    fresh_ts = shown_at - timedelta(seconds=1)  # within the booth PCs' clock skew
+    if kind == "manifest":
+        out = rig.lane.manifest(ManifestDropped(source="sensor", ts=fresh_ts))
+    else:
+        out = rig.lane.unladen(UnladenPressed(vrn="AB1234", ts=fresh_ts))
+    assert codes(out) != []
+
+
 def test_manifest_while_no_bundle_is_ignored() -> None:
     rig = Rig()
     rig.lane.plate(read())
