@@ -221,12 +221,16 @@ class DropBoxSensor:
 
     def _read(self, port: serial.Serial) -> None:
         buffer = b""
+        discarding = False  # inside an over-long line: its tail up to the newline is noise too
         while not self._stop.is_set():
             chunk = port.read(256)
             now = time.monotonic()
             buffer += chunk
             while b"\n" in buffer:
                 line, buffer = buffer.split(b"\n", 1)
+                if discarding:  # the tail of an over-long line (counted once, below)
+                    discarding = False
+                    continue
                 reading = parse_line(line)
                 if reading is None:
                     self.noise += 1
@@ -243,9 +247,12 @@ class DropBoxSensor:
                     at = reading.sensor_ms / 1000
                 if self.debouncer.feed(reading.closed, at):
                     self._dropped()
-            if len(buffer) > MAX_LINE:
+            if discarding:
+                buffer = b""  # still inside the over-long line
+            elif len(buffer) > MAX_LINE:
                 self.noise += 1
                 buffer = b""
+                discarding = True
             current = self.sensor_clock.sensor_now(now) if self._stamped else now
             if current is not None and self.debouncer.poll(current):
                 self._dropped()

@@ -107,6 +107,9 @@ class PanelModel:
         self._clock: Clock = clock or SystemClock()
         self.shown = _IDLE
         self.confirming: Action | None = None
+        #: the instruction (seq) the pending confirmation was asked for: a Confirm tapped
+        #: after the lane moved on must not answer for the next truck
+        self._confirming_seq: int | None = None
         self._sent_for: dict[Action, int] = {}
         self._awaiting: tuple[Action, int] | None = None
         self._feedback: tuple[Feedback, Action | None, float] | None = None
@@ -120,13 +123,16 @@ class PanelModel:
         if self._awaiting is not None and shown.seq is not None and shown.seq != self._awaiting[1]:
             self._say(Feedback.RECEIVED, self._awaiting[0])
             self._awaiting = None
-        if self.confirming is not None and not self._available(self.confirming):
+        if self.confirming is not None and (
+            not self._available(self.confirming) or shown.seq != self._confirming_seq
+        ):
             self.confirming = None
 
     def press(self, action: Action) -> None:
         """The driver pressed Unladen or Manifest dropped: ask to confirm, or say why not."""
         if self._available(action):
             self.confirming = action
+            self._confirming_seq = self.shown.seq
             self._feedback = None
         else:
             self.confirming = None
@@ -137,7 +143,7 @@ class PanelModel:
         action, self.confirming = self.confirming, None
         if action is None:
             return None
-        if not self._available(action):
+        if not self._available(action) or self.shown.seq != self._confirming_seq:
             self._say(Feedback.NOT_AVAILABLE, action)
             return None
         seq = self.shown.seq

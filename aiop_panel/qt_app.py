@@ -117,10 +117,12 @@ class AiopScreen(LaneScreen):
         self.refresh()
 
     def on_press(self, action: str) -> None:
+        self.controller.refresh()  # the gate as of now: an expiry or lapse not yet re-evaluated
         self.model.press(Action(action))
         self.refresh()
 
     def on_confirm(self) -> None:
+        self.controller.refresh()  # the gate as of now: an expiry or lapse not yet re-evaluated
         message = self.model.confirm()
         if isinstance(message, UnladenPressed):
             self.bus.publish(unladen_topic(self.config.cp, self.config.lane), message)
@@ -156,9 +158,14 @@ class AiopScreen(LaneScreen):
         detail = ""
         metrics: dict[str, float | int | str | None] = {}
         if self.sensor is not None:
-            if not self.sensor.connected.is_set():
+            healthy = self.sensor.connected.is_set()
+            if not healthy:
                 detail = f"drop-box sensor not connected on {self.config.dropbox}"
-            metrics = {"drops": self.sensor.drops, "noise_lines": self.sensor.noise}
+            metrics = {
+                "healthy": int(healthy),
+                "drops": self.sensor.drops,
+                "noise_lines": self.sensor.noise,
+            }
         topic = device_status_topic(self.config.cp, self.config.lane, self.config.device)
         status = DeviceStatus(state="online", detail=detail, metrics=metrics)
         self.bus.publish(topic, status, retain=True)

@@ -112,6 +112,29 @@ def test_closure_seen_only_at_open_still_counts() -> None:
     assert d.feed(False, 0.2)
 
 
+class ChunkPort:
+    """What ``port.read`` returns, one chunk a call; stops the reader when they run out."""
+
+    def __init__(self, sensor: DropBoxSensor, chunks: list[bytes]) -> None:
+        self.sensor, self.chunks = sensor, list(chunks)
+
+    def read(self, size: int) -> bytes:
+        if not self.chunks:
+            self.sensor._stop.set()
+            return b""
+        return self.chunks.pop(0)
+
+
+def test_the_tail_of_an_over_long_line_is_noise_too() -> None:
+    drops: list[ManifestDropped] = []
+    reader = DropBoxSensor("/dev/null", drops.append, min_closed_ms=60, refractory_ms=0)
+    # one noise line over 32 bytes, in three reads; its tail looks like a closure
+    chunks = [b"Z" * 40, b"Z" * 40, b" C1 1000\nC0 1100\n", b"C1 5000\nC0 5100\n"]
+    reader._read(ChunkPort(reader, chunks))  # type: ignore[arg-type]
+    assert len(drops) == 1  # the real drop after it, not the tail
+    assert reader.noise == 1  # one line of noise, counted once
+
+
 def test_bad_settings() -> None:
     with pytest.raises(DropBoxError):
         Debouncer(min_closed_ms=0)

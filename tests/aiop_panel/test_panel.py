@@ -85,6 +85,29 @@ def test_confirm_too_late_is_not_available(model: PanelModel, clock: FakeClock) 
     assert model.view(clock.now()).feedback is Feedback.NOT_AVAILABLE
 
 
+@pytest.mark.parametrize(
+    ("code", "action"), [(C.NO_BUNDLE, Action.UNLADEN), (C.DROP_MANIFEST, Action.MANIFEST)]
+)
+def test_a_confirmation_answers_only_the_instruction_it_was_asked_for(
+    model: PanelModel, clock: FakeClock, code: InstructionCode, action: Action
+) -> None:
+    model.on_shown(shown(code, 1, vrn="AB1234"))  # truck A
+    model.press(action)
+    # the lane reads the next truck (no READY in between) while A's driver is deciding
+    model.on_shown(shown(code, 2, vrn="XY987"))
+    assert model.view(clock.now()).confirming is None
+    assert model.confirm() is None  # A's answer is not published as B's
+    model.on_shown(shown(code, 3, vrn="AB1234"))
+    model.press(action)
+    model.confirming = action
+    model.shown = shown(code, 4, vrn="XY987")  # a race: the view changed between the two
+    assert model.confirm() is None
+    assert model.view(clock.now()).feedback is Feedback.NOT_AVAILABLE
+    model.on_shown(shown(code, 4, vrn="XY987"))
+    model.press(action)  # B's own confirmation still goes through
+    assert model.confirm() is not None
+
+
 def test_cancel(model: PanelModel, clock: FakeClock) -> None:
     model.on_shown(shown(C.NO_BUNDLE, 1))
     model.press(Action.UNLADEN)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import queue
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,13 +23,20 @@ from rocars.messages import (
     DeviceStatus,
     InstructionCode,
     ManifestDropped,
+    SyncStatus,
     UnladenPressed,
     decode_json,
     parse,
 )
-from rocars.topics import device_status_topic, manifest_topic, unladen_topic
+from rocars.topics import (
+    device_status_topic,
+    instruction_topic,
+    manifest_topic,
+    sync_status_topic,
+    unladen_topic,
+)
 from tests.fixtures.brokers import Mosquitto
-from tests.fixtures.displays import FakeLane, make_instruction, site_secret
+from tests.fixtures.displays import FakeClock, FakeLane, make_instruction, site_secret
 from ui_common.app import missing_glyphs
 from ui_common.instruction import STYLES
 from ui_common.lanewatch import FailReason, Shown, SyncMark
@@ -62,6 +69,70 @@ def offline_screen(qtbot: QtBot) -> Iterator[AiopScreen]:
 def feed(screen: AiopScreen, code: InstructionCode, seq: int, **fields: object) -> None:
     instruction = make_instruction(code, seq, **fields)  # type: ignore[arg-type]
     screen.on_shown(Shown(code, instruction, None, SyncMark.CENTRAL_UP))
+
+
+@pytest.fixture
+def clocked_screen(qtbot: QtBot) -> Iterator[tuple[AiopScreen, FakeClock, list[object]]]:
+    """A panel on a fake clock whose publishes are collected, not sent."""
+    clock = FakeClock()
+    config = PanelConfig(broker="mqtt://127.0.0.1:1", manifest_confirm=True, heartbeat_bound=3.0)
+    screen = AiopScreen(config, site_secret(), clock=clock)
+    qtbot.addWidget(screen.widget)
+    sent: list[object] = []
+    screen.bus.publish = lambda topic, message, **kw: sent.append(message)  # type: ignore[method-assign]
+    yield screen, clock, sent
+    screen.stop()
+
+
+def start_lane(
+    screen: AiopScreen, clock: FakeClock, code: InstructionCode, seq: int, expires_in: float
+) -> None:
+    controller = screen.controller
+    controller.on_connection(True)
+    status = SyncStatus(state="online", central="up", ts=clock.now())
+    controller.on_message(sync_status_topic("SBC"), status.to_bytes())
+    instruction = make_instruction(
+        code, seq, ts=clock.now(), expires_at=clock.now() + timedelta(seconds=expires_in)
+    )
+    controller.on_message(instruction_topic("SBC", "L01"), instruction.to_bytes())
+    assert screen.model.shown.code is code
+
+
+def test_press_and_confirm_see_a_lapse_not_yet_re_evaluated(
+    clocked_screen: tuple[AiopScreen, FakeClock, list[object]],
+) -> None:
+    screen, clock, sent = clocked_screen
+    start_lane(screen, clock, C.NO_BUNDLE, 7, expires_in=1.0)
+    clock.advance(1.5)  # expired; the re-evaluation timer has not fired yet
+    screen.on_press("unladen")
+    screen.on_confirm()
+    assert sent == []
+    assert screen.model.view(clock.now()).feedback is Feedback.NOT_AVAILABLE
+    start_lane(screen, clock, C.DROP_MANIFEST, 8, expires_in=60.0)
+    screen.on_press("manifest")  # the dialog is up
+    clock.advance(3.5)  # no heartbeat for longer than the bound
+    screen.on_confirm()
+    assert sent == []
+    assert screen.model.view(clock.now()).code is C.STOP_SEE_OFFICER
+
+
+def test_status_says_whether_the_dropbox_sensor_is_healthy(qtbot: QtBot, tmp_path: Path) -> None:
+    config = PanelConfig(broker="mqtt://127.0.0.1:1", dropbox=str(tmp_path / "ttyUSB9"))
+    screen = AiopScreen(config, site_secret())
+    qtbot.addWidget(screen.widget)
+    sent: list[DeviceStatus] = []
+    screen.bus.publish = lambda topic, message, **kw: sent.append(message)  # type: ignore[method-assign]
+    try:
+        assert screen.sensor is not None
+        screen.publish_status()  # the sensor's port never opened
+        assert sent[-1].state == "online"
+        assert "drop-box sensor not connected" in sent[-1].detail
+        assert sent[-1].metrics["healthy"] == 0
+        screen.sensor.connected.set()  # as its reader says once the port opens
+        screen.publish_status()
+        assert (sent[-1].detail, sent[-1].metrics["healthy"]) == ("", 1)
+    finally:
+        screen.stop()
 
 
 def test_language_switch_relabels_live(offline_screen: AiopScreen, qtbot: QtBot) -> None:
