@@ -17,6 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from rocars.errors import RocarsError
 from rocars.ids import ControlPoint, validate_lane
 from rocars.topics import ROOT
 
@@ -38,8 +39,15 @@ def roles(cp: ControlPoint, lanes: list[str]) -> list[Role]:
     result = [
         Role(
             "sync",
-            read=(f"{site}/lanes/+/plate", f"{site}/lanes/+/aiop/#", f"{site}/lanes/+/status/#"),
-            # every sync agent of the site (shards too) logs in as ``sync``
+            # every sync agent of the site (shards too) logs in as ``sync`` and reads the
+            # others' statuses (one lane, one agent), so it reads what it writes there
+            read=(
+                f"{site}/lanes/+/plate",
+                f"{site}/lanes/+/aiop/#",
+                f"{site}/lanes/+/status/#",
+                f"{site}/sync/status",
+                f"{site}/sync/+/status",
+            ),
             write=(f"{site}/lanes/+/instruction", f"{site}/sync/status", f"{site}/sync/+/status"),
         ),
         Role("monitor", read=(f"{site}/#",), write=()),
@@ -71,7 +79,7 @@ def acl_text(all_roles: list[Role]) -> str:
     for role in all_roles:
         lines.append(f"user {role.user}")
         lines += [f"topic read {t}" for t in role.read if t not in role.write]
-        lines += [f"topic write {t}" for t in role.write]
+        lines += [f"topic {'readwrite' if t in role.read else 'write'} {t}" for t in role.write]
         lines.append("")
     return "\n".join(lines)
 
@@ -86,8 +94,8 @@ def mosquitto_conf(out: Path, bind: str, port: int, run_as: str) -> str:
             f"password_file {out / 'passwd'}",
             f"acl_file {out / 'acl'}",
             "set_tcp_nodelay true",
-            "persistence true",
-            f"persistence_location {out / 'data'}/",
+            # no persistence lines: Debian's mosquitto.conf sets them, and mosquitto refuses
+            # a second persistence_location from conf.d
             "max_queued_messages 100000",
             "",
         ]
@@ -107,10 +115,11 @@ def write_broker_files(
 
     Existing passwords are kept (a re-run for a new lane does not lock out the others).
     mosquitto started as root drops to ``run_as``, so the files it reads belong to it.
+    ``out`` is made absolute: mosquitto reads the conf's paths from its working folder (/).
     """
+    out = out.resolve()
+    all_roles = roles(cp, lanes)  # a bad lane id is refused before anything is written
     out.mkdir(parents=True, exist_ok=True)
-    (out / "data").mkdir(exist_ok=True)
-    all_roles = roles(cp, lanes)
     passwords: dict[str, str] = {}
     for role in all_roles:
         env_file = out / f"{role.user}.env"
@@ -125,7 +134,7 @@ def write_broker_files(
     )
     (out / "acl").write_text(acl_text(all_roles), encoding="utf-8")
     (out / "mosquitto.conf").write_text(mosquitto_conf(out, bind, port, run_as), encoding="utf-8")
-    _give_to(run_as, [out / "passwd", out / "acl", out / "data"])
+    _give_to(run_as, [out / "passwd", out / "acl"])
     return passwords
 
 
@@ -151,6 +160,7 @@ def _read_env(path: Path) -> dict[str, str]:
 def _write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        os.fchmod(fd, 0o600)  # the mode above is for a new file only; an old one may be loose
         handle.write(text)
 
 
@@ -174,8 +184,8 @@ def main(argv: list[str]) -> int:
         users = write_broker_files(
             args.out, cp, lanes, bind=args.bind, port=args.port, run_as=args.run_as
         )
-    except (ValueError, OSError) as err:
+    except (RocarsError, ValueError, OSError) as err:
         print(f"broker-config: {err}", file=sys.stderr)
         return 2
-    print(f"wrote {args.out}/mosquitto.conf, passwd, acl and {len(users)} .env files")
+    print(f"wrote {args.out.resolve()}/mosquitto.conf, passwd, acl and {len(users)} .env files")
     return 0

@@ -14,9 +14,10 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from rocars.broker import free_port
-from rocars.brokerconf import hash_password, write_broker_files
+from rocars.brokerconf import hash_password, main, write_broker_files
 from rocars.bus import Bus
 from rocars.ids import ControlPoint
+from rocars.topics import sync_status_filters, sync_status_topic
 from tests.fixtures.brokers import wait_port
 
 
@@ -35,6 +36,21 @@ def secured_broker(tmp_path: Path):  # type: ignore[no-untyped-def]
     proc.wait(5)
 
 
+def _mosquitto_serves(conf: Path, port: int, *, cwd: Path | None = None) -> None:
+    """Start mosquitto on ``conf``; fail with its log unless it listens on ``port``."""
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    proc = subprocess.Popen(
+        [exe, "-c", str(conf)], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        wait_port("127.0.0.1", port, timeout=5)
+    except TimeoutError:
+        proc.kill()
+        pytest.fail(proc.communicate(timeout=5)[0].decode(errors="replace"))
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(5)
+
+
 def test_hash_format_is_mosquittos() -> None:
     line = hash_password("pw", salt=b"0123456789ab")
     assert line.startswith("$7$101$MDEyMzQ1Njc4OWFi$")
@@ -49,6 +65,57 @@ def test_rerun_keeps_passwords(tmp_path: Path) -> None:
     assert second["avrs-L01"] == first["avrs-L01"]
     assert "avrs-L02" in second
     assert (tmp_path / "passwd").stat().st_mode & 0o777 == 0o600
+
+
+def test_rerun_makes_loose_secret_files_private_again(tmp_path: Path) -> None:
+    # O_CREAT's mode applies to new files only: a restored or copied passwd may be 0644
+    write_broker_files(tmp_path, ControlPoint.SBC, ["L01"], run_as=getpass.getuser())
+    (tmp_path / "passwd").chmod(0o644)
+    (tmp_path / "sync.env").chmod(0o644)
+    write_broker_files(tmp_path, ControlPoint.SBC, ["L01", "L02"], run_as=getpass.getuser())
+    assert (tmp_path / "passwd").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "sync.env").stat().st_mode & 0o777 == 0o600
+
+
+def test_conf_loads_from_a_debian_conf_d(tmp_path: Path) -> None:
+    """operations.md links the conf into Debian's conf.d, whose mosquitto.conf already
+    sets persistence_location: mosquitto will not start on a second one."""
+    port = free_port()
+    write_broker_files(
+        tmp_path / "broker", ControlPoint.SBC, ["L01"], port=port, run_as=getpass.getuser()
+    )
+    conf_d = tmp_path / "conf.d"
+    conf_d.mkdir()
+    (conf_d / "rocars.conf").symlink_to(tmp_path / "broker" / "mosquitto.conf")
+    debian = tmp_path / "mosquitto.conf"  # Debian 12's, with its paths moved here
+    debian.write_text(
+        f"pid_file {tmp_path}/mosquitto.pid\n"
+        f"persistence true\npersistence_location {tmp_path}/\n"
+        f"log_dest stderr\ninclude_dir {conf_d}\n"
+    )
+    _mosquitto_serves(debian, port)
+
+
+@pytest.mark.parametrize(
+    "args", [["--cp", "XXX", "--lanes", "L01"], ["--cp", "SBC", "--lanes", "L 1"]]
+)
+def test_cli_refuses_a_bad_cp_or_lane_with_exit_2(
+    args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*args, "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.startswith("broker-config: ")
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_relative_out_gives_a_conf_mosquitto_loads_from_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # systemd starts mosquitto in /, so paths relative to where broker-config ran break
+    monkeypatch.chdir(tmp_path)
+    port = free_port()
+    argv = ["--cp", "SBC", "--lanes", "L01", "--out", "broker", "--port", str(port)]
+    assert main([*argv, "--run-as", getpass.getuser()]) == 0
+    _mosquitto_serves(tmp_path / "broker" / "mosquitto.conf", port, cwd=Path("/"))
 
 
 def test_acl_lets_each_device_write_only_its_own_topics(secured_broker) -> None:  # type: ignore[no-untyped-def]
@@ -70,6 +137,29 @@ def test_acl_lets_each_device_write_only_its_own_topics(secured_broker) -> None:
     assert got.empty()
     avrs.stop()
     monitor.stop()
+
+
+def test_sync_agents_read_each_others_status(secured_broker) -> None:  # type: ignore[no-untyped-def]
+    """docs/architecture.md, "One lane, one agent": every agent (all log in as ``sync``)
+    reads the others' statuses, the site's and each shard's."""
+    url, passwords, _ = secured_broker
+    other = Bus(url, "sync-SBC-import-b", username="sync", password=passwords["sync"])
+    other.start()
+    assert other.wait_connected(10)
+    for topic in (sync_status_topic("SBC"), sync_status_topic("SBC", "b")):
+        other.publish(topic, b'{"state":"online"}', retain=True).wait_for_publish(5)
+    got: queue.Queue[str] = queue.Queue()
+    agent = Bus(url, "sync-SBC-import-a", username="sync", password=passwords["sync"])
+    for topic_filter in sync_status_filters("SBC"):
+        agent.subscribe(topic_filter, lambda t, p: got.put(t))
+    agent.start()
+    try:
+        assert agent.wait_connected(10)
+        seen = {got.get(timeout=10), got.get(timeout=10)}
+        assert seen == {sync_status_topic("SBC"), sync_status_topic("SBC", "b")}
+    finally:
+        agent.stop()
+        other.stop()
 
 
 def test_wrong_password_is_refused(secured_broker) -> None:  # type: ignore[no-untyped-def]
