@@ -58,6 +58,8 @@ def load_config(
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except OSError as err:
             raise ConfigError(f"cannot read config {path}: {err}") from err
+        except UnicodeDecodeError as err:
+            raise ConfigError(f"config {path} is not UTF-8 text ({err.reason})") from err
         except tomllib.TOMLDecodeError as err:
             raise ConfigError(f"config {path} is not valid TOML: {err}") from err
     for key, value in (overrides or {}).items():
@@ -65,13 +67,21 @@ def load_config(
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(f"config {path or '(defaults)'}: {err}") from err
+        # each wrong item by name and reason, never its value: a password put in the
+        # file by mistake would go to the journal with the error
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in e['loc']) or '(file)'}: {e['msg']}"
+            for e in err.errors(include_url=False, include_input=False)
+        )
+        raise ConfigError(f"config {path or '(defaults)'}: {problems}") from err
 
 
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     *parents, last = dotted.split(".")
     for part in parents:
         data = data.setdefault(part, {})
+        if not isinstance(data, dict):
+            raise ConfigError(f"{dotted}: {part} in the config is not a table")
     data[last] = value
 
 
@@ -103,6 +113,12 @@ def secret(name: str, default: str | None = None) -> str:
 def parse_broker_url(url: str) -> tuple[str, int]:
     """``mqtt://HOST:PORT`` (or ``HOST:PORT``) to host and port."""
     split = urlsplit(url if "://" in url else f"mqtt://{url}")
+    if split.username is not None or split.password is not None:
+        # ignored before, and logged and printed with the password in it
+        raise ConfigError(
+            "a broker url carries no user or password: set ROCARS_MQTT_USERNAME and "
+            "ROCARS_MQTT_PASSWORD (the url is logged)"
+        )
     if split.scheme not in ("mqtt", "tcp") or not split.hostname:
         raise ConfigError(f"broker url must look like mqtt://HOST:PORT, got {url!r}")
     try:

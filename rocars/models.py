@@ -257,6 +257,15 @@ class CertificateAuth(_Body):
     signature: str = Field(min_length=16, max_length=4096)
     signed_at: UtcTime
 
+    @field_validator("signed_at")
+    @classmethod
+    def _with_offset(cls, value: datetime) -> datetime:
+        # a time without an offset cannot be put in the signed content (to_rfc3339
+        # refuses it): the centre answered such a request with a 500
+        if value.tzinfo is None:
+            raise ValueError("signed_at needs an offset (UTC: Z)")
+        return value
+
 
 DriverAuth = Annotated[SecurityCodeAuth | CertificateAuth, Field(discriminator="method")]
 
