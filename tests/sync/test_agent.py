@@ -19,6 +19,7 @@ from hardware_sim.launch import CentralProcess
 from rocars.broker import EmbeddedBroker
 from rocars.messages import InstructionCode
 from rocars.signing import verify_payload
+from rocars.timeutil import to_rfc3339, utc_now
 from sync.agent import SyncAgent, Worker
 from sync.config import DEFAULT_FLUSH_INTERVAL_S
 from tests.fixtures.brokers import Mosquitto
@@ -197,7 +198,9 @@ def test_bad_payloads_are_logged_and_dropped(
         # an unsigned aiop event is a normal event: the agent still answers
         watcher.plate("L01", truck["vrn"])
         watcher.expect("L01", C.DROP_MANIFEST)
-        watcher.raw(f"rocars/{CP}/lanes/L01/aiop/manifest", json.dumps({**good, "id": "01JDAZ3K5Q8N2W4V6X8Y0B2C4F", "source": "panel"}).encode())  # fmt: skip
+        # made now: an action made before the instruction it answers is an earlier truck's
+        pressed = {**good, "id": "01JDAZ3K5Q8N2W4V6X8Y0B2C4F", "ts": to_rfc3339(utc_now())}
+        watcher.raw(f"rocars/{CP}/lanes/L01/aiop/manifest", json.dumps({**pressed, "source": "panel"}).encode())  # fmt: skip
         watcher.expect("L01", C.PROCEED)
     finally:
         watcher.close()
