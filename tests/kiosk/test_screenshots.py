@@ -25,6 +25,7 @@ from pytestqt.qtbot import QtBot
 from kiosk.cargo import FIELD_NAMES
 from kiosk.flows import QueryMode, Screen
 from kiosk.qt_app import KIOSK_SIZE
+from kiosk.session import Notice
 from rocars.ids import ControlPoint, Direction
 from rocars.models import CargoItems
 from rocars.timeutil import HK_TZ
@@ -221,9 +222,20 @@ def test_every_screen_in_every_language(
     model.finish()
     model.set_language(lang)  # Finish starts the next person in the default language
     shot("query", model.start_query)
+
+    def notice(key: str, **params: str) -> Callable[[], None]:
+        def act() -> None:  # the longest notices, as the flows raise them
+            model.notice = Notice(key, params)
+            model._changed()
+
+        return act
+
+    model.set_input("query", "9110635999")
+    shot("query_not_found_stale", notice("ubr_not_found_stale", ubr="9110635999", time="08:05"))
     model.set_query_mode(QueryMode.EARLIEST)
     model.set_input("query", ubr)
     shot("query_result", model.run_query)
+
     model.finish()
     model.set_language(lang)  # Finish starts the next person in the default language
     shot("shipper_menu", model.start_shipper)
@@ -240,6 +252,8 @@ def test_every_screen_in_every_language(
         "consignee_address": "8 HOI BUN RD, KWUN TONG",
     }.items():
         model.set_input(f"cargo.{name}", value)
+    # the form as it stands when the centre went silent after taking it
+    shot("cargo_maybe_applied", notice("central_unavailable_maybe_applied"))
     shot("cargo_result", model.cargo_submit)
     model.home()
     shot("amend_ccrn", model.amend_start)
