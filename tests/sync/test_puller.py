@@ -158,9 +158,7 @@ def feed_server() -> Iterator[FeedServer]:
     server.close()
 
 
-def test_malformed_page_is_logged_retried_and_never_applied(
-    feed_server: FeedServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def _one_bundle_change(seq: int) -> dict[str, object]:
     bundle = {
         "ubr": "9110635860",
         "vrn": "AB1234",
@@ -171,8 +169,14 @@ def test_malformed_page_is_logged_retried_and_never_applied(
         "earliest_at": "2026-11-21T07:30:00.000Z",
         "updated_at": "2026-11-21T07:00:00.000Z",
     }
-    good = {"seq": 1, "kind": "bundle", "key": "9110635860", "bundle": bundle}
-    bad = {**good, "bundle": {**bundle, "ccrns": ["12"]}}
+    return {"seq": seq, "kind": "bundle", "key": "9110635860", "bundle": bundle}
+
+
+def test_malformed_page_is_logged_retried_and_never_applied(
+    feed_server: FeedServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = _one_bundle_change(1)
+    bad = {**good, "bundle": {**good["bundle"], "ccrns": ["12"]}}  # type: ignore[dict-item]
     feed_server.body = json.dumps({"changes": [good, bad], "next": "2"}).encode()
     replica = Replica(tmp_path / "replica.db")
     puller = make_puller(
@@ -205,20 +209,6 @@ def test_malformed_page_is_logged_retried_and_never_applied(
         thread.join(10)
         puller.client.close()
         replica.close()
-
-
-def _one_bundle_change(seq: int) -> dict[str, object]:
-    bundle = {
-        "ubr": "9110635860",
-        "vrn": "AB1234",
-        "cp": "SBC",
-        "direction": "import",
-        "ccrns": ["1001041258"],
-        "bundled_at": "2026-11-21T07:00:00.000Z",
-        "earliest_at": "2026-11-21T07:30:00.000Z",
-        "updated_at": "2026-11-21T07:00:00.000Z",
-    }
-    return {"seq": seq, "kind": "bundle", "key": "9110635860", "bundle": bundle}
 
 
 @pytest.mark.parametrize("count", [1, 2])
