@@ -7,7 +7,7 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
-from rocars.client import DEFAULT_TIMEOUT_S, ApiError, RocarsClient
+from rocars.client import DEFAULT_TIMEOUT_S, NOT_SENT, ApiError, RocarsClient
 from rocars.models import Bundle, Cargo
 
 T = TypeVar("T")
@@ -24,8 +24,6 @@ AGENT_MAX_CENTRAL_TIMEOUT_S = 120.0
 #: may wait for the centre's, so a slow centre's answer is heard, not cut off. A write
 #: cut off all the same is not "offline" (``maybe_applied``, below).
 KIOSK_WRITE_TIMEOUT_S = AGENT_MAX_CENTRAL_TIMEOUT_S + 10.0
-#: Transport errors raised before any of a request left the kiosk.
-NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 @dataclass(frozen=True)

@@ -138,6 +138,11 @@ def hk_time(value: datetime) -> str:
     return value.astimezone(HK_TZ).strftime("%Y-%m-%d %H:%M")
 
 
+def _maybe_applied(error: ApiError) -> bool:
+    """The call failed after it may have been done (``detail.maybe_applied``)."""
+    return isinstance(error.detail, dict) and error.detail.get("maybe_applied") is True
+
+
 def stale_time(since: str) -> str:
     """The time of the control point's copy (``stale_since``, RFC 3339) as ``hk_time``."""
     try:
@@ -358,7 +363,7 @@ class Kiosk:
 
     def _notice_for(self, error: RocarsError) -> Notice:
         if isinstance(error, ApiError) and error.key == "central_unreachable":
-            if isinstance(error.detail, dict) and error.detail.get("maybe_applied") is True:
+            if _maybe_applied(error):
                 # The kiosk's own link to the local API broke after a write went out: the
                 # local API may have had it done. Sent again, it could be done twice.
                 return Notice("central_unavailable_maybe_applied")
@@ -372,8 +377,7 @@ class Kiosk:
         if (
             isinstance(error, ApiError)
             and error.key == "central_unavailable"
-            and isinstance(error.detail, dict)
-            and error.detail.get("maybe_applied") is True
+            and _maybe_applied(error)
         ):
             # The centre went silent after the request reached it: it may have been done
             # (a CCRN issued, a bundle made). Sent again, it could be done twice.

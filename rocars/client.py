@@ -27,6 +27,13 @@ from rocars.models import (
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 10.0
+#: Transport errors raised before any of a request left this side: the other end cannot
+#: have acted on it (everything else after sending may have: "maybe applied").
+NOT_SENT: tuple[type[httpx.HTTPError], ...] = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+)
 #: An idle pooled connection is dropped after this long, well before the server's own
 #: keep-alive timeout closes it (uvicorn: 5 s, ours: ``SERVER_KEEPALIVE_S``). With the
 #: two equal (httpx's default is also 5 s) a request sent just as the server closes the

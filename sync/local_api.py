@@ -16,13 +16,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from rocars.client import ApiError, RocarsClient
+from rocars.client import NOT_SENT, ApiError, RocarsClient
 from rocars.errors import InvalidIdentifier, RocarsError
 from rocars.ids import normalize_ccrn, normalize_ubr
 from rocars.models import Bundle, BundleRequest, CancelRequest, Cargo, CargoItems
@@ -60,9 +59,12 @@ class LocalApiError(RocarsError):
         self.status = status
         self.detail = detail
 
-    def response(self) -> JSONResponse:
+    def body(self) -> dict[str, Any]:
         detail = self.detail if self.detail is not None else {"message": str(self)}
-        return JSONResponse({"error": self.key, "detail": detail}, status_code=self.status)
+        return {"error": self.key, "detail": detail}
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body(), status_code=self.status)
 
 
 def _unavailable(what: str, *, maybe_applied: bool = False) -> LocalApiError:
@@ -176,16 +178,17 @@ def build_router(
                 # A refused connection, or one never made in time, never reached the
                 # centre; a timeout or a dropped connection after sending may have, after
                 # the centre acted.
-                reached = not isinstance(
-                    err.__cause__, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
-                )
+                reached = not isinstance(err.__cause__, NOT_SENT)
                 raise _unavailable(what, maybe_applied=reached) from err
             raise
 
-    def stale(body: dict[str, Any]) -> JSONResponse:
+    def stale(body: dict[str, Any], status_code: int = 200) -> JSONResponse:
         since = _since(replica)
         body["stale_since"] = since
-        return JSONResponse(body, headers={STALE_HEADER: since})
+        detail = body.get("detail")
+        if isinstance(detail, dict):  # an error's: where a client that reads it looks
+            detail["stale_since"] = since
+        return JSONResponse(body, status_code=status_code, headers={STALE_HEADER: since})
 
     async def answer(
         from_central: Callable[[], Any], from_replica: Callable[[], dict[str, Any]]
@@ -204,15 +207,7 @@ def build_router(
         except LocalApiError as err:
             # a "not found" from a copy that may be behind says so as a stale answer does,
             # in the body too: a client that reads no headers (the kiosk) sees it
-            since = _since(replica)
-            if isinstance(err.detail, dict):
-                err.detail["stale_since"] = since
-            response = JSONResponse(
-                {"error": err.key, "detail": err.detail, "stale_since": since},
-                status_code=err.status,
-                headers={STALE_HEADER: since},
-            )
-            return response
+            return stale(err.body(), err.status)
         return stale(body)
 
     async def guarded(handler: Callable[[], Any]) -> JSONResponse:
