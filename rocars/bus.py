@@ -34,6 +34,13 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[str, bytes], None]
 
+#: the largest MQTT packet of the bus (mosquitto's ``max_packet_size``, rocars.brokerconf):
+#: a status listing every lane of a site is ~2 KB, an instruction ~0.5 KB
+MAX_PACKET_BYTES = 65_536
+#: a PUBLISH's bytes beside its topic and payload: fixed header (≤ 5), topic length (2),
+#: packet id (2)
+_PUBLISH_OVERHEAD = 9
+
 
 @dataclass(frozen=True, slots=True)
 class Will:
@@ -510,8 +517,18 @@ class Bus:
 
         A QoS 1 message is written on the calling thread when the socket is free (else
         paho's thread writes it): the socket is non-blocking, so this never waits.
+        A message over ``MAX_PACKET_BYTES`` raises ``ValueError`` and is not queued: the
+        broker would drop the connection for it, and paho would send it again on every
+        reconnect.
         """
         data = payload.to_bytes() if isinstance(payload, Message) else payload
+        if len(data) + len(topic) * 4 + _PUBLISH_OVERHEAD > MAX_PACKET_BYTES:
+            size = len(data) + len(topic.encode()) + _PUBLISH_OVERHEAD
+            if size > MAX_PACKET_BYTES:
+                raise ValueError(
+                    f"a message of {size} bytes on {topic} is over the bus's "
+                    f"{MAX_PACKET_BYTES}-byte packet limit"
+                )
         return self._client.publish(topic, data, qos=qos, retain=retain)
 
     # -- paho callbacks (paho's thread) ------------------------------------------------

@@ -7,6 +7,7 @@ import queue
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -14,8 +15,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from rocars.broker import free_port
-from rocars.brokerconf import hash_password, main, write_broker_files
-from rocars.bus import Bus
+from rocars.brokerconf import MAX_PACKET_BYTES, hash_password, main, write_broker_files
+from rocars.bus import Bus, Will
 from rocars.ids import ControlPoint
 from rocars.topics import sync_status_filters, sync_status_topic
 from tests.fixtures.brokers import wait_port
@@ -26,7 +27,13 @@ def secured_broker(tmp_path: Path):  # type: ignore[no-untyped-def]
     port = free_port()
     out = tmp_path / "broker"
     passwords = write_broker_files(
-        out, ControlPoint.SBC, ["L01", "L02"], port=port, run_as=getpass.getuser()
+        out,
+        ControlPoint.SBC,
+        ["L01", "L02"],
+        shards=["a", "b"],
+        monitors=["dash"],
+        port=port,
+        run_as=getpass.getuser(),
     )
     exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     proc = subprocess.Popen([exe, "-c", str(out / "mosquitto.conf")], stderr=subprocess.DEVNULL)
@@ -97,7 +104,13 @@ def test_conf_loads_from_a_debian_conf_d(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "args", [["--cp", "XXX", "--lanes", "L01"], ["--cp", "SBC", "--lanes", "L 1"]]
+    "args",
+    [
+        ["--cp", "XXX", "--lanes", "L01"],
+        ["--cp", "SBC", "--lanes", "L 1"],
+        ["--cp", "SBC", "--lanes", "L01", "--shards", "a,a"],
+        ["--cp", "SBC", "--lanes", "L01", "--monitors", "Dash board"],
+    ],
 )
 def test_cli_refuses_a_bad_cp_or_lane_with_exit_2(
     args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -140,26 +153,112 @@ def test_acl_lets_each_device_write_only_its_own_topics(secured_broker) -> None:
 
 
 def test_sync_agents_read_each_others_status(secured_broker) -> None:  # type: ignore[no-untyped-def]
-    """docs/architecture.md, "One lane, one agent": every agent (all log in as ``sync``)
-    reads the others' statuses, the site's and each shard's."""
+    """docs/architecture.md, "One lane, one agent": every agent (``sync``, ``sync-NAME``
+    per shard) reads the others' statuses, the site's and each shard's."""
     url, passwords, _ = secured_broker
-    other = Bus(url, "sync-SBC-import-b", username="sync", password=passwords["sync"])
-    other.start()
-    assert other.wait_connected(10)
-    for topic in (sync_status_topic("SBC"), sync_status_topic("SBC", "b")):
-        other.publish(topic, b'{"state":"online"}', retain=True).wait_for_publish(5)
+    other = Bus(url, "sync-SBC-import-b", username="sync-b", password=passwords["sync-b"])
+    single = Bus(url, "sync-SBC-import", username="sync", password=passwords["sync"])
+    for bus in (other, single):
+        bus.start()
+        assert bus.wait_connected(10)
+    other.publish(sync_status_topic("SBC", "b"), b'{"state":"online"}', retain=True)
+    single.publish(sync_status_topic("SBC"), b'{"state":"online"}', retain=True)
+    # ... and a shard may not write another's status
+    other.publish(sync_status_topic("SBC", "a"), b'{"state":"offline"}', retain=True)
+    for bus in (other, single):
+        bus.publish(sync_status_topic("SBC", "b"), b"", retain=True).wait_for_publish(5)
+        bus.stop()
     got: queue.Queue[str] = queue.Queue()
-    agent = Bus(url, "sync-SBC-import-a", username="sync", password=passwords["sync"])
+    agent = Bus(url, "sync-SBC-import-a", username="sync-a", password=passwords["sync-a"])
     for topic_filter in sync_status_filters("SBC"):
         agent.subscribe(topic_filter, lambda t, p: got.put(t))
     agent.start()
     try:
         assert agent.wait_connected(10)
-        seen = {got.get(timeout=10), got.get(timeout=10)}
-        assert seen == {sync_status_topic("SBC"), sync_status_topic("SBC", "b")}
+        assert got.get(timeout=10) == sync_status_topic("SBC")
+        time.sleep(0.5)
+        assert got.empty()  # b's status was cleared by b (not by sync), a's never written
     finally:
         agent.stop()
-        other.stop()
+
+
+def test_a_device_login_cannot_take_the_agents_session(secured_broker) -> None:  # type: ignore[no-untyped-def]
+    """MQTT hands a session to whoever connects with its client id: with any login free to
+    choose one, a display's password was enough to throw the lane agent off the broker,
+    publishing its last will (every display fails closed) again and again."""
+    url, passwords, _ = secured_broker
+    wills: queue.Queue[bytes] = queue.Queue()
+    monitor = Bus(url, "monitor", username="monitor", password=passwords["monitor"])
+    monitor.subscribe(sync_status_topic("SBC"), lambda t, p: wills.put(p))
+    monitor.start()
+    assert monitor.wait_connected(10)
+    will = Will(sync_status_topic("SBC"), b"offline", retain=False)
+    agent = Bus(url, "sync-SBC-import", will=will, username="sync", password=passwords["sync"])
+    drops: list[bool] = []
+    agent.on_connection(lambda up: None if up else drops.append(up))
+    agent.start()
+    assert agent.wait_connected(10)
+    intruder = Bus(url, "sync-SBC-import", username="xdb-L01", password=passwords["xdb-L01"])
+    intruder.start()
+    try:
+        assert intruder.wait_connected(10)  # it may log in, as itself
+        time.sleep(1.0)
+        assert drops == []
+        assert wills.empty()
+        assert agent.connected.is_set()
+    finally:
+        intruder.stop()
+        agent.stop()
+        monitor.stop()
+
+
+def test_two_monitors_stay_connected_side_by_side(secured_broker) -> None:  # type: ignore[no-untyped-def]
+    """A user is its client id, so a dashboard and a console each have a monitor user."""
+    url, passwords, _ = secured_broker
+    got: queue.Queue[str] = queue.Queue()
+    monitors = [
+        Bus(url, "console", username="monitor", password=passwords["monitor"]),
+        Bus(url, "dashboard", username="monitor-dash", password=passwords["monitor-dash"]),
+    ]
+    for bus in monitors:
+        bus.subscribe("rocars/SBC/lanes/+/plate", lambda t, p: got.put(t))
+        bus.start()
+        assert bus.wait_connected(10)
+    avrs = Bus(url, "avrs-L01", username="avrs-L01", password=passwords["avrs-L01"])
+    avrs.start()
+    try:
+        assert avrs.wait_connected(10)
+        avrs.publish("rocars/SBC/lanes/L01/plate", b"x").wait_for_publish(5)
+        assert [got.get(timeout=10), got.get(timeout=10)] == ["rocars/SBC/lanes/L01/plate"] * 2
+        assert all(bus.connected.is_set() for bus in monitors)
+    finally:
+        avrs.stop()
+        for bus in monitors:
+            bus.stop()
+
+
+def test_an_oversized_packet_is_refused(secured_broker) -> None:  # type: ignore[no-untyped-def]
+    url, passwords, _ = secured_broker
+    got: queue.Queue[int] = queue.Queue()
+    monitor = Bus(url, "monitor", username="monitor", password=passwords["monitor"])
+    monitor.subscribe("rocars/SBC/lanes/L01/plate", lambda t, p: got.put(len(p)))
+    monitor.start()
+    assert monitor.wait_connected(10)
+    dropped: queue.Queue[bool] = queue.Queue()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="avrs-L01")
+    client.username_pw_set("avrs-L01", passwords["avrs-L01"])
+    client.on_disconnect = lambda c, u, f, rc, p: dropped.put(True)
+    client.connect("127.0.0.1", int(url.rsplit(":", 1)[1]))
+    client.loop_start()
+    try:
+        client.publish("rocars/SBC/lanes/L01/plate", b"x" * MAX_PACKET_BYTES, qos=0)
+        assert dropped.get(timeout=10) is True  # the broker hung up on it
+        time.sleep(0.5)
+        assert got.empty()  # and passed nothing on
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        monitor.stop()
 
 
 def test_wrong_password_is_refused(secured_broker) -> None:  # type: ignore[no-untyped-def]

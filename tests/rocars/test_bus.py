@@ -14,7 +14,14 @@ import pytest
 from paho.mqtt.client import _ConnectionState
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
-from rocars.bus import Bus, Will, _AnswerFirstClient, broker_credentials, packet_frame
+from rocars.bus import (
+    MAX_PACKET_BYTES,
+    Bus,
+    Will,
+    _AnswerFirstClient,
+    broker_credentials,
+    packet_frame,
+)
 from rocars.messages import DeviceStatus
 from tests.fixtures.brokers import Mosquitto
 
@@ -196,13 +203,35 @@ def test_packets_of_every_size_arrive_whole_and_in_order(broker_url: str) -> Non
     probe_until_answered(pub, "t/sizes", got)  # the subscription is live
     sent = [bytes([n % 251]) * size + n.to_bytes(4, "big") for n, size in enumerate(sizes)]
     for payload in sent:
-        pub.publish("t/sizes", payload)
+        # through paho: Bus.publish refuses what is over the bus's packet limit, and this
+        # is about reading whatever a broker without that limit passes on
+        pub._client.publish("t/sizes", payload, qos=1)
     received: list[bytes] = []
     while len(received) < len(sent):
         payload = got.get(timeout=20)
         if payload != b"probe":
             received.append(payload)
     assert received == sent
+    pub.stop()
+    sub.stop()
+
+
+def test_a_message_over_the_packet_limit_is_refused_and_not_queued(broker_url: str) -> None:
+    got: queue.Queue[bytes] = queue.Queue()
+    sub = Bus(broker_url, "limit-sub")
+    sub.subscribe("t/limit", lambda t, p: got.put(p))
+    sub.start()
+    pub = Bus(broker_url, "limit-pub")
+    pub.start()
+    assert sub.wait_connected(10)
+    assert pub.wait_connected(10)
+    probe_until_answered(pub, "t/limit", got)
+    largest = MAX_PACKET_BYTES - len("t/limit") - 9
+    with pytest.raises(ValueError, match="packet limit"):
+        pub.publish("t/limit", b"x" * (largest + 1))
+    pub.publish("t/limit", b"y" * largest).wait_for_publish(5)
+    assert got.get(timeout=10) == b"y" * largest  # the one that fits, and only it
+    assert got.empty()
     pub.stop()
     sub.stop()
 

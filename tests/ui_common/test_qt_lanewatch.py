@@ -33,7 +33,9 @@ pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSi
 @pytest.fixture
 def acl_broker(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     port = free_port()
-    passwords = write_broker_files(tmp_path, ControlPoint.SBC, ["L01"], port=port, run_as="root")
+    passwords = write_broker_files(
+        tmp_path, ControlPoint.SBC, ["L01"], shards=["a", "b"], port=port, run_as="root"
+    )
     exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     log = (tmp_path / "mosquitto.log").open("ab")
     proc = subprocess.Popen([exe, "-c", str(tmp_path / "mosquitto.conf")], stdout=log, stderr=log)
@@ -110,9 +112,9 @@ def test_a_display_follows_the_shard_that_lists_its_lane(
     """Two agents share the site (docs/architecture.md, "Several agents at one control
     point"): the XDB of L01 heeds shard a's status, on its own topic, and not shard b's."""
     url, passwords = acl_broker
-    mine = FakeLane(url, username="sync", password=passwords["sync"], shard="a").start()
+    mine = FakeLane(url, username="sync-a", password=passwords["sync-a"], shard="a").start()
     other = FakeLane(
-        url, lane="L02", username="sync", password=passwords["sync"], shard="b"
+        url, lane="L02", username="sync-b", password=passwords["sync-b"], shard="b"
     ).start()
     monkeypatch.setenv("ROCARS_MQTT_USERNAME", "xdb-L01")
     monkeypatch.setenv("ROCARS_MQTT_PASSWORD", passwords["xdb-L01"])
