@@ -1,7 +1,9 @@
 """Driver accounts: password hashes, TOTP security codes, and the failure lockout.
 
 A driver signs with account number + password, then the 6-digit code of a hardware
-token (TOTP, 30 s step, one step either side accepted) or a certificate. Five password
+token (TOTP, 30 s step, one step either side accepted) or a certificate. A code is good
+once: the centre keeps each account's last accepted step (in the store, so a restart
+keeps it) and refuses that step and earlier ones (RFC 6238 section 5.2). Five password
 or code failures within 15 minutes lock the account until the oldest of them ages out.
 """
 
@@ -25,6 +27,9 @@ logger = logging.getLogger(__name__)
 
 MAX_FAILURES = 5
 FAILURE_WINDOW_S = 15 * 60
+#: The token's time step, and how many steps either side of the centre's are accepted.
+CODE_STEP_S = 30
+CODE_WINDOW = 1
 _PBKDF2_ROUNDS = 20_000
 
 
@@ -43,7 +48,7 @@ def make_account(
 
 def totp_now(secret: str, at: datetime | None = None) -> str:
     """The code the driver's token shows now (or at ``at``): what tests and the scenario type."""
-    totp = pyotp.TOTP(secret, interval=30)
+    totp = pyotp.TOTP(secret, interval=CODE_STEP_S)
     return str(totp.at(at) if at is not None else totp.now())
 
 
@@ -114,11 +119,31 @@ class AccountBook:
         return row
 
     def check_code(self, row: AccountRow, code: str, at: datetime) -> None:
-        """The security code of the hardware token, one 30 s step either side."""
-        totp = pyotp.TOTP(row.totp_secret, interval=30)
-        if not totp.verify(code, for_time=at, valid_window=1):
+        """The security code of the hardware token, one 30 s step either side, once.
+
+        A code of a step this account already had a code accepted for, or of an earlier
+        one, is refused like a wrong one (and counts as a failure): someone who saw the
+        driver type it cannot use it again, nor can the driver; the token's next code
+        works.
+        """
+        totp = pyotp.TOTP(row.totp_secret, interval=CODE_STEP_S)
+        now = totp.timecode(at)
+        given = code.encode()
+        steps = [
+            step
+            for step in range(now - CODE_WINDOW, now + CODE_WINDOW + 1)
+            if hmac.compare_digest(totp.generate_otp(step).encode(), given)
+        ]
+        if not steps:
             self.lockout.fail(row.account)
             raise CentralError("security code is wrong", key="security_code_invalid", status=403)
+        if not any(self.store.claim_code_step(row.account, step) for step in steps):
+            self.lockout.fail(row.account)
+            raise CentralError(
+                "security code already used: wait for the token's next code",
+                key="security_code_used",
+                status=403,
+            )
 
     def succeeded(self, account: str) -> None:
         self.lockout.reset(account)

@@ -16,6 +16,7 @@ import random
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -92,6 +93,10 @@ class CentralConfig(BaseModel):
     )
     delay_ms: int = Field(default=0, ge=0, le=60_000, description="added to every /v1 answer")
     max_body_bytes: int = Field(default=MAX_BODY_BYTES, ge=1024, le=1 << 30)
+    test_clock: bool = Field(
+        default=False,
+        description="tests may move the security-code clock forward (POST /sim/code-clock)",
+    )
 
     def token_map(self) -> dict[str, ControlPoint]:
         return dict(self.tokens) or {DEFAULT_TOKEN: self.cp}
@@ -188,6 +193,14 @@ class Delay:
         await self.app(scope, receive, send)
 
 
+class CodeClockAdvance(BaseModel):
+    """``POST /sim/code-clock``: move the security-code clock this much further on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    advance_s: int = Field(ge=0, le=366 * 86_400, description="seconds to add")
+
+
 class Central:
     """The centre's behaviour behind the HTTP layer (the app's handlers call these)."""
 
@@ -216,11 +229,33 @@ class Central:
         self.tokens = config.token_map()
         self._rng = random.Random(f"{config.seed}/results/{self.store.last_seq()}")
         self._rng_lock = threading.Lock()
+        self._code_offset = timedelta(0)
+        self._code_offset_lock = threading.Lock()
 
     def close(self) -> None:
         self.store.close()
 
     # -- drivers ---------------------------------------------------------------------------
+
+    def need_test_clock(self) -> None:
+        if not self.config.test_clock:
+            raise CentralError("this centre has no test clock", key="not_test_clock", status=404)
+
+    def code_clock_offset(self) -> timedelta:
+        """How far the clock that security codes are checked against is ahead of real time.
+
+        Always zero unless ``test_clock``: tests that sign many times as one driver move
+        it on a step (``advance_code_clock``) instead of waiting 30 s for the token's next
+        code, since a code is accepted only once.
+        """
+        with self._code_offset_lock:
+            return self._code_offset
+
+    def advance_code_clock(self, seconds: int) -> timedelta:
+        self.need_test_clock()
+        with self._code_offset_lock:
+            self._code_offset += timedelta(seconds=seconds)
+            return self._code_offset
 
     def _authenticate(
         self,
@@ -237,7 +272,7 @@ class Central:
         if isinstance(auth, CertificateAuth):
             self.certs.verify(auth, account, op, [raw, normal], now)
         else:
-            self.accounts.check_code(row, auth.code, now)
+            self.accounts.check_code(row, auth.code, now + self.code_clock_offset())
         self.accounts.succeeded(account)
         return row.immediate
 
@@ -508,6 +543,15 @@ def create_app(config: CentralConfig) -> FastAPI:
         if central.store.get_meta("demo") != "1":
             raise CentralError("no demo data in this centre", key="not_demo", status=404)
         return {"accounts": central.store.demo_accounts()}
+
+    @app.get("/sim/code-clock")
+    def sim_code_clock(cp: DeviceCp) -> dict[str, Any]:
+        central.need_test_clock()
+        return {"offset_s": central.code_clock_offset().total_seconds()}
+
+    @app.post("/sim/code-clock")
+    def sim_advance_code_clock(request: CodeClockAdvance, cp: DeviceCp) -> dict[str, Any]:
+        return {"offset_s": central.advance_code_clock(request.advance_s).total_seconds()}
 
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
     if config.delay_ms:

@@ -10,21 +10,23 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import itertools
 import logging
 import os
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from hardware_sim.store import CentralError
 from rocars.models import CertificateAuth, signed_content
@@ -42,40 +44,119 @@ CA_KEY_FILE = "ca.key.pem"
 #: making RSA keys is most of a new centre's start-up time, and tests start many centres.
 KEY_POOL_ENV = "ROCARS_DEMO_KEY_POOL"
 _pool_next = itertools.count()
+_pool_refused: set[str] = set()
+
+
+def _open_pool(path: Path) -> tuple[int | None, str]:
+    """The pool folder opened (made 0700 if new), or None and why it is not used.
+
+    A key found in the pool becomes the demo CA's key or a driver's, so the folder must be
+    one nobody else can have written: a real folder (not a symbolic link) of this user,
+    closed to group and others. The default lives in the shared temp folder, where any
+    local user could make it first. The checks run on the opened folder itself, and its
+    files are then reached through that descriptor, so the name cannot be swapped between
+    the check and the use.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            path.mkdir(mode=0o700)
+        named = os.lstat(path)
+        if stat.S_ISLNK(named.st_mode):
+            return None, "it is a symbolic link"
+        if not stat.S_ISDIR(named.st_mode):
+            return None, "it is not a folder"
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as err:
+        return None, f"it cannot be opened: {err}"
+    opened = os.fstat(fd)
+    if opened.st_uid != os.geteuid():
+        problem = f"it belongs to uid {opened.st_uid}, not {os.geteuid()}"
+    elif opened.st_mode & 0o077:
+        problem = f"its mode {stat.S_IMODE(opened.st_mode):04o} lets others in (want 0700)"
+    else:
+        return fd, ""
+    os.close(fd)
+    return None, problem
+
+
+def _pool_key(pool: int, name: str) -> rsa.RSAPrivateKey | None:
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=pool)
+        with os.fdopen(fd, "rb") as file:
+            data = file.read()
+        # Our own files: skip the consistency check, which costs as much as a new key.
+        key = serialization.load_pem_private_key(data, None, unsafe_skip_rsa_key_validation=True)
+    except (OSError, ValueError):
+        return None  # not made yet (or damaged): make it
+    return key if isinstance(key, rsa.RSAPrivateKey) else None
+
+
+def _save_pool_key(pool: int, name: str, key: rsa.RSAPrivateKey) -> None:
+    tmp = f"{name}.{os.getpid()}.tmp"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp, dir_fd=pool)
+    fd = os.open(
+        tmp,
+        os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+        0o600,
+        dir_fd=pool,
+    )
+    with os.fdopen(fd, "wb") as file:
+        file.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    os.replace(tmp, name, src_dir_fd=pool, dst_dir_fd=pool)
 
 
 def _new_key() -> rsa.RSAPrivateKey:
     """A fresh RSA-2048 key, or the next unused one of the key pool in this process.
 
     Keys from the pool are distinct within a process (so within one data folder); only
-    demo data uses them.
+    demo data uses them. A pool folder that is not safe (``_open_pool``) is left alone,
+    with a warning, and the keys are made fresh.
     """
-    pool = os.environ.get(KEY_POOL_ENV)
-    if not pool:
+    path = os.environ.get(KEY_POOL_ENV)
+    if not path:
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    path = Path(pool) / f"key-{next(_pool_next)}.pem"
+    pool, problem = _open_pool(Path(path))
+    if pool is None:
+        if path not in _pool_refused:
+            _pool_refused.add(path)
+            logger.warning("not using the demo key pool %s: %s; making new keys", path, problem)
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
     try:
-        # Our own files: skip the consistency check, which costs as much as a new key.
-        key = serialization.load_pem_private_key(
-            path.read_bytes(), None, unsafe_skip_rsa_key_validation=True
-        )
-        if isinstance(key, rsa.RSAPrivateKey):
-            return key
-    except (OSError, ValueError):
-        pass  # not made yet (or damaged): make it
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+        name = f"key-{next(_pool_next)}.pem"
+        key = _pool_key(pool, name)
+        if key is None:
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            try:
+                _save_pool_key(pool, name, key)
+            except OSError as err:  # the pool only saves time: a key not kept is fine
+                logger.warning("could not keep a demo key in %s: %s", path, err)
+        return key
+    finally:
+        os.close(pool)
+
+
+def _key_usage(
+    *, digital_signature: bool = False, key_cert_sign: bool = False, crl_sign: bool = False
+) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=digital_signature,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=key_cert_sign,
+        crl_sign=crl_sign,
+        encipher_only=False,
+        decipher_only=False,
     )
-    tmp.chmod(0o600)
-    os.replace(tmp, path)
-    return key
 
 
 def _ca(name: str, now: datetime) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
@@ -95,6 +176,7 @@ def _ca(name: str, now: datetime) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
         .not_valid_before(now - timedelta(days=1))
         .not_valid_after(now + timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_key_usage(key_cert_sign=True, crl_sign=True), critical=True)
         .sign(key, hashes.SHA256())
     )
     return cert, key
@@ -137,7 +219,11 @@ def issue_leaf(
     not_before: datetime,
     not_after: datetime,
 ) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
-    """A driver's certificate: subject ``UID`` = the 6-digit account."""
+    """A driver's certificate: subject ``UID`` = the 6-digit account.
+
+    The profile ``CertVerifier`` asks for: not a CA, a key for digital signatures only,
+    for client authentication (the driver proves who signs the request).
+    """
     key = _new_key()
     cert = (
         x509.CertificateBuilder()
@@ -155,6 +241,8 @@ def issue_leaf(
         .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(digital_signature=True), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     return cert, key
@@ -210,8 +298,47 @@ def _refuse(key: str, message: str, **params: Any) -> CentralError:
     return CentralError(message, key=key, status=403, **params)
 
 
+_E = TypeVar("_E", bound=x509.ExtensionType)
+
+
+def _extension(extensions: x509.Extensions, kind: type[_E]) -> _E | None:
+    try:
+        return extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _signing_profile_problem(cert: x509.Certificate) -> str | None:
+    """Why ``cert`` may not sign a driver's request (RFC 5280 4.2.1.3, .9, .12), or None.
+
+    A driver's certificate is an end entity whose KeyUsage allows digital signatures; a
+    CA's key or a key meant for encryption only must not sign, even when the CA issued
+    it. ExtendedKeyUsage is optional, but when present it must allow client auth.
+    """
+    try:
+        extensions = cert.extensions
+    except (ValueError, x509.DuplicateExtension) as err:
+        return f"its extensions do not parse: {err}"
+    basic = _extension(extensions, x509.BasicConstraints)
+    usage = _extension(extensions, x509.KeyUsage)
+    if (basic is not None and basic.ca) or (usage is not None and usage.key_cert_sign):
+        return "it is a CA certificate"
+    if usage is None:
+        return "it has no KeyUsage"
+    if not usage.digital_signature:
+        return "its KeyUsage does not allow digitalSignature"
+    eku = _extension(extensions, x509.ExtendedKeyUsage)
+    if eku is not None and not {
+        ExtendedKeyUsageOID.CLIENT_AUTH,
+        ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE,
+    } & set(eku):
+        return "its ExtendedKeyUsage does not allow clientAuth"
+    return None
+
+
 class CertVerifier:
-    """Checks a ``CertificateAuth``: chain, dates, revocation, signature, account, age."""
+    """Checks a ``CertificateAuth``: chain and profile, dates, revocation, signature,
+    account, age."""
 
     def __init__(self, ca_cert: x509.Certificate, is_revoked: Callable[[int], bool]) -> None:
         self.ca_cert = ca_cert
@@ -236,6 +363,9 @@ class CertVerifier:
             raise _refuse(
                 "cert_untrusted", f"certificate not issued by the ROCARS CA: {err}"
             ) from err
+        problem = _signing_profile_problem(cert)
+        if problem is not None:
+            raise _refuse("cert_untrusted", f"certificate may not sign requests: {problem}")
         if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
             raise _refuse(
                 "cert_expired",

@@ -61,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-body-bytes", type=int, default=MAX_BODY_BYTES, help="larger requests get 413"
     )
+    parser.add_argument(
+        "--test-clock",
+        action="store_true",
+        help="for tests: POST /sim/code-clock moves the security-code clock forward",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not print the demo accounts")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
@@ -82,6 +87,7 @@ def config_from_args(args: argparse.Namespace) -> CentralConfig:
         inspect_share=args.inspect_share,
         delay_ms=args.delay_ms,
         max_body_bytes=args.max_body_bytes,
+        test_clock=args.test_clock,
     )
 
 
@@ -114,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quiet:
         accounts = central.store.demo_accounts()
         if accounts:
-            print("Demo driver accounts (security code: TOTP of the secret, 30 s):")
+            print("Demo driver accounts (security code: TOTP of the secret, 30 s, each once):")
             print(accounts_table(accounts))
         if DEFAULT_TOKEN in tokens:
             print(f"Device token for {config.cp}: {DEFAULT_TOKEN}")

@@ -9,29 +9,44 @@
 The child's output goes to ``DATA/central.log``. Its demo RSA keys come from a reusable
 pool in the temp folder (``ROCARS_DEMO_KEY_POOL``), so a new centre starts in about a
 second instead of spending it making keys.
+
+A security code is accepted once; ``security_code(driver)`` gives a code of the driver's
+token the centre has not seen yet, moving a ``test_clock`` centre's code clock on a step
+where a real driver would wait for the token's next code.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
 
+from hardware_sim.accounts import CODE_STEP_S, totp_now
 from hardware_sim.certs import KEY_POOL_ENV
 from hardware_sim.errors import SimError
 from rocars.broker import free_port
+from rocars.timeutil import utc_now
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TOKEN = "dev-central-token"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _code_step(at: datetime) -> int:
+    return int((at - _EPOCH).total_seconds()) // CODE_STEP_S
 
 
 class CentralStartError(SimError):
@@ -63,6 +78,7 @@ class CentralProcess:
         demo: bool = True,
         extra_args: list[str] | None = None,
         start_timeout: float | None = None,
+        test_clock: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.seed = seed
@@ -76,6 +92,9 @@ class CentralProcess:
         self.inspect_share = inspect_share
         self.demo = demo
         self.extra_args = list(extra_args or [])
+        self.test_clock = test_clock
+        self._code_steps: dict[str, int] = {}  # account -> last step security_code gave
+        self._code_offset = timedelta(0)  # the centre's code clock, as last heard
         # A bulk load happens before /health answers: allow for it (~100 us a bundle, loaded).
         self.start_timeout = start_timeout or 60.0 + synthetic_bundles / 10_000
         self._proc: subprocess.Popen[bytes] | None = None
@@ -126,6 +145,8 @@ class CentralProcess:
         ]
         if not self.demo:
             args.append("--no-demo")
+        if self.test_clock:
+            args.append("--test-clock")
         return args + self.extra_args
 
     def start(self) -> None:
@@ -190,6 +211,58 @@ class CentralProcess:
         if proc is not None and proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(10)
+
+    def security_code(self, driver: Mapping[str, Any]) -> str:
+        """A code of ``driver``'s token (a ``/sim/accounts`` entry) not given out before.
+
+        The centre accepts a code once, and none of an earlier step. Each call gives a
+        code of a later step than the last one for this driver: the token's code now if
+        that is later, else the next step's, the centre's code clock moved on to it (with
+        ``test_clock``; without, this waits for the token's next code as a driver would).
+        Codes of several drivers taken one after the other are all of about the same step,
+        so they stay good together.
+        """
+        account, secret = str(driver["account"]), str(driver["totp_secret"])
+        offset = self._code_clock()
+        at = utc_now() + offset
+        step = _code_step(at)
+        last = self._code_steps.get(account)
+        if last is not None and step <= last:
+            wait = timedelta(seconds=(last + 1) * CODE_STEP_S) - (at - _EPOCH)
+            if self.test_clock:
+                offset = self._code_clock(advance=wait)
+            else:
+                time.sleep(wait.total_seconds())
+            at = utc_now() + offset
+            step = _code_step(at)
+        self._code_steps[account] = step
+        return totp_now(secret, at)
+
+    def _code_clock(self, advance: timedelta | None = None) -> timedelta:
+        """The centre's code-clock offset (zero without ``test_clock``), moved on first.
+
+        While the centre is stopped, the offset it had is used (and moved on here only):
+        a code made then cannot reach it, and a restarted centre starts again from zero.
+        """
+        if not self.test_clock:
+            return timedelta(0)
+        if not self.running:
+            self._code_offset += advance or timedelta(0)
+            return self._code_offset
+        headers = {"Authorization": f"Bearer {self.token}"}
+        if advance is None:
+            r = httpx.get(f"{self.url}/sim/code-clock", headers=headers, timeout=10)
+        else:
+            seconds = math.ceil(advance.total_seconds())
+            r = httpx.post(
+                f"{self.url}/sim/code-clock",
+                json={"advance_s": seconds},
+                headers=headers,
+                timeout=10,
+            )
+        r.raise_for_status()
+        self._code_offset = timedelta(seconds=float(r.json()["offset_s"]))
+        return self._code_offset
 
     def _log_tail(self, lines: int = 20) -> str:
         try:

@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS events(
 CREATE TABLE IF NOT EXISTS accounts(
     account TEXT PRIMARY KEY, salt BLOB NOT NULL, pw_hash BLOB NOT NULL,
     totp_secret TEXT NOT NULL, immediate INTEGER NOT NULL, name TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS code_steps(account TEXT PRIMARY KEY, step INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS vehicles(vrn TEXT PRIMARY KEY, second_plate TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ubr_blocks(
     first TEXT PRIMARY KEY, count INTEGER NOT NULL, cp TEXT NOT NULL,
@@ -510,6 +511,21 @@ class Store:
         if row is None:
             return None
         return AccountRow(row[0], row[1], row[2], row[3], bool(row[4]), row[5])
+
+    def claim_code_step(self, account: str, step: int) -> bool:
+        """Record ``step`` as the account's last accepted security-code step if it is later
+        than the one recorded; False if it is not (the code, or an older one, was used).
+
+        One statement, so two requests with the same code cannot both claim it.
+        """
+        with self._tx() as conn:
+            cursor = conn.execute(
+                "INSERT INTO code_steps(account, step) VALUES (?, ?)"
+                " ON CONFLICT(account) DO UPDATE SET step = excluded.step"
+                " WHERE excluded.step > code_steps.step",
+                (account, step),
+            )
+            return cursor.rowcount == 1
 
     def revoke_cert(self, serial: int, now: datetime) -> None:
         with self._tx() as conn:

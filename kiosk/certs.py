@@ -1,13 +1,20 @@
 """Digital certificates from removable media: find a .p12, open it with the PIN, sign.
 
-The file's bytes and the PIN live only inside ``sign_with_certificate``; what leaves it
-is the certificate (public) and the signature.
+The file's bytes and the PIN are used only inside ``sign_with_certificate``; what leaves
+it is the certificate (public) and the signature. The file is read straight into one
+``bytearray`` and the PIN encoded into another; the parser is given those buffers (no
+``bytes`` copy of either), and both are overwritten with zeros as soon as it returns.
+That is all Python lets us promise: the PIN's ``str`` (and the encoder's passing copy)
+and the private key inside the key object (OpenSSL's memory, until it is freed) are
+not ours to wipe, and the file itself stays on the media.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import logging
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -47,20 +54,59 @@ def list_certificates(media: Path) -> list[Path]:
     return found
 
 
-def _load(path: Path, pin: str) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+def _wipe(buffer: bytearray) -> None:
+    buffer[:] = bytes(len(buffer))
+
+
+def _fill(file: io.FileIO, data: bytearray) -> bool:
+    """Read ``file`` into ``data``; True when it held exactly ``len(data)`` bytes."""
+    with memoryview(data) as view:
+        done = 0
+        while done < len(data):
+            got = file.readinto(view[done:])
+            if not got:
+                return False
+            done += got
+    return not file.read(1)
+
+
+def _read(path: Path) -> bytearray:
+    """The whole file in a new ``bytearray``, read into it with no ``bytes`` in between.
+
+    Unbuffered, so no copy is left in an ``io`` buffer either. A file over
+    ``MAX_CERT_BYTES``, or one that is not as long as its size said, is refused.
+    """
+    data = bytearray()
+    size, whole = 0, False
     try:
-        if path.stat().st_size > MAX_CERT_BYTES:
-            raise CertificateError(f"{path.name} is too large", key="cert_unreadable")
-        data = bytearray(path.read_bytes())
+        with path.open("rb", buffering=0) as file:
+            size = os.fstat(file.fileno()).st_size
+            if size <= MAX_CERT_BYTES:
+                data = bytearray(size)
+                whole = _fill(file, data)
     except OSError as err:
+        _wipe(data)
         raise CertificateError(f"cannot read {path.name}: {err}", key="cert_unreadable") from err
+    if size > MAX_CERT_BYTES:
+        raise CertificateError(f"{path.name} is too large", key="cert_unreadable")
+    if not whole:
+        _wipe(data)
+        raise CertificateError(f"{path.name} changed while read", key="cert_unreadable")
+    return data
+
+
+def _load(path: Path, pin: str) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    data = _read(path)
+    secret = bytearray()
     try:
-        key, cert, _chain = pkcs12.load_key_and_certificates(bytes(data), pin.encode("utf-8"))
+        secret = bytearray(pin, "utf-8")
+        key, cert, _chain = pkcs12.load_key_and_certificates(data, secret)
     except ValueError as err:
         # cryptography says "Invalid password or PKCS12 data" for both.
         raise CertificateError(f"cannot open {path.name}", key="pin_wrong") from err
     finally:
-        data[:] = b"\0" * len(data)
+        _wipe(data)
+        _wipe(secret)
     if cert is None or not isinstance(key, rsa.RSAPrivateKey):
         raise CertificateError(f"{path.name} holds no RSA key and certificate")
     return key, cert

@@ -604,6 +604,10 @@
       <translation>The security code is wrong. Enter the code your token shows now.</translation>
     </message>
     <message>
+      <source>security_code_used</source>
+      <translation>This security code has already been used. Wait for your token to show its next code, then enter that one.</translation>
+    </message>
+    <message>
       <source>template_saved</source>
       <translation>Blank template saved to the USB stick: {files}</translation>
     </message>

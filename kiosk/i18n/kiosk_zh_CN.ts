@@ -604,6 +604,10 @@
       <translation>保安编码不正确，请输入保安编码器现时显示的编码。</translation>
     </message>
     <message>
+      <source>security_code_used</source>
+      <translation>此保安编码已使用过，请等候保安编码器显示下一个编码，然后输入该编码。</translation>
+    </message>
+    <message>
       <source>template_saved</source>
       <translation>空白模板已存到 U 盘：{files}</translation>
     </message>

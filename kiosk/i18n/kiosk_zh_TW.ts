@@ -604,6 +604,10 @@
       <translation>保安編碼不正確，請輸入保安編碼器現時顯示的編碼。</translation>
     </message>
     <message>
+      <source>security_code_used</source>
+      <translation>此保安編碼已使用過，請等候保安編碼器顯示下一個編碼，然後輸入該編碼。</translation>
+    </message>
+    <message>
       <source>template_saved</source>
       <translation>空白範本已存到 USB 手指：{files}</translation>
     </message>

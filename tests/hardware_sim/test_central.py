@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -11,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from hardware_sim.central import CentralConfig, create_app
 from hardware_sim.launch import CentralProcess
 from rocars.client import ApiError, RocarsClient
 from rocars.ids import normalize_plate, normalize_vrn
@@ -28,7 +30,7 @@ from tests.hardware_sim import centralkit as kit
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralProcess]:
     """One centre for the tests that each make their own cargo and bundles."""
-    proc = CentralProcess(tmp_path_factory.mktemp("central") / "data", seed=7)
+    proc = CentralProcess(tmp_path_factory.mktemp("central") / "data", seed=7, test_clock=True)
     proc.start()
     yield proc
     proc.stop()
@@ -213,7 +215,7 @@ def test_immediate_account_may_cross_at_once(client: RocarsClient, shared: Centr
 
 
 def test_inspect_share_is_applied(tmp_path: Path) -> None:
-    with CentralProcess(tmp_path / "c", inspect_share=1.0) as proc:
+    with CentralProcess(tmp_path / "c", inspect_share=1.0, test_clock=True) as proc:
         with RocarsClient(proc.url, token=proc.token) as client:
             acc = kit.account(proc, "valid", 0)
             cargo = kit.new_cargo(client)
@@ -238,22 +240,24 @@ def test_bundle_errors_change_nothing(client: RocarsClient, shared: CentralProce
         answer = r.json()
         return ApiError("", key=answer["error"], status=r.status_code, detail=answer["detail"])
 
-    cases = [
-        (kit.bundle_body(acc, "MN5", [free.ccrn], password="000000"), 403, "credentials_invalid"),
+    # (vrn, ccrns, other fields): each body made just before it is sent, so each gets a
+    # security code of its own (a code is accepted once)
+    cases: list[tuple[str, list[str], dict[str, Any], int, str]] = [
+        ("MN5", [free.ccrn], {"password": "000000"}, 403, "credentials_invalid"),
         (
-            kit.bundle_body(
-                acc, "MN5", [free.ccrn], auth={"method": "security_code", "code": "000000"}
-            ),
+            "MN5",
+            [free.ccrn],
+            {"auth": {"method": "security_code", "code": "000000"}},
             403,
             "security_code_invalid",
         ),
-        (kit.bundle_body(acc, "MN5", [free.ccrn, "1999999999"]), 404, "ccrn_not_found"),
-        (kit.bundle_body(acc, "MN5", [free.ccrn, taken.ccrn]), 409, "ccrn_already_bundled"),
-        (kit.bundle_body(acc, "MN5", [free.ccrn, export.ccrn]), 422, "ccrn_direction_mismatch"),
-        (kit.bundle_body(acc, "MN7", [free.ccrn]), 422, "ccrn_vrn_mismatch"),
+        ("MN5", [free.ccrn, "1999999999"], {}, 404, "ccrn_not_found"),
+        ("MN5", [free.ccrn, taken.ccrn], {}, 409, "ccrn_already_bundled"),
+        ("MN5", [free.ccrn, export.ccrn], {}, 422, "ccrn_direction_mismatch"),
+        ("MN7", [free.ccrn], {}, 422, "ccrn_vrn_mismatch"),
     ]
-    for body, status, key in cases:
-        err = refused(body)
+    for vrn, ccrns, fields, status, key in cases:
+        err = refused(kit.bundle_body(acc, vrn, ccrns, **fields))
         assert (err.status, err.key) == (status, key)
     with kit.http(shared) as h:
         r = h.post("/v1/bundles", json={**kit.bundle_body(acc, "MN5", [free.ccrn]), "vrn": "AB!"})
@@ -344,6 +348,80 @@ def test_lockout_after_five_failures(client: RocarsClient, shared: CentralProces
     assert 0 < retry_after <= 15 * 60
     assert int(r.headers["retry-after"]) == retry_after
     assert client.get_cargo(cargo.ccrn).status is CargoStatus.SUBMITTED
+
+
+def test_a_security_code_is_refused_the_second_time(
+    client: RocarsClient, shared: CentralProcess
+) -> None:
+    """RFC 6238 5.2: a code the centre accepted for an account does not work again, even
+    within its own 30 s (one step either side), and the refusal changes nothing."""
+    acc = kit.account(shared, "valid", 2)
+    c1, c2 = kit.new_cargo(client), kit.new_cargo(client)
+    code = kit.code_auth(acc)
+    bundle = client.bundle(kit.bundle_request(acc, "RP1", [c1.ccrn], auth=code))
+    cursor = all_changes(client)[-1].seq
+    err = api_error(client.cancel_bundle, bundle.ubr, kit.cancel_request(acc, auth=code))
+    assert (err.status, err.key) == (403, "security_code_used")
+    assert "already used" in err.detail["message"]
+    err = api_error(client.bundle, kit.bundle_request(acc, "RP1", [c2.ccrn], auth=code))
+    assert (err.status, err.key) == (403, "security_code_used")
+    assert client.changes(str(cursor), 100).changes == []
+    assert client.get_bundle(bundle.ubr).status is BundleStatus.ACTIVE
+    assert client.get_cargo(c2.ccrn).status is CargoStatus.SUBMITTED
+    # the token's next code does the cancellation
+    assert client.cancel_bundle(bundle.ubr, kit.cancel_request(acc)).status is (
+        BundleStatus.CANCELLED
+    )
+
+
+def test_one_security_code_sent_many_times_at_once_works_once(
+    client: RocarsClient, shared: CentralProcess
+) -> None:
+    acc = kit.account(shared, "foreign")  # a driver no other test here signs in as
+    code = kit.code_auth(acc)
+    # five: four refusals stay under the lockout's five failures
+    bodies = [
+        kit.bundle_body(acc, "RP2", [kit.new_cargo(client).ccrn], auth=code) for _ in range(5)
+    ]
+
+    def post(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        with kit.http(shared) as h:
+            r = h.post("/v1/bundles", json=body)
+        return r.status_code, r.json()
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        answers = list(pool.map(post, bodies))
+    assert sorted(status for status, _ in answers) == [200] + [403] * 4
+    assert {a["error"] for s, a in answers if s == 403} == {"security_code_used"}
+
+
+def test_the_code_clock_only_goes_forward_and_only_on_a_test_centre(
+    shared: CentralProcess, tmp_path: Path
+) -> None:
+    with kit.http(shared) as h:
+        before = h.get("/sim/code-clock").json()["offset_s"]
+        r = h.post("/sim/code-clock", json={"advance_s": 30})
+        assert r.json() == {"offset_s": before + 30}
+        for bad in (-30, "soon", 10**9):
+            r = h.post("/sim/code-clock", json={"advance_s": bad})
+            assert (r.status_code, r.json()["error"]) == (422, "validation_error")
+        assert h.get("/sim/code-clock").json() == {"offset_s": before + 30}
+    plain = create_app(CentralConfig(data_dir=tmp_path, demo=False))
+    token = {"Authorization": "Bearer dev-central-token"}
+
+    async def ask() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=plain)
+        async with httpx.AsyncClient(transport=transport, base_url="http://c") as c:
+            return [
+                await c.get("/sim/code-clock", headers=token),
+                await c.post("/sim/code-clock", json={"advance_s": 30}, headers=token),
+                await c.get("/sim/code-clock"),
+            ]
+
+    got, moved, no_token = asyncio.run(ask())
+    for r in (got, moved):
+        assert (r.status_code, r.json()["error"]) == (404, "not_test_clock")
+    assert no_token.status_code == 401
 
 
 def _auth_kw(body: dict[str, Any]) -> dict[str, Any]:
@@ -605,8 +683,15 @@ def test_concurrent_bundles_of_one_ccrn_exactly_one_wins(
     acc = kit.account(shared, "valid", 1)
     cargo = kit.new_cargo(client)
     others = [kit.new_cargo(client) for _ in range(6)]
-    bodies = [kit.bundle_body(acc, "CO1", [cargo.ccrn])] * 6
-    bodies += [kit.bundle_body(acc, "CO2", [c.ccrn]) for c in others]
+
+    def signed(vrn: str, ccrns: list[str]) -> dict[str, Any]:
+        # signed by certificate: a security code would be accepted for one request only
+        body = kit.bundle_body(acc, vrn, ccrns, auth={"method": "certificate"})
+        body["auth"] = kit.cert_auth(acc, "bundle", body)
+        return body
+
+    bodies = [signed("CO1", [cargo.ccrn])] * 6
+    bodies += [signed("CO2", [c.ccrn]) for c in others]
 
     def post(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         with kit.http(shared) as h:

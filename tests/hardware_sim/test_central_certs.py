@@ -10,18 +10,20 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
 
 from hardware_sim.certs import load_p12, sign_request
 from hardware_sim.launch import CentralProcess
 from rocars.client import RocarsClient
-from rocars.models import BundleStatus, CargoStatus, cancel_op
-from rocars.timeutil import utc_now
+from rocars.models import BundleStatus, CargoStatus, cancel_op, signed_content
+from rocars.timeutil import to_rfc3339, utc_now
 from tests.hardware_sim import centralkit as kit
 
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralProcess]:
-    proc = CentralProcess(tmp_path_factory.mktemp("central") / "data", seed=11)
+    proc = CentralProcess(tmp_path_factory.mktemp("central") / "data", seed=11, test_clock=True)
     proc.start()
     yield proc
     proc.stop()
@@ -93,6 +95,41 @@ def test_bad_certificates_are_refused(
     r = post(shared, signed_bundle(acc, "CE3", [cargo.ccrn]))
     assert (r.status_code, r.json()["error"]) == (403, key)
     assert client.get_cargo(cargo.ccrn).status is CargoStatus.SUBMITTED
+
+
+@pytest.mark.parametrize(
+    "extensions",
+    [
+        pytest.param({"usage": kit.key_usage(key_encipherment=True)}, id="encipher-only"),
+        pytest.param({"ca": True, "usage": kit.key_usage(key_cert_sign=True)}, id="ca"),
+    ],
+)
+def test_a_certificate_that_may_not_sign_is_refused_and_changes_nothing(
+    client: RocarsClient, shared: CentralProcess, extensions: dict[str, Any]
+) -> None:
+    """Issued by the centre's own CA, for the right account, correctly signed: still not
+    a driver's signing certificate."""
+    acc = kit.account(shared, "valid", 0)
+    cargo = kit.new_cargo(client)
+    cert, key = kit.custom_leaf(shared.data_dir / "certs", acc["account"], **extensions)
+    body = kit.bundle_body(acc, "CE5", [cargo.ccrn])
+    at = utc_now()
+    body["auth"] = {
+        "method": "certificate",
+        "certificate": cert.public_bytes(serialization.Encoding.PEM).decode(),
+        "signature": base64.b64encode(
+            key.sign(signed_content("bundle", body, at), padding.PKCS1v15(), hashes.SHA256())
+        ).decode(),
+        "signed_at": to_rfc3339(at),
+    }
+    cursor = client.changes("", 10_000).next
+    r = post(shared, body)
+    assert r.status_code == 403, r.text
+    answer = r.json()
+    assert answer["error"] == "cert_untrusted"
+    assert "may not sign" in answer["detail"]["message"]
+    assert client.get_cargo(cargo.ccrn).status is CargoStatus.SUBMITTED
+    assert client.changes(cursor, 100).changes == []
 
 
 def test_tampered_wrong_account_and_stale_signatures(

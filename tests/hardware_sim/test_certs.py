@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
+import os
+import stat
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from hardware_sim import certs
 from hardware_sim.certs import CertVerifier, DriverCert, create_driver_certs, sign_request
 from hardware_sim.store import CentralError
-from rocars.models import CertificateAuth
+from rocars.models import CertificateAuth, signed_content
 from rocars.timeutil import utc_now
+from tests.hardware_sim import centralkit as kit
 
 
-def _public(key: certs.rsa.RSAPrivateKey) -> bytes:
+def _public(key: rsa.RSAPrivateKey) -> bytes:
     return key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -70,3 +79,196 @@ def test_verifier_checks_in_order(tmp_path: Path) -> None:
     with pytest.raises(CentralError) as info:
         verifier.verify(good, "123456", "bundle", [body], now + timedelta(days=400))
     assert info.value.key == "cert_expired"
+
+
+def _signed(
+    cert: x509.Certificate, key: rsa.RSAPrivateKey, body: dict[str, Any]
+) -> CertificateAuth:
+    at = utc_now()
+    signature = key.sign(signed_content("bundle", body, at), padding.PKCS1v15(), hashes.SHA256())
+    return CertificateAuth(
+        certificate=cert.public_bytes(serialization.Encoding.PEM).decode(),
+        signature=base64.b64encode(signature).decode(),
+        signed_at=at,
+    )
+
+
+def test_issued_certificates_carry_the_signing_profile(tmp_path: Path) -> None:
+    now = utc_now()
+    paths = create_driver_certs(
+        tmp_path, [DriverCert("123456", "A", "1111", "valid")], now, lambda serial: None
+    )
+    leaf, _key = certs.load_p12(paths["123456"], "1111")
+    basic = leaf.extensions.get_extension_for_class(x509.BasicConstraints)
+    assert basic.critical
+    assert basic.value.ca is False
+    usage = leaf.extensions.get_extension_for_class(x509.KeyUsage)
+    assert usage.critical
+    assert usage.value == kit.SIGNING_USAGE
+    eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    assert list(eku.value) == [kit.CLIENT_AUTH]
+    ca = certs.load_or_create_ca(tmp_path)
+    assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is True
+    ca_usage = ca.extensions.get_extension_for_class(x509.KeyUsage)
+    assert ca_usage.critical
+    assert ca_usage.value == kit.key_usage(key_cert_sign=True, crl_sign=True)
+
+
+@pytest.mark.parametrize(
+    ("extensions", "why"),
+    [
+        pytest.param(
+            {"usage": kit.key_usage(key_encipherment=True)}, "digitalSignature", id="encipher"
+        ),
+        pytest.param(
+            {"usage": kit.key_usage(content_commitment=True)}, "digitalSignature", id="nonrep"
+        ),
+        pytest.param({"usage": None}, "KeyUsage", id="no-key-usage"),
+        pytest.param({"ca": True}, "CA", id="ca"),
+        pytest.param(
+            {"usage": kit.key_usage(digital_signature=True, key_cert_sign=True)},
+            "CA",
+            id="cert-sign",
+        ),
+        pytest.param({"eku": [ExtendedKeyUsageOID.SERVER_AUTH]}, "clientAuth", id="server-eku"),
+    ],
+)
+def test_a_certificate_that_may_not_sign_requests_is_refused(
+    tmp_path: Path, extensions: dict[str, Any], why: str
+) -> None:
+    """RFC 5280 4.2.1.3, 4.2.1.9, 4.2.1.12: a CA's key, or one not meant for signatures,
+    does not sign a driver's request, even from the ROCARS CA and correctly signed."""
+    certs.load_or_create_ca(tmp_path)
+    cert, key = kit.custom_leaf(tmp_path, "123456", **extensions)
+    verifier = CertVerifier(certs.load_or_create_ca(tmp_path), lambda s: False)
+    body = {"account": "123456", "vrn": "AB1"}
+    with pytest.raises(CentralError, match=why) as info:
+        verifier.verify(_signed(cert, key, body), "123456", "bundle", [body], utc_now())
+    assert (info.value.key, info.value.status) == ("cert_untrusted", 403)
+    # the same certificate with the driver profile is fine
+    good, good_key = kit.custom_leaf(tmp_path, "123456", eku=[kit.CLIENT_AUTH])
+    verifier.verify(_signed(good, good_key, body), "123456", "bundle", [body], utc_now())
+
+
+def test_a_certificate_whose_extensions_do_not_parse_is_refused_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    certs.load_or_create_ca(tmp_path)
+    cert, _key = kit.custom_leaf(tmp_path, "123456", eku=[kit.CLIENT_AUTH])
+    der = cert.public_bytes(serialization.Encoding.DER)
+    # the ExtendedKeyUsage OID (2.5.29.37) turned into a second KeyUsage (2.5.29.15)
+    twice = x509.load_der_x509_certificate(
+        der.replace(bytes([6, 3, 0x55, 0x1D, 0x25]), bytes([6, 3, 0x55, 0x1D, 0x0F]))
+    )
+    problem = certs._signing_profile_problem(twice)
+    assert problem is not None
+    assert "do not parse" in problem
+
+
+def _pem(key: rsa.RSAPrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+@pytest.fixture
+def fresh_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(certs, "_pool_next", itertools.count())
+
+
+@pytest.mark.usefixtures("fresh_pool")
+def test_a_new_key_pool_is_private_whatever_the_umask(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool = tmp_path / "deep" / "pool"
+    monkeypatch.setenv(certs.KEY_POOL_ENV, str(pool))
+    old = os.umask(0)
+    try:
+        certs._new_key()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(pool.stat().st_mode) == 0o700
+    assert [(p.name, stat.S_IMODE(p.stat().st_mode)) for p in pool.iterdir()] == [
+        ("key-0.pem", 0o600)
+    ]
+
+
+def _plant(pool: Path, key: rsa.RSAPrivateKey) -> None:
+    for n in range(3):
+        (pool / f"key-{n}.pem").write_bytes(_pem(key))
+
+
+def _other_users(pool: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("making a folder of another user needs root")
+    pool.mkdir(mode=0o700)
+    os.chown(pool, 65534, 65534)  # nobody's, as if made first by another local user
+
+
+def _ours_open_to_group(pool: Path) -> None:
+    pool.mkdir()
+    pool.chmod(0o770)
+
+
+def _ours_open_to_all(pool: Path) -> None:
+    pool.mkdir()
+    pool.chmod(0o1777)
+
+
+def _symlink_to_private(pool: Path) -> None:
+    target = pool.with_name("elsewhere")
+    target.mkdir(mode=0o700)
+    pool.symlink_to(target)
+
+
+@pytest.mark.usefixtures("fresh_pool")
+@pytest.mark.parametrize(
+    ("make", "why"),
+    [
+        pytest.param(_other_users, "belongs to uid 65534", id="other-user"),
+        pytest.param(_ours_open_to_group, "0770", id="group-writable"),
+        pytest.param(_ours_open_to_all, "1777", id="world-writable"),
+        pytest.param(_symlink_to_private, "symbolic link", id="symlink"),
+    ],
+)
+def test_a_key_pool_someone_else_could_have_planted_is_not_used(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    make: Callable[[Path], None],
+    why: str,
+) -> None:
+    """``CentralProcess`` points at ``/tmp/rocars-demo-keys-$UID``, a name any local user
+    can take first: keys found there may be known to someone else, and the demo CA's key
+    is one of them."""
+    pool = tmp_path / "rocars-demo-keys"
+    make(pool)
+    planted = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    _plant(pool.resolve(), planted)
+    before = sorted(p.name for p in pool.resolve().iterdir())
+    monkeypatch.setenv(certs.KEY_POOL_ENV, str(pool))
+    ca = certs.load_or_create_ca(tmp_path / "certs")
+    assert _public_of(ca) != _public(planted)
+    assert sorted(p.name for p in pool.resolve().iterdir()) == before, "wrote to that folder"
+    assert why in caplog.text
+    assert str(pool) in caplog.text
+
+
+@pytest.mark.usefixtures("fresh_pool")
+def test_a_key_pool_path_that_is_a_file_gives_fresh_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    pool = tmp_path / "pool"
+    pool.write_text("not a folder")
+    monkeypatch.setenv(certs.KEY_POOL_ENV, str(pool))
+    certs._new_key()
+    assert pool.read_text() == "not a folder"
+    assert "not a folder" in caplog.text
+
+
+def _public_of(cert: x509.Certificate) -> bytes:
+    return cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )

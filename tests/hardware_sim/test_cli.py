@@ -45,3 +45,10 @@ def test_accounts_table_lists_every_driver() -> None:
         assert line.startswith(row["account"])
         assert row["password"] in line
         assert row["totp_secret"] in line
+
+
+def test_the_test_clock_is_off_unless_asked_for(tmp_path: Path) -> None:
+    args = build_parser().parse_args(["--data", str(tmp_path)])
+    assert config_from_args(args).test_clock is False
+    args = build_parser().parse_args(["--data", str(tmp_path), "--test-clock"])
+    assert config_from_args(args).test_clock is True

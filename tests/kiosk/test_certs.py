@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
 
+from hardware_sim.certs import DriverCert, create_driver_certs
 from kiosk.certs import MAX_CERT_BYTES, CertificateError, list_certificates, sign_with_certificate
 from rocars.models import signed_content
 from tests.kiosk.conftest import Backend
@@ -62,3 +67,63 @@ def test_lists_only_certificate_files(backend: Backend, tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("x")
     assert [p.name for p in list_certificates(tmp_path)] == ["a.p12", "ME.PFX"]
     assert list_certificates(tmp_path / "no-stick") == []
+
+
+def _p12(tmp_path: Path, pin: str) -> Path:
+    """A driver's .p12 from a CA of its own (no centre needed)."""
+    now = datetime.now(UTC)
+    paths = create_driver_certs(
+        tmp_path, [DriverCert("123456", "A", pin, "valid")], now, lambda serial: None
+    )
+    return paths["123456"]
+
+
+@pytest.mark.parametrize(
+    ("pin", "outcome"),
+    [("246810", contextlib.nullcontext()), ("999999", pytest.raises(CertificateError))],
+    ids=["right-pin", "wrong-pin"],
+)
+def test_the_p12_and_pin_buffers_are_zeroed_after_parsing(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    pin: str,
+    outcome: contextlib.AbstractContextManager[Any],
+) -> None:
+    """What the parser read the file and the PIN from is one mutable buffer each, all
+    zeros once signing is over, right PIN or wrong."""
+    path = _p12(tmp_path, "246810")
+    size = path.stat().st_size
+    seen: list[tuple[Any, Any]] = []
+    real = pkcs12.load_key_and_certificates
+
+    def spy(data: Any, password: Any, *args: Any) -> Any:
+        seen.append((data, password))
+        assert bytes(data) == path.read_bytes()  # the whole file, as read
+        return real(data, password, *args)
+
+    monkeypatch.setattr(pkcs12, "load_key_and_certificates", spy)
+    with outcome:
+        sign_with_certificate(path, pin, "bundle", {}, datetime.now(UTC))
+    ((data, password),) = seen
+    assert isinstance(data, bytearray)
+    assert isinstance(password, bytearray)
+    assert len(data) == size
+    assert not any(data), "the buffer the .p12 was parsed from is not zeroed"
+    assert not any(password), "the PIN buffer is not zeroed"
+
+
+def test_a_p12_that_grows_while_read_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The size is taken before reading: a file longer than that is not read on."""
+    path = _p12(tmp_path, "246810")
+    real_fstat = os.fstat
+
+    def smaller(fd: int) -> os.stat_result:
+        st = real_fstat(fd)
+        return os.stat_result((*st[:6], st.st_size - 10, *st[7:]))
+
+    monkeypatch.setattr(os, "fstat", smaller)
+    with pytest.raises(CertificateError) as refused:
+        sign_with_certificate(path, "246810", "bundle", {}, datetime.now(UTC))
+    assert refused.value.key == "cert_unreadable"

@@ -164,6 +164,13 @@ def test_every_screen_in_every_language(
 
         return act
 
+    def notice(key: str, **params: str) -> Callable[[], None]:
+        def act() -> None:  # the longest notices, as the flows raise them
+            model.notice = Notice(key, params)
+            model._changed()
+
+        return act
+
     model.set_language(lang)
     shot("start")
     shot("sign_in", model.start_driver)
@@ -183,6 +190,8 @@ def test_every_screen_in_every_language(
     shot("bundle_review", model.details_next)
     shot("sign_method", model.review_confirm)
     shot("sign_code", model.choose_code)
+    # a code the centre took a moment ago (a bundle, then a cancel within 30 s)
+    shot("sign_code_used", notice("security_code_used"))
     model.back()
     shot("sign_cert", model.choose_certificate)
     shot("sign_pin", lambda: model.pick_certificate(model.certificates[0]))
@@ -222,13 +231,6 @@ def test_every_screen_in_every_language(
     model.finish()
     model.set_language(lang)  # Finish starts the next person in the default language
     shot("query", model.start_query)
-
-    def notice(key: str, **params: str) -> Callable[[], None]:
-        def act() -> None:  # the longest notices, as the flows raise them
-            model.notice = Notice(key, params)
-            model._changed()
-
-        return act
 
     model.set_input("query", "9110635999")
     shot("query_not_found_stale", notice("ubr_not_found_stale", ubr="9110635999", time="08:05"))

@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-import pyotp
 import pytest
 from fastapi import FastAPI
 
@@ -98,12 +97,12 @@ def test_submit_amend_bundle_cancel_through_the_local_api(
     amended = kiosk.amend_cargo(cargo.ccrn, items(packages=30))
     assert amended.items.packages == 30
     account = demo_account(local_api)
-    code = pyotp.TOTP(account["totp_secret"], interval=30).now()
+    # a security code is accepted once: the bundle and the cancellation need one each
     bundle = kiosk.bundle(
         BundleRequest(
             account=account["account"],
             password=account["password"],
-            auth=SecurityCodeAuth(code=code),
+            auth=SecurityCodeAuth(code=local_api.central.security_code(account)),
             vrn="KX 124",
             cp=ControlPoint.SBC,
             direction=Direction.IMPORT,
@@ -116,7 +115,7 @@ def test_submit_amend_bundle_cancel_through_the_local_api(
     cancel = CancelRequest(
         account=account["account"],
         password=account["password"],
-        auth=SecurityCodeAuth(code=code),
+        auth=SecurityCodeAuth(code=local_api.central.security_code(account)),
     )
     assert kiosk.cancel_bundle(bundle.ubr, cancel).status == "cancelled"
 
