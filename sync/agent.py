@@ -37,7 +37,7 @@ from sync.errors import OutboxError, ReplicaError, SyncError
 from sync.lane import SYNC_CLOCK_SKEW
 from sync.local_api import build_router
 from sync.metrics import Metrics
-from sync.outbox import Outbox
+from sync.outbox import Outbox, StoredRecord
 from sync.puller import CentralClient, CentralLink, LinkState, Puller
 from sync.replica import Replica
 from sync.uploader import Uploader
@@ -166,6 +166,11 @@ class SyncAgent:
             flush_interval_s=config.outbox_flush_interval_s,
             background_batch=config.background_batch,
         )
+        # records the centre refused alone go to it once more: its limit or its rules
+        # may have changed since (docs/sync.md, "Records the centre refuses")
+        retried = self.outbox.retry_refused()
+        if retried:
+            logger.warning("outbox: %d records the centre refused are sent again", retried)
         token = config.central.token()
         self.feed_client = CentralClient(
             config.central.url, token=token, timeout=config.central.timeout_s
@@ -352,11 +357,24 @@ class SyncAgent:
         if not self.link.up:
             out.append(f"central down ({self.link.state().error})")
         if self.config.pull and self.puller.last_error:
-            out.append(f"change feed: {self.puller.last_error}")
-        if self.uploader.last_error:
-            out.append(f"upload: {self.uploader.last_error}")
+            detail = self.puller.last_detail
+            out.append(f"change feed: {self.puller.last_error}{f' ({detail})' if detail else ''}")
+        if self.uploader.problem:
+            out.append(f"upload: {self.uploader.problem}")
         if self.controller.outbox_error:
             out.append(f"outbox: {self.controller.outbox_error}")
+        refused = self._refused()
+        if refused:
+            out.append(
+                f"outbox: {refused} record{'s' if refused != 1 else ''} refused by the centre"
+                " (kept; sent again at the next start)"
+            )
+        quarantined = self._quarantined()
+        if quarantined:
+            out.append(
+                f"outbox: {quarantined} unreadable lane state{'s' if quarantined != 1 else ''}"
+                " kept aside (its quarantine table)"
+            )
         for worker in self.workers:
             if not worker.alive:
                 out.append(f"worker {worker.name} down: {worker.error}")
@@ -510,6 +528,8 @@ class SyncAgent:
     def _register_gauges(self) -> None:
         m = self.metrics
         m.gauge("rocars_sync_outbox_depth", self._depth)
+        m.gauge("rocars_sync_outbox_refused", self._refused)
+        m.gauge("rocars_sync_outbox_quarantined", self._quarantined)
         m.gauge("rocars_sync_replica_bundles", self._bundle_count)
         m.gauge("rocars_sync_replica_age_seconds", lambda: self._age(self._last_sync()))
         m.gauge("rocars_sync_central_up", lambda: float(self.link.up))
@@ -546,6 +566,8 @@ class SyncAgent:
             "outbox": {
                 "depth": self._depth(),
                 "rejected": self._rejected(),
+                "refused": self._refused(),
+                "quarantined": self._quarantined(),
                 "commits": self.outbox.commit_stats(),
                 "durability": self.outbox.durability,
                 "flush_interval_s": self.outbox.flush_interval_s,
@@ -569,11 +591,25 @@ class SyncAgent:
         except OutboxError:
             return 0
 
+    def _refused(self) -> int:
+        try:
+            return self.outbox.count("refused")
+        except OutboxError:
+            return 0
+
+    def _quarantined(self) -> int:
+        try:
+            return self.outbox.quarantine_count()
+        except OutboxError:
+            return 0
+
     def metrics_text(self) -> str:
         return self.metrics.render()
 
-    def records(self, limit: int, lane: str | None) -> list[dict[str, Any]]:
+    def records(self, limit: int, lane: str | None) -> list[StoredRecord]:
+        """The newest records as stored, for ``/records`` to read one by one: a row that
+        does not read is kept in the outbox, and must not hide the others."""
         try:
-            return self.outbox.recent(limit, lane)
+            return self.outbox.stored(limit, lane)
         except OutboxError as err:
             raise SyncError(str(err), key="outbox_unreadable") from err

@@ -6,6 +6,7 @@ Served by uvicorn on a thread inside the agent (``ApiServer``). The kiosk's loca
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -14,12 +15,18 @@ from typing import Any, Protocol
 import uvicorn
 from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import ValidationError
 
 from rocars.client import SERVER_KEEPALIVE_S
+from rocars.models import ClearanceRecord
 from rocars.threads import start_in_background
 from sync.errors import SyncError
+from sync.outbox import StoredRecord
 
 logger = logging.getLogger(__name__)
+
+#: At most this much of why a stored record does not read goes into ``/records``.
+PROBLEM_CHARS = 200
 
 
 class AgentView(Protocol):
@@ -29,7 +36,47 @@ class AgentView(Protocol):
 
     def metrics_text(self) -> str: ...
 
-    def records(self, limit: int, lane: str | None) -> list[dict[str, Any]]: ...
+    def records(self, limit: int, lane: str | None) -> list[StoredRecord]:
+        """The newest ``limit`` records (of ``lane``), newest first; SyncError if the
+        outbox cannot be read."""
+        ...
+
+
+def read_record(row: StoredRecord) -> tuple[dict[str, Any] | None, str]:
+    """A stored record as ``/records`` lists it (its text as stored, with its upload
+    state), or None and why it does not read: not UTF-8, not JSON, not an object, not a
+    ``ClearanceRecord``."""
+    try:
+        text = row.body.decode()
+    except UnicodeDecodeError as err:
+        return None, f"not UTF-8: {err}"
+    try:
+        record = json.loads(text)
+    except (ValueError, RecursionError) as err:
+        return None, f"not JSON: {err}"
+    if not isinstance(record, dict):
+        return None, f"not a JSON object ({type(record).__name__})"
+    try:
+        ClearanceRecord.model_validate(record)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()[:3]
+        )
+        return None, f"not a clearance record: {problems}"
+    record["upload"] = row.upload
+    return record, ""
+
+
+def _unreadable(row: StoredRecord, problem: str) -> dict[str, Any]:
+    """What ``/records`` says of a record that does not read: never its text."""
+    return {
+        "id": row.id,
+        "lane": row.lane,
+        "ended_at": row.ended_at,
+        "upload": row.upload,
+        "bytes": len(row.body),
+        "problem": problem[:PROBLEM_CHARS],
+    }
 
 
 def create_api(view: AgentView, extra_routers: list[APIRouter] | None = None) -> FastAPI:
@@ -48,8 +95,23 @@ def create_api(view: AgentView, extra_routers: list[APIRouter] | None = None) ->
     def records(
         limit: int = Query(default=50, ge=1, le=1000),
         lane: str | None = Query(default=None, pattern=r"^[A-Za-z0-9_-]{1,16}$"),
-    ) -> dict[str, Any]:
-        return {"records": view.records(limit, lane)}
+    ) -> JSONResponse:
+        """The newest records that read, and beside them those that do not (one that does
+        not read is kept in the outbox, and must not hide the others)."""
+        try:
+            rows = view.records(limit, lane)
+        except SyncError as err:
+            logger.warning("/records: %s", err)
+            return JSONResponse(err.as_json(), status_code=503)
+        readable: list[dict[str, Any]] = []
+        unreadable: list[dict[str, Any]] = []
+        for row in rows:
+            record, problem = read_record(row)
+            if record is None:
+                unreadable.append(_unreadable(row, problem))
+            else:
+                readable.append(record)
+        return JSONResponse({"records": readable, "unreadable": unreadable})
 
     for router in extra_routers or []:
         app.include_router(router)

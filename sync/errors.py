@@ -29,6 +29,13 @@ class OutboxError(SyncError):
     key = "outbox_error"
 
 
+class OutboxTooNew(OutboxError):
+    """The outbox was written by a newer agent (a higher ``PRAGMA user_version``): this
+    one refuses to open it and changes nothing in it."""
+
+    key = "outbox_too_new"
+
+
 class MalformedPage(SyncError):
     """A change-feed page that does not validate: logged and fetched again, never applied."""
 

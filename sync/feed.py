@@ -131,6 +131,27 @@ def rows_from_changes(changes: list[Change], next_cursor: str) -> PageRows:
     return rows
 
 
+#: The longest cursor: the centre's seq has at most 18 digits (it refuses a longer one).
+_CURSOR_DIGITS = 18
+
+
+def cursor_seq(cursor: str) -> int:
+    """Where a cursor stands in the feed, to order two of them.
+
+    The centre's cursor is its last seq as text (docs/central.md; "" or "0" before the
+    first change), so it orders as a number: "10" comes after "9", which as text it does
+    not. Anything else cannot be ordered, and a page that ends there is malformed.
+    """
+    if cursor == "":
+        return 0
+    if len(cursor) > _CURSOR_DIGITS or not (cursor.isascii() and cursor.isdigit()):
+        raise MalformedPage(
+            f"{cursor[:40]!r} is not a change-feed cursor (the centre's last seq as text)",
+            cursor=cursor[:40],
+        )
+    return int(cursor)
+
+
 def parse_page(raw: bytes) -> PageRows:
     """A ``GET /v1/changes`` body to rows; MalformedPage if it does not validate."""
     try:

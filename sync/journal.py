@@ -18,8 +18,12 @@ to cover. The outbox holds an exclusive ``flock`` on the first file while it is 
 a second process on the same files is refused. Each line is
 ``crc32<TAB>lane<TAB>last_seq<TAB>stamp<TAB>session JSON`` (empty for a lane with no
 session). A line torn by a power cut, or a write that did not get
-through, fails its checksum or its end of line and is skipped with a warning; an append
-that fails takes back what it wrote, so the next line starts clean.
+through, lacks its end of line (it is the last of its file) and is skipped with a
+warning; an append that fails takes back what it wrote, so the next line starts clean.
+A whole line that fails its checksum or its format was not torn: it is damaged (bit rot,
+a hand edit), and start-up keeps its bytes in the outbox's ``quarantine`` table before
+the files are emptied. A change to this format is a new outbox ``SCHEMA_VERSION``: an
+older agent refuses the outbox (and its journal) instead of reading it.
 """
 
 from __future__ import annotations
@@ -41,6 +45,15 @@ class JournalEntry:
     last_seq: int
     stamp: str
     session: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DamagedLine:
+    """A whole line (with its end of line) that fails its checksum or its format."""
+
+    path: Path
+    number: int
+    line: bytes
 
 
 def journal_paths(outbox_path: Path) -> tuple[Path, Path]:
@@ -113,18 +126,31 @@ class LaneJournal:
 
     def read(self) -> list[JournalEntry]:
         """Every good entry of both files (a bad line is logged and skipped)."""
+        return self.scan()[0]
+
+    def scan(self) -> tuple[list[JournalEntry], list[DamagedLine]]:
+        """Every good entry of both files, and every damaged whole line (logged); a torn
+        last line (no end of line: a power cut) is logged and skipped."""
         entries: list[JournalEntry] = []
+        damaged: list[DamagedLine] = []
         for path in self.paths:
             with path.open("rb") as file:
                 for number, line in enumerate(file, 1):
                     if line == b"\n":  # where a failed append was cut short
                         continue
                     entry = decode(line)
-                    if entry is None:
-                        logger.warning("lane journal %s: line %d is damaged, skipped", path, number)
-                        continue
-                    entries.append(entry)
-        return entries
+                    if entry is not None:
+                        entries.append(entry)
+                    elif not line.endswith(b"\n"):
+                        logger.warning(
+                            "lane journal %s: line %d is damaged (torn), skipped", path, number
+                        )
+                    else:
+                        logger.error(
+                            "lane journal %s: line %d is damaged, kept aside", path, number
+                        )
+                        damaged.append(DamagedLine(path, number, line))
+        return entries, damaged
 
     def append(self, line: bytes) -> bool:
         """Append one line (``encode``: made before the caller's lock); False (and nothing

@@ -14,6 +14,10 @@ _HELP = {
     "rocars_sync_records_total": ("counter", "clearance records written to the outbox"),
     "rocars_sync_uploaded_total": ("counter", "records the centre accepted (or had already)"),
     "rocars_sync_rejected_total": ("counter", "records the centre rejected"),
+    "rocars_sync_refused_total": (
+        "counter",
+        "records parked because the centre refused each one sent alone (HTTP 4xx)",
+    ),
     "rocars_sync_pulled_changes_total": ("counter", "change-feed entries applied"),
     "rocars_sync_feed_errors_total": ("counter", "failed change-feed pulls, by key"),
     "rocars_sync_upload_errors_total": ("counter", "failed upload calls, by key"),
@@ -34,6 +38,14 @@ _HELP = {
         " to the bus (last 10k)",
     ),
     "rocars_sync_outbox_depth": ("gauge", "records waiting for upload"),
+    "rocars_sync_outbox_refused": (
+        "gauge",
+        "records the centre refused, kept in the outbox (sent again at the next start)",
+    ),
+    "rocars_sync_outbox_quarantined": (
+        "gauge",
+        "unreadable lane states start-up kept aside in the outbox's quarantine table",
+    ),
     "rocars_sync_replica_bundles": ("gauge", "bundles in the replica"),
     "rocars_sync_replica_age_seconds": ("gauge", "seconds since the last successful sync"),
     "rocars_sync_central_up": ("gauge", "1 when the last call to the centre succeeded"),

@@ -38,6 +38,15 @@ so order holds, nothing is dropped and nothing is published before it is written
 ``error`` says what is wrong. The uploader's marks and the pruning take the same
 writer connection under the same lock (one writer: no SQLite busy waits between ours),
 a chunk at a time, each after the lane changes waiting for the writer.
+
+The file carries its schema's version (``PRAGMA user_version``, ``SCHEMA_VERSION``): a
+new file is stamped, an older one brought up in place, and one a newer agent wrote is
+refused (``OutboxTooNew``) before anything in it is touched. What start-up finds it
+cannot read, a stored session that does not validate or a damaged line of the lanes'
+journal, is moved as it was to the ``quarantine`` table, never dropped; the lane starts
+as after any restart. A record the centre refuses when sent alone is parked (``refuse``):
+kept as ``rejected`` with the HTTP status, out of the uploads' way, until
+``retry_refused``.
 """
 
 from __future__ import annotations
@@ -59,10 +68,10 @@ from typing import Any, Literal
 
 from rocars.models import ClearanceRecord
 from rocars.threads import start_in_background
-from rocars.timeutil import to_rfc3339
+from rocars.timeutil import to_rfc3339, utc_now
 from sync.config import MAX_FLUSH_INTERVAL_S
-from sync.errors import OutboxError
-from sync.journal import LaneJournal, encode, newest
+from sync.errors import OutboxError, OutboxTooNew
+from sync.journal import DamagedLine, LaneJournal, encode, newest
 from sync.lane import Session
 
 logger = logging.getLogger(__name__)
@@ -89,6 +98,14 @@ MARK_CHUNK = 20
 #: lane change waits for the writer: the lock alone is not fair, and the thread that
 #: has just released it takes it again before a waiting lane thread wakes.
 LANE_FIRST_WAIT_S = 0.05
+#: The outbox's schema as ``PRAGMA user_version``. 0 is a file from before versions (no
+#: ``records.refused_status``, no ``quarantine``), brought up in place when it opens. A
+#: file of a higher version is refused and left as it is: a newer agent may have changed
+#: what a row, or a line of the lanes' journal, means (a change to either is a new
+#: version).
+SCHEMA_VERSION = 1
+#: Text kept about a refusal or an unreadable state is cut to this many characters.
+REASON_MAX = 500
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS lanes (
@@ -107,9 +124,24 @@ CREATE TABLE IF NOT EXISTS records (
     reason TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL,
-    done_at TEXT
+    done_at TEXT,
+    -- version 1: the HTTP status with which the centre refused the record sent alone
+    -- (state 'rejected', reason the refusal); NULL for a record it answered 'rejected'
+    refused_status INTEGER
 );
 CREATE INDEX IF NOT EXISTS records_state ON records (state, pos);
+-- version 1: what start-up could not read, as it was stored ('lanes': a session that
+-- does not validate, its lane row then without it; 'journal': a damaged line, its bytes)
+CREATE TABLE IF NOT EXISTS quarantine (
+    pos INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    lane TEXT,
+    last_seq INTEGER,
+    body BLOB NOT NULL,
+    error TEXT NOT NULL,
+    stamp TEXT,
+    quarantined_at TEXT NOT NULL
+);
 -- A lane change with one record (a session that ended) as one statement, which SQLite
 -- runs as one transaction: the trigger writes the record and the lane row, or neither.
 CREATE VIEW IF NOT EXISTS lane_ends AS
@@ -144,14 +176,38 @@ class _Write:
 
 #: a lane's stored state as a ``lanes`` row: lane, last_seq, session JSON, stamp
 _LaneState = tuple[str, int, str | None, str]
+#: a ``quarantine`` row: source, lane, last_seq, body as stored, error, stamp
+_Aside = tuple[str, str | None, int | None, str | bytes, str, str | None]
+
+#: ``count`` by state: a refused record is stored ``rejected`` with its HTTP status
+_STATES = {
+    "pending": "state = 'pending'",
+    "uploaded": "state = 'uploaded'",
+    "rejected": "state = 'rejected' AND refused_status IS NULL",
+    "refused": "state = 'rejected' AND refused_status IS NOT NULL",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class PendingRecord:
     pos: int
     id: str
-    #: the record as stored: its JSON text, which the uploader sends as it is
+    #: the record as stored: its JSON text, which the uploader sends as it is ("" for a
+    #: body that is not UTF-8: the uploader keeps it, set aside as unreadable)
     body: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """A clearance record as the outbox holds it, its text not decoded yet: one that does
+    not read (a damaged disk, a hand edit) is kept there, and must not hide the others."""
+
+    id: str
+    lane: str
+    ended_at: str
+    body: bytes
+    #: its upload state: ``state`` and ``reason``; a parked one ``refused`` with ``status``
+    upload: dict[str, Any]
 
 
 def _stats(samples: list[tuple[float, int]], per: str) -> dict[str, float]:
@@ -232,8 +288,17 @@ class Outbox:
         self._left = 0  # the journal file being folded
         self._fold_due = False
         self._folds = 0
+        # before anything is opened for writing: a newer agent's file (and its journal,
+        # whose lines it may write differently) is left exactly as it is
+        found = _stored_version(self.path)
+        if found > SCHEMA_VERSION:
+            raise OutboxTooNew(
+                f"outbox {self.path} has schema version {found}, newer than this agent's "
+                f"version {SCHEMA_VERSION}: it was written by a newer rocars-edge; run "
+                "that version (nothing in the file was changed)"
+            )
         try:
-            # first: its lock refuses a second process before anything is touched
+            # its lock refuses a second process before anything is written
             self._journal = LaneJournal(self.path)
         except OSError as err:
             raise OutboxError(f"cannot open outbox {self.path}: {err}") from err
@@ -252,12 +317,18 @@ class Outbox:
             self._wconn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpoint thread does
             with self._wlock:
                 self._wconn.executescript(SCHEMA)
+                self._upgrade()
             self._fsync_wal()
         except (sqlite3.Error, OSError) as err:
             self._journal.close()
             raise OutboxError(f"cannot open outbox {self.path}: {err}") from err
+        except OutboxTooNew:  # stamped newer since it was checked (another program)
+            self._journal.close()
+            self._wconn.close()
+            raise
         try:
             self._recover_journal()
+            self._check_sessions()
         except (sqlite3.Error, OSError) as err:
             self._journal.close()
             self._wconn.close()
@@ -305,6 +376,24 @@ class Outbox:
                     logger.exception("outbox: rollback failed")
             raise
 
+    def _upgrade(self) -> None:
+        """Stamp a new file, bring an older one up to ``SCHEMA_VERSION`` (writer lock held,
+        the schema's tables made): one transaction, the version read again inside it."""
+        with self._transaction() as conn:
+            found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if found > SCHEMA_VERSION:
+                raise OutboxTooNew(
+                    f"outbox {self.path} has schema version {found}, newer than this "
+                    f"agent's version {SCHEMA_VERSION}"
+                )
+            if found == SCHEMA_VERSION:
+                return
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(records)")}
+            if "refused_status" not in columns:  # 0 -> 1; the other table is new
+                conn.execute("ALTER TABLE records ADD COLUMN refused_status INTEGER")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        logger.info("outbox %s: schema version %d -> %d", self.path, found, SCHEMA_VERSION)
+
     def _read(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
         try:
             return self._conn().execute(sql, args).fetchall()
@@ -349,12 +438,20 @@ class Outbox:
         if not found:
             return None
         last_seq, session = max(found, key=lambda row: row[0])
-        try:
-            parsed = None if session is None else Session.model_validate_json(session)
-        except ValueError:
-            logger.exception("lane %s: stored session does not validate; dropped", lane)
-            parsed = None
-        return LaneRow(lane, int(last_seq), parsed)
+        if session is None:
+            return LaneRow(lane, int(last_seq), None)
+        problem = _session_problem(session)
+        if problem is None:
+            return LaneRow(lane, int(last_seq), Session.model_validate_json(session))
+        # start-up set every such session aside (``_check_sessions``): not seen here
+        # unless the file was changed by hand since; set aside too, never dropped
+        self._write_now(
+            functools.partial(
+                _set_aside_sessions, rows=[(lane, int(last_seq), session, None, problem)]
+            ),
+            30.0,
+        )
+        return LaneRow(lane, int(last_seq), None)
 
     def save(
         self,
@@ -676,14 +773,55 @@ class Outbox:
     def _recover_journal(self) -> None:
         """At start: what the journal holds (a crash, a power cut, a stop that could not
         fold) into the ``lanes`` table, synced, then both files emptied."""
-        entries = self._journal.read()
+        entries, damaged = self._journal.scan()
         rows = [(e.lane, e.last_seq, e.session, e.stamp) for e in newest(entries).values()]
         with self._wlock:
-            self._fold_now(rows)
+            self._fold_now(rows, [_damaged_aside(line) for line in damaged])
         if entries:
             logger.info(
                 "lane journal: %d lane states from %d entries folded", len(rows), len(entries)
             )
+        if damaged:
+            logger.error(
+                "lane journal: %d damaged lines kept in the quarantine table of %s",
+                len(damaged),
+                self.path,
+            )
+
+    def _check_sessions(self) -> None:
+        """At start, after the journal's fold: every stored session this version cannot
+        read is moved, as stored, to ``quarantine`` and its lane row keeps its seq with no
+        session. Dropped (as before), the lane's first change overwrote it: a session
+        whose instructions a display showed was then in no record and nowhere on disk."""
+        with self._wlock:
+            stored = self._wconn.execute(
+                "SELECT lane, last_seq, session, updated_at FROM lanes WHERE session IS NOT NULL"
+            ).fetchall()
+            unreadable = [
+                (str(lane), int(seq), text, stamp, problem)
+                for lane, seq, text, stamp in stored
+                if (problem := _session_problem(text)) is not None
+            ]
+            if not unreadable:
+                return
+            with self._transaction() as conn:
+                _set_aside_sessions(conn, unreadable)
+            self._fsync_wal()
+
+    def quarantined(self, limit: int = 100) -> list[dict[str, Any]]:
+        """What start-up could not read, oldest first: ``source`` (``lanes``: a stored
+        session; ``journal``: a damaged line), ``lane``, ``last_seq``, ``body`` as it was
+        stored (a line's bytes), ``error``, ``stamp``, ``quarantined_at``."""
+        rows = self._read(
+            "SELECT source, lane, last_seq, body, error, stamp, quarantined_at "
+            "FROM quarantine ORDER BY pos LIMIT ?",
+            limit,
+        )
+        names = ("source", "lane", "last_seq", "body", "error", "stamp", "quarantined_at")
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def quarantine_count(self) -> int:
+        return int(self._read("SELECT count(*) FROM quarantine")[0][0])
 
     def _fold_all(self) -> None:
         """At close (writer lock held): every state still journaled into SQLite, synced,
@@ -697,12 +835,14 @@ class Outbox:
         except (sqlite3.Error, OSError) as err:
             logger.error("lane journal: not folded at close (the next start does): %s", err)
 
-    def _fold_now(self, rows: list[_LaneState]) -> None:
-        """``rows`` into the ``lanes`` table in one transaction, the WAL synced, then both
-        journal files emptied (writer lock held; start-up and close)."""
-        if rows:
+    def _fold_now(self, rows: list[_LaneState], aside: list[_Aside] | None = None) -> None:
+        """``rows`` into the ``lanes`` table (and ``aside``, damaged lines, into
+        ``quarantine``) in one transaction, the WAL synced, then both journal files
+        emptied (writer lock held; start-up and close)."""
+        if rows or aside:
             with self._transaction() as conn:
                 _fold_rows(conn, rows)
+                _insert_aside(conn, aside or [])
             self._fsync_wal()
         self._journal.clear_all()
 
@@ -733,10 +873,11 @@ class Outbox:
     def pending(self, limit: int) -> list[PendingRecord]:
         """The oldest records not yet uploaded (nor rejected), each its stored JSON text."""
         rows = self._read(
-            "SELECT pos, id, body FROM records WHERE state = 'pending' ORDER BY pos LIMIT ?",
+            "SELECT pos, id, CAST(body AS BLOB) FROM records WHERE state = 'pending' "
+            "ORDER BY pos LIMIT ?",
             limit,
         )
-        return [PendingRecord(int(pos), str(id_), str(body)) for pos, id_, body in rows]
+        return [PendingRecord(int(pos), str(id_), _text(body)) for pos, id_, body in rows]
 
     def mark(
         self, results: dict[str, tuple[str, str | None]], now: datetime, timeout: float = 30.0
@@ -779,37 +920,102 @@ class Outbox:
             total += self._write_now(run, timeout)
         return total
 
+    def refuse(
+        self, record_id: str, status: int, reason: str, now: datetime, timeout: float = 30.0
+    ) -> int:
+        """Park a pending record the centre refused when sent alone (HTTP ``status``):
+        kept, never deleted nor pruned, stored ``rejected`` with ``refused_status`` and
+        the reason (cut to ``REASON_MAX``), no longer sent until ``retry_refused``."""
+
+        def run(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                "UPDATE records SET state = 'rejected', refused_status = ?, reason = ?, "
+                "done_at = ?, attempts = attempts + 1 WHERE id = ? AND state = 'pending'",
+                (status, reason[:REASON_MAX], to_rfc3339(now), record_id),
+            )
+            return cur.rowcount
+
+        return self._write_now(run, timeout)
+
+    def refused(self, limit: int = 100) -> list[tuple[str, int, str]]:
+        """(id, HTTP status, reason) of the records the centre refused, newest first."""
+        rows = self._read(
+            "SELECT id, refused_status, reason FROM records WHERE state = 'rejected' "
+            "AND refused_status IS NOT NULL ORDER BY pos DESC LIMIT ?",
+            limit,
+        )
+        return [(str(a), int(b), str(c or "")) for a, b, c in rows]
+
+    def retry_refused(self, timeout: float = 30.0) -> int:
+        """Every refused record back in the queue (the agent does it once at start); how
+        many. ``PRUNE_CHUNK`` rows a transaction, so lanes wait for one chunk at most."""
+
+        def run(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                "UPDATE records SET state = 'pending', refused_status = NULL, reason = NULL, "
+                "done_at = NULL WHERE pos IN (SELECT pos FROM records WHERE state = 'rejected'"
+                " AND refused_status IS NOT NULL LIMIT ?)",
+                (PRUNE_CHUNK,),
+            )
+            return cur.rowcount
+
+        total = 0
+        while (moved := self._write_now(run, timeout)) > 0:
+            total += moved
+        if total:
+            self.new_records.set()
+        return total
+
     def count(self, state: str = "pending") -> int:
-        return int(self._read("SELECT count(*) FROM records WHERE state = ?", state)[0][0])
+        """Records in ``state``: pending, uploaded, rejected (by the centre's answer) or
+        refused (an HTTP refusal of the record alone)."""
+        where = _STATES.get(state)
+        if where is None:
+            raise ValueError(f"no record state {state!r}")
+        return int(self._read(f"SELECT count(*) FROM records WHERE {where}")[0][0])
 
     def depth(self) -> int:
         """Records waiting for upload."""
         return self.count("pending")
 
     def rejected(self, limit: int = 100) -> list[tuple[str, str]]:
-        """(id, reason) of rejected records, newest first."""
+        """(id, reason) of the records the centre answered rejected, newest first."""
         rows = self._read(
-            "SELECT id, reason FROM records WHERE state = 'rejected' ORDER BY pos DESC LIMIT ?",
+            "SELECT id, reason FROM records WHERE state = 'rejected' AND refused_status IS NULL"
+            " ORDER BY pos DESC LIMIT ?",
             limit,
         )
         return [(str(a), str(b or "")) for a, b in rows]
 
+    def stored(self, limit: int = 50, lane: str | None = None) -> list[StoredRecord]:
+        """The newest records (any state), newest first, as stored: the body as bytes (one
+        that is not UTF-8 would fail the whole query as text), with the upload state."""
+        where, args = ("WHERE lane = ? ", (lane, limit)) if lane is not None else ("", (limit,))
+        rows = self._read(
+            "SELECT id, lane, ended_at, CAST(body AS BLOB), state, reason, refused_status "
+            f"FROM records {where}ORDER BY pos DESC LIMIT ?",
+            *args,
+        )
+        return [
+            StoredRecord(
+                str(id_),
+                str(lane_),
+                str(ended_at),
+                bytes(body),
+                {"state": state, "reason": reason}
+                if refused_status is None
+                else {"state": "refused", "status": refused_status, "reason": reason},
+            )
+            for id_, lane_, ended_at, body, state, reason, refused_status in rows
+        ]
+
     def recent(self, limit: int = 50, lane: str | None = None) -> list[dict[str, Any]]:
-        """The newest records (any state), with their upload state."""
-        if lane is None:
-            rows = self._read(
-                "SELECT body, state, reason FROM records ORDER BY pos DESC LIMIT ?", limit
-            )
-        else:
-            rows = self._read(
-                "SELECT body, state, reason FROM records WHERE lane = ? ORDER BY pos DESC LIMIT ?",
-                lane,
-                limit,
-            )
+        """The newest records (any state), decoded, with their upload state (``upload``);
+        ``ValueError`` for one that does not read (``/records`` reads ``stored``)."""
         out = []
-        for body, state, reason in rows:
-            record = json.loads(body)
-            record["upload"] = {"state": state, "reason": reason}
+        for row in self.stored(limit, lane):
+            record = json.loads(row.body)
+            record["upload"] = row.upload
             out.append(record)
         return out
 
@@ -889,6 +1095,80 @@ _FOLD_LANE = (
 def _fold_rows(conn: sqlite3.Connection, rows: list[_LaneState]) -> int:
     """Journaled lane states (lane, last_seq, session, stamp), each only over an older row."""
     conn.executemany(_FOLD_LANE, rows)
+    return len(rows)
+
+
+def _text(body: bytes) -> str:
+    """A stored body as text; "" when it is not UTF-8 (as text it failed the whole query,
+    and the uploader stalled on it: now it sets it aside as unreadable, kept)."""
+    try:
+        return bytes(body).decode()
+    except UnicodeDecodeError:
+        return ""
+
+
+def _stored_version(path: Path) -> int:
+    """A file's ``user_version`` (0 when there is no file yet), read through a read-only
+    connection: it sees what is in the WAL too, and its close never checkpoints, so a
+    file it refuses is not written at all (a writer's last close would write the WAL back)."""
+    if not path.exists():
+        return 0
+    try:
+        conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error as err:
+        raise OutboxError(f"cannot open outbox {path}: {err}") from err
+    try:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.Error as err:
+        raise OutboxError(f"cannot read the schema version of outbox {path}: {err}") from err
+    finally:
+        conn.close()
+
+
+def _session_problem(text: str | bytes) -> str | None:
+    """Why a stored session does not validate (cut to ``REASON_MAX``); None when it does."""
+    try:
+        Session.model_validate_json(text)
+    except ValueError as err:
+        return str(err)[:REASON_MAX]
+    return None
+
+
+def _damaged_aside(line: DamagedLine) -> _Aside:
+    return ("journal", None, None, line.line, f"{line.path.name} line {line.number}: damaged", None)
+
+
+def _insert_aside(conn: sqlite3.Connection, rows: list[_Aside]) -> None:
+    if rows:
+        now = to_rfc3339(utc_now())
+        conn.executemany(
+            "INSERT INTO quarantine (source, lane, last_seq, body, error, stamp, quarantined_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(*row, now) for row in rows],
+        )
+
+
+def _set_aside_sessions(
+    conn: sqlite3.Connection, rows: list[tuple[str, int, str | bytes, str | None, str]]
+) -> int:
+    """Stored sessions that do not validate (lane, last_seq, text, stamp, error) into
+    ``quarantine``, each lane row left with its seq and no session (in the caller's
+    transaction); logged, one line a lane."""
+    for lane, last_seq, _, _, problem in rows:
+        logger.error(
+            "lane %s: its stored session (seq %d) does not validate, kept in the outbox's "
+            "quarantine table; the lane starts without it: %s",
+            lane,
+            last_seq,
+            problem.replace("\n", " "),
+        )
+    _insert_aside(
+        conn, [("lanes", lane, seq, text, err, stamp) for lane, seq, text, stamp, err in rows]
+    )
+    conn.executemany(
+        "UPDATE lanes SET session = NULL WHERE lane = ? AND last_seq = ? AND session = ?",
+        [(lane, seq, text) for lane, seq, text, _, _ in rows],
+    )
     return len(rows)
 
 

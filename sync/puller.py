@@ -3,9 +3,10 @@
 Pages are fetched one ahead of the one being written (the request for page n+1 overlaps
 SQLite writing page n; its check follows the commit); every page carries the cursor it was asked with and
 the replica applies it only if that is still its cursor, in the same transaction as the
-rows, so a page is never applied twice and never skipped. Caught up, it polls every
-``pull_interval_s``; on failure it backs off (capped, with jitter) and says the centre is
-down, which the lanes record as offline decisions.
+rows, so a page is never applied twice and never skipped; a page that does not take the
+cursor forward (``check_cursor``) is refused before anything of it is written. Caught
+up, it polls every ``pull_interval_s``; on failure it backs off (capped, with jitter)
+and says the centre is down, which the lanes record as offline decisions.
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ import httpx
 
 from rocars.client import ApiError, RocarsClient
 from rocars.timeutil import utc_now
-from sync.errors import MalformedPage, ReplicaError
-from sync.feed import PageRows, parse_page
+from sync.errors import MalformedPage, ReplicaError, SyncError
+from sync.feed import PageRows, cursor_seq, parse_page
 from sync.metrics import Metrics
 from sync.replica import Replica
 
 logger = logging.getLogger(__name__)
+
+#: The key of a page that ends behind the cursor it was asked with (a ``MalformedPage``).
+CURSOR_BACKWARDS = "central_cursor_backwards"
 
 
 class CentralClient(RocarsClient):
@@ -144,6 +148,8 @@ class Puller:
         self.metrics = metrics or Metrics()
         self._clock = clock
         self.last_error = ""
+        #: beside ``last_error`` in the status: what the key alone does not say
+        self.last_detail = ""
         self.caught_up = threading.Event()
 
     def _fetch(self, since: str, turn: threading.Event | None = None) -> tuple[str, PageRows]:
@@ -174,13 +180,7 @@ class Puller:
             for _ in range(max_pages):
                 since, rows = future.result()
                 self.link.mark_up()
-                if rows.changes and rows.next == since:
-                    # changes without a new cursor: a centre stuck on one page (or one that
-                    # repeats it) must not count as caught up, or the replica would look
-                    # fresh forever while nothing after that page ever arrives
-                    raise MalformedPage(
-                        f"a page of {rows.changes} changes did not move the cursor {since!r}"
-                    )
+                check_cursor(since, rows)
                 full = rows.changes >= self.batch
                 go_on = full and not (stop is not None and stop.is_set())
                 turn = threading.Event()
@@ -207,20 +207,56 @@ class Puller:
                 self._failed(err.key, str(err))
                 self.link.mark_down(err.key)
             except (MalformedPage, ReplicaError) as err:
-                self._failed(err.key, str(err))
+                self._failed(err.key, str(err), _status_detail(err))
             else:
                 if applied:
                     logger.info("replica: %d changes applied", applied)
                 self.backoff.reset()
                 self.last_error = ""
+                self.last_detail = ""
                 stop.wait(self.interval_s)
                 continue
             stop.wait(self.backoff.next_delay())
 
-    def _failed(self, key: str, message: str) -> None:
+    def _failed(self, key: str, message: str, detail: str = "") -> None:
         self.metrics.inc("rocars_sync_feed_errors_total", key=key)
         if self.last_error != key:
             logger.error("change feed: %s", message)
         else:
             logger.debug("change feed still failing: %s", message)
+        self.last_detail = detail
         self.last_error = key
+
+
+def check_cursor(since: str, rows: PageRows) -> None:
+    """Refuse (MalformedPage) a page that does not take the feed forward from ``since``.
+
+    A page that ends behind its own cursor comes from a centre that went back in time (a
+    restore from a backup, a failover to a copy that lags): its changes are older than
+    what the replica holds, and applying it would let them overwrite newer ones and take
+    the cursor back. A page of changes that ends where it began is a centre stuck on one
+    page (or repeating it): taken for caught up, the replica would look fresh forever
+    while nothing after that page ever arrives. Either way the replica keeps its cursor
+    and ages, and the lanes fail closed once it is too old.
+    """
+    at, to = cursor_seq(since), cursor_seq(rows.next)
+    if to < at:
+        raise MalformedPage(
+            f"the centre's cursor went back: asked from {since!r}, a page of {rows.changes}"
+            f" changes ends at {rows.next!r} (a centre restored from a backup?); not applied",
+            key=CURSOR_BACKWARDS,
+            since=since,
+            next=rows.next,
+        )
+    if rows.changes and to == at:
+        raise MalformedPage(f"a page of {rows.changes} changes did not move the cursor {since!r}")
+
+
+def _status_detail(err: SyncError) -> str:
+    """What the status says beside the error's key (none for most)."""
+    if err.key == CURSOR_BACKWARDS:
+        return (
+            f"the centre went back from cursor {err.params['since']} to {err.params['next']}:"
+            " replica not updated"
+        )
+    return ""

@@ -4,6 +4,19 @@ The event id is the record id, which is the centre's idempotency key: a batch se
 (the answer lost on the way back) comes back ``duplicate`` and is marked uploaded once.
 While the centre is down it retries with capped exponential backoff and jitter; records
 pile up in the outbox and are never dropped. A ``rejected`` record is kept with the reason.
+
+An error answer to the whole batch is one of three kinds (``kind_of``):
+
+- transient (no answer, 5xx, 408, 429): the centre or the way to it is unwell; the same
+  batch is sent again after a backoff, as while it is down.
+- the agent's set-up (401/403: its credentials; 404/405/410: no such call at
+  ``central.url``): every batch would get it; retried with backoff, and ``problem`` says
+  what to fix. Nothing is split or parked: none of it is about the records.
+- a refusal of what was sent (400, 413, 422 and any other 4xx): a batch of several is
+  halved and each half sent again, which isolates the record(s) refused; a record the
+  centre refuses alone is parked (``Outbox.refuse``): kept, marked with the status and
+  the reason, no longer sent, and out of the way of the records behind it. The agent
+  puts parked records back in the queue once at its next start.
 """
 
 from __future__ import annotations
@@ -13,18 +26,50 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from typing import Literal
 
 from rocars.client import ApiError, RocarsClient
 from rocars.timeutil import utc_now
 from sync.errors import OutboxError
 from sync.metrics import Metrics
-from sync.outbox import Outbox
+from sync.outbox import REASON_MAX, Outbox, PendingRecord
 from sync.puller import Backoff
 
 logger = logging.getLogger(__name__)
 
 #: The reason kept with a record whose stored text is not a JSON object (never sent).
 UNREADABLE = "unreadable in the outbox (not a JSON object)"
+
+
+#: Answers that say nothing about what was sent: the centre (or the way to it) is unwell.
+TRANSIENT_STATUSES = frozenset({408, 429})
+#: Answers about the agent's credentials: every batch would get them.
+CREDENTIALS_STATUSES = frozenset({401, 403})
+#: Answers that say the call is not there at ``central.url``: every batch would get them.
+ENDPOINT_STATUSES = frozenset({404, 405, 410})
+
+Kind = Literal["transient", "credentials", "endpoint", "refused"]
+
+
+def kind_of(err: ApiError) -> Kind:
+    """What an error answer to a batch means (see the module doc)."""
+    status = err.status
+    if status == 0 or status >= 500 or status in TRANSIENT_STATUSES or status < 400:
+        return "transient"
+    if status in CREDENTIALS_STATUSES:
+        return "credentials"
+    if status in ENDPOINT_STATUSES:
+        return "endpoint"
+    return "refused"
+
+
+def refusal_reason(err: ApiError) -> str:
+    """``HTTP 413 payload_too_large: {detail}``, cut to ``REASON_MAX``."""
+    detail = err.detail
+    if detail is not None and not isinstance(detail, str):
+        detail = json.dumps(detail, ensure_ascii=False, default=str)
+    text = f"HTTP {err.status} {err.key}" + (f": {detail}" if detail else "")
+    return text[:REASON_MAX]
 
 
 def _json_object(text: str) -> bool:
@@ -59,10 +104,29 @@ class Uploader:
         self.metrics = metrics or Metrics()
         self._clock = clock
         self.last_error = ""
+        #: the HTTP status of the last failed call (0: no answer), for ``problem``
+        self.last_status = 0
         self._last_prune: datetime | None = None
 
+    @property
+    def problem(self) -> str:
+        """What the status and ``/health`` say about uploading ("" when it works)."""
+        if not self.last_error:
+            return ""
+        answer = f"HTTP {self.last_status} {self.last_error}"
+        if self.last_status in CREDENTIALS_STATUSES:
+            return (
+                f"the centre refuses this agent's credentials ({answer}): no record uploads "
+                "until its token (ROCARS_CENTRAL_TOKEN) is right"
+            )
+        if self.last_status in ENDPOINT_STATUSES:
+            return f"the centre has no event upload at central.url ({answer}): check central.url"
+        return self.last_error
+
     def upload_once(self) -> int:
-        """Send one batch; the number of records marked. Raises ApiError on failure."""
+        """Send one batch; the number of records marked (parked ones too). Raises
+        ApiError when the centre cannot be reached or refuses every call (module doc);
+        what was marked before that stays marked."""
         pending = self.outbox.pending(self.batch)
         if not pending:
             return 0
@@ -74,21 +138,46 @@ class Uploader:
             else:  # one bad row must not hold up every record behind it: kept, set aside
                 logger.error("outbox record %s is not a JSON object: kept as rejected", p.id)
                 marks[p.id] = ("rejected", UNREADABLE)
-        # sent as stored: one json.dumps of the batch kept the GIL 0.5-1 ms (a plate read
-        # waited); the check above is a json.loads a record, the GIL free between them
-        results = (
-            self.client.upload_event_json([p.body for p in readable]).results if readable else []
-        )
-        sent = {p.id for p in readable}
+        changed = self._mark(marks, set()) if marks else 0
+        return changed + (self._send(readable) if readable else 0)
+
+    def _send(self, records: list[PendingRecord], halved: bool = False) -> int:
+        """Upload ``records``; a refusal of several halves them, of one parks it."""
+        try:
+            # sent as stored: one json.dumps of the batch kept the GIL 0.5-1 ms (a plate
+            # read waited); the check before is a json.loads a record, the GIL free between
+            results = self.client.upload_event_json([p.body for p in records]).results
+        except ApiError as err:
+            if kind_of(err) != "refused":
+                raise
+            self.metrics.inc("rocars_sync_upload_errors_total", key=err.key)
+            if len(records) == 1:
+                return self._park(records[0], err)
+            half = len(records) // 2
+            logger.log(
+                logging.INFO if halved else logging.WARNING,
+                "centre refused a batch of %d records (HTTP %d %s): sending %d and %d",
+                len(records),
+                err.status,
+                err.key,
+                half,
+                len(records) - half,
+            )
+            return self._send(records[:half], True) + self._send(records[half:], True)
+        marks: dict[str, tuple[str, str | None]] = {}
+        sent = {p.id for p in records}
         for item in results:
             if item.id not in sent:
                 logger.warning("centre answered for event %s that was not sent", item.id)
                 continue
             if item.status == "rejected":
                 logger.error("centre rejected record %s: %s", item.id, item.reason)
-                marks[item.id] = ("rejected", item.reason or "rejected")
+                marks[item.id] = ("rejected", (item.reason or "rejected")[:REASON_MAX])
             else:
                 marks[item.id] = ("uploaded", None)
+        return self._mark(marks, sent)
+
+    def _mark(self, marks: dict[str, tuple[str, str | None]], sent: set[str]) -> int:
         missing = sent - set(marks)
         if missing:
             logger.warning("centre did not answer for %d records; they stay pending", len(missing))
@@ -98,6 +187,16 @@ class Uploader:
         self.metrics.inc("rocars_sync_rejected_total", len(marks) - accepted)
         return changed
 
+    def _park(self, record: PendingRecord, err: ApiError) -> int:
+        """The centre refuses this record alone: kept, marked refused, out of the way."""
+        reason = refusal_reason(err)
+        logger.error(
+            "centre refuses record %s sent alone: parked in the outbox (%s)", record.id, reason
+        )
+        parked = self.outbox.refuse(record.id, err.status, reason, self._clock())
+        self.metrics.inc("rocars_sync_refused_total", parked)
+        return parked
+
     def run(self, stop: threading.Event) -> None:
         """The worker loop: drain the outbox, wait for new records, back off on failure."""
         while not stop.is_set():
@@ -106,7 +205,7 @@ class Uploader:
                 marked = self.upload_once()
                 self._maybe_prune()
             except ApiError as err:
-                self._failed(err.key, str(err))
+                self._failed(err.key, str(err), err.status)
                 stop.wait(self.backoff.next_delay())
                 continue
             except OutboxError as err:
@@ -115,6 +214,7 @@ class Uploader:
                 continue
             self.backoff.reset()
             self.last_error = ""
+            self.last_status = 0
             if marked >= self.batch:
                 continue  # a full batch: more may be waiting, drain before sleeping
             if self.outbox.new_records.wait(self.interval_s) and self.linger_s:
@@ -129,8 +229,13 @@ class Uploader:
             if pruned:
                 logger.info("outbox: pruned %d uploaded records", pruned)
 
-    def _failed(self, key: str, message: str) -> None:
+    def _failed(self, key: str, message: str, status: int = 0) -> None:
         self.metrics.inc("rocars_sync_upload_errors_total", key=key)
-        if self.last_error != key:
+        changed = self.last_error != key
+        self.last_error, self.last_status = key, status
+        if not changed:
+            return
+        if status in CREDENTIALS_STATUSES or status in ENDPOINT_STATUSES:
+            logger.error("upload: %s (records stay in the outbox)", self.problem)
+        else:
             logger.warning("upload: %s (records stay in the outbox)", message)
-        self.last_error = key

@@ -9,7 +9,9 @@ import shutil
 import sqlite3
 import subprocess
 import threading
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,10 +20,13 @@ from fastapi import APIRouter
 from hardware_sim.launch import CentralProcess
 from rocars.broker import EmbeddedBroker
 from rocars.messages import InstructionCode
+from rocars.models import BundleStatus
 from rocars.signing import verify_payload
 from rocars.timeutil import to_rfc3339, utc_now
 from sync.agent import SyncAgent, Worker
 from sync.config import DEFAULT_FLUSH_INTERVAL_S
+from sync.errors import OutboxTooNew
+from sync.outbox import SCHEMA_VERSION, Outbox
 from tests.fixtures.brokers import Mosquitto
 from tests.sync.agentkit import (
     CP,
@@ -34,6 +39,8 @@ from tests.sync.agentkit import (
     started_agent,
     wait_for,
 )
+from tests.sync.test_puller import FeedServer, feed_page
+from tests.sync.test_uploader import big_record, record
 
 C = InstructionCode
 
@@ -388,6 +395,65 @@ def test_agent_serves_the_kiosk_calls_from_the_centre_or_the_replica(
         agent.stop()
 
 
+def test_a_centre_that_went_back_in_time_is_not_trusted(
+    embedded_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """A centre restored from a backup answers the replica's cursor with a page that ends
+    behind it. Applied, it made a cancelled bundle active again, took the cursor back and
+    kept the replica fresh: the lanes released the truck. Refused, the replica ages, the
+    lanes fail closed, and the status and ``/health`` say why; when the centre is right
+    again the replica catches up and the lanes decide from it again."""
+    url = embedded_broker.url
+    now = utc_now()
+
+    def change(seq: int, status: str) -> dict[str, Any]:
+        bundle = {
+            "ubr": "9110635860",
+            "vrn": "AB1234",
+            "cp": CP,
+            "direction": "import",
+            "ccrns": ["1001041258"],
+            "bundled_at": to_rfc3339(now - timedelta(hours=2)),
+            "earliest_at": to_rfc3339(now - timedelta(hours=1)),
+            "status": status,
+            "updated_at": to_rfc3339(now - timedelta(minutes=60 - seq)),
+        }
+        return {"seq": seq, "kind": "bundle", "key": bundle["ubr"], "bundle": bundle}
+
+    centre = FeedServer()
+    centre.pages = {
+        "": feed_page([change(1, "active"), change(2, "cancelled")], "2"),
+        # restored: asked from 2 it serves change 1 again, and from 1 it is caught up
+        "1": feed_page([], "1"),
+    }
+    centre.body = feed_page([], "2")
+    agent = started_agent(agent_config(tmp_path, url, centre.url, replica_max_age_s=1.5))
+    watcher = Watcher(url)
+    try:
+        assert agent.replica.cursor() == "2"
+        centre.pages["2"] = feed_page([change(1, "active")], "1")
+        why = "change feed: central_cursor_backwards (the centre went back from cursor 2 to 1"
+        watcher.status(lambda s: why in s.detail and "old: lanes fail closed" in s.detail)
+        health = httpx.get(f"{agent.api_url}/health", timeout=5).json()
+        assert not health["ok"]
+        assert any(p.startswith(why) for p in health["problems"])
+        assert agent.replica.cursor() == "2"
+        assert agent.replica.bundle("9110635860").status is BundleStatus.CANCELLED  # type: ignore[union-attr]
+        watcher.plate("L02", "AB1234")
+        watcher.expect("L02", C.STOP_SEE_OFFICER, vrn="AB1234")
+        watcher.expect("L02", C.READY)  # after hold_s
+        # the centre is right again (nothing after 2): caught up, fresh, the bundle cancelled
+        centre.pages["2"] = feed_page([], "2")
+        watcher.status(lambda s: "change feed" not in s.detail and "fail closed" not in s.detail)
+        watcher.plate("L02", "AB1234")
+        watcher.expect("L02", C.NO_BUNDLE, vrn="AB1234")
+        assert not any("since=1&" in r for r in centre.requests)
+    finally:
+        watcher.close()
+        agent.stop()
+        centre.close()
+
+
 def test_an_outbox_that_cannot_write_sends_the_displays_to_stop(
     embedded_broker: EmbeddedBroker, central: CentralProcess, tmp_path: Path
 ) -> None:
@@ -476,3 +542,85 @@ def test_background_threads_give_way_to_the_reading_thread(
         assert os.sched_getscheduler(0) == os.SCHED_OTHER  # the caller's own
     finally:
         agent.stop()
+
+
+def test_a_record_the_centre_refuses_is_shown_and_tried_again_at_the_next_start(
+    embedded_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """A record the centre refuses alone (here: over its body limit) is parked, counted
+    and named in the status and ``/health``; the records behind it upload. Once the
+    centre takes it (its limit raised), the agent's next start sends it."""
+    central = CentralProcess(tmp_path / "central", extra_args=["--max-body-bytes", "4096"])
+    central.start()
+    config = agent_config(tmp_path, embedded_broker.url, central.url)
+    outbox = Outbox(config.outbox_path)
+    outbox.save("L01", 1, None, [big_record(10), record(11)], utc_now())
+    outbox.close()
+    agent = started_agent(config)
+    try:
+        assert wait_for(lambda: agent.health()["outbox"]["refused"] == 1)
+        assert wait_for(lambda: agent.health()["outbox"]["depth"] == 0)  # the one behind it
+        assert record(11).id in centre_event_ids(central)
+        shown = "outbox: 1 record refused by the centre"
+        assert any(p.startswith(shown) for p in agent.problems())
+        assert shown in agent.status().detail
+        assert agent.status().state == "online"  # the lanes are fine
+        metrics = agent.metrics_text()
+        assert "rocars_sync_refused_total 1" in metrics
+        assert "rocars_sync_outbox_refused 1" in metrics
+    finally:
+        agent.stop()
+        central.stop()
+    central.extra_args = []  # the centre's limit raised
+    central.start()
+    agent = started_agent(config)
+    try:
+        assert wait_for(lambda: record(10).id in centre_event_ids(central))
+        assert wait_for(lambda: agent.health()["outbox"]["depth"] == 0)
+        assert agent.health()["outbox"]["refused"] == 0
+        assert not any("refused" in p for p in agent.problems())
+    finally:
+        agent.stop()
+        central.stop()
+
+
+def test_credentials_the_centre_refuses_are_named_in_the_status(
+    embedded_broker: EmbeddedBroker,
+    central: CentralProcess,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ROCARS_CENTRAL_TOKEN", "not-the-token")
+    config = agent_config(tmp_path, embedded_broker.url, central.url)
+    outbox = Outbox(config.outbox_path)
+    outbox.save("L01", 1, None, [record(1)], utc_now())
+    outbox.close()
+    agent = SyncAgent(config)
+    agent.start()
+    try:
+        assert wait_for(lambda: any("credentials" in p for p in agent.problems()))
+        [problem] = [p for p in agent.problems() if "credentials" in p]
+        assert problem.startswith("upload: ")
+        assert "401" in problem
+        assert "ROCARS_CENTRAL_TOKEN" in problem
+        assert (agent.health()["outbox"]["depth"], agent.health()["outbox"]["refused"]) == (1, 0)
+    finally:
+        agent.stop()
+
+
+def test_an_outbox_written_by_a_newer_agent_stops_the_start_and_is_left_as_it_was(
+    embedded_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    config = agent_config(tmp_path, embedded_broker.url, "http://127.0.0.1:9")
+    outbox = Outbox(config.outbox_path)
+    outbox.save("L01", 7, None, [record(1)], utc_now())
+    outbox.close()
+    conn = sqlite3.connect(config.outbox_path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    before = config.outbox_path.read_bytes()
+    agent = SyncAgent(config)
+    with pytest.raises(OutboxTooNew, match=str(config.outbox_path)):
+        agent.start()
+    agent.stop()
+    assert config.outbox_path.read_bytes() == before

@@ -24,7 +24,7 @@ from sync import outbox as outbox_module
 from sync.journal import LaneJournal, decode, encode, journal_paths
 from sync.outbox import Outbox
 from tests.sync.agentkit import break_journal, wait_for
-from tests.sync.test_outbox import record
+from tests.sync.test_outbox import open_session, record
 
 NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 STAMP = "2026-11-21T08:00:00.000Z"
@@ -271,3 +271,34 @@ def test_a_killed_agent_keeps_every_change_it_answered(tmp_path: Path) -> None:
         last = max(s for s in range(answered - 9, answered + 1) if s % 10 == lane)
         assert outbox.lane(f"L{lane:02d}").last_seq >= last  # type: ignore[union-attr]
     outbox.close()
+
+
+def test_a_damaged_line_and_an_unreadable_session_are_kept_aside_not_dropped(
+    tmp_path: Path,
+) -> None:
+    """A line that fails its checksum in the middle of a file is not a write a power cut
+    tore (that is the last line, without its end): it is kept, as its bytes, in the
+    outbox's ``quarantine`` table before the files are emptied. A line that reads but
+    whose session this version cannot validate goes to the ``lanes`` table and is then
+    kept aside like any stored session (tests/sync/test_outbox.py)."""
+    path = tmp_path / "outbox.db"
+    Outbox(path).close()
+    good = open_session(NOW).model_dump_json()
+    damaged = encode("L02", 6, STAMP, good).replace(b"AB1234", b"XX1234")
+    a, b = journal_paths(path)
+    a.write_bytes(encode("L01", 5, STAMP, good) + damaged + encode("L03", 8, STAMP, SESSION))
+    b.write_bytes(encode("L04", 9, STAMP, good)[:-5])  # torn by a power cut: dropped
+    outbox = Outbox(path)
+    try:
+        assert table_rows(path) == {"L01": 5, "L03": 8}
+        assert outbox.lane("L01").session is not None  # type: ignore[union-attr]
+        assert outbox.lane("L03").session is None  # type: ignore[union-attr]
+        kept = {row["source"]: row for row in outbox.quarantined()}
+        assert set(kept) == {"journal", "lanes"}
+        assert kept["journal"]["body"] == damaged
+        assert "line 2" in kept["journal"]["error"]
+        assert (kept["lanes"]["lane"], kept["lanes"]["last_seq"]) == ("L03", 8)
+        assert kept["lanes"]["body"] == SESSION
+        assert [f.stat().st_size for f in journal_paths(path)] == [0, 0]
+    finally:
+        outbox.close()

@@ -1,8 +1,10 @@
-"""The outbox: lane state and records in one transaction, marks that never repeat, pruning."""
+"""The outbox: lane state and records in one transaction, marks that never repeat, pruning;
+its schema version, and what start-up finds it cannot read."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -13,11 +15,17 @@ from pathlib import Path
 import pytest
 
 from rocars.messages import InstructionCode
-from rocars.models import ClearanceRecord
+from rocars.models import ClearanceRecord, InstructionLog
+from rocars.timeutil import utc_now
 from sync import outbox as outbox_module
-from sync.errors import OutboxError
+from sync.config import SyncConfig
+from sync.controller import LaneController
+from sync.errors import OutboxError, OutboxTooNew
+from sync.journal import encode, journal_paths
 from sync.lane import Session
-from sync.outbox import MARK_CHUNK, Outbox
+from sync.outbox import MARK_CHUNK, SCHEMA_VERSION, Outbox
+from sync.puller import CentralLink
+from sync.replica import Replica
 
 NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 
@@ -462,3 +470,171 @@ def test_upkeep_threads_run_in_batch_but_a_flusher_answers_wait_for(
         assert {os.sched_getscheduler(_tid(t)) for t in plain._threads} == {os.SCHED_OTHER}
     finally:
         plain.close()
+
+
+# -- the schema's version, and what start-up cannot read ---------------------------------
+
+#: The outbox as agents wrote it before it carried a version (``PRAGMA user_version`` 0).
+UNVERSIONED_SCHEMA = """
+CREATE TABLE lanes (
+    lane TEXT PRIMARY KEY, last_seq INTEGER NOT NULL, session TEXT, updated_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE records (
+    pos INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    lane TEXT NOT NULL,
+    ended_at TEXT NOT NULL,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'uploaded', 'rejected')),
+    reason TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    done_at TEXT
+);
+CREATE INDEX records_state ON records (state, pos);
+"""
+
+
+def user_version(path: Path) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_a_new_outbox_is_stamped_and_an_unversioned_one_is_brought_up_in_place(
+    tmp_path: Path,
+) -> None:
+    Outbox(tmp_path / "new.db").close()
+    assert user_version(tmp_path / "new.db") == SCHEMA_VERSION
+    path = tmp_path / "outbox.db"
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.executescript(UNVERSIONED_SCHEMA)
+        conn.execute("INSERT INTO lanes VALUES ('L01', 41, NULL, '2026-11-21T08:00:00.000Z')")
+        conn.execute(
+            "INSERT INTO records (id, lane, ended_at, body, created_at) VALUES (?, ?, ?, ?, ?)",
+            (record(0).id, "L01", "2026-11-21T08:00:00Z", record(0).model_dump_json(), "x"),
+        )
+    conn.close()
+    outbox = Outbox(path)
+    try:
+        assert user_version(path) == SCHEMA_VERSION
+        assert outbox.lane("L01").last_seq == 41  # type: ignore[union-attr]
+        assert [p.id for p in outbox.pending(10)] == [record(0).id]
+        assert outbox.refuse(record(0).id, 413, "HTTP 413 payload_too_large", NOW) == 1
+        assert outbox.refused() == [(record(0).id, 413, "HTTP 413 payload_too_large")]
+    finally:
+        outbox.close()
+
+
+def test_an_outbox_of_a_newer_version_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.db"
+    outbox = Outbox(path)
+    outbox.save("L01", 3, None, [record(0)], NOW)
+    outbox.close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    # a newer agent was killed with a lane state in its journal (a format it may have changed)
+    journal_paths(path)[0].write_bytes(encode("L01", 4, "2026-11-21T08:00:01.000Z", None))
+    files = [path, *journal_paths(path)]
+    before = [f.read_bytes() for f in files]
+    with pytest.raises(OutboxTooNew) as refused:
+        Outbox(path)
+    message = str(refused.value)
+    assert str(path) in message
+    assert f"version {SCHEMA_VERSION + 1}" in message
+    assert f"version {SCHEMA_VERSION}" in message
+    assert isinstance(refused.value, OutboxError)
+    assert [f.read_bytes() for f in files] == before  # nothing changed, nothing folded
+    assert user_version(path) == SCHEMA_VERSION + 1
+
+
+def open_session(now: datetime) -> Session:
+    """A PROCEED shown to a truck, the session still open (the agent was killed)."""
+    return Session(
+        vrn="AB1234",
+        plates=["AB1234"],
+        started_at=now - timedelta(seconds=3),
+        code=InstructionCode.PROCEED,
+        code_at=now - timedelta(seconds=1),
+        ubr="9110635860",
+        reason="released",
+        instructions=[InstructionLog(seq=10, code=InstructionCode.PROCEED, ts=now)],
+    )
+
+
+class Published:
+    def __init__(self) -> None:
+        self.payloads: list[bytes] = []
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        self.payloads.append(payload)
+
+
+def test_an_open_session_that_does_not_validate_is_kept_aside_not_overwritten(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stored session this version cannot read (damaged, hand-edited, a field it does
+    not know) was dropped at start-up and the lane's READY overwrote its row: the PROCEED
+    a display showed was in no record and no longer on disk. Now it is moved, as it was
+    stored, to the outbox's ``quarantine`` table, logged, and the lane starts as after
+    any restart, its seq still rising."""
+    config = SyncConfig.model_validate(
+        {
+            "site": {"cp": "SBC", "direction": "import"},
+            "data_dir": str(tmp_path),
+            "lanes": [{"id": "L01"}],
+        }
+    )
+    stored = json.loads(open_session(utc_now()).model_dump_json())
+    stored["lane_mode"] = "express"  # a field this version does not know
+    text = json.dumps(stored)
+    Outbox(config.outbox_path).close()
+    conn = sqlite3.connect(config.outbox_path)
+    with conn:
+        conn.execute(
+            "INSERT INTO lanes (lane, last_seq, session, updated_at) VALUES (?, ?, ?, ?)",
+            ("L01", 10, text, "2026-11-21T08:00:00.000Z"),
+        )
+    conn.close()
+    outbox = Outbox(config.outbox_path)
+    replica = Replica(config.replica_path)
+    bus = Published()
+    controller = LaneController(
+        config,
+        publisher=bus,
+        replica=replica,
+        outbox=outbox,
+        link=CentralLink(),
+        site_secret=b"s",
+    )
+    try:
+        controller.start()
+        assert [json.loads(p)["code"] for p in bus.payloads] == ["READY"]
+        assert json.loads(bus.payloads[0])["seq"] > 10
+    finally:
+        outbox.close()
+        replica.close()
+    assert any(
+        r.levelno == logging.ERROR and "L01" in r.getMessage() and "quarantine" in r.getMessage()
+        for r in caplog.records
+    )
+    again = Outbox(config.outbox_path)
+    try:
+        [kept] = again.quarantined()
+        assert (kept["source"], kept["lane"], kept["last_seq"], kept["body"]) == (
+            "lanes",
+            "L01",
+            10,
+            text,
+        )
+        assert "lane_mode" in kept["error"]
+        row = again.lane("L01")
+        assert row is not None
+        assert row.last_seq > 10
+        assert row.session is None
+    finally:
+        again.close()

@@ -7,8 +7,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -121,17 +123,20 @@ def test_run_loop_follows_changes_and_survives_the_centre_going_away(
 
 
 class FeedServer:
-    """A real loopback HTTP server that serves whatever page body the test sets."""
+    """A real loopback HTTP server that serves whatever page body the test sets: the one
+    in ``pages`` for the cursor asked with (``since``), else ``body``."""
 
     def __init__(self) -> None:
         self.body = b""
+        self.pages: dict[str, bytes] = {}
         self.requests: list[str] = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 outer.requests.append(self.path)
-                data = outer.body
+                since = parse_qs(urlsplit(self.path).query).get("since", [""])[0]
+                data = outer.pages.get(since, outer.body)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -158,7 +163,7 @@ def feed_server() -> Iterator[FeedServer]:
     server.close()
 
 
-def _one_bundle_change(seq: int) -> dict[str, object]:
+def _one_bundle_change(seq: int, status: str = "active") -> dict[str, object]:
     bundle = {
         "ubr": "9110635860",
         "vrn": "AB1234",
@@ -167,9 +172,15 @@ def _one_bundle_change(seq: int) -> dict[str, object]:
         "ccrns": ["1001041258"],
         "bundled_at": "2026-11-21T07:00:00.000Z",
         "earliest_at": "2026-11-21T07:30:00.000Z",
-        "updated_at": "2026-11-21T07:00:00.000Z",
+        "status": status,
+        "updated_at": f"2026-11-21T07:{seq:02d}:00.000Z",
     }
     return {"seq": seq, "kind": "bundle", "key": "9110635860", "bundle": bundle}
+
+
+def feed_page(changes: list[dict[str, object]], nxt: str) -> bytes:
+    """A ``GET /v1/changes`` body, compact as the centre writes it."""
+    return json.dumps({"changes": changes, "next": nxt}, separators=(",", ":")).encode()
 
 
 def test_malformed_page_is_logged_retried_and_never_applied(
@@ -230,6 +241,99 @@ def test_a_page_of_changes_that_does_not_move_the_cursor_is_not_caught_up(
         feed_server.body = json.dumps({"changes": [], "next": ""}).encode()
         puller.catch_up()  # no changes, the same cursor: that is caught up
         assert replica.last_sync_at() is not None
+    finally:
+        puller.client.close()
+        replica.close()
+
+
+def test_a_page_that_takes_the_cursor_back_is_refused_and_the_replica_ages(
+    feed_server: FeedServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A centre restored from a backup (or failed over to a copy that lags) answers a page
+    that ends behind the cursor the replica committed. It was applied: its older change
+    overwrote a newer one (a cancelled bundle active again), the cursor went back, and the
+    page counted as caught up, so the replica looked fresh. It is refused like a malformed
+    page instead: nothing written, the cursor and ``last_sync_at`` as they were."""
+    now = [datetime(2026, 11, 21, 8, 0, tzinfo=UTC)]
+    replica = Replica(tmp_path / "replica.db")
+    puller = make_puller(
+        feed_server.url,
+        "t",
+        replica,
+        interval_s=0.05,
+        backoff_initial_s=0.02,
+        backoff_max_s=0.05,
+        clock=lambda: now[0],
+    )
+    active, cancelled = _one_bundle_change(1), _one_bundle_change(2, "cancelled")
+    feed_server.body = feed_page([active, cancelled], "2")
+    stop = threading.Event()
+    thread = threading.Thread(target=puller.run, args=(stop,))
+    try:
+        assert puller.catch_up() == 2
+        synced = replica.last_sync_at()
+        assert synced == now[0]
+        # asked from 2, the centre answers with change 1 again and a cursor of 1; asked
+        # from 1 it would say it is caught up
+        now[0] += timedelta(minutes=1)
+        feed_server.pages = {"2": feed_page([active], "1"), "1": feed_page([], "1")}
+        with pytest.raises(MalformedPage, match="went back") as refused:
+            puller.catch_up()
+        assert refused.value.key == "central_cursor_backwards"
+        assert (refused.value.params["since"], refused.value.params["next"]) == ("2", "1")
+        assert replica.cursor() == "2"
+        assert replica.bundle("9110635860").status is BundleStatus.CANCELLED  # type: ignore[union-attr]
+        assert replica.last_sync_at() == synced  # the replica ages: the lanes fail closed
+        # the worker: logged with both cursors, counted under its own key, retried from
+        # the replica's cursor (never from the centre's), and says why it is stuck
+        caplog.set_level(logging.ERROR, logger="sync.puller")
+        thread.start()
+        metric = "rocars_sync_feed_errors_total"
+        assert wait_for(lambda: puller.metrics.value(metric, key="central_cursor_backwards") >= 3)
+        assert puller.metrics.value(metric, key="central_malformed_page") == 0
+        assert puller.last_error == "central_cursor_backwards"
+        assert "from cursor 2 to 1" in puller.last_detail
+        assert puller.link.up  # the centre answers: what it says is the problem
+        refusals = [r.getMessage() for r in caplog.records if "went back" in r.getMessage()]
+        assert refusals
+        assert all("asked from '2'" in m and "ends at '1'" in m for m in refusals)
+        assert not any("since=1&" in r for r in feed_server.requests)
+        assert replica.cursor() == "2"
+        assert replica.last_sync_at() == synced
+        # the centre is right again: its next change is applied, the error clears
+        feed_server.pages = {"2": feed_page([_one_bundle_change(3)], "3")}
+        assert wait_for(lambda: replica.cursor() == "3" and puller.last_error == "")
+        assert puller.last_detail == ""
+        assert replica.bundle("9110635860").status is BundleStatus.ACTIVE  # type: ignore[union-attr]
+        assert replica.last_sync_at() == now[0]
+    finally:
+        stop.set()
+        if thread.is_alive():
+            thread.join(10)
+        puller.client.close()
+        replica.close()
+
+
+def test_cursors_are_ordered_as_the_centre_numbers_them(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """The centre's cursor is its last seq as text ("" or "0" before the first change), so
+    "10" comes after "9" (as text it sorts before it). A ``next`` that is not a cursor
+    cannot be ordered at all: the page is malformed."""
+    replica = Replica(tmp_path / "replica.db")
+    puller = make_puller(feed_server.url, "t", replica)
+    try:
+        feed_server.pages = {"": feed_page([_one_bundle_change(9)], "9")}
+        puller.catch_up()
+        feed_server.pages = {"9": feed_page([_one_bundle_change(10, "cancelled")], "10")}
+        assert puller.catch_up() == 1
+        assert replica.cursor() == "10"
+        for bad in ("x11", "١١", "11 ", "1" * 19):  # not ASCII digits, or longer than a seq
+            feed_server.pages = {"10": feed_page([_one_bundle_change(11)], bad)}
+            with pytest.raises(MalformedPage, match="not a change-feed cursor"):
+                puller.catch_up()
+        assert replica.cursor() == "10"
+        assert replica.bundle("9110635860").status is BundleStatus.CANCELLED  # type: ignore[union-attr]
     finally:
         puller.client.close()
         replica.close()

@@ -1,4 +1,5 @@
-"""The uploader against the real centre: accepted, duplicate, rejected, centre down and back."""
+"""The uploader against the real centre: accepted, duplicate, rejected, centre down and back;
+refusals of a whole batch against the real centre (413) and a loopback one (other codes)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,17 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from hardware_sim.launch import CentralProcess
-from rocars.messages import InstructionCode
+from rocars.messages import InstructionCode, PlateRead
 from rocars.models import ClearanceRecord
 from sync.outbox import Outbox
 from sync.puller import CentralClient
@@ -95,7 +98,8 @@ def test_records_go_as_stored_and_an_unreadable_one_is_set_aside(
     outbox = Outbox(tmp_path / "outbox.db")
     outbox.save("L01", 1, None, [record(0)], NOW)
     with sqlite3.connect(tmp_path / "outbox.db") as conn:
-        for n, text in ((7, "{not json"), (8, '["a list"]')):
+        # 9: bytes that are not UTF-8 (read as text, they failed the whole batch's query)
+        for n, text in ((7, "{not json"), (8, '["a list"]'), (9, b'{"id": "\xff"}')):
             conn.execute(
                 "INSERT INTO records (id, lane, ended_at, body, created_at) VALUES (?, ?, ?, ?, ?)",
                 (record(n).id, "L01", "2026-11-21T08:00:07Z", text, "2026-11-21T08:00:07Z"),
@@ -103,15 +107,15 @@ def test_records_go_as_stored_and_an_unreadable_one_is_set_aside(
     outbox.save("L01", 2, None, [record(1)], NOW)
     client = CentralClient(central.url, token=central.token)
     uploader = Uploader(outbox, client, batch=10)
-    assert uploader.upload_once() == 4
-    assert (outbox.depth(), outbox.count("uploaded"), outbox.count("rejected")) == (0, 2, 2)
-    assert {id_ for id_, _ in outbox.rejected()} == {record(7).id, record(8).id}
+    assert uploader.upload_once() == 5
+    assert (outbox.depth(), outbox.count("uploaded"), outbox.count("rejected")) == (0, 2, 3)
+    assert {id_ for id_, _ in outbox.rejected()} == {record(n).id for n in (7, 8, 9)}
     assert {reason for _, reason in outbox.rejected()} == {UNREADABLE}
     stored = {e["id"]: e for e in centre_events(central)}
     assert set(stored) == {record(0).id, record(1).id}
     for n in (0, 1):
         assert stored[record(n).id]["event"] == json.loads(record(n).model_dump_json())
-    assert uploader.metrics.total("rocars_sync_rejected_total") == 2
+    assert uploader.metrics.total("rocars_sync_rejected_total") == 3
     assert uploader.upload_once() == 0
     client.close()
     outbox.close()
@@ -139,6 +143,230 @@ def test_records_pile_up_while_the_centre_is_down_then_arrive_once(
         ids = [e["id"] for e in centre_events(central)]
         assert sorted(ids) == sorted(record(n).id for n in range(10))
         assert uploader.last_error == ""
+    finally:
+        stop.set()
+        thread.join(10)
+        client.close()
+        outbox.close()
+
+
+# -- refusals: what the centre will never take must not stall what it would -------------
+
+
+def big_record(n: int) -> ClearanceRecord:
+    """A record of ~6 KB (40 plate reads): over a 4 KiB body limit even alone."""
+    reads = [
+        PlateRead(
+            vrn="AB1234", raw=f"AB1234-{i:03d}", confidence=0.9, source="serial", device="lpr1"
+        )
+        for i in range(40)
+    ]
+    return record(n).model_copy(update={"plate_reads": reads})
+
+
+@pytest.fixture
+def small_body_central(tmp_path: Path) -> Iterator[CentralProcess]:
+    """The real simulated centre with a 4 KiB body limit (its own, or a proxy's in front)."""
+    proc = CentralProcess(tmp_path / "central", seed=7, extra_args=["--max-body-bytes", "4096"])
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+def run_uploader(uploader: Uploader) -> tuple[threading.Event, threading.Thread]:
+    stop = threading.Event()
+    thread = threading.Thread(target=uploader.run, args=(stop,), daemon=True)
+    thread.start()
+    return stop, thread
+
+
+def test_a_batch_too_large_is_split_and_a_record_too_large_alone_is_parked(
+    small_body_central: CentralProcess, tmp_path: Path
+) -> None:
+    """413 for a batch of many is a reason to split it; for one record alone, the record
+    is parked: kept, marked refused with the status and the reason, out of the way of the
+    records behind it, counted, and still parked when the outbox opens again."""
+    central = small_body_central
+    outbox = Outbox(tmp_path / "outbox.db")
+    for n in range(30):  # ~330 bytes each: 30 records ~10 KB, over the limit together
+        outbox.save("L01", n + 1, None, [big_record(n) if n == 10 else record(n)], NOW)
+    client = CentralClient(central.url, token=central.token, timeout=5)
+    uploader = Uploader(
+        outbox, client, batch=100, interval_s=0.05, backoff_initial_s=0.05, backoff_max_s=0.2
+    )
+    stop, thread = run_uploader(uploader)
+    try:
+        assert wait_for(lambda: outbox.depth() == 0, timeout=15), (
+            f"{outbox.depth()} records still pending, last error {uploader.last_error!r}"
+        )
+        ids = sorted(e["id"] for e in centre_events(central))
+        assert ids == sorted(record(n).id for n in range(30) if n != 10)
+        assert outbox.count("refused") == 1
+        assert outbox.count("uploaded") == 29
+        [(refused_id, status, reason)] = outbox.refused()
+        assert (refused_id, status) == (record(10).id, 413)
+        assert "payload_too_large" in reason
+        assert len(reason) <= 500
+        assert uploader.metrics.total("rocars_sync_refused_total") == 1
+        assert uploader.last_error == ""  # the uploads go on: nothing is wrong with them
+        # records behind it upload as they come
+        outbox.save("L01", 31, None, [record(31)], NOW)
+        assert wait_for(lambda: record(31).id in {e["id"] for e in centre_events(central)})
+    finally:
+        stop.set()
+        thread.join(10)
+    outbox.close()
+    # persisted: a restart does not send it again on its own ...
+    outbox = Outbox(tmp_path / "outbox.db")
+    try:
+        assert outbox.count("refused") == 1
+        assert uploader_for(outbox, client).upload_once() == 0
+        # ... the agent's start-up puts it back in the queue, once (here by hand)
+        assert outbox.retry_refused() == 1
+        assert (outbox.depth(), outbox.count("refused")) == (1, 0)
+        assert uploader_for(outbox, client).upload_once() == 1  # refused again: parked again
+        assert outbox.refused()[0][:2] == (record(10).id, 413)
+        assert len(outbox.recent(100)) == 31  # nothing deleted
+        assert outbox.recent(100)[-11]["upload"]["state"] == "refused"
+    finally:
+        client.close()
+        outbox.close()
+
+
+def uploader_for(outbox: Outbox, client: CentralClient) -> Uploader:
+    return Uploader(outbox, client, batch=100)
+
+
+class EventsCentre:
+    """A loopback ``POST /v1/events`` whose answer the test decides: ``refuse(ids)``
+    gives (status, error key) to refuse the batch, or None to accept every event."""
+
+    def __init__(self) -> None:
+        self.refuse: Callable[[list[str]], tuple[int, str] | None] = lambda ids: None
+        self.batches: list[list[str]] = []
+        self.accepted: list[str] = []
+        self.detail = "x" * 10_000  # a long detail: the reason kept must be bounded
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                ids = [e["id"] for e in json.loads(body)["events"]]
+                outer.batches.append(ids)
+                refusal = outer.refuse(ids)
+                if refusal is None:
+                    outer.accepted += ids
+                    status = 200
+                    data = {"results": [{"id": i, "status": "accepted"} for i in ids]}
+                else:
+                    status, key = refusal
+                    data = {"error": key, "detail": outer.detail}
+                raw = json.dumps(data).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def events_centre() -> Iterator[EventsCentre]:
+    centre = EventsCentre()
+    yield centre
+    centre.close()
+
+
+@pytest.mark.parametrize(("status", "key"), [(400, "bad_request"), (422, "validation_error")])
+def test_a_record_the_centre_refuses_is_isolated_by_halving_and_parked(
+    events_centre: EventsCentre, tmp_path: Path, status: int, key: str
+) -> None:
+    poisoned = {record(13).id, record(70).id}
+    events_centre.refuse = lambda ids: (status, key) if poisoned & set(ids) else None
+    outbox = Outbox(tmp_path / "outbox.db")
+    outbox.save("L01", 1, None, [record(n) for n in range(100)], NOW)
+    client = CentralClient(events_centre.url, token="t", timeout=5)
+    uploader = Uploader(outbox, client, batch=100)
+    try:
+        assert uploader.upload_once() == 100
+        assert sorted(events_centre.accepted) == sorted(
+            record(n).id for n in range(100) if record(n).id not in poisoned
+        )
+        assert {(id_, s) for id_, s, _ in outbox.refused()} == {(i, status) for i in poisoned}
+        assert all(r.startswith(f"HTTP {status} {key}") for _, _, r in outbox.refused())
+        assert all(len(r) <= 500 for _, _, r in outbox.refused())
+        # halving: a few calls a refused record, not one a record
+        assert len(events_centre.batches) <= 2 * 2 * 7 + 1
+        assert (outbox.depth(), outbox.count("uploaded")) == (0, 98)
+        assert uploader.metrics.total("rocars_sync_refused_total") == 2
+        assert uploader.last_error == ""
+        calls = len(events_centre.batches)
+        assert uploader.upload_once() == 0  # parked records are not sent again
+        assert len(events_centre.batches) == calls
+    finally:
+        client.close()
+        outbox.close()
+
+
+@pytest.mark.parametrize(("status", "key"), [(401, "unauthorized"), (403, "forbidden")])
+def test_credentials_the_centre_refuses_are_retried_and_said_plainly(
+    events_centre: EventsCentre, tmp_path: Path, status: int, key: str
+) -> None:
+    """Every batch would be refused: nothing is parked, the uploads are retried with
+    backoff and the status says what to fix; once fixed, everything arrives."""
+    events_centre.refuse = lambda ids: (status, key)
+    outbox = Outbox(tmp_path / "outbox.db")
+    outbox.save("L01", 1, None, [record(n) for n in range(5)], NOW)
+    client = CentralClient(events_centre.url, token="t", timeout=5)
+    uploader = Uploader(outbox, client, batch=2, backoff_initial_s=0.02, backoff_max_s=0.05)
+    stop, thread = run_uploader(uploader)
+    try:
+        assert wait_for(lambda: len(events_centre.batches) >= 3)
+        assert (outbox.depth(), outbox.count("refused")) == (5, 0)
+        assert all(len(batch) == 2 for batch in events_centre.batches)  # never split
+        assert uploader.last_error == key
+        assert "credentials" in uploader.problem
+        assert str(status) in uploader.problem
+        events_centre.refuse = lambda ids: None  # the token is fixed
+        assert wait_for(lambda: outbox.depth() == 0)
+        assert sorted(events_centre.accepted) == sorted(record(n).id for n in range(5))
+        assert wait_for(lambda: uploader.problem == "")
+    finally:
+        stop.set()
+        thread.join(10)
+        client.close()
+        outbox.close()
+
+
+@pytest.mark.parametrize(
+    ("status", "key"), [(500, "internal"), (503, "unavailable"), (408, "timeout"), (429, "slow")]
+)
+def test_transient_answers_are_retried_never_split_nor_parked(
+    events_centre: EventsCentre, tmp_path: Path, status: int, key: str
+) -> None:
+    answers = iter([(status, key)] * 3)
+    events_centre.refuse = lambda ids: next(answers, None)
+    outbox = Outbox(tmp_path / "outbox.db")
+    outbox.save("L01", 1, None, [record(n) for n in range(4)], NOW)
+    client = CentralClient(events_centre.url, token="t", timeout=5)
+    uploader = Uploader(outbox, client, batch=4, backoff_initial_s=0.02, backoff_max_s=0.05)
+    stop, thread = run_uploader(uploader)
+    try:
+        assert wait_for(lambda: outbox.depth() == 0)
+        assert [len(batch) for batch in events_centre.batches] == [4, 4, 4, 4]
+        assert outbox.count("refused") == 0
+        assert outbox.count("uploaded") == 4
+        assert uploader.metrics.total("rocars_sync_upload_errors_total") == 3
     finally:
         stop.set()
         thread.join(10)

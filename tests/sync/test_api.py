@@ -1,0 +1,126 @@
+"""The agent's own HTTP API (``sync/api.py``) on a running agent."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import httpx
+
+from hardware_sim.launch import CentralProcess
+from rocars.broker import EmbeddedBroker
+from rocars.messages import InstructionCode
+from rocars.timeutil import to_rfc3339, utc_now
+from tests.sync.agentkit import Watcher, agent_config, started_agent
+
+C = InstructionCode
+
+
+def test_records_lists_the_records_that_do_not_read_beside_the_others(
+    embedded_broker: EmbeddedBroker, central: CentralProcess, tmp_path: Path
+) -> None:
+    """A record whose stored text does not read (a damaged disk, a hand edit) stays in the
+    outbox: the uploader keeps it as rejected. ``/records`` answered 500 for every request
+    that reached such a row; it answers the records that read, and lists the others with
+    their id, upload state and why (not their text), changing nothing stored."""
+    config = agent_config(tmp_path, embedded_broker.url, central.url)
+    agent = started_agent(config)
+    watcher = Watcher(embedded_broker.url)
+    conn = sqlite3.connect(config.outbox_path, timeout=10)
+    api = f"{agent.api_url}/records"
+
+    def stored() -> list[tuple[str, bytes]]:
+        """(id, body) of every record, newest first."""
+        return conn.execute(
+            "SELECT id, CAST(body AS BLOB) FROM records ORDER BY pos DESC"
+        ).fetchall()
+
+    try:
+        # two sessions on L02 end (low-confidence reads: STOP_SEE_OFFICER, then READY)
+        watcher.plate("L02", "ZZ1", confidence=0.1)
+        watcher.expect("L02", C.STOP_SEE_OFFICER, vrn="ZZ1")
+        watcher.plate("L02", "ZZ2", confidence=0.1)
+        watcher.expect("L02", C.STOP_SEE_OFFICER, vrn="ZZ2")
+        watcher.expect("L02", C.READY)
+        assert agent.outbox.flush(5)
+        # rows that do not read, as a damaged disk or a hand edit leaves them
+        edited = {**json.loads(stored()[0][1]), "id": "01JDBAD0000000000000000003"}
+        huge = "{" + "x" * 1_000_000
+        bad = {
+            "01JDBAD0000000000000000001": "{not json",
+            "01JDBAD0000000000000000002": "[1, 2]",
+            "01JDBAD0000000000000000003": json.dumps({**edited, "outcome": "MAYBE"}),
+            "01JDBAD0000000000000000004": huge,
+        }
+        now = to_rfc3339(utc_now())
+        with conn:
+            conn.executemany(
+                "INSERT INTO records (id, lane, ended_at, body, state, reason, created_at)"
+                " VALUES (?, 'L02', ?, ?, 'pending', NULL, ?)",
+                [(rid, now, body, now) for rid, body in bad.items()],
+            )
+            # a text that is not UTF-8 (which fails a query that reads it as text)
+            conn.execute(
+                "INSERT INTO records (id, lane, ended_at, body, state, reason, created_at)"
+                " VALUES (?, 'L02', ?, CAST(X'7bff7d' AS TEXT), 'pending', NULL, ?)",
+                ("01JDBAD0000000000000000005", now, now),
+            )
+        # and a record after them
+        watcher.plate("L02", "ZZ3", confidence=0.1)
+        watcher.expect("L02", C.STOP_SEE_OFFICER, vrn="ZZ3")
+        watcher.expect("L02", C.READY)
+        assert agent.outbox.flush(5)
+        rows = stored()
+        good = [rid for rid, _ in rows if not rid.startswith("01JDBAD")]
+        assert len(good) == 3
+
+        answer = httpx.get(api, params={"limit": 50}, timeout=10)
+        assert answer.status_code == 200, answer.text[:300]
+        assert len(answer.content) < 20_000  # the unreadable texts are not in it
+        body = answer.json()
+        assert [r["id"] for r in body["records"]] == good
+        assert all(r["upload"]["state"] in ("pending", "uploaded") for r in body["records"])
+        assert [r["vrn"] for r in body["records"]] == ["ZZ3", "ZZ2", "ZZ1"]
+        unreadable = {u["id"]: u for u in body["unreadable"]}
+        # newest first, as the records
+        assert list(unreadable) == ["01JDBAD0000000000000000005", *reversed(bad)]
+        for rid, entry in unreadable.items():
+            assert entry["lane"] == "L02"
+            assert entry["ended_at"] == now
+            assert entry["bytes"] == (len(bad[rid].encode()) if rid in bad else 3)
+            assert entry["upload"]["state"] in ("pending", "rejected")
+        assert unreadable["01JDBAD0000000000000000005"]["problem"].startswith("not UTF-8")
+        assert unreadable["01JDBAD0000000000000000001"]["problem"].startswith("not JSON")
+        assert unreadable["01JDBAD0000000000000000004"]["problem"].startswith("not JSON")
+        assert unreadable["01JDBAD0000000000000000002"]["problem"] == "not a JSON object (list)"
+        not_a_record = unreadable["01JDBAD0000000000000000003"]["problem"]
+        assert not_a_record.startswith("not a clearance record: outcome: Input should be")
+        assert all(len(u["problem"]) <= 200 for u in unreadable.values())
+
+        # the limit counts every row; the lane filter applies to both lists
+        newest = httpx.get(api, params={"limit": 2}, timeout=10).json()
+        assert [r["id"] for r in newest["records"]] == good[:1]
+        assert [u["id"] for u in newest["unreadable"]] == ["01JDBAD0000000000000000005"]
+        assert httpx.get(api, params={"lane": "L01"}, timeout=10).json() == {
+            "records": [],
+            "unreadable": [],
+        }
+        # nothing stored changed (the uploader may have marked the rows meanwhile)
+        assert stored() == rows
+
+        # an outbox that cannot be read at all: the error, not a bare 500; then back
+        with conn:
+            conn.execute("ALTER TABLE records RENAME TO records_away")
+        refused = httpx.get(api, timeout=10)
+        assert refused.status_code == 503
+        assert refused.json()["error"] == "outbox_unreadable"
+        with conn:
+            conn.execute("ALTER TABLE records_away RENAME TO records")
+        again = httpx.get(api, params={"limit": 50}, timeout=10)
+        assert again.status_code == 200
+        assert [r["id"] for r in again.json()["records"]] == good
+    finally:
+        conn.close()
+        watcher.close()
+        agent.stop()
