@@ -7,23 +7,24 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
-from rocars.client import DEFAULT_TIMEOUT_S, NOT_SENT, ApiError, RocarsClient
+from rocars.client import NOT_SENT, ApiError, RocarsClient
 from rocars.models import Bundle, Cargo
 
 T = TypeVar("T")
 
-#: A query waits this long: longer than the local API waits for the centre by default
-#: (its client's ``DEFAULT_TIMEOUT_S``), so that the kiosk hears the local API's answer
-#: (from the replica when the centre is silent) instead of timing out itself and telling
-#: the person the kiosk is offline.
-KIOSK_TIMEOUT_S = DEFAULT_TIMEOUT_S + 5.0
+#: Connecting to the local API and sending it a request: the sync agent runs at the
+#: control point, so this is quick, or the agent is not there.
+KIOSK_CONNECT_TIMEOUT_S = 15.0
 #: The most the sync agent may be set to wait for the centre (``central.timeout_s`` in
 #: sync/config.py; tests/kiosk/test_flows.py checks the two agree).
 AGENT_MAX_CENTRAL_TIMEOUT_S = 120.0
-#: A write (cargo, bundle, cancel) waits this long for its answer: longer than the agent
-#: may wait for the centre's, so a slow centre's answer is heard, not cut off. A write
-#: cut off all the same is not "offline" (``maybe_applied``, below).
-KIOSK_WRITE_TIMEOUT_S = AGENT_MAX_CENTRAL_TIMEOUT_S + 10.0
+#: Every call, query or write, waits this long for its answer: longer than the agent may
+#: wait for the centre's. So a slow centre's answer reaches the person, and so does, to a
+#: query, the agent's answer from its copy once it gives up on the centre; cut off
+#: sooner, either would be "the kiosk cannot reach the control point system". A query
+#: cut off all the same says that (``kiosk_offline``); a write is not "offline"
+#: (``maybe_applied``, below).
+KIOSK_ANSWER_TIMEOUT_S = AGENT_MAX_CENTRAL_TIMEOUT_S + 10.0
 
 
 @dataclass(frozen=True)
@@ -37,25 +38,26 @@ class Answer(Generic[T]):
 class KioskClient(RocarsClient):
     """Same calls as RocarsClient; the query calls also say whether the answer may be stale.
 
-    A query waits ``timeout`` for its answer, a write ``write_timeout``. A write whose
-    connection broke or timed out after it was sent fails as ``central_unreachable``
-    with ``detail`` ``{"maybe_applied": true}``: the local API may have had it done.
+    Every call waits ``timeout`` to connect and send, and ``answer_timeout`` for its
+    answer. A write whose connection broke or timed out after it was sent fails as
+    ``central_unreachable`` with ``detail`` ``{"maybe_applied": true}``: the local API
+    may have had it done.
     """
 
     def __init__(
         self,
         base_url: str,
         *,
-        timeout: float = KIOSK_TIMEOUT_S,
-        write_timeout: float = KIOSK_WRITE_TIMEOUT_S,
+        timeout: float = KIOSK_CONNECT_TIMEOUT_S,
+        answer_timeout: float = KIOSK_ANSWER_TIMEOUT_S,
     ) -> None:
         super().__init__(base_url, timeout=timeout)
-        self.write_timeout = httpx.Timeout(timeout, read=write_timeout)
+        self.answer_timeout = httpx.Timeout(timeout, read=answer_timeout)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", self.answer_timeout)
         if method == "GET":
             return super()._call(method, path, **kwargs)
-        kwargs.setdefault("timeout", self.write_timeout)
         try:
             return super()._call(method, path, **kwargs)
         except ApiError as err:

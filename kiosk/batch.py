@@ -4,6 +4,11 @@ A file is read whole before anything is sent: an unreadable, oversized or wrongl
 out file is refused as a whole (``batch_*`` keys) and nothing is submitted. A readable
 file is checked row by row; rows with errors are listed (row, field, key) and the valid
 rows are submitted.
+
+An .xlsx is counted before openpyxl reads it (``_XlsxCensus``): openpyxl builds objects
+per XML element (a whole row's cells, every shared string, every style record), so a
+file within the byte bounds could take a gigabyte and a minute. The counts are bounded
+by what a batch of MAX_ROWS rows can need.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+from xml.parsers import expat
 
 from openpyxl import Workbook, load_workbook
 
@@ -31,16 +37,48 @@ BATCH_SUFFIXES = (".xlsx", ".csv")
 MAX_FILE_BYTES = 1024 * 1024
 # An .xlsx is a zip and openpyxl parses it unpacked: a 70 KB file can hold a 64 MB cell.
 # Ordinary sheets compress well under 16 to 1, so every such file within MAX_FILE_BYTES
-# still fits. At this bound the costliest sheet (one row of 1.6 million empty formatted
-# cells, which openpyxl builds whole) still takes about 5 s and 1 GB.
+# still fits. Within this bound alone a file of tiny XML elements still took openpyxl
+# up to a minute and 2 GB (3 million style records; one row of 1.6 million empty
+# formatted cells: 5 s and 1 GB): the counts below bound what it builds.
 MAX_UNPACKED_BYTES = 16 * MAX_FILE_BYTES
 MAX_ROWS = 200
 # Columns read from each xlsx row: the template's columns may stand after many of the
 # shipper's own, as in a CSV; cells further right are dropped as the row is read.
 MAX_COLUMNS = 256
 # Excel's last row. openpyxl fills a gap in the row numbers with empty rows, so a damaged
-# or hand-made row number such as 10**12 would otherwise keep it busy for hours.
+# or hand-made row number such as 10**12 would otherwise keep it busy for hours. Rows
+# numbered past it are not read at all.
 MAX_SHEET_ROWS = 1_048_576
+# What openpyxl is given to read of an .xlsx, counted first (``_XlsxCensus``); a file
+# past any of these is refused before openpyxl builds anything. Each leaves room for the
+# fullest batch: MAX_ROWS rows of MAX_COLUMNS cells, every cell a text of its own (about
+# 206 000 elements, 50 000 strings), formatted rows below them, a styled workbook (a few
+# hundred records). A file at all of these bounds at once takes about 1.2 s and 9 MB to
+# read, as long as such a full batch does.
+#: Rows a sheet may span, blank ones included: data below this row is refused (too many
+#: rows), formatted empty rows below it are not read.
+MAX_READ_ROWS = 50 * MAX_ROWS
+#: Cells in one row (openpyxl builds a row whole, also its cells past MAX_COLUMNS), XML
+#: elements in one row (a cell holds one to three: value, formula, text), and cells in
+#: all the sheets.
+MAX_ROW_CELLS = 4 * MAX_COLUMNS
+MAX_ROW_ELEMENTS = 4 * MAX_ROW_CELLS
+MAX_SHEET_CELLS = 2 * (MAX_ROWS + 1) * MAX_COLUMNS
+#: Entries of the shared string table (Excel keeps each distinct text once): one for
+#: every cell of the header and MAX_ROWS rows, MAX_COLUMNS wide.
+MAX_SHARED_STRINGS = (MAX_ROWS + 1) * MAX_COLUMNS
+#: XML elements outside the rows and the plain strings of the string table (styles, the
+#: workbook, its relationships, the sheets' other records, formatted runs of text),
+#: which openpyxl builds whole, as objects of its own.
+MAX_OTHER_ELEMENTS = 10_000
+#: XML elements in all, and parts in the zip.
+MAX_XML_ELEMENTS = 250_000
+MAX_PARTS = 1000
+#: Nesting and attributes of one element, and the bytes of one tag (spreadsheet XML
+#: nests about 10 deep, with under 40 attributes to an element).
+MAX_DEPTH = 100
+MAX_ATTRIBUTES = 200
+MAX_TAG_BYTES = 256 * 1024
 TEMPLATE_NAME = "rocars_cargo_template"
 # "rocars_cargo_template (2).csv" and on: past this many copies the stick is treated as
 # not writable rather than searched on.
@@ -140,8 +178,160 @@ def _check_unpacked_size(data: bytes) -> None:
         )
 
 
+def _too_large(what: str) -> BatchFileError:
+    return BatchFileError(f"xlsx {what}", key="batch_too_large", max_kb=MAX_FILE_BYTES // 1024)
+
+
+# Element names as expat gives them with namespace_separator=" ", in the namespace openpyxl
+# reads (it reads a row, a string table by these names only).
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main "
+_ROW, _SST, _SI = (_MAIN + local for local in ("row", "sst", "si"))
+# What a plain shared string holds: its text, and the phonetic settings Japanese Excel
+# writes to every string typed with an IME.
+_PLAIN = frozenset(_MAIN + local for local in ("t", "phoneticPr"))
+# What reading one part may raise when the part itself cannot be read: not XML (a
+# picture), damaged, compressed in a way zipfile does not do, encrypted. openpyxl cannot
+# read it either, and fails on it if it needs it.
+_UNREADABLE_PART: tuple[type[Exception], ...] = (
+    expat.ExpatError,
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+    OSError,
+)
+
+
+class _XlsxCensus:
+    """Counts the XML elements of every part of an .xlsx, streaming, in constant memory.
+
+    It stops at the first bound passed, before openpyxl reads anything. Every part is
+    counted, whatever its name: the content types and relationships decide which parts
+    openpyxl reads and what it takes them for. The counting mirrors how openpyxl reads
+    a sheet: any ``row`` element is a row, numbered by its ``r`` or as the one after the
+    last, each element directly in it a cell, and openpyxl builds one row's elements
+    at a time.
+    """
+
+    def __init__(self) -> None:
+        self.elements = 0
+        self.other = 0
+        self.strings = 0
+        self.cells = 0
+        self._reset_part()
+
+    def _reset_part(self) -> None:
+        self.depth = 0
+        self.in_strings = False  # in a shared string table
+        self.row_depth = 0  # depth of the row being read; 0 outside one
+        self.row = 0
+        self.row_cells = 0
+        self.row_elements = 0
+        self.row_unread = False  # a row openpyxl stops before: it must hold no data
+
+    def count(self, source: IO[bytes]) -> None:
+        """Count one part; BatchFileError at a bound, ``_UNREADABLE_PART`` where it breaks."""
+        self._reset_part()
+        parser = expat.ParserCreate(namespace_separator=" ")
+        parser.ordered_attributes = True  # a flat list: cheaper than a dict
+        parser.StartElementHandler = self._start
+        parser.EndElementHandler = self._end
+        parser.StartDoctypeDeclHandler = self._doctype
+        fed = 0
+        while chunk := source.read(64 * 1024):
+            parser.Parse(chunk, False)
+            fed += len(chunk)
+            # Expat holds a tag until it is whole, then hands over all its attributes at
+            # once: one tag of megabytes would be a list of a million strings.
+            if fed - parser.CurrentByteIndex > MAX_TAG_BYTES:
+                raise _too_large(f"has an XML tag over {MAX_TAG_BYTES} bytes")
+        parser.Parse(b"", True)
+
+    def _doctype(self, *_args: object) -> None:
+        # A part of an Office document has no DTD (ECMA-376 Part 2); one that does could
+        # define entities that multiply the text openpyxl builds.
+        raise BatchFileError("xlsx part with a DTD", key="batch_unreadable")
+
+    def _start(self, name: str, attributes: list[str]) -> None:
+        depth = self.depth = self.depth + 1
+        self.elements += 1
+        if self.elements > MAX_XML_ELEMENTS:
+            raise _too_large(f"has over {MAX_XML_ELEMENTS} XML elements")
+        if depth > MAX_DEPTH or len(attributes) > 2 * MAX_ATTRIBUTES:
+            raise _too_large("has an XML element nested too deep or with too many attributes")
+        if name == _ROW:
+            self.row = _row_number(attributes, self.row)
+            self.row_depth = depth
+            self.row_cells = self.row_elements = 0
+            self.row_unread = MAX_READ_ROWS < self.row <= MAX_SHEET_ROWS
+        elif self.row_depth:  # most elements: cells and what they hold
+            self.row_elements += 1
+            if self.row_elements > MAX_ROW_ELEMENTS:
+                raise _too_large(f"row {self.row} has over {MAX_ROW_ELEMENTS} XML elements")
+            if depth == self.row_depth + 1:
+                self.cells += 1
+                self.row_cells += 1
+                if self.row_cells > MAX_ROW_CELLS:
+                    raise _too_large(f"row {self.row} has over {MAX_ROW_CELLS} cells")
+                if self.cells > MAX_SHEET_CELLS:
+                    raise _too_large(f"has over {MAX_SHEET_CELLS} cells")
+            elif self.row_unread:
+                # a value, formula or text in a row openpyxl is not asked to read
+                raise BatchFileError(
+                    f"xlsx has data in row {self.row}", key="batch_too_many_rows", max=MAX_ROWS
+                )
+        elif depth == 1:
+            self.in_strings = name == _SST
+        elif self.in_strings and ((depth == 2 and name == _SI) or (depth == 3 and name in _PLAIN)):
+            # a plain string (formatted runs of text count as records, below)
+            if depth == 2:
+                self.strings += 1
+                if self.strings > MAX_SHARED_STRINGS:
+                    raise _too_large(f"has over {MAX_SHARED_STRINGS} shared strings")
+        else:
+            self.other += 1
+            if self.other > MAX_OTHER_ELEMENTS:
+                raise _too_large(f"has over {MAX_OTHER_ELEMENTS} XML records besides its cells")
+
+    def _end(self, _name: str) -> None:
+        if self.depth == self.row_depth:
+            self.row_depth = 0
+        self.depth -= 1
+
+
+def _row_number(attributes: list[str], previous: int) -> int:
+    """A row's number as openpyxl takes it: its ``r``, else the one after the last."""
+    for index in range(0, len(attributes) - 1, 2):
+        if attributes[index] == "r":
+            try:
+                return int(float(attributes[index + 1]))
+            except (ValueError, OverflowError):
+                return 0  # openpyxl refuses the sheet when it comes to this row
+    return previous + 1
+
+
+def _count_xlsx(data: bytes) -> None:
+    """Refuse an .xlsx that openpyxl would build far more of than a batch needs."""
+    census = _XlsxCensus()
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = [info for info in archive.infolist() if not info.is_dir()]
+            if len(parts) > MAX_PARTS:
+                raise _too_large(f"has {len(parts)} parts")
+            for info in parts:
+                try:
+                    with archive.open(info) as source:
+                        census.count(source)
+                except _UNREADABLE_PART:
+                    continue  # counted up to where it breaks: openpyxl gets no further
+    except _DAMAGED_XLSX as err:
+        raise BatchFileError(f"not an xlsx workbook: {err}", key="batch_unreadable") from err
+
+
 def _xlsx_rows(sheet: Any) -> Iterator[list[str]]:
-    for values in sheet.iter_rows(max_col=MAX_COLUMNS, max_row=MAX_SHEET_ROWS, values_only=True):
+    last_row = min(MAX_READ_ROWS, MAX_SHEET_ROWS)
+    for values in sheet.iter_rows(max_col=MAX_COLUMNS, max_row=last_row, values_only=True):
         # Most rows of a sheet can be empty (missing or formatted below the data): they
         # skip the work per cell.
         if values.count(None) == len(values):
@@ -152,8 +342,9 @@ def _xlsx_rows(sheet: Any) -> Iterator[list[str]]:
 
 def _read_xlsx(data: bytes) -> list[tuple[int, list[str]]]:
     _check_unpacked_size(data)
+    _count_xlsx(data)
     try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
         try:
             sheet = book.worksheets[0]
             # Read-only mode trusts the sheet's own <dimension> record, and some exporters

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -23,7 +24,7 @@ from kiosk.api import Answer, KioskClient
 from kiosk.batch import BatchRow, list_batch_files, read_batch, write_template
 from kiosk.cargo import FIELD_NAMES, FieldError, items_to_values, validate_cargo
 from kiosk.certs import list_certificates, sign_with_certificate
-from kiosk.session import DEFAULT_LANGUAGE, IdleClock, KioskError, Level, Notice, Secret
+from kiosk.session import DEFAULT_LANGUAGE, IdleClock, Level, Notice, Secret
 from rocars.client import ApiError
 from rocars.errors import InvalidIdentifier, RocarsError
 from rocars.ids import (
@@ -261,9 +262,10 @@ class Kiosk:
     def tick(self, now: float) -> str:
         """Called every second or so: ``active``, ``warn`` (show the countdown) or ``expired``.
 
-        While a call is out the person is waiting for its answer, not gone: a write may
-        take up to ``KIOSK_WRITE_TIMEOUT_S``, and a bundle made then dropped with the
-        session would never be shown. The idle clock starts again when the answer is in.
+        While a call is out the person is waiting for its answer, not gone: a query or a
+        write may take up to ``KIOSK_ANSWER_TIMEOUT_S`` when the centre is slow, and a
+        bundle made then dropped with the session would never be shown. The idle clock
+        starts again when the answer is in.
         """
         untouched = self.screen == Screen.START and self._untouched
         if self.busy or (untouched and self.lang == DEFAULT_LANGUAGE):
@@ -676,8 +678,12 @@ class Kiosk:
 
         def work() -> tuple[list[Bundle], Cargo | None, str | None]:
             if mode == QueryMode.CCRN:
-                cargo = self.api.query_cargo(key)
-                bundles = self.api.query_bundles_for_ccrn(key)
+                # Both at once: each may wait for a slow centre as long as the agent does,
+                # and the person waits for the slower one, not for the two in turn.
+                with ThreadPoolExecutor(1, thread_name_prefix="kiosk-query") as other:
+                    pending = other.submit(self.api.query_bundles_for_ccrn, key)
+                    cargo = self.api.query_cargo(key)
+                    bundles = pending.result()
                 return bundles.value, cargo.value, bundles.stale_since or cargo.stale_since
             one = self.api.query_bundle(key)
             return [one.value], None, one.stale_since
@@ -783,19 +789,21 @@ class Kiosk:
         self._changed()
 
     def batch_upload(self, path: Path) -> None:
-        """Read the whole file first; only a readable file gets its valid rows submitted."""
-        try:
-            rows = read_batch(path, self.clock())
-        except KioskError as err:
-            self.notice = Notice.from_error(err)
-            self._changed()
-            return
-        self.batch_file = path
+        """Read the whole file first; only a readable file gets its valid rows submitted.
+
+        The reading is part of the background call, as the sending is: an .xlsx within
+        the bounds can still take a second (kiosk.batch), and the screen says "Please
+        wait" meanwhile. A file refused whole comes back as the call's error
+        (``batch_*``), before anything is sent.
+        """
+        now = self.clock()
 
         def work() -> list[BatchOutcome]:
+            rows = read_batch(path, now)
             return [self._submit_row(row) for row in rows]
 
         def done(outcomes: list[BatchOutcome]) -> None:
+            self.batch_file = path
             self.batch_outcomes = outcomes
             self._go(Screen.BATCH_RESULT)
 

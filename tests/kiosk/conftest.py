@@ -21,6 +21,7 @@ from kiosk.session import IdleClock
 from rocars.models import CargoItems
 from rocars.timeutil import HK_TZ, utc_now
 from tests.fixtures.local_api import LocalApi, serve_local_api, stop_local_api
+from tests.kiosk.hang_up import HangUpCentre
 from tests.kiosk.kit import KioskUi
 from ui_common.i18n import Translations
 from ui_common.languages import Language
@@ -69,6 +70,15 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
     yield Backend(central, api, accounts)
     stop_local_api(api)
     central.stop()
+
+
+@pytest.fixture
+def hang_up_centre() -> Iterator[HangUpCentre]:
+    """A centre (or a local API) on loopback that is silent, slow or hangs up."""
+    centre = HangUpCentre()
+    yield centre
+    if centre.thread.is_alive():
+        centre.gone()
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import re
+import subprocess
+import sys
 import zipfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -15,8 +17,10 @@ from openpyxl import Workbook
 from kiosk import batch
 from kiosk.api import KioskClient
 from kiosk.batch import (
+    MAX_COLUMNS,
     MAX_FILE_BYTES,
     MAX_ROWS,
+    MAX_UNPACKED_BYTES,
     TEMPLATE_NAME,
     BatchFileError,
     list_batch_files,
@@ -24,7 +28,7 @@ from kiosk.batch import (
     write_template,
 )
 from kiosk.cargo import FIELD_NAMES
-from kiosk.flows import Kiosk
+from kiosk.flows import Call, Kiosk, Screen, run_work
 
 NOW = datetime(2026, 11, 21, 20, 0, tzinfo=UTC)
 ROW = ["3", "PALLETS", "PORK", "A", "B", "C", "D", "2026-11-23", "import", "", "", "", ""]
@@ -234,6 +238,251 @@ def test_xlsx_that_unpacks_far_beyond_the_limit_is_too_large(
         read_batch(tmp_path / "z.xlsx", NOW)
     assert refused.value.key == "batch_too_large"
     assert refused.value.params == {"max_kb": MAX_FILE_BYTES // 1024}
+
+
+SHARED_STRINGS_TYPE = (
+    b"application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+)
+SHARED_STRINGS_REL = (
+    b"http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"
+)
+
+
+def _excel_like(data: bytes, more_strings: bytes = b"") -> bytes:
+    """``data`` (from openpyxl, which writes each text in its cell) with its texts in a
+    shared string table, as Excel saves a sheet, and ``more_strings`` (``<si>`` items)
+    at the end of the table."""
+    strings: list[bytes] = []
+
+    def shared(match: re.Match[bytes]) -> bytes:
+        strings.append(b"<si>" + match.group(2) + b"</si>")
+        return b'<c r="%s" t="s"><v>%d</v></c>' % (match.group(1), len(strings) - 1)
+
+    def change(name: str, part: bytes) -> bytes:
+        if name.endswith("sheet1.xml"):
+            return re.sub(rb'<c r="(\w+)" t="inlineStr"><is>(.*?)</is></c>', shared, part)
+        if name == "[Content_Types].xml":
+            override = b'<Override PartName="/xl/sharedStrings.xml" ContentType="%s"/>'
+            return part.replace(b"</Types>", override % SHARED_STRINGS_TYPE + b"</Types>")
+        if name == "xl/_rels/workbook.xml.rels":
+            rel = b'<Relationship Id="rIdS" Type="%s" Target="sharedStrings.xml"/>'
+            return part.replace(b"</Relationships>", rel % SHARED_STRINGS_REL + b"</Relationships>")
+        return part
+
+    out = io.BytesIO(_rezip(data, change))
+    with zipfile.ZipFile(out, "a", zipfile.ZIP_DEFLATED) as archive:
+        table = b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        archive.writestr(
+            "xl/sharedStrings.xml", table + b"".join(strings) + more_strings + b"</sst>"
+        )
+    return out.getvalue()
+
+
+def _unpacked(data: bytes) -> int:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return sum(info.file_size for info in archive.infolist())
+
+
+def _in_part(suffix: str, old: bytes, new: bytes) -> Callable[[str, bytes], bytes | None]:
+    return lambda name, part: part.replace(old, new, 1) if name.endswith(suffix) else part
+
+
+def _extra_part(data: bytes, name: str, part: bytes) -> bytes:
+    out = io.BytesIO(data)
+    with zipfile.ZipFile(out, "a", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(name, part)
+    return out.getvalue()
+
+
+# Files within the byte bounds (MAX_FILE_BYTES on the stick, MAX_UNPACKED_BYTES unpacked)
+# that openpyxl would build far more of than a batch can need: objects per cell, per
+# shared string, per style record, each an element of a few bytes. The full-size ones
+# took 5 s and 1 GB (one row of cells) to 61 s and 2 GB (style records).
+OVERBUILT_XLSX: dict[str, tuple[Callable[[], bytes], str]] = {
+    "one_row_of_100000_cells": (
+        lambda: _rezip(
+            GOOD_XLSX,
+            _in_sheet(b"</sheetData>", b"<row>" + b"<c/>" * 100_000 + b"</row></sheetData>"),
+        ),
+        "batch_too_large",
+    ),
+    "150_rows_of_1000_cells": (
+        lambda: _rezip(
+            GOOD_XLSX,
+            _in_sheet(
+                b"</sheetData>",
+                (b"<row>" + b'<c s="0"/>' * 1000 + b"</row>") * 150 + b"</sheetData>",
+            ),
+        ),
+        "batch_too_large",
+    ),
+    "60000_shared_strings": (
+        lambda: _excel_like(GOOD_XLSX, b"<si><t>x</t></si>" * 60_000),
+        "batch_too_large",
+    ),
+    "a_text_in_20000_formatted_runs": (
+        lambda: _excel_like(
+            GOOD_XLSX, b"<si>" + b"<r><rPr><b/></rPr><t>x</t></r>" * 5000 + b"</si>"
+        ),
+        "batch_too_large",
+    ),
+    "20000_cell_formats": (
+        lambda: _rezip(
+            GOOD_XLSX,
+            _in_part(
+                "styles.xml",
+                b"</cellXfs>",
+                b'<xf numFmtId="0" fontId="0"/>' * 20_000 + b"</cellXfs>",
+            ),
+        ),
+        "batch_too_large",
+    ),
+    "400000_empty_rows": (
+        lambda: _rezip(
+            GOOD_XLSX, _in_sheet(b"</sheetData>", b"<row/>" * 400_000 + b"</sheetData>")
+        ),
+        "batch_too_large",
+    ),
+    "a_cell_of_40000_attributes": (
+        lambda: _rezip(
+            GOOD_XLSX,
+            _in_sheet(
+                b'<c r="A2"', b'<c r="A2"' + b"".join(b' a%d="1"' % i for i in range(40_000))
+            ),
+        ),
+        "batch_too_large",
+    ),
+    "elements_nested_200_deep": (
+        lambda: _extra_part(GOOD_XLSX, "customXml/item1.xml", b"<a>" * 200 + b"</a>" * 200),
+        "batch_too_large",
+    ),
+    "a_dtd_with_an_entity": (
+        lambda: _rezip(
+            GOOD_XLSX,
+            lambda name, part: (
+                part.replace(
+                    b"<worksheet", b'<!DOCTYPE worksheet [<!ENTITY p "PORK">]><worksheet', 1
+                ).replace(b">PORK<", b">&p;<")
+                if name.endswith("sheet1.xml")
+                else part
+            ),
+        ),
+        "batch_unreadable",
+    ),
+    # rows openpyxl is not asked to read (it would fill every empty row before them)
+    "data_in_row_20000": (
+        lambda: _rezip(
+            GOOD_XLSX,
+            _in_sheet(b"</sheetData>", b'<row r="20000"><c t="n"><v>3</v></c></row></sheetData>'),
+        ),
+        "batch_too_many_rows",
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(OVERBUILT_XLSX))
+def test_xlsx_that_would_build_far_more_than_a_batch_needs_is_refused(
+    tmp_path: Path, shape: str
+) -> None:
+    make, key = OVERBUILT_XLSX[shape]
+    data = make()
+    assert len(data) <= MAX_FILE_BYTES
+    assert _unpacked(data) <= MAX_UNPACKED_BYTES  # within the byte bounds
+    (tmp_path / "o.xlsx").write_bytes(data)
+    with pytest.raises(BatchFileError) as refused:
+        read_batch(tmp_path / "o.xlsx", NOW)
+    assert refused.value.key == key
+
+
+_MEASURE = """
+import sys, tracemalloc
+from datetime import UTC, datetime
+from pathlib import Path
+from kiosk.batch import BatchFileError, read_batch
+tracemalloc.start()
+try:
+    read_batch(Path(sys.argv[1]), datetime(2026, 11, 21, 20, 0, tzinfo=UTC))
+    key = "read"
+except BatchFileError as err:
+    key = err.key
+print(key, tracemalloc.get_traced_memory()[1])
+"""
+
+
+def test_the_costliest_xlsx_within_the_byte_bounds_is_refused_in_little_memory(
+    tmp_path: Path,
+) -> None:
+    """One row of 1.6 million formatted empty cells, 16 MiB unpacked: openpyxl built it
+    whole (880 MiB traced, 1 GB resident, 5 s). Measured in a process of its own."""
+    cell = b'<c s="1"/>'
+    count = (MAX_UNPACKED_BYTES - _unpacked(GOOD_XLSX) - 100) // len(cell)
+    data = _rezip(
+        GOOD_XLSX, _in_sheet(b"</sheetData>", b"<row>" + cell * count + b"</row></sheetData>")
+    )
+    assert count > 1_600_000
+    assert len(data) <= MAX_FILE_BYTES
+    assert _unpacked(data) <= MAX_UNPACKED_BYTES
+    (tmp_path / "wide.xlsx").write_bytes(data)
+    done = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(tmp_path / "wide.xlsx")],
+        capture_output=True,
+        text=True,
+        timeout=100,
+        check=True,
+    )
+    key, peak = done.stdout.split()
+    assert key == "batch_too_large"
+    assert int(peak) < 16 * 1024 * 1024, f"{int(peak) / 2**20:.0f} MiB at the peak"
+
+
+def test_a_full_batch_at_every_bound_is_read(tmp_path: Path) -> None:
+    """The bounds leave room for a real batch: MAX_ROWS rows with the template's columns
+    after the shipper's own, up to MAX_COLUMNS, every cell a text of its own (as Excel
+    saves it: one shared string each), real dates, and formatted empty rows below."""
+    own = [f"our_ref_{i}" for i in range(MAX_COLUMNS - len(FIELD_NAMES))]
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append([*own, *FIELD_NAMES])
+    for number in range(MAX_ROWS):
+        mine = [f"{number}/{i}" for i in range(len(own))]
+        items = [3, f"PALLETS {number}", "PORK", "A", "B", "C", "D", datetime(2026, 11, 23)]
+        sheet.append([*mine, *items, "import"])
+    for number in range(MAX_ROWS + 2, MAX_ROWS + 2000):
+        sheet.cell(row=number, column=3).number_format = "@"
+    out = io.BytesIO()
+    book.save(out)
+    data = _excel_like(out.getvalue())
+    assert len(data) <= MAX_FILE_BYTES
+    (tmp_path / "full.xlsx").write_bytes(data)
+    rows = read_batch(tmp_path / "full.xlsx", NOW)
+    assert [r.row for r in rows] == list(range(2, MAX_ROWS + 2))
+    assert all(r.items is not None for r in rows)
+
+
+def test_a_batch_file_is_read_off_the_gui_thread(tmp_path: Path) -> None:
+    """Choosing a file starts the background call that reads it ("Please wait" shows, the
+    idle clock holds); a file refused whole comes back as that call's error."""
+    (tmp_path / "d.xlsx").write_bytes(_rezip(GOOD_XLSX, DAMAGED_XLSX["sheet_cut_short"]))
+    pending: list[Call] = []
+    model = Kiosk(
+        KioskClient("http://127.0.0.1:9"),
+        media=tmp_path,
+        executor=pending.append,
+        clock=lambda: NOW,
+    )
+    model.start_shipper()
+    model.batch_start()
+    model.batch_upload(tmp_path / "d.xlsx")
+    assert model.busy
+    assert model.notice is None  # not read yet
+    assert [call.label for call in pending] == ["batch upload"]
+    assert model.tick(1000.0) == "active"
+    model.complete(pending[0], *run_work(pending[0]))
+    assert not model.busy
+    assert model.notice is not None
+    assert model.notice.key == "batch_unreadable"
+    assert model.screen == Screen.BATCH
 
 
 def test_template_never_overwrites_a_file_on_the_stick(tmp_path: Path) -> None:

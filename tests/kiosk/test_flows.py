@@ -2,31 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import pickle
-import socketserver
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from pydantic import ValidationError
 
-from kiosk.api import AGENT_MAX_CENTRAL_TIMEOUT_S, KIOSK_WRITE_TIMEOUT_S, KioskClient
+from kiosk.api import AGENT_MAX_CENTRAL_TIMEOUT_S, KIOSK_ANSWER_TIMEOUT_S, KioskClient
 from kiosk.flows import Call, Kiosk, QueryMode, Screen, hk_time
 from kiosk.session import IdleClock, Secret
-from rocars.broker import free_port
 from rocars.ids import ControlPoint, Direction
 from rocars.models import BundleStatus
 from sync.config import CentralConfig
-from sync.local_api import build_router
-from sync.puller import CentralClient
-from sync.replica import Replica
 from tests.kiosk.conftest import Backend, copy_cert
+from tests.kiosk.hang_up import HangUpCentre, local_api_before
 from ui_common.languages import Language
 
 
@@ -245,86 +236,13 @@ def fill_cargo_form(model: Kiosk) -> None:
         model.set_input(f"cargo.{name}", value)
 
 
-class _HangUp(socketserver.StreamRequestHandler):
-    def handle(self) -> None:
-        request = self.rfile.readline().decode("latin-1").strip()
-        length = 0
-        while (line := self.rfile.readline()) not in (b"\r\n", b"\n", b""):
-            name, _, value = line.decode("latin-1").partition(":")
-            if name.strip().lower() == "content-length":
-                length = int(value)
-        self.rfile.read(length)
-        assert isinstance(self.server, HangUpCentre)
-        self.server.received.append(request)
-        self.server.released.wait(self.server.delay)
-        if self.server.answer:
-            with contextlib.suppress(OSError):  # the client may have given up meanwhile
-                self.wfile.write(self.server.answer)
-        # ... or the connection closes without an answer, as when the centre crashed
-
-
-class HangUpCentre(socketserver.ThreadingTCPServer):
-    """A centre that reads each whole request, then hangs up unanswered: it may have acted.
-
-    Set ``delay`` to say nothing that long first (or until ``gone``), ``answer`` to
-    answer after all (raw HTTP).
-    """
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _HangUp)
-        self.received: list[str] = []
-        self.delay = 0.0
-        self.answer = b""
-        self.released = threading.Event()
-        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def gone(self) -> None:
-        """The centre's process is gone: its port refuses connections."""
-        self.released.set()
-        self.shutdown()
-        self.server_close()
-        self.thread.join(10)
-
-
-@pytest.fixture
-def hang_up_centre() -> Iterator[HangUpCentre]:
-    centre = HangUpCentre()
-    yield centre
-    if centre.thread.is_alive():
-        centre.gone()
-
-
 @pytest.fixture
 def hung_up_kiosk(hang_up_centre: HangUpCentre, tmp_path: Path) -> Iterator[Kiosk]:
     """A kiosk on the real local API (uvicorn, loopback) in front of ``hang_up_centre``."""
-    central = CentralClient(hang_up_centre.url, timeout=5.0)
-    replica = Replica(tmp_path / "replica.sqlite")
-    app = FastAPI()
-    app.include_router(build_router(central, replica, lambda: True))
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, name="local-api", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "local API did not start"
-        time.sleep(0.01)
-    client = KioskClient(f"http://127.0.0.1:{port}")
-    yield Kiosk(client, media=tmp_path)
-    client.close()
-    server.should_exit = True
-    thread.join(10)
-    central.close()
-    replica.close()
+    with local_api_before(hang_up_centre.url, tmp_path) as url:
+        client = KioskClient(url)
+        yield Kiosk(client, media=tmp_path)
+        client.close()
 
 
 def test_a_write_the_centre_may_have_done_says_check_first(
@@ -354,7 +272,7 @@ def test_a_write_lost_on_the_kiosks_own_link_says_check_first(
     lost the same way, or a write that never left the kiosk, changed nothing."""
     local_api = hang_up_centre  # in the local API's place this time
     local_api.delay = delay
-    client = KioskClient(local_api.url, timeout=0.5, write_timeout=0.5)
+    client = KioskClient(local_api.url, timeout=0.5, answer_timeout=0.5)
     model = Kiosk(client, media=tmp_path)
     fill_cargo_form(model)
     model.cargo_submit()
@@ -377,16 +295,17 @@ def test_a_write_lost_on_the_kiosks_own_link_says_check_first(
     client.close()
 
 
-def test_a_write_waits_for_the_local_api_longer_than_the_agent_waits_for_the_centre(
+def test_every_call_waits_for_the_local_api_longer_than_the_agent_waits_for_the_centre(
     hang_up_centre: HangUpCentre, tmp_path: Path
 ) -> None:
-    """A slow centre's answer to a write reaches the person (not cut off as "offline")."""
+    """A slow centre's answer reaches the person, to a write as to a query (not cut off as
+    "offline")."""
     CentralConfig(timeout_s=AGENT_MAX_CENTRAL_TIMEOUT_S)
     with pytest.raises(ValidationError):
         CentralConfig(timeout_s=AGENT_MAX_CENTRAL_TIMEOUT_S + 0.001)
-    assert KIOSK_WRITE_TIMEOUT_S > AGENT_MAX_CENTRAL_TIMEOUT_S
-    assert KioskClient("http://127.0.0.1:1").write_timeout.read == KIOSK_WRITE_TIMEOUT_S
-    # The local API answers after the query timeout but within the write timeout.
+    assert KIOSK_ANSWER_TIMEOUT_S > AGENT_MAX_CENTRAL_TIMEOUT_S
+    assert KioskClient("http://127.0.0.1:1").answer_timeout.read == KIOSK_ANSWER_TIMEOUT_S
+    # The local API answers after the connect timeout but within the answer timeout.
     local_api = hang_up_centre
     local_api.delay = 1.0
     body = b'{"error":"central_unavailable","detail":{"what":"x","maybe_applied":false}}'
@@ -394,7 +313,7 @@ def test_a_write_waits_for_the_local_api_longer_than_the_agent_waits_for_the_cen
         b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
         b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
     )
-    client = KioskClient(local_api.url, timeout=0.3, write_timeout=10.0)
+    client = KioskClient(local_api.url, timeout=0.3, answer_timeout=10.0)
     model = Kiosk(client, media=tmp_path)
     fill_cargo_form(model)
     model.cargo_submit()
@@ -404,8 +323,40 @@ def test_a_write_waits_for_the_local_api_longer_than_the_agent_waits_for_the_cen
     model.set_input("query", "9110635860")
     model.run_query()
     assert model.notice is not None
-    assert model.notice.key == "kiosk_offline"  # a query does not wait that long
+    assert model.notice.key == "central_unavailable"  # heard by a query too
     client.close()
+
+
+def test_a_query_hears_the_agent_answer_from_its_copy_when_the_centre_is_silent(
+    hang_up_centre: HangUpCentre, tmp_path: Path
+) -> None:
+    """The centre says nothing; the agent waits for it as long as it is set to (here 1 s,
+    up to 120 s on a site), then answers from its copy. The kiosk waits for that answer,
+    whatever its own connect timeout (0.5 s here: a query used to give up at the kiosk's
+    15 s and tell the driver the kiosk was offline). A CCRN's cargo and its bundles are
+    asked for at once: the driver waits for the agent once, not twice."""
+    hang_up_centre.delay = 30.0  # silent, until the test ends
+    with local_api_before(hang_up_centre.url, tmp_path, agent_timeout=1.0) as url:
+        client = KioskClient(url, timeout=0.5)
+        model = Kiosk(client, media=tmp_path)
+        model.start_query()
+        model.set_input("query", "9110635860")
+        model.run_query()
+        assert hang_up_centre.received == ["GET /v1/bundles/9110635860 HTTP/1.1"]
+        assert model.notice is not None
+        assert model.notice.key == "ubr_not_found_never_synced"  # the agent's own answer
+        held = hang_up_centre.most_at_once  # 1: the centre still holds that request
+        model.set_query_mode(QueryMode.CCRN)
+        model.set_input("query", "1001041258")
+        model.run_query()
+        assert sorted(hang_up_centre.received[1:]) == [
+            "GET /v1/bundles?ccrn=1001041258 HTTP/1.1",
+            "GET /v1/cargo/1001041258 HTTP/1.1",
+        ]
+        assert hang_up_centre.most_at_once == held + 2  # the two went out together
+        assert model.notice is not None
+        assert model.notice.key == "ccrn_not_found_never_synced"
+        client.close()
 
 
 def test_a_number_the_copy_does_not_know_says_the_centre_is_down(

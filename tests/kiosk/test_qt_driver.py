@@ -8,13 +8,18 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QLabel
+from pytestqt.qtbot import QtBot
 
+from kiosk.api import KioskClient
 from kiosk.flows import Screen
+from kiosk.session import IdleClock
 from rocars.timeutil import HK_TZ
-from tests.kiosk.conftest import Backend, copy_cert
-from tests.kiosk.kit import KioskUi
+from tests.kiosk.conftest import Backend, copy_cert, open_kiosk
+from tests.kiosk.hang_up import HangUpCentre, local_api_before
+from tests.kiosk.kit import WAIT_MS, KioskUi
 from ui_common.languages import Language
 
 # The offscreen platform says this whenever a top-level window is shown.
@@ -312,6 +317,34 @@ def test_query_while_the_centre_is_down_says_it_may_be_stale(
     kiosk.at(Screen.QUERY_RESULT)
     assert kiosk.model.stale_since is None
     assert not [w for w in kiosk.window.findChildren(QLabel, "stale") if w.isVisible()]
+
+
+def test_a_slow_query_says_please_wait_and_keeps_the_session(
+    qtbot: QtBot, hang_up_centre: HangUpCentre, media: Path, tmp_path: Path
+) -> None:
+    """The centre says nothing; the agent waits for it (2 s here, up to two minutes on a
+    site), then answers from its copy. Meanwhile the driver sees "Please wait…", the idle
+    clock (set to clear the session after 1 s here) holds, and the answer is shown when
+    it comes: not cut off by the kiosk's own 0.5 s connect timeout."""
+    hang_up_centre.delay = 30.0  # silent, until the test ends
+    with (
+        local_api_before(hang_up_centre.url, tmp_path, agent_timeout=2.0) as url,
+        open_kiosk(qtbot, KioskClient(url, timeout=0.5), media, tmp_path / "print") as kiosk,
+    ):
+        kiosk.model.idle = IdleClock(warn_after=0.5, reset_after=1.0)
+        session = kiosk.model.session
+        kiosk.click("start_query")
+        kiosk.type("query", "9110635860")
+        qtbot.mouseClick(kiosk.button("run_query"), Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(kiosk.window.busy.isVisible, timeout=WAIT_MS)
+        assert kiosk.window.busy.text() == "請稍候…"
+        kiosk.wait_idle()
+        assert kiosk.model.session == session  # not cleared while the driver waited
+        assert kiosk.notice_key == "ubr_not_found_never_synced"
+        assert "9110635860" in kiosk.notice_text
+        assert not kiosk.window.busy.isVisible()
+        assert not kiosk.window.idle.isVisible()
+        assert kiosk.screen.fields["query"].text() == "9110635860"
 
 
 def test_language_switch_mid_flow_keeps_what_was_typed(kiosk: KioskUi, backend: Backend) -> None:
