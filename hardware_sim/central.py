@@ -458,6 +458,18 @@ def create_app(config: CentralConfig) -> FastAPI:
     def changes(cp: DeviceCp, since: str = "", limit: int = 1000) -> Response:
         start = _cursor(since)
         joined, last, count = central.store.changes_page(start, _limit(limit, MAX_CHANGES_PAGE))
+        if not count and start > (head := central.store.last_seq()):
+            # a cursor this feed never gave: the centre was restored from a backup or
+            # replaced; "caught up" would keep the replica fresh while it misses every
+            # change the centre numbers again up to that cursor
+            raise CentralError(
+                f"cursor {since} is past the end of this feed ({head}): the replica is of a"
+                " feed the centre no longer has; pull it again from the start",
+                key="cursor_ahead",
+                status=409,
+                since=since,
+                last=str(head),
+            )
         nxt = (str(last) if count else since).encode()
         body = b'{"changes":[' + joined + b'],"next":"' + nxt + b'"}'
         return Response(body, media_type="application/json")

@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 
 #: The key of a page that ends behind the cursor it was asked with (a ``MalformedPage``).
 CURSOR_BACKWARDS = "central_cursor_backwards"
+#: The centre's answer (409) to a cursor past the end of its feed: it was restored from a
+#: backup or replaced, and no longer has the changes this replica's cursor counts.
+CURSOR_AHEAD = "cursor_ahead"
 
 
 class CentralClient(RocarsClient):
@@ -204,8 +207,12 @@ class Puller:
             try:
                 applied = self.catch_up(stop)
             except ApiError as err:
-                self._failed(err.key, str(err))
-                self.link.mark_down(err.key)
+                if err.key == CURSOR_AHEAD:  # the centre answers; its feed is not ours
+                    self.link.mark_up()
+                    self._failed(err.key, str(err), _ahead_detail(err))
+                else:
+                    self._failed(err.key, str(err))
+                    self.link.mark_down(err.key)
             except (MalformedPage, ReplicaError) as err:
                 self._failed(err.key, str(err), _status_detail(err))
             else:
@@ -250,6 +257,15 @@ def check_cursor(since: str, rows: PageRows) -> None:
         )
     if rows.changes and to == at:
         raise MalformedPage(f"a page of {rows.changes} changes did not move the cursor {since!r}")
+
+
+def _ahead_detail(err: ApiError) -> str:
+    detail = err.detail if isinstance(err.detail, dict) else {}
+    return (
+        f"the centre's feed ends at {str(detail.get('last', '?'))[:20]}, before this "
+        f"replica's cursor {str(detail.get('since', '?'))[:20]} (a centre restored or "
+        "replaced): replica not updated; pull it again (docs/sync.md)"
+    )
 
 
 def _status_detail(err: SyncError) -> str:

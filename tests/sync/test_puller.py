@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,13 +17,13 @@ import httpx
 import pytest
 
 from hardware_sim.launch import CentralProcess
-from rocars.client import RocarsClient
+from rocars.client import ApiError, RocarsClient
 from rocars.models import BundleStatus
 from sync.errors import MalformedPage
 from sync.feed import parse_page
 from sync.puller import CentralClient, CentralLink, Puller
 from sync.replica import Replica
-from tests.hardware_sim.centralkit import accounts, cancel_request, trucks
+from tests.hardware_sim.centralkit import accounts, cancel_request, new_cargo, trucks
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
@@ -311,6 +312,65 @@ def test_a_page_that_takes_the_cursor_back_is_refused_and_the_replica_ages(
         if thread.is_alive():
             thread.join(10)
         puller.client.close()
+        replica.close()
+
+
+def test_a_centre_restored_from_a_backup_refuses_the_replicas_cursor_and_it_ages(
+    tmp_path: Path,
+) -> None:
+    """A centre restored from a backup numbers its changes again from where the backup
+    ends. Asked from a cursor past that end it said "caught up" (``next == since``, no
+    changes): the replica stayed fresh for ever and never got the changes the centre
+    numbers again up to its cursor. The centre now answers 409 ``cursor_ahead``; the
+    puller keeps its replica as it was, which ages, so the lanes fail closed."""
+    data = tmp_path / "central"
+    central = CentralProcess(data, synthetic_bundles=50)
+    central.start()
+    central.stop()
+    shutil.copytree(data, tmp_path / "backup")
+    central.start()
+    now = [datetime(2026, 11, 21, 8, 0, tzinfo=UTC)]
+    replica = Replica(tmp_path / "replica.db")
+    try:
+        with RocarsClient(central.url, token=central.token) as client:
+            for _ in range(3):  # changes the backup does not have
+                new_cargo(client)
+        puller = make_puller(central.url, central.token, replica, clock=lambda: now[0])
+        puller.catch_up()
+        cursor, synced = replica.cursor(), replica.last_sync_at()
+        assert cursor == str(centre_seq(central))
+    finally:
+        central.stop()
+    restored = CentralProcess(tmp_path / "backup", synthetic_bundles=50)
+    restored.start()
+    try:
+        assert centre_seq(restored) < int(cursor)
+        now[0] += timedelta(minutes=1)
+        puller = make_puller(
+            restored.url,
+            restored.token,
+            replica,
+            interval_s=0.05,
+            backoff_initial_s=0.02,
+            backoff_max_s=0.05,
+            clock=lambda: now[0],
+        )
+        with pytest.raises(ApiError) as refused:
+            puller.catch_up()
+        assert (refused.value.status, refused.value.key) == (409, "cursor_ahead")
+        stop = threading.Event()
+        thread = threading.Thread(target=puller.run, args=(stop,))
+        thread.start()
+        try:
+            assert wait_for(lambda: puller.last_error == "cursor_ahead")
+            assert f"before this replica's cursor {cursor}" in puller.last_detail
+            assert puller.link.up  # the centre answers: what it says is the problem
+        finally:
+            stop.set()
+            thread.join(5)
+        assert (replica.cursor(), replica.last_sync_at()) == (cursor, synced)
+    finally:
+        restored.stop()
         replica.close()
 
 
