@@ -571,6 +571,15 @@ def main(argv: list[str] | None = None) -> int:
         ),
     )
     parser.add_argument(
+        "--baseline-apart",
+        action="store_true",
+        help=(
+            "send each step's baseline reads after its lanes' reads, not among them: the "
+            "baseline's client and the simulated centre then take no CPU from the agent's "
+            "step, nor the agent from theirs (on a booth network the centre is elsewhere)"
+        ),
+    )
+    parser.add_argument(
         "--baseline-worker", nargs=4, metavar=("BROKER", "CENTRAL", "TOKEN", "LANES")
     )
     parser.add_argument("--sender-worker", nargs=2, metavar=("PLAN", "OUT"))
@@ -742,10 +751,11 @@ def main(argv: list[str] | None = None) -> int:
             f50, f99, fmax = fsync_ms(work)
             e50, e99 = echo_floor(RATE_PER_LANE * max(steps))
             durability = agent_outbox(agents[0][1]).get("durability", "?")
+            when = "after each step's lanes" if args.baseline_apart else "among the lanes' reads"
             if len(agents) == 1:
                 processes = (
-                    f"mosquitto, agent, baseline ({len(base)} lanes), sender, receiver: "
-                    "one process each"
+                    f"mosquitto, agent, baseline ({len(base)} lanes, its reads {when}), "
+                    "sender, receiver: one process each"
                 )
             else:
                 spans = ", ".join(
@@ -755,7 +765,7 @@ def main(argv: list[str] | None = None) -> int:
                 processes = (
                     f"agent: {len(agents)} processes (shards {', '.join(names)}; {names[0]} "
                     f"pulls; lanes {spans}; a step uses the first lanes); mosquitto, baseline "
-                    f"({len(base)} lanes), "
+                    f"({len(base)} lanes, its reads {when}), "
                     "sender, receiver: one process each"
                 )
             print(
@@ -783,17 +793,27 @@ def main(argv: list[str] | None = None) -> int:
                 args.keep.mkdir(parents=True, exist_ok=True)
 
             def one_step(count: int, name: str, cp: str = CP) -> dict[str, list[float]]:
-                """A step of ``count`` lanes reading on ``cp``'s topics, kept as ``name``."""
-                return run_step(
+                """A step of ``count`` lanes reading on ``cp``'s topics, kept as ``name``;
+                with ``--baseline-apart`` the baseline's reads follow in a plan of their own."""
+                apart = args.baseline_apart
+                got = run_step(
                     work,
                     broker,
-                    plan_step(lanes[:count], base, seconds, vrns, rng),
+                    plan_step(lanes[:count], [] if apart else base, seconds, vrns, rng),
                     base,
                     seconds,
                     cp,
                     keep=args.keep / f"step-{name}.json" if args.keep else None,
                     pids=pids,
                 )
+                if not apart:
+                    return got
+                alone = run_step(
+                    work, broker, plan_step([], base, seconds, vrns, rng), base, seconds, cp
+                )
+                for key in ("baseline", "lost_base", "baseline_lane_max"):
+                    got[key] = alone[key]
+                return got
 
             for k, step in enumerate(steps, 1):
                 befores = [agent_metrics(port)["handling"] for _, port, _, _ in agents]

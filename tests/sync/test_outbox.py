@@ -474,7 +474,8 @@ def test_upkeep_threads_run_in_batch_but_a_flusher_answers_wait_for(
 
 # -- the schema's version, and what start-up cannot read ---------------------------------
 
-#: The outbox as agents wrote it before it carried a version (``PRAGMA user_version`` 0).
+#: The outbox as agents wrote it before it carried a version (``PRAGMA user_version`` 0),
+#: frozen here on purpose: sync.outbox.SCHEMA moves on, the files agents wrote do not.
 UNVERSIONED_SCHEMA = """
 CREATE TABLE lanes (
     lane TEXT PRIMARY KEY, last_seq INTEGER NOT NULL, session TEXT, updated_at TEXT NOT NULL
