@@ -225,7 +225,9 @@ class Central:
             self.store.set_meta("created_at", now.isoformat())
             self.store.set_meta("demo", "1" if config.demo else "0")
         self.accounts = AccountBook(self.store)
-        self.certs = CertVerifier(self.ca_cert, self.store.is_revoked)
+        self.certs = CertVerifier(
+            self.ca_cert, self.store.is_revoked, self.store.claim_cert_signature
+        )
         self.tokens = config.token_map()
         self._rng = random.Random(f"{config.seed}/results/{self.store.last_seq()}")
         self._rng_lock = threading.Lock()

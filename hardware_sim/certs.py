@@ -3,7 +3,8 @@
 Stands in for the e-Cert / ID-Cert infrastructure: one self-signed RSA-2048 CA per data
 folder (``DATA/certs/ca.pem``), a leaf per demo driver whose subject carries the account
 number (``UID``), written as ``DATA/certs/{account}.p12`` protected by the driver's PIN.
-A request is signed with RSA PKCS#1 v1.5 SHA-256 over ``rocars.models.signed_content``.
+A request is signed with RSA PKCS#1 v1.5 SHA-256 over ``rocars.models.signed_content``;
+a signature the centre accepted does not work a second time.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import hashlib
 import itertools
 import logging
 import os
@@ -36,6 +38,10 @@ logger = logging.getLogger(__name__)
 
 #: How far a signature's ``signed_at`` may be from the centre's clock.
 SIGNATURE_MAX_AGE = timedelta(minutes=5)
+#: How long past its ``signed_at`` an accepted signature is remembered: its window, and a
+#: minute more, so a copy that passed the age check just before the window closed still
+#: finds it even if another request's clean-up ran in between.
+SIGNATURE_KEPT = SIGNATURE_MAX_AGE + timedelta(minutes=1)
 CA_FILE = "ca.pem"
 CA_KEY_FILE = "ca.key.pem"
 
@@ -338,11 +344,22 @@ def _signing_profile_problem(cert: x509.Certificate) -> str | None:
 
 class CertVerifier:
     """Checks a ``CertificateAuth``: chain and profile, dates, revocation, signature,
-    account, age."""
+    account, age, and that the signature was not accepted before.
 
-    def __init__(self, ca_cert: x509.Certificate, is_revoked: Callable[[int], bool]) -> None:
+    ``claim_signature(digest, keep_until, now)`` records a signature's SHA-256 and says
+    whether it was new (``Store.claim_cert_signature``): atomic, so of two requests with
+    one signature only one is accepted.
+    """
+
+    def __init__(
+        self,
+        ca_cert: x509.Certificate,
+        is_revoked: Callable[[int], bool],
+        claim_signature: Callable[[bytes, datetime, datetime], bool],
+    ) -> None:
         self.ca_cert = ca_cert
         self.is_revoked = is_revoked
+        self.claim_signature = claim_signature
 
     def verify(
         self,
@@ -352,7 +369,14 @@ class CertVerifier:
         bodies: Sequence[dict[str, Any]],
         now: datetime,
     ) -> None:
-        """``bodies``: the request as received and as normalised; one of them must verify."""
+        """``bodies``: the request as received and as normalised; one of them must verify.
+
+        A signature that passes every other check is used up here, last: a copy that does
+        not verify, or is stale, is refused as that. It stays used whatever becomes of the
+        request after (an unknown or bundled CCRN, a cancelled bundle), like an accepted
+        security code, so a captured request refused once cannot pass later when the
+        state has changed; the kiosk signs each attempt anew.
+        """
         try:
             cert = x509.load_pem_x509_certificate(auth.certificate.encode())
         except ValueError as err:
@@ -389,6 +413,13 @@ class CertVerifier:
             raise _refuse(
                 "cert_signature_stale",
                 "signature is more than 5 minutes from the centre's clock",
+                signed_at=to_rfc3339(auth.signed_at),
+            )
+        digest = hashlib.sha256(signature).digest()
+        if not self.claim_signature(digest, auth.signed_at + SIGNATURE_KEPT, now):
+            raise _refuse(
+                "cert_signature_used",
+                "signature already used: the kiosk must sign again",
                 signed_at=to_rfc3339(auth.signed_at),
             )
 

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ FIRST_CCRN = 1_001_041_258
 FIRST_UBR = 9_110_635_860
 LAST_NUMBER = 9_999_999_999
 UBR_BLOCK_LEASE = timedelta(days=7)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -66,6 +67,8 @@ CREATE TABLE IF NOT EXISTS ubr_blocks(
     first TEXT PRIMARY KEY, count INTEGER NOT NULL, cp TEXT NOT NULL,
     leased_at TEXT NOT NULL, expires_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS revoked_certs(serial TEXT PRIMARY KEY, revoked_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cert_signatures(
+    digest BLOB PRIMARY KEY, keep_until_ms INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS demo_accounts(account TEXT PRIMARY KEY, json TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS demo_trucks(pos INTEGER PRIMARY KEY, json TEXT NOT NULL);
 """
@@ -74,6 +77,7 @@ _INDEXES = """
 CREATE INDEX IF NOT EXISTS bundles_active_vrn ON bundles(vrn) WHERE status = 'active';
 CREATE INDEX IF NOT EXISTS bundles_active_plate ON bundles(second_plate)
     WHERE status = 'active' AND second_plate IS NOT NULL;
+CREATE INDEX IF NOT EXISTS cert_signatures_keep ON cert_signatures(keep_until_ms);
 """
 
 
@@ -89,6 +93,11 @@ class CentralError(SimError):
 
 def _dumps(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _ms(at: datetime) -> int:
+    """Milliseconds since the epoch: an instant that compares right in SQL, whatever zone."""
+    return (at - _EPOCH) // timedelta(milliseconds=1)
 
 
 @dataclass(frozen=True)
@@ -524,6 +533,23 @@ class Store:
                 " ON CONFLICT(account) DO UPDATE SET step = excluded.step"
                 " WHERE excluded.step > code_steps.step",
                 (account, step),
+            )
+            return cursor.rowcount == 1
+
+    def claim_cert_signature(self, digest: bytes, keep_until: datetime, now: datetime) -> bool:
+        """Record an accepted certificate signature (its SHA-256) until ``keep_until``;
+        False if it is recorded already (the signature was used).
+
+        Signatures whose ``keep_until`` is before ``now`` are dropped first, so the table
+        holds only those of the last few minutes. The claim is one statement, so two
+        requests with the same signature cannot both claim it.
+        """
+        with self._tx() as conn:
+            conn.execute("DELETE FROM cert_signatures WHERE keep_until_ms < ?", (_ms(now),))
+            cursor = conn.execute(
+                "INSERT INTO cert_signatures(digest, keep_until_ms) VALUES (?, ?)"
+                " ON CONFLICT(digest) DO NOTHING",
+                (digest, _ms(keep_until)),
             )
             return cursor.rowcount == 1
 

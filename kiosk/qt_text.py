@@ -80,6 +80,7 @@ MESSAGE_KEYS: tuple[str, ...] = (
     QT_TRANSLATE_NOOP("Messages", "cert_untrusted"),
     QT_TRANSLATE_NOOP("Messages", "cert_signature_invalid"),
     QT_TRANSLATE_NOOP("Messages", "cert_signature_stale"),
+    QT_TRANSLATE_NOOP("Messages", "cert_signature_used"),
     QT_TRANSLATE_NOOP("Messages", "cert_account_mismatch"),
     QT_TRANSLATE_NOOP("Messages", "ccrn_not_found"),
     QT_TRANSLATE_NOOP("Messages", "ubr_not_found"),

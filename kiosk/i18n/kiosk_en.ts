@@ -492,6 +492,10 @@
       <translation>The signature is too old. Please sign again.</translation>
     </message>
     <message>
+      <source>cert_signature_used</source>
+      <translation>This signature has already been used. Please sign again.</translation>
+    </message>
+    <message>
       <source>cert_unreadable</source>
       <translation>The certificate file cannot be read.</translation>
     </message>

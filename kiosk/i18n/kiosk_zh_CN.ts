@@ -492,6 +492,10 @@
       <translation>签署已逾时，请再签署。</translation>
     </message>
     <message>
+      <source>cert_signature_used</source>
+      <translation>此签署已使用过，请再签署。</translation>
+    </message>
+    <message>
       <source>cert_unreadable</source>
       <translation>无法读取证书文件。</translation>
     </message>

@@ -492,6 +492,10 @@
       <translation>簽署已逾時，請再簽署。</translation>
     </message>
     <message>
+      <source>cert_signature_used</source>
+      <translation>此簽署已使用過，請再簽署。</translation>
+    </message>
+    <message>
       <source>cert_unreadable</source>
       <translation>無法讀取證書檔案。</translation>
     </message>

@@ -684,13 +684,16 @@ def test_concurrent_bundles_of_one_ccrn_exactly_one_wins(
     cargo = kit.new_cargo(client)
     others = [kit.new_cargo(client) for _ in range(6)]
 
-    def signed(vrn: str, ccrns: list[str]) -> dict[str, Any]:
-        # signed by certificate: a security code would be accepted for one request only
+    at = utc_now()
+
+    def signed(vrn: str, ccrns: list[str], n: int = 0) -> dict[str, Any]:
+        # signed by certificate, each request its own signature (a signature, like a
+        # security code, is accepted once): 1 ms apart, so the signatures differ
         body = kit.bundle_body(acc, vrn, ccrns, auth={"method": "certificate"})
-        body["auth"] = kit.cert_auth(acc, "bundle", body)
+        body["auth"] = kit.cert_auth(acc, "bundle", body, at + timedelta(milliseconds=n))
         return body
 
-    bodies = [signed("CO1", [cargo.ccrn])] * 6
+    bodies = [signed("CO1", [cargo.ccrn], n) for n in range(6)]
     bodies += [signed("CO2", [c.ccrn]) for c in others]
 
     def post(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -157,6 +159,109 @@ def test_tampered_wrong_account_and_stale_signatures(
     assert post(shared, not_pem).json()["error"] == "cert_untrusted"
     assert client.get_cargo(c1.ccrn).status is CargoStatus.SUBMITTED
     assert post(shared, signed_bundle(acc, "CE4", [c1.ccrn])).status_code == 200
+
+
+def test_a_signed_request_replayed_is_refused_and_changes_nothing(
+    client: RocarsClient, shared: CentralProcess
+) -> None:
+    """A captured bundle request, sent again after the driver cancelled that bundle, must
+    not bundle the CCRNs again; a captured cancel sent again is refused too. The driver
+    signing the same request anew is fine."""
+    acc = kit.account(shared, "valid", 1)
+    c1, c2 = kit.new_cargo(client), kit.new_cargo(client)
+    bundle = signed_bundle(acc, "CE6", [c1.ccrn, c2.ccrn])
+    r = post(shared, bundle)
+    assert r.status_code == 200, r.text
+    ubr = r.json()["ubr"]
+    cancel: dict[str, Any] = {"account": acc["account"], "password": acc["password"]}
+    cancel["auth"] = kit.cert_auth(acc, cancel_op(ubr), cancel)
+    with kit.http(shared) as h:
+        assert h.request("DELETE", f"/v1/bundles/{ubr}", json=cancel).status_code == 200
+    assert client.get_cargo(c1.ccrn).status is CargoStatus.SUBMITTED
+    cursor = client.changes("", 10_000).next
+    r = post(shared, bundle)
+    assert (r.status_code, r.json().get("error")) == (403, "cert_signature_used"), r.text
+    message = r.json()["detail"]["message"]
+    assert "already used" in message
+    assert "sign again" in message
+    with kit.http(shared) as h:
+        r = h.request("DELETE", f"/v1/bundles/{ubr}", json=cancel)
+    assert (r.status_code, r.json().get("error")) == (403, "cert_signature_used"), r.text
+    # a used signature on other content is still first of all a signature that does not
+    # verify, and a wrong password is still a wrong password
+    tampered = {**bundle, "ccrns": [c1.ccrn]}
+    r = post(shared, tampered)
+    assert (r.status_code, r.json()["error"]) == (403, "cert_signature_invalid")
+    r = post(shared, {**bundle, "password": "000000" if acc["password"] != "000000" else "1"})
+    assert (r.status_code, r.json()["error"]) == (403, "credentials_invalid")
+    assert client.changes(cursor, 100).changes == []
+    assert client.get_cargo(c1.ccrn).status is CargoStatus.SUBMITTED
+    assert client.get_cargo(c2.ccrn).status is CargoStatus.SUBMITTED
+    assert [b.ubr for b in client.bundles_for_ccrn(c1.ccrn)] == [ubr]
+    assert client.get_bundle(ubr).status is BundleStatus.CANCELLED
+    # the kiosk signs again (a new signed_at, so a new signature): accepted
+    r = post(shared, signed_bundle(acc, "CE6", [c1.ccrn, c2.ccrn]))
+    assert r.status_code == 200, r.text
+    assert r.json()["ubr"] != ubr
+
+
+def test_a_signature_is_used_even_when_its_request_then_fails(
+    client: RocarsClient, shared: CentralProcess
+) -> None:
+    """Refused for a bundled CCRN once, the same signed request must not pass later, when
+    the CCRN is free again."""
+    acc = kit.account(shared, "valid", 0)
+    cargo = kit.new_cargo(client)
+    r = post(shared, signed_bundle(acc, "CE9", [cargo.ccrn]))
+    assert r.status_code == 200, r.text
+    ubr = r.json()["ubr"]
+    again = signed_bundle(acc, "CE9", [cargo.ccrn])
+    r = post(shared, again)
+    assert (r.status_code, r.json()["error"]) == (409, "ccrn_already_bundled")
+    client.cancel_bundle(ubr, kit.cancel_request(acc))
+    r = post(shared, again)
+    assert (r.status_code, r.json().get("error")) == (403, "cert_signature_used"), r.text
+    assert client.get_cargo(cargo.ccrn).status is CargoStatus.SUBMITTED
+
+
+def test_one_signed_request_sent_many_times_at_once_works_once(
+    client: RocarsClient, shared: CentralProcess
+) -> None:
+    acc = kit.account(shared, "valid", 2)
+    body = signed_bundle(acc, "CE7", [kit.new_cargo(client).ccrn])
+    copies = 8
+    start = threading.Barrier(copies)
+
+    def send(_: int) -> tuple[int, dict[str, Any]]:
+        with kit.http(shared) as h:
+            start.wait(timeout=10)
+            r = h.post("/v1/bundles", json=body)
+        return r.status_code, r.json()
+
+    with ThreadPoolExecutor(max_workers=copies) as pool:
+        answers = list(pool.map(send, range(copies)))
+    assert sorted(status for status, _ in answers) == [200] + [403] * (copies - 1), answers
+    assert {a["error"] for s, a in answers if s == 403} == {"cert_signature_used"}
+
+
+def test_a_used_signature_stays_used_after_a_restart(central: CentralProcess) -> None:
+    with RocarsClient(central.url, token=central.token) as client:
+        acc = kit.account(central, "valid", 0)
+        cargo = kit.new_cargo(client)
+        body = signed_bundle(acc, "CE8", [cargo.ccrn])
+        r = post(central, body)
+        assert r.status_code == 200, r.text
+        ubr = r.json()["ubr"]
+        cancel: dict[str, Any] = {"account": acc["account"], "password": acc["password"]}
+        cancel["auth"] = kit.cert_auth(acc, cancel_op(ubr), cancel)
+        with kit.http(central) as h:
+            assert h.request("DELETE", f"/v1/bundles/{ubr}", json=cancel).status_code == 200
+    central.stop()
+    central.start()
+    r = post(central, body)
+    assert (r.status_code, r.json().get("error")) == (403, "cert_signature_used"), r.text
+    with RocarsClient(central.url, token=central.token) as client:
+        assert client.get_cargo(cargo.ccrn).status is CargoStatus.SUBMITTED
 
 
 def test_p12_needs_its_pin(shared: CentralProcess) -> None:

@@ -19,7 +19,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from hardware_sim import certs
 from hardware_sim.certs import CertVerifier, DriverCert, create_driver_certs, sign_request
-from hardware_sim.store import CentralError
+from hardware_sim.store import CentralError, Store
 from rocars.models import CertificateAuth, signed_content
 from rocars.timeutil import utc_now
 from tests.hardware_sim import centralkit as kit
@@ -59,7 +59,10 @@ def test_verifier_checks_in_order(tmp_path: Path) -> None:
         now,
         revoked.add,
     )
-    verifier = CertVerifier(certs.load_or_create_ca(tmp_path), lambda s: s in revoked)
+    store = Store(tmp_path / "c.sqlite3")
+    verifier = CertVerifier(
+        certs.load_or_create_ca(tmp_path), lambda s: s in revoked, store.claim_cert_signature
+    )
     body = {"account": "123456", "vrn": "AB1"}
     good = CertificateAuth.model_validate(sign_request(paths["123456"], "1111", "bundle", body))
     verifier.verify(good, "123456", "bundle", [body], now)
@@ -69,16 +72,19 @@ def test_verifier_checks_in_order(tmp_path: Path) -> None:
             verifier.verify(auth, account, op, [body], now)
         return info.value.key
 
+    assert refused(good) == "cert_signature_used"
+    # the checks before it still come first: a used signature that does not verify ...
     assert refused(good, op="cancel") == "cert_signature_invalid"
     assert refused(good, account="234567") == "cert_account_mismatch"
     bad = CertificateAuth.model_validate(sign_request(paths["234567"], "2222", "bundle", body))
     assert refused(bad, account="234567") == "cert_revoked"
     later = now + timedelta(minutes=6)
-    with pytest.raises(CentralError, match="5 minutes"):
+    with pytest.raises(CentralError, match="5 minutes"):  # ... or is stale
         verifier.verify(good, "123456", "bundle", [body], later)
     with pytest.raises(CentralError) as info:
         verifier.verify(good, "123456", "bundle", [body], now + timedelta(days=400))
     assert info.value.key == "cert_expired"
+    store.close()
 
 
 def _signed(
@@ -140,7 +146,10 @@ def test_a_certificate_that_may_not_sign_requests_is_refused(
     does not sign a driver's request, even from the ROCARS CA and correctly signed."""
     certs.load_or_create_ca(tmp_path)
     cert, key = kit.custom_leaf(tmp_path, "123456", **extensions)
-    verifier = CertVerifier(certs.load_or_create_ca(tmp_path), lambda s: False)
+    store = Store(tmp_path / "c.sqlite3")
+    verifier = CertVerifier(
+        certs.load_or_create_ca(tmp_path), lambda s: False, store.claim_cert_signature
+    )
     body = {"account": "123456", "vrn": "AB1"}
     with pytest.raises(CentralError, match=why) as info:
         verifier.verify(_signed(cert, key, body), "123456", "bundle", [body], utc_now())
@@ -148,6 +157,7 @@ def test_a_certificate_that_may_not_sign_requests_is_refused(
     # the same certificate with the driver profile is fine
     good, good_key = kit.custom_leaf(tmp_path, "123456", eku=[kit.CLIENT_AUTH])
     verifier.verify(_signed(good, good_key, body), "123456", "bundle", [body], utc_now())
+    store.close()
 
 
 def test_a_certificate_whose_extensions_do_not_parse_is_refused_not_a_crash(

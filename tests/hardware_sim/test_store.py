@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-from datetime import UTC, datetime
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hardware_sim.store import Store, synthetic_vrn
@@ -80,3 +83,60 @@ def test_a_crossing_marks_its_bundle_used_as_the_model_would(tmp_path: Path) -> 
     assert store.active_bundles_for_plate(synthetic_vrn(3)) == []
     assert [b.ubr for b in store.active_bundles_for_plate(synthetic_vrn(4))] == [str(first + 4)]
     store.close()
+
+
+def _kept(store: Store) -> int:
+    with store._lock:
+        return int(store._conn.execute("SELECT count(*) FROM cert_signatures").fetchone()[0])
+
+
+def test_a_certificate_signature_is_claimed_once_and_dropped_after_its_time(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "c.sqlite3")
+    now = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
+    first, second, third = (hashlib.sha256(bytes([n])).digest() for n in range(3))
+    keep = now + timedelta(minutes=6)
+    assert store.claim_cert_signature(first, keep, now)
+    assert not store.claim_cert_signature(first, keep, now + timedelta(minutes=5))
+    assert store.claim_cert_signature(second, keep + timedelta(minutes=1), now)
+    store.close()
+    store = Store(tmp_path / "c.sqlite3")  # a restart keeps them
+    assert not store.claim_cert_signature(first, keep, now)
+    assert _kept(store) == 2
+    # at its keep_until it is still kept; after it, the next claim drops it
+    assert store.claim_cert_signature(third, keep + timedelta(minutes=6), keep)
+    assert _kept(store) == 3
+    later = keep + timedelta(milliseconds=1)
+    assert not store.claim_cert_signature(third, keep + timedelta(minutes=6), later)
+    assert _kept(store) == 2
+    # so the table holds only signatures whose time is not over: bounded
+    for minute in range(60):
+        at = later + timedelta(minutes=minute)
+        assert store.claim_cert_signature(
+            hashlib.sha256(b"n%d" % minute).digest(), at + timedelta(minutes=6), at
+        )
+    assert _kept(store) == 7
+    store.close()
+
+
+def test_one_signature_claimed_at_once_through_two_connections_is_claimed_once(
+    tmp_path: Path,
+) -> None:
+    """The claim is one SQL statement: it holds across connections, not only behind one
+    store's lock."""
+    stores = [Store(tmp_path / "c.sqlite3") for _ in range(2)]
+    now = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
+    digest = hashlib.sha256(b"signature").digest()
+    tries = 16
+    start = threading.Barrier(tries)
+
+    def claim(n: int) -> bool:
+        start.wait(timeout=10)
+        return stores[n % 2].claim_cert_signature(digest, now + timedelta(minutes=6), now)
+
+    with ThreadPoolExecutor(max_workers=tries) as pool:
+        won = list(pool.map(claim, range(tries)))
+    assert won.count(True) == 1
+    for store in stores:
+        store.close()

@@ -19,7 +19,7 @@ KIOSK = ROOT / "kiosk"
 API_KEYS = {
     "central_unavailable", "validation_error", "payload_too_large", "credentials_invalid",
     "security_code_invalid", "security_code_used", "account_locked", "cert_expired", "cert_revoked", "cert_untrusted",
-    "cert_signature_invalid", "cert_signature_stale", "cert_account_mismatch", "ccrn_not_found",
+    "cert_signature_invalid", "cert_signature_stale", "cert_signature_used", "cert_account_mismatch", "ccrn_not_found",
     "ubr_not_found", "cargo_bundled", "ccrn_already_bundled", "ccrn_not_in_bundle",
     "ccrn_direction_mismatch", "ccrn_vrn_mismatch", "bundle_not_active", "bundle_not_yours",
     "expected_date_out_of_window", "ccrn_invalid", "ubr_invalid", "vrn_invalid",

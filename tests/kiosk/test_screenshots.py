@@ -195,6 +195,8 @@ def test_every_screen_in_every_language(
     model.back()
     shot("sign_cert", model.choose_certificate)
     shot("sign_pin", lambda: model.pick_certificate(model.certificates[0]))
+    # a signature the centre took already (a request sent twice)
+    shot("sign_pin_used", notice("cert_signature_used"))
     model.back()
     model.back()
     model.choose_code()
