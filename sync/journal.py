@@ -20,7 +20,9 @@ a second process on the same files is refused. Each line is
 session). A line torn by a power cut, or a write that did not get
 through, lacks its end of line (it is the last of its file) and is skipped with a
 warning; an append that fails takes back what it wrote, so the next line starts clean.
-A whole line that fails its checksum or its format was not torn: it is damaged (bit rot,
+When it cannot (the take-back fails too), the next append starts with ``TAKE_BACK``
+(``~`` and an end of line): the half line then ends with it, and is skipped like a torn
+one (its change went to SQLite when the append failed). A whole line that fails its checksum or its format was not torn: it is damaged (bit rot,
 a hand edit), and start-up keeps its bytes in the outbox's ``quarantine`` table before
 the files are emptied. A change to this format is a new outbox ``SCHEMA_VERSION``: an
 older agent refuses the outbox (and its journal) instead of reading it.
@@ -92,6 +94,11 @@ def decode(line: bytes) -> JournalEntry | None:
         return None
 
 
+#: What the next append starts with after a failed one could not be taken back: it ends
+#: the half line with a mark no whole line has (each ends with a session's JSON or a tab).
+TAKE_BACK = b"~\n"
+
+
 class LaneJournal:
     """The two files. Not thread-safe: the outbox calls it under its writer lock (and
     ``sync`` from its flusher, which only syncs)."""
@@ -136,11 +143,17 @@ class LaneJournal:
         for path in self.paths:
             with path.open("rb") as file:
                 for number, line in enumerate(file, 1):
-                    if line == b"\n":  # where a failed append was cut short
+                    if line in (b"\n", TAKE_BACK):  # where a failed append was cut short
                         continue
                     entry = decode(line)
                     if entry is not None:
                         entries.append(entry)
+                    elif line.endswith(TAKE_BACK):
+                        logger.warning(
+                            "lane journal %s: line %d is a failed append's half, skipped",
+                            path,
+                            number,
+                        )
                     elif not line.endswith(b"\n"):
                         logger.warning(
                             "lane journal %s: line %d is damaged (torn), skipped", path, number
@@ -157,7 +170,7 @@ class LaneJournal:
         of it left) when it did not go in."""
         fd = self._fds[self.current]
         if self._torn:
-            line = b"\n" + line
+            line = TAKE_BACK + line
         try:
             written = os.write(fd, line)
         except OSError as err:
@@ -180,7 +193,7 @@ class LaneJournal:
         try:
             os.ftruncate(fd, self.size)  # a torn line would spoil the next one
         except OSError as cut:
-            # the line may be half there: the next append starts on a fresh line
+            # the line may be half there: the next append ends it with TAKE_BACK
             if first:
                 logger.error("lane journal: cannot take back a failed append: %s", cut)
             self._torn = True

@@ -302,3 +302,36 @@ def test_a_damaged_line_and_an_unreadable_session_are_kept_aside_not_dropped(
         assert [f.stat().st_size for f in journal_paths(path)] == [0, 0]
     finally:
         outbox.close()
+
+
+class _HalfWrites:
+    """``os`` for the journal, but a write puts half its bytes in and says so, and a
+    take-back fails: a disk that fills up mid-line, then refuses the cut."""
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(os, name)
+
+    @staticmethod
+    def write(fd: int, data: bytes) -> int:
+        return os.write(fd, data[: len(data) // 2])
+
+    @staticmethod
+    def ftruncate(fd: int, size: int) -> None:
+        raise OSError(28, "No space left on device")
+
+
+def test_a_failed_append_that_could_not_be_taken_back_is_skipped_not_kept_aside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The half line stays; the next append ends it before its own. It was read as a
+    damaged whole line and kept in quarantine, with /health not ok for good, though its
+    change had gone to SQLite when the append failed."""
+    journal = LaneJournal(tmp_path / "outbox.db")
+    with monkeypatch.context() as patch:
+        patch.setattr("sync.journal.os", _HalfWrites())
+        assert journal.append(encode("L01", 1, STAMP, SESSION)) is False
+    assert journal.append(encode("L01", 2, STAMP, SESSION)) is True
+    entries, damaged = journal.scan()
+    assert [(e.lane, e.last_seq) for e in entries] == [("L01", 2)]
+    assert damaged == []
+    journal.close()
