@@ -121,6 +121,11 @@ class Uploader:
             )
         if self.last_status in ENDPOINT_STATUSES:
             return f"the centre has no event upload at central.url ({answer}): check central.url"
+        if 400 <= self.last_status < 500:
+            return (
+                f"the centre refuses every record sent, each alone ({answer}): they stay in "
+                "the outbox; check the centre and any proxy before it"
+            )
         return self.last_error
 
     def upload_once(self) -> int:
@@ -139,10 +144,24 @@ class Uploader:
                 logger.error("outbox record %s is not a JSON object: kept as rejected", p.id)
                 marks[p.id] = ("rejected", UNREADABLE)
         changed = self._mark(marks, set()) if marks else 0
-        return changed + (self._send(readable) if readable else 0)
+        refused: list[tuple[PendingRecord, ApiError]] = []
+        answered = self._send(readable, refused) if readable else 0
+        if refused and not answered:
+            # every record refused, each alone: that is about the call (a proxy's 400,
+            # a centre that changed its API), not the records; parked, all of them would
+            # stop uploading until a restart. Kept pending, retried with backoff, and said
+            # in ``problem``; parked once the centre takes another record beside one.
+            raise refused[-1][1]
+        return changed + answered + sum(self._park(record, err) for record, err in refused)
 
-    def _send(self, records: list[PendingRecord], halved: bool = False) -> int:
-        """Upload ``records``; a refusal of several halves them, of one parks it."""
+    def _send(
+        self,
+        records: list[PendingRecord],
+        refused: list[tuple[PendingRecord, ApiError]],
+        halved: bool = False,
+    ) -> int:
+        """Upload ``records``; records marked. A refusal of several halves them; a record
+        refused alone goes to ``refused`` (``upload_once`` parks it)."""
         try:
             # sent as stored: one json.dumps of the batch kept the GIL 0.5-1 ms (a plate
             # read waited); the check before is a json.loads a record, the GIL free between
@@ -152,7 +171,8 @@ class Uploader:
                 raise
             self.metrics.inc("rocars_sync_upload_errors_total", key=err.key)
             if len(records) == 1:
-                return self._park(records[0], err)
+                refused.append((records[0], err))
+                return 0
             half = len(records) // 2
             logger.log(
                 logging.INFO if halved else logging.WARNING,
@@ -163,7 +183,9 @@ class Uploader:
                 half,
                 len(records) - half,
             )
-            return self._send(records[:half], True) + self._send(records[half:], True)
+            return self._send(records[:half], refused, True) + self._send(
+                records[half:], refused, True
+            )
         marks: dict[str, tuple[str, str | None]] = {}
         sent = {p.id for p in records}
         for item in results:

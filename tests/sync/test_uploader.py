@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from hardware_sim.launch import CentralProcess
+from rocars.client import ApiError
 from rocars.messages import InstructionCode, PlateRead
 from rocars.models import ClearanceRecord
 from sync.outbox import Outbox
@@ -224,9 +225,15 @@ def test_a_batch_too_large_is_split_and_a_record_too_large_alone_is_parked(
         # ... the agent's start-up puts it back in the queue, once (here by hand)
         assert outbox.retry_refused() == 1
         assert (outbox.depth(), outbox.count("refused")) == (1, 0)
-        assert uploader_for(outbox, client).upload_once() == 1  # refused again: parked again
+        # refused again, alone: nothing tells the record from the call, so it stays pending
+        with pytest.raises(ApiError):
+            uploader_for(outbox, client).upload_once()
+        assert (outbox.depth(), outbox.count("refused")) == (1, 0)
+        # ... and is parked again once the centre takes a record beside it
+        outbox.save("L01", 32, None, [record(32)], NOW)
+        assert uploader_for(outbox, client).upload_once() == 2
         assert outbox.refused()[0][:2] == (record(10).id, 413)
-        assert len(outbox.recent(100)) == 31  # nothing deleted
+        assert len(outbox.recent(100)) == 32  # nothing deleted
         assert outbox.recent(100)[-11]["upload"]["state"] == "refused"
     finally:
         client.close()
@@ -314,6 +321,34 @@ def test_a_record_the_centre_refuses_is_isolated_by_halving_and_parked(
         assert uploader.upload_once() == 0  # parked records are not sent again
         assert len(events_centre.batches) == calls
     finally:
+        client.close()
+        outbox.close()
+
+
+def test_a_centre_that_refuses_every_record_parks_none(
+    events_centre: EventsCentre, tmp_path: Path
+) -> None:
+    """A proxy's 400 to every call (or a centre that changed its API) is about the call,
+    not the records: parked, every record would stop uploading until a restart."""
+    events_centre.refuse = lambda ids: (400, "bad_request")
+    outbox = Outbox(tmp_path / "outbox.db")
+    outbox.save("L01", 1, None, [record(n) for n in range(20)], NOW)
+    client = CentralClient(events_centre.url, token="t", timeout=5)
+    uploader = Uploader(
+        outbox, client, batch=100, interval_s=0.05, backoff_initial_s=0.05, backoff_max_s=0.1
+    )
+    stop, thread = run_uploader(uploader)
+    try:
+        assert wait_for(lambda: uploader.last_error == "bad_request")
+        assert "refuses every record" in uploader.problem
+        assert (outbox.depth(), outbox.count("refused")) == (20, 0)
+        events_centre.refuse = lambda ids: None  # the proxy is mended: all of them go
+        assert wait_for(lambda: outbox.depth() == 0)
+        assert (outbox.count("uploaded"), outbox.count("refused")) == (20, 0)
+        assert wait_for(lambda: uploader.problem == "")
+    finally:
+        stop.set()
+        thread.join(10)
         client.close()
         outbox.close()
 
