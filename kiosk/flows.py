@@ -680,10 +680,13 @@ class Kiosk:
             if mode == QueryMode.CCRN:
                 # Both at once: each may wait for a slow centre as long as the agent does,
                 # and the person waits for the slower one, not for the two in turn.
-                with ThreadPoolExecutor(1, thread_name_prefix="kiosk-query") as other:
+                other = ThreadPoolExecutor(1, thread_name_prefix="kiosk-query")
+                try:
                     pending = other.submit(self.api.query_bundles_for_ccrn, key)
                     cargo = self.api.query_cargo(key)
                     bundles = pending.result()
+                finally:  # a cargo error is shown at once, not after the other call
+                    other.shutdown(wait=False, cancel_futures=True)
                 return bundles.value, cargo.value, bundles.stale_since or cargo.stale_since
             one = self.api.query_bundle(key)
             return [one.value], None, one.stale_since

@@ -24,10 +24,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rocars.bus import MAX_PACKET_BYTES
 from rocars.errors import RocarsError
 from rocars.ids import ControlPoint, validate_lane, validate_shard
-from rocars.topics import ROOT
+from rocars.topics import MAX_PACKET_BYTES, ROOT
 
 PBKDF2_ITERATIONS = 101  # mosquitto 2's default for $7$ hashes
 

@@ -26,6 +26,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from rocars.config import parse_broker_url, secret
 from rocars.messages import Message
 from rocars.threads import name_thread
+from rocars.topics import MAX_PACKET_BYTES
 
 if TYPE_CHECKING:
     from paho.mqtt.client import _InPacket
@@ -34,9 +35,6 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[str, bytes], None]
 
-#: the largest MQTT packet of the bus (mosquitto's ``max_packet_size``, rocars.brokerconf):
-#: a status listing every lane of a site is ~2 KB, an instruction ~0.5 KB
-MAX_PACKET_BYTES = 65_536
 #: a PUBLISH's bytes beside its topic and payload: fixed header (≤ 5), topic length (2),
 #: packet id (2)
 _PUBLISH_OVERHEAD = 9

@@ -9,6 +9,10 @@ from rocars.errors import BadPayload, InvalidIdentifier
 from rocars.ids import ControlPoint, validate_device, validate_lane, validate_shard
 
 ROOT = "rocars"
+#: the largest MQTT packet of the bus (mosquitto's ``max_packet_size``, rocars.brokerconf;
+#: ``Bus.publish`` refuses more): a status listing every lane of a site is ~2 KB, an
+#: instruction ~0.5 KB
+MAX_PACKET_BYTES = 65_536
 
 
 class LaneTopic(StrEnum):
