@@ -26,14 +26,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import httpx
 
-from hardware_sim.accounts import CODE_STEP_S, totp_now
+from hardware_sim.accounts import CODE_STEP_S, code_step, totp_now
 from hardware_sim.certs import KEY_POOL_ENV
 from hardware_sim.errors import SimError
 from rocars.broker import free_port
@@ -42,11 +42,6 @@ from rocars.timeutil import utc_now
 logger = logging.getLogger(__name__)
 
 DEFAULT_TOKEN = "dev-central-token"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _code_step(at: datetime) -> int:
-    return int((at - _EPOCH).total_seconds()) // CODE_STEP_S
 
 
 class CentralStartError(SimError):
@@ -225,16 +220,16 @@ class CentralProcess:
         account, secret = str(driver["account"]), str(driver["totp_secret"])
         offset = self._code_clock()
         at = utc_now() + offset
-        step = _code_step(at)
+        step = code_step(at)
         last = self._code_steps.get(account)
         if last is not None and step <= last:
-            wait = timedelta(seconds=(last + 1) * CODE_STEP_S) - (at - _EPOCH)
+            wait = timedelta(seconds=(last + 1) * CODE_STEP_S - at.timestamp())
             if self.test_clock:
                 offset = self._code_clock(advance=wait)
             else:
                 time.sleep(wait.total_seconds())
             at = utc_now() + offset
-            step = _code_step(at)
+            step = code_step(at)
         self._code_steps[account] = step
         return totp_now(secret, at)
 

@@ -440,9 +440,9 @@ class Outbox:
         last_seq, session = max(found, key=lambda row: row[0])
         if session is None:
             return LaneRow(lane, int(last_seq), None)
-        problem = _session_problem(session)
-        if problem is None:
-            return LaneRow(lane, int(last_seq), Session.model_validate_json(session))
+        parsed, problem = _parse_session(session)
+        if parsed is not None:
+            return LaneRow(lane, int(last_seq), parsed)
         # start-up set every such session aside (``_check_sessions``): not seen here
         # unless the file was changed by hand since; set aside too, never dropped
         self._write_now(
@@ -800,7 +800,7 @@ class Outbox:
             unreadable = [
                 (str(lane), int(seq), text, stamp, problem)
                 for lane, seq, text, stamp in stored
-                if (problem := _session_problem(text)) is not None
+                if (problem := _parse_session(text)[1])
             ]
             if not unreadable:
                 return
@@ -1125,13 +1125,12 @@ def _stored_version(path: Path) -> int:
         conn.close()
 
 
-def _session_problem(text: str | bytes) -> str | None:
-    """Why a stored session does not validate (cut to ``REASON_MAX``); None when it does."""
+def _parse_session(text: str | bytes) -> tuple[Session | None, str]:
+    """A stored session, or None and why it does not validate (cut to ``REASON_MAX``)."""
     try:
-        Session.model_validate_json(text)
+        return Session.model_validate_json(text), ""
     except ValueError as err:
-        return str(err)[:REASON_MAX]
-    return None
+        return None, str(err)[:REASON_MAX] or "does not validate"
 
 
 def _damaged_aside(line: DamagedLine) -> _Aside:
