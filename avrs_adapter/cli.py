@@ -75,7 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cp", required=True, help="control point code (SBC) or IVRS key")
     parser.add_argument("--lane", required=True, help="lane id (L01)")
     parser.add_argument("--device", default="", help="device id in PlateRead (lpr0 / cam0)")
-    parser.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="mqtt://HOST:PORT")
+    parser.add_argument(
+        "--broker",
+        default="mqtt://127.0.0.1:1883",
+        help="mqtt://HOST:PORT, or mqtts://HOST:PORT for TLS",
+    )
     parser.add_argument(
         "--settle",
         type=float,

@@ -481,7 +481,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--trucks", type=int, default=None, help="end after N trucks (default: until Ctrl-C)"
     )
     parser.add_argument("--seed", type=int, default=7, help="scenario and demo data seed")
-    parser.add_argument("--broker", default="", help="mqtt://HOST:PORT (default: embedded broker)")
+    parser.add_argument(
+        "--broker",
+        default="",
+        help="mqtt://HOST:PORT or mqtts://HOST:PORT (default: embedded broker)",
+    )
     parser.add_argument("--cp", default="SBC", choices=[cp.value for cp in ControlPoint])
     parser.add_argument("--direction", default="import", choices=[d.value for d in Direction])
     parser.add_argument("--lanes", type=int, default=2, help="number of lanes (1-16)")

@@ -3,6 +3,12 @@
 QoS 1, a retained last will, ``connect_async`` + ``loop_start`` so a broker that is
 down at start-up is retried, subscriptions renewed on every reconnect, TCP_NODELAY on
 the socket. Message handlers run on paho's thread: a Qt app hands over through a signal.
+
+``mqtts://HOST:PORT`` speaks TLS 1.2 or later and checks the broker's certificate and
+name against the CA file in ``ROCARS_MQTT_CAFILE`` (else the system's CAs): a password
+sent over the booth LAN in clear could be used to publish plate reads for a lane. A
+certificate that fails the check (expired, another CA's, another host's) is logged once
+with the reason, kept in ``Bus.problem``, and the connection retried as for a broker down.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import logging
 import os
 import select
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +30,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from rocars.config import parse_broker_url, secret
+from rocars.config import parse_broker, secret
+from rocars.errors import ConfigError
 from rocars.messages import Message
 from rocars.threads import name_thread
 from rocars.topics import MAX_PACKET_BYTES
@@ -55,6 +63,47 @@ def broker_credentials(username: str = "") -> tuple[str, str]:
     """
     user = username or os.environ.get("ROCARS_MQTT_USERNAME", "")
     return user, (secret("mqtt_password", "") if user else "")
+
+
+def broker_tls_context(cafile: str = "") -> ssl.SSLContext:
+    """A client's TLS context for the broker: TLS 1.2 or later, its certificate checked
+    against ``cafile`` (given, else ``ROCARS_MQTT_CAFILE``, else the system's CAs) and
+    its name against the url's host. An unreadable CA file is a ``ConfigError`` now,
+    not a connection that never comes."""
+    path = cafile or os.environ.get("ROCARS_MQTT_CAFILE", "")
+    try:
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=path or None)
+    except (OSError, ValueError) as err:  # ssl.SSLError is an OSError
+        problem = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise ConfigError(
+            f"cannot use the broker's CA file {path}: {problem}", key="broker_cafile"
+        ) from err
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+#: OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH
+_NAME_MISMATCH = (62, 64)
+
+
+def tls_failure(err: BaseException) -> str:
+    """Why a TLS connection to the broker failed, for an engineer reading the log."""
+    if isinstance(err, ssl.SSLCertVerificationError):
+        # "certificate has expired", "unable to get local issuer certificate",
+        # "IP address mismatch, certificate is not valid for '10.20.0.10'."
+        where = (
+            "the broker url's host must be one of its names: broker-config --tls-hosts"
+            if err.verify_code in _NAME_MISMATCH
+            else "the broker's certfile, or the CA in ROCARS_MQTT_CAFILE"
+        )
+        return f"the broker's certificate is not trusted: {err.verify_message} ({where})"
+    if isinstance(err, ssl.SSLError) and err.reason == "WRONG_VERSION_NUMBER":
+        return "the broker does not speak TLS on this port (a plain listener: mqtt://)"
+    if isinstance(err, (ConnectionResetError, ssl.SSLEOFError)):
+        return "the broker hung up in the TLS handshake (a plain listener? then mqtt://)"
+    if isinstance(err, TimeoutError):
+        return "the broker did not finish the TLS handshake in time"
+    return f"the TLS handshake failed: {err}"
 
 
 def topic_matches(topic_filter: str, topic: str) -> bool:
@@ -181,6 +230,16 @@ class _AnswerFirstClient(mqtt.Client):
         #: where a PUBLISH goes as ``(topic, payload)`` (``Bus`` sets it), instead of
         #: through paho's ``MQTTMessage`` and ``on_message`` (see ``_hand_over``)
         self.deliver: Handler | None = None
+        #: told why a TLS handshake failed (paho only logs "Connection failed" at debug)
+        self.on_tls_failure: Callable[[BaseException], None] | None = None
+
+    def _ssl_wrap_socket(self, tcp_sock: socket.socket) -> ssl.SSLSocket:
+        try:
+            return super()._ssl_wrap_socket(tcp_sock)
+        except OSError as err:  # ssl.SSLError, a timeout, a reset; paho retries
+            if self.on_tls_failure is not None:
+                self.on_tls_failure(err)
+            raise
 
     def _sock_recv(self, bufsize: int) -> bytes:
         if not self._rbuf:
@@ -419,8 +478,10 @@ class Bus:
         username: str = "",
         password: str = "",
         keepalive: int = 10,
+        cafile: str = "",
     ) -> None:
-        self.host, self.port = parse_broker_url(url)
+        address = parse_broker(url)
+        self.host, self.port, self.tls = address.host, address.port, address.tls
         self.client_id = client_id
         self._will = will
         self._keepalive = keepalive
@@ -431,6 +492,10 @@ class Bus:
         self._lock = threading.Lock()
         self._connection_callbacks: list[Callable[[bool], None]] = []
         self.connected = threading.Event()
+        #: why the last connection attempt failed, when it was the TLS handshake ("" else)
+        self.problem = ""
+        #: the broker answered this connection's CONNECT (with a refusal, maybe)
+        self._answered = False
         self._stopping = False
         self._client = _AnswerFirstClient(
             CallbackAPIVersion.VERSION2,
@@ -449,6 +514,9 @@ class Bus:
         self._client.on_message = self._on_message
         self._client.deliver = self._route
         self._client.on_socket_open = self._on_socket_open
+        if address.tls:
+            self._client.tls_set_context(broker_tls_context(cafile))
+            self._client.on_tls_failure = self._on_tls_failure
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -540,7 +608,19 @@ class Bus:
             will = self._current_will()
             self._client.will_set(will.topic, will.payload, qos=1, retain=will.retain)
 
+    def _on_tls_failure(self, err: BaseException) -> None:
+        self._note_problem(tls_failure(err))
+
+    def _note_problem(self, problem: str) -> None:
+        """Why connecting failed: logged once, not at every retry; ``problem`` till it works."""
+        if problem != self.problem:
+            logger.warning(
+                "%s cannot connect to %s:%s: %s", self.client_id, self.host, self.port, problem
+            )
+        self.problem = problem
+
     def _on_socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        self._answered = False
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except (OSError, AttributeError):
@@ -554,16 +634,22 @@ class Bus:
         reason_code: ReasonCode,
         properties: Any,
     ) -> None:
+        self._answered = True
         if reason_code.is_failure:
-            logger.warning(
-                "broker %s:%s refused %s: %s", self.host, self.port, self.client_id, reason_code
-            )
+            self._note_problem(f"the broker refused the connection: {reason_code}")
             return
         with self._lock:
             subscriptions = [(topic, qos) for topic, qos, _ in self._handlers]
         for topic, qos in subscriptions:
             client.subscribe(topic, qos)
-        logger.info("%s connected to %s:%s", self.client_id, self.host, self.port)
+        logger.info(
+            "%s connected to %s:%s%s",
+            self.client_id,
+            self.host,
+            self.port,
+            " (TLS)" if self.tls else "",
+        )
+        self.problem = ""
         self.connected.set()
         self._notify(True)
 
@@ -579,6 +665,12 @@ class Bus:
         self.connected.clear()
         # the will may depend on the time (its ts): renew it for the next connection
         self._set_will()
+        if not (was_connected or self._answered or self._stopping or self.tls):
+            # the connection closed before the broker answered our CONNECT: what a TLS
+            # listener does with plain MQTT (a refusal is a CONNACK: _on_connect)
+            self._note_problem(
+                "the broker hung up before answering (a TLS listener? then mqtts://)"
+            )
         if was_connected:
             if not self._stopping:
                 logger.warning("%s lost the broker: %s", self.client_id, reason_code)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -32,7 +33,10 @@ class BusConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    url: str = Field(default="", description="mqtt://HOST:PORT; empty for the embedded broker")
+    url: str = Field(
+        default="",
+        description="mqtt://HOST:PORT, or mqtts:// for TLS; empty for the embedded broker",
+    )
     username: str = Field(
         default="", max_length=64, description="broker user; password from ROCARS_MQTT_PASSWORD"
     )
@@ -110,8 +114,21 @@ def secret(name: str, default: str | None = None) -> str:
     )
 
 
-def parse_broker_url(url: str) -> tuple[str, int]:
-    """``mqtt://HOST:PORT`` (or ``HOST:PORT``) to host and port."""
+#: URL schemes of a broker: plain TCP, or TLS (the broker's certificate checked)
+PLAIN_SCHEMES = ("mqtt", "tcp")
+TLS_SCHEMES = ("mqtts", "ssl")
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    tls: bool
+
+
+def parse_broker(url: str) -> BrokerAddress:
+    """``mqtt://HOST:PORT`` (or ``HOST:PORT``; port 1883 if none) or ``mqtts://HOST:PORT``
+    (TLS, port 8883 if none) to where the broker is and whether to speak TLS to it."""
     split = urlsplit(url if "://" in url else f"mqtt://{url}")
     if split.username is not None or split.password is not None:
         # ignored before, and logged and printed with the password in it
@@ -119,10 +136,20 @@ def parse_broker_url(url: str) -> tuple[str, int]:
             "a broker url carries no user or password: set ROCARS_MQTT_USERNAME and "
             "ROCARS_MQTT_PASSWORD (the url is logged)"
         )
-    if split.scheme not in ("mqtt", "tcp") or not split.hostname:
-        raise ConfigError(f"broker url must look like mqtt://HOST:PORT, got {url!r}")
+    scheme = split.scheme.lower()
+    if scheme not in PLAIN_SCHEMES + TLS_SCHEMES or not split.hostname:
+        raise ConfigError(
+            f"broker url must look like mqtt://HOST:PORT or mqtts://HOST:PORT, got {url!r}"
+        )
+    tls = scheme in TLS_SCHEMES
     try:
-        port = split.port or 1883
+        port = split.port or (8883 if tls else 1883)
     except ValueError as err:
         raise ConfigError(f"bad port in broker url {url!r}") from err
-    return split.hostname, port
+    return BrokerAddress(split.hostname, port, tls)
+
+
+def parse_broker_url(url: str) -> tuple[str, int]:
+    """The host and port of a broker url (``parse_broker``)."""
+    address = parse_broker(url)
+    return address.host, address.port

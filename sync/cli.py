@@ -24,7 +24,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         description="The sync agent: replica, lane controller, outbox, local API.",
     )
     parser.add_argument("--config", help="TOML config file (see docs/sync.md)")
-    parser.add_argument("--broker", help="mqtt://HOST:PORT (default: an embedded broker)")
+    parser.add_argument(
+        "--broker", help="mqtt://HOST:PORT or mqtts://HOST:PORT (default: an embedded broker)"
+    )
     parser.add_argument("--central", help="central ROCARS base URL")
     parser.add_argument("--cp", help="control point code (SBC, LMC, ...)")
     parser.add_argument("--direction", choices=["import", "export"])

@@ -58,7 +58,7 @@ def display_args(
     parser.add_argument("--config", help="TOML config file (the options below win)")
     parser.add_argument("--lane", help="lane id, e.g. L01")
     parser.add_argument("--cp", help="control point code, e.g. SBC")
-    parser.add_argument("--broker", help="mqtt://HOST:PORT")
+    parser.add_argument("--broker", help="mqtt://HOST:PORT, or mqtts://HOST:PORT for TLS")
     add_options(parser)
     parser.add_argument("--headless", action="store_true", help="offscreen platform, no window")
     parser.add_argument("--verbose", action="store_true")

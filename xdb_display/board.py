@@ -31,7 +31,9 @@ class XdbConfig(ServiceConfig):
 
     cp: ControlPoint = Field(default=ControlPoint.SBC, description="control point code")
     lane: Lane = Field(default="L01", description="lane id")
-    broker: str = Field(default="mqtt://127.0.0.1:1883", description="mqtt://HOST:PORT")
+    broker: str = Field(
+        default="mqtt://127.0.0.1:1883", description="mqtt://HOST:PORT, or mqtts:// for TLS"
+    )
     username: str = Field(
         default="",
         max_length=64,

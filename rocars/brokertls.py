@@ -1,0 +1,350 @@
+"""The broker's TLS files: a site CA and a server certificate made here, or the site's own.
+
+Booth PCs reach the control point server's broker over the booth LAN. Over plain MQTT
+every device's password crosses that LAN in clear, and whoever reads ``avrs-L01``'s can
+publish plate reads for lane L01. With TLS the devices check the broker's certificate
+against ``ca.crt`` (their ``ROCARS_MQTT_CAFILE``) and its name against the address they
+were given, so a password goes only to the real broker.
+
+Two ways to get the files, both written into the broker folder as ``server.crt``,
+``server.key`` (0600, the broker's user) and ``ca.crt`` (0644: what every device trusts):
+
+- ``site_tls``: a site CA made here (``ca.key`` stays in the folder, 0600 and root's,
+  only to re-issue the server's certificate: move it offline if the site wants) and a
+  server certificate for the names and addresses devices use, re-issued on a re-run when
+  those change or it ends within ``RENEW_DAYS``.
+- ``own_tls``: a certificate (with its chain) and key from the site's own PKI, with the
+  CA that devices are to trust.
+
+Either way the certificate is checked as a device will check it, with the web PKI rules
+of ``cryptography.x509.verification`` (RFC 5280 path, validity now, the name in its
+subjectAltName), before anything is written: an expired certificate, a key that is not
+the certificate's or a name it does not cover is refused with the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+import re
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.x509 import verification
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+CA_CERT = "ca.crt"
+CA_KEY = "ca.key"
+SERVER_CERT = "server.crt"
+SERVER_KEY = "server.key"
+
+CA_DAYS = 3650
+SERVER_DAYS = 825
+#: a re-run re-issues a server certificate that ends within this many days
+RENEW_DAYS = 30
+#: a certificate starts this much before it was made: a device's clock a little behind
+BACKDATE = dt.timedelta(minutes=10)
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
+
+
+class TlsFilesError(ValueError):
+    """The TLS files cannot be made or used; the message says why. Nothing was written."""
+
+
+Host = ipaddress.IPv4Address | ipaddress.IPv6Address | str
+
+
+def parse_hosts(names: Sequence[str]) -> list[Host]:
+    """The addresses and DNS names devices use to reach the broker, each checked."""
+    hosts: list[Host] = []
+    for name in names:
+        try:
+            hosts.append(ipaddress.ip_address(name))
+            continue
+        except ValueError:
+            pass
+        if len(name) > 253 or not _HOSTNAME.match(name):
+            raise TlsFilesError(f"{name!r} is neither an IP address nor a host name")
+        hosts.append(name.lower())
+    if not hosts:
+        raise TlsFilesError("TLS needs the names or addresses devices use for the broker")
+    if len(set(hosts)) != len(hosts):
+        raise TlsFilesError(f"a host appears twice: {', '.join(map(str, hosts))}")
+    return hosts
+
+
+def _subject(host: Host) -> verification.Subject:
+    if isinstance(host, str):
+        return x509.DNSName(host)
+    return x509.IPAddress(host)
+
+
+def check_server(
+    chain: Sequence[x509.Certificate],
+    key: PrivateKeyTypes,
+    roots: Sequence[x509.Certificate],
+    hosts: Sequence[Host],
+    now: dt.datetime,
+) -> None:
+    """Refuse (``TlsFilesError``) a server certificate a device would not accept for every
+    host now, or whose key is not ``key``."""
+    leaf = chain[0]
+    if leaf.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    ) != key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    ):
+        raise TlsFilesError("the key is not the server certificate's key")
+    if now >= leaf.not_valid_after_utc:
+        raise TlsFilesError(
+            f"the server certificate expired on {leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
+        )
+    if now < leaf.not_valid_before_utc:
+        raise TlsFilesError(
+            f"the server certificate is not valid before {leaf.not_valid_before_utc:%Y-%m-%d %H:%M} UTC"
+        )
+    store = verification.Store(list(roots))
+    for host in hosts:
+        verifier = (
+            verification.PolicyBuilder()
+            .store(store)
+            .time(now)
+            .build_server_verifier(_subject(host))
+        )
+        try:
+            verifier.verify(leaf, list(chain[1:]))
+        except verification.VerificationError as err:
+            raise TlsFilesError(
+                f"a device reaching the broker as {host} would refuse its certificate: {err}"
+            ) from err
+
+
+def site_tls(out: Path, site: str, names: Sequence[str], *, now: dt.datetime | None = None) -> None:
+    """Make (or keep) the site CA and a server certificate for ``names`` in ``out``."""
+    now = now or dt.datetime.now(dt.UTC)
+    hosts = parse_hosts(names)
+    ca_cert_path, ca_key_path = out / CA_CERT, out / CA_KEY
+    if ca_cert_path.exists() != ca_key_path.exists():
+        raise TlsFilesError(
+            f"{ca_cert_path} and {ca_key_path} go together: restore the missing one, or "
+            "remove both for a new site CA (and give every device the new ca.crt)"
+        )
+    if ca_cert_path.exists():
+        ca_cert = _load_certs(ca_cert_path)[0]
+        ca_key = _load_key(ca_key_path)
+        if now + dt.timedelta(days=RENEW_DAYS) >= ca_cert.not_valid_after_utc:
+            raise TlsFilesError(
+                f"the site CA ends on {ca_cert.not_valid_after_utc:%Y-%m-%d}: remove {CA_CERT} and "
+                f"{CA_KEY} for a new one, and give every device the new {CA_CERT}"
+            )
+    else:
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca_cert = _ca_certificate(ca_key, site, now)
+    server_cert_path, server_key_path = out / SERVER_CERT, out / SERVER_KEY
+    if server_cert_path.exists() and server_key_path.exists():
+        try:
+            chain, key = _load_certs(server_cert_path), _load_key(server_key_path)
+            check_server(chain, key, [ca_cert], hosts, now + dt.timedelta(days=RENEW_DAYS))
+            if set(_names_of(chain[0])) == {str(h) for h in hosts}:
+                _write_ca(out, ca_cert, ca_key)  # a first run that stopped half way
+                return  # still good: devices need nothing new
+        except TlsFilesError:
+            pass  # re-issued below
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    server_cert = _server_certificate(server_key, ca_cert, ca_key, hosts, now)
+    check_server([server_cert], server_key, [ca_cert], hosts, now)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_ca(out, ca_cert, ca_key)
+    _write(server_key_path, _key_pem(server_key), 0o600)
+    _write(server_cert_path, server_cert.public_bytes(serialization.Encoding.PEM), 0o644)
+
+
+def own_tls(
+    out: Path,
+    cert: Path,
+    key: Path,
+    ca: Path,
+    names: Sequence[str],
+    *,
+    now: dt.datetime | None = None,
+) -> None:
+    """Check the site's own certificate (with its chain), key and CA, then copy them in."""
+    now = now or dt.datetime.now(dt.UTC)
+    hosts = parse_hosts(names)
+    chain, private, roots = _load_certs(cert), _load_key(key), _load_certs(ca)
+    for root in roots:
+        # a server certificate as its own anchor passes the check here, but not a device's
+        # OpenSSL, which wants a chain up to a CA
+        if not _is_ca(root):
+            raise TlsFilesError(
+                f"{ca} holds a certificate that is not a CA's: {root.subject.rfc4514_string()}"
+            )
+    check_server(chain, private, roots, hosts, now)
+    out.mkdir(parents=True, exist_ok=True)
+    _write(out / SERVER_KEY, _key_pem(private), 0o600)
+    _write(
+        out / SERVER_CERT,
+        b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain),
+        0o644,
+    )
+    _write(
+        out / CA_CERT, b"".join(c.public_bytes(serialization.Encoding.PEM) for c in roots), 0o644
+    )
+
+
+def certificate_end(path: Path) -> dt.datetime:
+    """When the (first) certificate in ``path`` ends, UTC."""
+    return _load_certs(path)[0].not_valid_after_utc
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
+
+
+def _names_of(cert: x509.Certificate) -> list[str]:
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return [str(v) for v in san.get_values_for_type(x509.DNSName)] + [
+        str(v) for v in san.get_values_for_type(x509.IPAddress)
+    ]
+
+
+def _ca_certificate(
+    key: ec.EllipticCurvePrivateKey, site: str, now: dt.datetime
+) -> x509.Certificate:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"rocars-edge broker CA {site}")])
+    public = key.public_key()
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(public)
+        .serial_number(_serial())
+        .not_valid_before(now - BACKDATE)
+        .not_valid_after(now + dt.timedelta(days=CA_DAYS))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+
+
+def _server_certificate(
+    key: ec.EllipticCurvePrivateKey,
+    ca_cert: x509.Certificate,
+    ca_key: PrivateKeyTypes,
+    hosts: Sequence[Host],
+    now: dt.datetime,
+) -> x509.Certificate:
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise TlsFilesError(f"the site CA's key is not an EC key: {type(ca_key).__name__}")
+    names: list[x509.GeneralName] = [
+        x509.DNSName(h) if isinstance(h, str) else x509.IPAddress(h) for h in hosts
+    ]
+    ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    return (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, str(hosts[0]))]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(_serial())
+        .not_valid_before(now - BACKDATE)
+        .not_valid_after(min(now + dt.timedelta(days=SERVER_DAYS), ca_cert.not_valid_after_utc))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+
+
+def _serial() -> int:
+    return secrets.randbits(159) | 1  # positive, at most 20 bytes (RFC 5280 §4.1.2.2)
+
+
+def _load_certs(path: Path) -> list[x509.Certificate]:
+    try:
+        certs = x509.load_pem_x509_certificates(path.read_bytes())
+    except OSError as err:
+        raise TlsFilesError(f"cannot read {path}: {err.strerror}") from err
+    except ValueError as err:
+        raise TlsFilesError(f"{path} holds no PEM certificate: {err}") from err
+    return certs
+
+
+def _load_key(path: Path) -> PrivateKeyTypes:
+    try:
+        return serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except OSError as err:
+        raise TlsFilesError(f"cannot read {path}: {err.strerror}") from err
+    except (ValueError, TypeError) as err:
+        # the error names the file, never its bytes
+        raise TlsFilesError(f"{path} holds no unencrypted PEM private key") from err
+
+
+def _key_pem(key: PrivateKeyTypes) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _write_ca(out: Path, cert: x509.Certificate, key: PrivateKeyTypes) -> None:
+    if not (out / CA_KEY).exists():
+        _write(out / CA_KEY, _key_pem(key), 0o600)
+    if not (out / CA_CERT).exists():
+        _write(out / CA_CERT, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+
+
+def _write(path: Path, data: bytes, mode: int) -> None:
+    """Write through a new file and a rename: a key is never readable by others on its way."""
+    tmp = path.with_name(f".{path.name}.new")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
+    with os.fdopen(fd, "wb") as handle:
+        os.fchmod(fd, mode)  # the mode above is for a new file only
+        handle.write(data)
+        handle.flush()
+        os.fsync(fd)
+    os.replace(tmp, path)
