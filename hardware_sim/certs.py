@@ -28,7 +28,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
 from hardware_sim.store import CentralError
 from rocars.models import CertificateAuth, signed_content
@@ -149,20 +149,40 @@ def _new_key() -> rsa.RSAPrivateKey:
         os.close(pool)
 
 
-def _key_usage(
-    *, digital_signature: bool = False, key_cert_sign: bool = False, crl_sign: bool = False
-) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=digital_signature,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=key_cert_sign,
-        crl_sign=crl_sign,
-        encipher_only=False,
-        decipher_only=False,
-    )
+_KEY_USAGE_BITS = (
+    "digital_signature",
+    "content_commitment",
+    "key_encipherment",
+    "data_encipherment",
+    "key_agreement",
+    "key_cert_sign",
+    "crl_sign",
+    "encipher_only",
+    "decipher_only",
+)
+
+
+def key_usage(**bits: bool) -> x509.KeyUsage:
+    """A KeyUsage with only the named bits set (``digital_signature=True``...)."""
+    return x509.KeyUsage(**(dict.fromkeys(_KEY_USAGE_BITS, False) | bits))
+
+
+#: A driver certificate's extensions, each with whether it is critical: the profile
+#: ``CertVerifier`` asks for. Not a CA, a key for digital signatures only, for client
+#: authentication (the driver proves who signs the request).
+DRIVER_EXTENSIONS: tuple[tuple[x509.ExtensionType, bool], ...] = (
+    (x509.BasicConstraints(ca=False, path_length=None), True),
+    (key_usage(digital_signature=True), True),
+    (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False),
+)
+
+#: The extensions the centre reads when it checks a driver's certificate
+#: (``_signing_profile_problem``). RFC 5280 4.2: a certificate with any other extension
+#: marked critical is refused, whether or not ``cryptography`` can parse it: its issuer
+#: said it must not be used by one who ignores it, and the centre would ignore it.
+PROCESSED_EXTENSIONS = frozenset(
+    {ExtensionOID.BASIC_CONSTRAINTS, ExtensionOID.KEY_USAGE, ExtensionOID.EXTENDED_KEY_USAGE}
+)
 
 
 def _ca(name: str, now: datetime) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
@@ -182,7 +202,7 @@ def _ca(name: str, now: datetime) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
         .not_valid_before(now - timedelta(days=1))
         .not_valid_after(now + timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_key_usage(key_cert_sign=True, crl_sign=True), critical=True)
+        .add_extension(key_usage(key_cert_sign=True, crl_sign=True), critical=True)
         .sign(key, hashes.SHA256())
     )
     return cert, key
@@ -224,14 +244,15 @@ def issue_leaf(
     name: str,
     not_before: datetime,
     not_after: datetime,
+    extensions: Sequence[tuple[x509.ExtensionType, bool]] = DRIVER_EXTENSIONS,
 ) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
     """A driver's certificate: subject ``UID`` = the 6-digit account.
 
-    The profile ``CertVerifier`` asks for: not a CA, a key for digital signatures only,
-    for client authentication (the driver proves who signs the request).
+    ``extensions`` (each with whether it is critical): the driver profile, unless a test
+    asks for others (``tests/hardware_sim/centralkit.custom_leaf``).
     """
     key = _new_key()
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(
             x509.Name(
@@ -246,12 +267,10 @@ def issue_leaf(
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before)
         .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_key_usage(digital_signature=True), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256())
     )
-    return cert, key
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    return builder.sign(ca_key, hashes.SHA256()), key
 
 
 def write_p12(
@@ -285,6 +304,17 @@ def sign_request(
 ) -> dict[str, Any]:
     """The ``auth`` object (``CertificateAuth`` as JSON) for a request signed with a .p12."""
     cert, key = load_p12(p12_path, pin)
+    return certificate_auth(cert, key, op, body, signed_at)
+
+
+def certificate_auth(
+    cert: x509.Certificate,
+    key: rsa.RSAPrivateKey,
+    op: str,
+    body: dict[str, Any],
+    signed_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The ``auth`` object for a request signed with ``key``, showing ``cert``."""
     at = signed_at or utc_now()
     signature = key.sign(signed_content(op, body, at), padding.PKCS1v15(), hashes.SHA256())
     return {
@@ -314,17 +344,32 @@ def _extension(extensions: x509.Extensions, kind: type[_E]) -> _E | None:
         return None
 
 
+def _extension_name(extension: x509.Extension[x509.ExtensionType]) -> str:
+    """``SubjectAlternativeName (2.5.29.17)``, or the bare OID for one ``cryptography``
+    does not know."""
+    oid = extension.oid.dotted_string
+    if isinstance(extension.value, x509.UnrecognizedExtension):
+        return oid
+    return f"{type(extension.value).__name__} ({oid})"
+
+
 def _signing_profile_problem(cert: x509.Certificate) -> str | None:
-    """Why ``cert`` may not sign a driver's request (RFC 5280 4.2.1.3, .9, .12), or None.
+    """Why ``cert`` may not sign a driver's request (RFC 5280 4.2, 4.2.1.3, .9, .12), or None.
 
     A driver's certificate is an end entity whose KeyUsage allows digital signatures; a
     CA's key or a key meant for encryption only must not sign, even when the CA issued
-    it. ExtendedKeyUsage is optional, but when present it must allow client auth.
+    it. ExtendedKeyUsage is optional, but when present it must allow client auth. No
+    other extension may be critical (``PROCESSED_EXTENSIONS``).
     """
     try:
         extensions = cert.extensions
     except (ValueError, x509.DuplicateExtension) as err:
         return f"its extensions do not parse: {err}"
+    unprocessed = [
+        _extension_name(e) for e in extensions if e.critical and e.oid not in PROCESSED_EXTENSIONS
+    ]
+    if unprocessed:
+        return f"it has a critical extension the centre does not process: {', '.join(unprocessed)}"
     basic = _extension(extensions, x509.BasicConstraints)
     usage = _extension(extensions, x509.KeyUsage)
     if (basic is not None and basic.ca) or (usage is not None and usage.key_cert_sign):

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from hardware_sim.accounts import totp_now
-from hardware_sim.certs import CA_FILE, _load_ca_key, sign_request
+from hardware_sim.certs import CA_FILE, _load_ca_key, issue_leaf, key_usage, sign_request
 from hardware_sim.launch import CentralProcess
 from rocars.models import BundleRequest, CancelRequest, Cargo, CargoItems
 from rocars.timeutil import HK_TZ, utc_now
@@ -130,23 +130,13 @@ def cert_auth(
     return sign_request(Path(acc["cert_path"]), acc["cert_pin"], op, body, signed_at)
 
 
-def key_usage(**bits: bool) -> x509.KeyUsage:
-    """A KeyUsage with only the named bits set (``digital_signature=True``...)."""
-    names = (
-        "digital_signature",
-        "content_commitment",
-        "key_encipherment",
-        "data_encipherment",
-        "key_agreement",
-        "key_cert_sign",
-        "crl_sign",
-        "encipher_only",
-        "decipher_only",
-    )
-    return x509.KeyUsage(**{name: bits.get(name, False) for name in names})
-
-
 SIGNING_USAGE = key_usage(digital_signature=True)
+CLIENT_AUTH = ExtendedKeyUsageOID.CLIENT_AUTH
+#: An extension nobody processes: an OID under the enterprise number kept for
+#: documentation (RFC 5612), holding a DER NULL.
+UNKNOWN_EXTENSION = x509.UnrecognizedExtension(
+    x509.ObjectIdentifier("1.3.6.1.4.1.32473.1"), b"\x05\x00"
+)
 
 
 def custom_leaf(
@@ -156,34 +146,27 @@ def custom_leaf(
     ca: bool = False,
     usage: x509.KeyUsage | None = SIGNING_USAGE,
     eku: list[x509.ObjectIdentifier] | None = None,
+    extra: Sequence[tuple[x509.ExtensionType, bool]] = (),
 ) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
     """A certificate for ``account`` from the data folder's own CA, with the extensions
-    given (``usage=None``: no KeyUsage at all), for the profile checks."""
-    ca_cert = x509.load_pem_x509_certificate((certs_dir / CA_FILE).read_bytes())
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    now = utc_now()
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(
-            x509.Name(
-                [
-                    x509.NameAttribute(NameOID.COMMON_NAME, "Custom"),
-                    x509.NameAttribute(NameOID.USER_ID, account),
-                ]
-            )
-        )
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
-    )
+    given (``usage=None``: no KeyUsage at all; ``extra``: more, each with whether it is
+    critical), for the profile checks."""
+    extensions: list[tuple[x509.ExtensionType, bool]] = [
+        (x509.BasicConstraints(ca=ca, path_length=0 if ca else None), True)
+    ]
     if usage is not None:
-        builder = builder.add_extension(usage, critical=True)
+        extensions.append((usage, True))
     if eku is not None:
-        builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
-    return builder.sign(_load_ca_key(certs_dir), hashes.SHA256()), key
-
-
-CLIENT_AUTH = ExtendedKeyUsageOID.CLIENT_AUTH
+        extensions.append((x509.ExtendedKeyUsage(eku), False))
+    extensions.extend(extra)
+    ca_cert = x509.load_pem_x509_certificate((certs_dir / CA_FILE).read_bytes())
+    now = utc_now()
+    return issue_leaf(
+        ca_cert,
+        _load_ca_key(certs_dir),
+        account,
+        "Custom",
+        now - timedelta(days=1),
+        now + timedelta(days=30),
+        extensions,
+    )

@@ -12,14 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding
 
-from hardware_sim.certs import load_p12, sign_request
+from hardware_sim.certs import certificate_auth, load_p12, sign_request
 from hardware_sim.launch import CentralProcess
 from rocars.client import RocarsClient
-from rocars.models import BundleStatus, CargoStatus, cancel_op, signed_content
-from rocars.timeutil import to_rfc3339, utc_now
+from rocars.models import BundleStatus, CargoStatus, cancel_op
+from rocars.timeutil import utc_now
 from tests.hardware_sim import centralkit as kit
 
 
@@ -104,6 +102,7 @@ def test_bad_certificates_are_refused(
     [
         pytest.param({"usage": kit.key_usage(key_encipherment=True)}, id="encipher-only"),
         pytest.param({"ca": True, "usage": kit.key_usage(key_cert_sign=True)}, id="ca"),
+        pytest.param({"extra": [(kit.UNKNOWN_EXTENSION, True)]}, id="unknown-critical"),
     ],
 )
 def test_a_certificate_that_may_not_sign_is_refused_and_changes_nothing(
@@ -115,15 +114,7 @@ def test_a_certificate_that_may_not_sign_is_refused_and_changes_nothing(
     cargo = kit.new_cargo(client)
     cert, key = kit.custom_leaf(shared.data_dir / "certs", acc["account"], **extensions)
     body = kit.bundle_body(acc, "CE5", [cargo.ccrn])
-    at = utc_now()
-    body["auth"] = {
-        "method": "certificate",
-        "certificate": cert.public_bytes(serialization.Encoding.PEM).decode(),
-        "signature": base64.b64encode(
-            key.sign(signed_content("bundle", body, at), padding.PKCS1v15(), hashes.SHA256())
-        ).decode(),
-        "signed_at": to_rfc3339(at),
-    }
+    body["auth"] = certificate_auth(cert, key, "bundle", body)
     cursor = client.changes("", 10_000).next
     r = post(shared, body)
     assert r.status_code == 403, r.text
@@ -132,6 +123,21 @@ def test_a_certificate_that_may_not_sign_is_refused_and_changes_nothing(
     assert "may not sign" in answer["detail"]["message"]
     assert client.get_cargo(cargo.ccrn).status is CargoStatus.SUBMITTED
     assert client.changes(cursor, 100).changes == []
+
+
+def test_an_unknown_extension_not_marked_critical_is_ignored(
+    client: RocarsClient, shared: CentralProcess
+) -> None:
+    acc = kit.account(shared, "valid", 1)
+    cargo = kit.new_cargo(client)
+    cert, key = kit.custom_leaf(
+        shared.data_dir / "certs", acc["account"], extra=[(kit.UNKNOWN_EXTENSION, False)]
+    )
+    body = kit.bundle_body(acc, "CE10", [cargo.ccrn])
+    body["auth"] = certificate_auth(cert, key, "bundle", body)
+    r = post(shared, body)
+    assert r.status_code == 200, r.text
+    assert client.get_cargo(cargo.ccrn).status is CargoStatus.BUNDLED
 
 
 def test_tampered_wrong_account_and_stale_signatures(

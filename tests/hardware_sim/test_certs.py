@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import base64
 import itertools
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from hardware_sim import certs
 from hardware_sim.certs import CertVerifier, DriverCert, create_driver_certs, sign_request
 from hardware_sim.store import CentralError, Store
-from rocars.models import CertificateAuth, signed_content
+from rocars.models import CertificateAuth
 from rocars.timeutil import utc_now
 from tests.hardware_sim import centralkit as kit
 
@@ -90,13 +89,7 @@ def test_verifier_checks_in_order(tmp_path: Path) -> None:
 def _signed(
     cert: x509.Certificate, key: rsa.RSAPrivateKey, body: dict[str, Any]
 ) -> CertificateAuth:
-    at = utc_now()
-    signature = key.sign(signed_content("bundle", body, at), padding.PKCS1v15(), hashes.SHA256())
-    return CertificateAuth(
-        certificate=cert.public_bytes(serialization.Encoding.PEM).decode(),
-        signature=base64.b64encode(signature).decode(),
-        signed_at=at,
-    )
+    return CertificateAuth.model_validate(certs.certificate_auth(cert, key, "bundle", body))
 
 
 def test_issued_certificates_carry_the_signing_profile(tmp_path: Path) -> None:
@@ -110,14 +103,25 @@ def test_issued_certificates_carry_the_signing_profile(tmp_path: Path) -> None:
     assert basic.value.ca is False
     usage = leaf.extensions.get_extension_for_class(x509.KeyUsage)
     assert usage.critical
-    assert usage.value == kit.SIGNING_USAGE
+    assert usage.value == kit.key_usage(digital_signature=True)
     eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    assert not eku.critical
     assert list(eku.value) == [kit.CLIENT_AUTH]
+    assert len(leaf.extensions) == 3
     ca = certs.load_or_create_ca(tmp_path)
     assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is True
     ca_usage = ca.extensions.get_extension_for_class(x509.KeyUsage)
     assert ca_usage.critical
     assert ca_usage.value == kit.key_usage(key_cert_sign=True, crl_sign=True)
+
+
+@pytest.fixture
+def verifier(tmp_path: Path) -> Iterator[CertVerifier]:
+    store = Store(tmp_path / "c.sqlite3")
+    yield CertVerifier(
+        certs.load_or_create_ca(tmp_path), lambda serial: False, store.claim_cert_signature
+    )
+    store.close()
 
 
 @pytest.mark.parametrize(
@@ -140,16 +144,11 @@ def test_issued_certificates_carry_the_signing_profile(tmp_path: Path) -> None:
     ],
 )
 def test_a_certificate_that_may_not_sign_requests_is_refused(
-    tmp_path: Path, extensions: dict[str, Any], why: str
+    tmp_path: Path, verifier: CertVerifier, extensions: dict[str, Any], why: str
 ) -> None:
     """RFC 5280 4.2.1.3, 4.2.1.9, 4.2.1.12: a CA's key, or one not meant for signatures,
     does not sign a driver's request, even from the ROCARS CA and correctly signed."""
-    certs.load_or_create_ca(tmp_path)
     cert, key = kit.custom_leaf(tmp_path, "123456", **extensions)
-    store = Store(tmp_path / "c.sqlite3")
-    verifier = CertVerifier(
-        certs.load_or_create_ca(tmp_path), lambda s: False, store.claim_cert_signature
-    )
     body = {"account": "123456", "vrn": "AB1"}
     with pytest.raises(CentralError, match=why) as info:
         verifier.verify(_signed(cert, key, body), "123456", "bundle", [body], utc_now())
@@ -157,7 +156,57 @@ def test_a_certificate_that_may_not_sign_requests_is_refused(
     # the same certificate with the driver profile is fine
     good, good_key = kit.custom_leaf(tmp_path, "123456", eku=[kit.CLIENT_AUTH])
     verifier.verify(_signed(good, good_key, body), "123456", "bundle", [body], utc_now())
-    store.close()
+
+
+ODD_POLICY = x509.ObjectIdentifier("1.3.6.1.4.1.32473.2")
+
+
+@pytest.mark.parametrize(
+    ("extension", "named"),
+    [
+        pytest.param(kit.UNKNOWN_EXTENSION, "1.3.6.1.4.1.32473.1", id="unknown"),
+        pytest.param(
+            x509.SubjectAlternativeName([x509.RFC822Name("driver@example.com")]),
+            "SubjectAlternativeName (2.5.29.17)",
+            id="subject-alt-name",
+        ),
+        pytest.param(
+            x509.CertificatePolicies([x509.PolicyInformation(ODD_POLICY, None)]),
+            "CertificatePolicies (2.5.29.32)",
+            id="policies",
+        ),
+    ],
+)
+def test_a_critical_extension_the_centre_does_not_process_is_refused(
+    tmp_path: Path, verifier: CertVerifier, extension: x509.ExtensionType, named: str
+) -> None:
+    """RFC 5280 4.2: an extension its issuer marked critical must not be ignored, so a
+    certificate with one the centre does not read is refused, though otherwise a good
+    driver certificate. A critical subjectAltName (the name of a subject left empty,
+    4.2.1.6) is one: the centre knows a driver by the subject's UID only."""
+    body = {"account": "123456", "vrn": "AB1"}
+    cert, key = kit.custom_leaf(
+        tmp_path, "123456", eku=[kit.CLIENT_AUTH], extra=[(extension, True)]
+    )
+    with pytest.raises(CentralError, match="critical extension") as info:
+        verifier.verify(_signed(cert, key, body), "123456", "bundle", [body], utc_now())
+    assert (info.value.key, info.value.status) == ("cert_untrusted", 403)
+    assert named in str(info.value)
+    # the same extension not critical may be ignored
+    cert, key = kit.custom_leaf(
+        tmp_path, "123456", eku=[kit.CLIENT_AUTH], extra=[(extension, False)]
+    )
+    verifier.verify(_signed(cert, key, body), "123456", "bundle", [body], utc_now())
+
+
+def test_a_critical_key_usage_or_extended_key_usage_is_fine(
+    tmp_path: Path, verifier: CertVerifier
+) -> None:
+    body = {"account": "123456", "vrn": "AB1"}
+    eku = x509.ExtendedKeyUsage([kit.CLIENT_AUTH])
+    cert, key = kit.custom_leaf(tmp_path, "123456", extra=[(eku, True)])
+    assert all(e.critical for e in cert.extensions)  # BasicConstraints, KeyUsage, EKU
+    verifier.verify(_signed(cert, key, body), "123456", "bundle", [body], utc_now())
 
 
 def test_a_certificate_whose_extensions_do_not_parse_is_refused_not_a_crash(
