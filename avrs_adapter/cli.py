@@ -50,7 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
         "`rocars-edge avrs read FILE...` reads plates from still images instead.",
     )
     src = parser.add_mutually_exclusive_group(required=True)
-    src.add_argument("--serial", metavar="PORT", help="serial port of the LPR device")
+    src.add_argument(
+        "--serial",
+        metavar="PORT",
+        help="serial port of the LPR device, or socket://HOST:PORT / rfc2217://HOST:PORT "
+        "of a serial device server",
+    )
     src.add_argument("--camera", metavar="URL", help="camera stream URL (RTSP, file, device)")
     parser.add_argument(
         "--protocol", choices=sorted(PROTOCOLS), help="LPR line protocol (with --serial)"

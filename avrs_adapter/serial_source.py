@@ -5,6 +5,12 @@ link), read with a short timeout, and when it disappears (USB adapter pulled, th
 device's pty closed) it is reopened at the same path with capped exponential backoff.
 Nothing here raises for bad input or a dead port: it counts, logs and says so in
 ``status()``.
+
+An RS485 camera is often wired to a serial device server on the booth LAN rather than
+to the PC: the port is then a pyserial URL, ``socket://HOST:PORT`` (the server's raw
+TCP mode) or ``rfc2217://HOST:PORT`` (RFC 2217, the baud rate set over the network),
+read and reconnected the same way. A camera that streams its serial format over TCP
+itself (a Nedap ANPR camera's network output) is a ``socket://`` port too.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import serial
 
@@ -26,6 +33,30 @@ from rocars.ids import validate_device
 logger = logging.getLogger(__name__)
 
 MAX_CHUNK = 65_536
+
+#: ports that are pyserial URLs on the network, not device paths (module doc)
+NETWORK_SCHEMES = ("socket", "rfc2217")
+
+
+def network_address(port: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a ``socket://`` or ``rfc2217://`` port; None for a device path.
+    ``PortError`` for a URL of one of those schemes without a host and port."""
+    scheme, sep, _ = port.partition("://")
+    if not sep or scheme.lower() not in NETWORK_SCHEMES:
+        return None
+    split = urlsplit(port)
+    try:
+        number = split.port
+    except ValueError:
+        number = None
+    if not split.hostname or number is None or not 0 < number < 65536:
+        raise PortError(
+            f"{port} must look like {scheme}://HOST:PORT",
+            key="avrs_port_error",
+            port=port,
+            reason="no host and port",
+        )
+    return split.hostname, number
 
 
 class SerialSource:
@@ -59,6 +90,9 @@ class SerialSource:
         if not 0.01 <= read_timeout <= 5 or not 0 < backoff_min <= backoff_max <= 300:
             raise ProtocolConfigError("read_timeout 0.01-5 s, 0 < backoff_min <= backoff_max")
         self.port = port
+        #: on the network (module doc): checked at start, connected and re-connected later
+        self.network = network_address(port) is not None
+        self._what = "LPR connection" if self.network else "serial port"
         self.baud = baud
         self.device = validate_device(device)
         self.parser: LprProtocol = (
@@ -124,7 +158,13 @@ class SerialSource:
         return figures
 
     def probe(self) -> None:
-        """Open and close the port once; PortError says why it cannot be opened."""
+        """Open and close the port once; PortError says why it cannot be opened.
+
+        A network port is only checked for its form (``__init__``): a device server or
+        camera that is not up yet when the adapter starts (a power cut, the switch still
+        booting) is connected to when it is, as a serial port that comes back is."""
+        if self.network:
+            return
         try:
             port = serial.Serial(self.port, self.baud, timeout=0)
         except (serial.SerialException, OSError, ValueError, termios.error) as err:
@@ -143,7 +183,8 @@ class SerialSource:
 
     def _open(self) -> serial.Serial | None:
         try:
-            port = serial.Serial(self.port, self.baud, timeout=self.read_timeout)
+            # a device path, or a URL (module doc); socket:// connects with a 2 s timeout
+            port = serial.serial_for_url(self.port, self.baud, timeout=self.read_timeout)
         # pyserial lets termios.error (not an OSError) out when setting up the port fails,
         # e.g. EIO from a USB adapter pulled while it is being opened
         except (serial.SerialException, OSError, ValueError, termios.error) as err:
@@ -152,7 +193,7 @@ class SerialSource:
                 self._open_failures += 1
             self._set("absent", str(err))
             if first:
-                logger.warning("serial port %s cannot be opened: %s", self.port, err)
+                logger.warning("%s %s cannot be opened: %s", self._what, self.port, err)
             return None
         self.parser.reset()
         with self._lock:
@@ -160,7 +201,8 @@ class SerialSource:
             self._last_byte_at = self._clock()
         self._set("open")
         logger.info(
-            "serial port %s open (%s, %d baud, device %s)",
+            "%s %s open (%s, %d baud, device %s)",
+            self._what,
             self.port,
             self.parser.name,
             self.baud,
@@ -186,11 +228,13 @@ class SerialSource:
             try:
                 waiting = port.in_waiting
                 data = port.read(min(max(1, waiting), MAX_CHUNK))
+                if data and self.network:
+                    data += _rest(port)
             except (serial.SerialException, OSError) as err:
                 with self._lock:
                     self._port_errors += 1
                 self._set("lost", str(err))
-                logger.warning("serial port %s lost: %s; reconnecting", self.port, err)
+                logger.warning("%s %s lost: %s; reconnecting", self._what, self.port, err)
                 return worked
             worked = True
             now = self._clock()
@@ -216,3 +260,16 @@ class SerialSource:
                     at=now,
                 )
         return worked
+
+
+def _rest(port: serial.SerialBase) -> bytes:
+    """What a network port holds after the first byte, without waiting.
+
+    pyserial's ``socket://`` port says 1 for ``in_waiting`` whenever anything is there,
+    so a frame would be read a byte a call; a read with no timeout takes all there is."""
+    timeout = port.timeout
+    port.timeout = 0
+    try:
+        return bytes(port.read(MAX_CHUNK))
+    finally:
+        port.timeout = timeout

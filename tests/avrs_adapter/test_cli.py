@@ -12,7 +12,9 @@ import pytest
 
 from avrs_adapter.cli import main
 from hardware_sim.lpr_device import VirtualLpr
+from tests.avrs_adapter.serialkit import DeviceServer
 from tests.avrs_adapter.test_publisher import Watcher, port_open
+from tests.fixtures.brokers import Mosquitto
 
 BASE = ["--cp", "SBC", "--lane", "L01", "--broker", "mqtt://127.0.0.1:1"]
 
@@ -61,6 +63,10 @@ BASE = ["--cp", "SBC", "--lane", "L01", "--broker", "mqtt://127.0.0.1:1"]
             "avrs_bad_aggregator",
         ),
         (["--camera", "", *BASE], "avrs_camera_url"),
+        (
+            ["--serial", "socket://10.20.1.5", "--protocol", "nedap", *BASE],
+            "avrs_port_error: socket://10.20.1.5 must look like socket://HOST:PORT",
+        ),
         (["--protocol", "framed", *BASE], "one of the arguments"),
         (["--serial", "/dev/null", "--camera", "x", *BASE], "not allowed with"),
     ],
@@ -170,3 +176,30 @@ def test_adapter_process_stops_cleanly_on_sigterm(broker_url: str, tmp_path: Pat
             proc.wait(10)
         lpr.stop()
         watcher.stop()
+
+
+def test_adapter_process_reads_a_device_server_over_tcp(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """``--serial socket://HOST:PORT``: a serial device server on the booth LAN; the
+    adapter starts before it is up and connects when it is."""
+    watcher = Watcher(mosquitto.url)
+    server = DeviceServer("nedap")
+    log = (tmp_path / "avrs.log").open("wb")
+    argv = ["avrs", "--serial", server.url, "--protocol", "nedap", "--cp", "SBC"]
+    argv += ["--lane", "L01", "--broker", mosquitto.url, "--status-interval", "0.3"]
+    proc = subprocess.Popen([sys.executable, "-m", "rocars.cli", *argv], stdout=log, stderr=log)
+    try:
+        server.accept()
+        watcher.status_until(port_open, timeout=20)
+        for _ in range(3):
+            server.send_read("XY2024", split=True)
+        assert watcher.plates.get(timeout=10).vrn == "XY2024"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        log.close()
+        server.close()

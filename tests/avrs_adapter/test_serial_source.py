@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import socket
 import termios
 import time
 import weakref
@@ -18,7 +19,7 @@ from avrs_adapter.protocols import PROTOCOLS
 from avrs_adapter.serial_source import SerialSource
 from hardware_sim.lpr_device import VirtualLpr
 from rocars.errors import InvalidIdentifier
-from tests.avrs_adapter.serialkit import Reader
+from tests.avrs_adapter.serialkit import DeviceServer, Reader
 
 FAULTS: dict[str, dict[str, Any]] = {
     "noise": {"noise": 24},
@@ -278,3 +279,70 @@ def test_probe_and_bad_arguments(tmp_path: Path) -> None:
         SerialSource("/dev/null", "framed", 9600, "lpr 0")
     with pytest.raises(PortError):
         SerialSource("", "framed", 9600, "lpr0")
+
+
+def test_reads_over_tcp_and_connects_again_after_a_hang_up(protocol: str) -> None:
+    """A device server's ``socket://`` port: frames whole and in pieces, then the server
+    hangs up (rebooted, the switch lost) and the adapter connects again."""
+    server = DeviceServer(protocol)
+    reader = Reader(SerialSource(server.url, protocol, 9600, "lpr0", backoff_min=0.05))
+    try:
+        server.accept()
+        reader.wait_status(lambda s: s["port_state"] == "open")
+        server.send_read("AB1234")
+        server.send_read("CD5678", split=True)
+        assert reader.vrns(2) == ["AB1234", "CD5678"]
+        server.hang_up()
+        status = reader.wait_status(lambda s: s["port_state"] in ("lost", "absent"))
+        assert "socket disconnected" in status["problem"]
+        server.accept()
+        reader.wait_status(lambda s: s["port_state"] == "open" and s["opens"] == 2)
+        server.send_read("EF9012")
+        assert reader.vrns(1) == ["EF9012"]
+        assert reader.source.status()["good"] == 3
+    finally:
+        reader.close()
+        server.close()
+
+
+def test_a_tcp_frame_is_read_at_once_not_a_byte_a_call() -> None:
+    """pyserial's socket port says 1 byte waiting whenever any are: read that way, a
+    frame of 60 bytes took 60 reads. Checked by counting the parser's feeds."""
+    server = DeviceServer("nedap")
+    source = SerialSource(server.url, "nedap", 9600, "lpr0")
+    feeds: list[int] = []
+    feed = source.parser.feed
+    source.parser.feed = lambda data: feeds.append(len(data)) or feed(data)  # type: ignore[method-assign]
+    reader = Reader(source)
+    try:
+        server.accept()
+        reader.wait_status(lambda s: s["port_state"] == "open")
+        server.send_read("AB1234")
+        assert reader.vrns(1) == ["AB1234"]
+        assert len(feeds) <= 2  # one, or two where the frame came in two segments
+    finally:
+        reader.close()
+        server.close()
+
+
+def test_a_network_port_not_up_yet_is_retried_not_refused(caplog: pytest.LogCaptureFixture) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        url = f"socket://127.0.0.1:{taken.getsockname()[1]}"
+    source = SerialSource(url, "framed", 9600, "lpr0", backoff_min=0.05, backoff_max=0.1)
+    source.probe()  # nothing listens: the adapter starts all the same
+    reader = Reader(source)
+    try:
+        status = reader.wait_status(lambda s: s["open_failures"] >= 3)
+        assert status["port_state"] == "absent"
+        assert status["ok"] is False
+    finally:
+        reader.close()
+    warnings = [r.getMessage() for r in caplog.records if "cannot be opened" in r.getMessage()]
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"LPR connection {url} cannot be opened")
+
+
+@pytest.mark.parametrize("url", ["socket://127.0.0.1", "socket://:4001", "rfc2217://host:99999"])
+def test_a_network_port_without_host_and_port_is_refused(url: str) -> None:
+    with pytest.raises(PortError, match="must look like"):
+        SerialSource(url, "framed", 9600, "lpr0")
