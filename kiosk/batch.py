@@ -50,11 +50,12 @@ MAX_COLUMNS = 256
 # numbered past it are not read at all.
 MAX_SHEET_ROWS = 1_048_576
 # What openpyxl is given to read of an .xlsx, counted first (``_XlsxCensus``); a file
-# past any of these is refused before openpyxl builds anything. Each leaves room for the
-# fullest batch: MAX_ROWS rows of MAX_COLUMNS cells, every cell a text of its own (about
-# 206 000 elements, 50 000 strings), formatted rows below them, a styled workbook (a few
-# hundred records). A file at all of these bounds at once takes about 1.2 s and 9 MB to
-# read, as long as such a full batch does.
+# past any of these is refused before openpyxl builds anything (``batch_too_complex``: it
+# may be a few KB, so "too large", with the byte limit, would mislead). Each leaves room
+# for the fullest batch: MAX_ROWS rows of MAX_COLUMNS cells, every cell a text of its own
+# (about 206 000 elements, 50 000 strings), formatted rows below them, a styled workbook
+# (a few hundred records). A file at all of these bounds at once takes about 1.2 s and
+# 9 MB to read, as long as such a full batch does.
 #: Rows a sheet may span, blank ones included: data below this row is refused (too many
 #: rows), formatted empty rows below it are not read.
 MAX_READ_ROWS = 50 * MAX_ROWS
@@ -159,27 +160,15 @@ def _numbered(rows: Iterable[list[str]]) -> list[tuple[int, list[str]]]:
     return table
 
 
-def _check_unpacked_size(data: bytes) -> None:
-    """Refuse an .xlsx that unpacks far beyond the file limit before openpyxl reads any of it.
-
-    The sizes are those the zip declares; zipfile stops each part at its declared size
-    (a part that holds more then fails its CRC check), so they bound what is read.
-    """
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except _DAMAGED_XLSX as err:
-        raise BatchFileError(f"not an xlsx workbook: {err}", key="batch_unreadable") from err
-    if unpacked > MAX_UNPACKED_BYTES:
-        raise BatchFileError(
-            f"xlsx unpacks to {unpacked} bytes",
-            key="batch_too_large",
-            max_kb=MAX_FILE_BYTES // 1024,
-        )
-
-
 def _too_large(what: str) -> BatchFileError:
-    return BatchFileError(f"xlsx {what}", key="batch_too_large", max_kb=MAX_FILE_BYTES // 1024)
+    """More bytes than a batch file may hold (on the stick, or unpacked)."""
+    return BatchFileError(what, key="batch_too_large", max_kb=MAX_FILE_BYTES // 1024)
+
+
+def _too_complex(what: str) -> BatchFileError:
+    """More XML than a batch of MAX_ROWS rows can need, in a file within the byte bounds:
+    not "too large" (its size is fine), and what to do is different (kiosk.qt_text)."""
+    return BatchFileError(f"xlsx {what}", key="batch_too_complex", max=MAX_ROWS)
 
 
 # Element names as expat gives them with namespace_separator=" ", in the namespace openpyxl
@@ -245,7 +234,7 @@ class _XlsxCensus:
             # Expat holds a tag until it is whole, then hands over all its attributes at
             # once: one tag of megabytes would be a list of a million strings.
             if fed - parser.CurrentByteIndex > MAX_TAG_BYTES:
-                raise _too_large(f"has an XML tag over {MAX_TAG_BYTES} bytes")
+                raise _too_complex(f"has an XML tag over {MAX_TAG_BYTES} bytes")
         parser.Parse(b"", True)
 
     def _doctype(self, *_args: object) -> None:
@@ -257,9 +246,9 @@ class _XlsxCensus:
         depth = self.depth = self.depth + 1
         self.elements += 1
         if self.elements > MAX_XML_ELEMENTS:
-            raise _too_large(f"has over {MAX_XML_ELEMENTS} XML elements")
+            raise _too_complex(f"has over {MAX_XML_ELEMENTS} XML elements")
         if depth > MAX_DEPTH or len(attributes) > 2 * MAX_ATTRIBUTES:
-            raise _too_large("has an XML element nested too deep or with too many attributes")
+            raise _too_complex("has an XML element nested too deep or with too many attributes")
         if name == _ROW:
             self.row = _row_number(attributes, self.row)
             self.row_depth = depth
@@ -268,14 +257,14 @@ class _XlsxCensus:
         elif self.row_depth:  # most elements: cells and what they hold
             self.row_elements += 1
             if self.row_elements > MAX_ROW_ELEMENTS:
-                raise _too_large(f"row {self.row} has over {MAX_ROW_ELEMENTS} XML elements")
+                raise _too_complex(f"row {self.row} has over {MAX_ROW_ELEMENTS} XML elements")
             if depth == self.row_depth + 1:
                 self.cells += 1
                 self.row_cells += 1
                 if self.row_cells > MAX_ROW_CELLS:
-                    raise _too_large(f"row {self.row} has over {MAX_ROW_CELLS} cells")
+                    raise _too_complex(f"row {self.row} has over {MAX_ROW_CELLS} cells")
                 if self.cells > MAX_SHEET_CELLS:
-                    raise _too_large(f"has over {MAX_SHEET_CELLS} cells")
+                    raise _too_complex(f"has over {MAX_SHEET_CELLS} cells")
             elif self.row_unread:
                 # a value, formula or text in a row openpyxl is not asked to read
                 raise BatchFileError(
@@ -288,11 +277,11 @@ class _XlsxCensus:
             if depth == 2:
                 self.strings += 1
                 if self.strings > MAX_SHARED_STRINGS:
-                    raise _too_large(f"has over {MAX_SHARED_STRINGS} shared strings")
+                    raise _too_complex(f"has over {MAX_SHARED_STRINGS} shared strings")
         else:
             self.other += 1
             if self.other > MAX_OTHER_ELEMENTS:
-                raise _too_large(f"has over {MAX_OTHER_ELEMENTS} XML records besides its cells")
+                raise _too_complex(f"has over {MAX_OTHER_ELEMENTS} XML records besides its cells")
 
     def _end(self, _name: str) -> None:
         if self.depth == self.row_depth:
@@ -311,14 +300,23 @@ def _row_number(attributes: list[str], previous: int) -> int:
     return previous + 1
 
 
-def _count_xlsx(data: bytes) -> None:
-    """Refuse an .xlsx that openpyxl would build far more of than a batch needs."""
+def _check_xlsx(data: bytes) -> None:
+    """Refuse an .xlsx that unpacks far beyond the file limit, or that openpyxl would build
+    far more of than a batch needs, before openpyxl reads any of it.
+
+    The unpacked sizes are those the zip declares; zipfile stops each part at its declared
+    size (a part that holds more then fails its CRC check), so they bound what is read.
+    """
     census = _XlsxCensus()
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            parts = [info for info in archive.infolist() if not info.is_dir()]
+            infos = archive.infolist()
+            unpacked = sum(info.file_size for info in infos)
+            if unpacked > MAX_UNPACKED_BYTES:
+                raise _too_large(f"xlsx unpacks to {unpacked} bytes")
+            parts = [info for info in infos if not info.is_dir()]
             if len(parts) > MAX_PARTS:
-                raise _too_large(f"has {len(parts)} parts")
+                raise _too_complex(f"has {len(parts)} parts")
             for info in parts:
                 try:
                     with archive.open(info) as source:
@@ -341,8 +339,7 @@ def _xlsx_rows(sheet: Any) -> Iterator[list[str]]:
 
 
 def _read_xlsx(data: bytes) -> list[tuple[int, list[str]]]:
-    _check_unpacked_size(data)
-    _count_xlsx(data)
+    _check_xlsx(data)
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
         try:
@@ -376,14 +373,12 @@ def read_batch(path: Path, now: datetime) -> list[BatchRow]:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise BatchFileError(
-                f"{path.name} is {size} bytes", key="batch_too_large", max_kb=MAX_FILE_BYTES // 1024
-            )
+            raise _too_large(f"{path.name} is {size} bytes")
         data = path.read_bytes()
     except OSError as err:
         raise BatchFileError(f"cannot read {path.name}: {err}", key="batch_unreadable") from err
     if len(data) > MAX_FILE_BYTES:  # grew while we looked
-        raise BatchFileError("file too large", key="batch_too_large", max_kb=MAX_FILE_BYTES // 1024)
+        raise _too_large(f"{path.name} grew to {len(data)} bytes")
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
         table = _read_xlsx(data)

@@ -50,6 +50,12 @@ logger = logging.getLogger(__name__)
 
 CATALOGUE = ("kiosk", Path(__file__).resolve().parent / "i18n")
 KIOSK_SIZE = (1920, 1080)
+#: A call may wait up to ``KIOSK_ANSWER_TIMEOUT_S`` (over two minutes) for its answer;
+#: "Please wait…" standing that long looks like a kiosk that hung. After this long it also
+#: says the kiosk is still working and how long it has waited, updated every
+#: ``BUSY_HINT_EVERY_MS``.
+BUSY_HINT_AFTER_S = 15.0
+BUSY_HINT_EVERY_MS = 1000
 
 
 class CallBridge(QObject):
@@ -113,6 +119,12 @@ class KioskWindow(QWidget):
         model.executor = self._execute
         self.last_receipt: Path | None = None
         self._session = model.session
+        # When the call being waited for was handed to the pool (time.monotonic()); None
+        # when none is out.
+        self._busy_since: float | None = None
+        self.busy_timer = QTimer(self)
+        self.busy_timer.setInterval(BUSY_HINT_EVERY_MS)
+        self.busy_timer.timeout.connect(self._show_busy)
         self._apply_font(model.lang)
         self._build()
         model.add_listener(self.refresh)
@@ -217,8 +229,10 @@ class KioskWindow(QWidget):
         self.back.setVisible(not at_start)
         self.finish.setVisible(not at_start)
         self.idle_continue.setText(tr("Window", "I am still here"))
-        self.busy.setText(tr("Window", "Please wait…"))
-        self.busy.setVisible(model.busy)
+        if not model.busy:  # the answer is in, or the session that waited for it ended
+            self._busy_since = None
+            self.busy_timer.stop()
+        self._show_busy()
         self.show_notice(model.notice)
         screen = self.screens[model.screen]
         screen.refresh()
@@ -260,7 +274,26 @@ class KioskWindow(QWidget):
     # -- background calls --------------------------------------------------------------------
 
     def _execute(self, call: Call) -> None:
+        self._busy_since = time.monotonic()  # a new call: its own wait, counted from now
+        self.busy_timer.start()
+        self._show_busy()
         self.pool.start(_Task(call, self.bridge))
+
+    def _show_busy(self) -> None:
+        """Says "Please wait…" while a call is out; after BUSY_HINT_AFTER_S, how long so far."""
+        since = self._busy_since
+        waited = 0.0 if since is None else time.monotonic() - since
+        if waited >= BUSY_HINT_AFTER_S:
+            text = tr(
+                "Window",
+                "Still working… {seconds} s so far. The answer is taking longer than usual;"
+                " please keep waiting.",
+                seconds=int(waited),
+            )
+        else:
+            text = tr("Window", "Please wait…")
+        self.busy.setText(text)
+        self.busy.setVisible(self.model.busy)
 
     @Slot(object, object, object)
     def _finished(self, call: Call, result: Any, error: RocarsError | None) -> None:
@@ -320,6 +353,7 @@ class KioskWindow(QWidget):
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
         self.timer.stop()
+        self.busy_timer.stop()
         self.model.reset()
         self.pool.waitForDone(5000)
         app = QApplication.instance()

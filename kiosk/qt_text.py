@@ -58,6 +58,7 @@ MESSAGE_KEYS: tuple[str, ...] = (
     QT_TRANSLATE_NOOP("Messages", "media_not_writable"),
     QT_TRANSLATE_NOOP("Messages", "batch_unreadable"),
     QT_TRANSLATE_NOOP("Messages", "batch_too_large"),
+    QT_TRANSLATE_NOOP("Messages", "batch_too_complex"),
     QT_TRANSLATE_NOOP("Messages", "batch_too_many_rows"),
     QT_TRANSLATE_NOOP("Messages", "batch_empty"),
     QT_TRANSLATE_NOOP("Messages", "batch_bad_header"),

@@ -388,6 +388,10 @@
       <translation>The file has no data rows. Nothing was submitted.</translation>
     </message>
     <message>
+      <source>batch_too_complex</source>
+      <translation>The file holds more cells, text or formatting than a batch can have (at most {max} cargo rows). Copy just the cargo rows into a new file, without other sheets or formatting, or save that sheet as CSV UTF-8, then try again. Nothing was submitted.</translation>
+    </message>
+    <message>
       <source>batch_too_large</source>
       <translation>The file is too large (at most {max_kb} KB). Nothing was submitted.</translation>
     </message>
@@ -900,6 +904,10 @@
     <message>
       <source>ROCARS self-help kiosk</source>
       <translation>ROCARS self-help kiosk</translation>
+    </message>
+    <message>
+      <source>Still working… {seconds} s so far. The answer is taking longer than usual; please keep waiting.</source>
+      <translation>Still working… {seconds} s so far. The answer is taking longer than usual; please keep waiting.</translation>
     </message>
     <message>
       <source>◀ Back</source>

@@ -388,6 +388,10 @@
       <translation>文件没有数据行，没有数据被递交。</translation>
     </message>
     <message>
+      <source>batch_too_complex</source>
+      <translation>文件的单元格、文字或格式多于一批数据可有的数量（每批最多 {max} 行货物数据）。请只把货物数据行复制到新文件（不要其他工作表或格式），或把该工作表另存为“CSV UTF-8”，然后再试。没有数据被递交。</translation>
+    </message>
+    <message>
       <source>batch_too_large</source>
       <translation>文件太大（最多 {max_kb} KB），没有数据被递交。</translation>
     </message>
@@ -900,6 +904,10 @@
     <message>
       <source>ROCARS self-help kiosk</source>
       <translation>道路货物资料系统 自助服务站</translation>
+    </message>
+    <message>
+      <source>Still working… {seconds} s so far. The answer is taking longer than usual; please keep waiting.</source>
+      <translation>仍在处理中… 已等候 {seconds} 秒。回复比平常慢，请继续等候。</translation>
     </message>
     <message>
       <source>◀ Back</source>

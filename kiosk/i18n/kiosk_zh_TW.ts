@@ -388,6 +388,10 @@
       <translation>檔案沒有資料行，沒有資料被遞交。</translation>
     </message>
     <message>
+      <source>batch_too_complex</source>
+      <translation>檔案的儲存格、文字或格式多於一批資料可有的數量（每批最多 {max} 行貨物資料）。請只把貨物資料行複製到新檔案（不要其他工作表或格式），或把該工作表另存為「CSV UTF-8」，然後再試。沒有資料被遞交。</translation>
+    </message>
+    <message>
       <source>batch_too_large</source>
       <translation>檔案太大（最多 {max_kb} KB），沒有資料被遞交。</translation>
     </message>
@@ -900,6 +904,10 @@
     <message>
       <source>ROCARS self-help kiosk</source>
       <translation>道路貨物資料系統 自助服務站</translation>
+    </message>
+    <message>
+      <source>Still working… {seconds} s so far. The answer is taking longer than usual; please keep waiting.</source>
+      <translation>仍在處理中… 已等候 {seconds} 秒。回覆比平常慢，請繼續等候。</translation>
     </message>
     <message>
       <source>◀ Back</source>

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 import re
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from kiosk.batch import (
 )
 from kiosk.cargo import FIELD_NAMES
 from kiosk.flows import Call, Kiosk, Screen, run_work
+from tests.kiosk.batch_files import write_formatted_xlsx
 
 NOW = datetime(2026, 11, 21, 20, 0, tzinfo=UTC)
 ROW = ["3", "PALLETS", "PORK", "A", "B", "C", "D", "2026-11-23", "import", "", "", "", ""]
@@ -304,7 +306,7 @@ OVERBUILT_XLSX: dict[str, tuple[Callable[[], bytes], str]] = {
             GOOD_XLSX,
             _in_sheet(b"</sheetData>", b"<row>" + b"<c/>" * 100_000 + b"</row></sheetData>"),
         ),
-        "batch_too_large",
+        "batch_too_complex",
     ),
     "150_rows_of_1000_cells": (
         lambda: _rezip(
@@ -314,17 +316,17 @@ OVERBUILT_XLSX: dict[str, tuple[Callable[[], bytes], str]] = {
                 (b"<row>" + b'<c s="0"/>' * 1000 + b"</row>") * 150 + b"</sheetData>",
             ),
         ),
-        "batch_too_large",
+        "batch_too_complex",
     ),
     "60000_shared_strings": (
         lambda: _excel_like(GOOD_XLSX, b"<si><t>x</t></si>" * 60_000),
-        "batch_too_large",
+        "batch_too_complex",
     ),
     "a_text_in_20000_formatted_runs": (
         lambda: _excel_like(
             GOOD_XLSX, b"<si>" + b"<r><rPr><b/></rPr><t>x</t></r>" * 5000 + b"</si>"
         ),
-        "batch_too_large",
+        "batch_too_complex",
     ),
     "20000_cell_formats": (
         lambda: _rezip(
@@ -335,13 +337,13 @@ OVERBUILT_XLSX: dict[str, tuple[Callable[[], bytes], str]] = {
                 b'<xf numFmtId="0" fontId="0"/>' * 20_000 + b"</cellXfs>",
             ),
         ),
-        "batch_too_large",
+        "batch_too_complex",
     ),
     "400000_empty_rows": (
         lambda: _rezip(
             GOOD_XLSX, _in_sheet(b"</sheetData>", b"<row/>" * 400_000 + b"</sheetData>")
         ),
-        "batch_too_large",
+        "batch_too_complex",
     ),
     "a_cell_of_40000_attributes": (
         lambda: _rezip(
@@ -350,11 +352,11 @@ OVERBUILT_XLSX: dict[str, tuple[Callable[[], bytes], str]] = {
                 b'<c r="A2"', b'<c r="A2"' + b"".join(b' a%d="1"' % i for i in range(40_000))
             ),
         ),
-        "batch_too_large",
+        "batch_too_complex",
     ),
     "elements_nested_200_deep": (
         lambda: _extra_part(GOOD_XLSX, "customXml/item1.xml", b"<a>" * 200 + b"</a>" * 200),
-        "batch_too_large",
+        "batch_too_complex",
     ),
     "a_dtd_with_an_entity": (
         lambda: _rezip(
@@ -392,6 +394,31 @@ def test_xlsx_that_would_build_far_more_than_a_batch_needs_is_refused(
     with pytest.raises(BatchFileError) as refused:
         read_batch(tmp_path / "o.xlsx", NOW)
     assert refused.value.key == key
+    if key == "batch_too_complex":
+        assert refused.value.params == {"max": MAX_ROWS}
+
+
+def test_a_small_xlsx_past_a_count_bound_is_too_complex_not_too_large(tmp_path: Path) -> None:
+    """A file of a few KB with a row formatted 2000 cells wide is not told "at most 1024 KB"
+    (it is far less) but that it holds more than a batch of MAX_ROWS rows can need."""
+    write_formatted_xlsx(tmp_path / "wide.xlsx", [ROW], width=2000)
+    assert (tmp_path / "wide.xlsx").stat().st_size < 64 * 1024
+    with pytest.raises(BatchFileError) as refused:
+        read_batch(tmp_path / "wide.xlsx", NOW)
+    assert refused.value.key == "batch_too_complex"
+    assert refused.value.params == {"max": MAX_ROWS}
+
+
+def test_an_xlsx_over_the_byte_limit_is_still_too_large(tmp_path: Path) -> None:
+    """The byte bounds keep their key and their number: on the stick, and unpacked."""
+    noise = random.Random(7).randbytes(MAX_FILE_BYTES)  # does not compress
+    big = _extra_part(GOOD_XLSX, "xl/media/image1.bin", noise)  # a photo in the sheet
+    assert len(big) > MAX_FILE_BYTES
+    (tmp_path / "big.xlsx").write_bytes(big)
+    with pytest.raises(BatchFileError) as refused:
+        read_batch(tmp_path / "big.xlsx", NOW)
+    assert refused.value.key == "batch_too_large"
+    assert refused.value.params == {"max_kb": MAX_FILE_BYTES // 1024}
 
 
 _MEASURE = """
@@ -431,7 +458,7 @@ def test_the_costliest_xlsx_within_the_byte_bounds_is_refused_in_little_memory(
         check=True,
     )
     key, peak = done.stdout.split()
-    assert key == "batch_too_large"
+    assert key == "batch_too_complex"
     assert int(peak) < 16 * 1024 * 1024, f"{int(peak) / 2**20:.0f} MiB at the peak"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
+from kiosk import qt_app
 from kiosk.api import KioskClient
 from kiosk.flows import Screen
 from kiosk.session import IdleClock
@@ -345,6 +347,76 @@ def test_a_slow_query_says_please_wait_and_keeps_the_session(
         assert not kiosk.window.busy.isVisible()
         assert not kiosk.window.idle.isVisible()
         assert kiosk.screen.fields["query"].text() == "9110635860"
+
+
+def test_a_long_wait_says_how_long_so_far_until_the_answer_comes(
+    qtbot: QtBot,
+    hang_up_centre: HangUpCentre,
+    media: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past BUSY_HINT_AFTER_S (15 s on a site, 0.3 s here) "Please wait…" also says the
+    kiosk is still working and how long it has waited, counting on, so a driver does not
+    take two minutes of the same words for a kiosk that hung. The answer takes it away;
+    the next call starts again at "Please wait…"."""
+    monkeypatch.setattr(qt_app, "BUSY_HINT_AFTER_S", 0.3)
+    monkeypatch.setattr(qt_app, "BUSY_HINT_EVERY_MS", 50)
+    hang_up_centre.delay = 30.0  # silent, until the test ends: each query waits 2.5 s
+    with (
+        local_api_before(hang_up_centre.url, tmp_path, agent_timeout=2.5) as url,
+        open_kiosk(qtbot, KioskClient(url, timeout=0.5), media, tmp_path / "print") as kiosk,
+    ):
+        busy = kiosk.window.busy
+        kiosk.click("start_query")
+        kiosk.type("query", "9110635860")
+        for wait, hint in (
+            ("請稍候…", r"仍在處理中… 已等候 (\d+) 秒。回覆比平常慢，請繼續等候。"),
+            (
+                "Please wait…",
+                r"Still working… (\d+) s so far\. The answer is taking longer than usual;"
+                r" please keep waiting\.",
+            ),
+        ):
+            qtbot.mouseClick(kiosk.button("run_query"), Qt.MouseButton.LeftButton)
+            assert busy.isVisible()
+            assert busy.text() == wait  # a new call: not the last one's time
+            qtbot.waitUntil(lambda: busy.text() != wait, timeout=WAIT_MS)  # noqa: B023
+            counted = re.fullmatch(hint, busy.text())
+            assert counted is not None, busy.text()
+            first = int(counted[1])
+            assert first < 2  # counted from this call's start (each takes 2.5 s)
+            qtbot.waitUntil(lambda: f" {first + 1} " in busy.text())  # noqa: B023 - counting on
+            kiosk.wait_idle()
+            assert not busy.isVisible()
+            assert kiosk.notice_key == "ubr_not_found_never_synced"
+            kiosk.click("lang_en")  # and the next call in English
+        kiosk.click("lang_zh_TW")
+        assert busy.text() == "請稍候…"  # gone with the answer, not only hidden
+
+
+def test_a_quick_answer_never_says_how_long_it_took(
+    kiosk: KioskUi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An answer within BUSY_HINT_AFTER_S (1 s here) leaves "Please wait…" as it was, also
+    once that time has passed: the count stops with the answer."""
+    monkeypatch.setattr(qt_app, "BUSY_HINT_AFTER_S", 1.0)
+    kiosk.window.busy_timer.setInterval(50)
+    busy = kiosk.window.busy
+    shown: list[str] = []
+    set_text = busy.setText
+    monkeypatch.setattr(busy, "setText", lambda text: (shown.append(text), set_text(text)))
+    kiosk.click("start_query")
+    kiosk.type("query", "9110635860")
+    kiosk.click("run_query")  # the centre answers at once
+    kiosk.at(Screen.QUERY_RESULT)
+    end = time.monotonic() + 2 * qt_app.BUSY_HINT_AFTER_S  # past the hint's time, idle
+    qtbot = kiosk.qtbot
+    qtbot.waitUntil(lambda: time.monotonic() > end, timeout=WAIT_MS)
+    kiosk.click("lang_en")
+    assert not busy.isVisible()
+    assert "請稍候…" in shown
+    assert set(shown) <= {"請稍候…", "Please wait…"}
 
 
 def test_language_switch_mid_flow_keeps_what_was_typed(kiosk: KioskUi, backend: Backend) -> None:

@@ -14,6 +14,7 @@ from kiosk.cargo import FIELD_NAMES
 from kiosk.flows import Screen
 from rocars.models import BundleRequest, SecurityCodeAuth
 from rocars.timeutil import HK_TZ, utc_now
+from tests.kiosk.batch_files import write_formatted_xlsx
 from tests.kiosk.conftest import Backend
 from tests.kiosk.kit import KioskUi
 
@@ -202,17 +203,22 @@ def test_batch_template_saved_then_a_csv_and_refused_files(
     (media / "broken.xlsx").write_bytes(b"PK\x03\x04 not really a zip")
     (media / "huge.csv").write_bytes(b"x" * (MAX_FILE_BYTES + 1))
     (media / "wrong.csv").write_text("a,b,c\n1,2,3\n", encoding="utf-8")
+    write_formatted_xlsx(media / "formatted.xlsx", [])  # a few KB, but a row 2000 cells wide
     kiosk.click("back")
     kiosk.click("menu_batch")
     for name, key in (
         ("broken.xlsx", "batch_unreadable"),
         ("huge.csv", "batch_too_large"),
+        ("formatted.xlsx", "batch_too_complex"),
         ("wrong.csv", "batch_bad_header"),
         ("rocars_cargo_template.csv", "batch_empty"),
     ):
         kiosk.click(f"upload_{name}")
         assert kiosk.notice_key == key, name
         assert kiosk.model.screen == Screen.BATCH
+        if name == "formatted.xlsx":  # what to do, with the row limit (not the file size)
+            assert "最多 200 行貨物資料" in kiosk.notice_text
+            assert "KB" not in kiosk.notice_text
     assert backend.api.client.changes(backend.api.replica.cursor(), 1000).next == before
 
     tomorrow = (utc_now().astimezone(HK_TZ).date() + timedelta(days=1)).isoformat()

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from kiosk.batch import MAX_ROWS, BatchFileError, read_batch
 from kiosk.qt_app import CATALOGUE
 from kiosk.qt_text import MESSAGE_KEYS, message
 from kiosk.session import Notice
+from tests.kiosk.batch_files import write_formatted_xlsx
 from ui_common.i18n import Translations
 from ui_common.languages import Language
 from ui_common.linguist import ROOT, compile_ts, extract, problems, ts_path
@@ -125,5 +128,35 @@ def test_a_number_the_copy_does_not_know_says_the_centre_is_down(qapp: object) -
         stale = message(Notice("ccrn_not_found_stale", {"ccrn": "1999999999", "time": "14:30"}))
         assert "香港時間 14:30" in stale
         assert "未能連接" in stale
+    finally:
+        translations.close()
+
+
+def test_a_file_too_complex_is_told_what_to_do_not_that_it_is_too_large(
+    qapp: object, tmp_path: Path
+) -> None:
+    """A small .xlsx past a count bound, as the kiosk reads it: its own message in each
+    language, with the row limit filled in, not the byte limit it is well within."""
+    write_formatted_xlsx(tmp_path / "wide.xlsx", [])
+    with pytest.raises(BatchFileError) as refused:
+        read_batch(tmp_path / "wide.xlsx", datetime(2026, 11, 21, 20, 0, tzinfo=UTC))
+    notice = Notice.from_error(refused.value)
+    translations = Translations([CATALOGUE], Language.EN)
+    try:
+        for lang in Language:
+            translations.set_language(lang)
+            text = message(notice)
+            too_large = message(Notice("batch_too_large", {"max_kb": "1024"}))
+            assert text not in ("batch_too_complex", too_large), lang
+            assert str(MAX_ROWS) in text, (lang, text)
+            assert "CSV UTF-8" in text, (lang, text)
+            assert not re.search(r"[{}]|KB|1024", text), (lang, text)
+        translations.set_language(Language.EN)
+        assert message(notice) == (
+            "The file holds more cells, text or formatting than a batch can have (at most"
+            " 200 cargo rows). Copy just the cargo rows into a new file, without other sheets"
+            " or formatting, or save that sheet as CSV UTF-8, then try again. Nothing was"
+            " submitted."
+        )
     finally:
         translations.close()

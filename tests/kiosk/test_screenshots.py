@@ -23,12 +23,13 @@ from PySide6.QtWidgets import QApplication, QLabel, QPushButton
 from pytestqt.qtbot import QtBot
 
 from kiosk.cargo import FIELD_NAMES
-from kiosk.flows import QueryMode, Screen
+from kiosk.flows import Call, QueryMode, Screen, run_work
 from kiosk.qt_app import KIOSK_SIZE
 from kiosk.session import Notice
 from rocars.ids import ControlPoint, Direction
 from rocars.models import CargoItems
 from rocars.timeutil import HK_TZ
+from tests.kiosk.batch_files import write_formatted_xlsx
 from tests.kiosk.conftest import Backend, copy_cert, open_kiosk
 from tests.kiosk.fixed_centre import NOW, FixedCentre
 from tests.kiosk.kit import KioskUi
@@ -269,6 +270,28 @@ def test_every_screen_in_every_language(
     model.idle.last_touch = time.monotonic() - (model.idle.warn_after + 1)  # 29 s left
     kiosk.window._tick()
     shot("idle_warning")
+    model.touch(time.monotonic())  # still here
+
+    # a file of a few KB with a row formatted 2000 cells wide: not too large, too complex
+    write_formatted_xlsx(media / "shipments_formatted.xlsx", [])
+    model.home()
+    model.batch_start()
+    shot("batch_too_complex", lambda: model.batch_upload(media / "shipments_formatted.xlsx"))
+
+    # a query whose answer is 20 s in coming (the centre slow): still working, how long
+    model.finish()
+    model.set_language(lang)
+    model.start_query()
+    model.set_input("query", ubr)
+    held: list[Call] = []
+    model.executor = held.append  # the answer held back
+    model.run_query()
+    kiosk.window._busy_since = time.monotonic() - 20  # noqa: SLF001 - without waiting 20 s
+    kiosk.window._show_busy()  # noqa: SLF001
+    shot("query_still_working")
+    model.executor = kiosk.window._execute  # noqa: SLF001
+    model.complete(held[0], *run_work(held[0]))
+    assert not kiosk.window.busy.isVisible()
 
     assert seen == set(Screen), f"screens never shown: {set(Screen) - seen}"
     assert not problems, "\n".join(problems)
