@@ -434,7 +434,7 @@ class CertVerifier:
             ) from err
         problem = _signing_profile_problem(cert)
         if problem is not None:
-            raise _refuse("cert_untrusted", f"certificate may not sign requests: {problem}")
+            raise _refuse("cert_not_for_signing", f"certificate may not sign requests: {problem}")
         if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
             raise _refuse(
                 "cert_expired",

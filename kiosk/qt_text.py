@@ -79,6 +79,7 @@ MESSAGE_KEYS: tuple[str, ...] = (
     QT_TRANSLATE_NOOP("Messages", "cert_expired"),
     QT_TRANSLATE_NOOP("Messages", "cert_revoked"),
     QT_TRANSLATE_NOOP("Messages", "cert_untrusted"),
+    QT_TRANSLATE_NOOP("Messages", "cert_not_for_signing"),
     QT_TRANSLATE_NOOP("Messages", "cert_signature_invalid"),
     QT_TRANSLATE_NOOP("Messages", "cert_signature_stale"),
     QT_TRANSLATE_NOOP("Messages", "cert_signature_used"),

@@ -480,6 +480,10 @@
       <translation>No certificate file (.p12) found on the USB stick. Please insert it and try again.</translation>
     </message>
     <message>
+      <source>cert_not_for_signing</source>
+      <translation>This certificate cannot be used to sign. Choose your signing certificate, or sign with the security code.</translation>
+    </message>
+    <message>
       <source>cert_not_yet_valid</source>
       <translation>This certificate is not valid yet.</translation>
     </message>

@@ -480,6 +480,10 @@
       <translation>U 盘内找不到证书文件（.p12）。请插入后再试。</translation>
     </message>
     <message>
+      <source>cert_not_for_signing</source>
+      <translation>此证书不能用于签署。请选择你的签署证书，或改用保安编码。</translation>
+    </message>
+    <message>
       <source>cert_not_yet_valid</source>
       <translation>此证书尚未生效。</translation>
     </message>

@@ -480,6 +480,10 @@
       <translation>USB 手指內找不到證書檔案（.p12）。請插入後再試。</translation>
     </message>
     <message>
+      <source>cert_not_for_signing</source>
+      <translation>此證書不能用於簽署。請選擇你的簽署證書，或改用保安編碼。</translation>
+    </message>
+    <message>
       <source>cert_not_yet_valid</source>
       <translation>此證書尚未生效。</translation>
     </message>

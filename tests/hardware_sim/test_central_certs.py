@@ -119,7 +119,7 @@ def test_a_certificate_that_may_not_sign_is_refused_and_changes_nothing(
     r = post(shared, body)
     assert r.status_code == 403, r.text
     answer = r.json()
-    assert answer["error"] == "cert_untrusted"
+    assert answer["error"] == "cert_not_for_signing"
     assert "may not sign" in answer["detail"]["message"]
     assert client.get_cargo(cargo.ccrn).status is CargoStatus.SUBMITTED
     assert client.changes(cursor, 100).changes == []

@@ -152,7 +152,7 @@ def test_a_certificate_that_may_not_sign_requests_is_refused(
     body = {"account": "123456", "vrn": "AB1"}
     with pytest.raises(CentralError, match=why) as info:
         verifier.verify(_signed(cert, key, body), "123456", "bundle", [body], utc_now())
-    assert (info.value.key, info.value.status) == ("cert_untrusted", 403)
+    assert (info.value.key, info.value.status) == ("cert_not_for_signing", 403)
     # the same certificate with the driver profile is fine
     good, good_key = kit.custom_leaf(tmp_path, "123456", eku=[kit.CLIENT_AUTH])
     verifier.verify(_signed(good, good_key, body), "123456", "bundle", [body], utc_now())
@@ -190,7 +190,7 @@ def test_a_critical_extension_the_centre_does_not_process_is_refused(
     )
     with pytest.raises(CentralError, match="critical extension") as info:
         verifier.verify(_signed(cert, key, body), "123456", "bundle", [body], utc_now())
-    assert (info.value.key, info.value.status) == ("cert_untrusted", 403)
+    assert (info.value.key, info.value.status) == ("cert_not_for_signing", 403)
     assert named in str(info.value)
     # the same extension not critical may be ignored
     cert, key = kit.custom_leaf(

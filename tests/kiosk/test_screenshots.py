@@ -198,6 +198,8 @@ def test_every_screen_in_every_language(
     shot("sign_pin", lambda: model.pick_certificate(model.certificates[0]))
     # a signature the centre took already (a request sent twice)
     shot("sign_pin_used", notice("cert_signature_used"))
+    # an encryption-only certificate of a pair, picked by mistake
+    shot("sign_pin_not_for_signing", notice("cert_not_for_signing"))
     model.back()
     model.back()
     model.choose_code()
