@@ -58,14 +58,34 @@ GIL_SWITCH_INTERVAL_S = 0.0005
 #: two of this agent's heartbeat intervals): a will is stamped when its agent connected.
 PEER_CLAIM_S = 5.0
 
-#: Builds a router once the agent's replica and clients exist, e.g. the kiosks' API:
-#: ``lambda agent: build_router(agent.api_client, agent.replica, lambda: agent.link.up)``
+#: Builds a router once the agent's replica and clients exist, e.g. the kiosks' API
+#: (``kiosk_router``): ``lambda agent: build_router(agent.api_client, agent.replica, ...)``
 RouterFactory = Callable[["SyncAgent"], APIRouter]
+
+#: How long a shard that does not pull keeps a kiosk call's "centre unreachable" against
+#: the pulling shard's older record of "up", beyond that shard's next poll and its timeout
+#: (``pull_interval_s`` and ``central.timeout_s``, taken to be this shard's): a second for
+#: it to record what it found and one for this shard to read it (``_central_loop``).
+LOST_HOLD_MARGIN_S = 2.0
 
 
 def kiosk_router(agent: SyncAgent) -> APIRouter:
-    """The kiosks' calls, forwarded to the centre or answered from the replica."""
-    return build_router(agent.api_client, agent.replica, lambda: agent.link.up)
+    """The kiosks' calls, forwarded to the centre or answered from the replica.
+
+    A forwarded call that finds the centre unreachable marks the link down as the puller
+    would (the status says ``central: down``, the lanes flag their decisions offline and
+    never close for it), so the next calls go to the replica at once instead of waiting
+    ``central.timeout_s`` each; the puller's next success marks it up again.
+    """
+    config = agent.config
+    hold_s = config.pull_interval_s + config.central.timeout_s + LOST_HOLD_MARGIN_S
+
+    def central_lost(reason: str) -> None:
+        agent.link.mark_lost(reason, hold_s)
+
+    return build_router(
+        agent.api_client, agent.replica, lambda: agent.link.up, central_lost=central_lost
+    )
 
 
 @dataclass

@@ -5,7 +5,10 @@ both). With the centre up, every call is forwarded and its errors passed through
 their key and status. With the centre down, queries are answered from the replica and
 say since when they may be stale (``X-Rocars-Stale`` header and ``stale_since`` in the
 body); bundling, cancelling and cargo submission are refused with 503
-``central_unavailable`` (offline bundling is a later issue).
+``central_unavailable`` (offline bundling is a later issue). A forwarded call that finds
+the centre unreachable (no answer at all: refused, timed out, hung up) is answered the
+same way and says so (``central_lost``): the agent marks its link down, and the calls
+after it do not wait for the centre again until the puller has seen it answer.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
@@ -157,15 +161,28 @@ def build_router(
     replica: ReplicaReader,
     central_up: Callable[[], bool],
     *,
+    central_lost: Callable[[str], None] | None = None,
     max_body: int = DEFAULT_MAX_BODY,
 ) -> APIRouter:
     """The kiosk-facing routes; the agent mounts them next to /health and /metrics.
 
     ``central_up`` is the agent's view of the link (the puller's last success); a call
     forwarded while it says up that still finds the centre unreachable is treated the
-    same way as a down link.
+    same way as a down link, and ``central_lost`` is told why (the agent marks its link
+    down: without it, every kiosk call waited ``central.timeout_s`` for the centre again
+    until the puller noticed). An answer of the centre, any status, is never a loss.
     """
     router = APIRouter()
+
+    def unreachable(err: ApiError) -> bool:
+        """No answer from the centre at all: ``central_lost`` is told."""
+        if err.key != "central_unreachable":
+            return False
+        # a transport failure; an answer that could not be decoded, or redirects without
+        # end, came from something that answers
+        if central_lost is not None and isinstance(err.__cause__, httpx.TransportError):
+            central_lost(f"central_unreachable (kiosk call {err})"[:200])
+        return True
 
     async def forward(call: Callable[[], T], what: str) -> T:
         if not central_up():
@@ -173,7 +190,7 @@ def build_router(
         try:
             return await run_in_threadpool(call)
         except ApiError as err:
-            if err.key == "central_unreachable":
+            if unreachable(err):
                 logger.warning("centre unreachable while forwarding %s: %s", what, err)
                 # A refused connection, or one never made in time, never reached the
                 # centre; a timeout or a dropped connection after sending may have, after
@@ -197,7 +214,7 @@ def build_router(
             try:
                 result = await run_in_threadpool(from_central)
             except ApiError as err:
-                if err.key != "central_unreachable":
+                if not unreachable(err):
                     return _passthrough(err)
                 logger.warning("centre unreachable, answering from the replica: %s", err)
             else:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -69,12 +70,16 @@ class LinkState:
 
 
 class CentralLink:
-    """Whether the centre answers (the puller's view); the lanes flag offline decisions."""
+    """Whether the centre answers (the puller's view; also down when a kiosk call finds it
+    unreachable, ``mark_lost``); the lanes flag offline decisions. It never closes a lane:
+    that is the replica's age alone (``sync.lane``, rule 6)."""
 
     def __init__(self, clock: Callable[[], datetime] = utc_now) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self._state = LinkState(up=False, since=clock(), error="not contacted yet")
+        #: ``mark_lost``: when (this link's clock) and until when (monotonic) it holds
+        self._lost: tuple[datetime, float] | None = None
 
     @property
     def up(self) -> bool:
@@ -86,13 +91,23 @@ class CentralLink:
 
     def mark_up(self) -> None:
         with self._lock:
+            self._lost = None
             if not self._state.up:
                 logger.info("central ROCARS is reachable")
                 self._state = LinkState(True, self._clock(), "")
 
     def follow(self, state: LinkState) -> None:
-        """Take the state another agent's puller recorded (a shard that does not pull)."""
+        """Take the state another agent's puller recorded (a shard that does not pull).
+
+        After ``mark_lost``, a record of "up" made before that finding is older news and
+        is not taken, until the finding's hold has passed.
+        """
         with self._lock:
+            if self._lost is not None:
+                found_at, until = self._lost
+                if state.up and state.since <= found_at and time.monotonic() < until:
+                    return
+                self._lost = None
             if state.up != self._state.up:
                 logger.info(
                     "central ROCARS %s (as the pulling shard sees it)",
@@ -102,10 +117,29 @@ class CentralLink:
 
     def mark_down(self, error: str) -> None:
         with self._lock:
-            if self._state.up or self._state.error != error:
-                logger.warning("central ROCARS is down: %s", error)
-            since = self._state.since if not self._state.up else self._clock()
-            self._state = LinkState(False, since, error)
+            self._down(error)
+
+    def mark_lost(self, error: str, hold_s: float) -> None:
+        """Down, as found by a call other than the feed's (a kiosk call the local API
+        forwarded, which the centre never answered). The same meaning as the puller's
+        ``mark_down``: the puller's next success (``mark_up``) ends it.
+
+        A shard that does not pull ``follow``s the pulling shard's record instead, which
+        still says "up" until that shard's puller fails too; it keeps this finding against
+        a record of "up" made before it for ``hold_s`` at most (long enough for that puller
+        to poll once more and record the centre down if it is). An error already recorded
+        is kept: the first cause is the one that says why.
+        """
+        with self._lock:
+            if self._state.up:
+                self._down(error)
+            self._lost = (self._clock(), time.monotonic() + hold_s)
+
+    def _down(self, error: str) -> None:
+        if self._state.up or self._state.error != error:
+            logger.warning("central ROCARS is down: %s", error)
+        since = self._state.since if not self._state.up else self._clock()
+        self._state = LinkState(False, since, error)
 
 
 class Backoff:

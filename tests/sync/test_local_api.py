@@ -1,22 +1,33 @@
-"""The local API in front of the real simulated centre and a replica pulled from it."""
+"""The local API in front of the real simulated centre and a replica pulled from it, and in
+the agent (`kiosk_router`): the link it marks down when the centre does not answer."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from hardware_sim.launch import CentralProcess
+from rocars.broker import EmbeddedBroker
 from rocars.client import ApiError, RocarsClient
 from rocars.ids import ControlPoint, Direction
+from rocars.messages import InstructionCode
 from rocars.models import BundleRequest, CancelRequest, CargoItems, SecurityCodeAuth
 from rocars.timeutil import HK_TZ, utc_now
+from sync.agent import SyncAgent
 from sync.local_api import STALE_HEADER, build_router
-from tests.fixtures.local_api import LocalApi
+from sync.puller import CentralLink, LinkState
+from tests.fixtures.local_api import LocalApi, hung, serve_local_api, stop_local_api
+from tests.sync.agentkit import Watcher, agent_config, demo_trucks, started_agent, wait_for
+
+C = InstructionCode
 
 BUNDLED_UBR = "9110635860"  # the demo centre's first bundle (seed 7)
 BUNDLED_CCRN = "1001041258"
@@ -198,15 +209,68 @@ def test_centre_gone_while_the_agent_still_thinks_it_up(
 ) -> None:
     local_api.central.kill()
     assert local_api.up  # the agent has not noticed yet
-    answer = http.get(f"/v1/bundles/{BUNDLED_UBR}")
-    assert answer.status_code == 200
-    assert STALE_HEADER in answer.headers
     refused = http.post("/v1/cargo", json=items().model_dump(mode="json"))
     assert refused.status_code == 503
     assert refused.json()["error"] == "central_unavailable"
     assert refused.json()["detail"]["maybe_applied"] is False  # the connection was refused
-    local_api.central.start()
+    # the call told the agent: its link is down now, as if the puller had failed
+    assert not local_api.up
+    assert len(local_api.lost) == 1
+    assert local_api.lost[0].startswith("central_unreachable (kiosk call POST /v1/cargo")
+    answer = http.get(f"/v1/bundles/{BUNDLED_UBR}")
+    assert answer.status_code == 200
+    assert STALE_HEADER in answer.headers
+    assert len(local_api.lost) == 1  # not forwarded: the link is down
+    local_api.central_back()
     assert http.post("/v1/cargo", json=items().model_dump(mode="json")).status_code == 200
+
+
+def test_a_hung_centre_is_waited_for_once_then_the_replica_answers_until_it_is_back(
+    central: CentralProcess, tmp_path: Path
+) -> None:
+    """A centre that takes the connection and never answers cost every kiosk call the
+    whole timeout until the puller noticed (10 s by default, each). The first call waits
+    for it; it marks the link down, and the calls after it are answered at once."""
+    timeout = 3.0
+    api = serve_local_api(central, tmp_path / "sync", timeout_s=timeout)
+    try:
+        with httpx.Client(base_url=api.url, timeout=30) as http:
+            assert STALE_HEADER not in http.get(f"/v1/bundles/{BUNDLED_UBR}").headers
+            with hung(central):
+                started = time.monotonic()
+                first = http.get(f"/v1/bundles/{BUNDLED_UBR}")
+                waited = time.monotonic() - started
+                assert first.status_code == 200
+                assert STALE_HEADER in first.headers
+                assert waited >= 0.9 * timeout  # it was forwarded, and waited
+                assert not api.up
+                assert api.lost == [
+                    f"central_unreachable (kiosk call GET /v1/bundles/{BUNDLED_UBR}: timed out)"
+                ]
+
+                started = time.monotonic()
+                second = http.get(f"/v1/bundles/{BUNDLED_UBR}")
+                assert time.monotonic() - started < timeout / 3  # milliseconds, in fact
+                assert second.status_code == 200
+                assert second.headers[STALE_HEADER] == first.headers[STALE_HEADER]
+                started = time.monotonic()
+                refused = http.post("/v1/cargo", json=items().model_dump(mode="json"))
+                assert time.monotonic() - started < timeout / 3
+                assert refused.status_code == 503
+                assert refused.json()["error"] == "central_unavailable"
+                assert refused.json()["detail"]["maybe_applied"] is False  # never sent
+                assert len(api.lost) == 1
+
+            # the centre answers again, but nobody has seen it yet: still the replica
+            assert STALE_HEADER in http.get(f"/v1/bundles/{BUNDLED_UBR}").headers
+            api.central_back()  # the puller's next poll succeeds: the link is up
+            again = http.get(f"/v1/bundles/{BUNDLED_UBR}")
+            assert again.status_code == 200
+            assert STALE_HEADER not in again.headers
+            assert http.post("/v1/cargo", json=items().model_dump(mode="json")).status_code == 200
+            assert len(api.lost) == 1
+    finally:
+        stop_local_api(api)
 
 
 def test_bad_input_is_refused_clearly_and_changes_nothing(
@@ -284,3 +348,242 @@ def test_a_write_is_maybe_applied_only_once_it_may_have_left(
     answer = asyncio.run(post())
     assert answer.status_code == 503
     assert answer.json()["detail"]["maybe_applied"] is maybe_applied
+
+
+def _failed(key: str, status: int = 0, cause: Exception | None = None) -> ApiError:
+    err = ApiError(f"the call failed ({key})", key=key, status=status)
+    err.__cause__ = cause
+    return err
+
+
+class _EmptyReplica:
+    def bundle(self, ubr: str) -> None:
+        return None
+
+    def last_sync_at(self) -> None:
+        return None
+
+
+def _case(failure: ApiError, lost: bool, name: str) -> Any:
+    return pytest.param(failure, lost, id=name)
+
+
+@pytest.mark.parametrize(
+    ("failure", "lost"),
+    [
+        _case(_failed("central_unreachable", cause=httpx.ConnectError("x")), True, "refused"),
+        _case(_failed("central_unreachable", cause=httpx.ConnectTimeout("x")), True, "no-syn-ack"),
+        _case(_failed("central_unreachable", cause=httpx.ReadTimeout("x")), True, "no-answer"),
+        _case(
+            _failed("central_unreachable", cause=httpx.RemoteProtocolError("x")), True, "hung-up"
+        ),
+        # the centre (or a proxy in front of it) answered, whatever it said
+        _case(_failed("central_unreachable", cause=httpx.DecodingError("x")), False, "bad-gzip"),
+        _case(_failed("internal_error", 500), False, "500"),
+        _case(_failed("api_error", 502), False, "502"),
+        _case(_failed("service_unavailable", 503), False, "503"),
+        _case(_failed("ubr_not_found", 404), False, "404"),
+    ],
+)
+def test_only_a_centre_that_does_not_answer_is_lost(failure: ApiError, lost: bool) -> None:
+    """``central_lost`` (the agent's link goes down) is for no answer at all; an error
+    the centre answers with is its answer, passed through, and the link stays up."""
+
+    class Failing:
+        def submit_cargo(self, _: object) -> object:
+            raise failure
+
+        def get_bundle(self, _: str) -> object:
+            raise failure
+
+    told: list[str] = []
+    app = FastAPI()
+    app.include_router(
+        build_router(
+            Failing(),  # type: ignore[arg-type]
+            _EmptyReplica(),  # type: ignore[arg-type]
+            lambda: True,
+            central_lost=told.append,
+        )
+    )
+
+    async def calls() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://local") as client:
+            return [
+                await client.post("/v1/cargo", json=items().model_dump(mode="json")),
+                await client.get(f"/v1/bundles/{BUNDLED_UBR}"),
+            ]
+
+    write, query = asyncio.run(calls())
+    assert len(told) == (2 if lost else 0)
+    assert all(reason.startswith("central_unreachable (kiosk call ") for reason in told)
+    if failure.key == "central_unreachable":  # the replica's answer, or 503: as before
+        assert write.status_code == 503
+        assert STALE_HEADER in query.headers
+    else:
+        assert (write.status_code, query.status_code) == (failure.status, failure.status)
+        assert write.json()["error"] == failure.key
+
+
+def test_a_following_link_keeps_a_kiosk_finding_until_newer_news_or_its_hold() -> None:
+    """``CentralLink.mark_lost`` on a shard that follows the pulling shard's record (here
+    rather than in test_puller.py: the kiosks' finding is what it is for)."""
+    now = [datetime(2026, 11, 21, 8, 0, tzinfo=UTC)]
+    link = CentralLink(lambda: now[0])
+    recorded = LinkState(True, now[0], "")
+    link.follow(recorded)
+    now[0] += timedelta(seconds=5)
+    link.mark_lost("central_unreachable (kiosk call GET /v1/bundles/1: timed out)", 60)
+    assert not link.up
+    assert link.state().since == now[0]
+    link.follow(recorded)  # made before the finding: older news
+    assert not link.up
+    assert link.state().error.startswith("central_unreachable (kiosk call")
+    # the pulling shard's puller saw the centre after the finding: taken at once
+    newer = LinkState(True, now[0] + timedelta(seconds=1), "")
+    link.follow(newer)
+    assert link.state() == newer
+    # the pulling shard found it down too: its record is taken, and then its "up" again
+    link.mark_lost("central_unreachable (kiosk call GET /v1/bundles/1: timed out)", 60)
+    down = LinkState(False, now[0] + timedelta(seconds=2), "central_unreachable")
+    link.follow(down)
+    assert link.state() == down
+    link.follow(newer)
+    assert link.up
+    # no newer news within the hold: the record is followed again after it
+    now[0] += timedelta(seconds=5)
+    link.mark_lost("central_unreachable (kiosk call GET /v1/bundles/1: timed out)", 0.0)
+    link.follow(newer)
+    assert link.state() == newer
+    # a finding on the pulling shard itself ends with its puller's next success
+    link.mark_lost("central_unreachable (kiosk call GET /v1/bundles/1: timed out)", 60)
+    link.mark_up()
+    assert link.up
+
+
+# -- in the agent (``sync.agent.kiosk_router``) ----------------------------------------------
+
+#: The agents' polls are this far apart: a test's steps between two of them run before the
+#: puller could notice anything itself (they take about a third of it).
+POLL_S = 6.0
+
+
+def polled(agent: SyncAgent) -> None:
+    """Return right after the agent's puller has polled (``last_sync_at`` moves with each
+    poll that is caught up): the next poll is ``POLL_S`` away."""
+    before = agent.replica.last_sync_at()
+    assert wait_for(lambda: agent.replica.last_sync_at() != before, POLL_S + 10)
+
+
+def test_the_agents_link_goes_down_when_a_kiosk_call_finds_the_centre_unreachable(
+    embedded_broker: EmbeddedBroker, central: CentralProcess, tmp_path: Path
+) -> None:
+    """As if the puller had failed: ``central: down`` in the status and recorded for the
+    other shards, the lanes decide from the replica (flagged offline, never closed for
+    it), the kiosks' next calls are answered at once; the puller's next poll ends it."""
+    truck = demo_trucks(central)["laden_proceed"][0]
+    watcher = Watcher(embedded_broker.url)
+    config = agent_config(
+        tmp_path,
+        embedded_broker.url,
+        central.url,
+        central={"url": central.url, "timeout_s": 1},
+        pull_interval_s=POLL_S,
+    )
+    agent = started_agent(config)
+    try:
+        api = agent.api_url
+        assert api is not None
+        assert agent.replica.bundle(truck["ubr"]) is not None
+        bundle = f"{api}/v1/bundles/{truck['ubr']}"
+        polled(agent)
+        assert STALE_HEADER not in httpx.get(bundle, timeout=30).headers
+        with hung(central):
+            first = httpx.get(bundle, timeout=30)
+            assert STALE_HEADER in first.headers
+            state = agent.link.state()
+            assert not state.up
+            assert state.error.startswith("central_unreachable (kiosk call GET /v1/bundles/")
+            started = time.monotonic()
+            second = httpx.get(bundle, timeout=30)
+            assert time.monotonic() - started < 0.5  # not the 1 s timeout again
+            assert STALE_HEADER in second.headers
+            # the same meaning as the puller's finding, for this agent and the shards that
+            # follow it through the replica
+            health = httpx.get(f"{api}/health", timeout=10).json()
+            assert health["central"]["state"] == "down"
+            assert not [p for p in health["problems"] if "fail closed" in p]
+            assert wait_for(lambda: agent.replica.central() == (False, state.since, state.error))
+            watcher.plate("L02", truck["vrn"])
+            watcher.expect("L02", C.PROCEED)  # the replica is fresh: the lane is open
+            assert agent.puller.last_error == ""  # the puller has not polled since
+        assert wait_for(lambda: agent.link.up, POLL_S + 10)  # its next poll
+        again = httpx.get(bundle, timeout=30)
+        assert again.status_code == 200
+        assert STALE_HEADER not in again.headers
+        watcher.expect("L02", C.READY, timeout=5)
+        assert agent.outbox.flush(5)
+        assert [r["offline"] for r in agent.outbox.recent(5) if r["lane"] == "L02"] == [True]
+    finally:
+        watcher.close()
+        agent.stop()
+
+
+def test_a_shard_that_does_not_pull_keeps_what_its_kiosk_call_found(
+    embedded_broker: EmbeddedBroker, central: CentralProcess, tmp_path: Path
+) -> None:
+    """The kiosks' shard may be one that does not pull: it follows the pulling shard's
+    record of the centre every second, and that still says "up" until the pulling shard's
+    puller fails too. Followed at once, the finding lasted a second and the kiosk calls
+    waited for the centre again; it holds against the older "up" until the pulling shard
+    has polled again (and says down, if the centre is), then follows it again."""
+    lane = {"hold_s": 0.5, "manifest_required": False}
+    common: dict[str, Any] = {
+        "central": {"url": central.url, "timeout_s": 1},
+        "pull_interval_s": POLL_S,
+    }
+    a = started_agent(
+        agent_config(
+            tmp_path,
+            embedded_broker.url,
+            central.url,
+            shard="a",
+            lanes=[{"id": "L01", **lane}],
+            api={"port": 0, "kiosk": False},
+            **common,
+        )
+    )
+    b = SyncAgent(
+        agent_config(
+            tmp_path,
+            embedded_broker.url,
+            central.url,
+            shard="b",
+            lanes=[{"id": "L02", **lane}],
+            pull=False,
+            **common,
+        )
+    )
+    try:
+        b.start()
+        assert wait_for(lambda: b.link.up and b.replica.last_sync_at() is not None)
+        assert b.api_url is not None
+        bundle = f"{b.api_url}/v1/bundles/{BUNDLED_UBR}"
+        polled(a)
+        with hung(central):
+            assert STALE_HEADER in httpx.get(bundle, timeout=30).headers
+            assert not b.link.up
+            assert "kiosk call" in b.link.state().error
+            # two of b's readings of the record (still "up": a has not polled) later
+            assert not wait_for(lambda: b.link.up, 2.5)
+            assert a.link.up
+            started = time.monotonic()
+            assert STALE_HEADER in httpx.get(bundle, timeout=30).headers
+            assert time.monotonic() - started < 0.5
+        # a polls again and finds the centre: b follows it once its hold is over
+        assert wait_for(lambda: b.link.up, 2 * POLL_S + 10)
+        assert STALE_HEADER not in httpx.get(bundle, timeout=30).headers
+    finally:
+        b.stop()
+        a.stop()
