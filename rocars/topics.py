@@ -72,10 +72,12 @@ def sync_status_filters(cp: ControlPoint | str) -> list[str]:
     return [site, site.replace("/sync/status", "/sync/+/status")]
 
 
-def lane_filter(cp: ControlPoint | str, kind: LaneTopic, lane: str = "+") -> str:
-    """A subscription filter for one kind of message on one lane or (``+``) all lanes."""
+def lane_filter(cp: ControlPoint | str, kind: LaneTopic, lane: str = "+", device: str = "+") -> str:
+    """A subscription filter for one kind of message on one lane or (``+``) all lanes;
+    a status of one device or (``+``) every device."""
     lane_part = lane if lane == "+" else validate_lane(lane)
-    suffix = f"{kind}/+" if kind is LaneTopic.STATUS else str(kind)
+    device_part = device if device == "+" else validate_device(device)
+    suffix = f"{kind}/{device_part}" if kind is LaneTopic.STATUS else str(kind)
     return f"{ROOT}/{ControlPoint.parse(cp)}/lanes/{lane_part}/{suffix}"
 
 

@@ -26,10 +26,16 @@ from rocars.broker import EmbeddedBroker, free_port
 from rocars.bus import Bus, Will
 from rocars.config import secret
 from rocars.errors import BadPayload
-from rocars.messages import SyncStatus, parse
+from rocars.messages import DeviceStatus, SyncStatus, parse
 from rocars.threads import start_in_background
 from rocars.timeutil import to_rfc3339, utc_now
-from rocars.topics import sync_status_filters, sync_status_topic
+from rocars.topics import (
+    LaneTopic,
+    lane_filter,
+    parse_lane_topic,
+    sync_status_filters,
+    sync_status_topic,
+)
 from sync.api import ApiServer, create_api
 from sync.config import SyncConfig
 from sync.controller import LaneController
@@ -57,6 +63,14 @@ GIL_SWITCH_INTERVAL_S = 0.0005
 #: Another agent's status counts as its claim on lanes this long after its own ``ts`` (plus
 #: two of this agent's heartbeat intervals): a will is stamped when its agent connected.
 PEER_CLAIM_S = 5.0
+
+#: The device id of a lane's plate reader in its status topic (``lanes/{lane}/status/avrs``,
+#: ``avrs_adapter.publisher.STATUS_DEVICE``).
+READER_DEVICE = "avrs"
+#: How long a plate reader's "online" counts (it says it every 2 s by default).
+READER_SEEN_S = 10.0
+#: Other agents and lanes remembered at most (a broker without ACLs may carry any name).
+MAX_HEARD = 1024
 
 #: Builds a router once the agent's replica and clients exist, e.g. the kiosks' API
 #: (``kiosk_router``): ``lambda agent: build_router(agent.api_client, agent.replica, ...)``
@@ -154,6 +168,11 @@ class SyncAgent:
         #: other agents claiming lanes of this one: client id -> (monotonic seen, lanes)
         self._claims: dict[str, tuple[float, frozenset[str]]] = {}
         self._claims_lock = threading.Lock()
+        #: every other agent of the site heard from lately: client id -> (monotonic
+        #: seen, its lanes; empty: every lane), for ``unclaimed_lanes``
+        self._peers: dict[str, tuple[float, frozenset[str]]] = {}
+        #: lanes not this agent's whose plate reader said online lately -> monotonic seen
+        self._readers: dict[str, float] = {}
         #: this run (in every status): tells a second process with this config from this one
         self.instance = secrets.token_hex(6)
         self.started_at = clock()
@@ -249,6 +268,10 @@ class SyncAgent:
             self.bus.subscribe(topic_filter, self.controller.on_message)
         for topic_filter in sync_status_filters(config.site.cp):
             self.bus.subscribe(topic_filter, self._on_peer_status)
+        # every lane's plate reader (a status every 2 s): one on a lane that no agent of
+        # the site controls is said in the status (``unclaimed_lanes``)
+        readers = lane_filter(config.site.cp, LaneTopic.STATUS, device=READER_DEVICE)
+        self.bus.subscribe(readers, self._on_reader_status)
         self.bus.on_connection(self._on_connection)
         self._register_gauges()
         self.controller.start()  # READY on every lane, queued until connected
@@ -401,7 +424,15 @@ class SyncAgent:
             elif worker.error:
                 out.append(f"worker {worker.name} restarted {worker.restarts}x: {worker.error}")
         if self.bus is not None and not self.bus.connected.is_set():
-            out.append("broker not connected")
+            why = self.bus.problem  # a refusal, a TLS certificate, a scheme: rocars.bus
+            out.append(f"broker not connected: {why}" if why else "broker not connected")
+        unclaimed = self.unclaimed_lanes()
+        if unclaimed:
+            out.append(
+                f"lanes {','.join(unclaimed)}: a plate reader is online but no agent of the "
+                "site controls the lane (its trucks get no instruction: check the lanes of "
+                "each agent's sync.toml)"
+            )
         for agent, lanes in sorted(self.lane_conflicts().items()):
             out.insert(
                 0, f"lanes {','.join(sorted(lanes))} also claimed by {agent}: all lanes stop"
@@ -422,6 +453,10 @@ class SyncAgent:
         age = abs((self._clock() - status.ts).total_seconds())
         if age > self._claim_window:
             return  # a retained one, or a will stamped when its agent connected
+        if status.agent != self.config.client_id:
+            with self._claims_lock:
+                if len(self._peers) < MAX_HEARD or status.agent in self._peers:
+                    self._peers[status.agent] = (time.monotonic(), frozenset(status.lanes))
         claimer = status.agent
         if status.agent == self.config.client_id:
             # our own status comes back; another run's is a second process with this
@@ -447,6 +482,44 @@ class SyncAgent:
                 )
             if mine:
                 self._claims[claimer] = (time.monotonic(), mine)
+
+    def _on_reader_status(self, topic: str, payload: bytes) -> None:
+        """A plate reader's status (paho's thread): note one on a lane not this agent's."""
+        try:
+            lane = parse_lane_topic(topic).lane
+            if lane in self.controller.lanes:
+                return
+            status = parse(DeviceStatus, payload)
+        except BadPayload as err:
+            logger.debug("dropped device status on %s: %s", topic, err)
+            return
+        fresh = abs((self._clock() - status.ts).total_seconds()) <= READER_SEEN_S
+        with self._claims_lock:
+            if status.state == "online" and fresh:
+                if len(self._readers) < MAX_HEARD or lane in self._readers:
+                    self._readers[lane] = time.monotonic()
+            else:  # gone (its will, a clean stop), or a retained status from long ago
+                self._readers.pop(lane, None)
+
+    def unclaimed_lanes(self) -> list[str]:
+        """Lanes whose plate reader is online (a status within ``READER_SEEN_S``) that
+        neither this agent nor any other heard from lately controls.
+
+        Each agent subscribes to its own lanes only when it is one of several (shards), so
+        a lane left out of every config has no agent to say its reads go unanswered; its
+        display shows the lane offline, and this says why."""
+        now = time.monotonic()
+        window = self._claim_window
+        with self._claims_lock:
+            self._readers = {
+                lane: seen for lane, seen in self._readers.items() if now - seen <= READER_SEEN_S
+            }
+            self._peers = {a: p for a, p in self._peers.items() if now - p[0] <= window}
+            claimed = [lanes for _, lanes in self._peers.values()]
+            readers = set(self._readers)
+        if any(not lanes for lanes in claimed):
+            return []  # an agent that does not name its lanes controls every lane
+        return sorted(readers.difference(*claimed).difference(self.controller.lanes))
 
     @property
     def _claim_window(self) -> float:

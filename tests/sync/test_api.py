@@ -12,7 +12,8 @@ from hardware_sim.launch import CentralProcess
 from rocars.broker import EmbeddedBroker
 from rocars.messages import InstructionCode
 from rocars.timeutil import to_rfc3339, utc_now
-from tests.sync.agentkit import Watcher, agent_config, started_agent
+from tests.fixtures.brokers import Mosquitto
+from tests.sync.agentkit import Watcher, agent_config, started_agent, wait_for
 
 C = InstructionCode
 
@@ -123,4 +124,23 @@ def test_records_lists_the_records_that_do_not_read_beside_the_others(
     finally:
         conn.close()
         watcher.close()
+        agent.stop()
+
+
+def test_health_says_why_the_broker_is_not_connected(
+    mosquitto: Mosquitto, central: CentralProcess, tmp_path: Path
+) -> None:
+    """An agent told mqtts:// for a plain listener (or a certificate it refuses) is
+    never connected; its /health says why, not only that."""
+    url = mosquitto.url.replace("mqtt://", "mqtts://")
+    agent = started_agent(agent_config(tmp_path, url, central.url))
+    try:
+        assert wait_for(lambda: bool(agent.bus and agent.bus.problem))
+        health = httpx.get(f"{agent.api_url}/health", timeout=5).json()
+        assert health["ok"] is False
+        assert (
+            "broker not connected: the broker hung up in the TLS handshake "
+            "(a plain listener? then mqtt://)"
+        ) in health["problems"]
+    finally:
         agent.stop()

@@ -7,7 +7,9 @@ sharing one data folder (the replica one writes and both read).
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +20,10 @@ from pydantic import ValidationError
 from hardware_sim.launch import CentralProcess
 from rocars.errors import InvalidIdentifier
 from rocars.ids import validate_shard
-from rocars.messages import InstructionCode, SyncStatus
+from rocars.messages import DeviceStatus, InstructionCode, SyncStatus
 from rocars.signing import lane_key
-from rocars.topics import sync_status_filters, sync_status_topic
+from rocars.timeutil import utc_now
+from rocars.topics import device_status_topic, sync_status_filters, sync_status_topic
 from sync.agent import SyncAgent
 from sync.config import SyncConfig, shard_blocks
 from tests.fixtures.brokers import Mosquitto
@@ -385,3 +388,46 @@ def test_a_second_process_with_one_agents_config_stops_both_a_restart_does_not(
         if twin is not None:
             twin.stop()
         first.stop()
+
+
+def test_a_plate_reader_on_a_lane_no_shard_controls_is_said(
+    two_shards: tuple[SyncAgent, SyncAgent, Trucks], watcher: Watcher
+) -> None:
+    """Each shard subscribes to its own lanes' reads only, so a lane left out of every
+    config had no agent to say that its reads go unanswered (its display shows the lane
+    offline). Its plate reader's status is what every shard hears."""
+    a, b, _ = two_shards
+
+    def reader(lane: str, state: str) -> None:
+        payload = DeviceStatus(state=state).to_bytes()  # type: ignore[arg-type]
+        watcher.raw(device_status_topic(CP, lane, "avrs"), payload)
+
+    reader("L04", "online")
+    reader("L02", "online")  # b's
+    for agent in (a, b):
+        assert wait_for(lambda agent=agent: agent.unclaimed_lanes() == ["L04"])  # type: ignore[misc]
+    status = watcher.status(lambda s: s.shard == "a" and "L04" in s.detail)
+    assert "lanes L04: a plate reader is online but no agent of the site controls" in status.detail
+    assert status.state == "online"  # the lanes of the shard itself go on
+    assert "L02" not in status.detail
+    reader("L04", "offline")  # its will, or the lane added to a config
+    for agent in (a, b):
+        assert wait_for(lambda agent=agent: agent.unclaimed_lanes() == [])  # type: ignore[misc]
+
+
+def test_a_single_agent_says_a_plate_reader_on_a_lane_it_does_not_have(
+    mosquitto: Mosquitto, central: CentralProcess, watcher: Watcher, tmp_path: Path
+) -> None:
+    agent = started_agent(agent_config(tmp_path, mosquitto.url, central.url))
+    try:
+        stale = DeviceStatus(state="online", ts=utc_now() - timedelta(minutes=5))
+        watcher.raw(device_status_topic(CP, "L07", "avrs"), stale.to_bytes())
+        watcher.raw(device_status_topic(CP, "L01", "avrs"), DeviceStatus(state="online").to_bytes())
+        time.sleep(0.5)
+        assert agent.unclaimed_lanes() == []  # a retained status from long ago; its own lane
+        watcher.raw(device_status_topic(CP, "L09", "avrs"), DeviceStatus(state="online").to_bytes())
+        assert wait_for(lambda: agent.unclaimed_lanes() == ["L09"])
+        health = httpx.get(f"{agent.api_url}/health", timeout=5).json()
+        assert any(p.startswith("lanes L09: a plate reader is online") for p in health["problems"])
+    finally:
+        agent.stop()
