@@ -17,6 +17,28 @@ An error answer to the whole batch is one of three kinds (``kind_of``):
   centre refuses alone is parked (``Outbox.refuse``): kept, marked with the status and
   the reason, no longer sent, and out of the way of the records behind it. The agent
   puts parked records back in the queue once at its next start.
+
+An answer that is not an error but not an upload result either (not JSON, not an object
+of the right shape, or an answer for none of the records sent: a proxy's page, a broken
+centre) is transient too (``MALFORMED_ANSWER``): the records stay pending, the call is
+retried with backoff, and ``problem`` says so.
+
+Bodies the way to the centre cannot take. A 413 for a batch of several records, or
+connections that broke after the request went out (at least in part) with no answer,
+twice in a row (``SIZE_SUSPECT_FAILURES``), each with a body over ``SIZE_SUSPECT_BYTES``
+(a proxy that resets a big body instead of answering 413), are taken for a body limit.
+The uploads then carry at most ``body_budget`` bytes: half the body refused (or the
+largest body that went in, when more), never as much as the smallest body refused; a
+batch is sent as several bodies within it, and a record larger than it alone. After
+``GROW_AFTER`` calls in a row that use at least half of it the budget doubles, up to 7/8
+of the smallest body refused; that is forgotten ``LIMIT_KEEP_S`` after the last
+refusal (or once a body as large goes in), and the budget grows on up to the
+configured batch. So a limit is learned once, in a few refusals, not again every round.
+A record whose connection breaks that way alone is parked as a refused one is. A
+centre that is down (no connection at all: ``NOT_SENT``), a single broken connection
+or a broken one with a small body shrinks nothing: a plain outage leaves the batches as
+they are, and an outage that breaks every connection cuts them to ``SIZE_SUSPECT_BYTES``
+at most.
 """
 
 from __future__ import annotations
@@ -24,11 +46,15 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Literal
 
-from rocars.client import ApiError, RocarsClient
+import httpx
+from pydantic import ValidationError
+
+from rocars.client import NOT_SENT, ApiError, RocarsClient
+from rocars.models import EventResult
 from rocars.timeutil import utc_now
 from sync.errors import OutboxError
 from sync.metrics import Metrics
@@ -50,6 +76,29 @@ ENDPOINT_STATUSES = frozenset({404, 405, 410})
 
 Kind = Literal["transient", "credentials", "endpoint", "refused"]
 
+#: The key of an answer to an upload that is not an upload result (module doc).
+MALFORMED_ANSWER = "central_malformed_answer"
+#: A body over this whose connection breaks with no answer may be over a body limit on
+#: the way (module doc); under it, a broken connection is taken for an outage only, and
+#: batches never shrink below it for one. 64 KiB is under the smallest limits a proxy is
+#: commonly given (100 KB: the CIS benchmark's Apache ``LimitRequestBody``; 128 KiB:
+#: ModSecurity's recommended limit for a body without files; nginx 1 MiB by default, the
+#: centre 8 MB), so halving still reaches a body any of them takes, while an outage that
+#: breaks connections can cost a batch a few halvings, never a record a call.
+SIZE_SUSPECT_BYTES = 64 << 10
+#: ... and only when it happened this many times in a row (one broken connection is a
+#: restart or a dropped keep-alive connection, not a limit).
+SIZE_SUSPECT_FAILURES = 2
+#: A learned body limit grows (doubles, at most to 7/8 of the smallest body refused)
+#: after this many successful calls in a row that used at least half of it.
+GROW_AFTER = 8
+#: The smallest body refused is forgotten this long after the last refusal: the budget
+#: then grows on up to the configured batch (a proxy's limit raised, or a false alarm),
+#: at the cost of one oversized body an hour where the limit is still there.
+LIMIT_KEEP_S = 3600.0
+#: ``{"events":[`` and ``]}`` around the records, joined by commas
+_FRAME_BYTES = len('{"events":[]}')
+
 
 def kind_of(err: ApiError) -> Kind:
     """What an error answer to a batch means (see the module doc)."""
@@ -64,12 +113,36 @@ def kind_of(err: ApiError) -> Kind:
 
 
 def refusal_reason(err: ApiError) -> str:
-    """``HTTP 413 payload_too_large: {detail}``, cut to ``REASON_MAX``."""
+    """``HTTP 413 payload_too_large: {detail}`` (``no answer (KEY): {detail}`` without an
+    HTTP status), cut to ``REASON_MAX``."""
     detail = err.detail
     if detail is not None and not isinstance(detail, str):
         detail = json.dumps(detail, ensure_ascii=False, default=str)
-    text = f"HTTP {err.status} {err.key}" + (f": {detail}" if detail else "")
+    head = f"HTTP {err.status} {err.key}" if err.status else f"no answer ({err.key})"
+    text = head + (f": {detail}" if detail else "")
     return text[:REASON_MAX]
+
+
+def body_bytes(records: list[PendingRecord]) -> int:
+    """The size of the body ``upload_event_json`` makes of ``records``."""
+    return _FRAME_BYTES + sum(p.size for p in records) + max(len(records) - 1, 0)
+
+
+def _no_answer_after_sending(err: ApiError) -> bool:
+    """The request went out (at least in part) and the connection broke or timed out
+    with no answer; not a centre that refused the connection (``NOT_SENT``)."""
+    cause = err.__cause__
+    return isinstance(
+        cause, (httpx.NetworkError, httpx.TimeoutException, httpx.RemoteProtocolError)
+    ) and not isinstance(cause, NOT_SENT)
+
+
+def _malformed(detail: str) -> ApiError:
+    return ApiError(
+        f"POST /v1/events: the answer is not an upload result ({detail})",
+        key=MALFORMED_ANSWER,
+        detail=detail,
+    )
 
 
 def _json_object(text: str) -> bool:
@@ -104,15 +177,37 @@ class Uploader:
         self.metrics = metrics or Metrics()
         self._clock = clock
         self.last_error = ""
-        #: the HTTP status of the last failed call (0: no answer), for ``problem``
+        #: the HTTP status of the last failed call (0: none, as when there was no answer
+        #: or the answer was not an upload result), for ``problem``
         self.last_status = 0
+        #: what the last failure's answer was, when ``problem`` names it
+        self.last_detail = ""
         self._last_prune: datetime | None = None
+        #: the most bytes a body may carry (None: no limit learned), and the smallest body
+        #: refused as too large, which is never sent again (module doc)
+        self._budget: int | None = None
+        self._too_large: int | None = None
+        self._too_large_at = clock()
+        self._fitted_max = 0  # the largest body that went in since a budget was set
+        self._grow_credit = 0  # successful calls in a row that used the budget
+        self._suspects = 0  # calls in a row whose connection broke after sending a big body
+
+    @property
+    def body_budget(self) -> int | None:
+        """The most bytes an upload's body carries now (None: only ``batch`` bounds it)."""
+        return self._budget
 
     @property
     def problem(self) -> str:
         """What the status and ``/health`` say about uploading ("" when it works)."""
         if not self.last_error:
             return ""
+        if self.last_error == MALFORMED_ANSWER:
+            return (
+                f"the centre's answer to an upload is not an upload result ({self.last_detail})"
+                ": a proxy's page or a broken centre? the records stay in the outbox and are "
+                "sent again; check central.url and any proxy before it"
+            )
         answer = f"HTTP {self.last_status} {self.last_error}"
         if self.last_status in CREDENTIALS_STATUSES:
             return (
@@ -126,12 +221,14 @@ class Uploader:
                 f"the centre refuses every record sent, each alone ({answer}): they stay in "
                 "the outbox; check the centre and any proxy before it"
             )
+        if self.last_detail:
+            return f"{self.last_error} ({self.last_detail})"
         return self.last_error
 
     def upload_once(self) -> int:
-        """Send one batch; the number of records marked (parked ones too). Raises
-        ApiError when the centre cannot be reached or refuses every call (module doc);
-        what was marked before that stays marked."""
+        """Send one batch (in bodies of at most ``body_budget``); the number of records
+        marked (parked ones too). Raises ApiError when the centre cannot be reached or
+        refuses every call (module doc); what was marked before that stays marked."""
         pending = self.outbox.pending(self.batch)
         if not pending:
             return 0
@@ -154,25 +251,61 @@ class Uploader:
             raise refused[-1][1]
         return changed + answered + sum(self._park(record, err) for record, err in refused)
 
+    def _chunks(self, records: list[PendingRecord]) -> Iterator[list[PendingRecord]]:
+        """``records`` in order, in bodies of at most ``body_budget`` (a record larger
+        than that alone)."""
+        budget = self._budget
+        if budget is None or body_bytes(records) <= budget:
+            yield records
+            return
+        chunk: list[PendingRecord] = []
+        size = _FRAME_BYTES - 1
+        for p in records:
+            if chunk and size + 1 + p.size > budget:
+                yield chunk
+                chunk, size = [], _FRAME_BYTES - 1
+            chunk.append(p)
+            size += 1 + p.size
+        if chunk:
+            yield chunk
+
     def _send(
         self,
         records: list[PendingRecord],
         refused: list[tuple[PendingRecord, ApiError]],
         halved: bool = False,
     ) -> int:
-        """Upload ``records``; records marked. A refusal of several halves them; a record
-        refused alone goes to ``refused`` (``upload_once`` parks it)."""
+        """Upload ``records`` (in bodies within the budget); records marked. A refusal of
+        several halves them; a record refused alone goes to ``refused`` (``upload_once``
+        parks it)."""
+        if len(records) > 1 and self._budget is not None and body_bytes(records) > self._budget:
+            return sum(self._send(chunk, refused, halved) for chunk in self._chunks(records))
+        size = body_bytes(records)
         try:
-            # sent as stored: one json.dumps of the batch kept the GIL 0.5-1 ms (a plate
-            # read waited); the check before is a json.loads a record, the GIL free between
-            results = self.client.upload_event_json([p.body for p in records]).results
+            results = self._post(records)
         except ApiError as err:
-            if kind_of(err) != "refused":
-                raise
+            self._suspects = self._suspects + 1 if self._size_suspect(err, size) else 0
+            kind = kind_of(err)
+            if kind != "refused":
+                if self._suspects < SIZE_SUSPECT_FAILURES:
+                    raise
+                if len(records) == 1:  # the record alone: no smaller body to try
+                    self.metrics.inc("rocars_sync_upload_errors_total", key=err.key)
+                    refused.append((records[0], self._alone_unanswered(err, size)))
+                    return 0
+                self._refused_as_too_large(size, f"{self._suspects} broken connections: {err}")
+                raise ApiError(
+                    str(err),
+                    key=err.key,
+                    detail=f"no answer to {self._suspects} bodies of {size} bytes or more in a "
+                    "row: uploads made smaller",
+                ) from err
             self.metrics.inc("rocars_sync_upload_errors_total", key=err.key)
             if len(records) == 1:
                 refused.append((records[0], err))
                 return 0
+            if err.status == 413:
+                self._refused_as_too_large(size, f"HTTP 413 {err.key}")
             half = len(records) // 2
             logger.log(
                 logging.INFO if halved else logging.WARNING,
@@ -186,6 +319,8 @@ class Uploader:
             return self._send(records[:half], refused, True) + self._send(
                 records[half:], refused, True
             )
+        self._suspects = 0
+        self._fitted(size)
         marks: dict[str, tuple[str, str | None]] = {}
         sent = {p.id for p in records}
         for item in results:
@@ -198,6 +333,86 @@ class Uploader:
             else:
                 marks[item.id] = ("uploaded", None)
         return self._mark(marks, sent)
+
+    def _post(self, records: list[PendingRecord]) -> list[EventResult]:
+        """``POST /v1/events`` with ``records`` as stored; the centre's results, at least
+        one of them for a record sent (else ``MALFORMED_ANSWER``)."""
+        try:
+            # sent as stored: one json.dumps of the batch kept the GIL 0.5-1 ms (a plate
+            # read waited); the check before is a json.loads a record, the GIL free between
+            results = self.client.upload_event_json([p.body for p in records]).results
+        except ValidationError as err:  # JSON, but not an object of the upload result's shape
+            first = err.errors()[0]  # a ValidationError has one at least
+            where = ".".join(str(part) for part in first["loc"]) or "the answer"
+            raise _malformed(f"{where}: {first['msg']}"[:200]) from err
+        except ValueError as err:  # not JSON (an HTML page): JSONDecodeError keeps the text
+            doc = getattr(err, "doc", None)
+            if not isinstance(doc, str):
+                raise _malformed(f"not JSON: {err}"[:200]) from err
+            text = " ".join(doc.split())
+            raise _malformed(f"not JSON: {text[:120]!r}" if text else "an empty answer") from err
+        sent = {p.id for p in records}
+        if not any(item.id in sent for item in results):
+            raise _malformed(f"no result for any of the {len(records)} records sent")
+        return results
+
+    def _size_suspect(self, err: ApiError, size: int) -> bool:
+        """A failure that may be a body limit on the way (module doc)."""
+        return size > SIZE_SUSPECT_BYTES and _no_answer_after_sending(err)
+
+    def _alone_unanswered(self, err: ApiError, size: int) -> ApiError:
+        """A record whose body alone, over ``SIZE_SUSPECT_BYTES``, broke the connection
+        ``SIZE_SUSPECT_FAILURES`` times in a row: a refusal without an answer."""
+        detail = f"the connection broke sending this record alone ({size} bytes): {err}"
+        return ApiError(str(err), key=err.key, detail=detail[:REASON_MAX])
+
+    def _refused_as_too_large(self, size: int, why: str) -> None:
+        """A body of ``size`` bytes (several records) is too large: never that large
+        again, and the next bodies carry half of it, or the largest that went in."""
+        self._too_large = size if self._too_large is None else min(self._too_large, size)
+        self._too_large_at = self._clock()
+        # half of it, or the largest body that went in when that is more (a probe refused)
+        budget = max(size // 2, self._fitted_max if self._fitted_max < size else 0, 1)
+        self._grow_credit = 0
+        if self._budget is not None and self._budget <= budget:
+            return
+        self._budget = budget
+        logger.warning(
+            "the centre (or the way to it) took no body of %d bytes (%s): uploads now carry "
+            "at most %d bytes",
+            size,
+            why,
+            budget,
+        )
+
+    def _fitted(self, size: int) -> None:
+        """A body of ``size`` bytes went in: the budget may grow (module doc)."""
+        too_large = self._too_large
+        if too_large is not None and (
+            size >= too_large or (self._clock() - self._too_large_at).total_seconds() > LIMIT_KEEP_S
+        ):
+            logger.info(
+                "uploads: no body refused as too large for %.0f s, or one as large went in "
+                "(%d bytes): the budget grows on up to the configured batch",
+                (self._clock() - self._too_large_at).total_seconds(),
+                size,
+            )
+            self._too_large = too_large = None
+        if self._budget is None:
+            return
+        self._fitted_max = max(self._fitted_max, size)
+        if size * 2 < self._budget:
+            return
+        self._grow_credit += 1
+        if self._grow_credit < GROW_AFTER:
+            return
+        self._grow_credit = 0
+        grown = self._budget * 2
+        if too_large is not None:
+            grown = min(grown, too_large - too_large // 8)
+        if grown > self._budget:
+            logger.info("uploads now carry at most %d bytes (was %d)", grown, self._budget)
+            self._budget = grown
 
     def _mark(self, marks: dict[str, tuple[str, str | None]], sent: set[str]) -> int:
         missing = sent - set(marks)
@@ -227,7 +442,10 @@ class Uploader:
                 marked = self.upload_once()
                 self._maybe_prune()
             except ApiError as err:
-                self._failed(err.key, str(err), err.status)
+                # the detail of an answer that is not an upload result, or of no answer;
+                # an HTTP error's detail is the centre's text, of any length
+                note = err.detail if not err.status and isinstance(err.detail, str) else ""
+                self._failed(err.key, str(err), err.status, note)
                 stop.wait(self.backoff.next_delay())
                 continue
             except OutboxError as err:
@@ -235,8 +453,7 @@ class Uploader:
                 stop.wait(self.backoff.next_delay())
                 continue
             self.backoff.reset()
-            self.last_error = ""
-            self.last_status = 0
+            self.last_error, self.last_status, self.last_detail = "", 0, ""
             if marked >= self.batch:
                 continue  # a full batch: more may be waiting, drain before sleeping
             if self.outbox.new_records.wait(self.interval_s) and self.linger_s:
@@ -251,13 +468,13 @@ class Uploader:
             if pruned:
                 logger.info("outbox: pruned %d uploaded records", pruned)
 
-    def _failed(self, key: str, message: str, status: int = 0) -> None:
+    def _failed(self, key: str, message: str, status: int = 0, detail: str = "") -> None:
         self.metrics.inc("rocars_sync_upload_errors_total", key=key)
         changed = self.last_error != key
-        self.last_error, self.last_status = key, status
+        self.last_error, self.last_status, self.last_detail = key, status, detail
         if not changed:
             return
-        if status in CREDENTIALS_STATUSES or status in ENDPOINT_STATUSES:
+        if status in CREDENTIALS_STATUSES or status in ENDPOINT_STATUSES or key == MALFORMED_ANSWER:
             logger.error("upload: %s (records stay in the outbox)", self.problem)
         else:
             logger.warning("upload: %s (records stay in the outbox)", message)

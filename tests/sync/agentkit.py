@@ -1,14 +1,20 @@
-"""Helpers for the agent tests: an agent on a real broker and centre, a bus watcher."""
+"""Helpers for the agent tests: an agent on a real broker and centre, a bus watcher;
+clearance records to put in an outbox; a loopback change feed (``FeedServer``)."""
 
 from __future__ import annotations
 
 import collections
+import json
 import os
 import queue
+import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -25,6 +31,7 @@ from rocars.messages import (
     UnladenPressed,
     parse,
 )
+from rocars.models import ClearanceRecord
 from rocars.signing import lane_key, verify_payload
 from rocars.topics import (
     instruction_topic,
@@ -192,13 +199,88 @@ def started_agent(config: SyncConfig) -> SyncAgent:
     return agent
 
 
+#: when the sessions of ``record`` started
+RECORDS_AT = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+
+
+def record(n: int) -> ClearanceRecord:
+    """The ``n``th of a series of small records (~330 bytes stored), each its own id."""
+    return ClearanceRecord(
+        id=f"01JD{n:022d}",
+        cp=CP,
+        lane="L01",
+        direction="import",
+        started_at=RECORDS_AT,
+        ended_at=RECORDS_AT + timedelta(seconds=n),
+        vrn="AB1234",
+        outcome=InstructionCode.NO_BUNDLE,
+        reason="next_vehicle",
+        offline=True,
+    )
+
+
+def big_record(n: int) -> ClearanceRecord:
+    """A record of ~6 KB (40 plate reads): over a 4 KiB body limit even alone."""
+    reads = [
+        PlateRead(
+            vrn="AB1234", raw=f"AB1234-{i:03d}", confidence=0.9, source="serial", device="lpr1"
+        )
+        for i in range(40)
+    ]
+    return record(n).model_copy(update={"plate_reads": reads})
+
+
+class FeedServer:
+    """A real loopback HTTP server that serves whatever page body the test sets: the one
+    in ``pages`` for the cursor asked with (``since``), else ``body``."""
+
+    def __init__(self) -> None:
+        self.body = b""
+        self.pages: dict[str, bytes] = {}
+        self.requests: list[str] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                outer.requests.append(self.path)
+                since = parse_qs(urlsplit(self.path).query).get("since", [""])[0]
+                data = outer.pages.get(since, outer.body)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def feed_page(changes: list[dict[str, object]], nxt: str) -> bytes:
+    """A ``GET /v1/changes`` body, compact as the centre writes it."""
+    return json.dumps({"changes": changes, "next": nxt}, separators=(",", ":")).encode()
+
+
 __all__ = [
     "CP",
+    "RECORDS_AT",
+    "FeedServer",
     "Watcher",
     "agent_config",
+    "big_record",
     "centre_event_ids",
     "demo_trucks",
+    "feed_page",
     "instruction_topic",
+    "record",
     "started_agent",
     "wait_for",
 ]

@@ -30,17 +30,19 @@ from sync.outbox import SCHEMA_VERSION, Outbox
 from tests.fixtures.brokers import Mosquitto
 from tests.sync.agentkit import (
     CP,
+    FeedServer,
     Watcher,
     agent_config,
+    big_record,
     break_journal,
     centre_event_ids,
     demo_trucks,
+    feed_page,
     instruction_topic,
+    record,
     started_agent,
     wait_for,
 )
-from tests.sync.test_puller import FeedServer, feed_page
-from tests.sync.test_uploader import big_record, record
 
 C = InstructionCode
 

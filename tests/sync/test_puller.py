@@ -9,9 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -24,6 +22,7 @@ from sync.feed import parse_page
 from sync.puller import CentralClient, CentralLink, Puller
 from sync.replica import Replica
 from tests.hardware_sim.centralkit import accounts, cancel_request, new_cargo, trucks
+from tests.sync.agentkit import FeedServer, feed_page
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
@@ -123,40 +122,6 @@ def test_run_loop_follows_changes_and_survives_the_centre_going_away(
         replica.close()
 
 
-class FeedServer:
-    """A real loopback HTTP server that serves whatever page body the test sets: the one
-    in ``pages`` for the cursor asked with (``since``), else ``body``."""
-
-    def __init__(self) -> None:
-        self.body = b""
-        self.pages: dict[str, bytes] = {}
-        self.requests: list[str] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                outer.requests.append(self.path)
-                since = parse_qs(urlsplit(self.path).query).get("since", [""])[0]
-                data = outer.pages.get(since, outer.body)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def feed_server() -> Iterator[FeedServer]:
     server = FeedServer()
@@ -177,11 +142,6 @@ def _one_bundle_change(seq: int, status: str = "active") -> dict[str, object]:
         "updated_at": f"2026-11-21T07:{seq:02d}:00.000Z",
     }
     return {"seq": seq, "kind": "bundle", "key": "9110635860", "bundle": bundle}
-
-
-def feed_page(changes: list[dict[str, object]], nxt: str) -> bytes:
-    """A ``GET /v1/changes`` body, compact as the centre writes it."""
-    return json.dumps({"changes": changes, "next": nxt}, separators=(",", ":")).encode()
 
 
 def test_malformed_page_is_logged_retried_and_never_applied(

@@ -4,7 +4,9 @@ refusals of a whole batch against the real centre (413) and a loopback one (othe
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,28 +20,18 @@ import pytest
 
 from hardware_sim.launch import CentralProcess
 from rocars.client import ApiError
-from rocars.messages import InstructionCode, PlateRead
-from rocars.models import ClearanceRecord
 from sync.outbox import Outbox
 from sync.puller import CentralClient
-from sync.uploader import UNREADABLE, Uploader
+from sync.uploader import (
+    MALFORMED_ANSWER,
+    SIZE_SUSPECT_BYTES,
+    SIZE_SUSPECT_FAILURES,
+    UNREADABLE,
+    Uploader,
+)
+from tests.sync.agentkit import big_record, record
 
 NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
-
-
-def record(n: int) -> ClearanceRecord:
-    return ClearanceRecord(
-        id=f"01JD{n:022d}",
-        cp="SBC",
-        lane="L01",
-        direction="import",
-        started_at=NOW,
-        ended_at=NOW + timedelta(seconds=n),
-        vrn="AB1234",
-        outcome=InstructionCode.NO_BUNDLE,
-        reason="next_vehicle",
-        offline=True,
-    )
 
 
 def centre_events(central: CentralProcess) -> list[dict[str, Any]]:
@@ -154,17 +146,6 @@ def test_records_pile_up_while_the_centre_is_down_then_arrive_once(
 # -- refusals: what the centre will never take must not stall what it would -------------
 
 
-def big_record(n: int) -> ClearanceRecord:
-    """A record of ~6 KB (40 plate reads): over a 4 KiB body limit even alone."""
-    reads = [
-        PlateRead(
-            vrn="AB1234", raw=f"AB1234-{i:03d}", confidence=0.9, source="serial", device="lpr1"
-        )
-        for i in range(40)
-    ]
-    return record(n).model_copy(update={"plate_reads": reads})
-
-
 @pytest.fixture
 def small_body_central(tmp_path: Path) -> Iterator[CentralProcess]:
     """The real simulated centre with a 4 KiB body limit (its own, or a proxy's in front)."""
@@ -246,10 +227,24 @@ def uploader_for(outbox: Outbox, client: CentralClient) -> Uploader:
 
 class EventsCentre:
     """A loopback ``POST /v1/events`` whose answer the test decides: ``refuse(ids)``
-    gives (status, error key) to refuse the batch, or None to accept every event."""
+    gives (status, error key) to refuse the batch, or None to accept every event;
+    ``answer`` (status, content type, body), when set, answers every call instead (a
+    proxy's page). A body over ``limit`` bytes is answered 413 (``payload_too_large``)
+    after it is read, or, with ``reset``, not at all: the connection is reset, the body
+    unread (a proxy that drops it). The next ``resets_left`` calls are reset whatever
+    their size (a centre failing on every call). ``sizes``: every body's size in order;
+    ``too_large``: those over ``limit``; ``dropped``: those of the calls reset;
+    ``batches``: the ids of every body read."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.refuse: Callable[[list[str]], tuple[int, str] | None] = lambda ids: None
+        self.answer: tuple[int, str, bytes] | None = None
+        self.limit: int | None = None
+        self.reset = False
+        self.resets_left = 0
+        self.sizes: list[int] = []
+        self.too_large: list[int] = []
+        self.dropped: list[int] = []
         self.batches: list[list[str]] = []
         self.accepted: list[str] = []
         self.detail = "x" * 10_000  # a long detail: the reason kept must be bounded
@@ -257,9 +252,30 @@ class EventsCentre:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers["Content-Length"]))
+                size = int(self.headers["Content-Length"])
+                outer.sizes.append(size)
+                over = outer.limit is not None and size > outer.limit
+                if over:
+                    outer.too_large.append(size)
+                if outer.resets_left > 0 or (over and outer.reset):
+                    outer.resets_left -= 1
+                    outer.dropped.append(size)
+                    # closed at once, the body unread: the kernel resets the connection
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
+                    self.close_connection = True
+                    return
+                body = self.rfile.read(size)
+                if over:
+                    limit = {"error": "payload_too_large", "detail": {"limit": outer.limit}}
+                    self.send(413, "application/json", json.dumps(limit).encode())
+                    return
                 ids = [e["id"] for e in json.loads(body)["events"]]
                 outer.batches.append(ids)
+                if outer.answer is not None:
+                    self.send(*outer.answer)
+                    return
                 refusal = outer.refuse(ids)
                 if refusal is None:
                     outer.accepted += ids
@@ -268,9 +284,11 @@ class EventsCentre:
                 else:
                     status, key = refusal
                     data = {"error": key, "detail": outer.detail}
-                raw = json.dumps(data).encode()
+                self.send(status, "application/json", json.dumps(data).encode())
+
+            def send(self, status: int, content_type: str, raw: bytes) -> None:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()
                 self.wfile.write(raw)
@@ -278,8 +296,9 @@ class EventsCentre:
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
@@ -402,6 +421,213 @@ def test_transient_answers_are_retried_never_split_nor_parked(
         assert outbox.count("refused") == 0
         assert outbox.count("uploaded") == 4
         assert uploader.metrics.total("rocars_sync_upload_errors_total") == 3
+    finally:
+        stop.set()
+        thread.join(10)
+        client.close()
+        outbox.close()
+
+
+# -- answers that are not upload results; bodies the way to the centre cannot take ------
+
+
+@pytest.mark.parametrize(
+    ("answer", "named"),
+    [
+        ((200, "text/html", b"<html><body><h1>Proxy login</h1></body></html>"), "Proxy login"),
+        ((200, "application/json", b'["accepted"]'), "valid dictionary"),
+        ((200, "application/json", b'{"results": []}'), "any of the 5 records"),
+    ],
+    ids=["html", "not-an-object", "no-result"],
+)
+def test_an_answer_that_is_not_an_upload_result_is_retried_and_named(
+    events_centre: EventsCentre, tmp_path: Path, answer: tuple[int, str, bytes], named: str
+) -> None:
+    """A 200 that is a proxy's HTML page (or JSON of another shape, or results for none
+    of the records sent) killed the worker, or passed for success: now it is transient,
+    retried with backoff, named in ``problem``, and nothing is marked meanwhile."""
+    events_centre.answer = answer
+    outbox = Outbox(tmp_path / "outbox.db")
+    outbox.save("L01", 1, None, [record(n) for n in range(5)], NOW)
+    client = CentralClient(events_centre.url, token="t", timeout=5)
+    uploader = Uploader(
+        outbox, client, batch=100, interval_s=0.05, backoff_initial_s=0.05, backoff_max_s=0.1
+    )
+    stop, thread = run_uploader(uploader)
+    try:
+        assert wait_for(lambda: uploader.backoff.failures >= 3)  # backing off, not looping
+        assert thread.is_alive()  # handled: the worker did not die
+        assert uploader.last_error == MALFORMED_ANSWER
+        assert "not an upload result" in uploader.problem
+        assert named in uploader.problem
+        counts = [outbox.count(state) for state in ("pending", "uploaded", "rejected", "refused")]
+        assert counts == [5, 0, 0, 0]
+        assert all(len(batch) == 5 for batch in events_centre.batches)  # never split
+        errors = uploader.metrics.value("rocars_sync_upload_errors_total", key=MALFORMED_ANSWER)
+        assert errors >= 3
+        events_centre.answer = None  # the proxy lets the calls through again
+        assert wait_for(lambda: outbox.depth() == 0)
+        assert sorted(events_centre.accepted) == sorted(record(n).id for n in range(5))
+        assert wait_for(lambda: uploader.problem == "")
+    finally:
+        stop.set()
+        thread.join(10)
+        client.close()
+        outbox.close()
+
+
+def test_a_proxy_that_resets_big_bodies_gets_every_record_in_smaller_ones(
+    events_centre: EventsCentre, tmp_path: Path
+) -> None:
+    """A proxy that drops a body over its limit (96 KiB) by resetting the connection,
+    without a 413: the same batch of ~730 KB was sent again for ever. Now a big body
+    whose connection breaks twice in a row is halved; every record arrives, once, and
+    once the limit is learned the bodies stay under it: a few resets in all."""
+    events_centre.limit, events_centre.reset = 96 * 1024, True
+    outbox = Outbox(tmp_path / "outbox.db")
+    client = CentralClient(events_centre.url, token="t", timeout=5)
+    uploader = Uploader(
+        outbox, client, batch=100, interval_s=0.05, backoff_initial_s=0.02, backoff_max_s=0.05
+    )
+    stop, thread = run_uploader(uploader)
+    try:
+        outbox.save("L01", 1, None, [big_record(n) for n in range(600)], NOW)  # ~7.3 KB each
+        assert wait_for(lambda: outbox.depth() == 0, timeout=60), (
+            f"{outbox.depth()} pending, {len(events_centre.too_large)} resets, "
+            f"budget {uploader.body_budget}"
+        )
+        resets = len(events_centre.too_large)
+        assert SIZE_SUSPECT_FAILURES <= resets <= 14
+        budget = uploader.body_budget
+        assert budget is not None
+        assert budget <= 96 * 1024
+        # learned: more rounds, no more resets
+        outbox.save("L01", 2, None, [big_record(n) for n in range(600, 900)], NOW)
+        assert wait_for(lambda: outbox.depth() == 0, timeout=60)
+        assert len(events_centre.too_large) == resets
+        accepted = events_centre.accepted
+        assert sorted(accepted) == sorted(big_record(n).id for n in range(900))
+        assert len(set(accepted)) == len(accepted)  # once each
+        assert (outbox.count("refused"), outbox.count("uploaded")) == (0, 900)
+        assert uploader.last_error == ""
+    finally:
+        stop.set()
+        thread.join(10)
+        client.close()
+        outbox.close()
+
+
+def test_a_record_whose_body_alone_breaks_the_connection_is_parked(
+    events_centre: EventsCentre, tmp_path: Path
+) -> None:
+    """A record over the proxy's limit even alone, which it drops without an answer:
+    parked once the centre takes the records behind it, as a 413 alone would be; they
+    are not held up behind it."""
+    events_centre.limit, events_centre.reset = 96 * 1024, True
+    huge = big_record(5).model_copy(update={"plate_reads": big_record(5).plate_reads * 20})
+    outbox = Outbox(tmp_path / "outbox.db")
+    records = [big_record(n) for n in range(5)] + [huge] + [big_record(n) for n in range(6, 40)]
+    outbox.save("L01", 1, None, records, NOW)
+    client = CentralClient(events_centre.url, token="t", timeout=5)
+    uploader = Uploader(
+        outbox, client, batch=100, interval_s=0.05, backoff_initial_s=0.02, backoff_max_s=0.05
+    )
+    stop, thread = run_uploader(uploader)
+    try:
+        assert wait_for(lambda: outbox.depth() == 0, timeout=30)
+        [(parked, status, reason)] = outbox.refused()
+        assert (parked, status) == (huge.id, 0)
+        assert reason.startswith("no answer (central_unreachable): the connection broke")
+        assert sorted(events_centre.accepted) == sorted(r.id for r in records if r is not huge)
+        assert uploader.metrics.total("rocars_sync_refused_total") == 1
+    finally:
+        stop.set()
+        thread.join(10)
+        client.close()
+        outbox.close()
+
+
+def test_an_outage_does_not_make_the_batches_smaller(tmp_path: Path) -> None:
+    """No connection at all (the centre down), one broken connection (a restart), then
+    every call's connection broken whatever its size (a centre failing on every call):
+    bodies are cut only while over SIZE_SUSPECT_BYTES, never to a record a call; back,
+    the centre gets every record."""
+    centre = EventsCentre()
+    centre.close()  # down: its port refuses connections
+    outbox = Outbox(tmp_path / "outbox.db")
+    outbox.save("L01", 1, None, [big_record(n) for n in range(800)], NOW)  # ~730 KB a batch
+    client = CentralClient(centre.url, token="t", timeout=5)
+    uploader = Uploader(
+        outbox, client, batch=100, interval_s=0.05, backoff_initial_s=0.02, backoff_max_s=0.05
+    )
+    stop, thread = run_uploader(uploader)
+    try:
+        assert wait_for(lambda: uploader.backoff.failures >= 6)
+        assert uploader.last_error == "central_unreachable"
+        assert uploader.body_budget is None  # refused connections shrink nothing
+        centre = EventsCentre(port=centre.port)  # back, but the first call breaks
+        centre.resets_left = 1
+        assert wait_for(lambda: len(centre.batches) >= 2)
+        assert uploader.body_budget is None  # one broken connection is not a limit
+        assert [len(batch) for batch in centre.batches[:2]] == [100, 100]
+        centre.resets_left = 1_000_000  # now every call breaks, big or small
+        assert wait_for(lambda: len(centre.dropped) >= 12)
+        assert min(centre.dropped) > SIZE_SUSPECT_BYTES // 2  # a few halvings at most
+        centre.resets_left = 0  # mended
+        assert wait_for(lambda: outbox.depth() == 0, timeout=30)
+        accepted = centre.accepted
+        assert sorted(accepted) == sorted(big_record(n).id for n in range(800))
+        assert len(set(accepted)) == len(accepted)
+    finally:
+        stop.set()
+        thread.join(10)
+        client.close()
+        outbox.close()
+        centre.close()
+
+
+def test_a_body_limit_is_learned_once_and_the_batches_grow_back_when_it_goes(
+    events_centre: EventsCentre, tmp_path: Path
+) -> None:
+    """A 413 for bodies over 8 KiB: each round began again with a full batch and halved
+    it down (seven 413s a round of 100 records). Now the size that went in is kept: a
+    few 413s while it is learned, then none; every record once. An hour after the last
+    413 the batches grow back, up to the configured batch, when the limit has gone."""
+    events_centre.limit = 8 * 1024
+    now = [NOW]
+    outbox = Outbox(tmp_path / "outbox.db")
+    client = CentralClient(events_centre.url, token="t", timeout=5)
+    uploader = Uploader(
+        outbox,
+        client,
+        batch=100,
+        interval_s=0.05,
+        backoff_initial_s=0.02,
+        backoff_max_s=0.05,
+        clock=lambda: now[0],
+    )
+    stop, thread = run_uploader(uploader)
+    try:
+        outbox.save("L01", 1, None, [record(n) for n in range(1000)], NOW)  # ~312 bytes each
+        assert wait_for(lambda: outbox.depth() == 0, timeout=30)
+        learned = len(events_centre.too_large)
+        assert 1 <= learned <= 8
+        outbox.save("L01", 2, None, [record(n) for n in range(1000, 2000)], NOW)
+        assert wait_for(lambda: outbox.depth() == 0, timeout=30)
+        assert len(events_centre.too_large) == learned  # more rounds, no more 413s
+        assert max(events_centre.sizes[-20:]) <= 8 * 1024
+        assert outbox.count("refused") == 0
+        # the limit is raised at the proxy; an hour on, the uploads grow back to 100 records
+        events_centre.limit = None
+        now[0] += timedelta(hours=2)
+        calls = len(events_centre.batches)
+        outbox.save("L01", 3, None, [record(n) for n in range(2000, 4000)], NOW)
+        assert wait_for(lambda: outbox.depth() == 0, timeout=30)
+        grown = [len(batch) for batch in events_centre.batches[calls:]]
+        assert grown[-5:] == [100] * 5, grown
+        accepted = events_centre.accepted
+        assert sorted(accepted) == sorted(record(n).id for n in range(4000))
+        assert len(set(accepted)) == len(accepted)
     finally:
         stop.set()
         thread.join(10)
