@@ -7,7 +7,7 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
-from rocars.client import NOT_SENT, ApiError, RocarsClient
+from rocars.client import NOT_SENT, ApiError, BundleList, RocarsClient, validated
 from rocars.models import Bundle, Cargo
 
 T = TypeVar("T")
@@ -67,12 +67,19 @@ class KioskClient(RocarsClient):
 
     def query_bundle(self, ubr: str) -> Answer[Bundle]:
         body = self._call("GET", f"/v1/bundles/{ubr}")
-        return Answer(Bundle.model_validate(body), body.get("stale_since"))
+        return Answer(validated(Bundle, body, f"GET /v1/bundles/{ubr}"), _stale_since(body))
 
     def query_bundles_for_ccrn(self, ccrn: str) -> Answer[list[Bundle]]:
         body = self._call("GET", "/v1/bundles", params={"ccrn": ccrn})
-        return Answer([Bundle.model_validate(b) for b in body["bundles"]], body.get("stale_since"))
+        found = validated(BundleList, body, "GET /v1/bundles?ccrn=")
+        return Answer(found.bundles, _stale_since(body))
 
     def query_cargo(self, ccrn: str) -> Answer[Cargo]:
         body = self._call("GET", f"/v1/cargo/{ccrn}")
-        return Answer(Cargo.model_validate(body), body.get("stale_since"))
+        return Answer(validated(Cargo, body, f"GET /v1/cargo/{ccrn}"), _stale_since(body))
+
+
+def _stale_since(body: Any) -> str | None:
+    """When the replica that answered was last in step (None: the centre answered)."""
+    since = body.get("stale_since") if isinstance(body, dict) else None
+    return since if isinstance(since, str) else None

@@ -1,16 +1,20 @@
 """HTTP client for the central ROCARS API, and for the sync agent's local API (same calls).
 
 Errors come back as ApiError with the server's stable key; a transport failure is
-``ApiError("central_unreachable")`` so callers need catch one type.
+``ApiError("central_unreachable")``, and a success answer that is not what the call
+returns (not JSON, or not of its shape: a proxy's page, a broken server) is
+``ApiError("central_malformed_answer")`` with the answer's status, so callers need catch
+one type.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from rocars.errors import RocarsError
 from rocars.models import (
@@ -25,6 +29,11 @@ from rocars.models import (
 )
 
 logger = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+#: The key of a success answer that is not what the call returns (module doc).
+MALFORMED_ANSWER = "central_malformed_answer"
 
 DEFAULT_TIMEOUT_S = 10.0
 #: Transport errors raised before any of a request left this side: the other end cannot
@@ -52,6 +61,32 @@ class ApiError(RocarsError):
         super().__init__(message, key=key)
         self.status = status
         self.detail = detail
+
+
+class BundleList(BaseModel):
+    """``GET /v1/bundles?ccrn=``: the bundles a CCRN is in."""
+
+    bundles: list[Bundle]
+
+
+def malformed_answer(call: str, what: str, status: int = 200) -> ApiError:
+    """A success answer to ``call`` that is not what the call returns."""
+    return ApiError(
+        f"{call} -> {status}: the answer is not what the call returns ({what})",
+        key=MALFORMED_ANSWER,
+        status=status,
+        detail=what,
+    )
+
+
+def validated(model: type[M], data: Any, call: str) -> M:
+    """``data`` (an answer's JSON) as ``model``; ``MALFORMED_ANSWER`` if it is not one."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        first = err.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the answer"
+        raise malformed_answer(call, f"{where}: {first['msg']}"[:200]) from err
 
 
 class RocarsClient:
@@ -83,6 +118,21 @@ class RocarsClient:
         self.close()
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The answer's JSON; ApiError for no answer, an error answer or one not JSON."""
+        response = self._request(method, path, **kwargs)
+        try:
+            return response.json()
+        except ValueError as err:
+            text = " ".join(response.text.split())
+            what = f"not JSON: {text[:120]!r}" if text else "an empty answer"
+            raise malformed_answer(f"{method} {path}", what, response.status_code) from err
+
+    def _answer(self, model: type[M], method: str, path: str, **kwargs: Any) -> M:
+        """``_call``'s answer as ``model``."""
+        return validated(model, self._call(method, path, **kwargs), f"{method} {path}")
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """A 2xx answer; ApiError for no answer or an error answer."""
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as err:
@@ -99,19 +149,17 @@ class RocarsClient:
                 status=response.status_code,
                 detail=detail,
             )
-        return response.json()
+        return response
 
     # -- devices -------------------------------------------------------------------------
 
     def changes(self, since: str, limit: int = 1000) -> ChangePage:
-        return ChangePage.model_validate(
-            self._call("GET", "/v1/changes", params={"since": since, "limit": limit})
+        return self._answer(
+            ChangePage, "GET", "/v1/changes", params={"since": since, "limit": limit}
         )
 
     def upload_events(self, events: list[dict[str, Any]]) -> EventUploadResult:
-        return EventUploadResult.model_validate(
-            self._call("POST", "/v1/events", json={"events": events})
-        )
+        return self._answer(EventUploadResult, "POST", "/v1/events", json={"events": events})
 
     def upload_event_json(self, events: Sequence[str]) -> EventUploadResult:
         """``upload_events`` for events already encoded (each one JSON object's text).
@@ -121,52 +169,44 @@ class RocarsClient:
         the GIL meanwhile, and the sync agent's lanes waited for it (docs/benchmarks.md).
         """
         body = ('{"events":[' + ",".join(events) + "]}").encode()
-        return EventUploadResult.model_validate(
-            self._call(
-                "POST", "/v1/events", content=body, headers={"Content-Type": "application/json"}
-            )
+        return self._answer(
+            EventUploadResult,
+            "POST",
+            "/v1/events",
+            content=body,
+            headers={"Content-Type": "application/json"},
         )
 
     def lease_ubr_block(self, count: int) -> UbrBlock:
-        return UbrBlock.model_validate(self._call("POST", "/v1/ubr-blocks", json={"count": count}))
+        return self._answer(UbrBlock, "POST", "/v1/ubr-blocks", json={"count": count})
 
     # -- shippers ------------------------------------------------------------------------
 
     def submit_cargo(self, items: CargoItems) -> Cargo:
-        return Cargo.model_validate(
-            self._call("POST", "/v1/cargo", json=items.model_dump(mode="json"))
-        )
+        return self._answer(Cargo, "POST", "/v1/cargo", json=items.model_dump(mode="json"))
 
     def amend_cargo(self, ccrn: str, items: CargoItems) -> Cargo:
-        return Cargo.model_validate(
-            self._call("PUT", f"/v1/cargo/{ccrn}", json=items.model_dump(mode="json"))
-        )
+        return self._answer(Cargo, "PUT", f"/v1/cargo/{ccrn}", json=items.model_dump(mode="json"))
 
     def get_cargo(self, ccrn: str) -> Cargo:
-        return Cargo.model_validate(self._call("GET", f"/v1/cargo/{ccrn}"))
+        return self._answer(Cargo, "GET", f"/v1/cargo/{ccrn}")
 
     # -- drivers -------------------------------------------------------------------------
 
     def bundle(self, request: BundleRequest) -> Bundle:
-        return Bundle.model_validate(
-            self._call("POST", "/v1/bundles", json=request.model_dump(mode="json"))
-        )
+        return self._answer(Bundle, "POST", "/v1/bundles", json=request.model_dump(mode="json"))
 
     def cancel_bundle(self, ubr: str, request: CancelRequest) -> Bundle:
-        return Bundle.model_validate(
-            self._call("DELETE", f"/v1/bundles/{ubr}", json=request.model_dump(mode="json"))
+        return self._answer(
+            Bundle, "DELETE", f"/v1/bundles/{ubr}", json=request.model_dump(mode="json")
         )
 
     def cancel_ccrn(self, ubr: str, ccrn: str, request: CancelRequest) -> Bundle:
-        return Bundle.model_validate(
-            self._call(
-                "DELETE", f"/v1/bundles/{ubr}/ccrns/{ccrn}", json=request.model_dump(mode="json")
-            )
-        )
+        path = f"/v1/bundles/{ubr}/ccrns/{ccrn}"
+        return self._answer(Bundle, "DELETE", path, json=request.model_dump(mode="json"))
 
     def get_bundle(self, ubr: str) -> Bundle:
-        return Bundle.model_validate(self._call("GET", f"/v1/bundles/{ubr}"))
+        return self._answer(Bundle, "GET", f"/v1/bundles/{ubr}")
 
     def bundles_for_ccrn(self, ccrn: str) -> list[Bundle]:
-        body = self._call("GET", "/v1/bundles", params={"ccrn": ccrn})
-        return [Bundle.model_validate(b) for b in body["bundles"]]
+        return self._answer(BundleList, "GET", "/v1/bundles", params={"ccrn": ccrn}).bundles

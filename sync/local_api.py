@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from rocars.client import NOT_SENT, ApiError, RocarsClient
+from rocars.client import MALFORMED_ANSWER, NOT_SENT, ApiError, RocarsClient
 from rocars.errors import InvalidIdentifier, RocarsError
 from rocars.ids import normalize_ccrn, normalize_ubr
 from rocars.models import Bundle, BundleRequest, CancelRequest, Cargo, CargoItems
@@ -197,6 +197,11 @@ def build_router(
                 # the centre acted.
                 reached = not isinstance(err.__cause__, NOT_SENT)
                 raise _unavailable(what, maybe_applied=reached) from err
+            if err.key == MALFORMED_ANSWER:
+                # a success answer that is no answer (a proxy's page, a broken centre):
+                # the centre may well have acted
+                logger.warning("the centre's answer to %s is not one: %s", what, err)
+                raise _unavailable(what, maybe_applied=True) from err
             raise
 
     def stale(body: dict[str, Any], status_code: int = 200) -> JSONResponse:
@@ -214,9 +219,12 @@ def build_router(
             try:
                 result = await run_in_threadpool(from_central)
             except ApiError as err:
-                if not unreachable(err):
+                if err.key == MALFORMED_ANSWER:
+                    logger.warning("the centre's answer is not one; from the replica: %s", err)
+                elif not unreachable(err):
                     return _passthrough(err)
-                logger.warning("centre unreachable, answering from the replica: %s", err)
+                else:
+                    logger.warning("centre unreachable, answering from the replica: %s", err)
             else:
                 return JSONResponse(_dump(result))
         try:

@@ -20,8 +20,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
-import httpx
-
 from rocars.client import ApiError, RocarsClient
 from rocars.timeutil import utc_now
 from sync.errors import MalformedPage, ReplicaError, SyncError
@@ -42,24 +40,8 @@ class CentralClient(RocarsClient):
     """The centre's API plus the change feed as raw bytes (validated by ``sync.feed``)."""
 
     def changes_raw(self, since: str, limit: int) -> bytes:
-        path = "/v1/changes"
-        try:
-            response = self._http.get(path, params={"since": since, "limit": limit})
-        except httpx.HTTPError as err:
-            raise ApiError(f"GET {path}: {err}", key="central_unreachable") from err
-        if response.status_code >= 400:
-            try:
-                body = response.json()
-                key, detail = str(body.get("error", "api_error")), body.get("detail")
-            except (ValueError, AttributeError):
-                key, detail = "api_error", response.text[:200]
-            raise ApiError(
-                f"GET {path} -> {response.status_code} {key}",
-                key=key,
-                status=response.status_code,
-                detail=detail,
-            )
-        return response.content
+        """The page's bytes (an error answer or none: ApiError, as every call)."""
+        return self._request("GET", "/v1/changes", params={"since": since, "limit": limit}).content
 
 
 @dataclass

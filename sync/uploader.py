@@ -51,9 +51,8 @@ from datetime import datetime
 from typing import Literal
 
 import httpx
-from pydantic import ValidationError
 
-from rocars.client import NOT_SENT, ApiError, RocarsClient
+from rocars.client import MALFORMED_ANSWER, NOT_SENT, ApiError, RocarsClient, malformed_answer
 from rocars.models import EventResult
 from rocars.timeutil import utc_now
 from sync.errors import OutboxError
@@ -76,8 +75,6 @@ ENDPOINT_STATUSES = frozenset({404, 405, 410})
 
 Kind = Literal["transient", "credentials", "endpoint", "refused"]
 
-#: The key of an answer to an upload that is not an upload result (module doc).
-MALFORMED_ANSWER = "central_malformed_answer"
 #: A body over this whose connection breaks with no answer may be over a body limit on
 #: the way (module doc); under it, a broken connection is taken for an outage only, and
 #: batches never shrink below it for one. 64 KiB is under the smallest limits a proxy is
@@ -135,14 +132,6 @@ def _no_answer_after_sending(err: ApiError) -> bool:
     return isinstance(
         cause, (httpx.NetworkError, httpx.TimeoutException, httpx.RemoteProtocolError)
     ) and not isinstance(cause, NOT_SENT)
-
-
-def _malformed(detail: str) -> ApiError:
-    return ApiError(
-        f"POST /v1/events: the answer is not an upload result ({detail})",
-        key=MALFORMED_ANSWER,
-        detail=detail,
-    )
 
 
 def _json_object(text: str) -> bool:
@@ -336,24 +325,16 @@ class Uploader:
 
     def _post(self, records: list[PendingRecord]) -> list[EventResult]:
         """``POST /v1/events`` with ``records`` as stored; the centre's results, at least
-        one of them for a record sent (else ``MALFORMED_ANSWER``)."""
-        try:
-            # sent as stored: one json.dumps of the batch kept the GIL 0.5-1 ms (a plate
-            # read waited); the check before is a json.loads a record, the GIL free between
-            results = self.client.upload_event_json([p.body for p in records]).results
-        except ValidationError as err:  # JSON, but not an object of the upload result's shape
-            first = err.errors()[0]  # a ValidationError has one at least
-            where = ".".join(str(part) for part in first["loc"]) or "the answer"
-            raise _malformed(f"{where}: {first['msg']}"[:200]) from err
-        except ValueError as err:  # not JSON (an HTML page): JSONDecodeError keeps the text
-            doc = getattr(err, "doc", None)
-            if not isinstance(doc, str):
-                raise _malformed(f"not JSON: {err}"[:200]) from err
-            text = " ".join(doc.split())
-            raise _malformed(f"not JSON: {text[:120]!r}" if text else "an empty answer") from err
+        one of them for a record sent (else ``MALFORMED_ANSWER``; the client says so of an
+        answer that is not JSON or not an upload result)."""
+        # sent as stored: one json.dumps of the batch kept the GIL 0.5-1 ms (a plate read
+        # waited); the check before is a json.loads a record, the GIL free between
+        results = self.client.upload_event_json([p.body for p in records]).results
         sent = {p.id for p in records}
         if not any(item.id in sent for item in results):
-            raise _malformed(f"no result for any of the {len(records)} records sent")
+            raise malformed_answer(
+                "POST /v1/events", f"no result for any of the {len(records)} records sent"
+            )
         return results
 
     def _size_suspect(self, err: ApiError, size: int) -> bool:
@@ -444,7 +425,8 @@ class Uploader:
             except ApiError as err:
                 # the detail of an answer that is not an upload result, or of no answer;
                 # an HTTP error's detail is the centre's text, of any length
-                note = err.detail if not err.status and isinstance(err.detail, str) else ""
+                ours = not err.status or err.key == MALFORMED_ANSWER
+                note = err.detail if ours and isinstance(err.detail, str) else ""
                 self._failed(err.key, str(err), err.status, note)
                 stop.wait(self.backoff.next_delay())
                 continue

@@ -24,6 +24,7 @@ from rocars.timeutil import HK_TZ, utc_now
 from sync.agent import SyncAgent
 from sync.local_api import STALE_HEADER, build_router
 from sync.puller import CentralLink, LinkState
+from tests.fixtures.asgi import proxy_page, serving
 from tests.fixtures.local_api import LocalApi, hung, serve_local_api, stop_local_api
 from tests.sync.agentkit import Watcher, agent_config, demo_trucks, started_agent, wait_for
 
@@ -587,3 +588,22 @@ def test_a_shard_that_does_not_pull_keeps_what_its_kiosk_call_found(
     finally:
         b.stop()
         a.stop()
+
+
+def test_a_centre_answer_that_is_no_answer_is_not_passed_on(local_api: LocalApi) -> None:
+    """A proxy's login page (a 200 in HTML) between the agent and the centre: a query is
+    answered from the replica, a write may have reached the centre (maybe applied), and
+    the link is not marked lost, since something answered. Before, both were a bare 500
+    (the client's JSONDecodeError out of the route)."""
+    with serving(proxy_page) as url, httpx.Client(base_url=local_api.url, timeout=30) as http:
+        local_api.client._http.base_url = httpx.URL(url)
+        answer = http.get(f"/v1/bundles/{BUNDLED_UBR}")
+        assert answer.status_code == 200
+        assert STALE_HEADER in answer.headers
+        assert answer.json()["ubr"] == BUNDLED_UBR
+        refused = http.post("/v1/cargo", json=items().model_dump(mode="json"))
+        assert refused.status_code == 503
+        assert refused.json()["error"] == "central_unavailable"
+        assert refused.json()["detail"]["maybe_applied"] is True
+    assert local_api.up
+    assert local_api.lost == []
