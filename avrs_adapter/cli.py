@@ -170,6 +170,15 @@ def main(argv: list[str] | None = None) -> int:
         if not 0.1 <= args.status_interval <= 60:
             raise AvrsError("--status-interval must be 0.1-60 s", key="avrs_bad_interval")
         source = make_source(args)
+        # its bus: a TLS broker's CA file that cannot be used is a bad argument too
+        publisher = AvrsPublisher(
+            source,
+            cp=cp,
+            lane=lane,
+            broker_url=args.broker,
+            aggregator=aggregator,
+            status_interval=args.status_interval,
+        )
     except (RocarsError, ValueError) as err:
         key = getattr(err, "key", "bad_argument")
         print(f"rocars-edge avrs: {key}: {err}", file=sys.stderr)
@@ -178,14 +187,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rocars-edge avrs: avrs_camera_unavailable: {err}", file=sys.stderr)
         return EXIT_USAGE
 
-    publisher = AvrsPublisher(
-        source,
-        cp=cp,
-        lane=lane,
-        broker_url=args.broker,
-        aggregator=aggregator,
-        status_interval=args.status_interval,
-    )
     done = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -92,6 +92,9 @@ class SerialSource:
         self.port = port
         #: on the network (module doc): checked at start, connected and re-connected later
         self.network = network_address(port) is not None
+        #: pyserial's socket:// port says 1 for ``in_waiting`` (``_rest``); rfc2217:// says
+        #: the count, and setting its timeout renegotiates the line with the server (50 ms+)
+        self._drain = port.lower().startswith("socket://")
         self._what = "LPR connection" if self.network else "serial port"
         self.baud = baud
         self.device = validate_device(device)
@@ -183,7 +186,7 @@ class SerialSource:
 
     def _open(self) -> serial.Serial | None:
         try:
-            # a device path, or a URL (module doc); socket:// connects with a 2 s timeout
+            # a device path, or a URL (module doc); socket:// connects with a 5 s timeout
             port = serial.serial_for_url(self.port, self.baud, timeout=self.read_timeout)
         # pyserial lets termios.error (not an OSError) out when setting up the port fails,
         # e.g. EIO from a USB adapter pulled while it is being opened
@@ -228,7 +231,7 @@ class SerialSource:
             try:
                 waiting = port.in_waiting
                 data = port.read(min(max(1, waiting), MAX_CHUNK))
-                if data and self.network:
+                if data and self._drain:
                     data += _rest(port)
             except (serial.SerialException, OSError) as err:
                 with self._lock:

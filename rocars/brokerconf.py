@@ -175,6 +175,7 @@ def write_broker_files(
     port: int = 1883,
     run_as: str = "mosquitto",
     tls: TlsOptions | None = None,
+    no_tls: bool = False,
 ) -> dict[str, str]:
     """Write mosquitto.conf, acl, passwd and one ``{user}.env`` per device; return passwords.
 
@@ -187,6 +188,13 @@ def write_broker_files(
     out = out.resolve()
     # a bad lane, shard or monitor name is refused before anything is written
     all_roles = roles(cp, lanes, shards, monitors)
+    if tls is None and not no_tls and (out / SERVER_CERT).exists():
+        # a re-run for a lane that forgot the TLS options would turn TLS off, and the
+        # devices still on it would fail while any on mqtt:// sent passwords in clear
+        raise ValueError(
+            f"{out} has a TLS set-up ({SERVER_CERT}): repeat --tls-hosts (and --tls-cert, "
+            "--tls-key, --tls-ca if the site's own) and --bind, or give --no-tls to turn it off"
+        )
     if tls is not None:
         if tls.local_port == port and bind in ("127.0.0.1", "0.0.0.0"):
             raise ValueError(f"the plain local listener and the TLS one both want port {port}")
@@ -279,6 +287,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--tls-key", type=Path, help="its private key (PEM, unencrypted)")
     parser.add_argument("--tls-ca", type=Path, help="the CA devices are to trust for it (PEM)")
     parser.add_argument(
+        "--no-tls",
+        action="store_true",
+        help="a plain listener where a TLS one was set up before (the TLS files stay)",
+    )
+    parser.add_argument(
         "--local-port",
         type=int,
         default=1883,
@@ -311,6 +324,7 @@ def main(argv: list[str]) -> int:
             port=port,
             run_as=args.run_as,
             tls=tls,
+            no_tls=args.no_tls,
         )
     except (RocarsError, ValueError, OSError) as err:
         print(f"broker-config: {err}", file=sys.stderr)

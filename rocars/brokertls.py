@@ -132,19 +132,20 @@ def site_tls(out: Path, site: str, names: Sequence[str], *, now: dt.datetime | N
     now = now or dt.datetime.now(dt.UTC)
     hosts = parse_hosts(names)
     ca_cert_path, ca_key_path = out / CA_CERT, out / CA_KEY
-    if ca_cert_path.exists() != ca_key_path.exists():
-        raise TlsFilesError(
-            f"{ca_cert_path} and {ca_key_path} go together: restore the missing one, or "
-            "remove both for a new site CA (and give every device the new ca.crt)"
-        )
+    ca_key: PrivateKeyTypes | None = None
     if ca_cert_path.exists():
         ca_cert = _load_certs(ca_cert_path)[0]
-        ca_key = _load_key(ca_key_path)
         if now + dt.timedelta(days=RENEW_DAYS) >= ca_cert.not_valid_after_utc:
             raise TlsFilesError(
                 f"the site CA ends on {ca_cert.not_valid_after_utc:%Y-%m-%d}: remove {CA_CERT} and "
                 f"{CA_KEY} for a new one, and give every device the new {CA_CERT}"
             )
+    elif ca_key_path.exists():
+        # a first run stopped between the CA's key and its certificate: the key is the CA
+        ca_key = _load_key(ca_key_path)
+        if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+            raise TlsFilesError(f"{ca_key_path} is not an EC key: remove it for a new site CA")
+        ca_cert = _ca_certificate(ca_key, site, now)
     else:
         ca_key = ec.generate_private_key(ec.SECP256R1())
         ca_cert = _ca_certificate(ca_key, site, now)
@@ -154,10 +155,21 @@ def site_tls(out: Path, site: str, names: Sequence[str], *, now: dt.datetime | N
             chain, key = _load_certs(server_cert_path), _load_key(server_key_path)
             check_server(chain, key, [ca_cert], hosts, now + dt.timedelta(days=RENEW_DAYS))
             if set(_names_of(chain[0])) == {str(h) for h in hosts}:
-                _write_ca(out, ca_cert, ca_key)  # a first run that stopped half way
-                return  # still good: devices need nothing new
+                # still good: devices need nothing new, and the CA's key is not needed
+                # (it may be kept offline)
+                if ca_key is not None:
+                    _write_ca(out, ca_cert, ca_key)
+                return
         except TlsFilesError:
             pass  # re-issued below
+    if ca_key is None:
+        if not ca_key_path.exists():
+            raise TlsFilesError(
+                f"a new server certificate is needed and the site CA's key {ca_key_path} is "
+                "not here: bring it back for this run (or remove ca.crt for a new site CA, "
+                "and give every device the new one)"
+            )
+        ca_key = _load_key(ca_key_path)
     server_key = ec.generate_private_key(ec.SECP256R1())
     server_cert = _server_certificate(server_key, ca_cert, ca_key, hosts, now)
     check_server([server_cert], server_key, [ca_cert], hosts, now)

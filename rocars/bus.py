@@ -492,8 +492,11 @@ class Bus:
         self._lock = threading.Lock()
         self._connection_callbacks: list[Callable[[bool], None]] = []
         self.connected = threading.Event()
-        #: why the last connection attempt failed, when it was the TLS handshake ("" else)
+        #: why the last connection attempt failed ("" once connected): a refusal, the TLS
+        #: handshake, a hang-up before the broker answered, or no broker there
         self.problem = ""
+        self._logged = ""  # the problem last logged: each is logged once, not every retry
+        self._attempt_failed = False  # this attempt's failure is in ``problem`` already
         #: the broker answered this connection's CONNECT (with a refusal, maybe)
         self._answered = False
         self._stopping = False
@@ -514,6 +517,8 @@ class Bus:
         self._client.on_message = self._on_message
         self._client.deliver = self._route
         self._client.on_socket_open = self._on_socket_open
+        self._client.on_pre_connect = self._on_pre_connect
+        self._client.on_connect_fail = self._on_connect_fail
         if address.tls:
             self._client.tls_set_context(broker_tls_context(cafile))
             self._client.on_tls_failure = self._on_tls_failure
@@ -612,12 +617,24 @@ class Bus:
         self._note_problem(tls_failure(err))
 
     def _note_problem(self, problem: str) -> None:
-        """Why connecting failed: logged once, not at every retry; ``problem`` till it works."""
-        if problem != self.problem:
+        """Why this attempt failed: logged once, not at every retry; ``problem`` till the
+        next attempt fails otherwise or one works."""
+        if problem != self._logged:
             logger.warning(
                 "%s cannot connect to %s:%s: %s", self.client_id, self.host, self.port, problem
             )
+            self._logged = problem
         self.problem = problem
+        self._attempt_failed = True
+
+    def _on_pre_connect(self, client: mqtt.Client, userdata: Any) -> None:
+        self._attempt_failed = False
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        """No connection at all (refused, unreachable, timed out), or a TLS handshake that
+        failed (said already): so an old reason does not stand for a new one."""
+        if not self._attempt_failed:
+            self._note_problem("no broker answers there (connection refused or timed out)")
 
     def _on_socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
         self._answered = False
@@ -649,7 +666,7 @@ class Bus:
             self.port,
             " (TLS)" if self.tls else "",
         )
-        self.problem = ""
+        self.problem = self._logged = ""
         self.connected.set()
         self._notify(True)
 

@@ -30,7 +30,8 @@ twice in a row (``SIZE_SUSPECT_FAILURES``), each with a body over ``SIZE_SUSPECT
 The uploads then carry at most ``body_budget`` bytes: half the body refused (or the
 largest body that went in, when more), never as much as the smallest body refused; a
 batch is sent as several bodies within it, and a record larger than it alone. After
-``GROW_AFTER`` calls in a row that use at least half of it the budget doubles, up to 7/8
+``GROW_AFTER`` successful calls that use at least half of it (a smaller one between
+neither counts nor resets) the budget doubles, up to 7/8
 of the smallest body refused; that is forgotten ``LIMIT_KEEP_S`` after the last
 refusal (or once a body as large goes in), and the budget grows on up to the
 configured batch. So a limit is learned once, in a few refusals, not again every round.
@@ -87,7 +88,8 @@ SIZE_SUSPECT_BYTES = 64 << 10
 #: restart or a dropped keep-alive connection, not a limit).
 SIZE_SUSPECT_FAILURES = 2
 #: A learned body limit grows (doubles, at most to 7/8 of the smallest body refused)
-#: after this many successful calls in a row that used at least half of it.
+#: after this many successful calls that used at least half of it (a smaller call, as a
+#: batch's last body, neither counts nor resets; a refusal resets).
 GROW_AFTER = 8
 #: The smallest body refused is forgotten this long after the last refusal: the budget
 #: then grows on up to the configured batch (a proxy's limit raised, or a false alarm),
@@ -178,7 +180,7 @@ class Uploader:
         self._too_large: int | None = None
         self._too_large_at = clock()
         self._fitted_max = 0  # the largest body that went in since a budget was set
-        self._grow_credit = 0  # successful calls in a row that used the budget
+        self._grow_credit = 0  # successful calls that used the budget, since the last refusal
         self._suspects = 0  # calls in a row whose connection broke after sending a big body
 
     @property
@@ -383,7 +385,7 @@ class Uploader:
             return
         self._fitted_max = max(self._fitted_max, size)
         if size * 2 < self._budget:
-            return
+            return  # neither counts nor resets: a batch's last, smaller body is in each round
         self._grow_credit += 1
         if self._grow_credit < GROW_AFTER:
             return

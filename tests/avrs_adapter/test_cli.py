@@ -64,6 +64,21 @@ BASE = ["--cp", "SBC", "--lane", "L01", "--broker", "mqtt://127.0.0.1:1"]
         ),
         (["--camera", "", *BASE], "avrs_camera_url"),
         (
+            [
+                "--serial",
+                "socket://127.0.0.1:4001",
+                "--protocol",
+                "nedap",
+                "--cp",
+                "SBC",
+                "--lane",
+                "L01",
+                "--broker",
+                "mqtts://127.0.0.1:8883",
+            ],
+            "broker_cafile: cannot use the broker's CA file /nonexistent/ca.crt",
+        ),
+        (
             ["--serial", "socket://10.20.1.5", "--protocol", "nedap", *BASE],
             "avrs_port_error: socket://10.20.1.5 must look like socket://HOST:PORT",
         ),
@@ -72,8 +87,12 @@ BASE = ["--cp", "SBC", "--lane", "L01", "--broker", "mqtt://127.0.0.1:1"]
     ],
 )
 def test_bad_arguments_exit_2(
-    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+    argv: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("ROCARS_MQTT_CAFILE", "/nonexistent/ca.crt")
     assert main(argv) == 2
     assert message in capsys.readouterr().err
 

@@ -12,12 +12,14 @@ import logging
 import queue
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -156,13 +158,33 @@ def test_a_server_certificate_near_its_end_is_renewed_on_a_rerun(tmp_path: Path)
     assert renewed.not_valid_after_utc > later + dt.timedelta(days=brokertls.SERVER_DAYS - 1)
 
 
-def test_a_half_site_ca_is_refused(tmp_path: Path) -> None:
+def test_the_site_cas_key_may_be_offline_until_a_new_certificate_is_needed(
+    tmp_path: Path,
+) -> None:
     site_tls(tmp_path, "SBC", ["10.20.0.10"])
-    (tmp_path / "ca.key").unlink()
+    key = (tmp_path / "ca.key").read_bytes()
+    (tmp_path / "ca.key").unlink()  # kept offline, as operations.md allows
     before = (tmp_path / "server.crt").read_bytes()
-    with pytest.raises(TlsFilesError, match="go together"):
+    site_tls(tmp_path, "SBC", ["10.20.0.10"])  # a re-run for a lane: nothing to issue
+    assert (tmp_path / "server.crt").read_bytes() == before
+    assert not (tmp_path / "ca.key").exists()
+    with pytest.raises(TlsFilesError, match="key .* is not here"):
         site_tls(tmp_path, "SBC", ["10.20.0.11"])
     assert (tmp_path / "server.crt").read_bytes() == before
+    (tmp_path / "ca.key").write_bytes(key)
+    site_tls(tmp_path, "SBC", ["10.20.0.11"])
+    assert (tmp_path / "server.crt").read_bytes() != before
+
+
+def test_a_first_run_stopped_after_the_cas_key_goes_on(tmp_path: Path) -> None:
+    site_tls(tmp_path, "SBC", ["10.20.0.10"])
+    for name in ("ca.crt", "server.crt", "server.key"):
+        (tmp_path / name).unlink()  # only the key was written
+    site_tls(tmp_path, "SBC", ["10.20.0.10"])
+    ca = x509.load_pem_x509_certificate((tmp_path / "ca.crt").read_bytes())
+    chain = [x509.load_pem_x509_certificate((tmp_path / "server.crt").read_bytes())]
+    key = serialization.load_pem_private_key((tmp_path / "server.key").read_bytes(), None)
+    brokertls.check_server(chain, key, [ca], brokertls.parse_hosts(["10.20.0.10"]), NOW)
 
 
 @pytest.mark.parametrize(
@@ -491,3 +513,54 @@ def test_a_broker_whose_certificate_expired_is_refused_with_the_reason(tmp_path:
     with _served(broker):
         problem = _unconnected(broker.bus("xdb-L01"))
     assert "certificate is not trusted: certificate has expired" in problem
+
+
+def test_a_reason_gives_way_to_the_next_attempts(tls_broker: TlsBroker, tmp_path: Path) -> None:
+    """A certificate refused, then the broker gone: /health must not go on blaming the
+    certificate (``problem`` is the last attempt's reason)."""
+    other_site = tmp_path / "other"
+    site_tls(other_site, "MKT", ["127.0.0.1"])
+    with socket.socket() as spare:  # a port nothing listens on
+        spare.bind(("127.0.0.1", 0))
+        nobody = spare.getsockname()[1]
+    bus = tls_broker.bus("xdb-L01", url=f"mqtts://127.0.0.1:{nobody}")
+    assert "no broker answers there" in _unconnected(bus)
+    refused = Bus(
+        tls_broker.tls_url,
+        "xdb-L01",
+        username="xdb-L01",
+        password=tls_broker.passwords["xdb-L01"],
+        cafile=str(other_site / "ca.crt"),
+    )
+    refused.start()
+    try:
+        assert wait_for_text(lambda: refused.problem, "not trusted")
+        refused._client._port = nobody  # the broker moves away: what paho dials next
+        assert wait_for_text(lambda: refused.problem, "no broker answers there")
+    finally:
+        refused.stop()
+
+
+def wait_for_text(read: Any, text: str, timeout: float = 15) -> bool:
+    deadline = time.monotonic() + timeout
+    while text not in read():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_a_rerun_without_the_tls_options_is_refused_not_plain(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Adding a lane and forgetting --tls-hosts would have turned TLS off: refused, with
+    nothing written, unless --no-tls says so."""
+    base = ["--cp", "SBC", "--out", str(tmp_path), "--run-as", getpass.getuser()]
+    assert main([*base, "--lanes", "L01", "--tls-hosts", "10.20.0.10"]) == 0
+    conf = (tmp_path / "mosquitto.conf").read_text()
+    assert main([*base, "--lanes", "L01,L02"]) == 2
+    assert "repeat --tls-hosts" in capsys.readouterr().err
+    assert (tmp_path / "mosquitto.conf").read_text() == conf
+    assert not (tmp_path / "xdb-L02.env").exists()
+    assert main([*base, "--lanes", "L01,L02", "--no-tls"]) == 0
+    assert "certfile" not in (tmp_path / "mosquitto.conf").read_text()
