@@ -313,25 +313,6 @@ class TlsBroker:
         )
 
 
-def _serve(conf: Path, *ports: int) -> subprocess.Popen[bytes]:
-    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    proc = subprocess.Popen(
-        [exe, "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    try:
-        for port in ports:
-            wait_port("127.0.0.1", port, timeout=5)
-    except TimeoutError:
-        proc.kill()
-        pytest.fail(proc.communicate(timeout=5)[0].decode(errors="replace"))
-    return proc
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(5)
-
-
 def _broker_files(out: Path, hosts: tuple[str, ...], *, local: bool = True) -> TlsBroker:
     port, local_port = free_port(), (free_port() if local else 0)
     passwords = write_broker_files(
