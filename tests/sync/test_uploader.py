@@ -361,7 +361,13 @@ def test_a_centre_that_refuses_every_record_parks_none(
         assert wait_for(lambda: uploader.last_error == "bad_request")
         assert "refuses every record" in uploader.problem
         assert (outbox.depth(), outbox.count("refused")) == (20, 0)
-        events_centre.refuse = lambda ids: None  # the proxy is mended: all of them go
+        # the proxy is mended between two rounds (mended within one, the records refused
+        # before it in that round are parked, the centre having taken others: sent again
+        # at the next start): all of them go
+        stop.set()
+        thread.join(10)
+        events_centre.refuse = lambda ids: None
+        stop, thread = run_uploader(uploader)
         assert wait_for(lambda: outbox.depth() == 0)
         assert (outbox.count("uploaded"), outbox.count("refused")) == (20, 0)
         assert wait_for(lambda: uploader.problem == "")
