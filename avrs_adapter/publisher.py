@@ -22,11 +22,11 @@ from avrs_adapter.observation import Observation, Source
 from rocars.bus import Bus, Will
 from rocars.ids import ControlPoint, validate_lane
 from rocars.messages import DeviceStatus, PlateRead
-from rocars.topics import device_status_topic, plate_topic
+from rocars.topics import READER_DEVICE, device_status_topic, plate_topic
 
 logger = logging.getLogger(__name__)
 
-STATUS_DEVICE = "avrs"
+STATUS_DEVICE = READER_DEVICE
 MetricValue = float | int | str | None
 
 

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
 from hardware_sim.store import CentralError
+from rocars.certs import key_usage
 from rocars.models import CertificateAuth, signed_content
 from rocars.timeutil import to_rfc3339, utc_now
 
@@ -147,24 +148,6 @@ def _new_key() -> rsa.RSAPrivateKey:
         return key
     finally:
         os.close(pool)
-
-
-_KEY_USAGE_BITS = (
-    "digital_signature",
-    "content_commitment",
-    "key_encipherment",
-    "data_encipherment",
-    "key_agreement",
-    "key_cert_sign",
-    "crl_sign",
-    "encipher_only",
-    "decipher_only",
-)
-
-
-def key_usage(**bits: bool) -> x509.KeyUsage:
-    """A KeyUsage with only the named bits set (``digital_signature=True``...)."""
-    return x509.KeyUsage(**(dict.fromkeys(_KEY_USAGE_BITS, False) | bits))
 
 
 #: A driver certificate's extensions, each with whether it is critical: the profile

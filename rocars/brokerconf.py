@@ -39,7 +39,7 @@ from rocars.brokertls import (
 )
 from rocars.errors import RocarsError
 from rocars.ids import ControlPoint, validate_lane, validate_shard
-from rocars.topics import MAX_PACKET_BYTES, ROOT
+from rocars.topics import MAX_PACKET_BYTES, READER_DEVICE, ROOT
 
 PBKDF2_ITERATIONS = 101  # mosquitto 2's default for $7$ hashes
 
@@ -94,7 +94,9 @@ def roles(
         base = f"{site}/lanes/{lane}"
         watch = (f"{base}/instruction", *statuses)
         result += [
-            Role(f"avrs-{lane}", read=(), write=(f"{base}/plate", f"{base}/status/avrs")),
+            Role(
+                f"avrs-{lane}", read=(), write=(f"{base}/plate", f"{base}/status/{READER_DEVICE}")
+            ),
             Role(f"xdb-{lane}", read=watch, write=(f"{base}/status/xdb",)),
             Role(
                 f"aiop-{lane}",

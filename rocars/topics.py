@@ -15,6 +15,10 @@ ROOT = "rocars"
 MAX_PACKET_BYTES = 65_536
 
 
+#: A lane's plate reader's device id in its status topic (``lanes/{lane}/status/avrs``).
+READER_DEVICE = "avrs"
+
+
 class LaneTopic(StrEnum):
     """The kinds of message on a lane's topics (the part after ``lanes/{lane}/``)."""
 

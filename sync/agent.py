@@ -30,6 +30,7 @@ from rocars.messages import DeviceStatus, SyncStatus, parse
 from rocars.threads import start_in_background
 from rocars.timeutil import to_rfc3339, utc_now
 from rocars.topics import (
+    READER_DEVICE,
     LaneTopic,
     lane_filter,
     parse_lane_topic,
@@ -64,9 +65,6 @@ GIL_SWITCH_INTERVAL_S = 0.0005
 #: two of this agent's heartbeat intervals): a will is stamped when its agent connected.
 PEER_CLAIM_S = 5.0
 
-#: The device id of a lane's plate reader in its status topic (``lanes/{lane}/status/avrs``,
-#: ``avrs_adapter.publisher.STATUS_DEVICE``).
-READER_DEVICE = "avrs"
 #: How long a plate reader's "online" counts (it says it every 2 s by default).
 READER_SEEN_S = 10.0
 #: Other agents and lanes remembered at most (a broker without ACLs may carry any name).

@@ -174,15 +174,12 @@ def build_router(
     """
     router = APIRouter()
 
-    def unreachable(err: ApiError) -> bool:
-        """No answer from the centre at all: ``central_lost`` is told."""
-        if err.key != "central_unreachable":
-            return False
-        # a transport failure; an answer that could not be decoded, or redirects without
-        # end, came from something that answers
+    def note_lost(err: ApiError) -> None:
+        """Tell ``central_lost`` of a transport failure (``central_unreachable``); an
+        answer that could not be decoded, or redirects without end, came from something
+        that answers."""
         if central_lost is not None and isinstance(err.__cause__, httpx.TransportError):
             central_lost(f"central_unreachable (kiosk call {err})"[:200])
-        return True
 
     async def forward(call: Callable[[], T], what: str) -> T:
         if not central_up():
@@ -190,7 +187,8 @@ def build_router(
         try:
             return await run_in_threadpool(call)
         except ApiError as err:
-            if unreachable(err):
+            if err.key == "central_unreachable":
+                note_lost(err)
                 logger.warning("centre unreachable while forwarding %s: %s", what, err)
                 # A refused connection, or one never made in time, never reached the
                 # centre; a timeout or a dropped connection after sending may have, after
@@ -221,9 +219,10 @@ def build_router(
             except ApiError as err:
                 if err.key == MALFORMED_ANSWER:
                     logger.warning("the centre's answer is not one; from the replica: %s", err)
-                elif not unreachable(err):
+                elif err.key != "central_unreachable":
                     return _passthrough(err)
                 else:
+                    note_lost(err)
                     logger.warning("centre unreachable, answering from the replica: %s", err)
             else:
                 return JSONResponse(_dump(result))

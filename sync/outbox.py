@@ -898,8 +898,9 @@ class Outbox:
             "ORDER BY pos LIMIT ?",
             limit,
         )
+        # the body as stored bytes (CAST AS BLOB): its length is what it adds to an upload
         return [
-            PendingRecord(int(pos), str(id_), _text(body), _size(body)) for pos, id_, body in rows
+            PendingRecord(int(pos), str(id_), _text(body), len(body)) for pos, id_, body in rows
         ]
 
     def mark(
@@ -1118,12 +1119,6 @@ def _fold_rows(conn: sqlite3.Connection, rows: list[_LaneState]) -> int:
     """Journaled lane states (lane, last_seq, session, stamp), each only over an older row."""
     conn.executemany(_FOLD_LANE, rows)
     return len(rows)
-
-
-def _size(body: str | bytes) -> int:
-    """Bytes a stored body adds to an upload (UTF-8 on the wire: a Chinese plate is 3 a
-    character)."""
-    return len(body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body)
 
 
 def _text(body: bytes) -> str:

@@ -6,17 +6,15 @@ from __future__ import annotations
 import contextlib
 import socketserver
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import uvicorn
 from fastapi import FastAPI
 
-from rocars.broker import free_port
 from sync.local_api import build_router
 from sync.puller import CentralClient
 from sync.replica import Replica
+from tests.fixtures.asgi import serving
 
 
 class _HangUp(socketserver.StreamRequestHandler):
@@ -92,20 +90,9 @@ def local_api_before(centre: str, data: Path, *, agent_timeout: float = 5.0) -> 
     replica = Replica(data / "replica.sqlite")
     app = FastAPI()
     app.include_router(build_router(central, replica, lambda: True))
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, name="local-api", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "local API did not start"
-        time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}"
+        with serving(app, name="local-api") as url:
+            yield url
     finally:
-        server.should_exit = True
-        thread.join(10)
         central.close()
         replica.close()

@@ -32,6 +32,7 @@ from rocars.broker import free_port
 from rocars.brokerconf import TlsOptions, main, write_broker_files
 from rocars.brokertls import TlsFilesError, own_tls, site_tls
 from rocars.bus import Bus, Will, broker_tls_context
+from rocars.certs import key_usage
 from rocars.config import parse_broker
 from rocars.errors import ConfigError
 from rocars.ids import ControlPoint
@@ -76,9 +77,7 @@ def _issue(
         )
     )
     if ca:
-        builder = builder.add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), True
-        )
+        builder = builder.add_extension(key_usage(key_cert_sign=True, crl_sign=True), True)
     else:
         builder = builder.add_extension(
             x509.SubjectAlternativeName(

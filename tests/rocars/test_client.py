@@ -37,7 +37,7 @@ async def peer(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    with serving(peer) as url:
+    with serving(peer, keep_alive_s=1) as url:
         yield url
 
 
