@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import logging
+import ssl
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import httpx
+from pydantic import BaseModel
 
-from rocars.client import NOT_SENT, ApiError, BundleList, RocarsClient, validated
+from rocars.client import (
+    MALFORMED_ANSWER,
+    NOT_SENT,
+    ApiError,
+    BundleList,
+    RocarsClient,
+    validated,
+)
+from rocars.config import http_verify
 from rocars.models import Bundle, Cargo
 
+logger = logging.getLogger(__name__)
+
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 #: Connecting to the local API and sending it a request: the sync agent runs at the
 #: control point, so this is quick, or the agent is not there.
@@ -41,45 +55,93 @@ class KioskClient(RocarsClient):
     Every call waits ``timeout`` to connect and send, and ``answer_timeout`` for its
     answer. A write whose connection broke or timed out after it was sent fails as
     ``central_unreachable`` with ``detail`` ``{"maybe_applied": true}``: the local API
-    may have had it done.
+    may have had it done; so does a write whose answer cannot be read
+    (``central_malformed_answer``). Over ``https://`` the local API's certificate is
+    checked against ``cafile`` (the site CA: ``ROCARS_LOCAL_API_CAFILE``; else the
+    system's CAs) and its name against the url's host.
     """
 
     def __init__(
         self,
         base_url: str,
         *,
+        cafile: str = "",
         timeout: float = KIOSK_CONNECT_TIMEOUT_S,
         answer_timeout: float = KIOSK_ANSWER_TIMEOUT_S,
     ) -> None:
-        super().__init__(base_url, timeout=timeout)
+        super().__init__(
+            base_url, timeout=timeout, verify=http_verify(base_url, cafile, "the local API")
+        )
+        self.base_url = base_url
         self.answer_timeout = httpx.Timeout(timeout, read=answer_timeout)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         kwargs.setdefault("timeout", self.answer_timeout)
-        if method == "GET":
-            return super()._call(method, path, **kwargs)
         try:
             return super()._call(method, path, **kwargs)
         except ApiError as err:
-            if err.key != "central_unreachable" or isinstance(err.__cause__, NOT_SENT):
-                raise
-            raise ApiError(str(err), key=err.key, detail={"maybe_applied": True}) from err
+            raise self._as_write(method, err) from err
+
+    def _answer(self, model: type[M], method: str, path: str, **kwargs: Any) -> M:
+        return self._validated(model, self._call(method, path, **kwargs), method, path)
+
+    def _validated(self, model: type[M], body: Any, method: str, call: str) -> M:
+        try:
+            return validated(model, body, f"{method} {call}")
+        except ApiError as err:
+            raise self._as_write(method, err) from err
+
+    def _as_write(self, method: str, err: ApiError) -> ApiError:
+        """``err`` as the caller is to take it: a write that may have been done says so."""
+        if err.key == MALFORMED_ANSWER:
+            logger.warning("the local API's answer cannot be read: %s", err)
+        elif err.key == "central_unreachable":
+            why = tls_refusal(err)
+            if why:
+                logger.warning("the local API at %s is refused: %s", self.base_url, why)
+        else:
+            return err
+        if method == "GET" or isinstance(err.__cause__, NOT_SENT):
+            return err
+        return ApiError(str(err), key=err.key, status=err.status, detail={"maybe_applied": True})
 
     def query_bundle(self, ubr: str) -> Answer[Bundle]:
         body = self._call("GET", f"/v1/bundles/{ubr}")
-        return Answer(validated(Bundle, body, f"GET /v1/bundles/{ubr}"), _stale_since(body))
+        return Answer(
+            self._validated(Bundle, body, "GET", f"/v1/bundles/{ubr}"), _stale_since(body)
+        )
 
     def query_bundles_for_ccrn(self, ccrn: str) -> Answer[list[Bundle]]:
         body = self._call("GET", "/v1/bundles", params={"ccrn": ccrn})
-        found = validated(BundleList, body, "GET /v1/bundles?ccrn=")
+        found = self._validated(BundleList, body, "GET", "/v1/bundles?ccrn=")
         return Answer(found.bundles, _stale_since(body))
 
     def query_cargo(self, ccrn: str) -> Answer[Cargo]:
         body = self._call("GET", f"/v1/cargo/{ccrn}")
-        return Answer(validated(Cargo, body, f"GET /v1/cargo/{ccrn}"), _stale_since(body))
+        return Answer(self._validated(Cargo, body, "GET", f"/v1/cargo/{ccrn}"), _stale_since(body))
 
 
 def _stale_since(body: Any) -> str | None:
     """When the replica that answered was last in step (None: the centre answered)."""
     since = body.get("stale_since") if isinstance(body, dict) else None
     return since if isinstance(since, str) else None
+
+
+def tls_refusal(err: BaseException) -> str:
+    """Why TLS refused the local API, if it did ("" otherwise): its certificate is not
+    trusted (expired, another CA, another name) or it does not speak TLS."""
+    seen: BaseException | None = err
+    for _ in range(8):  # ApiError <- httpx <- httpcore <- ssl
+        if seen is None:
+            break
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return (
+                f"its certificate is not trusted: {seen.verify_message} (the site CA in "
+                "ROCARS_LOCAL_API_CAFILE; the url's host among the certificate's names)"
+            )
+        if isinstance(seen, ssl.SSLError):
+            if seen.reason == "WRONG_VERSION_NUMBER":
+                return "it does not speak TLS there (a plain local API: http://)"
+            return f"the TLS handshake failed: {seen}"
+        seen = seen.__cause__ or seen.__context__
+    return ""

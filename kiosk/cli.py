@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from rocars.config import is_loopback
+from rocars.errors import RocarsError
 from rocars.logs import setup_logging
 
 logger = logging.getLogger(__name__)
@@ -17,8 +21,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rocars-edge kiosk", description=__doc__)
     parser.add_argument(
         "--api",
-        default="http://127.0.0.1:8710",
-        help="the sync agent's local API (http://HOST:PORT)",
+        default=os.environ.get("ROCARS_LOCAL_API") or "http://127.0.0.1:8710",
+        help="the sync agent's local API (https://HOST:PORT across a LAN; default "
+        "$ROCARS_LOCAL_API, else http://127.0.0.1:8710)",
+    )
+    parser.add_argument(
+        "--cafile",
+        default=os.environ.get("ROCARS_LOCAL_API_CAFILE", ""),
+        help="the site CA the local API's certificate is checked against (PEM; default "
+        "$ROCARS_LOCAL_API_CAFILE, else the system's CAs)",
     )
     parser.add_argument(
         "--media",
@@ -69,8 +80,18 @@ def main(argv: list[str] | None = None) -> int:
     except UiError as err:
         print(f"rocars-edge kiosk: {err}", file=sys.stderr)
         return 1
+    try:
+        client = KioskClient(args.api, cafile=args.cafile)
+    except RocarsError as err:
+        print(f"rocars-edge kiosk: {err}", file=sys.stderr)
+        return 2
+    if urlsplit(args.api).scheme == "http" and not is_loopback(urlsplit(args.api).hostname or ""):
+        logger.warning(
+            "the local API %s is plain http: drivers' passwords and codes cross the LAN in "
+            "clear (https:// and ROCARS_LOCAL_API_CAFILE: docs/operations.md, Kiosks)",
+            args.api,
+        )
     print_dir = args.print_dir or Path(tempfile.mkdtemp(prefix="rocars-kiosk-print-"))
-    client = KioskClient(args.api)
     model = Kiosk(
         client,
         media=args.media,

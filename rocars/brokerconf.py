@@ -13,7 +13,9 @@ other). So every agent has a user of its own too: ``sync``, and ``sync-NAME`` pe
 With ``TlsOptions`` the network listener speaks TLS only (``rocars.brokertls`` makes or
 checks its certificate) and each device's .env names the CA it checks the broker
 against; a plain listener on 127.0.0.1 stays for the server's own services (the agent),
-whose traffic never leaves the machine.
+whose traffic never leaves the machine. The same set-up gives the agent's local API,
+which kiosks call across the same LAN with drivers' passwords, a certificate of its own
+(``api.crt``, ``api.key``) that kiosks check against the same ``ca.crt``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rocars.brokertls import (
+    API_CERT,
+    API_KEY,
     CA_CERT,
     SERVER_CERT,
     SERVER_KEY,
@@ -176,6 +180,7 @@ def write_broker_files(
     bind: str = "127.0.0.1",
     port: int = 1883,
     run_as: str = "mosquitto",
+    agent_user: str = "rocars",
     tls: TlsOptions | None = None,
     no_tls: bool = False,
 ) -> dict[str, str]:
@@ -185,7 +190,8 @@ def write_broker_files(
     mosquitto started as root drops to ``run_as``, so the files it reads belong to it.
     ``out`` is made absolute: mosquitto reads the conf's paths from its working folder (/).
     With ``tls``, the TLS files are made or checked first (``TlsFilesError``, nothing
-    written), and each .env names ``ca.crt`` at the same path (copied with it).
+    written), and each .env names ``ca.crt`` at the same path (copied with it); the local
+    API's key belongs to ``agent_user``, the sync agent's.
     """
     out = out.resolve()
     # a bad lane, shard or monitor name is refused before anything is written
@@ -204,6 +210,7 @@ def write_broker_files(
             if tls.key is not None or tls.ca is not None:
                 raise ValueError("a key or CA of the site's own goes with its certificate")
             site_tls(out, str(cp), tls.hosts)
+            site_tls(out, str(cp), tls.hosts, leaf=(API_CERT, API_KEY))
         else:
             if tls.key is None or tls.ca is None:
                 raise ValueError("a certificate of the site's own needs its key and its CA")
@@ -228,17 +235,20 @@ def write_broker_files(
         mosquitto_conf(out, bind, port, run_as, tls), encoding="utf-8"
     )
     _give_to(run_as, [out / "passwd", out / "acl", *([out / SERVER_KEY] if tls else [])])
+    if tls is not None:
+        _give_to(agent_user, [out / API_KEY], "the sync agent (--agent-user)")
     return passwords
 
 
-def _give_to(user: str, paths: list[Path]) -> None:
-    """chown to the broker's user when we can (as root); otherwise they are ours already."""
+def _give_to(user: str, paths: list[Path], runs: str = "mosquitto (--run-as)") -> None:
+    """chown to the user that reads them when we can (as root); otherwise they are ours
+    already."""
     if os.geteuid() != 0:
         return
     try:
         entry = pwd.getpwnam(user)
     except KeyError as err:
-        raise ValueError(f"no such user {user!r} to run mosquitto as") from err
+        raise ValueError(f"no such user {user!r} to run {runs} as") from err
     for path in paths:
         os.chown(path, entry.pw_uid, entry.pw_gid)
 
@@ -302,6 +312,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--run-as", default="mosquitto", help="user mosquitto drops to when started as root"
     )
+    parser.add_argument(
+        "--agent-user",
+        default="rocars",
+        help="with TLS: the sync agent's user, owner of the local API's key (api.key)",
+    )
     args = parser.parse_args(argv)
     tls = None
     if args.tls_hosts or args.tls_cert or args.tls_key or args.tls_ca:
@@ -325,6 +340,7 @@ def main(argv: list[str]) -> int:
             bind=args.bind,
             port=port,
             run_as=args.run_as,
+            agent_user=args.agent_user,
             tls=tls,
             no_tls=args.no_tls,
         )
@@ -338,6 +354,11 @@ def main(argv: list[str]) -> int:
     if tls:
         print(
             f"the broker's certificate ends on {certificate_end(args.out / SERVER_CERT):%Y-%m-%d}"
+        )
+        print(
+            f"the local API's ({API_CERT}, {API_KEY}: sync.toml [api] tls_cert, tls_key) on "
+            f"{certificate_end(args.out / API_CERT):%Y-%m-%d}; kiosks check it against "
+            f"{CA_CERT} (ROCARS_LOCAL_API_CAFILE)"
         )
     return 0
 

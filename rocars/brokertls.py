@@ -45,6 +45,12 @@ CA_CERT = "ca.crt"
 CA_KEY = "ca.key"
 SERVER_CERT = "server.crt"
 SERVER_KEY = "server.key"
+#: the sync agent's local API (the kiosks' calls) on the same server: its own key, from
+#: the same site CA, readable by the agent's user only
+API_CERT = "api.crt"
+API_KEY = "api.key"
+#: the certificates each TLS set-up makes: (certificate, key) file names
+LEAVES = ((SERVER_CERT, SERVER_KEY), (API_CERT, API_KEY))
 
 CA_DAYS = 3650
 SERVER_DAYS = 825
@@ -99,11 +105,7 @@ def check_server(
     """Refuse (``TlsFilesError``) a server certificate a device would not accept for every
     host now, or whose key is not ``key``."""
     leaf = chain[0]
-    if leaf.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    ) != key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    ):
+    if not _same_key(leaf, key):
         raise TlsFilesError("the key is not the server certificate's key")
     if now >= leaf.not_valid_after_utc:
         raise TlsFilesError(
@@ -129,8 +131,16 @@ def check_server(
             ) from err
 
 
-def site_tls(out: Path, site: str, names: Sequence[str], *, now: dt.datetime | None = None) -> None:
-    """Make (or keep) the site CA and a server certificate for ``names`` in ``out``."""
+def site_tls(
+    out: Path,
+    site: str,
+    names: Sequence[str],
+    *,
+    now: dt.datetime | None = None,
+    leaf: tuple[str, str] = (SERVER_CERT, SERVER_KEY),
+) -> None:
+    """Make (or keep) the site CA and a server certificate for ``names`` in ``out``, as
+    ``leaf`` (its certificate's and key's file names)."""
     now = now or dt.datetime.now(dt.UTC)
     hosts = parse_hosts(names)
     ca_cert_path, ca_key_path = out / CA_CERT, out / CA_KEY
@@ -151,12 +161,12 @@ def site_tls(out: Path, site: str, names: Sequence[str], *, now: dt.datetime | N
     else:
         ca_key = ec.generate_private_key(ec.SECP256R1())
         ca_cert = _ca_certificate(ca_key, site, now)
-    server_cert_path, server_key_path = out / SERVER_CERT, out / SERVER_KEY
+    server_cert_path, server_key_path = out / leaf[0], out / leaf[1]
     if server_cert_path.exists() and server_key_path.exists():
         try:
             chain, key = _load_certs(server_cert_path), _load_key(server_key_path)
             check_server(chain, key, [ca_cert], hosts, now + dt.timedelta(days=RENEW_DAYS))
-            if set(_names_of(chain[0])) == {str(h) for h in hosts}:
+            if set(names_of(chain[0])) == {str(h) for h in hosts}:
                 # still good: devices need nothing new, and the CA's key is not needed
                 # (it may be kept offline)
                 if ca_key is not None:
@@ -190,7 +200,8 @@ def own_tls(
     *,
     now: dt.datetime | None = None,
 ) -> None:
-    """Check the site's own certificate (with its chain), key and CA, then copy them in."""
+    """Check the site's own certificate (with its chain), key and CA, then copy them in,
+    as each of ``LEAVES`` (the broker's and the local API's)."""
     now = now or dt.datetime.now(dt.UTC)
     hosts = parse_hosts(names)
     chain, private, roots = _load_certs(cert), _load_key(key), _load_certs(ca)
@@ -203,20 +214,35 @@ def own_tls(
             )
     check_server(chain, private, roots, hosts, now)
     out.mkdir(parents=True, exist_ok=True)
-    _write(out / SERVER_KEY, _key_pem(private), 0o600)
-    _write(
-        out / SERVER_CERT,
-        b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain),
-        0o644,
-    )
+    for cert_name, key_name in LEAVES:
+        _write(out / key_name, _key_pem(private), 0o600)
+        _write(
+            out / cert_name,
+            b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain),
+            0o644,
+        )
     _write(
         out / CA_CERT, b"".join(c.public_bytes(serialization.Encoding.PEM) for c in roots), 0o644
     )
 
 
+def load_server_pair(cert: Path, key: Path) -> list[x509.Certificate]:
+    """A server's certificate chain from ``cert``, checked to be ``key``'s (not its
+    dates: an expired certificate still loads); ``TlsFilesError`` says what is wrong."""
+    chain, private = _load_certs(cert), _load_key(key)
+    if not _same_key(chain[0], private):
+        raise TlsFilesError(f"{key} is not the key of the certificate in {cert}")
+    return chain
+
+
 def certificate_end(path: Path) -> dt.datetime:
     """When the (first) certificate in ``path`` ends, UTC."""
     return _load_certs(path)[0].not_valid_after_utc
+
+
+def _same_key(cert: x509.Certificate, key: PrivateKeyTypes) -> bool:
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return cert.public_key().public_bytes(*spki) == key.public_key().public_bytes(*spki)
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
@@ -226,7 +252,8 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return False
 
 
-def _names_of(cert: x509.Certificate) -> list[str]:
+def names_of(cert: x509.Certificate) -> list[str]:
+    """The DNS names and addresses in a certificate's subjectAltName."""
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:

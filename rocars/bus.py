@@ -30,8 +30,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from rocars.config import parse_broker, secret
-from rocars.errors import ConfigError
+from rocars.config import parse_broker, secret, tls_client_context
 from rocars.messages import Message
 from rocars.threads import name_thread
 from rocars.topics import MAX_PACKET_BYTES
@@ -66,20 +65,11 @@ def broker_credentials(username: str = "") -> tuple[str, str]:
 
 
 def broker_tls_context(cafile: str = "") -> ssl.SSLContext:
-    """A client's TLS context for the broker: TLS 1.2 or later, its certificate checked
-    against ``cafile`` (given, else ``ROCARS_MQTT_CAFILE``, else the system's CAs) and
-    its name against the url's host. An unreadable CA file is a ``ConfigError`` now,
-    not a connection that never comes."""
+    """A client's TLS context for the broker (``tls_client_context``), its certificate
+    checked against ``cafile`` (given, else ``ROCARS_MQTT_CAFILE``, else the system's
+    CAs)."""
     path = cafile or os.environ.get("ROCARS_MQTT_CAFILE", "")
-    try:
-        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=path or None)
-    except (OSError, ValueError) as err:  # ssl.SSLError is an OSError
-        problem = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
-        raise ConfigError(
-            f"cannot use the broker's CA file {path}: {problem}", key="broker_cafile"
-        ) from err
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return context
+    return tls_client_context(path, "the broker's", "broker_cafile")
 
 
 #: OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH

@@ -10,6 +10,7 @@ one type.
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -90,7 +91,9 @@ def validated(model: type[M], data: Any, call: str) -> M:
 
 
 class RocarsClient:
-    """Blocking client. ``token`` is the control point's bearer token (devices only)."""
+    """Blocking client. ``token`` is the control point's bearer token (devices only);
+    ``verify``, what an https server's certificate is checked against (httpx's: True is
+    the public CAs, a context its own)."""
 
     def __init__(
         self,
@@ -99,6 +102,7 @@ class RocarsClient:
         token: str = "",
         timeout: float = DEFAULT_TIMEOUT_S,
         keepalive_s: float = KEEPALIVE_EXPIRY_S,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(
@@ -106,6 +110,7 @@ class RocarsClient:
             headers=headers,
             timeout=timeout,
             limits=httpx.Limits(keepalive_expiry=keepalive_s),
+            verify=verify,
         )
 
     def close(self) -> None:

@@ -7,7 +7,9 @@ the file: ``secret("NAME")`` reads ``ROCARS_NAME`` or the file named by ``ROCARS
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import ssl
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,3 +155,40 @@ def parse_broker_url(url: str) -> tuple[str, int]:
     """The host and port of a broker url (``parse_broker``)."""
     address = parse_broker(url)
     return address.host, address.port
+
+
+def tls_client_context(cafile: str, what: str, key: str) -> ssl.SSLContext:
+    """A client's TLS context: TLS 1.2 or later, the server's certificate checked against
+    ``cafile`` (else the system's CAs) and its name against the url's host. An unreadable
+    CA file is a ``ConfigError`` (``key``) now, not a connection that never comes."""
+    try:
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=cafile or None)
+    except (OSError, ValueError) as err:  # ssl.SSLError is an OSError
+        problem = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise ConfigError(f"cannot use {what} CA file {cafile}: {problem}", key=key) from err
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def is_loopback(host: str) -> bool:
+    """``host`` is this machine only: nothing sent to it crosses a network."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def http_verify(url: str, cafile: str, what: str) -> ssl.SSLContext | bool:
+    """What an ``https://`` server's certificate is checked against, for httpx: ``cafile``
+    (else the system's CAs). ``ConfigError`` for an unreadable CA file, a CA file for a
+    plain ``http://`` url, or a url that is neither."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{what} url must be http(s)://HOST:PORT, not {url!r}", key="bad_url")
+    if parts.scheme == "http":
+        if cafile:
+            raise ConfigError(f"a CA file for {what}, but {url} is not https://", key="bad_url")
+        return True
+    return tls_client_context(cafile, f"{what}'s", "cafile")

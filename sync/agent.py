@@ -37,7 +37,7 @@ from rocars.topics import (
     sync_status_filters,
     sync_status_topic,
 )
-from sync.api import ApiServer, create_api
+from sync.api import ApiServer, ServerTls, create_api
 from sync.config import SyncConfig
 from sync.controller import LaneController
 from sync.errors import OutboxError, ReplicaError, SyncError
@@ -191,6 +191,9 @@ class SyncAgent:
         if sys.getswitchinterval() > GIL_SWITCH_INTERVAL_S:
             sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         site_secret = self._site_secret or secret("site_secret").encode()
+        tls = None  # files that do not load stop the start before anything runs
+        if config.api.enabled and config.api.tls_cert and config.api.tls_key:
+            tls = ServerTls(config.api.tls_cert, config.api.tls_key)
         config.data_dir.mkdir(parents=True, exist_ok=True)
         if not self.broker_url:
             self.broker = EmbeddedBroker()
@@ -303,6 +306,7 @@ class SyncAgent:
                 config.api.host,
                 port,
                 background_batch=config.background_batch,
+                tls=tls,
             )
             self.api.start()
         # what start-up made lives as long as the agent: out of the collector's way, so a
@@ -424,6 +428,8 @@ class SyncAgent:
         if self.bus is not None and not self.bus.connected.is_set():
             why = self.bus.problem  # a refusal, a TLS certificate, a scheme: rocars.bus
             out.append(f"broker not connected: {why}" if why else "broker not connected")
+        if self.api is not None and self.api.tls is not None:
+            out.extend(self.api.tls.problems(self._clock()))
         unclaimed = self.unclaimed_lanes()
         if unclaimed:
             out.append(
@@ -562,6 +568,8 @@ class SyncAgent:
 
     def _status_loop(self, stop: threading.Event) -> None:
         while not stop.is_set():
+            if self.api is not None and self.api.tls is not None:
+                self.api.tls.refresh()  # a renewed certificate: two stat() calls a beat
             self.publish_status()
             stop.wait(self.config.status_interval_s)
 
@@ -665,6 +673,7 @@ class SyncAgent:
                 "flushes": self.outbox.flush_stats(),
                 "journal": self.outbox.journal_stats(),
             },
+            "api": self._api_health(),
             "broker": {
                 "url": self.broker_url,
                 "connected": self.bus is not None and self.bus.connected.is_set(),
@@ -674,6 +683,15 @@ class SyncAgent:
                 for w in self.workers
             },
             "lanes": {name: lane.code.value for name, lane in self.controller.lanes.items()},
+        }
+
+    def _api_health(self) -> dict[str, Any]:
+        tls = None if self.api is None else self.api.tls
+        return {
+            "url": self.api_url,
+            "tls": None
+            if tls is None
+            else {"names": tls.names, "ends": to_rfc3339(tls.end), "problem": tls.problem},
         }
 
     def _rejected(self) -> int:

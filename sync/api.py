@@ -1,15 +1,21 @@
 """The agent's own HTTP API: ``/health``, ``/metrics``, ``/records``; more routers mounted.
 
 Served by uvicorn on a thread inside the agent (``ApiServer``). The kiosk's local API
-(``sync.local_api.build_router``) is one of the ``extra_routers``.
+(``sync.local_api.build_router``) is one of the ``extra_routers``. Over HTTPS
+(``ServerTls``) when kiosks call it across the booth LAN: they send drivers' passwords
+and codes.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+import os
+import ssl
 import threading
 import time
+from pathlib import Path
 from typing import Any, Protocol
 
 import uvicorn
@@ -17,6 +23,7 @@ from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import ValidationError
 
+from rocars.brokertls import RENEW_DAYS, TlsFilesError, load_server_pair, names_of
 from rocars.client import SERVER_KEEPALIVE_S
 from rocars.models import ClearanceRecord
 from rocars.threads import start_in_background
@@ -118,14 +125,104 @@ def create_api(view: AgentView, extra_routers: list[APIRouter] | None = None) ->
     return app
 
 
+_Stamp = tuple[tuple[int, int, int], ...] | None
+
+
+class ServerTls:
+    """The local API's certificate and key, in the TLS context uvicorn serves with.
+
+    Loaded at start (``SyncError`` if the files do not load, or the key is not the
+    certificate's: the agent does not start). An expired certificate still loads (the
+    kiosks refuse it; ``problems`` says so). ``refresh`` takes renewed files up into the
+    same context: new connections get the new certificate, with no restart, so renewing
+    it never stops the lanes. A pair that does not load together (one file renamed in,
+    the other not yet) is first tried in a context of its own and leaves the served one
+    as it was.
+    """
+
+    def __init__(self, cert: Path, key: Path) -> None:
+        self.cert = cert
+        self.key = key
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.minimum_version = ssl.TLSVersion.TLSv1_2
+        #: why the files as they are now were not taken up ("": they were)
+        self.problem = ""
+        self._stamp = self._files()
+        self.end, self.names = self._load(self.context)
+
+    def _files(self) -> _Stamp:
+        try:
+            stats = [os.stat(path) for path in (self.cert, self.key)]
+        except OSError:
+            return None
+        return tuple((s.st_ino, s.st_mtime_ns, s.st_size) for s in stats)
+
+    def _load(self, context: ssl.SSLContext) -> tuple[dt.datetime, list[str]]:
+        try:
+            leaf = load_server_pair(self.cert, self.key)[0]
+            context.load_cert_chain(self.cert, self.key)
+        except TlsFilesError as err:
+            raise SyncError(f"local API TLS: {err}", key="api_tls") from err
+        except (OSError, ssl.SSLError) as err:
+            raise SyncError(
+                f"local API TLS: cannot load {self.cert} with {self.key}: {err}", key="api_tls"
+            ) from err
+        return leaf.not_valid_after_utc, names_of(leaf)
+
+    def refresh(self) -> bool:
+        """Take the files up if they changed since last looked at; True if taken up."""
+        stamp = self._files()
+        if stamp == self._stamp:
+            return False
+        self._stamp = stamp  # a pair half renamed in changes again when it is whole
+        try:
+            self._load(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
+            self.end, self.names = self._load(self.context)
+        except SyncError as err:
+            self.problem = f"{err} (the certificate before is still served)"
+            logger.warning("%s", self.problem)
+            return False
+        self.problem = ""
+        logger.info(
+            "local API: new certificate taken up (%s, ends %s)",
+            ", ".join(self.names),
+            f"{self.end:%Y-%m-%d}",
+        )
+        return True
+
+    def problems(self, now: dt.datetime) -> list[str]:
+        out: list[str] = []
+        if now >= self.end:
+            out.append(
+                f"local API certificate expired on {self.end:%Y-%m-%d %H:%M} UTC: kiosks "
+                "refuse it (re-run broker-config; taken up within seconds)"
+            )
+        elif now + dt.timedelta(days=RENEW_DAYS) >= self.end:
+            out.append(
+                f"local API certificate ends on {self.end:%Y-%m-%d}: re-run broker-config "
+                "(taken up within seconds)"
+            )
+        if self.problem:
+            out.append(self.problem)
+        return out
+
+
 class ApiServer:
-    """uvicorn on a daemon thread; ``stop()`` asks it to exit and waits."""
+    """uvicorn on a daemon thread; ``stop()`` asks it to exit and waits. HTTPS with
+    ``tls``."""
 
     def __init__(
-        self, app: FastAPI, host: str, port: int, *, background_batch: bool = False
+        self,
+        app: FastAPI,
+        host: str,
+        port: int,
+        *,
+        background_batch: bool = False,
+        tls: ServerTls | None = None,
     ) -> None:
         self.host = host
         self.port = port
+        self.tls = tls
         config = uvicorn.Config(
             app,
             host=host,
@@ -134,6 +231,7 @@ class ApiServer:
             access_log=False,
             lifespan="off",
             timeout_keep_alive=SERVER_KEEPALIVE_S,
+            ssl_context_factory=None if tls is None else (lambda _config, _default: tls.context),
         )
         self._server = uvicorn.Server(config)
         self._background_batch = background_batch  # its worker threads inherit it
@@ -141,7 +239,7 @@ class ApiServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'http' if self.tls is None else 'https'}://{self.host}:{self.port}"
 
     def start(self, timeout: float = 10.0) -> None:
         start_in_background(self._thread, self._background_batch)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rocars.client import DEFAULT_TIMEOUT_S
-from rocars.config import BusConfig, ServiceConfig, SiteConfig, secret
+from rocars.config import BusConfig, ServiceConfig, SiteConfig, is_loopback, secret
 from rocars.errors import InvalidIdentifier
 from rocars.ids import Lane, validate_shard
 
@@ -95,6 +95,41 @@ class ApiConfig(_Section):
     kiosk: bool = Field(default=True, description="serve the kiosks' calls under /v1")
     host: str = Field(default="127.0.0.1", max_length=255, description="listen address")
     port: int = Field(default=8710, ge=0, le=65535, description="listen port (0: any free)")
+    tls_cert: Path | None = Field(
+        default=None,
+        description=(
+            "serve HTTPS with this certificate (PEM, chain after it): broker-config's "
+            "api.crt. Taken up again within seconds when the file changes"
+        ),
+    )
+    tls_key: Path | None = Field(
+        default=None, description="its private key (PEM, unencrypted): broker-config's api.key"
+    )
+    plain_http: bool = Field(
+        default=False,
+        description=(
+            "serve the kiosks' calls over plain HTTP on a network address: drivers' "
+            "passwords and codes then cross the LAN in clear (a lab only)"
+        ),
+    )
+
+    @field_validator("tls_cert", "tls_key", mode="before")
+    @classmethod
+    def _unset(cls, value: object) -> object:
+        return None if value == "" else value  # tls_cert = "": no TLS, not the folder "."
+
+    @model_validator(mode="after")
+    def _tls(self) -> ApiConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        if self.enabled and self.kiosk and self.tls_cert is None and not self.plain_http:
+            if not is_loopback(self.host):
+                raise ValueError(
+                    f"the kiosks' calls (drivers' passwords and codes) would be served in "
+                    f"clear on {self.host}: give tls_cert and tls_key (broker-config "
+                    "--tls-hosts writes api.crt and api.key), or plain_http = true"
+                )
+        return self
 
 
 class SyncConfig(ServiceConfig):

@@ -273,9 +273,15 @@ def test_cli_makes_a_site_ca_and_says_when_the_certificate_ends(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = ["--cp", "SBC", "--lanes", "L01", "--out", str(tmp_path), "--tls-hosts", "10.20.0.10"]
-    assert main([*args, "--run-as", getpass.getuser(), "--bind", "0.0.0.0"]) == 0
+    me = getpass.getuser()
+    assert main([*args, "--run-as", me, "--agent-user", me, "--bind", "0.0.0.0"]) == 0
     end = (NOW + dt.timedelta(days=brokertls.SERVER_DAYS)).date()
-    assert f"the broker's certificate ends on {end:%Y-%m-%d}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"the broker's certificate ends on {end:%Y-%m-%d}" in out
+    assert (
+        f"the local API's (api.crt, api.key: sync.toml [api] tls_cert, tls_key) on {end:%Y-%m-%d}"
+        in out
+    )
     conf = (tmp_path / "mosquitto.conf").read_text()
     assert "listener 8883 0.0.0.0\n" in conf
     assert "listener 1883 127.0.0.1\n" in conf
@@ -320,6 +326,7 @@ def _broker_files(out: Path, hosts: tuple[str, ...], *, local: bool = True) -> T
         ["L01"],
         port=port,
         run_as=getpass.getuser(),
+        agent_user=getpass.getuser(),
         tls=TlsOptions(hosts=hosts, local_port=local_port),
     )
     local_url = f"mqtt://127.0.0.1:{local_port}" if local else ""
@@ -535,7 +542,8 @@ def test_a_rerun_without_the_tls_options_is_refused_not_plain(
 ) -> None:
     """Adding a lane and forgetting --tls-hosts would have turned TLS off: refused, with
     nothing written, unless --no-tls says so."""
-    base = ["--cp", "SBC", "--out", str(tmp_path), "--run-as", getpass.getuser()]
+    me = getpass.getuser()
+    base = ["--cp", "SBC", "--out", str(tmp_path), "--run-as", me, "--agent-user", me]
     assert main([*base, "--lanes", "L01", "--tls-hosts", "10.20.0.10"]) == 0
     conf = (tmp_path / "mosquitto.conf").read_text()
     assert main([*base, "--lanes", "L01,L02"]) == 2

@@ -1,0 +1,306 @@
+"""The local API over HTTPS: kiosks send drivers' passwords and codes across the booth LAN.
+
+The agent serves with the certificate broker-config issues from the site CA
+(``api.crt``, ``api.key``); the kiosk checks it against that CA
+(``ROCARS_LOCAL_API_CAFILE``) and the url's host. Real uvicorn, real TLS, real files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import logging
+import socket
+import ssl
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from pydantic import ValidationError
+
+from hardware_sim.launch import CentralProcess
+from kiosk import cli as kiosk_cli
+from kiosk.api import KioskClient
+from rocars import brokertls
+from rocars.broker import EmbeddedBroker
+from rocars.brokerconf import TlsOptions, write_broker_files
+from rocars.brokertls import API_CERT, API_KEY, CA_CERT, SERVER_CERT, SERVER_KEY, site_tls
+from rocars.client import ApiError
+from rocars.config import tls_client_context
+from rocars.errors import RocarsError
+from rocars.ids import ControlPoint
+from sync import cli as sync_cli
+from sync.api import ServerTls
+from sync.config import ApiConfig
+from tests.fixtures.asgi import proxy_page, serving
+from tests.sync.agentkit import agent_config, started_agent, wait_for
+
+HOSTS = ["127.0.0.1", "localhost"]
+NOW = dt.datetime.now(dt.UTC)
+#: a CCRN to ask the bundles of: whether in any or none, the answer comes through the agent
+CCRN = "1001041258"
+
+
+def _site(folder: Path, *, now: dt.datetime = NOW) -> Path:
+    """The site CA and the local API's certificate, as broker-config makes them."""
+    site_tls(folder, "SBC", HOSTS, now=now, leaf=(API_CERT, API_KEY))
+    return folder
+
+
+def _tls_config(tmp_path: Path, broker: str, central: str, tls: Path, **api: Any) -> Any:
+    return agent_config(
+        tmp_path,
+        broker,
+        central,
+        api={"port": 0, "tls_cert": str(tls / API_CERT), "tls_key": str(tls / API_KEY), **api},
+    )
+
+
+def _served_cert(port: int, cafile: Path) -> x509.Certificate:
+    """The certificate a new connection to the local API is served."""
+    context = tls_client_context(str(cafile), "the test's", "cafile")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return x509.load_der_x509_certificate(der)
+
+
+def _file_cert(path: Path) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(path.read_bytes())
+
+
+# -- the files ------------------------------------------------------------------------
+
+
+def test_broker_config_gives_the_local_api_a_certificate_of_its_own(tmp_path: Path) -> None:
+    me = getpass.getuser()
+    write_broker_files(
+        tmp_path,
+        ControlPoint.SBC,
+        ["L01"],
+        port=8883,
+        run_as=me,
+        agent_user=me,
+        tls=TlsOptions(hosts=("10.20.0.10", "cp-server.sbc")),
+    )
+    ca = _file_cert(tmp_path / CA_CERT)
+    api, broker = _file_cert(tmp_path / API_CERT), _file_cert(tmp_path / SERVER_CERT)
+    assert api.public_key() != broker.public_key()  # its own key: not the broker's
+    assert (tmp_path / API_KEY).stat().st_mode & 0o777 == 0o600
+    assert brokertls.names_of(api) == ["cp-server.sbc", "10.20.0.10"]
+    # what a kiosk checks: the same site CA, every name
+    chain = brokertls.load_server_pair(tmp_path / API_CERT, tmp_path / API_KEY)
+    key = serialization.load_pem_private_key((tmp_path / API_KEY).read_bytes(), None)
+    brokertls.check_server(chain, key, [ca], brokertls.parse_hosts(["10.20.0.10"]), NOW)
+    # a re-run keeps it while good
+    before = (tmp_path / API_CERT).read_bytes()
+    write_broker_files(
+        tmp_path,
+        ControlPoint.SBC,
+        ["L01", "L02"],
+        port=8883,
+        run_as=me,
+        agent_user=me,
+        tls=TlsOptions(hosts=("10.20.0.10", "cp-server.sbc")),
+    )
+    assert (tmp_path / API_CERT).read_bytes() == before
+
+
+def test_the_sites_own_certificate_serves_the_local_api_too(tmp_path: Path) -> None:
+    """With the site's own PKI there is one certificate for the server's names: the
+    local API gets a copy, its key readable by the agent alone."""
+    pki = _site(tmp_path / "pki")
+    out = tmp_path / "broker"
+    me = getpass.getuser()
+    write_broker_files(
+        out,
+        ControlPoint.SBC,
+        ["L01"],
+        port=8883,
+        run_as=me,
+        agent_user=me,
+        tls=TlsOptions(
+            hosts=("127.0.0.1",), cert=pki / API_CERT, key=pki / API_KEY, ca=pki / CA_CERT
+        ),
+    )
+    assert (out / API_CERT).read_bytes() == (out / SERVER_CERT).read_bytes()
+    assert (out / API_KEY).read_bytes() == (out / SERVER_KEY).read_bytes()
+    assert (out / API_KEY).stat().st_mode & 0o777 == 0o600
+
+
+def test_the_kiosks_calls_are_not_served_in_clear_on_a_network_address() -> None:
+    with pytest.raises(ValidationError, match="served in clear on 10.20.0.10"):
+        ApiConfig(host="10.20.0.10")
+    with pytest.raises(ValidationError, match="tls_cert and tls_key go together"):
+        ApiConfig(tls_cert=Path("/etc/rocars/broker/api.crt"))
+    ApiConfig(host="10.20.0.10", plain_http=True)  # a lab, said out loud
+    ApiConfig(host="10.20.0.10", kiosk=False)  # health and metrics only
+    ApiConfig(host="::1")
+    ApiConfig(host="localhost")
+    ApiConfig(
+        host="0.0.0.0",
+        tls_cert=Path("/etc/rocars/broker/api.crt"),
+        tls_key=Path("/etc/rocars/broker/api.key"),
+    )
+
+
+# -- served ---------------------------------------------------------------------------
+
+
+def test_a_kiosk_reaches_the_local_api_over_tls_and_only_with_the_site_ca(
+    embedded_broker: EmbeddedBroker,
+    central: CentralProcess,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tls = _site(tmp_path / "tls")
+    agent = started_agent(_tls_config(tmp_path, embedded_broker.url, central.url, tls))
+    try:
+        assert agent.api is not None
+        assert agent.api_url is not None
+        assert agent.api_url.startswith("https://127.0.0.1:")
+        with KioskClient(agent.api_url, cafile=str(tls / CA_CERT)) as kiosk:
+            answer = kiosk.query_bundles_for_ccrn(CCRN)  # the centre's, through the agent
+            assert answer.stale_since is None
+            assert all(CCRN in bundle.ccrns for bundle in answer.value)
+        health = httpx.get(
+            f"{agent.api_url}/health",
+            verify=tls_client_context(str(tls / CA_CERT), "the test's", "cafile"),
+            timeout=10,
+        ).json()
+        assert health["api"]["tls"]["names"] == ["localhost", "127.0.0.1"]
+        assert health["api"]["tls"]["ends"].startswith(
+            f"{_file_cert(tls / API_CERT).not_valid_after_utc:%Y-%m-%d}"
+        )
+        assert not [p for p in health["problems"] if "certificate" in p]
+
+        # a kiosk that does not trust the site CA sends nothing, and says why
+        with KioskClient(agent.api_url) as stranger, caplog.at_level(logging.WARNING):
+            with pytest.raises(ApiError) as refused:
+                stranger.query_cargo(CCRN)
+        assert refused.value.key == "central_unreachable"
+        assert refused.value.detail is None  # nothing was sent: not "maybe applied"
+        assert "its certificate is not trusted: unable to get local issuer" in caplog.text
+        # nor does plain http get an answer from the TLS port
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(agent.api_url.replace("https", "http") + "/health", timeout=10)
+    finally:
+        agent.stop()
+
+
+def test_a_kiosk_told_https_for_a_plain_local_api_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    tls = _site(tmp_path / "tls")
+    with serving(proxy_page) as url:
+        with KioskClient(url.replace("http", "https"), cafile=str(tls / CA_CERT)) as kiosk:
+            with caplog.at_level(logging.WARNING), pytest.raises(ApiError) as refused:
+                kiosk.query_cargo(CCRN)
+    assert refused.value.key == "central_unreachable"
+    assert "it does not speak TLS there (a plain local API: http://)" in caplog.text
+
+
+def test_an_expired_certificate_still_starts_the_lanes_and_health_says_why(
+    embedded_broker: EmbeddedBroker,
+    central: CentralProcess,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The lanes never wait on the kiosks' certificate: the agent starts, /health (and so
+    the sync status the console shows) names the expired certificate, and a kiosk refuses
+    it with the reason."""
+    tls = _site(tmp_path / "tls", now=NOW - dt.timedelta(days=brokertls.SERVER_DAYS + 5))
+    agent = started_agent(_tls_config(tmp_path, embedded_broker.url, central.url, tls))
+    try:
+        end = _file_cert(tls / API_CERT).not_valid_after_utc
+        assert f"local API certificate expired on {end:%Y-%m-%d %H:%M} UTC" in "; ".join(
+            agent.problems()
+        )
+        assert "local API certificate expired" in agent.status().detail
+        assert agent.api_url is not None
+        with KioskClient(agent.api_url, cafile=str(tls / CA_CERT)) as kiosk:
+            with caplog.at_level(logging.WARNING), pytest.raises(ApiError):
+                kiosk.query_cargo(CCRN)
+        assert "its certificate is not trusted: certificate has expired" in caplog.text
+    finally:
+        agent.stop()
+
+
+def test_a_renewed_certificate_is_taken_up_without_a_restart(
+    embedded_broker: EmbeddedBroker, central: CentralProcess, tmp_path: Path
+) -> None:
+    """broker-config re-run in the certificate's last 30 days: the running agent serves
+    the new one to new connections within a status beat. A key that is not the served
+    certificate's (a pair half copied in) leaves the old one served, and says so."""
+    old_now = NOW - dt.timedelta(days=brokertls.SERVER_DAYS - 10)  # ends in 10 days
+    tls = _site(tmp_path / "tls", now=old_now)
+    agent = started_agent(_tls_config(tmp_path, embedded_broker.url, central.url, tls))
+    ca = tls / CA_CERT
+    try:
+        assert agent.api is not None
+        port = agent.api.port
+        first = _file_cert(tls / API_CERT)
+        assert _served_cert(port, ca) == first
+        assert any(
+            p.startswith(f"local API certificate ends on {first.not_valid_after_utc:%Y-%m-%d}")
+            for p in agent.problems()
+        )
+
+        # half a pair: a new key before its certificate
+        good_key = (tls / API_KEY).read_bytes()
+        stray = ec.generate_private_key(ec.SECP256R1())
+        brokertls._write(tls / API_KEY, brokertls._key_pem(stray), 0o600)
+        assert wait_for(
+            lambda: "is not the key of the certificate" in " ".join(agent.problems()), 10
+        )
+        assert "(the certificate before is still served)" in " ".join(agent.problems())
+        assert _served_cert(port, ca) == first
+        brokertls._write(tls / API_KEY, good_key, 0o600)
+
+        _site(tls)  # the re-run: a new certificate from the same CA
+        second = _file_cert(tls / API_CERT)
+        assert second != first
+        assert wait_for(lambda: _served_cert(port, ca) == second, 10)
+        assert not [p for p in agent.problems() if "certificate" in p]
+        assert agent.api.tls is not None
+        assert agent.api.tls.end == second.not_valid_after_utc
+    finally:
+        agent.stop()
+
+
+def test_files_that_do_not_load_stop_the_agent_at_start_with_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tls = _site(tmp_path / "tls")
+    with pytest.raises(RocarsError, match="is not the key of the certificate"):
+        ServerTls(tls / API_CERT, tls / brokertls.CA_KEY)
+    (tmp_path / "sync.toml").write_text(
+        f'[api]\nport = 0\ntls_cert = "{tls / API_CERT}"\ntls_key = "{tmp_path / "missing.key"}"\n'
+    )
+    argv = ["--config", str(tmp_path / "sync.toml"), "--data", str(tmp_path / "data")]
+    assert sync_cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert "cannot start: local API TLS: cannot read" in err
+    assert "missing.key" in err
+
+
+def test_the_kiosk_command_refuses_a_ca_file_it_cannot_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["--headless", "--media", str(tmp_path)]
+    assert kiosk_cli.main([*base, "--api", "https://127.0.0.1:1", "--cafile", "/nonexistent"]) == 2
+    assert "cannot use the local API's CA file /nonexistent" in capsys.readouterr().err
+    ca = str(_site(tmp_path / "tls") / CA_CERT)
+    assert kiosk_cli.main([*base, "--api", "http://127.0.0.1:1", "--cafile", ca]) == 2
+    assert "is not https://" in capsys.readouterr().err
+
+
+def test_the_server_speaks_tls_1_2_or_later(tmp_path: Path) -> None:
+    tls = _site(tmp_path / "tls")
+    context = ServerTls(tls / API_CERT, tls / API_KEY).context
+    assert context.minimum_version == ssl.TLSVersion.TLSv1_2
