@@ -25,7 +25,7 @@ from kiosk.batch import BatchRow, list_batch_files, read_batch, write_template
 from kiosk.cargo import FIELD_NAMES, FieldError, items_to_values, validate_cargo
 from kiosk.certs import list_certificates, sign_with_certificate
 from kiosk.session import DEFAULT_LANGUAGE, IdleClock, Level, Notice, Secret
-from rocars.client import ApiError
+from rocars.client import MALFORMED_ANSWER, ApiError
 from rocars.errors import InvalidIdentifier, RocarsError
 from rocars.ids import (
     ControlPoint,
@@ -371,6 +371,12 @@ class Kiosk:
                 return Notice("central_unavailable_maybe_applied")
             # The kiosk could not reach the control point's local API at all.
             return Notice("kiosk_offline")
+        if isinstance(error, ApiError) and error.key == MALFORMED_ANSWER:
+            # An answer this kiosk cannot read (a version apart from the agent's): a write
+            # may have been done; otherwise nothing the person can do but ask staff.
+            if _maybe_applied(error):
+                return Notice("central_unavailable_maybe_applied")
+            return Notice("kiosk_error")
         if isinstance(error, ApiError) and error.key == "validation_error":
             detail = error.detail if isinstance(error.detail, list) else []
             fields = ", ".join(str(d.get("field", "")) for d in detail if isinstance(d, dict))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import pickle
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from kiosk.session import IdleClock, Secret
 from rocars.ids import ControlPoint, Direction
 from rocars.models import BundleStatus
 from sync.config import CentralConfig
+from tests.fixtures.asgi import proxy_page, serving
 from tests.kiosk.conftest import Backend, copy_cert
 from tests.kiosk.hang_up import HangUpCentre, local_api_before
 from ui_common.languages import Language
@@ -457,3 +459,40 @@ def test_a_request_that_does_not_validate_clears_the_code_and_the_pin(
     assert not model.pin
     assert model.screen == Screen.SIGN_PIN
     assert backend.api.client.get_bundle(ubr).status == BundleStatus.ACTIVE  # nothing was sent
+
+
+async def _empty_json(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """``{}`` with a 200 to every request: JSON, but of no call's shape."""
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    headers = [(b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"{}"})
+
+
+@pytest.mark.parametrize("app", [proxy_page, _empty_json], ids=["proxy_page", "wrong_shape"])
+def test_an_answer_the_kiosk_cannot_read_is_check_first_for_a_write(
+    app: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 200 that is no answer of the call's (a proxy's login page between the kiosk and
+    the agent, an agent of another version): a write may have been done there, so
+    "check first", as for a lost connection; a query did nothing ("try again or ask
+    staff", not "refused"). The log says what came back."""
+    with serving(app) as url:
+        client = KioskClient(url)
+        model = Kiosk(client, media=tmp_path)
+        fill_cargo_form(model)
+        with caplog.at_level(logging.WARNING, logger="kiosk.api"):
+            model.cargo_submit()
+        assert model.screen == Screen.CARGO_FORM
+        assert model.notice is not None
+        assert model.notice.key == "central_unavailable_maybe_applied"
+        assert "the local API's answer cannot be read: POST /v1/cargo" in caplog.text
+        model.start_query()
+        model.set_input("query", "9110635860")
+        model.run_query()
+        assert model.notice is not None
+        assert model.notice.key == "kiosk_error"
+        client.close()
