@@ -590,7 +590,7 @@ class SyncAgent:
                     if found is None:
                         self.link.mark_down("no shard has recorded the centre's state yet")
                     else:
-                        self.link.follow(LinkState(*found))
+                        self.link.follow(LinkState(*found), self._last_sync())
             except ReplicaError as err:
                 logger.error("central state through the replica: %s", err)
                 recorded = None

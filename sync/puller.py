@@ -78,16 +78,21 @@ class CentralLink:
                 logger.info("central ROCARS is reachable")
                 self._state = LinkState(True, self._clock(), "")
 
-    def follow(self, state: LinkState) -> None:
+    def follow(self, state: LinkState, confirmed_at: datetime | None = None) -> None:
         """Take the state another agent's puller recorded (a shard that does not pull).
 
         After ``mark_lost``, a record of "up" made before that finding is older news and
-        is not taken, until the finding's hold has passed.
+        is not taken, until the finding's hold has passed, or the pulling shard's puller
+        has had an answer since (``confirmed_at``: the replica's ``last_sync_at``, which
+        it writes at each answer, while the record changes only with the state).
         """
         with self._lock:
             if self._lost is not None:
                 found_at, until = self._lost
-                if state.up and state.since <= found_at and time.monotonic() < until:
+                older = state.since <= found_at and (
+                    confirmed_at is None or confirmed_at <= found_at
+                )
+                if state.up and older and time.monotonic() < until:
                     return
                 self._lost = None
             if state.up != self._state.up:

@@ -441,6 +441,12 @@ def test_a_following_link_keeps_a_kiosk_finding_until_newer_news_or_its_hold() -
     link.follow(recorded)  # made before the finding: older news
     assert not link.up
     assert link.state().error.startswith("central_unreachable (kiosk call")
+    link.follow(recorded, now[0] - timedelta(seconds=1))  # its last answer before, too
+    assert not link.up
+    # the record is as old, but the pulling shard's puller had an answer since
+    link.follow(recorded, now[0] + timedelta(seconds=1))
+    assert link.state() == recorded
+    link.mark_lost("central_unreachable (kiosk call GET /v1/bundles/1: timed out)", 60)
     # the pulling shard's puller saw the centre after the finding: taken at once
     newer = LinkState(True, now[0] + timedelta(seconds=1), "")
     link.follow(newer)
