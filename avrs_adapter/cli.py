@@ -26,7 +26,7 @@ from avrs_adapter.observation import Source
 from avrs_adapter.protocols import PROTOCOLS
 from avrs_adapter.publisher import AvrsPublisher
 from avrs_adapter.serial_source import SerialSource
-from rocars.config import parse_broker_url
+from rocars.config import parse_broker
 from rocars.errors import RocarsError
 from rocars.ids import ControlPoint, validate_device, validate_lane
 from rocars.logs import setup_logging
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cp = ControlPoint.parse(args.cp)
         lane = validate_lane(args.lane)
-        parse_broker_url(args.broker)
+        parse_broker(args.broker)
         camera = args.serial is None
         aggregator = Aggregator(
             settle=args.settle if args.settle is not None else (1.0 if camera else 0.3),

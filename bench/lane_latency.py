@@ -64,7 +64,7 @@ from hardware_sim.launch import CentralProcess
 from hardware_sim.store import synthetic_vrn
 from rocars.broker import free_port
 from rocars.bus import Bus
-from rocars.config import parse_broker_url
+from rocars.config import parse_broker
 from rocars.messages import Instruction, InstructionCode, PlateRead
 from rocars.signing import lane_key, sign_instruction
 from sync.config import shard_blocks
@@ -211,8 +211,8 @@ def _paho(client_id: str) -> mqtt.Client:
 
 
 def _connect(client: mqtt.Client, broker: str, timeout: float = 10.0) -> None:
-    host, port = parse_broker_url(broker)
-    client.connect(host, port, keepalive=30)
+    address = parse_broker(broker)  # the bench's own mosquitto: plain, on loopback
+    client.connect(address.host, address.port, keepalive=30)
     deadline = time.monotonic() + timeout
     while not client.is_connected():
         if time.monotonic() > deadline:

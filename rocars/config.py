@@ -151,12 +151,6 @@ def parse_broker(url: str) -> BrokerAddress:
     return BrokerAddress(split.hostname, port, tls)
 
 
-def parse_broker_url(url: str) -> tuple[str, int]:
-    """The host and port of a broker url (``parse_broker``)."""
-    address = parse_broker(url)
-    return address.host, address.port
-
-
 def tls_client_context(cafile: str, what: str, key: str) -> ssl.SSLContext:
     """A client's TLS context: TLS 1.2 or later, the server's certificate checked against
     ``cafile`` (else the system's CAs) and its name against the url's host. An unreadable

@@ -56,11 +56,11 @@ def test_a_config_error_names_the_item_and_never_echoes_its_value(tmp_path: Path
 
 
 def test_a_broker_url_with_a_password_is_refused_without_echoing_it() -> None:
-    from rocars.config import parse_broker_url
+    from rocars.config import BrokerAddress, parse_broker
 
-    assert parse_broker_url("mqtt://127.0.0.1:1884") == ("127.0.0.1", 1884)
+    assert parse_broker("mqtt://127.0.0.1:1884") == BrokerAddress("127.0.0.1", 1884, False)
     with pytest.raises(ConfigError) as err:
-        parse_broker_url("mqtt://sync:hunter2@127.0.0.1:1883")
+        parse_broker("mqtt://sync:hunter2@127.0.0.1:1883")
     assert "hunter2" not in str(err.value)
 
 
