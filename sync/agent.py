@@ -672,6 +672,9 @@ class SyncAgent:
                 "flush_interval_s": self.outbox.flush_interval_s,
                 "flushes": self.outbox.flush_stats(),
                 "journal": self.outbox.journal_stats(),
+                # the most bytes an upload carries now (None: only upload_batch bounds
+                # it); learned from the centre's or a proxy's refusals
+                "upload_body_budget": self.uploader.body_budget,
             },
             "api": self._api_health(),
             "broker": {

@@ -92,6 +92,7 @@ def test_agent_clears_trucks_on_both_brokers(
         assert health["replica"]["bundles"] > 0
         # the configured flush interval is the outbox's (agent_config sets none: the default)
         assert health["outbox"]["flush_interval_s"] == DEFAULT_FLUSH_INTERVAL_S
+        assert health["outbox"]["upload_body_budget"] is None  # nothing refused a body
         journal = health["outbox"]["journal"]
         assert journal["bytes"] > 0  # the lanes' READY, the truck's decisions
         assert journal["failures"] == 0
