@@ -129,26 +129,28 @@ _Stamp = tuple[tuple[int, int, int], ...] | None
 
 
 class ServerTls:
-    """The local API's certificate and key, in the TLS context uvicorn serves with.
+    """The local API's certificate and key, for the TLS context uvicorn serves with.
 
     Loaded at start (``SyncError`` if the files do not load, or the key is not the
     certificate's: the agent does not start). An expired certificate still loads (the
-    kiosks refuse it; ``problems`` says so). ``refresh`` takes renewed files up into the
-    same context: new connections get the new certificate, with no restart, so renewing
-    it never stops the lanes. A pair that does not load together (one file renamed in,
-    the other not yet) is first tried in a context of its own and leaves the served one
-    as it was.
+    kiosks refuse it; ``problems`` says so). ``refresh`` loads renewed files into a new
+    context, and each new connection is handed the newest (``sni_callback``, which
+    OpenSSL calls at every handshake, with or without a name): no restart, so renewing
+    it never stops the lanes, and no context in use is changed under a handshake on the
+    server's thread. A pair that does not load together (one file renamed in, the other
+    not yet) leaves the served one as it was.
     """
 
     def __init__(self, cert: Path, key: Path) -> None:
         self.cert = cert
         self.key = key
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.minimum_version = ssl.TLSVersion.TLSv1_2
         #: why the files as they are now were not taken up ("": they were)
         self.problem = ""
         self._stamp = self._files()
-        self.end, self.names = self._load(self.context)
+        #: what uvicorn serves with: it hands each handshake ``_newest``
+        self.context, self.end, self.names = self._load()
+        self.context.sni_callback = self._choose
+        self._newest = self.context
 
     def _files(self) -> _Stamp:
         try:
@@ -157,7 +159,9 @@ class ServerTls:
             return None
         return tuple((s.st_ino, s.st_mtime_ns, s.st_size) for s in stats)
 
-    def _load(self, context: ssl.SSLContext) -> tuple[dt.datetime, list[str]]:
+    def _load(self) -> tuple[ssl.SSLContext, dt.datetime, list[str]]:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
         try:
             leaf = load_server_pair(self.cert, self.key)[0]
             context.load_cert_chain(self.cert, self.key)
@@ -167,7 +171,14 @@ class ServerTls:
             raise SyncError(
                 f"local API TLS: cannot load {self.cert} with {self.key}: {err}", key="api_tls"
             ) from err
-        return leaf.not_valid_after_utc, names_of(leaf)
+        return context, leaf.not_valid_after_utc, names_of(leaf)
+
+    def _choose(
+        self, conn: ssl.SSLObject | ssl.SSLSocket, name: str | None, ctx: ssl.SSLContext
+    ) -> None:
+        newest = self._newest  # one read: refresh may swap it meanwhile
+        if newest is not ctx:
+            conn.context = newest
 
     def refresh(self) -> bool:
         """Take the files up if they changed since last looked at; True if taken up."""
@@ -176,12 +187,12 @@ class ServerTls:
             return False
         self._stamp = stamp  # a pair half renamed in changes again when it is whole
         try:
-            self._load(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
-            self.end, self.names = self._load(self.context)
+            context, end, names = self._load()
         except SyncError as err:
             self.problem = f"{err} (the certificate before is still served)"
             logger.warning("%s", self.problem)
             return False
+        self._newest, self.end, self.names = context, end, names
         self.problem = ""
         logger.info(
             "local API: new certificate taken up (%s, ends %s)",
