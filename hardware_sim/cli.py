@@ -22,6 +22,7 @@ from hardware_sim.central import (
     create_app,
     parse_tokens,
 )
+from rocars.brokertls import TlsFilesError, load_server_pair
 from rocars.client import SERVER_KEEPALIVE_S
 from rocars.errors import RocarsError
 from rocars.ids import ControlPoint, Direction
@@ -32,7 +33,8 @@ logger = logging.getLogger(__name__)
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="rocars-edge central", description="Run the simulated central ROCARS (HTTP)."
+        prog="rocars-edge central",
+        description="Run the simulated central ROCARS (HTTP, or HTTPS with --tls-cert).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8700, help="TCP port")
@@ -66,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="for tests: POST /sim/code-clock moves the security-code clock forward",
     )
+    parser.add_argument(
+        "--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM, chain after it)"
+    )
+    parser.add_argument("--tls-key", type=Path, help="its private key (PEM, unencrypted)")
     parser.add_argument("--quiet", action="store_true", help="do not print the demo accounts")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
@@ -108,6 +114,16 @@ def accounts_table(accounts: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
+    if (args.tls_cert is None) != (args.tls_key is None):
+        print("rocars-edge central: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    scheme = "https" if args.tls_cert else "http"
+    if args.tls_cert is not None:
+        try:
+            load_server_pair(args.tls_cert, args.tls_key)
+        except TlsFilesError as err:
+            print(f"rocars-edge central: {err}", file=sys.stderr)
+            return 2
     try:
         config = config_from_args(args)
         app = create_app(config)
@@ -124,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             print(accounts_table(accounts))
         if DEFAULT_TOKEN in tokens:
             print(f"Device token for {config.cp}: {DEFAULT_TOKEN}")
-        print(f"Central ROCARS on http://{args.host}:{args.port} (data {config.data_dir})")
+        print(f"Central ROCARS on {scheme}://{args.host}:{args.port} (data {config.data_dir})")
         sys.stdout.flush()
     server = _Server(
         uvicorn.Config(
@@ -134,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
             log_level="warning",
             access_log=False,
             timeout_keep_alive=SERVER_KEEPALIVE_S,
+            ssl_certfile=args.tls_cert,
+            ssl_keyfile=args.tls_key,
         )
     )
     server.run()

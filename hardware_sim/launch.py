@@ -37,6 +37,7 @@ from hardware_sim.accounts import CODE_STEP_S, code_step, totp_now
 from hardware_sim.certs import KEY_POOL_ENV
 from hardware_sim.errors import SimError
 from rocars.broker import free_port
+from rocars.config import http_verify
 from rocars.timeutil import utc_now
 
 logger = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class CentralProcess:
         extra_args: list[str] | None = None,
         start_timeout: float | None = None,
         test_clock: bool = False,
+        tls: tuple[Path, Path, Path] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.seed = seed
@@ -88,6 +90,9 @@ class CentralProcess:
         self.demo = demo
         self.extra_args = list(extra_args or [])
         self.test_clock = test_clock
+        #: HTTPS: (certificate, key, the CA a client checks it against)
+        self.tls = tls
+        self._verify = http_verify(self.url, str(tls[2]) if tls else "", "the simulated centre")
         self._code_steps: dict[str, int] = {}  # account -> last step security_code gave
         self._code_offset = timedelta(0)  # the centre's code clock, as last heard
         # A bulk load happens before /health answers: allow for it (~100 us a bundle, loaded).
@@ -96,7 +101,7 @@ class CentralProcess:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def pid(self) -> int | None:
@@ -142,6 +147,8 @@ class CentralProcess:
             args.append("--no-demo")
         if self.test_clock:
             args.append("--test-clock")
+        if self.tls is not None:
+            args += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
         return args + self.extra_args
 
     def start(self) -> None:
@@ -170,7 +177,8 @@ class CentralProcess:
                     f"central exited with {code}; see {self.log_path}:\n{self._log_tail()}"
                 )
             try:
-                if httpx.get(f"{self.url}/health", timeout=0.5).status_code == 200:
+                health = httpx.get(f"{self.url}/health", timeout=0.5, verify=self._verify)
+                if health.status_code == 200:
                     logger.info("central up at %s (pid %d)", self.url, self._proc.pid)
                     return
             except httpx.HTTPError:
@@ -246,7 +254,9 @@ class CentralProcess:
             return self._code_offset
         headers = {"Authorization": f"Bearer {self.token}"}
         if advance is None:
-            r = httpx.get(f"{self.url}/sim/code-clock", headers=headers, timeout=10)
+            r = httpx.get(
+                f"{self.url}/sim/code-clock", headers=headers, timeout=10, verify=self._verify
+            )
         else:
             seconds = math.ceil(advance.total_seconds())
             r = httpx.post(
@@ -254,6 +264,7 @@ class CentralProcess:
                 json={"advance_s": seconds},
                 headers=headers,
                 timeout=10,
+                verify=self._verify,
             )
         r.raise_for_status()
         self._code_offset = timedelta(seconds=float(r.json()["offset_s"]))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import ssl
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -16,6 +15,7 @@ from rocars.client import (
     ApiError,
     BundleList,
     RocarsClient,
+    tls_refusal,
     validated,
 )
 from rocars.config import http_verify
@@ -96,9 +96,13 @@ class KioskClient(RocarsClient):
         if err.key == MALFORMED_ANSWER:
             logger.warning("the local API's answer cannot be read: %s", err)
         elif err.key == "central_unreachable":
-            why = tls_refusal(err)
-            if why:
-                logger.warning("the local API at %s is refused: %s", self.base_url, why)
+            if tls_refusal(err):
+                logger.warning(
+                    "the local API at %s is refused: %s (the site CA in "
+                    "ROCARS_LOCAL_API_CAFILE; the url's host among the certificate's names)",
+                    self.base_url,
+                    err,
+                )
         else:
             return err
         if method == "GET" or isinstance(err.__cause__, NOT_SENT):
@@ -125,23 +129,3 @@ def _stale_since(body: Any) -> str | None:
     """When the replica that answered was last in step (None: the centre answered)."""
     since = body.get("stale_since") if isinstance(body, dict) else None
     return since if isinstance(since, str) else None
-
-
-def tls_refusal(err: BaseException) -> str:
-    """Why TLS refused the local API, if it did ("" otherwise): its certificate is not
-    trusted (expired, another CA, another name) or it does not speak TLS."""
-    seen: BaseException | None = err
-    for _ in range(8):  # ApiError <- httpx <- httpcore <- ssl
-        if seen is None:
-            break
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return (
-                f"its certificate is not trusted: {seen.verify_message} (the site CA in "
-                "ROCARS_LOCAL_API_CAFILE; the url's host among the certificate's names)"
-            )
-        if isinstance(seen, ssl.SSLError):
-            if seen.reason == "WRONG_VERSION_NUMBER":
-                return "it does not speak TLS there (a plain local API: http://)"
-            return f"the TLS handshake failed: {seen}"
-        seen = seen.__cause__ or seen.__context__
-    return ""

@@ -80,6 +80,23 @@ def malformed_answer(call: str, what: str, status: int = 200) -> ApiError:
     )
 
 
+def tls_refusal(err: BaseException) -> str:
+    """Why TLS refused the server, if it did ("" otherwise): its certificate is not
+    trusted (expired, another CA, another name) or it does not speak TLS there."""
+    seen: BaseException | None = err
+    for _ in range(8):  # ApiError <- httpx <- httpcore <- ssl
+        if seen is None:
+            break
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return f"TLS: the server's certificate is not trusted: {seen.verify_message}"
+        if isinstance(seen, ssl.SSLError):
+            if seen.reason == "WRONG_VERSION_NUMBER":
+                return "TLS: the server does not speak TLS there (plain http://?)"
+            return f"TLS: the handshake failed: {seen}"
+        seen = seen.__cause__ or seen.__context__
+    return ""
+
+
 def validated(model: type[M], data: Any, call: str) -> M:
     """``data`` (an answer's JSON) as ``model``; ``MALFORMED_ANSWER`` if it is not one."""
     try:
@@ -141,7 +158,8 @@ class RocarsClient:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as err:
-            raise ApiError(f"{method} {path}: {err}", key="central_unreachable") from err
+            why = tls_refusal(err) or str(err)
+            raise ApiError(f"{method} {path}: {why}", key="central_unreachable") from err
         if response.status_code >= 400:
             try:
                 body = response.json()

@@ -24,7 +24,7 @@ from fastapi import APIRouter
 
 from rocars.broker import EmbeddedBroker, free_port
 from rocars.bus import Bus, Will
-from rocars.config import secret
+from rocars.config import http_verify, secret
 from rocars.errors import BadPayload
 from rocars.messages import DeviceStatus, SyncStatus, parse
 from rocars.threads import start_in_background
@@ -191,7 +191,10 @@ class SyncAgent:
         if sys.getswitchinterval() > GIL_SWITCH_INTERVAL_S:
             sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         site_secret = self._site_secret or secret("site_secret").encode()
-        tls = None  # files that do not load stop the start before anything runs
+        # TLS files that do not load stop the start before anything runs
+        cafile = str(config.central.cafile or "")
+        central_verify = http_verify(config.central.url, cafile, "the centre")
+        tls = None
         if config.api.enabled and config.api.tls_cert and config.api.tls_key:
             tls = ServerTls(config.api.tls_cert, config.api.tls_key)
         config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -211,16 +214,17 @@ class SyncAgent:
         retried = self.outbox.retry_refused()
         if retried:
             logger.warning("outbox: %d records the centre refused are sent again", retried)
-        token = config.central.token()
+        central = config.central
+        token = central.token()
         self.feed_client = CentralClient(
-            config.central.url, token=token, timeout=config.central.timeout_s
+            central.url, token=token, timeout=central.timeout_s, verify=central_verify
         )
         self.upload_client = CentralClient(
-            config.central.url, token=token, timeout=config.central.timeout_s
+            central.url, token=token, timeout=central.timeout_s, verify=central_verify
         )
         #: for routers that forward to the centre (the kiosks' local API)
         self.api_client = CentralClient(
-            config.central.url, token=token, timeout=config.central.timeout_s
+            central.url, token=token, timeout=central.timeout_s, verify=central_verify
         )
         self.puller = Puller(
             self.replica,

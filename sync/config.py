@@ -81,6 +81,18 @@ class CentralConfig(_Section):
     timeout_s: float = Field(
         default=DEFAULT_TIMEOUT_S, gt=0.0, le=120.0, description="HTTP timeout, seconds"
     )
+    cafile: Path | None = Field(
+        default=None,
+        description=(
+            "with an https:// url: the CA (PEM) the centre's certificate is checked "
+            "against, instead of the system's (a private PKI, a proxy that inspects TLS)"
+        ),
+    )
+
+    @field_validator("cafile", mode="before")
+    @classmethod
+    def _unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     def token(self) -> str:
         """The control point's bearer token (a demo default when none is set)."""

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
-from rocars.client import ApiError, RocarsClient
+from rocars.client import ApiError, RocarsClient, tls_refusal
 from rocars.timeutil import utc_now
 from sync.errors import MalformedPage, ReplicaError, SyncError
 from sync.feed import PageRows, cursor_seq, parse_page
@@ -232,7 +232,9 @@ class Puller:
                     self.link.mark_up()
                     self._failed(err.key, str(err), _ahead_detail(err))
                 else:
-                    self._failed(err.key, str(err))
+                    # a TLS refusal says why (a certificate, central.cafile), not only
+                    # that the centre is unreachable
+                    self._failed(err.key, str(err), tls_refusal(err))
                     self.link.mark_down(err.key)
             except (MalformedPage, ReplicaError) as err:
                 self._failed(err.key, str(err), _status_detail(err))

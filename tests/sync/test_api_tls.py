@@ -12,6 +12,7 @@ import getpass
 import logging
 import socket
 import ssl
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from rocars.config import tls_client_context
 from rocars.errors import RocarsError
 from rocars.ids import ControlPoint
 from sync import cli as sync_cli
+from sync.agent import SyncAgent
 from sync.api import ServerTls
 from sync.config import ApiConfig
 from tests.fixtures.asgi import proxy_page, serving
@@ -185,7 +187,11 @@ def test_a_kiosk_reaches_the_local_api_over_tls_and_only_with_the_site_ca(
                 stranger.query_cargo(CCRN)
         assert refused.value.key == "central_unreachable"
         assert refused.value.detail is None  # nothing was sent: not "maybe applied"
-        assert "its certificate is not trusted: unable to get local issuer" in caplog.text
+        assert (
+            "TLS: the server's certificate is not trusted: unable to get local issuer"
+            in caplog.text
+        )
+        assert "ROCARS_LOCAL_API_CAFILE" in caplog.text
         # nor does plain http get an answer from the TLS port
         with pytest.raises(httpx.HTTPError):
             httpx.get(agent.api_url.replace("https", "http") + "/health", timeout=10)
@@ -202,7 +208,7 @@ def test_a_kiosk_told_https_for_a_plain_local_api_says_so(
             with caplog.at_level(logging.WARNING), pytest.raises(ApiError) as refused:
                 kiosk.query_cargo(CCRN)
     assert refused.value.key == "central_unreachable"
-    assert "it does not speak TLS there (a plain local API: http://)" in caplog.text
+    assert "TLS: the server does not speak TLS there (plain http://?)" in caplog.text
 
 
 def test_an_expired_certificate_still_starts_the_lanes_and_health_says_why(
@@ -226,7 +232,7 @@ def test_an_expired_certificate_still_starts_the_lanes_and_health_says_why(
         with KioskClient(agent.api_url, cafile=str(tls / CA_CERT)) as kiosk:
             with caplog.at_level(logging.WARNING), pytest.raises(ApiError):
                 kiosk.query_cargo(CCRN)
-        assert "its certificate is not trusted: certificate has expired" in caplog.text
+        assert "the server's certificate is not trusted: certificate has expired" in caplog.text
     finally:
         agent.stop()
 
@@ -304,3 +310,58 @@ def test_the_server_speaks_tls_1_2_or_later(tmp_path: Path) -> None:
     tls = _site(tmp_path / "tls")
     context = ServerTls(tls / API_CERT, tls / API_KEY).context
     assert context.minimum_version == ssl.TLSVersion.TLSv1_2
+
+
+# -- the agent's calls to the centre over HTTPS ----------------------------------------
+
+
+@pytest.fixture
+def tls_central(tmp_path: Path) -> Iterator[tuple[CentralProcess, Path]]:
+    """The simulated centre over HTTPS, its certificate from a CA of its own."""
+    pki = tmp_path / "centre-pki"
+    site_tls(pki, "centre", ["127.0.0.1"], leaf=("centre.crt", "centre.key"))
+    tls = (pki / "centre.crt", pki / "centre.key", pki / CA_CERT)
+    with CentralProcess(tmp_path / "central", tls=tls) as central:
+        yield central, pki / CA_CERT
+
+
+def test_the_agent_pulls_from_a_centre_whose_ca_it_is_given(
+    embedded_broker: EmbeddedBroker, tls_central: tuple[CentralProcess, Path], tmp_path: Path
+) -> None:
+    central, ca = tls_central
+    assert central.url.startswith("https://")
+    config = agent_config(
+        tmp_path,
+        embedded_broker.url,
+        central.url,
+        central={"url": central.url, "timeout_s": 2, "cafile": str(ca)},
+    )
+    agent = started_agent(config)  # caught up: the feed came over TLS
+    try:
+        assert agent.link.up
+        assert agent.replica.last_sync_at() is not None
+    finally:
+        agent.stop()
+
+
+def test_a_centre_the_agent_cannot_trust_is_down_and_says_why(
+    embedded_broker: EmbeddedBroker, tls_central: tuple[CentralProcess, Path], tmp_path: Path
+) -> None:
+    central, _ = tls_central
+    config = agent_config(tmp_path, embedded_broker.url, central.url)  # the system's CAs
+    agent = SyncAgent(config)
+    agent.start()
+    try:
+        why = "TLS: the server's certificate is not trusted: unable to get local issuer"
+        assert wait_for(lambda: why in "; ".join(agent.problems()), 20), agent.problems()
+        assert not agent.link.up
+    finally:
+        agent.stop()
+    bad = agent_config(
+        tmp_path,
+        embedded_broker.url,
+        central.url,
+        central={"url": central.url, "cafile": "/nonexistent/ca.crt"},
+    )
+    with pytest.raises(RocarsError, match="cannot use the centre's CA file /nonexistent"):
+        SyncAgent(bad).start()
