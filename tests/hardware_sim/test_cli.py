@@ -10,6 +10,7 @@ from hardware_sim.central import parse_tokens
 from hardware_sim.cli import accounts_table, build_parser, config_from_args, main
 from hardware_sim.demo import generate_demo
 from hardware_sim.store import CentralError
+from rocars.brokertls import site_tls
 from tests.hardware_sim.test_demo import NOW
 
 
@@ -52,3 +53,18 @@ def test_the_test_clock_is_off_unless_asked_for(tmp_path: Path) -> None:
     assert config_from_args(args).test_clock is False
     args = build_parser().parse_args(["--data", str(tmp_path), "--test-clock"])
     assert config_from_args(args).test_clock is True
+
+
+def test_tls_files_that_do_not_go_together_exit_2_and_touch_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pki = tmp_path / "pki"
+    site_tls(pki, "centre", ["127.0.0.1"], leaf=("centre.crt", "centre.key"))
+    data = ["--data", str(tmp_path / "d")]
+    assert main([*data, "--tls-cert", str(pki / "centre.crt")]) == 2
+    assert "--tls-cert and --tls-key go together" in capsys.readouterr().err
+    assert (
+        main([*data, "--tls-cert", str(pki / "centre.crt"), "--tls-key", str(pki / "ca.key")]) == 2
+    )
+    assert "is not the key of the certificate in" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
