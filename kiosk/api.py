@@ -80,7 +80,10 @@ class KioskClient(RocarsClient):
         try:
             return super()._call(method, path, **kwargs)
         except ApiError as err:
-            raise self._as_write(method, err) from err
+            taken = self._as_write(method, err)
+            if taken is err:
+                raise  # its cause kept (the transport error: NOT_SENT or not)
+            raise taken from err
 
     def _answer(self, model: type[M], method: str, path: str, **kwargs: Any) -> M:
         return self._validated(model, self._call(method, path, **kwargs), method, path)
@@ -89,7 +92,10 @@ class KioskClient(RocarsClient):
         try:
             return validated(model, body, f"{method} {call}")
         except ApiError as err:
-            raise self._as_write(method, err) from err
+            taken = self._as_write(method, err)
+            if taken is err:
+                raise
+            raise taken from err
 
     def _as_write(self, method: str, err: ApiError) -> ApiError:
         """``err`` as the caller is to take it: a write that may have been done says so."""

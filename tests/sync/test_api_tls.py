@@ -187,6 +187,7 @@ def test_a_kiosk_reaches_the_local_api_over_tls_and_only_with_the_site_ca(
                 stranger.query_cargo(CCRN)
         assert refused.value.key == "central_unreachable"
         assert refused.value.detail is None  # nothing was sent: not "maybe applied"
+        assert isinstance(refused.value.__cause__, httpx.ConnectError)  # the cause kept
         assert (
             "TLS: the server's certificate is not trusted: unable to get local issuer"
             in caplog.text
