@@ -26,6 +26,9 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
+#: ``RocarsClient``'s key for an error answer with no error key of its own
+UNREADABLE_ERROR = "api_error"
+
 #: Connecting to the local API and sending it a request: the sync agent runs at the
 #: control point, so this is quick, or the agent is not there.
 KIOSK_CONNECT_TIMEOUT_S = 15.0
@@ -56,9 +59,10 @@ class KioskClient(RocarsClient):
     answer. A write whose connection broke or timed out after it was sent fails as
     ``central_unreachable`` with ``detail`` ``{"maybe_applied": true}``: the local API
     may have had it done; so does a write whose answer cannot be read
-    (``central_malformed_answer``). Over ``https://`` the local API's certificate is
-    checked against ``cafile`` (the site CA: ``ROCARS_LOCAL_API_CAFILE``; else the
-    system's CAs) and its name against the url's host.
+    (``central_malformed_answer``, or a 5xx with no error key: ``api_error``). Over
+    ``https://`` the local API's certificate is checked against ``cafile`` (the site CA:
+    ``ROCARS_LOCAL_API_CAFILE``; else the system's CAs) and its name against the url's
+    host.
     """
 
     def __init__(
@@ -72,7 +76,6 @@ class KioskClient(RocarsClient):
         super().__init__(
             base_url, timeout=timeout, verify=http_verify(base_url, cafile, "the local API")
         )
-        self.base_url = base_url
         self.answer_timeout = httpx.Timeout(timeout, read=answer_timeout)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -99,14 +102,16 @@ class KioskClient(RocarsClient):
 
     def _as_write(self, method: str, err: ApiError) -> ApiError:
         """``err`` as the caller is to take it: a write that may have been done says so."""
-        if err.key == MALFORMED_ANSWER:
+        if err.key == MALFORMED_ANSWER or (err.key == UNREADABLE_ERROR and err.status >= 500):
+            # a 2xx that is no answer of the call's, or a server error with no error key
+            # (an exception in the agent after it may have forwarded the write)
             logger.warning("the local API's answer cannot be read: %s", err)
         elif err.key == "central_unreachable":
             if tls_refusal(err):
                 logger.warning(
                     "the local API at %s is refused: %s (the site CA in "
                     "ROCARS_LOCAL_API_CAFILE; the url's host among the certificate's names)",
-                    self.base_url,
+                    self._http.base_url,
                     err,
                 )
         else:

@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from kiosk.api import KioskClient
 from rocars.config import is_loopback
 from rocars.errors import RocarsError
 from rocars.logs import setup_logging
@@ -24,6 +25,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("ROCARS_LOCAL_API") or "http://127.0.0.1:8710",
         help="the sync agent's local API (https://HOST:PORT across a LAN; default "
         "$ROCARS_LOCAL_API, else http://127.0.0.1:8710)",
+    )
+    parser.add_argument(
+        "--plain-http",
+        action="store_true",
+        default=os.environ.get("ROCARS_LOCAL_API_PLAIN_HTTP") == "1",
+        help="allow an http:// local API on another machine: drivers' passwords and codes "
+        "then cross the LAN in clear (a lab only; default $ROCARS_LOCAL_API_PLAIN_HTTP=1)",
     )
     parser.add_argument(
         "--cafile",
@@ -65,8 +73,21 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 < args.idle_warn < args.idle_reset:
         print("rocars-edge kiosk: need 0 < --idle-warn < --idle-reset", file=sys.stderr)
         return 2
+    api = urlsplit(args.api)
+    if api.scheme == "http" and not is_loopback(api.hostname or "") and not args.plain_http:
+        print(
+            f"rocars-edge kiosk: the local API {args.api} is plain http on another machine: "
+            "drivers' passwords and codes would cross the LAN in clear. Use https:// with "
+            "ROCARS_LOCAL_API_CAFILE (docs/operations.md, Kiosks), or --plain-http",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        client = KioskClient(args.api, cafile=args.cafile)
+    except RocarsError as err:
+        print(f"rocars-edge kiosk: {err}", file=sys.stderr)
+        return 2
     # Qt only now: `rocars-edge kiosk --help` works without a display.
-    from kiosk.api import KioskClient
     from kiosk.flows import Kiosk
     from kiosk.qt_app import CATALOGUE, KIOSK_SIZE, KioskWindow
     from kiosk.session import DEFAULT_LANGUAGE, IdleClock
@@ -79,18 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         translations = Translations([CATALOGUE], DEFAULT_LANGUAGE)
     except UiError as err:
         print(f"rocars-edge kiosk: {err}", file=sys.stderr)
+        client.close()
         return 1
-    try:
-        client = KioskClient(args.api, cafile=args.cafile)
-    except RocarsError as err:
-        print(f"rocars-edge kiosk: {err}", file=sys.stderr)
-        return 2
-    if urlsplit(args.api).scheme == "http" and not is_loopback(urlsplit(args.api).hostname or ""):
-        logger.warning(
-            "the local API %s is plain http: drivers' passwords and codes cross the LAN in "
-            "clear (https:// and ROCARS_LOCAL_API_CAFILE: docs/operations.md, Kiosks)",
-            args.api,
-        )
     print_dir = args.print_dir or Path(tempfile.mkdtemp(prefix="rocars-kiosk-print-"))
     model = Kiosk(
         client,

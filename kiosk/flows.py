@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from kiosk.api import Answer, KioskClient
+from kiosk.api import UNREADABLE_ERROR, Answer, KioskClient
 from kiosk.batch import BatchRow, list_batch_files, read_batch, write_template
 from kiosk.cargo import FIELD_NAMES, FieldError, items_to_values, validate_cargo
 from kiosk.certs import list_certificates, sign_with_certificate
@@ -371,9 +371,10 @@ class Kiosk:
                 return Notice("central_unavailable_maybe_applied")
             # The kiosk could not reach the control point's local API at all.
             return Notice("kiosk_offline")
-        if isinstance(error, ApiError) and error.key == MALFORMED_ANSWER:
-            # An answer this kiosk cannot read (a version apart from the agent's): a write
-            # may have been done; otherwise nothing the person can do but ask staff.
+        if isinstance(error, ApiError) and error.key in (MALFORMED_ANSWER, UNREADABLE_ERROR):
+            # An answer this kiosk cannot read (a version apart from the agent's, a proxy's
+            # page, a server error with no error key): a write may have been done;
+            # otherwise nothing the person can do but try again or ask staff.
             if _maybe_applied(error):
                 return Notice("central_unavailable_maybe_applied")
             return Notice("kiosk_error")

@@ -472,7 +472,22 @@ async def _empty_json(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"{}"})
 
 
-@pytest.mark.parametrize("app", [proxy_page, _empty_json], ids=["proxy_page", "wrong_shape"])
+async def _server_error(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A plain-text 500 to every request: what an exception in the agent answers."""
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    headers = [(b"content-type", b"text/plain")]
+    await send({"type": "http.response.start", "status": 500, "headers": headers})
+    await send({"type": "http.response.body", "body": b"Internal Server Error"})
+
+
+@pytest.mark.parametrize(
+    "app",
+    [proxy_page, _empty_json, _server_error],
+    ids=["proxy_page", "wrong_shape", "server_error"],
+)
 def test_an_answer_the_kiosk_cannot_read_is_check_first_for_a_write(
     app: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
