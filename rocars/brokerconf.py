@@ -170,6 +170,10 @@ def mosquitto_conf(
     return "\n".join(lines)
 
 
+RUN_AS = "mosquitto (--run-as)"
+AGENT_USER = "the sync agent (--agent-user)"
+
+
 def write_broker_files(
     out: Path,
     cp: ControlPoint,
@@ -194,8 +198,12 @@ def write_broker_files(
     API's key belongs to ``agent_user``, the sync agent's.
     """
     out = out.resolve()
-    # a bad lane, shard or monitor name is refused before anything is written
+    # a bad lane, shard or monitor name, or a user not there, is refused before anything
+    # is written
     all_roles = roles(cp, lanes, shards, monitors)
+    _owner(run_as, RUN_AS)
+    if tls is not None:
+        _owner(agent_user, AGENT_USER)
     if tls is None and not no_tls and (out / SERVER_CERT).exists():
         # a re-run for a lane that forgot the TLS options would turn TLS off, and the
         # devices still on it would fail while any on mqtt:// sent passwords in clear
@@ -236,19 +244,26 @@ def write_broker_files(
     )
     _give_to(run_as, [out / "passwd", out / "acl", *([out / SERVER_KEY] if tls else [])])
     if tls is not None:
-        _give_to(agent_user, [out / API_KEY], "the sync agent (--agent-user)")
+        _give_to(agent_user, [out / API_KEY], AGENT_USER)
     return passwords
 
 
-def _give_to(user: str, paths: list[Path], runs: str = "mosquitto (--run-as)") -> None:
-    """chown to the user that reads them when we can (as root); otherwise they are ours
-    already."""
+def _owner(user: str, runs: str) -> pwd.struct_passwd | None:
+    """The user files are given to when we can give them (as root); ValueError if none."""
     if os.geteuid() != 0:
-        return
+        return None
     try:
-        entry = pwd.getpwnam(user)
+        return pwd.getpwnam(user)
     except KeyError as err:
         raise ValueError(f"no such user {user!r} to run {runs} as") from err
+
+
+def _give_to(user: str, paths: list[Path], runs: str = RUN_AS) -> None:
+    """chown to the user that reads them when we can (as root); otherwise they are ours
+    already."""
+    entry = _owner(user, runs)
+    if entry is None:
+        return
     for path in paths:
         os.chown(path, entry.pw_uid, entry.pw_gid)
 

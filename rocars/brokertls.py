@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
@@ -177,7 +178,7 @@ def site_tls(
     if ca_key is None:
         if not ca_key_path.exists():
             raise TlsFilesError(
-                f"a new server certificate is needed and the site CA's key {ca_key_path} is "
+                f"a new {leaf[0]} is needed and the site CA's key {ca_key_path} is "
                 "not here: bring it back for this run (or remove ca.crt for a new site CA, "
                 "and give every device the new one)"
             )
@@ -230,7 +231,11 @@ def load_server_pair(cert: Path, key: Path) -> list[x509.Certificate]:
     """A server's certificate chain from ``cert``, checked to be ``key``'s (not its
     dates: an expired certificate still loads); ``TlsFilesError`` says what is wrong."""
     chain, private = _load_certs(cert), _load_key(key)
-    if not _same_key(chain[0], private):
+    try:
+        same = _same_key(chain[0], private)
+    except UnsupportedAlgorithm as err:
+        raise TlsFilesError(f"the certificate in {cert} has a key of no known kind") from err
+    if not same:
         raise TlsFilesError(f"{key} is not the key of the certificate in {cert}")
     return chain
 

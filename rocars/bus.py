@@ -30,7 +30,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from rocars.config import parse_broker, secret, tls_client_context
+from rocars.config import parse_broker, secret, tls_client_context, tls_problem
 from rocars.messages import Message
 from rocars.threads import name_thread
 from rocars.topics import MAX_PACKET_BYTES
@@ -77,23 +77,20 @@ _NAME_MISMATCH = (62, 64)
 
 
 def tls_failure(err: BaseException) -> str:
-    """Why a TLS connection to the broker failed, for an engineer reading the log."""
+    """Why a TLS connection to the broker failed, and where to look."""
+    why = tls_problem(err, "the broker")
     if isinstance(err, ssl.SSLCertVerificationError):
-        # "certificate has expired", "unable to get local issuer certificate",
-        # "IP address mismatch, certificate is not valid for '10.20.0.10'."
         where = (
             "the broker url's host must be one of its names: broker-config --tls-hosts"
             if err.verify_code in _NAME_MISMATCH
             else "the broker's certfile, or the CA in ROCARS_MQTT_CAFILE"
         )
-        return f"the broker's certificate is not trusted: {err.verify_message} ({where})"
+        return f"{why} ({where})"
     if isinstance(err, ssl.SSLError) and err.reason == "WRONG_VERSION_NUMBER":
-        return "the broker does not speak TLS on this port (a plain listener: mqtt://)"
+        return f"{why} (a plain listener: mqtt://)"
     if isinstance(err, (ConnectionResetError, ssl.SSLEOFError)):
-        return "the broker hung up in the TLS handshake (a plain listener? then mqtt://)"
-    if isinstance(err, TimeoutError):
-        return "the broker did not finish the TLS handshake in time"
-    return f"the TLS handshake failed: {err}"
+        return f"{why} (a plain listener? then mqtt://)"
+    return why
 
 
 def topic_matches(topic_filter: str, topic: str) -> bool:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from rocars.config import tls_problem
 from rocars.errors import RocarsError
 from rocars.models import (
     Bundle,
@@ -81,18 +82,18 @@ def malformed_answer(call: str, what: str, status: int = 200) -> ApiError:
 
 
 def tls_refusal(err: BaseException) -> str:
-    """Why TLS refused the server, if it did ("" otherwise): its certificate is not
-    trusted (expired, another CA, another name) or it does not speak TLS there."""
+    """Why TLS refused the server while connecting, if it did ("" otherwise): its
+    certificate is not trusted (expired, another CA, another name), it does not speak
+    TLS there. A TLS error after the connection was made is not a refusal."""
     seen: BaseException | None = err
+    connecting = False
     for _ in range(8):  # ApiError <- httpx <- httpcore <- ssl
         if seen is None:
             break
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return f"TLS: the server's certificate is not trusted: {seen.verify_message}"
-        if isinstance(seen, ssl.SSLError):
-            if seen.reason == "WRONG_VERSION_NUMBER":
-                return "TLS: the server does not speak TLS there (plain http://?)"
-            return f"TLS: the handshake failed: {seen}"
+        connecting = connecting or isinstance(seen, httpx.ConnectError)
+        if isinstance(seen, ssl.SSLError) and connecting:
+            why = f"TLS: {tls_problem(seen)}"
+            return f"{why} (plain http://?)" if seen.reason == "WRONG_VERSION_NUMBER" else why
         seen = seen.__cause__ or seen.__context__
     return ""
 

@@ -186,3 +186,19 @@ def http_verify(url: str, cafile: str, what: str) -> ssl.SSLContext | bool:
             raise ConfigError(f"a CA file for {what}, but {url} is not https://", key="bad_url")
         return True
     return tls_client_context(cafile, f"{what}'s", "cafile")
+
+
+def tls_problem(err: BaseException, server: str = "the server") -> str:
+    """Why a TLS handshake with ``server`` failed (``err``: what the handshake raised),
+    for an engineer reading the log; callers add where to look."""
+    if isinstance(err, ssl.SSLCertVerificationError):
+        # "certificate has expired", "unable to get local issuer certificate",
+        # "IP address mismatch, certificate is not valid for '10.20.0.10'."
+        return f"{server}'s certificate is not trusted: {err.verify_message}"
+    if isinstance(err, ssl.SSLError) and err.reason == "WRONG_VERSION_NUMBER":
+        return f"{server} does not speak TLS on this port"
+    if isinstance(err, (ConnectionResetError, ssl.SSLEOFError)):
+        return f"{server} hung up in the TLS handshake"
+    if isinstance(err, TimeoutError):
+        return f"{server} did not finish the TLS handshake in time"
+    return f"the TLS handshake failed: {err}"

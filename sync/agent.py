@@ -24,7 +24,7 @@ from fastapi import APIRouter
 
 from rocars.broker import EmbeddedBroker, free_port
 from rocars.bus import Bus, Will
-from rocars.config import http_verify, secret
+from rocars.config import http_verify, is_loopback, secret
 from rocars.errors import BadPayload
 from rocars.messages import DeviceStatus, SyncStatus, parse
 from rocars.threads import start_in_background
@@ -38,7 +38,7 @@ from rocars.topics import (
     sync_status_topic,
 )
 from sync.api import ApiServer, ServerTls, create_api
-from sync.config import SyncConfig
+from sync.config import ApiConfig, SyncConfig
 from sync.controller import LaneController
 from sync.errors import OutboxError, ReplicaError, SyncError
 from sync.lane import SYNC_CLOCK_SKEW
@@ -79,6 +79,19 @@ RouterFactory = Callable[["SyncAgent"], APIRouter]
 #: (``pull_interval_s`` and ``central.timeout_s``, taken to be this shard's): a second for
 #: it to record what it found and one for this shard to read it (``_central_loop``).
 LOST_HOLD_MARGIN_S = 2.0
+
+
+def kiosk_calls_refused(api: ApiConfig) -> str:
+    """Why the kiosks' calls are not served ("": they are, or are not asked for): they
+    carry drivers' passwords and codes, and would be served in clear on a network
+    address."""
+    if not api.kiosk or api.tls_cert is not None or api.plain_http or is_loopback(api.host):
+        return ""
+    return (
+        f"kiosks' calls not served: they would cross the LAN in clear on {api.host} "
+        "(drivers' passwords and codes): give [api] tls_cert and tls_key (broker-config "
+        "--tls-hosts writes api.crt and api.key), or plain_http = true"
+    )
 
 
 def kiosk_router(agent: SyncAgent) -> APIRouter:
@@ -160,6 +173,10 @@ class SyncAgent:
         self.broker: EmbeddedBroker | None = None
         self.broker_url = config.bus.url
         self.api: ApiServer | None = None
+        #: why the local API (or the kiosks' calls on it) is not served ("": it is)
+        self.api_problem = ""
+        #: its TLS files did not load at the last try: the status loop tries again
+        self._api_retry = False
         self.bus: Bus | None = None
         self._stopped = False
         self._bundles_cache: tuple[float, int] = (0.0, 0)
@@ -191,12 +208,9 @@ class SyncAgent:
         if sys.getswitchinterval() > GIL_SWITCH_INTERVAL_S:
             sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         site_secret = self._site_secret or secret("site_secret").encode()
-        # TLS files that do not load stop the start before anything runs
+        # a CA file that does not load stops the start before anything runs
         cafile = str(config.central.cafile or "")
         central_verify = http_verify(config.central.url, cafile, "the centre")
-        tls = None
-        if config.api.enabled and config.api.tls_cert and config.api.tls_key:
-            tls = ServerTls(config.api.tls_cert, config.api.tls_key)
         config.data_dir.mkdir(parents=True, exist_ok=True)
         if not self.broker_url:
             self.broker = EmbeddedBroker()
@@ -300,19 +314,7 @@ class SyncAgent:
             )
             start_in_background(worker.thread, config.background_batch)
         if config.api.enabled:
-            port = config.api.port or free_port(config.api.host)
-            factories = list(self._extra_routers)
-            if config.api.kiosk:
-                factories.insert(0, kiosk_router)
-            routers = [r if isinstance(r, APIRouter) else r(self) for r in factories]
-            self.api = ApiServer(
-                create_api(self, routers),
-                config.api.host,
-                port,
-                background_batch=config.background_batch,
-                tls=tls,
-            )
-            self.api.start()
+            self._start_api()
         # what start-up made lives as long as the agent: out of the collector's way, so a
         # full collection scans only what came after (measured: 45-65 ms -> under 1 ms)
         gc.collect()
@@ -357,6 +359,43 @@ class SyncAgent:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def _start_api(self) -> None:
+        """Serve the local API, if it can be served as configured; otherwise say why
+        (``api_problem``) and leave it to the status loop to try again: the lanes never
+        wait for the kiosks' API. TLS files that do not load (yet: a renewal half done,
+        a key the agent's user cannot read) keep it down; the kiosks' calls are not
+        served in clear on a network address unless ``plain_http`` says so (an old
+        config after an upgrade: health and metrics are served, the kiosks' calls not)."""
+        api = self.config.api
+        tls = None
+        if api.tls_cert is not None and api.tls_key is not None:
+            try:
+                tls = ServerTls(api.tls_cert, api.tls_key)
+            except SyncError as err:
+                problem = f"local API not served: {err} (tried again every status beat)"
+                if problem != self.api_problem:
+                    logger.error("%s", problem)
+                self.api_problem = problem
+                self._api_retry = True
+                return
+        self._api_retry = False
+        factories = list(self._extra_routers)
+        refused = kiosk_calls_refused(api)
+        if refused:
+            logger.error("%s", refused)
+        elif api.kiosk:
+            factories.insert(0, kiosk_router)
+        self.api_problem = refused
+        routers = [r if isinstance(r, APIRouter) else r(self) for r in factories]
+        self.api = ApiServer(
+            create_api(self, routers),
+            api.host,
+            api.port or free_port(api.host),
+            background_batch=self.config.background_batch,
+            tls=tls,
+        )
+        self.api.start()
 
     @property
     def api_url(self) -> str | None:
@@ -432,6 +471,8 @@ class SyncAgent:
         if self.bus is not None and not self.bus.connected.is_set():
             why = self.bus.problem  # a refusal, a TLS certificate, a scheme: rocars.bus
             out.append(f"broker not connected: {why}" if why else "broker not connected")
+        if self.api_problem:
+            out.append(self.api_problem)
         if self.api is not None and self.api.tls is not None:
             out.extend(self.api.tls.problems(self._clock()))
         unclaimed = self.unclaimed_lanes()
@@ -574,6 +615,8 @@ class SyncAgent:
         while not stop.is_set():
             if self.api is not None and self.api.tls is not None:
                 self.api.tls.refresh()  # a renewed certificate: two stat() calls a beat
+            elif self._api_retry:
+                self._start_api()  # its TLS files did not load: they may now
             self.publish_status()
             stop.wait(self.config.status_interval_s)
 

@@ -146,9 +146,13 @@ class ServerTls:
         self.key = key
         #: why the files as they are now were not taken up ("": they were)
         self.problem = ""
+        #: the files as they were when the served pair was read (changed while being
+        #: read: the next ``refresh`` reads them again)
         self._stamp = self._files()
         #: what uvicorn serves with: it hands each handshake ``_newest``
         self.context, self.end, self.names = self._load()
+        if self._files() != self._stamp:
+            self._stamp = None
         self.context.sni_callback = self._choose
         self._newest = self.context
 
@@ -181,19 +185,25 @@ class ServerTls:
             conn.context = newest
 
     def refresh(self) -> bool:
-        """Take the files up if they changed since last looked at; True if taken up."""
+        """Take the files up if they changed since they were last taken up; True if taken
+        up now. Files that do not load (a pair half renamed in, a key its user cannot
+        read yet) are tried again at every call until they do; the reason is logged once."""
         stamp = self._files()
         if stamp == self._stamp:
             return False
-        self._stamp = stamp  # a pair half renamed in changes again when it is whole
         try:
             context, end, names = self._load()
         except SyncError as err:
-            self.problem = f"{err} (the certificate before is still served)"
-            logger.warning("%s", self.problem)
+            problem = f"{err} (the certificate before is still served)"
+            if problem != self.problem:
+                logger.warning("%s", problem)
+            self.problem = problem
             return False
-        self._newest, self.end, self.names = context, end, names
-        self.problem = ""
+        if self._files() != stamp:
+            return False  # changed while being read: the next call takes the pair up whole
+        self.problem, self.end, self.names = "", end, names
+        self._newest = context
+        self._stamp = stamp
         logger.info(
             "local API: new certificate taken up (%s, ends %s)",
             ", ".join(self.names),
@@ -234,6 +244,9 @@ class ApiServer:
         self.host = host
         self.port = port
         self.tls = tls
+        options: dict[str, Any] = {}
+        if tls is not None:
+            options["ssl_context_factory"] = lambda _config, _default: tls.context
         config = uvicorn.Config(
             app,
             host=host,
@@ -242,7 +255,7 @@ class ApiServer:
             access_log=False,
             lifespan="off",
             timeout_keep_alive=SERVER_KEEPALIVE_S,
-            ssl_context_factory=None if tls is None else (lambda _config, _default: tls.context),
+            **options,
         )
         self._server = uvicorn.Server(config)
         self._background_batch = background_batch  # its worker threads inherit it

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from rocars.client import DEFAULT_TIMEOUT_S
-from rocars.config import BusConfig, ServiceConfig, SiteConfig, is_loopback, secret
+from rocars.config import BusConfig, ServiceConfig, SiteConfig, secret
 from rocars.errors import InvalidIdentifier
 from rocars.ids import Lane, validate_shard
 
@@ -20,6 +20,9 @@ DEFAULT_FLUSH_INTERVAL_S = 0.1
 MAX_FLUSH_INTERVAL_S = 1.0
 
 T = TypeVar("T")
+
+#: a file that may be left out; "" (TOML has no null) leaves it out, not the folder "."
+OptionalPath = Annotated[Path | None, BeforeValidator(lambda v: None if v == "" else v)]
 
 
 def shard_blocks(lanes: list[T], shards: int) -> list[list[T]]:
@@ -81,18 +84,13 @@ class CentralConfig(_Section):
     timeout_s: float = Field(
         default=DEFAULT_TIMEOUT_S, gt=0.0, le=120.0, description="HTTP timeout, seconds"
     )
-    cafile: Path | None = Field(
+    cafile: OptionalPath = Field(
         default=None,
         description=(
             "with an https:// url: the CA (PEM) the centre's certificate is checked "
             "against, instead of the system's (a private PKI, a proxy that inspects TLS)"
         ),
     )
-
-    @field_validator("cafile", mode="before")
-    @classmethod
-    def _unset(cls, value: object) -> object:
-        return None if value == "" else value
 
     def token(self) -> str:
         """The control point's bearer token (a demo default when none is set)."""
@@ -107,40 +105,29 @@ class ApiConfig(_Section):
     kiosk: bool = Field(default=True, description="serve the kiosks' calls under /v1")
     host: str = Field(default="127.0.0.1", max_length=255, description="listen address")
     port: int = Field(default=8710, ge=0, le=65535, description="listen port (0: any free)")
-    tls_cert: Path | None = Field(
+    tls_cert: OptionalPath = Field(
         default=None,
         description=(
             "serve HTTPS with this certificate (PEM, chain after it): broker-config's "
             "api.crt. Taken up again within seconds when the file changes"
         ),
     )
-    tls_key: Path | None = Field(
+    tls_key: OptionalPath = Field(
         default=None, description="its private key (PEM, unencrypted): broker-config's api.key"
     )
     plain_http: bool = Field(
         default=False,
         description=(
             "serve the kiosks' calls over plain HTTP on a network address: drivers' "
-            "passwords and codes then cross the LAN in clear (a lab only)"
+            "passwords and codes then cross the LAN in clear (a lab only). Without it, "
+            "and without tls_cert, only health, metrics and records are served there"
         ),
     )
-
-    @field_validator("tls_cert", "tls_key", mode="before")
-    @classmethod
-    def _unset(cls, value: object) -> object:
-        return None if value == "" else value  # tls_cert = "": no TLS, not the folder "."
 
     @model_validator(mode="after")
     def _tls(self) -> ApiConfig:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together")
-        if self.enabled and self.kiosk and self.tls_cert is None and not self.plain_http:
-            if not is_loopback(self.host):
-                raise ValueError(
-                    f"the kiosks' calls (drivers' passwords and codes) would be served in "
-                    f"clear on {self.host}: give tls_cert and tls_key (broker-config "
-                    "--tls-hosts writes api.crt and api.key), or plain_http = true"
-                )
         return self
 
 

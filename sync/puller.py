@@ -84,7 +84,8 @@ class CentralLink:
         After ``mark_lost``, a record of "up" made before that finding is older news and
         is not taken, until the finding's hold has passed, or the pulling shard's puller
         has had an answer since (``confirmed_at``: the replica's ``last_sync_at``, which
-        it writes at each answer, while the record changes only with the state).
+        it writes at each answer that finds the replica caught up, while the record changes
+        only with the state).
         """
         with self._lock:
             if self._lost is not None:

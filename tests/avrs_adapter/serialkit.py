@@ -163,7 +163,7 @@ class Rfc2217Server:
     first (1 baud rate, 2-4 line settings, 5 control, 12 purge). Everything runs on two
     threads that stop at ``close`` or after ``lifetime`` seconds at the latest."""
 
-    def __init__(self, device: str, *, lifetime: float = 30.0) -> None:
+    def __init__(self, device: str, *, lifetime: float = 120.0) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.listener.settimeout(_POLL)
         try:

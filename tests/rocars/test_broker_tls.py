@@ -264,6 +264,7 @@ def test_cli_refuses_an_expired_certificate_and_writes_nothing(
     args += ["--tls-cert", str(_pem(tmp_path / "s.pem", old.cert))]
     args += ["--tls-key", str(_pem(tmp_path / "s.key", old.key))]
     args += ["--tls-ca", str(_pem(tmp_path / "r.pem", root.cert))]
+    args += ["--run-as", getpass.getuser(), "--agent-user", getpass.getuser()]
     assert main(args) == 2
     assert "the server certificate expired on" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()

@@ -75,11 +75,16 @@ def test_the_calling_thread_alone() -> None:
 
 
 def test_a_thread_that_is_gone_is_no_error() -> None:
-    thread = threading.Thread(target=lambda: None)
-    thread.start()
-    thread.join(5)
-    assert thread.native_id is not None
-    assert batch_thread(thread.native_id) is False
+    for _ in range(10):  # its id may be taken by a new thread meanwhile: another try
+        thread = threading.Thread(target=lambda: None)
+        thread.start()
+        thread.join(5)
+        assert thread.native_id is not None
+        if Path(f"/proc/{thread.native_id}").exists():
+            continue
+        assert batch_thread(thread.native_id) is False
+        return
+    pytest.skip("every ended thread's id was taken again at once")
 
 
 def test_a_real_time_thread_is_left_where_it_is() -> None:

@@ -34,12 +34,13 @@ from rocars.client import ApiError
 from rocars.config import tls_client_context
 from rocars.errors import RocarsError
 from rocars.ids import ControlPoint
-from sync import cli as sync_cli
-from sync.agent import SyncAgent
+from rocars.messages import InstructionCode
+from sync import api as sync_api
+from sync.agent import SyncAgent, kiosk_calls_refused
 from sync.api import ServerTls
 from sync.config import ApiConfig
 from tests.fixtures.asgi import proxy_page, serving
-from tests.sync.agentkit import agent_config, started_agent, wait_for
+from tests.sync.agentkit import Watcher, agent_config, started_agent, wait_for
 
 HOSTS = ["127.0.0.1", "localhost"]
 NOW = dt.datetime.now(dt.UTC)
@@ -136,19 +137,20 @@ def test_the_sites_own_certificate_serves_the_local_api_too(tmp_path: Path) -> N
 
 
 def test_the_kiosks_calls_are_not_served_in_clear_on_a_network_address() -> None:
-    with pytest.raises(ValidationError, match="served in clear on 10.20.0.10"):
-        ApiConfig(host="10.20.0.10")
+    """Decided when the API starts, not when the config is read: a config of before
+    TLS (host on the LAN, no certificate) still starts the lanes, and serves health and
+    metrics there, but not the kiosks' calls."""
+    refused = kiosk_calls_refused(ApiConfig(host="10.20.0.10"))
+    assert refused.startswith("kiosks' calls not served: they would cross the LAN in clear")
+    assert not kiosk_calls_refused(ApiConfig(host="10.20.0.10", plain_http=True))  # a lab
+    assert not kiosk_calls_refused(ApiConfig(host="10.20.0.10", kiosk=False))  # health only
+    for loopback in ("127.0.0.1", "::1", "localhost"):
+        assert not kiosk_calls_refused(ApiConfig(host=loopback))
+    tls = {"tls_cert": "/etc/rocars/broker/api.crt", "tls_key": "/etc/rocars/broker/api.key"}
+    assert not kiosk_calls_refused(ApiConfig.model_validate({"host": "0.0.0.0", **tls}))
     with pytest.raises(ValidationError, match="tls_cert and tls_key go together"):
         ApiConfig(tls_cert=Path("/etc/rocars/broker/api.crt"))
-    ApiConfig(host="10.20.0.10", plain_http=True)  # a lab, said out loud
-    ApiConfig(host="10.20.0.10", kiosk=False)  # health and metrics only
-    ApiConfig(host="::1")
-    ApiConfig(host="localhost")
-    ApiConfig(
-        host="0.0.0.0",
-        tls_cert=Path("/etc/rocars/broker/api.crt"),
-        tls_key=Path("/etc/rocars/broker/api.key"),
-    )
+    assert ApiConfig.model_validate({"tls_cert": "", "tls_key": ""}).tls_cert is None
 
 
 # -- served ---------------------------------------------------------------------------
@@ -209,7 +211,7 @@ def test_a_kiosk_told_https_for_a_plain_local_api_says_so(
             with caplog.at_level(logging.WARNING), pytest.raises(ApiError) as refused:
                 kiosk.query_cargo(CCRN)
     assert refused.value.key == "central_unreachable"
-    assert "TLS: the server does not speak TLS there (plain http://?)" in caplog.text
+    assert "TLS: the server does not speak TLS on this port (plain http://?)" in caplog.text
 
 
 def test_an_expired_certificate_still_starts_the_lanes_and_health_says_why(
@@ -280,20 +282,61 @@ def test_a_renewed_certificate_is_taken_up_without_a_restart(
         agent.stop()
 
 
-def test_files_that_do_not_load_stop_the_agent_at_start_with_the_reason(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_files_that_do_not_load_keep_the_api_down_not_the_lanes(
+    embedded_broker: EmbeddedBroker, central: CentralProcess, tmp_path: Path
 ) -> None:
+    """A key that is not the certificate's (or not there, or not readable by the agent's
+    user): the agent starts and its lanes clear trucks, the API is not served, the
+    status says why; once the files load (at the next status beat) it is served."""
     tls = _site(tmp_path / "tls")
-    with pytest.raises(RocarsError, match="is not the key of the certificate"):
-        ServerTls(tls / API_CERT, tls / brokertls.CA_KEY)
-    (tmp_path / "sync.toml").write_text(
-        f'[api]\nport = 0\ntls_cert = "{tls / API_CERT}"\ntls_key = "{tmp_path / "missing.key"}"\n'
-    )
-    argv = ["--config", str(tmp_path / "sync.toml"), "--data", str(tmp_path / "data")]
-    assert sync_cli.main(argv) == 1
-    err = capsys.readouterr().err
-    assert "cannot start: local API TLS: cannot read" in err
-    assert "missing.key" in err
+    good_key = (tls / API_KEY).read_bytes()
+    (tls / API_KEY).write_bytes((tls / brokertls.CA_KEY).read_bytes())  # another key
+    agent = started_agent(_tls_config(tmp_path, embedded_broker.url, central.url, tls))
+    watcher = Watcher(embedded_broker.url)
+    try:
+        assert agent.api is None
+        assert "local API not served: local API TLS:" in agent.status().detail
+        assert "is not the key of the certificate" in agent.api_problem
+        watcher.plate("L02", "ZZ1", confidence=0.1)  # a lane answers all the same
+        watcher.expect("L02", InstructionCode.STOP_SEE_OFFICER, vrn="ZZ1")
+        brokertls._write(tls / API_KEY, good_key, 0o600)
+        assert wait_for(lambda: agent.api is not None, 10)
+        assert agent.api_problem == ""
+        assert agent.api is not None
+        assert _served_cert(agent.api.port, tls / CA_CERT) == _file_cert(tls / API_CERT)
+    finally:
+        watcher.close()
+        agent.stop()
+
+
+def test_a_pair_that_could_not_be_read_is_tried_again_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A renewed key renamed in before it was given to the agent's user: the first try
+    fails, the files do not change again (a chown leaves their stamp as it was), and
+    the next try must still take them up."""
+    tls = _site(tmp_path / "tls", now=NOW - dt.timedelta(days=100))
+    served = ServerTls(tls / API_CERT, tls / API_KEY)
+    _site(tls)  # no change: still good
+    (tls / API_CERT).unlink()
+    (tls / API_KEY).unlink()
+    _site(tls)  # a new pair
+    real = sync_api.load_server_pair
+    calls = []
+
+    def unreadable_once(cert: Path, key: Path) -> Any:
+        calls.append(key)
+        if len(calls) == 1:
+            raise brokertls.TlsFilesError(f"cannot read {key}: Permission denied")
+        return real(cert, key)
+
+    monkeypatch.setattr(sync_api, "load_server_pair", unreadable_once)
+    assert not served.refresh()
+    assert "Permission denied (the certificate before is still served)" in served.problem
+    assert served.refresh()  # the same files: taken up now
+    assert served.problem == ""
+    assert served.end == _file_cert(tls / API_CERT).not_valid_after_utc
+    assert served._newest.minimum_version == ssl.TLSVersion.TLSv1_2
 
 
 def test_the_kiosk_command_refuses_a_ca_file_it_cannot_use(
@@ -305,12 +348,10 @@ def test_the_kiosk_command_refuses_a_ca_file_it_cannot_use(
     ca = str(_site(tmp_path / "tls") / CA_CERT)
     assert kiosk_cli.main([*base, "--api", "http://127.0.0.1:1", "--cafile", ca]) == 2
     assert "is not https://" in capsys.readouterr().err
-
-
-def test_the_server_speaks_tls_1_2_or_later(tmp_path: Path) -> None:
-    tls = _site(tmp_path / "tls")
-    context = ServerTls(tls / API_CERT, tls / API_KEY).context
-    assert context.minimum_version == ssl.TLSVersion.TLSv1_2
+    # plain http to another machine: refused, unless said out loud (nothing is sent)
+    assert kiosk_cli.main([*base, "--api", "http://10.20.0.10:8710"]) == 2
+    assert "drivers' passwords and codes would cross the LAN in clear" in capsys.readouterr().err
+    assert kiosk_cli.main([*base, "--api", "http://10.20.0.10:8710", "--plain-http"]) == 0
 
 
 # -- the agent's calls to the centre over HTTPS ----------------------------------------
