@@ -73,20 +73,29 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 < args.idle_warn < args.idle_reset:
         print("rocars-edge kiosk: need 0 < --idle-warn < --idle-reset", file=sys.stderr)
         return 2
-    api = urlsplit(args.api)
-    if api.scheme == "http" and not is_loopback(api.hostname or "") and not args.plain_http:
-        print(
-            f"rocars-edge kiosk: the local API {args.api} is plain http on another machine: "
-            "drivers' passwords and codes would cross the LAN in clear. Use https:// with "
-            "ROCARS_LOCAL_API_CAFILE (docs/operations.md, Kiosks), or --plain-http",
-            file=sys.stderr,
-        )
-        return 2
+    api = urlsplit(args.api)  # a url without a host: KioskClient says what is wrong
+    if api.scheme == "http" and api.hostname and not is_loopback(api.hostname):
+        if not args.plain_http:
+            print(
+                f"rocars-edge kiosk: the local API {args.api} is plain http on another "
+                "machine: drivers' passwords and codes would cross the LAN in clear. Use "
+                "https:// with ROCARS_LOCAL_API_CAFILE (docs/operations.md, Kiosks), or "
+                "--plain-http",
+                file=sys.stderr,
+            )
+            return 2
     try:
         client = KioskClient(args.api, cafile=args.cafile)
     except RocarsError as err:
         print(f"rocars-edge kiosk: {err}", file=sys.stderr)
         return 2
+    try:
+        return _run(args, client)
+    finally:
+        client.close()
+
+
+def _run(args: argparse.Namespace, client: KioskClient) -> int:
     # Qt only now: `rocars-edge kiosk --help` works without a display.
     from kiosk.flows import Kiosk
     from kiosk.qt_app import CATALOGUE, KIOSK_SIZE, KioskWindow
@@ -100,7 +109,6 @@ def main(argv: list[str] | None = None) -> int:
         translations = Translations([CATALOGUE], DEFAULT_LANGUAGE)
     except UiError as err:
         print(f"rocars-edge kiosk: {err}", file=sys.stderr)
-        client.close()
         return 1
     print_dir = args.print_dir or Path(tempfile.mkdtemp(prefix="rocars-kiosk-print-"))
     model = Kiosk(
@@ -115,14 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         app.processEvents()
         print(f"kiosk built: {len(window.screens)} screens, API {args.api}")
         window.close()
-        client.close()
         return 0
     if args.fullscreen:
         window.showFullScreen()
     else:
         window.show()
     logger.info("kiosk up: API %s, media %s, receipts to %s", args.api, args.media, print_dir)
-    try:
-        return int(app.exec())
-    finally:
-        client.close()
+    return int(app.exec())

@@ -233,7 +233,7 @@ def load_server_pair(cert: Path, key: Path) -> list[x509.Certificate]:
     chain, private = _load_certs(cert), _load_key(key)
     try:
         same = _same_key(chain[0], private)
-    except UnsupportedAlgorithm as err:
+    except (UnsupportedAlgorithm, ValueError) as err:
         raise TlsFilesError(f"the certificate in {cert} has a key of no known kind") from err
     if not same:
         raise TlsFilesError(f"{key} is not the key of the certificate in {cert}")
@@ -346,9 +346,9 @@ def _load_key(path: Path) -> PrivateKeyTypes:
         return serialization.load_pem_private_key(path.read_bytes(), password=None)
     except OSError as err:
         raise TlsFilesError(f"cannot read {path}: {err.strerror}") from err
-    except (ValueError, TypeError) as err:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as err:
         # the error names the file, never its bytes
-        raise TlsFilesError(f"{path} holds no unencrypted PEM private key") from err
+        raise TlsFilesError(f"{path} holds no unencrypted PEM private key we can use") from err
 
 
 def _key_pem(key: PrivateKeyTypes) -> bytes:

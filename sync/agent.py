@@ -45,7 +45,7 @@ from sync.lane import SYNC_CLOCK_SKEW
 from sync.local_api import build_router
 from sync.metrics import Metrics
 from sync.outbox import Outbox, StoredRecord
-from sync.puller import CentralClient, CentralLink, LinkState, Puller
+from sync.puller import Backoff, CentralClient, CentralLink, LinkState, Puller
 from sync.replica import Replica
 from sync.uploader import Uploader
 
@@ -79,6 +79,11 @@ RouterFactory = Callable[["SyncAgent"], APIRouter]
 #: (``pull_interval_s`` and ``central.timeout_s``, taken to be this shard's): a second for
 #: it to record what it found and one for this shard to read it (``_central_loop``).
 LOST_HOLD_MARGIN_S = 2.0
+#: how often the local API's certificate files are looked at (and a failed start tried
+#: again)
+API_UPKEEP_S = 1.0
+#: the longest between two tries to start it (each builds the app: tens of ms of GIL)
+API_RETRY_MAX_S = 30.0
 
 
 def kiosk_calls_refused(api: ApiConfig) -> str:
@@ -175,8 +180,9 @@ class SyncAgent:
         self.api: ApiServer | None = None
         #: why the local API (or the kiosks' calls on it) is not served ("": it is)
         self.api_problem = ""
-        #: its TLS files did not load at the last try: the status loop tries again
-        self._api_retry = False
+        #: its start failed (its TLS files, its port): when the upkeep worker tries again
+        self._api_retry: float | None = None
+        self._api_backoff = Backoff(API_UPKEEP_S, API_RETRY_MAX_S)
         self.bus: Bus | None = None
         self._stopped = False
         self._bundles_cache: tuple[float, int] = (0.0, 0)
@@ -304,6 +310,7 @@ class SyncAgent:
             Worker("uploader", self.uploader.run),
             Worker("lanes", self.controller.run),
             Worker("status", self._status_loop),
+            *([Worker("api-upkeep", self._api_loop)] if config.api.enabled else []),
         ]
         for worker in self.workers:
             worker.thread = threading.Thread(
@@ -362,40 +369,48 @@ class SyncAgent:
 
     def _start_api(self) -> None:
         """Serve the local API, if it can be served as configured; otherwise say why
-        (``api_problem``) and leave it to the status loop to try again: the lanes never
-        wait for the kiosks' API. TLS files that do not load (yet: a renewal half done,
+        (``api_problem``) and leave it to the upkeep worker to try again (backing off to
+        every ``API_RETRY_MAX_S``): the lanes never wait for the kiosks' API, not for its
+        certificate, not for its port. TLS files that do not load (yet: a renewal half done,
         a key the agent's user cannot read) keep it down; the kiosks' calls are not
         served in clear on a network address unless ``plain_http`` says so (an old
         config after an upgrade: health and metrics are served, the kiosks' calls not)."""
         api = self.config.api
-        tls = None
-        if api.tls_cert is not None and api.tls_key is not None:
-            try:
+        if self.stop_event.is_set():
+            return
+        try:
+            tls = None
+            if api.tls_cert is not None and api.tls_key is not None:
                 tls = ServerTls(api.tls_cert, api.tls_key)
-            except SyncError as err:
-                problem = f"local API not served: {err} (tried again every status beat)"
-                if problem != self.api_problem:
-                    logger.error("%s", problem)
-                self.api_problem = problem
-                self._api_retry = True
-                return
-        self._api_retry = False
+            server = self._api_server(tls)
+            server.start()
+        except SyncError as err:
+            problem = f"local API not served: {err} (tried again)"
+            if problem != self.api_problem:
+                logger.error("%s", problem)
+            self.api_problem = problem
+            self._api_retry = time.monotonic() + self._api_backoff.next_delay()
+            return
+        self._api_retry = None
+        self.api = server
+        self.api_problem = kiosk_calls_refused(api)
+
+    def _api_server(self, tls: ServerTls | None) -> ApiServer:
+        api = self.config.api
         factories = list(self._extra_routers)
         refused = kiosk_calls_refused(api)
         if refused:
             logger.error("%s", refused)
         elif api.kiosk:
             factories.insert(0, kiosk_router)
-        self.api_problem = refused
         routers = [r if isinstance(r, APIRouter) else r(self) for r in factories]
-        self.api = ApiServer(
+        return ApiServer(
             create_api(self, routers),
             api.host,
             api.port or free_port(api.host),
             background_batch=self.config.background_batch,
             tls=tls,
         )
-        self.api.start()
 
     @property
     def api_url(self) -> str | None:
@@ -613,12 +628,17 @@ class SyncAgent:
 
     def _status_loop(self, stop: threading.Event) -> None:
         while not stop.is_set():
-            if self.api is not None and self.api.tls is not None:
-                self.api.tls.refresh()  # a renewed certificate: two stat() calls a beat
-            elif self._api_retry:
-                self._start_api()  # its TLS files did not load: they may now
             self.publish_status()
             stop.wait(self.config.status_interval_s)
+
+    def _api_loop(self, stop: threading.Event) -> None:
+        """The local API's upkeep, off the heartbeat's thread (a start may take seconds):
+        a renewed certificate taken up, a start that failed tried again."""
+        while not stop.wait(API_UPKEEP_S):
+            if self.api is not None and self.api.tls is not None:
+                self.api.tls.refresh()  # two stat() calls when nothing changed
+            elif self._api_retry is not None and time.monotonic() >= self._api_retry:
+                self._start_api()
 
     def _central_loop(self, stop: threading.Event) -> None:
         """The centre's state between shards, through the replica they share: the pulling

@@ -171,7 +171,8 @@ class ServerTls:
             context.load_cert_chain(self.cert, self.key)
         except TlsFilesError as err:
             raise SyncError(f"local API TLS: {err}", key="api_tls") from err
-        except (OSError, ssl.SSLError) as err:
+        except Exception as err:  # noqa: BLE001 - OSError, ssl.SSLError, cryptography's
+            # whatever the files hold, it is a reason to tell, never a crash of the caller
             raise SyncError(
                 f"local API TLS: cannot load {self.cert} with {self.key}: {err}", key="api_tls"
             ) from err
@@ -190,6 +191,7 @@ class ServerTls:
         read yet) are tried again at every call until they do; the reason is logged once."""
         stamp = self._files()
         if stamp == self._stamp:
+            self.problem = ""  # back to the pair served (a file moved away and back)
             return False
         try:
             context, end, names = self._load()
@@ -259,11 +261,17 @@ class ApiServer:
         )
         self._server = uvicorn.Server(config)
         self._background_batch = background_batch  # its worker threads inherit it
-        self._thread = threading.Thread(target=self._server.run, name="sync-api", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="sync-api", daemon=True)
 
     @property
     def url(self) -> str:
         return f"{'http' if self.tls is None else 'https'}://{self.host}:{self.port}"
+
+    def _serve(self) -> None:
+        try:
+            self._server.run()
+        except SystemExit:
+            pass  # uvicorn could not serve (a port taken) and logged why; start() says so
 
     def start(self, timeout: float = 10.0) -> None:
         start_in_background(self._thread, self._background_batch)

@@ -96,7 +96,9 @@ def test_agent_clears_trucks_on_both_brokers(
         journal = health["outbox"]["journal"]
         assert journal["bytes"] > 0  # the lanes' READY, the truck's decisions
         assert journal["failures"] == 0
-        assert set(health["workers"]) == {"puller", "central", "uploader", "lanes", "status"}
+        assert set(health["workers"]) == {
+            "puller", "central", "uploader", "lanes", "status", "api-upkeep"
+        }  # fmt: skip
         metrics = httpx.get(f"{agent.api_url}/metrics", timeout=5).text
         assert 'rocars_sync_instructions_total{code="PROCEED"} 1' in metrics
         assert 'rocars_sync_plate_reads_total{lane="L01"}' in metrics

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 from pathlib import Path
 
@@ -143,4 +144,32 @@ def test_health_says_why_the_broker_is_not_connected(
             "(a plain listener? then mqtt://)"
         ) in health["problems"]
     finally:
+        agent.stop()
+
+
+def test_a_port_taken_keeps_the_api_down_not_the_lanes(
+    embedded_broker: EmbeddedBroker, central: CentralProcess, tmp_path: Path
+) -> None:
+    """Another process on the API's port: the agent starts and its lanes answer, the
+    status says why the API is not served, and it is served once the port is free."""
+    taken = socket.create_server(("127.0.0.1", 0))
+    port = taken.getsockname()[1]
+    config = agent_config(
+        tmp_path, embedded_broker.url, central.url, api={"host": "127.0.0.1", "port": port}
+    )
+    agent = started_agent(config)
+    watcher = Watcher(embedded_broker.url)
+    try:
+        assert agent.api is None
+        assert "local API not served: local API did not start on" in agent.status().detail
+        watcher.plate("L02", "ZZ1", confidence=0.1)
+        watcher.expect("L02", C.STOP_SEE_OFFICER, vrn="ZZ1")
+        taken.close()
+        assert wait_for(lambda: agent.api is not None, 40)  # its retries back off
+        assert agent.api_problem == ""
+        health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
+        assert not [p for p in health["problems"] if "local API" in p]
+    finally:
+        taken.close()
+        watcher.close()
         agent.stop()

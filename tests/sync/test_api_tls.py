@@ -300,7 +300,7 @@ def test_files_that_do_not_load_keep_the_api_down_not_the_lanes(
         watcher.plate("L02", "ZZ1", confidence=0.1)  # a lane answers all the same
         watcher.expect("L02", InstructionCode.STOP_SEE_OFFICER, vrn="ZZ1")
         brokertls._write(tls / API_KEY, good_key, 0o600)
-        assert wait_for(lambda: agent.api is not None, 10)
+        assert wait_for(lambda: agent.api is not None, 40)  # its retries back off
         assert agent.api_problem == ""
         assert agent.api is not None
         assert _served_cert(agent.api.port, tls / CA_CERT) == _file_cert(tls / API_CERT)
@@ -352,6 +352,8 @@ def test_the_kiosk_command_refuses_a_ca_file_it_cannot_use(
     assert kiosk_cli.main([*base, "--api", "http://10.20.0.10:8710"]) == 2
     assert "drivers' passwords and codes would cross the LAN in clear" in capsys.readouterr().err
     assert kiosk_cli.main([*base, "--api", "http://10.20.0.10:8710", "--plain-http"]) == 0
+    assert kiosk_cli.main([*base, "--api", "http:///v1"]) == 2  # no host: says so
+    assert "url must be http(s)://HOST:PORT" in capsys.readouterr().err
 
 
 # -- the agent's calls to the centre over HTTPS ----------------------------------------
@@ -407,3 +409,25 @@ def test_a_centre_the_agent_cannot_trust_is_down_and_says_why(
     )
     with pytest.raises(RocarsError, match="cannot use the centre's CA file /nonexistent"):
         SyncAgent(bad).start()
+
+
+#: a key on secp112r1, a curve OpenSSL reads and ``cryptography`` does not (made for this
+#: test with ``openssl ecparam -name secp112r1 -genkey``; it guards nothing)
+ODD_CURVE_KEY = """-----BEGIN EC PRIVATE KEY-----
+MD4CAQEEDkKVpcjSgrrcwGrcgjkqoAcGBSuBBAAGoSADHgAEbIhqgeyeUyi/Fx95
+x+uNdggTuuEhvNCOX4Buwg==
+-----END EC PRIVATE KEY-----
+"""
+
+
+def test_a_key_of_a_kind_nobody_uses_is_a_reason_not_a_crash(tmp_path: Path) -> None:
+    """cryptography's UnsupportedAlgorithm is not a ValueError: it escaped, stopping the
+    agent's start (or its heartbeat, on a renewal) instead of keeping the API down."""
+    tls = _site(tmp_path / "tls")
+    (tmp_path / "odd.key").write_text(ODD_CURVE_KEY)
+    with pytest.raises(RocarsError, match="holds no unencrypted PEM private key we can use"):
+        ServerTls(tls / API_CERT, tmp_path / "odd.key")
+    served = ServerTls(tls / API_CERT, tls / API_KEY)
+    brokertls._write(tls / API_KEY, ODD_CURVE_KEY.encode(), 0o600)
+    assert not served.refresh()
+    assert "we can use (the certificate before is still served)" in served.problem
