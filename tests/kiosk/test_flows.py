@@ -17,7 +17,7 @@ from kiosk.session import IdleClock, Secret
 from rocars.ids import ControlPoint, Direction
 from rocars.models import BundleStatus
 from sync.config import CentralConfig
-from tests.fixtures.asgi import proxy_page, serving
+from tests.fixtures.asgi import fixed_answer, proxy_page, serving
 from tests.kiosk.conftest import Backend, copy_cert
 from tests.kiosk.hang_up import HangUpCentre, local_api_before
 from ui_common.languages import Language
@@ -461,26 +461,10 @@ def test_a_request_that_does_not_validate_clears_the_code_and_the_pin(
     assert backend.api.client.get_bundle(ubr).status == BundleStatus.ACTIVE  # nothing was sent
 
 
-async def _empty_json(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """``{}`` with a 200 to every request: JSON, but of no call's shape."""
-    if scope["type"] != "http":
-        return
-    while (await receive()).get("more_body"):
-        pass
-    headers = [(b"content-type", b"application/json")]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": b"{}"})
-
-
-async def _server_error(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """A plain-text 500 to every request: what an exception in the agent answers."""
-    if scope["type"] != "http":
-        return
-    while (await receive()).get("more_body"):
-        pass
-    headers = [(b"content-type", b"text/plain")]
-    await send({"type": "http.response.start", "status": 500, "headers": headers})
-    await send({"type": "http.response.body", "body": b"Internal Server Error"})
+#: JSON, but of no call's shape
+_empty_json = fixed_answer(200, b"application/json", b"{}")
+#: what an exception in the agent answers
+_server_error = fixed_answer(500, b"text/plain", b"Internal Server Error")
 
 
 @pytest.mark.parametrize(
