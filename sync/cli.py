@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rocars-edge sync: cannot start: {err}", file=sys.stderr)
         agent.stop()
         return 1
-    print(f"sync agent running (api {agent.api_url}, broker {agent.broker_url})", flush=True)
+    api = agent.api_url or (f"not served yet: {agent.api_problem}" if config.api.enabled else "off")
+    print(f"sync agent running (api {api}, broker {agent.broker_url})", flush=True)
     while not stop.wait(1.0):
         pass
     agent.stop()

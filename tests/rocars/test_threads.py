@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -74,17 +75,22 @@ def test_the_calling_thread_alone() -> None:
     assert os.sched_getscheduler(0) == os.SCHED_OTHER
 
 
+def _wait_gone(thread: threading.Thread, timeout: float = 5.0) -> None:
+    """``join`` returns once the thread's Python part is done; the OS thread may still be
+    ending (its ``/proc/self/task`` entry there, writable) for a moment after."""
+    deadline = time.monotonic() + timeout
+    while Path(f"/proc/self/task/{thread.native_id}").exists():
+        assert time.monotonic() < deadline, "the thread did not end in the OS"
+        time.sleep(0.001)
+
+
 def test_a_thread_that_is_gone_is_no_error() -> None:
-    for _ in range(10):  # its id may be taken by a new thread meanwhile: another try
-        thread = threading.Thread(target=lambda: None)
-        thread.start()
-        thread.join(5)
-        assert thread.native_id is not None
-        if Path(f"/proc/{thread.native_id}").exists():
-            continue
-        assert batch_thread(thread.native_id) is False
-        return
-    pytest.skip("every ended thread's id was taken again at once")
+    thread = threading.Thread(target=lambda: None)
+    thread.start()
+    thread.join(5)
+    assert thread.native_id is not None
+    _wait_gone(thread)
+    assert batch_thread(thread.native_id) is False
 
 
 def test_a_real_time_thread_is_left_where_it_is() -> None:
@@ -135,4 +141,5 @@ def test_naming_a_thread_that_is_gone_or_never_started_is_no_error() -> None:
     gone = threading.Thread(target=lambda: None)
     gone.start()
     gone.join(5)
+    _wait_gone(gone)
     assert name_thread(gone) is False
