@@ -132,8 +132,8 @@ class ServerTls:
     """The local API's certificate and key, for the TLS context uvicorn serves with.
 
     Loaded at start (``SyncError`` if the files do not load, or the key is not the
-    certificate's: the agent does not start). An expired certificate still loads (the
-    kiosks refuse it; ``problems`` says so). ``refresh`` loads renewed files into a new
+    certificate's: the agent serves no API until they do). An expired certificate still
+    loads (the kiosks refuse it; ``problems`` says so). ``refresh`` loads renewed files into a new
     context, and each new connection is handed the newest (``sni_callback``, which
     OpenSSL calls at every handshake, with or without a name): no restart, so renewing
     it never stops the lanes, and no context in use is changed under a handshake on the
@@ -169,6 +169,7 @@ class ServerTls:
         try:
             leaf = load_server_pair(self.cert, self.key)[0]
             context.load_cert_chain(self.cert, self.key)
+            end, names = leaf.not_valid_after_utc, names_of(leaf)
         except TlsFilesError as err:
             raise SyncError(f"local API TLS: {err}", key="api_tls") from err
         except Exception as err:  # noqa: BLE001 - OSError, ssl.SSLError, cryptography's
@@ -176,7 +177,7 @@ class ServerTls:
             raise SyncError(
                 f"local API TLS: cannot load {self.cert} with {self.key}: {err}", key="api_tls"
             ) from err
-        return context, leaf.not_valid_after_utc, names_of(leaf)
+        return context, end, names
 
     def _choose(
         self, conn: ssl.SSLObject | ssl.SSLSocket, name: str | None, ctx: ssl.SSLContext
