@@ -37,7 +37,7 @@ from rocars.topics import (
     sync_status_filters,
     sync_status_topic,
 )
-from sync.api import ApiServer, ServerTls, create_api
+from sync.api import ApiServer, CertificateWatch, ServerTls, create_api
 from sync.config import ApiConfig, SyncConfig
 from sync.controller import LaneController
 from sync.errors import OutboxError, ReplicaError, SyncError
@@ -180,6 +180,14 @@ class SyncAgent:
         self.api: ApiServer | None = None
         #: why the local API (or the kiosks' calls on it) is not served ("": it is)
         self.api_problem = ""
+        self.broker_cert = None
+        if config.broker_certificate is not None:
+            self.broker_cert = CertificateWatch(
+                config.broker_certificate,
+                "broker certificate",
+                "every device refuses the broker, every display fails closed",
+                "re-run broker-config, then systemctl reload mosquitto",
+            )
         #: its start failed (its TLS files, its port): when the upkeep worker tries again
         self._api_retry: float | None = None
         self._api_backoff = Backoff(API_UPKEEP_S, API_RETRY_MAX_S)
@@ -490,6 +498,8 @@ class SyncAgent:
             out.append(self.api_problem)
         if self.api is not None and self.api.tls is not None:
             out.extend(self.api.tls.problems(self._clock()))
+        if self.broker_cert is not None:
+            out.extend(self.broker_cert.problems(self._clock()))
         unclaimed = self.unclaimed_lanes()
         if unclaimed:
             out.append(

@@ -23,7 +23,13 @@ from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import ValidationError
 
-from rocars.brokertls import RENEW_DAYS, TlsFilesError, load_server_pair, names_of
+from rocars.brokertls import (
+    RENEW_DAYS,
+    TlsFilesError,
+    certificate_end,
+    load_server_pair,
+    names_of,
+)
 from rocars.client import SERVER_KEEPALIVE_S
 from rocars.models import ClearanceRecord
 from rocars.threads import start_in_background
@@ -215,20 +221,54 @@ class ServerTls:
         return True
 
     def problems(self, now: dt.datetime) -> list[str]:
-        out: list[str] = []
-        if now >= self.end:
-            out.append(
-                f"local API certificate expired on {self.end:%Y-%m-%d %H:%M} UTC: kiosks "
-                "refuse it (re-run broker-config; taken up within seconds)"
-            )
-        elif now + dt.timedelta(days=RENEW_DAYS) >= self.end:
-            out.append(
-                f"local API certificate ends on {self.end:%Y-%m-%d}: re-run broker-config "
-                "(taken up within seconds)"
-            )
-        if self.problem:
-            out.append(self.problem)
-        return out
+        out = ending(
+            "local API certificate",
+            self.end,
+            now,
+            "kiosks refuse it",
+            "re-run broker-config; taken up within seconds",
+        )
+        return [*out, self.problem] if self.problem else out
+
+
+def ending(what: str, end: dt.datetime, now: dt.datetime, then: str, do: str) -> list[str]:
+    """What to say of a certificate that has ended (``then``: what that breaks) or ends
+    within ``RENEW_DAYS`` (``do``: what to do about it)."""
+    if now >= end:
+        return [f"{what} expired on {end:%Y-%m-%d %H:%M} UTC: {then} ({do})"]
+    if now + dt.timedelta(days=RENEW_DAYS) >= end:
+        return [f"{what} ends on {end:%Y-%m-%d}: {do}"]
+    return []
+
+
+class CertificateWatch:
+    """Another service's certificate file (the broker's ``server.crt``), its end read
+    again whenever the file changes: a broker whose certificate ends is refused by every
+    device at once, every display then failing closed, and only its end date, printed
+    by broker-config, said when."""
+
+    def __init__(self, path: Path, what: str, then: str, do: str) -> None:
+        self.path = path
+        self._say = (what, then, do)
+        self._stamp: tuple[int, int, int] | None = None
+        self._end: dt.datetime | None = None
+        self._error = ""
+
+    def problems(self, now: dt.datetime) -> list[str]:
+        try:
+            stat = os.stat(self.path)
+            stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        except OSError as err:
+            return [f"{self._say[0]} {self.path}: cannot read it: {err.strerror}"]
+        if stamp != self._stamp:
+            self._stamp = stamp
+            try:
+                self._end, self._error = certificate_end(self.path), ""
+            except TlsFilesError as err:
+                self._end, self._error = None, str(err)
+        if self._end is None:
+            return [f"{self._say[0]}: {self._error}"]
+        return ending(self._say[0], self._end, now, self._say[1], self._say[2])
 
 
 class ApiServer:

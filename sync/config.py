@@ -231,6 +231,14 @@ class SyncConfig(ServiceConfig):
         default=0.05, gt=0.0, le=5.0, description="lane timer resolution (timeouts, holds)"
     )
     api: ApiConfig = Field(default_factory=ApiConfig, description="local HTTP API")
+    broker_certificate: OptionalPath = Field(
+        default=None,
+        description=(
+            "the broker's TLS certificate (broker-config's server.crt): named in the "
+            "status and /health in its last 30 days, and once expired (every device "
+            "then refuses the broker)"
+        ),
+    )
 
     @field_validator("lanes")
     @classmethod

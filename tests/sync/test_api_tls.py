@@ -37,7 +37,7 @@ from rocars.ids import ControlPoint
 from rocars.messages import InstructionCode
 from sync import api as sync_api
 from sync.agent import SyncAgent, kiosk_calls_refused
-from sync.api import ServerTls
+from sync.api import CertificateWatch, ServerTls
 from sync.config import ApiConfig
 from tests.fixtures.asgi import proxy_page, serving
 from tests.sync.agentkit import Watcher, agent_config, started_agent, wait_for
@@ -431,3 +431,37 @@ def test_a_key_of_a_kind_nobody_uses_is_a_reason_not_a_crash(tmp_path: Path) -> 
     brokertls._write(tls / API_KEY, ODD_CURVE_KEY.encode(), 0o600)
     assert not served.refresh()
     assert "we can use (the certificate before is still served)" in served.problem
+
+
+def test_the_broker_certificate_near_its_end_is_named_until_renewed(
+    embedded_broker: EmbeddedBroker, central: CentralProcess, tmp_path: Path
+) -> None:
+    """Every device refuses a broker whose certificate has ended: the agent names it
+    in its last 30 days, and stops once broker-config has renewed it."""
+    broker = tmp_path / "broker"
+    site_tls(broker, "SBC", HOSTS, now=NOW - dt.timedelta(days=brokertls.SERVER_DAYS - 10))
+    end = _file_cert(broker / SERVER_CERT).not_valid_after_utc
+    config = agent_config(
+        tmp_path, embedded_broker.url, central.url, broker_certificate=str(broker / SERVER_CERT)
+    )
+    agent = started_agent(config)
+    try:
+        said = f"broker certificate ends on {end:%Y-%m-%d}: re-run broker-config"
+        assert any(p.startswith(said) for p in agent.problems()), agent.problems()
+        assert said in agent.status().detail
+        site_tls(broker, "SBC", HOSTS)  # the re-run: renewed
+        assert not [p for p in agent.problems() if "broker certificate" in p]
+        (broker / SERVER_CERT).write_text("not a certificate")
+        assert any("holds no PEM certificate" in p for p in agent.problems())
+        (broker / SERVER_CERT).unlink()
+        assert any("cannot read it" in p for p in agent.problems())
+    finally:
+        agent.stop()
+    expired = CertificateWatch(
+        tmp_path / "x.crt", "broker certificate", "devices refuse it", "renew"
+    )
+    site_tls(tmp_path / "old", "SBC", HOSTS, now=NOW - dt.timedelta(days=brokertls.SERVER_DAYS + 1))
+    (tmp_path / "x.crt").write_bytes((tmp_path / "old" / SERVER_CERT).read_bytes())
+    (problem,) = expired.problems(NOW)
+    assert problem.startswith("broker certificate expired on ")
+    assert problem.endswith("UTC: devices refuse it (renew)")
