@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 import httpx
@@ -80,24 +82,22 @@ class KioskClient(RocarsClient):
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         kwargs.setdefault("timeout", self.answer_timeout)
-        try:
-            return super()._call(method, path, **kwargs)
-        except ApiError as err:
-            taken = self._as_write(method, err)
-            if taken is err:
-                raise  # its cause kept (the transport error: NOT_SENT or not)
-            raise taken from err
+        return self._taking(method, partial(super()._call, method, path, **kwargs))
 
     def _answer(self, model: type[M], method: str, path: str, **kwargs: Any) -> M:
         return self._validated(model, self._call(method, path, **kwargs), method, path)
 
     def _validated(self, model: type[M], body: Any, method: str, call: str) -> M:
+        return self._taking(method, partial(validated, model, body, f"{method} {call}"))
+
+    def _taking(self, method: str, step: Callable[[], T]) -> T:
+        """``step()``, its ApiError as the caller is to take it (``_as_write``)."""
         try:
-            return validated(model, body, f"{method} {call}")
+            return step()
         except ApiError as err:
             taken = self._as_write(method, err)
             if taken is err:
-                raise
+                raise  # its cause kept (the transport error: NOT_SENT or not)
             raise taken from err
 
     def _as_write(self, method: str, err: ApiError) -> ApiError:
