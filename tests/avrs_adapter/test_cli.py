@@ -16,7 +16,13 @@ from tests.avrs_adapter.serialkit import DeviceServer
 from tests.avrs_adapter.test_publisher import Watcher, port_open
 from tests.fixtures.brokers import Mosquitto
 
-BASE = ["--cp", "SBC", "--lane", "L01", "--broker", "mqtt://127.0.0.1:1"]
+
+def lane_args(broker: str) -> list[str]:
+    """The lane an adapter reads for, and its broker."""
+    return ["--cp", "SBC", "--lane", "L01", "--broker", broker]
+
+
+BASE = lane_args("mqtt://127.0.0.1:1")
 
 
 @pytest.mark.parametrize(
@@ -69,12 +75,7 @@ BASE = ["--cp", "SBC", "--lane", "L01", "--broker", "mqtt://127.0.0.1:1"]
                 "socket://127.0.0.1:4001",
                 "--protocol",
                 "nedap",
-                "--cp",
-                "SBC",
-                "--lane",
-                "L01",
-                "--broker",
-                "mqtts://127.0.0.1:8883",
+                *lane_args("mqtts://127.0.0.1:8883"),
             ],
             "broker_cafile: cannot use the broker's CA file /nonexistent/ca.crt",
         ),
@@ -126,12 +127,7 @@ def test_adapter_process_end_to_end_and_last_will(broker_url: str, tmp_path: Pat
             lpr.path,
             "--protocol",
             "nedap",
-            "--cp",
-            "SBC",
-            "--lane",
-            "L01",
-            "--broker",
-            broker_url,
+            *lane_args(broker_url),
             "--status-interval",
             "0.3",
         ],

@@ -308,13 +308,17 @@ class TlsBroker:
     tls_url: str  # devices, across the LAN
     local_url: str  # the server's own services
 
-    def bus(self, user: str, client_id: str = "", *, url: str = "", **kw: object) -> Bus:
+    def bus(
+        self, user: str, client_id: str = "", *, url: str = "", cafile: str = "", **kw: object
+    ) -> Bus:
+        """``user``'s bus to this broker (its TLS listener unless ``url``), checking the
+        certificate against this site's CA unless ``cafile`` says another."""
         return Bus(
             url or self.tls_url,
             client_id or user,
             username=user,
             password=self.passwords[user],
-            cafile=str(self.out / "ca.crt"),
+            cafile=cafile or str(self.out / "ca.crt"),
             **kw,  # type: ignore[arg-type]
         )
 
@@ -457,13 +461,7 @@ def test_a_device_refuses_a_broker_its_ca_did_not_sign(
 ) -> None:
     other_site = tmp_path / "other"
     site_tls(other_site, "MKT", ["127.0.0.1"])
-    bus = Bus(
-        tls_broker.tls_url,
-        "xdb-L01",
-        username="xdb-L01",
-        password=tls_broker.passwords["xdb-L01"],
-        cafile=str(other_site / "ca.crt"),
-    )
+    bus = tls_broker.bus("xdb-L01", cafile=str(other_site / "ca.crt"))
     problem = _unconnected(bus)
     assert "certificate is not trusted: unable to get local issuer certificate" in problem
 
@@ -513,13 +511,7 @@ def test_a_reason_gives_way_to_the_next_attempts(tls_broker: TlsBroker, tmp_path
         nobody = spare.getsockname()[1]
     bus = tls_broker.bus("xdb-L01", url=f"mqtts://127.0.0.1:{nobody}")
     assert "no broker answers there" in _unconnected(bus)
-    refused = Bus(
-        tls_broker.tls_url,
-        "xdb-L01",
-        username="xdb-L01",
-        password=tls_broker.passwords["xdb-L01"],
-        cafile=str(other_site / "ca.crt"),
-    )
+    refused = tls_broker.bus("xdb-L01", cafile=str(other_site / "ca.crt"))
     refused.start()
     try:
         assert wait_for_text(lambda: refused.problem, "not trusted")

@@ -203,12 +203,12 @@ def started_agent(config: SyncConfig) -> SyncAgent:
 RECORDS_AT = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 
 
-def record(n: int) -> ClearanceRecord:
+def record(n: int, lane: str = "L01") -> ClearanceRecord:
     """The ``n``th of a series of small records (~330 bytes stored), each its own id."""
     return ClearanceRecord(
         id=f"01JD{n:022d}",
         cp=CP,
-        lane="L01",
+        lane=lane,
         direction="import",
         started_at=RECORDS_AT,
         ended_at=RECORDS_AT + timedelta(seconds=n),

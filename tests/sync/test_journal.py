@@ -23,8 +23,8 @@ import pytest
 from sync import outbox as outbox_module
 from sync.journal import LaneJournal, decode, encode, journal_paths
 from sync.outbox import Outbox
-from tests.sync.agentkit import break_journal, wait_for
-from tests.sync.test_outbox import open_session, record
+from tests.sync.agentkit import break_journal, record, wait_for
+from tests.sync.test_outbox import open_session
 
 NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 STAMP = "2026-11-21T08:00:00.000Z"

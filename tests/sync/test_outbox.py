@@ -9,13 +9,13 @@ import os
 import sqlite3
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from rocars.messages import InstructionCode
-from rocars.models import ClearanceRecord, InstructionLog
+from rocars.models import InstructionLog
 from rocars.timeutil import utc_now
 from sync import outbox as outbox_module
 from sync.config import SyncConfig
@@ -26,29 +26,15 @@ from sync.lane import Session
 from sync.outbox import MARK_CHUNK, SCHEMA_VERSION, Outbox
 from sync.puller import CentralLink
 from sync.replica import Replica
+from tests.sync.agentkit import RECORDS_AT, record
 
-NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+NOW = RECORDS_AT  # when the sessions of ``record`` started
 
 
 def _tid(thread: threading.Thread) -> int:
     """A started thread's native id (never 0, which would ask about the calling thread)."""
     assert thread.native_id
     return thread.native_id
-
-
-def record(n: int, lane: str = "L01") -> ClearanceRecord:
-    return ClearanceRecord(
-        id=f"01JD{n:022d}",
-        cp="SBC",
-        lane=lane,
-        direction="import",
-        started_at=NOW,
-        ended_at=NOW + timedelta(seconds=n),
-        vrn="AB1234",
-        outcome=InstructionCode.PROCEED,
-        reason="released",
-        offline=False,
-    )
 
 
 def test_lane_state_and_records_commit_together(tmp_path: Path) -> None:

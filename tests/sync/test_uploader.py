@@ -8,9 +8,8 @@ import socket
 import sqlite3
 import struct
 import threading
-import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -29,9 +28,9 @@ from sync.uploader import (
     UNREADABLE,
     Uploader,
 )
-from tests.sync.agentkit import big_record, record
+from tests.sync.agentkit import RECORDS_AT, big_record, record, wait_for
 
-NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+NOW = RECORDS_AT
 
 
 def centre_events(central: CentralProcess) -> list[dict[str, Any]]:
@@ -43,15 +42,6 @@ def centre_events(central: CentralProcess) -> list[dict[str, Any]]:
     )
     events: list[dict[str, Any]] = response.json()["events"]
     return events
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def test_accepted_duplicate_and_rejected(central: CentralProcess, tmp_path: Path) -> None:
@@ -115,32 +105,28 @@ def test_records_go_as_stored_and_an_unreadable_one_is_set_aside(
 
 
 def test_records_pile_up_while_the_centre_is_down_then_arrive_once(
-    central: CentralProcess, tmp_path: Path
+    central: CentralProcess, uploads: Uploads
 ) -> None:
-    outbox = Outbox(tmp_path / "outbox.db")
-    client = CentralClient(central.url, token=central.token, timeout=2)
-    uploader = Uploader(
-        outbox, client, batch=3, interval_s=0.05, backoff_initial_s=0.05, backoff_max_s=0.2
+    outbox, uploader = uploads.make(
+        central.url,
+        token=central.token,
+        timeout=2,
+        batch=3,
+        interval_s=0.05,
+        backoff_initial_s=0.05,
+        backoff_max_s=0.2,
     )
     central.stop()
-    stop = threading.Event()
-    thread = threading.Thread(target=uploader.run, args=(stop,))
-    thread.start()
-    try:
-        for n in range(10):
-            outbox.save("L01", n + 1, None, [record(n)], NOW)
-        assert wait_for(lambda: uploader.last_error == "central_unreachable")
-        assert outbox.depth() == 10
-        central.start()
-        assert wait_for(lambda: outbox.depth() == 0)
-        ids = [e["id"] for e in centre_events(central)]
-        assert sorted(ids) == sorted(record(n).id for n in range(10))
-        assert uploader.last_error == ""
-    finally:
-        stop.set()
-        thread.join(10)
-        client.close()
-        outbox.close()
+    uploads.run(uploader)
+    for n in range(10):
+        outbox.save("L01", n + 1, None, [record(n)], NOW)
+    assert wait_for(lambda: uploader.last_error == "central_unreachable")
+    assert outbox.depth() == 10
+    central.start()
+    assert wait_for(lambda: outbox.depth() == 0)
+    ids = [e["id"] for e in centre_events(central)]
+    assert sorted(ids) == sorted(record(n).id for n in range(10))
+    assert uploader.last_error == ""
 
 
 # -- refusals: what the centre will never take must not stall what it would -------------
@@ -160,6 +146,47 @@ def run_uploader(uploader: Uploader) -> tuple[threading.Event, threading.Thread]
     thread = threading.Thread(target=uploader.run, args=(stop,), daemon=True)
     thread.start()
     return stop, thread
+
+
+class Uploads:
+    """A test's outboxes and uploaders (``make``) and the threads they run on (``run``):
+    the threads stopped, then the clients and outboxes closed, when the test ends."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self._open: list[tuple[Outbox, CentralClient]] = []
+        self._runs: list[tuple[threading.Event, threading.Thread]] = []
+
+    def make(
+        self, url: str, *, token: str = "t", timeout: float = 5, **settings: Any
+    ) -> tuple[Outbox, Uploader]:
+        """The outbox in ``tmp_path`` and its uploader to the centre at ``url``
+        (``settings``: the Uploader's)."""
+        outbox = Outbox(self.tmp_path / "outbox.db")
+        client = CentralClient(url, token=token, timeout=timeout)
+        self._open.append((outbox, client))
+        return outbox, Uploader(outbox, client, **settings)
+
+    def run(self, uploader: Uploader) -> tuple[threading.Event, threading.Thread]:
+        """``uploader`` at work on a thread (the agent's worker loop)."""
+        started = run_uploader(uploader)
+        self._runs.append(started)
+        return started
+
+    def close(self) -> None:
+        for stop, thread in self._runs:
+            stop.set()
+            thread.join(10)
+        for outbox, client in self._open:
+            client.close()
+            outbox.close()
+
+
+@pytest.fixture
+def uploads(tmp_path: Path) -> Iterator[Uploads]:
+    made = Uploads(tmp_path)
+    yield made
+    made.close()
 
 
 def test_a_batch_too_large_is_split_and_a_record_too_large_alone_is_parked(
@@ -315,123 +342,97 @@ def events_centre() -> Iterator[EventsCentre]:
 
 @pytest.mark.parametrize(("status", "key"), [(400, "bad_request"), (422, "validation_error")])
 def test_a_record_the_centre_refuses_is_isolated_by_halving_and_parked(
-    events_centre: EventsCentre, tmp_path: Path, status: int, key: str
+    events_centre: EventsCentre, uploads: Uploads, status: int, key: str
 ) -> None:
     poisoned = {record(13).id, record(70).id}
     events_centre.refuse = lambda ids: (status, key) if poisoned & set(ids) else None
-    outbox = Outbox(tmp_path / "outbox.db")
+    outbox, uploader = uploads.make(events_centre.url, batch=100)
     outbox.save("L01", 1, None, [record(n) for n in range(100)], NOW)
-    client = CentralClient(events_centre.url, token="t", timeout=5)
-    uploader = Uploader(outbox, client, batch=100)
-    try:
-        assert uploader.upload_once() == 100
-        assert sorted(events_centre.accepted) == sorted(
-            record(n).id for n in range(100) if record(n).id not in poisoned
-        )
-        assert {(id_, s) for id_, s, _ in outbox.refused()} == {(i, status) for i in poisoned}
-        assert all(r.startswith(f"HTTP {status} {key}") for _, _, r in outbox.refused())
-        assert all(len(r) <= 500 for _, _, r in outbox.refused())
-        # halving: a few calls a refused record, not one a record
-        assert len(events_centre.batches) <= 2 * 2 * 7 + 1
-        assert (outbox.depth(), outbox.count("uploaded")) == (0, 98)
-        assert uploader.metrics.total("rocars_sync_refused_total") == 2
-        assert uploader.last_error == ""
-        calls = len(events_centre.batches)
-        assert uploader.upload_once() == 0  # parked records are not sent again
-        assert len(events_centre.batches) == calls
-    finally:
-        client.close()
-        outbox.close()
+    assert uploader.upload_once() == 100
+    assert sorted(events_centre.accepted) == sorted(
+        record(n).id for n in range(100) if record(n).id not in poisoned
+    )
+    assert {(id_, s) for id_, s, _ in outbox.refused()} == {(i, status) for i in poisoned}
+    assert all(r.startswith(f"HTTP {status} {key}") for _, _, r in outbox.refused())
+    assert all(len(r) <= 500 for _, _, r in outbox.refused())
+    # halving: a few calls a refused record, not one a record
+    assert len(events_centre.batches) <= 2 * 2 * 7 + 1
+    assert (outbox.depth(), outbox.count("uploaded")) == (0, 98)
+    assert uploader.metrics.total("rocars_sync_refused_total") == 2
+    assert uploader.last_error == ""
+    calls = len(events_centre.batches)
+    assert uploader.upload_once() == 0  # parked records are not sent again
+    assert len(events_centre.batches) == calls
 
 
 def test_a_centre_that_refuses_every_record_parks_none(
-    events_centre: EventsCentre, tmp_path: Path
+    events_centre: EventsCentre, uploads: Uploads
 ) -> None:
     """A proxy's 400 to every call (or a centre that changed its API) is about the call,
     not the records: parked, every record would stop uploading until a restart."""
     events_centre.refuse = lambda ids: (400, "bad_request")
-    outbox = Outbox(tmp_path / "outbox.db")
-    outbox.save("L01", 1, None, [record(n) for n in range(20)], NOW)
-    client = CentralClient(events_centre.url, token="t", timeout=5)
-    uploader = Uploader(
-        outbox, client, batch=100, interval_s=0.05, backoff_initial_s=0.05, backoff_max_s=0.1
+    outbox, uploader = uploads.make(
+        events_centre.url, batch=100, interval_s=0.05, backoff_initial_s=0.05, backoff_max_s=0.1
     )
-    stop, thread = run_uploader(uploader)
-    try:
-        assert wait_for(lambda: uploader.last_error == "bad_request")
-        assert "refuses every record" in uploader.problem
-        assert (outbox.depth(), outbox.count("refused")) == (20, 0)
-        # the proxy is mended between two rounds (mended within one, the records refused
-        # before it in that round are parked, the centre having taken others: sent again
-        # at the next start): all of them go
-        stop.set()
-        thread.join(10)
-        events_centre.refuse = lambda ids: None
-        stop, thread = run_uploader(uploader)
-        assert wait_for(lambda: outbox.depth() == 0)
-        assert (outbox.count("uploaded"), outbox.count("refused")) == (20, 0)
-        assert wait_for(lambda: uploader.problem == "")
-    finally:
-        stop.set()
-        thread.join(10)
-        client.close()
-        outbox.close()
+    outbox.save("L01", 1, None, [record(n) for n in range(20)], NOW)
+    stop, thread = uploads.run(uploader)
+    assert wait_for(lambda: uploader.last_error == "bad_request")
+    assert "refuses every record" in uploader.problem
+    assert (outbox.depth(), outbox.count("refused")) == (20, 0)
+    # the proxy is mended between two rounds (mended within one, the records refused
+    # before it in that round are parked, the centre having taken others: sent again
+    # at the next start): all of them go
+    stop.set()
+    thread.join(10)
+    events_centre.refuse = lambda ids: None
+    uploads.run(uploader)
+    assert wait_for(lambda: outbox.depth() == 0)
+    assert (outbox.count("uploaded"), outbox.count("refused")) == (20, 0)
+    assert wait_for(lambda: uploader.problem == "")
 
 
 @pytest.mark.parametrize(("status", "key"), [(401, "unauthorized"), (403, "forbidden")])
 def test_credentials_the_centre_refuses_are_retried_and_said_plainly(
-    events_centre: EventsCentre, tmp_path: Path, status: int, key: str
+    events_centre: EventsCentre, uploads: Uploads, status: int, key: str
 ) -> None:
     """Every batch would be refused: nothing is parked, the uploads are retried with
     backoff and the status says what to fix; once fixed, everything arrives."""
     events_centre.refuse = lambda ids: (status, key)
-    outbox = Outbox(tmp_path / "outbox.db")
+    outbox, uploader = uploads.make(
+        events_centre.url, batch=2, backoff_initial_s=0.02, backoff_max_s=0.05
+    )
     outbox.save("L01", 1, None, [record(n) for n in range(5)], NOW)
-    client = CentralClient(events_centre.url, token="t", timeout=5)
-    uploader = Uploader(outbox, client, batch=2, backoff_initial_s=0.02, backoff_max_s=0.05)
-    stop, thread = run_uploader(uploader)
-    try:
-        assert wait_for(lambda: len(events_centre.batches) >= 3)
-        assert (outbox.depth(), outbox.count("refused")) == (5, 0)
-        assert all(len(batch) == 2 for batch in events_centre.batches)  # never split
-        assert uploader.last_error == key
-        assert "credentials" in uploader.problem
-        assert str(status) in uploader.problem
-        events_centre.refuse = lambda ids: None  # the token is fixed
-        assert wait_for(lambda: outbox.depth() == 0)
-        assert sorted(events_centre.accepted) == sorted(record(n).id for n in range(5))
-        assert wait_for(lambda: uploader.problem == "")
-    finally:
-        stop.set()
-        thread.join(10)
-        client.close()
-        outbox.close()
+    uploads.run(uploader)
+    assert wait_for(lambda: len(events_centre.batches) >= 3)
+    assert (outbox.depth(), outbox.count("refused")) == (5, 0)
+    assert all(len(batch) == 2 for batch in events_centre.batches)  # never split
+    assert uploader.last_error == key
+    assert "credentials" in uploader.problem
+    assert str(status) in uploader.problem
+    events_centre.refuse = lambda ids: None  # the token is fixed
+    assert wait_for(lambda: outbox.depth() == 0)
+    assert sorted(events_centre.accepted) == sorted(record(n).id for n in range(5))
+    assert wait_for(lambda: uploader.problem == "")
 
 
 @pytest.mark.parametrize(
     ("status", "key"), [(500, "internal"), (503, "unavailable"), (408, "timeout"), (429, "slow")]
 )
 def test_transient_answers_are_retried_never_split_nor_parked(
-    events_centre: EventsCentre, tmp_path: Path, status: int, key: str
+    events_centre: EventsCentre, uploads: Uploads, status: int, key: str
 ) -> None:
     answers = iter([(status, key)] * 3)
     events_centre.refuse = lambda ids: next(answers, None)
-    outbox = Outbox(tmp_path / "outbox.db")
+    outbox, uploader = uploads.make(
+        events_centre.url, batch=4, backoff_initial_s=0.02, backoff_max_s=0.05
+    )
     outbox.save("L01", 1, None, [record(n) for n in range(4)], NOW)
-    client = CentralClient(events_centre.url, token="t", timeout=5)
-    uploader = Uploader(outbox, client, batch=4, backoff_initial_s=0.02, backoff_max_s=0.05)
-    stop, thread = run_uploader(uploader)
-    try:
-        assert wait_for(lambda: outbox.depth() == 0)
-        assert [len(batch) for batch in events_centre.batches] == [4, 4, 4, 4]
-        assert outbox.count("refused") == 0
-        assert outbox.count("uploaded") == 4
-        assert uploader.metrics.total("rocars_sync_upload_errors_total") == 3
-    finally:
-        stop.set()
-        thread.join(10)
-        client.close()
-        outbox.close()
+    uploads.run(uploader)
+    assert wait_for(lambda: outbox.depth() == 0)
+    assert [len(batch) for batch in events_centre.batches] == [4, 4, 4, 4]
+    assert outbox.count("refused") == 0
+    assert outbox.count("uploaded") == 4
+    assert uploader.metrics.total("rocars_sync_upload_errors_total") == 3
 
 
 # -- answers that are not upload results; bodies the way to the centre cannot take ------
@@ -447,126 +448,100 @@ def test_transient_answers_are_retried_never_split_nor_parked(
     ids=["html", "not-an-object", "no-result"],
 )
 def test_an_answer_that_is_not_an_upload_result_is_retried_and_named(
-    events_centre: EventsCentre, tmp_path: Path, answer: tuple[int, str, bytes], named: str
+    events_centre: EventsCentre, uploads: Uploads, answer: tuple[int, str, bytes], named: str
 ) -> None:
     """A 200 that is a proxy's HTML page (or JSON of another shape, or results for none
     of the records sent) killed the worker, or passed for success: now it is transient,
     retried with backoff, named in ``problem``, and nothing is marked meanwhile."""
     events_centre.answer = answer
-    outbox = Outbox(tmp_path / "outbox.db")
-    outbox.save("L01", 1, None, [record(n) for n in range(5)], NOW)
-    client = CentralClient(events_centre.url, token="t", timeout=5)
-    uploader = Uploader(
-        outbox, client, batch=100, interval_s=0.05, backoff_initial_s=0.05, backoff_max_s=0.1
+    outbox, uploader = uploads.make(
+        events_centre.url, batch=100, interval_s=0.05, backoff_initial_s=0.05, backoff_max_s=0.1
     )
-    stop, thread = run_uploader(uploader)
-    try:
-        assert wait_for(lambda: uploader.backoff.failures >= 3)  # backing off, not looping
-        assert thread.is_alive()  # handled: the worker did not die
-        assert uploader.last_error == MALFORMED_ANSWER
-        assert "not an upload result" in uploader.problem
-        assert named in uploader.problem
-        counts = [outbox.count(state) for state in ("pending", "uploaded", "rejected", "refused")]
-        assert counts == [5, 0, 0, 0]
-        assert all(len(batch) == 5 for batch in events_centre.batches)  # never split
-        errors = uploader.metrics.value("rocars_sync_upload_errors_total", key=MALFORMED_ANSWER)
-        assert errors >= 3
-        events_centre.answer = None  # the proxy lets the calls through again
-        assert wait_for(lambda: outbox.depth() == 0)
-        assert sorted(events_centre.accepted) == sorted(record(n).id for n in range(5))
-        assert wait_for(lambda: uploader.problem == "")
-    finally:
-        stop.set()
-        thread.join(10)
-        client.close()
-        outbox.close()
+    outbox.save("L01", 1, None, [record(n) for n in range(5)], NOW)
+    _, thread = uploads.run(uploader)
+    assert wait_for(lambda: uploader.backoff.failures >= 3)  # backing off, not looping
+    assert thread.is_alive()  # handled: the worker did not die
+    assert uploader.last_error == MALFORMED_ANSWER
+    assert "not an upload result" in uploader.problem
+    assert named in uploader.problem
+    counts = [outbox.count(state) for state in ("pending", "uploaded", "rejected", "refused")]
+    assert counts == [5, 0, 0, 0]
+    assert all(len(batch) == 5 for batch in events_centre.batches)  # never split
+    errors = uploader.metrics.value("rocars_sync_upload_errors_total", key=MALFORMED_ANSWER)
+    assert errors >= 3
+    events_centre.answer = None  # the proxy lets the calls through again
+    assert wait_for(lambda: outbox.depth() == 0)
+    assert sorted(events_centre.accepted) == sorted(record(n).id for n in range(5))
+    assert wait_for(lambda: uploader.problem == "")
 
 
 def test_a_proxy_that_resets_big_bodies_gets_every_record_in_smaller_ones(
-    events_centre: EventsCentre, tmp_path: Path
+    events_centre: EventsCentre, uploads: Uploads
 ) -> None:
     """A proxy that drops a body over its limit (96 KiB) by resetting the connection,
     without a 413: the same batch of ~730 KB was sent again for ever. Now a big body
     whose connection breaks twice in a row is halved; every record arrives, once, and
     once the limit is learned the bodies stay under it: a few resets in all."""
     events_centre.limit, events_centre.reset = 96 * 1024, True
-    outbox = Outbox(tmp_path / "outbox.db")
-    client = CentralClient(events_centre.url, token="t", timeout=5)
-    uploader = Uploader(
-        outbox, client, batch=100, interval_s=0.05, backoff_initial_s=0.02, backoff_max_s=0.05
+    outbox, uploader = uploads.make(
+        events_centre.url, batch=100, interval_s=0.05, backoff_initial_s=0.02, backoff_max_s=0.05
     )
-    stop, thread = run_uploader(uploader)
-    try:
-        outbox.save("L01", 1, None, [big_record(n) for n in range(600)], NOW)  # ~7.3 KB each
-        assert wait_for(lambda: outbox.depth() == 0, timeout=60), (
-            f"{outbox.depth()} pending, {len(events_centre.too_large)} resets, "
-            f"budget {uploader.body_budget}"
-        )
-        resets = len(events_centre.too_large)
-        assert SIZE_SUSPECT_FAILURES <= resets <= 14
-        budget = uploader.body_budget
-        assert budget is not None
-        assert budget <= 96 * 1024
-        # learned: more rounds, no more resets
-        outbox.save("L01", 2, None, [big_record(n) for n in range(600, 900)], NOW)
-        assert wait_for(lambda: outbox.depth() == 0, timeout=60)
-        assert len(events_centre.too_large) == resets
-        accepted = events_centre.accepted
-        assert sorted(accepted) == sorted(big_record(n).id for n in range(900))
-        assert len(set(accepted)) == len(accepted)  # once each
-        assert (outbox.count("refused"), outbox.count("uploaded")) == (0, 900)
-        assert uploader.last_error == ""
-    finally:
-        stop.set()
-        thread.join(10)
-        client.close()
-        outbox.close()
+    uploads.run(uploader)
+    outbox.save("L01", 1, None, [big_record(n) for n in range(600)], NOW)  # ~7.3 KB each
+    assert wait_for(lambda: outbox.depth() == 0, timeout=60), (
+        f"{outbox.depth()} pending, {len(events_centre.too_large)} resets, "
+        f"budget {uploader.body_budget}"
+    )
+    resets = len(events_centre.too_large)
+    assert SIZE_SUSPECT_FAILURES <= resets <= 14
+    budget = uploader.body_budget
+    assert budget is not None
+    assert budget <= 96 * 1024
+    # learned: more rounds, no more resets
+    outbox.save("L01", 2, None, [big_record(n) for n in range(600, 900)], NOW)
+    assert wait_for(lambda: outbox.depth() == 0, timeout=60)
+    assert len(events_centre.too_large) == resets
+    accepted = events_centre.accepted
+    assert sorted(accepted) == sorted(big_record(n).id for n in range(900))
+    assert len(set(accepted)) == len(accepted)  # once each
+    assert (outbox.count("refused"), outbox.count("uploaded")) == (0, 900)
+    assert uploader.last_error == ""
 
 
 def test_a_record_whose_body_alone_breaks_the_connection_is_parked(
-    events_centre: EventsCentre, tmp_path: Path
+    events_centre: EventsCentre, uploads: Uploads
 ) -> None:
     """A record over the proxy's limit even alone, which it drops without an answer:
     parked once the centre takes the records behind it, as a 413 alone would be; they
     are not held up behind it."""
     events_centre.limit, events_centre.reset = 96 * 1024, True
     huge = big_record(5).model_copy(update={"plate_reads": big_record(5).plate_reads * 20})
-    outbox = Outbox(tmp_path / "outbox.db")
+    outbox, uploader = uploads.make(
+        events_centre.url, batch=100, interval_s=0.05, backoff_initial_s=0.02, backoff_max_s=0.05
+    )
     records = [big_record(n) for n in range(5)] + [huge] + [big_record(n) for n in range(6, 40)]
     outbox.save("L01", 1, None, records, NOW)
-    client = CentralClient(events_centre.url, token="t", timeout=5)
-    uploader = Uploader(
-        outbox, client, batch=100, interval_s=0.05, backoff_initial_s=0.02, backoff_max_s=0.05
-    )
-    stop, thread = run_uploader(uploader)
-    try:
-        assert wait_for(lambda: outbox.depth() == 0, timeout=30)
-        [(parked, status, reason)] = outbox.refused()
-        assert (parked, status) == (huge.id, 0)
-        assert reason.startswith("no answer (central_unreachable): the connection broke")
-        assert sorted(events_centre.accepted) == sorted(r.id for r in records if r is not huge)
-        assert uploader.metrics.total("rocars_sync_refused_total") == 1
-    finally:
-        stop.set()
-        thread.join(10)
-        client.close()
-        outbox.close()
+    uploads.run(uploader)
+    assert wait_for(lambda: outbox.depth() == 0, timeout=30)
+    [(parked, status, reason)] = outbox.refused()
+    assert (parked, status) == (huge.id, 0)
+    assert reason.startswith("no answer (central_unreachable): the connection broke")
+    assert sorted(events_centre.accepted) == sorted(r.id for r in records if r is not huge)
+    assert uploader.metrics.total("rocars_sync_refused_total") == 1
 
 
-def test_an_outage_does_not_make_the_batches_smaller(tmp_path: Path) -> None:
+def test_an_outage_does_not_make_the_batches_smaller(uploads: Uploads) -> None:
     """No connection at all (the centre down), one broken connection (a restart), then
     every call's connection broken whatever its size (a centre failing on every call):
     bodies are cut only while over SIZE_SUSPECT_BYTES, never to a record a call; back,
     the centre gets every record."""
     centre = EventsCentre()
     centre.close()  # down: its port refuses connections
-    outbox = Outbox(tmp_path / "outbox.db")
-    outbox.save("L01", 1, None, [big_record(n) for n in range(800)], NOW)  # ~730 KB a batch
-    client = CentralClient(centre.url, token="t", timeout=5)
-    uploader = Uploader(
-        outbox, client, batch=100, interval_s=0.05, backoff_initial_s=0.02, backoff_max_s=0.05
+    outbox, uploader = uploads.make(
+        centre.url, batch=100, interval_s=0.05, backoff_initial_s=0.02, backoff_max_s=0.05
     )
-    stop, thread = run_uploader(uploader)
+    outbox.save("L01", 1, None, [big_record(n) for n in range(800)], NOW)  # ~730 KB a batch
+    uploads.run(uploader)
     try:
         assert wait_for(lambda: uploader.backoff.failures >= 6)
         assert uploader.last_error == "central_unreachable"
@@ -585,15 +560,11 @@ def test_an_outage_does_not_make_the_batches_smaller(tmp_path: Path) -> None:
         assert sorted(accepted) == sorted(big_record(n).id for n in range(800))
         assert len(set(accepted)) == len(accepted)
     finally:
-        stop.set()
-        thread.join(10)
-        client.close()
-        outbox.close()
         centre.close()
 
 
 def test_a_body_limit_is_learned_once_and_the_batches_grow_back_when_it_goes(
-    events_centre: EventsCentre, tmp_path: Path
+    events_centre: EventsCentre, uploads: Uploads
 ) -> None:
     """A 413 for bodies over 8 KiB: each round began again with a full batch and halved
     it down (seven 413s a round of 100 records). Now the size that went in is kept: a
@@ -601,41 +572,32 @@ def test_a_body_limit_is_learned_once_and_the_batches_grow_back_when_it_goes(
     413 the batches grow back, up to the configured batch, when the limit has gone."""
     events_centre.limit = 8 * 1024
     now = [NOW]
-    outbox = Outbox(tmp_path / "outbox.db")
-    client = CentralClient(events_centre.url, token="t", timeout=5)
-    uploader = Uploader(
-        outbox,
-        client,
+    outbox, uploader = uploads.make(
+        events_centre.url,
         batch=100,
         interval_s=0.05,
         backoff_initial_s=0.02,
         backoff_max_s=0.05,
         clock=lambda: now[0],
     )
-    stop, thread = run_uploader(uploader)
-    try:
-        outbox.save("L01", 1, None, [record(n) for n in range(1000)], NOW)  # ~312 bytes each
-        assert wait_for(lambda: outbox.depth() == 0, timeout=30)
-        learned = len(events_centre.too_large)
-        assert 1 <= learned <= 8
-        outbox.save("L01", 2, None, [record(n) for n in range(1000, 2000)], NOW)
-        assert wait_for(lambda: outbox.depth() == 0, timeout=30)
-        assert len(events_centre.too_large) == learned  # more rounds, no more 413s
-        assert max(events_centre.sizes[-20:]) <= 8 * 1024
-        assert outbox.count("refused") == 0
-        # the limit is raised at the proxy; an hour on, the uploads grow back to 100 records
-        events_centre.limit = None
-        now[0] += timedelta(hours=2)
-        calls = len(events_centre.batches)
-        outbox.save("L01", 3, None, [record(n) for n in range(2000, 4000)], NOW)
-        assert wait_for(lambda: outbox.depth() == 0, timeout=30)
-        grown = [len(batch) for batch in events_centre.batches[calls:]]
-        assert grown[-5:] == [100] * 5, grown
-        accepted = events_centre.accepted
-        assert sorted(accepted) == sorted(record(n).id for n in range(4000))
-        assert len(set(accepted)) == len(accepted)
-    finally:
-        stop.set()
-        thread.join(10)
-        client.close()
-        outbox.close()
+    uploads.run(uploader)
+    outbox.save("L01", 1, None, [record(n) for n in range(1000)], NOW)  # ~312 bytes each
+    assert wait_for(lambda: outbox.depth() == 0, timeout=30)
+    learned = len(events_centre.too_large)
+    assert 1 <= learned <= 8
+    outbox.save("L01", 2, None, [record(n) for n in range(1000, 2000)], NOW)
+    assert wait_for(lambda: outbox.depth() == 0, timeout=30)
+    assert len(events_centre.too_large) == learned  # more rounds, no more 413s
+    assert max(events_centre.sizes[-20:]) <= 8 * 1024
+    assert outbox.count("refused") == 0
+    # the limit is raised at the proxy; an hour on, the uploads grow back to 100 records
+    events_centre.limit = None
+    now[0] += timedelta(hours=2)
+    calls = len(events_centre.batches)
+    outbox.save("L01", 3, None, [record(n) for n in range(2000, 4000)], NOW)
+    assert wait_for(lambda: outbox.depth() == 0, timeout=30)
+    grown = [len(batch) for batch in events_centre.batches[calls:]]
+    assert grown[-5:] == [100] * 5, grown
+    accepted = events_centre.accepted
+    assert sorted(accepted) == sorted(record(n).id for n in range(4000))
+    assert len(set(accepted)) == len(accepted)
