@@ -12,6 +12,7 @@ import httpx
 from pydantic import BaseModel
 
 from rocars.client import (
+    KIOSK_CALLS_REFUSED,
     MALFORMED_ANSWER,
     NOT_SENT,
     ApiError,
@@ -114,6 +115,16 @@ class KioskClient(RocarsClient):
                     self._http.base_url,
                     err,
                 )
+        elif err.key == KIOSK_CALLS_REFUSED:
+            # the agent would not take it: nothing was done, and nothing at this kiosk can
+            # mend it (the agent's [api] or this kiosk's url and CA do)
+            message = err.detail.get("message") if isinstance(err.detail, dict) else None
+            logger.error(
+                "the local API at %s refuses this kiosk's calls: %s",
+                self._http.base_url,
+                message or err,
+            )
+            return err
         else:
             return err
         if method == "GET" or isinstance(err.__cause__, NOT_SENT):

@@ -25,7 +25,7 @@ from kiosk.batch import BatchRow, list_batch_files, read_batch, write_template
 from kiosk.cargo import FIELD_NAMES, FieldError, items_to_values, validate_cargo
 from kiosk.certs import list_certificates, sign_with_certificate
 from kiosk.session import DEFAULT_LANGUAGE, IdleClock, Level, Notice, Secret
-from rocars.client import MALFORMED_ANSWER, ApiError
+from rocars.client import KIOSK_CALLS_REFUSED, MALFORMED_ANSWER, ApiError
 from rocars.errors import InvalidIdentifier, RocarsError
 from rocars.ids import (
     ControlPoint,
@@ -370,6 +370,10 @@ class Kiosk:
                 # local API may have had it done. Sent again, it could be done twice.
                 return Notice("central_unavailable_maybe_applied")
             # The kiosk could not reach the control point's local API at all.
+            return Notice("kiosk_offline")
+        if isinstance(error, ApiError) and error.key == KIOSK_CALLS_REFUSED:
+            # The agent will not serve this kiosk (its API in clear on the LAN): to the
+            # person, the control point system is out of reach; the log says why.
             return Notice("kiosk_offline")
         if isinstance(error, ApiError) and error.key in (MALFORMED_ANSWER, UNREADABLE_ERROR):
             # An answer this kiosk cannot read (a version apart from the agent's, a proxy's

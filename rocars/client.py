@@ -36,6 +36,9 @@ M = TypeVar("M", bound=BaseModel)
 
 #: The key of a success answer that is not what the call returns (module doc).
 MALFORMED_ANSWER = "central_malformed_answer"
+#: The local API's key when its agent will not serve the kiosks' calls (in clear on a
+#: network address): nothing was done, the detail says why.
+KIOSK_CALLS_REFUSED = "kiosk_calls_refused"
 
 DEFAULT_TIMEOUT_S = 10.0
 #: Transport errors raised before any of a request left this side: the other end cannot

@@ -42,7 +42,7 @@ from sync.config import ApiConfig, SyncConfig
 from sync.controller import LaneController
 from sync.errors import OutboxError, ReplicaError, SyncError
 from sync.lane import SYNC_CLOCK_SKEW
-from sync.local_api import build_router
+from sync.local_api import build_router, refusing_router
 from sync.metrics import Metrics
 from sync.outbox import Outbox, StoredRecord
 from sync.puller import Backoff, CentralClient, CentralLink, LinkState, Puller
@@ -409,6 +409,7 @@ class SyncAgent:
         refused = kiosk_calls_refused(api)
         if refused:
             logger.error("%s", refused)
+            factories.append(lambda _agent: refusing_router(refused))
         elif api.kiosk:
             factories.insert(0, kiosk_router)
         routers = [r if isinstance(r, APIRouter) else r(self) for r in factories]

@@ -25,7 +25,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from rocars.client import MALFORMED_ANSWER, NOT_SENT, ApiError, RocarsClient
+from rocars.client import (
+    KIOSK_CALLS_REFUSED,
+    MALFORMED_ANSWER,
+    NOT_SENT,
+    ApiError,
+    RocarsClient,
+)
 from rocars.errors import InvalidIdentifier, RocarsError
 from rocars.ids import normalize_ccrn, normalize_ubr
 from rocars.models import Bundle, BundleRequest, CancelRequest, Cargo, CargoItems
@@ -343,6 +349,22 @@ def build_router(
             return await answer(online, offline)
 
         return await guarded(run)
+
+    return router
+
+
+def refusing_router(reason: str) -> APIRouter:
+    """In place of the kiosks' routes when the agent will not serve them (``reason``, see
+    ``sync.agent.kiosk_calls_refused``): every ``/v1/`` call is answered 503
+    ``kiosk_calls_refused`` saying why, before its body is read, so that a kiosk sent
+    there logs the cause and its screen says it cannot reach the control point system
+    (FastAPI's bare 404 said neither)."""
+    router = APIRouter()
+    body = {"error": KIOSK_CALLS_REFUSED, "detail": {"message": reason}}
+
+    @router.api_route("/v1/{path:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
+    async def refused(path: str) -> JSONResponse:
+        return JSONResponse(body, status_code=503)
 
     return router
 

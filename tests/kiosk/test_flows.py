@@ -9,17 +9,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from pydantic import ValidationError
 
 from kiosk.api import AGENT_MAX_CENTRAL_TIMEOUT_S, KIOSK_ANSWER_TIMEOUT_S, KioskClient
 from kiosk.flows import Call, Kiosk, QueryMode, Screen, hk_time
 from kiosk.session import IdleClock, Secret
+from rocars.client import ApiError
 from rocars.ids import ControlPoint, Direction
 from rocars.models import BundleStatus
 from sync.config import CentralConfig
+from sync.local_api import refusing_router
 from tests.fixtures.asgi import fixed_answer, proxy_page, serving
 from tests.kiosk.conftest import Backend, copy_cert
 from tests.kiosk.hang_up import HangUpCentre, local_api_before
+from tests.sync.test_local_api import items
 from ui_common.languages import Language
 
 
@@ -459,6 +463,41 @@ def test_a_request_that_does_not_validate_clears_the_code_and_the_pin(
     assert not model.pin
     assert model.screen == Screen.SIGN_PIN
     assert backend.api.client.get_bundle(ubr).status == BundleStatus.ACTIVE  # nothing was sent
+
+
+def test_a_kiosk_the_agent_will_not_serve_says_so_in_its_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An agent that will not serve the kiosks' calls in clear on the LAN answers them 503
+    ``kiosk_calls_refused`` (``sync.local_api.refusing_router``): the screen says the
+    control point system is out of reach (as a kiosk cut off does: nothing the person
+    can do), a write is not "may already be done" (nothing was), and the log says why."""
+    app = FastAPI()
+    app.include_router(refusing_router("kiosks' calls not served: they would cross the LAN"))
+    with serving(app) as url:
+        client = KioskClient(url)
+        model = Kiosk(client, media=tmp_path)
+        fill_cargo_form(model)
+        with caplog.at_level(logging.ERROR, logger="kiosk.api"):
+            model.cargo_submit()
+        assert model.screen == Screen.CARGO_FORM
+        assert model.notice is not None
+        assert model.notice.key == "kiosk_offline"
+        assert (
+            f"the local API at {url} refuses this kiosk's calls: kiosks' calls not served"
+            in caplog.text
+        )
+        model.start_query()
+        model.set_input("query", "9110635860")
+        model.run_query()
+        assert model.notice is not None
+        assert model.notice.key == "kiosk_offline"
+        with pytest.raises(ApiError) as refused:
+            client.submit_cargo(items())
+        assert refused.value.key == "kiosk_calls_refused"
+        assert refused.value.status == 503
+        assert not (refused.value.detail or {}).get("maybe_applied")
+        client.close()
 
 
 #: JSON, but of no call's shape

@@ -153,6 +153,42 @@ def test_the_kiosks_calls_are_not_served_in_clear_on_a_network_address() -> None
     assert ApiConfig.model_validate({"tls_cert": "", "tls_key": ""}).tls_cert is None
 
 
+def test_an_agent_that_refuses_the_kiosks_calls_answers_them_with_why(
+    embedded_broker: EmbeddedBroker,
+    central: CentralProcess,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Refused (here on loopback: tests never serve a network address), every kiosk call
+    gets 503 ``kiosk_calls_refused`` with the reason, whatever its method and path (the
+    kiosks' routes would have forwarded these, or refused the bodies); health and the
+    lanes' records are still served."""
+    reason = "kiosks' calls not served: they would cross the LAN in clear on 127.0.0.1"
+    monkeypatch.setattr("sync.agent.kiosk_calls_refused", lambda api: reason)
+    agent = started_agent(agent_config(tmp_path, embedded_broker.url, central.url))
+    try:
+        assert agent.api_url is not None
+        assert reason in agent.status().detail
+        with httpx.Client(base_url=agent.api_url, timeout=10) as http:
+            for method, path in [
+                ("GET", f"/v1/bundles?ccrn={CCRN}"),
+                ("GET", f"/v1/cargo/{CCRN}"),
+                ("POST", "/v1/cargo"),
+                ("DELETE", "/v1/bundles/9000000001"),
+                ("PUT", f"/v1/cargo/{CCRN}"),
+            ]:
+                answer = http.request(method, path, json={"packages": 1})
+                assert answer.status_code == 503, (method, path)
+                assert answer.json() == {
+                    "error": "kiosk_calls_refused",
+                    "detail": {"message": reason},
+                }
+            assert http.get("/health").status_code == 200
+            assert http.get("/records").status_code == 200
+    finally:
+        agent.stop()
+
+
 # -- served ---------------------------------------------------------------------------
 
 
