@@ -34,6 +34,7 @@ from pathlib import Path
 from rocars.brokertls import (
     API_CERT,
     API_KEY,
+    BROKER_CERTIFICATE_ENV,
     CA_CERT,
     SERVER_CERT,
     SERVER_KEY,
@@ -55,6 +56,8 @@ class Role:
     user: str
     read: tuple[str, ...]
     write: tuple[str, ...]
+    #: a sync agent (its .env also names the broker's certificate, with TLS)
+    agent: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,12 @@ def roles(
         (f"sync-{name}", f"{site}/sync/{name}/status") for name in _names(shards)
     ]
     result = [
-        Role(user, read=(*agent_reads, *statuses), write=(f"{site}/lanes/+/instruction", own))
+        Role(
+            user,
+            read=(*agent_reads, *statuses),
+            write=(f"{site}/lanes/+/instruction", own),
+            agent=True,
+        )
         for user, own in agents
     ]
     result += [
@@ -225,6 +233,8 @@ def write_broker_files(
             own_tls(out, tls.cert, tls.key, tls.ca, tls.hosts)
     out.mkdir(parents=True, exist_ok=True)
     cafile = f"ROCARS_MQTT_CAFILE={out / CA_CERT}\n" if tls is not None else ""
+    # the agents name the broker's certificate near its end (sync.agent)
+    watch = f"{BROKER_CERTIFICATE_ENV}={out / SERVER_CERT}\n" if tls is not None else ""
     passwords: dict[str, str] = {}
     for role in all_roles:
         env_file = out / f"{role.user}.env"
@@ -233,7 +243,8 @@ def write_broker_files(
         _write_private(
             env_file,
             f"ROCARS_MQTT_USERNAME={role.user}\nROCARS_MQTT_PASSWORD={passwords[role.user]}\n"
-            + cafile,
+            + cafile
+            + (watch if role.agent else ""),
         )
     _write_private(
         out / "passwd", "".join(f"{u}:{hash_password(p)}\n" for u, p in passwords.items())

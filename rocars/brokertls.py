@@ -45,6 +45,9 @@ from rocars.certs import key_usage
 CA_CERT = "ca.crt"
 CA_KEY = "ca.key"
 SERVER_CERT = "server.crt"
+#: the broker's certificate, as broker-config names it in the agents' .env files (the
+#: agent names it near its end; ``broker_certificate`` in sync.toml says otherwise)
+BROKER_CERTIFICATE_ENV = "ROCARS_BROKER_CERTIFICATE"
 SERVER_KEY = "server.key"
 #: the sync agent's local API (the kiosks' calls) on the same server: its own key, from
 #: the same site CA, readable by the agent's user only

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import random
 import secrets
 import sys
@@ -18,11 +19,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
 
 from rocars.broker import EmbeddedBroker, free_port
+from rocars.brokertls import BROKER_CERTIFICATE_ENV
 from rocars.bus import Bus, Will
 from rocars.config import http_verify, is_loopback, secret
 from rocars.errors import BadPayload
@@ -84,6 +87,12 @@ LOST_HOLD_MARGIN_S = 2.0
 API_UPKEEP_S = 1.0
 #: the longest between two tries to start it (each builds the app: tens of ms of GIL)
 API_RETRY_MAX_S = 30.0
+
+
+def _env_path(name: str) -> Path | None:
+    """A path from the environment; None when unset or empty."""
+    value = os.environ.get(name, "")
+    return Path(value) if value else None
 
 
 def kiosk_calls_refused(api: ApiConfig) -> str:
@@ -181,9 +190,10 @@ class SyncAgent:
         #: why the local API (or the kiosks' calls on it) is not served ("": it is)
         self.api_problem = ""
         self.broker_cert = None
-        if config.broker_certificate is not None:
+        broker_cert = config.broker_certificate or _env_path(BROKER_CERTIFICATE_ENV)
+        if broker_cert is not None:
             self.broker_cert = CertificateWatch(
-                config.broker_certificate,
+                broker_cert,
                 "broker certificate",
                 "every device refuses the broker, every display fails closed",
                 "re-run broker-config, then systemctl reload mosquitto",

@@ -236,7 +236,8 @@ class SyncConfig(ServiceConfig):
         description=(
             "the broker's TLS certificate (broker-config's server.crt): named in the "
             "status and /health in its last 30 days, and once expired (every device "
-            "then refuses the broker)"
+            "then refuses the broker); unset: ROCARS_BROKER_CERTIFICATE, which "
+            "broker-config --tls-hosts writes in the agents' .env files"
         ),
     )
 

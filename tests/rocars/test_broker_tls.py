@@ -386,6 +386,31 @@ def _env(path: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in path.read_text().splitlines())
 
 
+def test_the_agents_env_names_the_brokers_certificate(tmp_path: Path) -> None:
+    """With TLS, each agent's .env (shards' too) names the broker's certificate, so the
+    agent says when it nears its end without a line in sync.toml; a device's does not."""
+    me = getpass.getuser()
+    out = tmp_path / "broker"
+    write_broker_files(
+        out,
+        ControlPoint.SBC,
+        ["L01"],
+        shards=["s1"],
+        run_as=me,
+        agent_user=me,
+        tls=TlsOptions(hosts=("127.0.0.1",), local_port=0),
+        port=8883,
+    )
+    for agent in ("sync", "sync-s1"):
+        env = _env(out / f"{agent}.env")
+        assert env[brokertls.BROKER_CERTIFICATE_ENV] == str(out / brokertls.SERVER_CERT)
+    for device in ("xdb-L01", "aiop-L01", "avrs-L01", "monitor"):
+        assert brokertls.BROKER_CERTIFICATE_ENV not in _env(out / f"{device}.env")
+    plain = tmp_path / "plain"
+    write_broker_files(plain, ControlPoint.SBC, ["L01"], run_as=me, agent_user=me)
+    assert brokertls.BROKER_CERTIFICATE_ENV not in _env(plain / "sync.env")
+
+
 def test_a_display_over_tls_gets_the_agents_instruction(
     tls_broker: TlsBroker, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -470,7 +470,10 @@ def test_a_key_of_a_kind_nobody_uses_is_a_reason_not_a_crash(tmp_path: Path) -> 
 
 
 def test_the_broker_certificate_near_its_end_is_named_until_renewed(
-    embedded_broker: EmbeddedBroker, central: CentralProcess, tmp_path: Path
+    embedded_broker: EmbeddedBroker,
+    central: CentralProcess,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Every device refuses a broker whose certificate has ended: the agent names it
     in its last 30 days, and stops once broker-config has renewed it."""
@@ -493,6 +496,20 @@ def test_the_broker_certificate_near_its_end_is_named_until_renewed(
         assert any("cannot read it" in p for p in agent.problems())
     finally:
         agent.stop()
+    # named by broker-config in the agent's .env, not in sync.toml: the same; the
+    # config's own line wins over it
+    site_tls(broker, "SBC", HOSTS, now=NOW - dt.timedelta(days=brokertls.SERVER_DAYS - 10))
+    monkeypatch.setenv(brokertls.BROKER_CERTIFICATE_ENV, str(broker / SERVER_CERT))
+    agent = SyncAgent(agent_config(tmp_path, embedded_broker.url, central.url))
+    assert agent.broker_cert is not None
+    assert any(p.startswith(said) for p in agent.broker_cert.problems(NOW))
+    elsewhere = tmp_path / "elsewhere.crt"
+    site_tls(tmp_path / "new", "SBC", HOSTS)
+    elsewhere.write_bytes((tmp_path / "new" / SERVER_CERT).read_bytes())
+    agent = SyncAgent(config.model_copy(update={"broker_certificate": elsewhere}))
+    assert agent.broker_cert is not None
+    assert agent.broker_cert.path == elsewhere
+    assert not agent.broker_cert.problems(NOW)
     expired = CertificateWatch(
         tmp_path / "x.crt", "broker certificate", "devices refuse it", "renew"
     )
