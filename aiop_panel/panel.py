@@ -22,7 +22,7 @@ from pydantic import Field
 from rocars.config import ServiceConfig
 from rocars.ids import ControlPoint, Lane
 from rocars.messages import InstructionCode, ManifestDropped, UnladenPressed
-from rocars.timeutil import HK_TZ
+from rocars.timeutil import hk_short
 from ui_common.lanewatch import Clock, FailReason, Shown, SyncMark, SystemClock
 from ui_common.languages import Language
 
@@ -178,7 +178,7 @@ class PanelModel:
         instruction = shown.instruction
         earliest = None
         if instruction is not None and instruction.earliest_at is not None:
-            earliest = instruction.earliest_at.astimezone(HK_TZ).strftime("%H:%M")
+            earliest = hk_short(instruction.earliest_at, now)
         feedback = about = None
         if self._feedback is not None:
             kind, what, at = self._feedback

@@ -147,7 +147,15 @@ class AiopScreen(LaneScreen):
         if not isValid(self.widget):  # the window was closed and deleted: nothing to show
             return
         left = self.model.seconds_to_feedback_end()  # before the view: see LaneWatchController
-        self.widget.set_view(self.model.view(self.clock.now()))
+        now = self.clock.now()
+        try:
+            view = self.model.view(now)
+        except Exception:  # top level of a GUI callback: see below
+            # a panel that cannot show this instruction must not keep the one before
+            logger.exception("cannot show %s: showing STOP", self.model.shown.code)
+            self.model.on_shown(self.model.shown.failed_closed())
+            view = self.model.view(now)
+        self.widget.set_view(view)
         if left is not None:
             self._feedback_timer.start(max(1, math.ceil(left * 1000)))
 

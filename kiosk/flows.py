@@ -48,7 +48,7 @@ from rocars.models import (
     SecurityCodeAuth,
     cancel_op,
 )
-from rocars.timeutil import HK_TZ, parse_rfc3339, utc_now
+from rocars.timeutil import HK_TZ, in_hk, parse_rfc3339, utc_now
 from ui_common.languages import Language
 
 logger = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ class BatchOutcome:
 
 def hk_time(value: datetime) -> str:
     """A time as a person at the control point reads it: Hong Kong time, to the minute."""
-    return value.astimezone(HK_TZ).strftime("%Y-%m-%d %H:%M")
+    return in_hk(value).strftime("%Y-%m-%d %H:%M")
 
 
 def _maybe_applied(error: ApiError) -> bool:

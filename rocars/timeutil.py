@@ -8,6 +8,29 @@ from functools import lru_cache
 HK_TZ = timezone(timedelta(hours=8), "HKT")
 
 
+def in_hk(value: datetime) -> datetime:
+    """``value`` in Hong Kong time, as every screen shows times.
+
+    A time in the last eight hours of year 9999 UTC (a far-off date standing for "never")
+    has no Hong Kong date: ``astimezone`` raises. It is shown as the last minute Hong
+    Kong's calendar holds, so that no screen fails on it (an exit board that failed to
+    draw a TOO_EARLY kept the truck before's PROCEED on the glass).
+    """
+    try:
+        return value.astimezone(HK_TZ)
+    except OverflowError:
+        return datetime.max.replace(second=0, microsecond=0, tzinfo=HK_TZ)
+
+
+def hk_short(value: datetime, now: datetime) -> str:
+    """``HH:MM`` Hong Kong time; ``DD/MM HH:MM`` when it is not today in Hong Kong (the
+    lane screens' TOO_EARLY time)."""
+    local, today = in_hk(value), in_hk(now)
+    if local.date() == today.date():
+        return local.strftime("%H:%M")
+    return local.strftime("%d/%m %H:%M")
+
+
 def utc_now() -> datetime:
     """Now, in UTC, truncated to milliseconds (what the wire can carry)."""
     now = datetime.now(UTC)

@@ -90,6 +90,12 @@ class Shown:
     def seq(self) -> int | None:
         return None if self.instruction is None else self.instruction.seq
 
+    def failed_closed(self) -> Shown:
+        """STOP in place of this: what a screen shows when it cannot show this one."""
+        return Shown(
+            InstructionCode.STOP_SEE_OFFICER, None, FailReason.NO_INSTRUCTION, self.sync_mark
+        )
+
 
 class LaneWatch:
     """One lane's instruction and the health of everything it depends on.

@@ -16,7 +16,7 @@ from pydantic import Field
 from rocars.config import ServiceConfig
 from rocars.ids import ControlPoint, Lane
 from rocars.messages import InstructionCode
-from rocars.timeutil import HK_TZ
+from rocars.timeutil import hk_short, in_hk
 from ui_common.lanewatch import FailReason, Shown, SyncMark
 from ui_common.languages import ALL_LANGUAGES, Language
 
@@ -72,14 +72,6 @@ class BoardState:
         return None
 
 
-def hk_time(value: datetime, now: datetime) -> str:
-    """``HH:MM`` Hong Kong time; ``DD/MM HH:MM`` when it is not today in Hong Kong."""
-    local, today = value.astimezone(HK_TZ), now.astimezone(HK_TZ)
-    if local.date() == today.date():
-        return local.strftime("%H:%M")
-    return local.strftime("%d/%m %H:%M")
-
-
 def board_state(
     shown: Shown, now: datetime, mode: LanguageMode = LanguageMode.ALL, cycle_seconds: float = 4.0
 ) -> BoardState:
@@ -92,14 +84,14 @@ def board_state(
     instruction = shown.instruction
     earliest = None
     if instruction is not None and instruction.earliest_at is not None:
-        earliest = hk_time(instruction.earliest_at, now)
+        earliest = hk_short(instruction.earliest_at, now)
     return BoardState(
         code=shown.code,
         vrn=instruction.vrn if instruction is not None else None,
         bay=instruction.bay if instruction is not None else None,
         earliest=earliest,
         languages=languages,
-        clock=now.astimezone(HK_TZ).strftime("%H:%M:%S"),
+        clock=in_hk(now).strftime("%H:%M:%S"),
         sync_mark=shown.sync_mark,
         reason=shown.reason,
     )

@@ -76,11 +76,13 @@ class XdbScreen(LaneScreen):
     def update_board(self, *_: object) -> None:
         if not isValid(self.board):  # the window was closed and deleted: nothing to paint
             return
-        self.board.set_state(
-            board_state(
-                self.controller.shown,
-                self.clock.now(),
-                self.config.languages,
-                self.config.cycle_seconds,
-            )
-        )
+        shown, now = self.controller.shown, self.clock.now()
+        mode, cycle = self.config.languages, self.config.cycle_seconds
+        try:
+            state = board_state(shown, now, mode, cycle)
+        except Exception:  # top level of a GUI callback: see below
+            # a board that cannot draw this instruction must not keep the one before (a
+            # PROCEED) on the glass
+            logger.exception("cannot show %s: showing STOP", shown.code)
+            state = board_state(shown.failed_closed(), now, mode, cycle)
+        self.board.set_state(state)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from aiop_panel.panel import Action, Feedback, PanelConfig, PanelModel
@@ -137,12 +139,17 @@ def test_manifest_only_where_the_lane_allows(clock: FakeClock) -> None:
 
 
 def test_language_and_hk_time(model: PanelModel, clock: FakeClock) -> None:
+    """TOO_EARLY's time in Hong Kong time; with its day when that is not today there."""
     model.set_language(Language.EN)
-    model.on_shown(shown(C.TOO_EARLY, 1))
-    view = model.view(clock.now())
-    assert view.language is Language.EN
-    assert view.earliest is not None
-    assert len(view.earliest) == 5
+    for earliest, text in [
+        (clock.now() + timedelta(minutes=25), "16:25"),  # 08:00 UTC is 16:00 in Hong Kong
+        (clock.now() + timedelta(hours=9), "22/11 01:00"),
+    ]:
+        instruction = make_instruction(C.TOO_EARLY, 1, earliest_at=earliest)
+        model.on_shown(Shown(C.TOO_EARLY, instruction, None, SyncMark.CENTRAL_UP))
+        view = model.view(clock.now())
+        assert view.language is Language.EN
+        assert view.earliest == text
 
 
 def test_config() -> None:

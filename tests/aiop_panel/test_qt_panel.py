@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 from pytestqt.qtbot import QtBot
 
-from aiop_panel.panel import Action, Feedback, PanelConfig
+from aiop_panel.panel import Action, Feedback, PanelConfig, PanelModel, PanelView
 from aiop_panel.qt_app import AiopScreen
 from hardware_sim.dropbox import SimulatedDropBox
 from rocars.bus import Bus
@@ -114,6 +114,32 @@ def test_press_and_confirm_see_a_lapse_not_yet_re_evaluated(
     screen.on_confirm()
     assert sent == []
     assert screen.model.view(clock.now()).code is C.STOP_SEE_OFFICER
+
+
+def test_a_panel_that_cannot_show_an_instruction_shows_stop(
+    offline_screen: AiopScreen, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A TOO_EARLY until a time Hong Kong's calendar cannot hold is shown (its last
+    minute); and whatever fails in showing the lane's answer, the panel fails closed: STOP
+    and no buttons, not the instruction before it."""
+    screen = offline_screen
+    feed(screen, C.TOO_EARLY, 1, earliest_at=datetime(9999, 12, 31, 20, tzinfo=UTC))
+    assert screen.widget.view is not None
+    assert screen.widget.view.earliest == "31/12 23:59"
+    feed(screen, C.NO_BUNDLE, 2)
+    assert screen.widget.view.unladen_available
+    show = PanelModel.view
+
+    def fails_on_inspect(model: PanelModel, now: datetime) -> PanelView:
+        if model.shown.code is C.INSPECT:
+            raise ValueError("cannot show this")
+        return show(model, now)
+
+    monkeypatch.setattr(PanelModel, "view", fails_on_inspect)
+    feed(screen, C.INSPECT, 3, bay="B3")
+    view = screen.widget.view
+    assert (view.code, view.reason) == (C.STOP_SEE_OFFICER, FailReason.NO_INSTRUCTION)
+    assert not view.unladen_available
 
 
 def test_status_says_whether_the_dropbox_sensor_is_healthy(qtbot: QtBot, tmp_path: Path) -> None:

@@ -9,10 +9,11 @@ import pytest
 from rocars.config import load_config
 from rocars.errors import ConfigError
 from rocars.messages import InstructionCode
+from rocars.timeutil import hk_short
 from tests.fixtures.displays import make_instruction
 from ui_common.lanewatch import FailReason, Shown, SyncMark
 from ui_common.languages import ALL_LANGUAGES, Language
-from xdb_display.board import LanguageMode, XdbConfig, board_state, hk_time
+from xdb_display.board import LanguageMode, XdbConfig, board_state
 
 C = InstructionCode
 NOW = datetime(2026, 11, 21, 6, 30, 15, tzinfo=UTC)  # 14:30:15 in Hong Kong
@@ -38,15 +39,15 @@ def test_inspect_shows_bay() -> None:
     assert state.big_value == "B12"
 
 
-def test_too_early_shows_hk_time() -> None:
+def test_too_early_shows_hk_short() -> None:
     state = board_state(shown(C.TOO_EARLY, earliest_at=NOW + timedelta(minutes=25)), NOW)
     assert state.earliest == "14:55"
     assert state.big_value == "14:55"
 
 
 def test_hk_time_names_the_day_when_not_today() -> None:
-    assert hk_time(NOW + timedelta(hours=12), NOW) == "22/11 02:30"
-    assert hk_time(NOW, NOW) == "14:30"
+    assert hk_short(NOW + timedelta(hours=12), NOW) == "22/11 02:30"
+    assert hk_short(NOW, NOW) == "14:30"
 
 
 def test_failing_closed_shows_no_plate() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import queue
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from pytestqt.qtbot import QtBot
@@ -18,8 +19,8 @@ from rocars.messages import DeviceStatus, InstructionCode, parse
 from rocars.topics import device_status_topic
 from tests.fixtures.brokers import Mosquitto
 from tests.fixtures.displays import FakeLane, dying_controller, make_instruction, site_secret
-from ui_common.lanewatch import FailReason
-from xdb_display.board import XdbConfig
+from ui_common.lanewatch import FailReason, Shown
+from xdb_display.board import BoardState, XdbConfig
 from xdb_display.qt_app import XdbScreen
 
 C = InstructionCode
@@ -157,3 +158,43 @@ def test_forged_replayed_and_expired_instructions(
     wait_code(qtbot, screen, C.PROCEED)
     wait_code(qtbot, screen, C.STOP_SEE_OFFICER, timeout=3000)
     assert screen.controller.shown.reason is FailReason.EXPIRED
+
+
+def test_a_time_beyond_hong_kongs_calendar_still_replaces_a_proceed(
+    screen: XdbScreen, lane: FakeLane, qtbot: QtBot
+) -> None:
+    """A TOO_EARLY until a far-off date standing for "never" (the last hours of year 9999
+    UTC have no Hong Kong date) replaced the truck before's PROCEED in the lane watch,
+    but drawing it raised, and the board kept PROCEED on the glass."""
+    lane.start_heartbeats()
+    lane.instruct(C.PROCEED)
+    wait_code(qtbot, screen, C.PROCEED)
+    lane.instruct(C.TOO_EARLY, earliest_at=datetime(9999, 12, 31, 20, tzinfo=UTC))
+    wait_code(qtbot, screen, C.TOO_EARLY)
+    assert screen.board.state is not None
+    assert screen.board.state.earliest == "31/12 23:59"
+
+
+def test_a_board_that_cannot_draw_an_instruction_shows_stop(
+    screen: XdbScreen, lane: FakeLane, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever fails in drawing the lane's answer (a bug, data no test foresaw), the
+    board fails closed: STOP, not the instruction before it, and the log says why."""
+    import xdb_display.qt_app as app
+
+    lane.start_heartbeats()
+    lane.instruct(C.PROCEED)
+    wait_code(qtbot, screen, C.PROCEED)
+    draw = app.board_state
+
+    def fails_on_inspect(shown: Shown, *args: Any) -> BoardState:
+        if shown.code is C.INSPECT:
+            raise ValueError("cannot draw this")
+        return draw(shown, *args)
+
+    monkeypatch.setattr(app, "board_state", fails_on_inspect)
+    lane.instruct(C.INSPECT, bay="B3")
+    wait_code(qtbot, screen, C.STOP_SEE_OFFICER)
+    assert screen.controller.shown.code is C.INSPECT  # the lane's answer, not drawn
+    assert screen.board.state is not None
+    assert screen.board.state.reason is FailReason.NO_INSTRUCTION
