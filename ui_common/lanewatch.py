@@ -161,7 +161,12 @@ class LaneWatch:
                 return status
             self._central = status.central
             self._controller_online = True
-            self._last_heartbeat = self._clock.monotonic()
+            # counted from when it was sent, as far as the clocks can tell: a retained
+            # heartbeat of an agent that has since hung, read at a reconnect, must not
+            # count as a whole bound fresh from now (clock differences within max_skew
+            # are not held against it)
+            beyond_skew = max(0.0, age - self.max_skew)
+            self._last_heartbeat = self._clock.monotonic() - beyond_skew
         else:
             self._central = status.central
             self._controller_online = False

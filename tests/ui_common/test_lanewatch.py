@@ -231,6 +231,17 @@ def test_old_retained_heartbeat_does_not_count(clock: FakeClock) -> None:
         SyncStatus(state="online", central="up", ts=clock.now() - timedelta(seconds=4)).to_bytes()
     )
     assert w.shown().code is C.PROCEED
+    # ... for what is left of its bound once the clocks' leeway (2 s) is granted: sent 4 s
+    # ago, it counts as 2 s old (an agent that hung after it is not trusted for 3 s more)
+    assert w.seconds_to_next_change() == pytest.approx(1.0)
+    clock.advance(1.1)
+    assert w.shown().reason is FailReason.NO_HEARTBEAT
+    # one within the leeway counts from when it came (the clocks may differ that much)
+    w.on_sync_status(
+        SyncStatus(state="online", central="up", ts=clock.now() - timedelta(seconds=1.5)).to_bytes()
+    )
+    clock.advance(2.9)
+    assert w.shown().code is C.PROCEED
 
 
 def test_bound_must_be_positive() -> None:
