@@ -201,6 +201,13 @@ class Lane:
         """A plate read (rules 1, 2, 3, 4, 6)."""
         now = self._clock()
         out = LaneOutput()
+        try:
+            self._plate(out, now, read)
+        except Exception:  # noqa: BLE001 - any: the lane fails closed (_fail_closed)
+            self._fail_closed(out, now, read.vrn)
+        return out
+
+    def _plate(self, out: LaneOutput, now: datetime, read: PlateRead) -> None:
         session = self.session
         if session is not None:
             if read.vrn and self._same_truck(session, read):
@@ -208,7 +215,7 @@ class Lane:
                     "lane %s: %r read again on the same truck, ignored", self.lane, read.vrn
                 )
                 out.ignored.append("same_truck")
-                return out
+                return
             # a good read after an unread / doubtful one is the same truck read better
             # (the AVRS sends it when its camera catches the plate late)
             reread = read.vrn and session.reason in ("no_plate", "low_confidence")
@@ -219,12 +226,18 @@ class Lane:
         session.plate_reads.append(read)
         self.session = session
         self._show(out, now, self._decide_plate(session, read, plates, now))
-        return out
 
     def unladen(self, event: UnladenPressed) -> LaneOutput:
         """The Unladen Vehicle button (rule 4): only meaningful at NO_BUNDLE."""
         now = self._clock()
         out = LaneOutput()
+        try:
+            self._unladen(out, now, event)
+        except Exception:  # noqa: BLE001 - any: the lane fails closed (_fail_closed)
+            self._fail_closed(out, now)
+        return out
+
+    def _unladen(self, out: LaneOutput, now: datetime, event: UnladenPressed) -> None:
         session = self.session
         why = ""
         if session is None:
@@ -236,7 +249,8 @@ class Lane:
         elif event.ts < session.code_at - ACTION_CLOCK_SKEW:
             why = "unladen_before_instruction"
         if why:
-            return self._ignore(out, now, "unladen", event.id, "panel", why)
+            self._ignore(out, now, "unladen", event.id, "panel", why)
+            return
         assert session is not None
         self._act(session, now, "unladen", event.id, "panel")
         decision = self._check_fresh(session, now)
@@ -246,46 +260,67 @@ class Lane:
             else:
                 decision = _Decision(Code.PROCEED, "unladen_released")
         self._show(out, now, decision)
-        return out
 
     def manifest(self, event: ManifestDropped) -> LaneOutput:
         """The paper manifest went in (rule 2): the bundle's pre-selected result."""
         now = self._clock()
         out = LaneOutput()
-        session = self.session
-        if session is None:
-            return self._ignore(out, now, "manifest", event.id, event.source, "lane_ready")
-        if session.code is not Code.DROP_MANIFEST:
-            why = f"manifest_at_{session.code.lower()}"
-            return self._ignore(out, now, "manifest", event.id, event.source, why)
-        if event.ts < session.code_at - ACTION_CLOCK_SKEW:
-            why = "manifest_before_instruction"
-            return self._ignore(out, now, "manifest", event.id, event.source, why)
-        self._act(session, now, "manifest", event.id, event.source)
-        decision = self._check_fresh(session, now)
-        if decision is None:
-            # the bundle as the replica holds it now: cancelled or re-selected meanwhile counts
-            bundle = self._current_bundle(session)
-            if bundle is None:
-                decision = _Decision(Code.STOP_SEE_OFFICER, "bundle_changed", ubr=session.ubr)
-            else:
-                decision = self._result(bundle)
-        self._show(out, now, decision)
+        try:
+            self._manifest(out, now, event)
+        except Exception:  # noqa: BLE001 - any: the lane fails closed (_fail_closed)
+            self._fail_closed(out, now)
         return out
+
+    def _manifest(self, out: LaneOutput, now: datetime, event: ManifestDropped) -> None:
+        session = self.session
+        why = ""
+        if session is None:
+            why = "lane_ready"
+        elif session.code is not Code.DROP_MANIFEST:
+            why = f"manifest_at_{session.code.lower()}"
+        elif event.ts < session.code_at - ACTION_CLOCK_SKEW:
+            why = "manifest_before_instruction"
+        if why:
+            self._ignore(out, now, "manifest", event.id, event.source, why)
+            return
+        assert session is not None
+        self._act(session, now, "manifest", event.id, event.source)
+        decision = self._check_fresh(session, now) or self._at_manifest(session, now)
+        self._show(out, now, decision)
 
     def tick(self) -> LaneOutput:
         """Time passes: driver timeout (rule 5), end of the hold of a final code."""
         now = self._clock()
         out = LaneOutput()
+        try:
+            self._tick(out, now)
+        except Exception:  # noqa: BLE001 - any: the lane fails closed (_fail_closed)
+            self._fail_closed(out, now)
+        return out
+
+    def _tick(self, out: LaneOutput, now: datetime) -> None:
         session = self.session
         if session is None:
-            return out
+            return
         elapsed = (now - session.code_at).total_seconds()
         if session.code in WAITING_CODES and elapsed >= self.config.timeout_s:
             self._show(out, now, _Decision(Code.STOP_SEE_OFFICER, "timeout", ubr=session.ubr))
         elif session.code in FINAL_CODES and elapsed >= self.config.hold_s:
             self._end(out, now, session.reason)
-        return out
+
+    def _fail_closed(self, out: LaneOutput, now: datetime, vrn: str = "") -> None:
+        """A rule raised (a bug, or data no rule foresaw): the truck at the lane is shown
+        STOP_SEE_OFFICER, in the session there is (a new one when there is none), and
+        what the lane did before (a session ended, its record) is kept in ``out``. Left
+        as it was, the truck before's PROCEED would stay on the displays, and a record
+        already made would be lost."""
+        logger.exception("lane %s: cannot decide: showing STOP_SEE_OFFICER", self.lane)
+        if self.session is None:
+            plates = [vrn] if vrn else []
+            self.session = Session(
+                vrn=vrn, plates=plates, started_at=now, code=Code.READY, code_at=now
+            )
+        self._show(out, now, _Decision(Code.STOP_SEE_OFFICER, "lane_error"))
 
     # -- rules -------------------------------------------------------------------------
 
@@ -338,18 +373,9 @@ class Lane:
             return _Decision(Code.STOP_SEE_OFFICER, "replica_error")
         here = [b for b in active if b.cp == self.cp and b.direction == self.direction]
         if here:
-            ready = [b for b in here if b.earliest_at <= now]
-            if not ready:
-                first = min(here, key=lambda b: b.earliest_at)
-                return _Decision(
-                    Code.TOO_EARLY,
-                    "too_early",
-                    ubr=first.ubr,
-                    earliest_at=first.earliest_at,
-                    plates=_bundle_plates(first),
-                )
-            # a selected inspection wins over a release; then the oldest bundle
-            bundle = min(ready, key=lambda b: (b.result != Code.INSPECT, b.bundled_at, b.ubr))
+            bundle = self._crossing(here, now)
+            if isinstance(bundle, _Decision):
+                return bundle
             if self.config.manifest_required:
                 return _Decision(
                     Code.DROP_MANIFEST,
@@ -362,6 +388,44 @@ class Lane:
             return _Decision(Code.WRONG_CONTROL_POINT, "wrong_control_point", ubr=active[0].ubr)
         return _Decision(Code.NO_BUNDLE, "awaiting_unladen")
 
+    def _crossing(self, here: list[Bundle], now: datetime) -> Bundle | _Decision:
+        """The bundle the truck crosses on (of its active bundles at this control point and
+        direction), or TOO_EARLY. One selected for inspection is never passed over for a
+        release: due, it is the one (the oldest of them); not yet due, the truck waits for
+        it, even with a release due. Else the oldest due bundle; none due: TOO_EARLY."""
+        inspect = [b for b in here if b.result == Code.INSPECT]
+        candidates = inspect or here
+        due = [b for b in candidates if b.earliest_at <= now]
+        if due:
+            return min(due, key=lambda b: (b.bundled_at, b.ubr))
+        first = min(candidates, key=lambda b: (b.earliest_at, b.ubr))
+        return _Decision(
+            Code.TOO_EARLY,
+            "too_early",
+            ubr=first.ubr,
+            earliest_at=first.earliest_at,
+            plates=_bundle_plates(first),
+        )
+
+    def _at_manifest(self, session: Session, now: datetime) -> _Decision:
+        """The result once the manifest is in, from the bundles as the replica holds them
+        now: the session's bundle cancelled or used meanwhile stops the truck; an
+        inspection selected meanwhile (of this bundle, or of another of the truck's here)
+        wins as at the read."""
+        try:
+            active = self._active_bundles(session.plates)
+        except SyncError as err:
+            logger.error("lane %s: replica lookup failed: %s", self.lane, err)
+            return _Decision(Code.STOP_SEE_OFFICER, "replica_error", ubr=session.ubr)
+        here = [b for b in active if b.cp == self.cp and b.direction == self.direction]
+        own = next((b for b in here if b.ubr == session.ubr), None)
+        if own is None:
+            return _Decision(Code.STOP_SEE_OFFICER, "bundle_changed", ubr=session.ubr)
+        chosen = self._crossing(here, now)
+        if isinstance(chosen, _Decision):
+            return chosen
+        return self._result(chosen if chosen.result == Code.INSPECT else own)
+
     def _active_bundles(self, plates: list[str]) -> list[Bundle]:
         seen: dict[str, Bundle] = {}
         for plate in plates:
@@ -369,17 +433,6 @@ class Lane:
                 if bundle.status is BundleStatus.ACTIVE:
                     seen.setdefault(bundle.ubr, bundle)
         return sorted(seen.values(), key=lambda b: b.ubr)
-
-    def _current_bundle(self, session: Session) -> Bundle | None:
-        try:
-            active = self._active_bundles(session.plates)
-        except SyncError as err:
-            logger.error("lane %s: replica lookup failed: %s", self.lane, err)
-            return None
-        for bundle in active:
-            if (bundle.ubr, bundle.cp, bundle.direction) == (session.ubr, self.cp, self.direction):
-                return bundle
-        return None
 
     def _result(self, bundle: Bundle) -> _Decision:
         plates = _bundle_plates(bundle)
@@ -460,7 +513,7 @@ class Lane:
 
     def _ignore(
         self, out: LaneOutput, now: datetime, kind: str, event_id: str, source: str, why: str
-    ) -> LaneOutput:
+    ) -> None:
         logger.info("lane %s: %s press ignored (%s)", self.lane, kind, why)
         out.ignored.append(why)
         if self.session is not None:
@@ -469,7 +522,6 @@ class Lane:
                     {"kind": kind, "ts": now, "id": event_id, "source": source, "ignored": True}
                 )
             )
-        return out
 
     def _instruction(
         self,

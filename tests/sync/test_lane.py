@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -229,12 +230,70 @@ def test_rule2_inspection_wins_when_two_bundles_are_ready() -> None:
     assert (out.instructions[0].code, out.instructions[0].ubr) == (C.INSPECT, "9110635861")
 
 
+@pytest.mark.parametrize("manifest_required", [False, True])
+def test_rule2_an_inspection_not_yet_due_is_waited_for_not_passed_over(
+    manifest_required: bool,
+) -> None:
+    """A truck with a release due and an inspection due in 30 s does not cross on the
+    release: it is TOO_EARLY for the inspection (a wrong PROCEED releases cargo customs
+    selected)."""
+    due_in_30s = T0 + timedelta(seconds=30)
+    rig = Rig(
+        [
+            make_bundle("9110635860", "AB1234"),
+            make_bundle("9110635861", "AB1234", result="INSPECT", bay="B2", earliest_at=due_in_30s),
+        ],
+        manifest_required=manifest_required,
+    )
+    out = rig.lane.plate(read())
+    (shown,) = out.instructions
+    assert (shown.code, shown.ubr, shown.earliest_at) == (C.TOO_EARLY, "9110635861", due_in_30s)
+    rig.clock.advance(40)  # the truck comes back once it is due
+    rig.fresh = Freshness(last_sync_at=rig.clock.now, central_up=True)
+    out = rig.lane.plate(read(vrn="XY1"))  # the next truck ends the session
+    out = rig.lane.plate(read())
+    if manifest_required:
+        assert (codes(out), out.instructions[0].ubr) == ([C.DROP_MANIFEST], "9110635861")
+        out = rig.lane.manifest(ManifestDropped(source="sensor"))
+    assert (codes(out), out.instructions[0].ubr) == ([C.INSPECT], "9110635861")
+
+
+def test_rule2_an_inspection_selected_before_the_manifest_wins() -> None:
+    """Two releases due at the read (the older chosen); before the manifest the centre
+    selects the other for inspection: the truck is inspected, not released on the first."""
+    rig = Rig([make_bundle("9110635860", "AB1234"), make_bundle("9110635861", "AB1234")])
+    out = rig.lane.plate(read())
+    assert (codes(out), out.instructions[0].ubr) == ([C.DROP_MANIFEST], "9110635860")
+    rig.bundles = [
+        make_bundle("9110635860", "AB1234"),
+        make_bundle("9110635861", "AB1234", result="INSPECT", bay="B2"),
+    ]
+    out = rig.lane.manifest(ManifestDropped(source="sensor"))
+    (shown,) = out.instructions
+    assert (shown.code, shown.ubr, shown.bay) == (C.INSPECT, "9110635861", "B2")
+    # a second release meanwhile changes nothing: the truck's own bundle's result
+    rig = Rig([make_bundle("9110635861", "AB1234")])
+    rig.lane.plate(read())
+    rig.bundles = [make_bundle("9110635860", "AB1234"), make_bundle("9110635861", "AB1234")]
+    out = rig.lane.manifest(ManifestDropped(source="sensor"))
+    assert (codes(out), out.instructions[0].ubr) == ([C.PROCEED], "9110635861")
+
+
 def test_rule2_bundle_cancelled_before_the_manifest_stops() -> None:
     rig = Rig([make_bundle("9110635860", "AB1234")])
     rig.lane.plate(read())
     rig.bundles = [make_bundle("9110635860", "AB1234", status="cancelled")]
     out = rig.lane.manifest(ManifestDropped(source="sensor"))
     assert codes(out) == [C.STOP_SEE_OFFICER]
+    assert rig.lane.session is not None
+    assert rig.lane.session.reason == "bundle_changed"
+    # the replica failing at the manifest stops the truck too, and says so
+    rig = Rig([make_bundle("9110635860", "AB1234")])
+    rig.lane.plate(read())
+    rig.fail_lookup = True
+    assert codes(rig.lane.manifest(ManifestDropped(source="sensor"))) == [C.STOP_SEE_OFFICER]
+    assert rig.lane.session is not None
+    assert rig.lane.session.reason == "replica_error"
 
 
 def test_rule2_result_reselected_before_the_manifest_is_used() -> None:
@@ -374,6 +433,47 @@ def test_replica_error_fails_closed() -> None:
     assert codes(rig.lane.plate(read())) == [C.STOP_SEE_OFFICER]
     assert rig.lane.session is not None
     assert rig.lane.session.reason == "replica_error"
+
+
+def test_a_rule_that_raises_fails_closed_and_keeps_the_record_before(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Anything a rule raises (a bug, or data no rule foresaw: here a bundle's earliest
+    time past what UTC can hold, then a replica that raises what it should not): the
+    truck at the lane gets STOP_SEE_OFFICER in place of the truck before's PROCEED, whose
+    record is kept."""
+    beyond_utc = datetime(9999, 12, 31, 23, 30, tzinfo=timezone(timedelta(hours=-1)))
+    rig = Rig(
+        [
+            make_bundle("9110635860", "AB1234"),
+            make_bundle("9110635861", "CD5678", earliest_at=beyond_utc),
+        ],
+        manifest_required=False,
+    )
+    assert codes(rig.lane.plate(read())) == [C.PROCEED]
+    with caplog.at_level(logging.ERROR, logger="sync.lane"):
+        out = rig.lane.plate(read(vrn="CD5678"))
+    assert codes(out) == [C.STOP_SEE_OFFICER]
+    assert out.instructions[0].vrn == "CD5678"
+    record = only_record(out)
+    assert (record.vrn, record.outcome, record.reason) == ("AB1234", C.PROCEED, "next_vehicle")
+    assert "lane L01: cannot decide: showing STOP_SEE_OFFICER" in caplog.text
+    rig.clock.advance(8)
+    record = only_record(rig.lane.tick())
+    assert (record.vrn, record.outcome, record.reason) == (
+        "CD5678",
+        C.STOP_SEE_OFFICER,
+        "lane_error",
+    )
+
+    def broken(plate: str) -> list[Bundle]:
+        raise RuntimeError("not a ReplicaError")
+
+    rig.lane._lookup = broken
+    out = rig.lane.plate(read())
+    assert codes(out) == [C.STOP_SEE_OFFICER]
+    assert rig.lane.session is not None
+    assert rig.lane.session.reason == "lane_error"
 
 
 # -- presses that make no sense ----------------------------------------------------------
