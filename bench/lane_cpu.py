@@ -58,6 +58,9 @@ RATE_PER_LANE = 2.0  # trucks a second
 #: one read this often: every lane's trucks, one after another
 READ_EVERY_S = 1 / (LANES * RATE_PER_LANE)
 CP = "SBC"
+#: trucks a phase at most: the fake clock moves 0.41 s a truck, and the reads, made before
+#: the phases, must stay within the lanes' max_read_age_s (3,600 s here)
+MAX_TRUCKS = 8_000
 
 
 class KeepPayloads:
@@ -108,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trucks", type=int, default=0, help="trucks a phase")
     args = parser.parse_args(argv)
     trucks = args.trucks or (300 if args.quick else 2_000)
+    if trucks > MAX_TRUCKS:
+        parser.error(f"--trucks: at most {MAX_TRUCKS:,}")
     warm = 300
 
     with tempfile.TemporaryDirectory(prefix="bench-lane-cpu-") as tmp:
@@ -144,7 +149,14 @@ def main(argv: list[str] | None = None) -> int:
         config = SyncConfig.model_validate(
             {
                 "lanes": [
-                    {"id": f"L{n:03d}", "manifest_required": False, "hold_s": 0.3}
+                    # the reads are made before the phases, whose clock moves on (at most
+                    # MAX_TRUCKS * 0.41 s): they must not count as late (max_read_age_s)
+                    {
+                        "id": f"L{n:03d}",
+                        "manifest_required": False,
+                        "hold_s": 0.3,
+                        "max_read_age_s": 3600,
+                    }
                     for n in range(1, LANES + 1)
                 ],
                 "data_dir": str(work),

@@ -64,6 +64,15 @@ class LaneConfig(_Section):
     unladen_inspect_share: float = Field(
         default=0.05, ge=0.0, le=1.0, description="share of unladen trucks sent to inspection"
     )
+    max_read_age_s: float = Field(
+        default=10.0,
+        ge=1.0,
+        le=3600.0,
+        description=(
+            "a plate read taken longer ago than this (its ts, by this agent's clock) gets "
+            "STOP_SEE_OFFICER: the truck it saw may have gone, another be at the booth"
+        ),
+    )
     inspect_bay: str = Field(
         default="U1",
         min_length=1,
@@ -166,6 +175,15 @@ class SyncConfig(ServiceConfig):
         ge=1.0,
         le=86_400.0,
         description="replica older than this (or never synced): every lane fails closed",
+    )
+    reinspect_window_s: float = Field(
+        default=3600.0,
+        ge=0.0,
+        le=86_400.0,
+        description=(
+            "a truck told INSPECT and read again at any lane of this agent within this "
+            "long is told INSPECT again, whatever the replica says (0: off)"
+        ),
     )
     outbox_durability: Literal["write", "flush"] = Field(
         default="write",

@@ -40,7 +40,7 @@ from rocars.topics import (
 )
 from sync.config import SyncConfig
 from sync.errors import OutboxError, ReplicaError
-from sync.lane import FINAL_CODES, WAITING_CODES, Freshness, Lane, LaneOutput
+from sync.lane import FINAL_CODES, WAITING_CODES, Freshness, Inspections, Lane, LaneOutput
 from sync.metrics import Metrics
 from sync.outbox import Outbox
 from sync.puller import CentralLink
@@ -105,6 +105,8 @@ class LaneController:
         self._reads = 0
         self._reads_done = threading.Condition()
         seeder = rng or random.Random()
+        #: trucks told INSPECT lately, by plate, for every lane here (``Inspections``)
+        self.inspections = Inspections(config.reinspect_window_s)
         for lane_config in config.lanes:
             self.lanes[lane_config.id] = Lane(
                 lane_config,
@@ -116,6 +118,7 @@ class LaneController:
                 freshness=self.freshness,
                 max_age_s=config.replica_max_age_s,
                 rng=random.Random(seeder.getrandbits(64)),
+                inspections=self.inspections,
             )
             self._locks[lane_config.id] = threading.Lock()
             self._instruction_topics[lane_config.id] = instruction_topic(self.cp, lane_config.id)
@@ -152,6 +155,37 @@ class LaneController:
                 if row is not None:
                     lane.last_seq = row.last_seq
                 self._apply(lane, lane.start(row.session if row is not None else None))
+        self._recall_inspections()
+
+    def _recall_inspections(self) -> None:
+        """The trucks told INSPECT within the window before this start (``Inspections``),
+        from the outbox's records (a session a crash left open has just been ended there)."""
+        window = self.inspections.window
+        if not window:
+            return
+        try:
+            records = self.outbox.inspected_since(self._clock() - window)
+        except OutboxError as err:
+            logger.error("the lanes cannot recall the trucks told INSPECT lately: %s", err)
+            return
+        for record in records:
+            plates: list[str] = [record.vrn] if record.vrn else []
+            if record.ubr is not None:
+                try:
+                    bundle = self.replica.bundle(record.ubr)
+                except ReplicaError as err:
+                    logger.error("replica unreadable: %s", err)
+                    bundle = None
+                if bundle is not None:
+                    plates += [p for p in (bundle.vrn, bundle.second_plate) if p]
+            bays = [i.bay for i in record.instructions if i.code is InstructionCode.INSPECT]
+            shown = max(
+                (i.ts for i in record.instructions if i.code is InstructionCode.INSPECT),
+                default=record.ended_at,
+            )
+            self.inspections.remember(plates, shown, bays[-1] if bays else None)
+        if records:
+            logger.info("lanes: %d trucks told INSPECT lately remembered", len(records))
 
     def republish(self) -> None:
         """Publish every lane's last committed instruction again (after a broker restart).

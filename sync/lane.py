@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -74,6 +76,54 @@ class Freshness:
 
 
 Lookup = Callable[[str], list[Bundle]]
+
+#: How long a truck told INSPECT is told INSPECT again if read again (``Inspections``).
+DEFAULT_REINSPECT_WINDOW_S = 3600.0
+
+
+class Inspections:
+    """The trucks told INSPECT lately, by plate, shared by the lanes of one agent.
+
+    A truck told INSPECT that stays (or comes back) and is read again would start a new
+    session: an unladen truck would press again for another draw of the sampling share,
+    and one whose bundle was selected would find it used (the record of the inspection
+    marks it so) and cross as unladen. Read again within ``window_s``, it is told
+    INSPECT again (reason ``inspect_pending``), whatever the replica says. Thread-safe:
+    the lanes run on paho's thread and the timer's.
+    """
+
+    def __init__(self, window_s: float = DEFAULT_REINSPECT_WINDOW_S) -> None:
+        self.window = timedelta(seconds=window_s)
+        self._lock = threading.Lock()
+        #: plate -> (until, bay)
+        self._until: dict[str, tuple[datetime, str | None]] = {}
+        #: (until, plate) in the order remembered: the oldest go first (the window is one)
+        self._order: deque[tuple[datetime, str]] = deque()
+
+    def remember(self, plates: Iterable[str], at: datetime, bay: str | None) -> None:
+        if not self.window:
+            return
+        until = at + self.window
+        with self._lock:
+            while self._order and self._order[0][0] <= at:
+                old_until, plate = self._order.popleft()
+                if self._until.get(plate, (None,))[0] == old_until:
+                    del self._until[plate]
+            for plate in plates:
+                if plate:
+                    self._until[plate] = (until, bay)
+                    self._order.append((until, plate))
+
+    def pending(self, plates: Iterable[str], now: datetime) -> tuple[str | None] | None:
+        """``(bay,)`` of the inspection one of ``plates`` was told lately; None if none."""
+        if not self._until:
+            return None
+        with self._lock:
+            for plate in plates:
+                found = self._until.get(plate)
+                if found is not None and now < found[0]:
+                    return (found[1],)
+        return None
 
 
 class Session(BaseModel):
@@ -160,8 +210,10 @@ class Lane:
         max_age_s: float,
         rng: random.Random | None = None,
         last_seq: int = 0,
+        inspections: Inspections | None = None,
     ) -> None:
         self.config = config
+        self._inspections = inspections or Inspections()
         self.cp = cp
         self.direction = direction
         self._key = key
@@ -169,6 +221,7 @@ class Lane:
         self._lookup = lookup
         self._freshness = freshness
         self._max_age = timedelta(seconds=max_age_s)
+        self._max_read_age = timedelta(seconds=config.max_read_age_s)
         self._rng = rng or random.Random()
         self.last_seq = last_seq
         self.session: Session | None = None
@@ -359,6 +412,10 @@ class Lane:
     def _decide_plate(
         self, session: Session, read: PlateRead, plates: list[str], now: datetime
     ) -> _Decision:
+        if now - read.ts > self._max_read_age:
+            # queued somewhere (a reader or an agent that lost the broker sends its reads
+            # when it is back): whoever is at the booth now is not the truck it saw
+            return _Decision(Code.STOP_SEE_OFFICER, "late_read")
         if not read.vrn:
             return _Decision(Code.STOP_SEE_OFFICER, "no_plate")
         if read.confidence < self.config.confidence_threshold:
@@ -366,6 +423,10 @@ class Lane:
         stale = self._check_fresh(session, now)
         if stale is not None:
             return stale
+        pending = self._inspections.pending(plates, now)
+        if pending is not None:  # told INSPECT lately, read again (Inspections)
+            bay = pending[0] or self.config.inspect_bay
+            return _Decision(Code.INSPECT, "inspect_pending", bay=bay)
         try:
             active = self._active_bundles(plates)
         except SyncError as err:
@@ -453,6 +514,9 @@ class Lane:
             session.ubr = decision.ubr
         if decision.plates:
             self._bundle_plates = decision.plates
+        if decision.code is Code.INSPECT:
+            plates = (session.vrn, *self._bundle_plates)
+            self._inspections.remember(plates, now, decision.bay)
         seq = self._instruction(
             out,
             decision.code,

@@ -66,6 +66,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import ValidationError
+
 from rocars.models import ClearanceRecord
 from rocars.threads import start_in_background
 from rocars.timeutil import to_rfc3339, utc_now
@@ -1031,6 +1033,24 @@ class Outbox:
             )
             for id_, lane_, ended_at, body, state, reason, refused_status in rows
         ]
+
+    def inspected_since(self, since: datetime) -> list[ClearanceRecord]:
+        """The records ended at or after ``since`` whose outcome is INSPECT, oldest first
+        (what the lanes remember after a restart: ``sync.lane.Inspections``). One that
+        does not read is left out and logged."""
+        rows = self._read(
+            "SELECT id, body FROM records WHERE ended_at >= ? "
+            "AND json_valid(body) AND json_extract(body, '$.outcome') = 'INSPECT' "
+            "ORDER BY ended_at",
+            to_rfc3339(since),
+        )
+        out = []
+        for id_, body in rows:
+            try:
+                out.append(ClearanceRecord.model_validate_json(body))
+            except ValidationError as err:
+                logger.error("outbox: record %s does not read, not remembered: %s", id_, err)
+        return out
 
     def recent(self, limit: int = 50, lane: str | None = None) -> list[dict[str, Any]]:
         """The newest records (any state), decoded, with their upload state (``upload``);

@@ -23,7 +23,7 @@ from rocars.models import Bundle, BundleStatus, ClearanceRecord, InstructionLog
 from rocars.signing import lane_key, signed_payload, verify_payload
 from sync.config import LaneConfig
 from sync.errors import ReplicaError
-from sync.lane import Freshness, Lane, LaneOutput, Session
+from sync.lane import Freshness, Inspections, Lane, LaneOutput, Session
 
 C = InstructionCode
 KEY = lane_key(b"test-secret", "SBC", "L01")
@@ -138,6 +138,25 @@ def test_rule1_low_confidence_stops_even_with_a_bundle() -> None:
     assert codes(out) == [C.STOP_SEE_OFFICER]
     assert rig.lane.session is not None
     assert rig.lane.session.reason == "low_confidence"
+
+
+def test_a_late_plate_read_stops_whoever_is_at_the_booth() -> None:
+    """A read taken more than max_read_age_s ago (queued by a reader or an agent that
+    lost the broker) saw a truck that may have gone: STOP_SEE_OFFICER, not its bundle's
+    PROCEED for whoever is at the booth now."""
+    rig = Rig([make_bundle("9110635860", "AB1234")], manifest_required=False)
+    out = rig.lane.plate(read(ts=T0 - timedelta(seconds=10.5)))
+    assert codes(out) == [C.STOP_SEE_OFFICER]
+    assert rig.lane.session is not None
+    assert rig.lane.session.reason == "late_read"
+    assert rig.asked == []
+    rig.lane.plate(read(vrn="XY1"))  # the next truck, a fresh read: decided as ever
+    assert codes(rig.lane.plate(read(ts=T0 - timedelta(seconds=9)))) == [C.PROCEED]
+    # a reader's clock a little ahead is no reason to stop
+    rig = Rig([make_bundle("9110635860", "AB1234")], manifest_required=False)
+    assert codes(rig.lane.plate(read(ts=T0 + timedelta(seconds=2)))) == [C.PROCEED]
+    rig = Rig([make_bundle("9110635860", "AB1234")], manifest_required=False, max_read_age_s=60)
+    assert codes(rig.lane.plate(read(ts=T0 - timedelta(seconds=30)))) == [C.PROCEED]
 
 
 # -- rule 2 ------------------------------------------------------------------------------
@@ -357,6 +376,71 @@ def test_rule4_unladen_for_another_vrn_is_ignored() -> None:
     assert not out.changed
     assert out.ignored == ["unladen_other_vrn"]
     assert rig.lane.code is C.NO_BUNDLE
+
+
+# -- a truck told INSPECT, read again ----------------------------------------------------
+
+
+def test_an_unladen_truck_sampled_for_inspection_cannot_draw_again() -> None:
+    """Sampled for inspection, the truck stays (or comes back) and is read again: a new
+    session, but it is told INSPECT at once, with the same bay; pressing Unladen again
+    would have been another draw of the share."""
+    rig = Rig(unladen_inspect_share=1.0, inspect_bay="U9")
+    rig.lane.plate(read())
+    assert codes(rig.lane.unladen(UnladenPressed())) == [C.INSPECT]
+    rig.lane.config = rig.lane.config.model_copy(update={"unladen_inspect_share": 0.0})
+    rig.clock.advance(8)
+    assert only_record(rig.lane.tick()).outcome is C.INSPECT
+    rig.clock.advance(60)
+    rig.fresh = Freshness(last_sync_at=rig.clock.now, central_up=True)
+    rig.asked.clear()
+    out = rig.lane.plate(read())
+    (shown,) = out.instructions
+    assert (shown.code, shown.bay) == (C.INSPECT, "U9")
+    assert rig.lane.session is not None
+    assert rig.lane.session.reason == "inspect_pending"
+    assert rig.asked == []  # whatever the replica says
+    # within the hold, by an unread read and then the plate: the same
+    out = rig.lane.plate(read(vrn="", confidence=0.0))
+    assert codes(out) == [C.STOP_SEE_OFFICER]
+    assert codes(rig.lane.plate(read())) == [C.INSPECT]
+    # another truck is not concerned
+    assert codes(rig.lane.plate(read(vrn="CD5678"))) == [C.NO_BUNDLE]
+
+
+def test_a_truck_whose_bundle_was_selected_cannot_cross_as_unladen_once_it_is_used() -> None:
+    """The record of the inspection marks the bundle used; read again (here by its
+    Mainland plate), the truck no longer has an active bundle, and would have been
+    NO_BUNDLE, then released by an Unladen press."""
+    bundle = make_bundle(
+        "9110635860", "AB1234", result="INSPECT", bay="B3", second_plate="粤Z1234港"
+    )
+    rig = Rig([bundle], manifest_required=False)
+    assert codes(rig.lane.plate(read())) == [C.INSPECT]
+    rig.clock.advance(8)
+    rig.lane.tick()
+    rig.bundles = [make_bundle("9110635860", "AB1234", status="used", second_plate="粤Z1234港")]
+    out = rig.lane.plate(read(vrn="粤Z1234港"))
+    assert (codes(out), out.instructions[0].bay) == ([C.INSPECT], "B3")
+
+
+def test_the_window_for_a_truck_told_inspect_ends() -> None:
+    shared = Inspections(window_s=600)
+    rig = Rig(unladen_inspect_share=1.0)
+    rig.lane._inspections = shared
+    rig.lane.plate(read())
+    rig.lane.unladen(UnladenPressed())
+    assert shared.pending(["AB1234"], T0 + timedelta(seconds=599)) == ("U1",)
+    assert shared.pending(["AB1234"], T0 + timedelta(seconds=600)) is None
+    assert shared.pending(["CD5678"], T0) is None
+    # 0: off
+    off = Inspections(window_s=0)
+    off.remember(["AB1234"], T0, "B1")
+    assert off.pending(["AB1234"], T0) is None
+    # the remembered go once their window is over, as others come
+    shared.remember(["CD5678"], T0 + timedelta(seconds=700), None)
+    assert shared.pending(["AB1234"], T0 + timedelta(seconds=1)) is None
+    assert shared.pending(["CD5678"], T0 + timedelta(seconds=701)) == (None,)
 
 
 # -- rule 5 ------------------------------------------------------------------------------

@@ -1,0 +1,136 @@
+"""A truck told INSPECT is remembered across an agent's restart: the lane controller
+with a real replica and outbox, restarted on the same files."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from rocars.messages import InstructionCode, PlateRead
+from rocars.models import Bundle, BundleStatus, Change, ChangePage
+from sync.config import SyncConfig
+from sync.controller import LaneController
+from sync.outbox import Outbox
+from sync.puller import CentralLink
+from sync.replica import Replica
+from tests.sync.test_lane import T0, make_bundle
+
+C = InstructionCode
+TOPIC = "rocars/SBC/lanes/L01/plate"
+
+
+class Shown:
+    """The bus, minus the bus: each instruction's code and reason-free fields, kept."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, object]] = []
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        self.sent.append(json.loads(payload))
+
+
+class Site:
+    def __init__(self, tmp_path: Path, window_s: float = 3600) -> None:
+        self.now = T0
+        self.config = SyncConfig.model_validate(
+            {
+                "lanes": [{"id": "L01", "manifest_required": False, "hold_s": 1.0}],
+                "data_dir": str(tmp_path),
+                "reinspect_window_s": window_s,
+            }
+        )
+        self.replica = Replica(tmp_path / "replica.db")
+        self.cursor, self.seq = "", 0
+        self.outbox = Outbox(tmp_path / "outbox.db")
+        self.bus = Shown()
+        self.controller = self._controller()
+
+    def clock(self) -> datetime:
+        return self.now
+
+    def _controller(self) -> LaneController:
+        link = CentralLink(self.clock)
+        link.mark_up()
+        return LaneController(
+            self.config,
+            publisher=self.bus,
+            replica=self.replica,
+            outbox=self.outbox,
+            link=link,
+            site_secret=b"test-secret",
+            clock=self.clock,
+        )
+
+    def bundles(self, *bundles: Bundle) -> None:
+        """A page of the feed with ``bundles`` (none: the replica is current, no more)."""
+        changes = [
+            Change(seq=self.seq + n + 1, kind="bundle", key=b.ubr, bundle=b)
+            for n, b in enumerate(bundles)
+        ]
+        self.seq += len(changes)
+        page = ChangePage(changes=changes, next=str(self.seq))
+        self.replica.apply(self.cursor, page, self.now)
+        self.cursor = page.next
+
+    def read(self, vrn: str) -> dict[str, object]:
+        payload = PlateRead(vrn=vrn, confidence=0.97, source="serial", device="lpr1").to_bytes()
+        self.controller.on_message(TOPIC, payload)
+        return self.bus.sent[-1]
+
+    def end_session(self) -> None:
+        self.now += timedelta(seconds=2)
+        self.controller.tick()
+
+    def restart(self, after: timedelta) -> None:
+        assert self.outbox.flush(5)
+        self.outbox.close()
+        self.now += after
+        self.bundles()
+        self.outbox = Outbox(self.config.outbox_path)
+        self.controller = self._controller()
+        self.controller.start()
+
+    def close(self) -> None:
+        self.outbox.close()
+        self.replica.close()
+
+
+def test_a_truck_told_inspect_is_told_again_after_a_restart(tmp_path: Path) -> None:
+    site = Site(tmp_path)
+    try:
+        selected = make_bundle(
+            "9110635860", "AB1234", result="INSPECT", bay="B3", second_plate="粤Z1234港"
+        )
+        site.bundles(selected)
+        site.controller.start()
+        assert (site.read("AB1234")["code"], site.read("AB1234").get("bay")) == ("INSPECT", "B3")
+        site.end_session()
+        # its record marks the bundle used; the agent restarts 10 minutes later
+        site.bundles(selected.model_copy(update={"status": BundleStatus.USED}))
+        site.restart(timedelta(minutes=10))
+        shown = site.read("粤Z1234港")  # its Mainland plate this time
+        assert (shown["code"], shown.get("bay")) == ("INSPECT", "B3")
+        assert site.controller.lanes["L01"].session is not None
+        assert site.controller.lanes["L01"].session.reason == "inspect_pending"
+        site.end_session()
+        # once the window is over, the replica decides again: no bundle now
+        site.restart(timedelta(hours=1))
+        assert site.read("AB1234")["code"] == "NO_BUNDLE"
+    finally:
+        site.close()
+
+
+def test_a_restart_with_the_window_off_remembers_nothing(tmp_path: Path) -> None:
+    site = Site(tmp_path, window_s=0)
+    try:
+        site.bundles(make_bundle("9110635860", "AB1234", result="INSPECT", bay="B3"))
+        site.controller.start()
+        assert site.read("AB1234")["code"] == "INSPECT"
+        site.end_session()
+        site.restart(timedelta(minutes=1))
+        assert site.read("AB1234")["code"] == "INSPECT"  # its bundle, still active here
+        assert site.controller.lanes["L01"].session is not None
+        assert site.controller.lanes["L01"].session.reason == "inspect"
+    finally:
+        site.close()
