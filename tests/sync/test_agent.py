@@ -9,7 +9,7 @@ import shutil
 import sqlite3
 import subprocess
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -133,12 +133,13 @@ def test_external_mosquitto_clients_get_the_instruction(
     watcher = Watcher(mosquitto.url)
     try:
         watcher.expect("L02", C.READY)
-        # a design-shaped PlateRead, typed by hand: not made by our models
+        # a design-shaped PlateRead, typed by hand: not made by our models (read now: an
+        # older read is late, sync.lane's late_read)
         payload = json.dumps(
             {
                 "v": 1,
                 "id": "01JDAZ3K5Q8N2W4V6X8Y0B2C4D",
-                "ts": "2026-11-21T08:00:00.000Z",
+                "ts": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                 "vrn": truck["vrn"].lower(),
                 "raw": truck["vrn"],
                 "confidence": 0.97,
