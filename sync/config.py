@@ -42,6 +42,11 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: How long a truck told INSPECT is told INSPECT again if read again
+#: (``sync.lane.Inspections``).
+REINSPECT_WINDOW_S = 3600.0
+
+
 class LaneConfig(_Section):
     """One lane this agent controls."""
 
@@ -177,7 +182,7 @@ class SyncConfig(ServiceConfig):
         description="replica older than this (or never synced): every lane fails closed",
     )
     reinspect_window_s: float = Field(
-        default=3600.0,
+        default=REINSPECT_WINDOW_S,
         ge=0.0,
         le=86_400.0,
         description=(

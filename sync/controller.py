@@ -40,7 +40,15 @@ from rocars.topics import (
 )
 from sync.config import SyncConfig
 from sync.errors import OutboxError, ReplicaError
-from sync.lane import FINAL_CODES, WAITING_CODES, Freshness, Inspections, Lane, LaneOutput
+from sync.lane import (
+    FINAL_CODES,
+    WAITING_CODES,
+    Freshness,
+    Inspections,
+    Lane,
+    LaneOutput,
+    bundle_plates,
+)
 from sync.metrics import Metrics
 from sync.outbox import Outbox
 from sync.puller import CentralLink
@@ -168,22 +176,19 @@ class LaneController:
         except OutboxError as err:
             logger.error("the lanes cannot recall the trucks told INSPECT lately: %s", err)
             return
+        replica_ok = True
         for record in records:
-            plates: list[str] = [record.vrn] if record.vrn else []
-            if record.ubr is not None:
+            plates = [p for p in (record.vrn, *(r.vrn for r in record.plate_reads)) if p]
+            if record.ubr is not None and replica_ok:
                 try:
                     bundle = self.replica.bundle(record.ubr)
-                except ReplicaError as err:
-                    logger.error("replica unreadable: %s", err)
-                    bundle = None
+                except ReplicaError as err:  # said once; the plates read are still known
+                    logger.error("recalling the trucks told INSPECT: replica unreadable: %s", err)
+                    replica_ok, bundle = False, None
                 if bundle is not None:
-                    plates += [p for p in (bundle.vrn, bundle.second_plate) if p]
-            bays = [i.bay for i in record.instructions if i.code is InstructionCode.INSPECT]
-            shown = max(
-                (i.ts for i in record.instructions if i.code is InstructionCode.INSPECT),
-                default=record.ended_at,
-            )
-            self.inspections.remember(plates, shown, bays[-1] if bays else None)
+                    plates += bundle_plates(bundle)
+            told = [i for i in record.instructions if i.code is InstructionCode.INSPECT]
+            self.inspections.remember(plates, told[-1].ts, told[-1].bay)
         if records:
             logger.info("lanes: %d trucks told INSPECT lately remembered", len(records))
 

@@ -7,7 +7,9 @@ ended) to the outbox. The rules are DESIGN.md's "Clearance rules", numbered the 
 
 States (the code on the lane's display)::
 
-    READY --plate--> STOP_SEE_OFFICER            (1 no plate / low confidence, 6 stale)
+    READY --plate--> STOP_SEE_OFFICER            (1 no plate / low confidence, 6 stale;
+                                                  a late read, a reader's clock ahead)
+                  -> INSPECT                     (told INSPECT lately: ``Inspections``)
                   -> TOO_EARLY                   (2 before earliest_at)
                   -> DROP_MANIFEST --manifest--> PROCEED | INSPECT   (2, lane needs manifest)
                   -> PROCEED | INSPECT           (2, no manifest needed)
@@ -16,6 +18,7 @@ States (the code on the lane's display)::
     DROP_MANIFEST / NO_BUNDLE --timeout_s--> STOP_SEE_OFFICER                 (5)
     final code --hold_s--> READY (the session ends: one ClearanceRecord)
     any session --plate of another vrn--> record (next_vehicle), new session
+    any event that raises --> STOP_SEE_OFFICER (lane_error): the lane fails closed
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from rocars.models import (
 )
 from rocars.signing import instruction_payload
 from rocars.timeutil import to_rfc3339
-from sync.config import LaneConfig
+from sync.config import REINSPECT_WINDOW_S, LaneConfig
 from sync.errors import SyncError
 
 logger = logging.getLogger(__name__)
@@ -77,8 +80,9 @@ class Freshness:
 
 Lookup = Callable[[str], list[Bundle]]
 
-#: How long a truck told INSPECT is told INSPECT again if read again (``Inspections``).
-DEFAULT_REINSPECT_WINDOW_S = 3600.0
+#: Sessions that failed on the read itself: a plate read after one is that truck read
+#: again (``reread``), not the same truck to ignore.
+_READ_FAULTS = frozenset({"no_plate", "low_confidence", "late_read", "read_clock_ahead"})
 
 
 class Inspections:
@@ -92,7 +96,7 @@ class Inspections:
     the lanes run on paho's thread and the timer's.
     """
 
-    def __init__(self, window_s: float = DEFAULT_REINSPECT_WINDOW_S) -> None:
+    def __init__(self, window_s: float = REINSPECT_WINDOW_S) -> None:
         self.window = timedelta(seconds=window_s)
         self._lock = threading.Lock()
         #: plate -> (until, bay)
@@ -183,7 +187,8 @@ class _Decision:
     plates: tuple[str, ...] = ()
 
 
-def _bundle_plates(bundle: Bundle) -> tuple[str, ...]:
+def bundle_plates(bundle: Bundle) -> tuple[str, ...]:
+    """A bundle's plates: its VRN, and its Mainland second plate if any."""
     return (bundle.vrn, bundle.second_plate) if bundle.second_plate else (bundle.vrn,)
 
 
@@ -243,11 +248,23 @@ class Lane:
     def start(self, previous: Session | None = None) -> LaneOutput:
         """Start-up: close a session a crash left open (reason ``agent_restart``), show READY."""
         out = LaneOutput()
+        now = self._clock()
         if previous is not None:
             self.session = previous
-            self._end(out, self._clock(), "agent_restart")  # ends with READY
-        else:
-            self._instruction(out, Code.READY, self._clock())
+            try:
+                self._end(out, now, "agent_restart")  # ends with READY
+                return out
+            except Exception:  # noqa: BLE001 - any: the lane must start, READY
+                logger.exception(
+                    "lane %s: the session a crash left open (%s) cannot end: dropped, its "
+                    "record lost",
+                    self.lane,
+                    previous.vrn or "-",
+                )
+                self.session = None
+                self._bundle_plates = ()
+                out = LaneOutput()
+        self._instruction(out, Code.READY, now)
         return out
 
     def plate(self, read: PlateRead) -> LaneOutput:
@@ -257,21 +274,33 @@ class Lane:
         try:
             self._plate(out, now, read)
         except Exception:  # noqa: BLE001 - any: the lane fails closed (_fail_closed)
-            self._fail_closed(out, now, read.vrn)
+            self._fail_closed(out, now, read)
         return out
 
     def _plate(self, out: LaneOutput, now: datetime, read: PlateRead) -> None:
         session = self.session
         if session is not None:
-            if read.vrn and self._same_truck(session, read):
+            if now - read.ts > self._max_read_age and read.ts < session.started_at:
+                # a late read (see _decide_plate) of a truck before this one: whoever it
+                # saw has gone, and the truck at the lane now is not to be disturbed
+                logger.warning(
+                    "lane %s: a read of %r taken at %s, before the truck at the lane came: ignored",
+                    self.lane,
+                    read.vrn,
+                    read.ts,
+                )
+                out.ignored.append("late_read")
+                return
+            # a read after one that failed on the read itself is that truck read again
+            # (better: the AVRS sends it when its camera catches the plate late; or in
+            # time after a late read), not the same truck to ignore
+            reread = bool(read.vrn) and session.reason in _READ_FAULTS
+            if read.vrn and not reread and self._same_truck(session, read):
                 logger.debug(
                     "lane %s: %r read again on the same truck, ignored", self.lane, read.vrn
                 )
                 out.ignored.append("same_truck")
                 return
-            # a good read after an unread / doubtful one is the same truck read better
-            # (the AVRS sends it when its camera catches the plate late)
-            reread = read.vrn and session.reason in ("no_plate", "low_confidence")
             # the new truck's instruction follows at once: no READY between the two
             self._end(out, now, "reread" if reread else "next_vehicle", ready=False)
         plates = self._plates(read)
@@ -361,19 +390,49 @@ class Lane:
         elif session.code in FINAL_CODES and elapsed >= self.config.hold_s:
             self._end(out, now, session.reason)
 
-    def _fail_closed(self, out: LaneOutput, now: datetime, vrn: str = "") -> None:
+    def _fail_closed(self, out: LaneOutput, now: datetime, read: PlateRead | None = None) -> None:
         """A rule raised (a bug, or data no rule foresaw): the truck at the lane is shown
-        STOP_SEE_OFFICER, in the session there is (a new one when there is none), and
-        what the lane did before (a session ended, its record) is kept in ``out``. Left
-        as it was, the truck before's PROCEED would stay on the displays, and a record
-        already made would be lost."""
+        STOP_SEE_OFFICER (reason ``lane_error``), and what the lane did before in this step
+        (the truck before's session ended, its record) is kept in ``out``. Left as it was,
+        the truck before's PROCEED would stay on the displays, and a record already made
+        would be lost.
+
+        A read gets a session of its own: one that failed before its session was made
+        had found the truck before's session unable to end, which is dropped (logged).
+        A session that cannot end even once it failed closed (the timer's next try) is
+        dropped too, and the lane shows READY: not STOP for ever."""
         logger.exception("lane %s: cannot decide: showing STOP_SEE_OFFICER", self.lane)
-        if self.session is None:
-            plates = [vrn] if vrn else []
-            self.session = Session(
-                vrn=vrn, plates=plates, started_at=now, code=Code.READY, code_at=now
+        session = self.session
+        if read is not None and (session is None or session.plate_reads[-1:] != [read]):
+            if session is not None:
+                self._drop(session)
+            session = Session(
+                vrn=read.vrn,
+                plates=[read.vrn] if read.vrn else [],
+                started_at=now,
+                code=Code.READY,
+                code_at=now,
+                plate_reads=[read],
             )
+            self.session = session
+        if session is None:
+            return  # a press or a tick with no truck at the lane
+        if read is None and session.reason == "lane_error":
+            self._drop(session)
+            self._instruction(out, Code.READY, now)
+            return
         self._show(out, now, _Decision(Code.STOP_SEE_OFFICER, "lane_error"))
+
+    def _drop(self, session: Session) -> None:
+        """A session that cannot end: gone without its record (said in the log)."""
+        logger.error(
+            "lane %s: the session of %s (%s) cannot end: dropped, its record lost",
+            self.lane,
+            session.vrn or "-",
+            session.id,
+        )
+        self.session = None
+        self._bundle_plates = ()
 
     # -- rules -------------------------------------------------------------------------
 
@@ -412,10 +471,15 @@ class Lane:
     def _decide_plate(
         self, session: Session, read: PlateRead, plates: list[str], now: datetime
     ) -> _Decision:
-        if now - read.ts > self._max_read_age:
+        age = now - read.ts
+        if age > self._max_read_age:
             # queued somewhere (a reader or an agent that lost the broker sends its reads
             # when it is back): whoever is at the booth now is not the truck it saw
             return _Decision(Code.STOP_SEE_OFFICER, "late_read")
+        if age < -SYNC_CLOCK_SKEW:
+            # a reader whose clock runs ahead: its reads' age says nothing (a late one
+            # would pass as fresh), so none is trusted until its clock is put right
+            return _Decision(Code.STOP_SEE_OFFICER, "read_clock_ahead")
         if not read.vrn:
             return _Decision(Code.STOP_SEE_OFFICER, "no_plate")
         if read.confidence < self.config.confidence_threshold:
@@ -442,7 +506,7 @@ class Lane:
                     Code.DROP_MANIFEST,
                     "awaiting_manifest",
                     ubr=bundle.ubr,
-                    plates=_bundle_plates(bundle),
+                    plates=bundle_plates(bundle),
                 )
             return self._result(bundle)
         if active:
@@ -451,21 +515,24 @@ class Lane:
 
     def _crossing(self, here: list[Bundle], now: datetime) -> Bundle | _Decision:
         """The bundle the truck crosses on (of its active bundles at this control point and
-        direction), or TOO_EARLY. One selected for inspection is never passed over for a
-        release: due, it is the one (the oldest of them); not yet due, the truck waits for
-        it, even with a release due. Else the oldest due bundle; none due: TOO_EARLY."""
-        inspect = [b for b in here if b.result == Code.INSPECT]
-        candidates = inspect or here
-        due = [b for b in candidates if b.earliest_at <= now]
+        direction), or TOO_EARLY when none is due yet. Once one is due, a bundle selected
+        for inspection is never passed over for a release: the truck crosses on it, due or
+        not (the inspection takes it now; a TOO_EARLY for it while a release was due would
+        tell the driver which bundle was selected, and let them cancel it and come back).
+        Else the oldest due bundle."""
+        due = [b for b in here if b.earliest_at <= now]
         if due:
+            inspect = [b for b in here if b.result == Code.INSPECT]
+            if inspect:
+                return min(inspect, key=lambda b: (b.earliest_at > now, b.bundled_at, b.ubr))
             return min(due, key=lambda b: (b.bundled_at, b.ubr))
-        first = min(candidates, key=lambda b: (b.earliest_at, b.ubr))
+        first = min(here, key=lambda b: (b.earliest_at, b.ubr))
         return _Decision(
             Code.TOO_EARLY,
             "too_early",
             ubr=first.ubr,
             earliest_at=first.earliest_at,
-            plates=_bundle_plates(first),
+            plates=bundle_plates(first),
         )
 
     def _at_manifest(self, session: Session, now: datetime) -> _Decision:
@@ -496,7 +563,7 @@ class Lane:
         return sorted(seen.values(), key=lambda b: b.ubr)
 
     def _result(self, bundle: Bundle) -> _Decision:
-        plates = _bundle_plates(bundle)
+        plates = bundle_plates(bundle)
         if bundle.result == Code.INSPECT:
             bay = bundle.bay or self.config.inspect_bay
             return _Decision(Code.INSPECT, "inspect", ubr=bundle.ubr, bay=bay, plates=plates)
@@ -515,8 +582,7 @@ class Lane:
         if decision.plates:
             self._bundle_plates = decision.plates
         if decision.code is Code.INSPECT:
-            plates = (session.vrn, *self._bundle_plates)
-            self._inspections.remember(plates, now, decision.bay)
+            self._inspections.remember((*session.plates, *self._bundle_plates), now, decision.bay)
         seq = self._instruction(
             out,
             decision.code,

@@ -68,6 +68,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from rocars.messages import InstructionCode
 from rocars.models import ClearanceRecord
 from rocars.threads import start_in_background
 from rocars.timeutil import to_rfc3339, utc_now
@@ -1035,22 +1036,32 @@ class Outbox:
         ]
 
     def inspected_since(self, since: datetime) -> list[ClearanceRecord]:
-        """The records ended at or after ``since`` whose outcome is INSPECT, oldest first
-        (what the lanes remember after a restart: ``sync.lane.Inspections``). One that
-        does not read is left out and logged."""
-        rows = self._read(
-            "SELECT id, body FROM records WHERE ended_at >= ? "
-            "AND json_valid(body) AND json_extract(body, '$.outcome') = 'INSPECT' "
-            "ORDER BY ended_at",
-            to_rfc3339(since),
-        )
-        out = []
-        for id_, body in rows:
-            try:
-                out.append(ClearanceRecord.model_validate_json(body))
-            except ValidationError as err:
-                logger.error("outbox: record %s does not read, not remembered: %s", id_, err)
-        return out
+        """The records ended at or after ``since`` that showed INSPECT, oldest first (what
+        the lanes recall after a restart: ``sync.lane.Inspections``). The newest records
+        are walked back (by ``pos``, the table's key: no scan of a week of records) until
+        one ended before ``since``; one that does not read is left out and logged."""
+        cutoff = to_rfc3339(since)
+        found: list[ClearanceRecord] = []
+        try:
+            cursor = self._conn().execute(
+                "SELECT id, ended_at, CAST(body AS BLOB) FROM records ORDER BY pos DESC"
+            )
+            while rows := cursor.fetchmany(500):
+                for id_, ended_at, body in rows:
+                    if ended_at < cutoff:
+                        return found[::-1]
+                    if b'"INSPECT"' not in body:
+                        continue
+                    try:
+                        record = ClearanceRecord.model_validate_json(body)
+                    except ValidationError as err:
+                        logger.error("outbox: record %s does not read, not recalled: %s", id_, err)
+                        continue
+                    if any(i.code is InstructionCode.INSPECT for i in record.instructions):
+                        found.append(record)
+        except sqlite3.Error as err:
+            raise OutboxError(f"outbox read failed: {err}") from err
+        return found[::-1]
 
     def recent(self, limit: int = 50, lane: str | None = None) -> list[dict[str, Any]]:
         """The newest records (any state), decoded, with their upload state (``upload``);

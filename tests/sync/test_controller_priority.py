@@ -98,7 +98,8 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
 
 
 def read(vrn: str) -> bytes:
-    return PlateRead(vrn=vrn, confidence=0.97, source="serial", device="t").to_bytes()
+    """A read taken at T0, when the controller's clock starts (it moves a few seconds)."""
+    return PlateRead(vrn=vrn, confidence=0.97, source="serial", device="t", ts=T0).to_bytes()
 
 
 def due_hold_and_held_read(

@@ -94,6 +94,16 @@ class Rig:
             rng=self.rng,
         )
 
+        decide = self.lane.plate
+
+        def plate(read: PlateRead) -> LaneOutput:
+            """A read taken now by the rig's clock, unless the test gave its ``ts``."""
+            if "ts" not in read.model_fields_set:
+                read = read.model_copy(update={"ts": self.clock.now})
+            return decide(read)
+
+        self.lane.plate = plate  # type: ignore[method-assign]
+
     def lookup(self, plate: str) -> list[Bundle]:
         self.asked.append(plate)
         if self.fail_lookup:
@@ -157,6 +167,48 @@ def test_a_late_plate_read_stops_whoever_is_at_the_booth() -> None:
     assert codes(rig.lane.plate(read(ts=T0 + timedelta(seconds=2)))) == [C.PROCEED]
     rig = Rig([make_bundle("9110635860", "AB1234")], manifest_required=False, max_read_age_s=60)
     assert codes(rig.lane.plate(read(ts=T0 - timedelta(seconds=30)))) == [C.PROCEED]
+
+
+def test_a_reader_whose_clock_runs_ahead_is_not_trusted() -> None:
+    """Its reads' age says nothing (a late one would pass as fresh): STOP until its clock
+    is put right; a few seconds ahead are the clocks' leeway."""
+    rig = Rig([make_bundle("9110635860", "AB1234")], manifest_required=False)
+    assert codes(rig.lane.plate(read(ts=T0 + timedelta(seconds=5.5)))) == [C.STOP_SEE_OFFICER]
+    assert rig.lane.session is not None
+    assert rig.lane.session.reason == "read_clock_ahead"
+    # the same truck, read by a reader with its clock right: decided (a reread)
+    out = rig.lane.plate(read())
+    assert codes(out) == [C.PROCEED]
+    assert only_record(out).reason == "reread"
+
+
+def test_a_late_read_leaves_the_truck_at_the_lane_alone() -> None:
+    """A late read of a truck that came before the one at the lane changes nothing for
+    it; after a late read, the truck read in time is decided (not ignored as the same)."""
+    rig = Rig([make_bundle("9110635860", "AB1234"), make_bundle("9110635861", "CD5678")])
+    assert codes(rig.lane.plate(read(vrn="CD5678"))) == [C.DROP_MANIFEST]
+    rig.clock.advance(20)
+    out = rig.lane.plate(read(ts=T0 - timedelta(seconds=1)))
+    assert not out.changed
+    assert out.ignored == ["late_read"]
+    assert rig.lane.session is not None
+    assert (rig.lane.session.vrn, rig.lane.code) == ("CD5678", C.DROP_MANIFEST)
+    # a late read of a truck since: the lane stops; the same truck read in time: decided
+    assert codes(rig.lane.plate(read(ts=rig.clock.now - timedelta(seconds=11)))) == [
+        C.STOP_SEE_OFFICER
+    ]
+    out = rig.lane.plate(read())
+    assert codes(out) == [C.DROP_MANIFEST]
+    assert only_record(out).reason == "reread"
+
+
+def test_a_good_read_of_a_doubtful_plate_is_decided() -> None:
+    """Read first under the lane's confidence, then well: the same truck read better."""
+    rig = Rig([make_bundle("9110635860", "AB1234")], manifest_required=False)
+    assert codes(rig.lane.plate(read(confidence=0.5))) == [C.STOP_SEE_OFFICER]
+    out = rig.lane.plate(read(confidence=0.95))
+    assert codes(out) == [C.PROCEED]
+    assert only_record(out).reason == "reread"
 
 
 # -- rule 2 ------------------------------------------------------------------------------
@@ -250,31 +302,31 @@ def test_rule2_inspection_wins_when_two_bundles_are_ready() -> None:
 
 
 @pytest.mark.parametrize("manifest_required", [False, True])
-def test_rule2_an_inspection_not_yet_due_is_waited_for_not_passed_over(
+def test_rule2_an_inspection_not_yet_due_is_not_passed_over_for_a_release(
     manifest_required: bool,
 ) -> None:
     """A truck with a release due and an inspection due in 30 s does not cross on the
-    release: it is TOO_EARLY for the inspection (a wrong PROCEED releases cargo customs
-    selected)."""
+    release: it goes for the inspection now (a TOO_EARLY for it would tell the driver
+    which bundle was selected, to cancel it and come back). With nothing due yet, it is
+    TOO_EARLY, for the first bundle due."""
     due_in_30s = T0 + timedelta(seconds=30)
-    rig = Rig(
-        [
-            make_bundle("9110635860", "AB1234"),
-            make_bundle("9110635861", "AB1234", result="INSPECT", bay="B2", earliest_at=due_in_30s),
-        ],
-        manifest_required=manifest_required,
+    release = make_bundle("9110635860", "AB1234")
+    selected = make_bundle(
+        "9110635861", "AB1234", result="INSPECT", bay="B2", earliest_at=due_in_30s
     )
-    out = rig.lane.plate(read())
-    (shown,) = out.instructions
-    assert (shown.code, shown.ubr, shown.earliest_at) == (C.TOO_EARLY, "9110635861", due_in_30s)
-    rig.clock.advance(40)  # the truck comes back once it is due
-    rig.fresh = Freshness(last_sync_at=rig.clock.now, central_up=True)
-    out = rig.lane.plate(read(vrn="XY1"))  # the next truck ends the session
+    rig = Rig([release, selected], manifest_required=manifest_required)
     out = rig.lane.plate(read())
     if manifest_required:
         assert (codes(out), out.instructions[0].ubr) == ([C.DROP_MANIFEST], "9110635861")
         out = rig.lane.manifest(ManifestDropped(source="sensor"))
-    assert (codes(out), out.instructions[0].ubr) == ([C.INSPECT], "9110635861")
+    (shown,) = out.instructions
+    assert (shown.code, shown.ubr, shown.bay) == (C.INSPECT, "9110635861", "B2")
+    rig = Rig(
+        [make_bundle("9110635860", "AB1234", earliest_at=T0 + timedelta(seconds=60)), selected],
+        manifest_required=manifest_required,
+    )
+    (shown,) = rig.lane.plate(read()).instructions
+    assert (shown.code, shown.ubr, shown.earliest_at) == (C.TOO_EARLY, "9110635861", due_in_30s)
 
 
 def test_rule2_an_inspection_selected_before_the_manifest_wins() -> None:
@@ -424,6 +476,21 @@ def test_a_truck_whose_bundle_was_selected_cannot_cross_as_unladen_once_it_is_us
     assert (codes(out), out.instructions[0].bay) == ([C.INSPECT], "B3")
 
 
+def test_a_truck_told_inspect_is_known_by_each_plate_it_was_read_by() -> None:
+    """An unladen truck (no bundle) read with its Mainland plate as a trusted runner-up,
+    sampled for inspection, comes back read by that plate first."""
+    rig = Rig(unladen_inspect_share=1.0)
+    mainland = Alternate(vrn="粤Z1234港", confidence=0.9)
+    rig.lane.plate(read(alternates=[mainland]))
+    assert codes(rig.lane.unladen(UnladenPressed())) == [C.INSPECT]
+    rig.lane.config = rig.lane.config.model_copy(update={"unladen_inspect_share": 0.0})
+    rig.clock.advance(8)
+    assert only_record(rig.lane.tick()).outcome is C.INSPECT
+    rig.clock.advance(30)
+    rig.fresh = Freshness(last_sync_at=rig.clock.now, central_up=True)
+    assert codes(rig.lane.plate(read(vrn="粤Z1234港"))) == [C.INSPECT]
+
+
 def test_the_window_for_a_truck_told_inspect_ends() -> None:
     shared = Inspections(window_s=600)
     rig = Rig(unladen_inspect_share=1.0)
@@ -517,6 +584,35 @@ def test_replica_error_fails_closed() -> None:
     assert codes(rig.lane.plate(read())) == [C.STOP_SEE_OFFICER]
     assert rig.lane.session is not None
     assert rig.lane.session.reason == "replica_error"
+
+
+def test_a_session_that_cannot_end_is_dropped_not_stopped_for_ever(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its record cannot be made (a bug): the next truck gets a session of its own
+    (STOP, not in the truck before's session); a session that then cannot end either is
+    dropped once it has failed closed, and the lane is READY; at start-up too."""
+    rig = Rig([make_bundle("9110635860", "AB1234")], manifest_required=False)
+    assert codes(rig.lane.plate(read())) == [C.PROCEED]
+
+    def unmakeable(**fields: Any) -> ClearanceRecord:
+        raise ValueError("no record")
+
+    monkeypatch.setattr("sync.lane.ClearanceRecord", unmakeable)
+    out = rig.lane.plate(read(vrn="CD5678"))
+    assert codes(out) == [C.STOP_SEE_OFFICER]
+    assert out.instructions[0].vrn == "CD5678"
+    session = rig.lane.session
+    assert session is not None
+    assert (session.vrn, session.reason, len(session.instructions)) == ("CD5678", "lane_error", 1)
+    rig.clock.advance(8)
+    out = rig.lane.tick()  # its end fails too: dropped, READY
+    assert (codes(out), out.records) == ([C.READY], [])
+    assert rig.lane.session is None
+    assert not rig.lane.tick().changed
+    # at start-up: a session a crash left open that cannot end
+    out = rig.lane.start(session)
+    assert (codes(out), out.records, rig.lane.session) == ([C.READY], [], None)
 
 
 def test_a_rule_that_raises_fails_closed_and_keeps_the_record_before(

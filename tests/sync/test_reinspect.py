@@ -4,11 +4,13 @@ with a real replica and outbox, restarted on the same files."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from rocars.messages import InstructionCode, PlateRead
 from rocars.models import Bundle, BundleStatus, Change, ChangePage
+from rocars.timeutil import to_rfc3339
 from sync.config import SyncConfig
 from sync.controller import LaneController
 from sync.outbox import Outbox
@@ -74,7 +76,9 @@ class Site:
         self.cursor = page.next
 
     def read(self, vrn: str) -> dict[str, object]:
-        payload = PlateRead(vrn=vrn, confidence=0.97, source="serial", device="lpr1").to_bytes()
+        payload = PlateRead(
+            vrn=vrn, confidence=0.97, source="serial", device="lpr1", ts=self.now
+        ).to_bytes()
         self.controller.on_message(TOPIC, payload)
         return self.bus.sent[-1]
 
@@ -132,5 +136,39 @@ def test_a_restart_with_the_window_off_remembers_nothing(tmp_path: Path) -> None
         assert site.read("AB1234")["code"] == "INSPECT"  # its bundle, still active here
         assert site.controller.lanes["L01"].session is not None
         assert site.controller.lanes["L01"].session.reason == "inspect"
+    finally:
+        site.close()
+
+
+def test_the_recall_walks_back_to_the_window_and_skips_what_does_not_read(
+    tmp_path: Path,
+) -> None:
+    """Newest first, until a record ended before the window; a body that is not UTF-8
+    (or not a record) is left out, not the recall lost with it."""
+    site = Site(tmp_path)
+    try:
+        site.bundles(
+            make_bundle("9110635860", "AB1234", result="INSPECT", bay="B3"),
+            make_bundle("9110635861", "CD5678", result="INSPECT", bay="B4"),
+        )
+        site.controller.start()
+        assert site.read("AB1234")["code"] == "INSPECT"
+        site.end_session()
+        site.now += timedelta(hours=2)
+        site.bundles()
+        assert site.read("CD5678")["code"] == "INSPECT"
+        site.end_session()
+        assert site.outbox.flush(5)
+        with sqlite3.connect(site.config.outbox_path) as conn:
+            for n, body in enumerate([b'{"outcome":"INSPECT","x":"\xff"}', b'"INSPECT"']):
+                conn.execute(
+                    "INSERT INTO records (id, lane, ended_at, body, created_at) "
+                    "VALUES (?, 'L01', ?, CAST(? AS TEXT), ?)",
+                    (f"bad{n}", to_rfc3339(site.now), body, to_rfc3339(site.now)),
+                )
+        recalled = site.outbox.inspected_since(site.now - timedelta(hours=1))
+        assert [r.vrn for r in recalled] == ["CD5678"]
+        both = site.outbox.inspected_since(site.now - timedelta(hours=3))
+        assert [r.vrn for r in both] == ["AB1234", "CD5678"]
     finally:
         site.close()
