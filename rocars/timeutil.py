@@ -18,8 +18,9 @@ def in_hk(value: datetime) -> datetime:
     """
     try:
         return value.astimezone(HK_TZ)
-    except OverflowError:
-        return datetime.max.replace(second=0, microsecond=0, tzinfo=HK_TZ)
+    except OverflowError:  # (or the first hours of year 1: the first minute, then)
+        edge = datetime.max if value.year > 1 else datetime.min
+        return edge.replace(second=0, microsecond=0, tzinfo=HK_TZ)
 
 
 def hk_short(value: datetime, now: datetime) -> str:

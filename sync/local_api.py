@@ -362,7 +362,9 @@ def refusing_router(reason: str) -> APIRouter:
     router = APIRouter()
     body = {"error": KIOSK_CALLS_REFUSED, "detail": {"message": reason}}
 
-    @router.api_route("/v1/{path:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
+    methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+
+    @router.api_route("/v1/{path:path}", methods=methods)
     async def refused(path: str) -> JSONResponse:
         return JSONResponse(body, status_code=503)
 

@@ -41,6 +41,8 @@ class XdbScreen(LaneScreen):
         super().__init__(
             config, site_secret, translations or xdb_translations(), clock=clock, parent=parent
         )
+        #: the seq of an instruction the board could not draw (logged once)
+        self._undrawable: int | None = None
         self.board = BoardWidget(self.translations, config.lane)
         self.board.setWindowTitle(
             QCoreApplication.translate("Board", "Exit Display Board")
@@ -82,7 +84,9 @@ class XdbScreen(LaneScreen):
             state = board_state(shown, now, mode, cycle)
         except Exception:  # top level of a GUI callback: see below
             # a board that cannot draw this instruction must not keep the one before (a
-            # PROCEED) on the glass
-            logger.exception("cannot show %s: showing STOP", shown.code)
+            # PROCEED) on the glass; said once an instruction (the board redraws 4 a second)
+            if shown.seq != self._undrawable:
+                logger.exception("cannot show %s: showing STOP", shown.code)
+                self._undrawable = shown.seq
             state = board_state(shown.failed_closed(), now, mode, cycle)
         self.board.set_state(state)

@@ -6,6 +6,7 @@ Fail-closed cases end to end: the agent's last will, heartbeat silence, broker l
 
 from __future__ import annotations
 
+import logging
 import queue
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -176,7 +177,11 @@ def test_a_time_beyond_hong_kongs_calendar_still_replaces_a_proceed(
 
 
 def test_a_board_that_cannot_draw_an_instruction_shows_stop(
-    screen: XdbScreen, lane: FakeLane, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+    screen: XdbScreen,
+    lane: FakeLane,
+    qtbot: QtBot,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Whatever fails in drawing the lane's answer (a bug, data no test foresaw), the
     board fails closed: STOP, not the instruction before it, and the log says why."""
@@ -193,8 +198,11 @@ def test_a_board_that_cannot_draw_an_instruction_shows_stop(
         return draw(shown, *args)
 
     monkeypatch.setattr(app, "board_state", fails_on_inspect)
-    lane.instruct(C.INSPECT, bay="B3")
-    wait_code(qtbot, screen, C.STOP_SEE_OFFICER)
+    with caplog.at_level(logging.ERROR, logger="xdb_display.qt_app"):
+        lane.instruct(C.INSPECT, bay="B3")
+        wait_code(qtbot, screen, C.STOP_SEE_OFFICER)
+        qtbot.wait(800)  # the board redraws 4 times a second
     assert screen.controller.shown.code is C.INSPECT  # the lane's answer, not drawn
     assert screen.board.state is not None
     assert screen.board.state.reason is FailReason.NO_INSTRUCTION
+    assert caplog.text.count("cannot show INSPECT: showing STOP") == 1  # once, not 4 a second
