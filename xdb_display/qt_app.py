@@ -86,7 +86,7 @@ class XdbScreen(LaneScreen):
             # a board that cannot draw this instruction must not keep the one before (a
             # PROCEED) on the glass; said once an instruction (the board redraws 4 a second)
             if shown.seq != self._undrawable:
-                logger.exception("cannot show %s: showing STOP", shown.code)
                 self._undrawable = shown.seq
+                logger.exception("cannot show %s: showing STOP", shown.code)
             state = board_state(shown.failed_closed(), now, mode, cycle)
         self.board.set_state(state)
