@@ -269,10 +269,28 @@ class Lane:
 
     def plate(self, read: PlateRead) -> LaneOutput:
         """A plate read (rules 1, 2, 3, 4, 6)."""
+        return self._guarded(lambda out, now: self._plate(out, now, read), read)
+
+    def unladen(self, event: UnladenPressed) -> LaneOutput:
+        """The Unladen Vehicle button (rule 4): only meaningful at NO_BUNDLE."""
+        return self._guarded(lambda out, now: self._unladen(out, now, event))
+
+    def manifest(self, event: ManifestDropped) -> LaneOutput:
+        """The paper manifest went in (rule 2): the bundle's pre-selected result."""
+        return self._guarded(lambda out, now: self._manifest(out, now, event))
+
+    def tick(self) -> LaneOutput:
+        """Time passes: driver timeout (rule 5), end of the hold of a final code."""
+        return self._guarded(self._tick)
+
+    def _guarded(
+        self, step: Callable[[LaneOutput, datetime], None], read: PlateRead | None = None
+    ) -> LaneOutput:
+        """One event's ``step``, now; whatever it raises fails the lane closed."""
         now = self._clock()
         out = LaneOutput()
         try:
-            self._plate(out, now, read)
+            step(out, now)
         except Exception:  # noqa: BLE001 - any: the lane fails closed (_fail_closed)
             self._fail_closed(out, now, read)
         return out
@@ -309,16 +327,6 @@ class Lane:
         self.session = session
         self._show(out, now, self._decide_plate(session, read, plates, now))
 
-    def unladen(self, event: UnladenPressed) -> LaneOutput:
-        """The Unladen Vehicle button (rule 4): only meaningful at NO_BUNDLE."""
-        now = self._clock()
-        out = LaneOutput()
-        try:
-            self._unladen(out, now, event)
-        except Exception:  # noqa: BLE001 - any: the lane fails closed (_fail_closed)
-            self._fail_closed(out, now)
-        return out
-
     def _unladen(self, out: LaneOutput, now: datetime, event: UnladenPressed) -> None:
         session = self.session
         why = ""
@@ -343,16 +351,6 @@ class Lane:
                 decision = _Decision(Code.PROCEED, "unladen_released")
         self._show(out, now, decision)
 
-    def manifest(self, event: ManifestDropped) -> LaneOutput:
-        """The paper manifest went in (rule 2): the bundle's pre-selected result."""
-        now = self._clock()
-        out = LaneOutput()
-        try:
-            self._manifest(out, now, event)
-        except Exception:  # noqa: BLE001 - any: the lane fails closed (_fail_closed)
-            self._fail_closed(out, now)
-        return out
-
     def _manifest(self, out: LaneOutput, now: datetime, event: ManifestDropped) -> None:
         session = self.session
         why = ""
@@ -369,16 +367,6 @@ class Lane:
         self._act(session, now, "manifest", event.id, event.source)
         decision = self._check_fresh(session, now) or self._at_manifest(session, now)
         self._show(out, now, decision)
-
-    def tick(self) -> LaneOutput:
-        """Time passes: driver timeout (rule 5), end of the hold of a final code."""
-        now = self._clock()
-        out = LaneOutput()
-        try:
-            self._tick(out, now)
-        except Exception:  # noqa: BLE001 - any: the lane fails closed (_fail_closed)
-            self._fail_closed(out, now)
-        return out
 
     def _tick(self, out: LaneOutput, now: datetime) -> None:
         session = self.session

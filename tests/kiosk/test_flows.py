@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import pickle
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -465,6 +466,35 @@ def test_a_request_that_does_not_validate_clears_the_code_and_the_pin(
     assert backend.api.client.get_bundle(ubr).status == BundleStatus.ACTIVE  # nothing was sent
 
 
+@contextmanager
+def kiosk_before(app: Any, tmp_path: Path) -> Iterator[tuple[Kiosk, KioskClient, str]]:
+    """A kiosk (its model and client) on ``app`` served on loopback, at the url given."""
+    with serving(app) as url:
+        client = KioskClient(url)
+        try:
+            yield Kiosk(client, media=tmp_path), client, url
+        finally:
+            client.close()
+
+
+def cargo_notice(model: Kiosk) -> str:
+    """A shipper's cargo form sent: the notice it got (the form stays up)."""
+    fill_cargo_form(model)
+    model.cargo_submit()
+    assert model.screen == Screen.CARGO_FORM
+    assert model.notice is not None
+    return model.notice.key
+
+
+def query_notice(model: Kiosk) -> str:
+    """A query of a CCRN: the notice it got."""
+    model.start_query()
+    model.set_input("query", "9110635860")
+    model.run_query()
+    assert model.notice is not None
+    return model.notice.key
+
+
 def test_a_kiosk_the_agent_will_not_serve_says_so_in_its_log(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -474,30 +504,19 @@ def test_a_kiosk_the_agent_will_not_serve_says_so_in_its_log(
     can do), a write is not "may already be done" (nothing was), and the log says why."""
     app = FastAPI()
     app.include_router(refusing_router("kiosks' calls not served: they would cross the LAN"))
-    with serving(app) as url:
-        client = KioskClient(url)
-        model = Kiosk(client, media=tmp_path)
-        fill_cargo_form(model)
+    with kiosk_before(app, tmp_path) as (model, client, url):
         with caplog.at_level(logging.ERROR, logger="kiosk.api"):
-            model.cargo_submit()
-        assert model.screen == Screen.CARGO_FORM
-        assert model.notice is not None
-        assert model.notice.key == "kiosk_offline"
+            assert cargo_notice(model) == "kiosk_offline"
         assert (
             f"the local API at {url} refuses this kiosk's calls: kiosks' calls not served"
             in caplog.text
         )
-        model.start_query()
-        model.set_input("query", "9110635860")
-        model.run_query()
-        assert model.notice is not None
-        assert model.notice.key == "kiosk_offline"
+        assert query_notice(model) == "kiosk_offline"
         with pytest.raises(ApiError) as refused:
             client.submit_cargo(items())
         assert refused.value.key == "kiosk_calls_refused"
         assert refused.value.status == 503
         assert not (refused.value.detail or {}).get("maybe_applied")
-        client.close()
 
 
 #: JSON, but of no call's shape
@@ -518,19 +537,8 @@ def test_an_answer_the_kiosk_cannot_read_is_check_first_for_a_write(
     the agent, an agent of another version): a write may have been done there, so
     "check first", as for a lost connection; a query did nothing ("try again or ask
     staff", not "refused"). The log says what came back."""
-    with serving(app) as url:
-        client = KioskClient(url)
-        model = Kiosk(client, media=tmp_path)
-        fill_cargo_form(model)
+    with kiosk_before(app, tmp_path) as (model, _, _):
         with caplog.at_level(logging.WARNING, logger="kiosk.api"):
-            model.cargo_submit()
-        assert model.screen == Screen.CARGO_FORM
-        assert model.notice is not None
-        assert model.notice.key == "central_unavailable_maybe_applied"
+            assert cargo_notice(model) == "central_unavailable_maybe_applied"
         assert "the local API's answer cannot be read: POST /v1/cargo" in caplog.text
-        model.start_query()
-        model.set_input("query", "9110635860")
-        model.run_query()
-        assert model.notice is not None
-        assert model.notice.key == "kiosk_error"
-        client.close()
+        assert query_notice(model) == "kiosk_error"

@@ -433,18 +433,24 @@ def test_rule4_unladen_for_another_vrn_is_ignored() -> None:
 # -- a truck told INSPECT, read again ----------------------------------------------------
 
 
-def test_an_unladen_truck_sampled_for_inspection_cannot_draw_again() -> None:
-    """Sampled for inspection, the truck stays (or comes back) and is read again: a new
-    session, but it is told INSPECT at once, with the same bay; pressing Unladen again
-    would have been another draw of the share."""
-    rig = Rig(unladen_inspect_share=1.0, inspect_bay="U9")
-    rig.lane.plate(read())
+def sampled_for_inspection(rig: Rig, first: PlateRead) -> None:
+    """An unladen truck read as ``first`` drawn for inspection (the share 1, then 0), its
+    session over, and the truck back a minute later (the replica current)."""
+    rig.lane.plate(first)
     assert codes(rig.lane.unladen(UnladenPressed())) == [C.INSPECT]
     rig.lane.config = rig.lane.config.model_copy(update={"unladen_inspect_share": 0.0})
     rig.clock.advance(8)
     assert only_record(rig.lane.tick()).outcome is C.INSPECT
     rig.clock.advance(60)
     rig.fresh = Freshness(last_sync_at=rig.clock.now, central_up=True)
+
+
+def test_an_unladen_truck_sampled_for_inspection_cannot_draw_again() -> None:
+    """Sampled for inspection, the truck stays (or comes back) and is read again: a new
+    session, but it is told INSPECT at once, with the same bay; pressing Unladen again
+    would have been another draw of the share."""
+    rig = Rig(unladen_inspect_share=1.0, inspect_bay="U9")
+    sampled_for_inspection(rig, read())
     rig.asked.clear()
     out = rig.lane.plate(read())
     (shown,) = out.instructions
@@ -480,14 +486,7 @@ def test_a_truck_told_inspect_is_known_by_each_plate_it_was_read_by() -> None:
     """An unladen truck (no bundle) read with its Mainland plate as a trusted runner-up,
     sampled for inspection, comes back read by that plate first."""
     rig = Rig(unladen_inspect_share=1.0)
-    mainland = Alternate(vrn="粤Z1234港", confidence=0.9)
-    rig.lane.plate(read(alternates=[mainland]))
-    assert codes(rig.lane.unladen(UnladenPressed())) == [C.INSPECT]
-    rig.lane.config = rig.lane.config.model_copy(update={"unladen_inspect_share": 0.0})
-    rig.clock.advance(8)
-    assert only_record(rig.lane.tick()).outcome is C.INSPECT
-    rig.clock.advance(30)
-    rig.fresh = Freshness(last_sync_at=rig.clock.now, central_up=True)
+    sampled_for_inspection(rig, read(alternates=[Alternate(vrn="粤Z1234港", confidence=0.9)]))
     assert codes(rig.lane.plate(read(vrn="粤Z1234港"))) == [C.INSPECT]
 
 
