@@ -15,6 +15,7 @@ from rocars.client import (
     KIOSK_CALLS_REFUSED,
     MALFORMED_ANSWER,
     NOT_SENT,
+    UNREADABLE_ERROR,
     ApiError,
     BundleList,
     RocarsClient,
@@ -28,9 +29,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
-
-#: ``RocarsClient``'s key for an error answer with no error key of its own
-UNREADABLE_ERROR = "api_error"
 
 #: Connecting to the local API and sending it a request: the sync agent runs at the
 #: control point, so this is quick, or the agent is not there.

@@ -20,12 +20,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from kiosk.api import UNREADABLE_ERROR, Answer, KioskClient
+from kiosk.api import Answer, KioskClient
 from kiosk.batch import BatchRow, list_batch_files, read_batch, write_template
 from kiosk.cargo import FIELD_NAMES, FieldError, items_to_values, validate_cargo
 from kiosk.certs import list_certificates, sign_with_certificate
 from kiosk.session import DEFAULT_LANGUAGE, IdleClock, Level, Notice, Secret
-from rocars.client import KIOSK_CALLS_REFUSED, MALFORMED_ANSWER, ApiError
+from rocars.client import KIOSK_CALLS_REFUSED, MALFORMED_ANSWER, UNREADABLE_ERROR, ApiError
 from rocars.errors import InvalidIdentifier, RocarsError
 from rocars.ids import (
     ControlPoint,

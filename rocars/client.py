@@ -36,6 +36,8 @@ M = TypeVar("M", bound=BaseModel)
 
 #: The key of a success answer that is not what the call returns (module doc).
 MALFORMED_ANSWER = "central_malformed_answer"
+#: The key of an error answer with no error key of its own (a proxy's page, a bare 500).
+UNREADABLE_ERROR = "api_error"
 #: The local API's key when its agent will not serve the kiosks' calls (in clear on a
 #: network address): nothing was done, the detail says why.
 KIOSK_CALLS_REFUSED = "kiosk_calls_refused"
@@ -60,7 +62,7 @@ SERVER_KEEPALIVE_S = 15
 class ApiError(RocarsError):
     """An error answer (``{"error": KEY, "detail": ...}``) or no answer at all."""
 
-    key = "api_error"
+    key = UNREADABLE_ERROR
 
     def __init__(self, message: str, *, key: str, status: int = 0, detail: Any = None) -> None:
         super().__init__(message, key=key)
@@ -167,9 +169,9 @@ class RocarsClient:
         if response.status_code >= 400:
             try:
                 body = response.json()
-                key, detail = str(body.get("error", "api_error")), body.get("detail")
+                key, detail = str(body.get("error", UNREADABLE_ERROR)), body.get("detail")
             except (ValueError, AttributeError):
-                key, detail = "api_error", response.text[:200]
+                key, detail = UNREADABLE_ERROR, response.text[:200]
             raise ApiError(
                 f"{method} {path} -> {response.status_code} {key}",
                 key=key,

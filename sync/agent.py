@@ -400,7 +400,8 @@ class SyncAgent:
             tls = None
             if api.tls_cert is not None and api.tls_key is not None:
                 tls = ServerTls(api.tls_cert, api.tls_key)
-            server = self._api_server(tls)
+            refused = kiosk_calls_refused(api)
+            server = self._api_server(tls, refused)
             server.start()
         except SyncError as err:
             problem = f"local API not served: {err} (tried again)"
@@ -411,12 +412,12 @@ class SyncAgent:
             return
         self._api_retry = None
         self.api = server
-        self.api_problem = kiosk_calls_refused(api)
+        self.api_problem = refused
 
-    def _api_server(self, tls: ServerTls | None) -> ApiServer:
+    def _api_server(self, tls: ServerTls | None, refused: str) -> ApiServer:
+        """The API as configured; ``refused``: why the kiosks' calls are not served."""
         api = self.config.api
         factories = list(self._extra_routers)
-        refused = kiosk_calls_refused(api)
         if refused:
             logger.error("%s", refused)
             factories.append(lambda _agent: refusing_router(refused))

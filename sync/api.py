@@ -134,6 +134,12 @@ def create_api(view: AgentView, extra_routers: list[APIRouter] | None = None) ->
 _Stamp = tuple[tuple[int, int, int], ...] | None
 
 
+def _file_stamp(path: Path) -> tuple[int, int, int]:
+    """What changes when a file is replaced or rewritten (OSError if it is not there)."""
+    stat = os.stat(path)
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
 class ServerTls:
     """The local API's certificate and key, for the TLS context uvicorn serves with.
 
@@ -164,10 +170,9 @@ class ServerTls:
 
     def _files(self) -> _Stamp:
         try:
-            stats = [os.stat(path) for path in (self.cert, self.key)]
+            return (_file_stamp(self.cert), _file_stamp(self.key))
         except OSError:
             return None
-        return tuple((s.st_ino, s.st_mtime_ns, s.st_size) for s in stats)
 
     def _load(self) -> tuple[ssl.SSLContext, dt.datetime, list[str]]:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -256,8 +261,7 @@ class CertificateWatch:
 
     def problems(self, now: dt.datetime) -> list[str]:
         try:
-            stat = os.stat(self.path)
-            stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+            stamp = _file_stamp(self.path)
         except OSError as err:
             return [f"{self._say[0]} {self.path}: cannot read it: {err.strerror}"]
         if stamp != self._stamp:

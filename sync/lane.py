@@ -321,11 +321,8 @@ class Lane:
                 return
             # the new truck's instruction follows at once: no READY between the two
             self._end(out, now, "reread" if reread else "next_vehicle", ready=False)
-        plates = self._plates(read)
-        session = Session(vrn=read.vrn, plates=plates, started_at=now, code=Code.READY, code_at=now)
-        session.plate_reads.append(read)
-        self.session = session
-        self._show(out, now, self._decide_plate(session, read, plates, now))
+        session = self._open(read, self._plates(read), now)
+        self._show(out, now, self._decide_plate(session, read, session.plates, now))
 
     def _unladen(self, out: LaneOutput, now: datetime, event: UnladenPressed) -> None:
         session = self.session
@@ -394,15 +391,7 @@ class Lane:
         if read is not None and (session is None or session.plate_reads[-1:] != [read]):
             if session is not None:
                 self._drop(session)
-            session = Session(
-                vrn=read.vrn,
-                plates=[read.vrn] if read.vrn else [],
-                started_at=now,
-                code=Code.READY,
-                code_at=now,
-                plate_reads=[read],
-            )
-            self.session = session
+            session = self._open(read, [read.vrn] if read.vrn else [], now)
         if session is None:
             return  # a press or a tick with no truck at the lane
         if read is None and session.reason == "lane_error":
@@ -410,6 +399,13 @@ class Lane:
             self._instruction(out, Code.READY, now)
             return
         self._show(out, now, _Decision(Code.STOP_SEE_OFFICER, "lane_error"))
+
+    def _open(self, read: PlateRead, plates: list[str], now: datetime) -> Session:
+        """A new session for the truck ``read`` saw, by ``plates``, now the lane's."""
+        session = Session(vrn=read.vrn, plates=plates, started_at=now, code=Code.READY, code_at=now)
+        session.plate_reads.append(read)
+        self.session = session
+        return session
 
     def _drop(self, session: Session) -> None:
         """A session that cannot end: gone without its record (said in the log)."""
