@@ -55,7 +55,7 @@ from rocars.errors import BadPayload, RocarsError
 from rocars.ids import ControlPoint, Direction
 from rocars.messages import DeviceStatus, Instruction, InstructionCode, parse
 from rocars.timeutil import HK_TZ, parse_rfc3339
-from rocars.topics import LaneTopic, lane_filter
+from rocars.topics import READER_DEVICE, LaneTopic, lane_filter
 from sync.agent import SyncAgent
 from sync.config import SyncConfig, shard_blocks
 
@@ -303,6 +303,7 @@ def _start_readers(
         )
         adapter.start()
         stack.callback(adapter.stop)
+    _wait_online(bus_url(bus), args.cp, lanes, READER_DEVICE, "plate readers", timeout=60)
     return senders
 
 
@@ -348,16 +349,23 @@ def _start_screens(
                     cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
                 )
             )
-    _wait_online(broker_url, args.cp, [f"L{i:02d}" for i in range(1, args.lanes + 1)], timeout=60)
+    lanes = [f"L{i:02d}" for i in range(1, args.lanes + 1)]
+    _wait_online(broker_url, args.cp, lanes, "aiop", "panels", timeout=60)
     return boxes
 
 
-def _wait_online(broker_url: str, cp: str, lanes: list[str], timeout: float) -> None:
-    """Until every lane's AIOP says online: before that a drop into its box is lost."""
+def _wait_online(
+    broker_url: str, cp: str, lanes: list[str], device: str, what: str, timeout: float
+) -> None:
+    """Until every lane's ``device`` says online on the bus. The panels: before that a drop
+    into a box is lost. The plate readers: before that a read waits in the reader for its
+    connection, and reaches the lane too late to be trusted (``late_read``)."""
     online: set[str] = set()
     done = threading.Event()
 
     def on_status(topic: str, payload: bytes) -> None:
+        if not topic.endswith(f"/{device}"):
+            return
         try:
             status = parse(DeviceStatus, payload)
         except BadPayload:
@@ -367,16 +375,14 @@ def _wait_online(broker_url: str, cp: str, lanes: list[str], timeout: float) -> 
             if online >= set(lanes):
                 done.set()
 
-    bus = Bus(broker_url, f"up-wait-{os.getpid()}")
-    bus.subscribe(
-        lane_filter(cp, LaneTopic.STATUS),
-        lambda t, p: on_status(t, p) if t.endswith("/aiop") else None,
-    )
+    bus = Bus(broker_url, f"up-wait-{device}-{os.getpid()}")
+    bus.subscribe(lane_filter(cp, LaneTopic.STATUS), on_status)
     bus.start()
     try:
         if not done.wait(timeout):
             raise RocarsError(
-                f"the panels of lanes {sorted(set(lanes) - online)} did not come online"
+                f"the {what} of lanes {sorted(set(lanes) - online)} did not come online "
+                f"within {timeout:g}s"
             )
     finally:
         bus.stop()

@@ -26,7 +26,10 @@ def _up(
         text=True,
         timeout=timeout,
         check=False,
+        env={**os.environ, "ROCARS_LOG_LEVEL": "INFO"},
     )
+    if proc.returncode:  # its log (connections, reads published), shown with a failure
+        sys.stderr.write(proc.stderr)
     return proc.returncode, proc.stdout.splitlines()
 
 
