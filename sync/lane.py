@@ -84,6 +84,11 @@ Lookup = Callable[[str], list[Bundle]]
 #: again (``reread``), not the same truck to ignore.
 _READ_FAULTS = frozenset({"no_plate", "low_confidence", "late_read", "read_clock_ahead"})
 
+#: The reads a session's record keeps: the one that opened it, then the same truck read
+#: again while it stood at the lane (ignored for the decision, kept for the audit), up
+#: to this many in all; later ones are only counted and logged.
+MAX_SESSION_READS = 16
+
 
 class Inspections:
     """The trucks told INSPECT lately, by plate, shared by the lanes of one agent.
@@ -318,6 +323,10 @@ class Lane:
                     "lane %s: %r read again on the same truck, ignored", self.lane, read.vrn
                 )
                 out.ignored.append("same_truck")
+                if len(session.plate_reads) < MAX_SESSION_READS:
+                    # in the record (written with the session's next change, like an
+                    # ignored press): what the lane saw of the truck while it stood there
+                    session.plate_reads.append(read)
                 return
             # the new truck's instruction follows at once: no READY between the two
             self._end(out, now, "reread" if reread else "next_vehicle", ready=False)

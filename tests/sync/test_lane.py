@@ -23,7 +23,7 @@ from rocars.models import Bundle, BundleStatus, ClearanceRecord, InstructionLog
 from rocars.signing import lane_key, signed_payload, verify_payload
 from sync.config import LaneConfig
 from sync.errors import ReplicaError
-from sync.lane import Freshness, Inspections, Lane, LaneOutput, Session
+from sync.lane import MAX_SESSION_READS, Freshness, Inspections, Lane, LaneOutput, Session
 
 C = InstructionCode
 KEY = lane_key(b"test-secret", "SBC", "L01")
@@ -724,8 +724,10 @@ def test_same_vrn_again_is_ignored_other_vrn_supersedes() -> None:
     rig = Rig([make_bundle("9110635860", "AB1234")])
     first = rig.lane.plate(read()).instructions[0]
     rig.clock.advance(1)
-    out = rig.lane.plate(read(confidence=0.99))
+    again = read(confidence=0.99)
+    out = rig.lane.plate(again)
     assert not out.changed
+    assert out.ignored == ["same_truck"]
     rig.clock.advance(1)
     out = rig.lane.plate(read(vrn="CD5678"))
     # the new truck's instruction replaces the old one's: no READY between them
@@ -738,9 +740,23 @@ def test_same_vrn_again_is_ignored_other_vrn_supersedes() -> None:
         C.DROP_MANIFEST,
         "next_vehicle",
     )
-    assert len(record.plate_reads) == 1
+    # the read ignored is in the truck's record all the same: what the lane saw
+    assert [r.confidence for r in record.plate_reads] == [0.95, 0.99]
+    assert record.plate_reads[1].id == again.id
     assert rig.lane.session is not None
     assert rig.lane.session.vrn == "CD5678"
+    assert len(rig.lane.session.plate_reads) == 1
+
+
+def test_a_truck_read_over_and_over_keeps_a_bounded_record() -> None:
+    rig = Rig([make_bundle("9110635860", "AB1234")])
+    rig.lane.plate(read())
+    for _ in range(MAX_SESSION_READS + 10):
+        rig.clock.advance(0.5)
+        assert rig.lane.plate(read()).ignored == ["same_truck"]
+    rig.clock.advance(1)
+    record = only_record(rig.lane.plate(read(vrn="CD5678")))
+    assert len(record.plate_reads) == MAX_SESSION_READS
 
 
 def test_the_other_plate_of_the_same_truck_is_the_same_truck() -> None:
