@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -147,11 +148,11 @@ def arrival_to_paint(url: str, iterations: int) -> list[tuple[InstructionCode, f
             )
         code = codes[i % len(codes)]
         fields: dict[str, object] = {"vrn": f"AB{i % 10000:04d}"}
+        if code is not InstructionCode.READY:  # as the lane sets it (the displays insist)
+            fields["expires_at"] = datetime.now(UTC) + timedelta(minutes=1)
         if code is InstructionCode.INSPECT:
             fields["bay"] = f"B{i % 20}"
         if code is InstructionCode.TOO_EARLY:
-            from datetime import UTC, datetime, timedelta
-
             fields["earliest_at"] = datetime.now(UTC) + timedelta(minutes=i % 60)
         instruction = sign_instruction(Instruction(seq=i + 1, code=code, **fields), key)  # type: ignore[arg-type]
         before = len(painted)

@@ -212,7 +212,11 @@ class LaneWatch:
         if self._instruction is None or not self._confirmed:
             return FailReason.NO_INSTRUCTION
         expires = self._instruction.expires_at
-        if expires is not None and self._clock.now() >= expires:
+        if expires is None:
+            # the lane controller gives every code but READY a lifetime: one without any
+            # would stand for ever on a display whose controller stays up but is wrong
+            return None if self._instruction.code is InstructionCode.READY else FailReason.EXPIRED
+        if self._clock.now() >= expires:
             return FailReason.EXPIRED
         return None
 

@@ -160,6 +160,23 @@ def test_expired_on_arrival_is_stop(watch: LaneWatch, clock: FakeClock) -> None:
     assert watch.shown().reason is FailReason.EXPIRED
 
 
+@pytest.mark.parametrize("code", [c for c in InstructionCode if c is not C.READY])
+def test_an_instruction_without_a_lifetime_is_stop(watch: LaneWatch, code: InstructionCode) -> None:
+    """The lane gives every code but READY an ``expires_at``: a signed one without any
+    (a bug, another build) would stand for as long as its controller beats."""
+    before = make_instruction(C.PROCEED, 1)
+    watch.on_instruction(before.to_bytes())
+    watch.on_instruction(make_instruction(code, 2, expires_at=None).to_bytes())
+    shown = watch.shown()
+    assert (shown.code, shown.reason) == (C.STOP_SEE_OFFICER, FailReason.EXPIRED)
+    # it was taken: the PROCEED before it does not come back
+    with pytest.raises(InstructionRejected):
+        watch.on_instruction(before.to_bytes())
+    watch.on_instruction(make_instruction(C.READY, 3).to_bytes())
+    assert watch.shown().code is C.READY
+    assert watch.shown().reason is None
+
+
 def test_heartbeat_silence_fails_closed_and_recovers(watch: LaneWatch, clock: FakeClock) -> None:
     watch.on_instruction(make_instruction(C.PROCEED, 1).to_bytes())
     clock.advance(2.9)
