@@ -351,6 +351,18 @@ class Lane:
         self._act(session, now, "unladen", event.id, "panel")
         decision = self._check_fresh(session, now)
         if decision is None:
+            # a bundle of the truck's that reached the replica since the read (made at the
+            # kiosk meanwhile, or late through the feed): it is laden after all, and goes
+            # by its bundle; released as unladen, its bundle's selection would be skipped
+            decision = self._by_bundles(session.plates, now)
+            if decision is not None:
+                logger.warning(
+                    "lane %s: Unladen pressed for %s, which has a bundle now: %s",
+                    self.lane,
+                    session.vrn or "-",
+                    decision.code,
+                )
+        if decision is None:
             if self._rng.random() < self.config.unladen_inspect_share:
                 decision = _Decision(Code.INSPECT, "unladen_inspect", bay=self.config.inspect_bay)
             else:
@@ -484,6 +496,12 @@ class Lane:
         if pending is not None:  # told INSPECT lately, read again (Inspections)
             bay = pending[0] or self.config.inspect_bay
             return _Decision(Code.INSPECT, "inspect_pending", bay=bay)
+        laden = self._by_bundles(plates, now)
+        return _Decision(Code.NO_BUNDLE, "awaiting_unladen") if laden is None else laden
+
+    def _by_bundles(self, plates: list[str], now: datetime) -> _Decision | None:
+        """Rules 1-3 from the truck's active bundles as the replica holds them now; None
+        when it has none (rule 4: the truck may be unladen)."""
         try:
             active = self._active_bundles(plates)
         except SyncError as err:
@@ -504,7 +522,7 @@ class Lane:
             return self._result(bundle)
         if active:
             return _Decision(Code.WRONG_CONTROL_POINT, "wrong_control_point", ubr=active[0].ubr)
-        return _Decision(Code.NO_BUNDLE, "awaiting_unladen")
+        return None
 
     def _crossing(self, here: list[Bundle], now: datetime) -> Bundle | _Decision:
         """The bundle the truck crosses on (of its active bundles at this control point and

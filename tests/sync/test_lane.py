@@ -421,6 +421,45 @@ def test_rule4_unladen_inspect_share_with_seeded_rng() -> None:
     assert 80 <= inspected <= 160
 
 
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        ({}, [C.DROP_MANIFEST, C.INSPECT]),
+        ({"cp": "LMC"}, [C.WRONG_CONTROL_POINT]),
+        ({"earliest_at": T0 + timedelta(minutes=20)}, [C.TOO_EARLY]),
+    ],
+)
+def test_rule4_a_truck_bundled_since_its_read_is_not_released_as_unladen(
+    where: dict[str, Any], expected: list[C]
+) -> None:
+    """NO_BUNDLE at the read; its bundle (selected for inspection) reaches the replica
+    before the driver presses Unladen: the truck goes by the bundle, not the share."""
+    rig = Rig(unladen_inspect_share=0.0)
+    assert codes(rig.lane.plate(read())) == [C.NO_BUNDLE]
+    rig.bundles = [make_bundle("9110635860", "AB1234", result="INSPECT", bay="B3", **where)]
+    rig.clock.advance(2)
+    out = rig.lane.unladen(UnladenPressed(vrn="AB1234"))
+    assert codes(out) == expected[:1]
+    if expected[0] is C.DROP_MANIFEST:
+        out = rig.lane.manifest(ManifestDropped(source="sensor"))
+        assert (codes(out), out.instructions[0].bay) == ([C.INSPECT], "B3")
+    rig.clock.advance(60)
+    (record,) = rig.lane.tick().records
+    assert record.outcome is expected[-1]
+    assert record.ubr == "9110635860"
+    assert [a.kind for a in record.actions][:1] == ["unladen"]
+
+
+def test_rule4_unladen_with_the_replica_unreadable_is_stop() -> None:
+    rig = Rig(unladen_inspect_share=0.0)
+    rig.lane.plate(read())
+    rig.fail_lookup = True
+    out = rig.lane.unladen(UnladenPressed())
+    assert codes(out) == [C.STOP_SEE_OFFICER]
+    assert rig.lane.session is not None
+    assert rig.lane.session.reason == "replica_error"
+
+
 def test_rule4_unladen_for_another_vrn_is_ignored() -> None:
     rig = Rig()
     rig.lane.plate(read())
