@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rocars.errors import InvalidIdentifier
 from rocars.eventid import new_event_id
-from rocars.ids import ControlPoint, Direction, normalize_plate
+from rocars.ids import ControlPoint, Direction, is_mainland_plate, normalize_plate
 from rocars.messages import Instruction, InstructionCode, ManifestDropped, PlateRead, UnladenPressed
 from rocars.models import (
     Bundle,
@@ -82,7 +82,9 @@ Lookup = Callable[[str], list[Bundle]]
 
 #: Sessions that failed on the read itself: a plate read after one is that truck read
 #: again (``reread``), not the same truck to ignore.
-_READ_FAULTS = frozenset({"no_plate", "low_confidence", "late_read", "read_clock_ahead"})
+_READ_FAULTS = frozenset(
+    {"no_plate", "low_confidence", "late_read", "read_clock_ahead", "ambiguous_plate"}
+)
 
 #: The reads a session's record keeps: the one that opened it, then the same truck read
 #: again while it stood at the lane (ignored for the decision, kept for the audit), up
@@ -195,6 +197,28 @@ class _Decision:
 def bundle_plates(bundle: Bundle) -> tuple[str, ...]:
     """A bundle's plates: its VRN, and its Mainland second plate if any."""
     return (bundle.vrn, bundle.second_plate) if bundle.second_plate else (bundle.vrn,)
+
+
+def _runner_up_only(plates: list[str], bundles: list[Bundle]) -> bool:
+    """A bundle reached only through a runner-up reading of the read plate itself.
+
+    ``plates`` is the read plate first, then the alternates read as confidently. A truck
+    has one Hong Kong plate and at most one Mainland one: an alternate of the other kind
+    is its other plate (the bundle's second plate, which may find its bundle), but one of
+    the same kind is the same plate read another way. A bundle that carries neither the
+    read plate nor the truck's other plate is another truck's, whose plate is one
+    misreading away: its PROCEED would release this truck on it.
+    """
+    if len(plates) < 2 or not bundles:
+        return False
+    read, *alternates = plates
+    mainland = is_mainland_plate(read)
+    other = [p for p in alternates if is_mainland_plate(p) != mainland]
+    for bundle in bundles:
+        carried = bundle_plates(bundle)
+        if read not in carried and not any(p in carried for p in other):
+            return True
+    return False
 
 
 def _plate_or_none(text: str) -> str | None:
@@ -507,6 +531,8 @@ class Lane:
         except SyncError as err:
             logger.error("lane %s: replica lookup failed: %s", self.lane, err)
             return _Decision(Code.STOP_SEE_OFFICER, "replica_error")
+        if _runner_up_only(plates, active):
+            return _Decision(Code.STOP_SEE_OFFICER, "ambiguous_plate")
         here = [b for b in active if b.cp == self.cp and b.direction == self.direction]
         if here:
             bundle = self._crossing(here, now)
@@ -556,6 +582,8 @@ class Lane:
         except SyncError as err:
             logger.error("lane %s: replica lookup failed: %s", self.lane, err)
             return _Decision(Code.STOP_SEE_OFFICER, "replica_error", ubr=session.ubr)
+        if _runner_up_only(session.plates, active):
+            return _Decision(Code.STOP_SEE_OFFICER, "ambiguous_plate", ubr=session.ubr)
         here = [b for b in active if b.cp == self.cp and b.direction == self.direction]
         own = next((b for b in here if b.ubr == session.ubr), None)
         if own is None:

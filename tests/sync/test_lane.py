@@ -279,6 +279,57 @@ def test_rule2_untrusted_alternate_is_not_used() -> None:
     assert codes(out) == [C.NO_BUNDLE]
 
 
+@pytest.mark.parametrize("own", [[], ["9110635861"]], ids=["no_bundle", "own_bundle"])
+def test_rule2_a_runner_up_reading_of_the_plate_finds_no_bundle(own: list[str]) -> None:
+    """AB1234 read, AB1284 as confident a runner-up: the one plate read two ways. AB1284's
+    bundle is another truck's, one misreading away: the truck is not released on it
+    (before, it got that bundle's DROP_MANIFEST and PROCEED), whether or not it has a
+    bundle of its own. A better read decides."""
+    others = [make_bundle("9110635860", "AB1284")]
+    rig = Rig(others + [make_bundle(ubr, "AB1234") for ubr in own])
+    doubtful = read(alternates=[Alternate(vrn="AB1284", confidence=0.9)])
+    assert codes(rig.lane.plate(doubtful)) == [C.STOP_SEE_OFFICER]
+    assert rig.lane.session is not None
+    assert rig.lane.session.reason == "ambiguous_plate"
+    out = rig.lane.plate(read(confidence=0.97))
+    assert codes(out) == [C.DROP_MANIFEST if own else C.NO_BUNDLE]
+    assert only_record(out).reason == "reread"
+    assert out.instructions[0].ubr == (own[0] if own else None)
+
+
+def test_rule2_a_runner_up_that_is_the_same_bundles_plate_is_no_doubt() -> None:
+    """A runner-up whose bundle carries the read plate as well (the truck's own), and a
+    Mainland runner-up of a Hong Kong read (the truck's other plate): no doubt."""
+    rig = Rig([make_bundle("9110635860", "AB1234", second_plate="粤Z1234港")])
+    out = rig.lane.plate(
+        read(
+            alternates=[
+                Alternate(vrn="粤Z1234港", confidence=0.9),
+                Alternate(vrn="AB1284", confidence=0.85),
+            ]
+        )
+    )
+    assert codes(out) == [C.DROP_MANIFEST]
+    # two Mainland readings, the bundle carrying only the runner-up: one plate two ways
+    rig = Rig([make_bundle("9110635860", "AB1234", second_plate="粤Z1234港")])
+    out = rig.lane.plate(
+        read(vrn="粤Z1284港", alternates=[Alternate(vrn="粤Z1234港", confidence=0.9)])
+    )
+    assert codes(out) == [C.STOP_SEE_OFFICER]
+
+
+def test_a_runner_up_bundle_that_appears_before_the_manifest_stops_the_truck() -> None:
+    rig = Rig([make_bundle("9110635861", "AB1234")])
+    assert codes(rig.lane.plate(read(alternates=[Alternate(vrn="AB1284", confidence=0.9)]))) == [
+        C.DROP_MANIFEST
+    ]
+    rig.bundles.append(make_bundle("9110635860", "AB1284", result="INSPECT"))
+    out = rig.lane.manifest(ManifestDropped(source="sensor"))
+    assert codes(out) == [C.STOP_SEE_OFFICER]
+    assert rig.lane.session is not None
+    assert rig.lane.session.reason == "ambiguous_plate"
+
+
 def test_rule2_cancelled_and_used_bundles_do_not_count() -> None:
     rig = Rig(
         [
