@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from rocars.broker import EmbeddedBroker, free_port  # noqa: E402
 from rocars.bus import Bus  # noqa: E402
 from rocars.config import secret  # noqa: E402
+from rocars.ids import ControlPoint  # noqa: E402
 from rocars.messages import Instruction, InstructionCode, SyncStatus  # noqa: E402
 from rocars.signing import lane_key, sign_instruction  # noqa: E402
 from rocars.topics import instruction_topic, sync_status_topic  # noqa: E402
@@ -106,7 +107,9 @@ def arrival_to_paint(url: str, iterations: int) -> list[tuple[InstructionCode, f
     from xdb_display.qt_app import XdbScreen
 
     start_app([], name="bench", headless=True)
-    config = XdbConfig(broker=url, fullscreen=False, heartbeat_bound=10.0)
+    config = XdbConfig(
+        cp=ControlPoint.SBC, lane="L01", broker=url, fullscreen=False, heartbeat_bound=10.0
+    )
     screen = XdbScreen(config, secret("site_secret").encode())
     screen.board.resize(1920, 1080)
     screen.start(show=False)
@@ -194,6 +197,10 @@ def cold_start(app_name: str, url: str, starts: int) -> list[float]:
             "--first-frame-exit",
             "--broker",
             url,
+            "--cp",
+            "SBC",
+            "--lane",
+            "L01",
         ]
         if app_name == "xdb":
             args.append("--window")

@@ -29,8 +29,9 @@ class LanguageMode(StrEnum):
 class XdbConfig(ServiceConfig):
     """One board for one lane."""
 
-    cp: ControlPoint = Field(default=ControlPoint.SBC, description="control point code")
-    lane: Lane = Field(default="L01", description="lane id")
+    # no defaults: a board that was not told its lane must not show another lane's
+    cp: ControlPoint = Field(description="control point code")
+    lane: Lane = Field(description="lane id")
     broker: str = Field(
         default="mqtt://127.0.0.1:1883", description="mqtt://HOST:PORT, or mqtts:// for TLS"
     )

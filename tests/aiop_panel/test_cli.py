@@ -76,9 +76,14 @@ def test_panel_process_with_dropbox(mosquitto: Mosquitto, tmp_path: Path) -> Non
 
 
 def test_bad_input_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--cp", "XYZ", "--headless"]) == 2
+    assert main(["--cp", "XYZ", "--lane", "L01", "--headless"]) == 2
     err = capsys.readouterr().err
     assert "cp" in err
     assert "SBC" in err  # the message lists the control points
-    assert main(["--dropbox", "x" * 300, "--headless"]) == 2
+    assert main(["--cp", "SBC", "--lane", "L01", "--dropbox", "x" * 300, "--headless"]) == 2
     assert "dropbox" in capsys.readouterr().err
+    # a panel not told its lane and control point does not start
+    assert main(["--headless"]) == 2
+    err = capsys.readouterr().err
+    assert "cp: Field required" in err
+    assert "lane: Field required" in err

@@ -14,6 +14,9 @@ from tests.fixtures.displays import FakeClock, make_instruction
 from ui_common.lanewatch import FailReason, Shown, SyncMark
 from ui_common.languages import Language
 
+#: the lane a display must be told (no default)
+LANE = {"cp": "SBC", "lane": "L01"}
+
 C = InstructionCode
 
 
@@ -153,12 +156,14 @@ def test_language_and_hk_time(model: PanelModel, clock: FakeClock) -> None:
 
 
 def test_config() -> None:
-    config = load_config(PanelConfig, None, {"manifest_confirm": True, "dropbox": "/dev/ttyUSB0"})
+    config = load_config(
+        PanelConfig, None, {**LANE, "manifest_confirm": True, "dropbox": "/dev/ttyUSB0"}
+    )
     assert config.manifest_confirm
     with pytest.raises(ConfigError):
-        load_config(PanelConfig, None, {"language": "fr"})
+        load_config(PanelConfig, None, {**LANE, "language": "fr"})
     with pytest.raises(ConfigError):
-        load_config(PanelConfig, None, {"dropbox_min_closed_ms": 0})
+        load_config(PanelConfig, None, {**LANE, "dropbox_min_closed_ms": 0})
 
 
 def test_a_missing_dropbox_sensor_is_shown_only_when_the_manifest_is_wanted(
@@ -176,3 +181,11 @@ def test_a_missing_dropbox_sensor_is_shown_only_when_the_manifest_is_wanted(
     model.on_shown(shown(C.DROP_MANIFEST, 3))
     model.set_dropbox(True)
     assert not model.view(clock.now()).dropbox_down
+
+
+@pytest.mark.parametrize("missing", ["cp", "lane"])
+def test_config_needs_its_lane_and_control_point(missing: str) -> None:
+    """No default lane: one not told its lane would show L01's instructions."""
+    given = {k: v for k, v in LANE.items() if k != missing}
+    with pytest.raises(ConfigError, match=missing):
+        load_config(PanelConfig, None, given)

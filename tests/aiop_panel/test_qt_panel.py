@@ -19,6 +19,7 @@ from aiop_panel.panel import Action, Feedback, PanelConfig, PanelModel, PanelVie
 from aiop_panel.qt_app import AiopScreen
 from hardware_sim.dropbox import SimulatedDropBox
 from rocars.bus import Bus
+from rocars.ids import ControlPoint
 from rocars.messages import (
     DeviceStatus,
     InstructionCode,
@@ -57,7 +58,9 @@ def click(qtbot: QtBot, button: QPushButton) -> None:
 @pytest.fixture
 def offline_screen(qtbot: QtBot) -> Iterator[AiopScreen]:
     """A panel whose bus is never started: the test feeds it lane-watch answers."""
-    config = PanelConfig(broker="mqtt://127.0.0.1:1", manifest_confirm=True)
+    config = PanelConfig(
+        cp=ControlPoint.SBC, lane="L01", broker="mqtt://127.0.0.1:1", manifest_confirm=True
+    )
     screen = AiopScreen(config, site_secret())
     qtbot.addWidget(screen.widget)
     screen.widget.resize(1024, 768)
@@ -75,7 +78,13 @@ def feed(screen: AiopScreen, code: InstructionCode, seq: int, **fields: object) 
 def clocked_screen(qtbot: QtBot) -> Iterator[tuple[AiopScreen, FakeClock, list[object]]]:
     """A panel on a fake clock whose publishes are collected, not sent."""
     clock = FakeClock()
-    config = PanelConfig(broker="mqtt://127.0.0.1:1", manifest_confirm=True, heartbeat_bound=3.0)
+    config = PanelConfig(
+        cp=ControlPoint.SBC,
+        lane="L01",
+        broker="mqtt://127.0.0.1:1",
+        manifest_confirm=True,
+        heartbeat_bound=3.0,
+    )
     screen = AiopScreen(config, site_secret(), clock=clock)
     qtbot.addWidget(screen.widget)
     sent: list[object] = []
@@ -143,7 +152,12 @@ def test_a_panel_that_cannot_show_an_instruction_shows_stop(
 
 
 def test_status_says_whether_the_dropbox_sensor_is_healthy(qtbot: QtBot, tmp_path: Path) -> None:
-    config = PanelConfig(broker="mqtt://127.0.0.1:1", dropbox=str(tmp_path / "ttyUSB9"))
+    config = PanelConfig(
+        cp=ControlPoint.SBC,
+        lane="L01",
+        broker="mqtt://127.0.0.1:1",
+        dropbox=str(tmp_path / "ttyUSB9"),
+    )
     screen = AiopScreen(config, site_secret())
     qtbot.addWidget(screen.widget)
     sent: list[DeviceStatus] = []
@@ -287,7 +301,13 @@ def test_unladen_and_manifest_on_a_real_broker(mosquitto: Mosquitto, qtbot: QtBo
     listener.start()
     lane = FakeLane(mosquitto.url).start()
     lane.start_heartbeats()
-    config = PanelConfig(broker=mosquitto.url, manifest_confirm=True, heartbeat_bound=2.0)
+    config = PanelConfig(
+        cp=ControlPoint.SBC,
+        lane="L01",
+        broker=mosquitto.url,
+        manifest_confirm=True,
+        heartbeat_bound=2.0,
+    )
     screen = AiopScreen(config, site_secret())
     qtbot.addWidget(screen.widget)
     try:
@@ -344,7 +364,13 @@ def test_dropbox_sensor_publishes_through_the_panel(
     )
     listener.start()
     box = SimulatedDropBox(tmp_path).start()
-    config = PanelConfig(broker=mosquitto.url, dropbox=box.path, dropbox_min_closed_ms=30)
+    config = PanelConfig(
+        cp=ControlPoint.SBC,
+        lane="L01",
+        broker=mosquitto.url,
+        dropbox=box.path,
+        dropbox_min_closed_ms=30,
+    )
     screen = AiopScreen(config, site_secret())
     qtbot.addWidget(screen.widget)
     try:

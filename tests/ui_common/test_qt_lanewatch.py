@@ -60,13 +60,18 @@ def test_displays_with_device_accounts(
     lane.start_heartbeats()
     monkeypatch.setenv("ROCARS_MQTT_USERNAME", "xdb-L01")
     monkeypatch.setenv("ROCARS_MQTT_PASSWORD", passwords["xdb-L01"])
-    xdb = XdbScreen(XdbConfig(broker=url, fullscreen=False), site_secret())
+    xdb = XdbScreen(
+        XdbConfig(cp=ControlPoint.SBC, lane="L01", broker=url, fullscreen=False), site_secret()
+    )
     monkeypatch.setenv("ROCARS_MQTT_USERNAME", "aiop-L01")
     monkeypatch.setenv("ROCARS_MQTT_PASSWORD", passwords["aiop-L01"])
-    aiop = AiopScreen(PanelConfig(broker=url), site_secret())
+    aiop = AiopScreen(PanelConfig(cp=ControlPoint.SBC, lane="L01", broker=url), site_secret())
     monkeypatch.delenv("ROCARS_MQTT_USERNAME")
     monkeypatch.delenv("ROCARS_MQTT_PASSWORD")
-    stranger = XdbScreen(XdbConfig(broker=url, fullscreen=False, device="xdb2"), site_secret())
+    stranger = XdbScreen(
+        XdbConfig(cp=ControlPoint.SBC, lane="L01", broker=url, fullscreen=False, device="xdb2"),
+        site_secret(),
+    )
     qtbot.addWidget(xdb.board)
     qtbot.addWidget(aiop.widget)
     qtbot.addWidget(stranger.board)
@@ -118,7 +123,9 @@ def test_a_display_follows_the_shard_that_lists_its_lane(
     ).start()
     monkeypatch.setenv("ROCARS_MQTT_USERNAME", "xdb-L01")
     monkeypatch.setenv("ROCARS_MQTT_PASSWORD", passwords["xdb-L01"])
-    xdb = XdbScreen(XdbConfig(broker=url, fullscreen=False), site_secret())
+    xdb = XdbScreen(
+        XdbConfig(cp=ControlPoint.SBC, lane="L01", broker=url, fullscreen=False), site_secret()
+    )
     qtbot.addWidget(xdb.board)
     try:
         mine.start_heartbeats()

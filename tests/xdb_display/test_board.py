@@ -15,6 +15,9 @@ from ui_common.lanewatch import FailReason, Shown, SyncMark
 from ui_common.languages import ALL_LANGUAGES, Language
 from xdb_display.board import LanguageMode, XdbConfig, board_state
 
+#: the lane a display must be told (no default)
+LANE = {"cp": "SBC", "lane": "L01"}
+
 C = InstructionCode
 NOW = datetime(2026, 11, 21, 6, 30, 15, tzinfo=UTC)  # 14:30:15 in Hong Kong
 
@@ -72,10 +75,18 @@ def test_cycle_mode_goes_through_each_language() -> None:
 
 
 def test_config_refuses_bad_values() -> None:
-    assert load_config(XdbConfig, None).heartbeat_bound == 3.0
+    assert load_config(XdbConfig, None, LANE).heartbeat_bound == 3.0
     with pytest.raises(ConfigError):
-        load_config(XdbConfig, None, {"languages": "some"})
+        load_config(XdbConfig, None, {**LANE, "languages": "some"})
     with pytest.raises(ConfigError):
-        load_config(XdbConfig, None, {"lane": "bad lane/"})
+        load_config(XdbConfig, None, {**LANE, "lane": "bad lane/"})
     with pytest.raises(ConfigError):
-        load_config(XdbConfig, None, {"colour": "red"})
+        load_config(XdbConfig, None, {**LANE, "colour": "red"})
+
+
+@pytest.mark.parametrize("missing", ["cp", "lane"])
+def test_config_needs_its_lane_and_control_point(missing: str) -> None:
+    """No default lane: one not told its lane would show L01's instructions."""
+    given = {k: v for k, v in LANE.items() if k != missing}
+    with pytest.raises(ConfigError, match=missing):
+        load_config(XdbConfig, None, given)

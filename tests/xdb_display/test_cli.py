@@ -69,16 +69,22 @@ def test_headless_board_paints_and_reports_online(mosquitto: Mosquitto) -> None:
 
 
 def test_first_frame_exit(mosquitto: Mosquitto) -> None:
-    result = run("--broker", mosquitto.url, "--headless", "--window", "--first-frame-exit")
+    result = run(
+        *("--broker", mosquitto.url, "--cp", "SBC", "--lane", "L01"),
+        *("--headless", "--window", "--first-frame-exit"),
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("first-frame ")
 
 
 def test_bad_input_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--lane", "bad/lane", "--headless"]) == 2
+    assert main(["--cp", "SBC", "--lane", "bad/lane", "--headless"]) == 2
     assert "lane" in capsys.readouterr().err
-    assert main(["--broker", "http://nowhere", "--headless"]) == 2
+    assert main(["--cp", "SBC", "--lane", "L01", "--broker", "http://nowhere", "--headless"]) == 2
     assert "mqtt://" in capsys.readouterr().err
+    # a board not told its lane does not start (it would show L01's)
+    assert main(["--cp", "SBC", "--headless"]) == 2
+    assert "lane: Field required" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_:
         main(["--languages", "klingon"])
     assert exit_.value.code == 2

@@ -16,6 +16,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from rocars.bus import Bus
+from rocars.ids import ControlPoint
 from rocars.messages import DeviceStatus, InstructionCode, parse
 from rocars.topics import device_status_topic
 from tests.fixtures.brokers import Mosquitto
@@ -37,7 +38,13 @@ def lane(mosquitto: Mosquitto) -> Iterator[FakeLane]:
 
 @pytest.fixture
 def screen(mosquitto: Mosquitto, qtbot: QtBot) -> Iterator[XdbScreen]:
-    config = XdbConfig(broker=mosquitto.url, heartbeat_bound=BOUND, fullscreen=False)
+    config = XdbConfig(
+        cp=ControlPoint.SBC,
+        lane="L01",
+        broker=mosquitto.url,
+        heartbeat_bound=BOUND,
+        fullscreen=False,
+    )
     xdb = XdbScreen(config, site_secret())
     qtbot.addWidget(xdb.board)
     xdb.start(show=True)
