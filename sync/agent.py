@@ -44,6 +44,7 @@ from sync.api import ApiServer, CertificateWatch, ServerTls, create_api
 from sync.config import ApiConfig, SyncConfig
 from sync.controller import LaneController
 from sync.errors import OutboxError, ReplicaError, SyncError
+from sync.inspection_log import InspectionLog
 from sync.lane import SYNC_CLOCK_SKEW
 from sync.local_api import build_router, refusing_router
 from sync.metrics import Metrics
@@ -202,6 +203,7 @@ class SyncAgent:
         self._api_retry: float | None = None
         self._api_backoff = Backoff(API_UPKEEP_S, API_RETRY_MAX_S)
         self.bus: Bus | None = None
+        self.inspection_log: InspectionLog | None = None
         self._stopped = False
         self._bundles_cache: tuple[float, int] = (0.0, 0)
         #: other agents claiming lanes of this one: client id -> (monotonic seen, lanes)
@@ -307,6 +309,13 @@ class SyncAgent:
             rng=self._rng,
             input_waiting=self.bus.input_waiting,
         )
+        if config.shard and config.reinspect_window_s:
+            # the shards share the trucks they tell INSPECT (sync/inspection_log.py);
+            # taken in now, so the first read already knows them (a failure is retried)
+            self.inspection_log = InspectionLog(
+                config.inspections_path, config.shard, self.controller.inspections
+            )
+            self.inspection_log.sync_once()
         for topic_filter in self.controller.subscriptions():
             self.bus.subscribe(topic_filter, self.controller.on_message)
         for topic_filter in sync_status_filters(config.site.cp):
@@ -328,6 +337,11 @@ class SyncAgent:
             Worker("uploader", self.uploader.run),
             Worker("lanes", self.controller.run),
             Worker("status", self._status_loop),
+            *(
+                [Worker("inspections", self.inspection_log.run)]
+                if self.inspection_log is not None
+                else []
+            ),
             *([Worker("api-upkeep", self._api_loop)] if config.api.enabled else []),
         ]
         for worker in self.workers:
@@ -508,6 +522,11 @@ class SyncAgent:
             out.append(f"broker not connected: {why}" if why else "broker not connected")
         if self.api_problem:
             out.append(self.api_problem)
+        if self.inspection_log is not None and self.inspection_log.problem:
+            out.append(
+                f"trucks told INSPECT not shared with the other shards: "
+                f"{self.inspection_log.problem}"
+            )
         if self.api is not None and self.api.tls is not None:
             out.extend(self.api.tls.problems(self._clock()))
         if self.broker_cert is not None:

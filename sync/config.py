@@ -293,6 +293,11 @@ class SyncConfig(ServiceConfig):
         return self.data_dir / "replica.db"
 
     @property
+    def inspections_path(self) -> Path:
+        """``inspections.db``: the trucks told INSPECT, shared by the shards of the folder."""
+        return self.data_dir / "inspections.db"
+
+    @property
     def outbox_path(self) -> Path:
         """``outbox.db``; a shard's own ``outbox-{shard}.db`` (one writer a file)."""
         return self.data_dir / (f"outbox-{self.shard}.db" if self.shard else "outbox.db")

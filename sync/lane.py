@@ -110,6 +110,17 @@ class Inspections:
         self._until: dict[str, tuple[datetime, str | None]] = {}
         #: (until, plate) in the order remembered: the oldest go first (the window is one)
         self._order: deque[tuple[datetime, str]] = deque()
+        #: told of each truck a lane here tells INSPECT (the shards' shared log)
+        self.on_told: Callable[[Iterable[str], datetime, str | None], None] | None = None
+
+    def told(self, plates: Iterable[str], at: datetime, bay: str | None) -> None:
+        """A lane here tells a truck INSPECT now: remembered, and passed on."""
+        if not self.window:
+            return
+        plates = tuple(plates)
+        self.remember(plates, at, bay)
+        if self.on_told is not None:
+            self.on_told(plates, at, bay)
 
     def remember(self, plates: Iterable[str], at: datetime, bay: str | None) -> None:
         if not self.window:
@@ -621,7 +632,7 @@ class Lane:
         if decision.plates:
             self._bundle_plates = decision.plates
         if decision.code is Code.INSPECT:
-            self._inspections.remember((*session.plates, *self._bundle_plates), now, decision.bay)
+            self._inspections.told((*session.plates, *self._bundle_plates), now, decision.bay)
         seq = self._instruction(
             out,
             decision.code,

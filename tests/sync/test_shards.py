@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ from rocars.timeutil import utc_now
 from rocars.topics import device_status_topic, sync_status_filters, sync_status_topic
 from sync.agent import SyncAgent
 from sync.config import SyncConfig, shard_blocks
+from sync.inspection_log import InspectionLog
+from sync.lane import Inspections
 from tests.fixtures.brokers import Mosquitto
 from tests.sync.agentkit import (
     CP,
@@ -62,29 +65,72 @@ def watcher(mosquitto: Mosquitto) -> Iterator[Watcher]:
     client.close()
 
 
-@pytest.fixture
-def two_shards(mosquitto: Mosquitto, central: CentralProcess, tmp_path: Path) -> Any:
-    lane = {"hold_s": 0.5, "manifest_required": False, "unladen_inspect_share": 0}
+LANE = {"hold_s": 0.5, "manifest_required": False, "unladen_inspect_share": 0}
+
+
+@contextmanager
+def shards_ab(
+    mosquitto: Mosquitto, central: CentralProcess, tmp_path: Path, b_share: float = 0
+) -> Iterator[tuple[SyncAgent, SyncAgent]]:
+    """Shard a (L01, pulls) and shard b (L02, L03, reads a's replica; its lanes draw
+    ``b_share`` of the unladen trucks for inspection), one data folder."""
     a = started_agent(
-        shard_config(tmp_path, mosquitto.url, central.url, "a", [{"id": "L01", **lane}])
+        shard_config(tmp_path, mosquitto.url, central.url, "a", [{"id": "L01", **LANE}])
     )
+    b_lane = {**LANE, "unladen_inspect_share": b_share}
     b_config = shard_config(
         tmp_path,
         mosquitto.url,
         central.url,
         "b",
-        [{"id": "L02", **lane}, {"id": "L03", **lane}],
+        [{"id": "L02", **b_lane}, {"id": "L03", **b_lane}],
         pull=False,
         api={"port": 0, "kiosk": False},
     )
     b = SyncAgent(b_config)
-    b.start()
     try:
+        b.start()
         assert wait_for(lambda: fresh(b)), "the shard that does not pull never saw a fresh replica"
-        yield a, b, demo_trucks(central)
+        yield a, b
     finally:
         b.stop()
         a.stop()
+
+
+@pytest.fixture
+def two_shards(mosquitto: Mosquitto, central: CentralProcess, tmp_path: Path) -> Any:
+    with shards_ab(mosquitto, central, tmp_path) as (a, b):
+        yield a, b, demo_trucks(central)
+
+
+def test_a_truck_told_inspect_at_one_shards_lane_is_told_inspect_at_the_others(
+    mosquitto: Mosquitto, central: CentralProcess, tmp_path: Path, watcher: Watcher
+) -> None:
+    """An unladen truck drawn for inspection at b's lane backs out and queues at a's: it
+    is told INSPECT there at once (the shards' inspections.db), not drawn again."""
+    with shards_ab(mosquitto, central, tmp_path, b_share=1.0) as (a, b):
+        for lane in ("L01", "L02"):
+            watcher.expect(lane, C.READY)
+        watcher.plate("L02", "ZX2468")
+        watcher.expect("L02", C.NO_BUNDLE)
+        watcher.unladen("L02", "ZX2468")
+        bay = watcher.expect("L02", C.INSPECT).bay
+        watcher.expect("L02", C.READY, timeout=5)
+        assert wait_for(lambda: a.controller.inspections.pending(["ZX2468"], utc_now()))
+        watcher.plate("L01", "ZX2468")
+        told = watcher.expect("L01", C.INSPECT)
+        assert (told.vrn, told.bay) == ("ZX2468", bay)
+        assert b.inspection_log is not None
+        assert b.inspection_log.written == 1
+        assert a.inspection_log is not None
+        assert a.inspection_log.problem == ""
+        assert (a.config.data_dir / "inspections.db").exists()
+        # a file that cannot be used is said in the health (and the status), not fatal
+        unusable = InspectionLog(tmp_path / "gone" / "inspections.db", "a", Inspections())
+        unusable.sync_once()
+        a.inspection_log = unusable
+        problems = httpx.get(f"{a.api_url}/health", timeout=5).json()["problems"]
+        assert any("not shared with the other shards: OperationalError" in p for p in problems)
 
 
 def test_two_shards_answer_their_own_lanes_and_upload_their_own_records(

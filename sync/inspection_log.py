@@ -1,0 +1,206 @@
+"""The trucks told INSPECT, shared by the agents (shards) of one data folder.
+
+``sync.lane.Inspections`` is one agent's memory of the trucks it told INSPECT lately: read
+again within the window at any of its lanes, such a truck is told INSPECT again. Shards
+of a site split its lanes between agents, so a truck told INSPECT at one shard's lane
+that backed out and queued at another shard's lane was decided afresh there (an unladen
+one drew the sampling share again). The shards share a data folder (the replica), so
+each also writes the plates it tells INSPECT into ``inspections.db`` there, and takes
+the others' into its own memory every ``poll_s`` (0.5 s: far less than a truck needs to
+reach another lane). Started, a shard takes what the others told within the window.
+
+Off a read's path: a lane hands the plates over (a deque append under the lane lock);
+the ``inspections`` worker writes them and reads the others'. A truck told INSPECT just
+before its shard died may be missing for the others (the shard itself recalls it from
+its outbox). The file is SQLite in WAL mode, a row a plate; any shard prunes rows older
+than the window. Nothing here can stop a lane: a file that cannot be opened, written or
+read is logged (once a problem), reported in ``problem`` and tried again.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rocars.timeutil import utc_now
+from sync.lane import Inspections
+
+logger = logging.getLogger(__name__)
+
+#: how often a shard writes its own and reads the others' (seconds)
+POLL_S = 0.5
+#: how often the rows older than the window are deleted (seconds)
+PRUNE_EVERY_S = 60.0
+#: plates waiting to be written beyond this (a file unwritable for hours): the oldest go
+MAX_WAITING = 10_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS told (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    plate TEXT NOT NULL,
+    at REAL NOT NULL,
+    bay TEXT,
+    shard TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS told_at ON told (at);
+"""
+
+
+class InspectionLog:
+    """``inspections``' link to the file the shards share (module doc)."""
+
+    def __init__(
+        self,
+        path: Path,
+        shard: str,
+        inspections: Inspections,
+        *,
+        poll_s: float = POLL_S,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.path = path
+        self.shard = shard
+        self.inspections = inspections
+        self.poll_s = poll_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        #: (plate, at as epoch seconds, bay) told here and not written yet
+        self._waiting: deque[tuple[str, float, str | None]] = deque()
+        self._conn: sqlite3.Connection | None = None
+        #: the newest row taken in (rows are numbered in the order they were committed)
+        self._last_id = 0
+        self._pruned_at = 0.0
+        #: why the file is not in use now ("" when it is)
+        self.problem = ""
+        self.written = 0
+        self.taken = 0
+        inspections.on_told = self.told
+
+    # -- a lane's side ---------------------------------------------------------------
+
+    def told(self, plates: Iterable[str], at: datetime, bay: str | None) -> None:
+        """The plates of a truck told INSPECT here now: written by the worker."""
+        stamp = at.timestamp()
+        with self._lock:
+            for plate in plates:
+                if plate:
+                    self._waiting.append((plate, stamp, bay))
+            while len(self._waiting) > MAX_WAITING:
+                self._waiting.popleft()
+
+    # -- the worker ------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """The ``inspections`` worker: every ``poll_s``, write ours and take the others'."""
+        while True:
+            self.sync_once()
+            if stop.wait(self.poll_s):
+                break
+        self.sync_once()  # what was told last goes out before the agent stops
+        self.close()
+
+    def sync_once(self) -> None:
+        try:
+            if self._conn is None:
+                self._open()
+            self._write()
+            self._take()
+            if time.monotonic() - self._pruned_at >= PRUNE_EVERY_S:
+                self._prune()
+        except (sqlite3.Error, OSError) as err:
+            self._failed(f"{type(err).__name__}: {err}")
+            return
+        if self.problem:
+            logger.info("inspections shared again through %s", self.path)
+            self.problem = ""
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- the file --------------------------------------------------------------------
+
+    def _open(self) -> None:
+        conn = sqlite3.connect(
+            self.path, timeout=5.0, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(_SCHEMA)
+            # started: what was told within the window, by the others and by this shard
+            # before a restart (its outbox says so too; twice is harmless)
+            since = self._clock().timestamp() - self.inspections.window.total_seconds()
+            rows = conn.execute(
+                "SELECT id, plate, at, bay FROM told WHERE at > ? ORDER BY id", (since,)
+            ).fetchall()
+            (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM told").fetchone()
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        self._remember(rows)
+        self._last_id = max(self._last_id, int(last))
+        if rows:
+            logger.info(
+                "inspections: %d plates told INSPECT lately taken from %s", len(rows), self.path
+            )
+
+    def _write(self) -> None:
+        with self._lock:
+            rows = list(self._waiting)
+        if not rows:
+            return
+        assert self._conn is not None
+        with self._conn:  # one transaction
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.executemany(
+                "INSERT INTO told (plate, at, bay, shard) VALUES (?, ?, ?, ?)",
+                [(plate, at, bay, self.shard) for plate, at, bay in rows],
+            )
+        with self._lock:
+            for _ in range(min(len(rows), len(self._waiting))):
+                self._waiting.popleft()
+        self.written += len(rows)
+
+    def _take(self) -> None:
+        assert self._conn is not None
+        rows = self._conn.execute(
+            "SELECT id, plate, at, bay, shard FROM told WHERE id > ? ORDER BY id",
+            (self._last_id,),
+        ).fetchall()
+        if not rows:
+            return
+        self._last_id = int(rows[-1][0])
+        self._remember([row[:4] for row in rows if row[4] != self.shard])
+
+    def _remember(self, rows: list[tuple[int, str, float, str | None]]) -> None:
+        for _, plate, at, bay in rows:
+            self.inspections.remember((plate,), datetime.fromtimestamp(at, UTC), bay)
+        self.taken += len(rows)
+
+    def _prune(self) -> None:
+        assert self._conn is not None
+        before = self._clock().timestamp() - self.inspections.window.total_seconds()
+        with self._conn:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute("DELETE FROM told WHERE at <= ?", (before,))
+        self._pruned_at = time.monotonic()
+
+    def _failed(self, problem: str) -> None:
+        self.close()  # opened again next time
+        if problem != self.problem:
+            logger.error(
+                "inspections: %s cannot be used (%s); the other shards' trucks told "
+                "INSPECT are not known here until it can",
+                self.path,
+                problem,
+            )
+        self.problem = problem

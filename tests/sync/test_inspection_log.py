@@ -1,0 +1,117 @@
+"""The trucks told INSPECT, shared by the shards of one data folder (sync/inspection_log.py):
+real SQLite files, two logs standing for two shards' agents."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from sync.inspection_log import InspectionLog
+from sync.lane import Inspections
+
+T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def shard(path: Path, name: str, clock: Clock, window_s: float = 3600) -> InspectionLog:
+    return InspectionLog(path, name, Inspections(window_s), clock=clock)
+
+
+def test_a_truck_told_inspect_by_one_shard_is_known_to_the_other(tmp_path: Path) -> None:
+    clock = Clock()
+    path = tmp_path / "inspections.db"
+    a, b = shard(path, "a", clock), shard(path, "b", clock)
+    a.sync_once()
+    b.sync_once()
+    a.inspections.told(("AB1234", "粤Z1234港"), T0, "B3")
+    assert b.inspections.pending(["AB1234"], T0) is None  # not yet written
+    a.sync_once()
+    b.sync_once()
+    assert b.inspections.pending(["粤Z1234港"], T0 + timedelta(minutes=5)) == ("B3",)
+    assert b.inspections.pending(["AB1234"], T0 + timedelta(hours=1)) is None  # the window
+    assert (a.written, b.taken) == (2, 2)
+    # a shard does not take its own rows back
+    a.sync_once()
+    assert a.taken == 0
+    # and the other way round
+    b.inspections.told(("CD5678",), T0, None)
+    b.sync_once()
+    a.sync_once()
+    assert a.inspections.pending(["CD5678"], T0) == (None,)
+
+
+def test_a_shard_started_later_takes_what_was_told_within_the_window(tmp_path: Path) -> None:
+    clock = Clock()
+    path = tmp_path / "inspections.db"
+    a = shard(path, "a", clock)
+    a.sync_once()
+    a.inspections.told(("OLD1",), T0, "B1")
+    clock.now = T0 + timedelta(minutes=50)
+    a.inspections.told(("NEW1",), clock.now, "B2")
+    a.sync_once()
+    clock.now = T0 + timedelta(minutes=70)
+    late = shard(path, "b", clock)
+    late.sync_once()
+    assert late.inspections.pending(["NEW1"], clock.now) == ("B2",)
+    assert late.inspections.pending(["OLD1"], clock.now) is None
+    assert late.taken == 1
+    # the rows past the window are pruned (by any shard)
+    (count,) = sqlite3.connect(path).execute("SELECT count(*) FROM told").fetchone()
+    assert count == 1
+
+
+def test_an_unusable_file_is_said_and_retried_and_nothing_told_is_lost(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock()
+    folder = tmp_path / "missing"
+    a = shard(folder / "inspections.db", "a", clock)
+    a.inspections.told(("AB1234",), T0, "B3")
+    with caplog.at_level(logging.ERROR, logger="sync.inspection_log"):
+        a.sync_once()
+        a.sync_once()
+    assert "unable to open database file" in a.problem
+    assert len([r for r in caplog.records if "cannot be used" in r.message]) == 1  # once
+    # the lane's own memory does not wait for the file
+    assert a.inspections.pending(["AB1234"], T0) == ("B3",)
+    folder.mkdir()
+    a.sync_once()
+    assert a.problem == ""
+    b = shard(folder / "inspections.db", "b", clock)
+    b.sync_once()
+    assert b.inspections.pending(["AB1234"], T0) == ("B3",)
+
+
+def test_nothing_is_shared_with_the_window_off(tmp_path: Path) -> None:
+    clock = Clock()
+    a = shard(tmp_path / "inspections.db", "a", clock, window_s=0)
+    a.inspections.told(("AB1234",), T0, "B3")
+    a.sync_once()
+    assert a.written == 0
+
+
+def test_a_stopped_worker_writes_what_was_told_last(tmp_path: Path) -> None:
+    clock = Clock()
+    path = tmp_path / "inspections.db"
+    a = shard(path, "a", clock)
+    stop = threading.Event()
+    a.sync_once()
+    a.inspections.told(("AB1234",), T0, "B3")
+    stop.set()
+    a.run(stop)  # one round, then the last one
+    assert a.written == 1
+    b = shard(path, "b", clock)
+    b.sync_once()
+    assert b.inspections.pending(["AB1234"], T0) == ("B3",)
