@@ -313,7 +313,10 @@ class SyncAgent:
             # the shards share the trucks they tell INSPECT (sync/inspection_log.py);
             # taken in now, so the first read already knows them (a failure is retried)
             self.inspection_log = InspectionLog(
-                config.inspections_path, config.shard, self.controller.inspections
+                config.inspections_path,
+                config.shard,
+                self.controller.inspections,
+                clock=self._clock,
             )
             self.inspection_log.sync_once()
         for topic_filter in self.controller.subscriptions():

@@ -178,7 +178,9 @@ class LaneController:
             return
         replica_ok = True
         for record in records:
-            plates = [p for p in (record.vrn, *(r.vrn for r in record.plate_reads)) if p]
+            # the read that opened the session (those after it were the same truck read
+            # again, ignored, kept for the audit) and its bundle's plates, as the lane told
+            plates = [p for p in (record.vrn, *(r.vrn for r in record.plate_reads[:1])) if p]
             if record.ubr is not None and replica_ok:
                 try:
                     bundle = self.replica.bundle(record.ubr)

@@ -8,18 +8,21 @@ one drew the sampling share again). The shards share a data folder (the replica)
 each also writes the plates it tells INSPECT into ``inspections.db`` there, and takes
 the others' into its own memory every ``poll_s`` (0.5 s: far less than a truck needs to
 reach another lane). Started, a shard takes what the others told within the window.
+Rows are kept a day (``KEEP_S``, the longest window a shard may have).
 
 Off a read's path: a lane hands the plates over (a deque append under the lane lock);
 the ``inspections`` worker writes them and reads the others'. A truck told INSPECT just
 before its shard died may be missing for the others (the shard itself recalls it from
-its outbox). The file is SQLite in WAL mode, a row a plate; any shard prunes rows older
-than the window. Nothing here can stop a lane: a file that cannot be opened, written or
-read is logged (once a problem), reported in ``problem`` and tried again.
+its outbox). The file is SQLite in WAL mode, a row a plate; any shard prunes the old
+rows. Nothing here can stop a lane: a file that cannot be opened, written or read is
+logged (once a problem), reported in ``problem`` and tried again; plates waiting beyond
+``MAX_WAITING`` meanwhile are dropped from the oldest, and counted.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import sqlite3
 import threading
 import time
@@ -35,8 +38,12 @@ logger = logging.getLogger(__name__)
 
 #: how often a shard writes its own and reads the others' (seconds)
 POLL_S = 0.5
-#: how often the rows older than the window are deleted (seconds)
+#: how often old rows are deleted (seconds)
 PRUNE_EVERY_S = 60.0
+#: rows older than this are deleted: the longest window a shard may have (each shard
+#: takes in only what falls within its own; one with a shorter window must not delete
+#: what another's still needs)
+KEEP_S = 86_400.0
 #: plates waiting to be written beyond this (a file unwritable for hours): the oldest go
 MAX_WAITING = 10_000
 
@@ -70,12 +77,14 @@ class InspectionLog:
         self.poll_s = poll_s
         self._clock = clock
         self._lock = threading.Lock()
-        #: (plate, at as epoch seconds, bay) told here and not written yet
-        self._waiting: deque[tuple[str, float, str | None]] = deque()
+        #: (number, plate, at as epoch seconds, bay) told here and not written yet
+        self._waiting: deque[tuple[int, str, float, str | None]] = deque()
+        self._numbered = 0
+        self.dropped = 0
         self._conn: sqlite3.Connection | None = None
         #: the newest row taken in (rows are numbered in the order they were committed)
         self._last_id = 0
-        self._pruned_at = 0.0
+        self._pruned_at = -math.inf
         #: why the file is not in use now ("" when it is)
         self.problem = ""
         self.written = 0
@@ -90,9 +99,18 @@ class InspectionLog:
         with self._lock:
             for plate in plates:
                 if plate:
-                    self._waiting.append((plate, stamp, bay))
+                    self._numbered += 1
+                    self._waiting.append((self._numbered, plate, stamp, bay))
             while len(self._waiting) > MAX_WAITING:
                 self._waiting.popleft()
+                self.dropped += 1
+                if self.dropped == 1 or self.dropped % 1000 == 0:
+                    logger.error(
+                        "inspections: %s unwritable for long: %d plates told INSPECT "
+                        "dropped unshared (kept in this agent's memory)",
+                        self.path,
+                        self.dropped,
+                    )
 
     # -- the worker ------------------------------------------------------------------
 
@@ -138,10 +156,12 @@ class InspectionLog:
             # started: what was told within the window, by the others and by this shard
             # before a restart (its outbox says so too; twice is harmless)
             since = self._clock().timestamp() - self.inspections.window.total_seconds()
+            conn.execute("BEGIN")  # one snapshot: no row committed between the two reads
             rows = conn.execute(
                 "SELECT id, plate, at, bay FROM told WHERE at > ? ORDER BY id", (since,)
             ).fetchall()
             (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM told").fetchone()
+            conn.execute("COMMIT")
         except BaseException:
             conn.close()
             raise
@@ -163,10 +183,11 @@ class InspectionLog:
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.executemany(
                 "INSERT INTO told (plate, at, bay, shard) VALUES (?, ?, ?, ?)",
-                [(plate, at, bay, self.shard) for plate, at, bay in rows],
+                [(plate, at, bay, self.shard) for _, plate, at, bay in rows],
             )
-        with self._lock:
-            for _ in range(min(len(rows), len(self._waiting))):
+        last = rows[-1][0]
+        with self._lock:  # those written (some may have been dropped meanwhile)
+            while self._waiting and self._waiting[0][0] <= last:
                 self._waiting.popleft()
         self.written += len(rows)
 
@@ -182,13 +203,18 @@ class InspectionLog:
         self._remember([row[:4] for row in rows if row[4] != self.shard])
 
     def _remember(self, rows: list[tuple[int, str, float, str | None]]) -> None:
-        for _, plate, at, bay in rows:
-            self.inspections.remember((plate,), datetime.fromtimestamp(at, UTC), bay)
-        self.taken += len(rows)
+        for row_id, plate, at, bay in rows:
+            try:
+                told = datetime.fromtimestamp(at, UTC)
+                self.inspections.remember((str(plate),), told, None if bay is None else str(bay))
+            except (TypeError, ValueError, OverflowError) as err:  # a row no shard writes
+                logger.error("inspections: row %s of %s skipped: %s", row_id, self.path, err)
+                continue
+            self.taken += 1
 
     def _prune(self) -> None:
         assert self._conn is not None
-        before = self._clock().timestamp() - self.inspections.window.total_seconds()
+        before = self._clock().timestamp() - max(KEEP_S, self.inspections.window.total_seconds())
         with self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.execute("DELETE FROM told WHERE at <= ?", (before,))

@@ -14,7 +14,9 @@ States (the code on the lane's display)::
                   -> DROP_MANIFEST --manifest--> PROCEED | INSPECT   (2, lane needs manifest)
                   -> PROCEED | INSPECT           (2, no manifest needed)
                   -> WRONG_CONTROL_POINT         (3)
-                  -> NO_BUNDLE --unladen--> PROCEED | INSPECT(random share)  (4)
+                  -> NO_BUNDLE --unladen--> PROCEED | INSPECT(random share)  (4;
+                                 a bundle found now, or told INSPECT lately: as above)
+                  -> STOP_SEE_OFFICER            (a bundle another reading's: ambiguous)
     DROP_MANIFEST / NO_BUNDLE --timeout_s--> STOP_SEE_OFFICER                 (5)
     final code --hold_s--> READY (the session ends: one ClearanceRecord)
     any session --plate of another vrn--> record (next_vehicle), new session
@@ -28,7 +30,7 @@ import random
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -132,7 +134,10 @@ class Inspections:
                 if self._until.get(plate, (None,))[0] == old_until:
                     del self._until[plate]
             for plate in plates:
-                if plate:
+                held = self._until.get(plate)
+                # the latest wins: what comes from the outbox, another shard or a file
+                # written late may be older than what is held
+                if plate and (held is None or held[0] < until):
                     self._until[plate] = (until, bay)
                     self._order.append((until, plate))
 
@@ -210,26 +215,40 @@ def bundle_plates(bundle: Bundle) -> tuple[str, ...]:
     return (bundle.vrn, bundle.second_plate) if bundle.second_plate else (bundle.vrn,)
 
 
-def _runner_up_only(plates: list[str], bundles: list[Bundle]) -> bool:
-    """A bundle reached only through a runner-up reading of the read plate itself.
+def _untrusted(plates: list[str], bundles: list[Bundle]) -> bool:
+    """One of ``bundles`` is not this truck's for sure: it does not carry the read plate.
 
     ``plates`` is the read plate first, then the alternates read as confidently. A truck
-    has one Hong Kong plate and at most one Mainland one: an alternate of the other kind
-    is its other plate (the bundle's second plate, which may find its bundle), but one of
-    the same kind is the same plate read another way. A bundle that carries neither the
-    read plate nor the truck's other plate is another truck's, whose plate is one
-    misreading away: its PROCEED would release this truck on it.
+    has one Hong Kong plate and at most one Mainland plate, and every bundle names its
+    Hong Kong plate: a bundle that does not carry the read plate names another plate of
+    that kind (another truck's, one misreading away: its PROCEED would release this
+    truck), or, for a Mainland read, another Mainland plate. The one bundle trusted
+    without the read plate: for a Mainland read, one with no Mainland plate of its own
+    whose Hong Kong plate is the read's only Hong Kong alternate (the truck's other
+    plate, read less well). Rules 2 and 3 then take the bundles as they are.
     """
-    if len(plates) < 2 or not bundles:
+    if not bundles:
         return False
-    read, *alternates = plates
-    mainland = is_mainland_plate(read)
-    other = [p for p in alternates if is_mainland_plate(p) != mainland]
+    read = plates[0]
+    hong_kong = [p for p in plates[1:] if not is_mainland_plate(p)]
+    mainland_read = is_mainland_plate(read)
     for bundle in bundles:
-        carried = bundle_plates(bundle)
-        if read not in carried and not any(p in carried for p in other):
-            return True
+        if read == bundle.vrn or read == bundle.second_plate:
+            continue
+        if mainland_read and bundle.second_plate is None and hong_kong == [bundle.vrn]:
+            continue
+        return True
     return False
+
+
+def _identity(plates: list[str]) -> list[str]:
+    """The plates that name the truck for sure: the read plate and its alternates of the
+    other kind (its other plate). An alternate of the read plate's own kind is the read
+    plate read another way, maybe another truck's (``_untrusted``)."""
+    if len(plates) < 2:
+        return plates
+    mainland = is_mainland_plate(plates[0])
+    return [plates[0], *(p for p in plates[1:] if is_mainland_plate(p) != mainland)]
 
 
 def _plate_or_none(text: str) -> str | None:
@@ -358,7 +377,10 @@ class Lane:
                     "lane %s: %r read again on the same truck, ignored", self.lane, read.vrn
                 )
                 out.ignored.append("same_truck")
-                if len(session.plate_reads) < MAX_SESSION_READS:
+                if len(session.plate_reads) < MAX_SESSION_READS and all(
+                    r.id != read.id
+                    for r in session.plate_reads  # not a redelivery
+                ):
                     # in the record (written with the session's next change, like an
                     # ignored press): what the lane saw of the truck while it stood there
                     session.plate_reads.append(read)
@@ -385,6 +407,12 @@ class Lane:
         assert session is not None
         self._act(session, now, "unladen", event.id, "panel")
         decision = self._check_fresh(session, now)
+        pending = self._inspections.pending(session.plates, now)
+        if decision is None and pending is not None:
+            # told INSPECT since the read (at another shard's lane, known since)
+            decision = _Decision(
+                Code.INSPECT, "inspect_pending", bay=pending[0] or self.config.inspect_bay
+            )
         if decision is None:
             # a bundle of the truck's that reached the replica since the read (made at the
             # kiosk meanwhile, or late through the feed): it is laden after all, and goes
@@ -484,9 +512,13 @@ class Lane:
         The bundle's plates are those it had when the lane decided on it: a truck's
         plates do not change while it stands at the lane, and looking the bundle up
         again cost every read that found a session open a second replica look-up.
+
+        Runner-up readings of a read plate (``_identity``) match nothing: truck AB1284
+        behind truck AB1234, whose read had AB1284 as a runner-up, is another truck, and
+        AB1234's PROCEED must not stay up in front of it.
         """
-        seen = self._plates(read)
-        known = session.plates
+        seen = _identity(self._plates(read))
+        known = _identity(session.plates)
         plates = self._bundle_plates
         return any(plate in known or plate in plates for plate in seen)
 
@@ -537,14 +569,10 @@ class Lane:
     def _by_bundles(self, plates: list[str], now: datetime) -> _Decision | None:
         """Rules 1-3 from the truck's active bundles as the replica holds them now; None
         when it has none (rule 4: the truck may be unladen)."""
-        try:
-            active = self._active_bundles(plates)
-        except SyncError as err:
-            logger.error("lane %s: replica lookup failed: %s", self.lane, err)
-            return _Decision(Code.STOP_SEE_OFFICER, "replica_error")
-        if _runner_up_only(plates, active):
-            return _Decision(Code.STOP_SEE_OFFICER, "ambiguous_plate")
-        here = [b for b in active if b.cp == self.cp and b.direction == self.direction]
+        found = self._truck_bundles(plates)
+        if isinstance(found, _Decision):
+            return found
+        active, here = found
         if here:
             bundle = self._crossing(here, now)
             if isinstance(bundle, _Decision):
@@ -588,14 +616,10 @@ class Lane:
         now: the session's bundle cancelled or used meanwhile stops the truck; an
         inspection selected meanwhile (of this bundle, or of another of the truck's here)
         wins as at the read."""
-        try:
-            active = self._active_bundles(session.plates)
-        except SyncError as err:
-            logger.error("lane %s: replica lookup failed: %s", self.lane, err)
-            return _Decision(Code.STOP_SEE_OFFICER, "replica_error", ubr=session.ubr)
-        if _runner_up_only(session.plates, active):
-            return _Decision(Code.STOP_SEE_OFFICER, "ambiguous_plate", ubr=session.ubr)
-        here = [b for b in active if b.cp == self.cp and b.direction == self.direction]
+        found = self._truck_bundles(session.plates)
+        if isinstance(found, _Decision):
+            return replace(found, ubr=session.ubr)
+        _, here = found
         own = next((b for b in here if b.ubr == session.ubr), None)
         if own is None:
             return _Decision(Code.STOP_SEE_OFFICER, "bundle_changed", ubr=session.ubr)
@@ -603,6 +627,20 @@ class Lane:
         if isinstance(chosen, _Decision):
             return chosen
         return self._result(chosen if chosen.result == Code.INSPECT else own)
+
+    def _truck_bundles(self, plates: list[str]) -> tuple[list[Bundle], list[Bundle]] | _Decision:
+        """The truck's active bundles, and those of them at this control point and
+        direction; or the STOP when the replica cannot say, or one bundle is not the
+        truck's for sure (``_untrusted``)."""
+        try:
+            active = self._active_bundles(plates)
+        except SyncError as err:
+            logger.error("lane %s: replica lookup failed: %s", self.lane, err)
+            return _Decision(Code.STOP_SEE_OFFICER, "replica_error")
+        if _untrusted(plates, active):
+            return _Decision(Code.STOP_SEE_OFFICER, "ambiguous_plate")
+        here = [b for b in active if b.cp == self.cp and b.direction == self.direction]
+        return active, here
 
     def _active_bundles(self, plates: list[str]) -> list[Bundle]:
         seen: dict[str, Bundle] = {}

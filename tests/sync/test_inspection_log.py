@@ -67,9 +67,16 @@ def test_a_shard_started_later_takes_what_was_told_within_the_window(tmp_path: P
     assert late.inspections.pending(["NEW1"], clock.now) == ("B2",)
     assert late.inspections.pending(["OLD1"], clock.now) is None
     assert late.taken == 1
-    # the rows past the window are pruned (by any shard)
-    (count,) = sqlite3.connect(path).execute("SELECT count(*) FROM told").fetchone()
-    assert count == 1
+
+    def rows() -> int:
+        (count,) = sqlite3.connect(path).execute("SELECT count(*) FROM told").fetchone()
+        return int(count)
+
+    # rows are kept a day (a shard with a longer window may still need them), then pruned
+    assert rows() == 2
+    clock.now = T0 + timedelta(hours=24, minutes=1)
+    shard(path, "c", clock).sync_once()
+    assert rows() == 1
 
 
 def test_an_unusable_file_is_said_and_retried_and_nothing_told_is_lost(
@@ -115,3 +122,57 @@ def test_a_stopped_worker_writes_what_was_told_last(tmp_path: Path) -> None:
     b = shard(path, "b", clock)
     b.sync_once()
     assert b.inspections.pending(["AB1234"], T0) == ("B3",)
+
+
+def test_an_older_inspection_does_not_shorten_a_newer_one() -> None:
+    """Shard b told X INSPECT after shard a did; a restarts and recalls its own older one
+    from its outbox after taking b's from the file: b's stands (until and bay)."""
+    memory = Inspections(600)
+    memory.remember(("AB1234",), T0 + timedelta(seconds=30), "B2")
+    memory.remember(("AB1234",), T0, "B1")
+    assert memory.pending(["AB1234"], T0 + timedelta(seconds=610)) == ("B2",)
+    memory.remember(("AB1234",), T0 + timedelta(seconds=60), "B3")
+    assert memory.pending(["AB1234"], T0 + timedelta(seconds=640)) == ("B3",)
+
+
+def test_a_row_that_does_not_read_is_skipped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock()
+    path = tmp_path / "inspections.db"
+    a, b = shard(path, "a", clock), shard(path, "b", clock)
+    a.sync_once()
+    b.sync_once()
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO told (plate, at, bay, shard) VALUES ('ZZ1', 1e300, NULL, 'x')")
+    a.inspections.told(("AB1234",), T0, "B3")
+    a.sync_once()
+    with caplog.at_level(logging.ERROR, logger="sync.inspection_log"):
+        b.sync_once()
+    assert "skipped" in caplog.text
+    assert b.inspections.pending(["AB1234"], T0) == ("B3",)
+    assert b.problem == ""
+
+
+def test_plates_waiting_beyond_the_bound_are_dropped_and_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sync.inspection_log.MAX_WAITING", 3)
+    clock = Clock()
+    folder = tmp_path / "later"
+    a = shard(folder / "inspections.db", "a", clock)
+    for n in range(5):
+        a.inspections.told((f"AB{n}",), T0, None)
+    a.sync_once()  # no folder yet
+    assert a.dropped == 2
+    folder.mkdir()
+    a.sync_once()
+    a.inspections.told(("CD1",), T0, None)
+    a.sync_once()
+    plates = [
+        r[0]
+        for r in sqlite3.connect(folder / "inspections.db").execute(
+            "SELECT plate FROM told ORDER BY id"
+        )
+    ]
+    assert plates == ["AB2", "AB3", "AB4", "CD1"]

@@ -265,12 +265,86 @@ def test_rule2_too_early_carries_earliest_at() -> None:
 
 
 def test_rule2_alternate_and_mainland_second_plate_match() -> None:
-    rig = Rig([make_bundle("9110635860", "AB1234", second_plate="粤Z1234港")])
-    out = rig.lane.plate(read(vrn="XY99", alternates=[Alternate(vrn="粤Z1234港", confidence=0.9)]))
-    assert codes(out) == [C.DROP_MANIFEST]
+    both = [make_bundle("9110635860", "AB1234", second_plate="粤Z1234港")]
+    mainland = Alternate(vrn="粤Z1234港", confidence=0.9)
     # the Mainland plate read as the vrn itself
-    rig2 = Rig([make_bundle("9110635860", "AB1234", second_plate="粤Z1234港")])
-    assert codes(rig2.lane.plate(read(vrn="粤Z1234港"))) == [C.DROP_MANIFEST]
+    assert codes(Rig(both).lane.plate(read(vrn="粤Z1234港"))) == [C.DROP_MANIFEST]
+    # the Hong Kong plate, the Mainland one as an alternate
+    assert codes(Rig(both).lane.plate(read(alternates=[mainland]))) == [C.DROP_MANIFEST]
+    # the Mainland plate read, the Hong Kong one an alternate of a bundle that names
+    # no Mainland plate: the truck's other plate, read less well
+    hk_only = [make_bundle("9110635860", "AB1234")]
+    out = Rig(hk_only).lane.plate(
+        read(vrn="粤Z1234港", alternates=[Alternate(vrn="AB1234", confidence=0.85)])
+    )
+    assert codes(out) == [C.DROP_MANIFEST]
+
+
+@pytest.mark.parametrize(
+    ("vrn", "alternates", "bundles"),
+    [
+        # A: the Hong Kong plate read says another truck than the Mainland alternate's bundle
+        ("AB1234", ["粤Z1234港"], [("9110635860", "CD5678", "粤Z1234港", None)]),
+        # B: the same, with the truck's own bundle not due yet (the other's would be chosen)
+        (
+            "AB1234",
+            ["粤Z1234港"],
+            [("9110635860", "CD5678", "粤Z1234港", None), ("9110635861", "AB1234", None, 20)],
+        ),
+        # C: the Mainland plate read, a bundle with the Hong Kong alternate and another
+        # Mainland plate
+        ("粤Z1234港", ["AB1234"], [("9110635860", "AB1234", "粤Z1284港", None)]),
+        # D: two Mainland readings; the bundle of the runner-up names another Hong Kong plate
+        ("AB1234", ["粤Z1234港", "粤Z1284港"], [("9110635860", "CD5678", "粤Z1284港", None)]),
+        # the Hong Kong plate read, XY99, matching nothing; its Mainland alternate's does
+        ("XY99", ["粤Z1234港"], [("9110635860", "AB1234", "粤Z1234港", None)]),
+    ],
+    ids=["A", "B", "C", "D", "other_hk"],
+)
+def test_rule2_a_bundle_that_does_not_carry_the_read_plate_stops_the_truck(
+    vrn: str, alternates: list[str], bundles: list[tuple[str, str, str | None, int | None]]
+) -> None:
+    """Every bundle names its truck's Hong Kong plate: one that carries neither the read
+    plate nor (for a Mainland read) the only Hong Kong alternate, where it names no
+    Mainland plate of its own, is another truck's. Its PROCEED must not release this one."""
+    rig = Rig(
+        [
+            make_bundle(
+                ubr,
+                plate,
+                second_plate=second,
+                earliest_at=None if later is None else T0 + timedelta(minutes=later),
+            )
+            for ubr, plate, second, later in bundles
+        ]
+    )
+    out = rig.lane.plate(
+        read(vrn=vrn, alternates=[Alternate(vrn=a, confidence=0.9) for a in alternates])
+    )
+    assert codes(out) == [C.STOP_SEE_OFFICER]
+    assert rig.lane.session is not None
+    assert rig.lane.session.reason == "ambiguous_plate"
+
+
+def test_a_truck_whose_plate_was_the_runner_up_of_the_truck_before_is_another_truck() -> None:
+    """AB1234 (runner-up AB1284) told PROCEED; truck AB1284 pulls up within the hold:
+    its read is not 'the same truck' to ignore, and AB1234's PROCEED does not stay up."""
+    rig = Rig([make_bundle("9110635860", "AB1234")], manifest_required=False)
+    first = read(alternates=[Alternate(vrn="AB1284", confidence=0.9)])
+    assert codes(rig.lane.plate(first)) == [C.PROCEED]
+    rig.clock.advance(1)
+    again = read(vrn="AB1284")
+    out = rig.lane.plate(again)
+    assert codes(out) == [C.NO_BUNDLE]
+    assert only_record(out).reason == "next_vehicle"
+    # the same message again (a QoS 1 redelivery) is not a second read in the record
+    assert rig.lane.plate(again).ignored == ["same_truck"]
+    rig.lane.plate(read(vrn="AB1284", confidence=0.97))
+    rig.clock.advance(60)
+    rig.lane.tick()  # no Unladen press: STOP
+    rig.clock.advance(60)
+    record = only_record(rig.lane.tick())
+    assert [r.confidence for r in record.plate_reads] == [0.95, 0.97]
 
 
 def test_rule2_untrusted_alternate_is_not_used() -> None:
@@ -499,6 +573,18 @@ def test_rule4_a_truck_bundled_since_its_read_is_not_released_as_unladen(
     assert record.outcome is expected[-1]
     assert record.ubr == "9110635860"
     assert [a.kind for a in record.actions][:1] == ["unladen"]
+
+
+def test_rule4_unladen_for_a_truck_told_inspect_since_its_read_is_inspect() -> None:
+    """Told INSPECT at another lane (another shard's, known here since the read): the
+    press does not draw the share."""
+    rig = Rig(unladen_inspect_share=0.0)
+    rig.lane.plate(read())
+    rig.lane._inspections.told(("AB1234",), T0, "B7")
+    out = rig.lane.unladen(UnladenPressed(vrn="AB1234"))
+    assert (codes(out), out.instructions[0].bay) == ([C.INSPECT], "B7")
+    assert rig.lane.session is not None
+    assert rig.lane.session.reason == "inspect_pending"
 
 
 def test_rule4_unladen_with_the_replica_unreadable_is_stop() -> None:

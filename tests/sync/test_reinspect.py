@@ -8,7 +8,7 @@ import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from rocars.messages import InstructionCode, PlateRead
+from rocars.messages import Alternate, InstructionCode, PlateRead
 from rocars.models import Bundle, BundleStatus, Change, ChangePage
 from rocars.timeutil import to_rfc3339
 from sync.config import SyncConfig
@@ -121,6 +121,38 @@ def test_a_truck_told_inspect_is_told_again_after_a_restart(tmp_path: Path) -> N
         # once the window is over, the replica decides again: no bundle now
         site.restart(timedelta(hours=1))
         assert site.read("AB1234")["code"] == "NO_BUNDLE"
+    finally:
+        site.close()
+
+
+def test_a_restart_recalls_the_plates_the_lane_told_not_each_read_after(
+    tmp_path: Path,
+) -> None:
+    """A read after the first, of the same truck by its Mainland plate with another Hong
+    Kong plate read, is kept in the record (the audit) but was never told INSPECT: a
+    restart does not recall its Hong Kong plate."""
+    site = Site(tmp_path)
+    try:
+        site.bundles(
+            make_bundle(
+                "9110635860", "AB1234", result="INSPECT", bay="B3", second_plate="粤Z1234港"
+            )
+        )
+        site.controller.start()
+        assert site.read("AB1234")["code"] == "INSPECT"
+        other = PlateRead(
+            vrn="CD5678",
+            confidence=0.97,
+            source="serial",
+            device="lpr1",
+            ts=site.now,
+            alternates=[Alternate(vrn="粤Z1234港", confidence=0.9)],
+        )
+        site.controller.on_message(TOPIC, other.to_bytes())  # the same truck: ignored
+        site.end_session()
+        site.restart(timedelta(minutes=10))
+        assert site.controller.inspections.pending(["粤Z1234港"], site.now) == ("B3",)
+        assert site.controller.inspections.pending(["CD5678"], site.now) is None
     finally:
         site.close()
 
