@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -362,6 +362,8 @@ def _wait_online(
     connection, and reaches the lane too late to be trusted (``late_read``)."""
     online: set[str] = set()
     done = threading.Event()
+    # a retained "online" left on an outside broker by a run before this one is not ours
+    began = datetime.now(UTC) - timedelta(seconds=5)
 
     def on_status(topic: str, payload: bytes) -> None:
         if not topic.endswith(f"/{device}"):
@@ -370,7 +372,7 @@ def _wait_online(
             status = parse(DeviceStatus, payload)
         except BadPayload:
             return
-        if status.state == "online":
+        if status.state == "online" and status.ts >= began:
             online.add(topic.split("/")[3])
             if online >= set(lanes):
                 done.set()

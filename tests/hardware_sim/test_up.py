@@ -8,11 +8,16 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from rocars.messages import InstructionCode
+from hardware_sim.up import _wait_online
+from rocars.bus import Bus
+from rocars.errors import RocarsError
+from rocars.messages import DeviceStatus, InstructionCode
+from rocars.topics import device_status_topic
 from tests.fixtures.brokers import Mosquitto
 
 
@@ -176,3 +181,21 @@ def test_up_without_a_count_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
 def test_up_refuses_bad_arguments(args: list[str]) -> None:
     code, _ = _up(*args, timeout=60)
     assert code == 2
+
+
+def test_up_waits_for_a_fresh_online_not_one_a_run_before_left(mosquitto: Mosquitto) -> None:
+    """On an outside broker, a retained "online" of an earlier run's reader is not taken
+    for this run's: the wait goes on until this run's reader says so."""
+    topic = device_status_topic("SBC", "L01", "avrs")
+    old = DeviceStatus(state="online", ts=datetime.now(UTC) - timedelta(minutes=5))
+    bus = Bus(mosquitto.url, "earlier-run")
+    bus.start()
+    try:
+        assert bus.wait_connected(10)
+        bus.publish(topic, old, retain=True).wait_for_publish(5)
+        with pytest.raises(RocarsError, match=r"plate readers of lanes \['L01'\]"):
+            _wait_online(mosquitto.url, "SBC", ["L01"], "avrs", "plate readers", timeout=1.5)
+        bus.publish(topic, DeviceStatus(state="online"), retain=True).wait_for_publish(5)
+        _wait_online(mosquitto.url, "SBC", ["L01"], "avrs", "plate readers", timeout=10)
+    finally:
+        bus.stop()
