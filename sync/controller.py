@@ -178,9 +178,15 @@ class LaneController:
             return
         replica_ok = True
         for record in records:
-            # the read that opened the session (those after it were the same truck read
-            # again, ignored, kept for the audit) and its bundle's plates, as the lane told
-            plates = [p for p in (record.vrn, *(r.vrn for r in record.plate_reads[:1])) if p]
+            # the plates the lane told: the read that opened the session as the lane took
+            # it (with its trusted alternates; the reads after it were the same truck read
+            # again, kept for the audit) and its bundle's
+            lane = self.lanes.get(record.lane)
+            first = record.plate_reads[:1]
+            if lane is not None and first:
+                plates = lane.read_plates(first[0])
+            else:  # a lane no longer configured here
+                plates = [record.vrn] if record.vrn else []
             if record.ubr is not None and replica_ok:
                 try:
                     bundle = self.replica.bundle(record.ubr)

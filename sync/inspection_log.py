@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from rocars.timeutil import utc_now
-from sync.lane import Inspections
+from sync.lane import SYNC_CLOCK_SKEW, Inspections
 
 logger = logging.getLogger(__name__)
 
@@ -203,13 +203,25 @@ class InspectionLog:
         self._remember([row[:4] for row in rows if row[4] != self.shard])
 
     def _remember(self, rows: list[tuple[int, str, float, str | None]]) -> None:
+        """Take rows in; one no shard would write (a time that does not convert, or one
+        ahead of this clock: remembering it would end every inspection before it) is
+        skipped and logged, and the rest taken."""
+        latest = self._clock() + SYNC_CLOCK_SKEW
         for row_id, plate, at, bay in rows:
             try:
                 told = datetime.fromtimestamp(at, UTC)
-                self.inspections.remember((str(plate),), told, None if bay is None else str(bay))
-            except (TypeError, ValueError, OverflowError) as err:  # a row no shard writes
+            except (TypeError, ValueError, OverflowError, OSError) as err:
                 logger.error("inspections: row %s of %s skipped: %s", row_id, self.path, err)
                 continue
+            if told > latest:
+                logger.error(
+                    "inspections: row %s of %s skipped: told at %s, ahead of this clock",
+                    row_id,
+                    self.path,
+                    told,
+                )
+                continue
+            self.inspections.remember((str(plate),), told, None if bay is None else str(bay))
             self.taken += 1
 
     def _prune(self) -> None:

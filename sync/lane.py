@@ -387,7 +387,7 @@ class Lane:
                 return
             # the new truck's instruction follows at once: no READY between the two
             self._end(out, now, "reread" if reread else "next_vehicle", ready=False)
-        session = self._open(read, self._plates(read), now)
+        session = self._open(read, self.read_plates(read), now)
         self._show(out, now, self._decide_plate(session, read, session.plates, now))
 
     def _unladen(self, out: LaneOutput, now: datetime, event: UnladenPressed) -> None:
@@ -407,8 +407,8 @@ class Lane:
         assert session is not None
         self._act(session, now, "unladen", event.id, "panel")
         decision = self._check_fresh(session, now)
-        pending = self._inspections.pending(session.plates, now)
-        if decision is None and pending is not None:
+        pending = None if decision is not None else self._inspections.pending(session.plates, now)
+        if pending is not None:
             # told INSPECT since the read (at another shard's lane, known since)
             decision = _Decision(
                 Code.INSPECT, "inspect_pending", bay=pending[0] or self.config.inspect_bay
@@ -505,24 +505,30 @@ class Lane:
     # -- rules -------------------------------------------------------------------------
 
     def _same_truck(self, session: Session, read: PlateRead) -> bool:
-        """The read names a plate of the truck already at the lane: the session's plates,
-        or either plate of its bundle here (a cross-boundary truck's HK plate read after
-        its Mainland one, or the other way round).
+        """The read names the truck already at the lane.
 
-        The bundle's plates are those it had when the lane decided on it: a truck's
-        plates do not change while it stands at the lane, and looking the bundle up
-        again cost every read that found a session open a second replica look-up.
-
-        Runner-up readings of a read plate (``_identity``) match nothing: truck AB1284
-        behind truck AB1234, whose read had AB1284 as a runner-up, is another truck, and
-        AB1234's PROCEED must not stay up in front of it.
+        The truck's plates: its bundle's here (as they were when the lane decided on it:
+        a truck's plates do not change while it stands at the lane, and looking the
+        bundle up again cost every read that found a session open a second look-up) and
+        the plate it was read by; with no bundle, the plates it was read by
+        (``_identity``). The read plate among them: the same truck. The truck known by
+        another plate of the read plate's kind (a truck has one of each): another truck,
+        whatever its alternates say (CD5678 read with AB1234's Mainland plate as a
+        runner-up; AB1284 behind AB1234 whose read had AB1284 as a runner-up): the
+        PROCEED of the truck before must not stay up in front of it. Else an alternate
+        of the other kind may name it (its Mainland plate read after its Hong Kong one).
         """
-        seen = _identity(self._plates(read))
-        known = _identity(session.plates)
-        plates = self._bundle_plates
-        return any(plate in known or plate in plates for plate in seen)
+        vrn = read.vrn
+        bundle = self._bundle_plates
+        truck = (*bundle, session.vrn) if bundle else _identity(session.plates)
+        if vrn in truck:
+            return True
+        mainland = is_mainland_plate(vrn)
+        if any(is_mainland_plate(p) == mainland for p in truck if p):
+            return False
+        return any(p in truck for p in _identity(self.read_plates(read))[1:])
 
-    def _plates(self, read: PlateRead) -> list[str]:
+    def read_plates(self, read: PlateRead) -> list[str]:
         """The read vrn and every alternate read as confidently (incl. a Mainland plate)."""
         plates = [read.vrn] if read.vrn else []
         for alt in read.alternates:

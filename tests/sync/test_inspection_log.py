@@ -143,15 +143,28 @@ def test_a_row_that_does_not_read_is_skipped(
     a, b = shard(path, "a", clock), shard(path, "b", clock)
     a.sync_once()
     b.sync_once()
+    b.inspections.told(("CD5678",), T0, "B1")  # b's own memory: a bad row must not end it
+    ahead = (T0 + timedelta(days=1)).timestamp()
     with sqlite3.connect(path) as conn:
-        conn.execute("INSERT INTO told (plate, at, bay, shard) VALUES ('ZZ1', 1e300, NULL, 'x')")
+        for at in (1e300, 1e17, ahead, "noon"):  # overflow, OSError, the future, not a time
+            conn.execute(
+                "INSERT INTO told (plate, at, bay, shard) VALUES ('ZZ1', ?, NULL, 'x')", (at,)
+            )
     a.inspections.told(("AB1234",), T0, "B3")
-    a.sync_once()
+    a.sync_once()  # a takes (and skips) them too
+    caplog.clear()
     with caplog.at_level(logging.ERROR, logger="sync.inspection_log"):
         b.sync_once()
-    assert "skipped" in caplog.text
+    assert caplog.text.count("skipped") == 4
     assert b.inspections.pending(["AB1234"], T0) == ("B3",)
+    assert b.inspections.pending(["CD5678"], T0) == ("B1",)
+    assert b.inspections.pending(["ZZ1"], T0) is None
     assert b.problem == ""
+    # and a shard started now takes the good rows, not the bad ones
+    c = shard(path, "c", clock)
+    c.sync_once()
+    assert c.problem == ""
+    assert c.inspections.pending(["AB1234"], T0) == ("B3",)
 
 
 def test_plates_waiting_beyond_the_bound_are_dropped_and_counted(

@@ -326,6 +326,31 @@ def test_rule2_a_bundle_that_does_not_carry_the_read_plate_stops_the_truck(
     assert rig.lane.session.reason == "ambiguous_plate"
 
 
+def test_a_read_whose_plate_of_a_kind_differs_from_the_trucks_is_another_truck() -> None:
+    """AB1234 (bundle AB1234 / 粤Z1234港) told PROCEED; CD5678 pulls up, read with
+    粤Z1234港 as a runner-up: its Hong Kong plate is not the truck's, so it is another
+    truck (AB1234's PROCEED does not stay up), and the bundle its runner-up finds is not
+    its own: STOP. A Mainland read of a truck known by its Hong Kong plate only, with
+    that plate as a runner-up, is still the same truck."""
+    rig = Rig(
+        [make_bundle("9110635860", "AB1234", second_plate="粤Z1234港")], manifest_required=False
+    )
+    assert codes(rig.lane.plate(read())) == [C.PROCEED]
+    rig.clock.advance(1)
+    out = rig.lane.plate(
+        read(vrn="CD5678", alternates=[Alternate(vrn="粤Z1234港", confidence=0.9)])
+    )
+    assert codes(out) == [C.STOP_SEE_OFFICER]
+    assert only_record(out).reason == "next_vehicle"
+    assert rig.lane.session is not None
+    assert rig.lane.session.reason == "ambiguous_plate"
+    # no bundle: known by AB1234 alone; read by a Mainland plate and AB1234
+    rig = Rig()
+    assert codes(rig.lane.plate(read())) == [C.NO_BUNDLE]
+    again = read(vrn="粤Z9876港", alternates=[Alternate(vrn="AB1234", confidence=0.9)])
+    assert rig.lane.plate(again).ignored == ["same_truck"]
+
+
 def test_a_truck_whose_plate_was_the_runner_up_of_the_truck_before_is_another_truck() -> None:
     """AB1234 (runner-up AB1284) told PROCEED; truck AB1284 pulls up within the hold:
     its read is not 'the same truck' to ignore, and AB1234's PROCEED does not stay up."""

@@ -8,7 +8,7 @@ import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from rocars.messages import Alternate, InstructionCode, PlateRead
+from rocars.messages import Alternate, InstructionCode, PlateRead, UnladenPressed
 from rocars.models import Bundle, BundleStatus, Change, ChangePage
 from rocars.timeutil import to_rfc3339
 from sync.config import SyncConfig
@@ -20,6 +20,7 @@ from tests.sync.test_lane import T0, make_bundle
 
 C = InstructionCode
 TOPIC = "rocars/SBC/lanes/L01/plate"
+UNLADEN = "rocars/SBC/lanes/L01/aiop/unladen"
 
 
 class Shown:
@@ -33,11 +34,11 @@ class Shown:
 
 
 class Site:
-    def __init__(self, tmp_path: Path, window_s: float = 3600) -> None:
+    def __init__(self, tmp_path: Path, window_s: float = 3600, **lane: object) -> None:
         self.now = T0
         self.config = SyncConfig.model_validate(
             {
-                "lanes": [{"id": "L01", "manifest_required": False, "hold_s": 1.0}],
+                "lanes": [{"id": "L01", "manifest_required": False, "hold_s": 1.0, **lane}],
                 "data_dir": str(tmp_path),
                 "reinspect_window_s": window_s,
             }
@@ -128,31 +129,44 @@ def test_a_truck_told_inspect_is_told_again_after_a_restart(tmp_path: Path) -> N
 def test_a_restart_recalls_the_plates_the_lane_told_not_each_read_after(
     tmp_path: Path,
 ) -> None:
-    """A read after the first, of the same truck by its Mainland plate with another Hong
-    Kong plate read, is kept in the record (the audit) but was never told INSPECT: a
-    restart does not recall its Hong Kong plate."""
-    site = Site(tmp_path)
+    """An unladen truck drawn for inspection, then read again by a Mainland plate with
+    its Hong Kong plate as a runner-up: the same truck, the read kept in the record for
+    the audit, but never told INSPECT. A restart recalls what the lane told (the
+    opening read with its trusted alternates, as the live memory has them), not that
+    Mainland reading."""
+    site = Site(tmp_path, unladen_inspect_share=1.0)
     try:
-        site.bundles(
-            make_bundle(
-                "9110635860", "AB1234", result="INSPECT", bay="B3", second_plate="粤Z1234港"
-            )
-        )
+        site.bundles()
         site.controller.start()
-        assert site.read("AB1234")["code"] == "INSPECT"
-        other = PlateRead(
-            vrn="CD5678",
+        opening = PlateRead(
+            vrn="AB1234",
             confidence=0.97,
             source="serial",
             device="lpr1",
             ts=site.now,
-            alternates=[Alternate(vrn="粤Z1234港", confidence=0.9)],
+            alternates=[Alternate(vrn="AB1284", confidence=0.9)],
         )
-        site.controller.on_message(TOPIC, other.to_bytes())  # the same truck: ignored
+        site.controller.on_message(TOPIC, opening.to_bytes())
+        assert site.bus.sent[-1]["code"] == "NO_BUNDLE"
+        site.controller.on_message(UNLADEN, UnladenPressed(vrn="AB1234", ts=site.now).to_bytes())
+        assert site.bus.sent[-1]["code"] == "INSPECT"
+        again = PlateRead(
+            vrn="粤Z9876港",
+            confidence=0.97,
+            source="serial",
+            device="lpr1",
+            ts=site.now,
+            alternates=[Alternate(vrn="AB1234", confidence=0.9)],
+        )
+        sent = len(site.bus.sent)
+        site.controller.on_message(TOPIC, again.to_bytes())  # the same truck: ignored
+        assert len(site.bus.sent) == sent
         site.end_session()
         site.restart(timedelta(minutes=10))
-        assert site.controller.inspections.pending(["粤Z1234港"], site.now) == ("B3",)
-        assert site.controller.inspections.pending(["CD5678"], site.now) is None
+        memory = site.controller.inspections
+        assert memory.pending(["AB1234"], site.now) == ("U1",)
+        assert memory.pending(["AB1284"], site.now) == ("U1",)  # a trusted alternate
+        assert memory.pending(["粤Z9876港"], site.now) is None
     finally:
         site.close()
 
