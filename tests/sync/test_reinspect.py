@@ -76,9 +76,16 @@ class Site:
         self.replica.apply(self.cursor, page, self.now)
         self.cursor = page.next
 
-    def read(self, vrn: str) -> dict[str, object]:
+    def read(self, vrn: str, *alternates: str) -> dict[str, object]:
+        """The lane's answer to a read of ``vrn`` (and ``alternates``, as confident) now
+        (the last instruction sent: the one before when the read was ignored)."""
         payload = PlateRead(
-            vrn=vrn, confidence=0.97, source="serial", device="lpr1", ts=self.now
+            vrn=vrn,
+            confidence=0.97,
+            source="serial",
+            device="lpr1",
+            ts=self.now,
+            alternates=[Alternate(vrn=a, confidence=0.9) for a in alternates],
         ).to_bytes()
         self.controller.on_message(TOPIC, payload)
         return self.bus.sent[-1]
@@ -138,28 +145,11 @@ def test_a_restart_recalls_the_plates_the_lane_told_not_each_read_after(
     try:
         site.bundles()
         site.controller.start()
-        opening = PlateRead(
-            vrn="AB1234",
-            confidence=0.97,
-            source="serial",
-            device="lpr1",
-            ts=site.now,
-            alternates=[Alternate(vrn="AB1284", confidence=0.9)],
-        )
-        site.controller.on_message(TOPIC, opening.to_bytes())
-        assert site.bus.sent[-1]["code"] == "NO_BUNDLE"
+        assert site.read("AB1234", "AB1284")["code"] == "NO_BUNDLE"
         site.controller.on_message(UNLADEN, UnladenPressed(vrn="AB1234", ts=site.now).to_bytes())
         assert site.bus.sent[-1]["code"] == "INSPECT"
-        again = PlateRead(
-            vrn="粤Z9876港",
-            confidence=0.97,
-            source="serial",
-            device="lpr1",
-            ts=site.now,
-            alternates=[Alternate(vrn="AB1234", confidence=0.9)],
-        )
         sent = len(site.bus.sent)
-        site.controller.on_message(TOPIC, again.to_bytes())  # the same truck: ignored
+        site.read("粤Z9876港", "AB1234")  # the same truck: ignored
         assert len(site.bus.sent) == sent
         site.end_session()
         site.restart(timedelta(minutes=10))
