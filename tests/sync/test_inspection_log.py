@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -189,3 +190,48 @@ def test_plates_waiting_beyond_the_bound_are_dropped_and_counted(
         )
     ]
     assert plates == ["AB2", "AB3", "AB4", "CD1"]
+
+
+class _TellingMeanwhile:
+    """The log's connection, telling more plates while a write is under way (as a lane
+    does on its own thread), beyond the bound: some of those written are dropped from
+    the queue meanwhile, and none told meanwhile may be taken for written."""
+
+    def __init__(self, conn: sqlite3.Connection, tell: Callable[[], None]) -> None:
+        self._conn, self._tell = conn, tell
+
+    def __enter__(self) -> sqlite3.Connection:
+        return self._conn.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self._conn.__exit__(*exc)  # type: ignore[arg-type]
+
+    def executemany(self, sql: str, rows: list[tuple[object, ...]]) -> sqlite3.Cursor:
+        self._tell()
+        return self._conn.executemany(sql, rows)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._conn, name)
+
+
+def test_a_write_takes_off_the_queue_only_what_it_wrote(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sync.inspection_log.MAX_WAITING", 3)
+    clock = Clock()
+    path = tmp_path / "inspections.db"
+    a = shard(path, "a", clock)
+    a.sync_once()
+    for plate in ("AB1", "AB2", "AB3"):
+        a.inspections.told((plate,), T0, None)
+    told_meanwhile = ["CD1", "CD2"]  # two more: AB1 and AB2 dropped from the queue
+    assert a._conn is not None
+    a._conn = _TellingMeanwhile(  # type: ignore[assignment]
+        a._conn, lambda: [a.inspections.told((p,), T0, None) for p in told_meanwhile]
+    )
+    a._write()
+    told_meanwhile.clear()
+    a._write()  # CD1 and CD2, told during the first write, are still to be written
+    plates = [r[0] for r in sqlite3.connect(path).execute("SELECT plate FROM told ORDER BY id")]
+    assert plates == ["AB1", "AB2", "AB3", "CD1", "CD2"]
+    assert a.dropped == 2
