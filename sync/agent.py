@@ -442,7 +442,7 @@ class SyncAgent:
             factories.insert(0, kiosk_router)
         routers = [r if isinstance(r, APIRouter) else r(self) for r in factories]
         return ApiServer(
-            create_api(self, routers),
+            create_api(self, routers, records_from_network=api.records_from_network),
             api.host,
             api.port or free_port(api.host),
             background_batch=self.config.background_batch,

@@ -9,6 +9,7 @@ and codes.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import uvicorn
-from fastapi import APIRouter, FastAPI, Query
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import ValidationError
 
@@ -92,7 +93,27 @@ def _unreadable(row: StoredRecord, problem: str) -> dict[str, Any]:
     }
 
 
-def create_api(view: AgentView, extra_routers: list[APIRouter] | None = None) -> FastAPI:
+#: what ``/records`` answers a client not on this host, unless ``records_from_network``
+RECORDS_LOCAL_ONLY = "records_local_only"
+
+
+def on_this_host(host: str | None) -> bool:
+    """A client address of this host (loopback); not one, or none known: False."""
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def create_api(
+    view: AgentView,
+    extra_routers: list[APIRouter] | None = None,
+    *,
+    records_from_network: bool = False,
+) -> FastAPI:
+    """The agent's API. ``/records`` (every truck's plates, bundle and outcome) answers
+    only clients on this host unless ``records_from_network``: on a network address the
+    kiosks, public machines, reach the API too and have no business reading them."""
     app = FastAPI(title="rocars-edge sync agent", version="1")
 
     @app.get("/health")
@@ -106,11 +127,17 @@ def create_api(view: AgentView, extra_routers: list[APIRouter] | None = None) ->
 
     @app.get("/records")
     def records(
+        request: Request,
         limit: int = Query(default=50, ge=1, le=1000),
         lane: str | None = Query(default=None, pattern=r"^[A-Za-z0-9_-]{1,16}$"),
     ) -> JSONResponse:
         """The newest records that read, and beside them those that do not (one that does
         not read is kept in the outbox, and must not hide the others)."""
+        client = request.client.host if request.client is not None else None
+        if not records_from_network and not on_this_host(client):
+            logger.warning("/records refused to %s, not on this host", client)
+            detail = {"message": "clearance records are served on this host only"}
+            return JSONResponse({"error": RECORDS_LOCAL_ONLY, "detail": detail}, status_code=403)
         try:
             rows = view.records(limit, lane)
         except SyncError as err:

@@ -129,6 +129,14 @@ class ApiConfig(_Section):
     tls_key: OptionalPath = Field(
         default=None, description="its private key (PEM, unencrypted): broker-config's api.key"
     )
+    records_from_network: bool = Field(
+        default=False,
+        description=(
+            "serve /records (every truck's plates, bundle and outcome) to clients not on "
+            "this host too; without it they get 403 records_local_only (the kiosks reach "
+            "the API on a network address)"
+        ),
+    )
     plain_http: bool = Field(
         default=False,
         description=(

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import sqlite3
 from pathlib import Path
 
 import httpx
+import pytest
 
 from hardware_sim.launch import CentralProcess
 from rocars.broker import EmbeddedBroker
 from rocars.messages import InstructionCode
 from rocars.timeutil import to_rfc3339, utc_now
+from sync.api import RECORDS_LOCAL_ONLY, create_api
+from sync.outbox import StoredRecord
 from tests.fixtures.brokers import Mosquitto
-from tests.sync.agentkit import Watcher, agent_config, started_agent, wait_for
+from tests.sync.agentkit import Watcher, agent_config, record, started_agent, wait_for
 
 C = InstructionCode
 
@@ -173,3 +177,55 @@ def test_a_port_taken_keeps_the_api_down_not_the_lanes(
         taken.close()
         watcher.close()
         agent.stop()
+
+
+class _Records:
+    """An agent's view with one record stored (what ``/records`` reads)."""
+
+    def health(self) -> dict[str, object]:
+        return {"ok": True}
+
+    def metrics_text(self) -> str:
+        return ""
+
+    def records(self, limit: int, lane: str | None) -> list[StoredRecord]:
+        return [RECORD]
+
+
+RECORD = StoredRecord(
+    id=record(1).id,
+    lane="L01",
+    ended_at=to_rfc3339(record(1).ended_at),
+    body=record(1).model_dump_json().encode(),
+    upload={"state": "pending"},
+)
+
+
+@pytest.mark.parametrize(
+    ("client", "from_network", "status"),
+    [
+        ("127.0.0.1", False, 200),
+        ("::1", False, 200),
+        ("10.20.0.31", False, 403),  # a kiosk on the booth LAN
+        ("10.20.0.31", True, 200),
+    ],
+)
+def test_records_are_served_on_this_host_only_unless_configured(
+    client: str, from_network: bool, status: int
+) -> None:
+    """Every truck's plates, bundle and outcome: the kiosks, public machines on the LAN,
+    reach the API on a network address and must not read them."""
+    app = create_api(_Records(), records_from_network=from_network)
+
+    async def ask(path: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, client=(client, 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://agent") as http:
+            return await http.get(path)
+
+    answer = asyncio.run(ask("/records"))
+    assert answer.status_code == status
+    if status == 403:
+        assert answer.json()["error"] == RECORDS_LOCAL_ONLY
+    else:
+        assert answer.json()["records"][0]["vrn"] == "AB1234"
+    assert asyncio.run(ask("/health")).status_code == 200  # health is for anyone
