@@ -26,6 +26,18 @@ class Clock:
         return self.now
 
 
+def written(path: Path) -> list[str]:
+    """The plates in the shared file, in the order they were written."""
+    with sqlite3.connect(path) as conn:
+        return [row[0] for row in conn.execute("SELECT plate FROM told ORDER BY id")]
+
+
+@pytest.fixture
+def small_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At most three plates wait to be written."""
+    monkeypatch.setattr("sync.inspection_log.MAX_WAITING", 3)
+
+
 def shard(path: Path, name: str, clock: Clock, window_s: float = 3600) -> InspectionLog:
     return InspectionLog(path, name, Inspections(window_s), clock=clock)
 
@@ -68,16 +80,11 @@ def test_a_shard_started_later_takes_what_was_told_within_the_window(tmp_path: P
     assert late.inspections.pending(["NEW1"], clock.now) == ("B2",)
     assert late.inspections.pending(["OLD1"], clock.now) is None
     assert late.taken == 1
-
-    def rows() -> int:
-        (count,) = sqlite3.connect(path).execute("SELECT count(*) FROM told").fetchone()
-        return int(count)
-
     # rows are kept a day (a shard with a longer window may still need them), then pruned
-    assert rows() == 2
+    assert written(path) == ["OLD1", "NEW1"]
     clock.now = T0 + timedelta(hours=24, minutes=1)
     shard(path, "c", clock).sync_once()
-    assert rows() == 1
+    assert written(path) == ["NEW1"]
 
 
 def test_an_unusable_file_is_said_and_retried_and_nothing_told_is_lost(
@@ -168,10 +175,8 @@ def test_a_row_that_does_not_read_is_skipped(
     assert c.inspections.pending(["AB1234"], T0) == ("B3",)
 
 
-def test_plates_waiting_beyond_the_bound_are_dropped_and_counted(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("sync.inspection_log.MAX_WAITING", 3)
+@pytest.mark.usefixtures("small_bound")
+def test_plates_waiting_beyond_the_bound_are_dropped_and_counted(tmp_path: Path) -> None:
     clock = Clock()
     folder = tmp_path / "later"
     a = shard(folder / "inspections.db", "a", clock)
@@ -183,13 +188,7 @@ def test_plates_waiting_beyond_the_bound_are_dropped_and_counted(
     a.sync_once()
     a.inspections.told(("CD1",), T0, None)
     a.sync_once()
-    plates = [
-        r[0]
-        for r in sqlite3.connect(folder / "inspections.db").execute(
-            "SELECT plate FROM told ORDER BY id"
-        )
-    ]
-    assert plates == ["AB2", "AB3", "AB4", "CD1"]
+    assert written(folder / "inspections.db") == ["AB2", "AB3", "AB4", "CD1"]
 
 
 class _TellingMeanwhile:
@@ -214,10 +213,8 @@ class _TellingMeanwhile:
         return getattr(self._conn, name)
 
 
-def test_a_write_takes_off_the_queue_only_what_it_wrote(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("sync.inspection_log.MAX_WAITING", 3)
+@pytest.mark.usefixtures("small_bound")
+def test_a_write_takes_off_the_queue_only_what_it_wrote(tmp_path: Path) -> None:
     clock = Clock()
     path = tmp_path / "inspections.db"
     a = shard(path, "a", clock)
@@ -232,6 +229,5 @@ def test_a_write_takes_off_the_queue_only_what_it_wrote(
     a._write()
     told_meanwhile.clear()
     a._write()  # CD1 and CD2, told during the first write, are still to be written
-    plates = [r[0] for r in sqlite3.connect(path).execute("SELECT plate FROM told ORDER BY id")]
-    assert plates == ["AB1", "AB2", "AB3", "CD1", "CD2"]
+    assert written(path) == ["AB1", "AB2", "AB3", "CD1", "CD2"]
     assert a.dropped == 2
