@@ -54,7 +54,7 @@ from rocars.config import secret
 from rocars.errors import BadPayload, RocarsError
 from rocars.ids import ControlPoint, Direction
 from rocars.messages import DeviceStatus, Instruction, InstructionCode, parse
-from rocars.timeutil import HK_TZ, parse_rfc3339
+from rocars.timeutil import in_hk, parse_rfc3339
 from rocars.topics import READER_DEVICE, LaneTopic, lane_filter
 from sync.agent import SyncAgent
 from sync.config import SyncConfig, shard_blocks
@@ -92,7 +92,7 @@ class JourneyPrinter(Reporter):
         if ins.bay:
             extra += f" bay {ins.bay}"
         if ins.earliest_at:
-            extra += f" earliest {ins.earliest_at.astimezone(HK_TZ):%H:%M} HKT"
+            extra += f" earliest {in_hk(ins.earliest_at):%H:%M} HKT"
         if ins.ubr:
             extra += f" ubr {ins.ubr}"
         self._line(lane, truck, f"  -> {ins.code.value}{extra}")
@@ -366,8 +366,6 @@ def _wait_online(
     began = datetime.now(UTC) - timedelta(seconds=5)
 
     def on_status(topic: str, payload: bytes) -> None:
-        if not topic.endswith(f"/{device}"):
-            return
         try:
             status = parse(DeviceStatus, payload)
         except BadPayload:
@@ -378,7 +376,7 @@ def _wait_online(
                 done.set()
 
     bus = Bus(broker_url, f"up-wait-{device}-{os.getpid()}")
-    bus.subscribe(lane_filter(cp, LaneTopic.STATUS), on_status)
+    bus.subscribe(lane_filter(cp, LaneTopic.STATUS, device=device), on_status)
     bus.start()
     try:
         if not done.wait(timeout):

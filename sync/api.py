@@ -9,7 +9,6 @@ and codes.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import json
 import logging
 import os
@@ -32,6 +31,8 @@ from rocars.brokertls import (
     names_of,
 )
 from rocars.client import SERVER_KEEPALIVE_S
+from rocars.config import is_loopback
+from rocars.errors import RocarsError
 from rocars.models import ClearanceRecord
 from rocars.threads import start_in_background
 from sync.errors import SyncError
@@ -97,14 +98,6 @@ def _unreadable(row: StoredRecord, problem: str) -> dict[str, Any]:
 RECORDS_LOCAL_ONLY = "records_local_only"
 
 
-def on_this_host(host: str | None) -> bool:
-    """A client address of this host (loopback); not one, or none known: False."""
-    try:
-        return host is not None and ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def create_api(
     view: AgentView,
     extra_routers: list[APIRouter] | None = None,
@@ -134,10 +127,12 @@ def create_api(
         """The newest records that read, and beside them those that do not (one that does
         not read is kept in the outbox, and must not hide the others)."""
         client = request.client.host if request.client is not None else None
-        if not records_from_network and not on_this_host(client):
+        if not records_from_network and not (client is not None and is_loopback(client)):
             logger.warning("/records refused to %s, not on this host", client)
-            detail = {"message": "clearance records are served on this host only"}
-            return JSONResponse({"error": RECORDS_LOCAL_ONLY, "detail": detail}, status_code=403)
+            refusal = RocarsError(
+                "clearance records are served on this host only", key=RECORDS_LOCAL_ONLY
+            )
+            return JSONResponse(refusal.as_json(), status_code=403)
         try:
             rows = view.records(limit, lane)
         except SyncError as err:

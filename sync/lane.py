@@ -119,7 +119,7 @@ class Inspections:
         """A lane here tells a truck INSPECT now: remembered, and passed on."""
         if not self.window:
             return
-        plates = tuple(plates)
+        plates = tuple(dict.fromkeys(plates))  # the read plate is often the bundle's too
         self.remember(plates, at, bay)
         if self.on_told is not None:
             self.on_told(plates, at, bay)
@@ -406,13 +406,8 @@ class Lane:
             return
         assert session is not None
         self._act(session, now, "unladen", event.id, "panel")
-        decision = self._check_fresh(session, now)
-        pending = None if decision is not None else self._inspections.pending(session.plates, now)
-        if pending is not None:
-            # told INSPECT since the read (at another shard's lane, known since)
-            decision = _Decision(
-                Code.INSPECT, "inspect_pending", bay=pending[0] or self.config.inspect_bay
-            )
+        # told INSPECT since the read (at another shard's lane, known since)?
+        decision = self._check_fresh(session, now) or self._pending_inspection(session.plates, now)
         if decision is None:
             # a bundle of the truck's that reached the replica since the read (made at the
             # kiosk meanwhile, or late through the feed): it is laden after all, and goes
@@ -565,12 +560,19 @@ class Lane:
         stale = self._check_fresh(session, now)
         if stale is not None:
             return stale
-        pending = self._inspections.pending(plates, now)
-        if pending is not None:  # told INSPECT lately, read again (Inspections)
-            bay = pending[0] or self.config.inspect_bay
-            return _Decision(Code.INSPECT, "inspect_pending", bay=bay)
+        pending = self._pending_inspection(plates, now)
+        if pending is not None:
+            return pending
         laden = self._by_bundles(plates, now)
         return _Decision(Code.NO_BUNDLE, "awaiting_unladen") if laden is None else laden
+
+    def _pending_inspection(self, plates: list[str], now: datetime) -> _Decision | None:
+        """INSPECT again, with the same bay, for a truck told INSPECT lately and read
+        again (``Inspections``); None for any other."""
+        pending = self._inspections.pending(plates, now)
+        if pending is None:
+            return None
+        return _Decision(Code.INSPECT, "inspect_pending", bay=pending[0] or self.config.inspect_bay)
 
     def _by_bundles(self, plates: list[str], now: datetime) -> _Decision | None:
         """Rules 1-3 from the truck's active bundles as the replica holds them now; None

@@ -360,13 +360,13 @@ def refusing_router(reason: str) -> APIRouter:
     there logs the cause and its screen says it cannot reach the control point system
     (FastAPI's bare 404 said neither)."""
     router = APIRouter()
-    body = {"error": KIOSK_CALLS_REFUSED, "detail": {"message": reason}}
+    refusal = LocalApiError(reason, key=KIOSK_CALLS_REFUSED, status=503)
 
     methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 
     @router.api_route("/v1/{path:path}", methods=methods)
     async def refused(path: str) -> JSONResponse:
-        return JSONResponse(body, status_code=503)
+        return refusal.response()
 
     return router
 

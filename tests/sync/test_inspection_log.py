@@ -7,23 +7,14 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from sync.inspection_log import InspectionLog
 from sync.lane import Inspections
-
-T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
+from tests.sync.test_lane import T0, Clock
 
 
 def written(path: Path) -> list[str]:
