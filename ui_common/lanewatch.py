@@ -11,10 +11,16 @@ and a test drives them with an injected clock. The rules:
   (3 s by default), and the instruction was (re)confirmed since the last connect;
 * the lane controller is the agent whose status lists this lane (or lists none), on the
   site's ``sync/status`` or a shard's ``sync/{shard}/status``; another agent's heartbeat
-  or last will changes nothing here;
-* a heartbeat counts only if its own ``ts`` is within the bound (plus the allowed clock
-  skew) of this display's clock: the retained ``online`` of a controller that hung or died
-  unnoticed does not revive a display that (re)subscribes;
+  or last will changes nothing here. Once a status has named this lane, an ``online``
+  that names no lanes (an agent too old to say) no longer speaks for it: it would revive
+  the instruction held from the controller that named it, after that one's last will;
+* a heartbeat counts only if its own ``ts`` is no more than the allowed clock skew plus
+  half the bound behind this display's clock (or the skew plus the bound ahead of it):
+  the retained ``online`` of a controller that hung or died unnoticed does not revive a
+  display that (re)subscribes, and one that counts keeps the display on for at least
+  half the bound, longer than the agent's heartbeat period (1 s against 3 s), so a
+  display whose clock runs ahead fails closed steadily instead of flashing between the
+  instruction and STOP with every heartbeat;
 * anything else shows ``STOP_SEE_OFFICER``. So a stale PROCEED is never shown.
 """
 
@@ -37,6 +43,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_HEARTBEAT_BOUND = 3.0
 #: How far the lane controller's clock may be from the display's (both run NTP).
 DEFAULT_MAX_SKEW = 2.0
+#: A refused heartbeat is logged at the first of a run of them and then every this many
+#: (one a second while the clocks differ: the log is not flooded, the fault stays seen).
+STALE_LOG_EVERY = 60
 
 
 class FailReason(StrEnum):
@@ -118,6 +127,10 @@ class LaneWatch:
             raise ValueError("heartbeat_bound must be positive and max_skew not negative")
         self.max_skew = max_skew
         self.stale_heartbeats = 0
+        self._stale_run = 0
+        #: a status has named this lane: from then on only those that name it revive it
+        self._lane_named = False
+        self.unnamed_ignored = 0
         self._key = key
         self.lane = lane
         self.other_lanes = 0
@@ -147,18 +160,37 @@ class LaneWatch:
         The status of a shard that does not list this lane is returned unused.
         """
         status = parse(SyncStatus, payload)
-        if self.lane is not None and not status.covers(self.lane):
-            self.other_lanes += 1
-            return status
+        if self.lane is not None:
+            if not status.covers(self.lane):
+                self.other_lanes += 1
+                return status
+            if status.lanes:
+                self._lane_named = True
+            elif self._lane_named and status.state == "online":
+                # a last will that names no lanes still fails closed (below)
+                self.unnamed_ignored += 1
+                if self.unnamed_ignored == 1:
+                    logger.warning(
+                        "lane %s: ignored an online status that names no lanes (agent %r):"
+                        " another agent has named this lane",
+                        self.lane,
+                        status.agent,
+                    )
+                return status
         if status.state == "online":
             age = (self._clock.now() - status.ts).total_seconds()
-            if abs(age) > self.heartbeat_bound + self.max_skew:
+            if not -(self.heartbeat_bound + self.max_skew) <= age <= self._oldest_heartbeat():
                 self.stale_heartbeats += 1
-                logger.warning(
-                    "ignored a sync heartbeat %.1f s old (a retained one, or the clocks differ)",
-                    age,
-                )
+                self._stale_run += 1
+                if self._stale_run % STALE_LOG_EVERY == 1:
+                    logger.warning(
+                        "ignored a sync heartbeat %.1f s old (a retained one, or the clocks"
+                        " differ; %d in a row)",
+                        age,
+                        self._stale_run,
+                    )
                 return status
+            self._stale_run = 0
             self._central = status.central
             self._controller_online = True
             # counted from when it was sent, as far as the clocks can tell: a retained
@@ -245,6 +277,11 @@ class LaneWatch:
             waits.append((self._instruction.expires_at - self._clock.now()).total_seconds())
         future = [w for w in waits if w > 0]
         return min(future) if future else None
+
+    def _oldest_heartbeat(self) -> float:
+        """The oldest a heartbeat may be to count, in seconds by this display's clock:
+        one that counts keeps the display on for at least half the bound."""
+        return self.max_skew + self.heartbeat_bound / 2
 
     def _heartbeat_fresh(self) -> bool:
         if self._last_heartbeat is None:

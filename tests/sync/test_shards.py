@@ -306,6 +306,15 @@ def test_lanewatch_follows_only_the_status_that_covers_its_lane() -> None:
     assert watch.other_lanes == 1
     watch.on_sync_status(site.to_bytes())  # a status with no lanes speaks for every lane
     assert watch.reason() is FailReason.CONTROLLER_OFFLINE
+    # ... to fail closed, but an online that names none no longer revives it once one
+    # named it: an older agent's heartbeat after this lane's shard went
+    watch.on_sync_status(mine.model_copy(update={"state": "offline"}).to_bytes())
+    legacy = SyncStatus(state="online", central="up", agent="sync-SBC-import")
+    watch.on_sync_status(legacy.to_bytes())
+    assert watch.reason() is FailReason.CONTROLLER_OFFLINE
+    assert watch.unnamed_ignored == 1
+    watch.on_sync_status(mine.to_bytes())
+    assert watch.reason() is FailReason.NO_INSTRUCTION
     # a display that does not know its lane (None) takes every status, as before shards
     blind = LaneWatch(key)
     blind.on_connection(True)

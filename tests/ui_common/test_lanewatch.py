@@ -243,15 +243,21 @@ def test_old_retained_heartbeat_does_not_count(clock: FakeClock) -> None:
     ahead = SyncStatus(state="online", central="up", ts=clock.now() + timedelta(seconds=30))
     w.on_sync_status(ahead.to_bytes())
     assert w.shown().code is C.STOP_SEE_OFFICER
-    # within bound + skew is fine
+    # one that would keep the display on for less than half the bound is refused too
     w.on_sync_status(
         SyncStatus(state="online", central="up", ts=clock.now() - timedelta(seconds=4)).to_bytes()
     )
+    assert w.shown().reason is FailReason.CONTROLLER_OFFLINE
+    assert w.stale_heartbeats == 3
+    # within the skew plus half the bound is fine
+    w.on_sync_status(
+        SyncStatus(state="online", central="up", ts=clock.now() - timedelta(seconds=3.4)).to_bytes()
+    )
     assert w.shown().code is C.PROCEED
-    # ... for what is left of its bound once the clocks' leeway (2 s) is granted: sent 4 s
-    # ago, it counts as 2 s old (an agent that hung after it is not trusted for 3 s more)
-    assert w.seconds_to_next_change() == pytest.approx(1.0)
-    clock.advance(1.1)
+    # ... for what is left of its bound once the clocks' leeway (2 s) is granted: sent 3.4 s
+    # ago, it counts as 1.4 s old (an agent that hung after it is not trusted for 3 s more)
+    assert w.seconds_to_next_change() == pytest.approx(1.6)
+    clock.advance(1.7)
     assert w.shown().reason is FailReason.NO_HEARTBEAT
     # one within the leeway counts from when it came (the clocks may differ that much)
     w.on_sync_status(
@@ -259,6 +265,45 @@ def test_old_retained_heartbeat_does_not_count(clock: FakeClock) -> None:
     )
     clock.advance(2.9)
     assert w.shown().code is C.PROCEED
+
+
+@pytest.mark.parametrize(
+    ("ahead_s", "steady"),
+    [(0.0, C.PROCEED), (3.0, C.PROCEED), (4.0, C.STOP_SEE_OFFICER), (4.6, C.STOP_SEE_OFFICER)],
+)
+def test_a_display_clock_ahead_never_flashes(
+    clock: FakeClock, ahead_s: float, steady: InstructionCode
+) -> None:
+    """Heartbeats every second, as the agent sends them, to a display whose clock runs
+    ``ahead_s`` ahead: what it shows is the same all along, sampled every 0.1 s (it used
+    to take a heartbeat 4-5 s old for the second or less left of its bound, and so
+    flashed PROCEED and STOP with every heartbeat)."""
+    w = LaneWatch(lane_key(site_secret(), "SBC", "L01"), heartbeat_bound=3.0, clock=clock)
+    w.on_connection(True)
+    w.on_instruction(make_instruction(C.PROCEED, 1).to_bytes())
+    seen: set[InstructionCode] = set()
+    for tick in range(100):
+        if tick % 10 == 0:
+            sent = clock.now() - timedelta(seconds=ahead_s)
+            w.on_sync_status(SyncStatus(state="online", central="up", ts=sent).to_bytes())
+        seen.add(w.shown().code)
+        clock.advance(0.1)
+    assert seen == {steady}
+
+
+def test_refused_heartbeats_are_logged_at_a_run_start_not_each(
+    watch: LaneWatch, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    for _ in range(61):
+        old = SyncStatus(state="online", central="up", ts=clock.now() - timedelta(seconds=9))
+        watch.on_sync_status(old.to_bytes())
+    watch.on_sync_status(online(clock))
+    watch.on_sync_status(
+        SyncStatus(state="online", central="up", ts=clock.now() - timedelta(seconds=9)).to_bytes()
+    )
+    runs = [r.getMessage() for r in caplog.records if "ignored a sync heartbeat" in r.message]
+    assert watch.stale_heartbeats == 62
+    assert [m.split("; ")[1] for m in runs] == ["1 in a row)", "61 in a row)", "1 in a row)"]
 
 
 def test_bound_must_be_positive() -> None:
