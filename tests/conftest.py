@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -25,3 +27,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _qt_garbage_on_the_gui_thread(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test with Qt objects collects Python's cyclic garbage on the GUI thread only, as
+    the screens do (``GuiThreadCollector``), and all of it before the next test: not on
+    a bus thread of its own or of a later test."""
+    if not {"qtbot", "qapp"} & set(request.fixturenames):
+        yield
+        return
+    request.getfixturevalue("qapp")
+    from ui_common.app import GuiThreadCollector
+
+    collector = GuiThreadCollector(interval_ms=100)
+    try:
+        yield
+    finally:
+        collector.stop()
+        gc.collect()

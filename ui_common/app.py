@@ -1,4 +1,5 @@
-"""Start-up every screen shares: one QApplication, logging hooks, the CJK font check.
+"""Start-up every screen shares: one QApplication, logging hooks, the CJK font check,
+Python's cyclic garbage collected on the GUI thread.
 
 ``start_app`` is the only place a screen creates its QApplication; a second call (or a
 test's pytest-qt app) gets the existing one.
@@ -6,6 +7,7 @@ test's pytest-qt app) gets the existing one.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -13,7 +15,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from types import TracebackType
 
-from PySide6.QtCore import QMessageLogContext, QtMsgType, qInstallMessageHandler
+from PySide6.QtCore import QMessageLogContext, QObject, QTimer, QtMsgType, qInstallMessageHandler
 from PySide6.QtGui import QFont, QFontDatabase, QFontMetrics
 from PySide6.QtWidgets import QApplication
 
@@ -53,7 +55,46 @@ def start_app(argv: Sequence[str], *, name: str, headless: bool = False) -> QApp
     app.setApplicationName(name)
     install_hooks()
     check_cjk_font()
+    if not any(isinstance(child, GuiThreadCollector) for child in app.children()):
+        GuiThreadCollector(app)
     return app
+
+
+class GuiThreadCollector(QObject):
+    """Python's cyclic garbage collected on the GUI thread, never on another.
+
+    CPython collects when the thread that allocates passes the thresholds, whichever
+    thread that is: in a screen, often the bus's network thread or the watchdog's. A
+    reference cycle that holds a Qt object (a widget, a QTimer) then dies off the GUI
+    thread: Qt says "Timers cannot be stopped from another thread", and a widget
+    destroyed there can bring the screen down. So the automatic collection is turned
+    off and a timer on the GUI thread collects each generation when the thresholds say
+    it would have been (the same counts, checked every ``interval_ms``). The suite saw
+    that warning once, in a screen test whose bus thread was running. ``stop`` gives
+    the collection back to CPython.
+    """
+
+    def __init__(self, parent: QObject | None = None, *, interval_ms: int = 500) -> None:
+        super().__init__(parent)
+        self._was_enabled = gc.isenabled()
+        gc.disable()
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self.collect)
+        self._timer.start(interval_ms)
+
+    def collect(self) -> None:
+        """The generations due, as CPython's own thresholds would pick them."""
+        # a generation's count: allocations less frees for the youngest, collections of
+        # the one below for the others (each collection adds one to the next's count)
+        for generation, threshold in enumerate(gc.get_threshold()):
+            if gc.get_count()[generation] <= threshold:
+                return
+            gc.collect(generation)
+
+    def stop(self) -> None:
+        self._timer.stop()
+        if self._was_enabled:
+            gc.enable()
 
 
 def install_hooks() -> None:
