@@ -747,6 +747,16 @@ class SyncAgent:
             "rocars_sync_broker_connected",
             lambda: float(self.bus is not None and self.bus.connected.is_set()),
         )
+        if self.inspection_log is not None:  # a shard's (sync/inspection_log.py)
+
+            def shared(read: Callable[[InspectionLog], float]) -> Callable[[], float | None]:
+                return lambda: None if self.inspection_log is None else read(self.inspection_log)
+
+            m.gauge("rocars_sync_inspections_written_total", shared(lambda log: log.written))
+            m.gauge("rocars_sync_inspections_taken_total", shared(lambda log: log.taken))
+            m.gauge("rocars_sync_inspections_dropped_total", shared(lambda log: log.dropped))
+            m.gauge("rocars_sync_inspections_waiting", shared(lambda log: log.waiting))
+            m.gauge("rocars_sync_inspections_shared", shared(lambda log: float(not log.problem)))
 
     # -- the API's view ----------------------------------------------------------------
 

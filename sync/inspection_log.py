@@ -112,6 +112,12 @@ class InspectionLog:
                         self.dropped,
                     )
 
+    @property
+    def waiting(self) -> int:
+        """Plates told here and not written yet."""
+        with self._lock:
+            return len(self._waiting)
+
     # -- the worker ------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:

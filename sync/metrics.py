@@ -37,6 +37,26 @@ _HELP = {
         "CPU time of the handling thread for one plate read, parse to instruction handed"
         " to the bus (last 10k)",
     ),
+    "rocars_sync_inspections_written_total": (
+        "counter",
+        "plates told INSPECT here written to the shards' inspections.db",
+    ),
+    "rocars_sync_inspections_taken_total": (
+        "counter",
+        "plates the other shards told INSPECT taken in from inspections.db",
+    ),
+    "rocars_sync_inspections_dropped_total": (
+        "counter",
+        "plates told INSPECT here never written (inspections.db unwritable for long)",
+    ),
+    "rocars_sync_inspections_waiting": (
+        "gauge",
+        "plates told INSPECT here waiting to be written to inspections.db",
+    ),
+    "rocars_sync_inspections_shared": (
+        "gauge",
+        "1 when the shards' inspections.db is in use, 0 when it cannot be",
+    ),
     "rocars_sync_outbox_depth": ("gauge", "records waiting for upload"),
     "rocars_sync_outbox_refused": (
         "gauge",

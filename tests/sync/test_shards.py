@@ -125,12 +125,26 @@ def test_a_truck_told_inspect_at_one_shards_lane_is_told_inspect_at_the_others(
         assert a.inspection_log is not None
         assert a.inspection_log.problem == ""
         assert (a.config.data_dir / "inspections.db").exists()
+        # ... and in /metrics
+        assert metric(b, "rocars_sync_inspections_written_total") == 1
+        assert metric(a, "rocars_sync_inspections_taken_total") == 1
+        assert metric(b, "rocars_sync_inspections_waiting") == 0  # written (above)
+        assert metric(a, "rocars_sync_inspections_dropped_total") == 0
+        assert metric(a, "rocars_sync_inspections_shared") == 1
         # a file that cannot be used is said in the health (and the status), not fatal
         unusable = InspectionLog(tmp_path / "gone" / "inspections.db", "a", Inspections())
         unusable.sync_once()
         a.inspection_log = unusable
         problems = httpx.get(f"{a.api_url}/health", timeout=5).json()["problems"]
         assert any("not shared with the other shards: OperationalError" in p for p in problems)
+        assert metric(a, "rocars_sync_inspections_shared") == 0
+
+
+def metric(agent: SyncAgent, name: str) -> float:
+    """One unlabelled sample of the agent's /metrics."""
+    text = httpx.get(f"{agent.api_url}/metrics", timeout=5).text
+    (value,) = [line.split()[1] for line in text.splitlines() if line.split()[:1] == [name]]
+    return float(value)
 
 
 def test_two_shards_answer_their_own_lanes_and_upload_their_own_records(
