@@ -314,14 +314,7 @@ class Lane:
                 self._end(out, now, "agent_restart")  # ends with READY
                 return out
             except Exception:  # noqa: BLE001 - any: the lane must start, READY
-                logger.exception(
-                    "lane %s: the session a crash left open (%s) cannot end: dropped, its "
-                    "record lost",
-                    self.lane,
-                    previous.vrn or "-",
-                )
-                self.session = None
-                self._bundle_plates = ()
+                self._drop(previous, why="left open by a crash", exc_info=True)
                 out = LaneOutput()
         self._instruction(out, Code.READY, now)
         return out
@@ -486,13 +479,16 @@ class Lane:
         self.session = session
         return session
 
-    def _drop(self, session: Session) -> None:
-        """A session that cannot end: gone without its record (said in the log)."""
+    def _drop(self, session: Session, *, why: str = "", exc_info: bool = False) -> None:
+        """A session that cannot end: gone without its record (said in the log, with what
+        it raised when ``exc_info``)."""
         logger.error(
-            "lane %s: the session of %s (%s) cannot end: dropped, its record lost",
+            "lane %s: the session of %s (%s)%s cannot end: dropped, its record lost",
             self.lane,
             session.vrn or "-",
             session.id,
+            f", {why}," if why else "",
+            exc_info=exc_info,
         )
         self.session = None
         self._bundle_plates = ()

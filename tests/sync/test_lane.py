@@ -787,7 +787,7 @@ def test_replica_error_fails_closed() -> None:
 
 
 def test_a_session_that_cannot_end_is_dropped_not_stopped_for_ever(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Its record cannot be made (a bug): the next truck gets a session of its own
     (STOP, not in the truck before's session); a session that then cannot end either is
@@ -811,8 +811,15 @@ def test_a_session_that_cannot_end_is_dropped_not_stopped_for_ever(
     assert rig.lane.session is None
     assert not rig.lane.tick().changed
     # at start-up: a session a crash left open that cannot end
+    caplog.clear()
     out = rig.lane.start(session)
     assert (codes(out), out.records, rig.lane.session) == ([C.READY], [], None)
+    (dropped,) = [r for r in caplog.records if "dropped" in r.getMessage()]
+    assert dropped.getMessage() == (
+        f"lane L01: the session of CD5678 ({session.id}), left open by a crash, cannot end:"
+        " dropped, its record lost"
+    )
+    assert dropped.exc_info is not None  # what the end raised
 
 
 def test_a_rule_that_raises_fails_closed_and_keeps_the_record_before(
