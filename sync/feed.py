@@ -13,6 +13,11 @@ unchanged, and the replica stores its JSON text as it came (``body``). Any other
 the full ``rocars.models.Change``, which normalises it; a change that refuses makes the
 whole page malformed, and nothing of it is applied. A page whose frame is not the
 centre's (``{"changes":[...],"next":"..."}``) goes through ``ChangePage`` whole.
+
+Every change's ``seq`` is read on either path: a page whose seqs do not rise is
+malformed, and ``PageRows`` keeps the first and the last for the puller to check against
+the cursors (``sync.puller.check_cursor``): the changes of a page come after the cursor it
+was asked with and end at the cursor it gives.
 """
 
 from __future__ import annotations
@@ -39,10 +44,10 @@ _TIME = (
     r'(?:\.[0-9]{1,9})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"'
 )
 _TEXT16 = r'"[^"\\\x00-\x1f]{0,16}"'
-#: One bundle change exactly as the centre writes it. Groups: the bundle's JSON text,
-#: ubr, vrn, second plate (or None), the CCRNs joined by '","'.
+#: One bundle change exactly as the centre writes it. Groups: the seq, then the row: the
+#: bundle's JSON text, ubr, vrn, second plate (or None), the CCRNs joined by '","'.
 _BUNDLE_UPSERT = re.compile(
-    r'\{"seq":[1-9][0-9]{0,17},"kind":"bundle","key":"[0-9]{10}","op":"upsert","bundle":('
+    r'\{"seq":([1-9][0-9]{0,17}),"kind":"bundle","key":"[0-9]{10}","op":"upsert","bundle":('
     rf'\{{"ubr":"([0-9]{{10}})","vrn":"({_HK_VRN})","second_plate":(?:null|"({_HK_VRN}|{_MAINLAND})"),'
     r'"cp":"(?:STK|MKT|LMC|SBC|HZM|HZO|HYW)","direction":"(?:import|export)",'
     rf'"ccrns":\["([0-9]{{10}}(?:","[0-9]{{10}}){{0,{MAX_CCRNS_PER_BUNDLE - 1}}})"\],'
@@ -51,7 +56,7 @@ _BUNDLE_UPSERT = re.compile(
     r")\}"
 )
 _BUNDLE_DELETE = re.compile(
-    r'\{"seq":[1-9][0-9]{0,17},"kind":"bundle","key":"([0-9]{10})","op":"delete"(?:,"bundle":null)?\}'
+    r'\{"seq":([1-9][0-9]{0,17}),"kind":"bundle","key":"([0-9]{10})","op":"delete"(?:,"bundle":null)?\}'
 )
 _HEAD = '{"changes":['
 _TAIL = re.compile(r'\s*\]\s*,\s*"next"\s*:\s*"([^"\\\x00-\x1f]*)"\s*\}\s*')
@@ -71,10 +76,21 @@ class PageRows:
 
     next: str
     changes: int = 0
+    #: the seq of the page's first and last change (0 for an empty page)
+    first_seq: int = 0
+    last_seq: int = 0
     bundles: dict[str, BundleRow] = field(default_factory=dict)
     dropped_ubrs: set[str] = field(default_factory=set)
     cargo: dict[str, str] = field(default_factory=dict)
     dropped_ccrns: set[str] = field(default_factory=set)
+
+    def follows(self, seq: int) -> None:
+        """The next change's ``seq``: MalformedPage unless it comes after the last one."""
+        if seq <= self.last_seq:
+            raise _not_rising(seq, self.last_seq)
+        if not self.first_seq:
+            self.first_seq = seq
+        self.last_seq = seq
 
     def put_bundle(self, row: BundleRow) -> None:
         self.dropped_ubrs.discard(row[1])
@@ -94,6 +110,7 @@ class PageRows:
 
     def add_change(self, change: Change) -> None:
         """A change validated by the full model."""
+        self.follows(change.seq)
         if change.kind == "bundle":
             if change.op == "delete" or change.bundle is None:
                 self.drop_bundle(change.key)
@@ -173,7 +190,7 @@ def _parse_page(raw: bytes) -> PageRows:
     rows = PageRows(next="")
     upsert, delete, decode = _BUNDLE_UPSERT.match, _BUNDLE_DELETE.match, _DECODER.raw_decode
     bundles, dropped = rows.bundles, rows.dropped_ubrs
-    pos, count = len(_HEAD), 0
+    pos, count, last = len(_HEAD), 0, 0
     pos = _skip_space(text, pos)
     if text.startswith("]", pos):
         tail = _TAIL.fullmatch(text, pos)
@@ -181,16 +198,27 @@ def _parse_page(raw: bytes) -> PageRows:
         while True:
             m = upsert(text, pos)
             if m is not None:  # the hot path: no object but the row's strings
-                row: BundleRow = m.groups()  # type: ignore[assignment]
+                found = m.groups()
+                row: BundleRow = found[1:]  # type: ignore[assignment]
+                if (at := int(found[0])) <= last:
+                    raise _not_rising(at, last)
+                last = at
                 if dropped:
                     dropped.discard(row[1])
                 bundles[row[1]] = row
                 pos = m.end()
             elif (m := delete(text, pos)) is not None:
-                rows.drop_bundle(m.group(1))
+                if (at := int(m.group(1))) <= last:
+                    raise _not_rising(at, last)
+                last = at
+                rows.drop_bundle(m.group(2))
                 pos = m.end()
             else:
+                rows.last_seq = last
                 pos = _one_change(rows, text, pos, decode)
+                last = rows.last_seq
+            if not rows.first_seq:
+                rows.first_seq = last
             count += 1
             if text.startswith(",", pos):
                 pos += 1
@@ -201,7 +229,15 @@ def _parse_page(raw: bytes) -> PageRows:
         return _slow_page(raw)  # not the centre's frame: the general path says what is wrong
     rows.next = tail.group(1)
     rows.changes = count
+    rows.last_seq = last
     return rows
+
+
+def _not_rising(seq: int, last: int) -> MalformedPage:
+    return MalformedPage(
+        f"change seq {seq} follows seq {last} in one page: the seqs of a page rise; not applied",
+        seq=seq,
+    )
 
 
 def _one_change(rows: PageRows, text: str, pos: int, decode: Any) -> int:

@@ -260,7 +260,8 @@ class Puller:
 
 
 def check_cursor(since: str, rows: PageRows) -> None:
-    """Refuse (MalformedPage) a page that does not take the feed forward from ``since``.
+    """Refuse (MalformedPage) a page that does not take the feed forward from ``since``,
+    or whose changes are not the ones between ``since`` and its own cursor.
 
     A page that ends behind its own cursor comes from a centre that went back in time (a
     restore from a backup, a failover to a copy that lags): its changes are older than
@@ -281,6 +282,25 @@ def check_cursor(since: str, rows: PageRows) -> None:
         )
     if rows.changes and to == at:
         raise MalformedPage(f"a page of {rows.changes} changes did not move the cursor {since!r}")
+    # the cursor is the last seq (docs/central.md): a page's changes come after the one
+    # it was asked from and end at the one it gives. A change at or before the cursor is
+    # an old one replayed (it would overwrite what came after it); a cursor beyond the
+    # last change skips the changes between (a cancellation among them never arrives)
+    if not rows.changes and to != at:
+        raise MalformedPage(
+            f"an empty page moved the cursor from {since!r} to {rows.next!r}: the changes"
+            " between would be skipped; not applied"
+        )
+    if rows.changes and rows.first_seq <= at:
+        raise MalformedPage(
+            f"asked from {since!r}, a page begins with change {rows.first_seq}, which the"
+            " replica has (an old change replayed?); not applied"
+        )
+    if rows.changes and rows.last_seq != to:
+        raise MalformedPage(
+            f"a page's last change is {rows.last_seq} and its cursor {rows.next!r}: the"
+            " changes between would be skipped; not applied"
+        )
 
 
 def _ahead_detail(err: ApiError) -> str:

@@ -16,7 +16,7 @@ import pytest
 
 from hardware_sim.launch import CentralProcess
 from rocars.client import ApiError, RocarsClient
-from rocars.models import BundleStatus
+from rocars.models import BundleStatus, Change
 from sync.errors import MalformedPage
 from sync.feed import parse_page
 from sync.puller import CentralClient, CentralLink, Puller
@@ -400,3 +400,64 @@ def test_a_page_size_the_centre_refuses_is_refused_in_the_config() -> None:
     assert SyncConfig.model_validate({"lanes": lanes, "pull_batch": 10_000}).pull_batch == 10_000
     with pytest.raises(ValidationError, match="pull_batch"):
         SyncConfig.model_validate({"lanes": lanes, "pull_batch": 10_001})
+
+
+def _canonical(change: dict[str, object]) -> dict[str, object]:
+    """``change`` as the centre writes it: the form ``sync.feed``'s fast path cuts out."""
+    full = json.loads(Change.model_validate(change).model_dump_json())
+    kind = full["kind"]  # the centre leaves the other kind's null out (hardware_sim.store)
+    return {name: full[name] for name in ("seq", "kind", "key", "op", kind)}
+
+
+@pytest.mark.parametrize("form", ["canonical", "general"])
+@pytest.mark.parametrize(
+    ("changes", "nxt", "why"),
+    [
+        ([(2, "cancelled"), (1, "active")], "2", "follows seq 2"),  # an old change replayed
+        ([(1, "active")], "2", "begins with change 1"),  # one the replica has
+        ([(2, "cancelled")], "5", "last change is 2 and its cursor '5'"),  # 3-5 skipped
+        ([], "500", "empty page moved the cursor"),  # 2-500 skipped
+    ],
+)
+def test_a_page_whose_seqs_are_not_the_ones_after_its_cursor_is_refused(
+    feed_server: FeedServer,
+    tmp_path: Path,
+    changes: list[tuple[int, str]],
+    nxt: str,
+    why: str,
+    form: str,
+) -> None:
+    """The cursor is the centre's last seq: a page asked from 1 holds changes after 1, in
+    rising order, ending at its ``next``. Each seq was ignored: a page replaying an old
+    change (the bundle active again after its cancellation) or one whose cursor leapt past
+    changes (a cancellation among them never arriving) was applied."""
+    shape = _canonical if form == "canonical" else (lambda change: change)
+    replica = Replica(tmp_path / "replica.db")
+    puller = make_puller(feed_server.url, "t", replica)
+    try:
+        feed_server.pages = {"": feed_page([shape(_one_bundle_change(1))], "1")}
+        puller.catch_up()
+        synced = replica.last_sync_at()
+        body = [shape(_one_bundle_change(seq, status)) for seq, status in changes]
+        feed_server.pages = {"1": feed_page(body, nxt)}
+        with pytest.raises(MalformedPage, match=why):
+            puller.catch_up()
+        assert replica.cursor() == "1"
+        assert replica.bundle("9110635860").status is BundleStatus.ACTIVE  # type: ignore[union-attr]
+        assert replica.last_sync_at() == synced  # it ages: the lanes fail closed
+        # the same changes in order, ending at the cursor given: taken
+        feed_server.pages = {"1": feed_page([shape(_one_bundle_change(2, "cancelled"))], "2")}
+        assert puller.catch_up() == 1
+        assert replica.bundle("9110635860").status is BundleStatus.CANCELLED  # type: ignore[union-attr]
+    finally:
+        puller.client.close()
+        replica.close()
+
+
+def test_the_canonical_form_is_the_fast_paths() -> None:
+    from sync.feed import _BUNDLE_UPSERT
+
+    text = json.dumps(_canonical(_one_bundle_change(7)), separators=(",", ":"))
+    match = _BUNDLE_UPSERT.fullmatch(text)
+    assert match is not None
+    assert match.group(1) == "7"
