@@ -377,11 +377,52 @@ class Lane:
                     # in the record (written with the session's next change, like an
                     # ignored press): what the lane saw of the truck while it stood there
                     session.plate_reads.append(read)
+                self._new_plate_kind(out, now, session, read)
                 return
             # the new truck's instruction follows at once: no READY between the two
             self._end(out, now, "reread" if reread else "next_vehicle", ready=False)
         session = self._open(read, self.read_plates(read), now)
         self._show(out, now, self._decide_plate(session, read, session.plates, now))
+
+    def _new_plate_kind(
+        self, out: LaneOutput, now: datetime, session: Session, read: PlateRead
+    ) -> None:
+        """A read of the truck at the lane by a plate of the kind it was not known by yet:
+        its Hong Kong plate, read with its Mainland plate as a runner-up, after the truck
+        was read by the Mainland plate alone (or the other way round). With no bundle
+        decided on, the truck was looked up by one plate only; a bundle that names only
+        the other one (the centre fills ``second_plate`` only for vehicles it knows) was
+        never seen, and an Unladen press released the truck whatever that bundle's
+        selection said. The read's plates join the truck's, and while the truck waits at
+        NO_BUNDLE or stands released as unladen the lane decides again: a bundle, an
+        inspection told lately or a STOP that differs from what is shown is shown; none
+        (still no bundle) leaves the truck as it was. An INSPECT or a STOP stands.
+        """
+        if (
+            self._bundle_plates
+            or session.code not in (Code.NO_BUNDLE, Code.PROCEED)
+            or read.ts < session.started_at
+        ):
+            return
+        mainland = is_mainland_plate(read.vrn)
+        if any(is_mainland_plate(p) == mainland for p in _identity(session.plates)):
+            return
+        plates = self.read_plates(read)
+        plates += [p for p in session.plates if p not in plates]
+        decision = self._check_fresh(session, now) or self._pending_inspection(plates, now)
+        if decision is None:
+            decision = self._by_bundles(plates, now)
+        session.plates = plates
+        if decision is None or decision.code is session.code:
+            return
+        logger.warning(
+            "lane %s: %s read with %s, the truck's other plate: %s",
+            self.lane,
+            read.vrn,
+            session.vrn or "-",
+            decision.code,
+        )
+        self._show(out, now, decision)
 
     def _unladen(self, out: LaneOutput, now: datetime, event: UnladenPressed) -> None:
         session = self.session

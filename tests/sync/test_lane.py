@@ -351,6 +351,53 @@ def test_a_read_whose_plate_of_a_kind_differs_from_the_trucks_is_another_truck()
     assert rig.lane.plate(again).ignored == ["same_truck"]
 
 
+def test_a_trucks_hong_kong_plate_read_after_its_mainland_plate_finds_its_bundle() -> None:
+    """Read by its Mainland plate alone, the truck has no bundle (the centre names the
+    Mainland plate only for vehicles it knows): NO_BUNDLE. Its Hong Kong plate then
+    comes, with the Mainland plate as a runner-up: the same truck, and it was ignored,
+    so an Unladen press released a laden truck whose bundle was selected for inspection.
+    Now the lane looks the truck up by its new plate and goes by its bundle."""
+    selected = make_bundle("9110635860", "CD5678", result="INSPECT", bay="B3")
+    rig = Rig([selected], unladen_inspect_share=0.0)
+    assert codes(rig.lane.plate(read(vrn="粤Z1234港"))) == [C.NO_BUNDLE]
+    rig.clock.advance(1)
+    both = read(vrn="CD5678", alternates=[Alternate(vrn="粤Z1234港", confidence=0.9)])
+    out = rig.lane.plate(both)
+    assert codes(out) == [C.DROP_MANIFEST]
+    assert (out.ignored, out.records) == (["same_truck"], [])  # one truck, one session
+    session = rig.lane.session
+    assert session is not None
+    assert (session.vrn, session.plates) == ("粤Z1234港", ["CD5678", "粤Z1234港"])
+    assert rig.lane.unladen(UnladenPressed(vrn="粤Z1234港")).ignored == ["unladen_at_drop_manifest"]
+    out = rig.lane.manifest(ManifestDropped(source="sensor"))
+    assert (codes(out), out.instructions[0].bay) == ([C.INSPECT], "B3")
+    # the same when the truck stands released as unladen already
+    rig = Rig([selected], unladen_inspect_share=0.0, manifest_required=False)
+    rig.lane.plate(read(vrn="粤Z1234港"))
+    assert codes(rig.lane.unladen(UnladenPressed(vrn="粤Z1234港"))) == [C.PROCEED]
+    assert codes(rig.lane.plate(both)) == [C.INSPECT]
+    # no bundle by either plate: the truck stays as it was, known by both now
+    rig = Rig(unladen_inspect_share=0.0)
+    rig.lane.plate(read(vrn="粤Z1234港"))
+    out = rig.lane.plate(both)
+    assert (out.payloads, out.ignored) == ([], ["same_truck"])
+    assert rig.lane.session is not None
+    assert rig.lane.session.plates == ["CD5678", "粤Z1234港"]
+
+
+def test_a_trucks_other_plate_never_takes_an_inspect_back() -> None:
+    """Drawn for inspection as unladen, then read by its Hong Kong plate whose bundle says
+    PROCEED (the memory of trucks told INSPECT off): the INSPECT stands."""
+    rig = Rig([make_bundle("9110635860", "CD5678")], unladen_inspect_share=1.0)
+    rig.lane._inspections = Inspections(window_s=0)
+    rig.lane.plate(read(vrn="粤Z1234港"))
+    assert codes(rig.lane.unladen(UnladenPressed(vrn="粤Z1234港"))) == [C.INSPECT]
+    out = rig.lane.plate(
+        read(vrn="CD5678", alternates=[Alternate(vrn="粤Z1234港", confidence=0.9)])
+    )
+    assert (out.payloads, out.ignored) == ([], ["same_truck"])
+
+
 def test_a_truck_whose_plate_was_the_runner_up_of_the_truck_before_is_another_truck() -> None:
     """AB1234 (runner-up AB1284) told PROCEED; truck AB1284 pulls up within the hold:
     its read is not 'the same truck' to ignore, and AB1234's PROCEED does not stay up."""
