@@ -26,6 +26,8 @@ _HK_VRN = re.compile(r"^[A-HJ-NPR-Z0-9]{1,8}$")
 _MAINLAND = re.compile(r"^粤Z[A-HJ-NP-Z0-9]{4}[港澳]$")
 _FOLD = str.maketrans("IOQ", "100")
 _FOLD_MAINLAND = str.maketrans("IO", "10")
+#: Written between a Mainland plate's province and letter, or its parts (粤Z·1234港).
+_MAINLAND_DOTS = re.compile("[·・•‧.]")
 _SEPARATORS = re.compile(r"[\s\-]")
 
 
@@ -78,14 +80,24 @@ def normalize_plate(value: object) -> str:
     """Any plate the lane may see: a HK VRN, or a cross-boundary Mainland plate (粤Z1234港)."""
     if isinstance(value, str):
         text = _SEPARATORS.sub("", value.upper())
-        if text.startswith("粤"):
-            text = text.translate(_FOLD_MAINLAND)
+        if text.startswith(("粤", "粵")):  # the province in simplified or traditional form
+            text = "粤" + _MAINLAND_DOTS.sub("", text[1:]).translate(_FOLD_MAINLAND)
             if _MAINLAND.match(text):
                 return text
             raise InvalidIdentifier(
                 f"not a Mainland plate: {value!r}", key="vrn_invalid", value=value
             )
     return normalize_vrn(value)
+
+
+def normalize_mainland_plate(value: object) -> str:
+    """A cross-boundary Mainland plate (粤Z1234港), normalised; a Hong Kong one refused."""
+    text = normalize_plate(value)
+    if not is_mainland_plate(text):
+        raise InvalidIdentifier(
+            f"not a Mainland plate: {value!r}", key="vrn_invalid", value=str(value)
+        )
+    return text
 
 
 def is_mainland_plate(vrn: str) -> bool:
@@ -198,6 +210,7 @@ Ccrn = Annotated[str, BeforeValidator(_pyd(normalize_ccrn))]
 Ubr = Annotated[str, BeforeValidator(_pyd(normalize_ubr))]
 Vrn = Annotated[str, BeforeValidator(_pyd(normalize_vrn))]
 Plate = Annotated[str, BeforeValidator(_pyd(normalize_plate))]
+MainlandPlate = Annotated[str, BeforeValidator(_pyd(normalize_mainland_plate))]
 Lane = Annotated[str, AfterValidator(_pyd(validate_lane))]
 Device = Annotated[str, AfterValidator(_pyd(validate_device))]
 Account = Annotated[str, BeforeValidator(_pyd(normalize_account))]

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rocars.errors import RocarsError
-from rocars.ids import Account, Ccrn, ControlPoint, Direction, Plate, Ubr, Vrn
+from rocars.ids import Account, Ccrn, ControlPoint, Direction, MainlandPlate, Ubr, Vrn
 from rocars.messages import InstructionCode, PlateRead, UtcTime
 from rocars.signing import canonical_json
 from rocars.timeutil import HK_TZ, to_rfc3339
@@ -141,8 +141,12 @@ class Bundle(_Record):
 
     ubr: Ubr
     vrn: Vrn
-    second_plate: Plate | None = Field(
-        default=None, description="the truck's Mainland plate, if any"
+    second_plate: MainlandPlate | None = Field(
+        default=None,
+        description=(
+            "the truck's Mainland plate, if any (a Hong Kong plate here would name a second"
+            " truck the bundle releases)"
+        ),
     )
     cp: ControlPoint
     direction: Direction

@@ -48,7 +48,7 @@ _TEXT16 = r'"[^"\\\x00-\x1f]{0,16}"'
 #: bundle's JSON text, ubr, vrn, second plate (or None), the CCRNs joined by '","'.
 _BUNDLE_UPSERT = re.compile(
     r'\{"seq":([1-9][0-9]{0,17}),"kind":"bundle","key":"[0-9]{10}","op":"upsert","bundle":('
-    rf'\{{"ubr":"([0-9]{{10}})","vrn":"({_HK_VRN})","second_plate":(?:null|"({_HK_VRN}|{_MAINLAND})"),'
+    rf'\{{"ubr":"([0-9]{{10}})","vrn":"({_HK_VRN})","second_plate":(?:null|"({_MAINLAND})"),'
     r'"cp":"(?:STK|MKT|LMC|SBC|HZM|HZO|HYW)","direction":"(?:import|export)",'
     rf'"ccrns":\["([0-9]{{10}}(?:","[0-9]{{10}}){{0,{MAX_CCRNS_PER_BUNDLE - 1}}})"\],'
     rf'"bundled_at":{_TIME},"earliest_at":{_TIME},"status":"(?:active|cancelled|used)",'

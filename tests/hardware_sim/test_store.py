@@ -52,7 +52,7 @@ def test_a_crossing_marks_its_bundle_used_as_the_model_would(tmp_path: Path) -> 
     first, _ = store.bulk_synthetic(20, "SBC", "import", loaded)
     # one bundle written the model's way (a kiosk bundle), with an account and a second plate
     made = store.get_bundle(str(first + 9)).model_copy(
-        update={"ubr": str(first + 100), "second_plate": "XY12"}
+        update={"ubr": str(first + 100), "second_plate": "粤Z1234港"}
     )
     with store._tx() as conn:
         store._write_bundle(conn, made, "123456")

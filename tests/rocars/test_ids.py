@@ -1,15 +1,18 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from rocars.errors import InvalidIdentifier
 from rocars.ids import (
     ControlPoint,
     normalize_ccrn,
+    normalize_mainland_plate,
     normalize_plate,
     normalize_ubr,
     normalize_vrn,
 )
+from rocars.models import Bundle
 
 
 @pytest.mark.parametrize(
@@ -72,3 +75,34 @@ def test_an_account_and_a_security_code_are_ascii_digits() -> None:
             normalize_account(bad)
         with pytest.raises(ValidationError):
             SecurityCodeAuth(code=bad)
+
+
+@pytest.mark.parametrize("raw", ["粵Z1234港", "粤Z·1234港", "粤 Z・1234 港", "粵z.1234港"])
+def test_mainland_plate_forms_a_reader_may_send(raw: str) -> None:
+    """The province in its traditional form, a dot between the parts: the same plate
+    (a serial reader's 粵Z1234港 was an unread; the camera grammar folded both)."""
+    assert normalize_plate(raw) == "粤Z1234港"
+
+
+def test_a_second_plate_is_a_mainland_plate() -> None:
+    """A bundle's second plate names the truck's Mainland plate: a Hong Kong plate there
+    would let a second truck cross on the bundle (the lanes trust the second plate)."""
+    assert normalize_mainland_plate("粤Z 1234港") == "粤Z1234港"
+    with pytest.raises(InvalidIdentifier) as info:
+        normalize_mainland_plate("CD5678")
+    assert info.value.key == "vrn_invalid"
+    bundle = {
+        "ubr": "9110635860",
+        "vrn": "AB1234",
+        "cp": "SBC",
+        "direction": "import",
+        "ccrns": ["1001041258"],
+        "bundled_at": "2026-11-21T07:00:00Z",
+        "earliest_at": "2026-11-21T07:30:00Z",
+        "updated_at": "2026-11-21T07:00:00Z",
+    }
+    assert Bundle.model_validate({**bundle, "second_plate": "粵Z1234港"}).second_plate == (
+        "粤Z1234港"
+    )
+    with pytest.raises(ValidationError, match="not a Mainland plate"):
+        Bundle.model_validate({**bundle, "second_plate": "CD5678"})
