@@ -5,8 +5,12 @@ one read per truck, quickly. The first sighting opens a *truck*; every sighting 
 the ``settle`` time joins its vote, and the vote is published ``settle`` seconds after the
 first sighting, or at once when it is decisive (``decisive_reads`` agreeing reads and no
 other Hong Kong plate). After that, the truck stays open for ``window`` seconds after its
-last sighting: repeats of its plates, unreads and near misreads (one character off a
-plate already published) are debounced. A clearly different plate opens the next truck.
+last sighting of its published plate, an unread or a Mainland plate, which are all
+debounced. A near plate (one character off a plate already published, or one of its
+alternates) is debounced too, and does not keep the truck open: it is a misread of the
+same truck until it has a decisive vote of its own (``decisive_reads`` reads, at least 2,
+within ``window``), then it is the next truck. A clearly different plate opens the next
+truck at once.
 
 Two kinds of read are *upgraded* instead of debounced: when the published read was an
 unread, or only a Mainland plate, a Hong Kong plate seen within the window opens a new
@@ -74,6 +78,7 @@ class _Truck:
     done: bool = False  # its vote was published
     published_vrn: str = ""
     known: set[str] = field(default_factory=set)  # plates published for it (vrn + alternates)
+    near: list[Observation] = field(default_factory=list)  # near misses since, within window
 
 
 def one_char_off(a: str, b: str) -> bool:
@@ -163,18 +168,41 @@ class Aggregator:
             logger.info("plate %s after %r was published: publishing again", vrn, published)
             self._open(obs, carry)
             return
-        if (
-            not vrn
-            or vrn in truck.known
-            or is_mainland_plate(vrn)
-            or any(one_char_off(vrn, k) for k in truck.known if not is_mainland_plate(k))
-        ):
+        if vrn == published or not vrn or is_mainland_plate(vrn):
+            # the truck still there: its plate, an unread of it, its Mainland plate (a
+            # truck standing at the booth for a minute is not the next truck, and an
+            # unread PlateRead would stop it); a near plate (below) does not keep the
+            # window open, or the next truck with one would be hidden while it is seen
             self.stats.debounced += 1
             truck.last_at = max(truck.last_at, obs.at)
             if upgradable and vrn and is_mainland_plate(vrn):
                 self._keep_mainland(truck, obs)
             return
+        if vrn in truck.known or any(
+            one_char_off(vrn, k) for k in truck.known if not is_mainland_plate(k)
+        ):
+            self._near_miss(truck, obs)
+            return
         self._open(obs)
+
+    def _near_miss(self, truck: _Truck, obs: Observation) -> None:
+        """A plate one character off the published one, or one of its alternates: a misread
+        of the same truck, or the next truck with a near plate. It is debounced until it has
+        the evidence of a decisive vote of its own (``decisive_reads`` reads of it, at
+        least 2, within ``window``), then it is the next truck, published at once."""
+        truck.near = [s for s in truck.near if obs.at - s.at <= self.window]
+        truck.near.append(obs)
+        same = [s for s in truck.near if s.vrn == obs.vrn]
+        if len(same) < max(2, self.decisive_reads):
+            self.stats.debounced += 1
+            return
+        logger.info(
+            "plate %s near %r read %d times: the next truck",
+            obs.vrn,
+            truck.published_vrn,
+            len(same),
+        )
+        self._open(obs, same[:-1])
 
     @staticmethod
     def _keep_mainland(truck: _Truck, obs: Observation) -> None:

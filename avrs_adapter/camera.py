@@ -196,7 +196,11 @@ class CameraSource:
         self.report_unread = report_unread
         self.repeat_suppress = repeat_suppress
         self.pair_within = 2.0
-        self._pairs: dict[str, PlateText] = {}  # HK vrn -> its truck's Mainland plate
+        # a pair not seen for this long is forgotten: a wrong pairing, or the truck back
+        # another day with another Mainland plate, does not ride along for ever
+        self.pair_keep = 30 * self.pair_within
+        # HK vrn -> its truck's Mainland plate, and when the HK plate was last read
+        self._pairs: dict[str, tuple[PlateText, float]] = {}
         self._pending: tuple[PlateText, float] | None = None  # a Mainland plate read alone
         self._recent: dict[str, float] = {}  # vrn -> clock of its last sighting
         self._engine = engine
@@ -492,6 +496,7 @@ class CameraSource:
         primary, others = primary_and_alternates(found)
         if primary is None:
             return
+        self._pairs = {v: p for v, p in self._pairs.items() if now - p[1] <= self.pair_keep}
         event = self._event
         if self._repeat(primary.vrn, now, event):
             if event is not None:
@@ -499,7 +504,7 @@ class CameraSource:
             return
         if primary.kind == "mainland":
             if event is not None:
-                if primary.vrn not in {p.vrn for p in self._pairs.values()}:
+                if primary.vrn not in {p.vrn for p, _ in self._pairs.values()}:
                     self._pending = (primary, now)
                 if event.mainland is None or primary.confidence > event.mainland.confidence:
                     event.mainland = primary
@@ -510,12 +515,14 @@ class CameraSource:
                 event.local_read = True
             mainland = [p for p in others if p.kind == "mainland"]
             if mainland:
-                self._pairs[primary.vrn] = mainland[0]
+                self._pairs[primary.vrn] = (mainland[0], now)
             elif primary.vrn in self._pairs:
-                others = [*others, self._pairs[primary.vrn]]
+                paired = self._pairs[primary.vrn][0]
+                self._pairs[primary.vrn] = (paired, now)
+                others = [*others, paired]
             elif self._pending is not None and now - self._pending[1] <= self.pair_within:
                 held = self._pending[0]
-                self._pairs[primary.vrn] = held
+                self._pairs[primary.vrn] = (held, now)
                 others = [*others, held]
             self._pending = None
             if len(self._pairs) > 256:  # bounded: only recent trucks matter
@@ -524,7 +531,9 @@ class CameraSource:
 
     def _repeat(self, vrn: str, now: float, event: _Event | None) -> bool:
         """True for a plate already reported in an earlier spell of motion, recently: the
-        same truck creeping forward or driving off is not a new truck."""
+        same truck creeping forward or driving off is not a new truck. Only reported
+        plates count (not a frame's other readings, which may be the next truck's plate),
+        and the Mainland plate paired with one of them (the same truck)."""
         if event is not None and vrn in event.vrns:
             return False
         wall = time.monotonic()  # wall time: it must hold across restarts of a file too
@@ -533,6 +542,11 @@ class CameraSource:
             self.stats.repeats_suppressed += 1
             self._recent[vrn] = wall
             return True
+        for hk, (paired, _) in self._pairs.items():
+            seen = self._recent.get(hk)
+            if paired.vrn == vrn and seen is not None and wall - seen < self.repeat_suppress:
+                self.stats.repeats_suppressed += 1  # its HK plate's time is not refreshed
+                return True
         return False
 
     def _observation(self, primary: PlateText, others: list[PlateText], now: float) -> Observation:
@@ -541,8 +555,9 @@ class CameraSource:
         self.stats.last_read_at = time.monotonic()
         wall = time.monotonic()
         self._recent = {v: t for v, t in self._recent.items() if wall - t < self.repeat_suppress}
-        for vrn in (primary.vrn, *(p.vrn for p in others)):
-            self._recent[vrn] = wall
+        # the reported plate only: a frame's other readings may be the next truck's plate,
+        # which would then not be reported while it is seen
+        self._recent[primary.vrn] = wall
         if self._event is not None:
             self._event.vrns.add(primary.vrn)
         return Observation(

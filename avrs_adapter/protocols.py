@@ -36,11 +36,16 @@ logger = logging.getLogger(__name__)
 _MAX_PLATE_FIELD = 32
 _CAMERA = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 _COMPACT_TIME = re.compile(r"^\d{14}$")
-# Characters that never occur in a read's line (its plates are ASCII or 粤Z…港, the rest is
-# ASCII): a read's text starts after the last of them, so noise glued in front is cut off.
-_LINE_NOISE = re.compile(r"[^\t\x20-\x7e\u4e00-\u9fff]")
-_UP_TO_LAST_NOISE = re.compile(r".*[^\t\x20-\x7e\u4e00-\u9fff]", re.DOTALL)
-_NOISE_RUN = re.compile(r"[^\t\x20-\x7e\u4e00-\u9fff]*")
+# Characters that never occur in a read's line (its plates are ASCII or 粤Z…港, the
+# province maybe 粵 and the parts maybe dotted, 粤Z·1234港; the rest is ASCII): a read's
+# text starts after the last of them, so noise glued in front is cut off.
+_LINE_NOISE = re.compile(r"[^\t\x20-\x7e\u00b7\u30fb\u4e00-\u9fff]")
+_UP_TO_LAST_NOISE = re.compile(r".*[^\t\x20-\x7e\u00b7\u30fb\u4e00-\u9fff]", re.DOTALL)
+_NOISE_RUN = re.compile(r"[^\t\x20-\x7e\u00b7\u30fb\u4e00-\u9fff]*")
+# Text that may be part of a read when noise follows it on its line. Not CJK ideographs:
+# baud-mismatch garbage decodes to some, and one alone can only be the 粤 of a Mainland
+# plate, whose rest (``Z1234港``) does not normalise: an unread, never another plate.
+_LINE_TEXT = re.compile(r"[\t\x20-\x7e]")
 # Plate fields that mean "vehicle seen, plate not read".
 _UNREAD_MARKS = frozenset({"", "?", "-", "NOREAD", "NO READ", "UNREAD", "NOT DEFINED", "UNKNOWN"})
 
@@ -101,24 +106,29 @@ class LprProtocol(Protocol):
     ) -> bytes: ...
 
 
-def _split_noise(text: str) -> tuple[str, str]:
-    """``text`` as (what may be a read, the noise after it).
+def _split_noise(text: str) -> tuple[str, str, bool]:
+    """``text`` as (what may be a read, the noise after it, whether text was cut off).
 
     Noise at the end (an ETX or NUL before the LF) is split off first: the read starts
     after the last noise character, so a noise character left at the end would cut the
-    whole read away. Noise glued in front is then cut off at its last character.
+    whole read away. Noise glued in front is then cut off at its last character. When
+    text came before that noise, the noise may be inside a read (``XA<FF>B1234,93,…``):
+    what follows it is then not a read (the third value is True), it is only safe to take
+    after noise alone (leading garbage, resynchronisation).
     """
     if _LINE_NOISE.search(text) is None:
-        return text, ""
+        return text, "", False
     # the trailing run is matched on the reversed text: searching for a run that ends at
     # the end of the text would be quadratic in a long burst of noise
     run = _NOISE_RUN.match(text[::-1])
     size = run.end() if run is not None else 0
     body, tail = text[: len(text) - size], text[len(text) - size :]
     lead = _UP_TO_LAST_NOISE.match(body) if _LINE_NOISE.search(body) else None
+    cut_text = False
     if lead is not None:
+        cut_text = _LINE_TEXT.search(body, 0, lead.end()) is not None
         body = body[lead.end() :]
-    return body, tail
+    return body, tail, cut_text
 
 
 def _read_from(
@@ -196,7 +206,8 @@ class DelimitedProtocol:
     fields. ``confidence_scale`` is what the device means by full confidence (100 for a
     percentage, 1 for a fraction). Control bytes and invalid UTF-8 cannot be in a line:
     noise at its end is dropped and its text starts after the last of them, so binary noise
-    before a read is cut off; only the text left counts against ``max_line``.
+    before a read is cut off; only the text left counts against ``max_line``. A line with
+    noise after some of its text is bad, never a read: the noise may be inside the read.
     A partial line still unfinished at ``idle()`` is noise and dropped.
     """
 
@@ -250,10 +261,13 @@ class DelimitedProtocol:
         self.stats = ParserStats()
         self._buf = bytearray()
         self._discarding = False
+        # text of the unfinished line came before noise that ``_trim_unfinished`` cut off
+        self._cut_text = False
 
     def reset(self) -> None:
         self._buf.clear()
         self._discarding = False
+        self._cut_text = False
 
     def feed(self, data: bytes) -> list[ParsedRead]:
         out: list[ParsedRead] = []
@@ -280,7 +294,8 @@ class DelimitedProtocol:
                 continue
             line = bytes(self._buf) + piece
             self._buf.clear()
-            read = self._line(line)
+            read = self._line(line, cut_text=self._cut_text)
+            self._cut_text = False
             if read is not None:
                 out.append(read)
         return out
@@ -291,6 +306,7 @@ class DelimitedProtocol:
             self.stats.noise_bytes += len(self._buf)
             self._buf.clear()
         self._discarding = False
+        self._cut_text = False
         return []
 
     def _drop_oversize(self) -> None:
@@ -299,6 +315,7 @@ class DelimitedProtocol:
         self.stats.noise_bytes += len(self._buf)
         self._buf.clear()
         self._discarding = True
+        self._cut_text = False
 
     def _trim_unfinished(self) -> int:
         """Cut the binary noise out of the unfinished line in the buffer; returns the size
@@ -307,24 +324,31 @@ class DelimitedProtocol:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         text = decoder.decode(bytes(self._buf))  # a character split between reads waits
         pending = decoder.getstate()[0]
-        body, tail = _split_noise(text)
+        body, tail, cut_text = _split_noise(text)
+        self._cut_text = self._cut_text or cut_text
         kept = body.encode("utf-8")
         trimmed = kept + (b"\x00" if body and tail else b"") + pending
         self.stats.noise_bytes += len(self._buf) - len(trimmed)
         self._buf[:] = trimmed
         return len(kept)
 
-    def _line(self, line: bytes) -> ParsedRead | None:
+    def _line(self, line: bytes, *, cut_text: bool = False) -> ParsedRead | None:
         line = line.rstrip(b"\r")
         text = line.decode("utf-8", errors="replace")
         # binary noise glued in front of a read, or after it: only the text between counts
-        body, _ = _split_noise(text)
+        body, _, cut = _split_noise(text)
         # what is left has no noise: it is the same bytes as in the line
         size = len(line) if len(body) == len(text) else len(body.encode("utf-8"))
         self.stats.noise_bytes += len(line) - size
         if size > self.max_line:
             self.stats.oversize += 1
             self.stats.noise_bytes += size
+            return None
+        if cut or cut_text:
+            # noise after text of this line: it may be inside the read (``AB12<NUL>34,…``),
+            # and what follows it a fragment that looks whole; a lost line, never a read
+            self.stats.bad += 1
+            logger.debug("line with noise after some of its text: %r", text)
             return None
         if not body.strip():
             if _LINE_NOISE.sub("", text).strip():

@@ -220,6 +220,71 @@ def test_late_misread_of_published_plate_is_debounced(agg: Aggregator, clock: Cl
     assert agg.stats.debounced == 2
 
 
+def test_next_truck_with_a_near_plate_is_published(agg: Aggregator, clock: Clock) -> None:
+    # a convoy: AB1234 read and published, seen a while more; AB1235 (one character off)
+    # behind it is seen too. Its sightings do not keep AB1234's window open.
+    reads: list[PlateRead] = []
+    for _ in range(3):
+        reads += see(agg, clock, "AB1234")
+    start = clock.now
+    for at, vrn in [(2, "AB1234"), (4, "AB1234"), (6, "AB1234")] + [
+        (t, "AB1235") for t in (9, 10, 12, 14)
+    ]:
+        clock.now = start + at
+        reads += see(agg, clock, vrn)
+    assert [r.vrn for r in reads] == ["AB1234", "AB1235"]
+
+
+def test_near_plate_with_a_vote_of_its_own_is_published_while_the_first_is_seen(
+    agg: Aggregator, clock: Clock
+) -> None:
+    # the first truck is still read (its window never closes); the next one, one
+    # character off, is read three times within the window: it is the next truck
+    reads = [r for _ in range(3) for r in see(agg, clock, "AB1234")]
+    for vrn in ["AB1234", "AB1235", "AB1234", "AB1235", "AB1234", "AB1235"]:
+        clock.advance(0.5)
+        reads += see(agg, clock, vrn, 0.8)
+    assert [(r.vrn, r.confidence) for r in reads] == [("AB1234", 0.9), ("AB1235", 0.8)]
+    assert agg.stats.debounced == 3 + 2  # the first truck's repeats, two near reads
+    clock.advance(0.5)
+    assert see(agg, clock, "AB1235") == []  # now the open truck: a repeat
+
+
+def test_plate_seen_as_an_alternate_is_published_once_it_has_its_own_vote(
+    agg: Aggregator, clock: Clock
+) -> None:
+    see(agg, clock, "AB1234", alternates=(("KL9876", 0.4),), source="camera")
+    (first,) = settle(agg, clock)
+    assert [a.vrn for a in first.alternates] == ["KL9876"]
+    reads: list[PlateRead] = []
+    for _ in range(3):
+        clock.advance(1.0)
+        reads += see(agg, clock, "AB1234", source="camera")
+        reads += see(agg, clock, "KL9876", source="camera")
+    assert [r.vrn for r in reads] == ["KL9876"]
+
+
+def test_one_or_two_misread_frames_of_the_published_truck_are_not_a_truck(
+    agg: Aggregator, clock: Clock
+) -> None:
+    for _ in range(3):
+        see(agg, clock, "AB1234")
+    assert agg.stats.published == 1
+    reads: list[PlateRead] = []
+    for vrn in ["AB1284", "AB1234", "AB1234", "AB1284", "AB1234", "AB1294", "AB1234"]:
+        clock.advance(0.4)
+        reads += see(agg, clock, vrn)
+    # the same misread again, but only after the window of the first: a fresh count
+    clock.advance(4.9)
+    reads += see(agg, clock, "AB1234")
+    clock.advance(4.9)
+    reads += see(agg, clock, "AB1284")
+    clock.advance(1.0)
+    reads += agg.poll()
+    assert reads == []
+    assert agg.stats.published == 1
+
+
 def test_clearly_different_plate_is_the_next_truck(agg: Aggregator, clock: Clock) -> None:
     see(agg, clock, "AB1234")
     settle(agg, clock)

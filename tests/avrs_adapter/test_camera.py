@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from avrs_adapter.aggregator import Aggregator
-from avrs_adapter.camera import CameraError, CameraSource, redact, source_kind
+from avrs_adapter.camera import CameraError, CameraSource, _Event, redact, source_kind
+from avrs_adapter.grammar import PlateText
 from avrs_adapter.observation import Observation
 from avrs_adapter.publisher import AvrsPublisher
 from hardware_sim.synthetic_camera import (
@@ -450,3 +451,53 @@ def test_a_live_camera_shows_the_truck_it_is_told_to_and_nothing_else() -> None:
     finally:
         runner.stop()
         camera.stop()
+
+
+AB = PlateText("AB1234", "AB 1234", "hk", 0.9)
+KL = PlateText("KL9876", "KL 9876", "hk", 0.6)
+MAINLAND = PlateText("粤ZF023港", "粤Z·F023港", "mainland", 0.8)
+
+
+def spell(source: CameraSource, now: float, *plates: PlateText) -> list[Observation]:
+    """One spell of motion in which one frame reads ``plates``, then the lane is still."""
+    source._event = _Event(started=now, last_motion=now)
+    return [*source._observe(list(plates), now), *source._end_event(force=True)]
+
+
+def test_a_plate_read_only_as_another_plates_alternate_is_still_reported() -> None:
+    source = CameraSource("a.mp4", device="cam9")
+    # the next truck's plate among the readings of a frame of the truck before
+    (first,) = spell(source, 1.0, AB, KL)
+    assert (first.vrn, first.alternates) == ("AB1234", (("KL9876", 0.6),))
+    # ... is a new truck when it is read as the plate, in later spells of motion
+    (second,) = spell(source, 5.0, KL)
+    assert second.vrn == "KL9876"
+    assert spell(source, 9.0, KL) == []  # now reported: a repeat
+    assert spell(source, 10.0, AB) == []
+    assert source.stats.repeats_suppressed == 2
+
+
+def test_the_mainland_plate_of_a_reported_truck_is_not_a_new_truck() -> None:
+    source = CameraSource("a.mp4", device="cam9")
+    (first,) = spell(source, 1.0, AB, MAINLAND)
+    assert first.alternates == (("粤ZF023港", 0.8),)
+    # the truck creeps forward: only its Mainland plate is read
+    assert spell(source, 5.0, MAINLAND) == []
+    assert source.stats.repeats_suppressed == 1
+    # a Mainland plate never paired with a reported plate is reported on its own
+    other = PlateText("粤ZA123港", "粤Z·A123港", "mainland", 0.8)
+    assert [o.vrn for o in spell(source, 9.0, other)] == ["粤ZA123港"]
+
+
+def test_a_pairing_not_seen_for_a_while_is_forgotten() -> None:
+    source = CameraSource("a.mp4", device="cam9", repeat_suppress=0)
+    (first,) = spell(source, 1.0, AB, MAINLAND)
+    assert first.alternates == (("粤ZF023港", 0.8),)
+    # within pair_keep of the last time the HK plate was read, it rides along
+    (again,) = spell(source, 1.0 + source.pair_keep - 1, AB)
+    assert again.alternates == (("粤ZF023港", 0.8),)
+    (later,) = spell(source, 1.0 + 2 * source.pair_keep - 2, AB)
+    assert later.alternates == (("粤ZF023港", 0.8),)
+    # not read for longer than pair_keep: the truck back later carries no old pairing
+    (back,) = spell(source, 1.0 + 3 * source.pair_keep, AB)
+    assert back.alternates == ()

@@ -54,7 +54,7 @@ def test_folding_costs_confidence_and_personalised_needs_a_sure_read() -> None:
 )
 def test_mainland_cross_boundary_plates(text: str, vrn: str, confidence: float) -> None:
     for grammar in ("hk", "any"):
-        plate = parse(text, grammar, 0.9)  # type: ignore[arg-type]
+        plate = parse(text, grammar, 0.9)
         assert plate == PlateText(vrn, text, "mainland", confidence)
 
 

@@ -97,6 +97,10 @@ def test_whole_frame_with_unreadable_plate_is_an_unread(name: str, plate: str) -
 def test_noise_between_frames_is_skipped(name: str) -> None:
     proto = make_protocol(name)
     noise = bytes(range(0x04, 0x09)) + b"\x1b[2J\xff\xfe\x00\x7f" * 5
+    if name == "delimited":
+        # printable noise ("[2J") before binary noise cannot be told from the start of a
+        # line: see test_delimited_noise_inside_a_line_is_a_bad_line_not_a_read
+        noise = noise.replace(b"[2J", b"")
     good, again = (proto.encode("AB1234", 0.9, "CAM1", WHEN) for _ in range(2))
     reads = proto.feed(noise + good + noise + noise + again + noise)
     assert [r.vrn for r in reads] == ["AB1234", "AB1234"]
@@ -253,6 +257,16 @@ def test_delimited_mainland_plate_in_utf8() -> None:
     assert read.vrn == "粤Z1234港"
 
 
+@pytest.mark.parametrize("plate", ["粵Z1234港", "粤Z·1234港", "粤Z・1234港"])
+def test_delimited_mainland_plate_written_otherwise(plate: str) -> None:
+    """The province in its traditional form, a dot between the parts: the plate, not an
+    unread (the dot was noise: what came before it was cut off) or a bad line."""
+    proto = DelimitedProtocol()
+    (read,) = proto.feed(f"{plate},88,2026-11-22T08:15:30,CAM1\n".encode())
+    assert read.vrn == "粤Z1234港"
+    assert proto.stats.bad == 0
+
+
 @pytest.mark.parametrize(
     "tail",
     [b"\x03\r\n", b"\x00\r\n", b"\r\x00\n", b"\xff\r\n", b"\xe4\xb8\n", b"\x03" * 600 + b"\r\n"],
@@ -293,6 +307,46 @@ def test_delimited_noise_burst_in_front_of_a_line_is_not_oversize(step: int) -> 
     # the bound still holds for what is left after the noise
     assert proto.feed(burst + b"A" * 600 + b"\n" + DELIMITED_LINE) == proto.feed(DELIMITED_LINE)
     assert proto.stats.oversize == 1
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"XA\xffB1234,93,2026-11-22T08:15:30,CAM1\n",  # would read B1234 at 0.93
+        b"AB12\x0034,93,2026-11-22T08:15:30,CAM1\r\n",  # would read 34
+        b"\x02XA\xffB1234,93,2026-11-22T08:15:30,CAM1\x03\r\n",  # STX/ETX round it too
+        b"A\xffB\xfe1234,93,2026-11-22T08:15:30,CAM1\n",
+        b" \x00KL9876,93,2026-11-22T08:15:30,CAM1\n",  # a blank is text of the line too
+        b"\x1b[2J\x00AB1234,93,2026-11-22T08:15:30,CAM1\n",  # printable noise in front
+        b"XA" + b"\xff" * 600 + b"B1234,93,2026-11-22T08:15:30,CAM1\n",  # over max_line
+        b"AB12" + b"\x00" * 600 + b"34,93,2026-11-22T08:15:30,CAM1\n",
+    ],
+)
+@pytest.mark.parametrize("step", [1, 7, 4096])
+def test_delimited_noise_inside_a_line_is_a_bad_line_not_a_read(line: bytes, step: int) -> None:
+    # noise after some text of a line may be inside the read: what follows it looks like a
+    # whole read with another plate; the line is lost (bad), the next line is read
+    proto = DelimitedProtocol()
+    data = line + DELIMITED_LINE
+    reads = feed_all(proto, [data[i : i + step] for i in range(0, len(data), step)])
+    assert [(r.vrn, r.confidence) for r in reads] == [("AB1234", 0.93)]
+    assert (proto.stats.good, proto.stats.unread, proto.stats.bad) == (1, 0, 1)
+    assert proto.stats.oversize == 0
+
+
+def test_delimited_noise_cut_before_an_unfinished_line_does_not_outlive_it() -> None:
+    # text then a long burst of noise, cut from the buffer while the line is unfinished:
+    # the line is bad; the one after the next LF (or after a quiet spell) is read again
+    proto = DelimitedProtocol()
+    assert proto.feed(b"XA" + b"\xff" * 600 + b"B12") == []
+    assert proto.feed(b"34,93,2026-11-22T08:15:30,CAM1\n" + DELIMITED_LINE) == [
+        DelimitedProtocol().feed(DELIMITED_LINE)[0]
+    ]
+    assert proto.stats.bad == 1
+    assert proto.feed(b"XA" + b"\xff" * 600 + b"B12") == []
+    assert proto.idle() == []
+    assert [r.vrn for r in proto.feed(DELIMITED_LINE)] == ["AB1234"]
+    assert (proto.stats.good, proto.stats.bad) == (2, 1)
 
 
 def test_delimited_printable_garbage_line_is_bad_not_a_read() -> None:

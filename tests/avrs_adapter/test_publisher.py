@@ -205,7 +205,11 @@ def test_soak_random_faults_every_truck_once(
                 lpr.unplug()
                 lpr.replug()
                 opens = source.status()["opens"]
-                watcher.status_until(lambda s, n=opens: port_open(s) and s.metrics["opens"] != n)
+
+                def reopened(status: DeviceStatus, before: object = opens) -> bool:
+                    return port_open(status) and status.metrics["opens"] != before
+
+                watcher.status_until(reopened)
             second = "粤Z" + vrn[-4:].rjust(4, "1") + "港" if rng.random() < 0.5 else None
             lpr.send_truck(vrn, confidence=0.9, repeats=rng.randint(1, 4), second_plate=second)
             read = watcher.plates.get(timeout=10)

@@ -15,7 +15,7 @@ import pytest
 import serial
 
 from avrs_adapter.errors import PortError, ProtocolConfigError, UnknownProtocol
-from avrs_adapter.protocols import PROTOCOLS
+from avrs_adapter.protocols import PROTOCOLS, ParsedRead
 from avrs_adapter.serial_source import SerialSource
 from hardware_sim.lpr_device import VirtualLpr
 from rocars.errors import InvalidIdentifier
@@ -312,7 +312,12 @@ def test_a_tcp_frame_is_read_at_once_not_a_byte_a_call() -> None:
     source = SerialSource(server.url, "nedap", 9600, "lpr0")
     feeds: list[int] = []
     feed = source.parser.feed
-    source.parser.feed = lambda data: feeds.append(len(data)) or feed(data)  # type: ignore[method-assign]
+
+    def counting_feed(data: bytes) -> list[ParsedRead]:
+        feeds.append(len(data))
+        return feed(data)
+
+    source.parser.feed = counting_feed  # type: ignore[method-assign]
     reader = Reader(source)
     try:
         server.accept()
