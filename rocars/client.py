@@ -41,6 +41,11 @@ UNREADABLE_ERROR = "api_error"
 #: The local API's key when its agent will not serve the kiosks' calls (in clear on a
 #: network address): nothing was done, the detail says why.
 KIOSK_CALLS_REFUSED = "kiosk_calls_refused"
+#: The key of an answer larger than its call allows (read no further).
+ANSWER_TOO_LARGE = "central_answer_too_large"
+#: The most an answer may be unless its call says otherwise (the largest, a page of
+#: 10,000 records from ``GET /v1/events``, is tens of MB at most).
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
 DEFAULT_TIMEOUT_S = 10.0
 #: Transport errors raised before any of a request left this side: the other end cannot
@@ -113,6 +118,14 @@ def validated(model: type[M], data: Any, call: str) -> M:
         raise malformed_answer(call, f"{where}: {first['msg']}"[:200]) from err
 
 
+def _too_large(method: str, path: str, max_bytes: int, status: int) -> ApiError:
+    return ApiError(
+        f"{method} {path}: the answer is over {max_bytes:,} bytes; not read",
+        key=ANSWER_TOO_LARGE,
+        status=status,
+    )
+
+
 class RocarsClient:
     """Blocking client. ``token`` is the control point's bearer token (devices only);
     ``verify``, what an https server's certificate is checked against (httpx's: True is
@@ -159,13 +172,34 @@ class RocarsClient:
         """``_call``'s answer as ``model``."""
         return validated(model, self._call(method, path, **kwargs), f"{method} {path}")
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """A 2xx answer; ApiError for no answer or an error answer."""
+    def _request(
+        self, method: str, path: str, *, max_bytes: int = MAX_ANSWER_BYTES, **kwargs: Any
+    ) -> httpx.Response:
+        """A 2xx answer; ApiError for no answer, an error answer, or one over ``max_bytes``
+        (``ANSWER_TOO_LARGE``: read no further than that, so a broken or hostile server
+        cannot fill this process's memory)."""
         try:
-            response = self._http.request(method, path, **kwargs)
+            with self._http.stream(method, path, **kwargs) as streamed:
+                declared = streamed.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > max_bytes:
+                    raise _too_large(method, path, max_bytes, streamed.status_code)
+                chunks: list[bytes] = []
+                size = 0
+                for chunk in streamed.iter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise _too_large(method, path, max_bytes, streamed.status_code)
+                    chunks.append(chunk)
         except httpx.HTTPError as err:
             why = tls_refusal(err) or str(err)
             raise ApiError(f"{method} {path}: {why}", key="central_unreachable") from err
+        # the body as read (decoded already: no Content-Encoding to apply again)
+        response = httpx.Response(
+            streamed.status_code,
+            headers={"content-type": streamed.headers.get("content-type", "")},
+            content=b"".join(chunks),
+            request=streamed.request,
+        )
         if response.status_code >= 400:
             try:
                 body = response.json()

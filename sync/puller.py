@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
-from rocars.client import ApiError, RocarsClient, tls_refusal
+from rocars.client import ANSWER_TOO_LARGE, ApiError, RocarsClient, tls_refusal
 from rocars.timeutil import utc_now
 from sync.errors import MalformedPage, ReplicaError, SyncError
 from sync.feed import PageRows, cursor_seq, parse_page
@@ -36,12 +36,28 @@ CURSOR_BACKWARDS = "central_cursor_backwards"
 CURSOR_AHEAD = "cursor_ahead"
 
 
+#: The most a change takes in a page: a bundle of 99 CCRNs is ~2 KB, cargo at every
+#: field's length, its Chinese escaped, ~9 KB.
+MAX_CHANGE_BYTES = 16 * 1024
+
+
+def max_page_bytes(limit: int) -> int:
+    """The most a page of ``limit`` changes may be; a larger one is not read."""
+    return 64 * 1024 + limit * MAX_CHANGE_BYTES
+
+
 class CentralClient(RocarsClient):
     """The centre's API plus the change feed as raw bytes (validated by ``sync.feed``)."""
 
     def changes_raw(self, since: str, limit: int) -> bytes:
-        """The page's bytes (an error answer or none: ApiError, as every call)."""
-        return self._request("GET", "/v1/changes", params={"since": since, "limit": limit}).content
+        """The page's bytes (an error answer or none: ApiError, as every call; one over
+        ``max_page_bytes``: ``ANSWER_TOO_LARGE``)."""
+        return self._request(
+            "GET",
+            "/v1/changes",
+            params={"since": since, "limit": limit},
+            max_bytes=max_page_bytes(limit),
+        ).content
 
 
 @dataclass
@@ -177,13 +193,25 @@ class Puller:
         self.last_detail = ""
         self.caught_up = threading.Event()
 
-    def _fetch(self, since: str, turn: threading.Event | None = None) -> tuple[str, PageRows]:
-        """Fetch a page, then (once ``turn`` is set) check it."""
-        raw = self.client.changes_raw(since, self.batch)
+    def _fetch(
+        self, since: str, turn: threading.Event | None = None
+    ) -> tuple[str, PageRows, datetime]:
+        """Fetch a page, then (once ``turn`` is set) check it; with when it was asked for
+        (what the replica is current as of, if it catches up: the answer may wait for
+        the page before it to be written, which is not time the centre's state is known
+        for)."""
+        asked_at = self._clock()
+        try:
+            raw = self.client.changes_raw(since, self.batch)
+        except ApiError as err:
+            if err.key != ANSWER_TOO_LARGE:
+                raise
+            self.link.mark_up()  # the centre answered; what it said is the problem
+            raise MalformedPage(str(err), key=ANSWER_TOO_LARGE) from err
         if turn is not None:
             turn.wait()
         try:
-            return since, parse_page(raw)
+            return since, parse_page(raw), asked_at
         except MalformedPage:
             self.link.mark_up()  # the centre answered; what it said is the problem
             raise
@@ -203,7 +231,7 @@ class Puller:
         with ThreadPoolExecutor(1, thread_name_prefix="feed-fetch") as pool:
             future = pool.submit(self._fetch, self.replica.cursor())
             for _ in range(max_pages):
-                since, rows = future.result()
+                since, rows, asked_at = future.result()
                 self.link.mark_up()
                 check_cursor(since, rows)
                 full = rows.changes >= self.batch
@@ -212,7 +240,7 @@ class Puller:
                 if go_on:
                     future = pool.submit(self._fetch, rows.next, turn)
                 try:
-                    self.replica.apply_rows(since, rows, self._clock(), caught_up=not full)
+                    self.replica.apply_rows(since, rows, asked_at, caught_up=not full)
                 finally:
                     turn.set()
                 total += rows.changes

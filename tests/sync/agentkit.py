@@ -238,16 +238,24 @@ class FeedServer:
         self.body = b""
         self.pages: dict[str, bytes] = {}
         self.requests: list[str] = []
+        #: called as each request comes (time passing while the centre answers)
+        self.on_request: Callable[[], None] = lambda: None
+        #: False: no Content-Length, the body ends with the connection
+        self.declare_length = True
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 outer.requests.append(self.path)
+                outer.on_request()
                 since = parse_qs(urlsplit(self.path).query).get("since", [""])[0]
                 data = outer.pages.get(since, outer.body)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
+                if outer.declare_length:
+                    self.send_header("Content-Length", str(len(data)))
+                else:
+                    self.close_connection = True
                 self.end_headers()
                 self.wfile.write(data)
 

@@ -15,11 +15,11 @@ import httpx
 import pytest
 
 from hardware_sim.launch import CentralProcess
-from rocars.client import ApiError, RocarsClient
+from rocars.client import ANSWER_TOO_LARGE, ApiError, RocarsClient
 from rocars.models import BundleStatus, Change
 from sync.errors import MalformedPage
 from sync.feed import parse_page
-from sync.puller import CentralClient, CentralLink, Puller
+from sync.puller import CentralClient, CentralLink, Puller, max_page_bytes
 from sync.replica import Replica
 from tests.hardware_sim.centralkit import accounts, cancel_request, new_cargo, trucks
 from tests.sync.agentkit import FeedServer, feed_page
@@ -461,3 +461,63 @@ def test_the_canonical_form_is_the_fast_paths() -> None:
     match = _BUNDLE_UPSERT.fullmatch(text)
     assert match is not None
     assert match.group(1) == "7"
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content_length", "until_close"])
+def test_a_page_larger_than_its_bound_is_not_read(
+    feed_server: FeedServer, tmp_path: Path, declared: bool
+) -> None:
+    """A page over ``max_page_bytes`` (here one change a page: 80 KiB) is not read past
+    the bound, whether its length is declared or not: a broken or hostile centre cannot
+    fill the agent's memory (the whole body was read, then copied). Nothing applied."""
+    change = json.dumps(_one_bundle_change(1), separators=(",", ":")).encode()
+    padded = b'{"changes":[' + change + b"]" + b" " * 200_000 + b',"next":"1"}'
+    assert len(padded) > max_page_bytes(1)
+    feed_server.body = padded
+    feed_server.declare_length = declared
+    replica = Replica(tmp_path / "replica.db")
+    puller = make_puller(feed_server.url, "t", replica, batch=1)
+    try:
+        with pytest.raises(MalformedPage) as refused:
+            puller.catch_up()
+        assert refused.value.key == ANSWER_TOO_LARGE
+        assert puller.link.up  # the centre answered
+        assert (replica.cursor(), replica.bundle("9110635860")) == ("", None)
+        # the same page in bound, then the end of the feed
+        feed_server.pages = {"": padded.replace(b" " * 200_000, b""), "1": feed_page([], "1")}
+        assert puller.catch_up() == 1
+    finally:
+        puller.client.close()
+        replica.close()
+
+
+def test_the_replica_is_current_as_of_when_the_page_was_asked_for(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """``last_sync_at`` is when the page that caught up was asked for, not when it was
+    written: the centre's state is known as of the request, and the answer may wait
+    (here a minute) for the page before it to be written."""
+    now = [datetime(2026, 11, 21, 8, 0, tzinfo=UTC)]
+
+    def minute_passes() -> None:
+        now[0] += timedelta(minutes=1)
+
+    feed_server.on_request = minute_passes
+    feed_server.pages = {"": feed_page([_one_bundle_change(1)], "1")}
+    replica = Replica(tmp_path / "replica.db")
+    puller = make_puller(feed_server.url, "t", replica, clock=lambda: now[0])
+    try:
+        assert puller.catch_up() == 1
+        assert replica.last_sync_at() == datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+    finally:
+        puller.client.close()
+        replica.close()
+
+
+def test_a_hong_kong_second_plate_makes_the_page_malformed() -> None:
+    """A bundle's second plate is the truck's Mainland plate; a Hong Kong one would let a
+    second truck cross on it (the lanes trust the second plate)."""
+    change = _canonical(_one_bundle_change(1))
+    bundle = {**change["bundle"], "second_plate": "CD5678"}  # type: ignore[dict-item]
+    with pytest.raises(MalformedPage, match="not a Mainland plate"):
+        parse_page(feed_page([{**change, "bundle": bundle}], "1"))
