@@ -9,6 +9,7 @@ comes back after the session ended is dropped.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 from pydantic import ValidationError
 
@@ -150,6 +151,27 @@ def stale_time(since: str) -> str:
         return hk_time(parse_rfc3339(since))
     except ValueError:
         return since
+
+
+P = ParamSpec("P")
+
+
+def _when_idle(
+    action: Callable[Concatenate[Kiosk, P], None],
+) -> Callable[Concatenate[Kiosk, P], None]:
+    """A person's action does nothing while a call is out (the screen says "Please wait").
+    Before, the screens went on taking input: a CCRN being checked was added when its
+    answer came, after the person had gone on past the list to review and sign. Back,
+    Home and Finish have their own rules (Finish ends the session at once)."""
+
+    @functools.wraps(action)
+    def guarded(kiosk: Kiosk, /, *args: P.args, **kwargs: P.kwargs) -> None:
+        if kiosk.busy:
+            logger.info("%s ignored: a call is out", action.__name__)
+            return
+        action(kiosk, *args, **kwargs)
+
+    return guarded
 
 
 class Kiosk:
@@ -407,20 +429,24 @@ class Kiosk:
 
     # -- first screen --------------------------------------------------------------------
 
+    @_when_idle
     def start_driver(self) -> None:
         self._go(Screen.SIGN_IN)
         self._changed()
 
+    @_when_idle
     def start_shipper(self) -> None:
         self._go(Screen.SHIPPER_MENU)
         self._changed()
 
+    @_when_idle
     def start_query(self) -> None:
         self._go(Screen.QUERY)
         self._changed()
 
     # -- driver: sign in -----------------------------------------------------------------
 
+    @_when_idle
     def sign_in(self) -> None:
         try:
             self.account = normalize_account(self.input("account"))
@@ -435,6 +461,7 @@ class Kiosk:
         self._go(Screen.DRIVER_MENU)
         self._changed()
 
+    @_when_idle
     def driver_bundle(self) -> None:
         self.ccrns = []
         self.cp = None
@@ -443,6 +470,7 @@ class Kiosk:
         self._go(Screen.BUNDLE_CCRNS)
         self._changed()
 
+    @_when_idle
     def driver_cancel(self) -> None:
         self.cancel_bundle = None
         self._go(Screen.CANCEL_UBR)
@@ -450,6 +478,7 @@ class Kiosk:
 
     # -- driver: bundle ------------------------------------------------------------------
 
+    @_when_idle
     def add_ccrn(self) -> None:
         """Check the typed CCRN with the centre (known, not yet bundled), then add it."""
         try:
@@ -478,12 +507,14 @@ class Kiosk:
 
         self._start("check ccrn", lambda: self.api.query_cargo(ccrn), done)
 
+    @_when_idle
     def remove_ccrn(self, ccrn: str) -> None:
         if ccrn in self.ccrns:
             self.ccrns.remove(ccrn)
         self.notice = None
         self._changed()
 
+    @_when_idle
     def ccrns_next(self) -> None:
         if not self.ccrns:
             self._tell("ccrns_empty")
@@ -491,16 +522,19 @@ class Kiosk:
             self._go(Screen.BUNDLE_DETAILS)
         self._changed()
 
+    @_when_idle
     def set_cp(self, cp: ControlPoint) -> None:
         self.cp = cp
         self.notice = None
         self._changed()
 
+    @_when_idle
     def set_direction(self, direction: Direction) -> None:
         self.direction = direction
         self.notice = None
         self._changed()
 
+    @_when_idle
     def details_next(self) -> None:
         try:
             self.inputs["vrn"] = normalize_vrn(self.input("vrn"))
@@ -516,6 +550,7 @@ class Kiosk:
             self._go(Screen.BUNDLE_REVIEW)
         self._changed()
 
+    @_when_idle
     def review_confirm(self) -> None:
         self.purpose = Purpose.BUNDLE
         self._go(Screen.SIGN_METHOD)
@@ -523,11 +558,13 @@ class Kiosk:
 
     # -- driver: sign ----------------------------------------------------------------------
 
+    @_when_idle
     def choose_code(self) -> None:
         self.code.clear()
         self._go(Screen.SIGN_CODE)
         self._changed()
 
+    @_when_idle
     def choose_certificate(self) -> None:
         self.certificates = list_certificates(self.media)
         if not self.certificates:
@@ -536,12 +573,14 @@ class Kiosk:
             self._go(Screen.SIGN_CERT)
         self._changed()
 
+    @_when_idle
     def pick_certificate(self, path: Path) -> None:
         self.certificate = path
         self.pin.clear()
         self._go(Screen.SIGN_PIN)
         self._changed()
 
+    @_when_idle
     def submit_code(self) -> None:
         code = self.code.reveal()
         if not (len(code) == 6 and code.isdigit()):
@@ -551,6 +590,7 @@ class Kiosk:
         auth = SecurityCodeAuth(code=code)
         self._send(lambda _op, _body: auth)
 
+    @_when_idle
     def submit_pin(self) -> None:
         if not self.pin or self.certificate is None:
             self._tell("pin_required")
@@ -641,6 +681,7 @@ class Kiosk:
 
     # -- driver: cancel ------------------------------------------------------------------
 
+    @_when_idle
     def cancel_lookup(self) -> None:
         try:
             ubr = normalize_ubr(self.input("ubr"))
@@ -658,12 +699,14 @@ class Kiosk:
 
         self._start("find bundle", lambda: self.api.query_bundle(ubr), done)
 
+    @_when_idle
     def cancel_all(self) -> None:
         self.cancel_ccrn = None
         self.purpose = Purpose.CANCEL_ALL
         self._go(Screen.SIGN_METHOD)
         self._changed()
 
+    @_when_idle
     def cancel_one(self, ccrn: str) -> None:
         self.cancel_ccrn = ccrn
         self.purpose = Purpose.CANCEL_ONE
@@ -672,11 +715,13 @@ class Kiosk:
 
     # -- queries -------------------------------------------------------------------------
 
+    @_when_idle
     def set_query_mode(self, mode: QueryMode) -> None:
         self.query_mode = mode
         self.notice = None
         self._changed()
 
+    @_when_idle
     def run_query(self) -> None:
         mode = self.query_mode
         text = self.input("query")
@@ -714,6 +759,7 @@ class Kiosk:
 
     # -- shipper -------------------------------------------------------------------------
 
+    @_when_idle
     def new_cargo(self) -> None:
         today = self.clock().astimezone(HK_TZ).date()
         self.amend_ccrn = None
@@ -724,10 +770,12 @@ class Kiosk:
         self._go(Screen.CARGO_FORM)
         self._changed()
 
+    @_when_idle
     def amend_start(self) -> None:
         self._go(Screen.AMEND_CCRN)
         self._changed()
 
+    @_when_idle
     def amend_lookup(self) -> None:
         try:
             ccrn = normalize_ccrn(self.input("amend_ccrn"))
@@ -748,6 +796,7 @@ class Kiosk:
 
         self._start("find cargo", lambda: self.api.query_cargo(ccrn), done)
 
+    @_when_idle
     def step_date(self, days: int) -> None:
         """The date buttons: one day earlier or later, within today..+14."""
         today = self.clock().astimezone(HK_TZ).date()
@@ -760,6 +809,7 @@ class Kiosk:
         self.cargo_errors.pop("expected_date", None)
         self._changed()
 
+    @_when_idle
     def cargo_submit(self) -> None:
         items, errors = validate_cargo(self.cargo_values, self.clock())
         self.cargo_errors = {e.field: e for e in errors}
@@ -785,12 +835,14 @@ class Kiosk:
 
     # -- shipper: batch upload -------------------------------------------------------------
 
+    @_when_idle
     def batch_start(self) -> None:
         self.batch_files = list_batch_files(self.media)
         self.batch_outcomes = []
         self._go(Screen.BATCH)
         self._changed()
 
+    @_when_idle
     def batch_template(self) -> None:
         try:
             written = write_template(self.media)
@@ -802,6 +854,7 @@ class Kiosk:
             self._tell("template_saved", Level.INFO, files=", ".join(p.name for p in written))
         self._changed()
 
+    @_when_idle
     def batch_upload(self, path: Path) -> None:
         """Read the whole file first; only a readable file gets its valid rows submitted.
 
@@ -812,9 +865,27 @@ class Kiosk:
         """
         now = self.clock()
 
+        session = self._session
+
         def work() -> list[BatchOutcome]:
             rows = read_batch(path, now)
-            return [self._submit_row(row) for row in rows]
+            outcomes: list[BatchOutcome] = []
+            for row in rows:
+                if self._session != session:
+                    # Finish (or the idle clock) ended the session: nobody will see the
+                    # rest, so it is not sent; what was, is said in the log
+                    made = [o.ccrn for o in outcomes if o.ccrn]
+                    logger.warning(
+                        "batch upload of %s stopped after %d of %d rows (session ended);"
+                        " CCRNs made: %s",
+                        path.name,
+                        len(outcomes),
+                        len(rows),
+                        ", ".join(made) or "none",
+                    )
+                    break
+                outcomes.append(self._submit_row(row))
+            return outcomes
 
         def done(outcomes: list[BatchOutcome]) -> None:
             self.batch_file = path

@@ -11,6 +11,7 @@ import zipfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from openpyxl import Workbook
@@ -30,6 +31,7 @@ from kiosk.batch import (
 )
 from kiosk.cargo import FIELD_NAMES
 from kiosk.flows import Call, Kiosk, Screen, run_work
+from rocars.models import CargoItems
 from tests.kiosk.batch_files import write_formatted_xlsx
 
 NOW = datetime(2026, 11, 21, 20, 0, tzinfo=UTC)
@@ -555,3 +557,38 @@ def test_template_gives_up_rather_than_overwrite(
     with pytest.raises(FileExistsError):  # an OSError: the kiosk says the stick is not writable
         write_template(tmp_path)
     assert [(tmp_path / name).read_text(encoding="utf-8") for name in names] == names
+
+
+def test_a_batch_stops_sending_once_its_session_has_ended(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Finish pressed (or the idle clock) while a batch is being sent: the rows not sent
+    yet are not sent (before, each still got a CCRN that nobody saw, and sending the file
+    again made duplicates); the CCRNs made are in the log."""
+    (tmp_path / "b.xlsx").write_bytes(_xlsx(list(FIELD_NAMES), ROW, ROW, ROW))
+    pending: list[Call] = []
+    model = Kiosk(
+        KioskClient("http://127.0.0.1:9"),
+        media=tmp_path,
+        executor=pending.append,
+        clock=lambda: NOW,
+    )
+    sent: list[CargoItems] = []
+
+    def submit_cargo(items: CargoItems) -> SimpleNamespace:
+        sent.append(items)
+        if len(sent) == 1:
+            model.finish()  # pressed while the first row was out
+        return SimpleNamespace(ccrn=f"100104125{len(sent)}")
+
+    model.api = SimpleNamespace(submit_cargo=submit_cargo)  # type: ignore[assignment]
+    model.start_shipper()
+    model.batch_start()
+    model.batch_upload(tmp_path / "b.xlsx")
+    outcomes, error = run_work(pending[0])
+    assert error is None
+    assert len(sent) == 1
+    assert [o.ccrn for o in outcomes] == ["1001041251"]
+    assert "stopped after 1 of 3 rows (session ended); CCRNs made: 1001041251" in caplog.text
+    model.complete(pending[0], outcomes, None)  # its answer is dropped
+    assert model.screen == Screen.START

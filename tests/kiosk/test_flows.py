@@ -542,3 +542,30 @@ def test_an_answer_the_kiosk_cannot_read_is_check_first_for_a_write(
             assert cargo_notice(model) == "central_unavailable_maybe_applied"
         assert "the local API's answer cannot be read: POST /v1/cargo" in caplog.text
         assert query_notice(model) == "kiosk_error"
+
+
+def test_the_screens_take_no_action_while_a_call_is_out(tmp_path: Path) -> None:
+    """A CCRN being checked: Next, and any other press, waits for the answer. Before, a
+    person could go on to review and sign, and the CCRN was added to the bundle when its
+    answer came, after the list had been reviewed."""
+    pending: list[Call] = []
+    model = Kiosk(
+        KioskClient("http://127.0.0.1:9"),
+        media=tmp_path,
+        executor=pending.append,
+    )
+    model.start_driver()
+    model.set_input("account", "123456")
+    model.set_input("password", "secret")
+    model.sign_in()
+    model.driver_bundle()
+    model.ccrns = ["1001041258"]
+    model.set_input("ccrn", "1001041266")
+    model.add_ccrn()
+    assert model.busy
+    for press in (model.ccrns_next, model.driver_cancel, model.start_query, model.batch_start):
+        press()
+        assert model.screen == Screen.BUNDLE_CCRNS
+    model.remove_ccrn("1001041258")
+    assert model.ccrns == ["1001041258"]
+    assert len(pending) == 1
