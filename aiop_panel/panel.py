@@ -154,11 +154,21 @@ class PanelModel:
         self._sent_for[action] = seq
         self._awaiting = (action, seq)
         self._say(Feedback.SENT, action)
+        # the instruction answered: the lane takes the event for it only (sync.lane)
         if action is Action.UNLADEN:
             instruction = self.shown.instruction
             vrn = instruction.vrn if instruction is not None and instruction.vrn else ""
-            return UnladenPressed(vrn=vrn)
-        return ManifestDropped(source="panel")
+            return UnladenPressed(vrn=vrn, instruction_seq=seq)
+        return ManifestDropped(source="panel", instruction_seq=seq)
+
+    def sensor_drop(self, drop: ManifestDropped) -> ManifestDropped:
+        """A drop the sensor saw, as answering the DROP_MANIFEST shown now if one is (else
+        the lane judges it by its time). Called on the sensor's thread: ``shown`` is one
+        immutable object, replaced whole on the GUI thread."""
+        shown = self.shown
+        if shown.code is not InstructionCode.DROP_MANIFEST or shown.seq is None:
+            return drop
+        return drop.model_copy(update={"instruction_seq": shown.seq})
 
     def cancel(self) -> None:
         if self.confirming is not None:

@@ -188,5 +188,7 @@ class AiopScreen(LaneScreen):
         self.refresh()
 
     def _publish_from_sensor(self, message: ManifestDropped) -> None:
+        """The sensor's thread: the drop, as answering the instruction shown now."""
+        message = self.model.sensor_drop(message)
         self.bus.publish(manifest_topic(self.config.cp, self.config.lane), message)
         self.sensor_drop.emit()

@@ -262,15 +262,16 @@ class LaneDriver:
                 self._drop_manifest()  # the drop box's contact; the AIOP reports it
                 how = "into the drop box"
             else:
-                self.bus.publish(
-                    manifest_topic(self.cp, self.lane), ManifestDropped(source="sensor")
-                )
+                # as the AIOP sends it: the instruction it answers
+                drop = ManifestDropped(source="sensor", instruction_seq=ins.seq)
+                self.bus.publish(manifest_topic(self.cp, self.lane), drop)
                 how = "(sensor event)"
             journey.actions.append("manifest")
             self._reporter.action(self.lane, truck, f"drops the manifest {how}")
         elif ins.code is C.NO_BUNDLE and truck.kind == "unladen":
             time.sleep(self._reaction)
-            self.bus.publish(unladen_topic(self.cp, self.lane), UnladenPressed(vrn=ins.vrn or ""))
+            press = UnladenPressed(vrn=ins.vrn or "", instruction_seq=ins.seq)
+            self.bus.publish(unladen_topic(self.cp, self.lane), press)
             journey.actions.append("unladen")
             self._reporter.action(self.lane, truck, "presses Unladen Vehicle")
         elif ins.code is C.NO_BUNDLE:

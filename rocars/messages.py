@@ -143,16 +143,25 @@ class Instruction(Message):
         return self
 
 
+#: What a press or a drop answers: the ``seq`` of the instruction the panel showed.
+_ANSWERS = (
+    "the seq of the instruction the panel showed when the driver acted (None: not known);"
+    " given, the lane takes the event for that instruction only, whatever the clocks say"
+)
+
+
 class UnladenPressed(Message):
     """``lanes/{lane}/aiop/unladen``: the driver pressed Unladen Vehicle on the panel."""
 
     vrn: str = Field(default="", max_length=16)
+    instruction_seq: int | None = Field(default=None, ge=0, description=_ANSWERS)
 
 
 class ManifestDropped(Message):
     """``lanes/{lane}/aiop/manifest``: the paper manifest went into the drop box."""
 
     source: Literal["sensor", "panel"]
+    instruction_seq: int | None = Field(default=None, ge=0, description=_ANSWERS)
 
 
 class DeviceStatus(Message):

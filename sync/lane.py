@@ -251,6 +251,22 @@ def _identity(plates: list[str]) -> list[str]:
     return [plates[0], *(p for p in plates[1:] if is_mainland_plate(p) != mainland)]
 
 
+def _answers_another(session: Session, event: UnladenPressed | ManifestDropped, what: str) -> str:
+    """Why a press or a drop does not answer the instruction the truck is shown now ("" if
+    it does). One that names the instruction it answered (``instruction_seq``: our panel
+    says so) answers it or not, whatever the clocks say: a drop the panel sent while its
+    link was down, delivered when the next truck was shown DROP_MANIFEST, no longer lets
+    that truck go without its manifest, and a press from a panel whose clock lags is not
+    taken for one made before the instruction. One that does not is judged by its time
+    (``ACTION_CLOCK_SKEW`` before the instruction at most)."""
+    if event.instruction_seq is not None:
+        shown = session.instructions[-1].seq if session.instructions else None
+        return "" if event.instruction_seq == shown else f"{what}_other_instruction"
+    if event.ts < session.code_at - ACTION_CLOCK_SKEW:
+        return f"{what}_before_instruction"
+    return ""
+
+
 def _plate_or_none(text: str) -> str | None:
     try:
         return normalize_plate(text)
@@ -433,8 +449,8 @@ class Lane:
             why = f"unladen_at_{session.code.lower()}"
         elif event.vrn and _plate_or_none(event.vrn) != session.vrn:
             why = "unladen_other_vrn"
-        elif event.ts < session.code_at - ACTION_CLOCK_SKEW:
-            why = "unladen_before_instruction"
+        else:
+            why = _answers_another(session, event, "unladen")
         if why:
             self._ignore(out, now, "unladen", event.id, "panel", why)
             return
@@ -468,8 +484,8 @@ class Lane:
             why = "lane_ready"
         elif session.code is not Code.DROP_MANIFEST:
             why = f"manifest_at_{session.code.lower()}"
-        elif event.ts < session.code_at - ACTION_CLOCK_SKEW:
-            why = "manifest_before_instruction"
+        else:
+            why = _answers_another(session, event, "manifest")
         if why:
             self._ignore(out, now, "manifest", event.id, event.source, why)
             return

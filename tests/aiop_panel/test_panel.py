@@ -53,7 +53,7 @@ def test_unladen_flow_confirm_sent_received(model: PanelModel, clock: FakeClock)
     assert view.feedback is None
     message = model.confirm()
     assert isinstance(message, UnladenPressed)
-    assert message.vrn == "XY987"
+    assert (message.vrn, message.instruction_seq) == ("XY987", 3)  # what it answers
     view = model.view(clock.now())
     assert (view.feedback, view.feedback_about) == (Feedback.SENT, Action.UNLADEN)
     assert not view.unladen_available  # pressed once for this instruction
@@ -189,3 +189,21 @@ def test_config_needs_its_lane_and_control_point(missing: str) -> None:
     given = {k: v for k, v in LANE.items() if k != missing}
     with pytest.raises(ConfigError, match=missing):
         load_config(PanelConfig, None, given)
+
+
+def test_a_sensor_drop_names_the_drop_manifest_shown(model: PanelModel) -> None:
+    """The lane takes a drop that names its instruction for that instruction only: one
+    delivered late (the panel's link was down) cannot answer the next truck's."""
+    drop = ManifestDropped(source="sensor")
+    model.on_shown(shown(C.DROP_MANIFEST, 7))
+    named = model.sensor_drop(drop)
+    assert (named.id, named.ts, named.instruction_seq) == (drop.id, drop.ts, 7)
+    model.on_shown(shown(C.PROCEED, 8))  # not a drop's: the lane judges it by its time
+    assert model.sensor_drop(drop).instruction_seq is None
+    model.on_shown(STOP)
+    assert model.sensor_drop(drop).instruction_seq is None
+    model.on_shown(shown(C.DROP_MANIFEST, 9))
+    model.press(Action.MANIFEST)
+    message = model.confirm()
+    assert isinstance(message, ManifestDropped)
+    assert (message.source, message.instruction_seq) == ("panel", 9)

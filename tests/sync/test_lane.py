@@ -936,6 +936,41 @@ def test_ignored_presses_are_recorded_and_change_nothing() -> None:
 
 
 @pytest.mark.parametrize("kind", ["manifest", "unladen"])
+def test_an_action_naming_its_instruction_answers_that_one_only(kind: str) -> None:
+    """Our panel names the instruction a press or a drop answers (``instruction_seq``).
+    Truck A's drop, sent while the panel's link was down, reaches the lane once truck B
+    is shown DROP_MANIFEST: it answered A's, and B does not go without its manifest.
+    B's own, from a panel whose clock lags 4 s (past the 2 s the times allow), counts."""
+    if kind == "manifest":
+        rig = Rig([make_bundle("9110635860", "AB1234"), make_bundle("9110635861", "CD5678")])
+        expected = C.DROP_MANIFEST
+    else:
+        rig = Rig([])
+        expected = C.NO_BUNDLE
+    first = rig.lane.plate(read())
+    assert codes(first) == [expected]
+    first_seq = first.instructions[0].seq
+    rig.clock.advance(1)
+    second = rig.lane.plate(read(vrn="CD5678"))  # truck B, as A drives off
+    assert codes(second) == [expected]
+    lagging = rig.clock.now - timedelta(seconds=4)
+
+    def act(seq: int) -> LaneOutput:
+        if kind == "manifest":
+            return rig.lane.manifest(
+                ManifestDropped(source="sensor", ts=rig.clock.now, instruction_seq=seq)
+            )
+        return rig.lane.unladen(UnladenPressed(vrn="CD5678", ts=lagging, instruction_seq=seq))
+
+    out = act(first_seq)
+    assert (codes(out), out.ignored) == ([], [f"{kind}_other_instruction"])
+    assert rig.lane.code is expected
+    out = act(second.instructions[0].seq)
+    assert codes(out) != []
+    assert out.ignored == []
+
+
+@pytest.mark.parametrize("kind", ["manifest", "unladen"])
 def test_an_action_made_before_the_instruction_it_would_answer_is_ignored(kind: str) -> None:
     """A panel that lost the broker sends its queued actions when it is back: a drop made
     for truck A (while the booth showed STOP) must not release truck B, asked later."""
