@@ -13,8 +13,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from rocars.errors import RocarsError
-from rocars.ids import Account, Ccrn, ControlPoint, Direction, MainlandPlate, Ubr, Vrn
+from rocars.errors import InvalidIdentifier, RocarsError
+from rocars.ids import (
+    Account,
+    Ccrn,
+    ControlPoint,
+    Direction,
+    MainlandPlate,
+    Ubr,
+    Vrn,
+    normalize_ccrn,
+    normalize_ubr,
+)
 from rocars.messages import InstructionCode, PlateRead, UtcTime
 from rocars.signing import canonical_json
 from rocars.timeutil import HK_TZ, to_rfc3339
@@ -175,6 +185,19 @@ class Change(_Record):
     def _body_matches_kind(self) -> Change:
         if self.op == "upsert" and getattr(self, self.kind) is None:
             raise ValueError(f"an upsert of {self.kind} needs its {self.kind}")
+        # the key is what the replica drops or writes: a UBR or a CCRN as it keys them
+        # ("9110-635-860" dropped nothing before, and the bundle stayed active)
+        try:
+            self.key = (
+                normalize_ubr(self.key) if self.kind == "bundle" else normalize_ccrn(self.key)
+            )
+        except InvalidIdentifier as err:
+            raise ValueError(f"key of a {self.kind} change: {err}") from err
+        body = self.bundle.ubr if self.bundle is not None else None
+        if self.kind == "cargo" and self.cargo is not None:
+            body = self.cargo.ccrn
+        if self.op == "upsert" and body != self.key:
+            raise ValueError(f"key {self.key} is not the {self.kind}'s own ({body})")
         return self
 
 

@@ -242,7 +242,8 @@ class SyncAgent:
             self.broker = EmbeddedBroker()
             self.broker.start()
             self.broker_url = self.broker.url
-        self.replica = Replica(config.replica_path)
+        # only the agent that pulls may rebuild a file of another schema (the shards share it)
+        self.replica = Replica(config.replica_path, rebuild=config.pull)
         self.outbox = Outbox(
             config.outbox_path,
             durability=config.outbox_durability,

@@ -44,10 +44,10 @@ _TIME = (
     r'(?:\.[0-9]{1,9})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"'
 )
 _TEXT16 = r'"[^"\\\x00-\x1f]{0,16}"'
-#: One bundle change exactly as the centre writes it. Groups: the seq, then the row: the
-#: bundle's JSON text, ubr, vrn, second plate (or None), the CCRNs joined by '","'.
+#: One bundle change exactly as the centre writes it. Groups: the seq, the key, then the
+#: row: the bundle's JSON text, ubr, vrn, second plate (or None), the CCRNs joined by '","'.
 _BUNDLE_UPSERT = re.compile(
-    r'\{"seq":([1-9][0-9]{0,17}),"kind":"bundle","key":"[0-9]{10}","op":"upsert","bundle":('
+    r'\{"seq":([1-9][0-9]{0,17}),"kind":"bundle","key":"([0-9]{10})","op":"upsert","bundle":('
     rf'\{{"ubr":"([0-9]{{10}})","vrn":"({_HK_VRN})","second_plate":(?:null|"({_MAINLAND})"),'
     r'"cp":"(?:STK|MKT|LMC|SBC|HZM|HZO|HYW)","direction":"(?:import|export)",'
     rf'"ccrns":\["([0-9]{{10}}(?:","[0-9]{{10}}){{0,{MAX_CCRNS_PER_BUNDLE - 1}}})"\],'
@@ -199,9 +199,13 @@ def _parse_page(raw: bytes) -> PageRows:
             m = upsert(text, pos)
             if m is not None:  # the hot path: no object but the row's strings
                 found = m.groups()
-                row: BundleRow = found[1:]  # type: ignore[assignment]
+                row: BundleRow = found[2:]  # type: ignore[assignment]
                 if (at := int(found[0])) <= last:
                     raise _not_rising(at, last)
+                if found[1] != row[1]:
+                    raise MalformedPage(
+                        f"change {at}: key {found[1]} is not the bundle's own ({row[1]})"
+                    )
                 last = at
                 if dropped:
                     dropped.discard(row[1])

@@ -104,7 +104,11 @@ def _ubr_key(ubr: str) -> int | None:
 class Replica:
     """Bundles by UBR / plate / CCRN, cargo by CCRN, the feed cursor. Thread-safe."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, rebuild: bool = True) -> None:
+        """``rebuild``: a file of another schema version is rebuilt from the feed (the
+        pulling agent); False: ReplicaError instead (a shard that does not pull shares the
+        pulling one's file: during an upgrade, an agent of another version would wipe it
+        and every lane of the site would stop until it was pulled again)."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
@@ -115,24 +119,37 @@ class Replica:
         conn = self._conn()
         try:
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-            if version != SCHEMA_VERSION:
-                tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-                if tables:
-                    logger.warning(
-                        "replica %s has schema %d, not %d: rebuilding it from the feed",
-                        self.path,
-                        version,
-                        SCHEMA_VERSION,
-                    )
-                    conn.executescript(
-                        "DROP TABLE IF EXISTS bundles; DROP TABLE IF EXISTS bundle_ccrns;"
-                        " DROP TABLE IF EXISTS cargo; DROP TABLE IF EXISTS meta;"
-                    )
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        except sqlite3.Error as err:
+            self.close()
+            raise ReplicaError(f"cannot open replica {self.path}: {err}") from err
+        stale = version != SCHEMA_VERSION and tables > 0
+        if stale and not rebuild:
+            self.close()
+            raise ReplicaError(
+                f"replica {self.path} has schema {version}, this agent's is {SCHEMA_VERSION}:"
+                " only the agent that pulls the feed rebuilds it (upgrade that one first, or"
+                " give this agent a data_dir of its own)",
+                version=version,
+            )
+        try:
+            if stale:
+                logger.warning(
+                    "replica %s has schema %d, not %d: rebuilding it from the feed",
+                    self.path,
+                    version,
+                    SCHEMA_VERSION,
+                )
+                conn.executescript(
+                    "DROP TABLE IF EXISTS bundles; DROP TABLE IF EXISTS bundle_ccrns;"
+                    " DROP TABLE IF EXISTS cargo; DROP TABLE IF EXISTS meta;"
+                )
             conn.executescript(SCHEMA)
             if self._meta("loading") is None:
                 conn.executescript(INDEXES)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.Error as err:
+            self.close()
             raise ReplicaError(f"cannot set up replica {self.path}: {err}") from err
 
     # -- connections -------------------------------------------------------------------

@@ -358,6 +358,14 @@ def test_a_replica_of_an_older_schema_is_rebuilt(tmp_path: Path) -> None:
             "INSERT INTO meta VALUES ('cursor', '77');"
         )
     conn.close()
+    # by the agent that pulls only: a shard that does not pull shares the file, and one
+    # of another version (an upgrade half done) wiped it, every lane stopping until the
+    # feed was pulled again
+    with pytest.raises(ReplicaError, match="only the agent that pulls the feed rebuilds it"):
+        Replica(path, rebuild=False)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT value FROM meta").fetchall() == [("77",)]
+    conn.close()
     replica = Replica(path)
     assert (replica.cursor(), replica.count_bundles()) == ("", 0)
     replica.apply_rows("", parse_page(compact([upsert(1, bundle_json("9110635860", "AB1"))], "1")), NOW)  # fmt: skip
@@ -380,3 +388,17 @@ def test_an_unreadable_last_sync_is_a_replica_error(tmp_path: Path) -> None:
             replica.last_sync_at()
     finally:
         replica.close()
+
+
+def test_a_change_key_is_the_identifier_the_replica_keys() -> None:
+    """A delete whose key is written otherwise (9110-635-860) dropped nothing, and the
+    bundle stayed active; an upsert whose key is not its bundle's own is malformed."""
+    delete = '{"seq":2,"kind":"bundle","key":"9110-635-860","op":"delete"}'
+    rows = parse_page(f'{{"changes":[{delete}],"next":"2"}}'.encode())
+    assert rows.dropped_ubrs == {"9110635860"}
+    other = {**upsert(3, bundle_json("9110635860", "AB1")), "key": "9110635861"}
+    with pytest.raises(MalformedPage, match="is not the bundle's own"):
+        parse_page(compact([other], "3"))
+    bad = '{"seq":4,"kind":"cargo","key":"12","op":"delete"}'
+    with pytest.raises(MalformedPage, match="key of a cargo change"):
+        parse_page(f'{{"changes":[{bad}],"next":"4"}}'.encode())
