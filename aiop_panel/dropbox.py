@@ -13,7 +13,8 @@ held up and gets ``C1`` and ``C0`` in one read still sees exactly how long the c
 closed; without it, the arrival time of each line is used.
 
 A drop is counted when the contact has stayed closed for ``min_closed_ms``; chatter (the
-contact bouncing open and closed) inside ``refractory_ms`` after a drop is the same drop.
+contact bouncing open and closed) before the flap has stayed open for ``refractory_ms``
+after a drop is the same drop, however long the flap was held closed.
 Each drop publishes ``ManifestDropped(source="sensor")``. When the port disappears (USB
 unplugged) the reader retries with a capped backoff until it is back; the contact's
 state is then unknown, so an open line is assumed until the sensor says otherwise.
@@ -112,7 +113,10 @@ class Debouncer:
         self.refractory = refractory_ms / 1000
         self._closed_since: float | None = None
         self._latched = False
-        self._last_drop: float | None = None
+        #: when the flap last opened after a counted closure (a drop, or chatter of one):
+        #: the refractory time runs from there, not from the closure, so a flap held
+        #: closed longer than it and then bouncing is still the same drop
+        self._opened_at: float | None = None
 
     def feed(self, closed: bool, at: float) -> bool:
         """A contact report; True when it completes a drop (checked as of ``at``)."""
@@ -121,28 +125,27 @@ class Debouncer:
             if self._closed_since is None:
                 self._closed_since = at
         else:
+            if self._latched:
+                self._opened_at = at
             self._closed_since = None
             self._latched = False
         return dropped
 
     def poll(self, at: float) -> bool:
-        """True once per closure that has lasted ``min_closed``, outside the refractory time."""
+        """True once per closure that has lasted ``min_closed``, after the flap has been
+        open for the refractory time since the last drop (or its chatter) ended."""
         if self._closed_since is None or self._latched:
             return False
         if at - self._closed_since < self.min_closed:
             return False
-        self._latched = True
-        if self._last_drop is not None and self._closed_since - self._last_drop < self.refractory:
-            self._last_drop = self._closed_since  # chatter after a drop extends the window
-            return False
-        self._last_drop = self._closed_since
-        return True
+        self._latched = True  # chatter too: its end restarts the refractory time
+        return self._opened_at is None or self._closed_since - self._opened_at >= self.refractory
 
     def reset(self) -> None:
         """The line went away (or its clock changed): the contact's state is unknown again."""
         self._closed_since = None
         self._latched = False
-        self._last_drop = None
+        self._opened_at = None
 
 
 class DropBoxSensor:

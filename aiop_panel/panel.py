@@ -7,8 +7,10 @@
 * Manifest dropped (on-screen) is available only where the lane allows it (config) and
   DROP_MANIFEST is shown and not yet confirmed.
 * Every action has a confirm step; a confirmed action returns the bus message to
-  publish. Every press gets feedback: ``sent``; ``received`` once the lane's instruction
-  changes after it; ``not_available`` when the action makes no sense now.
+  publish. Every press gets feedback: ``sent``; ``received`` once the lane's next
+  instruction answers it (PROCEED, INSPECT, ...; not a STOP, READY or the same request
+  again, which mean the lane did not act on it); ``not_available`` when the action makes
+  no sense now.
 """
 
 from __future__ import annotations
@@ -88,6 +90,24 @@ class PanelView:
     dropbox_down: bool = False
 
 
+#: the next instructions that cannot be the lane's answer to an action: it ignored the
+#: press or the drop (a timeout STOP, a READY after the session ended, the same request
+#: again), so saying "Received by the lane" would be false
+_NOT_AN_ANSWER = {
+    Action.UNLADEN: frozenset(
+        {InstructionCode.NO_BUNDLE, InstructionCode.STOP_SEE_OFFICER, InstructionCode.READY}
+    ),
+    Action.MANIFEST: frozenset(
+        {InstructionCode.DROP_MANIFEST, InstructionCode.STOP_SEE_OFFICER, InstructionCode.READY}
+    ),
+}
+
+
+def _answers(action: Action, code: InstructionCode) -> bool:
+    """Whether ``code``, the lane's next instruction after ``action``, plausibly answers it."""
+    return code not in _NOT_AN_ANSWER[action]
+
+
 _IDLE = Shown(
     InstructionCode.STOP_SEE_OFFICER, None, FailReason.NO_INSTRUCTION, SyncMark.CONTROLLER_LOST
 )
@@ -124,8 +144,10 @@ class PanelModel:
     def on_shown(self, shown: Shown) -> None:
         self.shown = shown
         if self._awaiting is not None and shown.seq is not None and shown.seq != self._awaiting[1]:
-            self._say(Feedback.RECEIVED, self._awaiting[0])
-            self._awaiting = None
+            action = self._awaiting[0]
+            self._awaiting = None  # the lane moved on: the press answered this or nothing
+            if _answers(action, shown.code):
+                self._say(Feedback.RECEIVED, action)
         if self.confirming is not None and (
             not self._available(self.confirming) or shown.seq != self._confirming_seq
         ):

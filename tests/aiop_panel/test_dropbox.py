@@ -106,6 +106,26 @@ def test_chatter_inside_the_window_is_one_drop() -> None:
     assert drops == 2
 
 
+def test_a_long_closure_then_a_bounce_is_one_drop() -> None:
+    """The refractory time runs from when the flap opens, not from when it closed."""
+    d = Debouncer(min_closed_ms=60, refractory_ms=1500)
+    drops = d.feed(True, 0.0) + d.poll(0.1)  # the manifest holds the flap closed 2 s
+    drops += d.feed(False, 2.0)
+    drops += d.feed(True, 2.05)  # it bounces closed for longer than min_closed
+    drops += d.poll(2.2) + d.feed(False, 2.3)
+    drops += d.feed(True, 3.5)  # and again, 1.2 s later: still within 1.5 s of opening
+    drops += d.poll(3.6) + d.feed(False, 3.7)
+    assert drops == 1
+
+
+def test_two_drops_apart_by_more_than_the_refractory_time_are_two() -> None:
+    d = Debouncer(min_closed_ms=60, refractory_ms=1500)
+    drops = d.feed(True, 0.0) + d.poll(0.1) + d.feed(False, 2.0)  # a long closure
+    drops += d.feed(True, 3.6) + d.poll(3.7) + d.feed(False, 3.8)  # open 1.6 s: a new one
+    drops += d.feed(True, 5.4) + d.poll(5.5) + d.feed(False, 5.6)  # and a third
+    assert drops == 3
+
+
 def test_closure_seen_only_at_open_still_counts() -> None:
     d = Debouncer(min_closed_ms=50, refractory_ms=0)
     d.feed(True, 0.0)

@@ -65,6 +65,50 @@ def test_unladen_flow_confirm_sent_received(model: PanelModel, clock: FakeClock)
     assert model.view(clock.now()).feedback is None
 
 
+@pytest.mark.parametrize(
+    ("code", "action", "answer"),
+    [
+        (C.NO_BUNDLE, Action.UNLADEN, C.PROCEED),
+        (C.NO_BUNDLE, Action.UNLADEN, C.INSPECT),
+        (C.NO_BUNDLE, Action.UNLADEN, C.DROP_MANIFEST),
+        (C.DROP_MANIFEST, Action.MANIFEST, C.PROCEED),
+        (C.DROP_MANIFEST, Action.MANIFEST, C.INSPECT),
+    ],
+)
+def test_received_only_when_the_next_instruction_answers_the_press(
+    model: PanelModel,
+    clock: FakeClock,
+    code: InstructionCode,
+    action: Action,
+    answer: InstructionCode,
+) -> None:
+    """A timeout STOP (or READY, or the same request again) after the lane ignored the
+    press is not "Received by the lane"; the answer that follows a later press is."""
+    seq = 0
+    for ignored in (C.STOP_SEE_OFFICER, C.READY, code):
+        seq += 3
+        model.on_shown(shown(code, seq))
+        model.press(action)
+        message = model.confirm()
+        assert message is not None
+        assert message.instruction_seq == seq  # what it answers
+        model.on_shown(shown(ignored, seq + 1))
+        assert model.view(clock.now()).feedback is Feedback.SENT  # no "received"
+        model.on_shown(shown(answer, seq + 2))  # the awaited press ended with the above
+        assert model.view(clock.now()).feedback is Feedback.SENT
+        clock.advance(5.1)
+    model.on_shown(shown(code, 20))
+    model.press(action)
+    assert model.confirm() is not None
+    model.on_shown(STOP)  # failing closed is not the lane's answer: still waiting
+    assert model.view(clock.now()).feedback is Feedback.SENT
+    model.on_shown(shown(answer, 21))
+    assert (model.view(clock.now()).feedback, model.view(clock.now()).feedback_about) == (
+        Feedback.RECEIVED,
+        action,
+    )
+
+
 def test_press_when_not_available_says_so_and_sends_nothing(
     model: PanelModel, clock: FakeClock
 ) -> None:
