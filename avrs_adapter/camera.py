@@ -11,9 +11,14 @@ PlateRead. A plate already reported is not reported again by a later spell of mo
 within ``repeat_suppress`` seconds (the truck creeping forward or driving off), and a
 recording that is played again does not bring its trucks back.
 
+The OCR engine is loaded when the source starts (``load_engine``, which the CLI calls
+before the adapter says it is online), not at the first truck: missing models or a
+broken onnxruntime are a start-up error, and the first read is not held up by the load.
+
 A URL that never answers, a dead stream, a 0-byte or corrupt file, black frames: the
 source logs, says so in ``status()`` and reconnects with capped backoff (live sources)
-or ends (files, unless ``loop``). It never raises out of ``observations``.
+or ends (files, unless ``loop``). An OCR engine that cannot be loaded ends the run at
+once, before any frame, with ``state`` ``error``. It never raises out of ``observations``.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from numpy.typing import NDArray
 from avrs_adapter.errors import AvrsError
 from avrs_adapter.grammar import GRAMMARS, Grammar, PlateText, primary_and_alternates
 from avrs_adapter.observation import Observation
-from avrs_adapter.ocr import OcrEngine
+from avrs_adapter.ocr import OcrEngine, OcrError
 from avrs_adapter.ocr import engine as shared_engine
 from avrs_adapter.plate_finder import find_plates
 from avrs_adapter.plate_reader import is_blank, read_plates
@@ -215,6 +220,18 @@ class CameraSource:
         self._event: _Event | None = None
         self._t0 = time.monotonic()
 
+    def load_engine(self) -> OcrEngine:
+        """The OCR engine, loaded now if it is not yet; ``OcrError`` if it cannot be (the
+        models missing from the rapidocr wheel, onnxruntime broken or absent)."""
+        if self._engine is None:
+            try:
+                self._engine = shared_engine()
+            except ImportError as err:  # rapidocr or onnxruntime not installed, or broken
+                raise OcrError(
+                    f"cannot load the OCR engine: {err}", key="avrs_ocr_unavailable"
+                ) from err
+        return self._engine
+
     # -- the Source protocol -------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
@@ -265,6 +282,13 @@ class CameraSource:
         self._last_ocr_at = self._last_processed_at = -1e9
         self._event = None
         self._pending = None
+        try:
+            self.load_engine()  # before any frame: a broken engine is not found at a truck
+        except OcrError as err:
+            logger.error("camera %s: %s", self.device, err)
+            self.stats.last_error = err.key
+            self.stats.state = "error"
+            return
         grabber = threading.Thread(
             target=self._grab_loop, args=(stop,), name=f"camera-grab-{self.device}", daemon=True
         )
@@ -480,7 +504,7 @@ class CameraSource:
         self._last_ocr_at = now
         self.stats.frames_ocr += 1
         self.stats.rate_ocr.tick(time.monotonic())
-        engine = self._engine or shared_engine()
+        engine = self.load_engine()  # loaded at start: this only returns it
         read = read_plates(frame, engine, grammar=self.grammar, candidates=candidates)
         found = [p for p in read.plates if p.confidence >= self.min_confidence]
         yield from self._observe(found, now)

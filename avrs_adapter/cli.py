@@ -2,12 +2,14 @@
 
     rocars-edge avrs --serial PORT --protocol NAME [--baud 9600] --cp SBC --lane L01 \\
         --broker mqtt://127.0.0.1:1883
-    rocars-edge avrs --camera URL [--grammar hk|any] --cp SBC --lane L01 ...
+    rocars-edge avrs --camera URL [--grammar hk|any] [--report-unread] --cp SBC --lane L01 ...
     rocars-edge avrs read FILE... [--grammar hk|any]
 
 Bad arguments (unknown protocol, a port that cannot be opened, a bad lane) print one
-clear line and exit 2. The camera path is imported only when asked for, so the serial
-adapter never loads OpenCV or the OCR models.
+clear line and exit 2; so does a camera adapter whose OCR engine cannot be loaded
+(models missing, onnxruntime broken), which is found at start, not at the first truck.
+The camera path is imported only when asked for, so the serial adapter never loads
+OpenCV or the OCR models.
 """
 
 from __future__ import annotations
@@ -77,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--byteorder", choices=("big", "little"), default="big", help="nedap: integer byte order"
     )
     parser.add_argument("--grammar", choices=("hk", "any"), default="hk", help="camera: plates")
+    parser.add_argument(
+        "--report-unread",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="camera: report a truck-sized spell of motion with no readable plate as an "
+        "unread read, which makes the lane stop the truck (default: off)",
+    )
     parser.add_argument("--cp", required=True, help="control point code (SBC) or IVRS key")
     parser.add_argument("--lane", required=True, help="lane id (L01)")
     parser.add_argument("--device", default="", help="device id in PlateRead (lpr0 / cam0)")
@@ -122,7 +131,17 @@ def _camera_source(args: argparse.Namespace, device: str) -> Source:
     # imported here: the serial path must never load OpenCV or the OCR models
     from avrs_adapter.camera import CameraSource
 
-    return CameraSource(args.camera, device=device, grammar=args.grammar, loop=args.loop)
+    source = CameraSource(
+        args.camera,
+        device=device,
+        grammar=args.grammar,
+        loop=args.loop,
+        report_unread=args.report_unread,
+    )
+    # the models now, before the adapter says it is online: missing models or a broken
+    # onnxruntime exit 2 here instead of restarting at the first truck
+    source.load_engine()
+    return source
 
 
 def make_source(args: argparse.Namespace) -> Source:

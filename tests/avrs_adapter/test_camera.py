@@ -21,6 +21,7 @@ from avrs_adapter.aggregator import Aggregator
 from avrs_adapter.camera import CameraError, CameraSource, _Event, redact, source_kind
 from avrs_adapter.grammar import PlateText
 from avrs_adapter.observation import Observation
+from avrs_adapter.ocr import OcrError, OcrModelMissing
 from avrs_adapter.publisher import AvrsPublisher
 from hardware_sim.synthetic_camera import (
     LiveCamera,
@@ -388,6 +389,49 @@ def test_black_frames_are_counted_not_read(tmp_path: Path) -> None:
     assert status["ok"] is False
     assert "blank frames" in status["problem"]
     assert status["state"] == "ended"
+
+
+def test_an_ocr_engine_that_cannot_load_ends_the_source_before_any_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Missing models are found when the source starts, not at the first truck; once
+    they are back, the next run (the publisher restarts an ended source) streams."""
+    path = tmp_path / "black.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 10, (320, 240))
+    for _ in range(8):
+        writer.write(np.zeros((240, 320, 3), np.uint8))
+    writer.release()
+
+    def missing() -> Any:
+        raise OcrModelMissing("OCR model det.onnx is missing", path="det.onnx")
+
+    monkeypatch.setattr("avrs_adapter.camera.shared_engine", missing)
+    source = CameraSource(str(path), device="cam5")
+    assert list(source.observations(threading.Event())) == []
+    status = source.status()
+    assert (status["state"], status["last_error"], status["frames_in"]) == (
+        "error",
+        "avrs_ocr_model_missing",
+        0,
+    )
+    assert status["ok"] is False
+    assert "avrs_ocr_model_missing" in status["problem"]
+    fake = object()
+    monkeypatch.setattr("avrs_adapter.camera.shared_engine", lambda: fake)
+    assert list(source.observations(threading.Event())) == []
+    assert (source.status()["state"], source.status()["frames_in"]) == ("ended", 8)
+    assert source.load_engine() is fake
+
+
+def test_a_broken_onnxruntime_is_an_ocr_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken() -> Any:
+        raise ImportError("libonnxruntime.so: cannot open shared object file")
+
+    monkeypatch.setattr("avrs_adapter.camera.shared_engine", broken)
+    with pytest.raises(OcrError) as err:
+        CameraSource("a.mp4", device="cam5").load_engine()
+    assert err.value.key == "avrs_ocr_unavailable"
+    assert "libonnxruntime" in str(err.value)
 
 
 def test_a_live_feed_keeps_only_the_newest_frame() -> None:

@@ -7,10 +7,13 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from avrs_adapter.cli import main
+from avrs_adapter.camera import CameraSource
+from avrs_adapter.cli import build_parser, main, make_source
+from avrs_adapter.ocr import OcrModelMissing
 from hardware_sim.lpr_device import VirtualLpr
 from tests.avrs_adapter.serialkit import DeviceServer
 from tests.avrs_adapter.test_publisher import Watcher, port_open
@@ -96,6 +99,54 @@ def test_bad_arguments_exit_2(
     monkeypatch.setenv("ROCARS_MQTT_CAFILE", "/nonexistent/ca.crt")
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (
+            OcrModelMissing("OCR model det.onnx is missing; reinstall rapidocr", path="det.onnx"),
+            "avrs_ocr_model_missing: OCR model det.onnx is missing",
+        ),
+        (ImportError("No module named 'onnxruntime'"), "avrs_ocr_unavailable"),
+    ],
+)
+def test_a_camera_whose_ocr_engine_cannot_load_exits_2(
+    error: Exception,
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At start, before the adapter says it is online, not at the first truck."""
+
+    def cannot_load() -> Any:
+        raise error
+
+    class NotStarted:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            raise AssertionError("the adapter started with an OCR engine that cannot load")
+
+    monkeypatch.setattr("avrs_adapter.camera.shared_engine", cannot_load)
+    monkeypatch.setattr("avrs_adapter.cli.AvrsPublisher", NotStarted)
+    assert main(["--camera", "trucks.avi", *BASE]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "report_unread"),
+    [([], False), (["--report-unread"], True), (["--no-report-unread"], False)],
+)
+def test_report_unread_reaches_the_camera_source(
+    flags: list[str], report_unread: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = object()
+    monkeypatch.setattr("avrs_adapter.camera.shared_engine", lambda: fake)
+    args = build_parser().parse_args(["--camera", "trucks.avi", *flags, *BASE])
+    assert args.report_unread is report_unread
+    source = make_source(args)
+    assert isinstance(source, CameraSource)
+    assert source.report_unread is report_unread
+    assert source.load_engine() is fake  # loaded when the source was made
 
 
 def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
