@@ -114,6 +114,9 @@ def topic_matches(topic_filter: str, topic: str) -> bool:
 #: How many topics ``Bus`` remembers the handlers of (then it starts again): a site's
 #: topics are lanes x kinds; a flood of made-up lane names must not grow it without end.
 MAX_ROUTES = 4096
+#: Distinct reasons a connection failed, each logged once until one works (bounded: a
+#: TLS failure's reason may carry details that differ from try to try).
+MAX_LOGGED_PROBLEMS = 16
 
 #: What a PUBACK of MQTT 3.1.1 says besides its packet id (nothing: success), for on_publish.
 _PUBACK_SUCCESS = ReasonCode(PacketTypes.PUBACK)
@@ -482,7 +485,9 @@ class Bus:
         #: why the last connection attempt failed ("" once connected): a refusal, the TLS
         #: handshake, a hang-up before the broker answered, or no broker there
         self.problem = ""
-        self._logged = ""  # the problem last logged: each is logged once, not every retry
+        #: the problems logged since the last connection: each once, not at every retry,
+        #: even when two alternate (a hang-up, then a timeout under load, then a hang-up)
+        self._logged: set[str] = set()
         self._attempt_failed = False  # this attempt's failure is in ``problem`` already
         #: the broker answered this connection's CONNECT (with a refusal, maybe)
         self._answered = False
@@ -606,11 +611,13 @@ class Bus:
     def _note_problem(self, problem: str) -> None:
         """Why this attempt failed: logged once, not at every retry; ``problem`` till the
         next attempt fails otherwise or one works."""
-        if problem != self._logged:
+        if problem not in self._logged:
             logger.warning(
                 "%s cannot connect to %s:%s: %s", self.client_id, self.host, self.port, problem
             )
-            self._logged = problem
+            if len(self._logged) >= MAX_LOGGED_PROBLEMS:  # problems that carry details
+                self._logged.clear()
+            self._logged.add(problem)
         self.problem = problem
         self._attempt_failed = True
 
@@ -653,7 +660,8 @@ class Bus:
             self.port,
             " (TLS)" if self.tls else "",
         )
-        self.problem = self._logged = ""
+        self.problem = ""
+        self._logged.clear()
         self.connected.set()
         self._notify(True)
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import queue
 import random
 import socket
@@ -610,3 +611,21 @@ def test_a_topic_that_is_not_utf8_is_dropped_and_the_bus_reads_on(
         assert got == [("x/y", b"good")]
     finally:
         wired.close()
+
+
+def test_each_reason_a_connection_fails_is_logged_once_until_one_works(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Reasons that alternate (a hang-up, a timeout under load, the hang-up again) are
+    each said once, not again at every change: the TLS listener test saw the hang-up
+    logged twice when a try in between timed out."""
+    bus = Bus("mqtt://127.0.0.1:9", "alternating")
+    with caplog.at_level(logging.WARNING, logger="rocars.bus"):
+        for problem in ("hung up", "no broker answers", "hung up", "no broker answers"):
+            bus._note_problem(problem)
+        assert bus.problem == "no broker answers"
+        said = [r.getMessage().rsplit(": ", 1)[1] for r in caplog.records]
+        assert said == ["hung up", "no broker answers"]
+        bus._logged.clear()  # as a connection that works does (_on_connect)
+        bus._note_problem("hung up")
+    assert len(caplog.records) == 3
