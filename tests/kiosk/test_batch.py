@@ -489,17 +489,19 @@ def test_a_full_batch_at_every_bound_is_read(tmp_path: Path) -> None:
     assert all(r.items is not None for r in rows)
 
 
+def held_kiosk(media: Path, pending: list[Call]) -> Kiosk:
+    """A kiosk whose background calls wait in ``pending`` (no centre behind it)."""
+    return Kiosk(
+        KioskClient("http://127.0.0.1:9"), media=media, executor=pending.append, clock=lambda: NOW
+    )
+
+
 def test_a_batch_file_is_read_off_the_gui_thread(tmp_path: Path) -> None:
     """Choosing a file starts the background call that reads it ("Please wait" shows, the
     idle clock holds); a file refused whole comes back as that call's error."""
     (tmp_path / "d.xlsx").write_bytes(_rezip(GOOD_XLSX, DAMAGED_XLSX["sheet_cut_short"]))
     pending: list[Call] = []
-    model = Kiosk(
-        KioskClient("http://127.0.0.1:9"),
-        media=tmp_path,
-        executor=pending.append,
-        clock=lambda: NOW,
-    )
+    model = held_kiosk(tmp_path, pending)
     model.start_shipper()
     model.batch_start()
     model.batch_upload(tmp_path / "d.xlsx")
@@ -567,12 +569,7 @@ def test_a_batch_stops_sending_once_its_session_has_ended(
     again made duplicates); the CCRNs made are in the log."""
     (tmp_path / "b.xlsx").write_bytes(_xlsx(list(FIELD_NAMES), ROW, ROW, ROW))
     pending: list[Call] = []
-    model = Kiosk(
-        KioskClient("http://127.0.0.1:9"),
-        media=tmp_path,
-        executor=pending.append,
-        clock=lambda: NOW,
-    )
+    model = held_kiosk(tmp_path, pending)
     sent: list[CargoItems] = []
 
     def submit_cargo(items: CargoItems) -> SimpleNamespace:

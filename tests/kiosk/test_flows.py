@@ -24,6 +24,7 @@ from sync.local_api import refusing_router
 from tests.fixtures.asgi import fixed_answer, proxy_page, serving
 from tests.kiosk.conftest import Backend, copy_cert
 from tests.kiosk.hang_up import HangUpCentre, local_api_before
+from tests.kiosk.test_batch import held_kiosk
 from tests.sync.test_local_api import items
 from ui_common.languages import Language
 
@@ -549,11 +550,7 @@ def test_the_screens_take_no_action_while_a_call_is_out(tmp_path: Path) -> None:
     person could go on to review and sign, and the CCRN was added to the bundle when its
     answer came, after the list had been reviewed."""
     pending: list[Call] = []
-    model = Kiosk(
-        KioskClient("http://127.0.0.1:9"),
-        media=tmp_path,
-        executor=pending.append,
-    )
+    model = held_kiosk(tmp_path, pending)
     model.start_driver()
     model.set_input("account", "123456")
     model.set_input("password", "secret")

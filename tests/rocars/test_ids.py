@@ -12,7 +12,7 @@ from rocars.ids import (
     normalize_ubr,
     normalize_vrn,
 )
-from rocars.models import Bundle
+from tests.sync.test_lane import make_bundle
 
 
 @pytest.mark.parametrize(
@@ -91,18 +91,8 @@ def test_a_second_plate_is_a_mainland_plate() -> None:
     with pytest.raises(InvalidIdentifier) as info:
         normalize_mainland_plate("CD5678")
     assert info.value.key == "vrn_invalid"
-    bundle = {
-        "ubr": "9110635860",
-        "vrn": "AB1234",
-        "cp": "SBC",
-        "direction": "import",
-        "ccrns": ["1001041258"],
-        "bundled_at": "2026-11-21T07:00:00Z",
-        "earliest_at": "2026-11-21T07:30:00Z",
-        "updated_at": "2026-11-21T07:00:00Z",
-    }
-    assert Bundle.model_validate({**bundle, "second_plate": "粵Z1234港"}).second_plate == (
+    assert make_bundle("9110635860", "AB1234", second_plate="粵Z1234港").second_plate == (
         "粤Z1234港"
     )
     with pytest.raises(ValidationError, match="not a Mainland plate"):
-        Bundle.model_validate({**bundle, "second_plate": "CD5678"})
+        make_bundle("9110635860", "AB1234", second_plate="CD5678")
