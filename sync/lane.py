@@ -409,27 +409,35 @@ class Lane:
         decided on, the truck was looked up by one plate only; a bundle that names only
         the other one (the centre fills ``second_plate`` only for vehicles it knows) was
         never seen, and an Unladen press released the truck whatever that bundle's
-        selection said. The read's plates join the truck's, and while the truck waits at
-        NO_BUNDLE or stands released as unladen the lane decides again: a bundle, an
-        inspection told lately or a STOP that differs from what is shown is shown; none
-        (still no bundle) leaves the truck as it was. An INSPECT or a STOP stands.
+        selection said. A confident read's plates that name the truck (``_identity``)
+        join the truck's, and while the truck waits at NO_BUNDLE or stands released as
+        unladen the lane decides again: a bundle (shown again if it says PROCEED too, so
+        the record names it), an inspection told lately or a STOP is shown; none (still
+        no bundle) leaves the truck as it was. An INSPECT or a STOP stands.
+
+        The truck's first plate stays first, and a runner-up of its own kind stays
+        untrusted: taken in, it would make the truck that plate names "the same truck"
+        (its read ignored, this truck's PROCEED left up in front of it).
         """
         if (
             self._bundle_plates
             or session.code not in (Code.NO_BUNDLE, Code.PROCEED)
             or read.ts < session.started_at
+            or read.confidence < self.config.confidence_threshold
         ):
             return
         mainland = is_mainland_plate(read.vrn)
-        if any(is_mainland_plate(p) == mainland for p in _identity(session.plates)):
+        known = _identity(session.plates)
+        if any(is_mainland_plate(p) == mainland for p in known):
             return
-        plates = self.read_plates(read)
-        plates += [p for p in session.plates if p not in plates]
-        decision = self._check_fresh(session, now) or self._pending_inspection(plates, now)
+        named = _identity(self.read_plates(read))
+        # looked up as a read of the new plate would be, with the truck's other plate
+        lookup = [*named, *(p for p in known if p not in named)]
+        decision = self._check_fresh(session, now) or self._pending_inspection(lookup, now)
         if decision is None:
-            decision = self._by_bundles(plates, now)
-        session.plates = plates
-        if decision is None or decision.code is session.code:
+            decision = self._by_bundles(lookup, now)
+        session.plates += [p for p in named if p not in session.plates]
+        if decision is None:
             return
         logger.warning(
             "lane %s: %s read with %s, the truck's other plate: %s",

@@ -367,7 +367,7 @@ def test_a_trucks_hong_kong_plate_read_after_its_mainland_plate_finds_its_bundle
     assert (out.ignored, out.records) == (["same_truck"], [])  # one truck, one session
     session = rig.lane.session
     assert session is not None
-    assert (session.vrn, session.plates) == ("粤Z1234港", ["CD5678", "粤Z1234港"])
+    assert (session.vrn, session.plates) == ("粤Z1234港", ["粤Z1234港", "CD5678"])
     assert rig.lane.unladen(UnladenPressed(vrn="粤Z1234港")).ignored == ["unladen_at_drop_manifest"]
     out = rig.lane.manifest(ManifestDropped(source="sensor"))
     assert (codes(out), out.instructions[0].bay) == ([C.INSPECT], "B3")
@@ -382,7 +382,38 @@ def test_a_trucks_hong_kong_plate_read_after_its_mainland_plate_finds_its_bundle
     out = rig.lane.plate(both)
     assert (out.payloads, out.ignored) == ([], ["same_truck"])
     assert rig.lane.session is not None
-    assert rig.lane.session.plates == ["CD5678", "粤Z1234港"]
+    assert rig.lane.session.plates == ["粤Z1234港", "CD5678"]
+    # a doubtful read of the new plate is not taken (a fresh one would be STOP)
+    rig = Rig([selected], unladen_inspect_share=0.0)
+    rig.lane.plate(read(vrn="粤Z1234港"))
+    doubtful = both.model_copy(update={"confidence": 0.4})
+    assert (rig.lane.plate(doubtful).payloads, rig.lane.session.plates) == ([], ["粤Z1234港"])  # type: ignore[union-attr]
+    # released as unladen, its bundle says PROCEED too: shown again, so the record has it
+    rig = Rig([make_bundle("9110635860", "CD5678")], manifest_required=False)
+    rig.lane.plate(read(vrn="粤Z1234港"))
+    rig.lane.unladen(UnladenPressed(vrn="粤Z1234港"))
+    out = rig.lane.plate(both)
+    assert (codes(out), out.instructions[0].ubr) == ([C.PROCEED], "9110635860")
+
+
+def test_a_trucks_other_plate_does_not_trust_its_first_reads_runner_up() -> None:
+    """AB1234 read with AB1284 as a runner-up (one plate read two ways: untrusted), then
+    by its Mainland plate with AB1234 as the runner-up, released as unladen: truck AB1284
+    pulling up within the hold is another truck, not one of this truck's plates (its
+    read ignored, AB1234's PROCEED left up in front of it)."""
+    rig = Rig([], unladen_inspect_share=0.0)
+    assert codes(rig.lane.plate(read(alternates=[Alternate(vrn="AB1284", confidence=0.9)]))) == [
+        C.NO_BUNDLE
+    ]
+    other = read(vrn="粤Z1234港", alternates=[Alternate(vrn="AB1234", confidence=0.9)])
+    assert rig.lane.plate(other).ignored == ["same_truck"]
+    assert rig.lane.session is not None
+    assert rig.lane.session.plates == ["AB1234", "AB1284", "粤Z1234港"]
+    assert codes(rig.lane.unladen(UnladenPressed(vrn="AB1234"))) == [C.PROCEED]
+    rig.clock.advance(1)
+    out = rig.lane.plate(read(vrn="AB1284"))
+    assert codes(out) == [C.NO_BUNDLE]
+    assert only_record(out).reason == "next_vehicle"
 
 
 def test_a_trucks_other_plate_never_takes_an_inspect_back() -> None:
@@ -958,7 +989,7 @@ def test_an_action_naming_its_instruction_answers_that_one_only(kind: str) -> No
     def act(seq: int) -> LaneOutput:
         if kind == "manifest":
             return rig.lane.manifest(
-                ManifestDropped(source="sensor", ts=rig.clock.now, instruction_seq=seq)
+                ManifestDropped(source="sensor", ts=lagging, instruction_seq=seq)
             )
         return rig.lane.unladen(UnladenPressed(vrn="CD5678", ts=lagging, instruction_seq=seq))
 
