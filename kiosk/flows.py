@@ -168,6 +168,7 @@ def _when_idle(
     def guarded(kiosk: Kiosk, /, *args: P.args, **kwargs: P.kwargs) -> None:
         if kiosk.busy:
             logger.info("%s ignored: a call is out", action.__name__)
+            kiosk._changed()  # a toggled button shows the model's choice again
             return
         action(kiosk, *args, **kwargs)
 
@@ -872,8 +873,8 @@ class Kiosk:
             outcomes: list[BatchOutcome] = []
             for row in rows:
                 if self._session != session:
-                    # Finish (or the idle clock) ended the session: nobody will see the
-                    # rest, so it is not sent; what was, is said in the log
+                    # Finish ended the session (the idle clock waits for a call): nobody
+                    # sees the rest, so it is not sent; what was, is said in the log
                     made = [o.ccrn for o in outcomes if o.ccrn]
                     logger.warning(
                         "batch upload of %s stopped after %d of %d rows (session ended);"

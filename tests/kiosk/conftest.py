@@ -15,7 +15,7 @@ from pytestqt.qtbot import QtBot
 
 from hardware_sim.launch import CentralProcess
 from kiosk.api import KioskClient
-from kiosk.flows import Kiosk
+from kiosk.flows import Call, Kiosk
 from kiosk.qt_app import CATALOGUE, KioskWindow
 from kiosk.session import IdleClock
 from rocars.models import CargoItems
@@ -25,6 +25,16 @@ from tests.kiosk.hang_up import HangUpCentre
 from tests.kiosk.kit import KioskUi
 from ui_common.i18n import Translations
 from ui_common.languages import Language
+
+
+def held_kiosk(media: Path, pending: list[Call], now: datetime | None = None) -> Kiosk:
+    """A kiosk whose background calls wait in ``pending`` (no centre behind it)."""
+    return Kiosk(
+        KioskClient("http://127.0.0.1:9"),
+        media=media,
+        executor=pending.append,
+        clock=utc_now if now is None else (lambda: now),
+    )
 
 
 @dataclass

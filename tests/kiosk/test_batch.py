@@ -33,6 +33,7 @@ from kiosk.cargo import FIELD_NAMES
 from kiosk.flows import Call, Kiosk, Screen, run_work
 from rocars.models import CargoItems
 from tests.kiosk.batch_files import write_formatted_xlsx
+from tests.kiosk.conftest import held_kiosk
 
 NOW = datetime(2026, 11, 21, 20, 0, tzinfo=UTC)
 ROW = ["3", "PALLETS", "PORK", "A", "B", "C", "D", "2026-11-23", "import", "", "", "", ""]
@@ -489,19 +490,12 @@ def test_a_full_batch_at_every_bound_is_read(tmp_path: Path) -> None:
     assert all(r.items is not None for r in rows)
 
 
-def held_kiosk(media: Path, pending: list[Call]) -> Kiosk:
-    """A kiosk whose background calls wait in ``pending`` (no centre behind it)."""
-    return Kiosk(
-        KioskClient("http://127.0.0.1:9"), media=media, executor=pending.append, clock=lambda: NOW
-    )
-
-
 def test_a_batch_file_is_read_off_the_gui_thread(tmp_path: Path) -> None:
     """Choosing a file starts the background call that reads it ("Please wait" shows, the
     idle clock holds); a file refused whole comes back as that call's error."""
     (tmp_path / "d.xlsx").write_bytes(_rezip(GOOD_XLSX, DAMAGED_XLSX["sheet_cut_short"]))
     pending: list[Call] = []
-    model = held_kiosk(tmp_path, pending)
+    model = held_kiosk(tmp_path, pending, NOW)
     model.start_shipper()
     model.batch_start()
     model.batch_upload(tmp_path / "d.xlsx")
@@ -564,12 +558,12 @@ def test_template_gives_up_rather_than_overwrite(
 def test_a_batch_stops_sending_once_its_session_has_ended(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Finish pressed (or the idle clock) while a batch is being sent: the rows not sent
+    """Finish pressed while a batch is being sent (the idle clock waits for a call): the rows not sent
     yet are not sent (before, each still got a CCRN that nobody saw, and sending the file
     again made duplicates); the CCRNs made are in the log."""
     (tmp_path / "b.xlsx").write_bytes(_xlsx(list(FIELD_NAMES), ROW, ROW, ROW))
     pending: list[Call] = []
-    model = held_kiosk(tmp_path, pending)
+    model = held_kiosk(tmp_path, pending, NOW)
     sent: list[CargoItems] = []
 
     def submit_cargo(items: CargoItems) -> SimpleNamespace:

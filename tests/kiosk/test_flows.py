@@ -22,9 +22,8 @@ from rocars.models import BundleStatus
 from sync.config import CentralConfig
 from sync.local_api import refusing_router
 from tests.fixtures.asgi import fixed_answer, proxy_page, serving
-from tests.kiosk.conftest import Backend, copy_cert
+from tests.kiosk.conftest import Backend, copy_cert, held_kiosk
 from tests.kiosk.hang_up import HangUpCentre, local_api_before
-from tests.kiosk.test_batch import held_kiosk
 from tests.sync.test_local_api import items
 from ui_common.languages import Language
 
