@@ -323,7 +323,8 @@ def build_router(
                 found = replica.bundle(key)
                 if found is None:
                     raise _not_found("ubr", key)
-                return found.model_dump(mode="json")
+                body: dict[str, Any] = _dump(found)
+                return body
 
             return await answer(lambda: central.get_bundle(key), offline)
 
@@ -344,7 +345,7 @@ def build_router(
                 found = replica.bundles_for_ccrn(key)
                 if not found and replica.cargo(key) is None:
                     raise _not_found("ccrn", key)
-                return {"bundles": [b.model_dump(mode="json") for b in found]}
+                return {"bundles": [_dump(b) for b in found]}
 
             return await answer(online, offline)
 
@@ -385,7 +386,16 @@ def _not_found(kind: str, key: str) -> LocalApiError:
     )
 
 
+#: A bundle's fields a kiosk is never given: customs' pre-selection. Kiosks are public
+#: machines on the booth LAN and the local API asks no credentials for a query: a driver
+#: who read INSPECT for his bundle could cancel it and bundle the same CCRNs again. The
+#: kiosk screens and receipts never showed them.
+KIOSK_HIDDEN = {"result", "bay"}
+
+
 def _dump(result: Any) -> Any:
+    if isinstance(result, Bundle):
+        return result.model_dump(mode="json", exclude=KIOSK_HIDDEN)
     if isinstance(result, BaseModel):
         return result.model_dump(mode="json")
     return result

@@ -132,6 +132,37 @@ def test_submit_amend_bundle_cancel_through_the_local_api(
     assert kiosk.cancel_bundle(bundle.ubr, cancel).status == "cancelled"
 
 
+def test_kiosks_are_never_told_customs_selection(
+    local_api: LocalApi, http: httpx.Client, kiosk: RocarsClient
+) -> None:
+    """A bundle's ``result`` and ``bay`` (customs' pre-selection) are in no answer to a
+    kiosk, from the centre or the replica: the local API asks no credentials for a query,
+    and a driver who read INSPECT could cancel and bundle the same CCRNs again."""
+    cargo = kiosk.submit_cargo(items())
+    account = demo_account(local_api)
+    request = BundleRequest(
+        account=account["account"],
+        password=account["password"],
+        auth=SecurityCodeAuth(code=local_api.central.security_code(account)),
+        vrn="KX 125",
+        cp=ControlPoint.SBC,
+        direction=Direction.IMPORT,
+        ccrns=[cargo.ccrn],
+    )
+    made = http.post("/v1/bundles", json=request.model_dump(mode="json"))
+    assert made.status_code == 200, made.text
+    answers = [made.json()]
+    for _ in range(2):  # the centre's answers, then the replica's
+        answers.append(http.get(f"/v1/bundles/{BUNDLED_UBR}").json())
+        answers += http.get("/v1/bundles", params={"ccrn": BUNDLED_CCRN}).json()["bundles"]
+        local_api.central_down()
+    assert len(answers) == 5
+    for answer in answers:
+        assert answer["ubr"]
+        assert not {"result", "bay"} & set(answer), answer
+    assert "stale_since" in answers[-2]  # the last two came from the replica
+
+
 def test_centre_down_queries_from_the_replica_and_writes_refused_then_back(
     local_api: LocalApi, http: httpx.Client, kiosk: RocarsClient
 ) -> None:
