@@ -26,6 +26,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from rocars.client import (
+    ANSWER_TOO_LARGE,
     KIOSK_CALLS_REFUSED,
     MALFORMED_ANSWER,
     NOT_SENT,
@@ -201,9 +202,9 @@ def build_router(
                 # the centre acted.
                 reached = not isinstance(err.__cause__, NOT_SENT)
                 raise _unavailable(what, maybe_applied=reached) from err
-            if err.key == MALFORMED_ANSWER:
-                # a success answer that is no answer (a proxy's page, a broken centre):
-                # the centre may well have acted
+            if err.key in (MALFORMED_ANSWER, ANSWER_TOO_LARGE):
+                # a success answer that is no answer (a proxy's page, a broken centre,
+                # one too large to read): the centre may well have acted
                 logger.warning("the centre's answer to %s is not one: %s", what, err)
                 raise _unavailable(what, maybe_applied=True) from err
             raise
@@ -223,7 +224,7 @@ def build_router(
             try:
                 result = await run_in_threadpool(from_central)
             except ApiError as err:
-                if err.key == MALFORMED_ANSWER:
+                if err.key in (MALFORMED_ANSWER, ANSWER_TOO_LARGE):
                     logger.warning("the centre's answer is not one; from the replica: %s", err)
                 elif err.key != "central_unreachable":
                     return _passthrough(err)

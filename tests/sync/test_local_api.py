@@ -627,12 +627,25 @@ def test_a_shard_that_does_not_pull_keeps_what_its_kiosk_call_found(
         a.stop()
 
 
-def test_a_centre_answer_that_is_no_answer_is_not_passed_on(local_api: LocalApi) -> None:
-    """A proxy's login page (a 200 in HTML) between the agent and the centre: a query is
-    answered from the replica, a write may have reached the centre (maybe applied), and
-    the link is not marked lost, since something answered. Before, both were a bare 500
-    (the client's JSONDecodeError out of the route)."""
-    with serving(proxy_page) as url, httpx.Client(base_url=local_api.url, timeout=30) as http:
+async def _too_large(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A 200 that says it is 100 MB (over the client's bound: not read)."""
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"100000000")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"{}"})
+
+
+@pytest.mark.parametrize("app", [proxy_page, _too_large], ids=["proxy_page", "too_large"])
+def test_a_centre_answer_that_is_no_answer_is_not_passed_on(local_api: LocalApi, app: Any) -> None:
+    """A proxy's login page (a 200 in HTML) between the agent and the centre, or an answer
+    too large to read: a query is answered from the replica, a write may have reached
+    the centre (maybe applied), and the link is not marked lost, since something
+    answered. Before, both were a bare 500 (the client's JSONDecodeError out of the
+    route); a too large one was a 502 passed on, as if the centre had refused."""
+    with serving(app) as url, httpx.Client(base_url=local_api.url, timeout=30) as http:
         local_api.client._http.base_url = httpx.URL(url)
         answer = http.get(f"/v1/bundles/{BUNDLED_UBR}")
         assert answer.status_code == 200
