@@ -158,8 +158,12 @@ class LaneController:
                 try:
                     row = self.outbox.lane(name)
                 except OutboxError as err:
-                    logger.error("lane %s: cannot read its stored state: %s", name, err)
-                    row = None
+                    # started afresh, the lane's READY (seq: now) would replace what it
+                    # could not read, a session a crash left open with it: no record
+                    raise OutboxError(
+                        f"lane {name}: cannot read its stored state ({err}): not started,"
+                        " so that nothing overwrites it"
+                    ) from err
                 if row is not None:
                     lane.last_seq = row.last_seq
                 self._apply(lane, lane.start(row.session if row is not None else None))

@@ -8,11 +8,14 @@ import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from rocars.messages import Alternate, InstructionCode, PlateRead, UnladenPressed
 from rocars.models import Bundle, BundleStatus, Change, ChangePage
 from rocars.timeutil import to_rfc3339
 from sync.config import SyncConfig
 from sync.controller import LaneController
+from sync.errors import OutboxError
 from sync.outbox import Outbox
 from sync.puller import CentralLink
 from sync.replica import Replica
@@ -206,5 +209,39 @@ def test_the_recall_walks_back_to_the_window_and_skips_what_does_not_read(
         assert [r.vrn for r in recalled] == ["CD5678"]
         both = site.outbox.inspected_since(site.now - timedelta(hours=3))
         assert [r.vrn for r in both] == ["AB1234", "CD5678"]
+    finally:
+        site.close()
+
+
+def test_a_lane_whose_stored_state_cannot_be_read_is_not_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Started afresh, the lane's READY replaced the state it could not read (an I/O
+    error at start): the session a crash left open was gone, with no record. The agent
+    does not start instead; once the state can be read, the session ends as a crash's."""
+    site = Site(tmp_path)
+    try:
+        site.bundles()
+        site.controller.start()
+        assert site.read("AB1234")["code"] == "NO_BUNDLE"
+        assert site.outbox.flush(5)
+        site.outbox.close()
+        site.outbox = Outbox(site.config.outbox_path)
+        site.controller = site._controller()
+
+        def unreadable(lane: str) -> None:
+            raise OutboxError("disk I/O error")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(site.outbox, "lane", unreadable)
+            sent = len(site.bus.sent)
+            with pytest.raises(OutboxError, match="lane L01: cannot read its stored state"):
+                site.controller.start()
+            assert len(site.bus.sent) == sent  # no READY
+        site.controller.start()
+        assert site.outbox.flush(5)
+        (pending,) = site.outbox.pending(10)
+        record = json.loads(pending.body)
+        assert (record["vrn"], record["reason"]) == ("AB1234", "agent_restart")
     finally:
         site.close()
