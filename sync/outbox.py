@@ -906,6 +906,17 @@ class Outbox:
             PendingRecord(int(pos), str(id_), _text(body), len(body)) for pos, id_, body in rows
         ]
 
+    def newest_pending(self) -> PendingRecord | None:
+        """The newest record not yet uploaded (nor rejected), or None."""
+        rows = self._read(
+            "SELECT pos, id, CAST(body AS BLOB) FROM records WHERE state = 'pending' "
+            "ORDER BY pos DESC LIMIT 1"
+        )
+        return next(
+            (PendingRecord(int(pos), str(id_), _text(body), len(body)) for pos, id_, body in rows),
+            None,
+        )
+
     def mark(
         self, results: dict[str, tuple[str, str | None]], now: datetime, timeout: float = 30.0
     ) -> int:

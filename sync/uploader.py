@@ -235,12 +235,35 @@ class Uploader:
         refused: list[tuple[PendingRecord, ApiError]] = []
         answered = self._send(readable, refused) if readable else 0
         if refused and not answered:
-            # every record refused, each alone: that is about the call (a proxy's 400,
-            # a centre that changed its API), not the records; parked, all of them would
-            # stop uploading until a restart. Kept pending, retried with backoff, and said
-            # in ``problem``; parked once the centre takes another record beside one.
-            raise refused[-1][1]
+            # every record refused, each alone: about the call (a proxy's 400, a centre
+            # that changed its API) or about these records (a run of bad ones longer than
+            # a batch). The newest record pending tells which: taken, the centre takes
+            # records, and these are parked (else they would stand in front of every
+            # record behind them for good); refused or none, kept pending, retried with
+            # backoff and said in ``problem`` (parked, all of them would stop uploading)
+            answered = self._probe({record.id for record, _ in refused})
+            if not answered:
+                raise refused[-1][1]
         return changed + answered + sum(self._park(record, err) for record, err in refused)
+
+    def _probe(self, refused: set[str]) -> int:
+        """Send the newest pending record alone (not one of ``refused``); 1 if the centre
+        answered for it (it is marked), else 0."""
+        newest = self.outbox.newest_pending()
+        if newest is None or newest.id in refused or not _json_object(newest.body):
+            return 0
+        try:
+            answered = self._send([newest], [])  # refused alone: left pending
+        except ApiError:
+            return 0  # no answer: the run above is not told apart
+        if answered:
+            logger.warning(
+                "the centre takes record %s while it refuses each of the %d oldest alone:"
+                " those are parked",
+                newest.id,
+                len(refused),
+            )
+        return answered
 
     def _chunks(self, records: list[PendingRecord]) -> Iterator[list[PendingRecord]]:
         """``records`` in order, in bodies of at most ``body_budget`` (a record larger

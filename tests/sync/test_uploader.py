@@ -391,6 +391,24 @@ def test_a_centre_that_refuses_every_record_parks_none(
     assert wait_for(lambda: uploader.problem == "")
 
 
+def test_a_run_of_refused_records_longer_than_a_batch_does_not_stop_the_rest(
+    events_centre: EventsCentre, uploads: Uploads
+) -> None:
+    """150 records the centre refuses (a bug made them), then good ones: each batch of
+    the oldest 100 was refused, each record alone, and kept pending as "about the call",
+    so the good records behind them never went. The newest record, sent alone, tells
+    records from the call: taken, the refused ones are parked and the rest upload."""
+    bad = {record(n).id for n in range(150)}
+    events_centre.refuse = lambda ids: (422, "validation_error") if bad & set(ids) else None
+    outbox, uploader = uploads.make(events_centre.url, batch=100)
+    outbox.save("L01", 1, None, [record(n) for n in range(180)], NOW)
+    for _ in range(4):
+        uploader.upload_once()
+    assert outbox.depth() == 0
+    assert (outbox.count("uploaded"), outbox.count("refused")) == (30, 150)
+    assert sorted(events_centre.accepted) == sorted(record(n).id for n in range(150, 180))
+
+
 @pytest.mark.parametrize(("status", "key"), [(401, "unauthorized"), (403, "forbidden")])
 def test_credentials_the_centre_refuses_are_retried_and_said_plainly(
     events_centre: EventsCentre, uploads: Uploads, status: int, key: str
