@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -33,16 +34,37 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _qt_garbage_on_the_gui_thread(request: pytest.FixtureRequest) -> Iterator[None]:
     """A test with Qt objects collects Python's cyclic garbage on the GUI thread only, as
     the screens do (``GuiThreadCollector``), and all of it before the next test: not on
-    a bus thread of its own or of a later test."""
-    if not {"qtbot", "qapp"} & set(request.fixturenames):
-        yield
-        return
-    request.getfixturevalue("qapp")
-    from ui_common.app import GuiThreadCollector
+    a bus thread of its own or of a later test. After any test, a collector that a
+    screen's ``main`` run in-process left on the session's application is stopped and
+    collection given back to CPython: the rest of the suite must not run with it off."""
+    collector = None
+    if {"qtbot", "qapp"} & set(request.fixturenames):
+        request.getfixturevalue("qapp")
+        from ui_common.app import GuiThreadCollector
 
-    collector = GuiThreadCollector(interval_ms=100)
+        collector = GuiThreadCollector(interval_ms=100)
     try:
         yield
     finally:
-        collector.stop()
-        gc.collect()
+        if collector is not None:
+            collector.stop()
+        if "ui_common.app" in sys.modules:
+            _stop_left_collectors()
+        if not gc.isenabled():
+            gc.enable()
+        if collector is not None:
+            gc.collect()
+
+
+def _stop_left_collectors() -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from ui_common.app import GuiThreadCollector
+
+    app = QApplication.instance()
+    if app is None:
+        return
+    for left in app.children():
+        if isinstance(left, GuiThreadCollector):
+            left.stop()
+            left.setParent(None)
