@@ -328,16 +328,7 @@ class Outbox:
         try:
             # timeout 0: a lock held by another program fails the commit at once (then
             # the retry thread waits), never a lane thread in SQLite's busy handler
-            self._wconn = sqlite3.connect(
-                self.path, timeout=0, check_same_thread=False, isolation_level=None
-            )
-            self._wconn.execute("PRAGMA busy_timeout = 0")
-            # before the file exists (WAL mode fixes it): a commit writes a few small
-            # pages, 1 KiB each instead of 4 (measured: the WAL grows 2.3x slower)
-            self._wconn.execute("PRAGMA page_size = 1024")
-            self._wconn.execute("PRAGMA journal_mode=WAL")
-            self._wconn.execute("PRAGMA synchronous=NORMAL")  # the flusher syncs (above)
-            self._wconn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpoint thread does
+            self._wconn = self._connect_writer()
             with self._wlock:
                 self._wconn.executescript(SCHEMA)
                 self._upgrade()
@@ -382,6 +373,24 @@ class Outbox:
                 self._connections.append(conn)
         return conn
 
+    def _connect_writer(self) -> sqlite3.Connection:
+        """The writer connection, set up (sqlite3.Error if it cannot be)."""
+        # timeout 0: a lock held by another program fails the commit at once (then the
+        # retry thread waits), never a lane thread in SQLite's busy handler
+        conn = sqlite3.connect(self.path, timeout=0, check_same_thread=False, isolation_level=None)
+        try:
+            conn.execute("PRAGMA busy_timeout = 0")
+            # before the file exists (WAL mode fixes it): a commit writes a few small
+            # pages, 1 KiB each instead of 4 (measured: the WAL grows 2.3x slower)
+            conn.execute("PRAGMA page_size = 1024")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # the flusher syncs (above)
+            conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpoint thread does
+        except sqlite3.Error:
+            conn.close()
+            raise
+        return conn
+
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction on the writer connection; the caller holds ``_wlock``."""
@@ -397,8 +406,27 @@ class Outbox:
                 try:
                     conn.execute("ROLLBACK")
                 except sqlite3.Error:
-                    logger.exception("outbox: rollback failed")
+                    logger.exception(
+                        "outbox: rollback failed: the writer connection is opened anew"
+                    )
+                    self._writer_anew()
             raise
+
+    def _writer_anew(self) -> None:
+        """A writer connection left inside a transaction (its ROLLBACK failed) would take the
+        next single-statement writes into that transaction, never committed, while their
+        instructions went out: closed (SQLite rolls it back) and opened again. If it cannot
+        be, the old one stays and every write fails (``error``) until it can."""
+        try:
+            fresh = self._connect_writer()
+        except sqlite3.Error:
+            logger.exception("outbox: the writer connection cannot be opened anew")
+            return
+        old, self._wconn = self._wconn, fresh
+        try:
+            old.close()
+        except sqlite3.Error:
+            logger.exception("outbox: closing the old writer connection failed")
 
     def _upgrade(self) -> None:
         """Stamp a new file, bring an older one up to ``SCHEMA_VERSION`` (writer lock held,
@@ -564,6 +592,10 @@ class Outbox:
         """One transaction for ``writes``; False (and ``error`` set) when it failed."""
         started = time.perf_counter()
         try:
+            if self._wconn.in_transaction:  # left open (a failed ROLLBACK): not written into
+                self._writer_anew()
+                if self._wconn.in_transaction:
+                    raise sqlite3.OperationalError("the writer connection is inside a transaction")
             if len(writes) == 1 and len(writes[0].records) <= 1:
                 # one lane change with at most one record (every change a lane makes):
                 # one statement, its own transaction. Each SQLite call lets the GIL go,

@@ -154,7 +154,14 @@ def test_external_mosquitto_clients_get_the_instruction(
              f"rocars/{CP}/lanes/L02/plate", "-m", payload],
             check=True, timeout=10,
         )  # fmt: skip
-        watcher.expect("L02", C.PROCEED)
+        try:
+            watcher.expect("L02", C.PROCEED)
+        except AssertionError as err:  # what the lane said, and why (seen once in CI)
+            reasons = [r["reason"] for r in agent.outbox.recent(20, "L02")]
+            raise AssertionError(
+                f"{err}; records' reasons {reasons}; replica synced at"
+                f" {agent.replica.last_sync_at()}, now {datetime.now(UTC)}"
+            ) from err
         # an outside subscriber that connects now gets the retained instruction
         out = subprocess.run(
             [sub, "-h", "127.0.0.1", "-p", str(mosquitto.port), "-t",

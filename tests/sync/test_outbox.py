@@ -93,6 +93,55 @@ def test_failed_transaction_leaves_neither(tmp_path: Path) -> None:
     outbox.close()
 
 
+class _RollbackFails:
+    """The writer connection whose COMMIT and then ROLLBACK fail (an I/O error): its
+    transaction is left open."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql in ("COMMIT", "ROLLBACK"):
+            raise sqlite3.OperationalError("disk I/O error")
+        return self.conn.execute(sql, *args)
+
+    def executemany(self, sql: str, rows: object) -> sqlite3.Cursor:
+        return self.conn.executemany(sql, rows)  # type: ignore[arg-type]
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.conn.in_transaction
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def test_a_writer_left_inside_a_transaction_is_opened_anew(tmp_path: Path) -> None:
+    """A ROLLBACK that failed left the writer inside the transaction: the next lane
+    changes (one statement each) went into it, never committed, while their
+    instructions went out. The writer is opened anew, and they are on disk."""
+    outbox = Outbox(tmp_path / "outbox.db")
+    try:
+        real = outbox._wconn
+        outbox._wconn = _RollbackFails(real)  # type: ignore[assignment]
+        with pytest.raises(OutboxError):
+            outbox.save("L01", 1, None, [record(1), record(2)], NOW)
+        assert outbox._wconn is not real  # the old one closed: SQLite rolled it back
+        shown: list[int] = []
+        outbox.submit("L01", 2, None, [record(3)], NOW, after=lambda: shown.append(2))
+        assert outbox.flush(10)
+        assert shown == [2]
+        conn = sqlite3.connect(tmp_path / "outbox.db")
+        try:
+            stored = conn.execute("SELECT id FROM records").fetchall()
+            lane = conn.execute("SELECT last_seq FROM lanes WHERE lane = 'L01'").fetchall()
+        finally:
+            conn.close()
+        assert (stored, lane) == ([(record(3).id,)], [(2,)])
+    finally:
+        outbox.close()
+
+
 def test_group_commit_keeps_every_record_and_the_last_lane_state(tmp_path: Path) -> None:
     outbox = Outbox(tmp_path / "outbox.db")
     for n in range(200):
