@@ -97,6 +97,8 @@ PRUNE_CHUNK = 500
 #: Upload results are marked this many rows a transaction: a batch of 100 in one took
 #: the writer for 2-11 ms in the running agent, and a plate read's commit waits for it.
 MARK_CHUNK = 20
+#: ``error`` once a flush has failed: for good, until the agent restarts (``_flush_loop``)
+FLUSH_FAILED = "outbox_flush_failed"
 #: Before each of its transactions, a mark or a prune waits (at most this long) while a
 #: lane change waits for the writer: the lock alone is not fair, and the thread that
 #: has just released it takes it again before a waiting lane thread wakes.
@@ -282,6 +284,8 @@ class Outbox:
         self._closed = False
         self.new_records = threading.Event()
         self.error = ""
+        #: why a flush of the WAL or the journal failed: for good (below, ``_flush_loop``)
+        self.flush_failed = ""
         #: the writer connection, its lock, and what waits for a failed commit to go in
         self._wlock = threading.Lock()
         #: lane changes waiting for (or holding) the writer; marks and prunes let them first
@@ -577,14 +581,20 @@ class Outbox:
                     self._lanes_done.notify_all()
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until everything submitted so far is committed and flushed; False on timeout."""
+        """Wait until everything submitted so far is committed and flushed; False on timeout
+        (at once once a flush has failed: nothing more is, ``flush_failed``)."""
         target = self._submitted
         with self._cond:
             if self._delivered >= target:
                 return True
             self._flush_wanted = max(self._flush_wanted, target)
             self._flush_now.set()  # the flusher does not wait out its interval for this
-            return self._cond.wait_for(lambda: self._delivered >= target, timeout)
+            return (
+                self._cond.wait_for(
+                    lambda: self._delivered >= target or bool(self.flush_failed), timeout
+                )
+                and self._delivered >= target
+            )
 
     # -- the writer (callers hold _wlock) ----------------------------------------------
 
@@ -616,9 +626,9 @@ class Outbox:
             return False
         self._commits.append((time.perf_counter() - started, len(writes)))
         self._busy_since = None
-        if self.error:
+        if self.error and not self.flush_failed:
             logger.warning("outbox: writing again (%d lane changes waited)", len(writes))
-        self.error = ""
+        self.error = FLUSH_FAILED if self.flush_failed else ""
         return True
 
     def _failed(self, err: sqlite3.Error, changes: int) -> None:
@@ -735,8 +745,7 @@ class Outbox:
 
     def _flush_loop(self) -> None:
         """Flush the WAL after commits (one flush for all made meanwhile), then run the
-        callbacks of ``durability="flush"``."""
-        delay = 0.05
+        callbacks of ``durability="flush"``; a flush that fails ends it (``flush_failed``)."""
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: self._committed > self._flushed or self._closed)
@@ -749,12 +758,23 @@ class Outbox:
                 self._fsync_wal()
                 self._journal.sync()
             except OSError as err:
-                logger.error("outbox: flush failed (retried): %s", err)
-                self.error = OutboxError.key
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
-                continue
-            delay = 0.05
+                # For good: after a failed fsync the kernel may have dropped the pages it
+                # could not write and marked them clean, so a later flush that succeeds
+                # says nothing of them ("fsyncgate"). No more callbacks (with "flush",
+                # no instruction goes out that is not on disk), ``error`` stays set (the
+                # status is offline: the displays fail closed) until a restart, when
+                # SQLite and the journal recover from what is on the disk.
+                self.flush_failed = f"{type(err).__name__}: {err}"
+                self.error = FLUSH_FAILED
+                logger.critical(
+                    "outbox: flushing %s to disk failed (%s): nothing more is confirmed"
+                    " written; restart the agent",
+                    self.path,
+                    err,
+                )
+                with self._cond:
+                    self._cond.notify_all()
+                return
             with self._cond:
                 self._flushes.append((time.perf_counter() - started, target - self._flushed))
                 self._flushed = target

@@ -442,6 +442,38 @@ def test_durability_says_whether_an_answer_waits_for_the_disk_flush(
     outbox.close()
 
 
+def test_a_failed_flush_is_for_good(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A flush that fails (EIO): after a failed fsync the kernel may have dropped the
+    pages it could not write, so a later flush that succeeds says nothing of them. It
+    was retried and the callbacks ran once one succeeded: with ``flush``, an instruction
+    went out whose change a power cut could still lose. Now no callback runs after it and
+    ``error`` stays set (the status offline, the displays fail closed) until a restart."""
+    outbox = Outbox(tmp_path / "outbox.db", durability="flush")
+    real_fsync = outbox._fsync_wal  # noqa: SLF001 (the disk, failing once)
+    failed: list[int] = []
+
+    def fsync_fails_once() -> None:
+        if not failed:
+            failed.append(1)
+            raise OSError(5, "Input/output error")
+        real_fsync()
+
+    outbox._fsync_wal = fsync_fails_once  # type: ignore[method-assign]  # noqa: SLF001
+    seen: list[int] = []
+    try:
+        outbox.submit("L01", 1, None, [record(1)], NOW, after=lambda: seen.append(1))
+        assert not outbox.flush(1.0)
+        outbox.submit("L01", 2, None, [record(2)], NOW, after=lambda: seen.append(2))
+        assert not outbox.flush(0.5)
+        assert seen == []  # nothing goes out
+        assert outbox.error == "outbox_flush_failed"  # a commit since does not clear it
+        assert "Input/output error" in outbox.flush_failed
+        assert "restart the agent" in caplog.text
+        assert outbox.depth() == 2  # what was written stays: SQLite decides at the restart
+    finally:
+        outbox.close()
+
+
 def test_with_write_a_flush_waits_its_interval_unless_flush_is_asked_for(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
