@@ -164,9 +164,22 @@ class LaneController:
                         f"lane {name}: cannot read its stored state ({err}): not started,"
                         " so that nothing overwrites it"
                     ) from err
+                previous = None
                 if row is not None:
                     lane.last_seq = row.last_seq
-                self._apply(lane, lane.start(row.session if row is not None else None))
+                    previous = row.session
+                out = lane.start(previous)
+                if row is not None and previous is not None and not out.records:
+                    # ``Lane.start`` could not end it (its record cannot be made) and
+                    # dropped it: kept aside as an unreadable one is, before READY
+                    # replaces it (an OutboxError here stops the start, as above)
+                    self.outbox.set_aside(
+                        name,
+                        row.last_seq,
+                        previous.model_dump_json(),
+                        "the session a crash left open cannot end: its record cannot be made",
+                    )
+                self._apply(lane, out)
         self._recall_inspections()
 
     def _recall_inspections(self) -> None:

@@ -896,6 +896,22 @@ class Outbox:
         names = ("source", "lane", "last_seq", "body", "error", "stamp", "quarantined_at")
         return [dict(zip(names, row, strict=True)) for row in rows]
 
+    def set_aside(self, lane: str, last_seq: int, session: str, problem: str) -> None:
+        """A lane's stored session kept in ``quarantine`` (``source`` ``lanes``), never
+        dropped: one the lane could not end at start (its record cannot be made)."""
+        logger.error(
+            "lane %s: its stored session (seq %d) kept in the outbox's quarantine table: %s",
+            lane,
+            last_seq,
+            problem,
+        )
+
+        def run(conn: sqlite3.Connection) -> int:
+            _insert_aside(conn, [("lanes", lane, last_seq, session, problem, None)])
+            return 1
+
+        self._write_now(run, 30.0)
+
     def quarantine_count(self) -> int:
         return int(self._read("SELECT count(*) FROM quarantine")[0][0])
 

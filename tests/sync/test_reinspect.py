@@ -245,3 +245,35 @@ def test_a_lane_whose_stored_state_cannot_be_read_is_not_started(
         assert (record["vrn"], record["reason"]) == ("AB1234", "agent_restart")
     finally:
         site.close()
+
+
+def test_a_session_whose_record_cannot_be_made_at_start_is_kept_aside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session a crash left open that validates as a session but cannot become a record
+    (older or edited data, a bug): ``Lane.start`` drops it and READY replaced it, with
+    no trace on disk. It is kept in the outbox's quarantine table first, as a session
+    start-up cannot read is."""
+    site = Site(tmp_path)
+    try:
+        site.bundles()
+        site.controller.start()
+        assert site.read("AB1234")["code"] == "NO_BUNDLE"
+        assert site.outbox.flush(5)
+        site.outbox.close()
+        site.outbox = Outbox(site.config.outbox_path)
+        site.controller = site._controller()
+
+        def unmakeable(**fields: object) -> None:
+            raise ValueError("no record")
+
+        with monkeypatch.context() as patch:
+            patch.setattr("sync.lane.ClearanceRecord", unmakeable)
+            site.controller.start()
+        assert site.bus.sent[-1]["code"] == "READY"
+        (kept,) = site.outbox.quarantined()
+        assert (kept["source"], kept["lane"]) == ("lanes", "L01")
+        assert json.loads(kept["body"])["vrn"] == "AB1234"
+        assert "its record cannot be made" in kept["error"]
+    finally:
+        site.close()
