@@ -102,6 +102,21 @@ def test_errors_pass_through_with_key_and_status(local_api: LocalApi, kiosk: Roc
     assert (wrong.value.key, wrong.value.status) == ("security_code_invalid", 403)
 
 
+def bundle_request(
+    local_api: LocalApi, account: dict[str, Any], vrn: str, ccrn: str
+) -> BundleRequest:
+    """``ccrn`` bundled to ``vrn`` at SBC, import, with a fresh security code."""
+    return BundleRequest(
+        account=account["account"],
+        password=account["password"],
+        auth=SecurityCodeAuth(code=local_api.central.security_code(account)),
+        vrn=vrn,
+        cp=ControlPoint.SBC,
+        direction=Direction.IMPORT,
+        ccrns=[ccrn],
+    )
+
+
 def test_submit_amend_bundle_cancel_through_the_local_api(
     local_api: LocalApi, kiosk: RocarsClient
 ) -> None:
@@ -110,17 +125,7 @@ def test_submit_amend_bundle_cancel_through_the_local_api(
     assert amended.items.packages == 30
     account = demo_account(local_api)
     # a security code is accepted once: the bundle and the cancellation need one each
-    bundle = kiosk.bundle(
-        BundleRequest(
-            account=account["account"],
-            password=account["password"],
-            auth=SecurityCodeAuth(code=local_api.central.security_code(account)),
-            vrn="KX 124",
-            cp=ControlPoint.SBC,
-            direction=Direction.IMPORT,
-            ccrns=[cargo.ccrn],
-        )
-    )
+    bundle = kiosk.bundle(bundle_request(local_api, account, "KX 124", cargo.ccrn))
     assert bundle.vrn == "KX124"
     assert bundle.earliest_at - bundle.bundled_at == timedelta(minutes=30)
     assert kiosk.get_cargo(cargo.ccrn).status == "bundled"
@@ -139,16 +144,7 @@ def test_kiosks_are_never_told_customs_selection(
     kiosk, from the centre or the replica: the local API asks no credentials for a query,
     and a driver who read INSPECT could cancel and bundle the same CCRNs again."""
     cargo = kiosk.submit_cargo(items())
-    account = demo_account(local_api)
-    request = BundleRequest(
-        account=account["account"],
-        password=account["password"],
-        auth=SecurityCodeAuth(code=local_api.central.security_code(account)),
-        vrn="KX 125",
-        cp=ControlPoint.SBC,
-        direction=Direction.IMPORT,
-        ccrns=[cargo.ccrn],
-    )
+    request = bundle_request(local_api, demo_account(local_api), "KX 125", cargo.ccrn)
     made = http.post("/v1/bundles", json=request.model_dump(mode="json"))
     assert made.status_code == 200, made.text
     answers = [made.json()]

@@ -213,21 +213,28 @@ def test_the_recall_walks_back_to_the_window_and_skips_what_does_not_read(
         site.close()
 
 
+def left_open(tmp_path: Path) -> Site:
+    """A site whose lane L01 had truck AB1234 at NO_BUNDLE when the agent stopped, and
+    its agent made again, not started."""
+    site = Site(tmp_path)
+    site.bundles()
+    site.controller.start()
+    assert site.read("AB1234")["code"] == "NO_BUNDLE"
+    assert site.outbox.flush(5)
+    site.outbox.close()
+    site.outbox = Outbox(site.config.outbox_path)
+    site.controller = site._controller()
+    return site
+
+
 def test_a_lane_whose_stored_state_cannot_be_read_is_not_started(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Started afresh, the lane's READY replaced the state it could not read (an I/O
     error at start): the session a crash left open was gone, with no record. The agent
     does not start instead; once the state can be read, the session ends as a crash's."""
-    site = Site(tmp_path)
+    site = left_open(tmp_path)
     try:
-        site.bundles()
-        site.controller.start()
-        assert site.read("AB1234")["code"] == "NO_BUNDLE"
-        assert site.outbox.flush(5)
-        site.outbox.close()
-        site.outbox = Outbox(site.config.outbox_path)
-        site.controller = site._controller()
 
         def unreadable(lane: str) -> None:
             raise OutboxError("disk I/O error")
@@ -254,15 +261,8 @@ def test_a_session_whose_record_cannot_be_made_at_start_is_kept_aside(
     (older or edited data, a bug): ``Lane.start`` drops it and READY replaced it, with
     no trace on disk. It is kept in the outbox's quarantine table first, as a session
     start-up cannot read is."""
-    site = Site(tmp_path)
+    site = left_open(tmp_path)
     try:
-        site.bundles()
-        site.controller.start()
-        assert site.read("AB1234")["code"] == "NO_BUNDLE"
-        assert site.outbox.flush(5)
-        site.outbox.close()
-        site.outbox = Outbox(site.config.outbox_path)
-        site.controller = site._controller()
 
         def unmakeable(**fields: object) -> None:
             raise ValueError("no record")
