@@ -624,8 +624,8 @@ def test_each_reason_a_connection_fails_is_logged_once_until_one_works(
         for problem in ("hung up", "no broker answers", "hung up", "no broker answers"):
             bus._note_problem(problem)
         assert bus.problem == "no broker answers"
-        said = [r.getMessage().rsplit(": ", 1)[1] for r in caplog.records]
+        said = [m.rsplit(": ", 1)[1] for m in caplog.messages if "alternating" in m]
         assert said == ["hung up", "no broker answers"]
         bus._logged.clear()  # as a connection that works does (_on_connect)
         bus._note_problem("hung up")
-    assert len(caplog.records) == 3
+    assert len([m for m in caplog.messages if "alternating" in m]) == 3

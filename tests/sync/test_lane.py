@@ -892,7 +892,7 @@ def test_a_session_that_cannot_end_is_dropped_not_stopped_for_ever(
     caplog.clear()
     out = rig.lane.start(session)
     assert (codes(out), out.records, rig.lane.session) == ([C.READY], [], None)
-    (dropped,) = [r for r in caplog.records if "dropped" in r.getMessage()]
+    (dropped,) = [r for r in caplog.records if "left open by a crash" in r.getMessage()]
     assert dropped.getMessage() == (
         f"lane L01: the session of CD5678 ({session.id}), left open by a crash, cannot end:"
         " dropped, its record lost"

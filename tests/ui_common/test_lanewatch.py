@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 
 import pytest
@@ -291,17 +292,37 @@ def test_a_display_clock_ahead_never_flashes(
     assert seen == {steady}
 
 
+class _Said(logging.Handler):
+    """The module's log records, as they are made (caplog may also get an earlier test's,
+    late, when a test before set up the background log writer)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 def test_refused_heartbeats_are_logged_at_a_run_start_not_each(
-    watch: LaneWatch, clock: FakeClock, caplog: pytest.LogCaptureFixture
+    watch: LaneWatch, clock: FakeClock
 ) -> None:
-    for _ in range(61):
-        old = SyncStatus(state="online", central="up", ts=clock.now() - timedelta(seconds=9))
-        watch.on_sync_status(old.to_bytes())
-    watch.on_sync_status(online(clock))
-    watch.on_sync_status(
-        SyncStatus(state="online", central="up", ts=clock.now() - timedelta(seconds=9)).to_bytes()
-    )
-    runs = [r.getMessage() for r in caplog.records if "ignored a sync heartbeat" in r.message]
+    said = _Said()
+    module_logger = logging.getLogger("ui_common.lanewatch")
+    module_logger.addHandler(said)
+    try:
+        for _ in range(61):
+            old = SyncStatus(state="online", central="up", ts=clock.now() - timedelta(seconds=9))
+            watch.on_sync_status(old.to_bytes())
+        watch.on_sync_status(online(clock))
+        watch.on_sync_status(
+            SyncStatus(
+                state="online", central="up", ts=clock.now() - timedelta(seconds=9)
+            ).to_bytes()
+        )
+    finally:
+        module_logger.removeHandler(said)
+    runs = [m for m in said.messages if "ignored a sync heartbeat" in m]
     assert watch.stale_heartbeats == 62
     assert [m.split("; ")[1] for m in runs] == ["1 in a row)", "61 in a row)", "1 in a row)"]
 
