@@ -87,6 +87,12 @@ SIZE_SUSPECT_BYTES = 64 << 10
 #: ... and only when it happened this many times in a row (one broken connection is a
 #: restart or a dropped keep-alive connection, not a limit).
 SIZE_SUSPECT_FAILURES = 2
+#: Rounds in a row that the centre answered the same oldest records with a server error
+#: (5xx) before the batch is halved as for a refusal: one record that makes the centre
+#: fail stood in front of every record behind it for good. A record then refused alone
+#: is parked only if the newest record goes in (``_probe``): a centre failing for every
+#: record (its database down) parks none.
+SERVER_ERROR_ROUNDS = 3
 #: A learned body limit grows (doubles, at most to 7/8 of the smallest body refused)
 #: after this many successful calls that used at least half of it (a smaller call, as a
 #: batch's last body, neither counts nor resets; a refusal resets).
@@ -182,6 +188,10 @@ class Uploader:
         self._fitted_max = 0  # the largest body that went in since a budget was set
         self._grow_credit = 0  # successful calls that used the budget, since the last refusal
         self._suspects = 0  # calls in a row whose connection broke after sending a big body
+        #: the oldest record sent and the rounds in a row it met a server error (5xx)
+        self._failing_head: tuple[str, int] = ("", 0)
+        #: this round halves server errors as refusals (``SERVER_ERROR_ROUNDS``)
+        self._halve_server_errors = False
 
     @property
     def body_budget(self) -> int | None:
@@ -233,7 +243,15 @@ class Uploader:
                 marks[p.id] = ("rejected", UNREADABLE)
         changed = self._mark(marks, set()) if marks else 0
         refused: list[tuple[PendingRecord, ApiError]] = []
-        answered = self._send(readable, refused) if readable else 0
+        head = readable[0].id if readable else ""
+        failing, rounds = self._failing_head
+        self._halve_server_errors = failing == head and rounds >= SERVER_ERROR_ROUNDS
+        try:
+            answered = self._send(readable, refused) if readable else 0
+        except ApiError as err:
+            if err.status >= 500:
+                self._failing_head = (head, rounds + 1 if failing == head else 1)
+            raise
         if refused and not answered:
             # every record refused, each alone: about the call (a proxy's 400, a centre
             # that changed its API) or about these records (a run of bad ones longer than
@@ -243,7 +261,13 @@ class Uploader:
             # backoff and said in ``problem`` (parked, all of them would stop uploading)
             answered = self._probe({record.id for record, _ in refused})
             if not answered:
+                if self._halve_server_errors:
+                    # every record fails, the newest too: the centre, not a record; not
+                    # halved again before as many rounds more (a failing centre is not
+                    # sent a call a record every round)
+                    self._failing_head = (head, 0)
                 raise refused[-1][1]
+        self._failing_head = ("", 0)
         return changed + answered + sum(self._park(record, err) for record, err in refused)
 
     def _probe(self, refused: set[str]) -> int:
@@ -300,6 +324,8 @@ class Uploader:
         except ApiError as err:
             self._suspects = self._suspects + 1 if self._size_suspect(err, size) else 0
             kind = kind_of(err)
+            if err.status >= 500 and self._halve_server_errors:
+                kind = "refused"  # the same oldest records, rounds in a row: halved
             if kind != "refused":
                 if self._suspects < SIZE_SUSPECT_FAILURES:
                     raise

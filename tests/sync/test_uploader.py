@@ -23,6 +23,7 @@ from sync.outbox import Outbox
 from sync.puller import CentralClient
 from sync.uploader import (
     MALFORMED_ANSWER,
+    SERVER_ERROR_ROUNDS,
     SIZE_SUSPECT_BYTES,
     SIZE_SUSPECT_FAILURES,
     UNREADABLE,
@@ -407,6 +408,38 @@ def test_a_run_of_refused_records_longer_than_a_batch_does_not_stop_the_rest(
     assert outbox.depth() == 0
     assert (outbox.count("uploaded"), outbox.count("refused")) == (30, 150)
     assert sorted(events_centre.accepted) == sorted(record(n).id for n in range(150, 180))
+
+
+def test_a_record_that_makes_the_centre_fail_does_not_stop_the_rest(
+    events_centre: EventsCentre, uploads: Uploads
+) -> None:
+    """One record the centre's handler fails on (HTTP 500, a bug of the centre's): every
+    5xx was taken for a passing fault, and the same oldest batch was sent again for good,
+    no record behind it ever going. After ``SERVER_ERROR_ROUNDS`` rounds in a row with the
+    same oldest record the batch is halved as for a refusal, and that record parked (the
+    newest record goes in: the centre works). A centre failing for every record parks
+    none."""
+    poison = record(7).id
+    events_centre.refuse = lambda ids: (500, "internal_error") if poison in ids else None
+    outbox, uploader = uploads.make(events_centre.url, batch=50)
+    outbox.save("L01", 1, None, [record(n) for n in range(30)], NOW)
+    for _ in range(SERVER_ERROR_ROUNDS):
+        with pytest.raises(ApiError):
+            uploader.upload_once()
+    assert outbox.depth() == 30
+    assert uploader.upload_once() == 30
+    assert (outbox.count("uploaded"), [r[:2] for r in outbox.refused()]) == (29, [(poison, 500)])
+    # every record fails: none is parked, and the halving is not tried every round
+    events_centre.refuse = lambda ids: (500, "internal_error")
+    outbox.save("L01", 2, None, [record(n) for n in range(100, 110)], NOW)
+    calls = []
+    for _ in range(2 * SERVER_ERROR_ROUNDS + 2):
+        before = len(events_centre.batches)
+        with pytest.raises(ApiError):
+            uploader.upload_once()
+        calls.append(len(events_centre.batches) - before)
+    assert (outbox.depth(), outbox.count("refused")) == (10, 1)
+    assert calls.count(1) >= 2 * SERVER_ERROR_ROUNDS  # one call a round but when halving
 
 
 @pytest.mark.parametrize(("status", "key"), [(401, "unauthorized"), (403, "forbidden")])
