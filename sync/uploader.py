@@ -89,10 +89,13 @@ SIZE_SUSPECT_BYTES = 64 << 10
 SIZE_SUSPECT_FAILURES = 2
 #: Rounds in a row that the centre answered the same oldest records with a server error
 #: (5xx) before the batch is halved as for a refusal: one record that makes the centre
-#: fail stood in front of every record behind it for good. A record then refused alone
-#: is parked only if the newest record goes in (``_probe``): a centre failing for every
-#: record (its database down) parks none.
+#: fail stood in front of every record behind it for good. Halving stops where both
+#: halves fail whole (the centre failing, not a record), and a record failing alone is
+#: parked only the second round it does (``_strike``): the centre may come back in the
+#: middle of a round.
 SERVER_ERROR_ROUNDS = 3
+#: Records remembered as having failed alone with a server error once (a bound).
+MAX_STRUCK = 1000
 #: A learned body limit grows (doubles, at most to 7/8 of the smallest body refused)
 #: after this many successful calls that used at least half of it (a smaller call, as a
 #: batch's last body, neither counts nor resets; a refusal resets).
@@ -192,6 +195,8 @@ class Uploader:
         self._failing_head: tuple[str, int] = ("", 0)
         #: this round halves server errors as refusals (``SERVER_ERROR_ROUNDS``)
         self._halve_server_errors = False
+        #: records that failed alone with a server error once (``_strike``)
+        self._server_strikes: dict[str, int] = {}
 
     @property
     def body_budget(self) -> int | None:
@@ -250,7 +255,10 @@ class Uploader:
             answered = self._send(readable, refused) if readable else 0
         except ApiError as err:
             if err.status >= 500:
-                self._failing_head = (head, rounds + 1 if failing == head else 1)
+                # a halving round that failed whole: the centre, not a record; halved
+                # again only after as many rounds more (not a call a record every round)
+                again = 0 if self._halve_server_errors else rounds + 1 if failing == head else 1
+                self._failing_head = (head, again)
             raise
         if refused and not answered:
             # every record refused, each alone: about the call (a proxy's 400, a centre
@@ -268,7 +276,27 @@ class Uploader:
                     self._failing_head = (head, 0)
                 raise refused[-1][1]
         self._failing_head = ("", 0)
-        return changed + answered + sum(self._park(record, err) for record, err in refused)
+        parked = sum(
+            self._park(record, err) for record, err in refused if self._strike(record, err)
+        )
+        return changed + answered + parked
+
+    def _strike(self, record: PendingRecord, err: ApiError) -> bool:
+        """Whether a record refused alone is parked now: a refusal (4xx) at once; a server
+        error (5xx) only the second round it fails alone, the rest of its batch going in:
+        once may be the centre coming back in the middle of the round."""
+        if err.status < 500:
+            return True
+        if len(self._server_strikes) >= MAX_STRUCK:
+            self._server_strikes.clear()
+        strikes = self._server_strikes.pop(record.id, 0) + 1
+        if strikes < 2:
+            self._server_strikes[record.id] = strikes
+            logger.warning(
+                "record %s failed alone (HTTP %d): parked if it does again", record.id, err.status
+            )
+            return False
+        return True
 
     def _probe(self, refused: set[str]) -> int:
         """Send the newest pending record alone (not one of ``refused``); 1 if the centre
@@ -356,9 +384,20 @@ class Uploader:
                 half,
                 len(records) - half,
             )
-            return self._send(records[:half], refused, True) + self._send(
-                records[half:], refused, True
-            )
+            if err.status < 500:
+                return self._send(records[:half], refused, True) + self._send(
+                    records[half:], refused, True
+                )
+            # a server error: one record the centre fails on fails one half only; both
+            # halves failing whole is the centre failing (an outage, a restart), and
+            # nothing of this round is parked (the round ends as a passing fault)
+            aside = len(refused)
+            first = self._send(records[:half], refused, True)
+            second = self._send(records[half:], refused, True)
+            if not first and not second:
+                del refused[aside:]
+                raise
+            return first + second
         self._suspects = 0
         self._fitted(size)
         marks: dict[str, tuple[str, str | None]] = {}

@@ -427,8 +427,16 @@ def test_a_record_that_makes_the_centre_fail_does_not_stop_the_rest(
         with pytest.raises(ApiError):
             uploader.upload_once()
     assert outbox.depth() == 30
-    assert uploader.upload_once() == 30
-    assert (outbox.count("uploaded"), [r[:2] for r in outbox.refused()]) == (29, [(poison, 500)])
+    assert uploader.upload_once() == 29  # the rest goes; the one failing alone stays, once
+    assert (outbox.count("uploaded"), outbox.depth()) == (29, 1)
+    # alone, it blocks nobody; a record behind it: it fails alone a second round, parked
+    outbox.save("L01", 2, None, [record(31)], NOW)
+    for _ in range(SERVER_ERROR_ROUNDS + 1):
+        try:
+            uploader.upload_once()
+        except ApiError:
+            continue
+    assert (outbox.count("uploaded"), [r[:2] for r in outbox.refused()]) == (30, [(poison, 500)])
     # every record fails: none is parked, and the halving is not tried every round
     events_centre.refuse = lambda ids: (500, "internal_error")
     outbox.save("L01", 2, None, [record(n) for n in range(100, 110)], NOW)
@@ -438,8 +446,36 @@ def test_a_record_that_makes_the_centre_fail_does_not_stop_the_rest(
         with pytest.raises(ApiError):
             uploader.upload_once()
         calls.append(len(events_centre.batches) - before)
-    assert (outbox.depth(), outbox.count("refused")) == (10, 1)
+    assert (outbox.depth(), outbox.count("refused")) == (10, 1)  # the poison only
     assert calls.count(1) >= 2 * SERVER_ERROR_ROUNDS  # one call a round but when halving
+
+
+@pytest.mark.parametrize("back_after", [4, 5, 6, 8, 9, 12])
+def test_a_centre_back_during_a_halving_round_parks_nothing(
+    events_centre: EventsCentre, uploads: Uploads, back_after: int
+) -> None:
+    """A centre answering 503 for a while (a restart): the rounds fail, the halving round
+    comes, and the centre is back during it (after a few of its calls: at 8, the oldest
+    record has just failed alone). Nothing is parked: every record goes (a record is
+    parked only the second round it fails alone while the rest of its batch goes in)."""
+    calls = [0]
+
+    def restarting(ids: list[str]) -> tuple[int, str] | None:
+        calls[0] += 1
+        return (503, "unavailable") if calls[0] <= back_after else None
+
+    events_centre.refuse = restarting
+    outbox, uploader = uploads.make(events_centre.url, batch=50)
+    outbox.save("L01", 1, None, [record(n) for n in range(30)], NOW)
+    for _ in range(SERVER_ERROR_ROUNDS):
+        with pytest.raises(ApiError):
+            uploader.upload_once()
+    for _ in range(3):
+        try:
+            uploader.upload_once()
+        except ApiError:
+            continue
+    assert (outbox.count("uploaded"), outbox.count("refused")) == (30, 0)
 
 
 @pytest.mark.parametrize(("status", "key"), [(401, "unauthorized"), (403, "forbidden")])
