@@ -283,7 +283,7 @@ class Outbox:
         self._connections: list[sqlite3.Connection] = []
         self._closed = False
         self.new_records = threading.Event()
-        self.error = ""
+        self._error = ""
         #: why a flush of the WAL or the journal failed: for good (below, ``_flush_loop``)
         self.flush_failed = ""
         #: the writer connection, its lock, and what waits for a failed commit to go in
@@ -376,6 +376,16 @@ class Outbox:
             with self._lock:
                 self._connections.append(conn)
         return conn
+
+    @property
+    def error(self) -> str:
+        """Why lane changes are not being written now ("" when they are); after a failed
+        flush, ``FLUSH_FAILED`` whatever a commit since says (no writer clears it)."""
+        return FLUSH_FAILED if self.flush_failed else self._error
+
+    @error.setter
+    def error(self, value: str) -> None:
+        self._error = value
 
     def _connect_writer(self) -> sqlite3.Connection:
         """The writer connection, set up (sqlite3.Error if it cannot be)."""
@@ -628,7 +638,7 @@ class Outbox:
         self._busy_since = None
         if self.error and not self.flush_failed:
             logger.warning("outbox: writing again (%d lane changes waited)", len(writes))
-        self.error = FLUSH_FAILED if self.flush_failed else ""
+        self.error = ""
         return True
 
     def _failed(self, err: sqlite3.Error, changes: int) -> None:
@@ -822,6 +832,8 @@ class Outbox:
         once the WAL is synced the file is emptied. A fold that fails is tried again
         (``FOLD_RETRY_S``), the same file left behind.
         """
+        if self.flush_failed:
+            return  # a fold ends in a flush and the journal emptied: nothing is sure now
         with self._wlock:
             if not self._folding:
                 if not self._journal.empty(1 - self._journal.current):
@@ -911,6 +923,10 @@ class Outbox:
             return 1
 
         self._write_now(run, 30.0)
+        try:  # on disk before the lane's READY (a journal line) replaces the session
+            self._fsync_wal()
+        except OSError as err:
+            raise OutboxError(f"outbox: {self.path} not synced: {err}") from err
 
     def quarantine_count(self) -> int:
         return int(self._read("SELECT count(*) FROM quarantine")[0][0])
@@ -919,6 +935,11 @@ class Outbox:
         """At close (writer lock held): every state still journaled into SQLite, synced,
         the files emptied, so a stopped agent's ``outbox.db`` is all there is. On failure
         the files stay, and the next start folds them."""
+        if self.flush_failed:
+            # the journal stays as it is: emptied after a flush that says nothing, the
+            # states it holds could be lost with the WAL frames the kernel dropped
+            logger.error("lane journal: not folded at close (a flush failed); the next start does")
+            return
         # a lane's state appended since the fold began is newer than the one it folds
         pending = {**self._folding, **self._journaled}
         try:
