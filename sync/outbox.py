@@ -985,26 +985,22 @@ class Outbox:
 
     def pending(self, limit: int) -> list[PendingRecord]:
         """The oldest records not yet uploaded (nor rejected), each its stored JSON text."""
+        return self._pending("ASC", limit)
+
+    def newest_pending(self) -> PendingRecord | None:
+        """The newest record not yet uploaded (nor rejected), or None."""
+        return next(iter(self._pending("DESC", 1)), None)
+
+    def _pending(self, order: Literal["ASC", "DESC"], limit: int) -> list[PendingRecord]:
         rows = self._read(
             "SELECT pos, id, CAST(body AS BLOB) FROM records WHERE state = 'pending' "
-            "ORDER BY pos LIMIT ?",
+            f"ORDER BY pos {order} LIMIT ?",
             limit,
         )
         # the body as stored bytes (CAST AS BLOB): its length is what it adds to an upload
         return [
             PendingRecord(int(pos), str(id_), _text(body), len(body)) for pos, id_, body in rows
         ]
-
-    def newest_pending(self) -> PendingRecord | None:
-        """The newest record not yet uploaded (nor rejected), or None."""
-        rows = self._read(
-            "SELECT pos, id, CAST(body AS BLOB) FROM records WHERE state = 'pending' "
-            "ORDER BY pos DESC LIMIT 1"
-        )
-        return next(
-            (PendingRecord(int(pos), str(id_), _text(body), len(body)) for pos, id_, body in rows),
-            None,
-        )
 
     def mark(
         self, results: dict[str, tuple[str, str | None]], now: datetime, timeout: float = 30.0
