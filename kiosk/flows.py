@@ -468,6 +468,7 @@ class Kiosk:
         self.cp = None
         self.direction = None
         self.inputs.pop("vrn", None)
+        self.inputs.pop("vrn_again", None)
         self._go(Screen.BUNDLE_CCRNS)
         self._changed()
 
@@ -537,12 +538,32 @@ class Kiosk:
 
     @_when_idle
     def details_next(self) -> None:
+        """The plate is typed twice: a mistyped plate that names another truck crossing
+        would clear that truck on this bundle's cargo, and one typo is far likelier than
+        the same typo twice. The two are compared as normalised (``KX 1O1`` is ``KX101``);
+        when they differ, the second is cleared and both are to be checked."""
         try:
-            self.inputs["vrn"] = normalize_vrn(self.input("vrn"))
+            vrn = normalize_vrn(self.input("vrn"))
         except InvalidIdentifier:
             self._tell("vrn_invalid")
             self._changed()
             return
+        self.inputs["vrn"] = vrn
+        again = self.input("vrn_again")
+        if not again.strip():
+            self._tell("vrn_again_required")
+            self._changed()
+            return
+        try:
+            same = normalize_vrn(again) == vrn
+        except InvalidIdentifier:
+            same = False
+        if not same:
+            self.inputs["vrn_again"] = ""
+            self._tell("vrn_mismatch")
+            self._changed()
+            return
+        self.inputs["vrn_again"] = vrn
         if self.cp is None:
             self._tell("cp_required")
         elif self.direction is None:

@@ -382,7 +382,20 @@ class BundleDetailsScreen(KioskScreen):
     kind = Screen.BUNDLE_DETAILS
 
     def build(self) -> None:
-        self.vrn_label = self.add_field_row("vrn", "text", field_stretch=2)
+        # the plate typed twice, side by side (one row: the screen has no height to spare)
+        self.vrn_label = label()
+        self.vrn_again_label = label()
+        self.vrn_again_label.setAlignment(
+            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        )
+        line = QHBoxLayout()
+        line.addWidget(self.vrn_label, 3)
+        line.addWidget(self.field("vrn", "text", max_length=10), 3)
+        line.addWidget(self.vrn_again_label, 2)
+        line.addWidget(self.field("vrn_again", "text", max_length=10), 3)
+        self.box.addLayout(line)
+        #: the notice the second plate field last took the focus for
+        self.focused_for: Notice | None = None
         self.cp_label = self.add_hint()
         grid = QGridLayout()
         self.cp_buttons = choices(ControlPoint, self.model.set_cp, lambda cp: f"cp_{cp.value}")
@@ -404,6 +417,7 @@ class BundleDetailsScreen(KioskScreen):
     def refresh(self) -> None:
         self.title.setText(tr("BundleDetails", "Bundle: vehicle, control point, direction"))
         self.vrn_label.setText(tr("BundleDetails", "Vehicle registration number"))
+        self.vrn_again_label.setText(tr("BundleDetails", "Type it again"))
         self.cp_label.setText(tr("BundleDetails", "Control point you will cross at:"))
         for cp, b in self.cp_buttons.items():
             b.setText(f"{cp.ivrs_key}  {cp_name(cp)}")
@@ -413,6 +427,18 @@ class BundleDetailsScreen(KioskScreen):
             b.setChecked(self.model.direction == d)
         self.next.setText(tr("BundleDetails", "Next: review"))
         self.sync_fields()
+        notice = self.model.notice
+        if (
+            notice is not None
+            and notice is not self.focused_for
+            and notice.key in ("vrn_mismatch", "vrn_again_required")
+        ):
+            # once per such notice: the keys go to the box to type in, but a person who
+            # then taps the first box to mend it is not pulled back at every key
+            self.focused_for = notice
+            again = self.fields["vrn_again"]
+            again.setFocus()
+            self._focus(again)
 
 
 class BundleReviewScreen(KioskScreen):

@@ -32,6 +32,8 @@ MESSAGE_KEYS: tuple[str, ...] = (
     QT_TRANSLATE_NOOP("Messages", "ccrn_invalid"),
     QT_TRANSLATE_NOOP("Messages", "ubr_invalid"),
     QT_TRANSLATE_NOOP("Messages", "vrn_invalid"),
+    QT_TRANSLATE_NOOP("Messages", "vrn_again_required"),
+    QT_TRANSLATE_NOOP("Messages", "vrn_mismatch"),
     QT_TRANSLATE_NOOP("Messages", "ccrn_duplicate"),
     QT_TRANSLATE_NOOP("Messages", "ccrn_added"),
     QT_TRANSLATE_NOOP("Messages", "too_many_ccrns"),

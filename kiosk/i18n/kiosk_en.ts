@@ -104,6 +104,10 @@
       <translation>Next: review</translation>
     </message>
     <message>
+      <source>Type it again</source>
+      <translation>Type it again</translation>
+    </message>
+    <message>
       <source>Vehicle registration number</source>
       <translation>Vehicle registration number</translation>
     </message>
@@ -652,8 +656,16 @@
       <translation>Some details are not valid: {fields}</translation>
     </message>
     <message>
+      <source>vrn_again_required</source>
+      <translation>Type the vehicle registration number a second time, in the box beside it.</translation>
+    </message>
+    <message>
       <source>vrn_invalid</source>
       <translation>This is not a Hong Kong vehicle registration number (up to 8 letters and digits).</translation>
+    </message>
+    <message>
+      <source>vrn_mismatch</source>
+      <translation>The two numbers differ. Check the plate and type it again.</translation>
     </message>
   </context>
   <context>

@@ -104,6 +104,10 @@
       <translation>下一步：核对</translation>
     </message>
     <message>
+      <source>Type it again</source>
+      <translation>再输入一次</translation>
+    </message>
+    <message>
       <source>Vehicle registration number</source>
       <translation>车辆登记号码</translation>
     </message>
@@ -652,8 +656,16 @@
       <translation>部分数据无效：{fields}</translation>
     </message>
     <message>
+      <source>vrn_again_required</source>
+      <translation>请在旁边的输入框中再输入一次车辆登记号码。</translation>
+    </message>
+    <message>
       <source>vrn_invalid</source>
       <translation>这不是香港车辆登记号码（最多 8 个字母及数字）。</translation>
+    </message>
+    <message>
+      <source>vrn_mismatch</source>
+      <translation>两次输入的号码不同。请核对车牌，再输入一次。</translation>
     </message>
   </context>
   <context>

@@ -104,6 +104,10 @@
       <translation>下一步：核對</translation>
     </message>
     <message>
+      <source>Type it again</source>
+      <translation>再輸入一次</translation>
+    </message>
+    <message>
       <source>Vehicle registration number</source>
       <translation>車輛登記號碼</translation>
     </message>
@@ -652,8 +656,16 @@
       <translation>部分資料無效：{fields}</translation>
     </message>
     <message>
+      <source>vrn_again_required</source>
+      <translation>請在旁邊的欄位再輸入一次車輛登記號碼。</translation>
+    </message>
+    <message>
       <source>vrn_invalid</source>
       <translation>這不是香港車輛登記號碼（最多 8 個字母及數字）。</translation>
+    </message>
+    <message>
+      <source>vrn_mismatch</source>
+      <translation>兩次輸入的號碼不同。請核對車牌，再輸入一次。</translation>
     </message>
   </context>
   <context>

@@ -127,6 +127,7 @@ class KioskUi:
         self.click("ccrns_next")
         self.at(Screen.BUNDLE_DETAILS)
         self.type("vrn", vrn)
+        self.type("vrn_again", vrn)
         self.click(f"cp_{cp}")
         self.click("dir_import")
         self.click("details_next")

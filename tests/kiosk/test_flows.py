@@ -46,6 +46,7 @@ def test_a_whole_bundle_without_widgets(model: Kiosk, backend: Backend) -> None:
     model.add_ccrn()
     model.ccrns_next()
     model.set_input("vrn", "kx 1o1")  # typed loosely: normalised, O read as 0
+    model.set_input("vrn_again", "KX101")  # the same plate, typed as it reads
     model.set_cp(ControlPoint.SBC)
     model.set_direction(Direction.IMPORT)
     model.details_next()
@@ -62,6 +63,41 @@ def test_a_whole_bundle_without_widgets(model: Kiosk, backend: Backend) -> None:
     model.home()
     assert model.screen == Screen.DRIVER_MENU
     assert model.account == account["account"]
+
+
+def test_the_plate_must_be_typed_the_same_twice(model: Kiosk, backend: Backend) -> None:
+    """A mistyped plate names another truck: typed twice, a typo in one is caught."""
+    model.start_driver()
+    model.set_input("account", "123456")
+    model.set_input("password", "x")
+    model.sign_in()
+    model.driver_bundle()
+    model.set_input("ccrn", backend.new_cargo())
+    model.add_ccrn()
+    model.ccrns_next()
+    model.set_cp(ControlPoint.SBC)
+    model.set_direction(Direction.IMPORT)
+    for first, second in (("KX 88", "KX 89"), ("KX88", "KX888"), ("KX88", "KX 88!")):
+        model.set_input("vrn", first)
+        model.set_input("vrn_again", second)
+        model.details_next()
+        assert model.screen == Screen.BUNDLE_DETAILS
+        assert model.notice is not None
+        assert model.notice.key == "vrn_mismatch"
+        assert model.input("vrn") == "KX88"  # the first is kept, the second cleared
+        assert model.input("vrn_again") == ""
+    model.details_next()  # the second left empty
+    assert model.notice is not None
+    assert model.notice.key == "vrn_again_required"
+    assert model.screen == Screen.BUNDLE_DETAILS
+    model.set_input("vrn_again", "kx 88")  # the same plate, however spaced or cased
+    model.details_next()
+    assert model.screen == Screen.BUNDLE_REVIEW
+    assert (model.input("vrn"), model.input("vrn_again")) == ("KX88", "KX88")
+    model.back()
+    model.back()
+    model.driver_bundle()  # a new bundle asks for both again
+    assert (model.input("vrn"), model.input("vrn_again")) == ("", "")
 
 
 def test_local_checks_before_anything_is_sent(model: Kiosk) -> None:
@@ -94,6 +130,10 @@ def test_local_checks_before_anything_is_sent(model: Kiosk) -> None:
     assert model.notice is not None
     assert model.notice.key == "vrn_invalid"
     model.set_input("vrn", "KX1")
+    model.details_next()
+    assert model.notice is not None
+    assert model.notice.key == "vrn_again_required"
+    model.set_input("vrn_again", "KX1")
     model.details_next()
     assert model.notice is not None
     assert model.notice.key == "cp_required"
@@ -417,6 +457,7 @@ def _to_sign_code(model: Kiosk, backend: Backend, account: dict[str, Any]) -> No
     model.add_ccrn()
     model.ccrns_next()
     model.set_input("vrn", "KX1")
+    model.set_input("vrn_again", "KX1")
     model.set_cp(ControlPoint.SBC)
     model.set_direction(Direction.IMPORT)
     model.details_next()

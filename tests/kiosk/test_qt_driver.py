@@ -93,6 +93,37 @@ def test_print_receipt_writes_a_pdf_that_renders(
     assert dark > 200  # ink on the paper, not a blank page
 
 
+def test_a_plate_typed_differently_twice_is_typed_again(kiosk: KioskUi, backend: Backend) -> None:
+    """The second box is cleared and gets the keys; tapping the first to mend it keeps
+    the keys there (the focus is moved once a notice, not at every refresh)."""
+    account = backend.account("valid", 0)
+    kiosk.sign_in(account["account"], account["password"])
+    kiosk.click("menu_bundle")
+    kiosk.type("ccrn", backend.new_cargo())
+    kiosk.click("add_ccrn")
+    kiosk.click("ccrns_next")
+    kiosk.at(Screen.BUNDLE_DETAILS)
+    kiosk.type("vrn_again", "KX 89")
+    kiosk.type("vrn", "KX 88")  # the keys were last on the first box
+    kiosk.click("cp_SBC")
+    kiosk.click("dir_import")
+    kiosk.click("details_next")
+    assert kiosk.model.screen == Screen.BUNDLE_DETAILS
+    assert kiosk.notice_key == "vrn_mismatch"
+    assert "兩次輸入的號碼不同" in kiosk.notice_text
+    first, again = kiosk.screen.fields["vrn"], kiosk.screen.fields["vrn_again"]
+    assert (first.text(), again.text()) == ("KX88", "")
+    keyboard = kiosk.screen.keyboard
+    assert keyboard is not None
+    assert keyboard.target is again  # the keys type into the box that was cleared
+    kiosk.type("vrn", "KX 89")  # the first was the wrong one
+    assert keyboard.target is first
+    kiosk.type("vrn_again", "kx89")
+    kiosk.click("details_next")
+    kiosk.at(Screen.BUNDLE_REVIEW)
+    assert "KX89" in kiosk.screen_text()
+
+
 def test_bundle_with_certificate(kiosk: KioskUi, backend: Backend, media: Path) -> None:
     account = backend.account("valid", 1)
     copy_cert(backend, account, media)
@@ -302,6 +333,7 @@ def test_query_while_the_centre_is_down_says_it_may_be_stale(
         kiosk.click("add_ccrn")  # the replica still knows it
         kiosk.click("ccrns_next")
         kiosk.type("vrn", "KX1")
+        kiosk.type("vrn_again", "KX1")
         kiosk.click("cp_SBC")
         kiosk.click("dir_import")
         kiosk.click("details_next")

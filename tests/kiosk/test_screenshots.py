@@ -186,8 +186,12 @@ def test_every_screen_in_every_language(
     shot("bundle_ccrns")
     model.ccrns_next()
     model.set_input("vrn", "KX 88")
+    model.set_input("vrn_again", "KX88")
     model.set_cp(ControlPoint.SBC)
     shot("bundle_details", lambda: model.set_direction(Direction.IMPORT))
+    model.set_input("vrn_again", "KX 98")
+    shot("bundle_vrn_mismatch", model.details_next)  # typed twice, not the same
+    model.set_input("vrn_again", "KX88")
     shot("bundle_review", model.details_next)
     shot("sign_method", model.review_confirm)
     shot("sign_code", model.choose_code)
