@@ -80,7 +80,12 @@ class OcrEngine:
     """A RapidOCR engine with fixed, offline settings. Thread-safe (one call at a time)."""
 
     def __init__(self, *, threads: int | None = None, det_side: int = CROP_SIDE) -> None:
-        from rapidocr import RapidOCR  # heavy import: only when OCR is really used
+        try:
+            from rapidocr import RapidOCR  # heavy import: only when OCR is really used
+        except ImportError as err:  # rapidocr or onnxruntime absent, or a library broken
+            raise OcrError(
+                f"cannot load the OCR engine: {err}", key="avrs_ocr_unavailable"
+            ) from err
 
         det, rec = model_paths()
         threads = threads if threads is not None else _env_threads()
@@ -101,8 +106,12 @@ class OcrEngine:
             # load both sessions now so a broken model fails here, not on the first truck
             ocr._load_det_model()
             rec_model = ocr._load_rec_model()
-        except (OSError, ValueError, RuntimeError) as err:
-            raise OcrError(f"cannot start RapidOCR: {err}") from err
+        except Exception as err:  # noqa: BLE001 (see below)
+            # onnxruntime's own errors (InvalidProtobuf for a corrupt model, NoSuchFile,
+            # Fail) derive from Exception alone, and RapidOCR adds its own: whatever the
+            # loader raises, the engine cannot run, and the adapter must say so (exit 2)
+            # rather than die with a traceback
+            raise OcrError(f"cannot start RapidOCR: {type(err).__name__}: {err}") from err
         if not rec_model.session.have_key():
             # without the character list inside the model RapidOCR would fetch a dict file
             raise OcrModelMissing(f"{rec} has no character list", path=str(rec))
