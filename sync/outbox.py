@@ -83,6 +83,11 @@ Durability = Literal["write", "flush"]
 
 #: A PASSIVE checkpoint (WAL into the database, beside the writer) after this many commits.
 CHECKPOINT_EVERY = 500
+#: The WAL is cut back to this size when it starts again after a checkpoint (SQLite's
+#: ``journal_size_limit``). Without it a burst (an upload backlog marked, a prune, a
+#: fold) left the file at its largest for good: SQLite reuses a WAL, never shrinks it.
+#: 500 commits of a few 1 KiB pages fit with room to spare.
+WAL_KEEP_BYTES = 4 << 20
 #: The lanes' journal is folded into the ``lanes`` table once its file is this big (about
 #: 20 s of 100 lanes at 2 trucks/s). A fold writes one row a lane whatever the size.
 JOURNAL_FOLD_BYTES = 4 << 20
@@ -400,6 +405,7 @@ class Outbox:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # the flusher syncs (above)
             conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpoint thread does
+            conn.execute(f"PRAGMA journal_size_limit = {int(WAL_KEEP_BYTES)}")
         except sqlite3.Error:
             conn.close()
             raise

@@ -62,6 +62,27 @@ def test_lane_state_and_records_commit_together(tmp_path: Path) -> None:
     again.close()
 
 
+def test_the_wal_shrinks_after_a_burst(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A burst grows the WAL; once checkpointed, the next commit that starts it again
+    cuts it back to ``WAL_KEEP_BYTES`` (it used to stay at its largest for good)."""
+    monkeypatch.setattr(outbox_module, "WAL_KEEP_BYTES", 64 << 10)
+    path = tmp_path / "outbox.db"
+    outbox = Outbox(path)
+    wal = path.with_name(path.name + "-wal")
+    outbox.save("L01", 1, None, [record(i) for i in range(1, 2001)], NOW)
+    burst = wal.stat().st_size
+    assert burst > 1 << 20
+    # the checkpoint thread's PASSIVE checkpoint, run here so the test knows it is done
+    conn = sqlite3.connect(path)
+    busy, frames, moved = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    conn.close()
+    assert (busy, moved) == (0, frames)
+    outbox.save("L01", 2, None, [record(2001)], NOW)
+    assert wal.stat().st_size <= 64 << 10
+    assert outbox.depth() == 2001
+    outbox.close()
+
+
 def test_failed_transaction_leaves_neither(tmp_path: Path) -> None:
     outbox = Outbox(tmp_path / "outbox.db")
     outbox.save("L01", 1, None, [], NOW)
