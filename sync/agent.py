@@ -736,9 +736,16 @@ class SyncAgent:
         except OutboxError:
             return 0
 
+    def _oldest_pending_age(self) -> float | None:
+        try:
+            return self._age(self.outbox.oldest_pending_at())
+        except OutboxError:
+            return None
+
     def _register_gauges(self) -> None:
         m = self.metrics
         m.gauge("rocars_sync_outbox_depth", self._depth)
+        m.gauge("rocars_sync_outbox_oldest_pending_seconds", self._oldest_pending_age)
         m.gauge("rocars_sync_outbox_refused", self._refused)
         m.gauge("rocars_sync_outbox_quarantined", self._quarantined)
         m.gauge("rocars_sync_replica_bundles", self._bundle_count)
@@ -786,6 +793,8 @@ class SyncAgent:
             },
             "outbox": {
                 "depth": self._depth(),
+                # seconds since the oldest record waiting ended (None: none waits)
+                "oldest_pending_age_s": self._oldest_pending_age(),
                 "rejected": self._rejected(),
                 "refused": self._refused(),
                 "quarantined": self._quarantined(),

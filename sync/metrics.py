@@ -58,6 +58,10 @@ _HELP = {
         "1 when the shards' inspections.db is in use, 0 when it cannot be",
     ),
     "rocars_sync_outbox_depth": ("gauge", "records waiting for upload"),
+    "rocars_sync_outbox_oldest_pending_seconds": (
+        "gauge",
+        "seconds since the oldest record waiting for upload ended (absent: none waits)",
+    ),
     "rocars_sync_outbox_refused": (
         "gauge",
         "records the centre refused, kept in the outbox (sent again at the next start)",
@@ -146,8 +150,9 @@ class Metrics:
             lines.append(f"# TYPE {name} {kind}")
             for labels, sample in sorted(samples.items()):
                 label_text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
+                # 15 digits: ``g`` keeps 6, so an age of 16 days read to 10 s
                 lines.append(
-                    f"{name}{{{label_text}}} {sample:g}" if labels else f"{name} {sample:g}"
+                    f"{name}{{{label_text}}} {sample:.15g}" if labels else f"{name} {sample:.15g}"
                 )
         return "\n".join(lines) + "\n"
 

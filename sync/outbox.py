@@ -71,7 +71,7 @@ from pydantic import ValidationError
 from rocars.messages import InstructionCode
 from rocars.models import ClearanceRecord
 from rocars.threads import start_in_background
-from rocars.timeutil import to_rfc3339, utc_now
+from rocars.timeutil import parse_rfc3339, to_rfc3339, utc_now
 from sync.config import MAX_FLUSH_INTERVAL_S
 from sync.errors import OutboxError, OutboxTooNew
 from sync.journal import DamagedLine, LaneJournal, encode, newest
@@ -1105,6 +1105,20 @@ class Outbox:
     def depth(self) -> int:
         """Records waiting for upload."""
         return self.count("pending")
+
+    def oldest_pending_at(self) -> datetime | None:
+        """When the oldest record waiting for upload ended (None: none waits). With the
+        depth it tells a queue that moves from one that is stuck: a record the centre
+        never answers for is sent again for ever (nothing accepted is dropped)."""
+        rows = self._read(
+            "SELECT ended_at FROM records WHERE state = 'pending' ORDER BY pos LIMIT 1"
+        )
+        if not rows:
+            return None
+        try:
+            return parse_rfc3339(str(rows[0][0]))
+        except ValueError:  # a row written by hand: the queue's age is then unknown
+            return None
 
     def rejected(self, limit: int = 100) -> list[tuple[str, str]]:
         """(id, reason) of the records the centre answered rejected, newest first."""

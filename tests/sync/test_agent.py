@@ -617,6 +617,15 @@ def test_credentials_the_centre_refuses_are_named_in_the_status(
         assert "401" in problem
         assert "ROCARS_CENTRAL_TOKEN" in problem
         assert (agent.health()["outbox"]["depth"], agent.health()["outbox"]["refused"]) == (1, 0)
+        # the queue is seen to stand still: the record waiting ended long ago
+        age = agent.health()["outbox"]["oldest_pending_age_s"]
+        assert age == pytest.approx((utc_now() - record(1).ended_at).total_seconds(), abs=5)
+        [line] = [
+            line
+            for line in agent.metrics_text().splitlines()
+            if line.startswith("rocars_sync_outbox_oldest_pending_seconds ")
+        ]
+        assert float(line.split()[1]) == pytest.approx(age, abs=2)
     finally:
         agent.stop()
 
