@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
-from hardware_sim.accounts import AccountBook, Lockout, make_account, totp_now
+from hardware_sim import accounts
+from hardware_sim.accounts import MAX_FAILURES, AccountBook, Lockout, make_account, totp_now
 from hardware_sim.store import CentralError, Store
+
+T = TypeVar("T")
 
 
 class Clock:
@@ -108,3 +118,181 @@ def test_a_security_code_is_accepted_once(tmp_path: Path) -> None:
     refused(totp_now(secret, at + step), at + step)
     book.check_code(row, totp_now(secret, at + 2 * step), at + 2 * step)
     store.close()
+
+
+def _at_once(
+    attempts: int, call: Callable[[int], object], verified: list[int], gate: threading.Event
+) -> Counter[str]:
+    """``call(i)`` from ``attempts`` threads started together; the keys they were refused
+    with (``ok``: not refused). Each verification (``verified`` grows) waits at ``gate``,
+    so that all that get past the lockout are inside at once, as requests are while
+    PBKDF2 runs. The gate opens when more than ``MAX_FAILURES`` are inside (the lockout
+    let too many in), when every attempt is inside or answered, or after a second (the
+    rest wait in the lockout for a place)."""
+    keys: Counter[str] = Counter()
+    lock = threading.Lock()
+    start = threading.Barrier(attempts)
+
+    def run(i: int) -> None:
+        start.wait(10)
+        try:
+            call(i)
+        except CentralError as err:
+            with lock:
+                keys[err.key] += 1
+        else:
+            with lock:
+                keys["ok"] += 1
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(attempts)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 1
+    while (
+        len(verified) <= MAX_FAILURES
+        and len(verified) + sum(keys.values()) < attempts
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.005)
+    gate.set()
+    for thread in threads:
+        thread.join(10)
+    return keys
+
+
+def _gated(verified: list[int], gate: threading.Event, inner: Callable[..., T]) -> Callable[..., T]:
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        verified.append(1)
+        gate.wait(10)
+        return inner(*args, **kwargs)
+
+    return wrapper
+
+
+def test_guesses_sent_at_once_get_five_password_checks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twenty wrong passwords for one account at once: five are checked (and fail), the
+    rest are refused ``account_locked`` without a check. Before, all twenty passed the
+    lockout's check while the first PBKDF2 still ran."""
+    store = Store(tmp_path / "c.sqlite3")
+    store.put_account(make_account("123456", "654321", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"))
+    book = AccountBook(store)
+    verified: list[int] = []
+    gate = threading.Event()
+    monkeypatch.setattr(accounts, "hash_password", _gated(verified, gate, accounts.hash_password))
+
+    keys = _at_once(20, lambda i: book.check_password("123456", f"guess{i}"), verified, gate)
+
+    assert len(verified) == MAX_FAILURES
+    assert keys == {"credentials_invalid": MAX_FAILURES, "account_locked": 20 - MAX_FAILURES}
+    with pytest.raises(CentralError) as locked:
+        book.check_password("123456", "654321")  # the right one: locked all the same
+    assert locked.value.key == "account_locked"
+    assert locked.value.params["retry_after"] > 14 * 60
+    store.close()
+
+
+def test_code_guesses_sent_at_once_get_five_checks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the right password, wrong security codes at once: the code step holds the
+    lockout itself (before, only the password step checked it, so every request that
+    had passed it guessed a code)."""
+    store = Store(tmp_path / "c.sqlite3")
+    secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    store.put_account(make_account("123456", "654321", secret))
+    book = AccountBook(store)
+    row = book.check_password("123456", "654321")
+    at = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
+    right = totp_now(secret, at)
+    wrong = [f"{(int(right) + n) % 1_000_000:06d}" for n in range(1000, 1020)]
+    verified: list[int] = []
+    gate = threading.Event()
+    monkeypatch.setattr(accounts, "code_step", _gated(verified, gate, accounts.code_step))
+
+    keys = _at_once(20, lambda i: book.check_code(row, wrong[i], at), verified, gate)
+
+    assert len(verified) == MAX_FAILURES
+    assert keys == {"security_code_invalid": MAX_FAILURES, "account_locked": 20 - MAX_FAILURES}
+    with pytest.raises(CentralError) as locked:
+        book.check_code(row, right, at)
+    assert locked.value.key == "account_locked"
+    store.close()
+
+
+def test_right_passwords_sent_at_once_all_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More right passwords at once than there are places: those over wait for a place
+    (a success gives its place back) instead of being refused."""
+    store = Store(tmp_path / "c.sqlite3")
+    store.put_account(make_account("123456", "654321", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"))
+    book = AccountBook(store)
+    verified: list[int] = []
+    gate = threading.Event()
+    monkeypatch.setattr(accounts, "hash_password", _gated(verified, gate, accounts.hash_password))
+
+    keys = _at_once(8, lambda i: book.check_password("123456", "654321"), verified, gate)
+
+    assert keys == {"ok": 8}
+    assert len(verified) == 8
+    store.close()
+
+
+def test_a_reservation_is_given_back_on_success_and_on_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four failures leave room for one more attempt: every success and every error that
+    is not a wrong credential (a database fault) gives its reservation back, however many
+    there are, so the right password and code still pass."""
+    store = Store(tmp_path / "c.sqlite3")
+    secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    store.put_account(make_account("123456", "654321", secret))
+    book = AccountBook(store, Lockout(clock=Clock()))
+    for _ in range(MAX_FAILURES - 1):
+        with pytest.raises(CentralError, match="password is wrong"):
+            book.check_password("123456", "000000")
+    for _ in range(10):
+        row = book.check_password("123456", "654321")
+    at = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
+
+    def broken(*args: Any) -> Any:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "get_account", broken)
+        patch.setattr(store, "claim_code_step", broken)
+        for _ in range(10):
+            with pytest.raises(sqlite3.OperationalError):
+                book.check_password("123456", "654321")
+            with pytest.raises(sqlite3.OperationalError):
+                book.check_code(row, totp_now(secret, at), at)
+    book.lockout.check("123456")
+    row = book.check_password("123456", "654321")
+    book.check_code(row, totp_now(secret, at), at)
+    book.succeeded("123456")
+    for _ in range(MAX_FAILURES - 1):  # the success cleared the four failures
+        with pytest.raises(CentralError, match="security code"):
+            book.check_code(row, "000000", at)
+    book.lockout.check("123456")
+    store.close()
+
+
+def test_an_attempt_waits_for_a_place_only_so_long() -> None:
+    """Five attempts being checked hold every place: a sixth waits ``wait_s`` for one,
+    then is answered ``account_locked`` (retry in a second); once they are answered,
+    with success, there is room again."""
+    clock = Clock()
+    lockout = Lockout(clock=clock, wait_s=0.05)
+    with ExitStack() as held:
+        for _ in range(MAX_FAILURES):
+            held.enter_context(lockout.attempt("123456"))
+        with pytest.raises(CentralError) as info, lockout.attempt("123456"):
+            pass
+        assert (info.value.key, info.value.params["retry_after"]) == ("account_locked", 1)
+        with lockout.attempt("654321"):  # other accounts are not affected
+            pass
+    with lockout.attempt("123456"):
+        pass
+    lockout.check("123456")
