@@ -78,6 +78,7 @@ MESSAGE_KEYS: tuple[str, ...] = (
     QT_TRANSLATE_NOOP("Messages", "security_code_invalid"),
     QT_TRANSLATE_NOOP("Messages", "security_code_used"),
     QT_TRANSLATE_NOOP("Messages", "account_locked"),
+    QT_TRANSLATE_NOOP("Messages", "too_many_attempts"),
     QT_TRANSLATE_NOOP("Messages", "cert_expired"),
     QT_TRANSLATE_NOOP("Messages", "cert_revoked"),
     QT_TRANSLATE_NOOP("Messages", "cert_untrusted"),

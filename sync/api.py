@@ -324,6 +324,9 @@ class ApiServer:
             access_log=False,
             lifespan="off",
             timeout_keep_alive=SERVER_KEEPALIVE_S,
+            # the peer's address is the client's: uvicorn's default trusts X-Forwarded-For
+            # from loopback, and the local API limits refused credentials per address
+            proxy_headers=False,
             **options,
         )
         self._server = uvicorn.Server(config)

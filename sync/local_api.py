@@ -9,13 +9,23 @@ body); bundling, cancelling and cargo submission are refused with 503
 the centre unreachable (no answer at all: refused, timed out, hung up) is answered the
 same way and says so (``central_lost``): the agent marks its link down, and the calls
 after it do not wait for the centre again until the puller has seen it answer.
+
+The calls that carry a driver's credentials (bundling, cancelling) are limited per client
+address (``AttemptLimit``): the centre locks an account after a few failures, but a
+kiosk could spread its guesses over many accounts; after ``max_failures`` refusals of
+credentials within ``window_s`` its further such calls are answered 429
+``too_many_attempts`` here, without asking the centre.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -43,6 +53,33 @@ logger = logging.getLogger(__name__)
 #: A bundle of 99 CCRNs signed with a 16 KiB certificate still fits well under this.
 DEFAULT_MAX_BODY = 64 * 1024
 STALE_HEADER = "X-Rocars-Stale"
+#: Refusals of credentials per client address that the bundling and cancel calls allow
+#: within the window (``AttemptLimit``), and how many addresses it keeps. A kiosk is
+#: shared by every driver at the control point, and honest typos count too: 20 in 15
+#: minutes is several times what a busy kiosk's drivers mistype, and 80 guesses an hour
+#: against passwords and 6-digit codes of accounts that lock after 5.
+DEFAULT_MAX_FAILURES = 20
+DEFAULT_FAILURE_WINDOW_S = 15 * 60
+DEFAULT_MAX_CLIENTS = 1024
+#: The centre's answers that refuse a driver's credentials (docs/central.md): a wrong
+#: password or code, a certificate or signature refused. Not ``account_locked``: the
+#: centre checked nothing, and one driver trying his locked account again and again
+#: would otherwise lock the kiosk for everyone behind him.
+CREDENTIAL_FAILURES = frozenset(
+    {
+        "credentials_invalid",
+        "security_code_invalid",
+        "security_code_used",
+        "cert_untrusted",
+        "cert_not_for_signing",
+        "cert_expired",
+        "cert_revoked",
+        "cert_signature_invalid",
+        "cert_account_mismatch",
+        "cert_signature_stale",
+        "cert_signature_used",
+    }
+)
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -65,17 +102,129 @@ class LocalApiError(RocarsError):
 
     key = "local_api_error"
 
-    def __init__(self, message: str, *, key: str, status: int, detail: Any = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str,
+        status: int,
+        detail: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message, key=key)
         self.status = status
         self.detail = detail
+        self.headers = headers
 
     def body(self) -> dict[str, Any]:
         detail = self.detail if self.detail is not None else {"message": str(self)}
         return {"error": self.key, "detail": detail}
 
     def response(self) -> JSONResponse:
-        return JSONResponse(self.body(), status_code=self.status)
+        return JSONResponse(self.body(), status_code=self.status, headers=self.headers)
+
+
+@dataclass
+class _Client:
+    failures: deque[float] = field(default_factory=deque)
+    in_flight: int = 0
+    limited: bool = False
+
+
+class AttemptLimit:
+    """Refusals of credentials per client address in a sliding window.
+
+    Each call with credentials reserves a place first (``reserve``) and gives it back
+    when answered (``release``), as a failure if the centre refused the credentials:
+    calls in flight count with the failures, so that a kiosk sending many at once gets
+    no more checked than sent one by one. A success does not clear the count (one valid
+    account of its own must not let a kiosk guess others). At most ``max_clients``
+    addresses are kept, the least recently seen dropped first.
+    """
+
+    def __init__(
+        self,
+        max_failures: int = DEFAULT_MAX_FAILURES,
+        window_s: float = DEFAULT_FAILURE_WINDOW_S,
+        *,
+        max_clients: int = DEFAULT_MAX_CLIENTS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_failures < 1 or window_s <= 0 or max_clients < 1:
+            raise ValueError("max_failures, window_s and max_clients must be positive")
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self.max_clients = max_clients
+        self._clock = clock
+        self._clients: OrderedDict[str, _Client] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._clients)
+
+    def _keep(self, address: str, client: _Client) -> None:
+        self._clients[address] = client
+        self._clients.move_to_end(address)
+        while len(self._clients) > self.max_clients:
+            self._clients.popitem(last=False)
+
+    def _prune(self, client: _Client, now: float) -> None:
+        while client.failures and client.failures[0] <= now - self.window_s:
+            client.failures.popleft()
+
+    def reserve(self, address: str) -> _Client:
+        """A place for one call from ``address``, or 429 ``too_many_attempts``."""
+        now = self._clock()
+        with self._lock:
+            client = self._clients.get(address) or _Client()
+            self._keep(address, client)
+            self._prune(client, now)
+            taken = len(client.failures) + client.in_flight
+            if taken < self.max_failures:
+                client.limited = False
+                client.in_flight += 1
+                return client
+            # free again once enough failures age out; calls in flight alone: soon
+            ages_out = taken - self.max_failures
+            retry_after = (
+                max(1, int(client.failures[ages_out] + self.window_s - now + 0.999))
+                if ages_out < len(client.failures)
+                else 1
+            )
+            first, client.limited = not client.limited, True
+            failures = len(client.failures)
+        if first:
+            logger.warning(
+                "kiosk calls with credentials from %s refused for %ds: %d refused "
+                "credentials in %gs",
+                address,
+                retry_after,
+                failures,
+                self.window_s,
+            )
+        message = f"too many refused credentials from this kiosk: wait {retry_after}s"
+        raise LocalApiError(
+            message,
+            key="too_many_attempts",
+            status=429,
+            detail={"message": message, "retry_after": retry_after},
+            headers={"Retry-After": str(retry_after)},
+        )
+
+    def release(self, address: str, client: _Client, *, failed: bool) -> None:
+        """Give back ``reserve``'s place, counting it as a failure if ``failed``."""
+        now = self._clock()
+        with self._lock:
+            client.in_flight = max(0, client.in_flight - 1)
+            self._prune(client, now)
+            if failed:
+                client.failures.append(now)
+                if self._clients.get(address) is not client:  # dropped meanwhile
+                    self._keep(address, client)
+            elif not client.failures and not client.in_flight:
+                if self._clients.get(address) is client:
+                    del self._clients[address]
 
 
 def _unavailable(what: str, *, maybe_applied: bool = False) -> LocalApiError:
@@ -170,6 +319,7 @@ def build_router(
     *,
     central_lost: Callable[[str], None] | None = None,
     max_body: int = DEFAULT_MAX_BODY,
+    attempts: AttemptLimit | None = None,
 ) -> APIRouter:
     """The kiosk-facing routes; the agent mounts them next to /health and /metrics.
 
@@ -178,8 +328,11 @@ def build_router(
     same way as a down link, and ``central_lost`` is told why (the agent marks its link
     down: without it, every kiosk call waited ``central.timeout_s`` for the centre again
     until the puller noticed). An answer of the centre, any status, is never a loss.
+    ``attempts`` limits the calls with credentials per client address (default:
+    ``AttemptLimit()``, 10 refusals in 15 minutes).
     """
     router = APIRouter()
+    limit = attempts if attempts is not None else AttemptLimit()
 
     def note_lost(err: ApiError) -> None:
         """Tell ``central_lost`` of a transport failure (``central_unreachable``); an
@@ -252,6 +405,20 @@ def build_router(
             return result
         return JSONResponse(_dump(result))
 
+    async def limited(request: Request, handler: Callable[[], Awaitable[Bundle]]) -> Bundle:
+        """A call with a driver's credentials: refused at once while its client address
+        is over the limit; a refusal of the credentials by the centre counts."""
+        address = request.client.host if request.client is not None else "unknown"
+        client = limit.reserve(address)
+        failed = False
+        try:
+            return await handler()
+        except ApiError as err:
+            failed = err.key in CREDENTIAL_FAILURES
+            raise
+        finally:
+            limit.release(address, client, failed=failed)
+
     # -- shippers ------------------------------------------------------------------------
 
     @router.post("/v1/cargo")
@@ -294,7 +461,7 @@ def build_router(
             body = await _parse(request, BundleRequest, max_body)
             return await forward(lambda: central.bundle(body), "bundling")
 
-        return await guarded(run)
+        return await guarded(lambda: limited(request, run))
 
     @router.delete("/v1/bundles/{ubr}")
     async def cancel_bundle(ubr: str, request: Request) -> JSONResponse:
@@ -303,7 +470,7 @@ def build_router(
             body = await _parse(request, CancelRequest, max_body)
             return await forward(lambda: central.cancel_bundle(key, body), "cancelling")
 
-        return await guarded(run)
+        return await guarded(lambda: limited(request, run))
 
     @router.delete("/v1/bundles/{ubr}/ccrns/{ccrn}")
     async def cancel_ccrn(ubr: str, ccrn: str, request: Request) -> JSONResponse:
@@ -313,7 +480,7 @@ def build_router(
             body = await _parse(request, CancelRequest, max_body)
             return await forward(lambda: central.cancel_ccrn(key, one, body), "cancelling")
 
-        return await guarded(run)
+        return await guarded(lambda: limited(request, run))
 
     @router.get("/v1/bundles/{ubr}")
     async def get_bundle(ubr: str) -> JSONResponse:

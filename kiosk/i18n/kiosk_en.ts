@@ -628,6 +628,10 @@
       <translation>Blank template saved to the USB stick: {files}</translation>
     </message>
     <message>
+      <source>too_many_attempts</source>
+      <translation>Too many wrong sign-ins at this kiosk. Try again in {retry_after} s, or ask an officer.</translation>
+    </message>
+    <message>
       <source>too_many_ccrns</source>
       <translation>A bundle holds at most {max} CCRNs.</translation>
     </message>

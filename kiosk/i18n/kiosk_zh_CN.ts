@@ -628,6 +628,10 @@
       <translation>空白模板已存到 U 盘：{files}</translation>
     </message>
     <message>
+      <source>too_many_attempts</source>
+      <translation>此自助服务站登录错误次数太多，请于 {retry_after} 秒后再试，或向关员查询。</translation>
+    </message>
+    <message>
       <source>too_many_ccrns</source>
       <translation>每个捆绑最多可有 {max} 个 CCRN。</translation>
     </message>

@@ -628,6 +628,10 @@
       <translation>空白範本已存到 USB 手指：{files}</translation>
     </message>
     <message>
+      <source>too_many_attempts</source>
+      <translation>此自助服務站登入錯誤次數太多，請於 {retry_after} 秒後再試，或向關員查詢。</translation>
+    </message>
+    <message>
       <source>too_many_ccrns</source>
       <translation>每個綑綁最多可有 {max} 個 CCRN。</translation>
     </message>

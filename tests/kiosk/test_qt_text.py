@@ -21,7 +21,7 @@ KIOSK = ROOT / "kiosk"
 #: What the centre and the local API answer a kiosk with (docs/central.md, sync/local_api.py).
 API_KEYS = {
     "central_unavailable", "validation_error", "payload_too_large", "credentials_invalid",
-    "security_code_invalid", "security_code_used", "account_locked", "cert_expired", "cert_revoked", "cert_untrusted", "cert_not_for_signing",
+    "security_code_invalid", "security_code_used", "account_locked", "too_many_attempts", "cert_expired", "cert_revoked", "cert_untrusted", "cert_not_for_signing",
     "cert_signature_invalid", "cert_signature_stale", "cert_signature_used", "cert_account_mismatch", "ccrn_not_found",
     "ubr_not_found", "cargo_bundled", "ccrn_already_bundled", "ccrn_not_in_bundle",
     "ccrn_direction_mismatch", "ccrn_vrn_mismatch", "bundle_not_active", "bundle_not_yours",

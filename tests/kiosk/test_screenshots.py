@@ -197,6 +197,8 @@ def test_every_screen_in_every_language(
     shot("sign_code", model.choose_code)
     # a code the centre took a moment ago (a bundle, then a cancel within 30 s)
     shot("sign_code_used", notice("security_code_used"))
+    # the local API's limit of refused credentials per kiosk
+    shot("sign_code_too_many", notice("too_many_attempts", retry_after="890"))
     model.back()
     shot("sign_cert", model.choose_certificate)
     shot("sign_pin", lambda: model.pick_certificate(model.certificates[0]))
