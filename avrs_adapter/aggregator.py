@@ -20,7 +20,14 @@ the lane gets the plate it keys on.
 The vote: each normalised plate scores the sum of its sightings' confidences. Hong Kong
 plates win over Mainland ones (a cross-boundary truck's 粤Z…港 plate becomes an
 alternate); the published confidence is the winner's best confidence times its share of
-the Hong Kong score, so disagreeing reads lower it. Plain code with an injected clock.
+the Hong Kong score, so disagreeing reads lower it.
+
+A PlateRead's ``ts`` is when the truck was seen, not when its vote was published: the
+wall time at which the sighting that opened it came in (``settle`` before its vote is
+published, less when the vote was decisive), never later than now. Sightings a truck
+carries over (the Mainland plate before an upgrade, the first reads of a near plate) came
+in while the read before stood; their time would make the next read look late to the
+lane. Plain code with injected clocks.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
@@ -36,6 +44,7 @@ from avrs_adapter.errors import AvrsError
 from avrs_adapter.observation import Observation
 from rocars.ids import is_mainland_plate
 from rocars.messages import Alternate, PlateRead
+from rocars.timeutil import utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +101,11 @@ def one_char_off(a: str, b: str) -> bool:
 
 
 class Aggregator:
-    """Turns Observations into PlateReads for one lane. Not thread-safe: one caller."""
+    """Turns Observations into PlateReads for one lane. Not thread-safe: one caller.
+
+    ``clock`` is the sightings' clock (``Observation.at``); ``wall_clock`` the bus's UTC
+    time, read with it to date a read (module doc).
+    """
 
     def __init__(
         self,
@@ -101,6 +114,7 @@ class Aggregator:
         window: float = 5.0,
         decisive_reads: int = 3,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] = utc_now,
     ) -> None:
         if not 0.0 <= settle <= 10.0 or not settle <= window <= 600.0 or decisive_reads < 1:
             raise AvrsError(
@@ -111,6 +125,7 @@ class Aggregator:
         self.window = window
         self.decisive_reads = decisive_reads
         self._clock = clock
+        self._wall_clock = wall_clock
         self._truck: _Truck | None = None
         self.stats = AggregatorStats()
 
@@ -222,9 +237,17 @@ class Aggregator:
         (vrn,) = plates
         return sum(1 for s in truck.sightings if s.vrn == vrn) >= self.decisive_reads
 
+    def _seen_at(self, at: float) -> datetime:
+        """The UTC time of the clock time ``at``: now less how long ago it was (a clock
+        offset taken now, so a step of the wall clock since does not move it), never later
+        than now, in whole ms as the bus carries it."""
+        ago = max(0.0, self._clock() - at)
+        seen = self._wall_clock() - timedelta(seconds=ago)
+        return seen.replace(microsecond=seen.microsecond // 1000 * 1000)
+
     def _publish(self, truck: _Truck) -> list[PlateRead]:
         truck.done = True
-        read = self._vote(truck.sightings)
+        read = self._vote(truck.sightings, self._seen_at(truck.first_at))
         if read is None:
             self.stats.invalid += 1
             return []
@@ -240,7 +263,7 @@ class Aggregator:
         )
         return [read]
 
-    def _vote(self, sightings: list[Observation]) -> PlateRead | None:
+    def _vote(self, sightings: list[Observation], ts: datetime) -> PlateRead | None:
         candidates: dict[str, _Candidate] = {}
         extra: dict[str, float] = {}
         for seq, obs in enumerate(sightings):
@@ -256,7 +279,12 @@ class Aggregator:
         last = sightings[-1]
         if not candidates:
             return self._make(
-                vrn="", raw=last.raw, confidence=0.0, obs=last, alternates=list(extra.items())
+                vrn="",
+                raw=last.raw,
+                confidence=0.0,
+                obs=last,
+                alternates=list(extra.items()),
+                ts=ts,
             )
 
         def rank(item: tuple[str, _Candidate]) -> tuple[float, int, float, int]:
@@ -279,6 +307,7 @@ class Aggregator:
             confidence=round(best.best * share, 3),
             obs=best.obs,
             alternates=alternates,
+            ts=ts,
         )
 
     def _make(
@@ -289,9 +318,11 @@ class Aggregator:
         confidence: float,
         obs: Observation,
         alternates: list[tuple[str, float]],
+        ts: datetime,
     ) -> PlateRead | None:
         try:
             return PlateRead(
+                ts=ts,
                 vrn=vrn,
                 raw=raw[:64],
                 confidence=min(1.0, max(0.0, confidence)),

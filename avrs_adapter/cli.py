@@ -110,6 +110,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--loop", action="store_true", help="camera: play a video file again at its end"
     )
     parser.add_argument("--window", type=float, default=5.0, help="debounce window, seconds")
+    parser.add_argument(
+        "--replay-bound",
+        type=float,
+        default=5.0,
+        help="serial: drop a read whose device time is later than the device's usual lag by "
+        "more than this many seconds (replayed after a reconnect); 0: off (5)",
+    )
+    parser.add_argument(
+        "--device-lag",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="serial: how far the device's clock is behind this machine's local time, if "
+        "known (0 for a device NTP-synced to local time; 28800 for one on UTC): a replay at "
+        "the first connect is then told too (default: learnt from the first read)",
+    )
     parser.add_argument("--status-interval", type=float, default=2.0, help="status period, s")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
@@ -156,6 +172,8 @@ def make_source(args: argparse.Namespace) -> Source:
             args.baud,
             device,
             protocol_options=_protocol_options(args),
+            replay_bound=args.replay_bound,
+            replay_device_lag=args.device_lag,
         )
         serial_source.probe()
         return serial_source

@@ -11,6 +11,10 @@ to the PC: the port is then a pyserial URL, ``socket://HOST:PORT`` (the server's
 TCP mode) or ``rfc2217://HOST:PORT`` (RFC 2217, the baud rate set over the network),
 read and reconnected the same way. A camera that streams its serial format over TCP
 itself (a Nedap ANPR camera's network output) is a ``socket://`` port too.
+
+A device that kept its reads while its link was down sends them when it is back: a read
+whose device time is too late for the device's usual lag is not passed on
+(``avrs_adapter.replay``, counted in ``replayed``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import termios
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,6 +33,7 @@ import serial
 from avrs_adapter.errors import PortError, ProtocolConfigError
 from avrs_adapter.observation import Observation
 from avrs_adapter.protocols import LprProtocol, make_protocol
+from avrs_adapter.replay import ReplayGuard
 from rocars.ids import validate_device
 
 logger = logging.getLogger(__name__)
@@ -65,6 +71,16 @@ class SerialSource:
 
     ``idle_flush``: after that many seconds without a byte, a partial frame is abandoned
     (noise that never finished must not glue itself to the next read).
+
+    ``replay_bound``: a read whose device time is later than the device's usual lag by
+    more than that many seconds was kept by the device and replayed: it is dropped
+    (``avrs_adapter.replay``; 0 turns this off). ``replay_rebaseline_reads`` spaced reads
+    in a row with the same larger lag are a device clock stepped back.
+    ``replay_device_lag``: the device's lag known beforehand (0 for a device NTP-synced to
+    this machine's local time), so that a replay at the first connect is told too; by
+    default the first read sets it. A line's time of arrival is ``wall_clock`` as it was
+    at start, advanced by ``clock``: a step of this machine's own clock (NTP at boot) must
+    not look like a replay.
     """
 
     def __init__(
@@ -79,7 +95,11 @@ class SerialSource:
         idle_flush: float = 1.0,
         backoff_min: float = 0.1,
         backoff_max: float = 5.0,
+        replay_bound: float = 5.0,
+        replay_rebaseline_reads: int = 3,
+        replay_device_lag: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] = datetime.now,
     ) -> None:
         if not port:
             raise PortError("no serial port given", key="avrs_port_missing")
@@ -108,6 +128,18 @@ class SerialSource:
         self.backoff_min = backoff_min
         self.backoff_max = backoff_max
         self._clock = clock
+        #: (naive local time, ``clock``) at start: a line's time of arrival (class doc)
+        self._wall_origin = (wall_clock(), clock())
+        self.replay = (
+            ReplayGuard(
+                bound=replay_bound,
+                rebaseline_reads=replay_rebaseline_reads,
+                expected_lag=replay_device_lag,
+                device=self.device,
+            )
+            if replay_bound
+            else None
+        )
         self._lock = threading.Lock()
         self._state = "closed"
         self._bytes = 0
@@ -156,6 +188,11 @@ class SerialSource:
                 "last_error": self._last_error,
             }
         figures.update(self.parser.stats.as_dict())
+        replay = self.replay
+        figures["replayed"] = 0 if replay is None else replay.stats.replayed
+        figures["replay_rebaselines"] = 0 if replay is None else replay.stats.rebaselines
+        baseline = None if replay is None else replay.baseline
+        figures["device_lag"] = None if baseline is None else round(baseline, 1)
         figures["ok"] = state == "open"
         figures["problem"] = "" if state == "open" else f"port {state}: {self._last_error}"
         return figures
@@ -251,9 +288,15 @@ class SerialSource:
                     last_byte_at = self._last_byte_at
                 quiet = last_byte_at is not None and now - last_byte_at >= self.idle_flush
                 reads = self.parser.idle() if quiet else []
+            wall_at, clock_at = self._wall_origin
+            wall = wall_at + timedelta(seconds=now - clock_at)
             for read in reads:
                 with self._lock:
-                    self._last_read_at = now
+                    self._last_read_at = now  # a replayed read too: the link works
+                if self.replay is not None and not self.replay.check(
+                    read.device_time, now, wall, read.vrn
+                ):
+                    continue
                 yield Observation(
                     vrn=read.vrn,
                     raw=read.raw,

@@ -72,9 +72,11 @@ class DeviceServer:
     def accept(self) -> None:
         self.conn, _ = self.listener.accept()
 
-    def send_read(self, plate: str, *, split: bool = False) -> None:
+    def send_read(self, plate: str, *, split: bool = False, when: datetime | None = None) -> None:
+        """One read, taken ``when`` by the device's clock (now unless given)."""
         assert self.conn is not None
-        frame = self.encoder.encode(plate, 0.9, "CAM1", datetime.now().replace(microsecond=0))
+        when = when or datetime.now().replace(microsecond=0)
+        frame = self.encoder.encode(plate, 0.9, "CAM1", when)
         for piece in (frame[:5], frame[5:]) if split else (frame,):
             self.conn.sendall(piece)
             time.sleep(0.01)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from avrs_adapter.aggregator import Aggregator, one_char_off
@@ -335,6 +337,72 @@ def test_bad_device_id_is_logged_not_raised(agg: Aggregator, clock: Clock) -> No
     clock.advance(6)
     assert see(agg, clock, "AB1234") == []
     assert [r.vrn for r in settle(agg, clock)] == ["AB1234"]
+
+
+#: the wall time that ``Clock`` 1000.0 stands for
+WALL_AT_1000 = datetime(2026, 12, 7, 1, 30, 15, 250_000, tzinfo=UTC)
+
+
+def wall_of(clock: Clock) -> datetime:
+    return WALL_AT_1000 + timedelta(seconds=clock.now - 1000.0)
+
+
+def test_ts_is_when_the_first_sighting_came_in_not_when_published(clock: Clock) -> None:
+    agg = Aggregator(settle=0.3, clock=clock, wall_clock=lambda: wall_of(clock))
+    see(agg, clock, "AB1234", 0.9)
+    clock.advance(0.2)
+    see(agg, clock, "AB1284", 0.5)
+    (read,) = settle(agg, clock)  # published 0.3 s after the first sighting
+    assert read.ts == WALL_AT_1000
+    # decisive: published at the third sighting, dated by the first
+    clock.advance(30.0)
+    first_at = wall_of(clock)
+    see(agg, clock, "CD5678")
+    clock.advance(0.05)
+    see(agg, clock, "CD5678")
+    clock.advance(0.05)
+    (read,) = see(agg, clock, "CD5678")
+    assert read.ts == first_at
+
+
+def test_ts_of_a_vote_published_late_is_still_the_sightings_time(clock: Clock) -> None:
+    """The bus's own clock: a pipeline held up 30 s publishes a read 30 s old, which
+    the lane then takes for the late read it is."""
+    agg = Aggregator(settle=0.3, clock=clock)
+    see(agg, clock, "AB1234")
+    clock.advance(30.0)
+    (read,) = agg.poll()
+    age = (datetime.now(UTC) - read.ts).total_seconds()
+    assert 29.0 < age < 31.0, age
+
+
+def test_ts_is_never_in_the_future(clock: Clock) -> None:
+    """A sighting stamped ahead of the aggregator's clock (another clock) is dated now."""
+    agg = Aggregator(decisive_reads=1, clock=clock, wall_clock=lambda: wall_of(clock))
+    obs = Observation("AB1234", "AB1234", 0.9, "serial", "lpr0", clock.now + 5.0)
+    (read,) = agg.add(obs)
+    assert read.ts == WALL_AT_1000
+
+
+def test_ts_of_an_upgrade_is_its_hk_sighting_not_the_carried_mainland_one(
+    clock: Clock,
+) -> None:
+    """The Mainland sighting an upgrade carries came while the first read stood; dated by
+    it, the upgrade would be older than the lane's session of the truck."""
+    agg = Aggregator(settle=0.3, clock=clock, wall_clock=lambda: wall_of(clock))
+    see(agg, clock, "粤Z1234港", 0.9)
+    (first,) = settle(agg, clock)
+    assert first.ts == WALL_AT_1000
+    for _ in range(4):  # the truck stands at the booth, read by its Mainland plate
+        clock.advance(3.0)
+        assert see(agg, clock, "粤Z1234港", 0.9) == []
+    clock.advance(3.0)  # its HK plate is read at last
+    hk_at = wall_of(clock)
+    see(agg, clock, "AB1234", 0.85)
+    (second,) = settle(agg, clock)
+    assert second.vrn == "AB1234"
+    assert [a.vrn for a in second.alternates] == ["粤Z1234港"]
+    assert second.ts == hk_at
 
 
 def test_bad_settings() -> None:

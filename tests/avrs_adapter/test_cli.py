@@ -14,6 +14,7 @@ import pytest
 from avrs_adapter.camera import CameraSource
 from avrs_adapter.cli import build_parser, main, make_source
 from avrs_adapter.ocr import OcrModelMissing
+from avrs_adapter.serial_source import SerialSource
 from hardware_sim.lpr_device import VirtualLpr
 from tests.avrs_adapter.serialkit import DeviceServer
 from tests.avrs_adapter.test_publisher import Watcher, port_open
@@ -88,6 +89,11 @@ BASE = lane_args("mqtt://127.0.0.1:1")
         ),
         (["--protocol", "framed", *BASE], "one of the arguments"),
         (["--serial", "/dev/null", "--camera", "x", *BASE], "not allowed with"),
+        (
+            ["--serial", "socket://127.0.0.1:9", "--protocol", "framed", "--replay-bound", "-1"]
+            + BASE,
+            "avrs_bad_replay_guard",
+        ),
     ],
 )
 def test_bad_arguments_exit_2(
@@ -147,6 +153,23 @@ def test_report_unread_reaches_the_camera_source(
     assert isinstance(source, CameraSource)
     assert source.report_unread is report_unread
     assert source.load_engine() is fake  # loaded when the source was made
+
+
+@pytest.mark.parametrize(
+    ("flags", "bound", "lag"),
+    [([], 5.0, None), (["--replay-bound", "12", "--device-lag", "28800"], 12.0, 28800.0)],
+)
+def test_replay_options_reach_the_serial_source(
+    flags: list[str], bound: float, lag: float | None
+) -> None:
+    port = ["--serial", "socket://127.0.0.1:9", "--protocol", "framed"]
+    source = make_source(build_parser().parse_args([*port, *flags, *BASE]))
+    assert isinstance(source, SerialSource)
+    assert source.replay is not None
+    assert (source.replay.bound, source.replay.baseline) == (bound, lag)
+    off = make_source(build_parser().parse_args([*port, "--replay-bound", "0", *BASE]))
+    assert isinstance(off, SerialSource)
+    assert off.replay is None
 
 
 def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import errno
+import logging
 import socket
 import termios
 import time
 import weakref
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import serial
 
-from avrs_adapter.errors import PortError, ProtocolConfigError, UnknownProtocol
+from avrs_adapter.errors import AvrsError, PortError, ProtocolConfigError, UnknownProtocol
 from avrs_adapter.protocols import PROTOCOLS, ParsedRead
 from avrs_adapter.serial_source import SerialSource
 from hardware_sim.lpr_device import VirtualLpr
@@ -351,3 +353,170 @@ def test_a_network_port_not_up_yet_is_retried_not_refused(caplog: pytest.LogCapt
 def test_a_network_port_without_host_and_port_is_refused(url: str) -> None:
     with pytest.raises(PortError, match="must look like"):
         SerialSource(url, "framed", 9600, "lpr0")
+
+
+# -- replayed reads (avrs_adapter.replay) ----------------------------------------------------
+
+
+def replay_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and "replayed" in r.getMessage()
+    ]
+
+
+def test_a_replayed_burst_after_steady_reads_is_dropped_and_counted(
+    lpr: VirtualLpr, protocol: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    reader = open_reader(lpr, protocol)
+    try:
+        lpr.send_read("AB1234")
+        lpr.send_read("CD5678")
+        assert reader.vrns(2) == ["AB1234", "CD5678"]
+        # reads the device kept for the last 10 minutes, sent all at once
+        kept = datetime.now().replace(microsecond=0) - timedelta(minutes=10)
+        for i in range(30):
+            lpr.send_read(f"EF{1000 + i}", when=kept + timedelta(seconds=19 * i))
+        lpr.send_read("GH9012")  # then a live read: the first passed on after them
+        assert reader.vrns(1) == ["GH9012"]
+        assert reader.queue.empty()
+        status = reader.source.status()
+        assert (status["good"], status["replayed"], status["replay_rebaselines"]) == (33, 30, 0)
+        assert abs(status["device_lag"]) < 2  # the device's clock is this machine's
+    finally:
+        reader.close()
+    assert len(replay_warnings(caplog)) == 1  # the first of the run, not one per read
+
+
+def test_reads_kept_while_a_tcp_link_was_down_are_dropped_when_replayed() -> None:
+    """A camera streaming over TCP keeps its reads while the link is down and sends them
+    when the adapter connects again, before the live ones."""
+    server = DeviceServer("nedap")
+    reader = Reader(SerialSource(server.url, "nedap", 9600, "lpr0", backoff_min=0.05))
+    try:
+        server.accept()
+        reader.wait_status(lambda s: s["port_state"] == "open")
+        server.send_read("AB1234")
+        assert reader.vrns(1) == ["AB1234"]
+        server.hang_up()
+        reader.wait_status(lambda s: s["port_state"] in ("lost", "absent"))
+        server.accept()
+        reader.wait_status(lambda s: s["port_state"] == "open" and s["opens"] == 2)
+        now = datetime.now().replace(microsecond=0)
+        for i, vrn in enumerate(("CD5678", "EF9012", "GH3456")):
+            server.send_read(vrn, when=now - timedelta(seconds=90 - 20 * i))
+        server.send_read("KL7788")
+        assert reader.vrns(1) == ["KL7788"]
+        assert reader.source.status()["replayed"] == 3
+    finally:
+        reader.close()
+        server.close()
+
+
+class Clocks:
+    """The adapter's monotonic and wall clocks, moved by hand: the test moves them only
+    while the reader waits for bytes, so a read's time of arrival is the time set."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.start = datetime(2026, 12, 7, 9, 30, 0)
+
+    def clock(self) -> float:
+        return self.now
+
+    def wall(self) -> datetime:
+        return self.start + timedelta(seconds=self.now - 100.0)
+
+
+def test_a_device_clock_stepped_back_is_rebaselined_after_spaced_reads(
+    lpr: VirtualLpr, protocol: str
+) -> None:
+    clocks = Clocks()
+    reader = open_reader(lpr, protocol, clock=clocks.clock, wall_clock=clocks.wall)
+    # the device's clock: on UTC, 2 s slow; then put back an hour
+    behind = timedelta(hours=8, seconds=2)
+    try:
+        for vrn in ("AB1234", "CD5678"):
+            lpr.send_read(vrn, when=clocks.wall() - behind)
+            assert reader.vrns(1) == [vrn]
+            clocks.now += 30.0
+        behind += timedelta(hours=1)
+
+        def truck(vrn: str) -> None:
+            """A truck read twice at once (the second read is no evidence of a step)."""
+            lpr.send_read(vrn, when=clocks.wall() - behind)
+            lpr.send_read(vrn, when=clocks.wall() - behind)
+
+        truck("EF9012")  # trucks 30 s apart: dropped
+        reader.wait_status(lambda s: s["replayed"] == 2)
+        clocks.now += 30.0
+        truck("EF9013")
+        reader.wait_status(lambda s: s["replayed"] == 4)
+        clocks.now += 30.0
+        # the third: its first read makes three spaced ones, the baseline is theirs
+        truck("GH3456")
+        assert reader.vrns(1) == ["GH3456"]
+        status = reader.source.status()
+        assert (status["replayed"], status["replay_rebaselines"]) == (5, 1)
+        assert status["device_lag"] == 8 * 3600 + 2 + 3600
+        clocks.now += 30.0
+        lpr.send_read("KL7788", when=clocks.wall() - behind)
+        assert reader.vrns(1) == ["KL7788"]
+        assert reader.queue.empty()
+    finally:
+        reader.close()
+
+
+def test_steady_reads_are_all_published(lpr: VirtualLpr, protocol: str) -> None:
+    """A device clock 2 s fast that drifts (faster than any does), its time in whole
+    seconds: every read is published."""
+    clocks = Clocks()
+    reader = open_reader(lpr, protocol, clock=clocks.clock, wall_clock=clocks.wall)
+    try:
+        for i in range(60):
+            ahead = timedelta(seconds=2 - 0.1 * i)
+            lpr.send_read(f"AB{1000 + i}", when=(clocks.wall() + ahead).replace(microsecond=0))
+            assert reader.vrns(1) == [f"AB{1000 + i}"]
+            clocks.now += 41.3
+        assert reader.source.status()["replayed"] == 0
+    finally:
+        reader.close()
+
+
+def test_reads_without_a_device_time_are_never_dropped(tmp_path: Path) -> None:
+    fields = ("plate", "confidence", "camera")
+    lpr = VirtualLpr(tmp_path, "delimited", fields=fields).start()
+    clocks = Clocks()
+    reader = open_reader(
+        lpr,
+        "delimited",
+        protocol_options={"fields": fields},
+        clock=clocks.clock,
+        wall_clock=clocks.wall,
+    )
+    try:
+        lpr.send_read("AB1234")
+        assert reader.vrns(1) == ["AB1234"]
+        clocks.now += 3600.0
+        for i in range(10):  # a burst: what a replay would look like, without its times
+            lpr.send_read(f"CD{1000 + i}")
+        assert reader.vrns(10) == [f"CD{1000 + i}" for i in range(10)]
+        status = reader.source.status()
+        assert (status["replayed"], status["device_lag"]) == (0, None)
+    finally:
+        reader.close()
+        lpr.stop()
+
+
+def test_replay_guard_off_and_bad_bound(lpr: VirtualLpr, protocol: str) -> None:
+    reader = open_reader(lpr, protocol, replay_bound=0)
+    try:
+        lpr.send_read("AB1234")
+        lpr.send_read("CD5678", when=datetime.now() - timedelta(hours=1))
+        assert reader.vrns(2) == ["AB1234", "CD5678"]
+        assert reader.source.status()["replayed"] == 0
+    finally:
+        reader.close()
+    with pytest.raises(AvrsError):
+        SerialSource(lpr.path, protocol, 9600, "lpr0", replay_bound=0.5)

@@ -1,0 +1,195 @@
+"""The replay guard with hand-made times: replayed bursts, steady reads, clock steps."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from avrs_adapter.errors import AvrsError
+from avrs_adapter.replay import ReplayGuard, device_datetime
+
+#: the adapter's naive local time at monotonic 100.0
+START = datetime(2026, 12, 7, 9, 30, 0)
+#: the device's clock: on UTC and 3 s slow (both part of its learned lag)
+DEVICE_BEHIND = timedelta(hours=8, seconds=3)
+
+
+class Device:
+    """Reads of one device, received at monotonic ``at``: fed to a guard."""
+
+    def __init__(self, guard: ReplayGuard) -> None:
+        self.guard = guard
+        self.at = 100.0
+        self.step = timedelta(0)  # how far its clock was stepped
+
+    def wall(self) -> datetime:
+        return START + timedelta(seconds=self.at - 100.0)
+
+    def live(self, vrn: str = "AB1234") -> bool:
+        """A read taken now, its time in the device's compact form."""
+        seen = self.wall() - DEVICE_BEHIND + self.step
+        return self.guard.check(seen.strftime("%Y%m%d%H%M%S"), self.at, self.wall(), vrn)
+
+    def kept(self, age: float, vrn: str = "CD5678") -> bool:
+        """A read taken ``age`` seconds ago, sent only now."""
+        seen = self.wall() - DEVICE_BEHIND + self.step - timedelta(seconds=age)
+        return self.guard.check(seen.strftime("%Y%m%d%H%M%S"), self.at, self.wall(), vrn)
+
+
+def replay_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and "replayed" in r.getMessage()
+    ]
+
+
+def test_device_time_forms() -> None:
+    assert device_datetime("20261207093015") == datetime(2026, 12, 7, 9, 30, 15)
+    assert device_datetime("2026-12-07T09:30:15") == datetime(2026, 12, 7, 9, 30, 15)
+    assert device_datetime("2026-12-07T09:30:15.5") == datetime(2026, 12, 7, 9, 30, 15, 500_000)
+    aware = datetime(2026, 12, 7, 1, 30, 15, tzinfo=UTC)
+    local = aware.astimezone().replace(tzinfo=None)
+    assert device_datetime("2026-12-07T01:30:15Z") == local
+    assert device_datetime("") is None
+    assert device_datetime("0001-01-01T00:00:00+01:00") is None
+
+
+def test_a_replayed_burst_is_dropped_counted_and_logged_sparingly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    device = Device(ReplayGuard())
+    for _ in range(5):  # steady reads, one a minute
+        assert device.live()
+        device.at += 60.0
+    assert device.guard.baseline == pytest.approx(8 * 3600 + 3)
+    # the link comes back: 250 reads kept for the last 25 minutes, a few ms apart
+    for i in range(250):
+        assert not device.kept(1500.0 - 6.0 * i)
+        device.at += 0.004
+    assert device.guard.stats.replayed == 250
+    assert device.guard.stats.rebaselines == 0
+    # the first of the run, then the 100th and 200th: never a line per read
+    assert len(replay_warnings(caplog)) == 3
+    device.at += 1.0
+    assert device.live()
+    assert device.kept(4.0)  # a read a few seconds old is within the bound
+    assert device.guard.stats.replayed == 250
+
+
+def test_steady_reads_of_a_drifting_clock_are_all_taken() -> None:
+    """A device clock losing time (much faster than any does): the baseline follows
+    it, as the smallest lag of the recent reads only."""
+    device = Device(ReplayGuard())
+    for i in range(100):
+        device.step = -timedelta(seconds=0.1 * i)  # 10 s lost over the run: over the bound
+        assert device.live()
+        device.at += 37.0
+    assert device.guard.stats.replayed == 0
+
+
+def test_a_clock_stepped_back_is_rebaselined_after_spaced_reads(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    device = Device(ReplayGuard())
+    for _ in range(3):
+        assert device.live()
+        device.at += 30.0
+    device.step = -timedelta(hours=1)  # NTP puts the device's clock right
+    for _ in range(2):
+        assert not device.live("EF9012")  # each truck read twice, 50 ms apart
+        device.at += 0.05
+        assert not device.live("EF9012")  # not evidence: too close to the one before
+        assert device.guard.stats.rebaselines == 0
+        device.at += 20.0
+    assert not device.live("EF9012")  # the third spaced read, its lag the same
+    assert device.guard.stats.rebaselines == 1
+    assert device.guard.baseline == pytest.approx(8 * 3600 + 3 + 3600)
+    device.at += 0.05
+    assert device.live("EF9012")  # the next read is published
+    assert device.guard.stats.replayed == 5
+    assert any("clock was stepped" in r.getMessage() for r in caplog.records)
+    # and a replay is still told from the new baseline
+    device.at += 30.0
+    assert not device.kept(600.0)
+
+
+def test_a_burst_whose_lags_agree_is_not_a_clock_step() -> None:
+    """Reads kept for the same minute, sent ms apart: their lags agree, but they are a
+    burst, not the steady reads of a stepped clock."""
+    device = Device(ReplayGuard())
+    assert device.live()
+    device.at += 60.0
+    for _ in range(50):
+        assert not device.kept(600.0)
+        device.at += 0.01
+    assert device.guard.stats.rebaselines == 0
+    assert device.live()
+
+
+def test_spaced_replayed_reads_that_disagree_are_not_a_clock_step() -> None:
+    device = Device(ReplayGuard())
+    assert device.live()
+    for i in range(6):  # a slow replay: spaced, but each read kept for another time
+        device.at += 1.5
+        assert not device.kept(600.0 - 30.0 * i)
+    assert device.guard.stats.rebaselines == 0
+
+
+def test_a_clock_stepped_forward_lowers_the_baseline() -> None:
+    device = Device(ReplayGuard())
+    assert device.live()
+    device.at += 30.0
+    device.step = timedelta(minutes=10)
+    assert device.live()
+    assert device.guard.baseline == pytest.approx(8 * 3600 + 3 - 600)
+    device.at += 30.0
+    assert not device.kept(60.0)
+
+
+def test_a_read_without_a_device_time_is_taken(caplog: pytest.LogCaptureFixture) -> None:
+    guard = ReplayGuard()
+    assert guard.check("", 100.0, START, "AB1234")
+    assert guard.baseline is None
+    assert guard.check("20261207093000", 100.0, START, "AB1234")
+    assert guard.check("", 100.0, START + timedelta(hours=1), "AB1234")
+    assert guard.stats.replayed == 0
+
+
+def test_the_first_read_sets_the_baseline() -> None:
+    """The documented limit: a replay at the first connect after the adapter starts is
+    taken (its reads only raise no later read's bar: the next live read lowers it)."""
+    device = Device(ReplayGuard())
+    assert device.kept(600.0)
+    device.at += 10.0
+    assert device.live()
+    assert device.guard.baseline == pytest.approx(8 * 3600 + 3)
+
+
+def test_a_known_device_lag_tells_a_replay_at_the_first_connect() -> None:
+    device = Device(ReplayGuard(expected_lag=DEVICE_BEHIND.total_seconds()))
+    assert not device.kept(600.0)
+    assert device.live()
+    assert device.guard.stats.replayed == 1
+
+
+def test_a_wrong_known_lag_is_put_right_by_the_clock_step_rule() -> None:
+    """Said to be NTP-synced to local time, the device is on UTC: its first spaced reads
+    are dropped, as for a clock stepped back, then its reads are taken."""
+    device = Device(ReplayGuard(expected_lag=0.0))
+    for _ in range(3):
+        assert not device.live()
+        device.at += 30.0
+    assert device.live()
+    assert device.guard.baseline == pytest.approx(8 * 3600 + 3)
+
+
+def test_bad_settings() -> None:
+    with pytest.raises(AvrsError):
+        ReplayGuard(bound=0.5)
+    with pytest.raises(AvrsError):
+        ReplayGuard(rebaseline_reads=1)
+    with pytest.raises(AvrsError):
+        ReplayGuard(expected_lag=-3 * 86400.0)
