@@ -418,11 +418,18 @@ class Lane:
         The truck's first plate stays first, and a runner-up of its own kind stays
         untrusted: taken in, it would make the truck that plate names "the same truck"
         (its read ignored, this truck's PROCEED left up in front of it).
+
+        A read taken before the truck's first read (by the reader's clock, which stamps
+        both: ``ts`` is when the reader saw the plate) is of a truck before it, never
+        taken. Not the lane's clock at the session's start: that comes a settle time and a
+        broker's trip after the first sighting, and from another machine's clock, so a
+        plate seen just after the first was refused.
         """
+        first_seen = session.plate_reads[0].ts if session.plate_reads else session.started_at
         if (
             self._bundle_plates
             or session.code not in (Code.NO_BUNDLE, Code.PROCEED)
-            or read.ts < session.started_at
+            or read.ts < first_seen
             or read.confidence < self.config.confidence_threshold
         ):
             return

@@ -396,6 +396,27 @@ def test_a_trucks_hong_kong_plate_read_after_its_mainland_plate_finds_its_bundle
     assert (codes(out), out.instructions[0].ubr) == ([C.PROCEED], "9110635860")
 
 
+def test_a_trucks_other_plate_seen_before_the_lane_opened_its_session_is_taken() -> None:
+    """The reader stamps a read when it saw the plate (``ts``); the lane opens the
+    session on its own clock a settle time and a broker's trip later. A Hong Kong plate
+    seen after the truck's Mainland plate is this truck's, even seen before the lane's
+    session began (it was refused, the truck left known by its Mainland plate alone); one
+    seen before the Mainland plate is not."""
+    selected = make_bundle("9110635860", "CD5678", result="INSPECT", bay="B3")
+    mainland = read(vrn="粤Z1234港", ts=T0 - timedelta(seconds=0.5))
+    runner_up = [Alternate(vrn="粤Z1234港", confidence=0.9)]
+    rig = Rig([selected], unladen_inspect_share=0.0)
+    assert codes(rig.lane.plate(mainland)) == [C.NO_BUNDLE]
+    assert rig.lane.session is not None
+    assert rig.lane.session.started_at == T0
+    before = read(vrn="CD5678", alternates=runner_up, ts=T0 - timedelta(seconds=0.8))
+    assert rig.lane.plate(before).payloads == []  # seen before the truck: not its plate
+    assert rig.lane.session.plates == ["粤Z1234港"]
+    after = read(vrn="CD5678", alternates=runner_up, ts=T0 - timedelta(seconds=0.2))
+    assert codes(rig.lane.plate(after)) == [C.DROP_MANIFEST]
+    assert rig.lane.session.plates == ["粤Z1234港", "CD5678"]
+
+
 def test_a_trucks_other_plate_does_not_trust_its_first_reads_runner_up() -> None:
     """AB1234 read with AB1284 as a runner-up (one plate read two ways: untrusted), then
     by its Mainland plate with AB1234 as the runner-up, released as unladen: truck AB1284
