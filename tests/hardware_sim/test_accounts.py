@@ -169,15 +169,23 @@ def _gated(verified: list[int], gate: threading.Event, inner: Callable[..., T]) 
     return wrapper
 
 
+SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+def _one_account(tmp_path: Path, lockout: Lockout | None = None) -> tuple[Store, AccountBook]:
+    """A store with account 123456 (password 654321, token ``SECRET``) and its book."""
+    store = Store(tmp_path / "c.sqlite3")
+    store.put_account(make_account("123456", "654321", SECRET))
+    return store, AccountBook(store, lockout)
+
+
 def test_guesses_sent_at_once_get_five_password_checks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Twenty wrong passwords for one account at once: five are checked (and fail), the
     rest are refused ``account_locked`` without a check. Before, all twenty passed the
     lockout's check while the first PBKDF2 still ran."""
-    store = Store(tmp_path / "c.sqlite3")
-    store.put_account(make_account("123456", "654321", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"))
-    book = AccountBook(store)
+    store, book = _one_account(tmp_path)
     verified: list[int] = []
     gate = threading.Event()
     monkeypatch.setattr(accounts, "hash_password", _gated(verified, gate, accounts.hash_password))
@@ -199,10 +207,8 @@ def test_code_guesses_sent_at_once_get_five_checks(
     """With the right password, wrong security codes at once: the code step holds the
     lockout itself (before, only the password step checked it, so every request that
     had passed it guessed a code)."""
-    store = Store(tmp_path / "c.sqlite3")
-    secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-    store.put_account(make_account("123456", "654321", secret))
-    book = AccountBook(store)
+    store, book = _one_account(tmp_path)
+    secret = SECRET
     row = book.check_password("123456", "654321")
     at = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
     right = totp_now(secret, at)
@@ -226,9 +232,7 @@ def test_right_passwords_sent_at_once_all_pass(
 ) -> None:
     """More right passwords at once than there are places: those over wait for a place
     (a success gives its place back) instead of being refused."""
-    store = Store(tmp_path / "c.sqlite3")
-    store.put_account(make_account("123456", "654321", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"))
-    book = AccountBook(store)
+    store, book = _one_account(tmp_path)
     verified: list[int] = []
     gate = threading.Event()
     monkeypatch.setattr(accounts, "hash_password", _gated(verified, gate, accounts.hash_password))
@@ -246,10 +250,8 @@ def test_a_reservation_is_given_back_on_success_and_on_errors(
     """Four failures leave room for one more attempt: every success and every error that
     is not a wrong credential (a database fault) gives its reservation back, however many
     there are, so the right password and code still pass."""
-    store = Store(tmp_path / "c.sqlite3")
-    secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-    store.put_account(make_account("123456", "654321", secret))
-    book = AccountBook(store, Lockout(clock=Clock()))
+    store, book = _one_account(tmp_path, Lockout(clock=Clock()))
+    secret = SECRET
     for _ in range(MAX_FAILURES - 1):
         with pytest.raises(CentralError, match="password is wrong"):
             book.check_password("123456", "000000")
