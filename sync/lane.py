@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -92,6 +92,15 @@ _READ_FAULTS = frozenset(
 #: again while it stood at the lane (ignored for the decision, kept for the audit), up
 #: to this many in all; later ones are only counted and logged.
 MAX_SESSION_READS = 16
+#: The ids of a lane's latest reads, kept across its sessions: a read delivered again (MQTT
+#: QoS 1 resends one whose acknowledgement was lost) after the next truck's read is that
+#: next truck's session ended and the first truck's answer shown in front of it. Ids
+#: are unique per read; at a few reads a truck this covers the last trucks by far.
+RECENT_READ_IDS = 256
+#: A session's record keeps this many ignored presses at most (a looping panel or a
+#: bouncing sensor would otherwise grow the session, re-serialised at every change, and
+#: its record past what the centre takes); later ones are logged only.
+MAX_IGNORED_ACTIONS = 32
 
 
 class Inspections:
@@ -308,6 +317,8 @@ class Lane:
         #: the plates of the session's bundle here, as found when the lane decided on it
         #: (``_same_truck``); a session restored at start-up ends at once and has none
         self._bundle_plates: tuple[str, ...] = ()
+        #: ids of the latest reads, oldest first (``RECENT_READ_IDS``)
+        self._recent_reads: OrderedDict[str, None] = OrderedDict()
 
     @property
     def lane(self) -> str:
@@ -325,6 +336,8 @@ class Lane:
         out = LaneOutput()
         now = self._clock()
         if previous is not None:
+            for seen in previous.plate_reads:  # delivered again after the restart
+                self._seen(seen)
             self.session = previous
             try:
                 self._end(out, now, "agent_restart")  # ends with READY
@@ -363,7 +376,24 @@ class Lane:
             self._fail_closed(out, now, read)
         return out
 
+    def _seen(self, read: PlateRead) -> bool:
+        """Whether ``read`` came before (by its id); remembered from now if not."""
+        if read.id in self._recent_reads:
+            return True
+        self._recent_reads[read.id] = None
+        if len(self._recent_reads) > RECENT_READ_IDS:
+            self._recent_reads.popitem(last=False)
+        return False
+
     def _plate(self, out: LaneOutput, now: datetime, read: PlateRead) -> None:
+        if self._seen(read):
+            # the same read again, whatever came since: never a truck, never the end of
+            # the session of the truck at the lane now (RECENT_READ_IDS)
+            logger.info(
+                "lane %s: read %s of %r delivered again: ignored", self.lane, read.id, read.vrn
+            )
+            out.ignored.append("redelivered")
+            return
         session = self.session
         if session is not None:
             if now - read.ts > self._max_read_age and read.ts < session.started_at:
@@ -810,12 +840,17 @@ class Lane:
     ) -> None:
         logger.info("lane %s: %s press ignored (%s)", self.lane, kind, why)
         out.ignored.append(why)
-        if self.session is not None:
-            self.session.actions.append(
-                DriverAction.model_validate(
-                    {"kind": kind, "ts": now, "id": event_id, "source": source, "ignored": True}
-                )
+        session = self.session
+        if session is None:
+            return
+        ignored = [a for a in session.actions if a.ignored]
+        if len(ignored) >= MAX_IGNORED_ACTIONS or any(a.id == event_id for a in ignored):
+            return  # the record has enough of them, or this one (delivered again)
+        session.actions.append(
+            DriverAction.model_validate(
+                {"kind": kind, "ts": now, "id": event_id, "source": source, "ignored": True}
             )
+        )
 
     def _instruction(
         self,

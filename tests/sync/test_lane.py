@@ -23,7 +23,15 @@ from rocars.models import Bundle, BundleStatus, ClearanceRecord, InstructionLog
 from rocars.signing import lane_key, signed_payload, verify_payload
 from sync.config import LaneConfig
 from sync.errors import ReplicaError
-from sync.lane import MAX_SESSION_READS, Freshness, Inspections, Lane, LaneOutput, Session
+from sync.lane import (
+    MAX_IGNORED_ACTIONS,
+    MAX_SESSION_READS,
+    Freshness,
+    Inspections,
+    Lane,
+    LaneOutput,
+    Session,
+)
 
 C = InstructionCode
 KEY = lane_key(b"test-secret", "SBC", "L01")
@@ -462,7 +470,7 @@ def test_a_truck_whose_plate_was_the_runner_up_of_the_truck_before_is_another_tr
     assert codes(out) == [C.NO_BUNDLE]
     assert only_record(out).reason == "next_vehicle"
     # the same message again (a QoS 1 redelivery) is not a second read in the record
-    assert rig.lane.plate(again).ignored == ["same_truck"]
+    assert rig.lane.plate(again).ignored == ["redelivered"]
     rig.lane.plate(read(vrn="AB1284", confidence=0.97))
     rig.clock.advance(60)
     rig.lane.tick()  # no Unladen press: STOP
@@ -985,6 +993,48 @@ def test_ignored_presses_are_recorded_and_change_nothing() -> None:
         ("manifest", False),
         ("manifest", True),
     ]
+
+
+def test_ignored_presses_kept_in_the_record_are_bounded_and_not_repeated() -> None:
+    """A looping panel or a bouncing sensor: the session keeps MAX_IGNORED_ACTIONS of
+    its ignored presses (it is written at every change, and its record must stay within
+    what the centre takes); a press delivered again is kept once."""
+    rig = Rig([])
+    assert codes(rig.lane.plate(read(vrn="ZZ9"))) == [C.NO_BUNDLE]
+    again = ManifestDropped(source="sensor")
+    assert rig.lane.manifest(again).ignored == ["manifest_at_no_bundle"]
+    assert rig.lane.manifest(again).ignored == ["manifest_at_no_bundle"]
+    for _ in range(200):
+        assert rig.lane.manifest(ManifestDropped(source="sensor")).ignored
+    session = rig.lane.session
+    assert session is not None
+    assert len(session.actions) == MAX_IGNORED_ACTIONS
+    assert [a.id for a in session.actions].count(again.id) == 1
+    assert codes(rig.lane.unladen(UnladenPressed(vrn="ZZ9"))) == [C.PROCEED]  # still answers
+    assert [a.ignored for a in session.actions[-1:]] == [False]
+
+
+def test_a_read_delivered_again_after_the_next_truck_changes_nothing() -> None:
+    """MQTT QoS 1 sends a read again when its acknowledgement was lost. Truck A's read,
+    delivered again once truck B stands at the lane, ended B's session and showed A's
+    PROCEED in front of B. A read's id is remembered across sessions and restarts."""
+    rig = Rig([make_bundle("9110635860", "AB1234")], manifest_required=False)
+    first = read(vrn="AB1234")
+    assert codes(rig.lane.plate(first)) == [C.PROCEED]
+    left_open = rig.lane.session
+    rig.clock.advance(2)
+    assert codes(rig.lane.plate(read(vrn="CD5678"))) == [C.NO_BUNDLE]
+    rig.clock.advance(1)
+    out = rig.lane.plate(first)
+    assert (out.payloads, out.records, out.ignored) == ([], [], ["redelivered"])
+    assert rig.lane.session is not None
+    assert (rig.lane.session.vrn, rig.lane.code) == ("CD5678", C.NO_BUNDLE)
+    # a restart that finds A's session open remembers A's read
+    assert left_open is not None
+    again = Rig([make_bundle("9110635860", "AB1234")], manifest_required=False)
+    assert codes(again.lane.start(left_open)) == [C.READY]
+    assert again.lane.plate(first).ignored == ["redelivered"]
+    assert again.lane.code == C.READY
 
 
 @pytest.mark.parametrize("kind", ["manifest", "unladen"])
