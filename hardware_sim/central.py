@@ -9,10 +9,12 @@ docs/central.md lists every path, body and error key.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import random
+import re
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
@@ -29,7 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from hardware_sim.accounts import AccountBook
 from hardware_sim.certs import CertVerifier, load_or_create_ca
 from hardware_sim.demo import generate_demo, seed_store
-from hardware_sim.store import CentralError, NewBundle, Store
+from hardware_sim.store import CentralError, Crossing, NewBundle, Store, encode_event
 from rocars.errors import InvalidIdentifier, RocarsError
 from rocars.ids import (
     ControlPoint,
@@ -63,6 +65,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_TOKEN = "dev-central-token"
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_CHANGES_PAGE = 10_000
+#: The longest event id taken (the edge's are ULIDs, 26 characters; UUIDs are 36).
+MAX_EVENT_ID = 64
 INSPECT_BAYS = tuple(f"B{n}" for n in range(1, 9))
 
 ASGIApp = Callable[
@@ -319,9 +323,14 @@ class Central:
 
     # -- events ----------------------------------------------------------------------------
 
-    def upload_events(self, upload: EventUpload) -> EventUploadResult:
-        """Validate each event; store the valid ones in one transaction; answer in order."""
-        valid: list[tuple[str, dict[str, Any], str | None]] = []
+    def upload_events(self, upload: EventUpload, cp: ControlPoint) -> EventUploadResult:
+        """Validate each event; store the valid ones in one transaction; answer in order.
+
+        ``cp`` is the uploading token's control point: a device reports its own lanes'
+        crossings only (``wrong_control_point``). An event refused (also one whose text is
+        not Unicode, ``unencodable``) is answered alone; the rest of the batch is stored.
+        """
+        valid: list[tuple[str, bytes, Crossing | None]] = []
         slots: list[EventResult | int] = []  # a rejection, or an index into ``valid``
         for event in upload.events:
             try:
@@ -331,16 +340,59 @@ class Central:
                     f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
                     for e in err.errors()
                 )
-                event_id = event.get("id")
-                slots.append(
-                    EventResult(id=str(event_id or ""), status="rejected", reason=reason[:500])
+                slots.append(_rejected(event.get("id"), reason[:500]))
+                continue
+            if not record.id or len(record.id) > MAX_EVENT_ID:
+                slots.append(_rejected(record.id, "id_invalid"))
+                continue
+            if record.cp is not cp:
+                logger.warning(
+                    "event %s is of %s, uploaded with a token of %s: rejected",
+                    _printable(record.id),
+                    record.cp,
+                    cp,
                 )
+                slots.append(_rejected(record.id, "wrong_control_point"))
+                continue
+            try:
+                text = encode_event(event)
+            except UnicodeEncodeError:
+                logger.warning(
+                    "event %s holds text that is not Unicode: rejected", _printable(record.id)
+                )
+                slots.append(_rejected(record.id, "unencodable"))
                 continue
             crossed = record.outcome in (InstructionCode.PROCEED, InstructionCode.INSPECT)
+            crossing = None
+            if crossed and record.ubr is not None:
+                crossing = Crossing(
+                    record.ubr, record.cp.value, record.direction.value, _plates(record)
+                )
             slots.append(len(valid))
-            valid.append((record.id, event, record.ubr if crossed else None))
+            valid.append((record.id, text, crossing))
         stored = self.store.record_events(valid, utc_now())
         return EventUploadResult(results=[stored[s] if isinstance(s, int) else s for s in slots])
+
+
+def _printable(text: str) -> str:
+    """``text`` with what UTF-8 cannot carry (a lone surrogate) replaced: an answer or a
+    log line that held it failed to encode, and the whole batch was answered 500."""
+    return text.encode("utf-8", "replace").decode()
+
+
+def _rejected(event_id: object, reason: str) -> EventResult:
+    return EventResult(
+        id=_printable(str(event_id or "")), status="rejected", reason=_printable(reason)
+    )
+
+
+def _plates(record: ClearanceRecord) -> frozenset[str]:
+    """The plates a record says the lane saw: its VRN and its reads', normalised."""
+    plates = {read.vrn for read in record.plate_reads if read.vrn}
+    if record.vrn:
+        with contextlib.suppress(InvalidIdentifier):
+            plates.add(normalize_plate(record.vrn))
+    return frozenset(plates)
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -379,7 +431,9 @@ def _ident(fn: Callable[[object], str], value: str) -> str:
 def _cursor(value: str) -> int:
     if value in ("", "0"):
         return 0
-    if not value.isdigit() or len(value) > 18:
+    # not str.isdigit(): that is true of "²" (int() then fails: a 500) and of other
+    # scripts' digits ("١٢" was taken as 12)
+    if not re.fullmatch(r"[0-9]{1,18}", value):
         raise CentralError(f"bad cursor {value!r}", key="cursor_invalid", status=422, since=value)
     return int(value)
 
@@ -459,8 +513,10 @@ def create_app(config: CentralConfig) -> FastAPI:
     @app.get("/v1/changes")
     def changes(cp: DeviceCp, since: str = "", limit: int = 1000) -> Response:
         start = _cursor(since)
-        joined, last, count = central.store.changes_page(start, _limit(limit, MAX_CHANGES_PAGE))
-        if not count and start > (head := central.store.last_seq()):
+        # the page and the head as of one moment: read apart, a write between them made a
+        # cursor past the end look caught up
+        joined, last, count, head = central.store.feed_page(start, _limit(limit, MAX_CHANGES_PAGE))
+        if not count and start > head:
             # a cursor this feed never gave: the centre was restored from a backup or
             # replaced; "caught up" would keep the replica fresh while it misses every
             # change the centre numbers again up to that cursor
@@ -478,7 +534,7 @@ def create_app(config: CentralConfig) -> FastAPI:
 
     @app.post("/v1/events")
     def post_events(upload: EventUpload, cp: DeviceCp) -> EventUploadResult:
-        return central.upload_events(upload)
+        return central.upload_events(upload, cp)
 
     @app.get("/v1/events")
     def get_events(cp: DeviceCp, since: str = "", limit: int = 1000) -> Any:

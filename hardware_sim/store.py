@@ -95,6 +95,12 @@ def _dumps(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def encode_event(event: dict[str, Any]) -> bytes:
+    """An event as ``record_events`` stores it; ``UnicodeEncodeError`` for text that is
+    not Unicode (a lone surrogate, which a JSON ``\\udc00`` escape gives)."""
+    return _dumps(event)
+
+
 def _ms(at: datetime) -> int:
     """Milliseconds since the epoch: an instant that compares right in SQL, whatever zone."""
     return (at - _EPOCH) // timedelta(milliseconds=1)
@@ -110,6 +116,17 @@ class AccountRow:
     totp_secret: str
     immediate: bool
     name: str
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """A record's claim that a truck crossed on bundle ``ubr``: where, which way, and the
+    plates the lane saw (normalised). The bundle is used only if they are its own."""
+
+    ubr: str
+    cp: str
+    direction: str
+    plates: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -133,16 +150,20 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        # What the centre has acknowledged (an event, a UBR) must survive a power cut.
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute("PRAGMA busy_timeout=5000")
-        self._conn.execute("PRAGMA cache_size=-65536")
+        self._conn = self._connect()
         self.is_new = self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
         self._conn.executescript(_SCHEMA + _INDEXES)
         row = self._conn.execute("SELECT max(seq) FROM changes").fetchone()
         self._next_seq = int(row[0] or 0) + 1
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # What the centre has acknowledged (an event, a UBR) must survive a power cut.
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute("PRAGMA cache_size=-65536")
+        return conn
 
     def close(self) -> None:
         with self._lock:
@@ -150,17 +171,39 @@ class Store:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; the seq counter rolls back with it."""
+        """One write transaction; the seq counter rolls back with it.
+
+        COMMIT is inside: one that fails (a full disk, an I/O error) is rolled back like
+        any other failure. Outside, the connection stayed inside the transaction, so the
+        feed served the change that was never committed and the next write failed.
+        """
         with self._lock:
             seq_before = self._next_seq
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
+                self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._abort()
                 self._next_seq = seq_before
                 raise
-            self._conn.execute("COMMIT")
+
+    def _abort(self) -> None:
+        """Under ``_lock``: roll back; a connection still inside its transaction after
+        that is closed (which rolls it back) and replaced, so no later read sees what was
+        never committed and no later write finds the database locked by it."""
+        try:
+            self._conn.execute("ROLLBACK")
+        except sqlite3.Error as err:  # e.g. SQLite already rolled back a failed COMMIT
+            logger.warning("ROLLBACK failed: %s", err)
+        if not self._conn.in_transaction:
+            return
+        logger.error("the store's connection is still in a transaction: opening a new one")
+        try:
+            self._conn.close()
+        except sqlite3.Error as err:
+            logger.warning("closing the store's connection failed: %s", err)
+        self._conn = self._connect()
 
     # -- meta and counters -----------------------------------------------------------------
 
@@ -201,11 +244,23 @@ class Store:
         per change, which is what lets a replica pull a million bundles quickly.
         """
         with self._lock:
-            joined, last, count = self._conn.execute(
-                "SELECT CAST(group_concat(json, ',') AS BLOB), max(seq), count(*)"
-                " FROM (SELECT seq, json FROM changes WHERE seq > ? ORDER BY seq LIMIT ?)",
-                (since, limit),
-            ).fetchone()
+            return self._changes_page(since, limit)
+
+    def feed_page(self, since: int, limit: int) -> tuple[bytes, int, int, int]:
+        """``changes_page`` and ``last_seq`` as of one moment (one hold of the lock).
+
+        Read apart, a write between them made a cursor past the end look caught up: the
+        page was empty, and the head had moved up to the cursor by then.
+        """
+        with self._lock:
+            return (*self._changes_page(since, limit), self._next_seq - 1)
+
+    def _changes_page(self, since: int, limit: int) -> tuple[bytes, int, int]:
+        joined, last, count = self._conn.execute(
+            "SELECT CAST(group_concat(json, ',') AS BLOB), max(seq), count(*)"
+            " FROM (SELECT seq, json FROM changes WHERE seq > ? ORDER BY seq LIMIT ?)",
+            (since, limit),
+        ).fetchone()
         if not count:
             return b"", since, 0
         return bytes(joined), int(last), int(count)
@@ -429,39 +484,71 @@ class Store:
     # -- events ----------------------------------------------------------------------------
 
     def record_events(
-        self, events: Sequence[tuple[str, dict[str, Any], str | None]], now: datetime
+        self, events: Sequence[tuple[str, bytes, Crossing | None]], now: datetime
     ) -> list[EventResult]:
-        """Store each new event once; ``ubr`` set = the truck crossed: the bundle is used."""
+        """Store each new event once (``encode_event``'s bytes); a ``Crossing`` marks its
+        bundle used. An id stored before is ``duplicate`` if the event is the same bytes,
+        else ``rejected`` (``id_reused``): answered ``duplicate``, the uploader took the
+        second record for delivered and it was lost."""
         results: list[EventResult] = []
         received_at = to_rfc3339(now)
         with self._tx() as conn:
-            for event_id, event, ubr in events:
+            for event_id, text, crossing in events:
                 cur = conn.execute(
                     "INSERT OR IGNORE INTO events(id, received_at, json) VALUES (?, ?, ?)",
-                    (event_id, received_at, _dumps(event)),
+                    (event_id, received_at, text),
                 )
                 if cur.rowcount == 0:
-                    results.append(EventResult(id=event_id, status="duplicate"))
+                    row = conn.execute("SELECT json FROM events WHERE id = ?", (event_id,))
+                    if bytes(row.fetchone()[0]) == text:
+                        results.append(EventResult(id=event_id, status="duplicate"))
+                    else:
+                        logger.warning("event id %s reused for another event: rejected", event_id)
+                        results.append(
+                            EventResult(id=event_id, status="rejected", reason="id_reused")
+                        )
                     continue
                 results.append(EventResult(id=event_id, status="accepted"))
-                if ubr is not None:
-                    self._mark_used(conn, ubr, now)
+                if crossing is not None:
+                    self._mark_used(conn, event_id, crossing, now)
         return results
 
-    def _mark_used(self, conn: sqlite3.Connection, ubr: str, now: datetime) -> None:
+    def _mark_used(
+        self, conn: sqlite3.Connection, event_id: str, crossing: Crossing, now: datetime
+    ) -> None:
         """An active bundle becomes used: its stored JSON with the two fields changed.
+
+        Only a crossing at the bundle's control point, in its direction, by a truck with
+        one of its plates: else a record of any lane (a misread, a wrong UBR) would use up
+        another truck's bundle. Such an event is kept, the bundle left as it is.
 
         One call a crossing truck in every upload, so no model round trip: the stored
         entity was validated when it was written (``_write_bundle``, or the bulk load's
         template of the same shape), and the JSON written is what ``model_dump`` would
         give (tests/hardware_sim/test_store.py). A 50-record upload: 7.7 -> 3.0 ms."""
-        row = conn.execute("SELECT seq, status FROM bundles WHERE ubr = ?", (ubr,)).fetchone()
+        ubr = crossing.ubr
+        row = conn.execute(
+            "SELECT seq, status, vrn, second_plate FROM bundles WHERE ubr = ?", (ubr,)
+        ).fetchone()
         if row is None:
             logger.info("event names bundle %s the centre does not know", ubr)
             return
         if row[1] != BundleStatus.ACTIVE.value:
             return
         entity = self._entity(conn, int(row[0]), "bundle")
+        own_plates = {row[2], row[3]} - {None}
+        if (
+            entity["cp"] != crossing.cp
+            or entity["direction"] != crossing.direction
+            or not own_plates & crossing.plates
+        ):
+            logger.warning(
+                "event %s: a crossing at %s %s by %s does not match bundle %s (%s %s, %s):"
+                " the bundle is left %s",
+                event_id, crossing.cp, crossing.direction, sorted(crossing.plates) or "no plate",
+                ubr, entity["cp"], entity["direction"], sorted(own_plates), row[1],
+            )  # fmt: skip
+            return
         entity["status"] = BundleStatus.USED.value
         entity["updated_at"] = to_rfc3339(now)
         seq = self._append(conn, "bundle", ubr, entity)

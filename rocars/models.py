@@ -7,7 +7,7 @@ the kiosk fills them in. Field names are the API's JSON names.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -291,7 +291,12 @@ class CertificateAuth(_Body):
         # refuses it): the centre answered such a request with a 500
         if value.tzinfo is None:
             raise ValueError("signed_at needs an offset (UTC: Z)")
-        return value
+        # in UTC now: 0001-01-01T00:00:00+14:00 is before year 1 there, and formatting it
+        # for the signed content overflowed later (a 500)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError as err:
+            raise ValueError("signed_at is out of range") from err
 
 
 DriverAuth = Annotated[SecurityCodeAuth | CertificateAuth, Field(discriminator="method")]

@@ -298,3 +298,32 @@ def test_an_attempt_waits_for_a_place_only_so_long() -> None:
     with lockout.attempt("123456"):
         pass
     lockout.check("123456")
+
+
+def test_an_unknown_account_costs_a_password_hash_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refused without a hash, an unknown account was answered in 0.06 ms and a wrong
+    password in 5.5 ms: the time told which account numbers exist. Both hash now."""
+    store, book = _one_account(tmp_path, Lockout(clock=Clock()))
+    calls: list[tuple[str, bytes | None]] = []
+    real = accounts.hash_password
+
+    def spy(password: str, salt: bytes | None = None) -> tuple[bytes, bytes]:
+        calls.append((password, salt))
+        return real(password, salt)
+
+    monkeypatch.setattr(accounts, "hash_password", spy)
+    for account, password in (("999999", "654321"), ("999999", ""), ("123456", "000000")):
+        calls.clear()
+        with pytest.raises(CentralError) as info:
+            book.check_password(account, password)
+        assert info.value.key == "credentials_invalid"
+        assert len(calls) == 1, account
+        assert calls[0][0] == password
+        assert calls[0][1] is not None
+        assert len(calls[0][1]) == 16
+    calls.clear()
+    assert book.check_password("123456", "654321").account == "123456"
+    assert len(calls) == 1
+    store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -14,8 +15,10 @@ import pytest
 
 from hardware_sim.central import CentralConfig, create_app
 from hardware_sim.launch import CentralProcess
+from hardware_sim.store import Store
 from rocars.client import ApiError, RocarsClient
 from rocars.ids import normalize_plate, normalize_vrn
+from rocars.messages import PlateRead
 from rocars.models import (
     EARLIEST_CROSSING_DELAY,
     Bundle,
@@ -118,6 +121,68 @@ def test_change_feed_refuses_bad_cursor_and_limit(client: RocarsClient) -> None:
         err = api_error(client.changes, "", limit)
         assert (err.status, err.key) == (422, "limit_invalid")
     assert len(client.changes("", 10_000).changes) > 0
+
+
+def test_a_cursor_of_other_scripts_digits_is_invalid(shared: CentralProcess) -> None:
+    """``str.isdigit`` took "²" (then ``int`` failed: a 500) and "١٢" (read as 12)."""
+    with kit.http(shared) as h:
+        for path in ("/v1/changes", "/v1/events"):
+            for since in ("²", "١٢", "１２", "12\n", "0" * 19):
+                r = h.get(path, params={"since": since})
+                assert (r.status_code, r.json()["error"]) == (422, "cursor_invalid"), (path, since)
+            assert h.get(path, params={"since": "0" * 18}).status_code == 200
+
+
+class WriteWhenFree:
+    """The store's lock, but another writer's change goes in the moment it is let go
+    (once, when armed): what a busy centre does between two holds of the lock."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.inner = store._lock
+        self.depth = 0
+        self.armed = False
+
+    def __enter__(self) -> None:
+        self.inner.acquire()
+        self.depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self.depth -= 1
+        self.inner.release()
+        if self.depth == 0 and self.armed:
+            self.armed = False
+            self.store.add_cargo(kit.items(), utc_now())
+
+
+def test_a_cursor_ahead_is_never_caught_up_whatever_is_written_meanwhile(
+    tmp_path: Path,
+) -> None:
+    """The page and the head are read in one hold of the store's lock: read apart, a
+    change written between them answered a cursor past the end as caught up, and the
+    replica then never got the change the centre numbered at its cursor."""
+    app = create_app(CentralConfig(data_dir=tmp_path, demo=False))
+    store: Store = app.state.central.store
+    for _ in range(3):
+        store.add_cargo(kit.items(), utc_now())
+    lock = WriteWhenFree(store)
+    store._lock = lock  # type: ignore[assignment]
+    token = {"Authorization": "Bearer dev-central-token"}
+
+    async def ask(since: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://c") as c:
+            lock.armed = True
+            return await c.get("/v1/changes", params={"since": since}, headers=token)
+
+    r = asyncio.run(ask("4"))
+    assert store.last_seq() == 4, "the other write went in"
+    assert (r.status_code, r.json()["error"]) == (409, "cursor_ahead")
+    assert (r.json()["detail"]["since"], r.json()["detail"]["last"]) == ("4", "3")
+    r = asyncio.run(ask("3"))  # the change written meanwhile is served, not skipped
+    assert [c["seq"] for c in r.json()["changes"]] == [4]
+    store._lock = lock.inner
+    app.state.central.close()
 
 
 def test_new_cargo_and_bundles_append_to_the_feed(client: RocarsClient) -> None:
@@ -442,7 +507,9 @@ def test_success_resets_the_failure_count(client: RocarsClient, shared: CentralP
 # -- events ----------------------------------------------------------------------------------
 
 
-def record(event_id: str, *, ubr: str | None = None, outcome: str = "PROCEED") -> dict[str, Any]:
+def record(
+    event_id: str, *, ubr: str | None = None, outcome: str = "PROCEED", **fields: Any
+) -> dict[str, Any]:
     now = utc_now()
     return {
         "id": event_id,
@@ -457,7 +524,7 @@ def record(event_id: str, *, ubr: str | None = None, outcome: str = "PROCEED") -
         "outcome": outcome,
         "reason": "released",
         "offline": False,
-    }
+    } | fields
 
 
 def events_received(shared: CentralProcess) -> list[dict[str, Any]]:
@@ -479,7 +546,7 @@ def test_events_are_idempotent_and_stored_once(
     acc = kit.account(shared, "valid", 0)
     cargo = kit.new_cargo(client)
     bundle = client.bundle(kit.bundle_request(acc, "EV1", [cargo.ccrn]))
-    crossed = record("01JD0000000000000000000001", ubr=bundle.ubr)
+    crossed = record("01JD0000000000000000000001", ubr=bundle.ubr, vrn="EV1")
     unladen = record("01JD0000000000000000000002", outcome="NO_BUNDLE")
     broken = {**record("01JD0000000000000000000003"), "outcome": "MAYBE"}
     result = client.upload_events([crossed, unladen, broken, crossed])
@@ -506,6 +573,148 @@ def test_events_are_idempotent_and_stored_once(
         assert h.get("/v1/bundles", params={"vrn": "EV1"}).json() == {"bundles": []}
     feed = [c for c in all_changes(client) if c.key == bundle.ubr]
     assert [c.bundle.status for c in feed if c.bundle] == [BundleStatus.ACTIVE, BundleStatus.USED]
+
+
+def post_events(central: CentralProcess, body: Any, token: str | None = None) -> httpx.Response:
+    """``POST /v1/events`` with ``body`` as JSON, or as the text given (escapes as sent)."""
+    headers = {"Authorization": f"Bearer {token or central.token}"}
+    if isinstance(body, str):
+        headers["Content-Type"] = "application/json"
+        return httpx.post(f"{central.url}/v1/events", content=body, headers=headers, timeout=10)
+    return httpx.post(f"{central.url}/v1/events", json=body, headers=headers, timeout=10)
+
+
+def answers(r: httpx.Response) -> list[tuple[str, str, str | None]]:
+    assert r.status_code == 200, r.text
+    return [(x["id"], x["status"], x["reason"]) for x in r.json()["results"]]
+
+
+def test_an_event_with_text_that_is_not_unicode_is_rejected_alone(
+    shared: CentralProcess,
+) -> None:
+    """A lone surrogate (``\\udc00`` in the JSON text) cannot be stored as UTF-8: that
+    event is rejected ``unencodable``, the rest of the batch stored (the whole batch was
+    answered 500, and the edge sent it again and again)."""
+    good = record("01JD00000000000000000000U1", outcome="NO_BUNDLE")
+    bad = record("01JD00000000000000000000U2", outcome="NO_BUNDLE")
+    bad_id = record("01JD00000000000000000000U3", outcome="NO_BUNDLE")
+    texts = [
+        json.dumps(good),
+        json.dumps(bad).replace('"released"', '"timeout\\udc00"'),
+        json.dumps(bad_id).replace(
+            '"01JD00000000000000000000U3"', '"01JD0000000000000000000U3\\udc00"'
+        ),
+    ]
+    assert "\\udc00" in texts[1]
+    r = post_events(shared, '{"events": [' + ", ".join(texts) + "]}")
+    assert answers(r) == [
+        (good["id"], "accepted", None),
+        (bad["id"], "rejected", "unencodable"),
+        ("01JD0000000000000000000U3?", "rejected", "unencodable"),
+    ]
+    ids = [e["id"] for e in events_received(shared)]
+    assert good["id"] in ids
+    assert bad["id"] not in ids
+    assert not [i for i in ids if i.startswith("01JD0000000000000000000U3")]
+
+
+def test_an_event_id_reused_for_another_event_is_rejected(shared: CentralProcess) -> None:
+    """Answered ``duplicate``, the edge took the second record for delivered and lost it:
+    now only the same event again is a duplicate (also within one batch)."""
+    first = record("01JD00000000000000000000I1", outcome="NO_BUNDLE")
+    other = first | {"reason": "timeout", "lane": "L2"}
+    assert answers(post_events(shared, {"events": [first]})) == [(first["id"], "accepted", None)]
+    assert answers(post_events(shared, {"events": [other, first]})) == [
+        (first["id"], "rejected", "id_reused"),
+        (first["id"], "duplicate", None),
+    ]
+    fresh = record("01JD00000000000000000000I2", outcome="NO_BUNDLE")
+    assert answers(post_events(shared, {"events": [fresh, fresh | {"offline": True}, fresh]})) == [
+        (fresh["id"], "accepted", None),
+        (fresh["id"], "rejected", "id_reused"),
+        (fresh["id"], "duplicate", None),
+    ]
+    stored = {e["id"]: e["event"] for e in events_received(shared)}
+    assert (stored[first["id"]], stored[fresh["id"]]) == (first, fresh)
+
+
+def test_an_event_id_is_one_to_64_characters(shared: CentralProcess) -> None:
+    """The edge's ids are ULIDs; UUIDs are taken too; an empty id (which every other
+    event without one would then be a duplicate of) or a longer one is rejected."""
+    uuid = "0192f3a4-5b6c-7d8e-9f01-23456789abcd"
+    longest = "X" * 64
+    events = [record(i, outcome="NO_BUNDLE") for i in ("", "Y" * 65, uuid, longest)]
+    assert answers(post_events(shared, {"events": events})) == [
+        ("", "rejected", "id_invalid"),
+        ("Y" * 65, "rejected", "id_invalid"),
+        (uuid, "accepted", None),
+        (longest, "accepted", None),
+    ]
+    ids = [e["id"] for e in events_received(shared)]
+    assert "" not in ids
+    assert {uuid, longest} <= set(ids)
+
+
+def test_a_device_reports_crossings_of_its_own_control_point_on_their_own_bundles(
+    tmp_path: Path,
+) -> None:
+    """An event of another control point than the token's is rejected (alone); a
+    crossing marks its bundle used only at the bundle's control point, in its direction,
+    by one of its plates (the record's VRN, a plate read, the second plate). Other
+    crossings are stored, the bundle left active, and the centre logs a warning."""
+    proc = CentralProcess(tmp_path / "c", token="tok-sbc", extra_args=["--token", "LMC=tok-lmc"])
+    with proc, kit.http(proc) as h:
+
+        def status(truck: dict[str, Any]) -> str:
+            return str(h.get(f"/v1/bundles/{truck['ubr']}").json()["status"])
+
+        trucks = kit.trucks(proc)
+        first, second = [t for t in trucks if t["kind"] == "laden_proceed"]
+        mainland = next(t for t in trucks if t["kind"] == "second_plate")
+
+        def crossing(n: int, truck: dict[str, Any], **fields: Any) -> dict[str, Any]:
+            return (
+                record(f"01JD00000000000000000000X{n}", ubr=truck["ubr"], vrn=truck["vrn"]) | fields
+            )
+
+        claimed = crossing(1, first)  # cp SBC, sent with LMC's token
+        own = record("01JD00000000000000000000X2", outcome="NO_BUNDLE", cp="LMC")
+        assert answers(post_events(proc, {"events": [claimed, own]}, "tok-lmc")) == [
+            (claimed["id"], "rejected", "wrong_control_point"),
+            (own["id"], "accepted", None),
+        ]
+        assert status(first) == "active"
+        wrong = [
+            (crossing(3, first, cp="LMC"), "tok-lmc"),  # an LMC lane names SBC's bundle
+            (crossing(4, first, direction="export"), "tok-sbc"),
+            (crossing(5, first, vrn="ZZ999"), "tok-sbc"),  # another truck
+            (crossing(6, first, vrn=None), "tok-sbc"),  # no plate at all
+        ]
+        for event, token in wrong:
+            assert answers(post_events(proc, {"events": [event]}, token)) == [
+                (event["id"], "accepted", None)
+            ]
+        assert status(first) == "active"
+        read = PlateRead(vrn=second["vrn"], confidence=0.9, source="serial", device="lpr1")
+        right = [
+            crossing(7, first),
+            crossing(8, second, vrn="ZZ999", plate_reads=[read.model_dump(mode="json")]),
+            crossing(9, mainland, vrn=mainland["second_plate"]),
+        ]
+        assert [a[1] for a in answers(post_events(proc, {"events": right}, "tok-sbc"))] == [
+            "accepted"
+        ] * 3
+        assert [status(t) for t in (first, second, mainland)] == ["used"] * 3
+        stored = [e["id"] for e in events_received(proc)]
+        assert claimed["id"] not in stored
+        assert len(stored) == 8
+    log = proc.log_path.read_text()
+    assert "uploaded with a token of LMC: rejected" in log
+    warnings = [
+        line for line in log.splitlines() if f"does not match bundle {first['ubr']}" in line
+    ]
+    assert len(warnings) == 4
+    assert all("WARNING" in line for line in warnings)
 
 
 def test_event_batch_limits(shared: CentralProcess) -> None:
@@ -624,7 +833,7 @@ def test_restart_keeps_everything(central: CentralProcess) -> None:
         acc = kit.account(central, "valid", 0)
         cargo = kit.new_cargo(client)
         bundle = client.bundle(kit.bundle_request(acc, "RS9", [cargo.ccrn]))
-        client.upload_events([record("01JD00000000000000000000R1", ubr=bundle.ubr)])
+        client.upload_events([record("01JD00000000000000000000R1", ubr=bundle.ubr, vrn="RS9")])
         feed = client.changes("", 10_000)
         trucks, accounts = kit.trucks(central), kit.accounts(central)
     pid = central.pid

@@ -6,17 +6,18 @@ import base64
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from hardware_sim.certs import certificate_auth, load_p12, sign_request
 from hardware_sim.launch import CentralProcess
 from rocars.client import RocarsClient
-from rocars.models import BundleStatus, CargoStatus, cancel_op
+from rocars.models import BundleStatus, CargoStatus, CertificateAuth, cancel_op
 from rocars.timeutil import utc_now
 from tests.hardware_sim import centralkit as kit
 
@@ -165,6 +166,31 @@ def test_tampered_wrong_account_and_stale_signatures(
     assert post(shared, not_pem).json()["error"] == "cert_untrusted"
     assert client.get_cargo(c1.ccrn).status is CargoStatus.SUBMITTED
     assert post(shared, signed_bundle(acc, "CE4", [c1.ccrn])).status_code == 200
+
+
+@pytest.mark.parametrize("signed_at", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_signed_at_outside_the_years_utc_holds_is_a_validation_error(
+    client: RocarsClient, shared: CentralProcess, signed_at: str
+) -> None:
+    """In UTC, 0001-01-01T00:00:00+14:00 is before year 1: formatting it for the signed
+    content overflowed, a 500. Now it is refused with the request's fields (422), and a
+    time with another offset is the same instant in UTC."""
+    acc = kit.account(shared, "valid", 2)
+    cargo = kit.new_cargo(client)
+    body = signed_bundle(acc, "CE8", [cargo.ccrn])
+    ubr = post(shared, body).json()["ubr"]
+    cancel: dict[str, Any] = {"account": acc["account"], "password": acc["password"]}
+    cancel["auth"] = kit.cert_auth(acc, cancel_op(ubr), cancel) | {"signed_at": signed_at}
+    with kit.http(shared) as h:
+        r = h.request("DELETE", f"/v1/bundles/{ubr}", json=cancel)
+    assert (r.status_code, r.json()["error"]) == (422, "validation_error"), r.text
+    assert [d["field"] for d in r.json()["detail"]] == ["auth.signed_at"]
+    assert client.get_bundle(ubr).status is BundleStatus.ACTIVE
+    with pytest.raises(ValidationError, match="out of range"):
+        CertificateAuth.model_validate(cancel["auth"])
+    hk = CertificateAuth.model_validate(cancel["auth"] | {"signed_at": "2026-11-22T09:00:00+08:00"})
+    assert hk.signed_at == datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
+    assert hk.signed_at.tzinfo is UTC
 
 
 def test_a_signed_request_replayed_is_refused_and_changes_nothing(

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from hardware_sim.store import Store, synthetic_vrn
+import pytest
+
+from hardware_sim.store import Crossing, Store, encode_event, synthetic_vrn
 from rocars.ids import normalize_vrn
-from rocars.models import BundleStatus, ChangePage
+from rocars.models import BundleStatus, CargoItems, ChangePage
 
 
 def test_synthetic_vrns_are_valid_and_distinct() -> None:
@@ -64,12 +69,17 @@ def test_a_crossing_marks_its_bundle_used_as_the_model_would(tmp_path: Path) -> 
         for ubr in (str(first + 3), str(first + 100))
     }
     before = store.last_seq()
+
+    def at_sbc(n: int, ubr: str, plate: str) -> tuple[str, bytes, Crossing]:
+        event_id = f"e{n}"
+        return event_id, encode_event({"id": event_id}), crossing(ubr, plate)
+
     events = [
-        ("e1", {"id": "e1"}, str(first + 3)),
-        ("e2", {"id": "e2"}, str(first + 100)),
-        ("e3", {"id": "e3"}, "9999999999"),  # not a bundle of this centre
-        ("e4", {"id": "e4"}, str(first + 3)),  # already used
-        ("e5", {"id": "e5"}, None),  # no crossing
+        at_sbc(1, str(first + 3), synthetic_vrn(3)),
+        at_sbc(2, str(first + 100), "粤Z1234港"),  # by its second plate
+        at_sbc(3, "9999999999", "AB12"),  # not a bundle of this centre
+        at_sbc(4, str(first + 3), synthetic_vrn(3)),  # already used
+        ("e5", encode_event({"id": "e5"}), None),  # no crossing
     ]
     results = store.record_events(events, crossed)
     assert [r.status for r in results] == ["accepted"] * 5
@@ -82,6 +92,121 @@ def test_a_crossing_marks_its_bundle_used_as_the_model_would(tmp_path: Path) -> 
         assert store.get_bundle(change["key"]) == expected[change["key"]]
     assert store.active_bundles_for_plate(synthetic_vrn(3)) == []
     assert [b.ubr for b in store.active_bundles_for_plate(synthetic_vrn(4))] == [str(first + 4)]
+    store.close()
+
+
+def crossing(ubr: str, *plates: str, cp: str = "SBC", direction: str = "import") -> Crossing:
+    return Crossing(ubr, cp, direction, frozenset(plates))
+
+
+def test_a_crossing_uses_only_a_bundle_of_its_control_point_direction_and_plate(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A record naming another truck's bundle (another control point's lane, the other
+    direction, another plate: a misread or a wrong UBR) is kept, the bundle left active,
+    with a warning; the bundle's own truck then still crosses on it."""
+    store = Store(tmp_path / "c.sqlite3")
+    now = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
+    first, _ = store.bulk_synthetic(5, "SBC", "import", now)
+    ubr, vrn = str(first), synthetic_vrn(0)
+    before = store.last_seq()
+    wrong = [
+        crossing(ubr, vrn, cp="LMC"),
+        crossing(ubr, vrn, direction="export"),
+        crossing(ubr, synthetic_vrn(1)),
+        crossing(ubr),  # no plate at all
+    ]
+    events = [(f"w{n}", encode_event({"id": f"w{n}"}), c) for n, c in enumerate(wrong)]
+    with caplog.at_level(logging.WARNING, logger="hardware_sim.store"):
+        results = store.record_events(events, now)
+    assert [r.status for r in results] == ["accepted"] * 4
+    assert store.last_seq() == before
+    assert store.get_bundle(ubr).status is BundleStatus.ACTIVE
+    mismatches = [r for r in caplog.records if f"does not match bundle {ubr}" in r.getMessage()]
+    assert [r.levelno for r in mismatches] == [logging.WARNING] * 4
+    # one of its plate reads is enough (the record's vrn another plate, or none)
+    right = crossing(ubr, synthetic_vrn(1), vrn)
+    assert store.record_events([("r1", encode_event({"id": "r1"}), right)], now)[0].status == (
+        "accepted"
+    )
+    assert store.get_bundle(ubr).status is BundleStatus.USED
+    assert store.last_seq() == before + 1
+    store.close()
+
+
+def _cargo_items() -> CargoItems:
+    return CargoItems(
+        packages=1,
+        package_description="CARTONS",
+        article_description="PHONES",
+        consignor_name="A",
+        consignor_address="B",
+        consignee_name="C",
+        consignee_address="D",
+        expected_date=date(2026, 11, 22),
+        direction="import",
+    )
+
+
+class FailingConnection:
+    """The store's connection, but the statements named in ``fail`` raise, once each
+    (a full disk or an I/O error at COMMIT)."""
+
+    def __init__(self, real: sqlite3.Connection, *fail: str) -> None:
+        self.real = real
+        self.fail = set(fail)
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if sql in self.fail:
+            self.fail.discard(sql)
+            raise sqlite3.OperationalError(f"disk I/O error (simulated at {sql})")
+        return self.real.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def _committed_changes(path: Path) -> int:
+    with sqlite3.connect(path) as other:
+        return int(other.execute("SELECT count(*) FROM changes").fetchone()[0])
+
+
+@pytest.mark.parametrize("fail", [("COMMIT",), ("COMMIT", "ROLLBACK")])
+def test_a_failed_commit_changes_nothing_and_the_next_write_goes_in(
+    tmp_path: Path, fail: tuple[str, ...]
+) -> None:
+    """COMMIT raising (and ROLLBACK too: the connection is then still inside its
+    transaction and is replaced): the feed and ``last_seq`` do not move, nothing of it is
+    in the file, and the next write is stored with the next seq."""
+    path = tmp_path / "c.sqlite3"
+    store = Store(path)
+    now = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
+    store.add_cargo(_cargo_items(), now)
+    real = store._conn
+    store._conn = FailingConnection(real, *fail)  # type: ignore[assignment]
+    with pytest.raises(sqlite3.OperationalError, match="COMMIT"):
+        store.add_cargo(_cargo_items(), now)
+    assert not store._conn.in_transaction
+    assert store.last_seq() == 1
+    assert store.changes_page(0, 100)[1:] == (1, 1)
+    assert store.feed_page(0, 100)[1:] == (1, 1, 1)
+    assert _committed_changes(path) == 1
+    cargo = store.add_cargo(_cargo_items(), now)
+    assert (store.last_seq(), _committed_changes(path)) == (2, 2)
+    changes = json.loads(b"[" + store.changes_page(0, 100)[0] + b"]")
+    assert [c["seq"] for c in changes] == [1, 2]
+    assert changes[1]["cargo"]["ccrn"] == cargo.ccrn
+    store.close()
+
+
+def test_feed_page_gives_the_head_with_the_page(tmp_path: Path) -> None:
+    store = Store(tmp_path / "c.sqlite3")
+    store.bulk_synthetic(30, "SBC", "import", datetime(2026, 11, 22, 1, 0, tzinfo=UTC))
+    joined, last, count, head = store.feed_page(10, 5)
+    assert (last, count, head) == (15, 5, 30)
+    assert (joined, last, count) == store.changes_page(10, 5)
+    assert store.feed_page(30, 5) == (b"", 30, 0, 30)
+    assert store.feed_page(31, 5) == (b"", 31, 0, 30)  # a cursor ahead: the head says so
     store.close()
 
 
