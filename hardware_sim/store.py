@@ -371,6 +371,7 @@ class Store:
                 ccrns=req.ccrns,
                 bundled_at=now,
                 earliest_at=now if req.immediate else now + earliest_delay,
+                status=BundleStatus.ACTIVE,
                 result=req.result,
                 bay=req.bay,
                 updated_at=now,

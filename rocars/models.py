@@ -163,9 +163,15 @@ class Bundle(_Record):
     ccrns: list[Ccrn] = Field(min_length=1, max_length=MAX_CCRNS_PER_BUNDLE)
     bundled_at: UtcTime
     earliest_at: UtcTime
-    status: BundleStatus = BundleStatus.ACTIVE
-    result: Literal[InstructionCode.PROCEED, InstructionCode.INSPECT] = Field(
-        default=InstructionCode.PROCEED, description="the pre-selected clearance result"
+    # No defaults that decide: a change whose bundle left these out (or misspelt them)
+    # was stored as an active bundle selected for release. ``status`` is required; a
+    # missing ``result`` is None, which the lanes take for a selection they cannot know
+    # (STOP_SEE_OFFICER), and which is what the local API's answers to kiosks hold (they
+    # are never told the selection).
+    status: BundleStatus
+    result: Literal[InstructionCode.PROCEED, InstructionCode.INSPECT] | None = Field(
+        default=None,
+        description="the pre-selected clearance result (None: not told, or not known)",
     )
     bay: str | None = Field(default=None, max_length=16, description="inspection bay when INSPECT")
     updated_at: UtcTime

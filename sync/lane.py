@@ -746,6 +746,13 @@ class Lane:
         if _untrusted(plates, active):
             return _Decision(Code.STOP_SEE_OFFICER, "ambiguous_plate")
         here = [b for b in active if b.cp == self.cp and b.direction == self.direction]
+        unknown = next((b for b in here if b.result is None), None)
+        if unknown is not None:
+            # a bundle whose selection the replica does not hold (the centre's change left
+            # it out): neither a release nor an inspection can be told, and a release of
+            # another of the truck's bundles could pass over an inspection
+            logger.error("lane %s: bundle %s has no result: STOP", self.lane, unknown.ubr)
+            return _Decision(Code.STOP_SEE_OFFICER, "bundle_incomplete", ubr=unknown.ubr)
         return active, here
 
     def _active_bundles(self, plates: list[str]) -> list[Bundle]:

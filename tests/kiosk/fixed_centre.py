@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from kiosk.api import Answer
+from rocars.messages import InstructionCode
 from rocars.models import (
     Bundle,
     BundleRequest,
@@ -70,6 +71,8 @@ class FixedCentre:
             ccrns=request.ccrns,
             bundled_at=NOW,
             earliest_at=NOW + EARLIEST_AFTER,
+            status=BundleStatus.ACTIVE,
+            result=InstructionCode.PROCEED,
             updated_at=NOW,
         )
         self.bundles[ubr] = bundle

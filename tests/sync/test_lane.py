@@ -425,6 +425,21 @@ def test_a_trucks_other_plate_seen_before_the_lane_opened_its_session_is_taken()
     assert rig.lane.session.plates == ["粤Z1234港", "CD5678"]
 
 
+def test_a_bundle_whose_selection_the_replica_lacks_stops_the_truck() -> None:
+    """A bundle stored without its result (the centre's change left it out) is neither a
+    release nor an inspection: STOP, at the read and at the manifest, and never a
+    release on another of the truck's bundles that could pass over an inspection."""
+    unknown = make_bundle("9110635860", "AB1234").model_copy(update={"result": None})
+    out = Rig([unknown], manifest_required=False).lane.plate(read())
+    assert codes(out) == [C.STOP_SEE_OFFICER]
+    assert out.decisions[0][2] == "bundle_incomplete"
+    rig = Rig([make_bundle("9110635861", "AB1234")])
+    assert codes(rig.lane.plate(read())) == [C.DROP_MANIFEST]
+    rig.bundles.append(unknown)  # arrives with the next page, before the manifest
+    out = rig.lane.manifest(ManifestDropped(source="sensor"))
+    assert (codes(out), out.decisions[0][2]) == ([C.STOP_SEE_OFFICER], "bundle_incomplete")
+
+
 def test_a_trucks_other_plate_does_not_trust_its_first_reads_runner_up() -> None:
     """AB1234 read with AB1284 as a runner-up (one plate read two ways: untrusted), then
     by its Mainland plate with AB1234 as the runner-up, released as unladen: truck AB1284

@@ -139,6 +139,7 @@ def _one_bundle_change(seq: int, status: str = "active") -> dict[str, object]:
         "bundled_at": "2026-11-21T07:00:00.000Z",
         "earliest_at": "2026-11-21T07:30:00.000Z",
         "status": status,
+        "result": "PROCEED",
         "updated_at": f"2026-11-21T07:{seq:02d}:00.000Z",
     }
     return {"seq": seq, "kind": "bundle", "key": "9110635860", "bundle": bundle}

@@ -130,12 +130,29 @@ def test_malformed_pages_are_refused() -> None:
         page([upsert(1, {**good, "cp": "XXX"})], "1"),
         page([upsert(1, {**good, "earliest_at": "yesterday"})], "1"),
         page([upsert(1, {**good, "ccrns": []})], "1"),
+        # a status left out or misspelt: it stood as an active bundle
+        page([upsert(1, {k: v for k, v in good.items() if k != "status"})], "1"),
+        page([upsert(1, {**good, "status": "Cancelled"})], "1"),
         page([{"seq": 1, "kind": "bundle", "key": "9110635860", "op": "upsert"}], "1"),
         json.dumps({"changes": [upsert(1, good)]}).encode(),  # no next
     ]
     for raw in bad_pages:
         with pytest.raises(MalformedPage):
             parse_page(raw)
+
+
+def test_a_bundle_without_its_result_is_kept_without_one() -> None:
+    """A change that leaves the selection out (or misspells its name) was stored as a
+    bundle selected for release; it is kept with no result, which stops the truck."""
+    for body in (
+        {k: v for k, v in bundle_json("9110635860", "AB1234").items() if k != "result"},
+        {
+            **{k: v for k, v in bundle_json("9110635860", "AB1234").items() if k != "result"},
+            "Result": "INSPECT",
+        },
+    ):
+        row = parse_page(page([upsert(1, body)], "1")).bundles["9110635860"]
+        assert Bundle.model_validate_json(row[0]).result is None
 
 
 def test_non_canonical_page_goes_through_the_full_models() -> None:
