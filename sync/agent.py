@@ -83,6 +83,13 @@ RouterFactory = Callable[["SyncAgent"], APIRouter]
 #: (``pull_interval_s`` and ``central.timeout_s``, taken to be this shard's): a second for
 #: it to record what it found and one for this shard to read it (``_central_loop``).
 LOST_HOLD_MARGIN_S = 2.0
+#: A shard that does not pull takes the pulling shard's record of the centre "up" only
+#: while that shard's puller has caught the replica up (``last_sync_at``) within its poll
+#: interval, its timeout and this: the follower reads the replica once a second (and its
+#: ``last_sync_at`` at most a second old), and a burst of full pages delays the page that
+#: catches up. Beyond it the pulling shard has stopped, died or hangs, and its last
+#: record of "up" would stand for good.
+FOLLOW_MARGIN_S = 5.0
 #: how often the local API's certificate files are looked at (and a failed start tried
 #: again)
 API_UPKEEP_S = 1.0
@@ -383,6 +390,13 @@ class SyncAgent:
                 worker.thread.join(timeout=15)
         if self.api is not None:
             self.api.stop()
+        if self.config.pull and hasattr(self, "replica"):
+            # the shards that follow this one's record must not go on taking the centre
+            # for up: nobody refreshes the record now (a crash is caught by its age)
+            try:
+                self.replica.record_central(False, self._clock(), "the pulling shard stopped")
+            except ReplicaError as err:
+                logger.error("the centre's state not recorded down at stop: %s", err)
         if hasattr(self, "outbox") and not self.outbox.flush(10):
             # what the writer could not commit is not published either (nor lost: retried)
             logger.error("outbox: lane changes still not committed at shutdown")
@@ -687,9 +701,14 @@ class SyncAgent:
 
     def _central_loop(self, stop: threading.Event) -> None:
         """The centre's state between shards, through the replica they share: the pulling
-        agent records its view when it changes; the others take it up within a second
-        (their lanes mark what they decide while the centre is down as offline)."""
+        agent records its view when it changes (and "down" when it stops, ``stop``); the
+        others take it up within a second (their lanes mark what they decide while the
+        centre is down as offline), and take a record of "up" as down once the pulling
+        shard has not caught the replica up for longer than it would (``FOLLOW_MARGIN_S``):
+        a pulling shard that dies records nothing more."""
         recorded: tuple[bool, str] | None = None
+        config = self.config
+        silent_after = config.pull_interval_s + config.central.timeout_s + FOLLOW_MARGIN_S
         while not stop.is_set():
             try:
                 if self.config.pull:
@@ -702,7 +721,9 @@ class SyncAgent:
                     if found is None:
                         self.link.mark_down("no shard has recorded the centre's state yet")
                     else:
-                        self.link.follow(LinkState(*found), self._last_sync())
+                        self.link.follow(
+                            LinkState(*found), self._last_sync(), silent_after_s=silent_after
+                        )
             except ReplicaError as err:
                 logger.error("central state through the replica: %s", err)
                 recorded = None

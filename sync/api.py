@@ -344,10 +344,13 @@ class ApiServer:
             pass  # uvicorn could not serve (a port taken) and logged why; start() says so
 
     def start(self, timeout: float = 10.0) -> None:
+        """Serve; SyncError when it has not started within ``timeout`` (its thread is
+        then ended: left, it might serve later, unmanaged, on a port the next try wants)."""
         start_in_background(self._thread, self._background_batch)
         deadline = time.monotonic() + timeout
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
                 raise SyncError(f"local API did not start on {self.url}", key="api_start_failed")
             time.sleep(0.02)
         logger.info("local API on %s", self.url)
@@ -355,3 +358,5 @@ class ApiServer:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            logger.error("local API on %s: its thread has not ended 10 s after stop", self.url)

@@ -18,6 +18,21 @@ DEV_CENTRAL_TOKEN = "dev-central-token"  # a demo default, not a secret
 #: power cut may still lose records whose instructions went out, on top of a flush)
 DEFAULT_FLUSH_INTERVAL_S = 0.1
 MAX_FLUSH_INTERVAL_S = 1.0
+#: The least a lane's confidence threshold may be: rule 1 (a read under it stops the
+#: truck) turned off, or down to a coin's toss, would let a misread plate release another
+#: truck's bundle (alternates count at the threshold too).
+MIN_CONFIDENCE_THRESHOLD = 0.5
+#: The least a timer of the agent's own may be (the lanes' tick, the retries' first
+#: delay): below it the loop spins on a CPU the plate reads need. The tests run at 0.02.
+MIN_INTERVAL_S = 0.01
+#: The least an interval that sends something may be (a change-feed poll, an upload
+#: check, a status on the broker): each is a call to the centre or a message to every
+#: display and agent. The tests run at 0.2.
+MIN_SENDING_INTERVAL_S = 0.1
+#: The most ``status_interval_s`` may be: half the displays' default heartbeat bound
+#: (3 s, ``ui_common.lanewatch.DEFAULT_HEARTBEAT_BOUND``), so that two heartbeats fall
+#: within it (docs/displays.md); above it a display fails closed between two of them.
+MAX_STATUS_INTERVAL_S = 1.5
 
 T = TypeVar("T")
 
@@ -52,7 +67,10 @@ class LaneConfig(_Section):
 
     id: Lane = Field(description="lane id, as in the MQTT topics (e.g. L01)")
     confidence_threshold: float = Field(
-        default=0.8, ge=0.0, le=1.0, description="plate reads below this are not trusted"
+        default=0.8,
+        ge=MIN_CONFIDENCE_THRESHOLD,
+        le=1.0,
+        description="plate reads below this are not trusted (0.5 at least: rule 1 stays on)",
     )
     manifest_required: bool = Field(
         default=True, description="ask for the paper manifest (DROP_MANIFEST) before the result"
@@ -228,7 +246,10 @@ class SyncConfig(ServiceConfig):
         ),
     )
     pull_interval_s: float = Field(
-        default=2.0, gt=0.0, le=3600.0, description="change-feed poll interval once caught up"
+        default=2.0,
+        ge=MIN_SENDING_INTERVAL_S,
+        le=3600.0,
+        description="change-feed poll interval once caught up (under replica_max_age_s)",
     )
     pull_batch: int = Field(
         default=1000,
@@ -238,7 +259,10 @@ class SyncConfig(ServiceConfig):
     )
     upload_batch: int = Field(default=100, ge=1, le=1000, description="records per upload call")
     upload_interval_s: float = Field(
-        default=1.0, gt=0.0, le=3600.0, description="outbox check interval when idle"
+        default=1.0,
+        ge=MIN_SENDING_INTERVAL_S,
+        le=3600.0,
+        description="outbox check interval when idle",
     )
     upload_linger_s: float = Field(
         default=0.25,
@@ -247,19 +271,33 @@ class SyncConfig(ServiceConfig):
         description="after a new record, wait this long so one upload carries several",
     )
     backoff_initial_s: float = Field(
-        default=0.5, gt=0.0, le=60.0, description="first retry delay after a central failure"
+        default=0.5,
+        ge=MIN_INTERVAL_S,
+        le=60.0,
+        description="first retry delay after a central failure",
     )
     backoff_max_s: float = Field(
-        default=30.0, gt=0.0, le=3600.0, description="cap of the retry delay"
+        default=30.0,
+        ge=MIN_INTERVAL_S,
+        le=3600.0,
+        description="cap of the retry delay (backoff_initial_s at least)",
     )
     keep_uploaded_days: float = Field(
         default=7.0, ge=0.0, le=365.0, description="uploaded records are pruned after this"
     )
     status_interval_s: float = Field(
-        default=1.0, gt=0.0, le=60.0, description="sync/status heartbeat period"
+        default=1.0,
+        ge=MIN_SENDING_INTERVAL_S,
+        le=MAX_STATUS_INTERVAL_S,
+        description=(
+            "sync/status heartbeat period: at most half the displays' heartbeat bound (3 s)"
+        ),
     )
     tick_interval_s: float = Field(
-        default=0.05, gt=0.0, le=5.0, description="lane timer resolution (timeouts, holds)"
+        default=0.05,
+        ge=MIN_INTERVAL_S,
+        le=5.0,
+        description="lane timer resolution (timeouts, holds)",
     )
     api: ApiConfig = Field(default_factory=ApiConfig, description="local HTTP API")
     broker_certificate: OptionalPath = Field(
@@ -279,6 +317,21 @@ class SyncConfig(ServiceConfig):
         if len(set(ids)) != len(ids):
             raise ValueError(f"a lane id appears twice: {ids}")
         return value
+
+    @model_validator(mode="after")
+    def _intervals(self) -> SyncConfig:
+        if self.backoff_max_s < self.backoff_initial_s:
+            raise ValueError(
+                f"backoff_max_s ({self.backoff_max_s:g}) is under backoff_initial_s "
+                f"({self.backoff_initial_s:g}): the cap of the retry delay is its least"
+            )
+        if self.pull_interval_s >= self.replica_max_age_s:
+            raise ValueError(
+                f"pull_interval_s ({self.pull_interval_s:g}) must be under replica_max_age_s "
+                f"({self.replica_max_age_s:g}): the replica would go stale between two "
+                "polls, and every lane fail closed"
+            )
+        return self
 
     @field_validator("shard")
     @classmethod

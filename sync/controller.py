@@ -38,7 +38,7 @@ from rocars.topics import (
     lane_filter,
     parse_lane_topic,
 )
-from sync.config import SyncConfig
+from sync.config import LaneConfig, SyncConfig
 from sync.errors import OutboxError, ReplicaError
 from sync.lane import (
     FINAL_CODES,
@@ -50,7 +50,7 @@ from sync.lane import (
     bundle_plates,
 )
 from sync.metrics import Metrics
-from sync.outbox import Outbox
+from sync.outbox import LaneRow, Outbox
 from sync.puller import CentralLink
 from sync.replica import Replica
 
@@ -65,6 +65,8 @@ READ_PRIORITY_WAIT_S = 0.005
 PRIORITY_POLL_S = 0.0005
 #: The topics a lane takes input on.
 _INPUTS = frozenset({LaneTopic.PLATE, LaneTopic.UNLADEN, LaneTopic.MANIFEST})
+#: The reason of the record of a session left open on a lane no longer configured here.
+LANE_REMOVED = "lane_removed"
 
 
 class Publisher(Protocol):
@@ -112,24 +114,28 @@ class LaneController:
         #: lane inputs (plate reads, presses, drops) being handled now (paho's thread)
         self._reads = 0
         self._reads_done = threading.Condition()
-        seeder = rng or random.Random()
+        self._site_secret = site_secret
+        self._seeder = rng or random.Random()
         #: trucks told INSPECT lately, by plate, for every lane here (``Inspections``)
         self.inspections = Inspections(config.reinspect_window_s)
         for lane_config in config.lanes:
-            self.lanes[lane_config.id] = Lane(
-                lane_config,
-                cp=self.cp,
-                direction=config.site.direction,
-                key=lane_key(site_secret, self.cp, lane_config.id),
-                clock=clock,
-                lookup=replica.bundles_for_plate,
-                freshness=self.freshness,
-                max_age_s=config.replica_max_age_s,
-                rng=random.Random(seeder.getrandbits(64)),
-                inspections=self.inspections,
-            )
+            self.lanes[lane_config.id] = self._new_lane(lane_config)
             self._locks[lane_config.id] = threading.Lock()
             self._instruction_topics[lane_config.id] = instruction_topic(self.cp, lane_config.id)
+
+    def _new_lane(self, lane_config: LaneConfig) -> Lane:
+        return Lane(
+            lane_config,
+            cp=self.cp,
+            direction=self.config.site.direction,
+            key=lane_key(self._site_secret, self.cp, lane_config.id),
+            clock=self._clock,
+            lookup=self.replica.bundles_for_plate,
+            freshness=self.freshness,
+            max_age_s=self.config.replica_max_age_s,
+            rng=random.Random(self._seeder.getrandbits(64)),
+            inspections=self.inspections,
+        )
 
     # -- set-up ------------------------------------------------------------------------
 
@@ -152,7 +158,8 @@ class LaneController:
         return out
 
     def start(self) -> None:
-        """Restore each lane's seq, close a session a crash left open, publish READY."""
+        """Restore each lane's seq, close a session a crash left open, publish READY; end
+        the sessions left open on lanes no longer configured here (``_end_removed``)."""
         for name, lane in self.lanes.items():
             with self._locks[name]:
                 try:
@@ -164,23 +171,78 @@ class LaneController:
                         f"lane {name}: cannot read its stored state ({err}): not started,"
                         " so that nothing overwrites it"
                     ) from err
-                previous = None
                 if row is not None:
                     lane.last_seq = row.last_seq
-                    previous = row.session
-                out = lane.start(previous)
-                if row is not None and previous is not None and not out.records:
-                    # ``Lane.start`` could not end it (its record cannot be made) and
-                    # dropped it: kept aside as an unreadable one is, before READY
-                    # replaces it (an OutboxError here stops the start, as above)
-                    self.outbox.set_aside(
-                        name,
-                        row.last_seq,
-                        previous.model_dump_json(),
-                        "the session a crash left open cannot end: its record cannot be made",
-                    )
-                self._apply(lane, out)
+                self._apply(lane, self._restart(lane, row))
+        self._end_removed()
         self._recall_inspections()
+
+    def _restart(self, lane: Lane, row: LaneRow | None) -> LaneOutput:
+        """``Lane.start`` with the lane's stored session: ended with a record
+        (``agent_restart``), then READY."""
+        previous = None if row is None else row.session
+        out = lane.start(previous)
+        if row is not None and previous is not None and not out.records:
+            # ``Lane.start`` could not end it (its record cannot be made) and dropped it:
+            # kept aside as an unreadable one is, before READY replaces it (an
+            # OutboxError here stops a configured lane's start, as above)
+            self.outbox.set_aside(
+                lane.lane,
+                row.last_seq,
+                previous.model_dump_json(),
+                "the session a crash left open cannot end: its record cannot be made",
+            )
+        return out
+
+    def _end_removed(self) -> None:
+        """The open session of each lane this outbox holds that is no longer configured
+        here (taken out of the config, moved to another shard) ends as a crash-left one
+        does (``_restart``), its record's reason ``lane_removed``, and its stored state is
+        cleared. Nothing is published on its topics: the lane may be another agent's
+        now, and this agent's READY would overwrite that agent's instruction. Left, the
+        session was in no record for good: no audit trail, and the centre never marked
+        its bundle used.
+
+        Only this outbox's lanes: each shard has an outbox of its own
+        (``SyncConfig.outbox_path``), so a lane moved from shard a to shard b is ended
+        by a, in a's outbox, at a's next start. What cannot be read or ended is logged
+        and left as it is stored (nothing else writes it), for the next start.
+        """
+        # no lane not configured here has written since the outbox opened
+        try:
+            stored = set(self.outbox.lanes_left_open())
+        except OutboxError as err:
+            logger.error("sessions left open on lanes no longer configured not ended: %s", err)
+            return
+        for name in sorted(stored.difference(self.lanes)):
+            try:
+                self._end_removed_lane(name)
+            except OutboxError as err:
+                logger.error("lane %s (no longer configured here): %s", name, err)
+
+    def _end_removed_lane(self, name: str) -> None:
+        row = self.outbox.lane(name)
+        if row is None or row.session is None:
+            return
+        session = row.session
+        lane = self._new_lane(LaneConfig(id=name))
+        lane.last_seq = row.last_seq
+        out = self._restart(lane, row)
+        records = [r.model_copy(update={"reason": LANE_REMOVED}) for r in out.records]
+        logger.warning(
+            "lane %s is no longer configured here: the session left open on it (%s, %s)"
+            " ended with a record (reason %s); nothing published on its topics",
+            name,
+            session.vrn or "no plate",
+            session.code.value,
+            LANE_REMOVED,
+        )
+
+        def counted() -> None:
+            self.metrics.inc("rocars_sync_records_total", len(records))
+
+        # its READY is not published, only its seq kept (rising all the same)
+        self.outbox.submit(name, lane.last_seq, None, records, self._clock(), after=counted)
 
     def _recall_inspections(self) -> None:
         """The trucks told INSPECT within the window before this start (``Inspections``),

@@ -1106,6 +1106,12 @@ class Outbox:
         """Records waiting for upload."""
         return self.count("pending")
 
+    def lanes_left_open(self) -> list[str]:
+        """The lanes whose stored state holds an open session, by name (the journal is
+        folded into ``lanes`` when the outbox opens)."""
+        rows = self._read("SELECT lane FROM lanes WHERE session IS NOT NULL ORDER BY lane")
+        return [str(row[0]) for row in rows]
+
     def oldest_pending_at(self) -> datetime | None:
         """When the oldest record waiting for upload ended (None: none waits). With the
         depth it tells a queue that moves from one that is stuck: a record the centre

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from rocars.client import ANSWER_TOO_LARGE, ApiError, RocarsClient, tls_refusal
-from rocars.timeutil import utc_now
+from rocars.timeutil import to_rfc3339, utc_now
 from sync.errors import MalformedPage, ReplicaError, SyncError
 from sync.feed import PageRows, cursor_seq, parse_page
 from sync.metrics import Metrics
@@ -34,6 +35,28 @@ CURSOR_BACKWARDS = "central_cursor_backwards"
 #: The centre's answer (409) to a cursor past the end of its feed: it was restored from a
 #: backup or replaced, and no longer has the changes this replica's cursor counts.
 CURSOR_AHEAD = "cursor_ahead"
+
+
+#: An error key that may be a metric label as it is: the centre's keys are all of this
+#: form (docs/central.md). Any other (a proxy's, a broken or hostile centre's) is counted
+#: under ``OTHER_ERROR_KEY``: a label each would make a new series for every string.
+METRIC_KEY = re.compile(r"[a-z0-9_]{1,64}")
+OTHER_ERROR_KEY = "central_error"
+#: The most of an error key the log, the status and /health say; of a message with one.
+ERROR_TEXT_MAX = 200
+ERROR_MESSAGE_MAX = 1000
+
+
+def metric_key(key: str) -> str:
+    """``key`` as a metric label: itself if it is of the centre's form, else one label."""
+    return key if METRIC_KEY.fullmatch(key) else OTHER_ERROR_KEY
+
+
+def error_text(text: str, limit: int = ERROR_TEXT_MAX) -> str:
+    """An error key (or a message with one) the centre or a proxy chose, as the log and
+    the status say it: at most ``limit`` characters, control characters escaped."""
+    cut = text[:limit]
+    return cut if cut.isprintable() else cut.encode("unicode_escape").decode("ascii")
 
 
 #: The most a change takes in a page: a bundle of 99 CCRNs is ~2 KB, cargo at every
@@ -94,7 +117,13 @@ class CentralLink:
                 logger.info("central ROCARS is reachable")
                 self._state = LinkState(True, self._clock(), "")
 
-    def follow(self, state: LinkState, confirmed_at: datetime | None = None) -> None:
+    def follow(
+        self,
+        state: LinkState,
+        confirmed_at: datetime | None = None,
+        *,
+        silent_after_s: float | None = None,
+    ) -> None:
         """Take the state another agent's puller recorded (a shard that does not pull).
 
         After ``mark_lost``, a record of "up" made before that finding is older news and
@@ -102,7 +131,17 @@ class CentralLink:
         has had an answer since (``confirmed_at``: the replica's ``last_sync_at``, which
         it writes at each answer that finds the replica caught up, while the record changes
         only with the state).
+
+        With ``silent_after_s``, a record of "up" whose ``confirmed_at`` is older than
+        that (or missing) is taken as down: the pulling shard stopped, died or hangs (or
+        its feed does not apply), and its last record would otherwise stand for good.
         """
+        if state.up and silent_after_s is not None:
+            silent = self._silent(confirmed_at, silent_after_s)
+            if silent:
+                with self._lock:
+                    self._down(silent)
+                return
         with self._lock:
             if self._lost is not None:
                 found_at, until = self._lost
@@ -118,6 +157,19 @@ class CentralLink:
                     "is reachable" if state.up else f"is down: {state.error}",
                 )
             self._state = LinkState(state.up, state.since, state.error)
+
+    def _silent(self, confirmed_at: datetime | None, after_s: float) -> str:
+        """Why a record of "up" is not taken ("": it is), ``confirmed_at`` being when the
+        pulling shard's puller last had a caught-up answer."""
+        if confirmed_at is None:
+            return "no word from the pulling shard: the replica has not caught up yet"
+        if (self._clock() - confirmed_at).total_seconds() <= after_s:
+            return ""
+        return (
+            f"no word from the pulling shard: the replica last caught up at "
+            f"{to_rfc3339(confirmed_at)}, over {after_s:g} s ago (that shard stopped, "
+            "died, or its feed does not apply)"
+        )
 
     def mark_down(self, error: str) -> None:
         with self._lock:
@@ -264,7 +316,7 @@ class Puller:
                     # a TLS refusal says why (a certificate, central.cafile), not only
                     # that the centre is unreachable
                     self._failed(err.key, str(err), tls_refusal(err))
-                    self.link.mark_down(err.key)
+                    self.link.mark_down(error_text(err.key))
             except (MalformedPage, ReplicaError) as err:
                 self._failed(err.key, str(err), _status_detail(err))
             else:
@@ -278,7 +330,9 @@ class Puller:
             stop.wait(self.backoff.next_delay())
 
     def _failed(self, key: str, message: str, detail: str = "") -> None:
-        self.metrics.inc("rocars_sync_feed_errors_total", key=key)
+        """Counted by ``metric_key``; the key itself (cut) in the log and the status."""
+        self.metrics.inc("rocars_sync_feed_errors_total", key=metric_key(key))
+        key, message = error_text(key), error_text(message, ERROR_MESSAGE_MAX)
         if self.last_error != key:
             logger.error("change feed: %s", message)
         else:

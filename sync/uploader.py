@@ -59,7 +59,7 @@ from rocars.timeutil import utc_now
 from sync.errors import OutboxError
 from sync.metrics import Metrics
 from sync.outbox import REASON_MAX, Outbox, PendingRecord
-from sync.puller import Backoff
+from sync.puller import Backoff, metric_key
 
 logger = logging.getLogger(__name__)
 
@@ -358,7 +358,7 @@ class Uploader:
                 if self._suspects < SIZE_SUSPECT_FAILURES:
                     raise
                 if len(records) == 1:  # the record alone: no smaller body to try
-                    self.metrics.inc("rocars_sync_upload_errors_total", key=err.key)
+                    self.metrics.inc("rocars_sync_upload_errors_total", key=metric_key(err.key))
                     refused.append((records[0], self._alone_unanswered(err, size)))
                     return 0
                 self._refused_as_too_large(size, f"{self._suspects} broken connections: {err}")
@@ -368,7 +368,7 @@ class Uploader:
                     detail=f"no answer to {self._suspects} bodies of {size} bytes or more in a "
                     "row: uploads made smaller",
                 ) from err
-            self.metrics.inc("rocars_sync_upload_errors_total", key=err.key)
+            self.metrics.inc("rocars_sync_upload_errors_total", key=metric_key(err.key))
             if len(records) == 1:
                 refused.append((records[0], err))
                 return 0
@@ -541,7 +541,7 @@ class Uploader:
                 logger.info("outbox: pruned %d uploaded records", pruned)
 
     def _failed(self, key: str, message: str, status: int = 0, detail: str = "") -> None:
-        self.metrics.inc("rocars_sync_upload_errors_total", key=key)
+        self.metrics.inc("rocars_sync_upload_errors_total", key=metric_key(key))
         changed = self.last_error != key
         self.last_error, self.last_status, self.last_detail = key, status, detail
         if not changed:

@@ -242,6 +242,8 @@ class FeedServer:
         self.on_request: Callable[[], None] = lambda: None
         #: False: no Content-Length, the body ends with the connection
         self.declare_length = True
+        #: the HTTP status of every answer (an error's body: ``{"error": KEY}``)
+        self.status = 200
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -250,7 +252,7 @@ class FeedServer:
                 outer.on_request()
                 since = parse_qs(urlsplit(self.path).query).get("since", [""])[0]
                 data = outer.pages.get(since, outer.body)
-                self.send_response(200)
+                self.send_response(outer.status)
                 self.send_header("Content-Type", "application/json")
                 if outer.declare_length:
                     self.send_header("Content-Length", str(len(data)))

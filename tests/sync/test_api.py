@@ -10,12 +10,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 
 from hardware_sim.launch import CentralProcess
-from rocars.broker import EmbeddedBroker
+from rocars.broker import EmbeddedBroker, free_port
 from rocars.messages import InstructionCode
 from rocars.timeutil import to_rfc3339, utc_now
-from sync.api import RECORDS_LOCAL_ONLY, create_api
+from sync.api import RECORDS_LOCAL_ONLY, ApiServer, create_api
+from sync.errors import SyncError
 from sync.outbox import StoredRecord
 from tests.fixtures.brokers import Mosquitto
 from tests.sync.agentkit import Watcher, agent_config, record, started_agent, wait_for
@@ -177,6 +179,28 @@ def test_a_port_taken_keeps_the_api_down_not_the_lanes(
         taken.close()
         watcher.close()
         agent.stop()
+
+
+def test_an_api_that_does_not_start_in_time_is_not_left_running(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A start that times out raised and left uvicorn's thread going: it could start
+    serving later, with nobody to stop it, on the port the next try wants. It is told to
+    exit and joined before the error."""
+
+    async def never_started(server: uvicorn.Server, sockets: object = None) -> None:
+        while not server.should_exit:  # ``started`` never set
+            await asyncio.sleep(0.01)
+
+    monkeypatch.setattr(uvicorn.Server, "startup", never_started)
+    server = ApiServer(create_api(_Records(), []), "127.0.0.1", free_port())
+    try:
+        with pytest.raises(SyncError, match="local API did not start"):
+            server.start(timeout=0.3)
+        assert not server._thread.is_alive()
+    finally:
+        server._server.should_exit = True  # as before the fix, so the test ends
+        server._thread.join(10)
 
 
 class _Records:

@@ -10,9 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from hardware_sim.launch import CentralProcess
+from rocars.errors import RocarsError
 from rocars.messages import Instruction, InstructionCode
 from sync.cli import main
+from sync.config import SyncConfig
 from tests.fixtures.brokers import Mosquitto
 from tests.sync.agentkit import Watcher, agent_config, demo_trucks, started_agent
 
@@ -60,6 +64,45 @@ def test_bad_config_is_refused(tmp_path: Path, capsys: object) -> None:
     config.write_text("unknown_key = 1\n")
     assert main(["--config", str(config)]) == 2
     assert main(["--config", str(tmp_path / "missing.toml")]) == 2
+
+
+def test_lanes_on_the_command_line_keep_the_files_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--lanes`` picks lanes: before, the lanes named replaced the file's, every
+    setting of theirs back at its default (a threshold of 0.95 run at 0.8, an unladen
+    share of 0.5 at 0.05). A lane the file does not have is refused; a file without
+    ``[[lanes]]`` has nothing to keep, and the lanes named get the defaults."""
+    started: list[SyncConfig] = []
+
+    class NoAgent:  # the config main would run, without running it
+        def __init__(self, config: SyncConfig) -> None:
+            started.append(config)
+
+        def start(self) -> None:
+            raise RocarsError("not started in this test")
+
+        def stop(self) -> None:
+            pass
+
+    monkeypatch.setattr("sync.cli.SyncAgent", NoAgent)
+    monkeypatch.setattr("sync.cli.signal.signal", lambda *args: None)
+    config = tmp_path / "sync.toml"
+    config.write_text(
+        '[[lanes]]\nid = "L01"\nconfidence_threshold = 0.95\nunladen_inspect_share = 0.5\n'
+        '[[lanes]]\nid = "L02"\nhold_s = 3\n'
+    )
+    assert main(["--config", str(config), "--lanes", "L01"]) == 1
+    (lane,) = started.pop().lanes
+    assert (lane.id, lane.confidence_threshold, lane.unladen_inspect_share) == ("L01", 0.95, 0.5)
+    assert main(["--config", str(config), "--lanes", "L02,L01"]) == 1
+    assert [(lane.id, lane.hold_s) for lane in started.pop().lanes] == [("L02", 3), ("L01", 8)]
+    assert main(["--config", str(config), "--lanes", "L01,L09"]) == 2  # not in the file
+    assert main(["--config", str(config), "--lanes", "L01,L01"]) == 2
+    config.write_text("replica_max_age_s = 120\n")  # no [[lanes]]: the lanes named
+    assert main(["--config", str(config), "--lanes", "L03,L04"]) == 1
+    assert [lane.id for lane in started.pop().lanes] == ["L03", "L04"]
+    assert not started
 
 
 def test_killed_right_after_plate_reads_everything_a_display_saw_is_in_the_outbox(

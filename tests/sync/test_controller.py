@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import sqlite3
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,9 @@ import pytest
 from hardware_sim.launch import CentralProcess
 from rocars.broker import EmbeddedBroker
 from rocars.messages import InstructionCode
+from sync.config import SyncConfig
 from sync.journal import decode, journal_paths
+from sync.outbox import Outbox
 from tests.sync.agentkit import (
     Watcher,
     agent_config,
@@ -22,6 +26,8 @@ from tests.sync.agentkit import (
     started_agent,
     wait_for,
 )
+from tests.sync.test_lane import make_bundle
+from tests.sync.test_reinspect import Site
 
 C = InstructionCode
 
@@ -117,3 +123,59 @@ def test_no_instruction_reaches_the_bus_before_its_lane_state_is_committed(
     finally:
         watcher.close()
         agent.stop()
+
+
+def test_a_session_left_open_on_a_lane_no_longer_configured_becomes_a_record(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Shard a stops with a truck's PROCEED within its hold on L01, and L01 moves to
+    shard b (same data folder). At a's next start, with L02 only, the session ends in
+    a's outbox with a record (``lane_removed``, the outcome it showed) and its stored
+    state is cleared; nothing is published for L01 (b's lane now). Before, only the
+    configured lanes were started: the session stayed in a's ``lanes`` table for good,
+    in no record, its bundle never marked used at the centre."""
+
+    def shard(name: str, *lanes: str) -> SyncConfig:
+        return SyncConfig.model_validate(
+            {
+                "shard": name,
+                "data_dir": str(tmp_path),
+                "lanes": [{"id": lane, "manifest_required": False, "hold_s": 8} for lane in lanes],
+            }
+        )
+
+    site = Site(tmp_path)
+    site.outbox.close()
+    site.config = shard("a", "L01", "L02")
+    site.outbox = Outbox(site.config.outbox_path)
+    site.controller = site._controller()
+    site.bundles(make_bundle("9110635860", "AB1234"))
+    site.controller.start()
+    try:
+        assert site.read("AB1234")["code"] == "PROCEED"
+        # shard b, which now has L01, has an outbox of its own: a's session is not its
+        b_outbox = Outbox(shard("b", "L01").outbox_path)
+        try:
+            assert b_outbox.lane("L01") is None
+        finally:
+            b_outbox.close()
+        site.config = shard("a", "L02")
+        sent = len(site.bus.sent)
+        with caplog.at_level(logging.WARNING, logger="sync.controller"):
+            site.restart(timedelta(seconds=30))
+        assert site.outbox.flush(5)
+        (pending,) = site.outbox.pending(10)
+        record = json.loads(pending.body)
+        assert (record["lane"], record["vrn"], record["ubr"]) == ("L01", "AB1234", "9110635860")
+        assert (record["outcome"], record["reason"]) == ("PROCEED", "lane_removed")
+        stored = site.outbox.lane("L01")
+        assert stored is not None
+        assert stored.session is None
+        assert [m["code"] for m in site.bus.sent[sent:]] == ["READY"]  # L02's, none for L01
+        assert any("L01" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+        # ended once: the next start finds nothing left open
+        site.restart(timedelta(seconds=30))
+        assert site.outbox.flush(5)
+        assert len(site.outbox.pending(10)) == 1
+    finally:
+        site.close()

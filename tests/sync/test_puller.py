@@ -522,3 +522,62 @@ def test_a_hong_kong_second_plate_makes_the_page_malformed() -> None:
     bundle = {**change["bundle"], "second_plate": "CD5678"}  # type: ignore[dict-item]
     with pytest.raises(MalformedPage, match="not a Mainland plate"):
         parse_page(feed_page([{**change, "bundle": bundle}], "1"))
+
+
+def test_error_keys_of_any_text_do_not_make_a_metric_series_each(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """The error key of an answer is the centre's (or a proxy's) text: each distinct one
+    made a series of ``rocars_sync_feed_errors_total``, without limit. A key not of the
+    centre's form is counted as ``central_error``; the log and the status say it cut."""
+    replica = Replica(tmp_path / "replica.db")
+    puller = make_puller(
+        feed_server.url, "t", replica, backoff_initial_s=0.001, backoff_max_s=0.001
+    )
+    keys = iter(
+        [f"Upstream Error #{n} <html>" if n % 2 else f"x{n}" * 100 for n in range(100)]
+        + ["central_unreachable"]  # the centre's form: its own series
+    )
+    feed_server.status = 502
+
+    def next_key() -> None:
+        feed_server.body = json.dumps({"error": next(keys, "central_unreachable")}).encode()
+
+    feed_server.on_request = next_key
+    stop = threading.Event()
+    thread = threading.Thread(target=puller.run, args=(stop,))
+    thread.start()
+    try:
+        assert wait_for(lambda: len(feed_server.requests) > 101)
+    finally:
+        stop.set()
+        thread.join(10)
+        puller.client.close()
+        replica.close()
+    series = [
+        line
+        for line in puller.metrics.render().splitlines()
+        if line.startswith("rocars_sync_feed_errors_total{")
+    ]
+    assert len(series) == 2, series
+    assert puller.metrics.value("rocars_sync_feed_errors_total", key="central_error") == 100
+    assert puller.metrics.value("rocars_sync_feed_errors_total", key="central_unreachable") >= 1
+    assert not puller.link.up
+    assert puller.last_error == "central_unreachable"
+    # a long one is said cut
+    feed_server.on_request = lambda: None
+    feed_server.body = json.dumps({"error": "y" * 5000}).encode()
+    replica = Replica(tmp_path / "replica.db")
+    puller = make_puller(feed_server.url, "t", replica)
+    stop = threading.Event()
+    thread = threading.Thread(target=puller.run, args=(stop,))
+    thread.start()
+    try:
+        assert wait_for(lambda: puller.last_error != "")
+    finally:
+        stop.set()
+        thread.join(10)
+        puller.client.close()
+        replica.close()
+    assert puller.last_error == "y" * 200
+    assert puller.link.state().error == "y" * 200

@@ -7,6 +7,7 @@ sharing one data folder (the replica one writes and both read).
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from hardware_sim.launch import CentralProcess
 from rocars.errors import InvalidIdentifier
 from rocars.ids import validate_shard
 from rocars.messages import DeviceStatus, InstructionCode, SyncStatus
+from rocars.models import ChangePage
 from rocars.signing import lane_key
 from rocars.timeutil import utc_now
 from rocars.topics import device_status_topic, sync_status_filters, sync_status_topic
@@ -29,6 +31,7 @@ from sync.agent import SyncAgent
 from sync.config import SyncConfig, shard_blocks
 from sync.inspection_log import InspectionLog
 from sync.lane import Inspections
+from sync.replica import Replica
 from tests.fixtures.brokers import Mosquitto
 from tests.sync.agentkit import (
     CP,
@@ -39,6 +42,7 @@ from tests.sync.agentkit import (
     started_agent,
     wait_for,
 )
+from tests.sync.test_lane import T0
 from ui_common.lanewatch import FailReason, LaneWatch
 
 C = InstructionCode
@@ -279,6 +283,55 @@ def test_a_shard_alone_fails_closed_until_someone_pulls(
     finally:
         watcher.close()
         agent.stop()
+
+
+class OneRound(threading.Event):
+    """A worker's stop event that ends its loop after one round (at its first wait)."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.set()
+        return True
+
+
+def test_a_follower_takes_the_record_of_a_silent_pulling_shard_as_down(
+    tmp_path: Path,
+) -> None:
+    """The pulling shard recorded the centre up, then died (SIGKILL: it records nothing
+    more). Before, a shard that does not pull took that record as it stood, for good
+    (its kiosk calls forwarded, its records not flagged offline); now a record of "up"
+    whose replica has not caught up for longer than the pulling shard's poll, timeout
+    and margin is taken as down, and the pulling shard's next poll is followed again."""
+    now = [T0 + timedelta(minutes=10)]
+    config = SyncConfig.model_validate(
+        {"shard": "b", "pull": False, "data_dir": str(tmp_path), "lanes": [{"id": "L02"}]}
+    )
+    follower = SyncAgent(config, clock=lambda: now[0])
+    follower.replica = replica = Replica(config.replica_path)
+    try:
+        replica.apply("", ChangePage(changes=[], next=""), T0)  # caught up at T0
+        replica.record_central(True, T0, "")  # by the pulling shard, which then died
+        follower._central_loop(OneRound())
+        assert not follower.link.up
+        assert "no word from the pulling shard" in follower.link.state().error
+        # the pulling shard is back and polls: its record is taken again
+        replica.apply("", ChangePage(changes=[], next=""), now[0])
+        follower._central_loop(OneRound())
+        assert follower.link.up
+    finally:
+        replica.close()
+
+
+def test_the_pulling_shard_records_the_centre_down_when_it_stops(
+    two_shards: tuple[SyncAgent, SyncAgent, Trucks],
+) -> None:
+    a, b, _ = two_shards
+    assert b.link.up
+    a.stop()
+    record = b.replica.central()
+    assert record is not None
+    assert (record[0], record[2]) == (False, "the pulling shard stopped")
+    assert wait_for(lambda: not b.link.up, 5)
+    assert b.link.state().error == "the pulling shard stopped"
 
 
 def test_shard_names_topics_and_config() -> None:

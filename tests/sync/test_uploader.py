@@ -522,6 +522,30 @@ def test_transient_answers_are_retried_never_split_nor_parked(
     assert uploader.metrics.total("rocars_sync_upload_errors_total") == 3
 
 
+def test_error_keys_of_any_text_do_not_make_a_metric_series_each(
+    events_centre: EventsCentre, uploads: Uploads
+) -> None:
+    """A proxy's error keys (any text) were each a series of
+    ``rocars_sync_upload_errors_total``: counted as ``central_error`` instead."""
+    answers = iter([(503, f"Upstream Error #{n} <html>") for n in range(12)])
+    events_centre.refuse = lambda ids: next(answers, None)
+    outbox, uploader = uploads.make(
+        events_centre.url, batch=4, backoff_initial_s=0.01, backoff_max_s=0.01
+    )
+    outbox.save("L01", 1, None, [record(n) for n in range(4)], NOW)
+    uploads.run(uploader)
+    assert wait_for(lambda: outbox.count("uploaded") == 4)
+    series = [
+        line
+        for line in uploader.metrics.render().splitlines()
+        if line.startswith("rocars_sync_upload_errors_total{")
+    ]
+    assert [line.split(" ")[0] for line in series] == [
+        'rocars_sync_upload_errors_total{key="central_error"}'
+    ]
+    assert uploader.metrics.total("rocars_sync_upload_errors_total") >= 12
+
+
 # -- answers that are not upload results; bodies the way to the centre cannot take ------
 
 
