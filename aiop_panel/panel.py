@@ -50,10 +50,13 @@ class PanelConfig(ServiceConfig):
     dropbox: str | None = Field(default=None, max_length=256, description="drop-box serial port")
     dropbox_min_closed_ms: int = Field(default=60, ge=5, le=5000, description="debounce")
     dropbox_refractory_ms: int = Field(default=1500, ge=0, le=60000, description="one drop per")
+    # bounds as the board's (XdbConfig): a PROCEED outlives neither by more than 10 s
     watchdog_seconds: float = Field(
-        default=5.0, ge=1.0, le=120.0, description="GUI thread stalled this long: exit"
+        default=5.0, ge=1.0, le=10.0, description="GUI thread stalled this long: exit"
     )
-    heartbeat_bound: float = Field(default=3.0, ge=0.2, le=60.0, description="seconds")
+    heartbeat_bound: float = Field(
+        default=3.0, ge=2.0, le=10.0, description="sync/status silence before failing closed, s"
+    )
     feedback_seconds: float = Field(default=6.0, ge=1.0, le=60.0, description="feedback shown for")
     language: Language = Field(default=Language.ZH_TW, description="language at start-up")
 

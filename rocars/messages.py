@@ -8,6 +8,7 @@ or raises BadPayload; a consumer logs that and drops the message.
 from __future__ import annotations
 
 import json
+import unicodedata
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
@@ -120,6 +121,36 @@ class PlateRead(Message):
             raise ValueError(str(err)) from err
 
 
+#: Characters a bay may not hold: controls, format characters (zero-width, bidi
+#: overrides), private use, surrogates, line and paragraph separators.
+_BAY_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Zl", "Zp"})
+#: Letters and symbols that draw nothing (Hangul fillers, the blank Braille pattern).
+_BLANK_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+BAY_MAX_LENGTH = 16
+
+
+def check_bay(value: str) -> str:
+    """``value`` if it can stand as the bay a board shows huge; ValueError if not.
+
+    At most 16 characters once stripped (the field takes 16 at most as it comes), at
+    least one of them visible (a letter, digit, punctuation or symbol), and none, even
+    at an end, a control (tab, newline), format (zero-width, bidi override), private-use,
+    surrogate or line/paragraph separator character: a driver told INSPECT must see
+    where to go, not a blank or a reordered bay. Chinese names are bays too.
+    """
+    if len(value.strip()) > BAY_MAX_LENGTH:
+        raise ValueError(f"a bay is at most {BAY_MAX_LENGTH} characters")
+    categories = [unicodedata.category(char) for char in value]
+    if any(category in _BAY_REFUSED_CATEGORIES for category in categories):
+        raise ValueError("a bay may not hold control, format or private-use characters")
+    if not any(
+        category[0] in "LNPS" and char not in _BLANK_CHARACTERS
+        for char, category in zip(value, categories, strict=True)
+    ):
+        raise ValueError("a bay needs a visible character")
+    return value
+
+
 class Instruction(Message):
     """``lanes/{lane}/instruction`` (retained): what the XDB and AIOP show. Signed with the lane key."""
 
@@ -127,12 +158,17 @@ class Instruction(Message):
     vrn: str | None = Field(default=None, max_length=16)
     code: InstructionCode
     ubr: Ubr | None = None
-    bay: str | None = Field(default=None, max_length=16)
+    bay: str | None = Field(default=None, max_length=BAY_MAX_LENGTH)
     earliest_at: UtcTime | None = None
     expires_at: UtcTime | None = None
     sig: str = Field(default="", max_length=128)
 
     _time_fields: ClassVar[tuple[str, ...]] = ("ts", "earliest_at", "expires_at")
+
+    @field_validator("bay")
+    @classmethod
+    def _bay(cls, value: str | None) -> str | None:
+        return None if value is None else check_bay(value)
 
     @model_validator(mode="after")
     def _fields_per_code(self) -> Instruction:

@@ -15,7 +15,15 @@ from typing import Any
 
 from rocars.errors import BadPayload, BadSignature
 from rocars.ids import ControlPoint, validate_lane
-from rocars.messages import Instruction, decode_json, parse
+from rocars.messages import Instruction, check_bay, decode_json, parse
+
+
+class UnreadableInstruction(BadPayload):
+    """A correctly signed instruction this build cannot read (a newer producer's code,
+    version or field format): the lane said something, so what was shown before no
+    longer holds. ``params["seq"]`` is its ``seq`` if that is an integer, else None."""
+
+    key = "instruction_unreadable"
 
 
 def canonical_json(obj: dict[str, Any]) -> bytes:
@@ -92,8 +100,11 @@ def instruction_payload(
     in its sorted key order instead of through a dict and ``json.dumps`` (a plate read
     makes one or two, a session end one). Strings are escaped by the encoder
     ``json.dumps`` itself uses; the tests compare the result with ``signed_payload``
-    on every rule and on text that needs escaping.
+    on every rule and on text that needs escaping. A bay that ``Instruction`` refuses
+    raises ValueError here too: the lane fails closed rather than send one.
     """
+    if bay is not None:
+        check_bay(bay)
     canonical = (
         f'{{"bay":{_json_text(bay)},"code":{_json_text(code)},'
         f'"earliest_at":{_json_text(earliest_at)},"expires_at":{_json_text(expires_at)},'
@@ -110,15 +121,32 @@ def sign_instruction(instruction: Instruction, key: bytes) -> Instruction:
 
 
 def verify_payload(payload: bytes | dict[str, Any], key: bytes) -> Instruction:
-    """Parse an instruction and check its signature; BadPayload / BadSignature otherwise."""
+    """Check an instruction's signature, then parse it.
+
+    BadSignature: not signed with ``key``; BadPayload: not a signed JSON object at all;
+    UnreadableInstruction: signed, but not an instruction this build can read. The
+    signature comes first: a signed message is the lane's word even when it cannot be
+    read, and must not be taken for junk (the display would keep the instruction before).
+    """
     data = payload if isinstance(payload, dict) else decode_json(payload)
-    instruction = parse(Instruction, data)
-    sig = data.get("sig")
+    if "sig" not in data:
+        raise BadPayload("not a signed instruction: no sig")
+    sig = data["sig"]
     try:
         expected = sign_dict(data, key)
     except UnicodeEncodeError as err:  # a lone surrogate (``"\ud800"``): no producer signs it
         raise BadPayload(f"text that is not Unicode: {err}") from err
+    except (RecursionError, ValueError) as err:
+        # nested just under the parser's limit, so too deep to serialise again from here
+        raise BadPayload(f"cannot be put in canonical form: {str(err)[:200]}") from err
     # compare_digest refuses (TypeError) text that is not ASCII: such a sig is no signature
     if not isinstance(sig, str) or not sig.isascii() or not hmac.compare_digest(sig, expected):
         raise BadSignature("instruction signature does not verify")
-    return instruction
+    try:
+        return parse(Instruction, data)
+    except (BadPayload, RecursionError, ValueError) as err:
+        seq = data.get("seq")
+        raise UnreadableInstruction(
+            f"signed but unreadable: {str(err)[:300]}",
+            seq=seq if type(seq) is int else None,
+        ) from err

@@ -2,7 +2,8 @@
 
 No Qt at import: ``--help`` and config errors stay fast. ``run_display`` imports Qt only
 once the arguments are read, starts the app, the screen and the watchdog, and stops
-them in order when the event loop ends (SIGTERM and SIGINT end it cleanly).
+them in order when the event loop ends (SIGTERM and SIGINT end it cleanly): the screen
+first (it shows STOP before it cleans up), the watchdog last.
 """
 
 from __future__ import annotations
@@ -117,9 +118,13 @@ def run_display(
     else:
         start(screen)
     code = app.exec()
-    watchdog.stop()
-    ticks.stop()
+    # the screen paints STOP, then says offline and disconnects (seconds, if the broker
+    # is slow); the watchdog still runs (fed once more now), so a stop that hangs longer
+    # than watchdog_seconds ends the process rather than leave it up
+    watchdog.feed()
     screen.stop()
+    ticks.stop()
+    watchdog.stop()
     return int(code)
 
 

@@ -54,6 +54,8 @@ FAIL_REASONS: dict[FailReason, str] = {
     FailReason.NO_HEARTBEAT: translate_noop("Instruction", "Lane controller not responding"),
     FailReason.NO_INSTRUCTION: translate_noop("Instruction", "Waiting for the lane"),
     FailReason.EXPIRED: translate_noop("Instruction", "Instruction expired"),
+    # a newer controller's word this display cannot read: it waits for one it can
+    FailReason.INSTRUCTION_UNREADABLE: translate_noop("Instruction", "Waiting for the lane"),
 }
 
 SYNC_MARKS: dict[SyncMark, str] = {

@@ -6,21 +6,27 @@ and a test drives them with an injected clock. The rules:
 * an instruction is shown only when its HMAC verifies with the lane key, its ``seq``
   is higher than any seen before (a replay is dropped; the same message again, e.g.
   the retained copy after a reconnect, re-confirms it), and it has not expired;
+* a correctly signed instruction this display cannot read (a newer controller's code
+  or version) is the lane's word all the same: the one held before is dropped (STOP,
+  ``instruction_unreadable``); unsigned or wrongly signed junk changes nothing;
 * it is shown only while the broker connection is up, the lane controller's last
   word on ``sync/status`` is ``online`` and that heartbeat is younger than the bound
-  (3 s by default), and the instruction was (re)confirmed since the last connect;
+  (3 s by default), and the instruction was (re)confirmed since the last connect,
+  since the controller's last ``offline`` and by the controller's present run (its
+  status's ``instance``);
 * the lane controller is the agent whose status lists this lane (or lists none), on the
   site's ``sync/status`` or a shard's ``sync/{shard}/status``; another agent's heartbeat
   or last will changes nothing here. Once a status has named this lane, an ``online``
   that names no lanes (an agent too old to say) no longer speaks for it: it would revive
   the instruction held from the controller that named it, after that one's last will;
 * a heartbeat counts only if its own ``ts`` is no more than the allowed clock skew plus
-  half the bound behind this display's clock (or the skew plus the bound ahead of it):
-  the retained ``online`` of a controller that hung or died unnoticed does not revive a
-  display that (re)subscribes, and one that counts keeps the display on for at least
-  half the bound, longer than the agent's heartbeat period (1 s against 3 s), so a
-  display whose clock runs ahead fails closed steadily instead of flashing between the
-  instruction and STOP with every heartbeat;
+  half the bound behind this display's clock (or the skew ahead of it): the retained
+  ``online`` of a controller that hung or died unnoticed does not revive a display that
+  (re)subscribes, and one that counts keeps the display on for at least half the
+  bound, longer than the agent's heartbeat period (1 s against 3 s), so a display whose
+  clock runs ahead fails closed steadily instead of flashing between the instruction
+  and STOP with every heartbeat; one whose clock runs behind by more than the skew
+  fails closed too, rather than keep an instruction up past its expiry by as much;
 * anything else shows ``STOP_SEE_OFFICER``. So a stale PROCEED is never shown.
 """
 
@@ -35,7 +41,7 @@ from typing import Protocol
 
 from rocars.errors import BadPayload, BadSignature
 from rocars.messages import Instruction, InstructionCode, SyncStatus, parse
-from rocars.signing import verify_payload
+from rocars.signing import UnreadableInstruction, verify_payload
 from ui_common.errors import InstructionRejected
 
 logger = logging.getLogger(__name__)
@@ -56,6 +62,8 @@ class FailReason(StrEnum):
     NO_HEARTBEAT = "no_heartbeat"
     NO_INSTRUCTION = "no_instruction"
     EXPIRED = "expired"
+    #: the lane's latest word is signed but not readable here (a newer controller)
+    INSTRUCTION_UNREADABLE = "instruction_unreadable"
 
 
 class SyncMark(StrEnum):
@@ -138,9 +146,16 @@ class LaneWatch:
         self._clock: Clock = clock or SystemClock()
         self._instruction: Instruction | None = None
         self._confirmed = False
+        #: the controller's run (``SyncStatus.instance``) the held instruction is taken to
+        #: be the word of: None until an ``online`` status comes after it is confirmed
+        self._confirmed_by: str | None = None
+        #: the lane's latest signed instruction could not be read (the one before dropped)
+        self._unreadable = False
         self._last_seq: int | None = None
         self._connected = False
         self._controller_online = False
+        #: the run (``SyncStatus.instance``) of the last ``online`` status that counted
+        self._instance = ""
         self._last_heartbeat: float | None = None
         self._central: str | None = None
         self.rejected = 0
@@ -153,6 +168,7 @@ class LaneWatch:
         self._last_heartbeat = None
         self._controller_online = False
         self._confirmed = False
+        self._confirmed_by = None
 
     def on_sync_status(self, payload: bytes) -> SyncStatus:
         """A ``sync/status`` heartbeat or the agent's last will; BadPayload if malformed.
@@ -179,20 +195,20 @@ class LaneWatch:
                 return status
         if status.state == "online":
             age = (self._clock.now() - status.ts).total_seconds()
-            if not -(self.heartbeat_bound + self.max_skew) <= age <= self._oldest_heartbeat():
-                self.stale_heartbeats += 1
-                self._stale_run += 1
-                if self._stale_run % STALE_LOG_EVERY == 1:
-                    logger.warning(
-                        "ignored a sync heartbeat %.1f s old (a retained one, or the clocks"
-                        " differ; %d in a row)",
-                        age,
-                        self._stale_run,
-                    )
+            if not -self.max_skew <= age <= self._oldest_heartbeat():
+                self._refuse_heartbeat(age)
                 return status
             self._stale_run = 0
             self._central = status.central
             self._controller_online = True
+            self._instance = status.instance
+            if self._confirmed:
+                if self._confirmed_by is None:
+                    self._confirmed_by = status.instance
+                elif status.instance != self._confirmed_by:
+                    # another run of the controller (restarted, or its last will lost): the
+                    # instruction held is the old run's word, not this one's
+                    self._confirmed = False
             # counted from when it was sent, as far as the clocks can tell: a retained
             # heartbeat of an agent that has since hung, read at a reconnect, must not
             # count as a whole bound fresh from now (clock differences within max_skew
@@ -203,22 +219,60 @@ class LaneWatch:
             self._central = status.central
             self._controller_online = False
             self._last_heartbeat = None
+            # the controller's word from before its last will is not taken back up by its
+            # next heartbeat: the instruction must come again
+            self._confirmed = False
         return status
 
+    def _refuse_heartbeat(self, age: float) -> None:
+        """Count a heartbeat that does not count; say so at the first of a run and every
+        ``STALE_LOG_EVERY`` th after it."""
+        self.stale_heartbeats += 1
+        self._stale_run += 1
+        if self._stale_run % STALE_LOG_EVERY != 1:
+            return
+        if age < 0:
+            logger.warning(
+                "ignored a sync heartbeat stamped %.1f s ahead of this display's clock (the"
+                " clocks differ by more than %.1f s; %d in a row)",
+                -age,
+                self.max_skew,
+                self._stale_run,
+            )
+        else:
+            logger.warning(
+                "ignored a sync heartbeat %.1f s old (a retained one, or the clocks"
+                " differ; %d in a row)",
+                age,
+                self._stale_run,
+            )
+
     def on_instruction(self, payload: bytes) -> Instruction:
-        """Verify and hold an instruction; InstructionRejected (and nothing changes) if not."""
+        """Verify and hold an instruction; InstructionRejected if not.
+
+        Nothing changes for junk, a forgery or a replay; a signed instruction that cannot
+        be read drops the one held (``instruction_unreadable``).
+        """
         try:
             instruction = verify_payload(payload, self._key)
         except BadSignature as err:
             self.rejected += 1
             raise InstructionRejected(str(err), key="bad_signature") from err
+        except UnreadableInstruction as err:
+            self.rejected += 1
+            self._instruction = None
+            self._unreadable = True
+            seq = err.params.get("seq")
+            if isinstance(seq, int) and (self._last_seq is None or seq > self._last_seq):
+                self._last_seq = seq  # what came before it is a replay from now on
+            raise InstructionRejected(str(err), key=err.key, seq=seq) from err
         except BadPayload as err:
             self.rejected += 1
             raise InstructionRejected(str(err), key="bad_payload") from err
         if self._last_seq is not None and instruction.seq <= self._last_seq:
             held = self._instruction
             if held is not None and instruction.seq == held.seq and instruction.sig == held.sig:
-                self._confirmed = True  # the retained copy again, e.g. after a reconnect
+                self._confirm()  # the retained copy again, e.g. after a reconnect
                 return instruction
             self.rejected += 1
             raise InstructionRejected(
@@ -228,8 +282,15 @@ class LaneWatch:
             )
         self._instruction = instruction
         self._last_seq = instruction.seq
-        self._confirmed = True
+        self._unreadable = False
+        self._confirm()
         return instruction
+
+    def _confirm(self) -> None:
+        self._confirmed = True
+        # taken as the word of the run whose online status is the last word now (None:
+        # of the first one that comes, e.g. a retained instruction read before the status)
+        self._confirmed_by = self._instance if self._controller_online else None
 
     # -- output ------------------------------------------------------------------------
 
@@ -242,7 +303,9 @@ class LaneWatch:
         if not self._heartbeat_fresh():
             return FailReason.NO_HEARTBEAT
         if self._instruction is None or not self._confirmed:
-            return FailReason.NO_INSTRUCTION
+            return (
+                FailReason.INSTRUCTION_UNREADABLE if self._unreadable else FailReason.NO_INSTRUCTION
+            )
         expires = self._instruction.expires_at
         if expires is None:
             # the lane controller gives every code but READY a lifetime: one without any

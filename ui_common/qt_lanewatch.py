@@ -90,6 +90,7 @@ class LaneWatchController(QObject):
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.refresh)
         self._shown = watch.shown()
+        self._stopped = False
 
     @property
     def shown(self) -> Shown:
@@ -99,29 +100,43 @@ class LaneWatchController(QObject):
         self.bridge.attach(bus, [self.instruction_topic, *self.sync_filters])
 
     def stop(self) -> None:
-        """No more re-evaluations (the app is shutting down)."""
+        """The app is shutting down: STOP from now on, whatever still arrives (the broker
+        connection is about to go), and no more re-evaluations."""
+        self._stopped = True
         self._timer.stop()
+        self.watch.on_connection(False)
+        self.refresh()
 
     def on_message(self, topic: str, payload: object) -> None:
+        if self._stopped:
+            return
+        try:
+            self._dispatch(topic, payload)
+        except Exception:  # top level of a GUI callback: the re-evaluation below must run
+            logger.exception("message on %s not handled", topic)
+        finally:
+            self.refresh()
+
+    def _dispatch(self, topic: str, payload: object) -> None:
         if not isinstance(payload, bytes):
             logger.warning("dropped a non-bytes payload on %s", topic)
             return
-        data = payload
         if topic == self.instruction_topic:
             try:
-                instruction = self.watch.on_instruction(data)
+                instruction = self.watch.on_instruction(payload)
                 logger.debug("instruction seq %s %s", instruction.seq, instruction.code)
             except InstructionRejected as err:
                 logger.warning("dropped instruction on %s: %s (%s)", topic, err.key, err)
                 self.rejected.emit(err.key)
         elif topic.startswith(self._sync_prefix) and topic.endswith("/status"):
             try:
-                self.watch.on_sync_status(data)
+                self.watch.on_sync_status(payload)
             except BadPayload as err:
                 logger.warning("dropped sync status on %s: %s", topic, err)
-        self.refresh()
 
     def on_connection(self, up: bool) -> None:
+        if self._stopped:
+            return
         self.watch.on_connection(up)
         self.refresh()
 
@@ -134,6 +149,8 @@ class LaneWatchController(QObject):
         """
         wait = self.watch.seconds_to_next_change()
         shown = self.watch.shown()
+        if self._stopped:
+            wait = None
         if wait is not None:
             # at most a minute: QTimer takes a signed 32-bit count of ms (24.8 days), and a
             # far-off expiry (a clock stepped 25 days) raised here, before the emit below,
@@ -253,8 +270,17 @@ class LaneScreen(QObject):
             window.show()
 
     def stop(self) -> None:
-        """Say offline, disconnect, drop the translators, close the window (if still there)."""
+        """STOP on the glass, then say offline, disconnect, drop the translators, close the
+        window (if still there).
+
+        STOP is painted first and at once (the event loop may have ended): saying offline
+        waits for the broker up to 2 s and disconnecting takes its time, and the frame
+        before (a PROCEED) must not stand meanwhile.
+        """
         self.controller.stop()
+        window = self.window()
+        if isValid(window) and window.isVisible():
+            window.repaint()
         say_offline(self.bus, self.config.cp, self.config.lane, self.config.device)
         self.bus.stop()
         self.translations.close()

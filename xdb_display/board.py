@@ -43,11 +43,14 @@ class XdbConfig(ServiceConfig):
     device: str = Field(default="xdb", pattern=r"^[A-Za-z0-9_.-]{1,32}$", description="status id")
     languages: LanguageMode = Field(default=LanguageMode.ALL, description="all at once or cycle")
     cycle_seconds: float = Field(default=4.0, ge=1.0, le=60.0, description="per language")
+    # at most 10 s each: a PROCEED must not outlive a silent controller or a frozen GUI
+    # thread by longer; at least twice the controller's 1 s heartbeat period, or the
+    # board flashes STOP between heartbeats
     watchdog_seconds: float = Field(
-        default=5.0, ge=1.0, le=120.0, description="GUI thread stalled this long: exit"
+        default=5.0, ge=1.0, le=10.0, description="GUI thread stalled this long: exit"
     )
     heartbeat_bound: float = Field(
-        default=3.0, ge=0.2, le=60.0, description="sync/status silence before failing closed, s"
+        default=3.0, ge=2.0, le=10.0, description="sync/status silence before failing closed, s"
     )
     fullscreen: bool = Field(default=True, description="full screen (else a window)")
 

@@ -149,6 +149,99 @@ def test_instruction_signature_checks_every_field() -> None:
         verify_payload(extra, KEY)
 
 
+#: bays a board would show blank, reordered or garbled as the big value of INSPECT
+BAD_BAYS = {
+    "empty": "",
+    "space": " ",
+    "ideographic_space": "\u3000",
+    "zero_width": "\u200b",
+    "zero_width_inside": "B\u200b12",
+    "bidi_override": "\u202eB12",
+    "newline_at_end": "B12\n",
+    "tab": "\t",
+    "nul": "B\x00",
+    "private_use": "B\ue000",
+    "line_separator": "B\u2028",
+    "paragraph_separator": "\u2029B",
+    "surrogate": "B\ud800",
+    "hangul_filler": "\u3164",
+    "blank_braille": "\u2800\u2800",
+    "mark_alone": "\u0301",
+    "too_long": "B" * 17,
+}
+
+
+@pytest.mark.parametrize("name", BAD_BAYS)
+def test_a_bay_a_board_cannot_show_is_refused(name: str) -> None:
+    """The model refuses it (a display receiving one fails closed), and so does the lanes'
+    hand-written wire form (the lane fails closed to STOP rather than send one)."""
+    bay = BAD_BAYS[name]
+    with pytest.raises(ValidationError):
+        Instruction(seq=1, code=InstructionCode.INSPECT, bay=bay)
+    with pytest.raises(ValidationError):
+        Instruction(seq=1, code=InstructionCode.PROCEED, bay=bay)
+    with pytest.raises(ValueError, match="bay"):
+        instruction_payload(
+            KEY,
+            **{"id": "01JD0000000000000000000000", "ts": "2026-11-21T08:00:00.000Z"},
+            **{"seq": 1, "code": "INSPECT", "vrn": "AB1234", "ubr": None, "bay": bay},
+            **{"earliest_at": None, "expires_at": "2026-11-21T08:00:13.000Z"},
+        )
+
+
+@pytest.mark.parametrize(
+    "bay", ["B12", "U1", "查驗區3", "检验区 A-7", "B 12", " B12 ", "e\u0301", "W" * 16, "#1/2"]
+)
+def test_a_bay_may_be_named_in_chinese_or_spaced(bay: str) -> None:
+    assert Instruction(seq=1, code=InstructionCode.INSPECT, bay=bay).bay == bay
+
+
+def test_a_bad_bay_in_the_change_feed_is_still_taken() -> None:
+    """The rule is the instruction's: a bundle with such a bay must not block the replica
+    (the lane fails closed when it would show it)."""
+    from rocars.models import Bundle
+
+    now = utc_now()
+    bundle = Bundle.model_validate(
+        {
+            **{"ubr": "9110635860", "vrn": "AB1234", "cp": "SBC", "direction": "import"},
+            **{"ccrns": ["1001041258"], "bundled_at": now, "earliest_at": now},
+            **{"status": "active", "result": "INSPECT", "bay": "\u202eB12", "updated_at": now},
+        }
+    )
+    assert bundle.bay == "\u202eB12"
+
+
+def test_a_signed_instruction_that_cannot_be_read_is_not_junk() -> None:
+    """Checked before its fields: a newer controller's code, version or format, signed
+    with the lane key, is the lane's word (UnreadableInstruction, with its seq); the same
+    with another key, or no signature, is junk."""
+    from rocars.signing import UnreadableInstruction
+
+    fields = Instruction(seq=11, code=InstructionCode.READY).to_dict()
+    for change in ({"code": "STOP_LANE_CLOSED"}, {"v": 2}, {"ubr": "12345"}, {"seq": "x11"}):
+        wire = signed_payload({**fields, **change}, KEY)[1]
+        with pytest.raises(UnreadableInstruction) as err:
+            verify_payload(wire, KEY)
+        assert err.value.key == "instruction_unreadable"
+        assert err.value.params["seq"] == (None if change == {"seq": "x11"} else 11)
+        with pytest.raises(BadSignature):
+            verify_payload(wire, lane_key(b"secret", "SBC", "L02"))
+    unsigned = {k: v for k, v in fields.items() if k != "sig"} | {"code": "STOP_LANE_CLOSED"}
+    with pytest.raises(BadPayload) as junk:
+        verify_payload(json.dumps(unsigned).encode(), KEY)
+    assert not isinstance(junk.value, (BadSignature, UnreadableInstruction))
+
+
+def test_arrays_nested_just_under_the_parsers_limit_are_bad_payloads() -> None:
+    """``json.loads`` takes them, but serialising them again to check the signature, a
+    few calls deeper, raised RecursionError past every display's handling of BadPayload."""
+    head = '{"v":1,"id":"01J0000000000000000000000A","seq":5,"code":"PROCEED","sig":"00","x":'
+    for depth in range(900, 1001):
+        with pytest.raises(BadPayload):
+            verify_payload((head + "[" * depth + "]" * depth + "}").encode(), KEY)
+
+
 def test_instruction_rules_per_code() -> None:
     with pytest.raises(BadPayload):
         parse(Instruction, {"seq": 1, "code": "INSPECT"})
@@ -184,7 +277,7 @@ def test_topics() -> None:
         {"code": InstructionCode.READY},
         {"code": InstructionCode.PROCEED, "vrn": "AB1234", "ubr": "9110635860"},
         {"code": InstructionCode.PROCEED, "vrn": "粤Z1234港", "ubr": "9110635860"},
-        {"code": InstructionCode.INSPECT, "vrn": "AB1234", "bay": 'B"7\\ 檢\n'},
+        {"code": InstructionCode.INSPECT, "vrn": "AB1234\n", "bay": 'B"7\\/ 檢'},
         {"code": InstructionCode.TOO_EARLY, "vrn": "AB1234", "earliest_at": utc_now()},
     ],
 )

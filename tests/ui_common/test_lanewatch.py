@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from rocars.messages import InstructionCode, SyncStatus
-from rocars.signing import lane_key
+from rocars.signing import lane_key, signed_payload
 from tests.fixtures.displays import FakeClock, make_instruction, site_secret
 from ui_common.errors import InstructionRejected
 from ui_common.lanewatch import FailReason, LaneWatch, SyncMark
@@ -121,6 +121,61 @@ def test_odd_payloads_are_bad_payloads_and_change_nothing(watch: LaneWatch, name
     assert watch.shown().code is C.NO_BUNDLE
 
 
+#: what a newer controller may send that this display cannot read
+UNREADABLE = {
+    "unknown_code": {"code": "STOP_LANE_CLOSED"},
+    "version_2": {"v": 2},
+    "ubr_format": {"ubr": "12345"},
+}
+
+
+@pytest.mark.parametrize("change", UNREADABLE)
+def test_a_signed_instruction_it_cannot_read_fails_closed(watch: LaneWatch, change: str) -> None:
+    """Signed with the lane key, it is the lane's word even if this display cannot read
+    it: the PROCEED before it (the truck before's) must not stand until it expires."""
+    key = lane_key(site_secret(), "SBC", "L01")
+    proceed = make_instruction(C.PROCEED, 10, vrn="AA1111")
+    watch.on_instruction(proceed.to_bytes())
+    fields = make_instruction(C.STOP_SEE_OFFICER, 11, vrn="BB2222").to_dict()
+    fields = {k: v for k, v in fields.items() if k != "sig"} | UNREADABLE[change]
+    # the same, signed with another key: junk, the PROCEED stays
+    with pytest.raises(InstructionRejected) as err:
+        watch.on_instruction(signed_payload(fields, b"not-the-lane-key")[1])
+    assert err.value.key == "bad_signature"
+    assert (watch.shown().code, watch.shown().seq) == (C.PROCEED, 10)
+    with pytest.raises(InstructionRejected) as err:
+        watch.on_instruction(signed_payload(fields, key)[1])
+    assert err.value.key == "instruction_unreadable"
+    shown = watch.shown()
+    assert (shown.code, shown.reason) == (C.STOP_SEE_OFFICER, FailReason.INSTRUCTION_UNREADABLE)
+    assert shown.instruction is None
+    assert watch.rejected == 2
+    # its seq counts: the PROCEED again is a replay, and so is another seq 11
+    with pytest.raises(InstructionRejected) as err:
+        watch.on_instruction(proceed.to_bytes())
+    assert err.value.key == "replay"
+    with pytest.raises(InstructionRejected):
+        watch.on_instruction(make_instruction(C.PROCEED, 11).to_bytes())
+    assert watch.shown().code is C.STOP_SEE_OFFICER
+    # the lane's next word that it can read is shown
+    watch.on_instruction(make_instruction(C.READY, 12).to_bytes())
+    assert (watch.shown().code, watch.shown().reason) == (C.READY, None)
+
+
+def test_a_signed_unreadable_instruction_without_a_seq_still_fails_closed(
+    watch: LaneWatch,
+) -> None:
+    key = lane_key(site_secret(), "SBC", "L01")
+    watch.on_instruction(make_instruction(C.PROCEED, 10).to_bytes())
+    fields = {k: v for k, v in make_instruction(C.READY, 11).to_dict().items() if k != "sig"}
+    with pytest.raises(InstructionRejected):
+        watch.on_instruction(signed_payload({**fields, "seq": "eleven"}, key)[1])
+    assert watch.shown().code is C.STOP_SEE_OFFICER
+    assert watch.shown().reason is FailReason.INSTRUCTION_UNREADABLE
+    watch.on_instruction(make_instruction(C.READY, 11).to_bytes())  # seq 10 was the last
+    assert watch.shown().code is C.READY
+
+
 def test_replay_dropped_but_same_message_reconfirms(watch: LaneWatch) -> None:
     old = make_instruction(C.PROCEED, 7)
     watch.on_instruction(old.to_bytes())
@@ -196,6 +251,68 @@ def test_last_will_fails_closed(watch: LaneWatch) -> None:
     watch.on_sync_status(SyncStatus(state="offline", central="down").to_bytes())
     shown = watch.shown()
     assert (shown.code, shown.reason) == (C.STOP_SEE_OFFICER, FailReason.CONTROLLER_OFFLINE)
+
+
+def run_status(clock: FakeClock, instance: str, state: str = "online") -> bytes:
+    central = "up" if state == "online" else "down"
+    status = SyncStatus(
+        state=state,  # type: ignore[arg-type]
+        central=central,  # type: ignore[arg-type]
+        ts=clock.now(),
+        lanes=["L01"],
+        instance=instance,
+    )
+    return status.to_bytes()
+
+
+@pytest.mark.parametrize("next_run", ["run2", "run1"])
+def test_after_the_last_will_the_instruction_must_come_again(
+    clock: FakeClock, next_run: str
+) -> None:
+    """The controller's next heartbeat (a new run's, or the same run back) did not revive
+    the PROCEED held from before its last will: that needs the instruction again."""
+    w = LaneWatch(lane_key(site_secret(), "SBC", "L01"), clock=clock, lane="L01")
+    w.on_connection(True)
+    w.on_sync_status(run_status(clock, "run1"))
+    proceed = make_instruction(C.PROCEED, 10)
+    w.on_instruction(proceed.to_bytes())
+    assert w.shown().code is C.PROCEED
+    w.on_sync_status(run_status(clock, "run1", "offline"))
+    assert w.shown().reason is FailReason.CONTROLLER_OFFLINE
+    clock.advance(2)
+    w.on_sync_status(run_status(clock, next_run))
+    assert (w.shown().code, w.shown().reason) == (C.STOP_SEE_OFFICER, FailReason.NO_INSTRUCTION)
+    clock.advance(1)
+    w.on_sync_status(run_status(clock, next_run))
+    assert w.shown().reason is FailReason.NO_INSTRUCTION
+    w.on_instruction(proceed.to_bytes())  # seq 10 again (its retained copy)
+    assert w.shown().code is C.PROCEED
+    w.on_instruction(make_instruction(C.READY, 11).to_bytes())
+    assert w.shown().code is C.READY
+
+
+def test_another_run_of_the_controller_must_send_the_instruction_again(
+    clock: FakeClock,
+) -> None:
+    """A controller restarted without its last will reaching the display (a lost will, a
+    second process): the held instruction is the old run's word, not the new run's."""
+    w = LaneWatch(lane_key(site_secret(), "SBC", "L01"), clock=clock, lane="L01")
+    w.on_connection(True)
+    # a retained instruction read before the first status is that status's run's word
+    w.on_instruction(make_instruction(C.PROCEED, 10).to_bytes())
+    w.on_sync_status(run_status(clock, "run1"))
+    assert w.shown().code is C.PROCEED
+    clock.advance(1)
+    w.on_sync_status(run_status(clock, "run1"))
+    assert w.shown().code is C.PROCEED
+    clock.advance(1)
+    w.on_sync_status(run_status(clock, "run2"))
+    assert (w.shown().code, w.shown().reason) == (C.STOP_SEE_OFFICER, FailReason.NO_INSTRUCTION)
+    w.on_instruction(make_instruction(C.READY, 11).to_bytes())
+    assert w.shown().code is C.READY
+    clock.advance(1)
+    w.on_sync_status(run_status(clock, "run2"))
+    assert w.shown().code is C.READY
 
 
 def test_broker_loss_needs_fresh_heartbeat_and_reconfirmation(
@@ -292,6 +409,25 @@ def test_a_display_clock_ahead_never_flashes(
     assert seen == {steady}
 
 
+@pytest.mark.parametrize(
+    ("ahead_s", "shown"),
+    [(1.9, C.PROCEED), (2.1, C.STOP_SEE_OFFICER), (4.0, C.STOP_SEE_OFFICER)],
+)
+def test_a_heartbeat_from_ahead_counts_only_within_the_skew(
+    clock: FakeClock, ahead_s: float, shown: InstructionCode
+) -> None:
+    """A display whose clock lags the controller's by more than the skew (2 s) fails
+    closed: it took heartbeats up to the skew plus the bound ahead, and kept an
+    instruction up past its expiry by as much."""
+    w = LaneWatch(lane_key(site_secret(), "SBC", "L01"), heartbeat_bound=3.0, clock=clock)
+    w.on_connection(True)
+    w.on_instruction(make_instruction(C.PROCEED, 1).to_bytes())
+    ahead = SyncStatus(state="online", central="up", ts=clock.now() + timedelta(seconds=ahead_s))
+    w.on_sync_status(ahead.to_bytes())
+    assert w.shown().code is shown
+    assert w.stale_heartbeats == (0 if shown is C.PROCEED else 1)
+
+
 class _Said(logging.Handler):
     """The module's log records, as they are made (caplog may also get an earlier test's,
     late, when a test before set up the background log writer)."""
@@ -325,6 +461,24 @@ def test_refused_heartbeats_are_logged_at_a_run_start_not_each(
     runs = [m for m in said.messages if "ignored a sync heartbeat" in m]
     assert watch.stale_heartbeats == 62
     assert [m.split("; ")[1] for m in runs] == ["1 in a row)", "61 in a row)", "1 in a row)"]
+
+
+def test_heartbeats_from_ahead_are_logged_at_a_run_start_not_each(
+    watch: LaneWatch, clock: FakeClock
+) -> None:
+    said = _Said()
+    module_logger = logging.getLogger("ui_common.lanewatch")
+    module_logger.addHandler(said)
+    try:
+        for _ in range(61):
+            ahead = SyncStatus(state="online", central="up", ts=clock.now() + timedelta(seconds=4))
+            watch.on_sync_status(ahead.to_bytes())
+    finally:
+        module_logger.removeHandler(said)
+    runs = [m for m in said.messages if "ignored a sync heartbeat" in m]
+    assert watch.stale_heartbeats == 61
+    assert [m.split("; ")[1] for m in runs] == ["1 in a row)", "61 in a row)"]
+    assert "4.0 s ahead" in runs[0]
 
 
 def test_bound_must_be_positive() -> None:

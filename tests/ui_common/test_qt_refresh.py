@@ -114,3 +114,38 @@ def test_a_payload_that_does_not_parse_is_dropped_with_its_topic_logged(
         caplog.clear()
     assert controller.watch.rejected == 1
     controller.stop()
+
+
+def test_payloads_nested_just_under_the_parsers_limit_are_each_rejected(qtbot: QtBot) -> None:
+    """Taken by the JSON parser but too deep to serialise again for the signature check:
+    the RecursionError escaped the slot, which skipped its re-evaluation."""
+    clock = FakeClock()
+    controller = watching(clock)
+    head = b'{"v":1,"id":"01J0000000000000000000000A","seq":5,"code":"PROCEED","sig":"00","x":'
+    depths = range(900, 1001)
+    for depth in depths:
+        controller.on_message(INSTRUCTION, head + b"[" * depth + b"]" * depth + b"}")
+    assert controller.watch.rejected == len(depths)
+    controller.stop()
+
+
+def test_whatever_a_message_raises_the_screen_is_re_evaluated(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A fault no handler foresaw is logged, and the screen still re-evaluates: here the
+    heartbeat's bound has passed, and STOP shows with the message that raised."""
+    clock = FakeClock()
+    controller = watching(clock)
+    controller.on_message(INSTRUCTION, make_instruction(C.PROCEED, 1).to_bytes())
+    assert controller.shown.code is C.PROCEED
+
+    def fails(payload: bytes) -> None:
+        raise RuntimeError("a fault no test foresaw")
+
+    monkeypatch.setattr(controller.watch, "on_sync_status", fails)
+    clock.advance(3.5)
+    with caplog.at_level(logging.ERROR, logger="ui_common.qt_lanewatch"):
+        controller.on_message(STATUS, b"{}")
+    assert controller.shown.reason is FailReason.NO_HEARTBEAT
+    assert any("not handled" in r.getMessage() for r in caplog.records)
+    controller.stop()

@@ -8,10 +8,12 @@ import pytest
 
 from rocars.config import load_config
 from rocars.errors import ConfigError
-from rocars.messages import InstructionCode
+from rocars.messages import InstructionCode, SyncStatus
+from rocars.signing import lane_key, signed_payload
 from rocars.timeutil import hk_short
-from tests.fixtures.displays import make_instruction
-from ui_common.lanewatch import FailReason, Shown, SyncMark
+from tests.fixtures.displays import FakeClock, make_instruction, site_secret
+from ui_common.errors import InstructionRejected
+from ui_common.lanewatch import FailReason, LaneWatch, Shown, SyncMark
 from ui_common.languages import ALL_LANGUAGES, Language
 from xdb_display.board import LanguageMode, XdbConfig, board_state
 
@@ -82,6 +84,49 @@ def test_config_refuses_bad_values() -> None:
         load_config(XdbConfig, None, {**LANE, "lane": "bad lane/"})
     with pytest.raises(ConfigError):
         load_config(XdbConfig, None, {**LANE, "colour": "red"})
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"heartbeat_bound": 0.5},  # under twice the controller's 1 s heartbeat: flashes
+        {"heartbeat_bound": 1.9},
+        {"heartbeat_bound": 10.5},  # a PROCEED outlives a silent controller by that much
+        {"heartbeat_bound": 60},
+        {"watchdog_seconds": 10.5},  # or a frozen GUI thread
+        {"watchdog_seconds": 120},
+    ],
+)
+def test_config_bounds_how_long_a_stale_instruction_may_stand(bad: dict[str, float]) -> None:
+    with pytest.raises(ConfigError):
+        load_config(XdbConfig, None, {**LANE, **bad})
+    limits = {"heartbeat_bound": 2.0, "watchdog_seconds": 10.0}
+    assert load_config(XdbConfig, None, {**LANE, **limits}).heartbeat_bound == 2.0
+    assert load_config(XdbConfig, None, {**LANE, "heartbeat_bound": 10}).heartbeat_bound == 10
+
+
+#: bays that would leave the big value of INSPECT blank or garbled
+BLANK_BAYS = [" ", "\u3000", "\u200b", "\u202eB12", "\n\n", "\t", "\x00", "\u3164", "\u0301"]
+
+
+@pytest.mark.parametrize("bay", BLANK_BAYS)
+def test_the_board_never_shows_inspect_with_a_blank_bay(bay: str) -> None:
+    """Such a bay, even signed by the lane, is not shown: the board fails closed in place
+    of the truck before's PROCEED."""
+    key = lane_key(site_secret(), "SBC", "L01")
+    clock = FakeClock()
+    watch = LaneWatch(key, clock=clock, lane="L01")
+    watch.on_connection(True)
+    watch.on_sync_status(
+        SyncStatus(state="online", central="up", ts=clock.now(), lanes=["L01"]).to_bytes()
+    )
+    watch.on_instruction(make_instruction(C.PROCEED, 10).to_bytes())
+    fields = {k: v for k, v in make_instruction(C.INSPECT, 11).to_dict().items() if k != "sig"}
+    with pytest.raises(InstructionRejected):
+        watch.on_instruction(signed_payload({**fields, "bay": bay}, key)[1])
+    state = board_state(watch.shown(), NOW)
+    assert state.code is C.STOP_SEE_OFFICER
+    assert state.big_value is None
 
 
 @pytest.mark.parametrize("missing", ["cp", "lane"])

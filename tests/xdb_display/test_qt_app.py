@@ -26,7 +26,7 @@ from xdb_display.board import BoardState, XdbConfig
 from xdb_display.qt_app import XdbScreen
 
 C = InstructionCode
-BOUND = 1.5  # short for the tests, long enough for a loaded CI machine
+BOUND = 2.0  # the shortest a board takes (XdbConfig), long enough for a loaded CI machine
 
 
 @pytest.fixture
@@ -216,3 +216,31 @@ def test_a_board_that_cannot_draw_an_instruction_shows_stop(
     # process may hand the same record to the capture twice)
     said = {id(r) for r in caplog.records if r.getMessage() == "cannot show INSPECT: showing STOP"}
     assert len(said) == 1
+
+
+def test_a_stopping_board_shows_stop_before_it_cleans_up(
+    screen: XdbScreen, lane: FakeLane, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Saying offline waits for the broker (up to 2 s), disconnecting takes its time: the
+    truck's PROCEED stood on the glass all along."""
+    import ui_common.qt_lanewatch as qt_lanewatch
+
+    lane.start_heartbeats()
+    lane.instruct(C.PROCEED)
+    wait_code(qtbot, screen, C.PROCEED)
+    qtbot.waitUntil(lambda: "PROCEED" in {d.text for d in screen.board.drawn}, timeout=3000)
+    seen: list[tuple[InstructionCode | None, set[str]]] = []
+    say_offline = qt_lanewatch.say_offline
+
+    def blocking_say_offline(*args: Any) -> None:  # what the glass shows while it blocks
+        state = screen.board.state
+        seen.append((None if state is None else state.code, {d.text for d in screen.board.drawn}))
+        say_offline(*args)
+
+    monkeypatch.setattr(qt_lanewatch, "say_offline", blocking_say_offline)
+    screen.stop()
+    assert len(seen) == 1
+    code, painted = seen[0]
+    assert code is C.STOP_SEE_OFFICER
+    assert "STOP" in painted  # painted, not only decided
+    assert "PROCEED" not in painted
