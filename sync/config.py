@@ -11,6 +11,7 @@ from rocars.client import DEFAULT_TIMEOUT_S
 from rocars.config import BusConfig, ServiceConfig, SiteConfig, secret
 from rocars.errors import InvalidIdentifier
 from rocars.ids import Lane, validate_shard
+from rocars.messages import check_bay
 
 #: The token the simulated centre accepts when none is configured (demo only).
 DEV_CENTRAL_TOKEN = "dev-central-token"  # a demo default, not a secret
@@ -102,6 +103,13 @@ class LaneConfig(_Section):
         max_length=16,
         description="inspection bay for unladen trucks picked for inspection",
     )
+
+    @field_validator("inspect_bay")
+    @classmethod
+    def _bay_a_board_can_show(cls, value: str) -> str:
+        # the displays refuse an INSPECT whose bay they cannot show (check_bay): a bay
+        # set here that they refuse would fail every unladen inspection of the lane
+        return check_bay(value)
 
 
 class CentralConfig(_Section):

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from sync.config import SyncConfig
+from sync.config import LaneConfig, SyncConfig
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -87,3 +87,12 @@ def test_the_docs_ship_configs() -> None:
 @pytest.mark.parametrize(("name", "text"), shipped_configs())
 def test_every_config_the_docs_ship_loads(name: str, text: str) -> None:
     SyncConfig.model_validate(tomllib.loads(text))
+
+
+@pytest.mark.parametrize("bay", [" ", "\u200b", "\u202eB12", "B1\n"])
+def test_an_inspection_bay_the_displays_cannot_show_is_refused(bay: str) -> None:
+    """The displays refuse an INSPECT whose bay they cannot show: one configured here
+    would fail every unladen inspection of the lane."""
+    with pytest.raises(ValidationError, match="bay"):
+        LaneConfig(id="L01", inspect_bay=bay)
+    assert LaneConfig(id="L01", inspect_bay="查驗區3").inspect_bay == "查驗區3"
