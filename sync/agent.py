@@ -191,6 +191,8 @@ class SyncAgent:
         self.metrics = Metrics()
         self.link = CentralLink(clock)
         self.stop_event = threading.Event()
+        #: set to publish the status now, not at the next heartbeat
+        self._status_now = threading.Event()
         self.workers: list[Worker] = []
         self.broker: EmbeddedBroker | None = None
         self.broker_url = config.bus.url
@@ -257,6 +259,8 @@ class SyncAgent:
             flush_interval_s=config.outbox_flush_interval_s,
             background_batch=config.background_batch,
         )
+        # a lane change waiting for the writer: offline at once, not at the next heartbeat
+        self.outbox.on_backlog = self._status_now.set
         # records the centre refused alone go to it once more: its limit or its rules
         # may have changed since (docs/sync.md, "Records the centre refuses")
         retried = self.outbox.retry_refused()
@@ -385,6 +389,7 @@ class SyncAgent:
             return
         self._stopped = True
         self.stop_event.set()
+        self._status_now.set()
         for worker in self.workers:
             if worker.thread is not None:
                 worker.thread.join(timeout=15)
@@ -518,6 +523,11 @@ class SyncAgent:
             out.append(f"upload: {self.uploader.problem}")
         if self.controller.outbox_error:
             out.append(f"outbox: {self.controller.outbox_error}")
+        elif waiting := self.outbox.waiting:
+            out.append(
+                f"outbox: {waiting} lane change{'s' if waiting != 1 else ''} waiting to be"
+                " written: the displays fail closed"
+            )
         refused = self._refused()
         if refused:
             out.append(
@@ -670,7 +680,9 @@ class SyncAgent:
         decide but cannot record, nothing they decide is published, and the displays must
         fail closed at once rather than keep the last instruction until it expires. And
         while another agent claims lanes of this one (``lane_conflicts``)."""
-        offline = bool(self.controller.outbox_error or self.lane_conflicts())
+        offline = bool(
+            self.controller.outbox_error or self.outbox.waiting or self.lane_conflicts()
+        )
         return self._sync_status(
             state="offline" if offline else "online",
             central="up" if self.link.up else "down",
@@ -688,7 +700,8 @@ class SyncAgent:
     def _status_loop(self, stop: threading.Event) -> None:
         while not stop.is_set():
             self.publish_status()
-            stop.wait(self.config.status_interval_s)
+            if self._status_now.wait(self.config.status_interval_s):
+                self._status_now.clear()
 
     def _api_loop(self, stop: threading.Event) -> None:
         """The local API's upkeep, off the heartbeat's thread (a start may take seconds):

@@ -297,6 +297,10 @@ class Outbox:
         self._lanes_waiting = 0
         self._lanes_done = threading.Condition()
         self._backlog: list[_Write] = []
+        #: told (on the submitting thread: it must be quick) when a lane change starts to
+        #: wait for the writer: its instruction is not published until it is written,
+        #: and the last one published stands before a truck it was not for
+        self.on_backlog: Callable[[], None] | None = None
         self._retry_due = threading.Event()  # a change went to the backlog, or closing
         self._busy_since: float | None = None
         #: commits made and flushed so far, flush callbacks waiting (commit number, after)
@@ -588,6 +592,8 @@ class Outbox:
                 if self._backlog or not self._try_commit([write]):
                     self._backlog.append(write)  # the retry thread takes it from here
                     self._retry_due.set()
+                    if len(self._backlog) == 1 and self.on_backlog is not None:
+                        self.on_backlog()
                     return
                 self._committed_changes([write])
         finally:
@@ -1105,6 +1111,12 @@ class Outbox:
     def depth(self) -> int:
         """Records waiting for upload."""
         return self.count("pending")
+
+    @property
+    def waiting(self) -> int:
+        """Lane changes waiting for the writer (another program holds its lock, the disk
+        is full): decided, neither written nor published."""
+        return len(self._backlog)
 
     def lanes_left_open(self) -> list[str]:
         """The lanes whose stored state holds an open session, by name (the journal is

@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import subprocess
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -501,6 +502,41 @@ def test_an_outbox_that_cannot_write_sends_the_displays_to_stop(
         watcher.expect("L01", C.DROP_MANIFEST, vrn=truck["vrn"])
         watcher.status(lambda s: s.state == "online" and "outbox" not in s.detail, timeout=10)
     finally:
+        watcher.close()
+        agent.stop()
+
+
+def test_a_lane_change_waiting_for_the_writer_sends_the_displays_to_stop_at_once(
+    embedded_broker: EmbeddedBroker, central: CentralProcess, tmp_path: Path
+) -> None:
+    """Another program holds the outbox's write lock (a shell, a backup): the next
+    truck's read ends the session before it with a record, which waits for the writer,
+    and its instruction with it. The last one published stood before the new truck
+    while the status said online for the outbox's 5 s grace and a heartbeat more. Now
+    the status turns offline as the change starts to wait, without the heartbeat's wait."""
+    url = embedded_broker.url
+    trucks = demo_trucks(central)
+    config = agent_config(tmp_path, url, central.url)
+    agent = started_agent(config)
+    watcher = Watcher(url)
+    blocker = sqlite3.connect(config.outbox_path, timeout=5, isolation_level=None)
+    try:
+        watcher.status(lambda s: s.state == "online")
+        watcher.plate("L01", trucks["laden_proceed"][0]["vrn"])
+        watcher.expect("L01", C.DROP_MANIFEST)
+        assert agent.outbox.flush(5)
+        blocker.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        watcher.plate("L01", trucks["unladen"][0]["vrn"])  # ends the first one's session
+        down = watcher.status(lambda s: s.state == "offline", timeout=5)
+        assert time.monotonic() - started < config.status_interval_s + 0.5
+        assert "waiting to be written" in down.detail
+        assert agent.outbox.waiting == 1
+        blocker.execute("COMMIT")
+        watcher.expect("L01", C.NO_BUNDLE)
+        watcher.status(lambda s: s.state == "online", timeout=10)
+    finally:
+        blocker.close()
         watcher.close()
         agent.stop()
 
