@@ -680,9 +680,7 @@ class SyncAgent:
         decide but cannot record, nothing they decide is published, and the displays must
         fail closed at once rather than keep the last instruction until it expires. And
         while another agent claims lanes of this one (``lane_conflicts``)."""
-        offline = bool(
-            self.controller.outbox_error or self.outbox.waiting or self.lane_conflicts()
-        )
+        offline = bool(self.controller.outbox_error or self.outbox.waiting or self.lane_conflicts())
         return self._sync_status(
             state="offline" if offline else "online",
             central="up" if self.link.up else "down",
