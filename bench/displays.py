@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -25,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ.setdefault("ROCARS_SITE_SECRET", "bench-site-secret")
+os.environ.setdefault("ROCARS_SITE_SECRET", secrets.token_hex(32))
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

@@ -43,6 +43,7 @@ import json
 import os
 import queue
 import random
+import secrets
 import shutil
 import signal
 import socket
@@ -625,7 +626,7 @@ def main(argv: list[str] | None = None) -> int:
         help="keep every CPU busy at SCHED_IDLE meanwhile (a booth PC tuned for latency)",
     )
     args = parser.parse_args(argv)
-    os.environ.setdefault("ROCARS_SITE_SECRET", "bench-site-secret")
+    os.environ.setdefault("ROCARS_SITE_SECRET", secrets.token_hex(32))
     if args.baseline_worker:
         return baseline_main(*args.baseline_worker)
     if args.sender_worker:

@@ -469,8 +469,13 @@ class Bus:
         password: str = "",
         keepalive: int = 10,
         cafile: str = "",
+        allow_plain: bool = False,
     ) -> None:
-        address = parse_broker(url)
+        """``allow_plain``: log in over plain MQTT to a broker on another machine, the
+        password in clear (a lab only; also ``ROCARS_MQTT_PLAIN=1``). Without it such a
+        url with a user is a ``ConfigError`` (``rocars.config.parse_broker``)."""
+        username, env_password = broker_credentials(username)
+        address = parse_broker(url, credentials=bool(username), allow_plain=allow_plain)
         self.host, self.port, self.tls = address.host, address.port, address.tls
         self.client_id = client_id
         self._will = will
@@ -498,7 +503,6 @@ class Bus:
             protocol=mqtt.MQTTv311,
             clean_session=True,
         )
-        username, env_password = broker_credentials(username)
         if username:
             self._client.username_pw_set(username, password or env_password)
         self._client.reconnect_delay_set(min_delay=1, max_delay=5)
@@ -529,16 +533,29 @@ class Bus:
         return self.connected.wait(timeout)
 
     def stop(self, *, publish_will: bool = False) -> None:
-        """Disconnect cleanly (no last will) unless ``publish_will`` asks to send it first."""
-        if publish_will and self._will is not None and self.connected.is_set():
-            will = self._current_will()
+        """Disconnect cleanly (no last will) unless ``publish_will`` asks to send it first.
+
+        Stopped whatever happens to the will: paho refuses a publish ("not connected")
+        when the socket has just closed and ``connected`` is not cleared yet."""
+        try:
+            if publish_will and self._will is not None and self.connected.is_set():
+                self._publish_will()
+        finally:
+            self._stopping = True
+            self._client.disconnect()
+            self._client.loop_stop()
+            self.connected.clear()
+
+    def _publish_will(self) -> None:
+        will = self._current_will()
+        try:
             self._client.publish(
                 will.topic, will.payload, qos=1, retain=will.retain
             ).wait_for_publish(2)
-        self._stopping = True
-        self._client.disconnect()
-        self._client.loop_stop()
-        self.connected.clear()
+        except (RuntimeError, ValueError) as err:  # paho: not sent, or its queue full
+            # the broker sends the last will itself when a connection is lost, not when
+            # it is closed: one just lost has had it
+            logger.warning("%s: its will on %s not sent: %s", self.client_id, will.topic, err)
 
     def input_waiting(self) -> bool:
         """Bytes from the broker not handled yet: read but not parsed, or in the socket.
@@ -566,12 +583,18 @@ class Bus:
     # -- traffic -----------------------------------------------------------------------
 
     def subscribe(self, topic_filter: str, handler: Handler, qos: int = 1) -> None:
-        """Call ``handler(topic, payload)`` for each message; renewed on reconnect."""
+        """Call ``handler(topic, payload)`` for each message; renewed on reconnect.
+
+        Asked of the broker now whether or not ``connected`` says so: a connection coming
+        up may have taken its list of subscriptions (``_on_connect``) before this one
+        was added and not yet set ``connected``. paho answers "not connected" to a
+        subscribe with no socket, and the next connection subscribes then. One asked
+        twice in that moment (here and by ``_on_connect``) is one subscription at the
+        broker, whose retained messages may come twice (as after any reconnect)."""
         with self._lock:
             self._handlers.append((topic_filter, qos, handler))
             self._routes = {}
-        if self.connected.is_set():
-            self._client.subscribe(topic_filter, qos)
+        self._client.subscribe(topic_filter, qos)
 
     def publish(
         self, topic: str, payload: bytes | Message, *, qos: int = 1, retain: bool = False

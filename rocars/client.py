@@ -4,20 +4,25 @@ Errors come back as ApiError with the server's stable key; a transport failure i
 ``ApiError("central_unreachable")``, and a success answer that is not what the call
 returns (not JSON, or not of its shape: a proxy's page, a broken server) is
 ``ApiError("central_malformed_answer")`` with the answer's status, so callers need catch
-one type.
+one type. A call whose answer is still coming ``DEADLINE_FACTOR`` times its longest
+timeout after the call began (a peer or proxy sending it a byte at a time, each within
+the read timeout) is ``central_unreachable`` too, its cause an ``AnswerDeadline``: a
+timeout after the request was sent, so a write "maybe applied".
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import ssl
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from rocars.config import tls_problem
+from rocars.config import check_plain_http, tls_problem
 from rocars.errors import RocarsError
 from rocars.models import (
     Bundle,
@@ -48,6 +53,11 @@ ANSWER_TOO_LARGE = "central_answer_too_large"
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
 DEFAULT_TIMEOUT_S = 10.0
+#: A call ends within this many times its longest timeout (connect, read, write, pool:
+#: the client's, or the call's own ``timeout=``) after it began: httpx's timeouts are per
+#: operation, so an answer trickled a byte at a time within the read timeout held a
+#: call (the uploader's worker, a kiosk's bundling) for hours.
+DEADLINE_FACTOR = 3.0
 #: Transport errors raised before any of a request left this side: the other end cannot
 #: have acted on it (everything else after sending may have: "maybe applied").
 NOT_SENT: tuple[type[httpx.HTTPError], ...] = (
@@ -73,6 +83,11 @@ class ApiError(RocarsError):
         super().__init__(message, key=key)
         self.status = status
         self.detail = detail
+
+
+class AnswerDeadline(httpx.ReadTimeout):
+    """A call's answer did not end by its deadline (``DEADLINE_FACTOR``): the cause of its
+    ``central_unreachable``. A timeout after sending, as httpx's own: never ``NOT_SENT``."""
 
 
 class BundleList(BaseModel):
@@ -129,7 +144,12 @@ def _too_large(method: str, path: str, max_bytes: int, status: int) -> ApiError:
 class RocarsClient:
     """Blocking client. ``token`` is the control point's bearer token (devices only);
     ``verify``, what an https server's certificate is checked against (httpx's: True is
-    the public CAs, a context its own)."""
+    the public CAs, a context its own). A token is refused (``ConfigError``,
+    ``rocars.config.check_plain_http``) for an ``http://`` url to another machine unless
+    ``allow_plain`` (or ``ROCARS_CENTRAL_PLAIN_HTTP=1``) says so: it would go with every
+    call in clear. ``deadline_s``: the most a call may take from its start to the end of
+    its answer (default ``DEADLINE_FACTOR`` times its longest timeout); ``clock``, the
+    monotonic clock it is measured by."""
 
     def __init__(
         self,
@@ -139,7 +159,12 @@ class RocarsClient:
         timeout: float = DEFAULT_TIMEOUT_S,
         keepalive_s: float = KEEPALIVE_EXPIRY_S,
         verify: ssl.SSLContext | bool = True,
+        allow_plain: bool = False,
+        deadline_s: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if token:
+            check_plain_http(str(base_url), "the bearer token", allow_plain=allow_plain)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(
             base_url=base_url,
@@ -148,6 +173,8 @@ class RocarsClient:
             limits=httpx.Limits(keepalive_expiry=keepalive_s),
             verify=verify,
         )
+        self._deadline_s = deadline_s
+        self._clock = clock
 
     def close(self) -> None:
         self._http.close()
@@ -163,6 +190,11 @@ class RocarsClient:
         response = self._request(method, path, **kwargs)
         try:
             return response.json()
+        except RecursionError as err:
+            # arrays nested past the interpreter's recursion limit: no answer of a call's,
+            # and raised bare it ended the uploader's worker (as rocars.messages.decode_json)
+            what = "not JSON: nested too deep to read"
+            raise malformed_answer(f"{method} {path}", what, response.status_code) from err
         except ValueError as err:
             text = " ".join(response.text.split())
             what = f"not JSON: {text[:120]!r}" if text else "an empty answer"
@@ -177,9 +209,15 @@ class RocarsClient:
     ) -> httpx.Response:
         """A 2xx answer; ApiError for no answer, an error answer, or one over ``max_bytes``
         (``ANSWER_TOO_LARGE``: read no further than that, so a broken or hostile server
-        cannot fill this process's memory)."""
+        cannot fill this process's memory). The call's deadline is checked once the
+        headers are in and after each piece of the body: a body trickled in ends the call
+        by it, or one read timeout after. Headers trickled in are httpx's to read (each
+        read within the read timeout, up to h11's size limit), then checked."""
+        limits = kwargs.get("timeout", httpx.USE_CLIENT_DEFAULT)
+        deadline = self._clock() + self._call_deadline_s(limits)
         try:
             with self._http.stream(method, path, **kwargs) as streamed:
+                self._check_deadline(deadline, method, path)
                 declared = streamed.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > max_bytes:
                     raise _too_large(method, path, max_bytes, streamed.status_code)
@@ -190,6 +228,7 @@ class RocarsClient:
                     if size > max_bytes:
                         raise _too_large(method, path, max_bytes, streamed.status_code)
                     chunks.append(chunk)
+                    self._check_deadline(deadline, method, path)
         except httpx.HTTPError as err:
             why = tls_refusal(err) or str(err)
             raise ApiError(f"{method} {path}: {why}", key="central_unreachable") from err
@@ -204,7 +243,8 @@ class RocarsClient:
             try:
                 body = response.json()
                 key, detail = str(body.get("error", UNREADABLE_ERROR)), body.get("detail")
-            except (ValueError, AttributeError):
+            except (ValueError, AttributeError, RecursionError):
+                # not JSON, not an object, or nested past the recursion limit
                 key, detail = UNREADABLE_ERROR, response.text[:200]
             raise ApiError(
                 f"{method} {path} -> {response.status_code} {key}",
@@ -213,6 +253,21 @@ class RocarsClient:
                 detail=detail,
             )
         return response
+
+    def _call_deadline_s(self, timeout: Any) -> float:
+        """How long a call with ``timeout`` (its ``timeout=``, or httpx's "the client's")
+        may take."""
+        if self._deadline_s is not None:
+            return self._deadline_s
+        if timeout is httpx.USE_CLIENT_DEFAULT:
+            timeout = self._http.timeout
+        limits = httpx.Timeout(timeout)
+        parts = [t for t in (limits.connect, limits.read, limits.write, limits.pool) if t]
+        return DEADLINE_FACTOR * max(parts) if parts else math.inf  # no timeout: none
+
+    def _check_deadline(self, deadline: float, method: str, path: str) -> None:
+        if self._clock() > deadline:
+            raise AnswerDeadline(f"{method} {path}: no whole answer by the call's deadline")
 
     # -- devices -------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ the file: ``secret("NAME")`` reads ``ROCARS_NAME`` or the file named by ``ROCARS
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import ssl
@@ -91,29 +92,86 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     data[last] = value
 
 
+#: Secrets that sign or open something for everyone who knows them, and must be strong:
+#: the site secret derives every lane's instruction key (a short one can be guessed
+#: offline from one signed instruction, then a forged ``PROCEED`` signed with it)
+STRONG_SECRETS = frozenset({"site_secret"})
+#: The least key material of a strong secret, in bytes (HMAC-SHA256's output size)
+STRONG_SECRET_BYTES = 32
+#: What to tell an operator to make one with (docs/operations.md)
+STRONG_SECRET_HOWTO = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
+
+
 def secret(name: str, default: str | None = None) -> str:
-    """A secret from ``ROCARS_{NAME}``, or the file named in ``ROCARS_{NAME}_FILE``."""
+    """A secret from ``ROCARS_{NAME}``, or the file named in ``ROCARS_{NAME}_FILE``.
+
+    Either way without the whitespace around it and a byte-order mark (an editor's, or a
+    line end in ``Environment=``): the key is the same whichever way it is given. One of
+    ``STRONG_SECRETS`` must also be strong (``check_strong_secret``)."""
     env = f"ROCARS_{name.upper()}"
     file_env = f"{env}_FILE"
-    value = ""
+    value, where = "", env
     if env in os.environ:
         value = os.environ[env]
     elif file_env in os.environ:
+        where = f"the file {os.environ[file_env]} ({file_env})"
         try:
-            value = Path(os.environ[file_env]).read_text(encoding="utf-8").strip()
+            value = Path(os.environ[file_env]).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as err:
             # the error names the file, never its bytes
             problem = err.strerror if isinstance(err, OSError) else "not UTF-8 text"
             raise ConfigError(f"cannot read secret file {os.environ[file_env]}: {problem}") from err
+    value = clean_secret(value)
     # set but empty (``Environment=ROCARS_SITE_SECRET=``) is not a secret: an empty
     # site secret would sign every instruction with a key anyone can derive
     if value:
+        if name.lower() in STRONG_SECRETS:
+            check_strong_secret(value, where)
         return value
     if default is not None:
         return default
     raise ConfigError(
         f"secret {env} is not set or empty (nor {file_env})", key="secret_missing", name=env
     )
+
+
+def clean_secret(value: str) -> str:
+    """``value`` without the whitespace and byte-order marks around it."""
+    return value.strip().strip("\ufeff").strip()
+
+
+def check_strong_secret(value: str, where: str) -> None:
+    """``ConfigError`` (naming ``where``, never the value) unless ``value`` holds at least
+    ``STRONG_SECRET_BYTES`` of key material: hex digits only, at least 64 of them; else
+    base64 (standard or URL-safe) that decodes to at least 32 bytes; else at least 32
+    characters."""
+    if all(c in "0123456789abcdefABCDEF" for c in value):
+        strong, form = len(value) >= 2 * STRONG_SECRET_BYTES, "hex digits"
+    else:
+        decoded = _base64(value)
+        if decoded is not None:
+            strong, form = len(decoded) >= STRONG_SECRET_BYTES, "base64"
+        else:
+            strong, form = len(value) >= STRONG_SECRET_BYTES, "characters"
+    if not strong:
+        raise ConfigError(
+            f"the secret in {where} is too short to be safe ({form}: it needs "
+            f"{STRONG_SECRET_BYTES} bytes of key material, e.g. 64 hex digits); make one "
+            f"with {STRONG_SECRET_HOWTO}",
+            key="secret_weak",
+            name=where,
+        )
+
+
+def _base64(value: str) -> bytes | None:
+    """``value`` decoded as base64, standard or URL-safe (padded); None if it is not."""
+    try:
+        return base64.b64decode(value.translate(_URLSAFE), validate=True)
+    except ValueError:  # binascii.Error: not of the alphabet, or wrongly padded
+        return None
+
+
+_URLSAFE = str.maketrans("-_", "+/")
 
 
 #: URL schemes of a broker: plain TCP, or TLS (the broker's certificate checked)
@@ -128,9 +186,32 @@ class BrokerAddress:
     tls: bool
 
 
-def parse_broker(url: str) -> BrokerAddress:
+#: Set to ``1``: a device may log in to a broker on another machine over plain MQTT, its
+#: password in clear (a lab only; ``Bus(allow_plain=True)`` says the same)
+PLAIN_MQTT_ENV = "ROCARS_MQTT_PLAIN"
+#: Set to ``1``: the control point's token may go to a centre on another machine over
+#: plain http (a lab only; ``RocarsClient(allow_plain=True)`` says the same)
+PLAIN_CENTRAL_ENV = "ROCARS_CENTRAL_PLAIN_HTTP"
+#: The ``ConfigError`` key of credentials refused on a plain url to another machine
+PLAIN_CREDENTIALS = "plain_credentials"
+
+
+def plain_allowed(host: str, allow_plain: bool, env: str) -> bool:
+    """Whether credentials may go to ``host`` in clear: it is this machine (nothing
+    crosses a network), or the caller (``allow_plain``) or ``env`` = ``1`` says so."""
+    return allow_plain or is_loopback(host) or os.environ.get(env) == "1"
+
+
+def parse_broker(
+    url: str, *, credentials: bool = False, allow_plain: bool = False
+) -> BrokerAddress:
     """``mqtt://HOST:PORT`` (or ``HOST:PORT``; port 1883 if none) or ``mqtts://HOST:PORT``
-    (TLS, port 8883 if none) to where the broker is and whether to speak TLS to it."""
+    (TLS, port 8883 if none) to where the broker is and whether to speak TLS to it.
+
+    With ``credentials`` (a user and password to log in with) a plain url to a host that
+    is not this machine is a ``ConfigError`` (``PLAIN_CREDENTIALS``): the password would
+    cross the network in clear at every connection, unless ``allow_plain`` or
+    ``ROCARS_MQTT_PLAIN=1`` says so (a lab)."""
     split = urlsplit(url if "://" in url else f"mqtt://{url}")
     if split.username is not None or split.password is not None:
         # ignored before, and logged and printed with the password in it
@@ -148,7 +229,19 @@ def parse_broker(url: str) -> BrokerAddress:
         port = split.port or (8883 if tls else 1883)
     except ValueError as err:
         raise ConfigError(f"bad port in broker url {url!r}") from err
+    if credentials and not tls and not plain_allowed(split.hostname, allow_plain, PLAIN_MQTT_ENV):
+        raise ConfigError(
+            f"the broker url {url} is plain MQTT to another machine: the device's password "
+            "would cross the network in clear at every connection. Use "
+            f"mqtts://{_netloc_host(split.hostname)}:8883 with ROCARS_MQTT_CAFILE "
+            f"(docs/operations.md, The broker), or set {PLAIN_MQTT_ENV}=1 (a lab only)",
+            key=PLAIN_CREDENTIALS,
+        )
     return BrokerAddress(split.hostname, port, tls)
+
+
+def _netloc_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def tls_client_context(cafile: str, what: str, key: str) -> ssl.SSLContext:
@@ -186,6 +279,23 @@ def http_verify(url: str, cafile: str, what: str) -> ssl.SSLContext | bool:
             raise ConfigError(f"a CA file for {what}, but {url} is not https://", key="bad_url")
         return True
     return tls_client_context(cafile, f"{what}'s", "cafile")
+
+
+def check_plain_http(url: str, what: str, *, allow_plain: bool = False) -> None:
+    """``ConfigError`` (``PLAIN_CREDENTIALS``) for an ``http://`` ``url`` to a host that is
+    not this machine, unless ``allow_plain`` or ``ROCARS_CENTRAL_PLAIN_HTTP=1`` says so (a
+    lab): the caller is about to send ``what`` (a bearer token) there with every call, in
+    clear."""
+    parts = urlsplit(url)
+    host = parts.hostname
+    if parts.scheme != "http" or not host or plain_allowed(host, allow_plain, PLAIN_CENTRAL_ENV):
+        return
+    raise ConfigError(
+        f"{url} is plain http to another machine: {what} would cross the network in clear "
+        f"with every call. Use https://{_netloc_host(host)} (a CA of its own: "
+        f"central.cafile), or set {PLAIN_CENTRAL_ENV}=1 (a lab only)",
+        key=PLAIN_CREDENTIALS,
+    )
 
 
 def tls_problem(err: BaseException, server: str = "the server") -> str:

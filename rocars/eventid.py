@@ -7,8 +7,8 @@ import re
 import threading
 import time
 
-_ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base 32
 _PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]  # 10 bits a lookup
 
@@ -66,4 +66,4 @@ def new_event_id() -> str:
 
 def is_event_id(text: str) -> bool:
     """True for a ULID or a lower-case UUID (UUIDv7 from other producers)."""
-    return bool(_ULID.match(text) or _UUID.match(text))
+    return bool(_ULID.fullmatch(text) or _UUID.fullmatch(text))

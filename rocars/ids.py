@@ -14,16 +14,17 @@ from pydantic import AfterValidator, BeforeValidator
 from rocars.errors import InvalidIdentifier
 
 # [0-9], not \d: \d takes any script's digits (fullwidth, Arabic-Indic), which no
-# identifier of ROCARS has
-_TEN_DIGITS = re.compile(r"^[0-9]{10}$")
-_SIX_DIGITS = re.compile(r"^[0-9]{6}$")
-_LANE = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
-_SHARD = re.compile(r"^[a-z0-9][a-z0-9-]{0,15}$")
-_DEVICE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+# identifier of ROCARS has. Each is used with fullmatch: ``$`` matches before a final
+# newline, so "L01\n" passed as a lane (then a topic level, a file name)
+_TEN_DIGITS = re.compile(r"[0-9]{10}")
+_SIX_DIGITS = re.compile(r"[0-9]{6}")
+_LANE = re.compile(r"[A-Za-z0-9_-]{1,16}")
+_SHARD = re.compile(r"[a-z0-9][a-z0-9-]{0,15}")
+_DEVICE = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 # Hong Kong plates: letters and digits, no I, O or Q (folded before this check).
-_HK_VRN = re.compile(r"^[A-HJ-NPR-Z0-9]{1,8}$")
+_HK_VRN = re.compile(r"[A-HJ-NPR-Z0-9]{1,8}")
 # Cross-boundary Mainland plate: 粤Z + four letters/digits + 港 or 澳.
-_MAINLAND = re.compile(r"^粤Z[A-HJ-NP-Z0-9]{4}[港澳]$")
+_MAINLAND = re.compile(r"粤Z[A-HJ-NP-Z0-9]{4}[港澳]")
 _FOLD = str.maketrans("IOQ", "100")
 _FOLD_MAINLAND = str.maketrans("IO", "10")
 #: Written between a Mainland plate's province and letter, or its parts (粤Z·1234港).
@@ -33,7 +34,7 @@ _SEPARATORS = re.compile(r"[\s\-]")
 
 def _ten_digits(kind: str, value: object) -> str:
     text = _SEPARATORS.sub("", str(value)) if isinstance(value, str | int) else ""
-    if not _TEN_DIGITS.match(text):
+    if not _TEN_DIGITS.fullmatch(text):
         raise InvalidIdentifier(
             f"{kind} must be 10 digits, got {value!r}", key=f"{kind}_invalid", value=str(value)
         )
@@ -53,7 +54,7 @@ def normalize_ubr(value: object) -> str:
 def normalize_account(value: object) -> str:
     """A driver account number: 6 digits."""
     text = str(value).strip()
-    if not _SIX_DIGITS.match(text):
+    if not _SIX_DIGITS.fullmatch(text):
         raise InvalidIdentifier(
             f"account must be 6 digits, got {value!r}", key="account_invalid", value=text
         )
@@ -71,7 +72,7 @@ def normalize_vrn(value: object) -> str:
             f"vrn must be text, got {value!r}", key="vrn_invalid", value=str(value)
         )
     text = _SEPARATORS.sub("", value.upper()).translate(_FOLD)
-    if not _HK_VRN.match(text):
+    if not _HK_VRN.fullmatch(text):
         raise InvalidIdentifier(f"not a Hong Kong plate: {value!r}", key="vrn_invalid", value=value)
     return text
 
@@ -82,7 +83,7 @@ def normalize_plate(value: object) -> str:
         text = _SEPARATORS.sub("", value.upper())
         if text.startswith(("粤", "粵")):  # the province in simplified or traditional form
             text = "粤" + _MAINLAND_DOTS.sub("", text[1:]).translate(_FOLD_MAINLAND)
-            if _MAINLAND.match(text):
+            if _MAINLAND.fullmatch(text):
                 return text
             raise InvalidIdentifier(
                 f"not a Mainland plate: {value!r}", key="vrn_invalid", value=value
@@ -102,13 +103,13 @@ def normalize_mainland_plate(value: object) -> str:
 
 def is_mainland_plate(vrn: str) -> bool:
     """True for a normalised 粤Z…港/澳 plate."""
-    return bool(_MAINLAND.match(vrn))
+    return bool(_MAINLAND.fullmatch(vrn))
 
 
 def validate_lane(value: object) -> str:
     """A lane id: 1-16 of letters, digits, ``_`` and ``-`` (it is an MQTT topic level)."""
     text = str(value)
-    if not _LANE.match(text):
+    if not _LANE.fullmatch(text):
         raise InvalidIdentifier(f"bad lane id {value!r}", key="lane_invalid", value=text)
     return text
 
@@ -118,7 +119,7 @@ def validate_shard(value: object) -> str:
     letters, digits and ``-``, starting with a letter or digit (it is an MQTT topic level and
     part of a file name). ``status`` is refused: ``sync/status`` is the site's own topic."""
     text = str(value)
-    if not _SHARD.match(text) or text == "status":
+    if not _SHARD.fullmatch(text) or text == "status":
         raise InvalidIdentifier(f"bad shard name {value!r}", key="shard_invalid", value=text)
     return text
 
@@ -126,7 +127,7 @@ def validate_shard(value: object) -> str:
 def validate_device(value: object) -> str:
     """A device id: 1-32 of letters, digits, ``_``, ``.`` and ``-``."""
     text = str(value)
-    if not _DEVICE.match(text):
+    if not _DEVICE.fullmatch(text):
         raise InvalidIdentifier(f"bad device id {value!r}", key="device_invalid", value=text)
     return text
 
@@ -165,7 +166,9 @@ class ControlPoint(StrEnum):
     def parse(cls, value: object) -> ControlPoint:
         """A control point from its code (any case) or its IVRS key."""
         text = str(value).strip().upper()
-        if text.isdigit():
+        # ASCII digits only: str.isdigit takes any script's ("١", "²"), and int() then
+        # gave another script's key or raised ValueError (as it does past 4300 digits)
+        if text.isascii() and text.isdigit() and len(text) < 10:
             return cls.from_ivrs_key(int(text))
         try:
             return cls(text)

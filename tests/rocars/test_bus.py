@@ -629,3 +629,89 @@ def test_each_reason_a_connection_fails_is_logged_once_until_one_works(
         bus._logged.clear()  # as a connection that works does (_on_connect)
         bus._note_problem("hung up")
     assert len([m for m in caplog.messages if "alternating" in m]) == 3
+
+
+def test_a_login_over_plain_mqtt_to_another_machine_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A device's password went in clear across the booth LAN at every (re)connection to
+    ``mqtt://`` (or a bare HOST:PORT) on another machine."""
+    from rocars.config import ConfigError
+
+    for name in ("ROCARS_MQTT_PLAIN", "ROCARS_MQTT_USERNAME", "ROCARS_MQTT_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    for url in ("mqtt://10.0.0.5:1883", "10.0.0.5:1883"):
+        with pytest.raises(ConfigError, match="mqtts://10.0.0.5:8883") as err:
+            Bus(url, "avrs-SBC-L01", username="avrs-L01", password="S3cret-pw")
+        assert err.value.key == "plain_credentials"
+        assert "S3cret-pw" not in str(err.value)
+    monkeypatch.setenv("ROCARS_MQTT_USERNAME", "avrs-L01")  # as broker-config's .env does
+    monkeypatch.setenv("ROCARS_MQTT_PASSWORD", "S3cret-pw")
+    with pytest.raises(ConfigError):
+        Bus("mqtt://10.0.0.5:1883", "avrs-SBC-L01")
+    Bus("mqtt://127.0.0.1:1883", "sync-SBC-import")  # the server's own services: loopback
+    Bus("mqtt://10.0.0.5:1883", "lab", allow_plain=True)  # said so
+    monkeypatch.setenv("ROCARS_MQTT_PLAIN", "1")  # said so, as the kiosk's --plain-http
+    Bus("mqtt://10.0.0.5:1883", "lab")
+    monkeypatch.delenv("ROCARS_MQTT_PLAIN")
+    monkeypatch.delenv("ROCARS_MQTT_USERNAME")
+    Bus("mqtt://10.0.0.5:1883", "anonymous")  # no login: no password to give away
+
+
+def test_stop_stops_even_when_the_will_cannot_be_sent(caplog: pytest.LogCaptureFixture) -> None:
+    """paho refuses a publish ("not connected") once the socket has closed, and
+    ``wait_for_publish`` raises: ``stop`` raised before it disconnected, stopped paho's
+    thread or cleared ``connected``."""
+    bus = Bus("mqtt://127.0.0.1:1", "will-unsent", will=Will("dev/status", b"offline"))
+    bus.start()  # nothing listens there: paho's thread tries again and again
+    bus.connected.set()  # the moment between paho's closing the socket and _on_disconnect
+    try:
+        with caplog.at_level(logging.WARNING, logger="rocars.bus"):
+            bus.stop(publish_will=True)
+        assert bus._stopping
+        assert not bus.connected.is_set()
+        assert bus._client._thread is None  # paho's thread ended (loop_stop)
+        assert "will on dev/status not sent" in caplog.text
+    finally:
+        bus._client.loop_stop()
+
+
+class _HeldConnected(threading.Event):
+    """``Bus.connected`` whose first ``set`` waits for ``go``: paho's thread held in
+    ``_on_connect`` after it subscribed what the bus had then, before ``connected``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reached = threading.Event()
+        self.go = threading.Event()
+
+    def set(self) -> None:
+        if not self.reached.is_set():
+            self.reached.set()
+            self.go.wait(10)
+        super().set()
+
+
+def test_a_subscription_made_while_the_connection_comes_up_is_kept(mosquitto: Mosquitto) -> None:
+    """``subscribe`` asked the broker only when ``connected`` was set, and ``_on_connect``
+    only for the subscriptions it found: one made between the two was lost until the next
+    reconnect (a display that subscribes as its bus comes up saw nothing)."""
+    pub = Bus(mosquitto.url, "late-pub")
+    pub.start()
+    assert pub.wait_connected(10)
+    pub.publish("late/kept", b"retained", retain=True).wait_for_publish(5)
+    got: queue.Queue[tuple[str, bytes]] = queue.Queue()
+    sub = Bus(mosquitto.url, "late-sub")
+    held = _HeldConnected()
+    sub.connected = held
+    sub.start()
+    try:
+        assert held.reached.wait(10)
+        sub.subscribe("late/#", lambda topic, payload: got.put((topic, payload)))
+        held.go.set()
+        assert sub.wait_connected(10)
+        assert got.get(timeout=5) == ("late/kept", b"retained")
+    finally:
+        held.go.set()
+        sub.stop()
+        pub.stop()

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 
 from rocars.client import (
     KEEPALIVE_EXPIRY_S,
     MALFORMED_ANSWER,
+    NOT_SENT,
     SERVER_KEEPALIVE_S,
+    UNREADABLE_ERROR,
     ApiError,
     RocarsClient,
 )
@@ -90,3 +93,116 @@ def test_a_success_answer_that_is_not_the_calls_is_a_clear_error(call: Any, said
             call(client)
     assert (info.value.key, info.value.status) == (MALFORMED_ANSWER, 200)
     assert said in str(info.value.detail)
+
+
+def mocked(handler: Callable[[httpx.Request], httpx.Response], **kwargs: Any) -> RocarsClient:
+    """A client whose every call ``handler`` answers (the edge of the world: the network)."""
+    client = RocarsClient("http://central.test", **kwargs)
+    timeout = client._http.timeout
+    client._http.close()
+    client._http = httpx.Client(
+        base_url="http://central.test", transport=httpx.MockTransport(handler), timeout=timeout
+    )
+    return client
+
+
+@pytest.mark.parametrize("status", [200, 500])
+def test_json_nested_past_the_recursion_limit_is_an_api_error(status: int) -> None:
+    """``json.loads`` raises RecursionError, not ValueError, for arrays nested too deep:
+    it escaped as itself (the uploader's worker died, a local-API forward answered a
+    bare 500)."""
+    body = b"[" * 50_000 + b"]" * 50_000 if status == 200 else b"[" * 50_000
+    client = mocked(lambda request: httpx.Response(status, content=body))
+    with client, pytest.raises(ApiError) as info:
+        client.upload_event_json(['{"id": "x"}'])
+    assert info.value.status == status
+    assert info.value.key == (MALFORMED_ANSWER if status == 200 else UNREADABLE_ERROR)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def trickling(clock: FakeClock, pieces: int, every_s: float = 9.0) -> Iterator[bytes]:
+    """An answer of ``{}`` sent a byte at a time, ``every_s`` apart (within the read
+    timeout each, so httpx's timeouts never end it)."""
+    for _ in range(pieces):
+        clock.now += every_s
+        yield b" "
+    yield b"{}"
+
+
+def test_an_answer_trickled_past_the_calls_deadline_ends_the_call() -> None:
+    """httpx's timeouts are per read: one byte every 9 s against a 10-s timeout held a
+    call for as long as the proxy liked (2.5 hours here)."""
+    clock = FakeClock()
+    client = mocked(
+        lambda request: httpx.Response(200, content=trickling(clock, 1000)),
+        timeout=10,
+        clock=clock,
+    )
+    with client, pytest.raises(ApiError) as info:
+        client._call("POST", "/v1/events", content=b"{}")
+    assert info.value.key == "central_unreachable"
+    assert "deadline" in str(info.value)
+    assert 1030 < clock.now <= 1030 + 9  # 3 x 10 s, then one piece more at most
+    # a timeout after sending: "maybe applied" to the local API and the kiosk, a
+    # transport failure to the link (sync/local_api.py), never "not sent"
+    assert isinstance(info.value.__cause__, httpx.TimeoutException)
+    assert not isinstance(info.value.__cause__, NOT_SENT)
+
+
+def test_a_call_deadline_follows_the_calls_own_timeout_or_the_one_given() -> None:
+    clock = FakeClock()
+    # the kiosk waits up to 130 s for an answer (kiosk/api.py): 3 x that, not the client's
+    client = mocked(
+        lambda request: httpx.Response(200, content=trickling(clock, 20)), timeout=15, clock=clock
+    )
+    with client:
+        assert client._call("GET", "/", timeout=httpx.Timeout(15, read=130)) == {}
+    clock = FakeClock()
+    client = mocked(
+        lambda request: httpx.Response(200, content=trickling(clock, 20)),
+        timeout=15,
+        clock=clock,
+        deadline_s=5,
+    )
+    with client, pytest.raises(ApiError, match="deadline"):
+        client._call("GET", "/")
+
+    def slow_headers(request: httpx.Request) -> httpx.Response:
+        clock.now += 31  # the headers came within each read's timeout, but late
+        return httpx.Response(200, content=b"{}")
+
+    clock = FakeClock()
+    with mocked(slow_headers, timeout=10, clock=clock) as client:
+        with pytest.raises(ApiError, match="deadline"):
+            client._call("GET", "/")
+
+
+def test_a_token_over_plain_http_to_another_machine_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The control point's bearer token went with every call in clear to an ``http://``
+    centre on another machine."""
+    from rocars.config import ConfigError
+
+    monkeypatch.delenv("ROCARS_CENTRAL_PLAIN_HTTP", raising=False)
+    with pytest.raises(ConfigError, match="https://10.0.0.5") as err:
+        RocarsClient("http://10.0.0.5:8700", token="tok-sbc-secret")
+    assert err.value.key == "plain_credentials"
+    assert "tok-sbc-secret" not in str(err.value)
+    for fine in (
+        RocarsClient("http://127.0.0.1:8700", token="t"),  # the simulated centre, `up`
+        RocarsClient("http://localhost:8700", token="t"),
+        RocarsClient("https://10.0.0.5", token="t"),
+        RocarsClient("http://10.0.0.5:8710"),  # no token (a kiosk: kiosk/cli.py decides)
+        RocarsClient("http://10.0.0.5:8700", token="t", allow_plain=True),  # a lab says so
+    ):
+        fine.close()
+    monkeypatch.setenv("ROCARS_CENTRAL_PLAIN_HTTP", "1")
+    RocarsClient("http://10.0.0.5:8700", token="t").close()

@@ -73,3 +73,111 @@ def test_a_certificate_signature_time_needs_an_offset() -> None:
     assert CertificateAuth.model_validate({**fields, "signed_at": "2026-11-21T08:00:00Z"})
     with pytest.raises(ValidationError, match="offset"):
         CertificateAuth.model_validate({**fields, "signed_at": "2026-11-21T08:00:00"})
+
+
+#: a strong site secret, as docs/operations.md says to make one (64 hex digits)
+STRONG = "9f" * 32
+
+
+@pytest.fixture
+def no_site_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ROCARS_SITE_SECRET", raising=False)
+    monkeypatch.delenv("ROCARS_SITE_SECRET_FILE", raising=False)
+
+
+@pytest.mark.usefixtures("no_site_secret")
+def test_a_site_secret_is_the_same_key_from_a_file_with_a_bom_or_a_padded_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An editor's byte-order mark survived in the file's value and the environment's was
+    not stripped at all: each gave the displays another lane key than the agent's."""
+    from rocars.signing import lane_key
+
+    want = lane_key(STRONG.encode(), "SBC", "L01")
+    keys = []
+    monkeypatch.setenv("ROCARS_SITE_SECRET", STRONG)
+    keys.append(lane_key(secret("site_secret").encode(), "SBC", "L01"))
+    monkeypatch.setenv("ROCARS_SITE_SECRET", f" {STRONG}\n")
+    keys.append(lane_key(secret("site_secret").encode(), "SBC", "L01"))
+    monkeypatch.setenv("ROCARS_SITE_SECRET", f"\ufeff{STRONG}")
+    keys.append(lane_key(secret("site_secret").encode(), "SBC", "L01"))
+    monkeypatch.delenv("ROCARS_SITE_SECRET")
+    path = tmp_path / "site.secret"
+    path.write_text(STRONG + "\n", encoding="utf-8-sig")  # a BOM before it
+    monkeypatch.setenv("ROCARS_SITE_SECRET_FILE", str(path))
+    keys.append(lane_key(secret("site_secret").encode(), "SBC", "L01"))
+    assert keys == [want] * 4
+
+
+@pytest.mark.usefixtures("no_site_secret")
+@pytest.mark.parametrize(
+    "weak",
+    [
+        "x",
+        "0123abcd",
+        "ab" * 31,  # 62 hex digits: 31 bytes
+        "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY",  # base64 of 24 bytes (32 characters)
+        "short passphrase of 31 chars...",
+    ],
+)
+@pytest.mark.parametrize("where", ["env", "file"])
+def test_a_weak_site_secret_is_refused_naming_where_not_what(
+    weak: str, where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "site.secret"
+    if where == "env":
+        monkeypatch.setenv("ROCARS_SITE_SECRET", weak)
+    else:
+        path.write_text(weak + "\n")
+        monkeypatch.setenv("ROCARS_SITE_SECRET_FILE", str(path))
+    with pytest.raises(ConfigError) as err:
+        secret("site_secret")
+    assert err.value.key == "secret_weak"
+    assert ("ROCARS_SITE_SECRET" if where == "env" else str(path)) in str(err.value)
+    if len(weak) > 3:  # never its value ("x" is in any sentence)
+        assert weak not in str(err.value)
+        assert weak not in str(err.value.as_json())
+    assert "token_hex(32)" in str(err.value)  # how to make one
+
+
+@pytest.mark.usefixtures("no_site_secret")
+@pytest.mark.parametrize(
+    "strong",
+    [
+        STRONG,
+        STRONG.upper(),
+        "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq4A=",  # base64 of 32 bytes
+        "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq4A",  # URL-safe, unpadded: 43 characters
+        "test-site-secret-not-for-production",  # tests/conftest.py's
+    ],
+)
+def test_a_strong_site_secret_is_taken(strong: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROCARS_SITE_SECRET", strong)
+    assert secret("site_secret") == strong
+    # other secrets are as the broker and the centre issue them: no strength asked
+    monkeypatch.setenv("ROCARS_MQTT_PASSWORD", " pw\n")
+    assert secret("mqtt_password") == "pw"
+
+
+@pytest.mark.parametrize("url", ["mqtt://10.0.0.5:1883", "10.0.0.5:1883", "tcp://cp-server.sbc"])
+def test_a_plain_broker_url_to_another_machine_with_credentials_is_refused(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A device's password went in clear across the booth LAN at every (re)connection."""
+    from rocars.config import PLAIN_CREDENTIALS, BrokerAddress, parse_broker
+
+    monkeypatch.delenv("ROCARS_MQTT_PLAIN", raising=False)
+    with pytest.raises(ConfigError, match="mqtts://") as err:
+        parse_broker(url, credentials=True)
+    assert err.value.key == PLAIN_CREDENTIALS
+    assert "ROCARS_MQTT_PLAIN=1" in str(err.value)
+    assert not parse_broker(url).tls  # no credentials: nothing to give away
+    assert parse_broker(url, credentials=True, allow_plain=True).host != ""  # a lab says so
+    monkeypatch.setenv("ROCARS_MQTT_PLAIN", "1")
+    assert not parse_broker(url, credentials=True).tls
+    monkeypatch.delenv("ROCARS_MQTT_PLAIN")
+    assert parse_broker("mqtts://10.0.0.5", credentials=True) == BrokerAddress(
+        "10.0.0.5", 8883, True
+    )
+    for local in ("mqtt://127.0.0.1:1883", "mqtt://localhost", "mqtt://[::1]:1883"):
+        assert not parse_broker(local, credentials=True).tls  # never leaves the machine

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 
@@ -96,3 +98,40 @@ def test_a_second_plate_is_a_mainland_plate() -> None:
     )
     with pytest.raises(ValidationError, match="not a Mainland plate"):
         make_bundle("9110635860", "AB1234", second_plate="CD5678")
+
+
+def _validators() -> dict[str, Any]:
+    from rocars.ids import validate_device, validate_lane, validate_shard
+
+    return {"lane": validate_lane, "device": validate_device, "shard": validate_shard}
+
+
+@pytest.mark.parametrize("suffix", ["\n", "\r\n", " ", "\t"])
+@pytest.mark.parametrize(("kind", "good"), [("lane", "L01"), ("device", "xdb-L01"), ("shard", "a")])
+def test_an_identifier_with_a_line_end_after_it_is_refused(
+    kind: str, good: str, suffix: str
+) -> None:
+    """``$`` matches before a final newline: "L01\\n" passed as a lane id (a topic level,
+    a file name) and as a device and shard name."""
+    validate = _validators()[kind]
+    assert validate(good) == good
+    with pytest.raises(InvalidIdentifier):
+        validate(good + suffix)
+
+
+@pytest.mark.parametrize("suffix", ["\n", "x"])
+def test_a_mainland_plate_with_anything_after_it_is_not_one(suffix: str) -> None:
+    from rocars.ids import is_mainland_plate
+
+    assert is_mainland_plate("粤Z1234港")
+    assert not is_mainland_plate("粤Z1234港" + suffix)
+
+
+@pytest.mark.parametrize("digit", ["١", "٤", "４", "²", "𝟒", "4\u0664", "9" * 5000])
+def test_a_control_point_key_is_an_ascii_digit(digit: str) -> None:
+    """``str.isdigit`` takes any script's digits: "١" (Arabic-Indic one) was STK, "²"
+    a bare ValueError, and 5000 nines int()'s digit limit."""
+    with pytest.raises(InvalidIdentifier) as info:
+        ControlPoint.parse(digit)
+    assert info.value.key == "cp_invalid"
+    assert ControlPoint.parse(" 1 ") is ControlPoint.STK

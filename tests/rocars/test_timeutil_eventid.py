@@ -111,3 +111,13 @@ def test_a_time_out_of_range_in_utc_is_a_value_error() -> None:
 def test_naive_time_is_refused() -> None:
     with pytest.raises(ValueError, match="naive"):
         to_rfc3339(datetime(2026, 11, 21, 8, 0, 0))
+
+
+@pytest.mark.parametrize("suffix", ["\n", "\r\n", " "])
+def test_an_event_id_with_a_line_end_after_it_is_not_one(suffix: str) -> None:
+    """``$`` matched before a final newline: a ULID or UUID with "\\n" was an event id."""
+    ulid, uuid = new_event_id(), "0190e4e4-1c2b-7d3e-8f40-1a2b3c4d5e6f"
+    assert is_event_id(ulid)
+    assert is_event_id(uuid)
+    assert not is_event_id(ulid + suffix)
+    assert not is_event_id(uuid + suffix)
