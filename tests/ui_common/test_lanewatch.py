@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -440,13 +442,21 @@ class _Said(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def test_refused_heartbeats_are_logged_at_a_run_start_not_each(
-    watch: LaneWatch, clock: FakeClock
-) -> None:
+@contextmanager
+def _said_by_lanewatch() -> Iterator[_Said]:
     said = _Said()
     module_logger = logging.getLogger("ui_common.lanewatch")
     module_logger.addHandler(said)
     try:
+        yield said
+    finally:
+        module_logger.removeHandler(said)
+
+
+def test_refused_heartbeats_are_logged_at_a_run_start_not_each(
+    watch: LaneWatch, clock: FakeClock
+) -> None:
+    with _said_by_lanewatch() as said:
         for _ in range(61):
             old = SyncStatus(state="online", central="up", ts=clock.now() - timedelta(seconds=9))
             watch.on_sync_status(old.to_bytes())
@@ -456,8 +466,6 @@ def test_refused_heartbeats_are_logged_at_a_run_start_not_each(
                 state="online", central="up", ts=clock.now() - timedelta(seconds=9)
             ).to_bytes()
         )
-    finally:
-        module_logger.removeHandler(said)
     runs = [m for m in said.messages if "ignored a sync heartbeat" in m]
     assert watch.stale_heartbeats == 62
     assert [m.split("; ")[1] for m in runs] == ["1 in a row)", "61 in a row)", "1 in a row)"]
@@ -466,15 +474,10 @@ def test_refused_heartbeats_are_logged_at_a_run_start_not_each(
 def test_heartbeats_from_ahead_are_logged_at_a_run_start_not_each(
     watch: LaneWatch, clock: FakeClock
 ) -> None:
-    said = _Said()
-    module_logger = logging.getLogger("ui_common.lanewatch")
-    module_logger.addHandler(said)
-    try:
+    with _said_by_lanewatch() as said:
         for _ in range(61):
             ahead = SyncStatus(state="online", central="up", ts=clock.now() + timedelta(seconds=4))
             watch.on_sync_status(ahead.to_bytes())
-    finally:
-        module_logger.removeHandler(said)
     runs = [m for m in said.messages if "ignored a sync heartbeat" in m]
     assert watch.stale_heartbeats == 61
     assert [m.split("; ")[1] for m in runs] == ["1 in a row)", "61 in a row)"]
