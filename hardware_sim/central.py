@@ -36,6 +36,7 @@ from rocars.errors import InvalidIdentifier, RocarsError
 from rocars.ids import (
     ControlPoint,
     Direction,
+    is_mainland_plate,
     normalize_ccrn,
     normalize_plate,
     normalize_ubr,
@@ -387,8 +388,17 @@ def _rejected(event_id: object, reason: str) -> EventResult:
 
 
 def _plates(record: ClearanceRecord) -> frozenset[str]:
-    """The plates a record says the lane saw: its VRN and its reads', normalised."""
+    """The plates a record says the lane saw: its VRN, its reads', and each read's
+    alternates of the other kind (a truck read by its Mainland plate crosses on a bundle
+    that names only its Hong Kong plate, the read's alternate: the lanes' one trusted
+    alternate, and the bundle was left active), normalised."""
     plates = {read.vrn for read in record.plate_reads if read.vrn}
+    for read in record.plate_reads:
+        if read.vrn:
+            mainland = is_mainland_plate(read.vrn)
+            plates.update(
+                a.vrn for a in read.alternates if is_mainland_plate(a.vrn) is not mainland
+            )
     if record.vrn:
         with contextlib.suppress(InvalidIdentifier):
             plates.add(normalize_plate(record.vrn))

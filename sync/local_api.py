@@ -329,7 +329,7 @@ def build_router(
     down: without it, every kiosk call waited ``central.timeout_s`` for the centre again
     until the puller noticed). An answer of the centre, any status, is never a loss.
     ``attempts`` limits the calls with credentials per client address (default:
-    ``AttemptLimit()``, 10 refusals in 15 minutes).
+    ``AttemptLimit()``, 20 refusals in 15 minutes).
     """
     router = APIRouter()
     limit = attempts if attempts is not None else AttemptLimit()

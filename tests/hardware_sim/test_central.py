@@ -18,7 +18,7 @@ from hardware_sim.launch import CentralProcess
 from hardware_sim.store import Store
 from rocars.client import ApiError, RocarsClient
 from rocars.ids import normalize_plate, normalize_vrn
-from rocars.messages import PlateRead
+from rocars.messages import Alternate, PlateRead
 from rocars.models import (
     EARLIEST_CROSSING_DELAY,
     Bundle,
@@ -696,18 +696,35 @@ def test_a_device_reports_crossings_of_its_own_control_point_on_their_own_bundle
             ]
         assert status(first) == "active"
         read = PlateRead(vrn=second["vrn"], confidence=0.9, source="serial", device="lpr1")
+        # read by a Mainland plate its bundle does not name, its Hong Kong plate the
+        # read's alternate: the one alternate the lanes trust (it was left active)
+        inspected = next(t for t in trucks if t["kind"] == "laden_inspect")
+        by_mainland = PlateRead(
+            vrn="粤Z9876港",
+            confidence=0.9,
+            source="serial",
+            device="lpr1",
+            alternates=[Alternate(vrn=inspected["vrn"], confidence=0.8)],
+        )
         right = [
             crossing(7, first),
             crossing(8, second, vrn="ZZ999", plate_reads=[read.model_dump(mode="json")]),
             crossing(9, mainland, vrn=mainland["second_plate"]),
+            crossing(
+                10,
+                inspected,
+                vrn="粤Z9876港",
+                outcome="INSPECT",
+                plate_reads=[by_mainland.model_dump(mode="json")],
+            ),
         ]
         assert [a[1] for a in answers(post_events(proc, {"events": right}, "tok-sbc"))] == [
             "accepted"
-        ] * 3
-        assert [status(t) for t in (first, second, mainland)] == ["used"] * 3
+        ] * 4
+        assert [status(t) for t in (first, second, mainland, inspected)] == ["used"] * 4
         stored = [e["id"] for e in events_received(proc)]
         assert claimed["id"] not in stored
-        assert len(stored) == 8
+        assert len(stored) == 9
     log = proc.log_path.read_text()
     assert "uploaded with a token of LMC: rejected" in log
     warnings = [
