@@ -193,6 +193,9 @@ class SyncAgent:
         self.stop_event = threading.Event()
         #: set to publish the status now, not at the next heartbeat
         self._status_now = threading.Event()
+        #: the last status published said offline (``publish_status``)
+        self._said_offline = False
+        self._status_lock = threading.Lock()
         self.workers: list[Worker] = []
         self.broker: EmbeddedBroker | None = None
         self.broker_url = config.bus.url
@@ -691,9 +694,19 @@ class SyncAgent:
         )
 
     def publish_status(self) -> None:
+        """The heartbeat; back online after an offline of its own, every lane's instruction
+        again: a display drops what it held at an offline (docs/displays.md), and would
+        otherwise show STOP until that lane's next instruction (an idle lane: for good)."""
         if self.bus is None:
             return
-        self.bus.publish(self.status_topic, self.status().to_bytes(), qos=1, retain=True)
+        with self._status_lock:
+            status = self.status()
+            self.bus.publish(self.status_topic, status.to_bytes(), qos=1, retain=True)
+            back = self._said_offline and status.state == "online"
+            self._said_offline = status.state == "offline"
+            if back:
+                logger.info("online again: every lane's instruction published again")
+                self.controller.republish()
 
     def _status_loop(self, stop: threading.Event) -> None:
         while not stop.is_set():

@@ -30,10 +30,10 @@ MIN_INTERVAL_S = 0.01
 #: check, a status on the broker): each is a call to the centre or a message to every
 #: display and agent. The tests run at 0.2.
 MIN_SENDING_INTERVAL_S = 0.1
-#: The most ``status_interval_s`` may be: half the displays' default heartbeat bound
-#: (3 s, ``ui_common.lanewatch.DEFAULT_HEARTBEAT_BOUND``), so that two heartbeats fall
+#: The most ``status_interval_s`` may be: half the least heartbeat bound a display takes
+#: (2 s, ``heartbeat_bound`` of the board and the panel), so that two heartbeats fall
 #: within it (docs/displays.md); above it a display fails closed between two of them.
-MAX_STATUS_INTERVAL_S = 1.5
+MAX_STATUS_INTERVAL_S = 1.0
 
 T = TypeVar("T")
 
@@ -298,7 +298,8 @@ class SyncConfig(ServiceConfig):
         ge=MIN_SENDING_INTERVAL_S,
         le=MAX_STATUS_INTERVAL_S,
         description=(
-            "sync/status heartbeat period: at most half the displays' heartbeat bound (3 s)"
+            "sync/status heartbeat period: at most half the least heartbeat bound a display"
+            " takes (2 s)"
         ),
     )
     tick_interval_s: float = Field(

@@ -115,8 +115,7 @@ def test_a_site_secret_is_the_same_key_from_a_file_with_a_bom_or_a_padded_variab
     [
         "x",
         "0123abcd",
-        "ab" * 31,  # 62 hex digits: 31 bytes
-        "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY",  # base64 of 24 bytes (32 characters)
+        "ab" * 15 + "a",  # 31 hex digits
         "short passphrase of 31 chars...",
     ],
 )
@@ -149,6 +148,12 @@ def test_a_weak_site_secret_is_refused_naming_where_not_what(
         "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq4A=",  # base64 of 32 bytes
         "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq4A",  # URL-safe, unpadded: 43 characters
         "test-site-secret-not-for-production",  # tests/conftest.py's
+        # whatever the form, 32 characters or more: a rule by form refused these, and a
+        # site whose agent and displays refuse their secret stops whole
+        "ab" * 16,  # 32 hex digits
+        "ab" * 24,  # 48 hex digits
+        "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY",  # 32 letters and digits (base64 of 24 bytes)
+        "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk",  # 40 of them
     ],
 )
 def test_a_strong_site_secret_is_taken(strong: str, monkeypatch: pytest.MonkeyPatch) -> None:
