@@ -31,8 +31,11 @@ from sync.feed import CCRN_SEPARATOR, PageRows, bundle_from_body, rows_from_chan
 logger = logging.getLogger(__name__)
 
 #: Bumped when the tables change: a replica of another version is dropped and rebuilt
-#: from the start of the feed (it is a cache of the centre).
-SCHEMA_VERSION = 2
+#: from the start of the feed (it is a cache of the centre). 3 (2026-12-07): rows that
+#: version 2 wrote through the full model hold ``"result":"PROCEED"`` and
+#: ``"status":"active"`` where the centre's change left them out (the model's defaults
+#: then); nothing in a row tells those from the centre's own, so all are pulled again.
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 -- body: the bundle's JSON (as the centre sent it, or the full model's canonical JSON);

@@ -366,6 +366,24 @@ def test_bulk_load_builds_indexes_when_caught_up_and_survives_a_restart(tmp_path
     replica.close()
 
 
+def test_a_replica_of_schema_2_is_pulled_again(tmp_path: Path) -> None:
+    """Version 2 wrote a bundle change without its result as a release (the model's
+    default then), a row nothing tells from the centre's own PROCEED: such a file is
+    dropped and the feed pulled again from its start."""
+    path = tmp_path / "replica.db"
+    replica = Replica(path)
+    replica.apply_rows(
+        "", parse_page(page([upsert(1, bundle_json("9110635860", "AB1"))], "1")), NOW
+    )
+    replica.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 2")
+    conn.close()
+    again = Replica(path, rebuild=True)
+    assert (again.cursor(), again.count_bundles(), again.bundle("9110635860")) == ("", 0, None)
+    again.close()
+
+
 def test_a_replica_of_an_older_schema_is_rebuilt(tmp_path: Path) -> None:
     path = tmp_path / "replica.db"
     with sqlite3.connect(path) as conn:
