@@ -58,6 +58,10 @@ DEFAULT_TIMEOUT_S = 10.0
 #: operation, so an answer trickled a byte at a time within the read timeout held a
 #: call (the uploader's worker, a kiosk's bundling) for hours.
 DEADLINE_FACTOR = 3.0
+#: ... and a second more for each this many bytes of answer come in by then: a page of
+#: megabytes over a slow link (a backup line at 64 KB/s) comes steadily, and cut at the
+#: deadline every time it stopped the feed for good; a trickle earns nothing.
+DEADLINE_BYTES_A_SECOND = 8 * 1024
 #: Transport errors raised before any of a request left this side: the other end cannot
 #: have acted on it (everything else after sending may have: "maybe applied").
 NOT_SENT: tuple[type[httpx.HTTPError], ...] = (
@@ -228,7 +232,7 @@ class RocarsClient:
                     if size > max_bytes:
                         raise _too_large(method, path, max_bytes, streamed.status_code)
                     chunks.append(chunk)
-                    self._check_deadline(deadline, method, path)
+                    self._check_deadline(deadline + size / DEADLINE_BYTES_A_SECOND, method, path)
         except httpx.HTTPError as err:
             why = tls_refusal(err) or str(err)
             raise ApiError(f"{method} {path}: {why}", key="central_unreachable") from err

@@ -156,6 +156,25 @@ def test_an_answer_trickled_past_the_calls_deadline_ends_the_call() -> None:
     assert not isinstance(info.value.__cause__, NOT_SENT)
 
 
+def test_a_large_answer_that_comes_steadily_is_read_past_the_deadline() -> None:
+    """2 MB at 64 KB/s takes 32 s, past 3 x 10 s: cut every time, a page of the feed
+    stopped the replica for good. Each 8 KB come in earns a second more."""
+    clock = FakeClock()
+
+    def steady() -> Iterator[bytes]:
+        yield b'{"x": "'
+        for _ in range(32):
+            clock.now += 1.0
+            yield b"a" * 64 * 1024
+        yield b'"}'
+
+    with mocked(
+        lambda request: httpx.Response(200, content=steady()), timeout=10, clock=clock
+    ) as client:
+        assert len(client._call("GET", "/v1/changes")["x"]) == 32 * 64 * 1024
+    assert clock.now > 30
+
+
 def test_a_call_deadline_follows_the_calls_own_timeout_or_the_one_given() -> None:
     clock = FakeClock()
     # the kiosk waits up to 130 s for an answer (kiosk/api.py): 3 x that, not the client's
