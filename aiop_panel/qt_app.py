@@ -106,6 +106,9 @@ class AiopScreen(LaneScreen):
         return self.widget.instruction.painted
 
     def stop(self) -> None:
+        # STOP first: the sensor's thread may take seconds to join, and the frame before
+        # (a PROCEED) must not stand meanwhile
+        self.paint_stop()
         if self.sensor is not None:
             self.sensor.stop()
         super().stop()

@@ -269,6 +269,14 @@ class LaneScreen(QObject):
             window.resize(*size)
             window.show()
 
+    def paint_stop(self) -> None:
+        """STOP on the glass at once, whatever arrives after (the first step of ``stop``;
+        an app with more to stop before it, such as the panel's sensor, calls it first)."""
+        self.controller.stop()
+        window = self.window()
+        if isValid(window) and window.isVisible():
+            window.repaint()
+
     def stop(self) -> None:
         """STOP on the glass, then say offline, disconnect, drop the translators, close the
         window (if still there).
@@ -277,10 +285,7 @@ class LaneScreen(QObject):
         waits for the broker up to 2 s and disconnecting takes its time, and the frame
         before (a PROCEED) must not stand meanwhile.
         """
-        self.controller.stop()
-        window = self.window()
-        if isValid(window) and window.isVisible():
-            window.repaint()
+        self.paint_stop()
         say_offline(self.bus, self.config.cp, self.config.lane, self.config.device)
         self.bus.stop()
         self.translations.close()

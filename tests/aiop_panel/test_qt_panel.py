@@ -175,6 +175,24 @@ def test_status_says_whether_the_dropbox_sensor_is_healthy(qtbot: QtBot, tmp_pat
         screen.stop()
 
 
+def test_a_stopping_panel_shows_stop_before_its_sensor_stops(
+    clocked_screen: tuple[AiopScreen, FakeClock, list[object]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The drop-box sensor's thread may take seconds to join: the truck's PROCEED stood
+    on the panel meanwhile."""
+    screen, clock, _ = clocked_screen
+    start_lane(screen, clock, C.PROCEED, 5, expires_in=30)
+    seen: list[InstructionCode] = []
+
+    class Sensor:
+        def stop(self) -> None:  # what the panel shows while the sensor stops
+            seen.append(screen.model.shown.code)
+
+    monkeypatch.setattr(screen, "sensor", Sensor())
+    screen.stop()
+    assert seen == [C.STOP_SEE_OFFICER]
+
+
 def test_language_switch_relabels_live(offline_screen: AiopScreen, qtbot: QtBot) -> None:
     widget = offline_screen.widget
     assert widget.unladen.text() == "空車"
