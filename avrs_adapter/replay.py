@@ -8,19 +8,29 @@ long gone could open a lane session while another truck stands at the booth.
 A read that carries the device's time of the read has a *lag*: the adapter's time when
 its line came in minus that device time, as plain numbers (the zone difference and the
 device's clock skew are part of it). A device's normal lag is stable; a replayed read's
-is larger by how long it was kept. The baseline is the smallest lag of the last
-``history`` reads taken (a replayed read can only be later, never earlier); a read whose
-lag is over the baseline by more than ``bound`` seconds is replayed: not published.
+is larger by how long it was kept. The baseline is the smallest lag of the reads taken
+within the last ``history_s`` seconds, at most ``history`` of them and always the newest
+(a replayed read can only be later, never earlier; a short window follows a drifting
+clock on a quiet lane too); a read whose lag is over the baseline by more than ``bound``
+seconds is replayed: not published. A device time in whole minutes (``…T09:30``) makes
+a lag up to 60 s larger: for its reads the bound is 60 s more (a replay is told once it
+is over a minute late). A date only (or an hour) is too coarse: such a read is taken as
+one without a device time, never dropped.
 
 A device clock stepped back (an NTP correction) would make every later read look
 replayed. ``rebaseline_reads`` such reads in a row, each ``spacing`` seconds or more after
 the one before (a replayed buffer comes as a burst, ms apart; a stepped clock gives
-steady reads) whose lags agree within ``agree`` seconds: the device's clock was stepped,
-the baseline is theirs (those reads stay dropped, the next are published). A clock
-stepped forward lowers the baseline at once. Before any read the first one sets the
-baseline: a replay at the first connect after the adapter starts cannot be told, unless
-the device's lag is known beforehand (``expected_lag``: 0 for a device whose clock is
-NTP-synced to this machine's local time), which is then the first baseline.
+steady reads), whose lags agree within ``agree`` seconds (60 s more for times in whole
+minutes) and which arrived over at least ``step_span`` seconds: the device's clock was
+stepped, the baseline is theirs (those reads stay dropped, the next are published). The
+span tells a slowly paced replay (a line a second or so) from a step: within a minute
+the buffer passes from one truck's reads to the next's, whose lag differs by the time
+between the trucks. A replay paced exactly as its reads were taken, of reads of one
+truck over a minute or more, still looks like a step. A clock stepped forward lowers the
+baseline at once. Before any read the first one sets the baseline: a replay at the first
+connect after the adapter starts cannot be told, unless the device's lag is known
+beforehand (``expected_lag``: 0 for a device whose clock is NTP-synced to this machine's
+local time), which is then the first baseline.
 """
 
 from __future__ import annotations
@@ -29,13 +39,16 @@ import logging
 import re
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 
 from avrs_adapter.errors import AvrsError
 
 logger = logging.getLogger(__name__)
 
 _COMPACT_TIME = re.compile(r"^\d{14}$")
+#: the date of an ISO 8601 time: 2026-12-07, 20261207, 2026-W49-1, 2026W491, 2026-W49
+_ISO_DATE = re.compile(r"\d{4}(?:-\d\d-\d\d|\d{4}|-W\d\d(?:-\d)?|W\d\d\d?)")
+_CLOCK_DIGITS = re.compile(r"[\d:]*")
 
 #: the first replayed read of a run is logged, then every this many
 LOG_EVERY = 100
@@ -48,6 +61,18 @@ class ReplayStats:
 
     def as_dict(self) -> dict[str, int]:
         return {"replayed": self.replayed, "replay_rebaselines": self.rebaselines}
+
+
+@dataclass(slots=True)
+class _StepRun:
+    """Spaced replayed reads in a row whose lags agree: a clock stepped back, if they
+    keep coming long enough. Its extremes, not a list: its size is bounded."""
+
+    first: float  # received, monotonic s
+    last: float
+    reads: int
+    low: float  # the smallest and largest of their lags, s
+    high: float
 
 
 def device_datetime(text: str) -> datetime | None:
@@ -69,6 +94,24 @@ def device_datetime(text: str) -> datetime | None:
     return value
 
 
+def time_resolution(text: str) -> float | None:
+    """The seconds one step of a device time stands for: 1 with seconds, 60 without
+    (``2026-12-07 09:30``); None for a date only or an hour: too coarse to tell a replay.
+    """
+    text = text.strip()
+    if _COMPACT_TIME.match(text):
+        return 1.0
+    day = _ISO_DATE.match(text)
+    clock = text[day.end() + 1 :] if day else ""  # after one separator, T or another
+    try:
+        time.fromisoformat(clock)
+    except ValueError:
+        return None  # a date only (or no time at all)
+    match = _CLOCK_DIGITS.match(clock)  # hh, hhmm or hhmmss before a fraction or zone
+    digits = len(match.group().replace(":", "")) if match else 0
+    return {6: 1.0, 4: 60.0}.get(digits)
+
+
 class ReplayGuard:
     """Tells replayed reads of one device (module doc). Not thread-safe: one caller;
     ``stats`` and ``baseline`` may be read from another thread."""
@@ -80,18 +123,23 @@ class ReplayGuard:
         rebaseline_reads: int = 3,
         spacing: float = 1.0,
         agree: float = 2.0,
+        step_span: float = 60.0,
         history: int = 32,
+        history_s: float = 3600.0,
         expected_lag: float | None = None,
         device: str = "lpr0",
     ) -> None:
         if (
             not 1.0 <= bound <= 3600.0
             or not 2 <= rebaseline_reads <= 100
+            or not 0.0 <= step_span <= 3600.0
+            or not 60.0 <= history_s <= 86_400.0
             or not (expected_lag is None or abs(expected_lag) <= 172_800)
         ):
             raise AvrsError(
-                f"replay bound must be 1-3600 s, re-baseline reads 2-100 and the expected "
-                f"device lag within 2 days, got {bound!r}, {rebaseline_reads!r} and "
+                f"replay bound must be 1-3600 s, re-baseline reads 2-100 over 0-3600 s, the "
+                f"history 60-86400 s and the expected device lag within 2 days, got "
+                f"{bound!r}, {rebaseline_reads!r}, {step_span!r}, {history_s!r} and "
                 f"{expected_lag!r}",
                 key="avrs_bad_replay_guard",
             )
@@ -99,17 +147,20 @@ class ReplayGuard:
         self.rebaseline_reads = rebaseline_reads
         self.spacing = spacing
         self.agree = agree
+        self.step_span = step_span
+        self.history_s = history_s
         self.device = device
         self.stats = ReplayStats()
         #: the device's normal lag, s (the smallest of ``_lags``); None before any read
         self.baseline: float | None = None
-        self._lags: deque[float] = deque(maxlen=history)
+        #: (received, lag) of the reads taken, the oldest dropped after ``history_s``
+        self._lags: deque[tuple[float, float]] = deque(maxlen=history)
         if expected_lag is not None:
-            self._lags.append(expected_lag)
+            self._lags.append((float("-inf"), expected_lag))  # until the first read taken
             self.baseline = expected_lag
-        #: (received, lag) of the spaced replayed reads in a row that may be a clock step
-        self._steps: list[tuple[float, float]] = []
+        self._steps: _StepRun | None = None
         self._run = 0  # replayed reads since the last read taken
+        self._coarse_told = False  # a device time too coarse was logged
 
     def check(self, device_time: str, received: float, received_wall: datetime, vrn: str) -> bool:
         """True: publish the read. False: it is replayed (counted, logged sparingly).
@@ -119,9 +170,22 @@ class ReplayGuard:
         seen = device_datetime(device_time)
         if seen is None:
             return True
+        resolution = time_resolution(device_time)
+        if resolution is None:
+            if not self._coarse_told:
+                self._coarse_told = True
+                logger.info(
+                    "%s: device time %r has no minutes: its reads are not checked for replays",
+                    self.device,
+                    device_time,
+                )
+            return True
+        # a time in whole seconds is within the bound's margin; one in whole minutes is
+        # up to a minute early, so its lag up to a minute larger
+        slack = 0.0 if resolution <= 1.0 else resolution
         lag = (received_wall - seen).total_seconds()
-        if self.baseline is None or lag <= self.baseline + self.bound:
-            self._take(lag)
+        if self.baseline is None or lag <= self.baseline + self.bound + slack:
+            self._take(received, lag)
             return True
         self.stats.replayed += 1
         self._run += 1
@@ -137,39 +201,48 @@ class ReplayGuard:
             )
         elif self._run % LOG_EVERY == 0:
             logger.warning("%s: %d replayed reads in a row not published", self.device, self._run)
-        self._maybe_stepped(received, lag)
+        self._maybe_stepped(received, lag, slack)
         return False
 
-    def _take(self, lag: float) -> None:
+    def _take(self, received: float, lag: float) -> None:
         if self._run:
             logger.info("%s: reads live again after %d replayed ones", self.device, self._run)
         self._run = 0
-        self._steps.clear()
-        self._lags.append(lag)
-        self.baseline = min(self._lags)
+        self._steps = None
+        lags = self._lags
+        lags.append((received, lag))
+        while received - lags[0][0] > self.history_s:  # never the newest
+            lags.popleft()
+        self.baseline = min(other for _, other in lags)
 
-    def _maybe_stepped(self, received: float, lag: float) -> None:
+    def _maybe_stepped(self, received: float, lag: float, slack: float) -> None:
         """A clock stepped back gives steady, spaced reads with the same new lag."""
-        steps = self._steps
-        if steps and received - steps[-1][0] < self.spacing:
+        run = self._steps
+        if run is not None and received - run.last < self.spacing:
             return  # a burst, or the same truck read again: not evidence of a step
-        if any(abs(lag - other) > self.agree for _, other in steps):
-            steps.clear()
-        steps.append((received, lag))
-        if len(steps) < self.rebaseline_reads:
+        agree = self.agree + slack
+        if run is None or lag - run.low > agree or run.high - lag > agree:
+            self._steps = _StepRun(received, received, 1, lag, lag)
+            return
+        run.last = received
+        run.reads += 1
+        run.low = min(run.low, lag)
+        run.high = max(run.high, lag)
+        if run.reads < self.rebaseline_reads or received - run.first < self.step_span:
             return
         old = self.baseline
         self._lags.clear()
-        self._lags.extend(other for _, other in steps)
-        self.baseline = min(self._lags)
+        self._lags.append((received, run.low))
+        self.baseline = run.low
         self.stats.rebaselines += 1
         self._run = 0
-        steps.clear()
+        self._steps = None
         logger.warning(
-            "%s: %d spaced reads with a lag of %.1f s (was %.1f s): the device's clock was "
-            "stepped; taking its reads again",
+            "%s: %d spaced reads over %.0f s with a lag of %.1f s (was %.1f s): the "
+            "device's clock was stepped; taking its reads again",
             self.device,
-            self.rebaseline_reads,
-            self.baseline,
+            run.reads,
+            received - run.first,
+            run.low,
             old,
         )

@@ -75,7 +75,8 @@ class SerialSource:
     ``replay_bound``: a read whose device time is later than the device's usual lag by
     more than that many seconds was kept by the device and replayed: it is dropped
     (``avrs_adapter.replay``; 0 turns this off). ``replay_rebaseline_reads`` spaced reads
-    in a row with the same larger lag are a device clock stepped back.
+    in a row with the same larger lag, over a minute or more, are a device clock stepped
+    back.
     ``replay_device_lag``: the device's lag known beforehand (0 for a device NTP-synced to
     this machine's local time), so that a replay at the first connect is told too; by
     default the first read sets it. A line's time of arrival is ``wall_clock`` as it was

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from avrs_adapter.errors import AvrsError
-from avrs_adapter.replay import ReplayGuard, device_datetime
+from avrs_adapter.replay import ReplayGuard, device_datetime, time_resolution
 
 #: the adapter's naive local time at monotonic 100.0
 START = datetime(2026, 12, 7, 9, 30, 0)
@@ -98,22 +98,58 @@ def test_a_clock_stepped_back_is_rebaselined_after_spaced_reads(
         assert device.live()
         device.at += 30.0
     device.step = -timedelta(hours=1)  # NTP puts the device's clock right
-    for _ in range(2):
+    for _ in range(3):  # trucks 20 s apart: three spaced reads, but not yet a minute
         assert not device.live("EF9012")  # each truck read twice, 50 ms apart
         device.at += 0.05
         assert not device.live("EF9012")  # not evidence: too close to the one before
         assert device.guard.stats.rebaselines == 0
         device.at += 20.0
-    assert not device.live("EF9012")  # the third spaced read, its lag the same
+    assert not device.live("EF9012")  # a minute after the first, its lag the same
     assert device.guard.stats.rebaselines == 1
     assert device.guard.baseline == pytest.approx(8 * 3600 + 3 + 3600)
     device.at += 0.05
     assert device.live("EF9012")  # the next read is published
-    assert device.guard.stats.replayed == 5
+    assert device.guard.stats.replayed == 7
     assert any("clock was stepped" in r.getMessage() for r in caplog.records)
     # and a replay is still told from the new baseline
     device.at += 30.0
     assert not device.kept(600.0)
+
+
+def test_a_clock_stepped_back_with_trucks_40_s_apart() -> None:
+    device = Device(ReplayGuard())
+    assert device.live()
+    device.at += 40.0
+    device.step = -timedelta(minutes=20)
+    assert not device.live("EF9012")
+    device.at += 40.0
+    assert not device.live("EF9013")
+    assert device.guard.stats.rebaselines == 0
+    device.at += 40.0
+    assert not device.live("EF9014")  # the third, 80 s after the first
+    assert device.guard.stats.rebaselines == 1
+    for _ in range(3):
+        device.at += 40.0
+        assert device.live("GH3456")
+    assert device.guard.stats.replayed == 3
+
+
+def test_a_slowly_paced_replay_is_not_a_clock_step() -> None:
+    """The buffer sent a line every 1.2 s: one truck read once a second for 4 s, then two
+    more trucks. The first truck's reads are spaced and their lags agree, but they come
+    within seconds, and the next truck's lag differs by the minutes between them."""
+    device = Device(ReplayGuard())
+    for _ in range(5):  # live reads at 0-240 s
+        assert device.live()
+        device.at += 60.0
+    device.at = 1000.0  # the link was down from 300 s to 900 s
+    for taken in (320.0, 321.0, 322.0, 323.0, 500.0, 800.0):
+        assert not device.kept(device.at - 100.0 - taken)
+        device.at += 1.2
+    assert (device.guard.stats.replayed, device.guard.stats.rebaselines) == (6, 0)
+    assert device.guard.baseline == pytest.approx(8 * 3600 + 3)
+    device.at += 5.0
+    assert device.live()
 
 
 def test_a_burst_whose_lags_agree_is_not_a_clock_step() -> None:
@@ -158,6 +194,83 @@ def test_a_read_without_a_device_time_is_taken(caplog: pytest.LogCaptureFixture)
     assert guard.stats.replayed == 0
 
 
+@pytest.mark.parametrize(
+    ("text", "resolution"),
+    [
+        ("20261207093015", 1.0),
+        ("2026-12-07T09:30:15", 1.0),
+        ("2026-12-07 09:30:15.5+08:00", 1.0),
+        ("20261207T093015Z", 1.0),
+        ("2026-12-07T09:30", 60.0),
+        ("2026-12-07 09:30", 60.0),
+        ("2026-W49-1T0930+0800", 60.0),
+        ("20261207T1012", 60.0),
+        ("2026-12-07", None),
+        ("20261207", None),
+        ("2026-12-07T09", None),
+        ("", None),
+    ],
+)
+def test_time_resolution(text: str, resolution: float | None) -> None:
+    assert time_resolution(text) == resolution
+
+
+@pytest.mark.parametrize("form", ["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y%m%dT%H%M"])
+def test_a_device_time_in_whole_minutes(form: str) -> None:
+    """Its lag varies by up to a minute: the bound is a minute more for it."""
+    guard = ReplayGuard()
+    at = 100.0
+
+    def read(age: float = 0.0) -> bool:
+        wall = START + timedelta(seconds=at - 100.0)
+        seen = wall - DEVICE_BEHIND - timedelta(seconds=age)
+        return guard.check(seen.strftime(form), at, wall, "AB1234")
+
+    for i in range(60):  # live reads 20-60 s apart
+        assert read()
+        at += 20.0 + (i * 17) % 41
+    assert guard.stats.replayed == 0
+    assert not read(600.0)  # a read 10 minutes old
+    assert guard.stats.replayed == 1
+    # a clock stepped back an hour: trucks 40 s apart, lags a minute apart at most
+    for _ in range(3):
+        at += 40.0
+        assert not read(3600.0)
+    assert guard.stats.rebaselines == 1
+    at += 40.0
+    assert read(3600.0)
+
+
+def test_a_device_time_without_a_time_of_day_is_never_dropped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="avrs_adapter.replay")
+    guard = ReplayGuard(expected_lag=0.0)
+    for i in range(20):
+        wall = START + timedelta(minutes=37 * i)
+        for days in (0, 3):
+            assert guard.check(f"{wall - timedelta(days=days):%Y-%m-%d}", 100.0, wall, "AB1234")
+    assert (guard.stats.replayed, guard.baseline) == (0, 0.0)
+    told = [r for r in caplog.records if "not checked for replays" in r.getMessage()]
+    assert [r.levelno for r in told] == [logging.INFO]  # once per guard
+
+
+def test_a_slow_clock_on_a_quiet_lane_is_followed() -> None:
+    """Two trucks an hour, the device losing 100 ppm (0.18 s between trucks): the
+    baseline is of the last hour's reads, not of the last 32 (16 hours)."""
+    device = Device(ReplayGuard())
+    for i in range(60):
+        device.step = -timedelta(seconds=0.18 * i)
+        assert device.live()
+        if i == 30:
+            device.at += 60.0
+            assert not device.kept(300.0)  # a replay 5 minutes late
+        device.at += 1800.0
+    assert device.guard.stats.replayed == 1
+    device.at += 3 * 3600.0  # a quiet night: the newest read is still the baseline
+    assert not device.kept(300.0)
+
+
 def test_the_first_read_sets_the_baseline() -> None:
     """The documented limit: a replay at the first connect after the adapter starts is
     taken (its reads only raise no later read's bar: the next live read lowers it)."""
@@ -193,3 +306,7 @@ def test_bad_settings() -> None:
         ReplayGuard(rebaseline_reads=1)
     with pytest.raises(AvrsError):
         ReplayGuard(expected_lag=-3 * 86400.0)
+    with pytest.raises(AvrsError):
+        ReplayGuard(step_span=-1.0)
+    with pytest.raises(AvrsError):
+        ReplayGuard(history_s=10.0)
