@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from avrs_adapter.errors import AvrsError
 from avrs_adapter.replay import ReplayGuard, device_datetime, time_resolution
+from tests.fixtures.logs import Said, said_by
 
 #: the adapter's naive local time at monotonic 100.0
 START = datetime(2026, 12, 7, 9, 30, 0)
@@ -38,10 +40,17 @@ class Device:
         return self.guard.check(seen.strftime("%Y%m%d%H%M%S"), self.at, self.wall(), vrn)
 
 
-def replay_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+@pytest.fixture
+def said() -> Iterator[Said]:
+    """The replay guard's log, as it is made (caplog may get an earlier test's, late)."""
+    with said_by("avrs_adapter.replay") as said:
+        yield said
+
+
+def replay_warnings(said: Said) -> list[str]:
     return [
         r.getMessage()
-        for r in caplog.records
+        for r in said.records
         if r.levelno == logging.WARNING and "replayed" in r.getMessage()
     ]
 
@@ -57,9 +66,7 @@ def test_device_time_forms() -> None:
     assert device_datetime("0001-01-01T00:00:00+01:00") is None
 
 
-def test_a_replayed_burst_is_dropped_counted_and_logged_sparingly(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+def test_a_replayed_burst_is_dropped_counted_and_logged_sparingly(said: Said) -> None:
     device = Device(ReplayGuard())
     for _ in range(5):  # steady reads, one a minute
         assert device.live()
@@ -72,7 +79,7 @@ def test_a_replayed_burst_is_dropped_counted_and_logged_sparingly(
     assert device.guard.stats.replayed == 250
     assert device.guard.stats.rebaselines == 0
     # the first of the run, then the 100th and 200th: never a line per read
-    assert len(replay_warnings(caplog)) == 3
+    assert len(replay_warnings(said)) == 3
     device.at += 1.0
     assert device.live()
     assert device.kept(4.0)  # a read a few seconds old is within the bound
@@ -90,9 +97,7 @@ def test_steady_reads_of_a_drifting_clock_are_all_taken() -> None:
     assert device.guard.stats.replayed == 0
 
 
-def test_a_clock_stepped_back_is_rebaselined_after_spaced_reads(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+def test_a_clock_stepped_back_is_rebaselined_after_spaced_reads(said: Said) -> None:
     device = Device(ReplayGuard())
     for _ in range(3):
         assert device.live()
@@ -110,7 +115,7 @@ def test_a_clock_stepped_back_is_rebaselined_after_spaced_reads(
     device.at += 0.05
     assert device.live("EF9012")  # the next read is published
     assert device.guard.stats.replayed == 7
-    assert any("clock was stepped" in r.getMessage() for r in caplog.records)
+    assert any("clock was stepped" in m for m in said.messages)
     # and a replay is still told from the new baseline
     device.at += 30.0
     assert not device.kept(600.0)
@@ -185,7 +190,7 @@ def test_a_clock_stepped_forward_lowers_the_baseline() -> None:
     assert not device.kept(60.0)
 
 
-def test_a_read_without_a_device_time_is_taken(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_read_without_a_device_time_is_taken() -> None:
     guard = ReplayGuard()
     assert guard.check("", 100.0, START, "AB1234")
     assert guard.baseline is None
@@ -241,17 +246,14 @@ def test_a_device_time_in_whole_minutes(form: str) -> None:
     assert read(3600.0)
 
 
-def test_a_device_time_without_a_time_of_day_is_never_dropped(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    caplog.set_level(logging.INFO, logger="avrs_adapter.replay")
+def test_a_device_time_without_a_time_of_day_is_never_dropped(said: Said) -> None:
     guard = ReplayGuard(expected_lag=0.0)
     for i in range(20):
         wall = START + timedelta(minutes=37 * i)
         for days in (0, 3):
             assert guard.check(f"{wall - timedelta(days=days):%Y-%m-%d}", 100.0, wall, "AB1234")
     assert (guard.stats.replayed, guard.baseline) == (0, 0.0)
-    told = [r for r in caplog.records if "not checked for replays" in r.getMessage()]
+    told = [r for r in said.records if "not checked for replays" in r.getMessage()]
     assert [r.levelno for r in told] == [logging.INFO]  # once per guard
 
 

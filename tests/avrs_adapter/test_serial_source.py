@@ -22,6 +22,7 @@ from avrs_adapter.serial_source import SerialSource
 from hardware_sim.lpr_device import VirtualLpr
 from rocars.errors import InvalidIdentifier
 from tests.avrs_adapter.serialkit import DeviceServer, Reader
+from tests.fixtures.logs import Said, said_by
 
 FAULTS: dict[str, dict[str, Any]] = {
     "noise": {"noise": 24},
@@ -358,16 +359,23 @@ def test_a_network_port_without_host_and_port_is_refused(url: str) -> None:
 # -- replayed reads (avrs_adapter.replay) ----------------------------------------------------
 
 
-def replay_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+@pytest.fixture
+def said() -> Iterator[Said]:
+    """The replay guard's log, as it is made (caplog may get an earlier test's, late)."""
+    with said_by("avrs_adapter.replay") as said:
+        yield said
+
+
+def replay_warnings(said: Said) -> list[str]:
     return [
         r.getMessage()
-        for r in caplog.records
+        for r in said.records
         if r.levelno == logging.WARNING and "replayed" in r.getMessage()
     ]
 
 
 def test_a_replayed_burst_after_steady_reads_is_dropped_and_counted(
-    lpr: VirtualLpr, protocol: str, caplog: pytest.LogCaptureFixture
+    lpr: VirtualLpr, protocol: str, said: Said
 ) -> None:
     reader = open_reader(lpr, protocol)
     try:
@@ -386,7 +394,7 @@ def test_a_replayed_burst_after_steady_reads_is_dropped_and_counted(
         assert abs(status["device_lag"]) < 2  # the device's clock is this machine's
     finally:
         reader.close()
-    assert len(replay_warnings(caplog)) == 1  # the first of the run, not one per read
+    assert len(replay_warnings(said)) == 1  # the first of the run, not one per read
 
 
 def test_reads_kept_while_a_tcp_link_was_down_are_dropped_when_replayed() -> None:

@@ -26,6 +26,7 @@ from sync.local_api import (
 )
 from sync.puller import CentralClient
 from sync.replica import Replica
+from tests.fixtures.logs import said_by
 from tests.hardware_sim.centralkit import accounts, items
 
 BUNDLED_UBR = "9110635860"  # the demo centre's first bundle (seed 7)
@@ -113,9 +114,7 @@ def wrong_cancel(driver: dict[str, Any]) -> Any:
     }
 
 
-def test_a_kiosk_over_the_limit_is_refused_without_asking_the_centre(
-    limited: Limited, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_kiosk_over_the_limit_is_refused_without_asking_the_centre(limited: Limited) -> None:
     """Wrong passwords spread over five accounts (four each: no account of the centre
     locks): the next call from that kiosk, even with the right credentials, is answered
     429 here and never reaches the centre (its security code is still good after), and
@@ -147,7 +146,7 @@ def test_a_kiosk_over_the_limit_is_refused_without_asking_the_centre(
 
         limited.clock.now += 60
         right = bundle_body(limited.central, drivers[0], ccrn)
-        with caplog.at_level(logging.WARNING, logger="sync.local_api"):
+        with said_by("sync.local_api", logging.WARNING) as said:
             refused = kiosk.post("/v1/bundles", json=right)
             cancelling = kiosk.request(
                 "DELETE", f"/v1/bundles/{BUNDLED_UBR}", json=wrong_cancel(drivers[0])
@@ -160,7 +159,7 @@ def test_a_kiosk_over_the_limit_is_refused_without_asking_the_centre(
         assert refused.headers["Retry-After"] == str(retry_after)
         assert (cancelling.status_code, cancelling.json()["error"]) == (429, "too_many_attempts")
         assert limited.client.sent == DEFAULT_MAX_FAILURES  # neither was forwarded
-        warnings = [r for r in caplog.records if "127.0.0.1" in r.getMessage()]
+        warnings = [m for m in said.messages if "127.0.0.1" in m]
         assert len(warnings) == 1  # once when the address is first limited
 
         # the refused request's code was never claimed: the same request from another

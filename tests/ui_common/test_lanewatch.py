@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -13,6 +10,7 @@ import pytest
 from rocars.messages import InstructionCode, SyncStatus
 from rocars.signing import lane_key, signed_payload
 from tests.fixtures.displays import FakeClock, make_instruction, site_secret
+from tests.fixtures.logs import said_by
 from ui_common.errors import InstructionRejected
 from ui_common.lanewatch import FailReason, LaneWatch, SyncMark
 
@@ -430,33 +428,10 @@ def test_a_heartbeat_from_ahead_counts_only_within_the_skew(
     assert w.stale_heartbeats == (0 if shown is C.PROCEED else 1)
 
 
-class _Said(logging.Handler):
-    """The module's log records, as they are made (caplog may also get an earlier test's,
-    late, when a test before set up the background log writer)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
-@contextmanager
-def _said_by_lanewatch() -> Iterator[_Said]:
-    said = _Said()
-    module_logger = logging.getLogger("ui_common.lanewatch")
-    module_logger.addHandler(said)
-    try:
-        yield said
-    finally:
-        module_logger.removeHandler(said)
-
-
 def test_refused_heartbeats_are_logged_at_a_run_start_not_each(
     watch: LaneWatch, clock: FakeClock
 ) -> None:
-    with _said_by_lanewatch() as said:
+    with said_by("ui_common.lanewatch") as said:
         for _ in range(61):
             old = SyncStatus(state="online", central="up", ts=clock.now() - timedelta(seconds=9))
             watch.on_sync_status(old.to_bytes())
@@ -474,7 +449,7 @@ def test_refused_heartbeats_are_logged_at_a_run_start_not_each(
 def test_heartbeats_from_ahead_are_logged_at_a_run_start_not_each(
     watch: LaneWatch, clock: FakeClock
 ) -> None:
-    with _said_by_lanewatch() as said:
+    with said_by("ui_common.lanewatch") as said:
         for _ in range(61):
             ahead = SyncStatus(state="online", central="up", ts=clock.now() + timedelta(seconds=4))
             watch.on_sync_status(ahead.to_bytes())
