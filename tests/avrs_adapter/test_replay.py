@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from avrs_adapter.errors import AvrsError
 from avrs_adapter.replay import ReplayGuard, device_datetime, time_resolution
-from tests.fixtures.logs import Said, said_by
+from tests.avrs_adapter.conftest import replay_warnings
+from tests.fixtures.logs import Said
 
 #: the adapter's naive local time at monotonic 100.0
 START = datetime(2026, 12, 7, 9, 30, 0)
@@ -38,21 +38,6 @@ class Device:
         """A read taken ``age`` seconds ago, sent only now."""
         seen = self.wall() - DEVICE_BEHIND + self.step - timedelta(seconds=age)
         return self.guard.check(seen.strftime("%Y%m%d%H%M%S"), self.at, self.wall(), vrn)
-
-
-@pytest.fixture
-def said() -> Iterator[Said]:
-    """The replay guard's log, as it is made (caplog may get an earlier test's, late)."""
-    with said_by("avrs_adapter.replay") as said:
-        yield said
-
-
-def replay_warnings(said: Said) -> list[str]:
-    return [
-        r.getMessage()
-        for r in said.records
-        if r.levelno == logging.WARNING and "replayed" in r.getMessage()
-    ]
 
 
 def test_device_time_forms() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import logging
 import socket
 import termios
 import time
@@ -21,8 +20,9 @@ from avrs_adapter.protocols import PROTOCOLS, ParsedRead
 from avrs_adapter.serial_source import SerialSource
 from hardware_sim.lpr_device import VirtualLpr
 from rocars.errors import InvalidIdentifier
+from tests.avrs_adapter.conftest import replay_warnings
 from tests.avrs_adapter.serialkit import DeviceServer, Reader
-from tests.fixtures.logs import Said, said_by
+from tests.fixtures.logs import Said
 
 FAULTS: dict[str, dict[str, Any]] = {
     "noise": {"noise": 24},
@@ -357,21 +357,6 @@ def test_a_network_port_without_host_and_port_is_refused(url: str) -> None:
 
 
 # -- replayed reads (avrs_adapter.replay) ----------------------------------------------------
-
-
-@pytest.fixture
-def said() -> Iterator[Said]:
-    """The replay guard's log, as it is made (caplog may get an earlier test's, late)."""
-    with said_by("avrs_adapter.replay") as said:
-        yield said
-
-
-def replay_warnings(said: Said) -> list[str]:
-    return [
-        r.getMessage()
-        for r in said.records
-        if r.levelno == logging.WARNING and "replayed" in r.getMessage()
-    ]
 
 
 def test_a_replayed_burst_after_steady_reads_is_dropped_and_counted(
