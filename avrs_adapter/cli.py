@@ -19,6 +19,7 @@ import logging
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
 
@@ -126,6 +127,15 @@ def build_parser() -> argparse.ArgumentParser:
         "known (0 for a device NTP-synced to local time; 28800 for one on UTC): a replay at "
         "the first connect is then told too (default: learnt from the first read)",
     )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="serial: keep the device lag learnt in DIR/replay-DEVICE.json across restarts, "
+        "so that a replay at the first connect after a restart is told too; --device-lag "
+        "wins over it (default: not kept)",
+    )
     parser.add_argument("--status-interval", type=float, default=2.0, help="status period, s")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
@@ -166,6 +176,9 @@ def make_source(args: argparse.Namespace) -> Source:
         if args.protocol is None:
             raise AvrsError("--serial needs --protocol", key="avrs_protocol_missing")
         device = validate_device(args.device or "lpr0")
+        state_dir: Path | None = args.state_dir
+        if state_dir is not None and not state_dir.is_dir():
+            raise AvrsError(f"--state-dir {state_dir} is not a directory", key="avrs_bad_state_dir")
         serial_source = SerialSource(
             args.serial,
             args.protocol,
@@ -174,6 +187,7 @@ def make_source(args: argparse.Namespace) -> Source:
             protocol_options=_protocol_options(args),
             replay_bound=args.replay_bound,
             replay_device_lag=args.device_lag,
+            replay_state=None if state_dir is None else state_dir / f"replay-{device}.json",
         )
         serial_source.probe()
         return serial_source

@@ -31,15 +31,26 @@ baseline at once. Before any read the first one sets the baseline: a replay at t
 connect after the adapter starts cannot be told, unless the device's lag is known
 beforehand (``expected_lag``: 0 for a device whose clock is NTP-synced to this machine's
 local time), which is then the first baseline.
+
+``LagFile`` keeps the baseline across restarts of the adapter: saved (atomically, when it
+moved by over ``SAVE_CHANGE`` s, at most every ``SAVE_EVERY`` s, and when the source ends)
+and read back at start as the first baseline, unless it is unusable or over ``MAX_AGE``
+old. A wrong saved lag is put right as a wrong ``expected_lag`` is.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import math
+import os
 import re
+import tempfile
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 
 from avrs_adapter.errors import AvrsError
 
@@ -52,6 +63,19 @@ _CLOCK_DIGITS = re.compile(r"[\d:]*")
 
 #: the first replayed read of a run is logged, then every this many
 LOG_EVERY = 100
+
+#: the largest device lag taken as known (a clock a whole day off, besides its zone), s
+MAX_DEVICE_LAG = 172_800.0
+#: a saved lag is saved again when the baseline moved by more than this, s
+SAVE_CHANGE = 0.5
+#: at most one save of the lag in this many s (and one at the source's end)
+SAVE_EVERY = 60.0
+#: a lag unchanged but borne out by reads is saved again this often: its age stays small
+REFRESH_EVERY = 86_400.0
+#: a saved lag older than this is not used: the device may have been reset or replaced
+MAX_AGE = timedelta(days=7)
+#: a lag file is a line of JSON; anything larger is not one
+_MAX_FILE = 4096
 
 
 @dataclass(slots=True)
@@ -134,7 +158,7 @@ class ReplayGuard:
             or not 2 <= rebaseline_reads <= 100
             or not 0.0 <= step_span <= 3600.0
             or not 60.0 <= history_s <= 86_400.0
-            or not (expected_lag is None or abs(expected_lag) <= 172_800)
+            or not (expected_lag is None or abs(expected_lag) <= MAX_DEVICE_LAG)
         ):
             raise AvrsError(
                 f"replay bound must be 1-3600 s, re-baseline reads 2-100 over 0-3600 s, the "
@@ -153,6 +177,8 @@ class ReplayGuard:
         self.stats = ReplayStats()
         #: the device's normal lag, s (the smallest of ``_lags``); None before any read
         self.baseline: float | None = None
+        #: reads taken with a device time (each bears the baseline out)
+        self.taken = 0
         #: (received, lag) of the reads taken, the oldest dropped after ``history_s``
         self._lags: deque[tuple[float, float]] = deque(maxlen=history)
         if expected_lag is not None:
@@ -209,6 +235,7 @@ class ReplayGuard:
             logger.info("%s: reads live again after %d replayed ones", self.device, self._run)
         self._run = 0
         self._steps = None
+        self.taken += 1
         lags = self._lags
         lags.append((received, lag))
         while received - lags[0][0] > self.history_s:  # never the newest
@@ -246,3 +273,134 @@ class ReplayGuard:
             run.low,
             old,
         )
+
+
+def _saved_lag(path: Path, now: datetime) -> tuple[float | None, str]:
+    """The lag saved in ``path`` and "", or None and why it cannot be used."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(_MAX_FILE + 1)
+    except FileNotFoundError:
+        return None, "no file yet"
+    except OSError as err:
+        return None, f"unreadable: {err}"
+    if len(data) > _MAX_FILE:
+        return None, f"over {_MAX_FILE} bytes"
+    try:
+        saved = json.loads(data.decode("utf-8"))
+    except ValueError as err:  # UnicodeDecodeError and JSONDecodeError too
+        return None, f"not JSON: {err}"
+    if not isinstance(saved, dict) or saved.get("v") != 1:
+        return None, "not a version 1 lag file"
+    lag = saved.get("device_lag")
+    if isinstance(lag, bool) or not isinstance(lag, int | float):
+        return None, f"device_lag {lag!r} is not a number"
+    if not math.isfinite(lag) or abs(lag) > MAX_DEVICE_LAG:
+        return None, f"device_lag {lag!r} is not within {MAX_DEVICE_LAG:.0f} s"
+    try:
+        saved_at = datetime.fromisoformat(str(saved.get("saved_at")))
+    except ValueError:
+        saved_at = None
+    if saved_at is None or saved_at.tzinfo is None:
+        return None, f"saved_at {saved.get('saved_at')!r} is not an RFC 3339 time"
+    if saved_at > now:
+        return None, f"saved_at {saved_at.isoformat()} is in the future"
+    if now - saved_at > MAX_AGE:
+        return None, f"saved {(now - saved_at).days} days ago, over {MAX_AGE.days}"
+    return float(lag), ""
+
+
+class LagFile:
+    """A device's learnt lag kept in a file across restarts of the adapter (module doc).
+
+    Nothing here raises: a file that cannot be used is ignored, a save that fails is
+    logged once and tried again later. ``at``: monotonic s; ``now``: an aware time."""
+
+    def __init__(self, path: Path, device: str = "lpr0") -> None:
+        self.path = path
+        self.device = device
+        #: the lag last saved (or read at start); None before either
+        self.saved: float | None = None
+        self.saves = 0
+        self._tried_at: float | None = None  # the last save, done or failed
+        self._saved_at: float | None = None  # the last save done
+        self._confirmed = False  # a read bore the lag out since the last save
+        self._failing = False
+
+    def load(self, now: datetime) -> float | None:
+        """The saved lag, to be the guard's first baseline; None (one WARNING) if unusable."""
+        lag, why = _saved_lag(self.path, now)
+        if lag is None:
+            logger.warning(
+                "%s: saved device lag %s not used (%s): the first read sets the baseline",
+                self.device,
+                self.path,
+                why,
+            )
+            return None
+        self.saved = lag
+        logger.info("%s: device lag %.1f s, saved in %s", self.device, lag, self.path)
+        return lag
+
+    def offer(
+        self, lag: float, *, at: float, now: datetime, confirmed: bool, final: bool = False
+    ) -> None:
+        """The guard's baseline now: saved if it is due. ``confirmed``: a read was taken
+        since the last offer; ``final``: the source ends (no wait for ``SAVE_EVERY``)."""
+        self._confirmed = self._confirmed or confirmed
+        moved = self.saved is None or abs(lag - self.saved) > SAVE_CHANGE
+        if final:
+            due = moved or self._confirmed
+        else:
+            if self._tried_at is not None and at - self._tried_at < SAVE_EVERY:
+                return
+            stale = self._saved_at is None or at - self._saved_at >= REFRESH_EVERY
+            due = moved or (self._confirmed and stale)
+        if not due:
+            return
+        self._tried_at = at
+        try:
+            self._write(lag, now)
+        except OSError as err:
+            if not self._failing:
+                logger.warning(
+                    "%s: cannot save the device lag to %s: %s (tried again later)",
+                    self.device,
+                    self.path,
+                    err,
+                )
+            self._failing = True
+            return
+        if self._failing:
+            logger.info("%s: device lag saved to %s again", self.device, self.path)
+        self._failing = False
+        self.saved = lag
+        self._saved_at = at
+        self._confirmed = False
+        self.saves += 1
+
+    def _write(self, lag: float, now: datetime) -> None:
+        """A temp file in the same directory, synced, renamed over the file: a crash
+        leaves the old file or the new one, never half of one."""
+        stamp = now.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        text = json.dumps({"v": 1, "device_lag": round(lag, 3), "saved_at": stamp}) + "\n"
+        folder = self.path.parent
+        fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
+        done = False
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                file.write(text)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temp, self.path)
+            done = True
+        finally:
+            if not done:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
+        with contextlib.suppress(OSError):  # the rename itself durable, where it can be
+            folder_fd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(folder_fd)
+            finally:
+                os.close(folder_fd)

@@ -14,7 +14,8 @@ itself (a Nedap ANPR camera's network output) is a ``socket://`` port too.
 
 A device that kept its reads while its link was down sends them when it is back: a read
 whose device time is too late for the device's usual lag is not passed on
-(``avrs_adapter.replay``, counted in ``replayed``).
+(``avrs_adapter.replay``, counted in ``replayed``). The device's lag learnt is kept in a
+file (``replay_state``) so that a restart of the adapter does not forget it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import termios
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,7 +35,7 @@ import serial
 from avrs_adapter.errors import PortError, ProtocolConfigError
 from avrs_adapter.observation import Observation
 from avrs_adapter.protocols import LprProtocol, make_protocol
-from avrs_adapter.replay import ReplayGuard
+from avrs_adapter.replay import LagFile, ReplayGuard
 from rocars.ids import validate_device
 
 logger = logging.getLogger(__name__)
@@ -79,9 +81,13 @@ class SerialSource:
     back.
     ``replay_device_lag``: the device's lag known beforehand (0 for a device NTP-synced to
     this machine's local time), so that a replay at the first connect is told too; by
-    default the first read sets it. A line's time of arrival is ``wall_clock`` as it was
-    at start, advanced by ``clock``: a step of this machine's own clock (NTP at boot) must
-    not look like a replay.
+    default the first read sets it.
+    ``replay_state``: a file that keeps the device's lag across restarts: at start, without
+    ``replay_device_lag``, the lag saved there is the first baseline (when it is usable and
+    under 7 days old); the lag learnt is saved there as it changes and when the source
+    ends (``avrs_adapter.replay.LagFile``).
+    A line's time of arrival is ``wall_clock`` as it was at start, advanced by ``clock``: a
+    step of this machine's own clock (NTP at boot) must not look like a replay.
     """
 
     def __init__(
@@ -99,6 +105,7 @@ class SerialSource:
         replay_bound: float = 5.0,
         replay_rebaseline_reads: int = 3,
         replay_device_lag: float | None = None,
+        replay_state: Path | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = datetime.now,
     ) -> None:
@@ -131,16 +138,26 @@ class SerialSource:
         self._clock = clock
         #: (naive local time, ``clock``) at start: a line's time of arrival (class doc)
         self._wall_origin = (wall_clock(), clock())
+        #: the device's lag across restarts (class doc); None without a file or a guard
+        self.lag_file = (
+            LagFile(replay_state, self.device)
+            if replay_state is not None and replay_bound
+            else None
+        )
+        expected_lag = replay_device_lag
+        if self.lag_file is not None and expected_lag is None:
+            expected_lag = self.lag_file.load(self._utc_now(self._wall_origin[1]))
         self.replay = (
             ReplayGuard(
                 bound=replay_bound,
                 rebaseline_reads=replay_rebaseline_reads,
-                expected_lag=replay_device_lag,
+                expected_lag=expected_lag,
                 device=self.device,
             )
             if replay_bound
             else None
         )
+        self._taken = 0  # the guard's ``taken`` when the lag was last offered to the file
         self._lock = threading.Lock()
         self._state = "closed"
         self._bytes = 0
@@ -155,20 +172,23 @@ class SerialSource:
 
     def observations(self, stop: threading.Event) -> Iterator[Observation]:
         backoff = self.backoff_min
-        while not stop.is_set():
-            port = self._open()
-            if port is not None:
-                try:
-                    worked = yield from self._read(port, stop)
-                finally:
-                    self._close(port)
-                # a port that opens but fails at once (EIO, hung up, another process on it)
-                # must back off like one that cannot be opened; one that read fine before
-                # it was lost starts again from the shortest pause
-                if worked:
-                    backoff = self.backoff_min
-            stop.wait(backoff)
-            backoff = min(backoff * 2, self.backoff_max)
+        try:
+            while not stop.is_set():
+                port = self._open()
+                if port is not None:
+                    try:
+                        worked = yield from self._read(port, stop)
+                    finally:
+                        self._close(port)
+                    # a port that opens but fails at once (EIO, hung up, another process on
+                    # it) must back off like one that cannot be opened; one that read fine
+                    # before it was lost starts again from the shortest pause
+                    if worked:
+                        backoff = self.backoff_min
+                stop.wait(backoff)
+                backoff = min(backoff * 2, self.backoff_max)
+        finally:
+            self._keep_lag(self._clock(), final=True)
 
     def status(self) -> dict[str, Any]:
         with self._lock:
@@ -215,6 +235,21 @@ class SerialSource:
         port.close()
 
     # -- internals ---------------------------------------------------------------------
+
+    def _utc_now(self, at: float) -> datetime:
+        """This machine's time at monotonic ``at``, as the source tells a line's arrival."""
+        wall_at, clock_at = self._wall_origin
+        return (wall_at + timedelta(seconds=at - clock_at)).astimezone(UTC)
+
+    def _keep_lag(self, at: float, *, final: bool = False) -> None:
+        """Offer the guard's baseline to the lag file (it saves when due; never raises)."""
+        if self.lag_file is None or self.replay is None or self.replay.baseline is None:
+            return
+        confirmed = self.replay.taken != self._taken  # a read taken bore the lag out
+        self._taken = self.replay.taken
+        self.lag_file.offer(
+            self.replay.baseline, at=at, now=self._utc_now(at), confirmed=confirmed, final=final
+        )
 
     def _set(self, state: str, error: str | None = None) -> None:
         with self._lock:
@@ -294,10 +329,11 @@ class SerialSource:
             for read in reads:
                 with self._lock:
                     self._last_read_at = now  # a replayed read too: the link works
-                if self.replay is not None and not self.replay.check(
-                    read.device_time, now, wall, read.vrn
-                ):
-                    continue
+                if self.replay is not None:
+                    taken = self.replay.check(read.device_time, now, wall, read.vrn)
+                    self._keep_lag(now)
+                    if not taken:
+                        continue
                 yield Observation(
                     vrn=read.vrn,
                     raw=read.raw,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +172,30 @@ def test_replay_options_reach_the_serial_source(
     off = make_source(build_parser().parse_args([*port, "--replay-bound", "0", *BASE]))
     assert isinstance(off, SerialSource)
     assert off.replay is None
+
+
+def test_the_state_dir_keeps_the_lag_and_device_lag_wins(tmp_path: Path) -> None:
+    saved_at = datetime.now(UTC).isoformat()
+    (tmp_path / "replay-lpr3.json").write_text(
+        json.dumps({"v": 1, "device_lag": 28803.2, "saved_at": saved_at})
+    )
+    port = ["--serial", "socket://127.0.0.1:9", "--protocol", "framed", "--device", "lpr3"]
+    state = ["--state-dir", str(tmp_path)]
+    for flags, lag in (([], 28803.2), (["--device-lag", "0"], 0.0)):
+        source = make_source(build_parser().parse_args([*port, *state, *flags, *BASE]))
+        assert isinstance(source, SerialSource)
+        assert source.replay is not None
+        assert source.replay.baseline == lag
+        assert source.lag_file is not None
+        assert source.lag_file.path == tmp_path / "replay-lpr3.json"
+
+
+def test_a_state_dir_that_is_not_a_directory_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = ["--serial", "socket://127.0.0.1:9", "--protocol", "framed"]
+    assert main([*port, "--state-dir", str(tmp_path / "none"), *BASE]) == 2
+    assert "avrs_bad_state_dir" in capsys.readouterr().err
 
 
 def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from avrs_adapter import replay
 from avrs_adapter.errors import AvrsError
-from avrs_adapter.replay import ReplayGuard, device_datetime, time_resolution
+from avrs_adapter.replay import LagFile, ReplayGuard, device_datetime, time_resolution
 from tests.avrs_adapter.conftest import replay_warnings
 from tests.fixtures.logs import Said
 
@@ -297,3 +301,152 @@ def test_bad_settings() -> None:
         ReplayGuard(step_span=-1.0)
     with pytest.raises(AvrsError):
         ReplayGuard(history_s=10.0)
+
+
+# -- the lag kept across restarts (LagFile) --------------------------------------------------
+
+#: the adapter's time at monotonic 100.0, as the lag file is given it
+NOW = START.astimezone(UTC)
+LAG = DEVICE_BEHIND.total_seconds()
+
+
+def lag_file_warnings(said: Said) -> list[str]:
+    return [
+        r.getMessage()
+        for r in said.records
+        if r.levelno == logging.WARNING and "device lag" in r.getMessage()
+    ]
+
+
+def write_lag(path: Path, lag: object = LAG, saved_at: object = None) -> None:
+    stamp = (NOW - timedelta(hours=1)).isoformat() if saved_at is None else saved_at
+    path.write_text(json.dumps({"v": 1, "device_lag": lag, "saved_at": stamp}))
+
+
+def test_a_saved_lag_is_the_first_baseline(tmp_path: Path, said: Said) -> None:
+    path = tmp_path / "replay-lpr0.json"
+    write_lag(path, saved_at=(NOW - timedelta(days=6)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    lag = LagFile(path).load(NOW)
+    assert lag == LAG
+    device = Device(ReplayGuard(expected_lag=lag))
+    assert not device.kept(600.0)  # the buffer replayed at the first connect: dropped
+    assert device.live()
+    assert lag_file_warnings(said) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (None, "no file yet"),
+        (b"", "not JSON"),
+        (b'{"v": 1, "device_lag": 288', "not JSON"),
+        (b"\xff\xfe\x00garbage", "not JSON"),
+        (b"x" * 5000, "over 4096 bytes"),
+        (b"[28803.0]", "not a version 1"),
+        (b'{"v": 2, "device_lag": 28803.0, "saved_at": "2026-12-07T00:30:00Z"}', "version 1"),
+        (b'{"v": 1, "device_lag": "28803", "saved_at": "2026-12-07T00:30:00Z"}', "not a number"),
+        (b'{"v": 1, "device_lag": true, "saved_at": "2026-12-07T00:30:00Z"}', "not a number"),
+        (b'{"v": 1, "device_lag": NaN, "saved_at": "2026-12-07T00:30:00Z"}', "not within"),
+        (b'{"v": 1, "device_lag": 1e300, "saved_at": "2026-12-07T00:30:00Z"}', "not within"),
+        (b'{"v": 1, "device_lag": 28803.0}', "not an RFC 3339"),
+        (b'{"v": 1, "device_lag": 28803.0, "saved_at": "yesterday"}', "not an RFC 3339"),
+        (b'{"v": 1, "device_lag": 28803.0, "saved_at": "2026-12-07T00:30:00"}', "not an RFC"),
+        ("old", "8 days ago"),
+        ("future", "in the future"),
+        ("folder", "unreadable"),
+    ],
+)
+def test_a_lag_file_that_cannot_be_used_is_ignored_with_a_warning(
+    tmp_path: Path, said: Said, content: bytes | str | None, why: str
+) -> None:
+    path = tmp_path / "replay-lpr0.json"
+    if content == "old":
+        write_lag(path, saved_at=(NOW - timedelta(days=8)).isoformat())
+    elif content == "future":
+        write_lag(path, saved_at=(NOW + timedelta(hours=1)).isoformat())
+    elif content == "folder":
+        path.mkdir()
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    lag_file = LagFile(path)
+    assert lag_file.load(NOW) is None
+    (warning,) = lag_file_warnings(said)
+    assert why in warning
+    assert "the first read sets the baseline" in warning
+    # reads are taken as without a file: the first one sets the baseline
+    device = Device(ReplayGuard(expected_lag=None))
+    assert device.kept(600.0)
+
+
+def test_the_lag_is_saved_atomically_and_at_most_once_a_minute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "replay-lpr0.json"
+    write_lag(path, lag=100.0)
+    calls: list[str] = []
+    fsync, rename = os.fsync, os.replace
+
+    def synced(fd: int) -> None:
+        calls.append("fsync")
+        fsync(fd)
+
+    def renamed(src: str, dst: Path) -> None:
+        assert Path(src).parent == path.parent  # the same filesystem: a rename is atomic
+        assert json.loads(Path(src).read_text())["v"] == 1  # whole before it is renamed
+        calls.append("replace")
+        rename(src, dst)
+
+    monkeypatch.setattr(replay.os, "fsync", synced)
+    monkeypatch.setattr(replay.os, "replace", renamed)
+    lag_file = LagFile(path)
+    assert lag_file.load(NOW) == 100.0
+
+    def offer(lag: float, at: float, *, confirmed: bool = True, final: bool = False) -> float:
+        now = NOW + timedelta(seconds=at - 100.0)
+        lag_file.offer(lag, at=at, now=now, confirmed=confirmed, final=final)
+        return float(json.loads(path.read_text())["device_lag"])
+
+    assert offer(LAG, 100.0) == LAG  # moved from the saved lag: saved at once
+    assert calls[:2] == ["fsync", "replace"]  # the data synced before the rename
+    stamp = json.loads(path.read_text())["saved_at"]
+    assert stamp.endswith("Z")
+    assert datetime.fromisoformat(stamp) == NOW
+    assert offer(LAG - 2.0, 130.0) == LAG  # moved, but 30 s after the last save
+    assert offer(LAG - 2.0, 161.0) == LAG - 2.0  # a minute on
+    assert offer(LAG - 2.3, 400.0) == LAG - 2.0  # moved by less than 0.5 s: not saved
+    assert lag_file.saves == 2
+    # borne out by reads, unchanged: saved again once a day, so its age stays small
+    assert offer(LAG - 2.3, 161.0 + 86_400.0) == LAG - 2.3
+    # the source ends: saved at once, if a read bore it out since
+    assert offer(LAG - 2.4, 161.0 + 86_410.0, final=True) == LAG - 2.4
+    assert lag_file.saves == 4
+    offer(LAG - 2.4, 161.0 + 86_420.0, confirmed=False, final=True)
+    assert lag_file.saves == 4  # nothing new to say
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temp file left
+
+
+def test_a_failed_save_is_logged_once_and_tried_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, said: Said
+) -> None:
+    path = tmp_path / "replay-lpr0.json"
+    write_lag(path, lag=100.0)
+    before = path.read_bytes()
+    rename = os.replace
+
+    def disk_full(src: str, dst: Path) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(replay.os, "replace", disk_full)
+    lag_file = LagFile(path)
+    for at in (100.0, 130.0, 170.0, 240.0):
+        lag_file.offer(LAG, at=at, now=NOW, confirmed=True)  # never raised
+    assert path.read_bytes() == before  # the old file whole
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # its temp file removed
+    assert len(lag_file_warnings(said)) == 1
+    assert "No space left" in lag_file_warnings(said)[0]
+    monkeypatch.setattr(replay.os, "replace", rename)
+    lag_file.offer(LAG, at=250.0, now=NOW, confirmed=True)
+    assert lag_file.saves == 0  # within a minute of the last try
+    lag_file.offer(LAG, at=301.0, now=NOW, confirmed=True)
+    assert json.loads(path.read_text())["device_lag"] == LAG
+    assert len(lag_file_warnings(said)) == 1

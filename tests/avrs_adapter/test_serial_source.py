@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import socket
 import termios
 import time
@@ -459,6 +460,88 @@ def test_a_device_clock_stepped_back_is_rebaselined_after_spaced_reads(
         assert reader.queue.empty()
     finally:
         reader.close()
+
+
+def test_a_saved_lag_tells_a_replay_at_the_first_connect_after_a_restart(
+    tmp_path: Path, said: Said
+) -> None:
+    """A camera streaming over TCP keeps its reads while the adapter is down (a restart,
+    an upgrade) and sends them when it connects again: the lag saved by the adapter
+    before is the new one's first baseline."""
+    state = tmp_path / "replay-lpr0.json"
+    clocks = Clocks()
+    behind = timedelta(hours=8, seconds=2)  # the camera's clock: on UTC, 2 s slow
+    server = DeviceServer("nedap")
+
+    def adapter() -> Reader:
+        source = SerialSource(
+            server.url,
+            "nedap",
+            9600,
+            "lpr0",
+            backoff_min=0.05,
+            replay_state=state,
+            clock=clocks.clock,
+            wall_clock=clocks.wall,
+        )
+        reader = Reader(source)
+        server.accept()
+        reader.wait_status(lambda s: s["port_state"] == "open")
+        return reader
+
+    reader = adapter()  # no file yet: it learns the lag from the reads
+    try:
+        server.send_read("AB1234", when=clocks.wall() - behind)
+        assert reader.vrns(1) == ["AB1234"]
+        assert json.loads(state.read_text())["device_lag"] == 8 * 3600 + 2
+        clocks.now += 10.0
+        behind -= timedelta(seconds=1)  # a read with a smaller lag, 10 s after the save
+        server.send_read("CD5678", when=clocks.wall() - behind)
+        assert reader.vrns(1) == ["CD5678"]
+        assert json.loads(state.read_text())["device_lag"] == 8 * 3600 + 2  # not yet
+        reader.close()  # a clean stop: saved now
+        server.hang_up()
+        assert json.loads(state.read_text())["device_lag"] == 8 * 3600 + 1
+        # the adapter is down for 10 minutes; the camera keeps 3 trucks' reads
+        kept = [clocks.wall() - behind + timedelta(minutes=m) for m in (2, 5, 8)]
+        clocks.now += 600.0
+        reader = adapter()
+        for i, when in enumerate(kept):
+            server.send_read(f"EF{1000 + i}", when=when)
+        server.send_read("GH9012", when=clocks.wall() - behind)
+        assert reader.vrns(1) == ["GH9012"]
+        assert reader.queue.empty()
+        status = reader.source.status()
+        assert (status["replayed"], status["device_lag"]) == (3, 8 * 3600 + 1)
+    finally:
+        reader.close()
+        server.close()
+    assert len(replay_warnings(said)) == 1
+
+
+def test_a_lag_that_cannot_be_saved_does_not_stop_the_reads(
+    lpr: VirtualLpr, protocol: str, tmp_path: Path, said: Said
+) -> None:
+    folder = tmp_path / "state"
+    folder.mkdir()
+    clocks = Clocks()
+    reader = open_reader(
+        lpr,
+        protocol,
+        replay_state=folder / "replay-lpr0.json",
+        clock=clocks.clock,
+        wall_clock=clocks.wall,
+    )
+    try:
+        folder.rmdir()  # the state directory gone: every save fails
+        for i in range(3):
+            lpr.send_read(f"AB{1000 + i}", when=clocks.wall() - timedelta(seconds=i))
+            assert reader.vrns(1) == [f"AB{1000 + i}"]
+            clocks.now += 61.0
+    finally:
+        reader.close()
+    saves = [m for m in said.messages if "cannot save the device lag" in m]
+    assert len(saves) == 1  # logged once, though tried at each change and at the end
 
 
 def test_steady_reads_are_all_published(lpr: VirtualLpr, protocol: str) -> None:
