@@ -40,19 +40,18 @@ old. A wrong saved lag is put right as a wrong ``expected_lag`` is.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
-import os
 import re
-import tempfile
 from collections import deque
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 from avrs_adapter.errors import AvrsError
+from rocars.files import write_atomically
+from rocars.timeutil import parse_rfc3339, to_rfc3339
 
 logger = logging.getLogger(__name__)
 
@@ -298,10 +297,8 @@ def _saved_lag(path: Path, now: datetime) -> tuple[float | None, str]:
     if not math.isfinite(lag) or abs(lag) > MAX_DEVICE_LAG:
         return None, f"device_lag {lag!r} is not within {MAX_DEVICE_LAG:.0f} s"
     try:
-        saved_at = datetime.fromisoformat(str(saved.get("saved_at")))
-    except ValueError:
-        saved_at = None
-    if saved_at is None or saved_at.tzinfo is None:
+        saved_at = parse_rfc3339(str(saved.get("saved_at")))
+    except ValueError:  # not a time, or one without an offset
         return None, f"saved_at {saved.get('saved_at')!r} is not an RFC 3339 time"
     if saved_at > now:
         return None, f"saved_at {saved_at.isoformat()} is in the future"
@@ -382,25 +379,6 @@ class LagFile:
     def _write(self, lag: float, now: datetime) -> None:
         """A temp file in the same directory, synced, renamed over the file: a crash
         leaves the old file or the new one, never half of one."""
-        stamp = now.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        stamp = to_rfc3339(now)
         text = json.dumps({"v": 1, "device_lag": round(lag, 3), "saved_at": stamp}) + "\n"
-        folder = self.path.parent
-        fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
-        done = False
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as file:
-                file.write(text)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temp, self.path)
-            done = True
-        finally:
-            if not done:
-                with contextlib.suppress(OSError):
-                    os.unlink(temp)
-        with contextlib.suppress(OSError):  # the rename itself durable, where it can be
-            folder_fd = os.open(folder, os.O_RDONLY)
-            try:
-                os.fsync(folder_fd)
-            finally:
-                os.close(folder_fd)
+        write_atomically(self.path, text.encode())

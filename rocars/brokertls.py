@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 import re
 import secrets
 from collections.abc import Sequence
@@ -41,6 +40,7 @@ from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from rocars.certs import key_usage
+from rocars.files import write_atomically
 
 CA_CERT = "ca.crt"
 CA_KEY = "ca.key"
@@ -369,11 +369,4 @@ def _write_ca(out: Path, cert: x509.Certificate, key: PrivateKeyTypes) -> None:
 
 def _write(path: Path, data: bytes, mode: int) -> None:
     """Write through a new file and a rename: a key is never readable by others on its way."""
-    tmp = path.with_name(f".{path.name}.new")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
-    with os.fdopen(fd, "wb") as handle:
-        os.fchmod(fd, mode)  # the mode above is for a new file only
-        handle.write(data)
-        handle.flush()
-        os.fsync(fd)
-    os.replace(tmp, path)
+    write_atomically(path, data, mode)

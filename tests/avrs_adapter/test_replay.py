@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from avrs_adapter import replay
 from avrs_adapter.errors import AvrsError
 from avrs_adapter.replay import LagFile, ReplayGuard, device_datetime, time_resolution
+from rocars import files
 from tests.avrs_adapter.conftest import replay_warnings
 from tests.fixtures.logs import Said
 
@@ -396,8 +396,8 @@ def test_the_lag_is_saved_atomically_and_at_most_once_a_minute(
         calls.append("replace")
         rename(src, dst)
 
-    monkeypatch.setattr(replay.os, "fsync", synced)
-    monkeypatch.setattr(replay.os, "replace", renamed)
+    monkeypatch.setattr(files.os, "fsync", synced)
+    monkeypatch.setattr(files.os, "replace", renamed)
     lag_file = LagFile(path)
     assert lag_file.load(NOW) == 100.0
 
@@ -436,7 +436,7 @@ def test_a_failed_save_is_logged_once_and_tried_again(
     def disk_full(src: str, dst: Path) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(replay.os, "replace", disk_full)
+    monkeypatch.setattr(files.os, "replace", disk_full)
     lag_file = LagFile(path)
     for at in (100.0, 130.0, 170.0, 240.0):
         lag_file.offer(LAG, at=at, now=NOW, confirmed=True)  # never raised
@@ -444,7 +444,7 @@ def test_a_failed_save_is_logged_once_and_tried_again(
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # its temp file removed
     assert len(lag_file_warnings(said)) == 1
     assert "No space left" in lag_file_warnings(said)[0]
-    monkeypatch.setattr(replay.os, "replace", rename)
+    monkeypatch.setattr(files.os, "replace", rename)
     lag_file.offer(LAG, at=250.0, now=NOW, confirmed=True)
     assert lag_file.saves == 0  # within a minute of the last try
     lag_file.offer(LAG, at=301.0, now=NOW, confirmed=True)
