@@ -54,8 +54,9 @@ FAIL_REASONS: dict[FailReason, str] = {
     FailReason.NO_HEARTBEAT: translate_noop("Instruction", "Lane controller not responding"),
     FailReason.NO_INSTRUCTION: translate_noop("Instruction", "Waiting for the lane"),
     FailReason.EXPIRED: translate_noop("Instruction", "Instruction expired"),
-    # a newer controller's word this display cannot read: it waits for one it can
-    FailReason.INSTRUCTION_UNREADABLE: translate_noop("Instruction", "Waiting for the lane"),
+    # a signed instruction this display cannot read (a newer controller's code or format):
+    # the engineer at the lane must be told it is not a wait that ends by itself
+    FailReason.INSTRUCTION_UNREADABLE: translate_noop("Instruction", "Instruction unreadable"),
 }
 
 SYNC_MARKS: dict[SyncMark, str] = {

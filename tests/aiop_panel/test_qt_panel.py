@@ -225,6 +225,7 @@ STATES = [
     "inspect",
     "too_early",
     "stop_offline",
+    "stop_unreadable",
 ]
 
 
@@ -263,9 +264,10 @@ def drive(screen: AiopScreen, qtbot: QtBot, state: str) -> InstructionCode:
     if state == "too_early":
         feed(screen, C.TOO_EARLY, 1, earliest_at=EARLIEST)
         return C.TOO_EARLY
-    screen.on_shown(
-        Shown(C.STOP_SEE_OFFICER, None, FailReason.BROKER_LOST, SyncMark.CONTROLLER_LOST)
+    reason = (
+        FailReason.INSTRUCTION_UNREADABLE if state == "stop_unreadable" else FailReason.BROKER_LOST
     )
+    screen.on_shown(Shown(C.STOP_SEE_OFFICER, None, reason, SyncMark.CONTROLLER_LOST))
     return C.STOP_SEE_OFFICER
 
 

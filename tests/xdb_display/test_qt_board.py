@@ -17,7 +17,7 @@ from rocars.messages import InstructionCode
 from tests.fixtures.displays import make_instruction
 from ui_common.app import missing_glyphs
 from ui_common.i18n import Translations
-from ui_common.instruction import HEADLINES, STYLES
+from ui_common.instruction import FAIL_REASONS, HEADLINES, STYLES
 from ui_common.lanewatch import FailReason, Shown, SyncMark
 from ui_common.languages import Language
 from ui_common.screenshot import colour_share, grab_png
@@ -143,8 +143,15 @@ def test_fail_closed_board_says_why(
     assert "停車" in joined
     assert "STOP" in joined
     assert "停车" in joined
-    if reason is FailReason.NO_HEARTBEAT:
-        grab_png(board, SHOTS / "xdb_STOP_no_heartbeat_1280x720.png")
+    for lang in Language:  # the engineer at the lane reads why, in every language
+        assert translations.text(lang, "Instruction", FAIL_REASONS[reason]) in joined
+    if reason in (FailReason.NO_HEARTBEAT, FailReason.INSTRUCTION_UNREADABLE):
+        grab_png(board, SHOTS / f"xdb_STOP_{reason}_1280x720.png")
+
+
+def test_each_fail_reason_has_its_own_words() -> None:
+    # an unreadable instruction is not a wait that ends by itself: it must not read as one
+    assert len(set(FAIL_REASONS.values())) == len(FailReason)
 
 
 def test_warm_up_paints_every_code_offscreen(board: BoardWidget, qtbot: QtBot) -> None:

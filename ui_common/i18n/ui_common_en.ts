@@ -99,5 +99,9 @@
       <source>Waiting for the lane</source>
       <translation>Waiting for the lane</translation>
     </message>
+    <message>
+      <source>Instruction unreadable</source>
+      <translation>Instruction unreadable</translation>
+    </message>
   </context>
 </TS>

@@ -99,5 +99,9 @@
       <source>Waiting for the lane</source>
       <translation>等待车道指示</translation>
     </message>
+    <message>
+      <source>Instruction unreadable</source>
+      <translation>无法读取指示</translation>
+    </message>
   </context>
 </TS>

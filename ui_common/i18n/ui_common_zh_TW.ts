@@ -99,5 +99,9 @@
       <source>Waiting for the lane</source>
       <translation>等待車道指示</translation>
     </message>
+    <message>
+      <source>Instruction unreadable</source>
+      <translation>無法讀取指示</translation>
+    </message>
   </context>
 </TS>
