@@ -12,7 +12,11 @@ is larger by how long it was kept. The baseline is the smallest lag of the reads
 within the last ``history_s`` seconds, at most ``history`` of them and always the newest
 (a replayed read can only be later, never earlier; a short window follows a drifting
 clock on a quiet lane too); a read whose lag is over the baseline by more than ``bound``
-seconds is replayed: not published. A device time in whole minutes (``…T09:30``) makes
+seconds is replayed: not published. The bound grows by ``max_drift`` (200 ppm) of the
+time since the last read taken: over a long quiet gap (a lane closed for the night) a
+device clock without NTP drifts, and at 100 ppm 14 hours is 5 s; a replay is still told,
+as its reads are kept for a time of which the allowance is only a small part. A device
+time in whole minutes (``…T09:30``) makes
 a lag up to 60 s larger: for its reads the bound is 60 s more (a replay is told once it
 is over a minute late). A date only (or an hour) is too coarse: such a read is taken as
 one without a device time, never dropped.
@@ -35,7 +39,8 @@ local time), which is then the first baseline.
 ``LagFile`` keeps the baseline across restarts of the adapter: saved (atomically, when it
 moved by over ``SAVE_CHANGE`` s, at most every ``SAVE_EVERY`` s, and when the source ends)
 and read back at start as the first baseline, unless it is unusable or over ``MAX_AGE``
-old. A wrong saved lag is put right as a wrong ``expected_lag`` is.
+old. A wrong saved lag is put right as a wrong ``expected_lag`` is. The time since the
+lag was saved counts for the drift allowance (``expected_at``).
 """
 
 from __future__ import annotations
@@ -75,6 +80,9 @@ REFRESH_EVERY = 86_400.0
 MAX_AGE = timedelta(days=7)
 #: a lag file is a line of JSON; anything larger is not one
 _MAX_FILE = 4096
+#: the most a device's clock is taken to drift from this machine's, s a s (200 ppm:
+#: 17 s a day; quartz clocks are within 20-100 ppm)
+MAX_DRIFT = 2e-4
 
 
 @dataclass(slots=True)
@@ -150,6 +158,8 @@ class ReplayGuard:
         history: int = 32,
         history_s: float = 3600.0,
         expected_lag: float | None = None,
+        expected_at: float | None = None,
+        max_drift: float = MAX_DRIFT,
         device: str = "lpr0",
     ) -> None:
         if (
@@ -158,12 +168,13 @@ class ReplayGuard:
             or not 0.0 <= step_span <= 3600.0
             or not 60.0 <= history_s <= 86_400.0
             or not (expected_lag is None or abs(expected_lag) <= MAX_DEVICE_LAG)
+            or not 0.0 <= max_drift <= 1e-3
         ):
             raise AvrsError(
                 f"replay bound must be 1-3600 s, re-baseline reads 2-100 over 0-3600 s, the "
-                f"history 60-86400 s and the expected device lag within 2 days, got "
-                f"{bound!r}, {rebaseline_reads!r}, {step_span!r}, {history_s!r} and "
-                f"{expected_lag!r}",
+                f"history 60-86400 s, the expected device lag within 2 days and the drift "
+                f"0-0.001, got {bound!r}, {rebaseline_reads!r}, {step_span!r}, "
+                f"{history_s!r}, {expected_lag!r} and {max_drift!r}",
                 key="avrs_bad_replay_guard",
             )
         self.bound = bound
@@ -172,6 +183,7 @@ class ReplayGuard:
         self.agree = agree
         self.step_span = step_span
         self.history_s = history_s
+        self.max_drift = max_drift
         self.device = device
         self.stats = ReplayStats()
         #: the device's normal lag, s (the smallest of ``_lags``); None before any read
@@ -180,6 +192,9 @@ class ReplayGuard:
         self.taken = 0
         #: (received, lag) of the reads taken, the oldest dropped after ``history_s``
         self._lags: deque[tuple[float, float]] = deque(maxlen=history)
+        #: when the baseline was last borne out (monotonic s; None: at the next read):
+        #: the drift allowance grows from it
+        self._borne_at = expected_at
         if expected_lag is not None:
             self._lags.append((float("-inf"), expected_lag))  # until the first read taken
             self.baseline = expected_lag
@@ -209,7 +224,10 @@ class ReplayGuard:
         # up to a minute early, so its lag up to a minute larger
         slack = 0.0 if resolution <= 1.0 else resolution
         lag = (received_wall - seen).total_seconds()
-        if self.baseline is None or lag <= self.baseline + self.bound + slack:
+        if self._borne_at is None:
+            self._borne_at = received
+        drift = self.max_drift * max(0.0, received - self._borne_at)
+        if self.baseline is None or lag <= self.baseline + self.bound + slack + drift:
             self._take(received, lag)
             return True
         self.stats.replayed += 1
@@ -234,6 +252,7 @@ class ReplayGuard:
             logger.info("%s: reads live again after %d replayed ones", self.device, self._run)
         self._run = 0
         self._steps = None
+        self._borne_at = received
         self.taken += 1
         lags = self._lags
         lags.append((received, lag))
@@ -260,6 +279,7 @@ class ReplayGuard:
         self._lags.clear()
         self._lags.append((received, run.low))
         self.baseline = run.low
+        self._borne_at = received
         self.stats.rebaselines += 1
         self._run = 0
         self._steps = None
@@ -274,37 +294,37 @@ class ReplayGuard:
         )
 
 
-def _saved_lag(path: Path, now: datetime) -> tuple[float | None, str]:
-    """The lag saved in ``path`` and "", or None and why it cannot be used."""
+def _saved_lag(path: Path, now: datetime) -> tuple[float, float] | str:
+    """The lag saved in ``path`` and its age (s), or why it cannot be used."""
     try:
         with path.open("rb") as file:
             data = file.read(_MAX_FILE + 1)
     except FileNotFoundError:
-        return None, "no file yet"
+        return "no file yet"
     except OSError as err:
-        return None, f"unreadable: {err}"
+        return f"unreadable: {err}"
     if len(data) > _MAX_FILE:
-        return None, f"over {_MAX_FILE} bytes"
+        return f"over {_MAX_FILE} bytes"
     try:
         saved = json.loads(data.decode("utf-8"))
     except ValueError as err:  # UnicodeDecodeError and JSONDecodeError too
-        return None, f"not JSON: {err}"
+        return f"not JSON: {err}"
     if not isinstance(saved, dict) or saved.get("v") != 1:
-        return None, "not a version 1 lag file"
+        return "not a version 1 lag file"
     lag = saved.get("device_lag")
     if isinstance(lag, bool) or not isinstance(lag, int | float):
-        return None, f"device_lag {lag!r} is not a number"
+        return f"device_lag {lag!r} is not a number"
     if not math.isfinite(lag) or abs(lag) > MAX_DEVICE_LAG:
-        return None, f"device_lag {lag!r} is not within {MAX_DEVICE_LAG:.0f} s"
+        return f"device_lag {lag!r} is not within {MAX_DEVICE_LAG:.0f} s"
     try:
         saved_at = parse_rfc3339(str(saved.get("saved_at")))
     except ValueError:  # not a time, or one without an offset
-        return None, f"saved_at {saved.get('saved_at')!r} is not an RFC 3339 time"
+        return f"saved_at {saved.get('saved_at')!r} is not an RFC 3339 time"
     if saved_at > now:
-        return None, f"saved_at {saved_at.isoformat()} is in the future"
+        return f"saved_at {saved_at.isoformat()} is in the future"
     if now - saved_at > MAX_AGE:
-        return None, f"saved {(now - saved_at).days} days ago, over {MAX_AGE.days}"
-    return float(lag), ""
+        return f"saved {(now - saved_at).days} days ago, over {MAX_AGE.days}"
+    return float(lag), (now - saved_at).total_seconds()
 
 
 class LagFile:
@@ -318,6 +338,9 @@ class LagFile:
         self.device = device
         #: the lag last saved (or read at start); None before either
         self.saved: float | None = None
+        #: how long before ``load`` the lag it read was saved, s (the guard's drift
+        #: allowance counts from then)
+        self.saved_age = 0.0
         self.saves = 0
         self._tried_at: float | None = None  # the last save, done or failed
         self._saved_at: float | None = None  # the last save done
@@ -326,15 +349,16 @@ class LagFile:
 
     def load(self, now: datetime) -> float | None:
         """The saved lag, to be the guard's first baseline; None (one WARNING) if unusable."""
-        lag, why = _saved_lag(self.path, now)
-        if lag is None:
+        found = _saved_lag(self.path, now)
+        if isinstance(found, str):
             logger.warning(
                 "%s: saved device lag %s not used (%s): the first read sets the baseline",
                 self.device,
                 self.path,
-                why,
+                found,
             )
             return None
+        lag, self.saved_age = found
         self.saved = lag
         logger.info("%s: device lag %.1f s, saved in %s", self.device, lag, self.path)
         return lag

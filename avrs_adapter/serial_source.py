@@ -145,13 +145,16 @@ class SerialSource:
             else None
         )
         expected_lag = replay_device_lag
+        expected_at = self._wall_origin[1]  # a lag given is borne out now (NTP)
         if self.lag_file is not None and expected_lag is None:
             expected_lag = self.lag_file.load(self._utc_now(self._wall_origin[1]))
+            expected_at -= self.lag_file.saved_age  # the clock may have drifted since
         self.replay = (
             ReplayGuard(
                 bound=replay_bound,
                 rebaseline_reads=replay_rebaseline_reads,
                 expected_lag=expected_lag,
+                expected_at=expected_at if expected_lag is not None else None,
                 device=self.device,
             )
             if replay_bound

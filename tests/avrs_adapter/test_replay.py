@@ -262,6 +262,23 @@ def test_a_slow_clock_on_a_quiet_lane_is_followed() -> None:
     assert not device.kept(300.0)
 
 
+def test_a_drifting_clock_after_a_night_without_trucks() -> None:
+    """A device clock losing 100 ppm, a lane closed for 16 hours: the morning's first
+    truck is 5.8 s later on the device's clock than the evening's last and is published;
+    a replay after the night is still dropped (its lag is over the allowance by far)."""
+    device = Device(ReplayGuard())
+    for _ in range(5):
+        assert device.live()
+        device.at += 60.0
+    night = 16 * 3600.0
+    device.at += night
+    device.step = -timedelta(seconds=night * 1e-4)
+    assert device.kept(60.0) is False  # the buffer of a link down at dawn
+    assert device.live()  # the first truck of the morning
+    assert device.guard.stats.replayed == 1
+    assert device.guard.baseline == pytest.approx(8 * 3600 + 3 + 5.76, abs=1.0)
+
+
 def test_the_first_read_sets_the_baseline() -> None:
     """The documented limit: a replay at the first connect after the adapter starts is
     taken (its reads only raise no later read's bar: the next live read lowers it)."""
@@ -290,6 +307,20 @@ def test_a_wrong_known_lag_is_put_right_by_the_clock_step_rule() -> None:
     assert device.guard.baseline == pytest.approx(8 * 3600 + 3)
 
 
+def test_a_saved_lag_allows_for_the_drift_since_it_was_saved() -> None:
+    """The adapter restarted in the morning with last evening's lag (saved 12 h ago) from
+    a device losing 100 ppm: the first truck, 5.8 s later than the lag (over the bound
+    alone), is published; with the lag saved just now it is not; a replay is dropped."""
+    drifted = 12 * 3600.0 * 1e-4 + 1.0  # and up to a second of the device's rounding
+    for age, taken in ((12 * 3600.0, True), (0.0, False)):
+        guard = ReplayGuard(expected_lag=LAG, expected_at=100.0 - age, bound=5.0)
+        device = Device(guard)
+        device.step = -timedelta(seconds=drifted + 0.5)  # 5.8 s: over the bound alone
+        assert device.live() is taken
+    device = Device(ReplayGuard(expected_lag=LAG, expected_at=100.0 - 12 * 3600.0))
+    assert not device.kept(60.0)
+
+
 def test_bad_settings() -> None:
     with pytest.raises(AvrsError):
         ReplayGuard(bound=0.5)
@@ -301,6 +332,8 @@ def test_bad_settings() -> None:
         ReplayGuard(step_span=-1.0)
     with pytest.raises(AvrsError):
         ReplayGuard(history_s=10.0)
+    with pytest.raises(AvrsError):
+        ReplayGuard(max_drift=0.01)
 
 
 # -- the lag kept across restarts (LagFile) --------------------------------------------------
@@ -326,8 +359,10 @@ def write_lag(path: Path, lag: object = LAG, saved_at: object = None) -> None:
 def test_a_saved_lag_is_the_first_baseline(tmp_path: Path, said: Said) -> None:
     path = tmp_path / "replay-lpr0.json"
     write_lag(path, saved_at=(NOW - timedelta(days=6)).strftime("%Y-%m-%dT%H:%M:%SZ"))
-    lag = LagFile(path).load(NOW)
+    lag_file = LagFile(path)
+    lag = lag_file.load(NOW)
     assert lag == LAG
+    assert lag_file.saved_age == 6 * 86400.0
     device = Device(ReplayGuard(expected_lag=lag))
     assert not device.kept(600.0)  # the buffer replayed at the first connect: dropped
     assert device.live()
