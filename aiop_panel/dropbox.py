@@ -18,6 +18,21 @@ after a drop is the same drop, however long the flap was held closed.
 Each drop publishes ``ManifestDropped(source="sensor")``. When the port disappears (USB
 unplugged) the reader retries with a capped backoff until it is back; the contact's
 state is then unknown, so an open line is assumed until the sensor says otherwise.
+
+A closure is never credited, while its ``C0`` is not in, with more time than has passed
+here since its ``C1`` arrived: the sensor's counter may run slower than this machine's
+clock, and the estimate of its time now would run ahead (a blip counted as a drop). A
+``C1`` while the contact is already closed and counted, after the refractory time, means
+a ``C0`` was lost (or the flap is stuck): it is logged, never counted as a drop, so the
+lane times that truck out to STOP rather than release it on a doubtful drop.
+
+The sensor is *healthy* while its port is open and its line is not only noise: over
+``GARBLED_BYTES`` bytes with no contact report between (a wrong baud rate, a line ending
+in CR only) makes it unhealthy until a report parses. That is logged and goes to
+``on_status`` (the panel's retained status), not to the screen: the box may still work,
+and a driver told it is out of order would not drop the manifest that puts it right.
+``on_connection`` is the port's coming and going, which the screen shows. A port that
+cannot be opened is logged at WARNING at once, then every ``ABSENT_LOG_EVERY`` seconds.
 """
 
 from __future__ import annotations
@@ -37,6 +52,10 @@ from rocars.messages import ManifestDropped
 logger = logging.getLogger(__name__)
 
 MAX_LINE = 32
+#: bytes in a row with no contact report between: the line gives only noise
+GARBLED_BYTES = 64
+#: a port that cannot be opened is logged at WARNING at most this often, s
+ABSENT_LOG_EVERY = 300.0
 
 
 class DropBoxError(Error):
@@ -113,6 +132,9 @@ class Debouncer:
         self.refractory = refractory_ms / 1000
         self._closed_since: float | None = None
         self._latched = False
+        #: the time of the last report, and whether a C0 was found lost (logged once)
+        self._last_at: float | None = None
+        self._lost_told = False
         #: when the flap last opened after a counted closure (a drop, or chatter of one):
         #: the refractory time runs from there, not from the closure, so a flap held
         #: closed longer than it and then bouncing is still the same drop
@@ -121,10 +143,25 @@ class Debouncer:
     def feed(self, closed: bool, at: float) -> bool:
         """A contact report; True when it completes a drop (checked as of ``at``)."""
         dropped = self.poll(at)
+        last, self._last_at = self._last_at, at
         if closed:
             if self._closed_since is None:
                 self._closed_since = at
+            elif (
+                self._latched
+                and not self._lost_told
+                and last is not None
+                and at - last >= self.refractory
+            ):
+                self._lost_told = True
+                logger.warning(
+                    "drop-box: the contact closed again without opening (%.1f s after the "
+                    "last report): a C0 was lost or the flap is stuck; no drop is counted "
+                    "until it opens",
+                    at - last,
+                )
         else:
+            self._lost_told = False
             if self._latched:
                 self._opened_at = at
             self._closed_since = None
@@ -141,11 +178,18 @@ class Debouncer:
         self._latched = True  # chatter too: its end restarts the refractory time
         return self._opened_at is None or self._closed_since - self._opened_at >= self.refractory
 
+    @property
+    def closed_since(self) -> float | None:
+        """When the current closure began (the time its report gave); None while open."""
+        return self._closed_since
+
     def reset(self) -> None:
         """The line went away (or its clock changed): the contact's state is unknown again."""
         self._closed_since = None
         self._latched = False
         self._opened_at = None
+        self._last_at = None
+        self._lost_told = False
 
 
 class DropBoxSensor:
@@ -164,10 +208,12 @@ class DropBoxSensor:
         poll_seconds: float = 0.01,
         max_backoff: float = 2.0,
         on_connection: Callable[[bool], None] | None = None,
+        on_status: Callable[[], None] | None = None,
     ) -> None:
         self.port = port
         self._on_drop = on_drop
         self._on_connection = on_connection
+        self._on_status = on_status
         self.debouncer = Debouncer(min_closed_ms, refractory_ms)
         self.sensor_clock = SensorClock()
         self._stamped = False
@@ -179,6 +225,16 @@ class DropBoxSensor:
         self.drops = 0
         self.noise = 0
         self.connects = 0
+        #: the line gives only noise (module doc); with ``connected``, ``healthy``
+        self.garbled = False
+        self._junk = 0  # bytes since the last contact report
+        #: local arrival of the C1 that began the current closure (module doc)
+        self._closure_arrived: float | None = None
+
+    @property
+    def healthy(self) -> bool:
+        """The port is open and its line is not only noise."""
+        return self.connected.is_set() and not self.garbled
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="dropbox", daemon=True)
@@ -191,14 +247,28 @@ class DropBoxSensor:
 
     def _run(self) -> None:
         backoff = 0.05
+        told_absent: float | None = None  # when a port that would not open was last logged
         while not self._stop.is_set():
+            opened = False
             try:
                 with serial.Serial(self.port, 9600, timeout=self._poll) as port:
+                    opened = True
+                    told_absent = None
                     self._connected(True)
                     backoff = 0.05
                     self._read(port)
             except (serial.SerialException, OSError) as err:
-                logger.debug("drop-box port %s: %s", self.port, err)
+                now = time.monotonic()
+                if opened or (told_absent is not None and now - told_absent < ABSENT_LOG_EVERY):
+                    logger.debug("drop-box port %s: %s", self.port, err)
+                else:
+                    told_absent = now
+                    logger.warning(
+                        "drop-box sensor on %s cannot be opened (%s); retrying, manifests "
+                        "are not seen meanwhile",
+                        self.port,
+                        err,
+                    )
             except Exception:  # top-level loop of the reader thread: log and carry on
                 logger.exception("drop-box reader failed; restarting")
             if self._stop.is_set():
@@ -206,6 +276,8 @@ class DropBoxSensor:
                 return
             if self.connected.is_set():
                 logger.warning("drop-box sensor on %s went away; retrying", self.port)
+                self.garbled = False
+                self._junk = 0
                 self._connected(False)
             self.debouncer.reset()
             self.sensor_clock.reset()
@@ -222,6 +294,23 @@ class DropBoxSensor:
         if self._on_connection is not None:
             self._on_connection(up)
 
+    def _garbled(self, garbled: bool) -> None:
+        """The line turned to only noise, or back: logged, and the health passed on."""
+        if garbled == self.garbled:
+            return
+        self.garbled = garbled
+        if garbled:
+            logger.warning(
+                "drop-box sensor on %s sends only noise (%d bytes without a contact report: "
+                "a wrong baud rate or line ending?); manifests are not seen",
+                self.port,
+                self._junk,
+            )
+        else:
+            logger.info("drop-box sensor on %s reports again", self.port)
+        if self._on_status is not None:
+            self._on_status()
+
     def _read(self, port: serial.Serial) -> None:
         buffer = b""
         discarding = False  # inside an over-long line: its tail up to the newline is noise too
@@ -229,6 +318,7 @@ class DropBoxSensor:
             chunk = port.read(256)
             now = time.monotonic()
             buffer += chunk
+            self._junk += len(chunk)  # back to 0 at the next contact report
             while b"\n" in buffer:
                 line, buffer = buffer.split(b"\n", 1)
                 if discarding:  # the tail of an over-long line (counted once, below)
@@ -239,6 +329,8 @@ class DropBoxSensor:
                     self.noise += 1
                     logger.debug("drop-box noise %r", line[:MAX_LINE])
                     continue
+                self._junk = 0
+                self._garbled(False)
                 stamped = reading.sensor_ms is not None
                 if stamped != self._stamped:  # a change of time base: start afresh
                     self.debouncer.reset()
@@ -248,15 +340,24 @@ class DropBoxSensor:
                     if self.sensor_clock.observe(reading.sensor_ms, now):
                         self.debouncer.reset()
                     at = reading.sensor_ms / 1000
+                began = self.debouncer.closed_since
                 if self.debouncer.feed(reading.closed, at):
                     self._dropped()
+                if self.debouncer.closed_since != began:
+                    self._closure_arrived = now if reading.closed else None
             if discarding:
                 buffer = b""  # still inside the over-long line
             elif len(buffer) > MAX_LINE:
                 self.noise += 1
                 buffer = b""
                 discarding = True
+            if self._junk >= GARBLED_BYTES:
+                self._garbled(True)
             current = self.sensor_clock.sensor_now(now) if self._stamped else now
+            since, arrived = self.debouncer.closed_since, self._closure_arrived
+            if current is not None and since is not None and arrived is not None:
+                # no more than has passed here since its C1 came (module doc)
+                current = min(current, since + (now - arrived))
             if current is not None and self.debouncer.poll(current):
                 self._dropped()
 
@@ -264,3 +365,5 @@ class DropBoxSensor:
         self.drops += 1
         logger.info("manifest dropped (sensor, drop %d)", self.drops)
         self._on_drop(ManifestDropped(source="sensor"))
+        if self._on_status is not None:  # its counts, as of this drop
+            self._on_status()

@@ -234,8 +234,10 @@ class PanelModel:
             feedback=feedback,
             feedback_about=about,
             language=self.language,
+            # with a Manifest dropped button the driver has a way on: no "see the officer"
             dropbox_down=(
                 self.dropbox_connected is False
+                and not self.manifest_confirm
                 and shown.code is InstructionCode.DROP_MANIFEST
                 and not shown.failing_closed
             ),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal, SignalInstance
@@ -76,6 +77,9 @@ class AiopScreen(LaneScreen):
         self._feedback_timer.setSingleShot(True)
         self._feedback_timer.timeout.connect(self.refresh)
         self.attach_bus()
+        #: the status is built and published by paho's thread and the sensor's: one at a
+        #: time, so that one built before a change is never published after it
+        self._status_lock = threading.Lock()
         self.sensor: DropBoxSensor | None = None
         if config.dropbox:
             self.sensor = DropBoxSensor(
@@ -84,6 +88,7 @@ class AiopScreen(LaneScreen):
                 min_closed_ms=config.dropbox_min_closed_ms,
                 refractory_ms=config.dropbox_refractory_ms,
                 on_connection=self._on_sensor_connection,
+                on_status=self.publish_status,
             )
             self.model.set_dropbox(False)  # until the sensor's port opens
             self.dropbox_changed.connect(self._on_dropbox)
@@ -166,12 +171,21 @@ class AiopScreen(LaneScreen):
 
     def publish_status(self) -> None:
         """The retained ``status/aiop``: online, and whether the drop-box sensor is there."""
+        with self._status_lock:
+            self._publish_status()
+
+    def _publish_status(self) -> None:
         detail = ""
         metrics: dict[str, float | int | str | None] = {}
         if self.sensor is not None:
-            healthy = self.sensor.connected.is_set()
-            if not healthy:
+            healthy = self.sensor.healthy
+            if not self.sensor.connected.is_set():
                 detail = f"drop-box sensor not connected on {self.config.dropbox}"
+            elif not healthy:
+                detail = (
+                    f"drop-box sensor on {self.config.dropbox} sends only noise (a wrong "
+                    "baud rate or line ending?)"
+                )
             metrics = {
                 "healthy": int(healthy),
                 "drops": self.sensor.drops,

@@ -38,10 +38,19 @@ class SimulatedDropBox(VirtualPort):
     kind = "simulated drop box"
 
     def __init__(
-        self, directory: str | Path, *, name: str = "dropbox0", timestamps: bool = True
+        self,
+        directory: str | Path,
+        *,
+        name: str = "dropbox0",
+        timestamps: bool = True,
+        rate: float = 1.0,
     ) -> None:
+        if not 0.5 <= rate <= 2.0:
+            raise DropBoxSimError("rate must be 0.5-2.0", key="sim_bad_rate")
         super().__init__(directory, name)
         self.timestamps = timestamps
+        #: the sensor's counter ms per host ms: a cheap resonator is off by up to 0.5 %
+        self.rate = rate
         self._booted = time.monotonic()
         self.lines_sent = 0
 
@@ -49,7 +58,7 @@ class SimulatedDropBox(VirtualPort):
 
     def now_ms(self) -> int:
         """The sensor's millisecond counter (what it stamps its lines with)."""
-        return int((time.monotonic() - self._booted) * 1000) % 2**32
+        return int((time.monotonic() - self._booted) * self.rate * 1000) % 2**32
 
     def contact(self, closed: bool) -> None:
         """Report the contact closed (``C1``) or open (``C0``), stamped with the sensor's ms."""
@@ -113,10 +122,13 @@ class SimulatedDropBox(VirtualPort):
             if self._master is None:
                 raise DropBoxSimError("the drop box is unplugged", key="sim_unplugged")
             try:
-                os.write(self._master, data)
+                sent = os.write(self._master, data)
             except OSError as err:
                 if err.errno != errno.EAGAIN:
                     raise
-                logger.warning("drop box %s: nobody reads the line; bytes lost", self.path)
-                return
-            self.lines_sent += data.count(b"\n")
+                sent = 0
+            if sent < len(data):  # the pty's buffer is full: nobody reads the line
+                logger.warning(
+                    "drop box %s: nobody reads the line; %d bytes lost", self.path, len(data) - sent
+                )
+            self.lines_sent += data[:sent].count(b"\n")

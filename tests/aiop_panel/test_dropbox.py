@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from aiop_panel import dropbox
 from aiop_panel.dropbox import (
+    GARBLED_BYTES,
     Debouncer,
     DropBoxError,
     DropBoxSensor,
@@ -17,8 +21,9 @@ from aiop_panel.dropbox import (
     SensorClock,
     parse_line,
 )
-from hardware_sim.dropbox import SimulatedDropBox
+from hardware_sim.dropbox import DropBoxSimError, SimulatedDropBox
 from rocars.messages import ManifestDropped
+from tests.fixtures.logs import said_by
 
 
 @pytest.mark.parametrize(
@@ -126,6 +131,32 @@ def test_two_drops_apart_by_more_than_the_refractory_time_are_two() -> None:
     assert drops == 3
 
 
+def test_a_lost_c0_is_logged_and_the_next_closure_not_counted() -> None:
+    """Truck A's C0 is lost to noise: truck B's C1 finds the contact closed and counted.
+    Which it is (a lost C0, a stuck flap, a sensor repeating itself) cannot be told, so
+    B's drop is not counted (the lane times B out to STOP: never a release on a doubt),
+    said once; truck C, after a C0, is counted again."""
+    d = Debouncer(min_closed_ms=60, refractory_ms=1500)
+    with said_by("aiop_panel.dropbox", logging.WARNING) as said:
+        drops = d.feed(True, 0.0) + d.poll(0.1)  # truck A; its C0 never comes
+        drops += d.feed(True, 60.0) + d.poll(60.2) + d.feed(True, 61.9)  # truck B
+        drops += d.feed(False, 62.0)
+        assert drops == 1
+        assert len(said.records) == 1
+        assert "a C0 was lost" in said.messages[0]
+        drops += d.feed(True, 120.0) + d.poll(120.1) + d.feed(False, 120.2)  # truck C
+    assert drops == 2
+    assert len(said.records) == 1
+
+
+def test_a_repeated_c1_within_the_refractory_time_is_the_same_drop() -> None:
+    d = Debouncer(min_closed_ms=60, refractory_ms=1500)
+    with said_by("aiop_panel.dropbox", logging.WARNING) as said:
+        drops = d.feed(True, 0.0) + d.poll(0.1) + d.feed(True, 0.5) + d.feed(False, 0.6)
+    assert drops == 1
+    assert said.records == []
+
+
 def test_closure_seen_only_at_open_still_counts() -> None:
     d = Debouncer(min_closed_ms=50, refractory_ms=0)
     d.feed(True, 0.0)
@@ -155,9 +186,87 @@ def test_the_tail_of_an_over_long_line_is_noise_too() -> None:
     assert reader.noise == 1  # one line of noise, counted once
 
 
+class ScriptedPort:
+    """Reads at set times, ``(monotonic s, bytes)``, with the module's clock set to each
+    (an empty read: the port's timeout, a poll); stops the reader when they run out."""
+
+    def __init__(self, sensor: DropBoxSensor, script: list[tuple[float, bytes]]) -> None:
+        self.sensor, self.script, self.now = sensor, list(script), 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def read(self, size: int) -> bytes:
+        if not self.script:
+            self.sensor._stop.set()
+            return b""
+        self.now, data = self.script.pop(0)
+        return data
+
+
+def test_a_blip_is_not_a_drop_when_the_sensor_clock_runs_slow(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sensor's counter 200 ppm slow: an hour on, its time estimated from the hour-old
+    offset runs 0.7 s ahead, and a 3 ms brush of the flap was counted as a drop (the lane
+    then released the truck without its manifest). A closure is credited with no more
+    time than has passed here since its C1 came; a real one is still counted in time."""
+    rate = 1 - 200e-6
+
+    def line(host_s: float, word: str, delay: float = 0.012) -> tuple[float, bytes]:
+        return host_s + delay, f"{word} {int(host_s * rate * 1000)}\r\n".encode()
+
+    script = [line(0.0, "C1"), line(0.150, "C0")]  # a drop: the reader learns the clock
+    # an hour later a 3 ms blip, its C0 late, polls in between
+    script += [line(3600.0, "C1"), (3600.03, b""), (3600.05, b"")]
+    script += [line(3600.003, "C0", delay=0.06)]
+    # and a real drop, 150 ms, its C0 late: counted on the polls, 60 ms after its C1 came
+    script += [line(3700.0, "C1"), (3700.04, b""), (3700.08, b"")]
+    drops: list[ManifestDropped] = []
+    reader = DropBoxSensor("/dev/null", drops.append, min_closed_ms=60, refractory_ms=1500)
+    port = ScriptedPort(reader, script)
+    monkeypatch.setattr(dropbox, "time", port)
+    reader._read(port)  # type: ignore[arg-type]
+    assert reader.drops == 2
+    assert len(drops) == 2
+
+
+def test_a_line_of_only_noise_makes_the_sensor_unhealthy_until_it_reports() -> None:
+    told: list[bool] = []
+    reader = DropBoxSensor("/dev/null", lambda _: None)
+    reader._on_status = lambda: told.append(reader.garbled)
+    reader.connected.set()
+    with said_by("aiop_panel.dropbox", logging.WARNING) as said:
+        # a wrong baud rate: bytes, some newlines, nothing that parses
+        chunks = [b"\x8f\x13\xfe\n\x00" * 4] * (GARBLED_BYTES // 20 + 1) + [b"\nC1 10\nC0 200\n"]
+        reader._read(ChunkPort(reader, chunks))  # type: ignore[arg-type]
+    assert told == [True, False, False]  # noise; a report again; then the drop's counts
+    assert reader.healthy
+    assert [r.getMessage() for r in said.records if "only noise" in r.getMessage()] != []
+    assert reader.drops == 1
+
+
+def test_a_port_that_cannot_be_opened_is_said_at_once(tmp_path: Path) -> None:
+    reader = DropBoxSensor(str(tmp_path / "nothing"), lambda _: None, max_backoff=0.05)
+    with said_by("aiop_panel.dropbox", logging.WARNING) as said:
+        reader.start()
+        try:
+            deadline = time.monotonic() + 5
+            while not said.records and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(0.3)  # several retries more: said once, not at every one
+        finally:
+            reader.stop()
+    assert len(said.records) == 1
+    assert "cannot be opened" in said.messages[0]
+    assert not reader.healthy
+
+
 def test_bad_settings() -> None:
     with pytest.raises(DropBoxError):
         Debouncer(min_closed_ms=0)
+    with pytest.raises(DropBoxSimError):
+        SimulatedDropBox("/tmp", rate=3.0)
 
 
 @pytest.fixture
@@ -222,6 +331,29 @@ def test_a_held_up_reader_still_measures_the_closure(
     box.noise(f"C1 {now - 300}\nC0 {now - 200}\n".encode())  # 100 ms: a drop
     assert drops.get(timeout=5).source == "sensor"
     assert reader.drops == 2
+
+
+def test_a_slow_sensor_clock_over_a_real_pty(tmp_path: Path) -> None:
+    """A sensor counter 5 % slow (far worse than any, to show it in seconds): a 25 ms
+    brush of the flap (read over several polls) two seconds after a drop is not one."""
+    drops: queue.Queue[ManifestDropped] = queue.Queue()
+    with SimulatedDropBox(tmp_path, rate=0.95) as slow:
+        reader = DropBoxSensor(slow.path, drops.put, min_closed_ms=60, refractory_ms=400)
+        reader.start()
+        try:
+            assert reader.connected.wait(5)
+            slow.drop(hold_ms=100)
+            drops.get(timeout=5)
+            time.sleep(2.0)  # the estimate of the sensor's time now runs 100 ms ahead
+            slow.contact(True)
+            time.sleep(0.025)
+            slow.contact(False)
+            time.sleep(0.6)  # past the refractory time: a drop counted would stand alone
+            slow.drop(hold_ms=100)  # a marker: the only other thing that arrives
+            drops.get(timeout=5)
+            assert reader.drops == 2
+        finally:
+            reader.stop()
 
 
 def test_bare_lines_without_timestamps(tmp_path: Path) -> None:

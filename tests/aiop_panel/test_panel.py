@@ -232,6 +232,18 @@ def test_a_missing_dropbox_sensor_is_shown_only_when_the_manifest_is_wanted(
     assert not model.view(clock.now()).dropbox_down
 
 
+def test_a_missing_sensor_is_not_shown_where_the_driver_can_confirm_the_drop(
+    clock: FakeClock,
+) -> None:
+    """ "See the officer" beside a working Manifest dropped button: two ways, one wrong."""
+    model = PanelModel(manifest_confirm=True, clock=clock)
+    model.set_dropbox(False)
+    model.on_shown(shown(C.DROP_MANIFEST, 1))
+    view = model.view(clock.now())
+    assert view.manifest_available
+    assert not view.dropbox_down
+
+
 @pytest.mark.parametrize("bad", STALE_BOUNDS_REFUSED)
 def test_config_bounds_how_long_a_stale_instruction_may_stand(bad: dict[str, float]) -> None:
     stale_bounds_hold(PanelConfig, LANE, bad)
