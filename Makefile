@@ -5,7 +5,10 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEBS := python3 python3-venv mosquitto mosquitto-clients fonts-noto-cjk fonts-wqy-microhei \
-	libgl1 libegl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libglib2.0-0 poppler-utils
+	libgl1 libegl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libglib2.0-0 poppler-utils \
+	libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0 \
+	libxcb-randr0 libxcb-xkb1
+# the libxcb-* are what Qt's xcb plugin loads: the windows of `rocars-edge up` on a desktop
 STAMP := $(VENV)/.installed
 TRUCKS ?= 12
 SEED ?= 7
