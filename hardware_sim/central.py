@@ -34,12 +34,14 @@ from hardware_sim.demo import generate_demo, seed_store
 from hardware_sim.store import CentralError, Crossing, NewBundle, Store, encode_event
 from rocars.errors import InvalidIdentifier, RocarsError
 from rocars.ids import (
+    IDEMPOTENCY_HEADER,
     ControlPoint,
     Direction,
     is_mainland_plate,
     normalize_ccrn,
     normalize_plate,
     normalize_ubr,
+    validate_idempotency_key,
 )
 from rocars.messages import InstructionCode
 from rocars.models import (
@@ -552,10 +554,18 @@ def create_app(config: CentralConfig) -> FastAPI:
         return {"events": events, "next": str(last) if events else since}
 
     @app.post("/v1/cargo")
-    def post_cargo(items: CargoItems, cp: DeviceCp) -> Cargo:
+    def post_cargo(items: CargoItems, cp: DeviceCp, request: Request) -> Cargo:
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if key is not None:
+            key = _ident(validate_idempotency_key, key)
+            # sent again (its answer was lost): answered as the first was, even once its
+            # expected date has left the window
+            found = central.store.cargo_for_key(key, items)
+            if found is not None:
+                return found
         now = utc_now()
         check_expected_date(items.expected_date, now)
-        return central.store.add_cargo(items, now)
+        return central.store.add_cargo(items, now, key)
 
     @app.put("/v1/cargo/{ccrn}")
     def put_cargo(ccrn: str, items: CargoItems, cp: DeviceCp) -> Cargo:

@@ -69,6 +69,8 @@ CREATE TABLE IF NOT EXISTS ubr_blocks(
 CREATE TABLE IF NOT EXISTS revoked_certs(serial TEXT PRIMARY KEY, revoked_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS cert_signatures(
     digest BLOB PRIMARY KEY, keep_until_ms INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS cargo_keys(
+    key TEXT PRIMARY KEY, ccrn TEXT NOT NULL, items BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS demo_accounts(account TEXT PRIMARY KEY, json TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS demo_trucks(pos INTEGER PRIMARY KEY, json TEXT NOT NULL);
 """
@@ -79,6 +81,11 @@ CREATE INDEX IF NOT EXISTS bundles_active_plate ON bundles(second_plate)
     WHERE status = 'active' AND second_plate IS NOT NULL;
 CREATE INDEX IF NOT EXISTS cert_signatures_keep ON cert_signatures(keep_until_ms);
 """
+
+
+def _items_json(items: CargoItems) -> bytes:
+    """A submission's items as compared for an idempotency key: canonical JSON."""
+    return json.dumps(items.model_dump(mode="json"), sort_keys=True, separators=(",", ":")).encode()
 
 
 class CentralError(SimError):
@@ -289,12 +296,41 @@ class Store:
             raise CentralError(f"no cargo {ccrn}", key="ccrn_not_found", status=404, ccrn=ccrn)
         return Cargo.model_validate(self._entity(conn, int(row[0]), "cargo"))
 
-    def add_cargo(self, items: CargoItems, now: datetime) -> Cargo:
+    def add_cargo(self, items: CargoItems, now: datetime, key: str | None = None) -> Cargo:
+        """A new CCRN; with ``key`` (``Idempotency-Key``) one submitted with that key before
+        is answered as it is now, not made again (``cargo_for_key``)."""
         with self._tx() as conn:
+            if key is not None:
+                found = self._cargo_for_key(conn, key, items)
+                if found is not None:
+                    return found
             number = self._take_numbers(conn, "next_ccrn", FIRST_CCRN, 1)
             cargo = Cargo(ccrn=str(number), submitted_at=now, updated_at=now, items=items)
             self._write_cargo(conn, cargo)
+            if key is not None:
+                conn.execute(
+                    "INSERT INTO cargo_keys(key, ccrn, items) VALUES (?, ?, ?)",
+                    (key, cargo.ccrn, _items_json(items)),
+                )
         return cargo
+
+    def cargo_for_key(self, key: str, items: CargoItems) -> Cargo | None:
+        """The cargo first submitted with ``key``, as it is now (amended since, bundled);
+        None for a new key; 409 ``idempotency_key_reused`` if that submission's items
+        were not these."""
+        with self._lock:
+            return self._cargo_for_key(self._conn, key, items)
+
+    def _cargo_for_key(self, conn: sqlite3.Connection, key: str, items: CargoItems) -> Cargo | None:
+        row = conn.execute("SELECT ccrn, items FROM cargo_keys WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        if bytes(row[1]) != _items_json(items):
+            raise CentralError(
+                f"idempotency key {key} was used for another submission (cargo {row[0]})",
+                key="idempotency_key_reused", status=409, ccrn=row[0],
+            )  # fmt: skip
+        return self._cargo(conn, str(row[0]))
 
     def amend_cargo(self, ccrn: str, items: CargoItems, now: datetime) -> Cargo:
         with self._tx() as conn:

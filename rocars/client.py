@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from rocars.config import check_plain_http, tls_problem
 from rocars.errors import RocarsError
+from rocars.ids import IDEMPOTENCY_HEADER
 from rocars.models import (
     Bundle,
     BundleRequest,
@@ -304,8 +305,13 @@ class RocarsClient:
 
     # -- shippers ------------------------------------------------------------------------
 
-    def submit_cargo(self, items: CargoItems) -> Cargo:
-        return self._answer(Cargo, "POST", "/v1/cargo", json=items.model_dump(mode="json"))
+    def submit_cargo(self, items: CargoItems, idempotency_key: str | None = None) -> Cargo:
+        """A new CCRN. With ``idempotency_key`` the submission can be sent again after a
+        lost answer: the centre answers with the cargo that key made, not a second one."""
+        headers = {} if idempotency_key is None else {IDEMPOTENCY_HEADER: idempotency_key}
+        return self._answer(
+            Cargo, "POST", "/v1/cargo", json=items.model_dump(mode="json"), headers=headers
+        )
 
     def amend_cargo(self, ccrn: str, items: CargoItems) -> Cargo:
         return self._answer(Cargo, "PUT", f"/v1/cargo/{ccrn}", json=items.model_dump(mode="json"))

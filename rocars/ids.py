@@ -21,6 +21,7 @@ _SIX_DIGITS = re.compile(r"[0-9]{6}")
 _LANE = re.compile(r"[A-Za-z0-9_-]{1,16}")
 _SHARD = re.compile(r"[a-z0-9][a-z0-9-]{0,15}")
 _DEVICE = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+_IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 # Hong Kong plates: letters and digits, no I, O or Q (folded before this check).
 _HK_VRN = re.compile(r"[A-HJ-NPR-Z0-9]{1,8}")
 # Cross-boundary Mainland plate: 粤Z + four letters/digits + 港 or 澳.
@@ -129,6 +130,24 @@ def validate_device(value: object) -> str:
     text = str(value)
     if not _DEVICE.fullmatch(text):
         raise InvalidIdentifier(f"bad device id {value!r}", key="device_invalid", value=text)
+    return text
+
+
+#: the HTTP header that makes a submission safe to send again (``validate_idempotency_key``)
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def validate_idempotency_key(value: object) -> str:
+    """A client's key for one submission (``Idempotency-Key``): 1-64 of letters, digits,
+    ``_``, ``.``, ``:`` and ``-`` (a UUID or ULID fits). Sent again with the same body, the
+    submission is answered as the first one was, not made twice."""
+    text = str(value)
+    if not _IDEMPOTENCY_KEY.fullmatch(text):
+        raise InvalidIdentifier(
+            f"bad idempotency key {text[:80]!r}: 1-64 of A-Z a-z 0-9 _ . : -",
+            key="idempotency_key_invalid",
+            value=text[:80],
+        )
     return text
 
 

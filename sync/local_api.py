@@ -44,7 +44,12 @@ from rocars.client import (
     RocarsClient,
 )
 from rocars.errors import InvalidIdentifier, RocarsError
-from rocars.ids import normalize_ccrn, normalize_ubr
+from rocars.ids import (
+    IDEMPOTENCY_HEADER,
+    normalize_ccrn,
+    normalize_ubr,
+    validate_idempotency_key,
+)
 from rocars.models import Bundle, BundleRequest, CancelRequest, Cargo, CargoItems
 from rocars.timeutil import to_rfc3339
 
@@ -424,8 +429,16 @@ def build_router(
     @router.post("/v1/cargo")
     async def submit_cargo(request: Request) -> JSONResponse:
         async def run() -> Cargo:
+            key = request.headers.get(IDEMPOTENCY_HEADER)
+            if key is not None:  # passed on: a kiosk may send the submission again
+                try:
+                    key = validate_idempotency_key(key)
+                except InvalidIdentifier as err:
+                    raise _validation_error(
+                        [{"field": IDEMPOTENCY_HEADER, "message": str(err)}]
+                    ) from err
             items = await _parse(request, CargoItems, max_body)
-            return await forward(lambda: central.submit_cargo(items), "cargo submission")
+            return await forward(lambda: central.submit_cargo(items, key), "cargo submission")
 
         return await guarded(run)
 

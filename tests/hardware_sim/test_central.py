@@ -226,6 +226,36 @@ def test_cargo_errors(client: RocarsClient, shared: CentralProcess) -> None:
     assert api_error(client.submit_cargo, past).key == "expected_date_out_of_window"
 
 
+def test_a_cargo_submission_sent_again_with_its_key_is_not_made_twice(
+    client: RocarsClient, shared: CentralProcess
+) -> None:
+    """A lost answer: the kiosk sends the same submission with the same Idempotency-Key
+    and gets the CCRN it made, as the cargo is now; the key with other items is refused;
+    without a key every submission is a new CCRN."""
+    key = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    first = client.submit_cargo(kit.items(packages=7), key)
+    head = all_changes(client)
+    again = client.submit_cargo(kit.items(packages=7), key)
+    assert again == first
+    assert all_changes(client, str(head[-1].seq)) == []  # nothing new in the feed
+    client.amend_cargo(first.ccrn, kit.items(packages=8))
+    assert client.submit_cargo(kit.items(packages=7), key).items.packages == 8  # as it is now
+    err = api_error(client.submit_cargo, kit.items(packages=9), key)
+    assert (err.status, err.key) == (409, "idempotency_key_reused")
+    assert err.detail["ccrn"] == first.ccrn
+    for bad in ("", "a b", "x" * 65, "a/b"):
+        response = httpx.post(
+            f"{shared.url}/v1/cargo",
+            json=kit.items().model_dump(mode="json"),
+            headers={"Authorization": f"Bearer {shared.token}", "Idempotency-Key": bad},
+        )
+        assert (response.status_code, response.json()["error"]) == (
+            422,
+            "idempotency_key_invalid",
+        ), bad
+    assert client.submit_cargo(kit.items()).ccrn != client.submit_cargo(kit.items()).ccrn
+
+
 def test_fastapi_validation_names_each_field(shared: CentralProcess) -> None:
     body = kit.items().model_dump(mode="json")
     body.update(packages=0, vrn="IQ!!", surprise=1)

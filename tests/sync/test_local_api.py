@@ -233,6 +233,25 @@ def test_centre_down_queries_from_the_replica_and_writes_refused_then_back(
     assert kiosk.submit_cargo(items()).status == "submitted"
 
 
+def test_a_cargo_submission_sent_again_with_its_key_reaches_the_centre_once(
+    local_api: LocalApi, http: httpx.Client, kiosk: RocarsClient
+) -> None:
+    """The kiosk's Idempotency-Key is passed on: the same submission sent twice (its
+    first answer lost) is one CCRN at the centre; a bad key is refused here, unsent."""
+    key = "kiosk-7:01JEXAMPLE0000000000000000"
+    first = kiosk.submit_cargo(items(packages=5), key)
+    assert kiosk.submit_cargo(items(packages=5), key) == first
+    assert local_api.client.get_cargo(first.ccrn) == first
+    with pytest.raises(ApiError) as reused:
+        kiosk.submit_cargo(items(packages=6), key)
+    assert (reused.value.status, reused.value.key) == (409, "idempotency_key_reused")
+    bad = http.post(
+        "/v1/cargo", json=items().model_dump(mode="json"), headers={"Idempotency-Key": "a/b"}
+    )
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["field"] == "Idempotency-Key"
+
+
 def test_centre_gone_while_the_agent_still_thinks_it_up(
     local_api: LocalApi, http: httpx.Client
 ) -> None:
@@ -361,7 +380,7 @@ def test_a_write_is_maybe_applied_only_once_it_may_have_left(
     connection never made (refused, or not in time) sent nothing."""
 
     class Unreachable:
-        def submit_cargo(self, _: object) -> object:
+        def submit_cargo(self, *_: object) -> object:
             raise ApiError("POST /v1/cargo failed", key="central_unreachable") from cause
 
     app = FastAPI()
@@ -419,7 +438,7 @@ def test_only_a_centre_that_does_not_answer_is_lost(failure: ApiError, lost: boo
     the centre answers with is its answer, passed through, and the link stays up."""
 
     class Failing:
-        def submit_cargo(self, _: object) -> object:
+        def submit_cargo(self, *_: object) -> object:
             raise failure
 
         def get_bundle(self, _: str) -> object:
