@@ -12,6 +12,7 @@ import httpx
 from pydantic import BaseModel
 
 from rocars.client import (
+    ANSWER_TOO_LARGE,
     KIOSK_CALLS_REFUSED,
     MALFORMED_ANSWER,
     NOT_SENT,
@@ -60,7 +61,8 @@ class KioskClient(RocarsClient):
     answer. A write whose connection broke or timed out after it was sent fails as
     ``central_unreachable`` with ``detail`` ``{"maybe_applied": true}``: the local API
     may have had it done; so does a write whose answer cannot be read
-    (``central_malformed_answer``, or a 5xx with no error key: ``api_error``). Over
+    (``central_malformed_answer``, or a 5xx with no error key: ``api_error``) or is too
+    large to read (``central_answer_too_large``, but for a 4xx: a refusal). Over
     ``https://`` the local API's certificate is checked against ``cafile`` (the site CA:
     ``ROCARS_LOCAL_API_CAFILE``; else the system's CAs) and its name against the url's
     host.
@@ -105,6 +107,12 @@ class KioskClient(RocarsClient):
             # a 2xx that is no answer of the call's, or a server error with no error key
             # (an exception in the agent after it may have forwarded the write)
             logger.warning("the local API's answer cannot be read: %s", err)
+        elif err.key == ANSWER_TOO_LARGE and not 400 <= err.status < 500:
+            # an answer too large to read: this kiosk's own bound (a success or a server
+            # error, not read past it), or the agent passing on the centre's: the write
+            # reached the agent, and may have been done, as when the answer was lost.
+            # A 4xx is a refusal, however long: nothing was done.
+            logger.warning("the local API's answer is too large to read: %s", err)
         elif err.key == "central_unreachable":
             if tls_refusal(err):
                 logger.warning(

@@ -28,12 +28,15 @@ from xml.parsers import expat
 from openpyxl import Workbook, load_workbook
 
 from kiosk.cargo import FIELD_NAMES, FieldError, validate_cargo
+from kiosk.media import files_on_sticks, read_regular, stick_roots
 from kiosk.session import KioskError
 from rocars.models import CargoItems
 
 logger = logging.getLogger(__name__)
 
 BATCH_SUFFIXES = (".xlsx", ".csv")
+#: Batch files listed for the shipper to choose from.
+MAX_LISTED = 50
 MAX_FILE_BYTES = 1024 * 1024
 # An .xlsx is a zip and openpyxl parses it unpacked: a 70 KB file can hold a 64 MB cell.
 # Ordinary sheets compress well under 16 to 1, so every such file within MAX_FILE_BYTES
@@ -122,14 +125,15 @@ class BatchRow:
 
 
 def list_batch_files(media: Path) -> list[Path]:
-    if not media.is_dir():
-        return []
-    found = [
-        p
-        for p in sorted(media.iterdir(), key=lambda p: p.name.lower())
-        if p.suffix.lower() in BATCH_SUFFIXES and p.is_file()
-    ]
-    return found[:50]
+    """The .xlsx and .csv files at the root of the USB sticks under ``media``
+    (``kiosk.media.stick_roots``): regular files only, no links; at most MAX_LISTED."""
+    return files_on_sticks(media, BATCH_SUFFIXES, depth=0, limit=MAX_LISTED)
+
+
+def template_folder(media: Path) -> Path | None:
+    """Where the blank template goes: the (first) USB stick's root; None without a stick."""
+    roots = stick_roots(media)
+    return roots[0] if roots else None
 
 
 def _cell(value: object) -> str:
@@ -371,14 +375,13 @@ def _read_csv(data: bytes) -> list[tuple[int, list[str]]]:
 def read_batch(path: Path, now: datetime) -> list[BatchRow]:
     """Every data row of ``path`` with its items or its errors; BatchFileError for the file."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise _too_large(f"{path.name} is {size} bytes")
-        data = path.read_bytes()
+        # a regular file, not a link (it may point anywhere) nor a FIFO (it would wait for a
+        # writer), read no further than the bound (a /proc file says it is 0 bytes long)
+        data = read_regular(path, MAX_FILE_BYTES)
     except OSError as err:
         raise BatchFileError(f"cannot read {path.name}: {err}", key="batch_unreadable") from err
-    if len(data) > MAX_FILE_BYTES:  # grew while we looked
-        raise _too_large(f"{path.name} grew to {len(data)} bytes")
+    if len(data) > MAX_FILE_BYTES:
+        raise _too_large(f"{path.name} is over {MAX_FILE_BYTES} bytes")
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
         table = _read_xlsx(data)

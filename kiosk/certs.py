@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from kiosk.media import files_on_sticks, open_regular
 from kiosk.session import KioskError
 from rocars.models import CertificateAuth, signed_content
 
@@ -33,6 +34,8 @@ CERT_SUFFIXES = (".p12", ".pfx")
 #: A PKCS#12 with a chain is a few KiB; anything this big is not one.
 MAX_CERT_BYTES = 64 * 1024
 MAX_LISTED = 50
+#: Folders below a stick's root looked through for certificates.
+MAX_DEPTH = 4
 
 
 class CertificateError(KioskError):
@@ -42,16 +45,11 @@ class CertificateError(KioskError):
 
 
 def list_certificates(media: Path) -> list[Path]:
-    """The .p12/.pfx files on the removable media, newest-named first, at most MAX_LISTED."""
-    found: list[Path] = []
-    if not media.is_dir():
-        return found
-    for path in sorted(media.rglob("*"), key=lambda p: str(p).lower()):
-        if len(found) >= MAX_LISTED:
-            break
-        if path.suffix.lower() in CERT_SUFFIXES and path.is_file():
-            found.append(path)
-    return found
+    """The .p12/.pfx files on the USB sticks under ``media``, in path order, at most
+    MAX_LISTED: regular files at a stick's root or up to MAX_DEPTH folders below it, no
+    links followed (``kiosk.media.files_on_sticks``: the walk is bounded, as it runs on
+    the GUI thread)."""
+    return files_on_sticks(media, CERT_SUFFIXES, depth=MAX_DEPTH, limit=MAX_LISTED)
 
 
 def _wipe(buffer: bytearray) -> None:
@@ -74,12 +72,14 @@ def _read(path: Path) -> bytearray:
     """The whole file in a new ``bytearray``, read into it with no ``bytes`` in between.
 
     Unbuffered, so no copy is left in an ``io`` buffer either. A file over
-    ``MAX_CERT_BYTES``, or one that is not as long as its size said, is refused.
+    ``MAX_CERT_BYTES``, or one that is not as long as its size said, is refused, and so
+    is anything but a regular file (a link, a FIFO, a device: ``open_regular``).
     """
     data = bytearray()
     size, whole = 0, False
     try:
-        with path.open("rb", buffering=0) as file:
+        # a regular file only, not through a link: a FIFO would hold the worker for ever
+        with io.FileIO(open_regular(path), "rb", closefd=True) as file:
             size = os.fstat(file.fileno()).st_size
             if size <= MAX_CERT_BYTES:
                 data = bytearray(size)

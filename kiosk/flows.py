@@ -17,16 +17,22 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec
+from typing import Any, Concatenate, NamedTuple, ParamSpec
 
 from pydantic import ValidationError
 
 from kiosk.api import Answer, KioskClient
-from kiosk.batch import BatchRow, list_batch_files, read_batch, write_template
+from kiosk.batch import BatchRow, list_batch_files, read_batch, template_folder, write_template
 from kiosk.cargo import FIELD_NAMES, FieldError, items_to_values, validate_cargo
 from kiosk.certs import list_certificates, sign_with_certificate
 from kiosk.session import DEFAULT_LANGUAGE, IdleClock, Level, Notice, Secret
-from rocars.client import KIOSK_CALLS_REFUSED, MALFORMED_ANSWER, UNREADABLE_ERROR, ApiError
+from rocars.client import (
+    ANSWER_TOO_LARGE,
+    KIOSK_CALLS_REFUSED,
+    MALFORMED_ANSWER,
+    UNREADABLE_ERROR,
+    ApiError,
+)
 from rocars.errors import InvalidIdentifier, RocarsError
 from rocars.ids import (
     ControlPoint,
@@ -58,6 +64,16 @@ logger = logging.getLogger(__name__)
 #: cancellation signs ``rocars.models.cancel_op``); the body is the request without
 #: ``auth`` and ``password`` (the centre checks the same).
 OP_BUNDLE = "bundle"
+#: A write that may have been done all the same (its answer lost or unreadable): check
+#: before trying again.
+MAYBE_APPLIED = "central_unavailable_maybe_applied"
+#: ... when it was new cargo data: there is no CCRN to check with; a second submission
+#: would make a second CCRN.
+CARGO_MAYBE_SUBMITTED = "cargo_maybe_submitted"
+#: The answers to a batch row after which the rest of the batch is not sent: the control
+#: point system is out of reach, or the row may have been saved with no answer (each
+#: further row would likely go the same way, and add to what staff must sort out).
+BATCH_STOPPERS = frozenset({MAYBE_APPLIED, "kiosk_offline", "central_unavailable"})
 #: A "not found" from the control point's copy (the centre down; ``stale_since`` in its
 #: detail): what the person is told, when the copy has a time and when it was never current.
 STALE_NOT_FOUND = {
@@ -129,10 +145,24 @@ def run_work(call: Call) -> tuple[Any, RocarsError | None]:
 
 @dataclass
 class BatchOutcome:
+    """One row of a batch: its CCRN, or why not. ``maybe_saved``: sent, but its answer was
+    lost (it may have a CCRN nobody saw); ``unsent``: not sent at all, the batch having
+    stopped at an earlier row (``BATCH_STOPPERS``)."""
+
     row: int
     ccrn: str | None = None
     errors: list[FieldError] = field(default_factory=list)
     notice: Notice | None = None
+    maybe_saved: bool = False
+    unsent: bool = False
+
+
+class BatchCounts(NamedTuple):
+    """A batch's rows: submitted (a CCRN), not submitted, and may have been saved."""
+
+    submitted: int
+    not_submitted: int
+    maybe_saved: int
 
 
 def hk_time(value: datetime) -> str:
@@ -226,6 +256,8 @@ class Kiosk:
         self.cargo_values: dict[str, str] = {}
         self.cargo_errors: dict[str, FieldError] = {}
         self.amend_ccrn: str | None = None
+        # the amendment form was filled from the control point's copy (``stale_since``)
+        self.amend_stale_since: str | None = None
         self.cargo_result: Cargo | None = None
         self.cargo_amended = False
         self.batch_files: list[Path] = []
@@ -387,37 +419,35 @@ class Kiosk:
         self._changed()
 
     def _notice_for(self, error: RocarsError) -> Notice:
+        if isinstance(error, ApiError) and _maybe_applied(error):
+            # A write that may have been done all the same: the kiosk's own link to the
+            # local API broke after it went out, its answer could not be read or was too
+            # large to read (kiosk.api), or the centre went silent after the request
+            # reached it (the local API's ``central_unavailable``). Sent again, it could be
+            # done twice (a second CCRN, a second bundle).
+            params = Notice.from_error(error).params
+            return Notice(MAYBE_APPLIED, params)
         if isinstance(error, ApiError) and error.key == "central_unreachable":
-            if _maybe_applied(error):
-                # The kiosk's own link to the local API broke after a write went out: the
-                # local API may have had it done. Sent again, it could be done twice.
-                return Notice("central_unavailable_maybe_applied")
             # The kiosk could not reach the control point's local API at all.
             return Notice("kiosk_offline")
         if isinstance(error, ApiError) and error.key == KIOSK_CALLS_REFUSED:
             # The agent will not serve this kiosk (its API in clear on the LAN): to the
             # person, the control point system is out of reach; the log says why.
             return Notice("kiosk_offline")
-        if isinstance(error, ApiError) and error.key in (MALFORMED_ANSWER, UNREADABLE_ERROR):
+        if isinstance(error, ApiError) and error.key in (
+            MALFORMED_ANSWER,
+            UNREADABLE_ERROR,
+            ANSWER_TOO_LARGE,
+        ):
             # An answer this kiosk cannot read (a version apart from the agent's, a proxy's
-            # page, a server error with no error key): a write may have been done;
-            # otherwise nothing the person can do but try again or ask staff.
-            if _maybe_applied(error):
-                return Notice("central_unavailable_maybe_applied")
+            # page, a server error with no error key, more than it reads) to a query, or a
+            # refusal: nothing the person can do but try again or ask staff.
             return Notice("kiosk_error")
         if isinstance(error, ApiError) and error.key == "validation_error":
             detail = error.detail if isinstance(error.detail, list) else []
             fields = ", ".join(str(d.get("field", "")) for d in detail if isinstance(d, dict))
             return Notice("validation_error", {"fields": fields})
         notice = Notice.from_error(error)
-        if (
-            isinstance(error, ApiError)
-            and error.key == "central_unavailable"
-            and _maybe_applied(error)
-        ):
-            # The centre went silent after the request reached it: it may have been done
-            # (a CCRN issued, a bundle made). Sent again, it could be done twice.
-            return Notice("central_unavailable_maybe_applied", notice.params)
         since = notice.params.get("stale_since")
         if isinstance(error, ApiError) and error.key in STALE_NOT_FOUND and since:
             # Not in the control point's copy, and the centre could not be asked: a bundle
@@ -777,7 +807,9 @@ class Kiosk:
         self._start("query", work, done)
 
     def may_cross_now(self, bundle: Bundle) -> bool:
-        return self.clock() >= bundle.earliest_at
+        """The truck may cross on this bundle now: it is active and its time has come. A
+        cancelled or used bundle never lets a truck cross, whatever its time said."""
+        return bundle.status == BundleStatus.ACTIVE and self.clock() >= bundle.earliest_at
 
     # -- shipper -------------------------------------------------------------------------
 
@@ -785,6 +817,7 @@ class Kiosk:
     def new_cargo(self) -> None:
         today = self.clock().astimezone(HK_TZ).date()
         self.amend_ccrn = None
+        self.amend_stale_since = None
         self.cargo_values = {name: "" for name in FIELD_NAMES}
         self.cargo_values["expected_date"] = today.isoformat()
         self.cargo_values["direction"] = Direction.IMPORT.value
@@ -812,6 +845,9 @@ class Kiosk:
                 self._tell("cargo_bundled", ccrn=ccrn, ubr=cargo.ubr or "")
                 return
             self.amend_ccrn = ccrn
+            # From the control point's copy (the centre down), the form may show older data
+            # than the centre holds: the form says so (submitted, it would replace it all).
+            self.amend_stale_since = answer.stale_since
             self.cargo_values = items_to_values(cargo.items)
             self.cargo_errors = {}
             self._go(Screen.CARGO_FORM)
@@ -850,8 +886,15 @@ class Kiosk:
             self.history = [h for h in self.history if h in (Screen.START, Screen.SHIPPER_MENU)]
             self._go(Screen.CARGO_RESULT, remember=False)
 
+        def failed(error: RocarsError) -> None:
+            self.notice = self._notice_for(error)
+            if self.notice.key == MAYBE_APPLIED:
+                # No CCRN came back, so there is nothing to check with Query; sent again, a
+                # new submission that was saved would get a second CCRN.
+                self.notice = Notice(CARGO_MAYBE_SUBMITTED, self.notice.params)
+
         if ccrn is None:
-            self._start("submit cargo", lambda: self.api.submit_cargo(checked), done)
+            self._start("submit cargo", lambda: self.api.submit_cargo(checked), done, failed)
         else:
             self._start("amend cargo", lambda: self.api.amend_cargo(ccrn, checked), done)
 
@@ -866,10 +909,16 @@ class Kiosk:
 
     @_when_idle
     def batch_template(self) -> None:
+        """The blank template, written to the USB stick's root (``kiosk.media``)."""
+        folder = template_folder(self.media)
+        if folder is None:
+            self._tell("media_no_stick")
+            self._changed()
+            return
         try:
-            written = write_template(self.media)
+            written = write_template(folder)
         except OSError as err:
-            logger.warning("cannot write the template to %s: %s", self.media, err)
+            logger.warning("cannot write the template to %s: %s", folder, err)
             self._tell("media_not_writable")
         else:
             self.batch_files = list_batch_files(self.media)
@@ -892,6 +941,7 @@ class Kiosk:
         def work() -> list[BatchOutcome]:
             rows = read_batch(path, now)
             outcomes: list[BatchOutcome] = []
+            stopped = False
             for row in rows:
                 if self._session != session:
                     # Finish ended the session (the idle clock waits for a call): nobody
@@ -906,7 +956,25 @@ class Kiosk:
                         ", ".join(made) or "none",
                     )
                     break
-                outcomes.append(self._submit_row(row))
+                if stopped:
+                    outcomes.append(BatchOutcome(row.row, errors=row.errors, unsent=True))
+                    continue
+                outcome = self._submit_row(row)
+                outcomes.append(outcome)
+                if outcome.notice is not None and outcome.notice.key in BATCH_STOPPERS:
+                    # The control point system is out of reach, or went silent after this
+                    # row went out: the next rows would most likely go the same way, and
+                    # each one lost so could be a CCRN nobody saw.
+                    stopped = True
+                    made = [o.ccrn for o in outcomes if o.ccrn]
+                    logger.warning(
+                        "batch upload of %s stopped at row %d (%s); rows after it not sent;"
+                        " CCRNs made: %s",
+                        path.name,
+                        row.row,
+                        outcome.notice.key,
+                        ", ".join(made) or "none",
+                    )
             return outcomes
 
         def done(outcomes: list[BatchOutcome]) -> None:
@@ -923,10 +991,25 @@ class Kiosk:
         try:
             cargo = self.api.submit_cargo(row.items)
         except ApiError as err:
-            return BatchOutcome(row.row, notice=self._notice_for(err))
+            notice = self._notice_for(err)
+            maybe = notice.key == MAYBE_APPLIED
+            return BatchOutcome(row.row, notice=notice, maybe_saved=maybe)
         return BatchOutcome(row.row, ccrn=cargo.ccrn)
 
     @property
-    def batch_counts(self) -> tuple[int, int]:
+    def batch_counts(self) -> BatchCounts:
+        """Rows submitted, rows not submitted (errors, refused, not sent) and rows that may
+        have been saved (sent, the answer lost): the last are neither."""
         ok = sum(1 for o in self.batch_outcomes if o.ccrn)
-        return ok, len(self.batch_outcomes) - ok
+        maybe = sum(1 for o in self.batch_outcomes if o.maybe_saved)
+        return BatchCounts(ok, len(self.batch_outcomes) - ok - maybe, maybe)
+
+    @property
+    def batch_stopped_at(self) -> int | None:
+        """The row after which the batch was not sent any further (None: every row was)."""
+        if not any(o.unsent for o in self.batch_outcomes):
+            return None
+        for outcome in self.batch_outcomes:
+            if outcome.notice is not None and outcome.notice.key in BATCH_STOPPERS:
+                return outcome.row
+        return None

@@ -212,11 +212,11 @@ class KioskWindow(QWidget):
     def refresh(self) -> None:
         model = self.model
         if model.session != self._session:
-            # The session ended: wipe every screen's fields, not only the one showing.
+            # The session ended: wipe every screen's fields and what it showed, not only
+            # the one showing (KioskScreen.wipe: nothing to undo back, no rows left).
             self._session = model.session
             for each in self.screens.values():
-                for widget in each.fields.values():
-                    widget.clear()
+                each.wipe()
         if self.translations.language != model.lang:
             self.translations.set_language(model.lang)
             self._apply_font(model.lang)

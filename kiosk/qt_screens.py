@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QPushButton,
     QStackedWidget,
     QVBoxLayout,
@@ -26,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.cargo import FIELDS
-from kiosk.flows import Kiosk, Purpose, QueryMode, Screen, hk_time, stale_time
+from kiosk.flows import BatchOutcome, Kiosk, Purpose, QueryMode, Screen, hk_time, stale_time
 from kiosk.qt_forms import MENU_BUTTON_PX, choices, clear_layout, rows_grid, scrolled
 from kiosk.qt_text import (
     bundle_rows,
@@ -36,10 +37,10 @@ from kiosk.qt_text import (
     field_label,
     message,
 )
-from kiosk.qt_widgets import Keyboard, Keypad, Keys, TextField, button, label
+from kiosk.qt_widgets import Keyboard, Keypad, Keys, TextField, button, label, restyle
 from kiosk.session import Notice
 from rocars.ids import ControlPoint, Direction
-from rocars.models import Bundle
+from rocars.models import Bundle, BundleStatus
 from ui_common.i18n import tr
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,23 @@ class KioskScreen(QWidget):
 
     def refresh(self) -> None:
         raise NotImplementedError
+
+    def shown_layouts(self) -> list[QLayout]:
+        """The layouts ``refresh`` fills with the person's data (rows, lists of CCRNs)."""
+        return []
+
+    def wipe(self) -> None:
+        """The session ended: nothing the person typed or was shown stays in this screen,
+        shown or not. ``setText("")``, not ``clear()``: a cleared field can be undone
+        (Ctrl+Z, or the context menu's Undo) and give the previous person's text back;
+        ``setText`` drops the undo history. Every label is emptied (``refresh`` labels the
+        screen again when it is next shown) and the rows and lists taken away."""
+        for widget in self.fields.values():
+            widget.setText("")
+        for shown in self.findChildren(QLabel):
+            shown.setText("")
+        for layout in self.shown_layouts():
+            clear_layout(layout)
 
     # -- building blocks (in the order they stand on the screen) -------------------------
 
@@ -186,7 +204,7 @@ class KioskScreen(QWidget):
             if name in ("password", "code", "pin"):
                 secret = getattr(self.model, name)
                 if not secret and widget.text():
-                    widget.clear()
+                    widget.setText("")  # not clear(): that can be undone
                 continue
             value = self.model.input(name)
             if widget.text() != value:
@@ -377,6 +395,9 @@ class BundleCcrnsScreen(KioskScreen):
         self.list_box.addStretch(1)
         self.sync_fields()
 
+    def shown_layouts(self) -> list[QLayout]:
+        return [self.list_box]
+
 
 class BundleDetailsScreen(KioskScreen):
     kind = Screen.BUNDLE_DETAILS
@@ -463,6 +484,9 @@ class BundleReviewScreen(KioskScreen):
         rows_grid(rows, self.grid)
         self.confirm.setText(tr("BundleReview", "Correct: sign and bundle"))
 
+    def shown_layouts(self) -> list[QLayout]:
+        return [self.grid]
+
 
 # -- signing ------------------------------------------------------------------------------
 
@@ -536,6 +560,9 @@ class SignCertScreen(KioskScreen):
                 )
             )
 
+    def shown_layouts(self) -> list[QLayout]:
+        return [self.list_box]
+
 
 class SignPinScreen(AskScreen):
     kind = Screen.SIGN_PIN
@@ -565,6 +592,13 @@ class ResultScreen(KioskScreen):
     def result_rows(self) -> list[tuple[str, str]]:
         raise NotImplementedError
 
+    def receipt_rows(self) -> list[tuple[str, str]]:
+        """What the receipt prints: the rows on screen (and what else the screen says)."""
+        return self.result_rows()
+
+    def shown_layouts(self) -> list[QLayout]:
+        return [self.grid]
+
     def receipt_title(self) -> str:
         return self.title.text()
 
@@ -575,7 +609,7 @@ class ResultScreen(KioskScreen):
         line = QHBoxLayout()
         self.print = button(
             on_click=lambda: self.print_receipt(
-                self.receipt_title(), self.result_rows(), self.receipt_name()
+                self.receipt_title(), self.receipt_rows(), self.receipt_name()
             ),
             name="print",
         )
@@ -687,8 +721,20 @@ class CancelChooseScreen(KioskScreen):
             )
         self.all.setText(tr("CancelChoose", "Cancel the whole bundle"))
 
+    def shown_layouts(self) -> list[QLayout]:
+        return [self.grid, self.list_box]
+
 
 # -- queries ------------------------------------------------------------------------------
+
+
+def stale_banner(since: str) -> str:
+    """What a screen says of an answer from the control point's copy (the centre down)."""
+    return tr(
+        "QueryResult",
+        "The centre cannot be reached: this answer comes from the control point's copy as of {time} HKT and may be out of date.",
+        time=stale_time(since),
+    )
 
 
 class QueryScreen(KioskScreen):
@@ -745,10 +791,35 @@ class QueryResultScreen(ResultScreen):
             rows.append((field_label("ubr"), tr("QueryResult", "not bundled yet")))
         return rows
 
+    def receipt_rows(self) -> list[tuple[str, str]]:
+        """The rows, and first, for an answer from the control point's copy, the copy's
+        time: the screen's banner says so, and the receipt must not look newer."""
+        since = self.model.stale_since
+        if not since:
+            return self.result_rows()
+        copy = (
+            tr("QueryResult", "Answered from"),
+            tr(
+                "QueryResult",
+                "The control point's copy as of {time} HKT: may be out of date",
+                time=stale_time(since),
+            ),
+        )
+        return [copy, *self.result_rows()]
+
     def receipt_name(self) -> str:
         return f"query_{self.model.query_key}"
 
     def earliest_text(self, bundle: Bundle) -> str:
+        """The headline of an earliest-time query. A cancelled or used bundle lets no truck
+        cross: it says so, with no time (before, it said "You may cross now" once its time
+        had come, and only a small status row said otherwise)."""
+        if bundle.status == BundleStatus.CANCELLED:
+            return tr("QueryResult", "This bundle is cancelled: the truck cannot use it.")
+        if bundle.status != BundleStatus.ACTIVE:
+            return tr(
+                "QueryResult", "This bundle has been used already: the truck cannot use it again."
+            )
         when = hk_time(bundle.earliest_at)
         if self.model.may_cross_now(bundle):
             return tr("QueryResult", "You may cross now (from {time} HKT)", time=when)
@@ -757,19 +828,16 @@ class QueryResultScreen(ResultScreen):
     def refresh(self) -> None:
         m = self.model
         if m.stale_since:
-            self.stale.setText(
-                tr(
-                    "QueryResult",
-                    "The centre cannot be reached: this answer comes from the control point's copy as of {time} HKT and may be out of date.",
-                    time=stale_time(m.stale_since),
-                )
-            )
+            self.stale.setText(stale_banner(m.stale_since))
             self.stale.show()
         else:
             self.stale.hide()
         self.headline.setVisible(m.query_mode == QueryMode.EARLIEST and bool(m.query_bundles))
         if m.query_bundles:
-            self.headline.setText(self.earliest_text(m.query_bundles[0]))
+            bundle = m.query_bundles[0]
+            self.headline.setText(self.earliest_text(bundle))
+            self.headline.setProperty("status", bundle.status.value)
+            restyle(self.headline)
         self.show_rows(tr("QueryResult", "Result for {key}", key=m.query_key), big_first=False)
 
 
@@ -820,6 +888,11 @@ class CargoFormScreen(KioskScreen):
             self.errors[spec.name] = error
             cell.addWidget(error)
             grid.addLayout(cell, i % half, 0 if i < half else 1)
+        # an amendment filled from the control point's copy: it may be older than the
+        # centre's data, which the amendment would replace whole
+        self.stale = label(name="stale")
+        self.stale.hide()
+        self.box.addWidget(self.stale)
         self.form_scroll = scrolled(grid)
         self.box.addWidget(self.form_scroll, 1)
         bottom = QHBoxLayout()
@@ -846,6 +919,16 @@ class CargoFormScreen(KioskScreen):
             )
         else:
             self.title.setText(tr("CargoForm", "Submit cargo data (* = required)"))
+        since = m.amend_stale_since if m.amend_ccrn else None
+        if since:
+            self.stale.setText(
+                tr(
+                    "CargoForm",
+                    "Filled from the control point's copy as of {time} HKT (the centre cannot be reached): it may be out of date. Check every field before submitting.",
+                    time=stale_time(since),
+                )
+            )
+        self.stale.setVisible(bool(since))
         for spec in FIELDS:
             text = field_label(spec.name)
             self.labels[spec.name].setText(f"{text} *" if spec.required else text)
@@ -937,48 +1020,90 @@ class BatchScreen(KioskScreen):
             )
         self.list_box.addStretch(1)
 
+    def shown_layouts(self) -> list[QLayout]:
+        return [self.list_box]
+
 
 class BatchResultScreen(KioskScreen):
     kind = Screen.BATCH_RESULT
 
     def build(self) -> None:
         self.summary = self.add_hint(name="batch_summary")
+        # the batch stopped at a row the control point system did not answer
+        self.stopped = label(role="fielderror", name="batch_stopped")
+        self.stopped.hide()
+        self.box.addWidget(self.stopped)
         self.list_box = self.add_list()
         self.done = button(on_click=self.model.finish, role="primary", name="done")
         self.box.addWidget(self.done)
 
+    def shown_layouts(self) -> list[QLayout]:
+        return [self.list_box]
+
     def refresh(self) -> None:
-        ok, bad = self.model.batch_counts
-        name = self.model.batch_file.name if self.model.batch_file else ""
+        m = self.model
+        ok, bad, maybe = m.batch_counts
+        name = m.batch_file.name if m.batch_file else ""
         self.title.setText(tr("BatchResult", "Batch upload: {file}", file=name))
-        self.summary.setText(
-            tr("BatchResult", "{ok} row(s) submitted, {bad} row(s) not submitted.", ok=ok, bad=bad)
-        )
-        clear_layout(self.list_box)
-        for outcome in self.model.batch_outcomes:
-            if outcome.ccrn:
-                text = tr(
-                    "BatchResult", "Row {row}: CCRN {ccrn}", row=outcome.row, ccrn=outcome.ccrn
-                )
-                role = ""
-            else:
-                reasons = [
-                    f"{field_label(e.field)}: {message(Notice(e.key, e.params)).rstrip('.。')}"
-                    for e in outcome.errors
-                ]
-                if outcome.notice is not None:
-                    reasons.append(message(outcome.notice).rstrip(".。"))
-                text = tr(
+        if maybe:
+            summary = tr(
+                "BatchResult",
+                "{ok} row(s) submitted, {bad} row(s) not submitted, may have been saved: {maybe}.",
+                ok=ok,
+                bad=bad,
+                maybe=maybe,
+            )
+        else:
+            summary = tr(
+                "BatchResult", "{ok} row(s) submitted, {bad} row(s) not submitted.", ok=ok, bad=bad
+            )
+        self.summary.setText(summary)
+        stopped_at = m.batch_stopped_at
+        if stopped_at is not None:
+            self.stopped.setText(
+                tr(
                     "BatchResult",
-                    "Row {row}: not submitted: {reasons}",
-                    row=outcome.row,
-                    reasons=" · ".join(reasons),
+                    "Sending stopped at row {row}: the control point system could not be reached or did not answer, so the rows after it were not sent. Ask staff before sending any of these rows again: a row sent twice gets two CCRNs.",
+                    row=stopped_at,
                 )
-                role = "fielderror"
-            line = label(text, role=role, name=f"batch_row_{outcome.row}")
-            self.list_box.addWidget(line)
+            )
+        self.stopped.setVisible(stopped_at is not None)
+        clear_layout(self.list_box)
+        for outcome in m.batch_outcomes:
+            self.list_box.addWidget(
+                label(
+                    self.row_text(outcome),
+                    role="" if outcome.ccrn else "fielderror",
+                    name=f"batch_row_{outcome.row}",
+                )
+            )
         self.list_box.addStretch(1)
         self.done.setText(tr("Result", "Finish"))
+
+    @staticmethod
+    def row_text(outcome: BatchOutcome) -> str:
+        if outcome.ccrn:
+            return tr("BatchResult", "Row {row}: CCRN {ccrn}", row=outcome.row, ccrn=outcome.ccrn)
+        if outcome.maybe_saved:
+            return tr(
+                "BatchResult",
+                "Row {row}: may have been saved, but no CCRN came back. Ask staff before sending it again.",
+                row=outcome.row,
+            )
+        if outcome.unsent and not outcome.errors:
+            return tr("BatchResult", "Row {row}: not sent (sending had stopped)", row=outcome.row)
+        reasons = [
+            f"{field_label(e.field)}: {message(Notice(e.key, e.params)).rstrip('.。')}"
+            for e in outcome.errors
+        ]
+        if outcome.notice is not None:
+            reasons.append(message(outcome.notice).rstrip(".。"))
+        return tr(
+            "BatchResult",
+            "Row {row}: not submitted: {reasons}",
+            row=outcome.row,
+            reasons=" · ".join(reasons),
+        )
 
 
 SCREEN_CLASSES: tuple[type[KioskScreen], ...] = (

@@ -58,6 +58,7 @@ MESSAGE_KEYS: tuple[str, ...] = (
     QT_TRANSLATE_NOOP("Messages", "expected_date_out_of_window"),
     QT_TRANSLATE_NOOP("Messages", "template_saved"),
     QT_TRANSLATE_NOOP("Messages", "media_not_writable"),
+    QT_TRANSLATE_NOOP("Messages", "media_no_stick"),
     QT_TRANSLATE_NOOP("Messages", "batch_unreadable"),
     QT_TRANSLATE_NOOP("Messages", "batch_too_large"),
     QT_TRANSLATE_NOOP("Messages", "batch_too_complex"),
@@ -72,6 +73,8 @@ MESSAGE_KEYS: tuple[str, ...] = (
     # the local API and the centre
     QT_TRANSLATE_NOOP("Messages", "central_unavailable"),
     QT_TRANSLATE_NOOP("Messages", "central_unavailable_maybe_applied"),
+    # ... when it was new cargo data: no CCRN to check with (kiosk.flows)
+    QT_TRANSLATE_NOOP("Messages", "cargo_maybe_submitted"),
     QT_TRANSLATE_NOOP("Messages", "validation_error"),
     QT_TRANSLATE_NOOP("Messages", "payload_too_large"),
     QT_TRANSLATE_NOOP("Messages", "credentials_invalid"),
@@ -150,7 +153,8 @@ DIRECTION_NAMES: dict[Direction, str] = {
 STATUS_NAMES: dict[str, str] = {
     BundleStatus.ACTIVE.value: QT_TRANSLATE_NOOP("Status", "Active"),
     BundleStatus.CANCELLED.value: QT_TRANSLATE_NOOP("Status", "Cancelled"),
-    BundleStatus.USED.value: QT_TRANSLATE_NOOP("Status", "Used (crossed)"),
+    # not "crossed": nothing said of a used bundle may read as if a truck could cross on it
+    BundleStatus.USED.value: QT_TRANSLATE_NOOP("Status", "Used already"),
     CargoStatus.SUBMITTED.value: QT_TRANSLATE_NOOP("Status", "Submitted, not bundled"),
     CargoStatus.BUNDLED.value: QT_TRANSLATE_NOOP("Status", "Bundled"),
 }
@@ -199,12 +203,20 @@ def status_name(status: str) -> str:
 
 
 def bundle_rows(bundle: Bundle) -> list[tuple[str, str]]:
-    """What a bundle's result shows, on screen and on the receipt (times in Hong Kong time)."""
+    """What a bundle's result shows, on screen and on the receipt (times in Hong Kong time).
+
+    A cancelled or used bundle has no earliest crossing time to show: it lets no truck
+    cross any more, and a time on it would read as if it did."""
+    earliest = (
+        [(field_label("earliest_at"), f"{hk_time(bundle.earliest_at)} HKT")]
+        if bundle.status == BundleStatus.ACTIVE
+        else []
+    )
     return [
         (field_label("ubr"), bundle.ubr),
         (field_label("status"), status_name(bundle.status.value)),
         (field_label("bundled_at"), f"{hk_time(bundle.bundled_at)} HKT"),
-        (field_label("earliest_at"), f"{hk_time(bundle.earliest_at)} HKT"),
+        *earliest,
         (field_label("vrn"), bundle.vrn),
         (field_label("cp"), cp_name(bundle.cp)),
         (field_label("direction"), direction_name(bundle.direction)),

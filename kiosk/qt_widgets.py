@@ -52,6 +52,7 @@ QLineEdit:focus {{ border-color: #2b6cb0; background: #fffbe6; }}
 QLineEdit[error="true"] {{ border-color: #b8322a; }}
 QLabel[role="title"] {{ font-size: {BIG_FONT_PX}px; font-weight: bold; color: #12355b; }}
 QLabel[role="big"] {{ font-size: 54px; font-weight: bold; color: #12355b; }}
+QLabel#headline[status="cancelled"], QLabel#headline[status="used"] {{ color: #b8322a; }}
 QLabel[role="hint"] {{ font-size: 26px; color: #44566a; }}
 QLabel[role="fielderror"] {{ font-size: 24px; color: #b8322a; }}
 QLabel#notice[level="error"] {{
@@ -135,6 +136,9 @@ class TextField(QLineEdit):
             self.setEchoMode(QLineEdit.EchoMode.Password)
         # No system input method: the kiosk's own keys type here.
         self.setAttribute(Qt.WidgetAttribute.WA_InputMethodEnabled, False)
+        # No context menu: its Undo gave the previous person's typing back after the
+        # session ended, and its Copy / Paste / Select All have no place at a kiosk.
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
 
     def focusInEvent(self, event: QFocusEvent) -> None:  # noqa: N802 (Qt's name)
         super().focusInEvent(event)
@@ -178,7 +182,7 @@ class Keys(QWidget):
 
     def clear_target(self) -> None:
         if self.target is not None:
-            self.target.clear()
+            self.target.setText("")  # not clear(): nothing to undo back
             self.typed.emit()
 
 

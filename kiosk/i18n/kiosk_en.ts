@@ -54,8 +54,24 @@
       <translation>Row {row}: CCRN {ccrn}</translation>
     </message>
     <message>
+      <source>Row {row}: may have been saved, but no CCRN came back. Ask staff before sending it again.</source>
+      <translation>Row {row}: may have been saved, but no CCRN came back. Ask staff before sending it again.</translation>
+    </message>
+    <message>
+      <source>Row {row}: not sent (sending had stopped)</source>
+      <translation>Row {row}: not sent (sending had stopped)</translation>
+    </message>
+    <message>
       <source>Row {row}: not submitted: {reasons}</source>
       <translation>Row {row}: not submitted: {reasons}</translation>
+    </message>
+    <message>
+      <source>Sending stopped at row {row}: the control point system could not be reached or did not answer, so the rows after it were not sent. Ask staff before sending any of these rows again: a row sent twice gets two CCRNs.</source>
+      <translation>Sending stopped at row {row}: the control point system could not be reached or did not answer, so the rows after it were not sent. Ask staff before sending any of these rows again: a row sent twice gets two CCRNs.</translation>
+    </message>
+    <message>
+      <source>{ok} row(s) submitted, {bad} row(s) not submitted, may have been saved: {maybe}.</source>
+      <translation>{ok} row(s) submitted, {bad} row(s) not submitted, may have been saved: {maybe}.</translation>
     </message>
     <message>
       <source>{ok} row(s) submitted, {bad} row(s) not submitted.</source>
@@ -180,6 +196,10 @@
     <message>
       <source>Amend cargo data of CCRN {ccrn}</source>
       <translation>Amend cargo data of CCRN {ccrn}</translation>
+    </message>
+    <message>
+      <source>Filled from the control point's copy as of {time} HKT (the centre cannot be reached): it may be out of date. Check every field before submitting.</source>
+      <translation>Filled from the control point's copy as of {time} HKT (the centre cannot be reached): it may be out of date. Check every field before submitting.</translation>
     </message>
     <message>
       <source>Submit</source>
@@ -420,6 +440,10 @@
       <translation>CCRN {ccrn} is already bundled (UBR {ubr}); its cargo data can no longer be amended.</translation>
     </message>
     <message>
+      <source>cargo_maybe_submitted</source>
+      <translation>The connection was lost after the cargo data was sent: it may have been saved, but no CCRN came back. Please ask staff before submitting it again: a second submission would make a second CCRN.</translation>
+    </message>
+    <message>
       <source>ccrn_added</source>
       <translation>CCRN {ccrn} added.</translation>
     </message>
@@ -580,6 +604,10 @@
       <translation>This kiosk cannot reach the control point system. Please try again shortly or ask staff.</translation>
     </message>
     <message>
+      <source>media_no_stick</source>
+      <translation>No USB stick found. Please insert your USB stick and try again.</translation>
+    </message>
+    <message>
       <source>media_not_writable</source>
       <translation>Cannot write to the USB stick. Is it write-protected?</translation>
     </message>
@@ -706,6 +734,10 @@
   <context>
     <name>QueryResult</name>
     <message>
+      <source>Answered from</source>
+      <translation>Answered from</translation>
+    </message>
+    <message>
       <source>Not before {time} HKT</source>
       <translation>Not before {time} HKT</translation>
     </message>
@@ -716,6 +748,18 @@
     <message>
       <source>The centre cannot be reached: this answer comes from the control point's copy as of {time} HKT and may be out of date.</source>
       <translation>The centre cannot be reached: this answer comes from the control point's copy as of {time} HKT and may be out of date.</translation>
+    </message>
+    <message>
+      <source>The control point's copy as of {time} HKT: may be out of date</source>
+      <translation>The control point's copy as of {time} HKT: may be out of date</translation>
+    </message>
+    <message>
+      <source>This bundle has been used already: the truck cannot use it again.</source>
+      <translation>This bundle has been used already: the truck cannot use it again.</translation>
+    </message>
+    <message>
+      <source>This bundle is cancelled: the truck cannot use it.</source>
+      <translation>This bundle is cancelled: the truck cannot use it.</translation>
     </message>
     <message>
       <source>You may cross now (from {time} HKT)</source>
@@ -899,8 +943,8 @@
       <translation>Submitted, not bundled</translation>
     </message>
     <message>
-      <source>Used (crossed)</source>
-      <translation>Used (crossed)</translation>
+      <source>Used already</source>
+      <translation>Used already</translation>
     </message>
   </context>
   <context>

@@ -54,8 +54,24 @@
       <translation>第 {row} 行：CCRN {ccrn}</translation>
     </message>
     <message>
+      <source>Row {row}: may have been saved, but no CCRN came back. Ask staff before sending it again.</source>
+      <translation>第 {row} 行：可能已保存，但没有收到 CCRN。再发送之前请先向职员查询。</translation>
+    </message>
+    <message>
+      <source>Row {row}: not sent (sending had stopped)</source>
+      <translation>第 {row} 行：未发送（发送已停止）</translation>
+    </message>
+    <message>
       <source>Row {row}: not submitted: {reasons}</source>
       <translation>第 {row} 行：未递交：{reasons}</translation>
+    </message>
+    <message>
+      <source>Sending stopped at row {row}: the control point system could not be reached or did not answer, so the rows after it were not sent. Ask staff before sending any of these rows again: a row sent twice gets two CCRNs.</source>
+      <translation>发送在第 {row} 行停止：未能连接管制站系统或没有回应，其后各行均未发送。再发送其中任何一行之前，请先向职员查询：同一行发送两次会得到两个 CCRN。</translation>
+    </message>
+    <message>
+      <source>{ok} row(s) submitted, {bad} row(s) not submitted, may have been saved: {maybe}.</source>
+      <translation>已递交 {ok} 行，{bad} 行未递交，可能已保存：{maybe} 行。</translation>
     </message>
     <message>
       <source>{ok} row(s) submitted, {bad} row(s) not submitted.</source>
@@ -180,6 +196,10 @@
     <message>
       <source>Amend cargo data of CCRN {ccrn}</source>
       <translation>修改 CCRN {ccrn} 的货物数据</translation>
+    </message>
+    <message>
+      <source>Filled from the control point's copy as of {time} HKT (the centre cannot be reached): it may be out of date. Check every field before submitting.</source>
+      <translation>表格数据来自管制站于香港时间 {time} 的数据副本（未能连接中央系统），可能不是最新。递交前请逐项核对。</translation>
     </message>
     <message>
       <source>Submit</source>
@@ -420,6 +440,10 @@
       <translation>CCRN {ccrn} 已捆绑（UBR {ubr}），其货物数据不能再修改。</translation>
     </message>
     <message>
+      <source>cargo_maybe_submitted</source>
+      <translation>货物数据送出后连接中断：数据可能已保存，但没有收到 CCRN。再递交之前请先向职员查询：再递交一次会产生第二个 CCRN。</translation>
+    </message>
+    <message>
       <source>ccrn_added</source>
       <translation>已加入 CCRN {ccrn}。</translation>
     </message>
@@ -580,6 +604,10 @@
       <translation>本服务站未能连接管制站系统，请稍后再试或向职员查询。</translation>
     </message>
     <message>
+      <source>media_no_stick</source>
+      <translation>找不到 U 盘。请插入 U 盘后再试。</translation>
+    </message>
+    <message>
       <source>media_not_writable</source>
       <translation>无法写入 U 盘，是否已写保护？</translation>
     </message>
@@ -706,6 +734,10 @@
   <context>
     <name>QueryResult</name>
     <message>
+      <source>Answered from</source>
+      <translation>数据来源</translation>
+    </message>
+    <message>
       <source>Not before {time} HKT</source>
       <translation>不可早于香港时间 {time}</translation>
     </message>
@@ -716,6 +748,18 @@
     <message>
       <source>The centre cannot be reached: this answer comes from the control point's copy as of {time} HKT and may be out of date.</source>
       <translation>未能连接中央系统：此结果来自管制站于香港时间 {time} 的数据副本，可能不是最新。</translation>
+    </message>
+    <message>
+      <source>The control point's copy as of {time} HKT: may be out of date</source>
+      <translation>管制站于香港时间 {time} 的数据副本，可能不是最新</translation>
+    </message>
+    <message>
+      <source>This bundle has been used already: the truck cannot use it again.</source>
+      <translation>此捆绑已经使用过，车辆不能再用。</translation>
+    </message>
+    <message>
+      <source>This bundle is cancelled: the truck cannot use it.</source>
+      <translation>此捆绑已取消，车辆不能使用。</translation>
     </message>
     <message>
       <source>You may cross now (from {time} HKT)</source>
@@ -899,8 +943,8 @@
       <translation>已递交，未捆绑</translation>
     </message>
     <message>
-      <source>Used (crossed)</source>
-      <translation>已使用（已过境）</translation>
+      <source>Used already</source>
+      <translation>已使用</translation>
     </message>
   </context>
   <context>

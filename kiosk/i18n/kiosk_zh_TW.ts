@@ -54,8 +54,24 @@
       <translation>第 {row} 行：CCRN {ccrn}</translation>
     </message>
     <message>
+      <source>Row {row}: may have been saved, but no CCRN came back. Ask staff before sending it again.</source>
+      <translation>第 {row} 行：可能已儲存，但沒有收到 CCRN。再傳送之前請先向職員查詢。</translation>
+    </message>
+    <message>
+      <source>Row {row}: not sent (sending had stopped)</source>
+      <translation>第 {row} 行：未傳送（傳送已停止）</translation>
+    </message>
+    <message>
       <source>Row {row}: not submitted: {reasons}</source>
       <translation>第 {row} 行：未遞交：{reasons}</translation>
+    </message>
+    <message>
+      <source>Sending stopped at row {row}: the control point system could not be reached or did not answer, so the rows after it were not sent. Ask staff before sending any of these rows again: a row sent twice gets two CCRNs.</source>
+      <translation>傳送在第 {row} 行停止：未能連接管制站系統或沒有回應，其後各行均未傳送。再傳送其中任何一行之前，請先向職員查詢：同一行傳送兩次會得到兩個 CCRN。</translation>
+    </message>
+    <message>
+      <source>{ok} row(s) submitted, {bad} row(s) not submitted, may have been saved: {maybe}.</source>
+      <translation>已遞交 {ok} 行，{bad} 行未遞交，可能已儲存：{maybe} 行。</translation>
     </message>
     <message>
       <source>{ok} row(s) submitted, {bad} row(s) not submitted.</source>
@@ -180,6 +196,10 @@
     <message>
       <source>Amend cargo data of CCRN {ccrn}</source>
       <translation>修改 CCRN {ccrn} 的貨物資料</translation>
+    </message>
+    <message>
+      <source>Filled from the control point's copy as of {time} HKT (the centre cannot be reached): it may be out of date. Check every field before submitting.</source>
+      <translation>表格資料來自管制站於香港時間 {time} 的資料副本（未能連接中央系統），可能不是最新。遞交前請逐項核對。</translation>
     </message>
     <message>
       <source>Submit</source>
@@ -420,6 +440,10 @@
       <translation>CCRN {ccrn} 已綑綁（UBR {ubr}），其貨物資料不能再修改。</translation>
     </message>
     <message>
+      <source>cargo_maybe_submitted</source>
+      <translation>貨物資料送出後連線中斷：資料可能已儲存，但沒有收到 CCRN。再遞交之前請先向職員查詢：再遞交一次會產生第二個 CCRN。</translation>
+    </message>
+    <message>
       <source>ccrn_added</source>
       <translation>已加入 CCRN {ccrn}。</translation>
     </message>
@@ -580,6 +604,10 @@
       <translation>本服務站未能連接管制站系統，請稍後再試或向職員查詢。</translation>
     </message>
     <message>
+      <source>media_no_stick</source>
+      <translation>找不到 USB 手指。請插入 USB 手指後再試。</translation>
+    </message>
+    <message>
       <source>media_not_writable</source>
       <translation>無法寫入 USB 手指，是否已防寫？</translation>
     </message>
@@ -706,6 +734,10 @@
   <context>
     <name>QueryResult</name>
     <message>
+      <source>Answered from</source>
+      <translation>資料來源</translation>
+    </message>
+    <message>
       <source>Not before {time} HKT</source>
       <translation>不可早於香港時間 {time}</translation>
     </message>
@@ -716,6 +748,18 @@
     <message>
       <source>The centre cannot be reached: this answer comes from the control point's copy as of {time} HKT and may be out of date.</source>
       <translation>未能連接中央系統：此結果來自管制站於香港時間 {time} 的資料副本，可能不是最新。</translation>
+    </message>
+    <message>
+      <source>The control point's copy as of {time} HKT: may be out of date</source>
+      <translation>管制站於香港時間 {time} 的資料副本，可能不是最新</translation>
+    </message>
+    <message>
+      <source>This bundle has been used already: the truck cannot use it again.</source>
+      <translation>此綑綁已經使用過，車輛不能再用。</translation>
+    </message>
+    <message>
+      <source>This bundle is cancelled: the truck cannot use it.</source>
+      <translation>此綑綁已取消，車輛不能使用。</translation>
     </message>
     <message>
       <source>You may cross now (from {time} HKT)</source>
@@ -899,8 +943,8 @@
       <translation>已遞交，未綑綁</translation>
     </message>
     <message>
-      <source>Used (crossed)</source>
-      <translation>已使用（已過境）</translation>
+      <source>Used already</source>
+      <translation>已使用</translation>
     </message>
   </context>
   <context>

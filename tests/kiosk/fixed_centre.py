@@ -39,6 +39,9 @@ class FixedCentre:
     def __init__(self) -> None:
         self.cargo: dict[str, Cargo] = {}
         self.bundles: dict[str, Bundle] = {}
+        #: set: the queries are answered from the control point's copy of that time
+        #: (the centre down), as the local API's ``stale_since``
+        self.stale_since: str | None = None
 
     def close(self) -> None:
         pass
@@ -57,7 +60,7 @@ class FixedCentre:
         return cargo
 
     def query_cargo(self, ccrn: str) -> Answer[Cargo]:
-        return Answer(self.cargo[ccrn])
+        return Answer(self.cargo[ccrn], self.stale_since)
 
     # -- bundles -----------------------------------------------------------------------
 
@@ -94,7 +97,7 @@ class FixedCentre:
         return bundle
 
     def query_bundle(self, ubr: str) -> Answer[Bundle]:
-        return Answer(self.bundles[ubr])
+        return Answer(self.bundles[ubr], self.stale_since)
 
     def query_bundles_for_ccrn(self, ccrn: str) -> Answer[list[Bundle]]:
-        return Answer([b for b in self.bundles.values() if ccrn in b.ccrns])
+        return Answer([b for b in self.bundles.values() if ccrn in b.ccrns], self.stale_since)

@@ -303,7 +303,8 @@ def test_a_write_the_centre_may_have_done_says_check_first(
     assert hang_up_centre.received == ["POST /v1/cargo HTTP/1.1"]  # it reached the centre
     assert model.screen == Screen.CARGO_FORM
     assert model.notice is not None
-    assert model.notice.key == "central_unavailable_maybe_applied"
+    # new cargo data: no CCRN to check with Query, ask staff (a second CCRN otherwise)
+    assert model.notice.key == "cargo_maybe_submitted"
     hang_up_centre.gone()
     model.cargo_submit()  # the same form again: now the centre refuses the connection
     assert model.notice is not None
@@ -326,7 +327,7 @@ def test_a_write_lost_on_the_kiosks_own_link_says_check_first(
     assert local_api.received == ["POST /v1/cargo HTTP/1.1"]  # it reached the local API
     assert model.screen == Screen.CARGO_FORM
     assert model.notice is not None
-    assert model.notice.key == "central_unavailable_maybe_applied"
+    assert model.notice.key == "cargo_maybe_submitted"  # new cargo data: ask staff
     model.start_query()
     model.set_input("query", "9110635860")
     model.run_query()
@@ -580,7 +581,7 @@ def test_an_answer_the_kiosk_cannot_read_is_check_first_for_a_write(
     staff", not "refused"). The log says what came back."""
     with kiosk_before(app, tmp_path) as (model, _, _):
         with caplog.at_level(logging.WARNING, logger="kiosk.api"):
-            assert cargo_notice(model) == "central_unavailable_maybe_applied"
+            assert cargo_notice(model) == "cargo_maybe_submitted"
         assert "the local API's answer cannot be read: POST /v1/cargo" in caplog.text
         assert query_notice(model) == "kiosk_error"
 

@@ -57,7 +57,11 @@ def _files_since(folder: Path, since: float) -> list[Path]:
     out = []
     for path in folder.rglob("*"):
         try:
-            if path.is_file() and path.stat().st_mtime >= since and path.stat().st_size < 5e6:
+            # regular files only: a link to a /proc file (as other runs leave under /tmp)
+            # "changes" all the time, and reading it need not end
+            if path.is_symlink() or not path.is_file():
+                continue
+            if path.stat().st_mtime >= since and path.stat().st_size < 5e6:
                 out.append(path)
         except OSError:  # a temporary file another process just removed
             continue

@@ -26,8 +26,9 @@ from kiosk.cargo import FIELD_NAMES
 from kiosk.flows import Call, QueryMode, Screen, run_work
 from kiosk.qt_app import KIOSK_SIZE
 from kiosk.session import Notice
+from rocars.client import ApiError
 from rocars.ids import ControlPoint, Direction
-from rocars.models import CargoItems
+from rocars.models import BundleStatus, CargoItems
 from rocars.timeutil import HK_TZ
 from tests.kiosk.batch_files import write_formatted_xlsx
 from tests.kiosk.conftest import Backend, copy_cert, open_kiosk
@@ -44,6 +45,8 @@ SHOTS = ROOT / "docs" / "screenshots"
 TOUCH_MIN = 60
 TOMORROW = NOW.astimezone(HK_TZ).date() + timedelta(days=1)
 CODE = "246810"  # the fixed centre takes any security code
+#: the time of the control point's copy in the shots of a stale answer: 10:05 HKT
+STALE = "2026-11-21T02:05:00Z"
 
 
 @pytest.fixture
@@ -107,7 +110,16 @@ def check_screen(kiosk: KioskUi, name: str) -> list[str]:
     return problems
 
 
-def write_batch(media: Path) -> None:
+def render_receipt(receipt: Path, name: str) -> None:
+    """The receipt PDF as a PNG in docs/screenshots (what the roll printer prints)."""
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "110", "-singlefile", str(receipt), str(SHOTS / name)],
+        check=True,
+        timeout=30,
+    )
+
+
+def write_batch(media: Path, name: str = "shipments.xlsx", *, bad_last: bool = False) -> None:
     tomorrow = TOMORROW.isoformat()
     good = {
         "packages": "3",
@@ -124,9 +136,10 @@ def write_batch(media: Path) -> None:
     sheet = book.active
     assert sheet is not None
     sheet.append(list(FIELD_NAMES))
-    for row in (good, good | {"consignee_name": "", "packages": "x"}, good):
+    bad = good | {"consignee_name": "", "packages": "x"}
+    for row in (good, good, good, bad) if bad_last else (good, bad, good):
         sheet.append([row.get(n, "") for n in FIELD_NAMES])
-    book.save(media / "shipments.xlsx")
+    book.save(media / name)
 
 
 @pytest.mark.parametrize("lang", list(Language))
@@ -221,12 +234,7 @@ def test_every_screen_in_every_language(
     receipt = kiosk.window.last_receipt
     assert receipt is not None
     shutil.copyfile(receipt, tmp_path / "receipt.pdf")
-    subprocess.run(
-        ["pdftoppm", "-png", "-r", "110", "-singlefile", str(receipt),
-         str(SHOTS / f"kiosk_receipt_{lang.value}")],
-        check=True,
-        timeout=30,
-    )  # fmt: skip
+    render_receipt(receipt, f"kiosk_receipt_{lang.value}")
     text = subprocess.run(
         ["pdftotext", str(receipt), "-"], check=True, capture_output=True, text=True, timeout=30
     ).stdout
@@ -248,6 +256,23 @@ def test_every_screen_in_every_language(
     model.set_query_mode(QueryMode.EARLIEST)
     model.set_input("query", ubr)
     shot("query_result", model.run_query)
+    # the same query of a bundle cancelled, or used already: no time, no "cross"
+    active = centre.bundles[ubr]
+    for status in (BundleStatus.CANCELLED, BundleStatus.USED):
+        centre.bundles[ubr] = active.model_copy(update={"status": status})
+        model.back()
+        shot(f"query_earliest_{status.value}", model.run_query)
+    centre.bundles[ubr] = active
+    # an answer from the control point's copy (the centre down), and its receipt
+    centre.stale_since = STALE
+    model.back()
+    model.set_query_mode(QueryMode.UBR)
+    shot("query_result_stale", model.run_query)
+    kiosk.window.screens[Screen.QUERY_RESULT].print.click()  # type: ignore[attr-defined]
+    receipt = kiosk.window.last_receipt
+    assert receipt is not None
+    render_receipt(receipt, f"kiosk_receipt_stale_{lang.value}")
+    centre.stale_since = None
 
     model.finish()
     model.set_language(lang)  # Finish starts the next person in the default language
@@ -265,12 +290,20 @@ def test_every_screen_in_every_language(
         "consignee_address": "8 HOI BUN RD, KWUN TONG",
     }.items():
         model.set_input(f"cargo.{name}", value)
-    # the form as it stands when the centre went silent after taking it
-    shot("cargo_maybe_applied", notice("central_unavailable_maybe_applied"))
+    # the form as it stands when the centre went silent after taking it: new cargo data,
+    # no CCRN to check with
+    shot("cargo_maybe_applied", notice("cargo_maybe_submitted"))
     shot("cargo_result", model.cargo_submit)
+    assert model.cargo_result is not None
+    made = model.cargo_result.ccrn
     model.home()
     shot("amend_ccrn", model.amend_start)
-    model.back()
+    # the form filled from the control point's copy (the centre down)
+    centre.stale_since = STALE
+    model.set_input("amend_ccrn", made)
+    shot("amend_form_stale", model.amend_lookup)
+    centre.stale_since = None
+    model.home()
     model.batch_start()
     shot("batch", model.batch_template)
     shot("batch_result", lambda: model.batch_upload(media / "shipments.xlsx"))
@@ -285,6 +318,31 @@ def test_every_screen_in_every_language(
     model.home()
     model.batch_start()
     shot("batch_too_complex", lambda: model.batch_upload(media / "shipments_formatted.xlsx"))
+    # the stick taken out: the template cannot be saved
+    model.media = tmp_path / "no-stick"
+    model.batch_start()
+    shot("batch_no_stick", model.batch_template)
+    assert model.notice is not None
+    assert model.notice.key == "media_no_stick"
+    model.media = media
+
+    # the second row's answer lost on the way back: the batch stops there
+    write_batch(media, "shipments_stopped.xlsx", bad_last=True)
+    submit = centre.submit_cargo
+    sent: list[CargoItems] = []
+
+    def losing(items: CargoItems) -> Any:
+        sent.append(items)
+        if len(sent) == 2:  # the second row of this batch
+            raise ApiError("lost", key="central_unreachable", detail={"maybe_applied": True})
+        return submit(items)
+
+    centre.submit_cargo = losing  # type: ignore[method-assign]
+    model.home()
+    model.batch_start()
+    shot("batch_result_stopped", lambda: model.batch_upload(media / "shipments_stopped.xlsx"))
+    assert model.batch_stopped_at == 3
+    centre.submit_cargo = submit  # type: ignore[method-assign]
 
     # a query whose answer is 20 s in coming (the centre slow): still working, how long
     model.finish()

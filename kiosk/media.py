@@ -1,0 +1,139 @@
+"""Where the USB sticks are under the kiosk's ``--media`` folder, and what is on them.
+
+The kiosk's unit mounts a stick through udisks at ``MEDIA/LABEL`` (with ``--media
+/media/rocars-kiosk``: ``/media/rocars-kiosk/KINGSTON``): every mount point directly
+under ``MEDIA`` is a stick's root. Without one, ``MEDIA`` itself is the stick when it is
+a mount point (a stick mounted there by fstab) or holds files directly (a folder copied
+by hand, the tests' folders). Anything else, an empty folder among them, is "no stick".
+
+Batch files and the blank template are at a stick's root; certificates may be in its
+folders too. A stick is only walked so far (``MAX_ENTRIES`` names, ``depth`` folders
+down: one with 100 000 files does not hold the screen), symbolic links are never
+followed (a link may point anywhere on the kiosk, or at a FIFO or a ``/proc`` file), and
+only regular files are listed. ``open_regular`` opens one for reading only if it still
+is one (no link, no FIFO: opening a FIFO would wait for a writer forever).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import stat
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+#: Names of ``MEDIA`` looked at for mount points (udisks makes one per stick).
+MAX_MEDIA_ENTRIES = 256
+#: Sticks used at once (one is usual; a second one plugged in is listed too).
+MAX_STICKS = 4
+#: Directory entries looked at in one walk of a stick, all its folders together.
+MAX_ENTRIES = 5000
+
+
+def is_mount(path: Path | str) -> bool:
+    """``os.path.ismount``, looked up at each call (a test makes a folder a mounted stick
+    by standing in for it)."""
+    return os.path.ismount(path)
+
+
+def _entries(folder: Path | str, limit: int) -> list[os.DirEntry[str]]:
+    """At most ``limit`` entries of ``folder`` (none when it cannot be read)."""
+    try:
+        with os.scandir(folder) as found:
+            return list(itertools.islice(found, limit))
+    except OSError as err:
+        logger.info("cannot read %s: %s", folder, err)
+        return []
+
+
+def _is_regular(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def stick_roots(media: Path) -> list[Path]:
+    """The roots of the USB sticks under ``media``, in name order; [] when there is none."""
+    entries = _entries(media, MAX_MEDIA_ENTRIES)
+    mounts = sorted(
+        (Path(e.path) for e in entries if _is_folder(e) and is_mount(e.path)),
+        key=lambda p: p.name.lower(),
+    )
+    if mounts:
+        return mounts[:MAX_STICKS]
+    if media.is_dir() and (is_mount(media) or any(_is_regular(e) for e in entries)):
+        return [media]
+    return []
+
+
+def files_on_sticks(
+    media: Path, suffixes: tuple[str, ...], *, depth: int, limit: int
+) -> list[Path]:
+    """Regular files named ``*suffix`` on the sticks, at most ``depth`` folders below a
+    root (0: the root only), in path order; at most ``limit`` of them, and the walk ends
+    after ``MAX_ENTRIES`` names. Hidden folders (``.Trash-1000``) are not walked."""
+    found: list[Path] = []
+    budget = MAX_ENTRIES
+    for root in stick_roots(media):
+        todo: list[tuple[Path, int]] = [(root, 0)]
+        while todo and budget > 0 and len(found) < limit:
+            folder, level = todo.pop()
+            entries = _entries(folder, budget)
+            budget -= len(entries)
+            entries.sort(key=lambda e: e.name.lower())
+            below: list[Path] = []
+            for entry in entries:
+                if _is_regular(entry) and entry.name.lower().endswith(suffixes):
+                    found.append(Path(entry.path))
+                elif level < depth and not entry.name.startswith(".") and _is_folder(entry):
+                    below.append(Path(entry.path))
+            todo.extend((sub, level + 1) for sub in reversed(below))
+        if budget <= 0:
+            logger.warning("stopped looking through %s after %d names", media, MAX_ENTRIES)
+            break
+    found.sort(key=lambda p: str(p).lower())
+    return found[:limit]
+
+
+def open_regular(path: Path) -> int:
+    """A file descriptor of ``path`` for reading, if it is a regular file and no link.
+
+    Opened without waiting (``O_NONBLOCK``: a FIFO would wait for a writer) and not
+    through a link (``O_NOFOLLOW``); OSError otherwise. The caller closes it.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+    except OSError:
+        os.close(fd)
+        raise
+    if not regular:
+        os.close(fd)
+        raise OSError(f"{path.name} is not a regular file")
+    return fd
+
+
+def read_regular(path: Path, max_bytes: int) -> bytes:
+    """At most ``max_bytes + 1`` bytes of the regular file ``path`` (more: too large)."""
+    fd = open_regular(path)
+    with os.fdopen(fd, "rb", buffering=0) as file:
+        chunks: list[bytes] = []
+        left = max_bytes + 1
+        while left > 0:
+            chunk = file.read(min(left, 1 << 16))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    return b"".join(chunks)
