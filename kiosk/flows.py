@@ -10,7 +10,10 @@ comes back after the session ended is dropped.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import logging
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -263,6 +266,10 @@ class Kiosk:
         self.batch_files: list[Path] = []
         self.batch_file: Path | None = None
         self.batch_outcomes: list[BatchOutcome] = []
+        # this session's part of its cargo submissions' Idempotency-Keys (``_cargo_key``),
+        # and the forms it has had saved (a new form after a success is a new key)
+        self._keys_session = uuid.uuid4().hex
+        self._forms_saved = 0
         # Nothing typed and no screen left since the session began: the idle timeout
         # has nothing to clear (every other state holds something of the person's).
         self._untouched = True
@@ -894,7 +901,14 @@ class Kiosk:
                 self.notice = Notice(CARGO_MAYBE_SUBMITTED, self.notice.params)
 
         if ccrn is None:
-            self._start("submit cargo", lambda: self.api.submit_cargo(checked), done, failed)
+            key = self._cargo_key(f"f{self._forms_saved}", checked)
+
+            def saved(cargo: Cargo) -> None:
+                self._forms_saved += 1
+                done(cargo)
+
+            submit = functools.partial(self.api.submit_cargo, checked, key)
+            self._start("submit cargo", submit, saved, failed)
         else:
             self._start("amend cargo", lambda: self.api.amend_cargo(ccrn, checked), done)
 
@@ -989,12 +1003,21 @@ class Kiosk:
         if row.items is None:
             return BatchOutcome(row.row, errors=row.errors)
         try:
-            cargo = self.api.submit_cargo(row.items)
+            cargo = self.api.submit_cargo(row.items, self._cargo_key(f"r{row.row}", row.items))
         except ApiError as err:
             notice = self._notice_for(err)
             maybe = notice.key == MAYBE_APPLIED
             return BatchOutcome(row.row, notice=notice, maybe_saved=maybe)
         return BatchOutcome(row.row, ccrn=cargo.ccrn)
+
+    def _cargo_key(self, scope: str, items: CargoItems) -> str:
+        """A cargo submission's Idempotency-Key: this session's, the form's or the row's
+        place (``scope``) and the items' digest. The same submission sent again in this
+        session (its answer was lost; the same file chosen again) has the same key, and
+        the centre answers with the cargo it made instead of making a second one; a form
+        or row changed is a new submission, and so is a new form after one was saved."""
+        canonical = json.dumps(items.model_dump(mode="json"), sort_keys=True).encode()
+        return f"{self._keys_session}-{scope}-{hashlib.sha256(canonical).hexdigest()[:24]}"
 
     @property
     def batch_counts(self) -> BatchCounts:

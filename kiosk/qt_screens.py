@@ -1063,7 +1063,7 @@ class BatchResultScreen(KioskScreen):
             self.stopped.setText(
                 tr(
                     "BatchResult",
-                    "Sending stopped at row {row}: the control point system could not be reached or did not answer, so the rows after it were not sent. Ask staff before sending any of these rows again: a row sent twice gets two CCRNs.",
+                    "Sending stopped at row {row}: the control point system could not be reached or did not answer, so the rows after it were not sent. Choose the same file again before you finish: rows already saved keep their CCRN and are not saved twice.",
                     row=stopped_at,
                 )
             )
@@ -1087,7 +1087,7 @@ class BatchResultScreen(KioskScreen):
         if outcome.maybe_saved:
             return tr(
                 "BatchResult",
-                "Row {row}: may have been saved, but no CCRN came back. Ask staff before sending it again.",
+                "Row {row}: may have been saved, but no CCRN came back. Sent again in this session, it gets its CCRN, not a second one.",
                 row=outcome.row,
             )
         if outcome.unsent and not outcome.errors:

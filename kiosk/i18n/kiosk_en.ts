@@ -54,8 +54,8 @@
       <translation>Row {row}: CCRN {ccrn}</translation>
     </message>
     <message>
-      <source>Row {row}: may have been saved, but no CCRN came back. Ask staff before sending it again.</source>
-      <translation>Row {row}: may have been saved, but no CCRN came back. Ask staff before sending it again.</translation>
+      <source>Row {row}: may have been saved, but no CCRN came back. Sent again in this session, it gets its CCRN, not a second one.</source>
+      <translation>Row {row}: may have been saved, but no CCRN came back. Sent again in this session, it gets its CCRN, not a second one.</translation>
     </message>
     <message>
       <source>Row {row}: not sent (sending had stopped)</source>
@@ -66,8 +66,8 @@
       <translation>Row {row}: not submitted: {reasons}</translation>
     </message>
     <message>
-      <source>Sending stopped at row {row}: the control point system could not be reached or did not answer, so the rows after it were not sent. Ask staff before sending any of these rows again: a row sent twice gets two CCRNs.</source>
-      <translation>Sending stopped at row {row}: the control point system could not be reached or did not answer, so the rows after it were not sent. Ask staff before sending any of these rows again: a row sent twice gets two CCRNs.</translation>
+      <source>Sending stopped at row {row}: the control point system could not be reached or did not answer, so the rows after it were not sent. Choose the same file again before you finish: rows already saved keep their CCRN and are not saved twice.</source>
+      <translation>Sending stopped at row {row}: the control point system could not be reached or did not answer, so the rows after it were not sent. Choose the same file again before you finish: rows already saved keep their CCRN and are not saved twice.</translation>
     </message>
     <message>
       <source>{ok} row(s) submitted, {bad} row(s) not submitted, may have been saved: {maybe}.</source>
@@ -441,7 +441,7 @@
     </message>
     <message>
       <source>cargo_maybe_submitted</source>
-      <translation>The connection was lost after the cargo data was sent: it may have been saved, but no CCRN came back. Please ask staff before submitting it again: a second submission would make a second CCRN.</translation>
+      <translation>The connection was lost after the cargo data was sent: it may have been saved, but no CCRN came back. Press Submit again without changing the form: if it was saved, you get its CCRN, not a second one.</translation>
     </message>
     <message>
       <source>ccrn_added</source>

@@ -54,8 +54,8 @@
       <translation>第 {row} 行：CCRN {ccrn}</translation>
     </message>
     <message>
-      <source>Row {row}: may have been saved, but no CCRN came back. Ask staff before sending it again.</source>
-      <translation>第 {row} 行：可能已保存，但没有收到 CCRN。再发送之前请先向职员查询。</translation>
+      <source>Row {row}: may have been saved, but no CCRN came back. Sent again in this session, it gets its CCRN, not a second one.</source>
+      <translation>第 {row} 行：可能已保存，但没有收到 CCRN。在本次使用中再发送，会收到原来的 CCRN，不会产生第二个。</translation>
     </message>
     <message>
       <source>Row {row}: not sent (sending had stopped)</source>
@@ -66,8 +66,8 @@
       <translation>第 {row} 行：未递交：{reasons}</translation>
     </message>
     <message>
-      <source>Sending stopped at row {row}: the control point system could not be reached or did not answer, so the rows after it were not sent. Ask staff before sending any of these rows again: a row sent twice gets two CCRNs.</source>
-      <translation>发送在第 {row} 行停止：未能连接管制站系统或没有回应，其后各行均未发送。再发送其中任何一行之前，请先向职员查询：同一行发送两次会得到两个 CCRN。</translation>
+      <source>Sending stopped at row {row}: the control point system could not be reached or did not answer, so the rows after it were not sent. Choose the same file again before you finish: rows already saved keep their CCRN and are not saved twice.</source>
+      <translation>发送在第 {row} 行停止：未能连接管制站系统或没有回应，其后各行均未发送。请在完成前再选择同一文件：已保存的行会保留原来的 CCRN，不会重复保存。</translation>
     </message>
     <message>
       <source>{ok} row(s) submitted, {bad} row(s) not submitted, may have been saved: {maybe}.</source>
@@ -441,7 +441,7 @@
     </message>
     <message>
       <source>cargo_maybe_submitted</source>
-      <translation>货物数据送出后连接中断：数据可能已保存，但没有收到 CCRN。再递交之前请先向职员查询：再递交一次会产生第二个 CCRN。</translation>
+      <translation>货物数据送出后连接中断：数据可能已保存，但没有收到 CCRN。请不要修改表格，再按一次“递交”：如已保存，会收到原来的 CCRN，不会产生第二个。</translation>
     </message>
     <message>
       <source>ccrn_added</source>

@@ -54,8 +54,8 @@
       <translation>第 {row} 行：CCRN {ccrn}</translation>
     </message>
     <message>
-      <source>Row {row}: may have been saved, but no CCRN came back. Ask staff before sending it again.</source>
-      <translation>第 {row} 行：可能已儲存，但沒有收到 CCRN。再傳送之前請先向職員查詢。</translation>
+      <source>Row {row}: may have been saved, but no CCRN came back. Sent again in this session, it gets its CCRN, not a second one.</source>
+      <translation>第 {row} 行：可能已儲存，但沒有收到 CCRN。在本次使用中再傳送，會收到原來的 CCRN，不會產生第二個。</translation>
     </message>
     <message>
       <source>Row {row}: not sent (sending had stopped)</source>
@@ -66,8 +66,8 @@
       <translation>第 {row} 行：未遞交：{reasons}</translation>
     </message>
     <message>
-      <source>Sending stopped at row {row}: the control point system could not be reached or did not answer, so the rows after it were not sent. Ask staff before sending any of these rows again: a row sent twice gets two CCRNs.</source>
-      <translation>傳送在第 {row} 行停止：未能連接管制站系統或沒有回應，其後各行均未傳送。再傳送其中任何一行之前，請先向職員查詢：同一行傳送兩次會得到兩個 CCRN。</translation>
+      <source>Sending stopped at row {row}: the control point system could not be reached or did not answer, so the rows after it were not sent. Choose the same file again before you finish: rows already saved keep their CCRN and are not saved twice.</source>
+      <translation>傳送在第 {row} 行停止：未能連接管制站系統或沒有回應，其後各行均未傳送。請在完成前再選擇同一檔案：已儲存的行會保留原來的 CCRN，不會重複儲存。</translation>
     </message>
     <message>
       <source>{ok} row(s) submitted, {bad} row(s) not submitted, may have been saved: {maybe}.</source>
@@ -441,7 +441,7 @@
     </message>
     <message>
       <source>cargo_maybe_submitted</source>
-      <translation>貨物資料送出後連線中斷：資料可能已儲存，但沒有收到 CCRN。再遞交之前請先向職員查詢：再遞交一次會產生第二個 CCRN。</translation>
+      <translation>貨物資料送出後連線中斷：資料可能已儲存，但沒有收到 CCRN。請不要修改表格，再按一次「遞交」：如已儲存，會收到原來的 CCRN，不會產生第二個。</translation>
     </message>
     <message>
       <source>ccrn_added</source>

@@ -48,7 +48,7 @@ class FixedCentre:
 
     # -- cargo -------------------------------------------------------------------------
 
-    def submit_cargo(self, items: CargoItems) -> Cargo:
+    def submit_cargo(self, items: CargoItems, idempotency_key: str | None = None) -> Cargo:
         ccrn = str(4_000_000_001 + len(self.cargo))
         cargo = Cargo(ccrn=ccrn, submitted_at=NOW, updated_at=NOW, items=items)
         self.cargo[ccrn] = cargo

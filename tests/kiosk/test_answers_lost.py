@@ -1,7 +1,8 @@
 """Writes whose answer never came back whole: the cargo data may have been saved.
 
-A new submission has no CCRN to check with Query: the shipper is told to ask staff (a
-second submission would make a second CCRN). A batch stops at the first row whose answer
+A new submission has no CCRN to check with Query: the shipper is told to press Submit
+again with the form unchanged, which sends the same Idempotency-Key, and the centre
+answers the cargo the first one made. A batch stops at the first row whose answer
 was lost or that could not reach the control point system, and counts the rows that may
 have been saved apart from the rest. An answer too large to read is such a lost answer.
 """
@@ -68,9 +69,11 @@ class Centre:
     def __init__(self, *answers: ApiError | str) -> None:
         self.answers = list(answers)
         self.sent: list[CargoItems] = []
+        self.keys: list[str | None] = []
 
-    def submit_cargo(self, items: CargoItems) -> Cargo:
+    def submit_cargo(self, items: CargoItems, idempotency_key: str | None = None) -> Cargo:
         self.sent.append(items)
+        self.keys.append(idempotency_key)
         answer = self.answers.pop(0) if self.answers else "4000000099"
         if isinstance(answer, ApiError):
             raise answer
@@ -96,12 +99,15 @@ def english(qapp: object) -> Iterator[None]:
     translations.close()
 
 
-def test_new_cargo_whose_answer_was_lost_says_ask_staff_not_query(
+def test_new_cargo_whose_answer_was_lost_is_sent_again_with_its_key(
     tmp_path: Path, english: None
 ) -> None:
-    """ "Check with Query" cannot be done without a CCRN, and sending again would make a
-    second one. An amendment has its CCRN: "check with Query" stays right for it."""
-    model: Kiosk = Kiosk(Centre(LOST), media=tmp_path, clock=lambda: NOW)  # type: ignore[arg-type]
+    """ "Check with Query" cannot be done without a CCRN. Submit again with the form as it
+    was sends the same Idempotency-Key (the centre answers the cargo it made, not a
+    second); a changed form, or a new form after one was saved, is a new key. An
+    amendment has its CCRN: "check with Query" stays right for it."""
+    centre = Centre(LOST, LOST)
+    model: Kiosk = Kiosk(centre, media=tmp_path, clock=lambda: NOW)  # type: ignore[arg-type]
     model.start_shipper()
     fill(model)
     model.cargo_submit()
@@ -109,9 +115,23 @@ def test_new_cargo_whose_answer_was_lost_says_ask_staff_not_query(
     assert model.notice is not None
     assert model.notice.key == "cargo_maybe_submitted"
     text = message(model.notice)
-    assert "second CCRN" in text
+    assert "Press Submit again without changing the form" in text
+    assert "not a second one" in text
     assert "Query" not in text
-    assert "ask staff" in text
+    model.cargo_submit()  # lost again
+    model.set_input("cargo.packages", "13")
+    model.cargo_submit()  # a changed form: saved (the centre's next answer)
+    assert model.screen == Screen.CARGO_RESULT
+    first, again, changed = centre.keys
+    assert first is not None
+    assert again == first
+    assert changed not in (None, first)
+    model.new_cargo()
+    fill(model)
+    model.set_input("cargo.packages", "13")
+    model.cargo_submit()  # the same items as the one saved: a new form, a new key
+    assert centre.keys[3] not in centre.keys[:3]
+    assert all(len(k or "") <= 64 for k in centre.keys)
 
     model.home()
     model.amend_start()
@@ -153,6 +173,13 @@ def test_a_batch_stops_at_the_first_row_that_may_have_been_saved(tmp_path: Path)
     assert rows[5].unsent
     assert not rows[4].maybe_saved
     assert rows[6].errors  # listed with its errors, as before
+    # the same file chosen again in the session: each row sent with the key it had (the
+    # centre answers rows 2 and 3 with the cargo they made); rows 2 and 4, the same
+    # items, keep keys of their own
+    sent = list(centre.keys)
+    model.batch_upload(path)
+    assert centre.keys[2:4] == sent
+    assert len(set(centre.keys[2:])) == 4
 
 
 @pytest.mark.parametrize(

@@ -566,7 +566,7 @@ def test_a_batch_stops_sending_once_its_session_has_ended(
     model = held_kiosk(tmp_path, pending, NOW)
     sent: list[CargoItems] = []
 
-    def submit_cargo(items: CargoItems) -> SimpleNamespace:
+    def submit_cargo(items: CargoItems, idempotency_key: str | None = None) -> SimpleNamespace:
         sent.append(items)
         if len(sent) == 1:
             model.finish()  # pressed while the first row was out

@@ -331,11 +331,11 @@ def test_every_screen_in_every_language(
     submit = centre.submit_cargo
     sent: list[CargoItems] = []
 
-    def losing(items: CargoItems) -> Any:
+    def losing(items: CargoItems, idempotency_key: str | None = None) -> Any:
         sent.append(items)
         if len(sent) == 2:  # the second row of this batch
             raise ApiError("lost", key="central_unreachable", detail={"maybe_applied": True})
-        return submit(items)
+        return submit(items, idempotency_key)
 
     centre.submit_cargo = losing  # type: ignore[method-assign]
     model.home()
