@@ -31,13 +31,24 @@ from rocars.logs import setup_logging
 logger = logging.getLogger(__name__)
 
 
+def _port(text: str) -> int:
+    """An argparse type: a TCP port, 1-65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a TCP port (1-65535)")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rocars-edge central",
         description="Run the simulated central ROCARS (HTTP, or HTTPS with --tls-cert).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=8700, help="TCP port")
+    parser.add_argument("--port", type=_port, default=8700, help="TCP port (1-65535)")
     parser.add_argument("--data", type=Path, default=Path("data/central"), help="data folder")
     parser.add_argument("--seed", type=int, default=7, help="seed of the demo data")
     parser.add_argument("--cp", default="SBC", help="control point of the demo data")
@@ -113,6 +124,17 @@ def accounts_table(accounts: list[dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    level = os.environ.get("ROCARS_LOG_LEVEL")
+    if level is not None and level.upper() not in logging.getLevelNamesMapping():
+        print(
+            f"rocars-edge central: ROCARS_LOG_LEVEL={level} is not a log level "
+            "(DEBUG, INFO, WARNING, ERROR or CRITICAL)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.data.exists() and not args.data.is_dir():
+        print(f"rocars-edge central: --data {args.data}: not a folder", file=sys.stderr)
+        return 2
     setup_logging(args.verbose)
     if (args.tls_cert is None) != (args.tls_key is None):
         print("rocars-edge central: --tls-cert and --tls-key go together", file=sys.stderr)
@@ -130,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     except (RocarsError, ValueError) as err:
         key = err.key if isinstance(err, RocarsError) else "config_error"
         print(f"rocars-edge central: {key}: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # the data folder cannot be made, read or written
+        where = f" {err.filename}" if err.filename else ""
+        print(f"rocars-edge central: --data{where}: {err.strerror or err}", file=sys.stderr)
         return 2
     central = app.state.central
     tokens = config.token_map()

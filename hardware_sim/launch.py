@@ -8,7 +8,10 @@
 
 The child's output goes to ``DATA/central.log``. Its demo RSA keys come from a reusable
 pool in the temp folder (``ROCARS_DEMO_KEY_POOL``), so a new centre starts in about a
-second instead of spending it making keys.
+second instead of spending it making keys. It runs in a session of its own (a Ctrl-C at
+the terminal, or ``timeout``, signals the parent alone, which stops it in order) and,
+on Linux, gets SIGTERM when the thread that started it ends: a parent killed with
+SIGKILL leaves no centre behind (``child_process_options``).
 
 A security code is accepted once; ``security_code(driver)`` gives a code of the driver's
 token the centre has not seen yet, moving a ``test_clock`` centre's code clock on a step
@@ -17,6 +20,8 @@ where a real driver would wait for the token's next code.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import logging
 import math
 import os
@@ -24,8 +29,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
@@ -49,6 +55,64 @@ class CentralStartError(SimError):
     """The centre did not answer /health in time (its log says why)."""
 
     key = "sim_central_start"
+
+
+class CentralStartCancelled(CentralStartError):
+    """``start(cancel=...)``: the event was set before the centre answered; it was stopped."""
+
+    key = "sim_central_start_cancelled"
+
+
+#: prctl(2) option: the signal a child gets when the thread that forked it ends
+PR_SET_PDEATHSIG = 1
+
+
+@functools.cache
+def _prctl() -> Any:
+    """libc's ``prctl`` (Linux), None elsewhere or where it cannot be found."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` asking Linux for SIGTERM when the parent goes (None elsewhere).
+
+    libc is loaded here, before the fork: the child only makes the call. If the parent
+    died between the fork and the call, the child ends itself at once.
+    """
+    prctl = _prctl()
+    if prctl is None:
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
+
+
+def child_process_options() -> dict[str, Any]:
+    """``subprocess.Popen`` options of every child the simulator starts.
+
+    A session of its own: a Ctrl-C at the terminal or coreutils ``timeout`` signals the
+    whole foreground process group, and children that stop at once under a parent that
+    is still finishing its work (and about to ask them for its summary) turn a clean stop
+    into a crash; the parent, signalled alone, stops them in order. On Linux, SIGTERM
+    when the parent goes (``PR_SET_PDEATHSIG``), so a parent killed with SIGKILL does
+    not leave them running. Linux sends it when the *thread* that started the child
+    ends: start children from a thread that lives as long as they should (the main one).
+    """
+    options: dict[str, Any] = {"start_new_session": True}
+    preexec = _die_with_parent()
+    if preexec is not None:
+        options["preexec_fn"] = preexec
+    return options
 
 
 class CentralProcess:
@@ -151,8 +215,17 @@ class CentralProcess:
             args += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
         return args + self.extra_args
 
-    def start(self) -> None:
-        """Start (or start again, same port and data) and wait until /health answers."""
+    @property
+    def exit_code(self) -> int | None:
+        """The exit code of a centre that ended by itself; None while it runs (or stopped)."""
+        return self._proc.poll() if self._proc is not None else None
+
+    def start(self, cancel: threading.Event | None = None) -> None:
+        """Start (or start again, same port and data) and wait until /health answers.
+
+        ``cancel`` set while waiting: the centre is stopped and ``CentralStartCancelled``
+        raised at once (a Ctrl-C of ``rocars-edge up`` during its start).
+        """
         if self.running:
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -167,6 +240,7 @@ class CentralProcess:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=env,
+                **child_process_options(),
             )
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
@@ -183,6 +257,9 @@ class CentralProcess:
                     return
             except httpx.HTTPError:
                 pass
+            if cancel is not None and cancel.is_set():
+                self.stop()
+                raise CentralStartCancelled("central start cancelled")
             time.sleep(0.05)
         self.stop()
         raise CentralStartError(

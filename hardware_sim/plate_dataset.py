@@ -132,12 +132,23 @@ def load_labels(path: str | Path) -> list[Label]:
         ]
 
 
+def _count(text: str) -> int:
+    """An argparse type: a whole number, 0 or more (numpy's seeds are never negative)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a whole number, 0 or more")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="plate_dataset", description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
-    parser.add_argument("--clean", type=int, default=100)
-    parser.add_argument("--hard", type=int, default=99)
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--clean", type=_count, default=100, help="clean stills (0 or more)")
+    parser.add_argument("--hard", type=_count, default=99, help="hard stills (0 or more)")
+    parser.add_argument("--seed", type=_count, default=7, help="seed (0 or more)")
     args = parser.parse_args(argv)
     try:
         labels = generate(args.out, clean=args.clean, hard=args.hard, seed=args.seed)

@@ -76,6 +76,12 @@ class Truck:
     alternates: tuple[tuple[str, float], ...] = ()
     ubr: str | None = None
 
+    @property
+    def plates(self) -> frozenset[str]:
+        """Every plate this truck carries and may be read by: its HK plate, what the reader
+        reports, the runner-up reads (a cross-boundary truck's Mainland plate)."""
+        return frozenset(p for p in (self.vrn, self.read, *(v for v, _ in self.alternates)) if p)
+
 
 def plan_trucks(demo_trucks: list[dict[str, Any]], seed: int) -> Iterator[Truck]:
     """Trucks in rounds that cover every kind, shuffled by ``seed``; endless.
@@ -144,6 +150,11 @@ class Journey:
     actions: list[str] = field(default_factory=list)
     record: dict[str, Any] | None = None
     timed_out: bool = False
+    #: the driver failed (the reader could not be fed, ...): the journey did not happen
+    error: str | None = None
+    #: instructions that came on the lane before this truck arrived (after the last one
+    #: left): thrown away, not this truck's; a non-READY one is a lane out of step
+    strays: list[InstructionCode] = field(default_factory=list)
 
     @property
     def outcome(self) -> InstructionCode | None:
@@ -151,8 +162,42 @@ class Journey:
         return finals[-1] if finals else None
 
     @property
+    def read_plate(self) -> str:
+        """The plate of the read that began the record's session ("" if none or unread)."""
+        reads = (self.record or {}).get("plate_reads") or [{}]
+        return str(reads[0].get("vrn") or "")
+
+    @property
+    def problem(self) -> str | None:
+        """Why this journey is not what its kind of truck should have had (None: it is).
+
+        It ended (not timed out, no driver error) with a final instruction the kind
+        expects, and its lane's record says the same outcome and names this truck: the
+        read plate is one of the truck's (none for an unread truck).
+        """
+        truck = self.truck
+        wanted = EXPECTED[truck.kind]
+        if self.error is not None:
+            return f"driver failed: {self.error}"
+        if self.timed_out:
+            return "the lane never returned to READY"
+        if self.outcome not in wanted:
+            got = self.outcome.value if self.outcome else "no final instruction"
+            return f"ended in {got}"
+        if self.record is None:
+            return "no record"
+        if self.record.get("outcome") != self.outcome.value:
+            return f"record outcome {self.record.get('outcome')} != {self.outcome.value}"
+        read = self.read_plate
+        if truck.read and read not in truck.plates:
+            return f"record read {read or 'no plate'}, not this truck's"
+        if not truck.read and read:
+            return f"record read {read}, the truck was unread"
+        return None
+
+    @property
     def expected(self) -> bool:
-        return self.outcome in EXPECTED[self.truck.kind]
+        return self.problem is None
 
 
 class Reporter:
@@ -224,9 +269,10 @@ class LaneDriver:
             logger.warning(
                 "lane %s never showed READY; sending truck %d anyway", self.lane, truck.n
             )
-        while not self._events.empty():
-            self._events.get_nowait()
-        journey = Journey(truck, self.lane)
+        drained = self.drain()
+        if drained and drained[-1].code is C.READY:
+            drained.pop()  # the READY the truck arrives at (the lane's first, at the start)
+        journey = Journey(truck, self.lane, strays=[ins.code for ins in drained])
         self._reporter.arrived(self.lane, truck)
         self._send_plate(truck)
         deadline = time.monotonic() + self._timeout
@@ -249,6 +295,15 @@ class LaneDriver:
         journey.record = self._fetch_record(journey)
         self._reporter.finished(journey)
         return journey
+
+    def drain(self) -> list[Instruction]:
+        """The instructions received and not yet followed (between two trucks), removed."""
+        drained: list[Instruction] = []
+        while True:
+            try:
+                drained.append(self._events.get_nowait())
+            except queue.Empty:
+                return drained
 
     def publish_plate(self, truck: Truck) -> None:
         """Put the read on the bus directly, as an AVRS adapter would."""
@@ -350,13 +405,31 @@ class Scenario:
     Truck n always goes to lane ``(n - 1) % lanes``, so a seed gives the same run.
     """
 
-    def __init__(self, drivers: list[LaneDriver], trucks: Iterator[Truck]) -> None:
+    def __init__(
+        self,
+        drivers: list[LaneDriver],
+        trucks: Iterator[Truck],
+        *,
+        reporter: Reporter | None = None,
+        retry_pause_s: float = 1.0,
+    ) -> None:
         self._drivers = drivers
         self._trucks = trucks
         self._lock = threading.Lock()
         self._pending: list[deque[Truck]] = [deque() for _ in drivers]
         self._planned = 0
         self.journeys: list[Journey] = []
+        self._reporter = reporter
+        #: how long a lane whose driver failed waits before its next truck
+        self.retry_pause_s = retry_pause_s
+
+    def _failed(self, journey: Journey) -> None:
+        if self._reporter is None:
+            return
+        try:
+            self._reporter.finished(journey)
+        except Exception:
+            logger.exception("scenario: reporting a failed journey")
 
     def _next(self, index: int, count: int | None) -> Truck | None:
         with self._lock:
@@ -371,12 +444,25 @@ class Scenario:
             return self._pending[index].popleft()
 
     def run(self, count: int | None, stop: threading.Event) -> list[Journey]:
+        """Every lane's trucks, until ``count`` have been sent or ``stop`` is set.
+
+        A truck whose driver raises (the reader could not be fed, ...) is a journey with
+        its ``error``, and the lane goes on with the next one, a moment later.
+        """
+
         def work(index: int, driver: LaneDriver) -> None:
             while not stop.is_set():
                 truck = self._next(index, count)
                 if truck is None:
                     return
-                journey = driver.drive(truck)
+                try:
+                    journey = driver.drive(truck)
+                except Exception as err:
+                    logger.exception("lane %s: truck %d failed", driver.lane, truck.n)
+                    journey = Journey(truck, driver.lane, error=f"{type(err).__name__}: {err}")
+                    self._failed(journey)
+                    # a lane whose device is gone would otherwise spin through its trucks
+                    stop.wait(self.retry_pause_s)
                 with self._lock:
                     self.journeys.append(journey)
 

@@ -3,6 +3,12 @@
 The embedded broker (unless ``--broker``), the simulated centre, the sync agent, the
 displays and the kiosk, and a traffic scenario of trucks. ``--headless`` prints each
 truck's journey as it happens; ``--trucks N`` ends after N trucks with one JSON line.
+
+Every child (the centre, the displays, the kiosk) runs in a session of its own: a Ctrl-C
+at the terminal (or ``timeout``) reaches this process alone, which lets the trucks on
+the lanes finish, prints the summary and then stops them. A second Ctrl-C stops at once
+(the children are still stopped); a third is not caught. Without ``--data`` the run's
+temporary folder (the demo CA's key, the drivers' certificates) is removed at the end.
 """
 
 from __future__ import annotations
@@ -11,8 +17,10 @@ import argparse
 import functools
 import json
 import logging
+import math
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,18 +30,20 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import ValidationError
 
 from avrs_adapter.aggregator import Aggregator
 from avrs_adapter.observation import Source
 from avrs_adapter.publisher import AvrsPublisher
 from avrs_adapter.serial_source import SerialSource
 from hardware_sim.dropbox import SimulatedDropBox
-from hardware_sim.launch import CentralProcess
+from hardware_sim.launch import CentralProcess, CentralStartCancelled, child_process_options
 from hardware_sim.lpr_device import VirtualLpr
 from hardware_sim.scenario import (
     EXPECTED,
@@ -62,6 +72,77 @@ from sync.config import SyncConfig, shard_blocks
 logger = logging.getLogger(__name__)
 
 C = InstructionCode
+
+#: how long the centre may fail to answer before the summary calls it unreachable
+UNREACHABLE_AFTER_S = 5.0
+
+#: the signals that stop a run: the first lets the lanes finish, the second stops at once
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class UsageError(RocarsError):
+    """An option or setting ``up`` cannot run with (exit 2)."""
+
+    key = "up_usage"
+
+
+class StartupStopped(RocarsError):
+    """A stop signal came before the trucks began: the run ends without a summary."""
+
+    key = "up_stopped"
+
+
+@dataclass(frozen=True)
+class Child:
+    """A process ``up`` started, as a start-up wait watches it."""
+
+    name: str
+    log: Path
+    exit_code: Callable[[], int | None]
+
+
+class Startup:
+    """What the start-up waits check between two polls: a stop signal (they end at once)
+    and the children started so far (one that exited ends the run, naming it)."""
+
+    def __init__(self, stop: threading.Event, *, logs_kept: bool = True) -> None:
+        self.stop = stop
+        self.children: list[Child] = []
+        #: False: the logs go with the run's temporary folder; the error shows their end
+        self.logs_kept = logs_kept
+
+    def watch(self, name: str, log: Path, exit_code: Callable[[], int | None]) -> None:
+        self.children.append(Child(name, log, exit_code))
+
+    def check(self) -> None:
+        if self.stop.is_set():
+            raise StartupStopped("stopped while the control point was starting")
+        for child in self.children:
+            code = child.exit_code()
+            if code is not None:
+                how = f"exited with code {code}"
+                if code < 0:
+                    how += f" (killed by {_signal_name(-code)})"
+                where = f" {child.log}" if self.logs_kept else ""
+                raise RocarsError(
+                    f"{child.name} {how} while the control point was starting; "
+                    f"the end of its log{where}:\n{_tail(child.log)}"
+                )
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as err:
+        return f"(cannot read it: {err.strerror or err})"
+    return "\n".join(text.splitlines()[-lines:]) or "(empty)"
 
 
 class JourneyPrinter(Reporter):
@@ -102,18 +183,26 @@ class JourneyPrinter(Reporter):
 
     def finished(self, journey: Journey) -> None:
         truck = journey.truck
+        strays = [c.value for c in journey.strays if c is not C.READY]
+        if strays:
+            self._line(journey.lane, truck, f"  !! before it came, stray {', '.join(strays)}")
+        if journey.error is not None:
+            self._line(journey.lane, truck, f"  !! driver failed: {journey.error}")
         if journey.timed_out:
             self._line(journey.lane, truck, "  !! lane never returned to READY")
+        problem = journey.problem
+        verdict = (
+            ""
+            if problem is None
+            else f"  UNEXPECTED: {problem} (wanted {_names(EXPECTED[truck.kind])})"
+        )
         record = journey.record
         if record is None:
-            self._line(journey.lane, truck, "  record: NOT FOUND")
+            self._line(journey.lane, truck, f"  record: NOT FOUND{verdict}")
             return
         reads = record.get("plate_reads") or [{}]
         read = reads[0].get("vrn") or "no plate"
         device = reads[0].get("device", "?")
-        verdict = (
-            "" if journey.expected else f"  UNEXPECTED (wanted {_names(EXPECTED[truck.kind])})"
-        )
         self._line(
             journey.lane,
             truck,
@@ -130,6 +219,20 @@ def _plural(n: int, word: str) -> str:
 
 def _names(codes: frozenset[InstructionCode]) -> str:
     return "/".join(sorted(c.value for c in codes))
+
+
+@contextmanager
+def _environ(name: str, value: str) -> Iterator[None]:
+    """``name`` set to ``value`` in this process (and so its children) until the exit."""
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
 
 
 @contextmanager
@@ -168,8 +271,8 @@ def _agent_configs(
     configs: list[SyncConfig] = []
     for k, block in enumerate(shard_blocks(lanes, args.shards)):
         shard = {"shard": f"s{k + 1}", "pull": k == 0} if args.shards > 1 else {}
-        configs.append(
-            SyncConfig.model_validate(
+        try:
+            config = SyncConfig.model_validate(
                 {
                     "site": {"cp": args.cp, "direction": args.direction},
                     "central": {"url": central.url},
@@ -180,22 +283,55 @@ def _agent_configs(
                     **shard,
                 }
             )
-        )
+        except ValidationError as err:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
+            )
+            raise UsageError(f"the sync agent cannot run with these options: {problems}") from err
+        configs.append(config)
     return configs
 
 
 def run(args: argparse.Namespace) -> int:
-    data = Path(args.data) if args.data else Path(tempfile.mkdtemp(prefix="rocars-up-"))
-    data.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("ROCARS_SITE_SECRET", secrets.token_hex(32))
-    site_secret = secret("site_secret").encode()
+    """The whole run; returns the exit code. A stop signal (SIGINT, SIGTERM, SIGHUP) lets
+    the lanes finish; a second one raises KeyboardInterrupt, so everything is still
+    stopped on the way out. The temporary data folder (no ``--data``) is removed."""
+    temporary = not args.data
+    data = Path(tempfile.mkdtemp(prefix="rocars-up-")) if temporary else Path(args.data)
     stop = threading.Event()
+    received: list[int] = []
 
     def on_signal(signum: int, frame: Any) -> None:
+        received.append(signum)
+        if stop.is_set():
+            for sig in STOP_SIGNALS:  # a third signal is not caught
+                signal.signal(sig, signal.SIG_DFL)
+            raise KeyboardInterrupt
         stop.set()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
+    try:
+        return _run(args, data, stop)
+    except StartupStopped:
+        name = _signal_name(received[0]) if received else "a signal"
+        print(f"rocars-edge up: stopped by {name} before the trucks began", file=sys.stderr)
+        return 128 + (received[0] if received else signal.SIGTERM)
+    except KeyboardInterrupt:  # the second signal; everything started is stopped by now
+        name = _signal_name(received[-1]) if received else "SIGINT"
+        print(f"rocars-edge up: stopped at once by a second {name}", file=sys.stderr)
+        return 128 + (received[-1] if received else signal.SIGINT)
+    finally:
+        for sig, handler in previous.items():
+            if handler is not None:  # None: set outside Python, cannot be put back
+                signal.signal(sig, handler)
+        if temporary:
+            shutil.rmtree(data, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, data: Path, stop: threading.Event) -> int:
+    os.environ.setdefault("ROCARS_SITE_SECRET", secrets.token_hex(32))
+    site_secret = secret("site_secret").encode()
+    startup = Startup(stop, logs_kept=bool(args.data))
 
     per_kind = max(2, (args.trucks or 0) // len(EXPECTED) + 2) if args.trucks else 200
     with ExitStack() as stack:
@@ -214,21 +350,28 @@ def run(args: argparse.Namespace) -> int:
             trucks_per_kind=per_kind,
             inspect_share=0.0,
         )
-        os.environ.setdefault("ROCARS_CENTRAL_TOKEN", central.token)
-        central.start()
+        # this run's centre knows only its own token: an engineer's real one, set in this
+        # shell, would get every upload of the agent refused (401)
+        stack.enter_context(_environ("ROCARS_CENTRAL_TOKEN", central.token))
+        try:
+            central.start(cancel=stop)
+        except CentralStartCancelled as err:
+            raise StartupStopped(str(err)) from err
         stack.callback(central.stop)
+        startup.watch("the simulated centre", central.log_path, lambda: central.exit_code)
         #: the local API of the agent of each lane (the first agent's serves the kiosk)
         lane_api: dict[str, str] = {}
         for config in _agent_configs(args, broker_url, central, data):
+            startup.check()
             agent = SyncAgent(config)
             agent.start()
             stack.callback(agent.stop)
             agent_api = f"http://127.0.0.1:{config.api.port}"
-            _wait_synced(agent_api, timeout=60)
+            _wait_synced(agent_api, timeout=60, check=startup.check)
             lane_api.update({lane.id: agent_api for lane in config.lanes})
         api = lane_api["L01"]
         procs = stack.enter_context(_processes())
-        boxes = _start_screens(args, broker_url, api, procs, data, stack)
+        boxes = _start_screens(args, broker_url, api, procs, data, stack, startup)
 
         bus = Bus(broker_url, f"scenario-{os.getpid()}")
         printer = JourneyPrinter()
@@ -237,7 +380,7 @@ def run(args: argparse.Namespace) -> int:
             return _find_record(lane_api[journey.lane], journey)
 
         lanes = [f"L{i:02d}" for i in range(1, args.lanes + 1)]
-        senders = _start_readers(args, bus, lanes, data, stack)
+        senders = _start_readers(args, bus, lanes, data, stack, startup)
         drivers = [
             LaneDriver(
                 bus,
@@ -254,23 +397,36 @@ def run(args: argparse.Namespace) -> int:
         ]
         bus.start()
         stack.callback(bus.stop)
-        if not bus.wait_connected(15):
-            raise RocarsError(f"scenario could not reach the broker at {broker_url}")
+        deadline = time.monotonic() + 15
+        while not bus.wait_connected(0.2):
+            startup.check()
+            if time.monotonic() >= deadline:
+                raise RocarsError(f"scenario could not reach the broker at {broker_url}")
+        startup.check()
         trucks = _fetch_trucks(central)
         sharded = f" over {args.shards} agents (shards)" if args.shards > 1 else ""
         print(
             f"control point {args.cp} ({args.direction}), {args.lanes} lanes{sharded}, broker "
-            f"{broker_url}, centre {central.url}, local API {api}, data {data}",
+            f"{broker_url}, centre {central.url}, local API {api}, data {data}"
+            + (" (removed at the end)" if not args.data else ""),
             flush=True,
         )
-        journeys = Scenario(drivers, plan_trucks(trucks, args.seed)).run(args.trucks, stop)
-        summary = _summary(journeys, printer, api, central)
+        scenario = Scenario(drivers, plan_trucks(trucks, args.seed), reporter=printer)
+        journeys = scenario.run(args.trucks, stop)
+        summary = _summary(
+            journeys, printer, api, central, wanted=args.trucks, stopped=stop.is_set()
+        )
         print(json.dumps(summary, sort_keys=False), flush=True)
-        return 0 if summary["lost"] == 0 and summary["unexpected"] == 0 else 1
+        return exit_code(summary)
 
 
 def _start_readers(
-    args: argparse.Namespace, bus: Bus, lanes: list[str], data: Path, stack: ExitStack
+    args: argparse.Namespace,
+    bus: Bus,
+    lanes: list[str],
+    data: Path,
+    stack: ExitStack,
+    startup: Startup,
 ) -> dict[str, Callable[[Truck], None]]:
     """Per lane, a real AVRS adapter reading a virtual LPR camera on a pty, or (the last
     ``--cameras`` lanes) a synthetic camera through OCR. ``--plates direct``: neither."""
@@ -303,7 +459,9 @@ def _start_readers(
         )
         adapter.start()
         stack.callback(adapter.stop)
-    _wait_online(bus_url(bus), args.cp, lanes, READER_DEVICE, "plate readers", timeout=60)
+    _wait_online(
+        bus_url(bus), args.cp, lanes, READER_DEVICE, "plate readers", 60, check=startup.check
+    )
     return senders
 
 
@@ -318,6 +476,7 @@ def _start_screens(
     procs: list[subprocess.Popen[bytes]],
     data: Path,
     stack: ExitStack,
+    startup: Startup,
 ) -> dict[str, SimulatedDropBox]:
     """XDB and AIOP (with a simulated drop box) per lane and one kiosk, each its own
     process, offscreen when headless. Returns the drop boxes the scenario drops into."""
@@ -341,25 +500,44 @@ def _start_screens(
         commands.append((f"xdb-{lane}", [*exe, "xdb", *common, *window]))
         aiop = [*exe, "aiop", *common, "--dropbox", str(box.path)]
         commands.append((f"aiop-{lane}", aiop + (["--headless"] if args.headless else [])))
-    commands.append(("kiosk", [*exe, "kiosk", "--api", api, "--window"]))
+    # the receipts stay in the run's folder (removed with it unless --data)
+    receipts = data / "kiosk-print"
+    receipts.mkdir(exist_ok=True)
+    kiosk = [*exe, "kiosk", "--api", api, "--window", "--print-dir", str(receipts)]
+    commands.append(("kiosk", kiosk))
     for name, cmd in commands:
-        with (logs / f"{name}.log").open("ab") as log:
-            procs.append(
-                subprocess.Popen(
-                    cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-                )
+        path = logs / f"{name}.log"
+        with path.open("ab") as log:
+            proc = subprocess.Popen(
+                cmd,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                **child_process_options(),
             )
+        procs.append(proc)
+        startup.watch(name, path, proc.poll)
     lanes = [f"L{i:02d}" for i in range(1, args.lanes + 1)]
-    _wait_online(broker_url, args.cp, lanes, "aiop", "panels", timeout=60)
+    _wait_online(broker_url, args.cp, lanes, "aiop", "panels", 60, check=startup.check)
     return boxes
 
 
 def _wait_online(
-    broker_url: str, cp: str, lanes: list[str], device: str, what: str, timeout: float
+    broker_url: str,
+    cp: str,
+    lanes: list[str],
+    device: str,
+    what: str,
+    timeout: float,
+    *,
+    check: Callable[[], None] | None = None,
 ) -> None:
     """Until every lane's ``device`` says online on the bus. The panels: before that a drop
     into a box is lost. The plate readers: before that a read waits in the reader for its
-    connection, and reaches the lane too late to be trusted (``late_read``)."""
+    connection, and reaches the lane too late to be trusted (``late_read``).
+
+    ``check`` is called between polls (every 0.2 s): what it raises ends the wait."""
     online: set[str] = set()
     done = threading.Event()
     # a retained "online" left on an outside broker by a run before this one is not ours
@@ -378,8 +556,13 @@ def _wait_online(
     bus = Bus(broker_url, f"up-wait-{device}-{os.getpid()}")
     bus.subscribe(lane_filter(cp, LaneTopic.STATUS, device=device), on_status)
     bus.start()
+    deadline = time.monotonic() + timeout
     try:
-        if not done.wait(timeout):
+        while not done.wait(min(0.2, max(0.0, deadline - time.monotonic()))):
+            if check is not None:
+                check()
+            if time.monotonic() < deadline:
+                continue
             raise RocarsError(
                 f"the {what} of lanes {sorted(set(lanes) - online)} did not come online "
                 f"within {timeout:g}s"
@@ -388,11 +571,14 @@ def _wait_online(
         bus.stop()
 
 
-def _wait_synced(api: str, timeout: float) -> None:
+def _wait_synced(api: str, timeout: float, check: Callable[[], None] | None = None) -> None:
     """Until the agent sees a synced replica and the centre up (a shard that does not pull:
-    as the pulling one recorded it): before that every lane fails closed."""
+    as the pulling one recorded it): before that every lane fails closed. ``check`` is
+    called between polls: what it raises ends the wait."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if check is not None:
+            check()
         try:
             health = httpx.get(f"{api}/health", timeout=1).json()
             if health["replica"]["last_sync_at"] and health["central"]["state"] == "up":
@@ -434,28 +620,73 @@ def _find_record(api: str, journey: Journey) -> dict[str, Any] | None:
 
 
 def _summary(
-    journeys: list[Journey], printer: JourneyPrinter, api: str, central: CentralProcess
+    journeys: list[Journey],
+    printer: JourneyPrinter,
+    api: str,
+    central: CentralProcess,
+    *,
+    wanted: int | None = None,
+    stopped: bool = False,
 ) -> dict[str, Any]:
-    """Wait for the outbox to drain, then count what reached the centre."""
+    """Wait for the outbox to drain, then count what reached the centre.
+
+    ``unexpected``: the journeys that did not end as their kind of truck should (see
+    ``Journey.problem``), and every instruction other than READY that came on a lane
+    between two trucks (``stray`` counts them all). A centre that does not answer:
+    ``central`` is ``unreachable`` and every record it did not confirm is lost.
+    ``missing``: fewer trucks ran than ``--trucks`` asked for, with no stop signal.
+    """
     ids = {str(j.record["id"]) for j in journeys if j.record is not None}
     received: set[str] = set()
+    reachable = True
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        received = _central_event_ids(central)
-        if ids <= received:
+    failing_since: float | None = None
+    while True:
+        try:
+            received = _central_event_ids(central)
+            failing_since = None
+        except httpx.HTTPError as err:
+            now = time.monotonic()
+            failing_since = now if failing_since is None else failing_since
+            if now - failing_since >= UNREACHABLE_AFTER_S or now >= deadline:
+                logger.error("the centre at %s does not answer: %s", central.url, err)
+                reachable = False
+                break
+        else:
+            if ids <= received:
+                break
+        if time.monotonic() >= deadline:
             break
         time.sleep(0.5)
     uploaded = len(ids & received)
+    strays = [code for j in journeys for code in j.strays]
+    stray_unexpected = sum(1 for code in strays if code is not C.READY)
     codes = dict(sorted(printer.codes.items()))
-    return {
+    summary: dict[str, Any] = {
         "trucks": len(journeys),
         "records": len(ids),
         "uploaded": uploaded,
         "lost": len(journeys) - uploaded,
-        "unexpected": sum(1 for j in journeys if not j.expected),
-        "codes": codes,
-        **{code.value: printer.codes.get(code.value, 0) for code in InstructionCode},
+        "unexpected": sum(1 for j in journeys if not j.expected) + stray_unexpected,
+        "stray": len(strays),
     }
+    if wanted is not None and not stopped and len(journeys) < wanted:
+        summary["missing"] = wanted - len(journeys)
+    summary["central"] = "ok" if reachable else "unreachable"
+    summary["codes"] = codes
+    summary.update({code.value: printer.codes.get(code.value, 0) for code in InstructionCode})
+    return summary
+
+
+def exit_code(summary: dict[str, Any]) -> int:
+    """0 for a run where every truck went as it should and every record reached the centre."""
+    clean = (
+        summary["lost"] == 0
+        and summary["unexpected"] == 0
+        and not summary.get("missing")
+        and summary.get("central", "ok") == "ok"
+    )
+    return 0 if clean else 1
 
 
 def _central_event_ids(central: CentralProcess) -> set[str]:
@@ -478,6 +709,25 @@ def _central_event_ids(central: CentralProcess) -> set[str]:
     return ids
 
 
+def _number(
+    kind: Callable[[str], float], low: float, high: float | None = None, unit: str = ""
+) -> Callable[[str], Any]:
+    """An argparse type: a finite number of ``kind`` from ``low`` to ``high``."""
+    span = f"from {low:g} to {high:g}" if high is not None else f"{low:g} or more"
+    wanted = f"{'a whole number' if kind is int else 'a number'}, {span}{unit}"
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {wanted}") from None
+        if not math.isfinite(value) or value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{text} is not {wanted}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rocars-edge up", description=__doc__)
     parser.add_argument(
@@ -486,7 +736,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--trucks", type=int, default=None, help="end after N trucks (default: until Ctrl-C)"
     )
-    parser.add_argument("--seed", type=int, default=7, help="scenario and demo data seed")
+    parser.add_argument(
+        "--seed", type=_number(int, 0), default=7, help="scenario and demo data seed (0 or more)"
+    )
     parser.add_argument(
         "--broker",
         default="",
@@ -495,10 +747,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cp", default="SBC", choices=[cp.value for cp in ControlPoint])
     parser.add_argument("--direction", default="import", choices=[d.value for d in Direction])
     parser.add_argument("--lanes", type=int, default=2, help="number of lanes (1-16)")
+    # the ranges of the sync agent's lane settings (sync/config.py, LaneConfig)
     parser.add_argument(
-        "--lane-timeout", type=float, default=6.0, help="driver action timeout, seconds"
+        "--lane-timeout",
+        type=_number(float, 1.0, 3600.0, " seconds"),
+        default=6.0,
+        help="driver action timeout, seconds (1-3600)",
     )
-    parser.add_argument("--hold", type=float, default=1.5, help="seconds a final instruction stays")
+    parser.add_argument(
+        "--hold",
+        type=_number(float, 0.1, 600.0, " seconds"),
+        default=1.5,
+        help="seconds a final instruction stays (0.1-600)",
+    )
     parser.add_argument(
         "--manifest-lanes",
         default="all",
@@ -547,12 +808,28 @@ def main(argv: list[str]) -> int:
     if args.trucks is not None and args.trucks < 1:
         print("rocars-edge up: --trucks must be at least 1", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=os.environ.get("ROCARS_LOG_LEVEL", "WARNING"),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
+    # the children take the same setting (rocars.logs upper-cases it too)
+    level = os.environ.get("ROCARS_LOG_LEVEL", "WARNING").upper()
+    if level not in logging.getLevelNamesMapping():
+        print(
+            f"rocars-edge up: ROCARS_LOG_LEVEL={os.environ['ROCARS_LOG_LEVEL']} is not a log "
+            "level (DEBUG, INFO, WARNING, ERROR or CRITICAL)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.data:
+        try:
+            Path(args.data).mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            problem = "not a folder" if isinstance(err, FileExistsError) else err.strerror
+            print(f"rocars-edge up: --data {args.data}: {problem or err}", file=sys.stderr)
+            return 2
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     try:
         return run(args)
+    except UsageError as err:
+        print(f"rocars-edge up: {err}", file=sys.stderr)
+        return 2
     except RocarsError as err:
         print(f"rocars-edge up: {err}", file=sys.stderr)
         return 1

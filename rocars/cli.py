@@ -12,7 +12,6 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "up": ("hardware_sim.up", "run a whole simulated control point (--headless for no windows)"),
     "central": ("hardware_sim.cli", "run the simulated central ROCARS (HTTP)"),
-    "sim": ("hardware_sim.console", "the field engineer's console: virtual devices and scenarios"),
     "sync": ("sync.cli", "run the sync agent: replica, lane controller, outbox, local API"),
     "avrs": ("avrs_adapter.cli", "run the AVRS adapter (serial LPR or camera), or read stills"),
     "xdb": ("xdb_display.cli", "run the exit display board for a lane"),

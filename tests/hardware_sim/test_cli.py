@@ -68,3 +68,49 @@ def test_tls_files_that_do_not_go_together_exit_2_and_touch_nothing(
     )
     assert "is not the key of the certificate in" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
+
+
+def test_a_data_path_that_is_a_file_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = tmp_path / "a-file"
+    file.write_text("x")
+    assert main(["--data", str(file)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rocars-edge central: --data")
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "-1", "http"])
+def test_a_port_out_of_range_exits_2(
+    port: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--data", str(tmp_path / "d"), "--port", port])
+    assert exited.value.code == 2
+    assert "not a TCP port" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
+
+
+def test_an_unknown_log_level_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ROCARS_LOG_LEVEL", "verbose")
+    assert main(["--data", str(tmp_path / "d")]) == 2
+    assert "ROCARS_LOG_LEVEL=verbose is not a log level" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("option", ["--seed", "--clean", "--hard"])
+def test_plate_dataset_refuses_a_negative_number(
+    option: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``python -m hardware_sim.plate_dataset OUT --seed -1``: numpy's seeds are never
+    negative; an argparse error, not numpy's traceback."""
+    from hardware_sim import plate_dataset
+
+    with pytest.raises(SystemExit) as exited:
+        plate_dataset.main([str(tmp_path / "out"), "--clean", "1", "--hard", "0", option, "-1"])
+    assert exited.value.code == 2
+    assert "0 or more" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
