@@ -2,12 +2,14 @@
 
     rocars-edge avrs --serial PORT --protocol NAME [--baud 9600] --cp SBC --lane L01 \\
         --broker mqtt://127.0.0.1:1883
-    rocars-edge avrs --camera URL [--grammar hk|any] [--report-unread] --cp SBC --lane L01 ...
+    rocars-edge avrs --camera URL [--grammar hk|any] [--report-unread] [--roi X,Y,W,H] \\
+        --cp SBC --lane L01 ...
     rocars-edge avrs read FILE... [--grammar hk|any]
 
-Bad arguments (unknown protocol, a port that cannot be opened, a bad lane) print one
-clear line and exit 2; so does a camera adapter whose OCR engine cannot be loaded
-(models missing, onnxruntime broken), which is found at start, not at the first truck.
+Bad arguments (unknown protocol, a port that cannot be opened, a bad lane, a serial-only
+option given with ``--camera``) print one clear line and exit 2; so does a camera adapter
+whose OCR engine cannot be loaded (models missing, onnxruntime broken), which is found at
+start, not at the first truck.
 The camera path is imported only when asked for, so the serial adapter never loads
 OpenCV or the OCR models.
 """
@@ -37,6 +39,12 @@ from rocars.logs import setup_logging
 logger = logging.getLogger(__name__)
 
 EXIT_USAGE = 2
+DEFAULT_REPLAY_BOUND = 5.0  # s; the option's default is None so that a given one is told
+SERIAL_ONLY = (
+    ("replay_bound", "--replay-bound"),
+    ("device_lag", "--device-lag"),
+    ("state_dir", "--state-dir"),
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -108,13 +116,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="identical reads that publish at once (default 3 serial, 4 camera)",
     )
     parser.add_argument(
+        "--roi",
+        type=_roi,
+        default=None,
+        metavar="X,Y,W,H",
+        help="camera: look for motion and plates only in this rectangle of the frame, in "
+        "pixels from its top-left corner (default: the whole frame)",
+    )
+    parser.add_argument(
         "--loop", action="store_true", help="camera: play a video file again at its end"
     )
     parser.add_argument("--window", type=float, default=5.0, help="debounce window, seconds")
     parser.add_argument(
         "--replay-bound",
         type=float,
-        default=5.0,
+        default=None,
         help="serial: drop a read whose device time is later than the device's usual lag by "
         "more than this many seconds (replayed after a reconnect); 0: off (5)",
     )
@@ -141,6 +157,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _roi(text: str) -> tuple[int, int, int, int]:
+    """``--roi X,Y,W,H``: four whole numbers of pixels, X and Y from 0, W and H from 1."""
+    parts = text.split(",")
+    try:
+        x, y, w, h = (int(p.strip()) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be X,Y,W,H (four whole numbers of pixels), got {text!r}"
+        ) from None
+    if x < 0 or y < 0 or w < 1 or h < 1:
+        raise argparse.ArgumentTypeError(
+            f"X and Y must be 0 or more and W and H 1 or more (pixels), got {text!r}"
+        )
+    return x, y, w, h
+
+
 def _protocol_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.protocol == "delimited":
         return {
@@ -154,6 +186,15 @@ def _protocol_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _camera_source(args: argparse.Namespace, device: str) -> Source:
+    # the serial replay guard's options mean nothing to a camera: given, they were meant
+    # for a lane that reads with a serial device, so say so instead of ignoring them
+    given = [flag for name, flag in SERIAL_ONLY if getattr(args, name) is not None]
+    if given:
+        raise AvrsError(
+            f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for --serial only, "
+            "not --camera",
+            key="avrs_serial_only",
+        )
     # imported here: the serial path must never load OpenCV or the OCR models
     from avrs_adapter.camera import CameraSource
 
@@ -163,6 +204,7 @@ def _camera_source(args: argparse.Namespace, device: str) -> Source:
         grammar=args.grammar,
         loop=args.loop,
         report_unread=args.report_unread,
+        roi=args.roi,
     )
     # the models now, before the adapter says it is online: missing models or a broken
     # onnxruntime exit 2 here instead of restarting at the first truck
@@ -175,6 +217,8 @@ def make_source(args: argparse.Namespace) -> Source:
     if args.serial is not None:
         if args.protocol is None:
             raise AvrsError("--serial needs --protocol", key="avrs_protocol_missing")
+        if args.roi is not None:
+            raise AvrsError("--roi is for --camera only, not --serial", key="avrs_camera_only")
         device = validate_device(args.device or "lpr0")
         state_dir: Path | None = args.state_dir
         if state_dir is not None and not state_dir.is_dir():
@@ -185,7 +229,7 @@ def make_source(args: argparse.Namespace) -> Source:
             args.baud,
             device,
             protocol_options=_protocol_options(args),
-            replay_bound=args.replay_bound,
+            replay_bound=(DEFAULT_REPLAY_BOUND if args.replay_bound is None else args.replay_bound),
             replay_device_lag=args.device_lag,
             replay_state=None if state_dir is None else state_dir / f"replay-{device}.json",
         )

@@ -6,6 +6,10 @@ also carry the black Mainland plate ``粤Z·A123港``. Frames get the conditions
 camera sees: blur, glare, night, an off-axis view. Used by the camera tests, the plate
 benchmark and ``rocars-edge up`` when no real camera is configured.
 
+Served live as MJPEG over HTTP (``MjpegServer``, ``LiveCamera``), which carries no
+timestamps, or as RTSP with RTP/JPEG (``RtspCamera``), whose frames carry the time they
+were taken, as an IP camera's do; its link can be made to stall or to be too slow.
+
 Fonts come from the Debian packages fonts-dejavu-core and fonts-noto-cjk (or
 fonts-wqy-microhei); a missing font is a clear ``SyntheticCameraError``, never tofu.
 """
@@ -16,6 +20,8 @@ import argparse
 import functools
 import logging
 import math
+import socket
+import socketserver
 import subprocess
 import sys
 import threading
@@ -517,8 +523,10 @@ def write_video(
     size: tuple[int, int] = (1280, 720),
     fps: float = 10.0,
     seed: int = 1,
+    lead_in: int = 4,
 ) -> int:
-    """Write the scenario to ``path`` (``.avi`` → MJPG, else mp4v); returns the frame count."""
+    """Write the scenario to ``path`` (``.avi`` → MJPG, else mp4v), after ``lead_in``
+    frames of the empty lane; returns the frame count."""
     path = Path(path)
     fourcc = cv2.VideoWriter.fourcc(*("MJPG" if path.suffix.lower() == ".avi" else "mp4v"))
     writer = cv2.VideoWriter(str(path), fourcc, fps, size)
@@ -528,7 +536,7 @@ def write_video(
         )
     count = 0
     try:
-        for frame in frames(passes, size, seed=seed):
+        for frame in frames(passes, size, seed=seed, lead_in=lead_in):
             writer.write(frame)
             count += 1
     finally:
@@ -670,6 +678,9 @@ class MjpegServer:
         return Handler
 
 
+IDLE_FRAMES = 8  # different frames of the empty lane a LiveCamera shows in turn
+
+
 class LiveCamera(MjpegServer):
     """A camera a traffic scenario drives: the empty lane until ``show(truck)`` plays one
     pass of that truck (drive in, stop, leave), in wall-clock time like a real camera."""
@@ -686,8 +697,11 @@ class LiveCamera(MjpegServer):
         self._size = size
         self._rng = np.random.default_rng(seed)
         empty = compose(None, size=size, rng=self._rng)
+        # the empty lane with the sensor's noise, a different frame each time like a real
+        # camera's (one JPEG sent over and over is what a frozen camera does)
+        idle = [degrade(empty, Conditions(jpeg_quality=100), self._rng) for _ in range(IDLE_FRAMES)]
         super().__init__(
-            [encode_jpeg(degrade(empty, Conditions(jpeg_quality=100), self._rng))],
+            [encode_jpeg(frame) for frame in idle],
             fps=fps,
             host=host,
             port=port,
@@ -712,7 +726,286 @@ class LiveCamera(MjpegServer):
             index = int((time.monotonic() - started) * self.fps)
             if index < len(jpegs):
                 return jpegs[index]
-        return self.jpegs[0]
+        return super().current()
+
+
+# -- RTSP -------------------------------------------------------------------------------
+
+RTP_CLOCK = 90_000  # Hz: the RTP clock of video (RFC 3551)
+RTP_JPEG = 26  # the static RTP payload type of JPEG (RFC 2435)
+RTP_PAYLOAD_MAX = 1400  # bytes per RTP packet, as a camera keeps them under a path's MTU
+RTP_JPEG_MAX_SIDE = 2040  # RFC 2435 carries width and height in units of 8, in one byte
+
+
+def rtp_jpeg(jpeg: bytes) -> tuple[int, int, int, bytes, bytes]:
+    """What RFC 2435 carries of a baseline JPEG: its type (0 for 4:2:2, 1 for 4:2:0),
+    width, height, its luma and chroma quantisation tables and its scan data. The
+    receiver rebuilds the headers, with the standard Huffman tables (which OpenCV's
+    encoder uses). ``SyntheticCameraError(sim_camera_rtp)`` for a JPEG it cannot carry."""
+
+    def refuse(why: str) -> SyntheticCameraError:
+        return SyntheticCameraError(f"RTP/JPEG cannot carry this JPEG: {why}", key="sim_camera_rtp")
+
+    if jpeg[:2] != b"\xff\xd8":
+        raise refuse("not a JPEG")
+    tables: dict[int, bytes] = {}
+    width = height = 0
+    kind = -1
+    i = 2
+    while i + 4 <= len(jpeg):
+        if jpeg[i] != 0xFF:
+            raise refuse(f"no marker at byte {i}")
+        marker = jpeg[i + 1]
+        length = int.from_bytes(jpeg[i + 2 : i + 4], "big")
+        segment = jpeg[i + 4 : i + 2 + length]
+        if marker == 0xDB:  # quantisation tables, 65 bytes each with 8-bit precision
+            for j in range(0, len(segment), 65):
+                if segment[j] >> 4:
+                    raise refuse("16-bit quantisation tables")
+                tables[segment[j] & 0x0F] = segment[j + 1 : j + 65]
+        elif marker == 0xC0:  # baseline frame: size and sampling
+            height, width = int.from_bytes(segment[1:3], "big"), int.from_bytes(segment[3:5], "big")
+            sampling = [segment[6 + 3 * c + 1] for c in range(segment[5])]
+            if (
+                len(sampling) != 3
+                or sampling[1:] != [0x11, 0x11]
+                or sampling[0] not in (0x21, 0x22)
+            ):
+                raise refuse(f"sampling {sampling} (4:2:2 or 4:2:0 colour wanted)")
+            kind = 0 if sampling[0] == 0x21 else 1
+        elif marker in (0xC1, 0xC2, 0xC3, 0xDD):
+            raise refuse("not a baseline JPEG without restart markers")
+        elif marker == 0xDA:  # start of scan: the rest is the data, then EOI
+            if kind < 0 or 0 not in tables or 1 not in tables:
+                raise refuse("no frame header or tables before the scan")
+            if width % 8 or height % 8 or max(width, height) > RTP_JPEG_MAX_SIDE:
+                raise refuse(f"{width}x{height} (sides must be multiples of 8, at most 2040)")
+            data = jpeg[i + 2 + length :]
+            if data.endswith(b"\xff\xd9"):
+                data = data[:-2]
+            return kind, width, height, tables[0] + tables[1], data
+        i += 2 + length
+    raise refuse("no scan")
+
+
+def rtp_packets(jpeg: bytes, *, seq: int, timestamp: int, ssrc: int) -> list[bytes]:
+    """One frame as RTP/JPEG packets (RFC 2435, dynamic tables in the first); the marker
+    bit ends the frame."""
+    kind, width, height, tables, data = rtp_jpeg(jpeg)
+    packets = []
+    offset = 0
+    while True:
+        head = bytes([0]) + offset.to_bytes(3, "big") + bytes([kind, 255, width // 8, height // 8])
+        if offset == 0:  # Q 255: the tables travel in the frame's first packet
+            head += bytes([0, 0]) + len(tables).to_bytes(2, "big") + tables
+        chunk = data[offset : offset + RTP_PAYLOAD_MAX - len(head)]
+        offset += len(chunk)
+        last = offset >= len(data)
+        header = bytes([0x80, (0x80 if last else 0) | RTP_JPEG])
+        header += (seq & 0xFFFF).to_bytes(2, "big") + (timestamp & 0xFFFFFFFF).to_bytes(4, "big")
+        packets.append(header + ssrc.to_bytes(4, "big") + head + chunk)
+        seq += 1
+        if last:
+            return packets
+
+
+class RtspCamera:
+    """A live IP camera on ``rtsp://127.0.0.1:PORT/stream``: RTP/JPEG over RTSP, the
+    RTP data interleaved on the RTSP connection (TCP; UDP set-ups are refused with 461,
+    as some cameras do, and clients fall back to TCP).
+
+    Like a real camera it stamps each frame with the time it was taken (the 90 kHz RTP
+    clock), so a client can tell how late a frame reaches it. Each client sees the
+    frames from the first, at ``fps`` from when it says PLAY (again from the first if
+    ``loop``). The link to a client can be made worse: ``stall=(frame, seconds)`` holds
+    the frames taken from that one on for ``seconds`` and then sends them at once (a
+    link that stalls and delivers its backlog); ``link_fps`` carries at most that many
+    frames a second (a link slower than the stream, which queues).
+    """
+
+    def __init__(
+        self,
+        jpegs: Sequence[bytes],
+        *,
+        fps: float = 10.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        loop: bool = True,
+        stall: tuple[int, float] | None = None,
+        link_fps: float | None = None,
+    ) -> None:
+        if not jpegs:
+            raise SyntheticCameraError("an RTSP camera needs at least one frame")
+        for jpeg in {bytes(j) for j in jpegs}:
+            rtp_jpeg(jpeg)  # refused now, not half-way through a client's stream
+        self.jpegs = list(jpegs)
+        self.fps = fps
+        self.loop = loop
+        self.stall = stall
+        self.link_fps = link_fps
+        self.connections: list[float] = []  # when each client came
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._socks: set[socket.socket] = set()
+        camera = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                camera._session(self.request)
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self._server = Server((host, port), Handler)
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def from_frames(
+        cls, frames_: Iterator[Frame] | Sequence[Frame], **kwargs: object
+    ) -> RtspCamera:
+        jpegs = [jpeg for jpeg in map(encode_jpeg, frames_) if jpeg]
+        return cls(jpegs, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"rtsp://127.0.0.1:{self.port}/stream"
+
+    def start(self) -> Self:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="rtsp-camera",
+            daemon=True,
+        )
+        self._thread.start()
+        logger.info("synthetic RTSP camera on %s", self.url)
+        return self
+
+    def stop(self) -> None:
+        """The camera goes away: its clients' connections are cut."""
+        self._stop.set()
+        self._server.shutdown()
+        self._server.server_close()
+        with self._lock:
+            socks = list(self._socks)
+        for sock in socks:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already gone
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _session(self, sock: socket.socket) -> None:
+        """One client: RTSP requests in, answers and (once it plays) RTP out."""
+        self.connections.append(time.monotonic())
+        with self._lock:
+            self._socks.add(sock)
+        ended = threading.Event()
+        writing = threading.Lock()
+        reader = sock.makefile("rb")
+        try:
+            while not self._stop.is_set():
+                first = reader.read(1)
+                if not first:
+                    return
+                if first == b"$":  # the client's RTCP, interleaved: not needed
+                    size = int.from_bytes(reader.read(3)[1:], "big")
+                    reader.read(size)
+                    continue
+                lines = [first + reader.readline()]
+                while lines[-1].strip():
+                    lines.append(reader.readline())
+                method, url, *_ = lines[0].decode("latin-1").split()
+                headers = {}
+                for line in lines[1:]:
+                    name, _, value = line.decode("latin-1").partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                reader.read(int(headers.get("content-length", "0") or 0))
+                answer = self._answer(method, url, headers)
+                with writing:
+                    sock.sendall(answer)
+                if method == "PLAY":
+                    threading.Thread(
+                        target=self._play, args=(sock, writing, ended), daemon=True
+                    ).start()
+                elif method == "TEARDOWN":
+                    return
+        except (OSError, ValueError):
+            return  # the client went away or spoke nonsense
+        finally:
+            ended.set()
+            with self._lock:
+                self._socks.discard(sock)
+
+    def _answer(self, method: str, url: str, headers: dict[str, str]) -> bytes:
+        status, extra, body = "200 OK", "", b""
+        if method == "DESCRIBE":
+            body = (
+                "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=rocars synthetic camera\r\n"
+                f"c=IN IP4 0.0.0.0\r\nt=0 0\r\nm=video 0 RTP/AVP {RTP_JPEG}\r\n"
+                f"a=framerate:{self.fps:g}\r\na=control:track0\r\n"
+            ).encode()
+            extra = f"Content-Type: application/sdp\r\nContent-Base: {url}/\r\n"
+            extra += f"Content-Length: {len(body)}\r\n"
+        elif method == "SETUP":
+            transport = headers.get("transport", "")
+            if "TCP" not in transport.upper():
+                status = "461 Unsupported Transport"
+            else:
+                extra = "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\nSession: 1\r\n"
+        elif method in ("PLAY", "TEARDOWN"):
+            extra = "Session: 1\r\n" + ("Range: npt=0.000-\r\n" if method == "PLAY" else "")
+        elif method == "OPTIONS":
+            extra = "Public: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER\r\n"
+        cseq = headers.get("cseq", "0")
+        return f"RTSP/1.0 {status}\r\nCSeq: {cseq}\r\n{extra}\r\n".encode() + body
+
+    def _play(self, sock: socket.socket, writing: threading.Lock, ended: threading.Event) -> None:
+        """Frame n is taken at start + n / fps and stamped so; it is sent then, or when
+        the link lets it go."""
+        start = time.monotonic()
+        link_free = start
+        seq = 0
+        n = 0
+        while not ended.is_set() and not self._stop.is_set():
+            if n >= len(self.jpegs) and not self.loop:
+                return
+            taken = start + n / self.fps
+            send_at = max(taken, link_free)
+            if self.stall is not None and n >= self.stall[0]:
+                send_at = max(send_at, start + self.stall[0] / self.fps + self.stall[1])
+            wait = send_at - time.monotonic()
+            if wait > 0:
+                self._stop.wait(min(wait, 0.05))
+                continue
+            packets = rtp_packets(
+                self.jpegs[n % len(self.jpegs)],
+                seq=seq,
+                timestamp=round(n * RTP_CLOCK / self.fps),
+                ssrc=0x524F4341,
+            )
+            seq += len(packets)
+            data = b"".join(b"$\x00" + len(p).to_bytes(2, "big") + p for p in packets)
+            try:
+                with writing:
+                    sock.sendall(data)
+            except OSError:
+                return  # the client went away
+            if self.link_fps:
+                link_free = send_at + 1.0 / self.link_fps
+            n += 1
 
 
 # -- command line -----------------------------------------------------------------------
@@ -726,6 +1019,11 @@ def main(argv: list[str] | None = None) -> int:
     video.add_argument("out", type=Path)
     serve = sub.add_parser("serve", help="serve a live MJPEG stream on 127.0.0.1")
     serve.add_argument("--port", type=int, default=8554)
+    serve.add_argument(
+        "--rtsp",
+        action="store_true",
+        help="serve RTSP (RTP/JPEG, frames stamped with the time they are taken) instead",
+    )
     for p in (video, serve):
         p.add_argument("--trucks", type=int, default=4)
         p.add_argument("--seed", type=int, default=1)
@@ -747,9 +1045,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "video":
             write_video(args.out, passes, size=(width, height), fps=args.fps, seed=args.seed)
             return 0
-        server = MjpegServer.from_frames(
-            frames(passes, (width, height), seed=args.seed), fps=args.fps, port=args.port
-        )
+        server: MjpegServer | RtspCamera
+        if args.rtsp:
+            server = RtspCamera.from_frames(
+                frames(passes, (width, height), seed=args.seed), fps=args.fps, port=args.port
+            )
+        else:
+            server = MjpegServer.from_frames(
+                frames(passes, (width, height), seed=args.seed), fps=args.fps, port=args.port
+            )
     except SyntheticCameraError as err:
         sys.stderr.write(f"synthetic_camera: {err}\n")
         return 1

@@ -318,3 +318,65 @@ def test_adapter_process_reads_a_device_server_over_tcp(
             proc.wait(10)
         log.close()
         server.close()
+
+
+def test_the_roi_reaches_the_camera_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("avrs_adapter.camera.shared_engine", lambda: object())
+    args = build_parser().parse_args(["--camera", "trucks.avi", "--roi", "10, 20,300,200", *BASE])
+    source = make_source(args)
+    assert isinstance(source, CameraSource)
+    assert source.roi == (10, 20, 300, 200)
+    whole = make_source(build_parser().parse_args(["--camera", "trucks.avi", *BASE]))
+    assert isinstance(whole, CameraSource)
+    assert whole.roi is None
+
+
+@pytest.mark.parametrize(
+    ("roi", "message"),
+    [
+        ("10,20,300", "must be X,Y,W,H"),
+        ("a,b,c,d", "must be X,Y,W,H"),
+        ("10,20,30.5,40", "must be X,Y,W,H"),
+        ("-1,0,300,200", "X and Y must be 0 or more"),
+        ("0,0,0,200", "W and H 1 or more"),
+    ],
+)
+def test_a_bad_roi_exits_2(roi: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--camera", "trucks.avi", f"--roi={roi}", *BASE]) == 2
+    err = capsys.readouterr().err
+    assert "--roi" in err
+    assert message in err
+
+
+def test_a_roi_with_a_serial_device_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    port = ["--serial", "socket://127.0.0.1:9", "--protocol", "framed"]
+    assert main([*port, "--roi", "0,0,100,100", *BASE]) == 2
+    assert "avrs_camera_only" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--replay-bound", "5"],  # the default's value, given: still a mistake
+        ["--device-lag", "0"],
+        ["--state-dir", "."],
+        ["--replay-bound", "12", "--state-dir", "."],
+    ],
+)
+def test_serial_only_options_with_a_camera_exit_2(
+    flags: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The replay guard's options mean nothing to a camera: given with ``--camera``
+    they were meant for a serial lane, so they are refused, not ignored."""
+
+    class NotStarted:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            raise AssertionError("the adapter started with serial-only options for a camera")
+
+    monkeypatch.setattr("avrs_adapter.camera.shared_engine", lambda: object())
+    monkeypatch.setattr("avrs_adapter.cli.AvrsPublisher", NotStarted)
+    assert main(["--camera", "trucks.avi", *flags, *BASE]) == 2
+    err = capsys.readouterr().err
+    assert "avrs_serial_only" in err
+    for flag in flags[::2]:
+        assert flag in err

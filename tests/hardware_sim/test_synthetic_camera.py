@@ -3,6 +3,7 @@ from __future__ import annotations
 import http.client
 import re
 import socket
+import time
 from pathlib import Path
 
 import cv2
@@ -12,13 +13,16 @@ import pytest
 from hardware_sim import plate_dataset
 from hardware_sim.synthetic_camera import (
     Conditions,
+    LiveCamera,
     MjpegServer,
     Pass,
+    RtspCamera,
     SyntheticCameraError,
     Truck,
     _has_glyph,
     cjk_font,
     compose,
+    encode_jpeg,
     frames,
     latin_font,
     plate_vrn,
@@ -26,6 +30,7 @@ from hardware_sim.synthetic_camera import (
     random_mainland_plate,
     render_hk_plate,
     render_mainland_plate,
+    rtp_jpeg,
     scenario,
     write_video,
 )
@@ -186,3 +191,75 @@ def test_dataset_is_labelled_and_deterministic(tmp_path: Path) -> None:
         ).read_bytes()
     assert plate_dataset.main([str(tmp_path / "c"), "--clean", "1", "--hard", "0"]) == 0
     assert len(plate_dataset.load_labels(tmp_path / "c")) == 1
+
+
+def test_a_live_camera_never_sends_the_same_picture_twice_in_a_row() -> None:
+    """The empty lane changes with the sensor's noise, as a real camera's does: the same
+    image over and over is what a frozen camera sends."""
+    camera = LiveCamera(size=(320, 240), fps=50)
+    shown: list[bytes] = []
+    with camera:
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            frame = camera.current()
+            assert frame is not None
+            if not shown or frame != shown[-1]:
+                shown.append(frame)
+            time.sleep(0.005)
+    assert len(set(shown)) >= 5
+    one, two = (cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR) for j in shown[:2])
+    assert one is not None
+    assert two is not None
+    assert not np.array_equal(one, two)
+
+
+def test_write_video_lead_in(tmp_path: Path) -> None:
+    passes = [Pass(Truck("AB 1234"), approach=0, dwell=2, leave=1, gap=1)]
+    assert write_video(tmp_path / "v.avi", passes, size=(320, 240), lead_in=0) == 4
+    assert write_video(tmp_path / "w.avi", passes, size=(320, 240), lead_in=3) == 7
+
+
+def test_rtsp_camera_frames_carry_the_time_they_were_taken() -> None:
+    """RTP/JPEG over RTSP: OpenCV (FFmpeg) decodes the frames, and their presentation
+    times follow the camera's clock, 1/fps apart (FFmpeg gives the first two 0)."""
+    shown = list(frames([Pass(Truck("AB 1234"), approach=4, dwell=2, leave=2, gap=2)], (320, 240)))
+    with RtspCamera.from_frames(shown, fps=25) as camera:
+        cap = cv2.VideoCapture(
+            camera.url,
+            cv2.CAP_FFMPEG,
+            [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 5000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 5000],
+        )
+        try:
+            assert cap.isOpened()
+            times = []
+            for _ in range(len(shown)):
+                ok, frame = cap.read()
+                assert ok
+                assert frame.shape == (240, 320, 3)
+                times.append(cap.get(cv2.CAP_PROP_POS_MSEC))
+        finally:
+            cap.release()
+        # the picture survives the trip (JPEG again, so close, not equal)
+        assert float(np.abs(frame.astype(int) - shown[-1].astype(int)).mean()) < 6
+    assert times[:2] == [0.0, 0.0]
+    assert np.diff(times[1:]) == pytest.approx(40.0)
+    assert len(camera.connections) == 1
+
+
+@pytest.mark.parametrize(
+    ("image", "params", "why"),
+    [
+        (np.zeros((100, 100, 3), np.uint8), [], "multiples of 8"),
+        (np.zeros((64, 64, 3), np.uint8), [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, 0x111111], "sampling"),
+        (np.zeros((64, 64), np.uint8), [], "sampling"),
+    ],
+)
+def test_rtsp_camera_refuses_jpegs_rtp_cannot_carry(
+    image: np.ndarray, params: list[int], why: str
+) -> None:
+    jpeg = cv2.imencode(".jpg", image, params)[1].tobytes()
+    with pytest.raises(SyntheticCameraError) as err:
+        RtspCamera([jpeg])
+    assert err.value.key == "sim_camera_rtp"
+    assert why in str(err.value)
+    assert rtp_jpeg(encode_jpeg(np.zeros((64, 80, 3), np.uint8)))[:3] == (1, 80, 64)
