@@ -554,7 +554,32 @@ def encode_jpeg(frame: Frame) -> bytes:
     return buf.tobytes() if ok else b""
 
 
-class MjpegServer:
+class _Camera:
+    """What the served cameras share: made from frames, started and stopped, used in a
+    ``with`` block."""
+
+    def __init__(self, jpegs: Sequence[bytes], **kwargs: Any) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def from_frames(cls, frames_: Iterator[Frame] | Sequence[Frame], **kwargs: Any) -> Self:
+        jpegs = [jpeg for jpeg in map(encode_jpeg, frames_) if jpeg]
+        return cls(jpegs, **kwargs)
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class MjpegServer(_Camera):
     """A live camera on ``http://127.0.0.1:PORT/stream.mjpg`` (multipart/x-mixed-replace).
 
     Like a real camera it plays in wall-clock time: a client that connects late sees the
@@ -582,13 +607,6 @@ class MjpegServer:
         self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
-
-    @classmethod
-    def from_frames(
-        cls, frames_: Iterator[Frame] | Sequence[Frame], **kwargs: object
-    ) -> MjpegServer:
-        jpegs = [jpeg for jpeg in map(encode_jpeg, frames_) if jpeg]
-        return cls(jpegs, **kwargs)  # type: ignore[arg-type]
 
     @property
     def port(self) -> int:
@@ -623,12 +641,6 @@ class MjpegServer:
         self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(5)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -809,7 +821,7 @@ def rtp_packets(jpeg: bytes, *, seq: int, timestamp: int, ssrc: int) -> list[byt
             return packets
 
 
-class RtspCamera:
+class RtspCamera(_Camera):
     """A live IP camera on ``rtsp://127.0.0.1:PORT/stream``: RTP/JPEG over RTSP, the
     RTP data interleaved on the RTSP connection (TCP; UDP set-ups are refused with 461,
     as some cameras do, and clients fall back to TCP).
@@ -860,13 +872,6 @@ class RtspCamera:
         self._server = Server((host, port), Handler)
         self._thread: threading.Thread | None = None
 
-    @classmethod
-    def from_frames(
-        cls, frames_: Iterator[Frame] | Sequence[Frame], **kwargs: object
-    ) -> RtspCamera:
-        jpegs = [jpeg for jpeg in map(encode_jpeg, frames_) if jpeg]
-        return cls(jpegs, **kwargs)  # type: ignore[arg-type]
-
     @property
     def port(self) -> int:
         return int(self._server.server_address[1])
@@ -900,12 +905,6 @@ class RtspCamera:
                 pass  # already gone
         if self._thread is not None:
             self._thread.join(5)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def _session(self, sock: socket.socket) -> None:
         """One client: RTSP requests in, answers and (once it plays) RTP out."""

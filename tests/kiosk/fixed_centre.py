@@ -10,8 +10,10 @@ API are the other kiosk tests.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from kiosk.api import Answer
+from rocars.ids import Direction
 from rocars.messages import InstructionCode
 from rocars.models import (
     Bundle,
@@ -27,6 +29,22 @@ from rocars.models import (
 NOW = datetime(2026, 11, 21, 6, 30, tzinfo=UTC)
 #: A bundle's earliest crossing time, as the centre sets it.
 EARLIEST_AFTER = timedelta(minutes=30)
+
+
+def cargo_items(**changes: Any) -> CargoItems:
+    """A consignment's items for the kiosk tests (expected tomorrow, an import)."""
+    data: dict[str, Any] = {
+        "packages": 5,
+        "package_description": "CARTONS",
+        "article_description": "TEA",
+        "consignor_name": "A",
+        "consignor_address": "B",
+        "consignee_name": "C",
+        "consignee_address": "D",
+        "expected_date": (NOW + timedelta(days=1)).date(),
+        "direction": Direction.IMPORT,
+    }
+    return CargoItems.model_validate({**data, **changes})
 
 
 class FixedCentre:

@@ -23,6 +23,7 @@ from kiosk.qt_text import message
 from rocars.client import ApiError
 from rocars.models import Cargo, CargoItems
 from tests.fixtures.asgi import fixed_answer, serving
+from tests.kiosk.fixed_centre import cargo_items
 from tests.kiosk.hang_up import HangUpCentre
 from ui_common.i18n import Translations
 from ui_common.languages import Language
@@ -49,17 +50,7 @@ REFUSED = ApiError("bad", key="validation_error", status=422, detail=[{"field": 
 
 
 def cargo(ccrn: str = "1001041258") -> Cargo:
-    items = CargoItems(
-        packages=3,
-        package_description="CARTONS",
-        article_description="TEA",
-        consignor_name="A",
-        consignor_address="B",
-        consignee_name="C",
-        consignee_address="D",
-        expected_date=date(2026, 11, 22),
-        direction="import",  # type: ignore[arg-type]
-    )
+    items = cargo_items(packages=3, expected_date=date(2026, 11, 22))
     return Cargo(ccrn=ccrn, submitted_at=NOW, updated_at=NOW, items=items)
 
 

@@ -25,7 +25,7 @@ from rocars.client import ApiError
 from rocars.ids import ControlPoint, Direction
 from rocars.models import Bundle, BundleStatus, Cargo, CargoItems
 from tests.kiosk.conftest import open_kiosk
-from tests.kiosk.fixed_centre import NOW, FixedCentre
+from tests.kiosk.fixed_centre import NOW, FixedCentre, cargo_items
 from tests.kiosk.kit import KioskUi
 from ui_common.languages import Language
 
@@ -34,17 +34,7 @@ pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSi
 UBR = "7000000001"
 #: the control point's copy: 10:05 HKT
 STALE = "2026-11-21T02:05:00Z"
-ITEMS = CargoItems(
-    packages=5,
-    package_description="CARTONS",
-    article_description="TEA",
-    consignor_name="A",
-    consignor_address="B",
-    consignee_name="C",
-    consignee_address="D",
-    expected_date=(NOW + timedelta(days=1)).date(),
-    direction=Direction.IMPORT,
-)
+ITEMS = cargo_items()
 
 
 @pytest.fixture

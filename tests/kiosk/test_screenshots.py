@@ -32,7 +32,7 @@ from rocars.models import BundleStatus, CargoItems
 from rocars.timeutil import HK_TZ
 from tests.kiosk.batch_files import write_formatted_xlsx
 from tests.kiosk.conftest import Backend, copy_cert, open_kiosk
-from tests.kiosk.fixed_centre import NOW, FixedCentre
+from tests.kiosk.fixed_centre import NOW, FixedCentre, cargo_items
 from tests.kiosk.kit import KioskUi
 from ui_common.app import missing_glyphs
 from ui_common.languages import Language
@@ -72,18 +72,7 @@ def kiosk(qtbot: QtBot, centre: FixedCentre, media: Path, tmp_path: Path) -> Ite
 
 def new_cargo(centre: FixedCentre) -> str:
     """A CCRN submitted straight to the centre, for the test to bundle."""
-    items = CargoItems(
-        packages=5,
-        package_description="CARTONS",
-        article_description="TEA",
-        consignor_name="A",
-        consignor_address="B",
-        consignee_name="C",
-        consignee_address="D",
-        expected_date=TOMORROW,
-        direction=Direction.IMPORT,
-    )
-    return centre.submit_cargo(items).ccrn
+    return centre.submit_cargo(cargo_items(expected_date=TOMORROW)).ccrn
 
 
 def check_screen(kiosk: KioskUi, name: str) -> list[str]:
