@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -28,6 +29,49 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """Logging as the test found it, after it: a ``main`` run in-process calls
+    ``setup_logging``, which (``background=True``) hands the root logger's handlers,
+    pytest's caplog among them, to a ``log-writer`` thread for the rest of the session
+    (every later record reached caplog twice, the second copy up to ``POLL_S`` late),
+    turns off the records' caller, thread and process look-ups, and sets the noisy
+    libraries' loggers to WARNING. A writer the test started is stopped (what it had
+    queued written) and the root logger's handlers and level, every logger's level
+    and the record flags are put back."""
+    manager = logging.Logger.manager
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    root_level = root.level
+    levels = {
+        name: logger.level
+        for name, logger in manager.loggerDict.copy().items()  # a thread may add one
+        if isinstance(logger, logging.Logger)
+    }
+    flags = (logging._srcfile, logging.logThreads, logging.logProcesses, logging.logMultiprocessing)
+    logs = sys.modules.get("rocars.logs")
+    listener = getattr(logs, "_listener", None)
+    yield
+    logs = sys.modules.get("rocars.logs")
+    if logs is not None and logs._listener is not None and logs._listener is not listener:
+        logs.stop_background_logging()
+    if root.handlers != handlers:
+        root.handlers = handlers
+    if root.level != root_level:
+        root.setLevel(root_level)
+    for name, logger in manager.loggerDict.copy().items():
+        if isinstance(logger, logging.Logger):
+            level = levels.get(name, logging.NOTSET)  # one made during the test: unset
+            if logger.level != level:
+                logger.setLevel(level)  # rare: a main() ran in-process
+    (
+        logging._srcfile,
+        logging.logThreads,
+        logging.logProcesses,
+        logging.logMultiprocessing,
+    ) = flags
 
 
 @pytest.fixture(autouse=True)

@@ -201,7 +201,7 @@ def test_port_that_fails_on_read_is_reopened_with_backoff(
     faults = ReadFaults(monkeypatch)
     faults.fail_opens = 3
     source = SerialSource(
-        lpr.path, "framed", 9600, "lpr0", read_timeout=0.05, backoff_min=0.05, backoff_max=0.4
+        lpr.path, "framed", 9600, "lpr0", read_timeout=0.05, backoff_min=0.1, backoff_max=1.0
     )
     reader = Reader(source)
     try:
@@ -209,16 +209,17 @@ def test_port_that_fails_on_read_is_reopened_with_backoff(
         status = reader.wait_status(lambda s: s["opens"] == 4 and s["port_state"] == "open")
         assert status["port_errors"] == 3
         gaps = [b - a for a, b in zip(faults.opened, faults.opened[1:], strict=False)]
-        for gap, pause in zip(gaps, (0.05, 0.1, 0.2), strict=True):
+        for gap, pause in zip(gaps, (0.1, 0.2, 0.4), strict=True):
             assert gap >= pause * 0.95, gaps
         # the fourth works
         lpr.send_truck("AB1234", repeats=1)
         assert reader.vrns(1) == ["AB1234"]
         # it read fine before it was lost: the next try comes after the shortest pause
+        # (0.1 s), not the next of the doubling (0.8 s)
         cut_at = time.monotonic()
         faults.cut()
         reader.wait_status(lambda s: s["opens"] == 5 and s["port_state"] == "open")
-        assert 0.05 * 0.95 <= faults.opened[4] - cut_at < 0.3
+        assert 0.1 * 0.95 <= faults.opened[4] - cut_at < 0.7
         lpr.send_truck("CD5678", repeats=1)
         assert reader.vrns(1) == ["CD5678"]
     finally:

@@ -37,7 +37,7 @@ from rocars.config import parse_broker
 from rocars.errors import ConfigError
 from rocars.ids import ControlPoint
 from rocars.topics import sync_status_topic
-from tests.fixtures.brokers import wait_port
+from tests.fixtures.brokers import ProcessExited, wait_port
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -348,8 +348,8 @@ def _served(broker: TlsBroker) -> Iterator[None]:
     try:
         for url in (broker.tls_url, broker.local_url):
             if url:
-                wait_port("127.0.0.1", int(url.rsplit(":", 1)[1]), timeout=5)
-    except TimeoutError:
+                wait_port("127.0.0.1", int(url.rsplit(":", 1)[1]), timeout=5, proc=proc)
+    except (TimeoutError, ProcessExited):
         proc.kill()
         pytest.fail(proc.communicate(timeout=5)[0].decode(errors="replace"))
     try:

@@ -19,7 +19,7 @@ from rocars.brokerconf import MAX_PACKET_BYTES, hash_password, main, write_broke
 from rocars.bus import Bus, Will
 from rocars.ids import ControlPoint
 from rocars.topics import sync_status_filters, sync_status_topic
-from tests.fixtures.brokers import wait_port
+from tests.fixtures.brokers import ProcessExited, wait_port
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def secured_broker(tmp_path: Path):  # type: ignore[no-untyped-def]
     )
     exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     proc = subprocess.Popen([exe, "-c", str(out / "mosquitto.conf")], stderr=subprocess.DEVNULL)
-    wait_port("127.0.0.1", port)
+    wait_port("127.0.0.1", port, proc=proc)
     yield f"mqtt://127.0.0.1:{port}", passwords, out
     proc.send_signal(signal.SIGTERM)
     proc.wait(5)
@@ -50,8 +50,8 @@ def _mosquitto_serves(conf: Path, port: int, *, cwd: Path | None = None) -> None
         [exe, "-c", str(conf)], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     try:
-        wait_port("127.0.0.1", port, timeout=5)
-    except TimeoutError:
+        wait_port("127.0.0.1", port, timeout=5, proc=proc)
+    except (TimeoutError, ProcessExited):
         proc.kill()
         pytest.fail(proc.communicate(timeout=5)[0].decode(errors="replace"))
     proc.send_signal(signal.SIGTERM)

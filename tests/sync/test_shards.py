@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -70,6 +69,16 @@ def watcher(mosquitto: Mosquitto) -> Iterator[Watcher]:
 
 
 LANE = {"hold_s": 0.5, "manifest_required": False, "unladen_inspect_share": 0}
+
+
+@pytest.fixture
+def short_claims(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another agent's claim on lanes lapses ``PEER_CLAIM_S`` (5 s) after its last status:
+    half that here, for the agents of the test (in this process). Still 2.5 s: two
+    processes with one client id hear each other only as each reconnects (the broker
+    keeps one of them connected, each reconnects after 1 s), and a claim must outlast
+    the time between two reconnects by far for the conflict to stand."""
+    monkeypatch.setattr("sync.agent.PEER_CLAIM_S", 2.5)
 
 
 @contextmanager
@@ -432,7 +441,11 @@ def test_the_two_directions_without_shards_no_longer_vouch_for_each_other(
 
 
 def test_two_agents_claiming_one_lane_both_stop_until_fixed(
-    mosquitto: Mosquitto, watcher: Watcher, central: CentralProcess, tmp_path: Path
+    mosquitto: Mosquitto,
+    watcher: Watcher,
+    central: CentralProcess,
+    tmp_path: Path,
+    short_claims: None,
 ) -> None:
     """A lane in two shards' configs: both say offline (every display of both fails
     closed) and name the other in their detail; once one is gone, the other goes on."""
@@ -468,7 +481,11 @@ def test_two_agents_claiming_one_lane_both_stop_until_fixed(
 
 
 def test_a_second_process_with_one_agents_config_stops_both_a_restart_does_not(
-    mosquitto: Mosquitto, watcher: Watcher, central: CentralProcess, tmp_path: Path
+    mosquitto: Mosquitto,
+    watcher: Watcher,
+    central: CentralProcess,
+    tmp_path: Path,
+    short_claims: None,
 ) -> None:
     """Two processes with one config (one client id: the broker keeps one connected at a
     time and they take turns, each answering reads meanwhile) both say offline and name
@@ -545,10 +562,11 @@ def test_a_single_agent_says_a_plate_reader_on_a_lane_it_does_not_have(
         stale = DeviceStatus(state="online", ts=utc_now() - timedelta(minutes=5))
         watcher.raw(device_status_topic(CP, "L07", "avrs"), stale.to_bytes())
         watcher.raw(device_status_topic(CP, "L01", "avrs"), DeviceStatus(state="online").to_bytes())
-        time.sleep(0.5)
-        assert agent.unclaimed_lanes() == []  # a retained status from long ago; its own lane
+        # sent after the two: once it counts, they have been taken (in order, by one client)
         watcher.raw(device_status_topic(CP, "L09", "avrs"), DeviceStatus(state="online").to_bytes())
-        assert wait_for(lambda: agent.unclaimed_lanes() == ["L09"])
+        assert wait_for(lambda: agent.unclaimed_lanes() != [])
+        # not a retained status from long ago, nor its own lane
+        assert agent.unclaimed_lanes() == ["L09"]
         health = httpx.get(f"{agent.api_url}/health", timeout=5).json()
         assert any(p.startswith("lanes L09: a plate reader is online") for p in health["problems"])
     finally:

@@ -8,6 +8,7 @@ import socket
 import sqlite3
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -149,6 +150,17 @@ def run_uploader(uploader: Uploader) -> tuple[threading.Event, threading.Thread]
     return stop, thread
 
 
+def stop_uploader(uploader: Uploader, stop: threading.Event, thread: threading.Thread) -> None:
+    """``stop`` set and the worker ended. Between two rounds it waits on the outbox's
+    ``new_records`` (up to ``interval_s``, 1 s by default), which ``stop`` does not wake:
+    that is set until the worker is gone."""
+    stop.set()
+    deadline = time.monotonic() + 10
+    while thread.is_alive() and time.monotonic() < deadline:
+        uploader.outbox.new_records.set()
+        thread.join(0.05)
+
+
 class Uploads:
     """A test's outboxes and uploaders (``make``) and the threads they run on (``run``):
     the threads stopped, then the clients and outboxes closed, when the test ends."""
@@ -156,7 +168,7 @@ class Uploads:
     def __init__(self, tmp_path: Path) -> None:
         self.tmp_path = tmp_path
         self._open: list[tuple[Outbox, CentralClient]] = []
-        self._runs: list[tuple[threading.Event, threading.Thread]] = []
+        self._runs: list[tuple[Uploader, threading.Event, threading.Thread]] = []
 
     def make(
         self, url: str, *, token: str = "t", timeout: float = 5, **settings: Any
@@ -170,14 +182,13 @@ class Uploads:
 
     def run(self, uploader: Uploader) -> tuple[threading.Event, threading.Thread]:
         """``uploader`` at work on a thread (the agent's worker loop)."""
-        started = run_uploader(uploader)
-        self._runs.append(started)
-        return started
+        stop, thread = run_uploader(uploader)
+        self._runs.append((uploader, stop, thread))
+        return stop, thread
 
     def close(self) -> None:
-        for stop, thread in self._runs:
-            stop.set()
-            thread.join(10)
+        for uploader, stop, thread in self._runs:
+            stop_uploader(uploader, stop, thread)
         for outbox, client in self._open:
             client.close()
             outbox.close()
@@ -223,8 +234,7 @@ def test_a_batch_too_large_is_split_and_a_record_too_large_alone_is_parked(
         outbox.save("L01", 31, None, [record(31)], NOW)
         assert wait_for(lambda: record(31).id in {e["id"] for e in centre_events(central)})
     finally:
-        stop.set()
-        thread.join(10)
+        stop_uploader(uploader, stop, thread)
     outbox.close()
     # persisted: a restart does not send it again on its own ...
     outbox = Outbox(tmp_path / "outbox.db")
@@ -327,7 +337,9 @@ class EventsCentre:
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # shutdown() waits for the loop's next look at it: every 0.5 s by default
+        serve = {"poll_interval": 0.05}
+        threading.Thread(target=self.server.serve_forever, kwargs=serve, daemon=True).start()
 
     def close(self) -> None:
         self.server.shutdown()
@@ -383,8 +395,7 @@ def test_a_centre_that_refuses_every_record_parks_none(
     # the proxy is mended between two rounds (mended within one, the records refused
     # before it in that round are parked, the centre having taken others: sent again
     # at the next start): all of them go
-    stop.set()
-    thread.join(10)
+    stop_uploader(uploader, stop, thread)
     events_centre.refuse = lambda ids: None
     uploads.run(uploader)
     assert wait_for(lambda: outbox.depth() == 0)

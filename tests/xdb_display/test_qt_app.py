@@ -162,9 +162,10 @@ def test_forged_replayed_and_expired_instructions(
     assert screen.board.state is not None
     assert screen.board.state.code is C.DROP_MANIFEST
 
-    lane.instruct(C.PROCEED, expires_at=datetime.now(UTC) + timedelta(seconds=0.6))
+    # long enough to reach the board on a loaded machine before it expires
+    lane.instruct(C.PROCEED, expires_at=datetime.now(UTC) + timedelta(seconds=2))
     wait_code(qtbot, screen, C.PROCEED)
-    wait_code(qtbot, screen, C.STOP_SEE_OFFICER, timeout=3000)
+    wait_code(qtbot, screen, C.STOP_SEE_OFFICER, timeout=10_000)
     assert screen.controller.shown.reason is FailReason.EXPIRED
 
 
