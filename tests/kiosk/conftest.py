@@ -18,9 +18,9 @@ from kiosk.api import KioskClient
 from kiosk.flows import Call, Kiosk
 from kiosk.qt_app import CATALOGUE, KioskWindow
 from kiosk.session import IdleClock
-from rocars.models import CargoItems
 from rocars.timeutil import HK_TZ, utc_now
 from tests.fixtures.local_api import LocalApi, serve_local_api, stop_local_api
+from tests.kiosk.fixed_centre import cargo_items
 from tests.kiosk.hang_up import HangUpCentre
 from tests.kiosk.kit import KioskUi
 from ui_common.i18n import Translations
@@ -53,19 +53,9 @@ class Backend:
 
     def new_cargo(self, **changes: Any) -> str:
         """A fresh CCRN (submitted straight to the centre), for a test to bundle."""
-        data: dict[str, Any] = {
-            "packages": 5,
-            "package_description": "CARTONS",
-            "article_description": "TEA",
-            "consignor_name": "A",
-            "consignor_address": "B",
-            "consignee_name": "C",
-            "consignee_address": "D",
-            "expected_date": utc_now().astimezone(HK_TZ).date() + timedelta(days=1),
-            "direction": "import",
-        }
-        data.update(changes)
-        return self.api.client.submit_cargo(CargoItems.model_validate(data)).ccrn
+        tomorrow = utc_now().astimezone(HK_TZ).date() + timedelta(days=1)
+        items = cargo_items(**{"expected_date": tomorrow, **changes})
+        return self.api.client.submit_cargo(items).ccrn
 
 
 @pytest.fixture(scope="session")
