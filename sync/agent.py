@@ -393,6 +393,10 @@ class SyncAgent:
         self._stopped = True
         self.stop_event.set()
         self._status_now.set()
+        if hasattr(self, "outbox"):
+            # the uploader waits on it between rounds (``upload_interval_s``, up to an
+            # hour): woken, it sees the stop at once instead of holding the stop up
+            self.outbox.new_records.set()
         for worker in self.workers:
             if worker.thread is not None:
                 worker.thread.join(timeout=15)

@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import subprocess
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -465,6 +466,23 @@ def test_a_centre_that_went_back_in_time_is_not_trusted(
         watcher.close()
         agent.stop()
         centre.close()
+
+
+def test_a_stop_does_not_wait_out_the_uploaders_interval(
+    embedded_broker: EmbeddedBroker, central: CentralProcess, tmp_path: Path
+) -> None:
+    """An idle uploader waits ``upload_interval_s`` for new records; a stop wakes it. It
+    held ``systemctl stop`` up by its interval (a minute here; the join gave up after 15
+    s and left the thread running)."""
+    config = agent_config(tmp_path, embedded_broker.url, central.url, upload_interval_s=60)
+    agent = started_agent(config)
+    uploader = next(w for w in agent.workers if w.name == "uploader")
+    assert uploader.thread is not None
+    time.sleep(0.5)  # a round done: the uploader is in its wait
+    began = time.monotonic()
+    agent.stop()
+    assert not uploader.thread.is_alive()
+    assert time.monotonic() - began < 10
 
 
 def test_an_outbox_that_cannot_write_sends_the_displays_to_stop(
