@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -77,9 +78,11 @@ def no_leftovers(tmp_path: Path) -> Iterator[Path]:
             pass
 
 
-def _start_up(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """``up`` in a session of its own, as a terminal runs it (its own process group)."""
-    return subprocess.Popen(
+@contextlib.contextmanager
+def _running_up(*args: str, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[str]]:
+    """``up`` in a session of its own, as a terminal runs it (its own process group);
+    killed and reaped at the end of the block if it is still running (a failed test)."""
+    proc = subprocess.Popen(
         [sys.executable, "-m", "rocars.cli", "up", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -87,6 +90,12 @@ def _start_up(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen
         env={**os.environ, **(env or {})},
         start_new_session=True,
     )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def _wait_for_line(proc: subprocess.Popen[str], text: str, timeout: float = 120) -> list[str]:
@@ -275,18 +284,13 @@ def test_up_waits_for_a_fresh_online_not_one_a_run_before_left(mosquitto: Mosqui
 def test_a_ctrl_c_at_the_terminal_lets_the_trucks_finish(no_leftovers: Path) -> None:
     """A Ctrl-C (or coreutils ``timeout``) signals the terminal's whole process group: the
     centre, in a session of its own, does not get it, and up stops it after its summary."""
-    proc = _start_up(
+    with _running_up(
         "--headless", "--no-screens", "--trucks", "4", "--lanes", "1", "--cameras", "0",
         "--data", str(no_leftovers),
-    )  # fmt: skip
-    try:
+    ) as proc:  # fmt: skip
         _wait_for_line(proc, " record ")
         os.killpg(proc.pid, signal.SIGINT)
         code, out, err = _finish(proc, 60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert "Traceback" not in err, err
     summary = json.loads(out.splitlines()[-1])
     assert code == 0, err
@@ -298,13 +302,13 @@ def test_a_ctrl_c_at_the_terminal_lets_the_trucks_finish(no_leftovers: Path) -> 
 
 def test_a_signal_during_start_up_ends_it_at_once(no_leftovers: Path) -> None:
     """No broker answers: up waits up to 60 s for the plate readers; a Ctrl-C ends it."""
-    proc = _start_up(
+    with _running_up(
         "--headless", "--no-screens", "--lanes", "1", "--cameras", "0",
         "--broker", f"mqtt://127.0.0.1:{free_port()}", "--data", str(no_leftovers),
-    )  # fmt: skip
-    time.sleep(4)
-    os.kill(proc.pid, signal.SIGINT)
-    code, _, err = _finish(proc, 20)
+    ) as proc:  # fmt: skip
+        time.sleep(4)
+        os.kill(proc.pid, signal.SIGINT)
+        code, _, err = _finish(proc, 20)
     assert code == 128 + signal.SIGINT, err
     assert "stopped by SIGINT" in err
     assert "Traceback" not in err
@@ -314,20 +318,15 @@ def test_a_signal_during_start_up_ends_it_at_once(no_leftovers: Path) -> None:
 def test_a_second_signal_stops_at_once(no_leftovers: Path) -> None:
     """The first stop lets the truck in the lane finish (here one that waits a minute for
     a driver who does nothing); the second stops now, its children still stopped."""
-    proc = _start_up(
+    with _running_up(
         "--headless", "--no-screens", "--lanes", "1", "--cameras", "0", "--seed", "1",
         "--trucks", "10", "--lane-timeout", "60", "--data", str(no_leftovers),
-    )  # fmt: skip
-    try:
+    ) as proc:  # fmt: skip
         lines = _wait_for_line(proc, "does nothing (laden, no bundle)")
         os.kill(proc.pid, signal.SIGINT)
         time.sleep(1)
         os.kill(proc.pid, signal.SIGINT)
         code, _, err = _finish(proc, 30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert code == 128 + signal.SIGINT, "".join(lines) + err
     assert "stopped at once" in err
     assert not _leftovers(no_leftovers)

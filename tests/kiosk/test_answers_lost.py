@@ -83,6 +83,24 @@ def fill(model: Kiosk) -> None:
         model.set_input(f"cargo.{name}", value)
 
 
+def submitted(client: object, media: Path) -> Kiosk:
+    """A kiosk whose shipper filled the form and pressed Submit once."""
+    model = Kiosk(client, media=media, clock=lambda: NOW)  # type: ignore[arg-type]
+    model.start_shipper()
+    fill(model)
+    model.cargo_submit()
+    return model
+
+
+def uploaded(client: object, media: Path, path: Path) -> Kiosk:
+    """A kiosk whose shipper chose the batch file ``path`` once."""
+    model = Kiosk(client, media=media, clock=lambda: NOW)  # type: ignore[arg-type]
+    model.start_shipper()
+    model.batch_start()
+    model.batch_upload(path)
+    return model
+
+
 @pytest.fixture
 def english(qapp: object) -> Iterator[None]:
     translations = Translations([CATALOGUE], Language.EN)
@@ -98,10 +116,7 @@ def test_new_cargo_whose_answer_was_lost_is_sent_again_with_its_key(
     second); a changed form, or a new form after one was saved, is a new key. An
     amendment has its CCRN: "check with Query" stays right for it."""
     centre = Centre(LOST, LOST)
-    model: Kiosk = Kiosk(centre, media=tmp_path, clock=lambda: NOW)  # type: ignore[arg-type]
-    model.start_shipper()
-    fill(model)
-    model.cargo_submit()
+    model = submitted(centre, tmp_path)
     assert model.screen == Screen.CARGO_FORM
     assert model.notice is not None
     assert model.notice.key == "cargo_maybe_submitted"
@@ -146,11 +161,8 @@ def test_a_batch_stops_at_the_first_row_that_may_have_been_saved(tmp_path: Path)
     (before, every row was, each perhaps lost the same way); row 6 had errors. Row 3 is
     counted apart: neither submitted nor not submitted."""
     centre = Centre("4000000001", LOST)
-    model: Kiosk = Kiosk(centre, media=tmp_path, clock=lambda: NOW)  # type: ignore[arg-type]
     path = batch_file(tmp_path, GOOD_ROW, GOOD_ROW, GOOD_ROW, GOOD_ROW, "x,,,,,,,,,,,,")
-    model.start_shipper()
-    model.batch_start()
-    model.batch_upload(path)
+    model = uploaded(centre, tmp_path, path)
     assert model.screen == Screen.BATCH_RESULT
     assert len(centre.sent) == 2
     assert tuple(model.batch_counts) == (1, 3, 1)
@@ -182,11 +194,7 @@ def test_a_batch_stops_when_the_control_point_system_cannot_be_reached(
     tmp_path: Path, error: ApiError, key: str
 ) -> None:
     centre = Centre("4000000001", error)
-    model: Kiosk = Kiosk(centre, media=tmp_path, clock=lambda: NOW)  # type: ignore[arg-type]
-    path = batch_file(tmp_path, GOOD_ROW, GOOD_ROW, GOOD_ROW)
-    model.start_shipper()
-    model.batch_start()
-    model.batch_upload(path)
+    model = uploaded(centre, tmp_path, batch_file(tmp_path, GOOD_ROW, GOOD_ROW, GOOD_ROW))
     assert len(centre.sent) == 2
     assert tuple(model.batch_counts) == (1, 2, 0)
     assert model.batch_stopped_at == 3
@@ -198,10 +206,7 @@ def test_a_batch_stops_when_the_control_point_system_cannot_be_reached(
 
 def test_a_row_the_centre_refuses_does_not_stop_the_batch(tmp_path: Path) -> None:
     centre = Centre("4000000001", REFUSED, "4000000003")
-    model: Kiosk = Kiosk(centre, media=tmp_path, clock=lambda: NOW)  # type: ignore[arg-type]
-    model.start_shipper()
-    model.batch_start()
-    model.batch_upload(batch_file(tmp_path, GOOD_ROW, GOOD_ROW, GOOD_ROW))
+    model = uploaded(centre, tmp_path, batch_file(tmp_path, GOOD_ROW, GOOD_ROW, GOOD_ROW))
     assert len(centre.sent) == 3
     assert tuple(model.batch_counts) == (2, 1, 0)
     assert model.batch_stopped_at is None
@@ -228,10 +233,7 @@ def test_a_write_whose_answer_is_too_large_may_have_been_done(
             client.submit_cargo(cargo().items)
         assert lost.value.key == "central_answer_too_large"
         assert lost.value.detail == {"maybe_applied": True}
-        model = Kiosk(client, media=tmp_path, clock=lambda: NOW)
-        model.start_shipper()
-        fill(model)
-        model.cargo_submit()
+        model = submitted(client, tmp_path)
         assert model.notice is not None
         assert model.notice.key == "cargo_maybe_submitted"
         model.amend_ccrn = "1001041258"  # an amendment (its form filled before)
@@ -259,10 +261,7 @@ def test_the_agents_too_large_answer_from_the_centre_may_have_been_done(tmp_path
     with serving(fixed_answer(502, b"application/json", body)) as url:
         client = KioskClient(url)
         try:
-            model = Kiosk(client, media=tmp_path, clock=lambda: NOW)
-            model.start_shipper()
-            fill(model)
-            model.cargo_submit()
+            model = submitted(client, tmp_path)
             assert model.notice is not None
             assert model.notice.key == "cargo_maybe_submitted"
         finally:
