@@ -39,7 +39,6 @@ from rocars.logs import setup_logging
 logger = logging.getLogger(__name__)
 
 EXIT_USAGE = 2
-DEFAULT_REPLAY_BOUND = 5.0  # s; the option's default is None so that a given one is told
 SERIAL_ONLY = (
     ("replay_bound", "--replay-bound"),
     ("device_lag", "--device-lag"),
@@ -229,9 +228,11 @@ def make_source(args: argparse.Namespace) -> Source:
             args.baud,
             device,
             protocol_options=_protocol_options(args),
-            replay_bound=(DEFAULT_REPLAY_BOUND if args.replay_bound is None else args.replay_bound),
             replay_device_lag=args.device_lag,
             replay_state=None if state_dir is None else state_dir / f"replay-{device}.json",
+            # None: not given (the option's default, so that one given with --camera is
+            # told), and SerialSource's own default applies
+            **({} if args.replay_bound is None else {"replay_bound": args.replay_bound}),
         )
         serial_source.probe()
         return serial_source

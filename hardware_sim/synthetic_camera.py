@@ -800,10 +800,12 @@ def rtp_jpeg(jpeg: bytes) -> tuple[int, int, int, bytes, bytes]:
     raise refuse("no scan")
 
 
-def rtp_packets(jpeg: bytes, *, seq: int, timestamp: int, ssrc: int) -> list[bytes]:
-    """One frame as RTP/JPEG packets (RFC 2435, dynamic tables in the first); the marker
-    bit ends the frame."""
-    kind, width, height, tables, data = rtp_jpeg(jpeg)
+def rtp_packets(
+    frame: tuple[int, int, int, bytes, bytes], *, seq: int, timestamp: int, ssrc: int
+) -> list[bytes]:
+    """One frame (``rtp_jpeg``'s parts) as RTP/JPEG packets (RFC 2435, dynamic tables in
+    the first); the marker bit ends the frame."""
+    kind, width, height, tables, data = frame
     packets = []
     offset = 0
     while True:
@@ -848,9 +850,8 @@ class RtspCamera(_Camera):
     ) -> None:
         if not jpegs:
             raise SyntheticCameraError("an RTSP camera needs at least one frame")
-        for jpeg in {bytes(j) for j in jpegs}:
-            rtp_jpeg(jpeg)  # refused now, not half-way through a client's stream
-        self.jpegs = list(jpegs)
+        # parsed once, and a bad one refused now, not half-way through a client's stream
+        self._rtp = [rtp_jpeg(jpeg) for jpeg in jpegs]
         self.fps = fps
         self.loop = loop
         self.stall = stall
@@ -979,7 +980,7 @@ class RtspCamera(_Camera):
         seq = 0
         n = 0
         while not ended.is_set() and not self._stop.is_set():
-            if n >= len(self.jpegs) and not self.loop:
+            if n >= len(self._rtp) and not self.loop:
                 return
             taken = start + n / self.fps
             send_at = max(taken, link_free)
@@ -990,7 +991,7 @@ class RtspCamera(_Camera):
                 self._stop.wait(min(wait, 0.05))
                 continue
             packets = rtp_packets(
-                self.jpegs[n % len(self.jpegs)],
+                self._rtp[n % len(self._rtp)],
                 seq=seq,
                 timestamp=round(n * RTP_CLOCK / self.fps),
                 ssrc=0x524F4341,
@@ -1044,15 +1045,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "video":
             write_video(args.out, passes, size=(width, height), fps=args.fps, seed=args.seed)
             return 0
-        server: MjpegServer | RtspCamera
-        if args.rtsp:
-            server = RtspCamera.from_frames(
-                frames(passes, (width, height), seed=args.seed), fps=args.fps, port=args.port
-            )
-        else:
-            server = MjpegServer.from_frames(
-                frames(passes, (width, height), seed=args.seed), fps=args.fps, port=args.port
-            )
+        kind: type[MjpegServer | RtspCamera] = RtspCamera if args.rtsp else MjpegServer
+        server = kind.from_frames(
+            frames(passes, (width, height), seed=args.seed), fps=args.fps, port=args.port
+        )
     except SyntheticCameraError as err:
         sys.stderr.write(f"synthetic_camera: {err}\n")
         return 1
