@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
-from rocars.errors import BadPayload
+from rocars.errors import BadPayload, RocarsError
 from rocars.messages import (
     InstructionCode,
     ManifestDropped,
@@ -217,8 +217,10 @@ class LaneController:
         for name in sorted(stored.difference(self.lanes)):
             try:
                 self._end_removed_lane(name)
-            except OutboxError as err:
-                logger.error("lane %s (no longer configured here): %s", name, err)
+            except (OutboxError, RocarsError, ValueError) as err:
+                # a stored name this version refuses as a lane id (the id rules are
+                # stricter than they were) must not stop the start of the lanes it runs
+                logger.error("lane %r (no longer configured here): %s", name, err)
 
     def _end_removed_lane(self, name: str) -> None:
         row = self.outbox.lane(name)

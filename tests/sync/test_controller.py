@@ -179,3 +179,29 @@ def test_a_session_left_open_on_a_lane_no_longer_configured_becomes_a_record(
         assert len(site.outbox.pending(10)) == 1
     finally:
         site.close()
+
+
+def test_a_stored_lane_name_this_version_refuses_does_not_stop_the_start(
+    tmp_path: Path,
+) -> None:
+    """A session left open under a lane name the lane id rules now refuse (an older
+    version took "L01\n"): logged and left as stored; the configured lanes start."""
+    site = Site(tmp_path)
+    site.bundles(make_bundle("9110635860", "AB1234"))
+    site.controller.start()
+    try:
+        assert site.read("AB1234")["code"] == "PROCEED"
+        assert site.outbox.flush(5)
+        site.outbox.close()
+        conn = sqlite3.connect(site.config.outbox_path)
+        conn.execute("UPDATE lanes SET lane = 'L01\n' WHERE lane = 'L01'")
+        conn.commit()
+        conn.close()
+        site.outbox = Outbox(site.config.outbox_path)
+        site.restart(timedelta(seconds=30))
+        assert site.read("AB1234")["code"] is not None  # L01 runs
+        stored = site.outbox.lane("L01\n")
+        assert stored is not None
+        assert stored.session is not None  # left as it was
+    finally:
+        site.close()
