@@ -156,8 +156,11 @@ class BatchOutcome:
     ccrn: str | None = None
     errors: list[FieldError] = field(default_factory=list)
     notice: Notice | None = None
-    maybe_saved: bool = False
     unsent: bool = False
+
+    @property
+    def maybe_saved(self) -> bool:
+        return self.notice is not None and self.notice.key == MAYBE_APPLIED
 
 
 class BatchCounts(NamedTuple):
@@ -1005,9 +1008,7 @@ class Kiosk:
         try:
             cargo = self.api.submit_cargo(row.items, self._cargo_key(f"r{row.row}", row.items))
         except ApiError as err:
-            notice = self._notice_for(err)
-            maybe = notice.key == MAYBE_APPLIED
-            return BatchOutcome(row.row, notice=notice, maybe_saved=maybe)
+            return BatchOutcome(row.row, notice=self._notice_for(err))
         return BatchOutcome(row.row, ccrn=cargo.ccrn)
 
     def _cargo_key(self, scope: str, items: CargoItems) -> str:

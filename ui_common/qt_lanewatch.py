@@ -101,7 +101,10 @@ class LaneWatchController(QObject):
 
     def stop(self) -> None:
         """The app is shutting down: STOP from now on, whatever still arrives (the broker
-        connection is about to go), and no more re-evaluations."""
+        connection is about to go), and no more re-evaluations. Once: an app that paints
+        STOP before the rest of its stop (``LaneScreen.paint_stop``) calls it twice."""
+        if self._stopped:
+            return
         self._stopped = True
         self._timer.stop()
         self.watch.on_connection(False)
