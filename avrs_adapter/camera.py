@@ -364,7 +364,6 @@ class CameraSource:
         self.pair_keep = 30 * self.pair_within
         # HK vrn -> its truck's Mainland plate, and when the HK plate was last read
         self._pairs: dict[str, tuple[PlateText, float]] = {}
-        self._pending: tuple[PlateText, float] | None = None  # a Mainland plate read alone
         self._recent: dict[str, float] = {}  # vrn -> pacing clock of its last sighting
         # the plate(s) last reported, which may be standing in front of the camera still
         self._held: set[str] = set()
@@ -373,20 +372,29 @@ class CameraSource:
         self._engine = engine
         self.stats = CameraStats()
         self._run = _Run()
-        self._prev_small: Frame | None = None
         self._seed = False  # the next processed frame is the motion gate's new reference
+        self._reset_run()
+        self._t0 = time.monotonic()
+        self._last_clock = -math.inf
+        self._said: set[str] = set()  # what was logged once
+        self._logged_at: dict[str, float] = {}  # throttled messages: when last logged
+
+    def _reset_run(self) -> None:
+        """What a run of ``observations`` starts without: the motion gate's and the frozen
+        watch's last frames, the spell of motion and its pending Mainland plate, the OCR
+        pacing, the ROI check. What outlives a run (the plates reported, the pairs, the
+        pacing clock) is not here."""
+        self._prev_small: Frame | None = None
         self._prev_frame: Frame | None = None
         self._same_since: float | None = None
         self._frozen = False
+        self.stats.frozen_for = 0.0
         self._fatal = ""  # a reason this run cannot go on (the ROI does not fit the frames)
         self._roi_checked: tuple[int, int] | None = None  # frame size the ROI was checked on
         self._last_ocr_at = -1e9
         self._last_processed_at = -1e9
         self._event: _Event | None = None
-        self._t0 = time.monotonic()
-        self._last_clock = -math.inf
-        self._said: set[str] = set()  # what was logged once
-        self._logged_at: dict[str, float] = {}  # throttled messages: when last logged
+        self._pending: tuple[PlateText, float] | None = None  # a Mainland plate read alone
 
     def load_engine(self) -> OcrEngine:
         """The OCR engine, loaded now if it is not yet; ``OcrError`` if it cannot be (the
@@ -465,16 +473,7 @@ class CameraSource:
         # the pacing clock never goes back, so what happened in an earlier run of a file
         # processed faster than real time (its plates, their times) still counts
         self._t0 = max(time.monotonic(), self._last_clock + 1.0 / self.max_fps)
-        self._prev_small = None
-        self._prev_frame = None
-        self._same_since = None
-        self._frozen = False
-        self.stats.frozen_for = 0.0
-        self._fatal = ""
-        self._roi_checked = None
-        self._last_ocr_at = self._last_processed_at = -1e9
-        self._event = None
-        self._pending = None
+        self._reset_run()
         try:
             self.load_engine()  # before any frame: a broken engine is not found at a truck
         except OcrError as err:

@@ -200,9 +200,8 @@ class JourneyPrinter(Reporter):
         if record is None:
             self._line(journey.lane, truck, f"  record: NOT FOUND{verdict}")
             return
-        reads = record.get("plate_reads") or [{}]
-        read = reads[0].get("vrn") or "no plate"
-        device = reads[0].get("device", "?")
+        read = journey.read_plate or "no plate"
+        device = (record.get("plate_reads") or [{}])[0].get("device", "?")
         self._line(
             journey.lane,
             truck,
