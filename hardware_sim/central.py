@@ -37,7 +37,7 @@ from rocars.ids import (
     IDEMPOTENCY_HEADER,
     ControlPoint,
     Direction,
-    is_mainland_plate,
+    identity_plates,
     normalize_ccrn,
     normalize_plate,
     normalize_ubr,
@@ -394,13 +394,10 @@ def _plates(record: ClearanceRecord) -> frozenset[str]:
     alternates of the other kind (a truck read by its Mainland plate crosses on a bundle
     that names only its Hong Kong plate, the read's alternate: the lanes' one trusted
     alternate, and the bundle was left active), normalised."""
-    plates = {read.vrn for read in record.plate_reads if read.vrn}
+    plates: set[str] = set()
     for read in record.plate_reads:
         if read.vrn:
-            mainland = is_mainland_plate(read.vrn)
-            plates.update(
-                a.vrn for a in read.alternates if is_mainland_plate(a.vrn) is not mainland
-            )
+            plates.update(identity_plates([read.vrn, *(a.vrn for a in read.alternates)]))
     if record.vrn:
         with contextlib.suppress(InvalidIdentifier):
             plates.add(normalize_plate(record.vrn))

@@ -37,7 +37,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rocars.errors import InvalidIdentifier
 from rocars.eventid import new_event_id
-from rocars.ids import ControlPoint, Direction, is_mainland_plate, normalize_plate
+from rocars.ids import (
+    ControlPoint,
+    Direction,
+    identity_plates,
+    is_mainland_plate,
+    normalize_plate,
+)
 from rocars.messages import Instruction, InstructionCode, ManifestDropped, PlateRead, UnladenPressed
 from rocars.models import (
     Bundle,
@@ -250,16 +256,6 @@ def _untrusted(plates: list[str], bundles: list[Bundle]) -> bool:
     return False
 
 
-def _identity(plates: list[str]) -> list[str]:
-    """The plates that name the truck for sure: the read plate and its alternates of the
-    other kind (its other plate). An alternate of the read plate's own kind is the read
-    plate read another way, maybe another truck's (``_untrusted``)."""
-    if len(plates) < 2:
-        return plates
-    mainland = is_mainland_plate(plates[0])
-    return [plates[0], *(p for p in plates[1:] if is_mainland_plate(p) != mainland)]
-
-
 def _answers_another(session: Session, event: UnladenPressed | ManifestDropped, what: str) -> str:
     """Why a press or a drop does not answer the instruction the truck is shown now ("" if
     it does). One that names the instruction it answered (``instruction_seq``: our panel
@@ -439,8 +435,8 @@ class Lane:
         decided on, the truck was looked up by one plate only; a bundle that names only
         the other one (the centre fills ``second_plate`` only for vehicles it knows) was
         never seen, and an Unladen press released the truck whatever that bundle's
-        selection said. A confident read's plates that name the truck (``_identity``)
-        join the truck's, and while the truck waits at NO_BUNDLE or stands released as
+        selection said. A confident read's plates that name the truck
+        (``rocars.ids.identity_plates``) join the truck's, and while the truck waits at NO_BUNDLE or stands released as
         unladen the lane decides again: a bundle (shown again if it says PROCEED too, so
         the record names it), an inspection told lately or a STOP is shown; none (still
         no bundle) leaves the truck as it was. An INSPECT or a STOP stands.
@@ -464,10 +460,10 @@ class Lane:
         ):
             return
         mainland = is_mainland_plate(read.vrn)
-        known = _identity(session.plates)
+        known = identity_plates(session.plates)
         if any(is_mainland_plate(p) == mainland for p in known):
             return
-        named = _identity(self.read_plates(read))
+        named = identity_plates(self.read_plates(read))
         # looked up as a read of the new plate would be, with the truck's other plate
         lookup = [*named, *(p for p in known if p not in named)]
         decision = self._check_fresh(session, now) or self._pending_inspection(lookup, now)
@@ -604,7 +600,7 @@ class Lane:
         a truck's plates do not change while it stands at the lane, and looking the
         bundle up again cost every read that found a session open a second look-up) and
         the plate it was read by; with no bundle, the plates it was read by
-        (``_identity``). The read plate among them: the same truck. The truck known by
+        (``identity_plates``). The read plate among them: the same truck. The truck known by
         another plate of the read plate's kind (a truck has one of each): another truck,
         whatever its alternates say (CD5678 read with AB1234's Mainland plate as a
         runner-up; AB1284 behind AB1234 whose read had AB1284 as a runner-up): the
@@ -613,13 +609,13 @@ class Lane:
         """
         vrn = read.vrn
         bundle = self._bundle_plates
-        truck = (*bundle, session.vrn) if bundle else _identity(session.plates)
+        truck = (*bundle, session.vrn) if bundle else identity_plates(session.plates)
         if vrn in truck:
             return True
         mainland = is_mainland_plate(vrn)
         if any(is_mainland_plate(p) == mainland for p in truck if p):
             return False
-        return any(p in truck for p in _identity(self.read_plates(read))[1:])
+        return any(p in truck for p in identity_plates(self.read_plates(read))[1:])
 
     def read_plates(self, read: PlateRead) -> list[str]:
         """The read vrn and every alternate read as confidently (incl. a Mainland plate)."""
