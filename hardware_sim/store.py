@@ -244,33 +244,25 @@ class Store:
         )
         return seq
 
-    def changes_page(self, since: int, limit: int) -> tuple[bytes, int, int]:
-        """The stored change texts after ``since`` joined by commas, the last seq, the count.
+    def feed_page(self, since: int, limit: int) -> tuple[bytes, int, int, int]:
+        """The stored change texts after ``since`` joined by commas, the last seq, the
+        count, and the feed's last seq, as of one moment (one hold of the lock).
 
         SQLite joins them (``group_concat`` over the seq-ordered rows): no Python object
-        per change, which is what lets a replica pull a million bundles quickly.
+        per change, which is what lets a replica pull a million bundles quickly. Read
+        apart, a write between the page and the head made a cursor past the end look
+        caught up: the page was empty, and the head had moved up to the cursor by then.
         """
         with self._lock:
-            return self._changes_page(since, limit)
-
-    def feed_page(self, since: int, limit: int) -> tuple[bytes, int, int, int]:
-        """``changes_page`` and ``last_seq`` as of one moment (one hold of the lock).
-
-        Read apart, a write between them made a cursor past the end look caught up: the
-        page was empty, and the head had moved up to the cursor by then.
-        """
-        with self._lock:
-            return (*self._changes_page(since, limit), self._next_seq - 1)
-
-    def _changes_page(self, since: int, limit: int) -> tuple[bytes, int, int]:
-        joined, last, count = self._conn.execute(
-            "SELECT CAST(group_concat(json, ',') AS BLOB), max(seq), count(*)"
-            " FROM (SELECT seq, json FROM changes WHERE seq > ? ORDER BY seq LIMIT ?)",
-            (since, limit),
-        ).fetchone()
+            joined, last, count = self._conn.execute(
+                "SELECT CAST(group_concat(json, ',') AS BLOB), max(seq), count(*)"
+                " FROM (SELECT seq, json FROM changes WHERE seq > ? ORDER BY seq LIMIT ?)",
+                (since, limit),
+            ).fetchone()
+            head = self._next_seq - 1
         if not count:
-            return b"", since, 0
-        return bytes(joined), int(last), int(count)
+            return b"", since, 0, head
+        return bytes(joined), int(last), int(count), head
 
     def last_seq(self) -> int:
         with self._lock:

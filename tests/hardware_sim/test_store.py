@@ -30,11 +30,11 @@ def test_bulk_synthetic_rows_are_changes_of_valid_bundles(tmp_path: Path) -> Non
     assert store.is_new
     now = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
     first, count = store.bulk_synthetic(500, "SBC", "import", now)
-    joined, last, count = store.changes_page(0, 1000)
+    joined, last, count = store.feed_page(0, 1000)[:3]
     assert (count, last, store.last_seq()) == (500, 500, 500)
     page = ChangePage.model_validate_json(b'{"changes":[' + joined + b'],"next":"500"}')
-    assert store.changes_page(500, 10) == (b"", 500, 0)
-    joined, last, count = store.changes_page(100, 7)
+    assert store.feed_page(500, 10)[:3] == (b"", 500, 0)
+    joined, last, count = store.feed_page(100, 7)[:3]
     assert (count, last) == (7, 107)
     assert [c["seq"] for c in json.loads(b"[" + joined + b"]")] == list(range(101, 108))
     assert [c.seq for c in page.changes] == list(range(1, 501))
@@ -83,7 +83,7 @@ def test_a_crossing_marks_its_bundle_used_as_the_model_would(tmp_path: Path) -> 
     ]
     results = store.record_events(events, crossed)
     assert [r.status for r in results] == ["accepted"] * 5
-    joined, last, count = store.changes_page(before, 100)
+    joined, last, count = store.feed_page(before, 100)[:3]
     changes = json.loads(b"[" + joined + b"]")
     assert count == 2
     assert [c["key"] for c in changes] == [str(first + 3), str(first + 100)]
@@ -188,12 +188,12 @@ def test_a_failed_commit_changes_nothing_and_the_next_write_goes_in(
         store.add_cargo(_cargo_items(), now)
     assert not store._conn.in_transaction
     assert store.last_seq() == 1
-    assert store.changes_page(0, 100)[1:] == (1, 1)
+    assert store.feed_page(0, 100)[1:3] == (1, 1)
     assert store.feed_page(0, 100)[1:] == (1, 1, 1)
     assert _committed_changes(path) == 1
     cargo = store.add_cargo(_cargo_items(), now)
     assert (store.last_seq(), _committed_changes(path)) == (2, 2)
-    changes = json.loads(b"[" + store.changes_page(0, 100)[0] + b"]")
+    changes = json.loads(b"[" + store.feed_page(0, 100)[0] + b"]")
     assert [c["seq"] for c in changes] == [1, 2]
     assert changes[1]["cargo"]["ccrn"] == cargo.ccrn
     store.close()
@@ -204,7 +204,7 @@ def test_feed_page_gives_the_head_with_the_page(tmp_path: Path) -> None:
     store.bulk_synthetic(30, "SBC", "import", datetime(2026, 11, 22, 1, 0, tzinfo=UTC))
     joined, last, count, head = store.feed_page(10, 5)
     assert (last, count, head) == (15, 5, 30)
-    assert (joined, last, count) == store.changes_page(10, 5)
+    assert (joined, last, count) == store.feed_page(10, 5)[:3]
     assert store.feed_page(30, 5) == (b"", 30, 0, 30)
     assert store.feed_page(31, 5) == (b"", 31, 0, 30)  # a cursor ahead: the head says so
     store.close()
