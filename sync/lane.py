@@ -44,7 +44,14 @@ from rocars.ids import (
     is_mainland_plate,
     normalize_plate,
 )
-from rocars.messages import Instruction, InstructionCode, ManifestDropped, PlateRead, UnladenPressed
+from rocars.messages import (
+    Instruction,
+    InstructionCode,
+    ManifestDropped,
+    PlateRead,
+    UnladenPressed,
+    check_bay,
+)
 from rocars.models import (
     Bundle,
     BundleStatus,
@@ -763,6 +770,21 @@ class Lane:
         plates = bundle_plates(bundle)
         if bundle.result == Code.INSPECT:
             bay = bundle.bay or self.config.inspect_bay
+            try:
+                check_bay(bay)
+            except ValueError as err:
+                # the displays would refuse the INSPECT (and the truck was never told to
+                # go): an officer sends it to the bay the centre meant
+                logger.error(
+                    "lane %s: bundle %s's bay %r cannot be shown (%s): STOP",
+                    self.lane,
+                    bundle.ubr,
+                    bay,
+                    err,
+                )
+                return _Decision(
+                    Code.STOP_SEE_OFFICER, "bay_unshowable", ubr=bundle.ubr, plates=plates
+                )
             return _Decision(Code.INSPECT, "inspect", ubr=bundle.ubr, bay=bay, plates=plates)
         return _Decision(Code.PROCEED, "released", ubr=bundle.ubr, plates=plates)
 

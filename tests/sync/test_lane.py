@@ -249,6 +249,24 @@ def test_rule2_inspect_with_the_bundle_bay() -> None:
     assert out.instructions[0].bay == "B7"
 
 
+def test_an_inspection_whose_bay_the_displays_cannot_show_stops_the_truck() -> None:
+    """A bundle selected for inspection at a bay a board cannot show (a control
+    character, nothing visible: ``check_bay``) is STOP_SEE_OFFICER (``bay_unshowable``),
+    decided by the lane at the read and at the manifest: not a rule that raised
+    (``lane_error``), and not remembered as an INSPECT the truck was told."""
+    for bay in ("B\u200b7", " ", "B\n7"):
+        unshowable = make_bundle("9110635860", "AB1234", result="INSPECT", bay=bay)
+        rig = Rig([unshowable], manifest_required=False)
+        out = rig.lane.plate(read())
+        assert (codes(out), out.decisions[0][2]) == ([C.STOP_SEE_OFFICER], "bay_unshowable")
+        assert out.instructions[0].ubr == "9110635860"
+        assert rig.lane._inspections.pending(["AB1234"], T0) is None
+        rig = Rig([unshowable])
+        assert codes(rig.lane.plate(read())) == [C.DROP_MANIFEST]
+        out = rig.lane.manifest(ManifestDropped(source="panel"))
+        assert (codes(out), out.decisions[0][2]) == ([C.STOP_SEE_OFFICER], "bay_unshowable")
+
+
 def test_rule2_no_manifest_needed_gives_the_result_at_once() -> None:
     rig = Rig([make_bundle("9110635860", "AB1234")], manifest_required=False)
     assert codes(rig.lane.plate(read())) == [C.PROCEED]
