@@ -143,8 +143,18 @@ class Worker:
     run: Callable[[threading.Event], None]
     restarts: int = 0
     error: str = ""
+    #: started and not stopped by an error: from ``start`` on, so a status published
+    #: before the thread's first line never calls a worker that is starting "down"
     alive: bool = False
     thread: threading.Thread | None = field(default=None, repr=False)
+
+    def start(self, stop: threading.Event, background: bool) -> None:
+        """``supervise`` on a thread of its own (``rocars.threads.start_in_background``)."""
+        self.alive = True
+        self.thread = threading.Thread(
+            target=self.supervise, args=(stop,), name=f"sync-{self.name}", daemon=True
+        )
+        start_in_background(self.thread, background)
 
     def supervise(self, stop: threading.Event) -> None:
         delay = 1.0
@@ -363,13 +373,7 @@ class SyncAgent:
             *([Worker("api-upkeep", self._api_loop)] if config.api.enabled else []),
         ]
         for worker in self.workers:
-            worker.thread = threading.Thread(
-                target=worker.supervise,
-                args=(self.stop_event,),
-                name=f"sync-{worker.name}",
-                daemon=True,
-            )
-            start_in_background(worker.thread, config.background_batch)
+            worker.start(self.stop_event, config.background_batch)
         if config.api.enabled:
             self._start_api()
         # what start-up made lives as long as the agent: out of the collector's way, so a

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from fastapi import APIRouter
 
+import sync.agent
 from hardware_sim.launch import CentralProcess
 from rocars.broker import EmbeddedBroker
 from rocars.messages import InstructionCode
@@ -361,6 +362,35 @@ def test_worker_that_dies_is_restarted() -> None:
     stop.set()
     thread.join(5)
     assert not thread.is_alive()
+
+
+def test_a_worker_still_starting_is_not_called_down(
+    embedded_broker: EmbeddedBroker,
+    central: CentralProcess,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A status published before a worker's thread has run its first line (the status
+    worker starts before those after it) says nothing of it: it is starting, not down."""
+    real_start = sync.agent.start_in_background
+    late: list[threading.Timer] = []
+
+    def start_late(thread: threading.Thread, enabled: bool = True) -> None:
+        # the OS runs the thread a moment later: as it may, on a busy booth PC
+        timer = threading.Timer(1.0, real_start, args=(thread, enabled))
+        late.append(timer)
+        timer.start()
+
+    monkeypatch.setattr(sync.agent, "start_in_background", start_late)
+    agent = SyncAgent(agent_config(tmp_path, embedded_broker.url, central.url))
+    agent.start()
+    try:
+        assert [p for p in agent.problems() if p.startswith("worker")] == []
+        assert all(w.alive for w in agent.workers)
+    finally:
+        for timer in late:
+            timer.join(5)
+        agent.stop()
 
 
 def test_router_factory_mounts_an_extra_router(
