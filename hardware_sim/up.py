@@ -396,11 +396,12 @@ def _run(args: argparse.Namespace, data: Path, stop: threading.Event) -> int:
         ]
         bus.start()
         stack.callback(bus.stop)
-        deadline = time.monotonic() + 15
-        while not bus.wait_connected(0.2):
-            startup.check()
-            if time.monotonic() >= deadline:
-                raise RocarsError(f"scenario could not reach the broker at {broker_url}")
+        _wait_until(
+            bus.wait_connected,
+            15,
+            lambda: f"scenario could not reach the broker at {broker_url}",
+            check=startup.check,
+        )
         startup.check()
         trucks = _fetch_trucks(central)
         sharded = f" over {args.shards} agents (shards)" if args.shards > 1 else ""
@@ -555,17 +556,16 @@ def _wait_online(
     bus = Bus(broker_url, f"up-wait-{device}-{os.getpid()}")
     bus.subscribe(lane_filter(cp, LaneTopic.STATUS, device=device), on_status)
     bus.start()
-    deadline = time.monotonic() + timeout
     try:
-        while not done.wait(min(0.2, max(0.0, deadline - time.monotonic()))):
-            if check is not None:
-                check()
-            if time.monotonic() < deadline:
-                continue
-            raise RocarsError(
+        _wait_until(
+            done.wait,
+            timeout,
+            lambda: (
                 f"the {what} of lanes {sorted(set(lanes) - online)} did not come online "
                 f"within {timeout:g}s"
-            )
+            ),
+            check=check,
+        )
     finally:
         bus.stop()
 
@@ -574,18 +574,42 @@ def _wait_synced(api: str, timeout: float, check: Callable[[], None] | None = No
     """Until the agent sees a synced replica and the centre up (a shard that does not pull:
     as the pulling one recorded it): before that every lane fails closed. ``check`` is
     called between polls: what it raises ends the wait."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check is not None:
-            check()
+
+    def synced(poll: float) -> bool:
         try:
             health = httpx.get(f"{api}/health", timeout=1).json()
             if health["replica"]["last_sync_at"] and health["central"]["state"] == "up":
-                return
+                return True
         except (httpx.HTTPError, ValueError, KeyError, TypeError):
             pass
-        time.sleep(0.2)
-    raise RocarsError(f"the sync agent did not sync with the centre within {timeout}s")
+        time.sleep(poll)
+        return False
+
+    _wait_until(
+        synced,
+        timeout,
+        lambda: f"the sync agent did not sync with the centre within {timeout:g}s",
+        check=check,
+    )
+
+
+def _wait_until(
+    ready: Callable[[float], bool],
+    timeout: float,
+    failure: Callable[[], str],
+    *,
+    check: Callable[[], None] | None = None,
+    poll: float = 0.2,
+) -> None:
+    """Until ``ready(wait)`` says True (it may take up to ``wait`` seconds to say so);
+    RocarsError(``failure()``) once ``timeout`` has passed. ``check`` is called between
+    polls: what it raises ends the wait (a stop signal, a child that exited)."""
+    deadline = time.monotonic() + timeout
+    while not ready(min(poll, max(0.0, deadline - time.monotonic()))):
+        if check is not None:
+            check()
+        if time.monotonic() >= deadline:
+            raise RocarsError(failure())
 
 
 def _fetch_trucks(central: CentralProcess) -> list[dict[str, Any]]:
@@ -733,7 +757,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--headless", action="store_true", help="no windows: print each truck's journey"
     )
     parser.add_argument(
-        "--trucks", type=int, default=None, help="end after N trucks (default: until Ctrl-C)"
+        "--trucks",
+        type=_number(int, 1),
+        default=None,
+        help="end after N trucks (default: until Ctrl-C)",
     )
     parser.add_argument(
         "--seed", type=_number(int, 0), default=7, help="scenario and demo data seed (0 or more)"
@@ -745,7 +772,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--cp", default="SBC", choices=[cp.value for cp in ControlPoint])
     parser.add_argument("--direction", default="import", choices=[d.value for d in Direction])
-    parser.add_argument("--lanes", type=int, default=2, help="number of lanes (1-16)")
+    parser.add_argument(
+        "--lanes", type=_number(int, 1, 16), default=2, help="number of lanes (1-16)"
+    )
     # the ranges of the sync agent's lane settings (sync/config.py, LaneConfig)
     parser.add_argument(
         "--lane-timeout",
@@ -767,7 +796,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--cameras",
-        type=int,
+        type=_number(int, 0),
         default=1,
         help="how many lanes (the last ones) read plates with a synthetic camera and OCR "
         "instead of a serial LPR (default 1)",
@@ -781,7 +810,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--shards",
-        type=int,
+        type=_number(int, 1),
         default=1,
         help="run the lanes over N sync agents (shards s1..sN; s1 pulls the replica), "
         "to show the contract of docs/architecture.md; in this one process (default 1)",
@@ -795,17 +824,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    if not 1 <= args.lanes <= 16:
-        print("rocars-edge up: --lanes must be 1-16", file=sys.stderr)
-        return 2
-    if not 1 <= args.shards <= args.lanes:
+    # the ranges that depend on another option's value (each alone: ``_number``)
+    if args.shards > args.lanes:
         print("rocars-edge up: --shards must be 1 to --lanes", file=sys.stderr)
         return 2
-    if not 0 <= args.cameras <= args.lanes:
+    if args.cameras > args.lanes:
         print("rocars-edge up: --cameras must be 0 to --lanes", file=sys.stderr)
-        return 2
-    if args.trucks is not None and args.trucks < 1:
-        print("rocars-edge up: --trucks must be at least 1", file=sys.stderr)
         return 2
     # the children take the same setting (rocars.logs upper-cases it too)
     level = os.environ.get("ROCARS_LOG_LEVEL", "WARNING").upper()

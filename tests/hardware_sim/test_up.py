@@ -256,7 +256,17 @@ def test_up_without_a_count_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["--lanes", "0"], ["--trucks", "0"], ["--cp", "XXX"], ["--lanes", "2", "--shards", "3"]],
+    [
+        ["--lanes", "0"],
+        ["--lanes", "17"],
+        ["--trucks", "0"],
+        ["--trucks", "1.5"],
+        ["--cameras", "-1"],
+        ["--shards", "0"],
+        ["--cp", "XXX"],
+        ["--lanes", "2", "--shards", "3"],
+        ["--lanes", "1", "--cameras", "2"],
+    ],
 )
 def test_up_refuses_bad_arguments(args: list[str]) -> None:
     code, _ = _up(*args, timeout=60)
