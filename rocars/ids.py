@@ -109,14 +109,17 @@ def is_mainland_plate(vrn: str) -> bool:
 
 def identity_plates(plates: list[str]) -> list[str]:
     """The plates that name a truck for sure, of a read's plates (the read plate first,
-    then its alternates): the read plate and its alternates of the other kind (its other
-    plate: Hong Kong for a Mainland read, Mainland for a Hong Kong one). An alternate of
-    the read plate's own kind is the read plate read another way, maybe another truck's.
-    The list itself when there is one plate (no copy on a lane's read)."""
+    then its alternates): the read plate, and its one alternate of the other kind (its
+    other plate: Hong Kong for a Mainland read, Mainland for a Hong Kong one). A truck
+    has one plate of each kind, so with two or more alternates of the other kind one at
+    least is another truck's, and none is taken. An alternate of the read plate's own
+    kind is the read plate read another way, maybe another truck's. The list itself when
+    there is one plate (no copy on a lane's read)."""
     if len(plates) < 2:
         return plates
     mainland = is_mainland_plate(plates[0])
-    return [plates[0], *(p for p in plates[1:] if is_mainland_plate(p) != mainland)]
+    other = {p: None for p in plates[1:] if is_mainland_plate(p) != mainland}
+    return [plates[0], *other] if len(other) == 1 else plates[:1]
 
 
 def validate_lane(value: object) -> str:

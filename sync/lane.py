@@ -607,7 +607,11 @@ class Lane:
         a truck's plates do not change while it stands at the lane, and looking the
         bundle up again cost every read that found a session open a second look-up) and
         the plate it was read by; with no bundle, the plates it was read by
-        (``identity_plates``). The read plate among them: the same truck. The truck known by
+        (``identity_plates``). The read plate among them: the same truck; but for a plate
+        the truck is known by only as its first read's runner-up, not when this read's
+        own runner-ups of the other kind name a plate the truck is not known by (truck
+        CD5678 read by the Mainland plate a runner-up of the truck before misread, with
+        CD5678 as its own runner-up). The truck known by
         another plate of the read plate's kind (a truck has one of each): another truck,
         whatever its alternates say (CD5678 read with AB1234's Mainland plate as a
         runner-up; AB1284 behind AB1234 whose read had AB1284 as a runner-up): the
@@ -617,9 +621,13 @@ class Lane:
         vrn = read.vrn
         bundle = self._bundle_plates
         truck = (*bundle, session.vrn) if bundle else identity_plates(session.plates)
-        if vrn in truck:
-            return True
         mainland = is_mainland_plate(vrn)
+        if vrn in truck:
+            if bundle or vrn == session.vrn:
+                return True
+            return all(
+                p in truck for p in self.read_plates(read)[1:] if is_mainland_plate(p) != mainland
+            )
         if any(is_mainland_plate(p) == mainland for p in truck if p):
             return False
         return any(p in truck for p in identity_plates(self.read_plates(read))[1:])

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from rocars.errors import InvalidIdentifier
 from rocars.ids import (
     ControlPoint,
+    identity_plates,
     normalize_ccrn,
     normalize_mainland_plate,
     normalize_plate,
@@ -135,3 +136,22 @@ def test_a_control_point_key_is_an_ascii_digit(digit: str) -> None:
         ControlPoint.parse(digit)
     assert info.value.key == "cp_invalid"
     assert ControlPoint.parse(" 1 ") is ControlPoint.STK
+
+
+@pytest.mark.parametrize(
+    ("plates", "expected"),
+    [
+        (["AB1234"], ["AB1234"]),
+        (["AB1234", "AB1284"], ["AB1234"]),  # its own kind: the read plate read otherwise
+        (["AB1234", "AB1284", "粤Z1234港"], ["AB1234", "粤Z1234港"]),
+        (["粤Z1234港", "AB1234", "粤Z1284港"], ["粤Z1234港", "AB1234"]),
+        (["AB1234", "粤Z1234港", "粤Z1234港"], ["AB1234", "粤Z1234港"]),  # one plate, twice
+        # two of the other kind: a truck has one, so neither is its for sure
+        (["AB1234", "粤Z1234港", "粤Z1284港"], ["AB1234"]),
+        (["粤Z1234港", "AB1234", "CD5678"], ["粤Z1234港"]),
+    ],
+)
+def test_identity_plates_take_one_plate_of_the_other_kind_at_most(
+    plates: list[str], expected: list[str]
+) -> None:
+    assert identity_plates(plates) == expected

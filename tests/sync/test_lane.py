@@ -377,6 +377,48 @@ def test_a_read_whose_plate_of_a_kind_differs_from_the_trucks_is_another_truck()
     assert rig.lane.plate(again).ignored == ["same_truck"]
 
 
+def test_a_plate_the_truck_before_is_known_by_only_as_a_runner_up_does_not_keep_its_proceed() -> (
+    None
+):
+    """AB1234 (no bundle) read with two Mainland runner-ups, one its own plate and one a
+    misreading of it, is released as unladen. Truck CD5678, whose Mainland plate is that
+    misreading, pulls up and is read by it: a truck has one Mainland plate, so neither
+    runner-up names AB1234 for sure, and CD5678 is another truck (AB1234's PROCEED does
+    not stay up in front of it). With AB1234 read with one Mainland runner-up that is
+    CD5678's plate, CD5678's read naming CD5678 as its own runner-up is another truck
+    too; without a runner-up of its own, it cannot be told from AB1234."""
+    selected = make_bundle("9110635860", "CD5678", result="INSPECT", bay="B3")
+    own, misread = (
+        Alternate(vrn="粤Z1234港", confidence=0.9),
+        Alternate(vrn="粤Z1284港", confidence=0.85),
+    )
+    rig = Rig([selected], unladen_inspect_share=0.0)
+    assert codes(rig.lane.plate(read(alternates=[own, misread]))) == [C.NO_BUNDLE]
+    assert codes(rig.lane.unladen(UnladenPressed(vrn="AB1234"))) == [C.PROCEED]
+    rig.clock.advance(1)
+    out = rig.lane.plate(read(vrn="粤Z1284港"))
+    assert out.ignored == []
+    assert only_record(out).reason == "next_vehicle"
+    assert codes(out) == [C.NO_BUNDLE]  # its bundle names only its Hong Kong plate
+    # its Hong Kong plate as its own runner-up: another truck, found by its bundle
+    for first in ([misread], [own, misread]):
+        rig = Rig([selected], unladen_inspect_share=0.0, manifest_required=False)
+        assert codes(rig.lane.plate(read(alternates=first))) == [C.NO_BUNDLE]
+        assert codes(rig.lane.unladen(UnladenPressed(vrn="AB1234"))) == [C.PROCEED]
+        rig.clock.advance(1)
+        cd = Alternate(vrn="CD5678", confidence=0.9)
+        out = rig.lane.plate(read(vrn="粤Z1284港", alternates=[cd]))
+        assert (out.ignored, only_record(out).reason) == ([], "next_vehicle")
+        assert (codes(out), out.instructions[0].bay) == ([C.INSPECT], "B3")
+    # AB1234 read again by its Mainland plate, its Hong Kong plate the runner-up: the same
+    rig = Rig(unladen_inspect_share=0.0)
+    assert codes(rig.lane.plate(read(alternates=[own]))) == [C.NO_BUNDLE]
+    assert codes(rig.lane.unladen(UnladenPressed(vrn="AB1234"))) == [C.PROCEED]
+    again = read(vrn="粤Z1234港", alternates=[Alternate(vrn="AB1234", confidence=0.9)])
+    assert rig.lane.plate(again).ignored == ["same_truck"]
+    assert rig.lane.plate(read(vrn="粤Z1234港")).ignored == ["same_truck"]
+
+
 def test_a_trucks_hong_kong_plate_read_after_its_mainland_plate_finds_its_bundle() -> None:
     """Read by its Mainland plate alone, the truck has no bundle (the centre names the
     Mainland plate only for vehicles it knows): NO_BUNDLE. Its Hong Kong plate then
