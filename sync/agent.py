@@ -355,6 +355,12 @@ class SyncAgent:
         self.bus.on_connection(self._on_connection)
         self._register_gauges()
         self.controller.start()  # READY on every lane, queued until connected
+        # with "flush" the READYs are handed to the bus once flushed: flushed now, they are
+        # queued (and republished on connecting) before this agent first says it is online.
+        # A display that connected between the two would take the retained instruction of
+        # the run before (a crash's PROCEED) for this run's until the READY came.
+        if config.outbox_durability == "flush" and not self.outbox.flush(10):
+            logger.error("outbox: the lanes' READY not flushed at start: %s", self.outbox.error)
         self.bus.start()
         # one agent of the site pulls the feed (and records the centre's state in the
         # replica for the others); a shard that does not pull follows that record

@@ -393,6 +393,33 @@ def test_a_worker_still_starting_is_not_called_down(
         agent.stop()
 
 
+def test_with_flush_durability_the_readys_are_out_before_the_agent_is_online(
+    embedded_broker: EmbeddedBroker,
+    central: CentralProcess,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``outbox_durability = "flush"``: the lanes' READYs are handed to the bus only once
+    flushed. The agent's start waits for that flush (a slow disk here), so that no
+    "online" of this run goes out before them: a display would credit the run before's
+    retained instruction (a crash's PROCEED) to this run meanwhile."""
+    real_fsync = Outbox._fsync_wal
+
+    def slow_fsync(self: Outbox) -> None:
+        time.sleep(0.5)
+        real_fsync(self)
+
+    monkeypatch.setattr(Outbox, "_fsync_wal", slow_fsync)
+    config = agent_config(tmp_path, embedded_broker.url, central.url, outbox_durability="flush")
+    agent = SyncAgent(config)
+    agent.start()
+    try:
+        assert sorted(agent.controller._shown) == ["L01", "L02"]
+        assert {code for code, _ in agent.controller._shown.values()} == {InstructionCode.READY}
+    finally:
+        agent.stop()
+
+
 def test_router_factory_mounts_an_extra_router(
     embedded_broker: EmbeddedBroker, central: CentralProcess, tmp_path: Path
 ) -> None:
