@@ -58,7 +58,7 @@ from rocars.models import (
     SecurityCodeAuth,
     cancel_op,
 )
-from rocars.timeutil import HK_TZ, in_hk, parse_rfc3339, utc_now
+from rocars.timeutil import HK_TZ, in_hk, minute_up, parse_rfc3339, utc_now
 from ui_common.languages import Language
 
 logger = logging.getLogger(__name__)
@@ -171,9 +171,10 @@ class BatchCounts(NamedTuple):
     maybe_saved: int
 
 
-def hk_time(value: datetime) -> str:
-    """A time as a person at the control point reads it: Hong Kong time, to the minute."""
-    return in_hk(value).strftime("%Y-%m-%d %H:%M")
+def hk_time(value: datetime, *, up: bool = False) -> str:
+    """A time as a person at the control point reads it: Hong Kong time, to the minute
+    (rounded up with ``up``: a "not before" time, ``rocars.timeutil.minute_up``)."""
+    return in_hk(minute_up(value) if up else value).strftime("%Y-%m-%d %H:%M")
 
 
 def _maybe_applied(error: ApiError) -> bool:

@@ -820,10 +820,10 @@ class QueryResultScreen(ResultScreen):
             return tr(
                 "QueryResult", "This bundle has been used already: the truck cannot use it again."
             )
-        when = hk_time(bundle.earliest_at)
         if self.model.may_cross_now(bundle):
+            when = hk_time(bundle.earliest_at)
             return tr("QueryResult", "You may cross now (from {time} HKT)", time=when)
-        return tr("QueryResult", "Not before {time} HKT", time=when)
+        return tr("QueryResult", "Not before {time} HKT", time=hk_time(bundle.earliest_at, up=True))
 
     def refresh(self) -> None:
         m = self.model

@@ -208,7 +208,7 @@ def bundle_rows(bundle: Bundle) -> list[tuple[str, str]]:
     A cancelled or used bundle has no earliest crossing time to show: it lets no truck
     cross any more, and a time on it would read as if it did."""
     earliest = (
-        [(field_label("earliest_at"), f"{hk_time(bundle.earliest_at)} HKT")]
+        [(field_label("earliest_at"), f"{hk_time(bundle.earliest_at, up=True)} HKT")]
         if bundle.status == BundleStatus.ACTIVE
         else []
     )

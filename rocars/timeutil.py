@@ -23,10 +23,22 @@ def in_hk(value: datetime) -> datetime:
         return edge.replace(second=0, microsecond=0, tzinfo=HK_TZ)
 
 
+def minute_up(value: datetime) -> datetime:
+    """``value`` rounded up to the whole minute: a "not before" time shown to the minute
+    is then never one that has come while the lane still refuses the truck (16:30:45
+    shown as 16:30 told a driver at 16:30:20 to go, and the lane said TOO_EARLY)."""
+    if not (value.second or value.microsecond):
+        return value
+    try:
+        return value.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    except OverflowError:  # the last minute a datetime holds ("never")
+        return value
+
+
 def hk_short(value: datetime, now: datetime) -> str:
-    """``HH:MM`` Hong Kong time; ``DD/MM HH:MM`` when it is not today in Hong Kong (the
-    lane screens' TOO_EARLY time)."""
-    local, today = in_hk(value), in_hk(now)
+    """``HH:MM`` Hong Kong time, rounded up (``minute_up``); ``DD/MM HH:MM`` when it is
+    not today in Hong Kong (the lane screens' TOO_EARLY time)."""
+    local, today = in_hk(minute_up(value)), in_hk(now)
     if local.date() == today.date():
         return local.strftime("%H:%M")
     return local.strftime("%d/%m %H:%M")

@@ -18,7 +18,7 @@ from kiosk import qt_app
 from kiosk.api import KioskClient
 from kiosk.flows import Screen
 from kiosk.session import IdleClock
-from rocars.timeutil import HK_TZ
+from rocars.timeutil import HK_TZ, minute_up
 from tests.kiosk.conftest import Backend, copy_cert, open_kiosk
 from tests.kiosk.hang_up import HangUpCentre, local_api_before
 from tests.kiosk.kit import WAIT_MS, KioskUi
@@ -53,7 +53,8 @@ def test_bundle_with_security_code_shows_the_result_in_hk_time(
     assert central.earliest_at - central.bundled_at == timedelta(minutes=30)
     text = kiosk.screen_text()
     assert ubr in text
-    assert central.earliest_at.astimezone(HK_TZ).strftime("%Y-%m-%d %H:%M") + " HKT" in text
+    earliest = minute_up(central.earliest_at)  # a "not before" time: rounded up
+    assert earliest.astimezone(HK_TZ).strftime("%Y-%m-%d %H:%M") + " HKT" in text
     assert "深圳灣" in text  # the control point, named in the language on screen
     assert "進口（進入香港）" in text
     assert all(c in text for c in ccrns)

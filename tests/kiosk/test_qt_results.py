@@ -21,6 +21,7 @@ from pytestqt.qtbot import QtBot
 
 from kiosk.cargo import FIELD_NAMES
 from kiosk.flows import QueryMode, Screen
+from kiosk.qt_text import bundle_rows
 from rocars.client import ApiError
 from rocars.ids import ControlPoint, Direction
 from rocars.models import Bundle, BundleStatus, Cargo, CargoItems
@@ -113,6 +114,13 @@ def test_an_active_bundle_still_says_when_the_truck_may_cross(
     query(kiosk, QueryMode.EARLIEST, UBR)
     assert kiosk.label("headline").text() == "You may cross now (from 2026-11-21 14:00 HKT)"
     assert kiosk.model.may_cross_now(centre.bundles[UBR])
+    # not yet, by seconds: the minute shown is the one the truck may cross in (rounded up)
+    bundle(centre, BundleStatus.ACTIVE, timedelta(seconds=40))
+    kiosk.model.back()
+    query(kiosk, QueryMode.EARLIEST, UBR)
+    assert kiosk.label("headline").text() == "Not before 2026-11-21 14:31 HKT"
+    # the result's rows, on screen and on the receipt (qt_text.bundle_rows)
+    assert ("Earliest crossing time", "2026-11-21 14:31 HKT") in bundle_rows(centre.bundles[UBR])
 
 
 def receipt_text(kiosk: KioskUi) -> str:

@@ -52,13 +52,24 @@ def test_inspect_shows_bay() -> None:
 
 def test_too_early_shows_hk_short() -> None:
     state = board_state(shown(C.TOO_EARLY, earliest_at=NOW + timedelta(minutes=25)), NOW)
-    assert state.earliest == "14:55"
-    assert state.big_value == "14:55"
+    assert state.earliest == "14:56"  # 14:55:15, rounded up
+    assert state.big_value == "14:56"
 
 
 def test_hk_time_names_the_day_when_not_today() -> None:
-    assert hk_short(NOW + timedelta(hours=12), NOW) == "22/11 02:30"
-    assert hk_short(NOW, NOW) == "14:30"
+    assert hk_short(NOW + timedelta(hours=12), NOW) == "22/11 02:31"
+    assert hk_short(NOW.replace(second=0), NOW) == "14:30"
+
+
+def test_a_not_before_time_is_rounded_up_to_the_minute() -> None:
+    """An earliest time of 14:55:45 shown as 14:55 told the driver at 14:55:20 that the
+    time had come, and the lane said TOO_EARLY: it is shown as 14:56."""
+    earliest = datetime(2026, 11, 21, 6, 55, 45, tzinfo=UTC)  # 14:55:45 in Hong Kong
+    assert board_state(shown(C.TOO_EARLY, earliest_at=earliest), NOW).earliest == "14:56"
+    on_the_minute = NOW.replace(second=0)
+    assert hk_short(on_the_minute, NOW) == "14:30"
+    assert hk_short(on_the_minute + timedelta(milliseconds=1), NOW) == "14:31"
+    assert hk_short(datetime.max.replace(tzinfo=UTC), NOW) == "31/12 23:59"
 
 
 def test_failing_closed_shows_no_plate() -> None:

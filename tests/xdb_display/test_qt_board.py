@@ -100,7 +100,7 @@ def test_every_code_all_languages(
     if code is InstructionCode.INSPECT:
         assert "B12" in texts
     if code is InstructionCode.TOO_EARLY:
-        assert "14:55" in texts
+        assert "14:56" in texts
     assert "14:30:15" in texts
     image = grab_png(board, SHOTS / f"xdb_{code}_{size[0]}x{size[1]}.png")
     assert (image.width(), image.height()) == size
