@@ -334,9 +334,11 @@ class SyncAgent:
             rng=self._rng,
             input_waiting=self.bus.input_waiting,
         )
-        if config.shard and config.reinspect_window_s:
-            # the shards share the trucks they tell INSPECT (sync/inspection_log.py);
-            # taken in now, so the first read already knows them (a failure is retried)
+        if config.reinspect_window_s:
+            # the trucks told INSPECT, by every plate the lanes told (sync/inspection_log.py):
+            # shared by the shards, and read back at a restart (the outbox's records hold
+            # only the plates of a session's first read and its bundle); taken in now, so
+            # the first read already knows them (a failure is retried)
             self.inspection_log = InspectionLog(
                 config.inspections_path,
                 config.shard,
@@ -569,7 +571,8 @@ class SyncAgent:
             out.append(self.api_problem)
         if self.inspection_log is not None and self.inspection_log.problem:
             out.append(
-                f"trucks told INSPECT not shared with the other shards: "
+                f"trucks told INSPECT not kept in {self.config.inspections_path.name}"
+                f"{' (nor shared with the other shards)' if self.config.shard else ''}: "
                 f"{self.inspection_log.problem}"
             )
         if self.api is not None and self.api.tls is not None:

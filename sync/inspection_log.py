@@ -8,7 +8,10 @@ one drew the sampling share again). The shards share a data folder (the replica)
 each also writes the plates it tells INSPECT into ``inspections.db`` there, and takes
 the others' into its own memory every ``poll_s`` (0.5 s: far less than a truck needs to
 reach another lane). Started, a shard takes what the others told within the window.
-Rows are kept a day (``KEEP_S``, the longest window a shard may have).
+Rows are kept a day (``KEEP_S``, the longest window a shard may have). A single agent
+(``shard`` "") keeps the file too: its outbox's records hold the plates of a session's
+first read and its bundle, not a plate a later read of the truck added, so a restart
+reads back from here every plate its lanes told.
 
 Off a read's path: a lane hands the plates over (a deque append under the lane lock);
 the ``inspections`` worker writes them and reads the others'. A truck told INSPECT just

@@ -21,10 +21,11 @@ from fastapi import APIRouter
 import sync.agent
 from hardware_sim.launch import CentralProcess
 from rocars.broker import EmbeddedBroker
-from rocars.messages import InstructionCode
+from rocars.messages import Alternate, InstructionCode, PlateRead
 from rocars.models import BundleStatus
 from rocars.signing import verify_payload
 from rocars.timeutil import to_rfc3339, utc_now
+from rocars.topics import plate_topic
 from sync.agent import SyncAgent, Worker
 from sync.config import DEFAULT_FLUSH_INTERVAL_S
 from sync.errors import OutboxTooNew
@@ -99,7 +100,7 @@ def test_agent_clears_trucks_on_both_brokers(
         assert journal["bytes"] > 0  # the lanes' READY, the truck's decisions
         assert journal["failures"] == 0
         assert set(health["workers"]) == {
-            "puller", "central", "uploader", "lanes", "status", "api-upkeep"
+            "puller", "central", "uploader", "lanes", "status", "inspections", "api-upkeep"
         }  # fmt: skip
         metrics = httpx.get(f"{agent.api_url}/metrics", timeout=5).text
         assert 'rocars_sync_instructions_total{code="PROCEED"} 1' in metrics
@@ -418,6 +419,50 @@ def test_with_flush_durability_the_readys_are_out_before_the_agent_is_online(
         assert {code for code, _ in agent.controller._shown.values()} == {InstructionCode.READY}
     finally:
         agent.stop()
+
+
+def test_a_restart_recalls_every_plate_the_lane_told_inspect(
+    embedded_broker: EmbeddedBroker, central: CentralProcess, tmp_path: Path
+) -> None:
+    """A truck read by its Mainland plate alone, then by its HK plate (the Mainland one
+    its runner-up: the same truck, known by both now), drawn for inspection as unladen.
+    The outbox's record keeps only the first read's plates, so a restarted single agent
+    forgot the HK plate, and the truck back at the booth read by it drew the share
+    again. The agent keeps what its lanes told in inspections.db, as shards do."""
+    lanes = [{"id": "L01", "hold_s": 0.5, "unladen_inspect_share": 1.0}]
+    config = agent_config(tmp_path, embedded_broker.url, central.url, lanes=lanes)
+    watcher = Watcher(embedded_broker.url)
+    agent = started_agent(config)
+    try:
+        watcher.expect("L01", InstructionCode.READY)
+        watcher.plate("L01", "粤Z1357港")
+        watcher.expect("L01", InstructionCode.NO_BUNDLE)
+        both = PlateRead(
+            vrn="ZX2468",
+            confidence=0.95,
+            source="serial",
+            device="lpr1",
+            alternates=[Alternate(vrn="粤Z1357港", confidence=0.9)],
+        )
+        watcher.raw(plate_topic(CP, "L01"), both.to_bytes())
+        watcher.unladen("L01")
+        watcher.expect("L01", InstructionCode.INSPECT)
+        watcher.expect("L01", InstructionCode.READY)
+        assert agent.inspection_log is not None
+        assert wait_for(
+            lambda: agent.inspection_log is not None and agent.inspection_log.written >= 2
+        )
+    finally:
+        agent.stop()
+    agent = started_agent(config)
+    try:
+        assert agent.controller.inspections.pending(["ZX2468"], utc_now()) is not None
+        watcher.plate("L01", "ZX2468")
+        told = watcher.expect("L01", InstructionCode.INSPECT, vrn="ZX2468")
+        assert told.bay
+    finally:
+        agent.stop()
+        watcher.close()
 
 
 def test_router_factory_mounts_an_extra_router(
