@@ -76,6 +76,13 @@ ENDPOINT_STATUSES = frozenset({404, 405, 410})
 
 Kind = Literal["transient", "credentials", "endpoint", "refused"]
 
+#: The centre's reason for a record of another control point than its uploading token's.
+#: This agent sends only its own control point's records, so the answer is about its
+#: token (another control point's), not the record: every record would get it, and
+#: taken as a record's final answer it left every record rejected for good, none sent
+#: again once the token was put right. Nothing is marked; retried, said in ``problem``.
+WRONG_CONTROL_POINT = "wrong_control_point"
+
 #: A body over this whose connection breaks with no answer may be over a body limit on
 #: the way (module doc); under it, a broken connection is taken for an outage only, and
 #: batches never shrink below it for one. 64 KiB is under the smallest limits a proxy is
@@ -213,6 +220,12 @@ class Uploader:
                 f"the centre's answer to an upload is not an upload result ({self.last_detail})"
                 ": a proxy's page or a broken centre? the records stay in the outbox and are "
                 "sent again; check central.url and any proxy before it"
+            )
+        if self.last_error == WRONG_CONTROL_POINT:
+            return (
+                "the centre answers that this agent's records are not of its token's "
+                f"control point ({WRONG_CONTROL_POINT}): no record uploads until its token "
+                "(ROCARS_CENTRAL_TOKEN) is this control point's"
             )
         answer = f"HTTP {self.last_status} {self.last_error}"
         if self.last_status in CREDENTIALS_STATUSES:
@@ -402,6 +415,12 @@ class Uploader:
         self._fitted(size)
         marks: dict[str, tuple[str, str | None]] = {}
         sent = {p.id for p in records}
+        if any(r.reason == WRONG_CONTROL_POINT and r.id in sent for r in results):
+            raise ApiError(
+                "POST /v1/events: the centre takes the records for another control point's",
+                key=WRONG_CONTROL_POINT,
+                status=200,
+            )
         for item in results:
             if item.id not in sent:
                 logger.warning("centre answered for event %s that was not sent", item.id)
@@ -546,7 +565,11 @@ class Uploader:
         self.last_error, self.last_status, self.last_detail = key, status, detail
         if not changed:
             return
-        if status in CREDENTIALS_STATUSES or status in ENDPOINT_STATUSES or key == MALFORMED_ANSWER:
+        if (
+            status in CREDENTIALS_STATUSES
+            or status in ENDPOINT_STATUSES
+            or key in (MALFORMED_ANSWER, WRONG_CONTROL_POINT)
+        ):
             logger.error("upload: %s (records stay in the outbox)", self.problem)
         else:
             logger.warning("upload: %s (records stay in the outbox)", message)

@@ -74,6 +74,42 @@ def test_accepted_duplicate_and_rejected(central: CentralProcess, tmp_path: Path
     outbox.close()
 
 
+def test_a_token_of_another_control_point_rejects_no_record_for_good(tmp_path: Path) -> None:
+    """The agent given another control point's token (a site with a token per control
+    point): the centre answers each record ``rejected`` ``wrong_control_point``. Taken
+    as the records' final answer, every one stayed rejected for good, none sent again
+    once the token was put right. It is the token's answer: nothing is marked, the
+    problem says so, and with the right token every record arrives."""
+    central = CentralProcess(tmp_path / "central", extra_args=["--token", "LMC=lmc-token"])
+    outbox = Outbox(tmp_path / "outbox.db")
+    with central:
+        outbox.save("L01", 1, None, [record(n) for n in range(3)], NOW)
+        wrong = CentralClient(central.url, token="lmc-token")
+        uploader = Uploader(outbox, wrong, batch=10)
+        with pytest.raises(ApiError) as raised:
+            uploader.upload_once()
+        assert raised.value.key == "wrong_control_point"
+        assert (outbox.depth(), outbox.count("rejected")) == (3, 0)
+        stop = threading.Event()
+        worker = threading.Thread(target=uploader.run, args=(stop,))
+        worker.start()
+        try:
+            assert wait_for(lambda: bool(uploader.problem), 10)
+            assert "ROCARS_CENTRAL_TOKEN" in uploader.problem
+            assert "wrong_control_point" in uploader.problem
+        finally:
+            stop.set()
+            worker.join(10)
+        assert (outbox.depth(), outbox.count("rejected")) == (3, 0)
+        right = CentralClient(central.url, token=central.token)
+        assert Uploader(outbox, right, batch=10).upload_once() == 3
+        assert (outbox.depth(), outbox.count("uploaded")) == (0, 3)
+        assert sorted(e["id"] for e in centre_events(central)) == [record(n).id for n in range(3)]
+        wrong.close()
+        right.close()
+    outbox.close()
+
+
 def test_records_go_as_stored_and_an_unreadable_one_is_set_aside(
     central: CentralProcess, tmp_path: Path
 ) -> None:
