@@ -90,8 +90,15 @@ class CargoItems(_Body):
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         if isinstance(value, str):
-            value = value.strip().upper() if value.strip() else None
+            value = value.strip() or None
         return value
+
+    @field_validator("container_no", mode="before")
+    @classmethod
+    def _container_in_capitals(cls, value: object) -> object:
+        # an ISO 6346 number is capitals (its pattern); the free texts are kept as typed:
+        # upper-cased, "ß" became "SS", and a text within its limit went over it
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator(
         "package_description",

@@ -35,6 +35,25 @@ def test_line_breaks_tabs_and_chinese_are_kept() -> None:
     assert items.transhipment == "VIA YANTIAN\nTHEN\tKWAI CHUNG"
 
 
+def test_free_texts_are_kept_as_typed_and_a_container_number_in_capitals() -> None:
+    """Transhipment details and the licence number were upper-cased: a shipper's text came
+    back changed, and 130 x "ß" (within 256) became 260 characters and was refused."""
+    items = CargoItems.model_validate(
+        {
+            **BASE,
+            "transhipment": "  via Macau, vessel 'Star Lady'  ",
+            "licence_no": "Lic-2026/ab7",
+            "container_no": " msku1234565 ",
+        }
+    )
+    assert items.transhipment == "via Macau, vessel 'Star Lady'"
+    assert items.licence_no == "Lic-2026/ab7"
+    assert items.container_no == "MSKU1234565"
+    sharp = CargoItems.model_validate({**BASE, "transhipment": "ß" * 130})
+    assert sharp.transhipment == "ß" * 130
+    assert CargoItems.model_validate({**BASE, "licence_no": "   "}).licence_no is None
+
+
 @pytest.mark.parametrize(
     "text",
     [
