@@ -14,17 +14,8 @@ truck at once.
 
 Two kinds of read are *upgraded* instead of debounced: when the published read was an
 unread, or only a Mainland plate, a Hong Kong plate seen within the window opens a new
-truck, so the lane gets the plate it keys on. After an unread it keeps the Mainland
-sightings (also those swallowed after the publication); after a Mainland read it keeps
-none: the lane knows that truck by its Mainland plate, and a Hong Kong read carrying it
-would be taken for that truck, when it may be the next truck's, come within the window
-(the PROCEED of the truck before would stay up in front of it). Alone, the Hong Kong
-read of the same truck is a new truck at the lane, decided by the plate every bundle
-names.
-
-A Mainland plate other than the one the published read named (a truck has one) is not
-the truck: one character off it is a near plate (below), any other opens the next truck
-(a truck whose Hong Kong plate cannot be read, behind one read by both plates).
+truck that keeps the Mainland sightings (also those swallowed after the publication), so
+the lane gets the plate it keys on.
 
 The vote: each normalised plate scores the sum of its sightings' confidences. Hong Kong
 plates win over Mainland ones (a cross-boundary truck's 粤Z…港 plate becomes an
@@ -182,36 +173,24 @@ class Aggregator:
     def _after_publish(self, truck: _Truck, obs: Observation) -> None:
         published = truck.published_vrn
         vrn = obs.vrn
-        mainland = bool(vrn) and is_mainland_plate(vrn)
-        hk = bool(vrn) and not mainland
-        if hk and (published == "" or is_mainland_plate(published)):
+        hk = bool(vrn) and not is_mainland_plate(vrn)
+        upgradable = published == "" or is_mainland_plate(published)
+        if hk and upgradable:
             # the truck was published unread or by its Mainland plate only: give the lane
-            # the HK plate; after an unread with the Mainland sightings as alternates, after
-            # a Mainland read alone (module doc: it may be the next truck's HK plate)
+            # the HK plate, keeping the Mainland sightings as alternates
             self.stats.upgrades += 1
             carry = [s for s in truck.sightings if s.vrn and is_mainland_plate(s.vrn)]
             logger.info("plate %s after %r was published: publishing again", vrn, published)
-            self._open(obs, carry if published == "" else None)
+            self._open(obs, carry)
             return
-        if mainland and vrn not in truck.known:
-            own = [k for k in truck.known if is_mainland_plate(k)]
-            if own:
-                # the truck's Mainland plate is another: a misreading of it, or the next
-                # truck's (one whose HK plate cannot be read)
-                if any(one_char_off(vrn, k) for k in own):
-                    self._near_miss(truck, obs)
-                else:
-                    logger.info("Mainland plate %s after %s: the next truck", vrn, own)
-                    self._open(obs)
-                return
-        if vrn == published or not vrn or mainland:
+        if vrn == published or not vrn or is_mainland_plate(vrn):
             # the truck still there: its plate, an unread of it, its Mainland plate (a
             # truck standing at the booth for a minute is not the next truck, and an
             # unread PlateRead would stop it); a near plate (below) does not keep the
             # window open, or the next truck with one would be hidden while it is seen
             self.stats.debounced += 1
             truck.last_at = max(truck.last_at, obs.at)
-            if published == "" and mainland:
+            if upgradable and vrn and is_mainland_plate(vrn):
                 self._keep_mainland(truck, obs)
             return
         if vrn in truck.known or any(
