@@ -919,7 +919,13 @@ class CameraSource:
         primary, others = primary_and_alternates(found)
         if primary is None:
             return
-        self._pairs = {v: p for v, p in self._pairs.items() if now - p[1] <= self.pair_keep}
+        # a pairing lasts while its HK plate is seen or held (a truck standing at the booth
+        # for minutes keeps its Mainland plate: unpaired, it went to the next truck)
+        self._pairs = {
+            v: p
+            for v, p in self._pairs.items()
+            if now - max(p[1], self._recent.get(v, -math.inf)) <= self.pair_keep
+        }
         if primary.kind != "mainland":
             owner = {paired.vrn: hk for hk, (paired, _) in self._pairs.items()}
             others = [

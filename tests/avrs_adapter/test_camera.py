@@ -701,6 +701,23 @@ def test_the_mainland_plate_of_the_truck_before_is_not_the_next_trucks() -> None
     assert third.alternates == (("粤ZA123港", 0.8),)
 
 
+def test_a_truck_standing_for_minutes_keeps_its_mainland_plate() -> None:
+    """Truck A (both plates read) stands at the booth for five minutes, then drives off
+    read by its Mainland plate only, as B comes in. Its pairing lapsed a minute after
+    its HK plate was last read, however long it was held: its Mainland plate was then
+    nobody's, and went to B's HK plate (or came back as a truck of its own)."""
+    source = CameraSource("a.mp4", device="cam9")
+    (first,) = spell(source, 1.0, AB, MAINLAND)
+    assert first.alternates == (("粤ZF023港", 0.8),)
+    for t in range(2, 300):  # it stands: nothing moves
+        source._hold_still(float(t))
+    source._event = _Event(started=300.0, last_motion=300.0)
+    assert list(source._observe([MAINLAND], 300.0)) == []  # A driving off: not new
+    out = [*source._observe([KL], 300.5), *source._observe([KL, MAINLAND], 300.8)]
+    assert [(o.vrn, o.alternates) for o in out] == [("KL9876", ())] * 2
+    assert list(source._end_event(force=True)) == []
+
+
 # -- frames that cannot be read, OCR that fails ---------------------------------------------
 
 
