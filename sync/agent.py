@@ -313,6 +313,7 @@ class SyncAgent:
             linger_s=config.upload_linger_s,
             metrics=self.metrics,
             clock=self._clock,
+            cp=config.site.cp.value,
         )
         self.bus = Bus(
             self.broker_url,

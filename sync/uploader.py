@@ -77,10 +77,12 @@ ENDPOINT_STATUSES = frozenset({404, 405, 410})
 Kind = Literal["transient", "credentials", "endpoint", "refused"]
 
 #: The centre's reason for a record of another control point than its uploading token's.
-#: This agent sends only its own control point's records, so the answer is about its
-#: token (another control point's), not the record: every record would get it, and
-#: taken as a record's final answer it left every record rejected for good, none sent
-#: again once the token was put right. Nothing is marked; retried, said in ``problem``.
+#: For a record of this agent's control point (``cp``) the answer is about its token
+#: (another control point's), not the record: every record would get it, and taken as a
+#: record's final answer it left every record rejected for good, none sent again once
+#: the token was put right. Nothing is marked; retried, said in ``problem``. A record of
+#: another control point (written while ``site.cp`` was set wrong) is rejected as before:
+#: the token is right, the record is not, and it must not hold up the records behind it.
 WRONG_CONTROL_POINT = "wrong_control_point"
 
 #: A body over this whose connection breaks with no answer may be over a body limit on
@@ -173,9 +175,12 @@ class Uploader:
         linger_s: float = 0.0,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utc_now,
+        cp: str | None = None,
     ) -> None:
         self.outbox = outbox
         self.client = client
+        #: this agent's control point (``WRONG_CONTROL_POINT``; None: every record's)
+        self.cp = cp
         self.batch = batch
         self.interval_s = interval_s
         self.backoff = Backoff(backoff_initial_s, backoff_max_s)
@@ -415,7 +420,7 @@ class Uploader:
         self._fitted(size)
         marks: dict[str, tuple[str, str | None]] = {}
         sent = {p.id for p in records}
-        if any(r.reason == WRONG_CONTROL_POINT and r.id in sent for r in results):
+        if self._token_of_another_control_point(records, results):
             raise ApiError(
                 "POST /v1/events: the centre takes the records for another control point's",
                 key=WRONG_CONTROL_POINT,
@@ -431,6 +436,24 @@ class Uploader:
             else:
                 marks[item.id] = ("uploaded", None)
         return self._mark(marks, sent)
+
+    def _token_of_another_control_point(
+        self, records: list[PendingRecord], results: list[EventResult]
+    ) -> bool:
+        """Whether a record of this agent's control point was answered
+        ``WRONG_CONTROL_POINT`` (the token's answer, not the record's)."""
+        wrong = {r.id for r in results if r.reason == WRONG_CONTROL_POINT}
+        if not wrong:
+            return False
+        for p in records:
+            if p.id in wrong:
+                try:
+                    cp = json.loads(p.body).get("cp")
+                except (ValueError, AttributeError):
+                    continue
+                if self.cp is None or cp == self.cp:
+                    return True
+        return False
 
     def _post(self, records: list[PendingRecord]) -> list[EventResult]:
         """``POST /v1/events`` with ``records`` as stored; the centre's results, at least

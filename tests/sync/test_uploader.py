@@ -20,6 +20,7 @@ import pytest
 
 from hardware_sim.launch import CentralProcess
 from rocars.client import ApiError
+from rocars.ids import ControlPoint
 from sync.outbox import Outbox
 from sync.puller import CentralClient
 from sync.uploader import (
@@ -85,7 +86,7 @@ def test_a_token_of_another_control_point_rejects_no_record_for_good(tmp_path: P
     with central:
         outbox.save("L01", 1, None, [record(n) for n in range(3)], NOW)
         wrong = CentralClient(central.url, token="lmc-token")
-        uploader = Uploader(outbox, wrong, batch=10)
+        uploader = Uploader(outbox, wrong, batch=10, cp="SBC")
         with pytest.raises(ApiError) as raised:
             uploader.upload_once()
         assert raised.value.key == "wrong_control_point"
@@ -107,6 +108,25 @@ def test_a_token_of_another_control_point_rejects_no_record_for_good(tmp_path: P
         assert sorted(e["id"] for e in centre_events(central)) == [record(n).id for n in range(3)]
         wrong.close()
         right.close()
+    outbox.close()
+
+
+def test_records_of_another_control_point_do_not_hold_up_the_rest(
+    central: CentralProcess, tmp_path: Path
+) -> None:
+    """Records written while ``site.cp`` was set wrong (LMC), then the setting put right
+    (SBC, the token's): the centre answers those ``wrong_control_point``. Taken for the
+    token's answer, every round failed on them and no record behind them went up: they
+    are the records', rejected as before, and the rest upload."""
+    outbox = Outbox(tmp_path / "outbox.db")
+    mislabelled = [record(n).model_copy(update={"cp": ControlPoint.LMC}) for n in range(3)]
+    outbox.save("L01", 1, None, [*mislabelled, *(record(n) for n in range(3, 5))], NOW)
+    client = CentralClient(central.url, token=central.token)
+    uploader = Uploader(outbox, client, batch=10, cp="SBC")
+    assert uploader.upload_once() == 5
+    assert (outbox.depth(), outbox.count("uploaded"), outbox.count("rejected")) == (0, 2, 3)
+    assert {reason for _, reason in outbox.rejected()} == {"wrong_control_point"}
+    client.close()
     outbox.close()
 
 
