@@ -263,17 +263,23 @@ def _untrusted(plates: list[str], bundles: list[Bundle]) -> bool:
     return False
 
 
-def _answers_another(session: Session, event: UnladenPressed | ManifestDropped, what: str) -> str:
+def _answers_another(
+    session: Session, event: UnladenPressed | ManifestDropped, what: str, now: datetime
+) -> str:
     """Why a press or a drop does not answer the instruction the truck is shown now ("" if
     it does). One that names the instruction it answered (``instruction_seq``: our panel
     says so) answers it or not, whatever the clocks say: a drop the panel sent while its
     link was down, delivered when the next truck was shown DROP_MANIFEST, no longer lets
     that truck go without its manifest, and a press from a panel whose clock lags is not
     taken for one made before the instruction. One that does not is judged by its time
-    (``ACTION_CLOCK_SKEW`` before the instruction at most)."""
+    (``ACTION_CLOCK_SKEW`` before the instruction at most), and one stamped more than
+    ``SYNC_CLOCK_SKEW`` ahead of the lane's clock is not judged at all (a panel whose
+    clock runs ahead: a drop queued for the truck before would pass for a new one)."""
     if event.instruction_seq is not None:
         shown = session.instructions[-1].seq if session.instructions else None
         return "" if event.instruction_seq == shown else f"{what}_other_instruction"
+    if event.ts > now + SYNC_CLOCK_SKEW:
+        return f"{what}_clock_ahead"
     if event.ts < session.code_at - ACTION_CLOCK_SKEW:
         return f"{what}_before_instruction"
     return ""
@@ -498,7 +504,7 @@ class Lane:
         elif event.vrn and _plate_or_none(event.vrn) != session.vrn:
             why = "unladen_other_vrn"
         else:
-            why = _answers_another(session, event, "unladen")
+            why = _answers_another(session, event, "unladen", now)
         if why:
             self._ignore(out, now, "unladen", event.id, "panel", why)
             return
@@ -533,7 +539,7 @@ class Lane:
         elif session.code is not Code.DROP_MANIFEST:
             why = f"manifest_at_{session.code.lower()}"
         else:
-            why = _answers_another(session, event, "manifest")
+            why = _answers_another(session, event, "manifest", now)
         if why:
             self._ignore(out, now, "manifest", event.id, event.source, why)
             return

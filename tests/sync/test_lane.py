@@ -111,6 +111,21 @@ class Rig:
             return decide(read)
 
         self.lane.plate = plate  # type: ignore[method-assign]
+        manifest, unladen = self.lane.manifest, self.lane.unladen
+
+        def dropped(event: ManifestDropped) -> LaneOutput:
+            """An action made now by the rig's clock, unless the test gave its ``ts``."""
+            if "ts" not in event.model_fields_set:
+                event = event.model_copy(update={"ts": self.clock.now})
+            return manifest(event)
+
+        def pressed(event: UnladenPressed) -> LaneOutput:
+            if "ts" not in event.model_fields_set:
+                event = event.model_copy(update={"ts": self.clock.now})
+            return unladen(event)
+
+        self.lane.manifest = dropped  # type: ignore[method-assign]
+        self.lane.unladen = pressed  # type: ignore[method-assign]
 
     def lookup(self, plate: str) -> list[Bundle]:
         self.asked.append(plate)
@@ -1173,6 +1188,30 @@ def test_an_action_made_before_the_instruction_it_would_answer_is_ignored(kind: 
         out = rig.lane.manifest(ManifestDropped(source="sensor", ts=fresh_ts))
     else:
         out = rig.lane.unladen(UnladenPressed(vrn="AB1234", ts=fresh_ts))
+    assert codes(out) != []
+
+
+@pytest.mark.parametrize("kind", ["manifest", "unladen"])
+def test_an_action_stamped_ahead_of_the_lanes_clock_is_ignored(kind: str) -> None:
+    """An action without the instruction's seq is judged by its time; a panel whose
+    clock runs ahead makes a drop queued for truck A (while it had lost the broker)
+    look made after truck B's DROP_MANIFEST: more than SYNC_CLOCK_SKEW ahead, it is
+    not judged, and B is not released on it."""
+    rig = Rig([make_bundle("9110635860", "AB1234")]) if kind == "manifest" else Rig([])
+    expected = C.DROP_MANIFEST if kind == "manifest" else C.NO_BUNDLE
+    assert codes(rig.lane.plate(read())) == [expected]
+    ahead = rig.clock.now + timedelta(seconds=6)
+    if kind == "manifest":
+        out = rig.lane.manifest(ManifestDropped(source="sensor", ts=ahead))
+    else:
+        out = rig.lane.unladen(UnladenPressed(vrn="AB1234", ts=ahead))
+    assert (codes(out), out.ignored) == ([], [f"{kind}_clock_ahead"])
+    assert rig.lane.code is expected
+    within = rig.clock.now + timedelta(seconds=4)
+    if kind == "manifest":
+        out = rig.lane.manifest(ManifestDropped(source="sensor", ts=within))
+    else:
+        out = rig.lane.unladen(UnladenPressed(vrn="AB1234", ts=within))
     assert codes(out) != []
 
 
