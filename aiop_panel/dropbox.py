@@ -12,19 +12,22 @@ the change happened. With it, the debounce runs on the sensor's clock, so a read
 held up and gets ``C1`` and ``C0`` in one read still sees exactly how long the contact was
 closed; without it, the arrival time of each line is used.
 
-A drop is counted when the contact has stayed closed for ``min_closed_ms``; chatter (the
-contact bouncing open and closed) before the flap has stayed open for ``refractory_ms``
-after a drop is the same drop, however long the flap was held closed.
+A drop is counted when the contact opens (``C0``) after it was closed (``C1``) for at
+least ``min_closed_ms``; chatter (the contact bouncing open and closed) before the flap
+has stayed open for ``refractory_ms`` after a drop is the same drop, however long the
+flap was held closed. Counted on the ``C0``, not once the closure has lasted: the line has
+no parity or checksum, and a brush of the flap whose ``C0`` was lost to noise (garbled,
+or one bit turning it into ``C1``) was counted as a drop once ``min_closed_ms`` had passed
+here, which released the truck without its manifest (before 2026-12-07). A flap held
+closed (a manifest jammed in it) counts when it opens.
 Each drop publishes ``ManifestDropped(source="sensor")``. When the port disappears (USB
 unplugged) the reader retries with a capped backoff until it is back; the contact's
 state is then unknown, so an open line is assumed until the sensor says otherwise.
 
-A closure is never credited, while its ``C0`` is not in, with more time than has passed
-here since its ``C1`` arrived: the sensor's counter may run slower than this machine's
-clock, and the estimate of its time now would run ahead (a blip counted as a drop). A
-``C1`` while the contact is already closed and counted, after the refractory time, means
-a ``C0`` was lost (or the flap is stuck): it is logged, never counted as a drop, so the
-lane times that truck out to STOP rather than release it on a doubtful drop.
+A ``C1`` while the contact is already closed means a ``C0`` was lost (or the flap is
+stuck, or the sensor repeats itself): how long the contact was closed cannot be told, so
+that closure is never counted (logged once); the lane times that truck out to STOP rather
+than release it on a doubtful drop. The next ``C0`` ends it, and the drop after counts.
 
 The sensor is *healthy* while its port is open and its line is not only noise: over
 ``GARBLED_BYTES`` bytes with no contact report between (a wrong baud rate, a line ending
@@ -40,7 +43,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -92,33 +94,20 @@ def parse_line(raw: bytes) -> Reading | None:
 
 
 class SensorClock:
-    """Where the sensor's millisecond counter is now, as seen from this machine.
+    """The sensor's millisecond counter as its stamps give it: contact durations come
+    straight from them (exact, however late the lines arrive), so a counter that goes
+    back (wrapped, or the sensor restarted) starts the debounce afresh."""
 
-    Contact durations come straight from the sensor's stamps (exact, however late the
-    lines arrive). Only "has it been closed long enough *yet*" needs the sensor's time
-    now: the smallest (arrival - stamp) offset seen lately is the least delayed line, so
-    ``now - that offset`` is the sensor's time now (never ahead of it).
-    """
-
-    def __init__(self, window: int = 64) -> None:
-        self._offsets: deque[float] = deque(maxlen=window)
+    def __init__(self) -> None:
         self._last_ms: int | None = None
 
-    def observe(self, sensor_ms: int, arrived: float) -> bool:
+    def observe(self, sensor_ms: int) -> bool:
         """Record a stamped line; True when the counter went back (wrapped or restarted)."""
         restarted = self._last_ms is not None and sensor_ms < self._last_ms
-        if restarted:
-            self._offsets.clear()
         self._last_ms = sensor_ms
-        self._offsets.append(arrived - sensor_ms / 1000)
         return restarted
 
-    def sensor_now(self, now: float) -> float | None:
-        """The sensor's time (seconds) at local ``now``; None before any stamped line."""
-        return now - min(self._offsets) if self._offsets else None
-
     def reset(self) -> None:
-        self._offsets.clear()
         self._last_ms = None
 
 
@@ -131,65 +120,40 @@ class Debouncer:
         self.min_closed = min_closed_ms / 1000
         self.refractory = refractory_ms / 1000
         self._closed_since: float | None = None
-        self._latched = False
-        #: the time of the last report, and whether a C0 was found lost (logged once)
-        self._last_at: float | None = None
-        self._lost_told = False
-        #: when the flap last opened after a counted closure (a drop, or chatter of one):
-        #: the refractory time runs from there, not from the closure, so a flap held
-        #: closed longer than it and then bouncing is still the same drop
+        #: a C1 came while the contact was closed: this closure is never counted
+        self._doubtful = False
+        #: when the flap last opened after a closure of ``min_closed`` or longer (a drop,
+        #: or chatter of one): the refractory time runs from there, not from the closure,
+        #: so a flap held closed longer than it and then bouncing is still the same drop
         self._opened_at: float | None = None
 
     def feed(self, closed: bool, at: float) -> bool:
-        """A contact report; True when it completes a drop (checked as of ``at``)."""
-        dropped = self.poll(at)
-        last, self._last_at = self._last_at, at
+        """A contact report; True when it completes a drop (a ``C0`` that ends one)."""
         if closed:
             if self._closed_since is None:
                 self._closed_since = at
-            elif (
-                self._latched
-                and not self._lost_told
-                and last is not None
-                and at - last >= self.refractory
-            ):
-                self._lost_told = True
+            elif not self._doubtful:
+                self._doubtful = True
                 logger.warning(
-                    "drop-box: the contact closed again without opening (%.1f s after the "
-                    "last report): a C0 was lost or the flap is stuck; no drop is counted "
-                    "until it opens",
-                    at - last,
+                    "drop-box: the contact closed again without opening (%.3f s after it "
+                    "closed): a C0 was lost or the flap is stuck; this closure is not "
+                    "counted as a drop",
+                    at - self._closed_since,
                 )
-        else:
-            self._lost_told = False
-            if self._latched:
-                self._opened_at = at
-            self._closed_since = None
-            self._latched = False
-        return dropped
-
-    def poll(self, at: float) -> bool:
-        """True once per closure that has lasted ``min_closed``, after the flap has been
-        open for the refractory time since the last drop (or its chatter) ended."""
-        if self._closed_since is None or self._latched:
             return False
-        if at - self._closed_since < self.min_closed:
+        since, doubtful = self._closed_since, self._doubtful
+        self._closed_since, self._doubtful = None, False
+        if since is None or doubtful or at - since < self.min_closed - 1e-9:  # ms as floats
             return False
-        self._latched = True  # chatter too: its end restarts the refractory time
-        return self._opened_at is None or self._closed_since - self._opened_at >= self.refractory
-
-    @property
-    def closed_since(self) -> float | None:
-        """When the current closure began (the time its report gave); None while open."""
-        return self._closed_since
+        counted = self._opened_at is None or since - self._opened_at >= self.refractory
+        self._opened_at = at  # chatter too: its end restarts the refractory time
+        return counted
 
     def reset(self) -> None:
         """The line went away (or its clock changed): the contact's state is unknown again."""
         self._closed_since = None
-        self._latched = False
+        self._doubtful = False
         self._opened_at = None
-        self._last_at = None
-        self._lost_told = False
 
 
 class DropBoxSensor:
@@ -228,8 +192,6 @@ class DropBoxSensor:
         #: the line gives only noise (module doc); with ``connected``, ``healthy``
         self.garbled = False
         self._junk = 0  # bytes since the last contact report
-        #: local arrival of the C1 that began the current closure (module doc)
-        self._closure_arrived: float | None = None
 
     @property
     def healthy(self) -> bool:
@@ -337,14 +299,11 @@ class DropBoxSensor:
                     self._stamped = stamped
                 at = now
                 if reading.sensor_ms is not None:
-                    if self.sensor_clock.observe(reading.sensor_ms, now):
+                    if self.sensor_clock.observe(reading.sensor_ms):
                         self.debouncer.reset()
                     at = reading.sensor_ms / 1000
-                began = self.debouncer.closed_since
                 if self.debouncer.feed(reading.closed, at):
                     self._dropped()
-                if self.debouncer.closed_since != began:
-                    self._closure_arrived = now if reading.closed else None
             if discarding:
                 buffer = b""  # still inside the over-long line
             elif len(buffer) > MAX_LINE:
@@ -353,13 +312,6 @@ class DropBoxSensor:
                 discarding = True
             if self._junk >= GARBLED_BYTES:
                 self._garbled(True)
-            current = self.sensor_clock.sensor_now(now) if self._stamped else now
-            since, arrived = self.debouncer.closed_since, self._closure_arrived
-            if current is not None and since is not None and arrived is not None:
-                # no more than has passed here since its C1 came (module doc)
-                current = min(current, since + (now - arrived))
-            if current is not None and self.debouncer.poll(current):
-                self._dropped()
 
     def _dropped(self) -> None:
         self.drops += 1
