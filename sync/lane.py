@@ -452,7 +452,8 @@ class Lane:
         (``rocars.ids.identity_plates``) join the truck's, and while the truck waits at NO_BUNDLE or stands released as
         unladen the lane decides again: a bundle (shown again if it says PROCEED too, so
         the record names it), an inspection told lately or a STOP is shown; none (still
-        no bundle) leaves the truck as it was. An INSPECT or a STOP stands.
+        no bundle) leaves a truck at NO_BUNDLE as it was, and asks one released as unladen
+        again (NO_BUNDLE: the read may be the next truck's). An INSPECT or a STOP stands.
 
         The truck's first plate stays first, and a runner-up of its own kind stays
         untrusted: taken in, it would make the truck that plate names "the same truck"
@@ -483,6 +484,12 @@ class Lane:
         if decision is None:
             decision = self._by_bundles(lookup, now)
         session.plates += [p for p in named if p not in session.plates]
+        if decision is None and session.code is Code.PROCEED:
+            # released as unladen, and nothing by the new plate either: it may be the next
+            # truck's, pulled up in front of this PROCEED with the truck before's plate as
+            # its read's runner-up (an AVRS pairs plates read close in time), a laden truck
+            # with no bundle released on it. Asked again: the same truck presses once more
+            decision = _Decision(Code.NO_BUNDLE, "awaiting_unladen")
         if decision is None:
             return
         logger.warning(

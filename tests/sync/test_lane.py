@@ -466,6 +466,19 @@ def test_a_trucks_hong_kong_plate_read_after_its_mainland_plate_finds_its_bundle
     assert (out.payloads, out.ignored) == ([], ["same_truck"])
     assert rig.lane.session is not None
     assert rig.lane.session.plates == ["粤Z1234港", "CD5678"]
+    # released as unladen, no bundle by either plate: asked again, for the read may be
+    # the next truck's (its read carrying this one's plate as a runner-up), laden with no
+    # bundle and about to drive off on this PROCEED; the same truck presses once more
+    rig = Rig(unladen_inspect_share=0.0)
+    rig.lane.plate(read(vrn="粤Z1234港"))
+    assert codes(rig.lane.unladen(UnladenPressed(vrn="粤Z1234港"))) == [C.PROCEED]
+    out = rig.lane.plate(both)
+    assert (codes(out), out.ignored, out.decisions[0][2]) == (
+        [C.NO_BUNDLE],
+        ["same_truck"],
+        "awaiting_unladen",
+    )
+    assert codes(rig.lane.unladen(UnladenPressed(vrn="粤Z1234港"))) == [C.PROCEED]
     # a doubtful read of the new plate is not taken (a fresh one would be STOP)
     rig = Rig([selected], unladen_inspect_share=0.0)
     rig.lane.plate(read(vrn="粤Z1234港"))
