@@ -19,15 +19,18 @@ flap was held closed. Counted on the ``C0``, not once the closure has lasted: th
 no parity or checksum, and a brush of the flap whose ``C0`` was lost to noise (garbled,
 or one bit turning it into ``C1``) was counted as a drop once ``min_closed_ms`` had passed
 here, which released the truck without its manifest (before 2026-12-07). A flap held
-closed (a manifest jammed in it) counts when it opens.
+closed (a manifest jammed in it) counts when it opens, if it opens within
+``max_closed_ms`` (5 s): a jam freed later, when the truck has timed out and the next one
+is asked for its manifest, is not that truck's drop (a warning, no drop).
 Each drop publishes ``ManifestDropped(source="sensor")``. When the port disappears (USB
 unplugged) the reader retries with a capped backoff until it is back; the contact's
 state is then unknown, so an open line is assumed until the sensor says otherwise.
 
 A ``C1`` while the contact is already closed means a ``C0`` was lost (or the flap is
-stuck, or the sensor repeats itself): how long the contact was closed cannot be told, so
-that closure is never counted (logged once); the lane times that truck out to STOP rather
-than release it on a doubtful drop. The next ``C0`` ends it, and the drop after counts.
+stuck): how long the contact was closed cannot be told, so that closure is never counted
+(logged once); the lane times that truck out to STOP rather than release it on a doubtful
+drop. The next ``C0`` ends it, and the drop after counts. A ``C1`` with the same stamp as
+the one that began the closure is the sensor saying it again, and changes nothing.
 
 The sensor is *healthy* while its port is open and its line is not only noise: over
 ``GARBLED_BYTES`` bytes with no contact report between (a wrong baud rate, a line ending
@@ -114,11 +117,16 @@ class SensorClock:
 class Debouncer:
     """Contact changes with their times in, drops out. Times are monotonic seconds."""
 
-    def __init__(self, min_closed_ms: int = 60, refractory_ms: int = 1500) -> None:
-        if min_closed_ms <= 0 or refractory_ms < 0:
-            raise DropBoxError("min_closed_ms must be > 0 and refractory_ms >= 0")
+    def __init__(
+        self, min_closed_ms: int = 60, refractory_ms: int = 1500, max_closed_ms: int = 5000
+    ) -> None:
+        if min_closed_ms <= 0 or refractory_ms < 0 or max_closed_ms <= min_closed_ms:
+            raise DropBoxError(
+                "min_closed_ms must be > 0, refractory_ms >= 0, max_closed_ms > min_closed_ms"
+            )
         self.min_closed = min_closed_ms / 1000
         self.refractory = refractory_ms / 1000
+        self.max_closed = max_closed_ms / 1000
         self._closed_since: float | None = None
         #: a C1 came while the contact was closed: this closure is never counted
         self._doubtful = False
@@ -132,7 +140,7 @@ class Debouncer:
         if closed:
             if self._closed_since is None:
                 self._closed_since = at
-            elif not self._doubtful:
+            elif at != self._closed_since and not self._doubtful:  # not a stamp said again
                 self._doubtful = True
                 logger.warning(
                     "drop-box: the contact closed again without opening (%.3f s after it "
@@ -144,6 +152,14 @@ class Debouncer:
         since, doubtful = self._closed_since, self._doubtful
         self._closed_since, self._doubtful = None, False
         if since is None or doubtful or at - since < self.min_closed - 1e-9:  # ms as floats
+            return False
+        if at - since > self.max_closed:
+            logger.warning(
+                "drop-box: the contact opened %.1f s after it closed (a jam freed?): not "
+                "counted as a drop (the truck before may have timed out since)",
+                at - since,
+            )
+            self._opened_at = at
             return False
         counted = self._opened_at is None or since - self._opened_at >= self.refractory
         self._opened_at = at  # chatter too: its end restarts the refractory time
@@ -169,6 +185,7 @@ class DropBoxSensor:
         *,
         min_closed_ms: int = 60,
         refractory_ms: int = 1500,
+        max_closed_ms: int = 5000,
         poll_seconds: float = 0.01,
         max_backoff: float = 2.0,
         on_connection: Callable[[bool], None] | None = None,
@@ -178,7 +195,7 @@ class DropBoxSensor:
         self._on_drop = on_drop
         self._on_connection = on_connection
         self._on_status = on_status
-        self.debouncer = Debouncer(min_closed_ms, refractory_ms)
+        self.debouncer = Debouncer(min_closed_ms, refractory_ms, max_closed_ms)
         self.sensor_clock = SensorClock()
         self._stamped = False
         self._poll = poll_seconds

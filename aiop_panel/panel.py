@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from rocars.config import ServiceConfig
 from rocars.ids import ControlPoint, Lane
@@ -50,6 +50,9 @@ class PanelConfig(ServiceConfig):
     dropbox: str | None = Field(default=None, max_length=256, description="drop-box serial port")
     dropbox_min_closed_ms: int = Field(default=60, ge=5, le=5000, description="debounce")
     dropbox_refractory_ms: int = Field(default=1500, ge=0, le=60000, description="one drop per")
+    dropbox_max_closed_ms: int = Field(
+        default=5000, ge=500, le=30000, description="a longer closure is a jam, not a drop"
+    )
     # bounds as the board's (XdbConfig): a PROCEED outlives neither by more than 10 s
     watchdog_seconds: float = Field(
         default=5.0, ge=1.0, le=10.0, description="GUI thread stalled this long: exit"
@@ -59,6 +62,12 @@ class PanelConfig(ServiceConfig):
     )
     feedback_seconds: float = Field(default=6.0, ge=1.0, le=60.0, description="feedback shown for")
     language: Language = Field(default=Language.ZH_TW, description="language at start-up")
+
+    @model_validator(mode="after")
+    def _a_drop_fits_between_its_bounds(self) -> PanelConfig:
+        if self.dropbox_max_closed_ms <= self.dropbox_min_closed_ms:
+            raise ValueError("dropbox_max_closed_ms must be more than dropbox_min_closed_ms")
+        return self
 
 
 class Action(StrEnum):

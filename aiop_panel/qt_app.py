@@ -87,6 +87,7 @@ class AiopScreen(LaneScreen):
                 self._publish_from_sensor,
                 min_closed_ms=config.dropbox_min_closed_ms,
                 refractory_ms=config.dropbox_refractory_ms,
+                max_closed_ms=config.dropbox_max_closed_ms,
                 on_connection=self._on_sensor_connection,
                 on_status=self.publish_status,
             )

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from aiop_panel import dropbox
 from aiop_panel.dropbox import (
@@ -21,6 +22,7 @@ from aiop_panel.dropbox import (
     SensorClock,
     parse_line,
 )
+from aiop_panel.panel import PanelConfig
 from hardware_sim.dropbox import DropBoxSimError, SimulatedDropBox
 from rocars.messages import ManifestDropped
 from tests.fixtures.logs import said_by
@@ -140,6 +142,32 @@ def test_a_lost_c0_is_logged_and_neither_closure_counted() -> None:
         drops += d.feed(True, 120.0) + d.feed(False, 120.2)  # truck C
     assert drops == 1
     assert len(said.records) == 1
+
+
+def test_a_jam_freed_late_is_not_the_next_trucks_drop() -> None:
+    """Truck A's manifest jams in the flap; A times out to STOP, truck B is asked for its
+    manifest, and the jam is cleared: counted on that C0, B was released without
+    dropping anything. A closure longer than max_closed is a jam, not a drop."""
+    d = Debouncer(min_closed_ms=60, refractory_ms=1500, max_closed_ms=5000)
+    with said_by("aiop_panel.dropbox", logging.WARNING) as said:
+        assert not d.feed(True, 0.0)
+        assert not d.feed(False, 80.0)
+    assert "a jam freed" in said.messages[0]
+    assert not d.feed(True, 80.5) + d.feed(False, 80.6)  # its bounce: the same jam
+    assert d.feed(True, 90.0) + d.feed(False, 90.2) == 1  # B's own drop
+    # held closed up to the bound, it still counts when it opens
+    held = Debouncer(max_closed_ms=5000)
+    assert not held.feed(True, 0.0)
+    assert held.feed(False, 4.9)
+
+
+def test_a_c1_said_again_with_its_stamp_changes_nothing() -> None:
+    """A sensor that sends its C1 twice (the same stamp): the same closure, counted."""
+    d = Debouncer(min_closed_ms=60, refractory_ms=1500)
+    with said_by("aiop_panel.dropbox", logging.WARNING) as said:
+        assert not d.feed(True, 1.000) + d.feed(True, 1.000)
+        assert d.feed(False, 1.150)
+    assert said.records == []
 
 
 def test_a_brush_whose_c0_turned_into_c1_is_not_a_drop() -> None:
@@ -266,6 +294,10 @@ def test_a_port_that_cannot_be_opened_is_said_at_once(tmp_path: Path) -> None:
 def test_bad_settings() -> None:
     with pytest.raises(DropBoxError):
         Debouncer(min_closed_ms=0)
+    with pytest.raises(DropBoxError):
+        Debouncer(min_closed_ms=60, max_closed_ms=60)
+    with pytest.raises(ValidationError, match="dropbox_max_closed_ms must be more"):
+        PanelConfig(cp="SBC", lane="L01", dropbox_min_closed_ms=5000, dropbox_max_closed_ms=5000)
     with pytest.raises(DropBoxSimError):
         SimulatedDropBox("/tmp", rate=3.0)
 
