@@ -489,7 +489,7 @@ class Lane:
             # truck's, pulled up in front of this PROCEED with the truck before's plate as
             # its read's runner-up (an AVRS pairs plates read close in time), a laden truck
             # with no bundle released on it. Asked again: the same truck presses once more
-            decision = _Decision(Code.NO_BUNDLE, "awaiting_unladen")
+            decision = _Decision(Code.NO_BUNDLE, "unladen_asked_again")
         if decision is None:
             return
         logger.warning(

@@ -476,7 +476,7 @@ def test_a_trucks_hong_kong_plate_read_after_its_mainland_plate_finds_its_bundle
     assert (codes(out), out.ignored, out.decisions[0][2]) == (
         [C.NO_BUNDLE],
         ["same_truck"],
-        "awaiting_unladen",
+        "unladen_asked_again",
     )
     assert codes(rig.lane.unladen(UnladenPressed(vrn="粤Z1234港"))) == [C.PROCEED]
     # a doubtful read of the new plate is not taken (a fresh one would be STOP)
