@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, _ConnectionState
 from paho.mqtt.exception import MalformedPacket
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -45,6 +45,9 @@ Handler = Callable[[str, bytes], None]
 #: a PUBLISH's bytes beside its topic and payload: fixed header (≤ 5), topic length (2),
 #: packet id (2)
 _PUBLISH_OVERHEAD = 9
+#: messages paho keeps queued while the broker is away, at most: under the 65,535 message
+#: ids of MQTT (100,000 before: past 65,535 paho refused every publish, and nothing said so)
+MAX_QUEUED = 60_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +225,46 @@ class _AnswerFirstClient(mqtt.Client):
         self.deliver: Handler | None = None
         #: told why a TLS handshake failed (paho only logs "Connection failed" at debug)
         self.on_tls_failure: Callable[[BaseException], None] | None = None
+        #: the messages queued while offline have been sent again since the last CONNECT
+        #: (``_send_publish``)
+        self._replayed = False
+        #: called on paho's thread once a connection is up and what was queued while it
+        #: was down has been sent again (after ``on_connect``)
+        self.on_replayed: Callable[[], None] | None = None
+
+    def reconnect(self) -> MQTTErrorCode:
+        self._replayed = False
+        return super().reconnect()
+
+    def _handle_connack(self) -> MQTTErrorCode:
+        try:
+            return super()._handle_connack()
+        finally:
+            self._replayed = True
+            if self._state == _ConnectionState.MQTT_CS_CONNECTED and self.on_replayed:
+                self.on_replayed()
+
+    def _send_publish(
+        self,
+        mid: int,
+        topic: bytes,
+        payload: bytes | bytearray = b"",
+        qos: int = 0,
+        retain: bool = False,
+        dup: bool = False,
+        info: mqtt.MQTTMessageInfo | None = None,
+        properties: Properties | None = None,
+    ) -> MQTTErrorCode:
+        """A new QoS 1 publish (``publish`` passes its ``info``) goes out only once the
+        connection is up and what was queued while it was down has been sent again;
+        before, it joins that queue, and goes in its order. paho sent it as soon as a
+        socket existed, so a lane's READY published between CONNECT and CONNACK left
+        before the PROCEED queued while offline, which paho sent again after it: the
+        broker kept the PROCEED as the lane's retained instruction (found in review)."""
+        connected = self._state == _ConnectionState.MQTT_CS_CONNECTED
+        if qos > 0 and info is not None and not (connected and self._replayed):
+            return MQTTErrorCode.MQTT_ERR_NO_CONN
+        return super()._send_publish(mid, topic, payload, qos, retain, dup, info, properties)
 
     def _ssl_wrap_socket(self, tcp_sock: socket.socket) -> ssl.SSLSocket:
         try:
@@ -507,8 +550,11 @@ class Bus:
             self._client.username_pw_set(username, password or env_password)
         self._client.reconnect_delay_set(min_delay=1, max_delay=5)
         self._client.max_inflight_messages_set(1000)
-        self._client.max_queued_messages_set(100_000)
+        self._client.max_queued_messages_set(MAX_QUEUED)
+        #: a publish refused for a full queue was logged (once, until one is taken again)
+        self._queue_full_told = False
         self._client.on_connect = self._on_connect
+        self._client.on_replayed = self._on_replayed
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
         self._client.deliver = self._route
@@ -615,7 +661,21 @@ class Bus:
                     f"a message of {size} bytes on {topic} is over the bus's "
                     f"{MAX_PACKET_BYTES}-byte packet limit"
                 )
-        return self._client.publish(topic, data, qos=qos, retain=retain)
+        info = self._client.publish(topic, data, qos=qos, retain=retain)
+        if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
+            if not self._queue_full_told:
+                self._queue_full_told = True
+                logger.error(
+                    "%s: %d messages queued while the broker is away: %s and what follows "
+                    "are dropped until it is back",
+                    self.client_id,
+                    MAX_QUEUED,
+                    topic,
+                )
+        elif self._queue_full_told:
+            self._queue_full_told = False
+            logger.warning("%s: messages are queued again", self.client_id)
+        return info
 
     # -- paho callbacks (paho's thread) ------------------------------------------------
 
@@ -685,6 +745,11 @@ class Bus:
         )
         self.problem = ""
         self._logged.clear()
+
+    def _on_replayed(self) -> None:
+        """Connected, and what was queued meanwhile sent again: only now is the bus said
+        to be up (``connected``, ``on_connection``), so what is published on hearing it
+        goes after what was queued (a lane's instructions republished: its newest last)."""
         self.connected.set()
         self._notify(True)
 

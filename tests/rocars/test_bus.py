@@ -16,8 +16,10 @@ import pytest
 from paho.mqtt.client import _ConnectionState
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
+from rocars.broker import free_port
 from rocars.bus import (
     MAX_PACKET_BYTES,
+    MAX_QUEUED,
     Bus,
     Will,
     _AnswerFirstClient,
@@ -26,6 +28,7 @@ from rocars.bus import (
 )
 from rocars.messages import DeviceStatus
 from tests.fixtures.brokers import Mosquitto
+from tests.fixtures.logs import said_by
 
 
 def probe_until_answered(bus: Bus, topic: str, got: queue.Queue[bytes]) -> None:
@@ -124,6 +127,70 @@ time.sleep(60)
     assert payload == b"back"
     pub.stop()
     watcher.stop()
+
+
+def test_what_is_published_while_reconnecting_goes_after_what_was_queued_before(
+    mosquitto: Mosquitto, buses: Buses
+) -> None:
+    """A lane's PROCEED is queued while the broker is away; on the way back, between
+    CONNECT and CONNACK, the lanes' timer publishes the READY that ends the session.
+    paho sent the READY at once and the PROCEED again after CONNACK: the broker kept the
+    PROCEED as the lane's retained instruction, and a display that restarted showed it
+    for a truck long gone. Now the READY waits its turn behind the PROCEED."""
+    topic = "rocars/SBC/lanes/L01/instruction"
+    states: queue.Queue[bool] = queue.Queue()
+    bus = buses(mosquitto.url, "sync-reconnect")
+    bus.on_connection(states.put)
+    bus.start()
+    assert states.get(timeout=10) is True
+    mosquitto.kill()
+    assert states.get(timeout=10) is False
+    proceed = bus.publish(topic, b'{"seq":5,"code":"PROCEED"}', qos=1, retain=True)
+    client = bus._client
+    send_connect = client._send_connect
+    ready: list[Any] = []
+
+    def connect_then_ready(keepalive: int) -> Any:
+        rc = send_connect(keepalive)
+        client._send_connect = send_connect  # type: ignore[method-assign]
+        # the lanes' timer, on its own thread, in the CONNECT -> CONNACK window
+        timer = threading.Thread(
+            target=lambda: ready.append(
+                bus.publish(topic, b'{"seq":6,"code":"READY"}', qos=1, retain=True)
+            )
+        )
+        timer.start()
+        timer.join()
+        return rc
+
+    client._send_connect = connect_then_ready  # type: ignore[method-assign]
+    mosquitto.start()
+    assert states.get(timeout=15) is True
+    # queued while offline, both (paho's rc says so, and its wait would raise): every
+    # one acknowledged by the broker since
+    deadline = time.monotonic() + 10
+    while not ready or client._out_messages:
+        assert time.monotonic() < deadline, "the queued instructions never went out"
+        time.sleep(0.05)
+    assert proceed.mid != ready[0].mid
+    got: queue.Queue[bytes] = queue.Queue()
+    reader = buses(mosquitto.url, "reader")
+    reader.subscribe(topic, lambda t, p: got.put(p))
+    reader.start()
+    assert got.get(timeout=10) == b'{"seq":6,"code":"READY"}'
+
+
+def test_a_full_queue_while_the_broker_is_away_is_said_once(buses: Buses) -> None:
+    """paho refuses a publish once its queue is full; that was said nowhere. The bus
+    keeps its queue under MQTT's 65,535 message ids, and says it once."""
+    assert MAX_QUEUED < 65_535
+    bus = buses(f"mqtt://127.0.0.1:{free_port()}", "full")  # nobody listens there
+    bus._client.max_queued_messages_set(3)
+    with said_by("rocars.bus", logging.ERROR) as said:
+        infos = [bus.publish("t/x", b"%d" % n) for n in range(6)]
+    assert [i.rc for i in infos[3:]] == [mqtt.MQTT_ERR_QUEUE_SIZE] * 3
+    assert len(said.records) == 1
+    assert "dropped until it is back" in said.messages[0]
 
 
 def test_an_answer_leaves_before_the_next_message_is_read(
