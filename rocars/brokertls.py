@@ -245,7 +245,13 @@ def load_server_pair(cert: Path, key: Path) -> list[x509.Certificate]:
 
 def certificate_end(path: Path) -> dt.datetime:
     """When the (first) certificate in ``path`` ends, UTC."""
-    return _load_certs(path)[0].not_valid_after_utc
+    return certificate_validity(path)[1]
+
+
+def certificate_validity(path: Path) -> tuple[dt.datetime, dt.datetime]:
+    """When the (first) certificate in ``path`` begins and ends, UTC."""
+    cert = _load_certs(path)[0]
+    return cert.not_valid_before_utc, cert.not_valid_after_utc
 
 
 def _same_key(cert: x509.Certificate, key: PrivateKeyTypes) -> bool:

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from rocars.brokertls import (
     RENEW_DAYS,
     TlsFilesError,
-    certificate_end,
+    certificate_validity,
     load_server_pair,
     names_of,
 )
@@ -184,7 +184,7 @@ class ServerTls:
         #: read: the next ``refresh`` reads them again)
         self._stamp = self._files()
         #: what uvicorn serves with: it hands each handshake ``_newest``
-        self.context, self.end, self.names = self._load()
+        self.context, self.start, self.end, self.names = self._load()
         if self._files() != self._stamp:
             self._stamp = None
         self.context.sni_callback = self._choose
@@ -196,13 +196,14 @@ class ServerTls:
         except OSError:
             return None
 
-    def _load(self) -> tuple[ssl.SSLContext, dt.datetime, list[str]]:
+    def _load(self) -> tuple[ssl.SSLContext, dt.datetime, dt.datetime, list[str]]:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         try:
             leaf = load_server_pair(self.cert, self.key)[0]
             context.load_cert_chain(self.cert, self.key)
-            end, names = leaf.not_valid_after_utc, names_of(leaf)
+            start, end = leaf.not_valid_before_utc, leaf.not_valid_after_utc
+            names = names_of(leaf)
         except TlsFilesError as err:
             raise SyncError(f"local API TLS: {err}", key="api_tls") from err
         except Exception as err:  # noqa: BLE001 - OSError, ssl.SSLError, cryptography's
@@ -210,7 +211,7 @@ class ServerTls:
             raise SyncError(
                 f"local API TLS: cannot load {self.cert} with {self.key}: {err}", key="api_tls"
             ) from err
-        return context, end, names
+        return context, start, end, names
 
     def _choose(
         self, conn: ssl.SSLObject | ssl.SSLSocket, name: str | None, ctx: ssl.SSLContext
@@ -228,7 +229,7 @@ class ServerTls:
             self.problem = ""  # back to the pair served (a file moved away and back)
             return False
         try:
-            context, end, names = self._load()
+            context, start, end, names = self._load()
         except SyncError as err:
             problem = f"{err} (the certificate before is still served)"
             if problem != self.problem:
@@ -237,7 +238,7 @@ class ServerTls:
             return False
         if self._files() != stamp:
             return False  # changed while being read: the next call takes the pair up whole
-        self.problem, self.end, self.names = "", end, names
+        self.problem, self.start, self.end, self.names = "", start, end, names
         self._newest = context
         self._stamp = stamp
         logger.info(
@@ -254,13 +255,29 @@ class ServerTls:
             now,
             "kiosks refuse it",
             "re-run broker-config; taken up within seconds",
+            start=self.start,
         )
         return [*out, self.problem] if self.problem else out
 
 
-def ending(what: str, end: dt.datetime, now: dt.datetime, then: str, do: str) -> list[str]:
-    """What to say of a certificate that has ended (``then``: what that breaks) or ends
-    within ``RENEW_DAYS`` (``do``: what to do about it)."""
+def ending(
+    what: str,
+    end: dt.datetime,
+    now: dt.datetime,
+    then: str,
+    do: str,
+    *,
+    start: dt.datetime | None = None,
+) -> list[str]:
+    """What to say of a certificate that has ended or has not begun yet (``then``: what
+    that breaks) or ends within ``RENEW_DAYS`` (``do``: what to do about it)."""
+    if start is not None and now < start:
+        # a certificate made on a machine whose clock runs ahead, or this one's behind:
+        # every client refuses it, as an expired one
+        return [
+            f"{what} is not valid until {start:%Y-%m-%d %H:%M} UTC: {then} (check this "
+            f"machine's clock and the one it was made on; {do})"
+        ]
     if now >= end:
         return [f"{what} expired on {end:%Y-%m-%d %H:%M} UTC: {then} ({do})"]
     if now + dt.timedelta(days=RENEW_DAYS) >= end:
@@ -279,6 +296,7 @@ class CertificateWatch:
         self._say = (what, then, do)
         self._stamp: tuple[int, int, int] | None = None
         self._end: dt.datetime | None = None
+        self._start: dt.datetime | None = None
         self._error = ""
 
     def problems(self, now: dt.datetime) -> list[str]:
@@ -289,12 +307,12 @@ class CertificateWatch:
         if stamp != self._stamp:
             self._stamp = stamp
             try:
-                self._end, self._error = certificate_end(self.path), ""
+                (self._start, self._end), self._error = certificate_validity(self.path), ""
             except TlsFilesError as err:
-                self._end, self._error = None, str(err)
+                self._start, self._end, self._error = None, None, str(err)
         if self._end is None:
             return [f"{self._say[0]}: {self._error}"]
-        return ending(self._say[0], self._end, now, self._say[1], self._say[2])
+        return ending(self._say[0], self._end, now, self._say[1], self._say[2], start=self._start)
 
 
 class ApiServer:

@@ -276,6 +276,22 @@ def test_an_expired_certificate_still_starts_the_lanes_and_health_says_why(
         agent.stop()
 
 
+def test_a_certificate_not_valid_yet_is_said_like_an_expired_one(tmp_path: Path) -> None:
+    """A certificate made on a machine whose clock ran ahead (or served by one whose clock
+    is behind) is refused by every kiosk and device, as an expired one; only its end was
+    checked, and /health said nothing."""
+    tls = _site(tmp_path / "tls", now=NOW + dt.timedelta(days=2))
+    start = _file_cert(tls / API_CERT).not_valid_before_utc
+    said = f"is not valid until {start:%Y-%m-%d %H:%M} UTC"
+    served = ServerTls(tls / API_CERT, tls / API_KEY)
+    assert [p for p in served.problems(NOW) if said in p]
+    assert served.problems(start + dt.timedelta(minutes=1)) == []
+    watch = CertificateWatch(tls / API_CERT, "broker certificate", "devices refuse it", "re-run")
+    (problem,) = watch.problems(NOW)
+    assert problem.startswith(f"broker certificate {said}: devices refuse it")
+    assert watch.problems(start + dt.timedelta(minutes=1)) == []
+
+
 def test_a_renewed_certificate_is_taken_up_without_a_restart(
     embedded_broker: EmbeddedBroker, central: CentralProcess, tmp_path: Path
 ) -> None:
