@@ -238,10 +238,17 @@ class _AnswerFirstClient(mqtt.Client):
 
     def _handle_connack(self) -> MQTTErrorCode:
         try:
-            return super()._handle_connack()
+            # the flag is set before paho's queue lock is let go: a publish waiting for it
+            # (the lanes' timer) then goes out, not refused into a queue no one resends
+            with self._out_message_mutex:  # an RLock: paho takes it again inside
+                try:
+                    return super()._handle_connack()
+                finally:
+                    # (a broker refusing MQTT 3.1.1 has paho reconnect inside: not yet)
+                    self._replayed = self._state == _ConnectionState.MQTT_CS_CONNECTED
         finally:
-            self._replayed = True
-            if self._state == _ConnectionState.MQTT_CS_CONNECTED and self.on_replayed:
+            # outside the lock: the callbacks take locks of their own (a lane's publish)
+            if self._replayed and self.on_replayed:
                 self.on_replayed()
 
     def _send_publish(

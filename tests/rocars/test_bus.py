@@ -180,6 +180,73 @@ def test_what_is_published_while_reconnecting_goes_after_what_was_queued_before(
     assert got.get(timeout=10) == b'{"seq":6,"code":"READY"}'
 
 
+def test_a_publish_waiting_on_the_resend_is_sent_when_it_ends(
+    mosquitto: Mosquitto, buses: Buses
+) -> None:
+    """The lanes' timer publishes while paho's thread sends the queue again (it holds
+    paho's queue lock): the publish waits for the lock, and once it gets it the bus must
+    take it as connected. Found in review: in the gap between the lock's release and the
+    flag, the publish was refused into the queue, which nobody sends again until the
+    next reconnect (the gap is widened here, as a thread switch there would)."""
+    topic = "rocars/SBC/lanes/L01/instruction"
+    states: queue.Queue[bool] = queue.Queue()
+    bus = buses(mosquitto.url, "sync-resend")
+    bus.on_connection(states.put)
+    bus.start()
+    assert states.get(timeout=10) is True
+    mosquitto.kill()
+    assert states.get(timeout=10) is False
+    bus.publish(topic, b"PROCEED", qos=1, retain=True)
+    client = bus._client
+    real = client._out_message_mutex
+    resending = threading.Event()
+
+    class Widened:
+        """The same lock; on paho's thread, a pause while it resends and after it."""
+
+        def acquire(self, *args: Any) -> bool:
+            return bool(real.acquire(*args))
+
+        def release(self) -> None:
+            real.release()
+
+        def __enter__(self) -> Widened:
+            real.acquire()
+            mine = threading.current_thread() is client._thread
+            if mine and client._state == _ConnectionState.MQTT_CS_CONNECTED:
+                if not client._replayed:
+                    resending.set()
+                    time.sleep(0.05)
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            real.release()
+            if threading.current_thread() is client._thread and resending.is_set():
+                time.sleep(0.05)
+
+    client._out_message_mutex = Widened()  # type: ignore[assignment]
+    ready: list[Any] = []
+
+    def lanes_timer() -> None:
+        resending.wait(30)
+        ready.append(bus.publish(topic, b"READY", qos=1, retain=True))
+
+    timer = threading.Thread(target=lanes_timer)
+    timer.start()
+    mosquitto.start()
+    assert states.get(timeout=15) is True
+    timer.join(10)
+    deadline = time.monotonic() + 10
+    while client._out_messages:
+        assert time.monotonic() < deadline, [m.payload for m in client._out_messages.values()]
+        time.sleep(0.05)
+    got: queue.Queue[bytes] = queue.Queue()
+    reader = buses(mosquitto.url, "reader")
+    reader.subscribe(topic, lambda t, p: got.put(p))
+    reader.start()
+    assert got.get(timeout=10) == b"READY"
+
+
 def test_a_full_queue_while_the_broker_is_away_is_said_once(buses: Buses) -> None:
     """paho refuses a publish once its queue is full; that was said nowhere. The bus
     keeps its queue under MQTT's 65,535 message ids, and says it once."""
