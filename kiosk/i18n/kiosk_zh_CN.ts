@@ -561,7 +561,7 @@
     </message>
     <message>
       <source>expected_date_out_of_window</source>
-      <translation>日期必须在 {earliest} 至 {latest} 之间（最多 14 天前）。</translation>
+      <translation>日期必须在 {earliest} 至 {latest} 之间（最多 14 天后）。</translation>
     </message>
     <message>
       <source>field_bad_date</source>
