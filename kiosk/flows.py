@@ -866,6 +866,14 @@ class Kiosk:
         self._start("find cargo", lambda: self.api.query_cargo(ccrn), done)
 
     @_when_idle
+    @_when_idle
+    def set_cargo_direction(self, direction: Direction) -> None:
+        """The direction buttons of the cargo form."""
+        self.set_input("cargo.direction", direction.value)
+        self.cargo_errors.pop("direction", None)
+        self._changed()
+
+    @_when_idle
     def step_date(self, days: int) -> None:
         """The date buttons: one day earlier or later, within today..+14."""
         today = self.clock().astimezone(HK_TZ).date()

@@ -907,9 +907,7 @@ class CargoFormScreen(KioskScreen):
         self.form_scroll.ensureWidgetVisible(widget, 50, 80)
 
     def _set_direction(self, direction: Direction) -> None:
-        self.model.set_input("cargo.direction", direction.value)
-        self.model.cargo_errors.pop("direction", None)
-        self.refresh()
+        self.model.set_cargo_direction(direction)
 
     def refresh(self) -> None:
         m = self.model

@@ -586,6 +586,27 @@ def test_an_answer_the_kiosk_cannot_read_is_check_first_for_a_write(
         assert query_notice(model) == "kiosk_error"
 
 
+def test_the_cargo_form_does_not_change_while_it_is_being_sent(tmp_path: Path) -> None:
+    """The direction and date buttons of the cargo form changed the form while its
+    submission was out (found in review): what the shipper then saw was not what was
+    sent, and a lost answer's retry would carry another key."""
+    pending: list[Call] = []
+    model = held_kiosk(tmp_path, pending)
+    model.start_shipper()
+    model.new_cargo()
+    model.set_cargo_direction(Direction.IMPORT)
+    before = dict(model.cargo_values)
+    model.busy = True  # a submission out
+    model.set_cargo_direction(Direction.EXPORT)
+    model.step_date(1)
+    assert model.cargo_values == before
+    model.busy = False
+    model.set_cargo_direction(Direction.EXPORT)
+    model.step_date(1)
+    assert model.cargo_values["direction"] == "export"
+    assert model.cargo_values["expected_date"] != before.get("expected_date")
+
+
 def test_the_screens_take_no_action_while_a_call_is_out(tmp_path: Path) -> None:
     """A CCRN being checked: Next, and any other press, waits for the answer. Before, a
     person could go on to review and sign, and the CCRN was added to the bundle when its
