@@ -74,8 +74,11 @@ MAX_DEVICE_LAG = 172_800.0
 SAVE_CHANGE = 0.5
 #: at most one save of the lag in this many s (and one at the source's end)
 SAVE_EVERY = 60.0
-#: a lag unchanged but borne out by reads is saved again this often: its age stays small
-REFRESH_EVERY = 86_400.0
+#: a lag unchanged but borne out by reads is saved again this often: its age stays small.
+#: At start the drift allowance runs from the save (MAX_DRIFT of its age): saved once a
+#: day, a crash 23 h on gave a read the device kept 18 s a pass as fresh (found in
+#: review); ten minutes add at most 0.12 s
+REFRESH_EVERY = 600.0
 #: a saved lag older than this is not used: the device may have been reset or replaced
 MAX_AGE = timedelta(days=7)
 #: a lag file is a line of JSON; anything larger is not one

@@ -450,12 +450,14 @@ def test_the_lag_is_saved_atomically_and_at_most_once_a_minute(
     assert offer(LAG - 2.0, 161.0) == LAG - 2.0  # a minute on
     assert offer(LAG - 2.3, 400.0) == LAG - 2.0  # moved by less than 0.5 s: not saved
     assert lag_file.saves == 2
-    # borne out by reads, unchanged: saved again once a day, so its age stays small
-    assert offer(LAG - 2.3, 161.0 + 86_400.0) == LAG - 2.3
+    # borne out by reads, unchanged: saved again every ten minutes, so its age (and the
+    # drift allowed for it at the next start) stays small
+    assert offer(LAG - 2.3, 161.0 + 590.0) == LAG - 2.0
+    assert offer(LAG - 2.3, 161.0 + 600.0) == LAG - 2.3
     # the source ends: saved at once, if a read bore it out since
-    assert offer(LAG - 2.4, 161.0 + 86_410.0, final=True) == LAG - 2.4
+    assert offer(LAG - 2.4, 161.0 + 610.0, final=True) == LAG - 2.4
     assert lag_file.saves == 4
-    offer(LAG - 2.4, 161.0 + 86_420.0, confirmed=False, final=True)
+    offer(LAG - 2.4, 161.0 + 620.0, confirmed=False, final=True)
     assert lag_file.saves == 4  # nothing new to say
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temp file left
 
