@@ -131,7 +131,12 @@ class TextField(QLineEdit):
         super().__init__()
         self.setObjectName(name)
         self.kind = kind
-        self.setMaxLength(max_length)
+        #: the most characters it holds (``Keys`` types no more). Qt's own limit counts
+        #: UTF-16 units, in which a rare Chinese character (𠝹, common in Hong Kong names)
+        #: is two: a name of 40 such, from the centre, showed as 35 on the amend form,
+        #: and an edit sent it cut short (found in review). Twice that: never a cut.
+        self.max_chars = max_length
+        self.setMaxLength(2 * max_length)
         if secret:
             self.setEchoMode(QLineEdit.EchoMode.Password)
         # No system input method: the kiosk's own keys type here.
@@ -174,6 +179,8 @@ class Keys(QWidget):
             return
         if text == "⌫":
             target.backspace()
+        elif isinstance(target, TextField) and len(target.text()) >= target.max_chars:
+            return  # full (its limit in characters, not Qt's UTF-16 units)
         elif text == "space":
             target.insert(" ")
         else:
