@@ -129,6 +129,41 @@ time.sleep(60)
     watcher.stop()
 
 
+INSTRUCTION = "rocars/SBC/lanes/L01/instruction"
+
+
+def queued_offline(
+    mosquitto: Mosquitto, buses: Buses, name: str, payload: bytes
+) -> tuple[Bus, queue.Queue[bool]]:
+    """A bus that was connected, then lost the broker (killed), with ``payload`` queued
+    on a lane's instruction topic; its connection changes in the queue."""
+    states: queue.Queue[bool] = queue.Queue()
+    bus = buses(mosquitto.url, name)
+    bus.on_connection(states.put)
+    bus.start()
+    assert states.get(timeout=10) is True
+    mosquitto.kill()
+    assert states.get(timeout=10) is False
+    bus.publish(INSTRUCTION, payload, qos=1, retain=True)
+    return bus, states
+
+
+def retained_once_drained(mosquitto: Mosquitto, buses: Buses, bus: Bus) -> bytes:
+    """What the broker keeps on the instruction topic once every message ``bus`` queued
+    was acknowledged (paho's rc of one queued offline says "not connected", and its
+    wait would raise)."""
+    deadline = time.monotonic() + 10
+    while bus._client._out_messages:
+        left = [m.payload for m in bus._client._out_messages.values()]
+        assert time.monotonic() < deadline, f"never sent: {left}"
+        time.sleep(0.05)
+    got: queue.Queue[bytes] = queue.Queue()
+    reader = buses(mosquitto.url, "reader")
+    reader.subscribe(INSTRUCTION, lambda t, p: got.put(p))
+    reader.start()
+    return got.get(timeout=10)
+
+
 def test_what_is_published_while_reconnecting_goes_after_what_was_queued_before(
     mosquitto: Mosquitto, buses: Buses
 ) -> None:
@@ -137,15 +172,7 @@ def test_what_is_published_while_reconnecting_goes_after_what_was_queued_before(
     paho sent the READY at once and the PROCEED again after CONNACK: the broker kept the
     PROCEED as the lane's retained instruction, and a display that restarted showed it
     for a truck long gone. Now the READY waits its turn behind the PROCEED."""
-    topic = "rocars/SBC/lanes/L01/instruction"
-    states: queue.Queue[bool] = queue.Queue()
-    bus = buses(mosquitto.url, "sync-reconnect")
-    bus.on_connection(states.put)
-    bus.start()
-    assert states.get(timeout=10) is True
-    mosquitto.kill()
-    assert states.get(timeout=10) is False
-    proceed = bus.publish(topic, b'{"seq":5,"code":"PROCEED"}', qos=1, retain=True)
+    bus, states = queued_offline(mosquitto, buses, "sync-reconnect", b'{"seq":5,"code":"PROCEED"}')
     client = bus._client
     send_connect = client._send_connect
     ready: list[Any] = []
@@ -156,7 +183,7 @@ def test_what_is_published_while_reconnecting_goes_after_what_was_queued_before(
         # the lanes' timer, on its own thread, in the CONNECT -> CONNACK window
         timer = threading.Thread(
             target=lambda: ready.append(
-                bus.publish(topic, b'{"seq":6,"code":"READY"}', qos=1, retain=True)
+                bus.publish(INSTRUCTION, b'{"seq":6,"code":"READY"}', qos=1, retain=True)
             )
         )
         timer.start()
@@ -166,18 +193,8 @@ def test_what_is_published_while_reconnecting_goes_after_what_was_queued_before(
     client._send_connect = connect_then_ready  # type: ignore[method-assign]
     mosquitto.start()
     assert states.get(timeout=15) is True
-    # queued while offline, both (paho's rc says so, and its wait would raise): every
-    # one acknowledged by the broker since
-    deadline = time.monotonic() + 10
-    while not ready or client._out_messages:
-        assert time.monotonic() < deadline, "the queued instructions never went out"
-        time.sleep(0.05)
-    assert proceed.mid != ready[0].mid
-    got: queue.Queue[bytes] = queue.Queue()
-    reader = buses(mosquitto.url, "reader")
-    reader.subscribe(topic, lambda t, p: got.put(p))
-    reader.start()
-    assert got.get(timeout=10) == b'{"seq":6,"code":"READY"}'
+    assert ready
+    assert retained_once_drained(mosquitto, buses, bus) == b'{"seq":6,"code":"READY"}'
 
 
 def test_a_publish_waiting_on_the_resend_is_sent_when_it_ends(
@@ -188,15 +205,7 @@ def test_a_publish_waiting_on_the_resend_is_sent_when_it_ends(
     take it as connected. Found in review: in the gap between the lock's release and the
     flag, the publish was refused into the queue, which nobody sends again until the
     next reconnect (the gap is widened here, as a thread switch there would)."""
-    topic = "rocars/SBC/lanes/L01/instruction"
-    states: queue.Queue[bool] = queue.Queue()
-    bus = buses(mosquitto.url, "sync-resend")
-    bus.on_connection(states.put)
-    bus.start()
-    assert states.get(timeout=10) is True
-    mosquitto.kill()
-    assert states.get(timeout=10) is False
-    bus.publish(topic, b"PROCEED", qos=1, retain=True)
+    bus, states = queued_offline(mosquitto, buses, "sync-resend", b"PROCEED")
     client = bus._client
     real = client._out_message_mutex
     resending = threading.Event()
@@ -229,22 +238,14 @@ def test_a_publish_waiting_on_the_resend_is_sent_when_it_ends(
 
     def lanes_timer() -> None:
         resending.wait(30)
-        ready.append(bus.publish(topic, b"READY", qos=1, retain=True))
+        ready.append(bus.publish(INSTRUCTION, b"READY", qos=1, retain=True))
 
     timer = threading.Thread(target=lanes_timer)
     timer.start()
     mosquitto.start()
     assert states.get(timeout=15) is True
     timer.join(10)
-    deadline = time.monotonic() + 10
-    while client._out_messages:
-        assert time.monotonic() < deadline, [m.payload for m in client._out_messages.values()]
-        time.sleep(0.05)
-    got: queue.Queue[bytes] = queue.Queue()
-    reader = buses(mosquitto.url, "reader")
-    reader.subscribe(topic, lambda t, p: got.put(p))
-    reader.start()
-    assert got.get(timeout=10) == b"READY"
+    assert retained_once_drained(mosquitto, buses, bus) == b"READY"
 
 
 def test_a_full_queue_while_the_broker_is_away_is_said_once(buses: Buses) -> None:
