@@ -542,7 +542,9 @@ class Kiosk:
         def done(answer: Answer[Cargo]) -> None:
             cargo = answer.value
             if cargo.status == CargoStatus.BUNDLED:
-                self._tell("ccrn_already_bundled", ccrn=ccrn)
+                # not added: "remove it from the list" (the centre's refusal of a whole
+                # bundle, ccrn_already_bundled) would name a step there is no need for
+                self._tell("ccrn_in_another_bundle", ccrn=ccrn)
                 return
             self.ccrns.append(ccrn)
             self.inputs["ccrn"] = ""

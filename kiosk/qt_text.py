@@ -35,6 +35,7 @@ MESSAGE_KEYS: tuple[str, ...] = (
     QT_TRANSLATE_NOOP("Messages", "vrn_again_required"),
     QT_TRANSLATE_NOOP("Messages", "vrn_mismatch"),
     QT_TRANSLATE_NOOP("Messages", "ccrn_duplicate"),
+    QT_TRANSLATE_NOOP("Messages", "ccrn_in_another_bundle"),
     QT_TRANSLATE_NOOP("Messages", "ccrn_added"),
     QT_TRANSLATE_NOOP("Messages", "too_many_ccrns"),
     QT_TRANSLATE_NOOP("Messages", "ccrns_empty"),

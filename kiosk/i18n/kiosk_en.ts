@@ -456,6 +456,10 @@
       <translation>CCRN {ccrn} is for the other direction (import/export).</translation>
     </message>
     <message>
+      <source>ccrn_in_another_bundle</source>
+      <translation>CCRN {ccrn} is already in another bundle: it cannot be added.</translation>
+    </message>
+    <message>
       <source>ccrn_duplicate</source>
       <translation>CCRN {ccrn} is already in the list.</translation>
     </message>

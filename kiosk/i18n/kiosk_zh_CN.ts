@@ -456,6 +456,10 @@
       <translation>CCRN {ccrn} 属于另一方向（进口／出口）。</translation>
     </message>
     <message>
+      <source>ccrn_in_another_bundle</source>
+      <translation>CCRN {ccrn} 已在另一个捆绑内，不能加入。</translation>
+    </message>
+    <message>
       <source>ccrn_duplicate</source>
       <translation>CCRN {ccrn} 已在清单内。</translation>
     </message>

@@ -456,6 +456,10 @@
       <translation>CCRN {ccrn} 屬於另一方向（進口／出口）。</translation>
     </message>
     <message>
+      <source>ccrn_in_another_bundle</source>
+      <translation>CCRN {ccrn} 已在另一個綑綁內，不能加入。</translation>
+    </message>
+    <message>
       <source>ccrn_duplicate</source>
       <translation>CCRN {ccrn} 已在清單內。</translation>
     </message>

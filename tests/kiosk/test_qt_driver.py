@@ -218,7 +218,8 @@ def test_unknown_and_already_bundled_ccrns_are_refused_on_add(
     assert "1999999999" in kiosk.notice_text
     kiosk.type("ccrn", "1001041258")  # bundled in the demo data
     kiosk.click("add_ccrn")
-    assert kiosk.notice_key == "ccrn_already_bundled"
+    assert kiosk.notice_key == "ccrn_in_another_bundle"  # not added: nothing to remove
+    assert "不能加入" in kiosk.notice_text  # the kiosk starts in Traditional Chinese
     kiosk.type("ccrn", "12345")
     kiosk.click("add_ccrn")
     assert kiosk.notice_key == "ccrn_invalid"
