@@ -274,6 +274,8 @@ class Kiosk:
         # and the forms it has had saved (a new form after a success is a new key)
         self._keys_session = uuid.uuid4().hex
         self._forms_saved = 0
+        #: a new form whose answer was lost, as it was sent, and when (``cargo_submit``)
+        self._lost_form: tuple[dict[str, str], datetime] | None = None
         # Nothing typed and no screen left since the session began: the idle timeout
         # has nothing to clear (every other state holds something of the person's).
         self._untouched = True
@@ -890,7 +892,15 @@ class Kiosk:
 
     @_when_idle
     def cargo_submit(self) -> None:
-        items, errors = validate_cargo(self.cargo_values, self.clock())
+        # The same new form sent again after a lost answer is checked as of when it was
+        # first sent: past midnight its date (today's, by default) was out of the window,
+        # and the shipper, moving it, made a new key, maybe a second CCRN; the centre
+        # answers a known key with its CCRN whatever the date now (and refuses it anew)
+        at = self.clock()
+        lost = self._lost_form
+        if lost is not None and self.amend_ccrn is None and lost[0] == self.cargo_values:
+            at = lost[1]
+        items, errors = validate_cargo(self.cargo_values, at)
         self.cargo_errors = {e.field: e for e in errors}
         if items is None:
             first = errors[0]
@@ -916,13 +926,20 @@ class Kiosk:
 
         if ccrn is None:
             key = self._cargo_key(f"f{self._forms_saved}", checked)
+            form = dict(self.cargo_values)
 
             def saved(cargo: Cargo) -> None:
                 self._forms_saved += 1
+                self._lost_form = None
                 done(cargo)
 
+            def lost_or_failed(error: RocarsError) -> None:
+                failed(error)
+                if self.notice is not None and self.notice.key == CARGO_MAYBE_SUBMITTED:
+                    self._lost_form = form, at
+
             submit = functools.partial(self.api.submit_cargo, checked, key)
-            self._start("submit cargo", submit, saved, failed)
+            self._start("submit cargo", submit, saved, lost_or_failed)
         else:
             self._start("amend cargo", lambda: self.api.amend_cargo(ccrn, checked), done)
 

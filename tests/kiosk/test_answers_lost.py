@@ -10,7 +10,7 @@ have been saved apart from the rest. An answer too large to read is such a lost 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -148,6 +148,34 @@ def test_new_cargo_whose_answer_was_lost_is_sent_again_with_its_key(
     assert model.notice is not None
     assert model.notice.key == "central_unavailable_maybe_applied"
     assert "Query" in message(model.notice)
+
+
+def test_a_lost_submission_sent_again_after_midnight_keeps_its_key(
+    tmp_path: Path, english: None
+) -> None:
+    """Sent at 23:59 with today's date (the form's default), the answer lost; Submit
+    again at 00:00 was refused by the kiosk's own date check before the centre could
+    answer the key with its CCRN, and moving the date made a new key (maybe a second
+    CCRN). The same form is checked as of when it was first sent; a changed one, as of
+    now."""
+    clock = [datetime(2026, 11, 21, 15, 59, 30, tzinfo=UTC)]  # 23:59:30 HKT
+    centre = Centre(LOST)
+    model = Kiosk(centre, media=tmp_path, clock=lambda: clock[0])  # type: ignore[arg-type]
+    model.start_shipper()
+    fill(model)
+    model.cargo_submit()
+    assert model.notice is not None
+    assert model.notice.key == "cargo_maybe_submitted"
+    clock[0] += timedelta(minutes=1)  # 00:00:30 HKT: the form's date is yesterday's now
+    model.cargo_submit()
+    assert model.screen == Screen.CARGO_RESULT
+    assert centre.keys[1] == centre.keys[0]
+    # a changed form after midnight: today's window
+    model.new_cargo()
+    fill(model)
+    model.set_input("cargo.expected_date", "2026-11-21")
+    model.cargo_submit()
+    assert model.cargo_errors["expected_date"].key == "expected_date_out_of_window"
 
 
 def batch_file(folder: Path, *rows: str) -> Path:
