@@ -153,16 +153,17 @@ class Debouncer:
         self._closed_since, self._doubtful = None, False
         if since is None or doubtful or at - since < self.min_closed - 1e-9:  # ms as floats
             return False
-        if at - since > self.max_closed:
+        jammed = at - since > self.max_closed
+        if jammed:
             logger.warning(
                 "drop-box: the contact opened %.1f s after it closed (a jam freed?): not "
                 "counted as a drop (the truck before may have timed out since)",
                 at - since,
             )
-            self._opened_at = at
-            return False
-        counted = self._opened_at is None or since - self._opened_at >= self.refractory
-        self._opened_at = at  # chatter too: its end restarts the refractory time
+        counted = not jammed and (
+            self._opened_at is None or since - self._opened_at >= self.refractory
+        )
+        self._opened_at = at  # a jam or chatter too: its end restarts the refractory time
         return counted
 
     def reset(self) -> None:

@@ -60,7 +60,7 @@ def write_receipt(
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
     measure = QPdfWriter(buffer)
     _set_page(measure, RECEIPT_HEIGHT_MM)
-    needed_px = _draw(measure, lang, blocks)
+    needed_px = _draw(measure, lang, blocks, path)
     needed_mm = needed_px / measure.resolution() * 25.4 + 2 * MARGIN_MM + 1.0
     writer = QPdfWriter(str(path))
     writer.setTitle(title)
@@ -87,7 +87,7 @@ def _draw(
     writer: QPdfWriter,
     lang: Language,
     blocks: list[tuple[str, float, bool, float]],
-    path: Path | None = None,
+    path: Path,
 ) -> float:
     """Draw ``blocks`` (text, points, bold, gap after in mm/10 units) down the page; how far
     down the last one ends, in the writer's pixels."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -36,6 +37,8 @@ from sync.lane import (
 C = InstructionCode
 KEY = lane_key(b"test-secret", "SBC", "L01")
 T0 = datetime(2026, 11, 21, 8, 0, 0, tzinfo=UTC)
+#: what a lane step takes that carries its own time
+Dated = TypeVar("Dated", PlateRead, ManifestDropped, UnladenPressed)
 
 
 class Clock:
@@ -102,30 +105,20 @@ class Rig:
             rng=self.rng,
         )
 
-        decide = self.lane.plate
+        self.lane.plate = self._dated(self.lane.plate)  # type: ignore[method-assign]
+        self.lane.manifest = self._dated(self.lane.manifest)  # type: ignore[method-assign]
+        self.lane.unladen = self._dated(self.lane.unladen)  # type: ignore[method-assign]
 
-        def plate(read: PlateRead) -> LaneOutput:
-            """A read taken now by the rig's clock, unless the test gave its ``ts``."""
-            if "ts" not in read.model_fields_set:
-                read = read.model_copy(update={"ts": self.clock.now})
-            return decide(read)
+    def _dated(self, step: Callable[[Dated], LaneOutput]) -> Callable[[Dated], LaneOutput]:
+        """``step`` with its read or action taken now by the rig's clock, unless the test
+        gave its ``ts``."""
 
-        self.lane.plate = plate  # type: ignore[method-assign]
-        manifest, unladen = self.lane.manifest, self.lane.unladen
-
-        def dropped(event: ManifestDropped) -> LaneOutput:
-            """An action made now by the rig's clock, unless the test gave its ``ts``."""
+        def dated(event: Dated) -> LaneOutput:
             if "ts" not in event.model_fields_set:
                 event = event.model_copy(update={"ts": self.clock.now})
-            return manifest(event)
+            return step(event)
 
-        def pressed(event: UnladenPressed) -> LaneOutput:
-            if "ts" not in event.model_fields_set:
-                event = event.model_copy(update={"ts": self.clock.now})
-            return unladen(event)
-
-        self.lane.manifest = dropped  # type: ignore[method-assign]
-        self.lane.unladen = pressed  # type: ignore[method-assign]
+        return dated
 
     def lookup(self, plate: str) -> list[Bundle]:
         self.asked.append(plate)
