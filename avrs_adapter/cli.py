@@ -219,6 +219,15 @@ def make_source(args: argparse.Namespace) -> Source:
         if args.roi is not None:
             raise AvrsError("--roi is for --camera only, not --serial", key="avrs_camera_only")
         device = validate_device(args.device or "lpr0")
+        if args.replay_bound == 0:
+            # the guard is off: a lag or a place to keep it would be ignored, so say so
+            given = [flag for name, flag in SERIAL_ONLY[1:] if getattr(args, name) is not None]
+            if given:
+                raise AvrsError(
+                    f"{' and '.join(given)} {'needs' if len(given) == 1 else 'need'} the "
+                    "replay guard, which --replay-bound 0 turns off",
+                    key="avrs_replay_guard_off",
+                )
         state_dir: Path | None = args.state_dir
         if state_dir is not None and not state_dir.is_dir():
             raise AvrsError(f"--state-dir {state_dir} is not a directory", key="avrs_bad_state_dir")

@@ -174,6 +174,23 @@ def test_replay_options_reach_the_serial_source(
     assert off.replay is None
 
 
+@pytest.mark.parametrize(
+    "flags",
+    [["--device-lag", "0"], ["--state-dir", "."], ["--device-lag", "0", "--state-dir", "."]],
+)
+def test_replay_options_with_the_guard_off_exit_2(
+    flags: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--replay-bound 0`` turns the guard off: a lag or a state directory given with it
+    would be ignored, so the adapter refuses them instead of starting without them."""
+    port = ["--serial", "socket://127.0.0.1:9", "--protocol", "framed", "--replay-bound", "0"]
+    assert main([*port, *flags, *BASE]) == 2
+    err = capsys.readouterr().err
+    assert "avrs_replay_guard_off" in err
+    for flag in flags[::2]:
+        assert flag in err
+
+
 def test_the_state_dir_keeps_the_lag_and_device_lag_wins(tmp_path: Path) -> None:
     saved_at = datetime.now(UTC).isoformat()
     (tmp_path / "replay-lpr3.json").write_text(
