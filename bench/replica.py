@@ -76,11 +76,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"RSS: {rss_before:.0f} MB before, {rss_after:.0f} MB after load (target <= 250)")
 
             rng = random.Random(1)
-            ubrs = [b.ubr for b in replica.bundles_for_plate(synthetic_vrn(0))]
+            ubrs = [b.ubr for b in replica.active_bundles_for_plate(synthetic_vrn(0))]
             first_ubr = int(ubrs[0])
             for name, lookup, keys in (
                 ("bundle(ubr)", replica.bundle, [str(first_ubr + rng.randrange(n)) for _ in range(args.lookups)]),
-                ("bundles_for_plate(vrn)", replica.bundles_for_plate, [synthetic_vrn(rng.randrange(n)) for _ in range(args.lookups)]),
+                ("active_bundles_for_plate(vrn)", replica.active_bundles_for_plate, [synthetic_vrn(rng.randrange(n)) for _ in range(args.lookups)]),
             ):  # fmt: skip
                 samples: list[float] = []
                 misses = 0

@@ -130,7 +130,7 @@ class LaneController:
             direction=self.config.site.direction,
             key=lane_key(self._site_secret, self.cp, lane_config.id),
             clock=self._clock,
-            lookup=self.replica.bundles_for_plate,
+            lookup=self.replica.active_bundles_for_plate,
             freshness=self.freshness,
             max_age_s=self.config.replica_max_age_s,
             rng=random.Random(self._seeder.getrandbits(64)),

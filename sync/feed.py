@@ -38,20 +38,23 @@ logger = logging.getLogger(__name__)
 _HK_VRN = r"[A-HJ-NPR-Z0-9]{1,8}"
 _MAINLAND = r"粤Z[A-HJ-NP-Z0-9]{4}[港澳]"
 # RFC 3339 with an offset; a day that does not exist (Feb 30) passes here and fails the
-# full model when the lane reads it, which fails closed (STOP_SEE_OFFICER).
+# full model when the lane reads it, which fails closed (STOP_SEE_OFFICER). Years
+# 1900-2999 only: an offset can move a time across a year's end, and 9999-12-31 with a
+# negative one has no UTC (the full model refuses the change, and so must this path).
 _TIME = (
-    r'"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]'
+    r'"(?:19|2[0-9])[0-9]{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]'
     r'(?:\.[0-9]{1,9})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"'
 )
 _TEXT16 = r'"[^"\\\x00-\x1f]{0,16}"'
 #: One bundle change exactly as the centre writes it. Groups: the seq, the key, then the
-#: row: the bundle's JSON text, ubr, vrn, second plate (or None), the CCRNs joined by '","'.
+#: row: the bundle's JSON text, ubr, vrn, second plate (or None), the CCRNs joined by '","',
+#: the status.
 _BUNDLE_UPSERT = re.compile(
     r'\{"seq":([1-9][0-9]{0,17}),"kind":"bundle","key":"([0-9]{10})","op":"upsert","bundle":('
     rf'\{{"ubr":"([0-9]{{10}})","vrn":"({_HK_VRN})","second_plate":(?:null|"({_MAINLAND})"),'
     r'"cp":"(?:STK|MKT|LMC|SBC|HZM|HZO|HYW)","direction":"(?:import|export)",'
     rf'"ccrns":\["([0-9]{{10}}(?:","[0-9]{{10}}){{0,{MAX_CCRNS_PER_BUNDLE - 1}}})"\],'
-    rf'"bundled_at":{_TIME},"earliest_at":{_TIME},"status":"(?:active|cancelled|used)",'
+    rf'"bundled_at":{_TIME},"earliest_at":{_TIME},"status":"(active|cancelled|used)",'
     rf'"result":"(?:PROCEED|INSPECT)","bay":(?:null|{_TEXT16}),"updated_at":{_TIME}\}}'
     r")\}"
 )
@@ -65,8 +68,8 @@ _DECODER = json.JSONDecoder()
 
 #: A replica row of ``bundles`` in the order the fast path cuts it out of the page: the
 #: JSON text, ubr, vrn, second plate, the CCRNs as the inside of a JSON list
-#: (``a","b``: ``'["' + ccrns + '"]'`` is the list).
-BundleRow = tuple[str, str, str, str | None, str]
+#: (``a","b``: ``'["' + ccrns + '"]'`` is the list), the status (``active``...).
+BundleRow = tuple[str, str, str, str | None, str, str]
 CCRN_SEPARATOR = '","'
 
 
@@ -132,6 +135,7 @@ def bundle_row(bundle: Bundle) -> BundleRow:
         bundle.vrn,
         bundle.second_plate,
         CCRN_SEPARATOR.join(bundle.ccrns),
+        bundle.status.value,
     )
 
 

@@ -35,18 +35,21 @@ logger = logging.getLogger(__name__)
 #: version 2 wrote through the full model hold ``"result":"PROCEED"`` and
 #: ``"status":"active"`` where the centre's change left them out (the model's defaults
 #: then); nothing in a row tells those from the centre's own, so all are pulled again.
-SCHEMA_VERSION = 3
+#: 4 (2026-12-07): the bundle's status is a column, and the plate indexes hold active
+#: bundles only (a plate's used and cancelled bundles pile up with every crossing).
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 -- body: the bundle's JSON (as the centre sent it, or the full model's canonical JSON);
 -- the other columns are what lookups search. ubr: the 10-digit UBR as an integer (the
--- rowid: the fastest key SQLite has), bodies carry the UBR text.
+-- rowid: the fastest key SQLite has), bodies carry the UBR text. status: the body's.
 CREATE TABLE IF NOT EXISTS bundles (
     ubr INTEGER PRIMARY KEY,
     vrn TEXT NOT NULL,
     second_plate TEXT,
     ccrns TEXT NOT NULL,
-    body TEXT NOT NULL
+    body TEXT NOT NULL,
+    status TEXT NOT NULL
 );
 -- ccrn -> ubr; rows of a CCRN later taken out of its bundle stay (never deleted on the
 -- write path): a lookup keeps only bundles whose ccrns still list the CCRN.
@@ -65,13 +68,17 @@ CREATE TABLE IF NOT EXISTS meta (
 ) WITHOUT ROWID;
 """
 #: Secondary indexes: dropped for a bulk load into an empty replica, built when it is
-#: caught up (one sort each instead of a million random inserts).
+#: caught up (one sort each instead of a million random inserts). The plate indexes hold
+#: active bundles only: a truck that crosses twice a day has ~700 used bundles after a
+#: year, and a lane's look-up must not read (and validate) them all on every read.
 INDEXES = """
-CREATE INDEX IF NOT EXISTS bundles_vrn ON bundles (vrn);
-CREATE INDEX IF NOT EXISTS bundles_second_plate ON bundles (second_plate)
-    WHERE second_plate IS NOT NULL;
+CREATE INDEX IF NOT EXISTS bundles_active_vrn ON bundles (vrn) WHERE status = 'active';
+CREATE INDEX IF NOT EXISTS bundles_active_second_plate ON bundles (second_plate)
+    WHERE status = 'active' AND second_plate IS NOT NULL;
 """
-_DROP_INDEXES = "DROP INDEX IF EXISTS bundles_vrn; DROP INDEX IF EXISTS bundles_second_plate;"
+_DROP_INDEXES = (
+    "DROP INDEX IF EXISTS bundles_active_vrn; DROP INDEX IF EXISTS bundles_active_second_plate;"
+)
 # ccrns: the inside of a JSON list (a","b), see sync.feed.BundleRow
 _FILL_BUNDLE_CCRNS = (
     "INSERT OR IGNORE INTO bundle_ccrns SELECT ccrns, ubr FROM bundles"
@@ -85,7 +92,13 @@ _CACHE_KIB = 65536
 _SORT_CACHE_KIB = 16384
 
 _BUNDLE_QUERY = "SELECT body FROM bundles WHERE ubr = ?"
-_PLATE_QUERY = "SELECT body FROM bundles WHERE vrn = ?1 OR second_plate = ?1 ORDER BY ubr"
+# two look-ups, each on its partial index (an OR of the two would not use them)
+_ACTIVE_PLATE_QUERY = (
+    "SELECT ubr, body FROM bundles WHERE vrn = ?1 AND status = 'active'"
+    " UNION ALL SELECT ubr, body FROM bundles"
+    " WHERE second_plate = ?1 AND status = 'active' AND second_plate IS NOT NULL AND vrn <> ?1"
+    " ORDER BY 1"
+)
 _CCRN_QUERY = (
     "SELECT b.body FROM bundle_ccrns c JOIN bundles b ON b.ubr = c.ubr"
     f" WHERE c.ccrn = ?1 AND {_LISTS_CCRN} ORDER BY c.ubr"
@@ -93,7 +106,8 @@ _CCRN_QUERY = (
 # while a bulk load has not built bundle_ccrns yet (lanes are closed then: not synced)
 _CCRN_SCAN = f"SELECT b.body FROM bundles b WHERE {_LISTS_CCRN} ORDER BY b.ubr"
 _INSERT_BUNDLE = (
-    "INSERT OR REPLACE INTO bundles (body, ubr, vrn, second_plate, ccrns) VALUES (?, ?, ?, ?, ?)"
+    "INSERT OR REPLACE INTO bundles (body, ubr, vrn, second_plate, ccrns, status)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -203,12 +217,12 @@ class Replica:
             raise ReplicaError(f"replica read failed: {err}") from err
         return None if row is None else str(row[0])
 
-    def _bundles(self, sql: str, *args: object) -> list[Bundle]:
+    def _bundles(self, sql: str, *args: object, column: int = 0) -> list[Bundle]:
         try:
             rows = self._conn().execute(sql, args).fetchall()
         except sqlite3.Error as err:
             raise ReplicaError(f"replica read failed: {err}") from err
-        return [_bundle(row[0]) for row in rows]
+        return [_bundle(row[column]) for row in rows]
 
     def bundle(self, ubr: str) -> Bundle | None:
         key = _ubr_key(ubr)
@@ -224,10 +238,11 @@ class Replica:
             found = self._bundles(_CCRN_SCAN, ccrn)
         return found
 
-    def bundles_for_plate(self, plate: str) -> list[Bundle]:
-        """Bundles whose vrn or Mainland second plate is ``plate`` (normalised), any status,
-        in UBR order."""
-        return self._bundles(_PLATE_QUERY, plate)
+    def active_bundles_for_plate(self, plate: str) -> list[Bundle]:
+        """Active bundles whose vrn or Mainland second plate is ``plate`` (normalised), in
+        UBR order: what a lane looks up. Used and cancelled ones are never read, so the
+        look-up costs the same after a year of a truck's crossings as on its first."""
+        return self._bundles(_ACTIVE_PLATE_QUERY, plate, column=1)
 
     def cargo(self, ccrn: str) -> Cargo | None:
         body = self._one("SELECT body FROM cargo WHERE ccrn = ?", ccrn)

@@ -32,11 +32,11 @@ class HeldReplica(Replica):
         self.entered = threading.Event()
         self.release = threading.Event()
 
-    def bundles_for_plate(self, plate: str) -> list[Bundle]:
+    def active_bundles_for_plate(self, plate: str) -> list[Bundle]:
         if plate == HELD:
             self.entered.set()
             assert self.release.wait(10)
-        return super().bundles_for_plate(plate)
+        return super().active_bundles_for_plate(plate)
 
 
 class Published:

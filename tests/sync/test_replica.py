@@ -16,7 +16,7 @@ from rocars.models import Bundle, ChangePage
 from sync.errors import CursorMismatch, MalformedPage, ReplicaError
 from sync.feed import CCRN_SEPARATOR, parse_page, rows_from_changes
 from sync.puller import CentralClient
-from sync.replica import Replica
+from sync.replica import _ACTIVE_PLATE_QUERY, Replica
 
 NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 
@@ -74,9 +74,11 @@ def test_lookups_by_ubr_plate_second_plate_and_ccrn(tmp_path: Path) -> None:
     )
     assert found.earliest_at == datetime(2026, 11, 21, 7, 30, tzinfo=UTC)
     assert replica.bundle("9999999999") is None
-    assert [b.ubr for b in replica.bundles_for_plate("AB1234")] == ["9110635860", "9110635861"]
-    assert [b.ubr for b in replica.bundles_for_plate("粤Z1234港")] == ["9110635860"]
-    assert replica.bundles_for_plate("ZZ1") == []
+    # 9110635861 is cancelled: a lane's look-up never reads it
+    assert [b.ubr for b in replica.active_bundles_for_plate("AB1234")] == ["9110635860"]
+    assert replica.bundle("9110635861") is not None  # by UBR, any status
+    assert [b.ubr for b in replica.active_bundles_for_plate("粤Z1234港")] == ["9110635860"]
+    assert replica.active_bundles_for_plate("ZZ1") == []
     assert [b.ubr for b in replica.bundles_for_ccrn("1001041259")] == ["9110635860", "9110635862"]
     # a CCRN taken out of its bundle is not found through the old join row
     replica.apply_rows(
@@ -155,12 +157,23 @@ def test_a_bundle_without_its_result_is_kept_without_one() -> None:
         assert Bundle.model_validate_json(row[0]).result is None
 
 
+@pytest.mark.parametrize("when", ["9999-12-31T23:00:00-05:00", "0001-01-01T01:00:00+05:00"])
+def test_a_time_with_no_utc_is_refused_in_the_centres_form_as_in_any_other(when: str) -> None:
+    """Every bundle the fast path takes is one the full model takes: a time that has no
+    UTC (the year's end crossed by the offset) makes the page malformed either way."""
+    body = bundle_json("9110635860", "AB1234", earliest_at=when)
+    for raw in (compact([upsert(1, body)], "1"), page([upsert(1, body)], "1")):
+        with pytest.raises(MalformedPage):
+            parse_page(raw)
+
+
 def test_non_canonical_page_goes_through_the_full_models() -> None:
     raw = page([upsert(1, bundle_json("9110-635860", "ab 1234", second_plate="粤z1234港"))], "1")
     rows = parse_page(raw)
     row = rows.bundles["9110635860"]
     assert row[1:4] == ("9110635860", "AB1234", "粤Z1234港")
     assert row[4].split(CCRN_SEPARATOR) == ["1001041258", "1001041259"]
+    assert row[5] == "active"
     assert Bundle.model_validate_json(row[0]).second_plate == "粤Z1234港"
 
 
@@ -197,7 +210,7 @@ def test_reads_from_many_threads_while_writing(tmp_path: Path) -> None:
         try:
             while not done.is_set():
                 assert replica.bundle("9110635860") is not None
-                assert replica.bundles_for_plate("AB1")
+                assert replica.active_bundles_for_plate("AB1")
         except BaseException as err:  # noqa: BLE001 - handed to the test thread
             errors.append(err)
 
@@ -264,7 +277,8 @@ def test_the_centres_form_is_cut_out_as_sent_and_other_changes_take_the_full_mod
     # the fast path stores the bundle's text as sent (the full model would write ...Z)
     assert '"earliest_at":"2026-11-21T15:30:00.000+08:00"' in body
     assert body in raw.decode()
-    assert columns == ["9110635860", "AB1234", None, "1001041258" + CCRN_SEPARATOR + "1001041259"]
+    ccrns = "1001041258" + CCRN_SEPARATOR + "1001041259"
+    assert columns == ["9110635860", "AB1234", None, ccrns, "active"]
     # the non-canonical one went through the model: normalised
     assert rows.bundles["9110635861"][1:3] == ("9110635861", "CD5678")
     assert rows.bundles["9110635861"][4].split(CCRN_SEPARATOR) == ["1001041259", "1001041260"]
@@ -317,8 +331,8 @@ def test_bulk_load_builds_indexes_when_caught_up_and_survives_a_restart(tmp_path
     assert indexes(replica) == set()  # a bulk load: no secondary index yet
     assert replica.last_sync_at() is None
     # lookups are right while loading (scans): plate, second plate, every CCRN
-    assert [b.ubr for b in replica.bundles_for_plate("CD5678")] == ["9110635861"]
-    assert [b.ubr for b in replica.bundles_for_plate("粤Z1234港")] == ["9110635861"]
+    assert [b.ubr for b in replica.active_bundles_for_plate("CD5678")] == ["9110635861"]
+    assert [b.ubr for b in replica.active_bundles_for_plate("粤Z1234港")] == ["9110635861"]
     assert [b.ubr for b in replica.bundles_for_ccrn("1001041261")] == ["9110635861"]
     assert [b.ubr for b in replica.bundles_for_ccrn("1001041259")] == ["9110635860"]
     assert replica.bundles_for_ccrn("100104126") == []  # a prefix is not a CCRN
@@ -341,7 +355,7 @@ def test_bulk_load_builds_indexes_when_caught_up_and_survives_a_restart(tmp_path
         caught_up=False,
     )
     replica.apply_rows("4", parse_page(compact([], "4")), NOW)  # caught up
-    assert indexes(replica) == {"bundles_vrn", "bundles_second_plate"}
+    assert indexes(replica) == {"bundles_active_vrn", "bundles_active_second_plate"}
     assert replica.last_sync_at() == NOW
     ccrn_rows = replica._conn().execute("SELECT ccrn, ubr FROM bundle_ccrns ORDER BY 1")
     assert list(ccrn_rows) == [  # built from the bundles there are (9110635860 is deleted)
@@ -351,18 +365,64 @@ def test_bulk_load_builds_indexes_when_caught_up_and_survives_a_restart(tmp_path
     ]
     assert replica.bundles_for_ccrn("1001041258") == []
     assert [b.ubr for b in replica.bundles_for_ccrn("1001041260")] == ["9110635861"]
-    assert [b.ubr for b in replica.bundles_for_plate("粤Z1234港")] == ["9110635861"]
-    plan = replica._conn().execute(
-        "EXPLAIN QUERY PLAN SELECT body FROM bundles WHERE vrn = ?1 OR second_plate = ?1",
-        ("AB1",),
-    )
-    assert "SCAN" not in " ".join(str(row[-1]) for row in plan)
+    assert [b.ubr for b in replica.active_bundles_for_plate("粤Z1234港")] == ["9110635861"]
+    assert_plate_lookup_uses_the_active_indexes(replica)
     # from here pages are applied with the indexes in place
     replica.apply_rows(
         "4", parse_page(compact([upsert(5, bundle_json("9110635863", "EF9"))], "5")), NOW
     )
-    assert [b.ubr for b in replica.bundles_for_plate("EF9")] == ["9110635862", "9110635863"]
+    assert [b.ubr for b in replica.active_bundles_for_plate("EF9")] == ["9110635862", "9110635863"]
     assert [b.ubr for b in replica.bundles_for_ccrn("1001041259")] == ["9110635863"]
+    replica.close()
+
+
+def assert_plate_lookup_uses_the_active_indexes(replica: Replica) -> None:
+    plan = replica._conn().execute(f"EXPLAIN QUERY PLAN {_ACTIVE_PLATE_QUERY}", ("AB1",))
+    details = [str(row[-1]) for row in plan]
+    assert not [d for d in details if "SCAN" in d and "bundles" in d], details
+    used = " ".join(details)
+    assert "bundles_active_vrn" in used, details
+    assert "bundles_active_second_plate" in used, details
+
+
+def test_a_plates_used_and_cancelled_bundles_are_not_read_by_a_lane(tmp_path: Path) -> None:
+    """A truck that crosses twice a day has ~700 used bundles after a year: the lane's
+    look-up reads its active ones only, through indexes that hold nothing else, and a
+    bundle that becomes active again (or used) moves in (or out) of them."""
+    replica = Replica(tmp_path / "replica.db")
+    changes = [
+        upsert(
+            seq,
+            bundle_json(
+                str(9110630000 + seq),
+                "AB1234",
+                second_plate="粤Z1234港",
+                status="used" if seq % 2 else "cancelled",
+            ),
+        )
+        for seq in range(1, 601)
+    ]
+    changes.append(upsert(601, bundle_json("9110639999", "AB1234", second_plate="粤Z1234港")))
+    replica.apply_rows("", parse_page(compact(changes, "601")), NOW)
+    assert [b.ubr for b in replica.active_bundles_for_plate("AB1234")] == ["9110639999"]
+    assert [b.ubr for b in replica.active_bundles_for_plate("粤Z1234港")] == ["9110639999"]
+    assert_plate_lookup_uses_the_active_indexes(replica)
+    count = replica._conn().execute(
+        "SELECT count(*) FROM bundles INDEXED BY bundles_active_vrn WHERE vrn = 'AB1234'"
+        " AND status = 'active'"
+    )
+    assert count.fetchone()[0] == 1
+    # the active one is used; an old one comes back active (the centre's change)
+    used = bundle_json("9110639999", "AB1234", second_plate="粤Z1234港", status="used")
+    back = bundle_json("9110630002", "AB1234", second_plate="粤Z1234港")
+    replica.apply_rows(
+        "601", parse_page(compact([upsert(602, used), upsert(603, back)], "603")), NOW
+    )
+    assert [b.ubr for b in replica.active_bundles_for_plate("粤Z1234港")] == ["9110630002"]
+    # the full model's path (not the centre's canonical form) keeps the status too
+    slow = bundle_json("9110-630002", "ab 1234", status="cancelled")
+    replica.apply_rows("603", parse_page(page([upsert(604, slow)], "604")), NOW)
+    assert replica.active_bundles_for_plate("AB1234") == []
     replica.close()
 
 
