@@ -49,7 +49,7 @@ from sync.lane import SYNC_CLOCK_SKEW
 from sync.local_api import build_router, refusing_router
 from sync.metrics import Metrics
 from sync.outbox import Outbox, StoredRecord
-from sync.puller import Backoff, CentralClient, CentralLink, LinkState, Puller
+from sync.puller import FOLLOW_MARGIN_S, Backoff, CentralClient, CentralLink, LinkState, Puller
 from sync.replica import Replica
 from sync.uploader import Uploader
 
@@ -83,13 +83,6 @@ RouterFactory = Callable[["SyncAgent"], APIRouter]
 #: (``pull_interval_s`` and ``central.timeout_s``, taken to be this shard's): a second for
 #: it to record what it found and one for this shard to read it (``_central_loop``).
 LOST_HOLD_MARGIN_S = 2.0
-#: A shard that does not pull takes the pulling shard's record of the centre "up" only
-#: while that shard's puller has caught the replica up (``last_sync_at``) within its poll
-#: interval, its timeout and this: the follower reads the replica once a second (and its
-#: ``last_sync_at`` at most a second old), and a burst of full pages delays the page that
-#: catches up. Beyond it the pulling shard has stopped, died or hangs, and its last
-#: record of "up" would stand for good.
-FOLLOW_MARGIN_S = 5.0
 #: how often the local API's certificate files are looked at (and a failed start tried
 #: again)
 API_UPKEEP_S = 1.0
@@ -526,9 +519,15 @@ class SyncAgent:
     def problems(self) -> list[str]:
         """What is wrong right now, worst first (empty when all is well)."""
         out: list[str] = []
-        last = self._last_sync()
+        try:
+            last = self.replica.last_sync_at()
+            unreadable = ""
+        except ReplicaError as err:  # not "never synced": the operator must see why
+            last, unreadable = None, str(err)
         age = self._age(last)
-        if last is None:
+        if unreadable:
+            out.append(f"replica unreadable ({unreadable}): lanes fail closed")
+        elif last is None:
             out.append("replica never synced: lanes fail closed")
         elif age is not None and age > self.config.replica_max_age_s:
             out.append(f"replica {age:.0f} s old: lanes fail closed")

@@ -18,7 +18,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from rocars.errors import BadPayload, RocarsError
@@ -51,7 +51,7 @@ from sync.lane import (
 )
 from sync.metrics import Metrics
 from sync.outbox import LaneRow, Outbox
-from sync.puller import CentralLink
+from sync.puller import FOLLOW_MARGIN_S, CentralLink
 from sync.replica import Replica
 
 logger = logging.getLogger(__name__)
@@ -98,6 +98,10 @@ class LaneController:
         self.replica = replica
         self.outbox = outbox
         self.link = link
+        #: the replica not caught up for longer than a poll takes: not known current
+        self._current_within = timedelta(
+            seconds=config.pull_interval_s + config.central.timeout_s + FOLLOW_MARGIN_S
+        )
         self.metrics = metrics or Metrics()
         self._clock = clock
         self.lanes: dict[str, Lane] = {}
@@ -145,7 +149,16 @@ class LaneController:
         except ReplicaError as err:
             logger.error("replica unreadable: %s", err)
             last = None
-        return Freshness(last_sync_at=last, central_up=self.link.up)
+        up = self.link.up
+        if up and (last is None or self._clock() - last > self._current_within):
+            # the centre answers, but the replica has not caught up with it for longer
+            # than a poll takes: its feed does not apply (a page that does not validate,
+            # a cursor the centre does not have, a replica that cannot be written) or a
+            # long catch-up is under way. The lanes decide from what they have, flagged
+            # offline, as the shards that follow this one's record of the centre do; the
+            # replica's age alone still closes them (rule 6)
+            up = False
+        return Freshness(last_sync_at=last, central_up=up)
 
     def subscriptions(self) -> list[str]:
         """The filters the agent subscribes with: every lane (an unknown one is reported),

@@ -90,6 +90,17 @@ class LinkState:
     error: str
 
 
+#: A shard that does not pull takes the pulling shard's record of the centre "up" only
+#: while that shard's puller has caught the replica up (``last_sync_at``) within its poll
+#: interval, its timeout and this: the follower reads the replica once a second (and its
+#: ``last_sync_at`` at most a second old), and a burst of full pages delays the page that
+#: catches up. Beyond it the pulling shard has stopped, died or hangs, and its last
+#: record of "up" would stand for good. The lanes of every agent use the same bound
+#: (``sync.controller.LaneController.freshness``): past it, the replica is not known
+#: current even while the centre answers.
+FOLLOW_MARGIN_S = 5.0
+
+
 class CentralLink:
     """Whether the centre answers (the puller's view; also down when a kiosk call finds it
     unreachable, ``mark_lost``); the lanes flag offline decisions. It never closes a lane:
@@ -322,6 +333,8 @@ class Puller:
             else:
                 if applied:
                     logger.info("replica: %d changes applied", applied)
+                if self.last_error:  # its error was logged; so is its end
+                    logger.info("change feed: applied again (after %s)", self.last_error)
                 self.backoff.reset()
                 self.last_error = ""
                 self.last_detail = ""

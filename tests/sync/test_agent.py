@@ -28,7 +28,7 @@ from rocars.timeutil import to_rfc3339, utc_now
 from rocars.topics import plate_topic
 from sync.agent import SyncAgent, Worker
 from sync.config import DEFAULT_FLUSH_INTERVAL_S
-from sync.errors import OutboxTooNew
+from sync.errors import OutboxTooNew, ReplicaError
 from sync.outbox import SCHEMA_VERSION, Outbox
 from tests.fixtures.brokers import Mosquitto
 from tests.sync.agentkit import (
@@ -811,3 +811,28 @@ def test_an_outbox_written_by_a_newer_agent_stops_the_start_and_is_left_as_it_wa
         agent.start()
     agent.stop()
     assert config.outbox_path.read_bytes() == before
+
+
+def test_a_replica_that_cannot_be_read_is_named_not_taken_for_never_synced(
+    embedded_broker: EmbeddedBroker,
+    central: CentralProcess,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A replica that ran for months and now cannot be read (an I/O error, a value that
+    does not parse) is not "never synced": the status says what is wrong with it."""
+    agent = started_agent(agent_config(tmp_path, embedded_broker.url, central.url))
+    try:
+        assert wait_for(lambda: not any("replica" in p for p in agent.problems()))
+
+        def unreadable() -> datetime:
+            raise ReplicaError("replica: last_sync_at unreadable: '2026-13-01'")
+
+        monkeypatch.setattr(agent.replica, "last_sync_at", unreadable)
+        [problem] = [p for p in agent.problems() if "replica" in p]
+        assert problem == (
+            "replica unreadable (replica: last_sync_at unreadable: '2026-13-01'):"
+            " lanes fail closed"
+        )
+    finally:
+        agent.stop()

@@ -1,5 +1,6 @@
 """A driver waits for a read's answer, and nothing else goes first: the timer gives way to
-a lane input being handled, the log line comes after the instruction."""
+a lane input being handled, the log line comes after the instruction. And what the
+controller tells the lanes about the replica's freshness."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from rocars.messages import PlateRead
+from rocars.messages import InstructionCode, PlateRead
 from rocars.models import Bundle, Change, ChangePage
 from sync import controller as controller_module
 from sync.config import SyncConfig
 from sync.controller import LaneController
 from sync.outbox import Outbox
-from sync.puller import CentralLink
+from sync.puller import FOLLOW_MARGIN_S, CentralLink
 from sync.replica import Replica
 from tests.sync.test_lane import T0, make_bundle
 
@@ -224,3 +225,30 @@ def test_only_the_input_topics_of_our_lanes_are_remembered(setup: Setup) -> None
         "rocars/SBC/lanes/L01/plate",
         "rocars/SBC/lanes/L02/plate",
     }
+
+
+def test_a_replica_the_centre_answers_for_but_not_caught_up_flags_decisions_offline(
+    setup: Setup,
+) -> None:
+    """The centre answers, but the feed has not applied for longer than a poll takes (a
+    page that does not validate, say: the puller marks the link up, the centre answered):
+    the replica is not known current, so what the lanes decide is flagged offline, as a
+    follower shard's lanes do. Its age alone still closes the lanes (rule 6)."""
+    controller, _, _, now, _ = setup
+    config = controller.config
+    poll = config.pull_interval_s + config.central.timeout_s + FOLLOW_MARGIN_S
+    assert controller.link.up
+    controller.on_message("rocars/SBC/lanes/L01/plate", read("AB1234"))
+    session = controller.lanes["L01"].session
+    assert session is not None
+    assert session.code is InstructionCode.PROCEED
+    assert not session.offline  # caught up at T0
+    now[0] = T0 + timedelta(seconds=poll + 1)
+    assert now[0] - T0 < timedelta(seconds=config.replica_max_age_s)
+    late = PlateRead(vrn="AB1234", confidence=0.97, source="serial", device="t", ts=now[0])
+    controller.on_message("rocars/SBC/lanes/L02/plate", late.to_bytes())
+    session = controller.lanes["L02"].session
+    assert session is not None
+    assert session.code is InstructionCode.PROCEED  # from the replica, as offline
+    assert session.offline
+    assert controller.link.up  # the kiosks' calls still go to the centre

@@ -157,7 +157,7 @@ def test_malformed_page_is_logged_retried_and_never_applied(
     )
     stop = threading.Event()
     thread = threading.Thread(target=puller.run, args=(stop,))
-    caplog.set_level(logging.ERROR, logger="sync.puller")
+    caplog.set_level(logging.INFO, logger="sync.puller")
     thread.start()
     try:
         assert wait_for(lambda: len(feed_server.requests) >= 3)
@@ -177,6 +177,9 @@ def test_malformed_page_is_logged_retried_and_never_applied(
         assert wait_for(lambda: replica.cursor() == "1")
         assert replica.bundle("9110635860") is not None
         assert all("since=&" in r or "since=1&" in r for r in feed_server.requests)
+        # the operator who read the error reads that it is over
+        assert wait_for(lambda: puller.last_error == "")
+        assert "change feed: applied again (after central_malformed_page)" in caplog.text
     finally:
         stop.set()
         thread.join(10)
