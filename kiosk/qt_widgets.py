@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFocusEvent
+from PySide6.QtGui import QFocusEvent, QMouseEvent
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -147,6 +147,13 @@ class TextField(QLineEdit):
 
     def focusInEvent(self, event: QFocusEvent) -> None:  # noqa: N802 (Qt's name)
         super().focusInEvent(event)
+        self.focused.emit(self)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt's name)
+        # a tap points the keys here at once: the focus-in event waits for the window
+        # to be the active one (a system dialog, another window that took it), and
+        # meanwhile the keys typed into the field tapped before (a test flaked on it)
+        super().mousePressEvent(event)
         self.focused.emit(self)
 
     def set_error(self, error: bool) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QApplication, QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
 from kiosk import qt_app
@@ -492,3 +492,26 @@ def test_back_to_the_first_screen_leaves_nothing_for_the_next_person(
     kiosk.click("sign_in")
     assert kiosk.notice_key == "account_invalid"
     assert kiosk.model.screen == Screen.SIGN_IN
+
+
+def test_a_tapped_field_takes_the_keys_while_another_window_is_active(
+    kiosk: KioskUi, backend: Backend, qtbot: QtBot
+) -> None:
+    """A tap on a field points the keys at it even when the kiosk's window is not the
+    active one (a system dialog, a window that took the activation): the focus, and its
+    focus-in event, wait for the activation; the driver's keys must not."""
+    account = backend.account("valid", 0)
+    kiosk.sign_in(account["account"], account["password"])
+    kiosk.click("menu_bundle")
+    kiosk.type("ccrn", backend.new_cargo())
+    kiosk.click("add_ccrn")
+    kiosk.click("ccrns_next")
+    kiosk.at(Screen.BUNDLE_DETAILS)
+    other = QWidget()
+    qtbot.addWidget(other)
+    other.show()
+    other.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is other, timeout=WAIT_MS)
+    kiosk.type("vrn", "KX 88")
+    kiosk.type("vrn_again", "KX 88")
+    assert (kiosk.model.input("vrn"), kiosk.model.input("vrn_again")) == ("KX 88", "KX 88")
