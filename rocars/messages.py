@@ -121,32 +121,57 @@ class PlateRead(Message):
             raise ValueError(str(err)) from err
 
 
-#: Characters a bay may not hold: controls, format characters (zero-width, bidi
-#: overrides), private use, surrogates, line and paragraph separators.
-_BAY_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Zl", "Zp"})
-#: Letters and symbols that draw nothing (Hangul fillers, the blank Braille pattern).
-_BLANK_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+#: What a bay may hold: what every screen's font draws, left to right, with nothing that
+#: reorders it (no right-to-left script), draws nothing or needs shaping the board lacks.
+#: Printable ASCII (letters, digits, punctuation, symbols, the space) ...
+_BAY_ASCII = frozenset(chr(code) for code in range(0x20, 0x7F))
+#: ... the CJK Unified Ideographs (Han) up to U+9FEF (the block's last 16, added in
+#: Unicode 13 and 14, are not in the screens' Noto Sans CJK) ...
+_BAY_HAN_FIRST, _BAY_HAN_LAST = 0x4E00, 0x9FEF
+#: ... the ideographic space and the CJK and fullwidth punctuation of Chinese names ...
+_BAY_CJK_PUNCTUATION = frozenset("\u3000、。，：；（）「」『』【】《》〈〉－／＃．·")
+#: ... and one Latin accent (grave to macron below) on an ASCII letter, as a combining
+#: mark after it or precomposed (``e\u0301`` or ``é``).
+_BAY_ACCENT_FIRST, _BAY_ACCENT_LAST = 0x0300, 0x0331
 BAY_MAX_LENGTH = 16
+
+
+def _bay_char(char: str, before: str) -> bool:
+    """Whether ``char`` (after ``before``, "" at the start) may stand in a bay."""
+    code = ord(char)
+    if char in _BAY_ASCII or char in _BAY_CJK_PUNCTUATION:
+        return True
+    if _BAY_HAN_FIRST <= code <= _BAY_HAN_LAST:
+        return True
+    if _BAY_ACCENT_FIRST <= code <= _BAY_ACCENT_LAST:
+        return before.isascii() and before.isalpha()
+    decomposed = unicodedata.normalize("NFD", char)
+    return len(decomposed) == 2 and _bay_char(decomposed[1], decomposed[0])
 
 
 def check_bay(value: str) -> str:
     """``value`` if it can stand as the bay a board shows huge; ValueError if not.
 
     At most 16 characters once stripped (the field takes 16 at most as it comes), at
-    least one of them visible (a letter, digit, punctuation or symbol), and none, even
-    at an end, a control (tab, newline), format (zero-width, bidi override), private-use,
-    surrogate or line/paragraph separator character: a driver told INSPECT must see
-    where to go, not a blank or a reordered bay. Chinese names are bays too.
+    least one of them not a space, and every one of them allowed: printable ASCII
+    (letters, digits, punctuation, symbols, the space), a Han character (U+4E00 to
+    U+9FEF), the ideographic space or a CJK/fullwidth punctuation mark of
+    ``_BAY_CJK_PUNCTUATION``, or one Latin accent (U+0300 to U+0331) on an ASCII letter,
+    combining or precomposed. A driver told INSPECT must see where to go, not a blank,
+    boxes for glyphs the screens lack, or a bay reordered right to left. Chinese names
+    are bays too.
     """
     if len(value.strip()) > BAY_MAX_LENGTH:
         raise ValueError(f"a bay is at most {BAY_MAX_LENGTH} characters")
-    categories = [unicodedata.category(char) for char in value]
-    if any(category in _BAY_REFUSED_CATEGORIES for category in categories):
-        raise ValueError("a bay may not hold control, format or private-use characters")
-    if not any(
-        category[0] in "LNPS" and char not in _BLANK_CHARACTERS
-        for char, category in zip(value, categories, strict=True)
-    ):
+    refused = [
+        char for at, char in enumerate(value) if not _bay_char(char, value[at - 1] if at else "")
+    ]
+    if refused:
+        raise ValueError(
+            f"a bay may hold only ASCII, Han characters, CJK punctuation and Latin accents, "
+            f"not {''.join(refused)!r}"
+        )
+    if not value.strip():
         raise ValueError("a bay needs a visible character")
     return value
 

@@ -193,11 +193,19 @@ def connect_device(
 
 
 def say_offline(bus: Bus, cp: str, lane: str, device: str) -> None:
-    """A clean shutdown: the retained status says offline, as the will would have."""
+    """A clean shutdown: the retained status says offline, as the will would have.
+
+    Best effort: the rest of the stop (disconnect, translators, window) must still run.
+    """
     topic = device_status_topic(cp, lane, device)
     if bus.connected.is_set():
-        info = bus.publish(topic, DeviceStatus(state="offline", detail="stopped"), retain=True)
-        info.wait_for_publish(2)
+        try:
+            info = bus.publish(topic, DeviceStatus(state="offline", detail="stopped"), retain=True)
+            info.wait_for_publish(2)
+        except (RuntimeError, ValueError) as err:  # paho: not sent, or its queue full
+            # the connection went after ``connected`` said it was up: a connection lost
+            # has had its last will (offline) sent by the broker
+            logger.warning("%s: offline not said on %s: %s", bus.client_id, topic, err)
 
 
 class LaneDeviceConfig(Protocol):

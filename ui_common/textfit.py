@@ -74,11 +74,17 @@ def fit_pixel_size(
 
 def _balanced(text: str, font: QFont, box: QRect, height: int, flags: int) -> QRect:
     """The narrowest box that keeps the text on as many lines: no word (or CJK character)
-    left alone on the last line. Keeps the box's horizontal alignment."""
+    left alone on the last line. Keeps the box's horizontal alignment.
+
+    A narrower width counts only if the text still fits it: a word that cannot break (a
+    long bay) runs past a line too narrow for it without adding a line, and is then cut
+    at the box's edge (the image cache draws into the box).
+    """
     lo, hi = box.width() // 2, box.width()
     while lo < hi:
         mid = (lo + hi) // 2
-        if needed_rect(text, font, mid, box.height(), True).height() <= height:
+        needed = needed_rect(text, font, mid, box.height(), True)
+        if needed.height() <= height and needed.width() <= mid:
             hi = mid
         else:
             lo = mid + 1

@@ -126,7 +126,7 @@ class BoardWidget(QWidget):
         state = self._warm_queue.pop(0)
         image = QImage(self.size(), QImage.Format.Format_RGB32)
         painter = QPainter(image)
-        drawn = self.drawn
+        drawn, self.drawn = self.drawn, []  # what is on the glass, not what is warmed
         try:
             self._paint(painter, state)
         finally:

@@ -313,6 +313,26 @@ def test_each_state_in_each_language(
     assert colour_share(image, STYLES[code].background) > 0.15
 
 
+@pytest.mark.parametrize("language", list(Language))
+def test_a_wide_one_word_bay_is_shown_whole_on_a_large_screen(
+    offline_screen: AiopScreen, qtbot: QtBot, language: Language
+) -> None:
+    """16 wide letters, the longest bay there is, cannot break: balancing the wrapped
+    line narrowed its box until the bay was cut (11 of 16 W's at 1920x1080)."""
+    screen, widget = offline_screen, offline_screen.widget
+    widget.resize(1920, 1080)
+    click(qtbot, widget.languages[language])
+    feed(screen, C.INSPECT, 1, bay="W" * 16)
+    widget.instruction.repaint()
+    image = grab_png(widget, SHOTS / f"aiop_inspect_wide_bay_{language}.png")
+    drawn = widget.instruction.drawn
+    assert any("W" * 16 in text.text for text in drawn)
+    for text in drawn:
+        assert not text.clipped, (text.text, text.box, text.needed)
+        assert missing_glyphs(text.text, text.font) == [], text.text
+    assert colour_share(image, STYLES[C.INSPECT].background) > 0.15
+
+
 def test_unladen_and_manifest_on_a_real_broker(mosquitto: Mosquitto, qtbot: QtBot) -> None:
     events: queue.Queue[tuple[str, bytes]] = queue.Queue()
     listener = Bus(mosquitto.url, "sync-listener")

@@ -168,6 +168,21 @@ BAD_BAYS = {
     "blank_braille": "\u2800\u2800",
     "mark_alone": "\u0301",
     "too_long": "B" * 17,
+    # scripts the screens cannot draw (boxes) or that run right to left (reordered)
+    "egyptian_hieroglyphs": "\U00013000\U00013001",
+    "thai": "ก๑",
+    "syriac": "\u0710\u0711",
+    "emoji": "\U0001f69a",
+    "hebrew_right_to_left": "א12",
+    "arabic_digit": "B\u0661",
+    "cyrillic_lookalike": "\u041212",
+    "fullwidth_letters": "Ｂ１２",
+    "han_not_in_the_font": "B\u9ff0",
+    "han_compatibility": "\uf900",
+    "two_accents": "e\u0301\u0301",
+    "accent_on_a_digit": "1\u0301",
+    "accent_on_han": "查\u0301",
+    "overlay_mark": "B\u0336",
 }
 
 
@@ -190,9 +205,22 @@ def test_a_bay_a_board_cannot_show_is_refused(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "bay", ["B12", "U1", "查驗區3", "检验区 A-7", "B 12", " B12 ", "e\u0301", "W" * 16, "#1/2"]
+    "bay",
+    [
+        *["B12", "U1", "查驗區3", "检验区 A-7", "B 12", " B12 ", "e\u0301", "W" * 16, "#1/2"],
+        *[
+            "é3",
+            "KWAI-CHUNG-BAY-1",
+            "查驗區（北）",
+            "查驗區\u3000A",
+            "~`$+<=>^|{}[]@!?",
+            "龜龍\u9fef",
+        ],
+    ],
 )
 def test_a_bay_may_be_named_in_chinese_or_spaced(bay: str) -> None:
+    """Printable ASCII, Han, CJK punctuation and the ideographic space, and one Latin
+    accent on an ASCII letter (combining or precomposed)."""
     assert Instruction(seq=1, code=InstructionCode.INSPECT, bay=bay).bay == bay
 
 

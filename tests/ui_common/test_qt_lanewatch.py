@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import shutil
@@ -24,6 +25,7 @@ from rocars.topics import device_status_topic, unladen_topic
 from tests.fixtures.brokers import wait_port
 from tests.fixtures.displays import FakeLane, site_secret
 from ui_common.lanewatch import FailReason
+from ui_common.qt_lanewatch import say_offline
 from xdb_display.board import XdbConfig
 from xdb_display.qt_app import XdbScreen
 
@@ -148,3 +150,39 @@ def test_a_display_follows_the_shard_that_lists_its_lane(
         xdb.translations.close()
         mine.stop()
         other.stop()
+
+
+def test_saying_offline_on_a_connection_just_lost_is_not_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``connected`` is still set in the instant after the socket went: paho refuses the
+    publish (RuntimeError), and the clean stop must go on (the broker has sent the will)."""
+    bus = Bus("mqtt://127.0.0.1:1", "xdb-SBC-L01")  # no broker there, never started
+    bus.connected.set()
+    try:
+        with caplog.at_level(logging.WARNING, logger="ui_common.qt_lanewatch"):
+            say_offline(bus, "SBC", "L01", "xdb")
+    finally:
+        bus.stop()
+    said = [r.getMessage() for r in caplog.records if r.name == "ui_common.qt_lanewatch"]
+    assert any("offline not said" in message for message in said), said
+
+
+def test_a_display_stops_cleanly_when_its_connection_just_went(qtbot: QtBot) -> None:
+    """Saying offline fails; the bus, the translators, the window and the timers stop."""
+    xdb = XdbScreen(
+        XdbConfig(cp=ControlPoint.SBC, lane="L01", broker="mqtt://127.0.0.1:1", fullscreen=False),
+        site_secret(),
+    )
+    qtbot.addWidget(xdb.board)
+    xdb.tick.start()
+    xdb.board.show()
+    xdb.bus.connected.set()  # as if up a moment ago
+    try:
+        xdb.stop()
+        assert not xdb.bus.connected.is_set()  # Bus.stop ran
+        assert not xdb.board.isVisible()
+        assert not xdb.tick.isActive()
+        assert xdb.translations._installed == []
+    finally:
+        xdb.translations.close()

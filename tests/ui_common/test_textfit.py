@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QRect
-from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtGui import QColor, QFontMetrics, QImage, QPainter
 
 from ui_common.languages import Language
 from ui_common.textfit import DrawnText, draw_fitted
@@ -61,3 +62,27 @@ def test_empty_or_degenerate_box_draws_nothing(qapp: object) -> None:
         assert draw_fitted(painter, "x", Language.EN, QRect(0, 0, 0, 10), QColor("#fff")) is None
     finally:
         painter.end()
+
+
+def ink_right(image: QImage) -> int:
+    """The rightmost column with anything drawn on the black background (-1: none)."""
+    rgba = image.convertToFormat(QImage.Format.Format_RGBA8888)
+    data = np.frombuffer(rgba.constBits(), dtype=np.uint8, count=rgba.sizeInBytes())
+    rows = data.reshape(rgba.height(), rgba.bytesPerLine())[:, : rgba.width() * 4]
+    columns = np.flatnonzero(
+        rows.reshape(rgba.height(), rgba.width(), 4)[:, :, :3].max(axis=(0, 2))
+    )
+    return int(columns[-1]) if columns.size else -1
+
+
+@pytest.mark.parametrize("box", [QRect(0, 0, 1294, 220), QRect(20, 10, 900, 200)])
+def test_a_long_word_on_wrapped_lines_is_not_cut(qapp: object, box: QRect) -> None:
+    """Balancing the lines narrows the box only as far as the text still fits: a bay of
+    16 wide letters cannot break, and a box narrower than it cut it off (the big text is
+    drawn into an image no larger than its box)."""
+    bay = "W" * 16
+    drawn, image = paint(f"Go to inspection bay {bay}", box, wrap=True)
+    assert drawn.font.pixelSize() >= 48  # through the image cache, where it was cut
+    assert not drawn.clipped, (drawn.box, drawn.needed)
+    word = QFontMetrics(drawn.font).horizontalAdvance(bay)
+    assert ink_right(image) >= box.left() + word - drawn.font.pixelSize() // 2

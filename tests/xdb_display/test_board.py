@@ -109,7 +109,9 @@ def test_config_bounds_how_long_a_stale_instruction_may_stand(bad: dict[str, flo
 
 
 #: bays that would leave the big value of INSPECT blank or garbled
+#: (right to left, or glyphs the screens' font lacks)
 BLANK_BAYS = [" ", "\u3000", "\u200b", "\u202eB12", "\n\n", "\t", "\x00", "\u3164", "\u0301"]
+BLANK_BAYS += ["א12", "\U0001f69a", "ก๑", "\U00013000", "\u0710\u0711"]
 
 
 @pytest.mark.parametrize("bay", BLANK_BAYS)
