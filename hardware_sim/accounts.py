@@ -94,6 +94,7 @@ class Lockout:
         self._clock = clock
         self._failures: dict[str, deque[float]] = {}
         self._in_flight: dict[str, int] = {}
+        self._next_sweep = float("-inf")
         self._lock = threading.Lock()
         self._freed = threading.Condition(self._lock)
 
@@ -102,6 +103,29 @@ class Lockout:
         while failures and failures[0] <= now - self.window_s:
             failures.popleft()
         return failures
+
+    def _forget_if_clear(self, account: str) -> None:
+        """Under ``_lock``: an account with no failure in the window and no attempt being
+        checked leaves the table. Kept, every account number ever tried (also each one
+        that does not exist) held an empty deque for as long as the centre ran."""
+        if not self._failures.get(account) and account not in self._in_flight:
+            self._failures.pop(account, None)
+
+    def _sweep(self, now: float) -> None:
+        """Under ``_lock``, at most once a window: drop every account whose failures have
+        all aged out and that nothing is checking (one failed once and never tried again
+        is otherwise looked at, and forgotten, only when it is tried again)."""
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self.window_s
+        stale = [
+            account
+            for account, failures in self._failures.items()
+            if (not failures or failures[-1] <= now - self.window_s)
+            and account not in self._in_flight
+        ]
+        for account in stale:
+            del self._failures[account]
 
     def _refuse_if_locked(self, account: str, now: float) -> deque[float]:
         """Under ``_lock``: the recent failures, ``account_locked`` if ``max_failures``."""
@@ -116,6 +140,7 @@ class Lockout:
         now = self._clock()
         with self._lock:
             self._refuse_if_locked(account, now)
+            self._forget_if_clear(account)
 
     @contextmanager
     def attempt(self, account: str) -> Iterator[None]:
@@ -162,6 +187,8 @@ class Lockout:
             failures = self._recent(account, now)
             if failed:
                 failures.append(now)
+            self._forget_if_clear(account)
+            self._sweep(now)
             self._freed.notify_all()
             return len(failures)
 
@@ -170,6 +197,7 @@ class Lockout:
         with self._lock:
             self._recent(account, now).append(now)
             count = len(self._failures[account])
+            self._sweep(now)
             self._freed.notify_all()
         logger.warning("account %s: %d failure(s) in the window", account, count)
 

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -31,7 +31,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from hardware_sim.accounts import AccountBook
 from hardware_sim.certs import CertVerifier, load_or_create_ca
 from hardware_sim.demo import generate_demo, seed_store
-from hardware_sim.store import CentralError, Crossing, NewBundle, Store, encode_event
+from hardware_sim.store import (
+    CentralError,
+    Crossing,
+    NewBundle,
+    Store,
+    UnstorableEvent,
+    encode_event,
+)
 from rocars.errors import InvalidIdentifier, RocarsError
 from rocars.ids import (
     IDEMPOTENCY_HEADER,
@@ -151,7 +158,12 @@ class BodyLimit:
             return
         headers = dict(scope["headers"])
         length = headers.get(b"content-length")
-        too_big = _error(413, "payload_too_large", {"limit": self.limit}, connection="close")
+        too_big = _error(
+            413,
+            "payload_too_large",
+            {"message": f"request body over {self.limit} bytes", "limit": self.limit},
+            connection="close",
+        )
         if length is not None and (not length.isdigit() or int(length) > self.limit):
             await too_big(scope, receive, send)
             return
@@ -330,8 +342,9 @@ class Central:
         """Validate each event; store the valid ones in one transaction; answer in order.
 
         ``cp`` is the uploading token's control point: a device reports its own lanes'
-        crossings only (``wrong_control_point``). An event refused (also one whose text is
-        not Unicode, ``unencodable``) is answered alone; the rest of the batch is stored.
+        crossings only (``wrong_control_point``). An event refused (also one that cannot be
+        stored as standard JSON, ``unencodable``, or nests too deep, ``nested_too_deep``:
+        ``encode_event``) is answered alone; the rest of the batch is stored.
         """
         valid: list[tuple[str, bytes, Crossing | None]] = []
         slots: list[EventResult | int] = []  # a rejection, or an index into ``valid``
@@ -359,11 +372,9 @@ class Central:
                 continue
             try:
                 text = encode_event(event)
-            except UnicodeEncodeError:
-                logger.warning(
-                    "event %s holds text that is not Unicode: rejected", _printable(record.id)
-                )
-                slots.append(_rejected(record.id, "unencodable"))
+            except UnstorableEvent as err:
+                logger.warning("event %s is %s: rejected", _printable(record.id), err.reason)
+                slots.append(_rejected(record.id, err.reason))
                 continue
             crossed = record.outcome in (InstructionCode.PROCEED, InstructionCode.INSPECT)
             crossing = None
@@ -447,6 +458,19 @@ def _cursor(value: str) -> int:
     return int(value)
 
 
+def _cursor_ahead(since: str, head: int, what: str) -> NoReturn:
+    """409 ``cursor_ahead``: a cursor the centre never gave (it was restored from a backup
+    or replaced); "caught up" would hide everything it numbers again up to that cursor."""
+    raise CentralError(
+        f"cursor {since} is past the end of the centre's {what} ({head}): it no longer has"
+        " what that cursor counted (restored or replaced); pull it again from the start",
+        key="cursor_ahead",
+        status=409,
+        since=since,
+        last=str(head),
+    )
+
+
 def _limit(value: int, top: int) -> int:
     if not 1 <= value <= top:
         raise CentralError(
@@ -507,8 +531,16 @@ def create_app(config: CentralConfig) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
-        key = {404: "not_found", 405: "method_not_allowed"}.get(err.status_code, "http_error")
-        return _error(err.status_code, key, err.detail)
+        # Starlette's and FastAPI's own answers (an unknown path, a method the path has
+        # not, a body that is not JSON it can read) in the documented shape: their detail
+        # is a bare string, and a client reads ``detail.message``
+        key = {400: "body_invalid", 404: "not_found", 405: "method_not_allowed"}.get(
+            err.status_code, "http_error"
+        )
+        message = str(err.detail)
+        if key == "body_invalid":
+            message = "the body is not JSON the centre can read (not UTF-8, or nested too deep)"
+        return _error(err.status_code, key, {"message": message}, **(err.headers or {}))
 
     @app.get("/health")
     def health() -> dict[str, Any]:
@@ -526,17 +558,9 @@ def create_app(config: CentralConfig) -> FastAPI:
         # cursor past the end look caught up
         joined, last, count, head = central.store.feed_page(start, _limit(limit, MAX_CHANGES_PAGE))
         if not count and start > head:
-            # a cursor this feed never gave: the centre was restored from a backup or
-            # replaced; "caught up" would keep the replica fresh while it misses every
-            # change the centre numbers again up to that cursor
-            raise CentralError(
-                f"cursor {since} is past the end of this feed ({head}): the replica is of a"
-                " feed the centre no longer has; pull it again from the start",
-                key="cursor_ahead",
-                status=409,
-                since=since,
-                last=str(head),
-            )
+            # a cursor this feed never gave: "caught up" would keep the replica fresh
+            # while it misses every change the centre numbers again up to that cursor
+            _cursor_ahead(since, head, "change feed")
         nxt = (str(last) if count else since).encode()
         body = b'{"changes":[' + joined + b'],"next":"' + nxt + b'"}'
         return Response(body, media_type="application/json")
@@ -546,9 +570,15 @@ def create_app(config: CentralConfig) -> FastAPI:
         return central.upload_events(upload, cp)
 
     @app.get("/v1/events")
-    def get_events(cp: DeviceCp, since: str = "", limit: int = 1000) -> Any:
-        events, last = central.store.events_page(_cursor(since), _limit(limit, 10_000))
-        return {"events": events, "next": str(last) if events else since}
+    def get_events(cp: DeviceCp, since: str = "", limit: int = 1000) -> Response:
+        start = _cursor(since)
+        # served from the stored texts, as /v1/changes is: no event is parsed again
+        joined, last, count, head = central.store.events_page(start, _limit(limit, 10_000))
+        if not count and start > head:
+            _cursor_ahead(since, head, "event list")
+        nxt = (str(last) if count else since).encode()
+        body = b'{"events":[' + joined + b'],"next":"' + nxt + b'"}'
+        return Response(body, media_type="application/json")
 
     @app.post("/v1/cargo")
     def post_cargo(items: CargoItems, cp: DeviceCp, request: Request) -> Cargo:

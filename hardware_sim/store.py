@@ -102,10 +102,69 @@ def _dumps(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def _json_text(value: str) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode()
+
+
+#: The deepest nesting of objects and lists an event may have (the event itself is one;
+#: a clearance record needs five). Deeper, it was stored all the same, and every
+#: ``GET /v1/events`` page that held it failed (500) from ~260 levels on.
+MAX_EVENT_DEPTH = 32
+
+
+class UnstorableEvent(ValueError):
+    """An event the centre will not store: ``reason`` is the key it is rejected with."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _depth_over(value: object, limit: int) -> bool:
+    """Whether ``value`` nests objects and lists more than ``limit`` deep (no recursion:
+    the body's parser took ~1000 levels)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Iterable[object] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def encode_event(event: dict[str, Any]) -> bytes:
-    """An event as ``record_events`` stores it; ``UnicodeEncodeError`` for text that is
-    not Unicode (a lone surrogate, which a JSON ``\\udc00`` escape gives)."""
-    return _dumps(event)
+    """An event as ``record_events`` stores it: standard JSON in UTF-8, or
+    ``UnstorableEvent``: ``nested_too_deep`` for nesting over ``MAX_EVENT_DEPTH``,
+    ``unencodable`` for text that is not Unicode (a lone surrogate, which a JSON
+    ``\\udc00`` escape gives) or a number JSON has not (``NaN``, ``Infinity``, ``1e999``:
+    stored as the bare words, the text was not JSON)."""
+    if _depth_over(event, MAX_EVENT_DEPTH):
+        raise UnstorableEvent("nested_too_deep")
+    try:
+        text = json.dumps(event, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return text.encode()
+    except ValueError as err:  # UnicodeEncodeError is one, as is a non-finite number
+        raise UnstorableEvent("unencodable") from err
+
+
+def _standard_json(text: bytes) -> bytes:
+    """A stored event's text as standard JSON: one stored before non-finite numbers were
+    refused holds ``NaN`` / ``Infinity``, which become ``null`` here (only rows with
+    those words are decoded again)."""
+    if b"NaN" not in text and b"Infinity" not in text:
+        return text
+    try:
+        value = json.loads(text, parse_constant=lambda _: None)
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    except (ValueError, RecursionError):  # not ours to fix: served as stored
+        logger.warning("a stored event is not standard JSON and could not be made so")
+        return text
 
 
 def _ms(at: datetime) -> int:
@@ -586,16 +645,28 @@ class Store:
             (BundleStatus.USED.value, seq, ubr),
         )
 
-    def events_page(self, since: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+    def events_page(self, since: int, limit: int) -> tuple[bytes, int, int, int]:
+        """The events after ``since`` as ``{"seq", "id", "received_at", "event"}`` texts
+        joined by commas, the last seq, the count, and the last event's seq, as of one
+        moment (``feed_page``'s shape).
+
+        ``event`` is the stored text as it is: parsed and serialised again, an event
+        nested a few hundred levels deep failed every page that held it (500).
+        """
         with self._lock:
             rows = self._conn.execute(
                 "SELECT seq, id, received_at, json FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
                 (since, limit),
             ).fetchall()
-        out = [
-            {"seq": r[0], "id": r[1], "received_at": r[2], "event": json.loads(r[3])} for r in rows
-        ]
-        return out, (int(rows[-1][0]) if rows else since)
+            head = int(self._conn.execute("SELECT max(seq) FROM events").fetchone()[0] or 0)
+        if not rows:
+            return b"", since, 0, head
+        joined = b",".join(
+            b'{"seq":%d,"id":%s,"received_at":%s,"event":%s}'
+            % (seq, _json_text(event_id), _json_text(received_at), _standard_json(bytes(text)))
+            for seq, event_id, received_at, text in rows
+        )
+        return joined, int(rows[-1][0]), len(rows), head
 
     # -- UBR blocks --------------------------------------------------------------------------
 

@@ -11,7 +11,14 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from rocars.errors import InvalidIdentifier, RocarsError
 from rocars.ids import (
@@ -40,6 +47,15 @@ class _Body(BaseModel):
     """A request body: unknown fields are an error, so a typo never passes silently."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+#: A driver's password exactly as typed: exempt from ``_Body``'s stripping, or
+#: "159013  " was taken as "159013" (a password with spaces around it passed).
+Password = Annotated[
+    str,
+    StringConstraints(strip_whitespace=False, min_length=1, max_length=64),
+    Field(description="the driver's password, as typed (spaces kept)"),
+]
 
 
 class _Record(BaseModel):
@@ -334,7 +350,7 @@ class BundleRequest(_Body):
     """``POST /v1/bundles``."""
 
     account: Account
-    password: str = Field(min_length=1, max_length=64)
+    password: Password
     auth: DriverAuth
     vrn: Vrn
     cp: ControlPoint
@@ -353,7 +369,7 @@ class CancelRequest(_Body):
     """``DELETE /v1/bundles/{ubr}`` and ``DELETE /v1/bundles/{ubr}/ccrns/{ccrn}`` (JSON body)."""
 
     account: Account
-    password: str = Field(min_length=1, max_length=64)
+    password: Password
     auth: DriverAuth
 
 

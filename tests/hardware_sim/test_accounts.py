@@ -327,3 +327,47 @@ def test_an_unknown_account_costs_a_password_hash_too(
     assert book.check_password("123456", "654321").account == "123456"
     assert len(calls) == 1
     store.close()
+
+
+def test_an_account_leaves_the_table_once_nothing_is_held_for_it() -> None:
+    """Every account number tried (also one that does not exist) kept an entry, an
+    empty deque once its failures aged out, for as long as the centre ran."""
+    clock = Clock()
+    lockout = Lockout(clock=clock)
+    lockout.check("111111")  # never failed
+    with lockout.attempt("222222"):  # a success
+        assert "222222" not in lockout._failures or not lockout._failures["222222"]
+    with pytest.raises(CentralError), lockout.attempt("333333"):  # another error
+        raise CentralError("no such cargo", key="ccrn_not_found", status=404)
+    assert lockout._failures == {}
+    with pytest.raises(CentralError), lockout.attempt("123456"):
+        raise CentralError("wrong", key="credentials_invalid", status=403)
+    assert list(lockout._failures) == ["123456"]
+    clock.now += 15 * 60  # aged out
+    lockout.check("123456")
+    assert lockout._failures == {}
+    with lockout.attempt("123456"):
+        pass
+    assert lockout._failures == {}
+    lockout.fail("123456")
+    lockout.reset("123456")
+    assert lockout._failures == {}
+
+
+def test_an_account_never_tried_again_is_forgotten_within_two_windows() -> None:
+    clock = Clock()
+    lockout = Lockout(clock=clock)
+    for account in ("100001", "100002", "100003"):
+        lockout.fail(account)
+    clock.now += 15 * 60
+    lockout.fail("100004")  # the failures above have aged out: forgotten now
+    assert list(lockout._failures) == ["100004"]
+    clock.now += 60
+    lockout.fail("100005")  # at most one look over the table a window
+    assert list(lockout._failures) == ["100004", "100005"]
+    clock.now += 14 * 60  # a window after the last look: 100004's failure has aged out
+    with pytest.raises(CentralError), lockout.attempt("100006"):
+        raise CentralError("wrong", key="security_code_invalid", status=403)
+    assert list(lockout._failures) == ["100005", "100006"]
+    lockout.check("100004")
+    assert list(lockout._failures) == ["100005", "100006"]

@@ -185,6 +185,45 @@ def test_a_cursor_ahead_is_never_caught_up_whatever_is_written_meanwhile(
     app.state.central.close()
 
 
+TOKEN = {"Authorization": "Bearer dev-central-token"}
+
+
+def in_process(app: Any, method: str, path: str, **kw: Any) -> httpx.Response:
+    """One call to ``app`` in this process (no server; the app's lifespan not run)."""
+
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://c") as c:
+            return await c.request(method, path, headers=TOKEN, **kw)
+
+    return asyncio.run(call())
+
+
+def test_an_event_cursor_ahead_is_never_caught_up(tmp_path: Path) -> None:
+    """``since`` as for /v1/changes: a cursor past the last event was answered 200 with an
+    empty page (caught up), while /v1/changes answered 409 ``cursor_ahead``."""
+    app = create_app(CentralConfig(data_dir=tmp_path, demo=False))
+    try:
+        for since, last in (("1", "0"), ("999999999999999999", "0")):
+            r = in_process(app, "GET", "/v1/events", params={"since": since})
+            assert (r.status_code, r.json().get("error")) == (409, "cursor_ahead"), r.text
+            assert (r.json()["detail"]["since"], r.json()["detail"]["last"]) == (since, last)
+            assert "past the end" in r.json()["detail"]["message"]
+        event = record("01JD00000000000000000000C1", outcome="NO_BUNDLE")
+        r = in_process(app, "POST", "/v1/events", json={"events": [event]})
+        assert r.json()["results"][0]["status"] == "accepted"
+        for since in ("", "0"):
+            page = in_process(app, "GET", "/v1/events", params={"since": since}).json()
+            assert ([e["seq"] for e in page["events"]], page["next"]) == ([1], "1")
+        page = in_process(app, "GET", "/v1/events", params={"since": "1"}).json()
+        assert page == {"events": [], "next": "1"}  # caught up
+        r = in_process(app, "GET", "/v1/events", params={"since": "2"})
+        assert (r.status_code, r.json()["error"]) == (409, "cursor_ahead")
+        assert (r.json()["detail"]["since"], r.json()["detail"]["last"]) == ("2", "1")
+    finally:
+        app.state.central.close()
+
+
 def test_new_cargo_and_bundles_append_to_the_feed(client: RocarsClient) -> None:
     head = all_changes(client)
     cursor = str(head[-1].seq)
@@ -362,6 +401,29 @@ def test_bundle_errors_change_nothing(client: RocarsClient, shared: CentralProce
     assert client.get_cargo(free.ccrn).status is CargoStatus.SUBMITTED
     # The failures above did not lock the account (4 of 5), and success resets the count.
     client.bundle(kit.bundle_request(acc, "MN5", [free.ccrn]))
+
+
+def test_a_password_with_spaces_around_it_is_a_wrong_password(
+    client: RocarsClient, shared: CentralProcess
+) -> None:
+    """Request bodies strip their text fields, and the password was one of them:
+    "159013  " was taken as "159013" and bundled (or cancelled)."""
+    acc = kit.account(shared, "valid", 0)
+    cargo = kit.new_cargo(client)
+    typed = [acc["password"] + "  ", " " + acc["password"], acc["password"] + "\t"]
+    with kit.http(shared) as h:
+        for password in typed:
+            r = h.post(
+                "/v1/bundles", json=kit.bundle_body(acc, "PW1", [cargo.ccrn], password=password)
+            )
+            assert (r.status_code, r.json().get("error")) == (403, "credentials_invalid"), password
+        assert client.get_cargo(cargo.ccrn).status is CargoStatus.SUBMITTED
+        bundle = client.bundle(kit.bundle_request(acc, "PW1", [cargo.ccrn]))  # resets the count
+        body = {"account": acc["account"], "password": typed[0], "auth": kit.code_auth(acc)}
+        r = h.request("DELETE", f"/v1/bundles/{bundle.ubr}", json=body)
+        assert (r.status_code, r.json()["error"]) == (403, "credentials_invalid")
+        assert client.get_bundle(bundle.ubr).status is BundleStatus.ACTIVE
+    client.cancel_bundle(bundle.ubr, kit.cancel_request(acc))
 
 
 def test_cancel_one_ccrn_then_the_last(client: RocarsClient, shared: CentralProcess) -> None:
@@ -648,6 +710,79 @@ def test_an_event_with_text_that_is_not_unicode_is_rejected_alone(
     assert not [i for i in ids if i.startswith("01JD0000000000000000000U3")]
 
 
+def nested(levels: int) -> Any:
+    """``levels`` lists one inside the other."""
+    value: Any = 0
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def test_an_event_the_centre_could_not_serve_back_is_rejected_alone(
+    shared: CentralProcess,
+) -> None:
+    """An event is stored as sent (unknown fields too): one nested ~900 levels deep was
+    accepted, and every ``GET /v1/events`` page that held it answered 500 (from ~260 on);
+    ``NaN`` / ``1e999`` were stored as the bare words, which are not JSON. Now deeper than
+    32 levels (the event one of them) is ``nested_too_deep``, a number JSON has not is
+    ``unencodable``, each alone; the rest of the batch is stored and served."""
+    ids = [f"01JD00000000000000000000D{n}" for n in range(7)]
+    deepest = record(ids[0], outcome="NO_BUNDLE", note={"x": nested(30)})  # 32 levels
+    events = [
+        record(ids[1], outcome="NO_BUNDLE", note={"x": nested(31)}),  # 33
+        record(ids[2], outcome="NO_BUNDLE", note=nested(900)),
+        record(ids[3], outcome="NO_BUNDLE", plate_reads=[], actions=[], note=nested(300)),
+    ]
+    texts = [json.dumps(deepest)] + [json.dumps(e) for e in events]
+    for n, word in ((4, "NaN"), (5, "1e999"), (6, "-Infinity")):
+        event = json.dumps(record(ids[n], outcome="NO_BUNDLE", note=0))
+        texts.append(event.replace('"note": 0', f'"note": {{"x": [1, {word}]}}'))
+    r = post_events(shared, '{"events": [' + ", ".join(texts) + "]}")
+    assert answers(r) == [
+        (ids[0], "accepted", None),
+        (ids[1], "rejected", "nested_too_deep"),
+        (ids[2], "rejected", "nested_too_deep"),
+        (ids[3], "rejected", "nested_too_deep"),
+        (ids[4], "rejected", "unencodable"),
+        (ids[5], "rejected", "unencodable"),
+        (ids[6], "rejected", "unencodable"),
+    ]
+    stored = {e["id"]: e["event"] for e in events_received(shared)}
+    assert stored[ids[0]] == deepest
+    assert not set(ids[1:]) & set(stored)
+
+
+def test_events_stored_before_the_limits_are_served(tmp_path: Path) -> None:
+    """What was accepted is never lost: pages are joined from the stored texts (as the
+    change feed's are), so one stored deep before the limit no longer fails every page
+    that holds it, and the bare ``NaN`` / ``Infinity`` stored then are served as null."""
+    app = create_app(CentralConfig(data_dir=tmp_path, demo=False))
+    store: Store = app.state.central.store
+    try:
+        deep = record("01JD00000000000000000000L1", outcome="NO_BUNDLE", note=nested(900))
+        odd = record("01JD00000000000000000000L2", outcome="NO_BUNDLE", note=[float("nan")])
+        odd["vrn"] = "NaN1"
+        odd["extra"] = {"hot": float("inf"), "cold": float("-inf"), "text": "NaN"}
+        plain = record("01JD00000000000000000000L3", outcome="NO_BUNDLE")
+        as_stored = [
+            (e["id"], json.dumps(e, ensure_ascii=False).encode(), None) for e in (deep, odd, plain)
+        ]
+        assert [x.status for x in store.record_events(as_stored, utc_now())] == ["accepted"] * 3
+        r = in_process(app, "GET", "/v1/events", params={"limit": 2})
+        assert r.status_code == 200, r.text[:300]
+        page = r.json()
+        assert [e["id"] for e in page["events"]] == [deep["id"], odd["id"]]
+        assert page["events"][0]["event"] == deep
+        served = page["events"][1]["event"]
+        assert (served["note"], served["vrn"]) == ([None], "NaN1")
+        assert served["extra"] == {"hot": None, "cold": None, "text": "NaN"}
+        assert "NaN" not in r.text.replace('"NaN1"', "").replace('"NaN"', "")
+        nxt = in_process(app, "GET", "/v1/events", params={"since": page["next"]}).json()
+        assert [e["event"] for e in nxt["events"]] == [plain]
+    finally:
+        app.state.central.close()
+
+
 def test_an_event_id_reused_for_another_event_is_rejected(shared: CentralProcess) -> None:
     """Answered ``duplicate``, the edge took the second record for delivered and lost it:
     now only the same event again is a duplicate (also within one batch)."""
@@ -786,6 +921,39 @@ def test_oversized_body_is_refused_without_harm(shared: CentralProcess) -> None:
     with kit.http(shared) as h:
         r = h.post("/v1/events", content=stream(), headers={"content-type": "application/json"})
         assert (r.status_code, r.json()["error"]) == (413, "payload_too_large")
+        assert h.get("/v1/changes", params={"limit": 1}).status_code == 200
+
+
+def test_the_frameworks_errors_have_the_documented_shape(shared: CentralProcess) -> None:
+    """``detail`` is an object with ``message`` (docs/central.md, Errors): Starlette's 404
+    and 405 gave its bare string, the body limit's 413 ``{"limit"}`` alone, and a body
+    the JSON parser could not read FastAPI's 400 ``http_error``."""
+    deep = ("[" * 1000 + "]" * 1000).encode()
+    calls: list[tuple[str, str, bytes | None, int, str]] = [
+        ("GET", "/v1/nothing", None, 404, "not_found"),
+        ("DELETE", "/v1/changes", None, 405, "method_not_allowed"),
+        (
+            "POST",
+            "/v1/events",
+            b'{"events": [' + b" " * (9 * 1024 * 1024) + b"]}",
+            413,
+            "payload_too_large",
+        ),
+        ("POST", "/v1/events", deep, 400, "body_invalid"),
+        ("POST", "/v1/events", b'{"events": ["\xff"]}', 400, "body_invalid"),
+    ]
+    with kit.http(shared) as h:
+        for method, path, body, status, key in calls:
+            r = h.request(method, path, content=body, headers={"content-type": "application/json"})
+            answer = r.json()
+            assert (r.status_code, answer["error"]) == (status, key), (path, r.text[:200])
+            assert isinstance(answer["detail"], dict), answer
+            assert isinstance(answer["detail"]["message"], str), answer
+            assert answer["detail"]["message"]
+        r = h.delete("/v1/changes")
+        assert r.headers["allow"] == "GET"
+        r = h.post("/v1/events", content=b" " * 9 * 1024 * 1024)
+        assert r.json()["detail"]["limit"] == 8 * 1024 * 1024
         assert h.get("/v1/changes", params={"limit": 1}).status_code == 200
 
 
