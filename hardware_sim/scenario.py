@@ -17,14 +17,14 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from hardware_sim.lpr_device import VirtualLpr
 from hardware_sim.synthetic_camera import LiveCamera
 from hardware_sim.synthetic_camera import Truck as CameraTruck
 from rocars.bus import Bus
-from rocars.errors import BadPayload
+from rocars.errors import BadPayload, RocarsError
 from rocars.ids import ControlPoint
 from rocars.messages import (
     Alternate,
@@ -60,8 +60,16 @@ EXPECTED: dict[str, frozenset[InstructionCode]] = {
 #: One round of kinds covers every instruction code (READY ends each session).
 ROUND = tuple(EXPECTED)
 
-#: Kinds whose plate may be used again: they have no bundle a crossing could use up.
-REUSABLE = frozenset({"unladen", "laden_no_bundle", "unread", "low_confidence"})
+#: Kinds whose plate may be used again: they have no bundle a crossing could use up (a
+#: WRONG_CONTROL_POINT or a cancelled bundle's STOP is no crossing). ``too_early`` is
+#: reusable too, until its bundle is due (``plan_trucks``).
+REUSABLE = frozenset(
+    {"unladen", "laden_no_bundle", "unread", "low_confidence", "wrong_cp", "cancelled"}
+)
+
+#: How long before its bundle is due a too-early truck is no longer sent: it may wait
+#: that long for its lane (``up`` gives more when a lane's journey can take longer)
+DUE_MARGIN = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -83,11 +91,101 @@ class Truck:
         return frozenset(p for p in (self.vrn, self.read, *(v for v, _ in self.alternates)) if p)
 
 
-def plan_trucks(demo_trucks: list[dict[str, Any]], seed: int) -> Iterator[Truck]:
+class TooEarlyBundles(Protocol):
+    """Where ``plan_trucks`` learns when a too-early truck's bundle is due, and gets a
+    new too-early truck (a fresh bundle) once the ones it has are due."""
+
+    def earliest_at(self, ubr: str) -> datetime:
+        """The bundle's ``earliest_at``; RocarsError if it cannot be told."""
+        ...
+
+    def too_early_truck(self) -> dict[str, Any]:
+        """A new demo truck of kind ``too_early`` (its bundle made just now); RocarsError
+        if none can be made."""
+        ...
+
+
+class _TooEarly:
+    """The too-early trucks: each used again until its bundle is due within ``margin``
+    (a TOO_EARLY is no crossing), then replaced by a fresh one from ``source``. Without
+    a source, each is used once (when it is due cannot be told)."""
+
+    def __init__(
+        self,
+        pool: list[dict[str, Any]],
+        source: TooEarlyBundles | None,
+        clock: Callable[[], datetime],
+        margin: timedelta,
+    ) -> None:
+        self._pool = pool
+        self._source = source
+        self._clock = clock
+        self._margin = margin
+        self._earliest: dict[str, datetime] = {}
+        self._next = 0
+        #: why coverage stopped (None while it goes on)
+        self.stopped: str | None = None
+
+    def take(self) -> dict[str, Any] | None:
+        if self.stopped is not None:
+            return None
+        if self._source is None:
+            if self._next >= len(self._pool):
+                self.stopped = f"used up ({_plural(len(self._pool), 'seeded bundle')})"
+                return None
+            self._next += 1
+            return self._pool[self._next - 1]
+        try:
+            return self._take(self._source)
+        except RocarsError as err:
+            logger.warning("scenario: no fresh too-early bundle: %s", err)
+            self.stopped = f"no fresh bundle could be made ({err})"
+            return None
+
+    def _take(self, source: TooEarlyBundles) -> dict[str, Any] | None:
+        soon = self._clock() + self._margin
+        while True:
+            # two at least: two lanes side by side never show the same plate at once
+            if len(self._pool) < 2:
+                fresh = source.too_early_truck()
+                if self._due(source, fresh) <= soon:
+                    self.stopped = (
+                        f"a fresh bundle (UBR {fresh.get('ubr')}) is due before a truck "
+                        "could use it"
+                    )
+                    return None
+                self._pool.append(fresh)
+                continue
+            index = self._next % len(self._pool)
+            truck = self._pool[index]
+            if self._due(source, truck) <= soon:
+                del self._pool[index]  # due: it would PROCEED, it is a too-early no more
+                continue
+            self._next += 1
+            return truck
+
+    def _due(self, source: TooEarlyBundles, truck: dict[str, Any]) -> datetime:
+        ubr = str(truck["ubr"])
+        if ubr not in self._earliest:
+            self._earliest[ubr] = source.earliest_at(ubr)
+        return self._earliest[ubr]
+
+
+def plan_trucks(
+    demo_trucks: list[dict[str, Any]],
+    seed: int,
+    *,
+    too_early: TooEarlyBundles | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    due_margin: timedelta = DUE_MARGIN,
+    notice: Callable[[str], None] | None = None,
+) -> Iterator[Truck]:
     """Trucks in rounds that cover every kind, shuffled by ``seed``; endless.
 
     Kinds whose demo trucks are used up drop out of later rounds (their bundles are
-    spent once a crossing is recorded); the reusable kinds go on for ever.
+    spent once a crossing is recorded), each said once to ``notice``; the reusable kinds
+    go on for ever, and ``too_early`` as long as ``too_early`` gives fresh bundles (a
+    seeded one is due 30 min after the centre began).
     """
     rng = random.Random(seed)
     pools: dict[str, list[dict[str, Any]]] = {}
@@ -96,6 +194,19 @@ def plan_trucks(demo_trucks: list[dict[str, Any]], seed: int) -> Iterator[Truck]
     for pool in pools.values():
         rng.shuffle(pool)
     fallback = [t for t in demo_trucks if t["kind"] in ("unladen", "laden_no_bundle")]
+    early = _TooEarly(pools.get("too_early", []), too_early, clock, due_margin)
+    stopped: set[str] = set()
+
+    def stop(kind: str, why: str) -> None:
+        if kind in stopped:
+            return
+        stopped.add(kind)
+        codes = "/".join(sorted(c.value for c in EXPECTED[kind]))
+        text = f"coverage of [{kind}] trucks ({codes}) stopped: {why}"
+        logger.warning("scenario: %s", text)
+        if notice is not None:
+            notice(text)
+
     used: Counter[str] = Counter()
     counter = itertools.count(1)
     while True:
@@ -110,17 +221,29 @@ def plan_trucks(demo_trucks: list[dict[str, Any]], seed: int) -> Iterator[Truck]
                 demo = fallback[used[kind] % len(fallback)]
             elif source is None:
                 continue
+            elif kind == "too_early":
+                found = early.take()
+                if found is None:
+                    stop(kind, early.stopped or "no truck")
+                    continue
+                demo = found
             elif kind in REUSABLE:
                 demo = pools[kind][used[kind] % len(pools[kind])]
             elif used[kind] < len(pools[kind]):
                 demo = pools[kind][used[kind]]
             else:
+                seeded = _plural(len(pools[kind]), "seeded bundle")
+                stop(kind, f"used up ({seeded}; a larger --trucks seeds more)")
                 continue
             used[kind] += 1
             produced = True
             yield _truck(next(counter), kind, demo, rng)
         if not produced:
             return
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _truck(n: int, kind: str, demo: dict[str, Any], rng: random.Random) -> Truck:
@@ -210,6 +333,9 @@ class Reporter:
     def action(self, lane: str, truck: Truck, what: str) -> None: ...
 
     def finished(self, journey: Journey) -> None: ...
+
+    def notice(self, text: str) -> None:
+        """Something about the run as a whole (a kind of truck no longer covered)."""
 
 
 class LaneDriver:

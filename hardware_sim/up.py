@@ -1,8 +1,9 @@
 """``rocars-edge up``: a whole simulated control point on one machine.
 
 The embedded broker (unless ``--broker``), the simulated centre, the sync agent, the
-displays and the kiosk, and a traffic scenario of trucks. ``--headless`` prints each
-truck's journey as it happens; ``--trucks N`` ends after N trucks with one JSON line.
+displays and the kiosk, and a traffic scenario of trucks. Each truck's journey is printed
+as it happens; ``--headless`` runs the screens offscreen; ``--trucks N`` ends after N
+trucks with one JSON line.
 
 Every child (the centre, the displays, the kiosk) runs in a session of its own: a Ctrl-C
 at the terminal (or ``timeout``) reaches this process alone, which lets the trucks on
@@ -19,6 +20,7 @@ import json
 import logging
 import math
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -46,6 +48,7 @@ from hardware_sim.dropbox import SimulatedDropBox
 from hardware_sim.launch import CentralProcess, CentralStartCancelled, child_process_options
 from hardware_sim.lpr_device import VirtualLpr
 from hardware_sim.scenario import (
+    DUE_MARGIN,
     EXPECTED,
     Journey,
     LaneDriver,
@@ -64,7 +67,7 @@ from rocars.config import secret
 from rocars.errors import BadPayload, RocarsError
 from rocars.ids import ControlPoint, Direction
 from rocars.messages import DeviceStatus, Instruction, InstructionCode, parse
-from rocars.timeutil import in_hk, parse_rfc3339
+from rocars.timeutil import HK_TZ, in_hk, parse_rfc3339, utc_now
 from rocars.topics import READER_DEVICE, LaneTopic, lane_filter
 from sync.agent import SyncAgent
 from sync.config import SyncConfig, shard_blocks
@@ -78,6 +81,18 @@ UNREACHABLE_AFTER_S = 5.0
 
 #: the signals that stop a run: the first lets the lanes finish, the second stops at once
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+#: the most demo trucks of a kind the centre seeds (``CentralConfig.trucks_per_kind``)
+MAX_TRUCKS_PER_KIND = 1000
+
+#: the seeded trucks of each kind of a run without ``--trucks``
+TRUCKS_PER_KIND = 200
+
+#: the centre's database in ``--data``: there, an earlier run's
+CENTRAL_DB = Path("central") / "central.sqlite3"
+
+#: the plate readers' settle time: their reads of one truck come together
+READER_SETTLE_S = 0.3
 
 
 class UsageError(RocarsError):
@@ -180,6 +195,11 @@ class JourneyPrinter(Reporter):
 
     def action(self, lane: str, truck: Truck, what: str) -> None:
         self._line(lane, truck, f"  <- driver {what}")
+
+    def notice(self, text: str) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        with self._lock:
+            print(f"{stamp} !! {text}", file=self._out, flush=True)
 
     def finished(self, journey: Journey) -> None:
         truck = journey.truck
@@ -291,6 +311,14 @@ def _agent_configs(
     return configs
 
 
+def trucks_per_kind(trucks: int | None) -> int:
+    """The demo trucks of each kind the centre seeds for a run of ``trucks`` (None: until
+    stopped): a round of every kind for each ten trucks and two spare, at most what the
+    centre seeds. Past that the one-use kinds drop out (the journeys say which)."""
+    wanted = trucks // len(EXPECTED) + 2 if trucks else TRUCKS_PER_KIND
+    return min(MAX_TRUCKS_PER_KIND, max(2, wanted))
+
+
 def run(args: argparse.Namespace) -> int:
     """The whole run; returns the exit code. A stop signal (SIGINT, SIGTERM, SIGHUP) lets
     the lanes finish; a second one raises KeyboardInterrupt, so everything is still
@@ -332,7 +360,7 @@ def _run(args: argparse.Namespace, data: Path, stop: threading.Event) -> int:
     site_secret = secret("site_secret").encode()
     startup = Startup(stop, logs_kept=bool(args.data))
 
-    per_kind = max(2, (args.trucks or 0) // len(EXPECTED) + 2) if args.trucks else 200
+    per_kind = trucks_per_kind(args.trucks)
     with ExitStack() as stack:
         if args.broker:
             broker_url = args.broker
@@ -360,9 +388,11 @@ def _run(args: argparse.Namespace, data: Path, stop: threading.Event) -> int:
         startup.watch("the simulated centre", central.log_path, lambda: central.exit_code)
         #: the local API of the agent of each lane (the first agent's serves the kiosk)
         lane_api: dict[str, str] = {}
-        for config in _agent_configs(args, broker_url, central, data):
+        for k, config in enumerate(_agent_configs(args, broker_url, central, data)):
             startup.check()
-            agent = SyncAgent(config)
+            # the lanes' random choices (the unladen trucks sampled for inspection) follow
+            # --seed: a run is repeatable
+            agent = SyncAgent(config, rng=random.Random(f"{args.seed}/sync/{k}"))
             agent.start()
             stack.callback(agent.stop)
             agent_api = f"http://127.0.0.1:{config.api.port}"
@@ -379,7 +409,7 @@ def _run(args: argparse.Namespace, data: Path, stop: threading.Event) -> int:
             return _find_record(lane_api[journey.lane], journey)
 
         lanes = [f"L{i:02d}" for i in range(1, args.lanes + 1)]
-        senders = _start_readers(args, bus, lanes, data, stack, startup)
+        senders = _start_readers(args, bus, broker_url, lanes, data, stack, startup)
         drivers = [
             LaneDriver(
                 bus,
@@ -411,7 +441,16 @@ def _run(args: argparse.Namespace, data: Path, stop: threading.Event) -> int:
             + (" (removed at the end)" if not args.data else ""),
             flush=True,
         )
-        scenario = Scenario(drivers, plan_trucks(trucks, args.seed), reporter=printer)
+        journey_s = args.lane_timeout + args.hold + 15
+        plan = plan_trucks(
+            trucks,
+            args.seed,
+            too_early=CentreBundles(central, args.cp, args.direction, trucks),
+            # a truck may wait for its lane while the one before goes through
+            due_margin=max(DUE_MARGIN, timedelta(seconds=3 * journey_s)),
+            notice=printer.notice,
+        )
+        scenario = Scenario(drivers, plan, reporter=printer)
         journeys = scenario.run(args.trucks, stop)
         summary = _summary(
             journeys, printer, api, central, wanted=args.trucks, stopped=stop.is_set()
@@ -423,6 +462,7 @@ def _run(args: argparse.Namespace, data: Path, stop: threading.Event) -> int:
 def _start_readers(
     args: argparse.Namespace,
     bus: Bus,
+    broker_url: str,
     lanes: list[str],
     data: Path,
     stack: ExitStack,
@@ -452,21 +492,21 @@ def _start_readers(
             source = SerialSource(str(lpr.path), args.plates, 9600, "lpr0")
             # the demo sends the next truck right after READY: a debounce window shorter
             # than a lane's hold keeps two trucks apart (a real lane's are ~30 s apart)
-            aggregator = Aggregator(settle=0.3, window=min(1.0, args.hold))
+            # (a hold shorter than the settle time: the settle time too, as a window is
+            # never shorter; the reads of one truck come together, so it still gets them)
+            window = min(1.0, args.hold)
+            aggregator = Aggregator(settle=min(READER_SETTLE_S, window), window=window)
             senders[lane] = lpr_sender(lpr)
+        # the URL as given: mqtts:// (TLS) and an IPv6 host in brackets stay so
         adapter = AvrsPublisher(
-            source, cp=args.cp, lane=lane, broker_url=bus_url(bus), aggregator=aggregator
+            source, cp=args.cp, lane=lane, broker_url=broker_url, aggregator=aggregator
         )
         adapter.start()
         stack.callback(adapter.stop)
     _wait_online(
-        bus_url(bus), args.cp, lanes, READER_DEVICE, "plate readers", 60, check=startup.check
+        broker_url, args.cp, lanes, READER_DEVICE, "plate readers", 60, check=startup.check
     )
     return senders
-
-
-def bus_url(bus: Bus) -> str:
-    return f"mqtt://{bus.host}:{bus.port}"
 
 
 def _start_screens(
@@ -623,6 +663,105 @@ def _fetch_trucks(central: CentralProcess) -> list[dict[str, Any]]:
     return trucks
 
 
+class CentreBundles:
+    """Fresh too-early trucks for the scenario, through the centre's real API as a shipper
+    and a driver make them: cargo submitted for a new plate, then bundled by a demo driver
+    (not an immediate one: the bundle is due 30 min later) with password and security
+    code. A seeded too-early truck's bundle is due 30 min after the centre began."""
+
+    def __init__(
+        self, central: CentralProcess, cp: str, direction: str, trucks: list[dict[str, Any]]
+    ) -> None:
+        self._central = central
+        self._cp = cp
+        self._direction = direction
+        self._headers = {"Authorization": f"Bearer {central.token}"}
+        #: plates taken: the demo's and the fresh ones (a fresh plate has no bundle yet)
+        self._plates = {str(t["vrn"]) for t in trucks} | {
+            str(t["second_plate"]) for t in trucks if t.get("second_plate")
+        }
+        self._drivers: list[dict[str, Any]] = []
+        self._made = 0
+        self._rng = random.Random(f"{central.seed}/fresh-bundles")
+
+    def earliest_at(self, ubr: str) -> datetime:
+        return parse_rfc3339(str(self._call("GET", f"/v1/bundles/{ubr}")["earliest_at"]))
+
+    def too_early_truck(self) -> dict[str, Any]:
+        if not self._drivers:
+            accounts = self._call("GET", "/sim/accounts")["accounts"]
+            self._drivers = [
+                a for a in accounts if a["cert_case"] == "valid" and not a["immediate"]
+            ]
+            if not self._drivers:
+                raise RocarsError("the centre has no demo driver to bundle with")
+        driver = self._drivers[self._made % len(self._drivers)]
+        self._made += 1
+        vrn = self._new_plate()
+        items = {
+            "packages": 10,
+            "package_description": "CARTONS",
+            "article_description": "MOBILE PHONE ACCESSORIES",
+            "consignor_name": "SHENZHEN HUAXIN TRADING CO LTD",
+            "consignor_address": "NO. 8 INDUSTRIAL ROAD, SHENZHEN, GUANGDONG",
+            "consignee_name": "KOWLOON BAY LOGISTICS LTD",
+            "consignee_address": "UNIT 5, 12/F, KWAI CHUNG PLAZA, KWAI CHUNG, NT",
+            "expected_date": utc_now().astimezone(HK_TZ).date().isoformat(),
+            "direction": self._direction,
+            "vrn": vrn,
+        }
+        cargo = self._call("POST", "/v1/cargo", items)
+        try:
+            code = self._central.security_code(driver)
+        except httpx.HTTPError as err:
+            raise RocarsError(f"the centre's code clock did not answer: {err}") from err
+        bundle = self._call(
+            "POST",
+            "/v1/bundles",
+            {
+                "account": driver["account"],
+                "password": driver["password"],
+                "auth": {"method": "security_code", "code": code},
+                "vrn": vrn,
+                "cp": self._cp,
+                "direction": self._direction,
+                "ccrns": [cargo["ccrn"]],
+            },
+        )
+        logger.info("fresh too-early bundle %s for %s", bundle["ubr"], vrn)
+        return {
+            "vrn": vrn,
+            "second_plate": None,
+            "kind": "too_early",
+            "ubr": str(bundle["ubr"]),
+            "account": driver["account"],
+        }
+
+    def _new_plate(self) -> str:
+        letters = "ABCDEFGHJKLMNPRSTUVWXYZ"  # as the demo's: 1-3 digits, never a synthetic
+        for _ in range(10_000):
+            vrn = "".join(self._rng.choices(letters, k=2)) + str(self._rng.randint(1, 999))
+            if vrn not in self._plates:
+                self._plates.add(vrn)
+                return vrn
+        raise RocarsError("no demo plate is left for a fresh bundle")
+
+    def _call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        try:
+            response = httpx.request(
+                method, f"{self._central.url}{path}", json=body, headers=self._headers, timeout=10
+            )
+            response.raise_for_status()
+            answer: dict[str, Any] = response.json()
+        except httpx.HTTPStatusError as err:
+            raise RocarsError(
+                f"{method} {path}: {err.response.status_code} {err.response.text[:200]}"
+            ) from err
+        except (httpx.HTTPError, ValueError) as err:
+            raise RocarsError(f"{method} {path}: {err}") from err
+        return answer
+
+
 def _find_record(api: str, journey: Journey) -> dict[str, Any] | None:
     """The clearance record of this journey: the lane's newest, begun after the truck came."""
     not_before = journey.started_at - timedelta(seconds=1)
@@ -754,7 +893,10 @@ def _number(
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rocars-edge up", description=__doc__)
     parser.add_argument(
-        "--headless", action="store_true", help="no windows: print each truck's journey"
+        "--headless",
+        action="store_true",
+        help="the screens (XDB, AIOP, kiosk) run offscreen (QT_QPA_PLATFORM=offscreen), for "
+        "a machine without a display; the journeys are printed either way",
     )
     parser.add_argument(
         "--trucks",
@@ -797,16 +939,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--cameras",
         type=_number(int, 0),
-        default=1,
+        default=None,
         help="how many lanes (the last ones) read plates with a synthetic camera and OCR "
-        "instead of a serial LPR (default 1)",
+        "instead of a serial LPR (default 1; 0 with --plates direct, which takes no camera)",
     )
     parser.add_argument(
         "--plates",
         default="framed",
         choices=["framed", "delimited", "nedap", "direct"],
-        help="how trucks are read: a virtual LPR camera speaking this protocol to the AVRS "
-        "adapter (default framed), or 'direct' PlateRead messages",
+        help="how the serial-reader lanes (all but the --cameras ones) are read: a virtual "
+        "LPR camera speaking this protocol to the AVRS adapter (default framed); 'direct': "
+        "no reader and no camera on any lane, the scenario publishes PlateRead messages",
     )
     parser.add_argument(
         "--shards",
@@ -815,7 +958,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the lanes over N sync agents (shards s1..sN; s1 pulls the replica), "
         "to show the contract of docs/architecture.md; in this one process (default 1)",
     )
-    parser.add_argument("--data", default="", help="data folder (default: a new temporary one)")
+    parser.add_argument(
+        "--data",
+        default="",
+        help="data folder, kept after the run (default: a new temporary one, removed); a "
+        "new or empty one: a folder an earlier run used is refused (its demo data is used "
+        "up and its seed fixed)",
+    )
     parser.add_argument(
         "--no-screens", action="store_true", help="do not start the XDB, AIOP and kiosk"
     )
@@ -828,6 +977,15 @@ def main(argv: list[str]) -> int:
     if args.shards > args.lanes:
         print("rocars-edge up: --shards must be 1 to --lanes", file=sys.stderr)
         return 2
+    if args.plates == "direct" and args.cameras:
+        print(
+            "rocars-edge up: --plates direct reads no lane with a reader or camera: "
+            "--cameras must be 0 (or left out)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.cameras is None:
+        args.cameras = 0 if args.plates == "direct" else 1
     if args.cameras > args.lanes:
         print("rocars-edge up: --cameras must be 0 to --lanes", file=sys.stderr)
         return 2
@@ -846,6 +1004,15 @@ def main(argv: list[str]) -> int:
         except OSError as err:
             problem = "not a folder" if isinstance(err, FileExistsError) else err.strerror
             print(f"rocars-edge up: --data {args.data}: {problem or err}", file=sys.stderr)
+            return 2
+        if (Path(args.data) / CENTRAL_DB).exists():
+            # the centre seeds a new database only: this one's bundles are used (those
+            # trucks would end UNEXPECTED) and its demo data is of the first run's --seed
+            print(
+                f"rocars-edge up: --data {args.data} holds an earlier run ({CENTRAL_DB}): "
+                "its demo data is used up and --seed would not change it; use a new folder",
+                file=sys.stderr,
+            )
             return 2
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     try:

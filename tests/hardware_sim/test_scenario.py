@@ -3,21 +3,34 @@
 from __future__ import annotations
 
 import io
+import itertools
 import threading
+from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from hardware_sim import up
+from hardware_sim import scenario, up
 from hardware_sim.errors import LprDeviceError
 from hardware_sim.launch import CentralProcess
-from hardware_sim.scenario import Journey, LaneDriver, Reporter, Scenario, Truck
+from hardware_sim.scenario import (
+    Journey,
+    LaneDriver,
+    Reporter,
+    Scenario,
+    Truck,
+    plan_trucks,
+)
 from rocars.broker import free_port
 from rocars.ids import ControlPoint
 from rocars.messages import Instruction, InstructionCode
+from rocars.models import EARLIEST_CROSSING_DELAY
 from rocars.signing import lane_key, sign_instruction
+from rocars.timeutil import parse_rfc3339, utc_now
 
 C = InstructionCode
 SECRET = b"s" * 32
@@ -240,3 +253,102 @@ def test_an_instruction_between_two_trucks_is_a_stray_and_unexpected(
     # only the READY the truck arrived at: no stray
     send(C.READY)
     assert driver.drive(Truck(2, "laden_proceed", "AB1", "AB1", 0.95)).strays == []
+
+
+def _demo_trucks(per_kind: int) -> list[dict[str, Any]]:
+    kinds = (
+        "laden_proceed", "laden_inspect", "too_early", "wrong_cp",
+        "second_plate", "cancelled", "unladen", "laden_no_bundle",
+    )  # fmt: skip
+    return [
+        {"vrn": f"{kind[:2].upper()}{n}", "kind": kind, "ubr": f"{i}{n}", "second_plate": None}
+        for i, kind in enumerate(kinds)
+        for n in range(1, per_kind + 1)
+    ]
+
+
+def test_a_kind_whose_bundles_are_used_up_is_said_once_and_the_rest_go_on() -> None:
+    """One seeded bundle of each kind: the one-use kinds (a crossing uses the bundle) drop
+    out after their first round, each said once; the kinds whose bundle no crossing uses
+    (wrong control point, cancelled) go on with the reusable ones."""
+    notices: list[str] = []
+    plan = plan_trucks(_demo_trucks(1), 7, notice=notices.append)
+    trucks = [next(plan) for _ in range(60)]
+    kinds = Counter(t.kind for t in trucks)
+    for kind in ("laden_proceed", "laden_inspect", "second_plate", "too_early"):
+        assert kinds[kind] == 1, kind
+    for kind in ("wrong_cp", "cancelled", "unladen", "laden_no_bundle", "unread"):
+        assert kinds[kind] > 1, kind
+    assert len(notices) == 4  # once each, however many rounds follow
+    for kind in ("laden_proceed", "laden_inspect", "second_plate", "too_early"):
+        (said,) = [n for n in notices if f"[{kind}]" in n]
+        assert "stopped" in said
+    # the journey output says it
+    out = io.StringIO()
+    up.JourneyPrinter(out).notice(notices[0])
+    assert notices[0] in out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def test_clock_centre(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralProcess]:
+    """A centre whose security-code clock a test moves: a driver bundles again at once."""
+    proc = CentralProcess(
+        tmp_path_factory.mktemp("central") / "data",
+        seed=7,
+        trucks_per_kind=2,
+        inspect_share=0.0,
+        test_clock=True,
+    )
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+def test_too_early_trucks_get_fresh_bundles_once_the_seeded_ones_are_due(
+    test_clock_centre: CentralProcess,
+) -> None:
+    """A seeded too-early truck's bundle is due 30 min after the centre began; after that
+    it would PROCEED. The plan keeps its too-early trucks too early: it uses a seeded one
+    again until it is nearly due (a TOO_EARLY uses no bundle), then bundles a new truck
+    through the centre's API (cargo, then a demo driver's password and security code)."""
+    central = test_clock_centre
+    trucks = up._fetch_trucks(central)
+    seeded = {str(t["ubr"]) for t in trucks if t["kind"] == "too_early"}
+    offset = [timedelta(0)]
+
+    def clock() -> datetime:
+        return utc_now() + offset[0]
+
+    bundles = up.CentreBundles(central, "SBC", "import", trucks)
+    plan = plan_trucks(trucks, 7, too_early=bundles, clock=clock)
+
+    def next_too_early() -> Truck:
+        found = next((t for t in itertools.islice(plan, 100) if t.kind == "too_early"), None)
+        assert found is not None, "too-early trucks are no longer planned"
+        return found
+
+    # more too-early trucks than were seeded, all on the seeded bundles while not due
+    early = [next_too_early() for _ in range(4)]
+    assert {t.ubr for t in early} == seeded
+    # the clock moved on to when the seeded bundles are nearly due: they would PROCEED by
+    # the time a truck reached its lane (the centre's bundles are made on its real clock:
+    # the seeded ones are a moment older than a fresh one)
+    due = bundles.earliest_at(next(iter(seeded)))
+    offset[0] = due - scenario.DUE_MARGIN - utc_now()
+    fresh = [next_too_early() for _ in range(4)]
+    assert not {t.ubr for t in fresh} & seeded
+    plates = {t["vrn"] for t in trucks}
+    headers = {"Authorization": f"Bearer {central.token}"}
+    for truck in fresh:
+        assert truck.vrn not in plates
+        assert truck.ubr is not None
+        bundle = httpx.get(f"{central.url}/v1/bundles/{truck.ubr}", headers=headers).json()
+        assert bundle["vrn"] == truck.vrn
+        assert (bundle["status"], bundle["cp"], bundle["direction"]) == (
+            "active", "SBC", "import",
+        )  # fmt: skip
+        # made now, by a driver who is not immediate: a lane says TOO_EARLY for 30 min
+        earliest = parse_rfc3339(bundle["earliest_at"])
+        assert earliest == parse_rfc3339(bundle["bundled_at"]) + EARLIEST_CROSSING_DELAY
+        assert earliest > utc_now() + timedelta(minutes=29)
+    assert len({t.ubr for t in fresh}) == 2  # two fresh ones, used in turn

@@ -5,18 +5,25 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
+import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from hardware_sim import up
+from hardware_sim.central import CentralConfig
 from hardware_sim.certs import KEY_POOL_ENV
 from hardware_sim.up import _wait_online
 from rocars.broker import free_port
@@ -24,7 +31,7 @@ from rocars.bus import Bus
 from rocars.errors import RocarsError
 from rocars.messages import DeviceStatus, InstructionCode
 from rocars.topics import device_status_topic
-from tests.fixtures.brokers import Mosquitto
+from tests.fixtures.brokers import Mosquitto, wait_port
 
 
 def _up(
@@ -266,6 +273,8 @@ def test_up_without_a_count_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
         ["--cp", "XXX"],
         ["--lanes", "2", "--shards", "3"],
         ["--lanes", "1", "--cameras", "2"],
+        # no lane has a reader with --plates direct, nor a camera
+        ["--plates", "direct", "--cameras", "1", "--trucks", "1"],
     ],
 )
 def test_up_refuses_bad_arguments(args: list[str]) -> None:
@@ -421,3 +430,139 @@ def test_up_bad_input_is_a_one_line_error(
     assert code == 2, err
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith("rocars-edge up")
+
+
+def test_up_help_says_what_headless_plates_and_data_do() -> None:
+    code, out, _ = _run_up("--help")
+    text = " ".join(out.split())
+    assert code == 0
+    assert "offscreen" in text
+    assert "the journeys are printed either way" in text
+    assert "serial-reader lanes" in text
+    assert "an earlier run used is refused" in text
+
+
+def test_up_refuses_a_data_folder_an_earlier_run_used(no_leftovers: Path) -> None:
+    """The centre seeds only a new database: an earlier run's bundles are used (its trucks
+    would end UNEXPECTED) and another --seed would change nothing. Refused at once."""
+    (no_leftovers / "central").mkdir()
+    sqlite3.connect(no_leftovers / "central" / "central.sqlite3").close()
+    code, out, err = _run_up(
+        "--headless", "--no-screens", "--trucks", "1", "--lanes", "1", "--plates", "direct",
+        "--data", str(no_leftovers), timeout=60,
+    )  # fmt: skip
+    assert code == 2, out + err
+    assert "use a new folder" in err
+    assert "Traceback" not in err
+
+
+def test_up_runs_with_a_hold_shorter_than_the_readers_settle_time(no_leftovers: Path) -> None:
+    """--hold 0.2 (0.1 is allowed): the readers' debounce window follows the hold, and
+    their settle time is no longer than it (the reads of a truck come together)."""
+    code, lines = _up(
+        "--trucks", "3", "--seed", "7", "--lanes", "1", "--hold", "0.2",
+        "--data", str(no_leftovers),
+    )  # fmt: skip
+    assert code == 0, "\n".join(lines)
+    summary = _summary(lines)
+    assert summary["lost"] == summary["unexpected"] == 0
+
+
+@pytest.fixture
+def ipv6_mosquitto(tmp_path: Path) -> Iterator[str]:
+    """A mosquitto listening on the IPv6 loopback only; its URL (host in brackets)."""
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+        sock.bind(("::1", 0))
+        port = int(sock.getsockname()[1])
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(f"listener {port} ::1\nallow_anonymous true\npersistence false\n")
+    with (tmp_path / "mosquitto.log").open("ab") as log:
+        proc = subprocess.Popen([exe, "-c", str(conf)], stdout=log, stderr=log)
+    try:
+        wait_port("::1", port, proc=proc)
+        yield f"mqtt://[::1]:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_up_reads_plates_over_the_broker_url_as_given(
+    ipv6_mosquitto: str, no_leftovers: Path
+) -> None:
+    """The plate readers connect to the broker URL the user gave: an IPv6 host keeps its
+    brackets (and mqtts:// its TLS), not rebuilt as mqtt://HOST:PORT."""
+    code, lines = _up(
+        "--trucks", "2", "--lanes", "1", "--broker", ipv6_mosquitto,
+        "--data", str(no_leftovers), timeout=120,
+    )  # fmt: skip
+    assert code == 0, "\n".join(lines)
+    summary = _summary(lines)
+    assert summary["lost"] == summary["unexpected"] == 0
+    assert sum(" by lpr0" in line for line in lines) == 2  # read by the serial LPR
+
+
+class _Started(Exception):
+    """Raised by the fake sync agent: the run got as far as its agents."""
+
+
+@dataclass
+class _Seen:
+    centres: list[dict[str, Any]] = field(default_factory=list)
+    rngs: list[random.Random | None] = field(default_factory=list)
+
+
+@pytest.fixture
+def seen(monkeypatch: pytest.MonkeyPatch) -> _Seen:
+    """``up.run`` with a fake centre and agents that record how they were made; the first
+    agent ends the run (``_Started``)."""
+    seen = _Seen()
+
+    class Centre:
+        def __init__(self, data_dir: Path, **kwargs: Any) -> None:
+            seen.centres.append(kwargs)
+            self.url, self.token = "http://127.0.0.1:9", "t"
+            self.log_path = data_dir / "central.log"
+            self.exit_code = None
+
+        def start(self, cancel: Any = None) -> None:
+            pass
+
+        def stop(self) -> None:
+            pass
+
+    class Agent:
+        def __init__(self, config: Any, *, rng: random.Random | None = None) -> None:
+            seen.rngs.append(rng)
+            raise _Started
+
+    monkeypatch.setattr(up, "CentralProcess", Centre)
+    monkeypatch.setattr(up, "SyncAgent", Agent)
+    monkeypatch.setenv("ROCARS_SITE_SECRET", "s" * 64)
+    return seen
+
+
+def _run_in_process(tmp_path: Path, *args: str) -> None:
+    argv = ["--no-screens", "--broker", "mqtt://127.0.0.1:1", "--data", str(tmp_path), *args]
+    with pytest.raises(_Started):
+        up.run(up.build_parser().parse_args(argv))
+
+
+def test_the_agents_random_choices_follow_the_seed(seen: _Seen, tmp_path: Path) -> None:
+    """The lanes' random choices (the unladen trucks sampled for inspection) come from an
+    RNG seeded by --seed: the same seed, the same choices."""
+    for seed in ("3", "3", "4"):
+        _run_in_process(tmp_path / seed, "--seed", seed)
+    draws = []
+    for rng in seen.rngs:
+        assert rng is not None
+        draws.append([rng.random() for _ in range(5)])
+    assert draws[0] == draws[1]
+    assert draws[0] != draws[2]
+
+
+def test_a_long_run_seeds_no_more_trucks_than_the_centre_takes(seen: _Seen, tmp_path: Path) -> None:
+    _run_in_process(tmp_path, "--trucks", "20000")
+    per_kind = seen.centres[0]["trucks_per_kind"]
+    assert per_kind == 1000  # a round of every kind for each ten trucks, at most 1000
+    CentralConfig(data_dir=tmp_path, trucks_per_kind=per_kind)  # the centre takes it
