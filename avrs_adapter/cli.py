@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -26,7 +27,7 @@ from types import FrameType
 from typing import Any, NoReturn
 
 from avrs_adapter.aggregator import Aggregator
-from avrs_adapter.errors import AvrsError
+from avrs_adapter.errors import AvrsError, PortUnavailable
 from avrs_adapter.observation import Source
 from avrs_adapter.protocols import PROTOCOLS
 from avrs_adapter.publisher import AvrsPublisher
@@ -39,6 +40,12 @@ from rocars.logs import setup_logging
 logger = logging.getLogger(__name__)
 
 EXIT_USAGE = 2
+#: a serial port that cannot be opened now (sysexits' EX_UNAVAILABLE): its service tries
+#: again (a USB adapter comes), where a config error (2) stops it
+EXIT_UNAVAILABLE = 69
+#: the camera's URL from the environment when ``--camera`` is not given: a URL with the
+#: camera's password kept out of the command line (``ps``, ``systemctl status``)
+CAMERA_URL_ENV = "ROCARS_CAMERA_URL"
 SERIAL_ONLY = (
     ("replay_bound", "--replay-bound"),
     ("device_lag", "--device-lag"),
@@ -59,14 +66,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the AVRS adapter for one lane: plate reads -> PlateRead on the bus. "
         "`rocars-edge avrs read FILE...` reads plates from still images instead.",
     )
-    src = parser.add_mutually_exclusive_group(required=True)
+    src = parser.add_mutually_exclusive_group()
     src.add_argument(
         "--serial",
         metavar="PORT",
         help="serial port of the LPR device, or socket://HOST:PORT / rfc2217://HOST:PORT "
         "of a serial device server",
     )
-    src.add_argument("--camera", metavar="URL", help="camera stream URL (RTSP, file, device)")
+    src.add_argument(
+        "--camera",
+        metavar="URL",
+        help=f"camera stream URL (RTSP, file, device); without --serial or --camera, "
+        f"${CAMERA_URL_ENV} (a URL with a password stays off the command line)",
+    )
     parser.add_argument(
         "--protocol", choices=sorted(PROTOCOLS), help="LPR line protocol (with --serial)"
     )
@@ -257,8 +269,16 @@ def main(argv: list[str] | None = None) -> int:
             return read_stills(args_list[1:])
         except SystemExit as exit_:  # argparse in stills: --help (0) or a usage error (2)
             return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    parser = build_parser()
     try:
-        args = build_parser().parse_args(args_list)
+        args = parser.parse_args(args_list)
+        if args.serial is None and args.camera is None:
+            args.camera = os.environ.get(CAMERA_URL_ENV, "").strip() or None
+            if args.camera is None:
+                parser.error(
+                    f"one of the arguments --serial --camera is required (or {CAMERA_URL_ENV}"
+                    " in the environment, for a camera)"
+                )
     except SystemExit as exit_:  # argparse: --help (0) or a usage error (2), already printed
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     setup_logging(args.verbose)
@@ -284,6 +304,9 @@ def main(argv: list[str] | None = None) -> int:
             aggregator=aggregator,
             status_interval=args.status_interval,
         )
+    except PortUnavailable as err:
+        print(f"rocars-edge avrs: {err.key}: {err} (tried again by its service)", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     except (RocarsError, ValueError) as err:
         key = getattr(err, "key", "bad_argument")
         print(f"rocars-edge avrs: {key}: {err}", file=sys.stderr)

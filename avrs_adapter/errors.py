@@ -27,3 +27,9 @@ class PortError(AvrsError):
     """A serial port that cannot be opened or configured."""
 
     key = "avrs_port_error"
+
+
+class PortUnavailable(PortError):
+    """A serial port of the right form that cannot be opened now (a USB adapter not yet
+    there at boot, unplugged): the adapter exits so that its service tries again, with an
+    exit code of its own (not a config error's)."""

@@ -20,6 +20,7 @@ file (``replay_state``) so that a restart of the adapter does not forget it.
 
 from __future__ import annotations
 
+import errno
 import logging
 import termios
 import threading
@@ -32,13 +33,19 @@ from urllib.parse import urlsplit
 
 import serial
 
-from avrs_adapter.errors import PortError, ProtocolConfigError
+from avrs_adapter.errors import PortError, PortUnavailable, ProtocolConfigError
 from avrs_adapter.observation import Observation
 from avrs_adapter.protocols import LprProtocol, make_protocol
 from avrs_adapter.replay import LagFile, ReplayGuard
 from rocars.ids import validate_device
 
 logger = logging.getLogger(__name__)
+
+#: Why a serial port may not open now but may later: not there (yet), gone, busy, not
+#: ours (a permission put right): its service tries again (``PortUnavailable``)
+_COMES_RIGHT = frozenset(
+    {errno.ENOENT, errno.ENODEV, errno.ENXIO, errno.EBUSY, errno.EACCES, errno.EIO, errno.EAGAIN}
+)
 
 MAX_CHUNK = 65_536
 
@@ -232,7 +239,11 @@ class SerialSource:
         try:
             port = serial.Serial(self.port, self.baud, timeout=0)
         except (serial.SerialException, OSError, ValueError, termios.error) as err:
-            raise PortError(
+            # a device that is not there (yet), busy or not ours to open may come right
+            # (a USB adapter enumerated late, a permission fixed): tried again; a path
+            # that is no serial port at all (not a tty: a config mistake) is not
+            error = PortUnavailable if getattr(err, "errno", None) in _COMES_RIGHT else PortError
+            raise error(
                 f"cannot open serial port {self.port}: {err}", port=self.port, reason=str(err)
             ) from err
         port.close()

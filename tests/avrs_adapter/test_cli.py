@@ -15,6 +15,7 @@ import pytest
 
 from avrs_adapter.camera import CameraSource
 from avrs_adapter.cli import build_parser, main, make_source
+from avrs_adapter.errors import AvrsError
 from avrs_adapter.ocr import OcrModelMissing
 from avrs_adapter.serial_source import SerialSource
 from hardware_sim.lpr_device import VirtualLpr
@@ -34,7 +35,6 @@ BASE = lane_args("mqtt://127.0.0.1:1")
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--serial", "/nonexistent/lpr0", "--protocol", "framed", *BASE], "avrs_port_error"),
         (["--serial", "/dev/null", "--protocol", "framed", *BASE], "avrs_port_error"),
         (["--serial", "/dev/null", "--protocol", "morse", *BASE], "invalid choice"),
         (["--serial", "/dev/null", *BASE], "avrs_protocol_missing"),
@@ -107,6 +107,44 @@ def test_bad_arguments_exit_2(
     monkeypatch.setenv("ROCARS_MQTT_CAFILE", "/nonexistent/ca.crt")
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_serial_port_that_cannot_be_opened_now_exits_69_not_2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A USB adapter not there yet at boot is tried again by its service (exit 69,
+    EX_UNAVAILABLE); a config error (2) is not (RestartPreventExitStatus=2)."""
+    assert main(["--serial", "/nonexistent/lpr0", "--protocol", "framed", *BASE]) == 69
+    err = capsys.readouterr().err
+    assert "avrs_port_error: cannot open serial port /nonexistent/lpr0" in err
+    assert "tried again by its service" in err
+
+
+def test_the_camera_url_may_come_from_the_environment(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A camera URL with its password stays off the command line (``ps``, ``systemctl
+    status``): ``ROCARS_CAMERA_URL`` stands for ``--camera``; neither is a usage error."""
+    made: list[Any] = []
+
+    class Recorded:
+        def __init__(self, source: Any, **kwargs: Any) -> None:
+            made.append(source)
+            raise AvrsError("recorded", key="recorded")
+
+    monkeypatch.setattr("avrs_adapter.camera.shared_engine", lambda: object())
+    monkeypatch.setattr("avrs_adapter.cli.AvrsPublisher", Recorded)
+    monkeypatch.setenv("ROCARS_CAMERA_URL", " rtsp://user:secret@10.20.1.9/stream ")
+    assert main(BASE) == 2  # the recorded stop
+    [source] = made
+    assert isinstance(source, CameraSource)
+    assert source.url == "rtsp://user:secret@10.20.1.9/stream"
+    assert main(["--serial", "socket://127.0.0.1:9", "--protocol", "framed", *BASE]) == 2
+    assert isinstance(made[-1], SerialSource)  # --serial wins over the environment
+    monkeypatch.delenv("ROCARS_CAMERA_URL")
+    capsys.readouterr()
+    assert main(BASE) == 2
+    assert "--serial --camera is required (or ROCARS_CAMERA_URL" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -397,3 +435,51 @@ def test_serial_only_options_with_a_camera_exit_2(
     assert "avrs_serial_only" in err
     for flag in flags[::2]:
         assert flag in err
+
+
+def unit_command(name: str, lane: str, args: str) -> list[str]:
+    """The arguments a unit of docs/systemd gives ``rocars-edge avrs`` for ``lane``,
+    with site.env's values and ``AVRS_ARGS`` as systemd expands them."""
+    unit = (Path(__file__).parents[2] / "docs" / "systemd" / name).read_text()
+    [line] = [ln for ln in unit.splitlines() if ln.startswith("ExecStart=")]
+    words = line.removeprefix("ExecStart=").split()
+    assert words[:2] == ["/opt/rocars-edge/.venv/bin/rocars-edge", "avrs"]
+    values = {"%i": lane, "${ROCARS_CP}": "SBC", "${ROCARS_BROKER}": "mqtt://127.0.0.1:1"}
+    out: list[str] = []
+    for word in words[2:]:
+        out.extend(args.split() if word == "$AVRS_ARGS" else [values.get(word, word)])
+    return out
+
+
+def documented_avrs_args() -> str:
+    """The serial lane's AVRS_ARGS as docs/operations.md installs it."""
+    ops = (Path(__file__).parents[2] / "docs" / "operations.md").read_text()
+    [line] = [ln for ln in ops.splitlines() if "AVRS_ARGS=--serial" in ln]
+    return line.split("'AVRS_ARGS=", 1)[1].split("'", 1)[0]
+
+
+def test_the_avrs_unit_starts_a_camera_lane_and_a_serial_lane(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The unit's command line as systemd runs it: a camera lane (its URL in the
+    environment, AVRS_ARGS empty) and the documented serial lane start; neither is
+    refused as a config error (exit 2, which the unit does not restart). It once passed
+    --state-dir to every lane, and a camera lane refused it for good."""
+    made: list[Any] = []
+
+    class Recorded:
+        def __init__(self, source: Any, **kwargs: Any) -> None:
+            made.append(source)
+            raise AvrsError("recorded", key="recorded")
+
+    monkeypatch.setattr("avrs_adapter.camera.shared_engine", lambda: object())
+    monkeypatch.setattr("avrs_adapter.cli.AvrsPublisher", Recorded)
+    monkeypatch.setenv("ROCARS_CAMERA_URL", "rtsp://user:pass@camera/stream")
+    main(unit_command("rocars-avrs@.service", "L02", ""))
+    assert isinstance(made[-1], CameraSource), capsys.readouterr().err
+    monkeypatch.delenv("ROCARS_CAMERA_URL")
+    serial = documented_avrs_args().replace("/var/lib/rocars-avrs/L01", "/tmp")
+    assert "--state-dir" in serial
+    # the booth's port is not here: the port is tried again (69), the rest was accepted
+    assert main(unit_command("rocars-avrs@.service", "L01", serial)) == 69
+    assert "cannot open serial port /dev/ttyUSB0" in capsys.readouterr().err
