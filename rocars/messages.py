@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -37,8 +38,11 @@ def _parse_time(value: object) -> object:
     return value
 
 
+#: A time with its offset: one without (``2026-12-07T08:00:00``, or a naive
+#: ``datetime``) says no instant and is refused, in every model (pydantic-core checks
+#: it: no Python on the way). Written back as RFC 3339 UTC.
 UtcTime = Annotated[
-    datetime,
+    AwareDatetime,
     PlainSerializer(to_rfc3339, return_type=str, when_used="json"),
 ]
 

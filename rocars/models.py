@@ -316,10 +316,8 @@ class CertificateAuth(_Body):
     @field_validator("signed_at")
     @classmethod
     def _with_offset(cls, value: datetime) -> datetime:
-        # a time without an offset cannot be put in the signed content (to_rfc3339
-        # refuses it): the centre answered such a request with a 500
-        if value.tzinfo is None:
-            raise ValueError("signed_at needs an offset (UTC: Z)")
+        # (a time without an offset, which the signed content cannot hold, is refused
+        # by UtcTime itself: "Input should have timezone info")
         # in UTC now: 0001-01-01T00:00:00+14:00 is before year 1 there, and formatting it
         # for the signed content overflowed later (a 500)
         try:
