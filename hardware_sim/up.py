@@ -129,6 +129,10 @@ class Startup:
     def watch(self, name: str, log: Path, exit_code: Callable[[], int | None]) -> None:
         self.children.append(Child(name, log, exit_code))
 
+    def exited(self) -> list[Child]:
+        """The children that have exited (after start-up: a screen that died mid-run)."""
+        return [child for child in self.children if child.exit_code() is not None]
+
     def check(self) -> None:
         if self.stop.is_set():
             raise StartupStopped("stopped while the control point was starting")
@@ -455,6 +459,9 @@ def _run(args: argparse.Namespace, data: Path, stop: threading.Event) -> int:
         summary = _summary(
             journeys, printer, api, central, wanted=args.trucks, stopped=stop.is_set()
         )
+        dead = report_exited(startup)
+        if dead:
+            summary["exited"] = dead
         print(json.dumps(summary, sort_keys=False), flush=True)
         return exit_code(summary)
 
@@ -840,12 +847,32 @@ def _summary(
     return summary
 
 
+def report_exited(startup: Startup) -> list[str]:
+    """The children (the centre, the screens, the kiosk) that exited during the run, each
+    said on stderr with the end of its log: the journeys watch the bus, not the screens,
+    and a display board that died would otherwise leave a clean summary."""
+    names = []
+    for child in startup.exited():
+        code = child.exit_code()
+        where = f" {child.log}" if startup.logs_kept else ""
+        print(
+            f"rocars-edge up: {child.name} exited with code {code} during the run; the end of"
+            f" its log{where}:\n{_tail(child.log)}",
+            file=sys.stderr,
+            flush=True,
+        )
+        names.append(child.name)
+    return names
+
+
 def exit_code(summary: dict[str, Any]) -> int:
-    """0 for a run where every truck went as it should and every record reached the centre."""
+    """0 for a run where every truck went as it should, every record reached the centre
+    and nothing ``up`` started exited on the way."""
     clean = (
         summary["lost"] == 0
         and summary["unexpected"] == 0
         and not summary.get("missing")
+        and not summary.get("exited")
         and summary.get("central", "ok") == "ok"
     )
     return 0 if clean else 1

@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -566,3 +567,22 @@ def test_a_long_run_seeds_no_more_trucks_than_the_centre_takes(seen: _Seen, tmp_
     per_kind = seen.centres[0]["trucks_per_kind"]
     assert per_kind == 1000  # a round of every kind for each ten trucks, at most 1000
     CentralConfig(data_dir=tmp_path, trucks_per_kind=per_kind)  # the centre takes it
+
+
+def test_a_screen_that_dies_during_the_run_is_named_and_fails_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The journeys watch the bus, not the screens: an exit display board that died
+    mid-run is said with its log's end, listed in the summary and makes the exit code 1."""
+    log = tmp_path / "xdb-L01.log"
+    log.write_text("painting\nSegmentation fault\n")
+    startup = up.Startup(threading.Event())
+    startup.watch("xdb-L01", log, lambda: -11)
+    startup.watch("aiop-L01", tmp_path / "aiop-L01.log", lambda: None)  # still running
+    assert up.report_exited(startup) == ["xdb-L01"]
+    err = capsys.readouterr().err
+    assert "xdb-L01 exited with code -11 during the run" in err
+    assert "Segmentation fault" in err
+    clean = {"lost": 0, "unexpected": 0, "central": "ok"}
+    assert up.exit_code(clean) == 0
+    assert up.exit_code({**clean, "exited": ["xdb-L01"]}) == 1
