@@ -566,7 +566,16 @@ def _start_screens(
         procs.append(proc)
         startup.watch(name, path, proc.poll)
     lanes = [f"L{i:02d}" for i in range(1, args.lanes + 1)]
-    _wait_online(broker_url, args.cp, lanes, "aiop", "panels", 60, check=startup.check)
+    _wait_online(
+        broker_url,
+        args.cp,
+        lanes,
+        "aiop",
+        "panels",
+        60,
+        check=startup.check,
+        log_of=lambda lane: logs / f"aiop-{lane}.log",
+    )
     return boxes
 
 
@@ -579,12 +588,15 @@ def _wait_online(
     timeout: float,
     *,
     check: Callable[[], None] | None = None,
+    log_of: Callable[[str], Path] | None = None,
 ) -> None:
     """Until every lane's ``device`` says online on the bus. The panels: before that a drop
     into a box is lost. The plate readers: before that a read waits in the reader for its
     connection, and reaches the lane too late to be trusted (``late_read``).
 
-    ``check`` is called between polls (every 0.2 s): what it raises ends the wait."""
+    ``check`` is called between polls (every 0.2 s): what it raises ends the wait.
+    ``log_of(lane)``: the device's log, whose end the timeout's error shows for each lane
+    that did not come online (a process stuck connecting says why only there)."""
     online: set[str] = set()
     done = threading.Event()
     # a retained "online" left on an outside broker by a run before this one is not ours
@@ -604,15 +616,16 @@ def _wait_online(
     bus.subscribe(lane_filter(cp, LaneTopic.STATUS, device=device), on_status)
     bus.start()
     try:
-        _wait_until(
-            done.wait,
-            timeout,
-            lambda: (
-                f"the {what} of lanes {sorted(set(lanes) - online)} did not come online "
-                f"within {timeout:g}s"
-            ),
-            check=check,
-        )
+
+        def failure() -> str:
+            late = sorted(set(lanes) - online)
+            text = f"the {what} of lanes {late} did not come online within {timeout:g}s"
+            for lane in late if log_of is not None else []:
+                assert log_of is not None
+                text += f"\nthe end of {log_of(lane)}:\n{_tail(log_of(lane))}"
+            return text
+
+        _wait_until(done.wait, timeout, failure, check=check)
     finally:
         bus.stop()
 
@@ -622,20 +635,26 @@ def _wait_synced(api: str, timeout: float, check: Callable[[], None] | None = No
     as the pulling one recorded it): before that every lane fails closed. ``check`` is
     called between polls: what it raises ends the wait."""
 
+    said: list[str] = []  # what the agent's /health last said was wrong
+
     def synced(poll: float) -> bool:
         try:
             health = httpx.get(f"{api}/health", timeout=1).json()
             if health["replica"]["last_sync_at"] and health["central"]["state"] == "up":
                 return True
-        except (httpx.HTTPError, ValueError, KeyError, TypeError):
-            pass
+            said[:] = [str(p) for p in health.get("problems", [])]
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as err:
+            said[:] = [f"its /health did not answer: {err}"]
         time.sleep(poll)
         return False
 
     _wait_until(
         synced,
         timeout,
-        lambda: f"the sync agent did not sync with the centre within {timeout:g}s",
+        lambda: (
+            f"the sync agent did not sync with the centre within {timeout:g}s"
+            + (f" ({'; '.join(said)})" if said else "")
+        ),
         check=check,
     )
 

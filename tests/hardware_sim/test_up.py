@@ -301,6 +301,29 @@ def test_up_waits_for_a_fresh_online_not_one_a_run_before_left(mosquitto: Mosqui
         bus.stop()
 
 
+def test_a_panel_that_never_comes_online_is_named_with_its_log(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """A panel stuck connecting (a wrong CA file, no Qt platform) says why only in its
+    log: the start-up's error shows that log's end for each lane that did not come."""
+    log = tmp_path / "aiop-L02.log"
+    log.write_text("rocars-edge aiop: broker_cafile: cannot use the broker's CA file\n")
+    with pytest.raises(RocarsError) as err:
+        _wait_online(
+            mosquitto.url,
+            "SBC",
+            ["L02"],
+            "aiop",
+            "panels",
+            timeout=1.0,
+            log_of=lambda lane: tmp_path / f"aiop-{lane}.log",
+        )
+    text = str(err.value)
+    assert "the panels of lanes ['L02'] did not come online within 1s" in text
+    assert f"the end of {log}:" in text
+    assert "cannot use the broker's CA file" in text
+
+
 def test_a_ctrl_c_at_the_terminal_lets_the_trucks_finish(no_leftovers: Path) -> None:
     """A Ctrl-C (or coreutils ``timeout``) signals the terminal's whole process group: the
     centre, in a session of its own, does not get it, and up stops it after its summary."""
