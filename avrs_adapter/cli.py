@@ -46,6 +46,8 @@ EXIT_UNAVAILABLE = 69
 #: the camera's URL from the environment when ``--camera`` is not given: a URL with the
 #: camera's password kept out of the command line (``ps``, ``systemctl status``)
 CAMERA_URL_ENV = "ROCARS_CAMERA_URL"
+#: systemd's ``StateDirectory=`` folder: a serial lane's ``--state-dir`` when not given
+STATE_DIRECTORY_ENV = "STATE_DIRECTORY"
 SERIAL_ONLY = (
     ("replay_bound", "--replay-bound"),
     ("device_lag", "--device-lag"),
@@ -241,6 +243,9 @@ def make_source(args: argparse.Namespace) -> Source:
                     key="avrs_replay_guard_off",
                 )
         state_dir: Path | None = args.state_dir
+        if state_dir is None and args.replay_bound != 0:
+            # under systemd (rocars-avrs@: StateDirectory=rocars-avrs/LANE), its folder
+            state_dir = _systemd_state_dir()
         if state_dir is not None and not state_dir.is_dir():
             raise AvrsError(f"--state-dir {state_dir} is not a directory", key="avrs_bad_state_dir")
         serial_source = SerialSource(
@@ -258,6 +263,12 @@ def make_source(args: argparse.Namespace) -> Source:
         serial_source.probe()
         return serial_source
     return _camera_source(args, validate_device(args.device or "cam0"))
+
+
+def _systemd_state_dir() -> Path | None:
+    """The first folder of ``$STATE_DIRECTORY`` (systemd: ``StateDirectory=``), if set."""
+    first = os.environ.get(STATE_DIRECTORY_ENV, "").split(":")[0].strip()
+    return Path(first) if first else None
 
 
 def main(argv: list[str] | None = None) -> int:

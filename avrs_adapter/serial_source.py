@@ -47,6 +47,20 @@ _COMES_RIGHT = frozenset(
     {errno.ENOENT, errno.ENODEV, errno.ENXIO, errno.EBUSY, errno.EACCES, errno.EIO, errno.EAGAIN}
 )
 
+
+def _errno(err: BaseException) -> int | None:
+    """The OS error number behind a port's failure to open: pyserial's own, or that of
+    the error it was raised from (``Could not configure port: (5, ...)`` has none of its
+    own: the device node is there, its configuration failed with EIO)."""
+    for found in (err, err.__context__):
+        number = getattr(found, "errno", None)
+        if number is None and isinstance(found, termios.error) and found.args:
+            number = found.args[0]
+        if isinstance(number, int):
+            return number
+    return None
+
+
 MAX_CHUNK = 65_536
 
 #: ports that are pyserial URLs on the network, not device paths (module doc)
@@ -242,7 +256,7 @@ class SerialSource:
             # a device that is not there (yet), busy or not ours to open may come right
             # (a USB adapter enumerated late, a permission fixed): tried again; a path
             # that is no serial port at all (not a tty: a config mistake) is not
-            error = PortUnavailable if getattr(err, "errno", None) in _COMES_RIGHT else PortError
+            error = PortUnavailable if _errno(err) in _COMES_RIGHT else PortError
             raise error(
                 f"cannot open serial port {self.port}: {err}", port=self.port, reason=str(err)
             ) from err

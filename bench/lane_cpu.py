@@ -188,9 +188,10 @@ def main(argv: list[str] | None = None) -> int:
         replica_sync = now[0]
 
         def keep_fresh() -> None:
-            # the replica counts as current (the puller would say so every 2 s)
+            # the replica counts as current (the puller would say so every 2 s; past
+            # pull_interval_s + timeout_s + 5 s the lanes flag decisions offline)
             nonlocal replica_sync
-            if (now[0] - replica_sync).total_seconds() > 30:
+            if (now[0] - replica_sync).total_seconds() > 10:
                 replica.apply("c1", ChangePage(changes=[], next="c1"), now[0])
                 replica_sync = now[0]
 

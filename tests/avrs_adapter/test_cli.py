@@ -478,8 +478,30 @@ def test_the_avrs_unit_starts_a_camera_lane_and_a_serial_lane(
     main(unit_command("rocars-avrs@.service", "L02", ""))
     assert isinstance(made[-1], CameraSource), capsys.readouterr().err
     monkeypatch.delenv("ROCARS_CAMERA_URL")
-    serial = documented_avrs_args().replace("/var/lib/rocars-avrs/L01", "/tmp")
-    assert "--state-dir" in serial
     # the booth's port is not here: the port is tried again (69), the rest was accepted
-    assert main(unit_command("rocars-avrs@.service", "L01", serial)) == 69
+    monkeypatch.setenv("STATE_DIRECTORY", "/tmp")  # as systemd sets it (StateDirectory=)
+    assert main(unit_command("rocars-avrs@.service", "L01", documented_avrs_args())) == 69
     assert "cannot open serial port /dev/ttyUSB0" in capsys.readouterr().err
+
+
+def test_a_serial_lane_under_systemd_keeps_its_lag_in_the_units_state_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``StateDirectory=`` (``$STATE_DIRECTORY``) is a serial lane's ``--state-dir`` when
+    none is given: an ``avrs-LANE.env`` of before keeps its lag kept. Not with the guard
+    off, and ``--state-dir`` wins."""
+    monkeypatch.setenv("STATE_DIRECTORY", f"{tmp_path}:/elsewhere")
+    port = ["--serial", "socket://127.0.0.1:9", "--protocol", "framed", "--device", "lpr3"]
+    source = make_source(build_parser().parse_args([*port, *BASE]))
+    assert isinstance(source, SerialSource)
+    assert source.lag_file is not None
+    assert source.lag_file.path == tmp_path / "replay-lpr3.json"
+    off = make_source(build_parser().parse_args([*port, "--replay-bound", "0", *BASE]))
+    assert isinstance(off, SerialSource)
+    assert off.lag_file is None
+    own = tmp_path / "own"
+    own.mkdir()
+    given = make_source(build_parser().parse_args([*port, "--state-dir", str(own), *BASE]))
+    assert isinstance(given, SerialSource)
+    assert given.lag_file is not None
+    assert given.lag_file.path == own / "replay-lpr3.json"

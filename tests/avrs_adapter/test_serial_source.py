@@ -16,7 +16,13 @@ from typing import Any
 import pytest
 import serial
 
-from avrs_adapter.errors import AvrsError, PortError, ProtocolConfigError, UnknownProtocol
+from avrs_adapter.errors import (
+    AvrsError,
+    PortError,
+    PortUnavailable,
+    ProtocolConfigError,
+    UnknownProtocol,
+)
 from avrs_adapter.protocols import PROTOCOLS, ParsedRead
 from avrs_adapter.serial_source import SerialSource
 from hardware_sim.lpr_device import VirtualLpr
@@ -284,6 +290,34 @@ def test_probe_and_bad_arguments(tmp_path: Path) -> None:
         SerialSource("/dev/null", "framed", 9600, "lpr 0")
     with pytest.raises(PortError):
         SerialSource("", "framed", 9600, "lpr0")
+
+
+def test_a_port_that_may_come_right_is_unavailable_a_wrong_one_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not there yet (ENOENT), or there and failing to configure with EIO (a USB adapter
+    pulled while opening; pyserial's error then has no errno of its own): tried again by
+    its service (PortUnavailable, exit 69). A path that is no tty: a config error."""
+    with pytest.raises(PortUnavailable):
+        SerialSource(str(tmp_path / "ttyUSB0"), "framed", 9600, "lpr0").probe()
+    lpr = VirtualLpr(tmp_path / "lpr", "framed").start()
+    try:
+        monkeypatch.setattr(termios, "tcgetattr", _raise(termios.error(errno.EIO, "I/O error")))
+        with pytest.raises(PortUnavailable):
+            SerialSource(lpr.path, "framed", 9600, "lpr0").probe()
+    finally:
+        monkeypatch.undo()
+        lpr.stop()
+    with pytest.raises(PortError) as err:
+        SerialSource("/dev/null", "framed", 9600, "lpr0").probe()
+    assert not isinstance(err.value, PortUnavailable)
+
+
+def _raise(error: BaseException) -> Any:
+    def raising(*args: object) -> None:
+        raise error
+
+    return raising
 
 
 def test_reads_over_tcp_and_connects_again_after_a_hang_up(protocol: str) -> None:
