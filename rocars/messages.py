@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 

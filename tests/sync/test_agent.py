@@ -831,8 +831,7 @@ def test_a_replica_that_cannot_be_read_is_named_not_taken_for_never_synced(
         monkeypatch.setattr(agent.replica, "last_sync_at", unreadable)
         [problem] = [p for p in agent.problems() if "replica" in p]
         assert problem == (
-            "replica unreadable (replica: last_sync_at unreadable: '2026-13-01'):"
-            " lanes fail closed"
+            "replica unreadable (replica: last_sync_at unreadable: '2026-13-01'): lanes fail closed"
         )
     finally:
         agent.stop()
