@@ -3,7 +3,8 @@
 A file is read whole before anything is sent: an unreadable, oversized or wrongly laid
 out file is refused as a whole (``batch_*`` keys) and nothing is submitted. A readable
 file is checked row by row; rows with errors are listed (row, field, key) and the valid
-rows are submitted.
+rows are submitted. What became of each row is written back beside the file
+(``write_results``).
 
 An .xlsx is counted before openpyxl reads it (``_XlsxCensus``): openpyxl builds objects
 per XML element (a whole row's cells, every shared string, every style record), so a
@@ -16,9 +17,11 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -27,10 +30,11 @@ from xml.parsers import expat
 
 from openpyxl import Workbook, load_workbook
 
-from kiosk.cargo import FIELD_NAMES, FieldError, validate_cargo
-from kiosk.media import files_on_sticks, read_regular, stick_roots
+from kiosk.cargo import FIELD_NAMES, FieldError, items_digest, validate_cargo, window_errors
+from kiosk.media import files_on_sticks, read_regular, stick_roots, write_new
 from kiosk.session import KioskError
 from rocars.models import CargoItems
+from rocars.timeutil import in_hk
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +91,12 @@ TEMPLATE_NAME = "rocars_cargo_template"
 # "rocars_cargo_template (2).csv" and on: past this many copies the stick is treated as
 # not writable rather than searched on.
 MAX_TEMPLATE_COPIES = 100
+#: What a batch's results are saved as beside its file (``write_results``), in Hong Kong
+#: time: ``shipments-results-20261121-143000.csv``. Such files are not listed as batch
+#: files: they hold no cargo rows.
+RESULTS_SUFFIX = "-results-%Y%m%d-%H%M%S"
+RESULTS_COLUMNS = ("row", "ccrn", "status", "why")
+_RESULTS_NAME = re.compile(r"-results-\d{8}-\d{6}(?: \(\d+\))?\.csv$", re.IGNORECASE)
 
 # What zipfile and openpyxl raise on a damaged workbook, when it is opened or while its
 # rows are read: a bad zip or deflate stream (BadZipFile, zlib.error, EOFError), a part
@@ -117,17 +127,28 @@ class BatchFileError(KioskError):
 
 @dataclass(frozen=True)
 class BatchRow:
-    """One data row: ``row`` is the row number a person sees in the spreadsheet (header is 1)."""
+    """One data row: ``row`` is the row number a person sees in the spreadsheet (header is 1).
+
+    ``place`` is the row's place in the file whatever its number, for its Idempotency-Key
+    (``kiosk.flows``): its items' digest and how many rows of the same items came before
+    it (``b0-<digest>``, ``b1-<digest>``...). A row deleted or inserted above it leaves it
+    the same. Empty for a row whose items are not valid.
+    """
 
     row: int
     items: CargoItems | None
     errors: list[FieldError] = field(default_factory=list)
+    place: str = ""
 
 
 def list_batch_files(media: Path) -> list[Path]:
     """The .xlsx and .csv files at the root of the USB sticks under ``media``
-    (``kiosk.media.stick_roots``): regular files only, no links; at most MAX_LISTED."""
-    return files_on_sticks(media, BATCH_SUFFIXES, depth=0, limit=MAX_LISTED)
+    (``kiosk.media.stick_roots``): regular files only, no links, not the results the kiosk
+    wrote there (``write_results``); at most MAX_LISTED."""
+    results = _RESULTS_NAME.search
+    return files_on_sticks(
+        media, BATCH_SUFFIXES, depth=0, limit=MAX_LISTED, skip=lambda n: bool(results(n))
+    )
 
 
 def template_folder(media: Path) -> Path | None:
@@ -153,10 +174,16 @@ def _numbered(rows: Iterable[list[str]]) -> list[tuple[int, list[str]]]:
 
     Only data rows count toward MAX_ROWS: blank lines below the data (or ",,,," from a
     spreadsheet's CSV export, or formatted empty rows) do not make a short file too long.
+    A row is blank when the template's columns are: text in a column of the shipper's own
+    (ignored, as the whole column is) does not make it a row of nine missing items.
     """
     table: list[tuple[int, list[str]]] = []
+    columns: list[int] = []
     for number, values in enumerate(rows, start=1):
-        if number > 1 and not any(values):
+        if number == 1:
+            header = [h.strip().lower() for h in values]
+            columns = [header.index(name) for name in FIELD_NAMES if name in header]
+        elif not any(values[i] for i in columns if i < len(values)):
             continue
         if len(table) > MAX_ROWS:  # the header and MAX_ROWS data rows are in already
             raise BatchFileError("too many rows", key="batch_too_many_rows", max=MAX_ROWS)
@@ -362,18 +389,49 @@ def _read_xlsx(data: bytes) -> list[tuple[int, list[str]]]:
 
 
 def _read_csv(data: bytes) -> list[tuple[int, list[str]]]:
+    """The rows of a UTF-8 CSV (with or without Excel's byte order mark), its lines ended
+    in any way (CR LF, LF, or CR alone as old Mac exports do).
+
+    Read strictly: a quote left open would otherwise take the rest of the file into one
+    field, and the rows after it would be neither sent nor listed. Such a file is refused
+    naming the line the broken row starts on.
+    """
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise BatchFileError("CSV is not UTF-8", key="batch_unreadable") from err
+        # Excel's plain "CSV" is the PC's own code page (Big5 in Hong Kong)
+        raise BatchFileError("CSV is not UTF-8", key="batch_csv_not_utf8") from err
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    line = 1
+
+    def records() -> Iterator[list[str]]:
+        nonlocal line
+        while True:
+            line = reader.line_num + 1  # where the next row starts
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            yield [v.strip() for v in values]
+
     try:
-        return _numbered([v.strip() for v in values] for values in csv.reader(io.StringIO(text)))
+        return _numbered(records())
     except csv.Error as err:
-        raise BatchFileError(f"bad CSV: {err}", key="batch_unreadable") from err
+        raise BatchFileError(
+            f"bad CSV in the row from line {line}: {err}", key="batch_csv_bad_line", line=line
+        ) from err
 
 
-def read_batch(path: Path, now: datetime) -> list[BatchRow]:
-    """Every data row of ``path`` with its items or its errors; BatchFileError for the file."""
+def read_batch(
+    path: Path, now: datetime, first_sent: Mapping[str, datetime] | None = None
+) -> list[BatchRow]:
+    """Every data row of ``path`` with its items or its errors; BatchFileError for the file.
+
+    A row's expected date is checked against the window as of ``now``, or, for a row sent
+    before (``first_sent``, by ``BatchRow.place``), as of when it was first sent: chosen
+    again after midnight, a row dated that day is sent again with its key and the centre
+    answers the CCRN it made, instead of being refused here (``kiosk.flows``).
+    """
     try:
         # a regular file, not a link (it may point anywhere) nor a FIFO (it would wait for a
         # writer), read no further than the bound (a /proc file says it is 0 bytes long)
@@ -398,37 +456,52 @@ def read_batch(path: Path, now: datetime) -> list[BatchRow]:
             f"header lacks {missing}", key="batch_bad_header", columns=", ".join(missing)
         )
     index = {name: header.index(name) for name in FIELD_NAMES}
+    sent = first_sent or {}
+    before: Counter[str] = Counter()  # rows of the same items so far
     out: list[BatchRow] = []
     for number, values in table[1:]:
         record = {n: values[i] if i < len(values) else "" for n, i in index.items()}
-        items, errors = validate_cargo(record, now)
-        out.append(BatchRow(number, items, errors))
+        items, errors = validate_cargo(record, None)
+        if items is None:
+            out.append(BatchRow(number, None, errors))
+            continue
+        digest = items_digest(items)
+        place = f"b{before[digest]}-{digest}"
+        before[digest] += 1
+        late = window_errors(items, sent.get(place, now))
+        out.append(BatchRow(number, None if late else items, late, place))
     if not out:
         raise BatchFileError("no data rows", key="batch_empty")
     return out
 
 
 def _write_new(folder: Path, suffix: str, data: bytes) -> Path:
-    """Write ``data`` under the first free template name; a file already there is kept.
+    """Write ``data`` under the first free template name; a file already there is kept."""
+    return write_new(folder, TEMPLATE_NAME, suffix, data, copies=MAX_TEMPLATE_COPIES)
 
-    Each name is created exclusively (mode "x"), so a file that appears between looking
-    and writing is not overwritten either.
+
+def _csv_bytes(rows: Iterable[Sequence[object]]) -> bytes:
+    """CSV as Excel opens it as UTF-8 (its byte order mark; without, Excel takes the PC's
+    code page and shows Chinese as garbage, and saves it so)."""
+    text = io.StringIO(newline="")
+    csv.writer(text).writerows(rows)
+    return text.getvalue().encode("utf-8-sig")
+
+
+def write_results(path: Path, rows: Iterable[Sequence[object]], at: datetime) -> Path:
+    """A batch's results beside its file: ``NAME-results-YYYYMMDD-HHMMSS.csv`` (Hong Kong
+    time ``at``), one line per row (``RESULTS_COLUMNS``: row, CCRN, status, why).
+
+    The screen's list is gone when the session ends; on the stick the shipper keeps the
+    CCRNs (and does not choose the file again in a new session, which would be new
+    cargo). Never over a file or through a link (``kiosk.media.write_new``); OSError when
+    the stick cannot be written.
     """
-    for number in range(1, MAX_TEMPLATE_COPIES + 1):
-        name = TEMPLATE_NAME if number == 1 else f"{TEMPLATE_NAME} ({number})"
-        path = folder / f"{name}{suffix}"
-        try:
-            handle = path.open("xb")
-        except FileExistsError:
-            continue
-        try:
-            with handle:
-                handle.write(data)
-        except OSError:
-            path.unlink(missing_ok=True)  # ours, half written: not left for a shipper to pick
-            raise
-        return path
-    raise FileExistsError(f"{MAX_TEMPLATE_COPIES} template copies in {folder} already")
+    name = path.stem + in_hk(at).strftime(RESULTS_SUFFIX)
+    data = _csv_bytes([RESULTS_COLUMNS, *rows])
+    written = write_new(path.parent, name, ".csv", data, copies=MAX_TEMPLATE_COPIES)
+    logger.info("wrote the results of %s to %s", path.name, written)
+    return written
 
 
 def write_template(folder: Path) -> list[Path]:
@@ -448,11 +521,9 @@ def write_template(folder: Path) -> list[Path]:
             sheet.column_dimensions[cell.column_letter].width = max(14, len(str(cell.value)) + 2)
     xlsx = io.BytesIO()
     book.save(xlsx)
-    text = io.StringIO(newline="")
-    csv.writer(text).writerow(FIELD_NAMES)
     written = [
         _write_new(folder, ".xlsx", xlsx.getvalue()),
-        _write_new(folder, ".csv", text.getvalue().encode("utf-8")),
+        _write_new(folder, ".csv", _csv_bytes([FIELD_NAMES])),
     ]
     logger.info("wrote the blank batch template to %s", folder)
     return written

@@ -6,6 +6,8 @@ The same rules serve the on-screen form and each row of a batch upload file.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -85,9 +87,12 @@ def _pydantic_to_field_errors(err: ValidationError) -> list[FieldError]:
 
 
 def validate_cargo(
-    values: dict[str, str], now: datetime
+    values: dict[str, str], now: datetime | None
 ) -> tuple[CargoItems | None, list[FieldError]]:
-    """The form (or a file row) as ``CargoItems``, or the errors naming each bad field."""
+    """The form (or a file row) as ``CargoItems``, or the errors naming each bad field.
+
+    The expected date is checked against the window as of ``now``; with None it is not
+    (a batch row's window is checked as of when it was first sent: ``kiosk.batch``)."""
     data: dict[str, Any] = {}
     errors: list[FieldError] = []
     for spec in FIELDS:
@@ -117,12 +122,27 @@ def validate_cargo(
         items = CargoItems.model_validate(data)
     except ValidationError as err:
         return None, _pydantic_to_field_errors(err)
+    if now is None:
+        return items, []
+    errors = window_errors(items, now)
+    return (None, errors) if errors else (items, [])
+
+
+def window_errors(items: CargoItems, now: datetime) -> list[FieldError]:
+    """The expected date outside today..+14 days (Hong Kong) as of ``now``, or []."""
     try:
         check_expected_date(items.expected_date, now)
     except RocarsError as err:
         params = {k: str(v) for k, v in err.params.items() if k != "field"}
-        return None, [FieldError("expected_date", err.key, params)]
-    return items, []
+        return [FieldError("expected_date", err.key, params)]
+    return []
+
+
+def items_digest(items: CargoItems) -> str:
+    """What a submission's Idempotency-Key says of its items (``kiosk.flows``): the same
+    items, the same digest."""
+    canonical = json.dumps(items.model_dump(mode="json"), sort_keys=True).encode()
+    return hashlib.sha256(canonical).hexdigest()[:24]
 
 
 def items_to_values(items: CargoItems) -> dict[str, str]:

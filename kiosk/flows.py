@@ -10,8 +10,6 @@ comes back after the session ended is dropped.
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -25,8 +23,15 @@ from typing import Any, Concatenate, NamedTuple, ParamSpec
 from pydantic import ValidationError
 
 from kiosk.api import Answer, KioskClient
-from kiosk.batch import BatchRow, list_batch_files, read_batch, template_folder, write_template
-from kiosk.cargo import FIELD_NAMES, FieldError, items_to_values, validate_cargo
+from kiosk.batch import (
+    BatchRow,
+    list_batch_files,
+    read_batch,
+    template_folder,
+    write_results,
+    write_template,
+)
+from kiosk.cargo import FIELD_NAMES, FieldError, items_digest, items_to_values, validate_cargo
 from kiosk.certs import list_certificates, sign_with_certificate
 from kiosk.session import DEFAULT_LANGUAGE, IdleClock, Level, Notice, Secret
 from rocars.client import (
@@ -162,6 +167,39 @@ class BatchOutcome:
     def maybe_saved(self) -> bool:
         return self.notice is not None and self.notice.key == MAYBE_APPLIED
 
+    def results_row(self) -> tuple[int, str, str, str]:
+        """This row in the results saved beside the file (``kiosk.batch.write_results``):
+        row, CCRN, status and why, in the template's language (its column names are
+        English); the keys are those the screen translates."""
+        why = [f"{e.field}: {_with_params(e.key, e.params)}" for e in self.errors]
+        if self.notice is not None:
+            why.append(_with_params(self.notice.key, self.notice.params))
+        if self.ccrn:
+            status = "submitted"
+        elif self.maybe_saved:
+            status = "may have been saved"
+            why.append("no CCRN came back")
+        elif self.unsent and not self.errors:  # as the screen says (a row with errors, not)
+            status = "not sent"
+            why.append("sending had stopped at an earlier row")
+        else:
+            status = "not submitted"
+        return self.row, self.ccrn or "", status, "; ".join(why)
+
+
+def _with_params(key: str, params: dict[str, str]) -> str:
+    shown = ", ".join(f"{name} {value}" for name, value in params.items())
+    return f"{key} ({shown})" if shown else key
+
+
+@dataclass(frozen=True)
+class BatchDone:
+    """What a batch upload's background call hands back: each row's outcome, and the
+    results file written beside the batch file (None: it could not be written)."""
+
+    outcomes: list[BatchOutcome]
+    results: Path | None
+
 
 class BatchCounts(NamedTuple):
     """A batch's rows: submitted (a CCRN), not submitted, and may have been saved."""
@@ -274,6 +312,9 @@ class Kiosk:
         # and the forms it has had saved (a new form after a success is a new key)
         self._keys_session = uuid.uuid4().hex
         self._forms_saved = 0
+        #: when each batch row (``BatchRow.place``) was first sent this session: chosen
+        #: again, it is checked as of then (``batch_upload``)
+        self._batch_sent: dict[str, datetime] = {}
         #: a new form whose answer was lost, as it was sent, and when (``cargo_submit``)
         self._lost_form: tuple[dict[str, str], datetime] | None = None
         # Nothing typed and no screen left since the session began: the idle timeout
@@ -978,13 +1019,18 @@ class Kiosk:
         the bounds can still take a second (kiosk.batch), and the screen says "Please
         wait" meanwhile. A file refused whole comes back as the call's error
         (``batch_*``), before anything is sent.
+
+        A row sent before in this session is checked as of when it was first sent, as a
+        lost form is (``cargo_submit``): at 00:01 a row sent at 23:58 with that day's
+        date was refused by the kiosk's own window check and never sent again with its
+        key, and its CCRN was lost. What became of each row is written beside the file.
         """
         now = self.clock()
-
         session = self._session
+        sent = self._batch_sent  # this session's: dropped with it
 
-        def work() -> list[BatchOutcome]:
-            rows = read_batch(path, now)
+        def work() -> BatchDone:
+            rows = read_batch(path, now, sent)
             outcomes: list[BatchOutcome] = []
             stopped = False
             for row in rows:
@@ -1004,7 +1050,7 @@ class Kiosk:
                 if stopped:
                     outcomes.append(BatchOutcome(row.row, errors=row.errors, unsent=True))
                     continue
-                outcome = self._submit_row(row)
+                outcome = self._submit_row(row, sent, now)
                 outcomes.append(outcome)
                 if outcome.notice is not None and outcome.notice.key in BATCH_STOPPERS:
                     # The control point system is out of reach, or went silent after this
@@ -1020,33 +1066,61 @@ class Kiosk:
                         outcome.notice.key,
                         ", ".join(made) or "none",
                     )
-            return outcomes
+            if self._session != session:
+                # nobody is there; the stick may be another's by now
+                return BatchDone(outcomes, None)
+            return BatchDone(outcomes, self._save_results(path, outcomes))
 
-        def done(outcomes: list[BatchOutcome]) -> None:
+        def done(result: BatchDone) -> None:
             self.batch_file = path
-            self.batch_outcomes = outcomes
+            self.batch_outcomes = result.outcomes
             self._go(Screen.BATCH_RESULT)
+            if result.results is not None:
+                self._tell("batch_results_saved", Level.INFO, file=result.results.name)
+            else:
+                # the result is on the screen still: only the copy on the stick is missing
+                self._tell("batch_results_not_saved")
 
         self._start("batch upload", work, done)
 
-    def _submit_row(self, row: BatchRow) -> BatchOutcome:
-        """Runs on the worker thread: one row, its CCRN or why not."""
+    def _save_results(self, path: Path, outcomes: list[BatchOutcome]) -> Path | None:
+        """Runs on the worker thread: the results beside the batch file, or None when its
+        folder cannot be written (write-protected, full, taken out)."""
+        try:
+            return write_results(path, [o.results_row() for o in outcomes], self.clock())
+        except OSError as err:
+            logger.warning("cannot write the results of %s beside it: %s", path.name, err)
+            return None
+
+    def _submit_row(self, row: BatchRow, sent: dict[str, datetime], now: datetime) -> BatchOutcome:
+        """Runs on the worker thread: one row, its CCRN or why not. ``sent`` remembers when
+        the row was first sent (``now``, the time it was checked as of, the first time)."""
         if row.items is None:
             return BatchOutcome(row.row, errors=row.errors)
+        sent.setdefault(row.place, now)
         try:
-            cargo = self.api.submit_cargo(row.items, self._cargo_key(f"r{row.row}", row.items))
+            cargo = self.api.submit_cargo(row.items, f"{self._keys_session}-{row.place}")
         except ApiError as err:
             return BatchOutcome(row.row, notice=self._notice_for(err))
+        except Exception:
+            # Top of the loop over the rows: whatever went wrong with this one (a bug, an
+            # answer of a shape nobody expected), the CCRNs already made must not be lost
+            # with the call. The row may have gone out: counted as a lost answer is, and
+            # the batch stops there (BATCH_STOPPERS).
+            logger.exception("batch row %d: sending failed", row.row)
+            return BatchOutcome(row.row, notice=Notice(MAYBE_APPLIED))
         return BatchOutcome(row.row, ccrn=cargo.ccrn)
 
     def _cargo_key(self, scope: str, items: CargoItems) -> str:
-        """A cargo submission's Idempotency-Key: this session's, the form's or the row's
-        place (``scope``) and the items' digest. The same submission sent again in this
-        session (its answer was lost; the same file chosen again) has the same key, and
-        the centre answers with the cargo it made instead of making a second one; a form
-        or row changed is a new submission, and so is a new form after one was saved."""
-        canonical = json.dumps(items.model_dump(mode="json"), sort_keys=True).encode()
-        return f"{self._keys_session}-{scope}-{hashlib.sha256(canonical).hexdigest()[:24]}"
+        """A form's Idempotency-Key: this session's, the form's place (``scope``) and the
+        items' digest. The same form sent again in this session (its answer was lost) has
+        the same key, and the centre answers with the cargo it made instead of making a
+        second one; a form changed is a new submission, and so is a new form after one was
+        saved. A batch row's key is the session's and its place in the file
+        (``BatchRow.place``: how many rows of the same items came before it, and the
+        items' digest), not its row number: a row deleted or inserted above it leaves it
+        its key."""
+        return f"{self._keys_session}-{scope}-{items_digest(items)}"
 
     @property
     def batch_counts(self) -> BatchCounts:

@@ -10,8 +10,10 @@ Batch files and the blank template are at a stick's root; certificates may be in
 folders too. A stick is only walked so far (``MAX_ENTRIES`` names, ``depth`` folders
 down: one with 100 000 files does not hold the screen), symbolic links are never
 followed (a link may point anywhere on the kiosk, or at a FIFO or a ``/proc`` file), and
-only regular files are listed. ``open_regular`` opens one for reading only if it still
-is one (no link, no FIFO: opening a FIFO would wait for a writer forever).
+only regular files are listed, not the hidden ones nor Excel's lock files (``._x.csv``
+that macOS leaves beside each file, ``~$x.xlsx`` while Excel has it open). ``open_regular``
+opens one for reading only if it still is one (no link, no FIFO: opening a FIFO would wait
+for a writer forever); ``write_new`` writes a new file, never over one or through a link.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import itertools
 import logging
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -30,6 +33,9 @@ MAX_MEDIA_ENTRIES = 256
 MAX_STICKS = 4
 #: Directory entries looked at in one walk of a stick, all its folders together.
 MAX_ENTRIES = 5000
+#: Names never listed: hidden files (macOS's ``._x.xlsx`` beside each file it copies) and
+#: Excel's lock files (``~$x.xlsx`` while the workbook is open); neither is the file.
+JUNK_PREFIXES = (".", "~$")
 
 
 def is_mount(path: Path | str) -> bool:
@@ -77,11 +83,17 @@ def stick_roots(media: Path) -> list[Path]:
 
 
 def files_on_sticks(
-    media: Path, suffixes: tuple[str, ...], *, depth: int, limit: int
+    media: Path,
+    suffixes: tuple[str, ...],
+    *,
+    depth: int,
+    limit: int,
+    skip: Callable[[str], bool] | None = None,
 ) -> list[Path]:
     """Regular files named ``*suffix`` on the sticks, at most ``depth`` folders below a
     root (0: the root only), in path order; at most ``limit`` of them, and the walk ends
-    after ``MAX_ENTRIES`` names. Hidden folders (``.Trash-1000``) are not walked."""
+    after ``MAX_ENTRIES`` names. Hidden folders (``.Trash-1000``) are not walked, hidden
+    and lock files (``JUNK_PREFIXES``) not listed, nor files whose name ``skip`` takes."""
     found: list[Path] = []
     budget = MAX_ENTRIES
     for root in stick_roots(media):
@@ -93,9 +105,11 @@ def files_on_sticks(
             entries.sort(key=lambda e: e.name.lower())
             below: list[Path] = []
             for entry in entries:
+                if entry.name.startswith(JUNK_PREFIXES) or (skip and skip(entry.name)):
+                    continue
                 if _is_regular(entry) and entry.name.lower().endswith(suffixes):
                     found.append(Path(entry.path))
-                elif level < depth and not entry.name.startswith(".") and _is_folder(entry):
+                elif level < depth and _is_folder(entry):
                     below.append(Path(entry.path))
             todo.extend((sub, level + 1) for sub in reversed(below))
         if budget <= 0:
@@ -137,3 +151,29 @@ def read_regular(path: Path, max_bytes: int) -> bytes:
             chunks.append(chunk)
             left -= len(chunk)
     return b"".join(chunks)
+
+
+def write_new(folder: Path, name: str, suffix: str, data: bytes, *, copies: int) -> Path:
+    """Write ``data`` to ``folder`` as ``name + suffix``, or, that name taken, the first
+    free of ``name (2)``, ``name (3)``... up to ``copies``; a file already there is kept.
+
+    Each name is created exclusively and not through a link (``O_EXCL``, ``O_NOFOLLOW``), so
+    a file or link that appears between looking and writing is neither overwritten nor
+    followed. A file half written is removed. FileExistsError when every name is taken,
+    another OSError when the folder cannot be written.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    for number in range(1, copies + 1):
+        path = folder / f"{name if number == 1 else f'{name} ({number})'}{suffix}"
+        try:
+            fd = os.open(path, flags, 0o644)
+        except FileExistsError:
+            continue
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+        except OSError:
+            path.unlink(missing_ok=True)  # ours, half written: not left for a shipper to pick
+            raise
+        return path
+    raise FileExistsError(f"{copies} copies of {name}{suffix} in {folder} already")

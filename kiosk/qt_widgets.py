@@ -100,7 +100,10 @@ def button(
 
 
 def label(text: str = "", *, role: str = "", name: str = "", wrap: bool = True) -> QLabel:
+    """A label of plain text: file names and what shippers typed are shown as such. (Qt
+    takes a text that looks like markup, ``<b>x</b>.csv``, as rich text unless told.)"""
     widget = QLabel(text)
+    widget.setTextFormat(Qt.TextFormat.PlainText)
     widget.setWordWrap(wrap)
     if role:
         widget.setProperty("role", role)

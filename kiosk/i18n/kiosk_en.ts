@@ -408,8 +408,24 @@
       <translation>The first row must be the template's headings; missing: {columns}. Nothing was submitted.</translation>
     </message>
     <message>
+      <source>batch_csv_bad_line</source>
+      <translation>The CSV file cannot be read from line {line}: a quotation mark (") there may not be closed. Correct that line, save the file as CSV UTF-8 and choose it again. Nothing was submitted.</translation>
+    </message>
+    <message>
+      <source>batch_csv_not_utf8</source>
+      <translation>This CSV file is not saved as UTF-8. In Excel choose "Save As" with the file type "CSV UTF-8 (Comma delimited)", then choose the new file. Nothing was submitted.</translation>
+    </message>
+    <message>
       <source>batch_empty</source>
       <translation>The file has no data rows. Nothing was submitted.</translation>
+    </message>
+    <message>
+      <source>batch_results_not_saved</source>
+      <translation>The results could not be saved to the USB stick (is it write-protected?). Note the CCRNs below before you finish.</translation>
+    </message>
+    <message>
+      <source>batch_results_saved</source>
+      <translation>The results (each row's CCRN) were saved on the USB stick beside the file: {file}</translation>
     </message>
     <message>
       <source>batch_too_complex</source>

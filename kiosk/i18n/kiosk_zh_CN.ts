@@ -408,8 +408,24 @@
       <translation>第一行必须是模板的标题；缺少：{columns}。没有数据被递交。</translation>
     </message>
     <message>
+      <source>batch_csv_bad_line</source>
+      <translation>CSV 文件从第 {line} 行起无法读取：该行可能有未闭合的引号（"）。请改正该行，另存为“CSV UTF-8”，然后再选择文件。没有数据被递交。</translation>
+    </message>
+    <message>
+      <source>batch_csv_not_utf8</source>
+      <translation>此 CSV 文件不是以 UTF-8 保存的。请在 Excel 中选择“另存为”，文件类型选“CSV UTF-8（逗号分隔）”，然后选择新文件。没有数据被递交。</translation>
+    </message>
+    <message>
       <source>batch_empty</source>
       <translation>文件没有数据行，没有数据被递交。</translation>
+    </message>
+    <message>
+      <source>batch_results_not_saved</source>
+      <translation>结果未能存到 U 盘（是否已写保护？）。完成前请记下以下的 CCRN。</translation>
+    </message>
+    <message>
+      <source>batch_results_saved</source>
+      <translation>结果（每行的 CCRN）已存到 U 盘，放在文件旁边：{file}</translation>
     </message>
     <message>
       <source>batch_too_complex</source>

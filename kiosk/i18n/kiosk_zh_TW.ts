@@ -408,8 +408,24 @@
       <translation>第一行必須是範本的標題；缺少：{columns}。沒有資料被遞交。</translation>
     </message>
     <message>
+      <source>batch_csv_bad_line</source>
+      <translation>CSV 檔案由第 {line} 行起無法讀取：該行可能有未閉合的引號（"）。請改正該行，另存為「CSV UTF-8」，然後再選擇檔案。沒有資料被遞交。</translation>
+    </message>
+    <message>
+      <source>batch_csv_not_utf8</source>
+      <translation>此 CSV 檔案並非以 UTF-8 儲存。請在 Excel 選「另存新檔」，檔案類型選「CSV UTF-8（逗號分隔）」，然後選擇新檔案。沒有資料被遞交。</translation>
+    </message>
+    <message>
       <source>batch_empty</source>
       <translation>檔案沒有資料行，沒有資料被遞交。</translation>
+    </message>
+    <message>
+      <source>batch_results_not_saved</source>
+      <translation>結果未能存到 USB 手指（是否已防寫？）。完成前請記下以下的 CCRN。</translation>
+    </message>
+    <message>
+      <source>batch_results_saved</source>
+      <translation>結果（每行的 CCRN）已存到 USB 手指，放在檔案旁邊：{file}</translation>
     </message>
     <message>
       <source>batch_too_complex</source>

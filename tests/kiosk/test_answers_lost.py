@@ -21,6 +21,7 @@ from kiosk.flows import Kiosk, Screen
 from kiosk.qt_app import CATALOGUE
 from kiosk.qt_text import message
 from rocars.client import ApiError
+from rocars.ids import validate_idempotency_key
 from rocars.models import Cargo, CargoItems
 from tests.fixtures.asgi import fixed_answer, serving
 from tests.kiosk.fixed_centre import cargo_items
@@ -204,6 +205,16 @@ def test_a_batch_stops_at_the_first_row_that_may_have_been_saved(tmp_path: Path)
     assert rows[5].unsent
     assert not rows[4].maybe_saved
     assert rows[6].errors  # listed with its errors, as before
+    # and so in the results beside the file
+    results = (tmp_path / "rows-results-20261121-143000.csv").read_text(encoding="utf-8-sig")
+    assert [line.split(",")[:3] for line in results.splitlines()] == [
+        ["row", "ccrn", "status"],
+        ["2", "4000000001", "submitted"],
+        ["3", "", "may have been saved"],
+        ["4", "", "not sent"],
+        ["5", "", "not sent"],
+        ["6", "", "not submitted"],
+    ]
     # the same file chosen again in the session: each row sent with the key it had (the
     # centre answers rows 2 and 3 with the cargo they made); rows 2 and 4, the same
     # items, keep keys of their own
@@ -294,3 +305,135 @@ def test_the_agents_too_large_answer_from_the_centre_may_have_been_done(tmp_path
             assert model.notice.key == "cargo_maybe_submitted"
         finally:
             client.close()
+
+
+class NumberingCentre(Centre):
+    """Answers each new Idempotency-Key with a new CCRN and a known one with its CCRN,
+    as the centre does; ``lose`` answers go missing after the cargo was made."""
+
+    def __init__(self, *lose: int) -> None:
+        super().__init__()
+        self.ccrns: dict[str | None, str] = {}
+        self.lose = set(lose)  # which submissions' answers (1, 2, ...) are lost
+
+    def submit_cargo(self, items: CargoItems, idempotency_key: str | None = None) -> Cargo:
+        self.sent.append(items)
+        self.keys.append(idempotency_key)
+        ccrn = self.ccrns.setdefault(idempotency_key, f"{4000000001 + len(self.ccrns)}")
+        if len(self.sent) in self.lose:
+            raise LOST
+        return cargo(ccrn)
+
+
+def row(packages: int, expected: str = TOMORROW) -> str:
+    return f"{packages},PALLETS,PORK,A,B,C,D,{expected},import,,,,"
+
+
+def test_a_row_keeps_its_key_when_rows_above_it_are_deleted_or_inserted(
+    tmp_path: Path,
+) -> None:
+    """A row's key held its row number: the shipper deleted a bad row (or added one) and
+    chose the file again, and every row below it was sent with a new key, a second CCRN
+    each. Its key is its items and how many rows of the same items came before it, in
+    this session: a new session is new cargo, as for the form."""
+    centre = NumberingCentre()
+    path = batch_file(tmp_path, "x,,,,,,,,,,,,", row(1), row(2), row(1))
+    model = uploaded(centre, tmp_path, path)
+    first = {o.row: o.ccrn for o in model.batch_outcomes}
+    assert first == {2: None, 3: "4000000001", 4: "4000000002", 5: "4000000003"}
+    # the bad row deleted: the rows below it move up
+    batch_file(tmp_path, row(1), row(2), row(1))
+    model.back()
+    model.batch_upload(path)
+    again = {o.row: o.ccrn for o in model.batch_outcomes}
+    assert again == {2: "4000000001", 3: "4000000002", 4: "4000000003"}
+    assert len(centre.ccrns) == 3
+    # a new row inserted above the rest: they move down
+    batch_file(tmp_path, row(7), row(1), row(2), row(1))
+    model.back()
+    model.batch_upload(path)
+    again = {o.row: o.ccrn for o in model.batch_outcomes}
+    assert again == {2: "4000000004", 3: "4000000001", 4: "4000000002", 5: "4000000003"}
+    assert len(centre.ccrns) == 4
+    # the two rows of the same items keep keys of their own, each its own CCRN
+    assert len(set(centre.keys)) == 4
+    model.finish()
+    model.start_shipper()
+    model.batch_start()
+    model.batch_upload(path)
+    assert len(centre.ccrns) == 8  # a new session: new cargo
+
+
+def test_a_row_far_down_the_file_has_a_key_the_centre_takes(tmp_path: Path) -> None:
+    """Rows numbered 100 000 and on (blank lines above them) had a key of 65 characters:
+    the local API refuses keys over 64, and each such row was refused."""
+    path = tmp_path / "far.csv"
+    path.write_text(HEADER + "\n" * 100_000 + GOOD_ROW + "\n", encoding="utf-8")
+    centre = NumberingCentre()
+    model = uploaded(centre, tmp_path, path)
+    assert [o.row for o in model.batch_outcomes] == [100_001]
+    (key,) = centre.keys
+    assert key is not None
+    assert validate_idempotency_key(key) == key
+
+
+def test_a_batch_chosen_again_after_midnight_is_checked_as_of_when_its_rows_were_sent(
+    tmp_path: Path,
+) -> None:
+    """Sent at 23:58 with that day's date, row 3's answer lost and the batch stopped there.
+    At 00:01 the file chosen again was checked as of now: every row dated the day before
+    was refused by the kiosk itself, never sent again with its key, and their CCRNs were
+    lost (moving the date made new ones). Rows sent before are checked as of when they
+    were first sent; a row never sent, as of now."""
+    clock = [datetime(2026, 11, 21, 15, 58, tzinfo=UTC)]  # 23:58 HKT
+    today = "2026-11-21"
+    centre = NumberingCentre(2)  # row 3's answer lost
+    path = batch_file(tmp_path, row(1, today), row(2, today), row(3, today), row(4, TOMORROW))
+    model = Kiosk(centre, media=tmp_path, clock=lambda: clock[0])  # type: ignore[arg-type]
+    model.start_shipper()
+    model.batch_start()
+    model.batch_upload(path)
+    assert [o.ccrn for o in model.batch_outcomes] == ["4000000001", None, None, None]
+    assert model.batch_stopped_at == 3
+    clock[0] += timedelta(minutes=3)  # 00:01 HKT: "today" was yesterday
+    model.back()
+    model.batch_upload(path)
+    outcomes = {o.row: o for o in model.batch_outcomes}
+    assert outcomes[2].ccrn == "4000000001"  # the CCRN it had
+    assert outcomes[3].ccrn == "4000000002"  # the CCRN nobody saw
+    assert centre.keys[2:4] == centre.keys[0:2]
+    assert [e.key for e in outcomes[4].errors] == ["expected_date_out_of_window"]  # never sent
+    assert outcomes[5].ccrn == "4000000003"
+    assert len(centre.ccrns) == 3
+    # a new session: its rows are new, checked as of now
+    model.finish()
+    model.start_shipper()
+    model.batch_start()
+    model.batch_upload(path)
+    assert [o.row for o in model.batch_outcomes if o.ccrn] == [5]
+
+
+def test_a_row_that_fails_in_an_unexpected_way_stops_the_batch_and_keeps_the_ccrns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Anything but the API's own errors escaped the row and the call: the CCRNs already
+    made were never shown. The row may have gone out: it counts as a lost answer does, and
+    the batch stops there."""
+
+    class Faulty(NumberingCentre):
+        def submit_cargo(self, items: CargoItems, idempotency_key: str | None = None) -> Cargo:
+            if len(self.sent) == 1:
+                self.sent.append(items)
+                raise RuntimeError("an answer of a shape nobody expected")
+            return super().submit_cargo(items, idempotency_key)
+
+    centre = Faulty()
+    model = uploaded(centre, tmp_path, batch_file(tmp_path, row(1), row(2), row(3)))
+    assert model.screen == Screen.BATCH_RESULT
+    assert [o.ccrn for o in model.batch_outcomes] == ["4000000001", None, None]
+    assert model.batch_outcomes[1].maybe_saved
+    assert model.batch_outcomes[2].unsent
+    assert tuple(model.batch_counts) == (1, 1, 1)
+    assert model.batch_stopped_at == 3
+    assert "batch row 3: sending failed" in caplog.text
+    assert "RuntimeError: an answer of a shape nobody expected" in caplog.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import random
 import re
@@ -12,6 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from openpyxl import Workbook
@@ -69,7 +71,7 @@ def test_columns_in_any_order_and_extra_columns(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "data", "key"),
     [
-        ("a.csv", b"\xff\xfe\x00bad", "batch_unreadable"),
+        ("a.csv", b"\xff\xfe\x00bad", "batch_csv_not_utf8"),
         ("a.xlsx", b"not a zip", "batch_unreadable"),
         ("a.txt", b"packages\n", "batch_unreadable"),
         ("a.csv", b"", "batch_empty"),
@@ -576,10 +578,161 @@ def test_a_batch_stops_sending_once_its_session_has_ended(
     model.start_shipper()
     model.batch_start()
     model.batch_upload(tmp_path / "b.xlsx")
-    outcomes, error = run_work(pending[0])
+    result, error = run_work(pending[0])
     assert error is None
     assert len(sent) == 1
-    assert [o.ccrn for o in outcomes] == ["1001041251"]
+    assert [o.ccrn for o in result.outcomes] == ["1001041251"]
     assert "stopped after 1 of 3 rows (session ended); CCRNs made: 1001041251" in caplog.text
-    model.complete(pending[0], outcomes, None)  # its answer is dropped
+    # nobody is there to be told of a results file: none is written (the stick may be
+    # another person's by now)
+    assert result.results is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.xlsx"]
+    model.complete(pending[0], result, None)  # its answer is dropped
     assert model.screen == Screen.START
+
+
+# -- CSV as Excel and people write it --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "broken", ['"via Macau', '"via" Macau'], ids=["quote_left_open", "text_after_the_quote"]
+)
+def test_a_broken_quote_refuses_the_file_naming_its_line(tmp_path: Path, broken: str) -> None:
+    """Read leniently, a quote left open took the rest of the file into one field: rows 4
+    and 5 were neither sent nor listed, and nothing said so. The file is refused whole,
+    naming the line the broken row starts on."""
+    lines = [",".join(FIELD_NAMES), ",".join(ROW), ",".join([*ROW[:-1], broken]), *[",".join(ROW)] * 2]  # fmt: skip
+    (tmp_path / "q.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(BatchFileError) as refused:
+        read_batch(tmp_path / "q.csv", NOW)
+    assert refused.value.key == "batch_csv_bad_line"
+    assert refused.value.params == {"line": 3}
+
+
+@pytest.mark.parametrize("end", ["\r\n", "\n", "\r"], ids=["crlf", "lf", "cr_only"])
+def test_csv_lines_may_end_in_any_way_and_quoted_fields_keep_their_line_breaks(
+    tmp_path: Path, end: str
+) -> None:
+    """CR alone (old Mac exports) was refused ("new-line character seen in unquoted
+    field"). A quoted field of two lines is still one field of one row."""
+    two_lines = [*ROW[:-1], f'"via Macau{end}then Zhuhai"']
+    text = end.join([",".join(FIELD_NAMES), ",".join(two_lines), ",".join(ROW)]) + end
+    (tmp_path / "e.csv").write_bytes(text.encode("utf-8"))
+    rows = read_batch(tmp_path / "e.csv", NOW)
+    assert [r.row for r in rows] == [2, 3]
+    assert rows[0].items is not None
+    assert rows[0].items.transhipment == f"via Macau{end}then Zhuhai"
+    assert rows[1].items is not None
+
+
+def test_a_csv_saved_in_big5_is_told_to_be_saved_as_csv_utf8(tmp_path: Path) -> None:
+    """Excel's plain "CSV" is the PC's code page (Big5 in Hong Kong): the shipper is told
+    what to save it as, not only that it cannot be read."""
+    row = ",".join([*ROW[:3], "香港貨運有限公司", *ROW[4:]])
+    (tmp_path / "big5.csv").write_bytes(f"{','.join(FIELD_NAMES)}\n{row}\n".encode("big5"))
+    with pytest.raises(BatchFileError) as refused:
+        read_batch(tmp_path / "big5.csv", NOW)
+    assert refused.value.key == "batch_csv_not_utf8"
+
+
+def test_the_csv_template_opens_in_excel_as_utf8_and_reads_back(tmp_path: Path) -> None:
+    """Without a byte order mark Excel opens a CSV in the PC's code page, and saves it so:
+    the template has one, and a template filled in (the mark kept) reads."""
+    written = write_template(tmp_path)
+    template = next(p for p in written if p.suffix == ".csv")
+    data = template.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf" + b"packages,")
+    row = ",".join([*ROW[:3], "香港貨運有限公司", *ROW[4:]])
+    template.write_bytes(data + f"{row}\r\n".encode())
+    rows = read_batch(template, NOW)
+    assert rows[0].items is not None
+    assert rows[0].items.consignor_name == "香港貨運有限公司"
+
+
+def test_rows_with_text_only_in_the_shippers_own_columns_are_blank(tmp_path: Path) -> None:
+    """Extra columns are ignored, and so is a row with text only in them (an office code
+    filled down the sheet): before, it was a row of nine missing items, and 300 of them
+    made the file "too many rows"."""
+    header = ",".join([*FIELD_NAMES, "office"])
+    data_row = ",".join([*ROW, "HK"])
+    only_office = ",".join([""] * len(FIELD_NAMES) + ["HK"])
+    lines = [header, data_row, data_row, *[only_office] * 300, data_row]
+    (tmp_path / "x.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rows = read_batch(tmp_path / "x.csv", NOW)
+    assert [r.row for r in rows] == [2, 3, 304]
+    assert all(r.items is not None for r in rows)
+    # a row with one template item filled is a data row, with its errors
+    lines[5] = ",".join(["3", *[""] * (len(FIELD_NAMES) - 1), "HK"])
+    (tmp_path / "x.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rows = read_batch(tmp_path / "x.csv", NOW)
+    assert [r.row for r in rows] == [2, 3, 6, 304]
+    assert rows[2].items is None
+
+
+# -- the results, beside the file ------------------------------------------------------------
+
+
+class NumberingCentre:
+    """Answers each new Idempotency-Key with a new CCRN, a known one with its own."""
+
+    def __init__(self) -> None:
+        self.ccrns: dict[str, str] = {}
+
+    def submit_cargo(self, items: CargoItems, idempotency_key: str | None = None) -> Any:
+        assert idempotency_key is not None
+        ccrn = self.ccrns.setdefault(idempotency_key, f"{4000000001 + len(self.ccrns)}")
+        return SimpleNamespace(ccrn=ccrn)
+
+
+def test_the_results_are_saved_beside_the_file(tmp_path: Path) -> None:
+    """The result screen's CCRNs were gone at Finish, and the same file chosen in a new
+    session was new cargo: the results are written beside the file (Hong Kong time in the
+    name), the screen says so, and they are not offered as a batch file."""
+    lines = [",".join(FIELD_NAMES), ",".join(ROW), ",".join(["x", *ROW[1:]]), ",".join(ROW)]
+    (tmp_path / "rows.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    model = Kiosk(NumberingCentre(), media=tmp_path, clock=lambda: NOW)  # type: ignore[arg-type]
+    model.start_shipper()
+    model.batch_start()
+    model.batch_upload(tmp_path / "rows.csv")
+    assert model.screen == Screen.BATCH_RESULT
+    name = "rows-results-20261122-040000.csv"  # NOW is 04:00 HKT
+    assert model.notice is not None
+    assert (model.notice.key, model.notice.params) == ("batch_results_saved", {"file": name})
+    data = (tmp_path / name).read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")  # Excel opens it as UTF-8
+    assert list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""))) == [
+        ["row", "ccrn", "status", "why"],
+        ["2", "4000000001", "submitted", ""],
+        ["3", "", "not submitted", "packages: field_not_number"],
+        ["4", "4000000002", "submitted", ""],
+    ]
+    assert [p.name for p in list_batch_files(tmp_path)] == ["rows.csv"]
+    # chosen again within the second: a name of its own; a link planted under the next
+    # name is neither followed nor overwritten
+    target = tmp_path / "elsewhere"
+    target.write_text("not the kiosk's", encoding="utf-8")
+    (tmp_path / "rows-results-20261122-040000 (2).csv").symlink_to(target)
+    model.back()
+    model.batch_upload(tmp_path / "rows.csv")
+    assert model.notice is not None
+    assert model.notice.params == {"file": "rows-results-20261122-040000 (3).csv"}
+    assert target.read_text(encoding="utf-8") == "not the kiosk's"
+    assert [p.name for p in list_batch_files(tmp_path)] == ["rows.csv"]
+
+
+def test_results_that_cannot_be_saved_leave_the_result_on_the_screen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def write_protected(*_args: object, **_kwargs: object) -> Path:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(batch, "write_new", write_protected)
+    (tmp_path / "rows.csv").write_text(f"{','.join(FIELD_NAMES)}\n{','.join(ROW)}\n", "utf-8")
+    model = Kiosk(NumberingCentre(), media=tmp_path, clock=lambda: NOW)  # type: ignore[arg-type]
+    model.start_shipper()
+    model.batch_start()
+    model.batch_upload(tmp_path / "rows.csv")
+    assert model.screen == Screen.BATCH_RESULT
+    assert [o.ccrn for o in model.batch_outcomes] == ["4000000001"]
+    assert model.notice is not None
+    assert model.notice.key == "batch_results_not_saved"

@@ -19,6 +19,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLabel, QPushButton
 from pytestqt.qtbot import QtBot
 
+from kiosk import batch
 from kiosk.cargo import FIELD_NAMES
 from kiosk.flows import QueryMode, Screen
 from kiosk.qt_text import bundle_rows
@@ -306,3 +307,56 @@ def test_a_batch_that_stopped_says_so_and_counts_what_may_have_been_saved(
         assert kiosk.label("batch_row_3").text().startswith("Row 3: may have been saved")
         assert kiosk.label("batch_row_4").text() == "Row 4: not sent (sending had stopped)"
         assert len(client.cargo) == 2  # rows 2 and 3 went out; 4 and 5 did not
+
+
+def batch_of_one(media: Path, name: str = "rows.csv") -> None:
+    tomorrow = (NOW + timedelta(days=1)).date().isoformat()
+    row = f"3,PALLETS,PORK,A,B,C,D,{tomorrow},import,,,,"
+    (media / name).write_text(f"{','.join(FIELD_NAMES)}\n{row}\n", encoding="utf-8")
+
+
+def test_the_batch_result_says_where_its_results_were_saved(
+    kiosk: KioskUi, media: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CCRNs on the screen are gone at Finish: the screen says the results were saved
+    beside the file, by name; or that they could not be, the result still shown."""
+    batch_of_one(media)
+    kiosk.click("start_shipper")
+    kiosk.click("menu_batch")
+    kiosk.click("upload_rows.csv")
+    kiosk.at(Screen.BATCH_RESULT)
+    assert kiosk.notice_key == "batch_results_saved"
+    assert kiosk.notice_text == (
+        "The results (each row's CCRN) were saved on the USB stick beside the file:"
+        " rows-results-20261121-143000.csv"
+    )
+    assert (media / "rows-results-20261121-143000.csv").exists()
+    assert kiosk.label("batch_row_2").text() == "Row 2: CCRN 4000000001"
+
+    def write_protected(*_args: object, **_kwargs: object) -> Path:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(batch, "write_new", write_protected)
+    kiosk.click("back")
+    kiosk.click("upload_rows.csv")
+    kiosk.at(Screen.BATCH_RESULT)
+    assert kiosk.notice_key == "batch_results_not_saved"
+    assert "Note the CCRNs below" in kiosk.notice_text
+    assert kiosk.label("batch_row_2").text().startswith("Row 2: CCRN 40000000")
+    assert kiosk.label("batch_summary").text() == "1 row(s) submitted, 0 row(s) not submitted."
+
+
+def test_a_file_name_that_looks_like_markup_is_shown_as_it_is(kiosk: KioskUi, media: Path) -> None:
+    """Qt takes a text that may be rich text (``<b>...``) as such: a file named so was
+    shown bold, or as an image or a link. Labels show plain text."""
+    name = "<b>rows.csv"
+    batch_of_one(media, name)
+    kiosk.click("start_shipper")
+    kiosk.click("menu_batch")
+    kiosk.click(f"upload_{name}")
+    kiosk.at(Screen.BATCH_RESULT)
+    title = kiosk.window.screens[Screen.BATCH_RESULT].title
+    assert title.text() == f"Batch upload: {name}"
+    assert title.textFormat() == Qt.TextFormat.PlainText
+    assert kiosk.window.notice.textFormat() == Qt.TextFormat.PlainText
+    assert "<b>rows-results-" in kiosk.notice_text

@@ -198,7 +198,9 @@ def test_batch_template_saved_then_a_csv_and_refused_files(
     kiosk.click("menu_batch")
     kiosk.click("batch_template")
     assert kiosk.notice_key == "template_saved"
-    header = next(csv.reader((media / "rocars_cargo_template.csv").open(encoding="utf-8")))
+    # with the byte order mark Excel needs to take it as UTF-8
+    with (media / "rocars_cargo_template.csv").open(encoding="utf-8-sig") as template:
+        header = next(csv.reader(template))
     assert header == list(FIELD_NAMES)
     sheet = load_workbook(media / "rocars_cargo_template.xlsx").active
     assert sheet is not None

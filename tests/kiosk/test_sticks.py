@@ -195,6 +195,20 @@ def test_links_and_fifos_on_a_stick_are_not_listed(tmp_path: Path) -> None:
     assert list_batch_files(stick) == [stick / "mine.csv"]
 
 
+def test_macos_shadow_files_and_excel_lock_files_are_not_listed(tmp_path: Path) -> None:
+    """A stick that was in a Mac holds ``._rows.csv`` beside ``rows.csv`` (resource data,
+    not a CSV), and one whose workbook is open in Excel ``~$rows.xlsx`` (a lock file):
+    listed, each was one more wrong file to choose."""
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    for name in ("rows.csv", "rows.xlsx", "me.p12"):
+        (stick / name).write_bytes(b"x")
+    for name in ("._rows.csv", "._rows.xlsx", "~$rows.xlsx", "._me.p12"):
+        (stick / name).write_bytes(b"\x00\x05\x16\x07")
+    assert [p.name for p in list_batch_files(stick)] == ["rows.csv", "rows.xlsx"]
+    assert [p.name for p in list_certificates(stick)] == ["me.p12"]
+
+
 def _in_time(work: Callable[[], object], fifo: Path, seconds: float = 5.0) -> object:
     """``work()``'s outcome (its exception, if it raised), failing if it does not end in
     ``seconds`` (then the FIFO is opened for writing and closed, so the work ends)."""
