@@ -42,6 +42,7 @@ from sync.config import LaneConfig, SyncConfig
 from sync.errors import OutboxError, ReplicaError
 from sync.lane import (
     FINAL_CODES,
+    SYNC_CLOCK_SKEW,
     WAITING_CODES,
     Freshness,
     Inspections,
@@ -121,7 +122,7 @@ class LaneController:
         self._site_secret = site_secret
         self._seeder = rng or random.Random()
         #: trucks told INSPECT lately, by plate, for every lane here (``Inspections``)
-        self.inspections = Inspections(config.reinspect_window_s)
+        self.inspections = Inspections(config.reinspect_window_s, clock=clock)
         for lane_config in config.lanes:
             self.lanes[lane_config.id] = self._new_lane(lane_config)
             self._locks[lane_config.id] = threading.Lock()
@@ -290,6 +291,16 @@ class LaneController:
                 if bundle is not None:
                     plates += bundle_plates(bundle)
             told = [i for i in record.instructions if i.code is InstructionCode.INSPECT]
+            if told[-1].ts > self._clock() + SYNC_CLOCK_SKEW:
+                # stamped by a clock stepped back since: its window would start in the
+                # future; remembered as of now, it is kept at least as long as it was
+                logger.warning(
+                    "recalling %s: told INSPECT at %s, ahead of this clock: taken as now",
+                    record.vrn or "-",
+                    told[-1].ts,
+                )
+                self.inspections.remember(plates, self._clock(), told[-1].bay)
+                continue
             self.inspections.remember(plates, told[-1].ts, told[-1].bay)
         if records:
             logger.info("lanes: %d trucks told INSPECT lately remembered", len(records))

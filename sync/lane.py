@@ -60,7 +60,7 @@ from rocars.models import (
     InstructionLog,
 )
 from rocars.signing import instruction_payload
-from rocars.timeutil import to_rfc3339
+from rocars.timeutil import to_rfc3339, utc_now
 from sync.config import REINSPECT_WINDOW_S, LaneConfig
 from sync.errors import SyncError
 
@@ -127,8 +127,13 @@ class Inspections:
     the lanes run on paho's thread and the timer's.
     """
 
-    def __init__(self, window_s: float = REINSPECT_WINDOW_S) -> None:
+    def __init__(
+        self, window_s: float = REINSPECT_WINDOW_S, clock: Callable[[], datetime] = utc_now
+    ) -> None:
         self.window = timedelta(seconds=window_s)
+        #: what "now" is when the remembered are let go: never a time given with a plate
+        #: (one ahead of the clock, from a clock stepped back since, ended every other)
+        self._clock = clock
         self._lock = threading.Lock()
         #: plate -> (until, bay)
         self._until: dict[str, tuple[datetime, str | None]] = {}
@@ -150,8 +155,9 @@ class Inspections:
         if not self.window:
             return
         until = at + self.window
+        now = min(at, self._clock())
         with self._lock:
-            while self._order and self._order[0][0] <= at:
+            while self._order and self._order[0][0] <= now:
                 old_until, plate = self._order.popleft()
                 if self._until.get(plate, (None,))[0] == old_until:
                     del self._until[plate]
@@ -466,12 +472,12 @@ class Lane:
         plate seen just after the first was refused.
         """
         first_seen = session.plate_reads[0].ts if session.plate_reads else session.started_at
-        if (
-            self._bundle_plates
-            or session.code not in (Code.NO_BUNDLE, Code.PROCEED)
-            or read.ts < first_seen
-            or read.confidence < self.config.confidence_threshold
-        ):
+        if read.ts < first_seen or read.confidence < self.config.confidence_threshold:
+            return
+        if session.code is Code.INSPECT:
+            self._inspected_by(session, read, now)
+            return
+        if self._bundle_plates or session.code not in (Code.NO_BUNDLE, Code.PROCEED):
             return
         mainland = is_mainland_plate(read.vrn)
         known = identity_plates(session.plates)
@@ -500,6 +506,31 @@ class Lane:
             decision.code,
         )
         self._show(out, now, decision)
+
+    def _inspected_by(self, session: Session, read: PlateRead, now: datetime) -> None:
+        """A truck standing at INSPECT read by a plate of the kind it was not known by
+        (its Hong Kong plate after its Mainland one, or the other way round): that plate
+        joins the truck's, and is told INSPECT as the truck was (``Inspections``, and the
+        shards' shared log). Not remembered, the truck was known at every other lane only
+        by the plate it was first read by, and read there by the other one it was
+        decided afresh: a bundle that names only that plate, PROCEED, released it."""
+        known = identity_plates([*session.plates, *self._bundle_plates])
+        mainland = is_mainland_plate(read.vrn)
+        if any(is_mainland_plate(p) == mainland for p in known):
+            return
+        new = [p for p in identity_plates(self.read_plates(read)) if p not in known]
+        if not new:
+            return
+        session.plates += new
+        told = [i for i in session.instructions if i.code is Code.INSPECT]
+        bay = told[-1].bay if told else None
+        logger.warning(
+            "lane %s: %s, told INSPECT, read by %s too: remembered by it",
+            self.lane,
+            session.vrn or "-",
+            ", ".join(new),
+        )
+        self._inspections.told(new, now, bay)
 
     def _unladen(self, out: LaneOutput, now: datetime, event: UnladenPressed) -> None:
         session = self.session
@@ -552,7 +583,14 @@ class Lane:
             return
         assert session is not None
         self._act(session, now, "manifest", event.id, event.source)
-        decision = self._check_fresh(session, now) or self._at_manifest(session, now)
+        # told INSPECT since the read (at another shard's lane, known since)? As for an
+        # Unladen press: a drop must not release a truck an inspection waits for
+        plates = [*session.plates, *(p for p in self._bundle_plates if p not in session.plates)]
+        decision = (
+            self._check_fresh(session, now)
+            or self._pending_inspection(plates, now)
+            or self._at_manifest(session, now)
+        )
         self._show(out, now, decision)
 
     def _tick(self, out: LaneOutput, now: datetime) -> None:

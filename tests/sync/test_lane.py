@@ -894,6 +894,72 @@ def test_a_truck_told_inspect_is_known_by_each_plate_it_was_read_by() -> None:
     assert codes(rig.lane.plate(read(vrn="粤Z1234港"))) == [C.INSPECT]
 
 
+@pytest.mark.parametrize(
+    ("first", "then", "bundled"),
+    [("粤Z1234港", "CD5678", True), ("CD5678", "粤Z1234港", False)],
+    ids=["hk_plate_learnt", "mainland_plate_learnt"],
+)
+def test_a_plate_read_while_inspect_shows_is_told_inspect_too(
+    first: str, then: str, bundled: bool
+) -> None:
+    """Told INSPECT when known by one plate (sampled as unladen), then read at the lane by
+    its other plate (with the first as a runner-up): that plate is the truck's too, and
+    the memory of trucks told INSPECT holds it. At the next lane, read by that plate
+    alone (whose bundle says PROCEED; or no bundle, and an Unladen press would release
+    it), the truck is told INSPECT again: before, only its first plate was remembered."""
+    shared = Inspections(window_s=3600)
+    here = Rig(unladen_inspect_share=1.0)
+    here.lane._inspections = shared
+    here.lane.plate(read(vrn=first))
+    assert codes(here.lane.unladen(UnladenPressed(vrn=first))) == [C.INSPECT]
+    again = read(vrn=then, alternates=[Alternate(vrn=first, confidence=0.9)])
+    out = here.lane.plate(again)
+    assert (codes(out), out.ignored) == ([], ["same_truck"])  # the INSPECT stands
+    assert shared.pending([then], T0) == ("U1",)
+    there = Rig([make_bundle("9110635860", then)] if bundled else [], manifest_required=False)
+    there.lane._inspections = shared
+    there.clock.advance(90)
+    out = there.lane.plate(read(vrn=then))
+    assert codes(out) == [C.INSPECT]
+    assert out.decisions[-1][2] == "inspect_pending"
+    # a runner-up of the plate's own kind is no plate of the truck's
+    shared2 = Inspections(window_s=3600)
+    rig = Rig(unladen_inspect_share=1.0)
+    rig.lane._inspections = shared2
+    rig.lane.plate(read(vrn="AB1234"))
+    rig.lane.unladen(UnladenPressed(vrn="AB1234"))
+    rig.lane.plate(read(vrn="AB1234", alternates=[Alternate(vrn="AB1284", confidence=0.9)]))
+    assert shared2.pending(["AB1284"], T0) is None
+
+
+def test_a_manifest_drop_does_not_release_a_truck_told_inspect_since_its_read() -> None:
+    """The truck's read gave DROP_MANIFEST; meanwhile another shard's lane told it
+    INSPECT (its log taken in after the read): the drop does not release it, as an
+    Unladen press would not."""
+    rig = Rig([make_bundle("9110635860", "AB1234")], manifest_required=True)
+    assert codes(rig.lane.plate(read())) == [C.DROP_MANIFEST]
+    rig.lane._inspections.remember(["AB1234"], rig.clock.now, "B7")
+    rig.clock.advance(5)
+    out = rig.lane.manifest(ManifestDropped(vrn="AB1234", ubr="9110635860", source="panel"))
+    assert codes(out) == [C.INSPECT]
+    assert out.instructions[0].bay == "B7"
+    assert out.decisions[-1][2] == "inspect_pending"
+
+
+def test_a_time_ahead_of_the_clock_does_not_end_the_trucks_remembered() -> None:
+    """Remembered with a time ahead of the clock (a record of a clock stepped back since,
+    a lane's clock stepped forward for a while), the memory let go of every truck whose
+    window ended before that time: it lets go as of the clock."""
+    now = [T0]
+    memory = Inspections(window_s=600, clock=lambda: now[0])
+    memory.remember(["AB1234"], T0, "B1")
+    memory.remember(["CD5678"], T0 + timedelta(hours=2), "B2")  # ahead of the clock
+    assert memory.pending(["AB1234"], T0 + timedelta(seconds=10)) == ("B1",)
+    now[0] = T0 + timedelta(seconds=700)
+    memory.remember(["EF9"], now[0], None)
+    assert memory.pending(["AB1234"], now[0]) is None  # its window is over: let go
+
+
 def test_the_window_for_a_truck_told_inspect_ends() -> None:
     shared = Inspections(window_s=600)
     rig = Rig(unladen_inspect_share=1.0)
