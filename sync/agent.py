@@ -420,6 +420,19 @@ class SyncAgent:
             logger.error("outbox: lane changes still not committed at shutdown")
         if self.bus is not None:
             self.bus.stop(publish_will=True)
+        if self.inspection_log is not None:
+            # reads reached the lanes until the bus stopped, after the worker's last
+            # write: what they told INSPECT goes out now (and a start that failed before
+            # the worker ran closes the file it opened)
+            self.inspection_log.sync_once()
+            if waiting := self.inspection_log.waiting:
+                logger.error(
+                    "inspections: %d plates told INSPECT not written to %s at stop (%s)",
+                    waiting,
+                    self.inspection_log.path,
+                    self.inspection_log.problem or "?",
+                )
+            self.inspection_log.close()
         for closable in ("feed_client", "upload_client", "api_client", "replica", "outbox"):
             if hasattr(self, closable):
                 getattr(self, closable).close()

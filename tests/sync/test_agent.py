@@ -465,6 +465,35 @@ def test_a_restart_recalls_every_plate_the_lane_told_inspect(
         watcher.close()
 
 
+def test_a_truck_told_inspect_while_the_agent_stops_is_in_its_file(
+    embedded_broker: EmbeddedBroker, central: CentralProcess, tmp_path: Path
+) -> None:
+    """The inspections worker writes its last as the stop begins, but reads reach the
+    lanes until the bus stops: a truck told INSPECT in between was never written (the
+    other shards, and this agent restarted, decided it afresh). The stop writes it."""
+    agent = started_agent(agent_config(tmp_path, embedded_broker.url, central.url))
+    log = agent.inspection_log
+    assert log is not None
+    worker = next(w for w in agent.workers if w.name == "inspections")
+    try:
+        agent.stop_event.set()  # the stop's first step: the workers end
+        assert worker.thread is not None
+        worker.thread.join(10)
+        assert not worker.thread.is_alive()
+        # a read handled after the worker's last write, before the bus stopped
+        agent.controller.inspections.told(["AB1234"], utc_now(), "B3")
+        assert log.waiting == 1
+    finally:
+        agent.stop()
+    assert log.waiting == 0
+    conn = sqlite3.connect(agent.config.data_dir / "inspections.db")
+    try:
+        rows = conn.execute("SELECT plate, bay FROM told").fetchall()
+    finally:
+        conn.close()
+    assert ("AB1234", "B3") in rows
+
+
 def test_router_factory_mounts_an_extra_router(
     embedded_broker: EmbeddedBroker, central: CentralProcess, tmp_path: Path
 ) -> None:
