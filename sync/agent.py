@@ -421,18 +421,7 @@ class SyncAgent:
         if self.bus is not None:
             self.bus.stop(publish_will=True)
         if self.inspection_log is not None:
-            # reads reached the lanes until the bus stopped, after the worker's last
-            # write: what they told INSPECT goes out now (and a start that failed before
-            # the worker ran closes the file it opened)
-            self.inspection_log.sync_once()
-            if waiting := self.inspection_log.waiting:
-                logger.error(
-                    "inspections: %d plates told INSPECT not written to %s at stop (%s)",
-                    waiting,
-                    self.inspection_log.path,
-                    self.inspection_log.problem or "?",
-                )
-            self.inspection_log.close()
+            self._last_inspections(self.inspection_log)
         for closable in ("feed_client", "upload_client", "api_client", "replica", "outbox"):
             if hasattr(self, closable):
                 getattr(self, closable).close()
@@ -440,6 +429,28 @@ class SyncAgent:
             self.broker.stop()
         gc.unfreeze()  # a process that goes on (tests, ``up``) collects the agent's leftovers
         logger.info("sync agent stopped")
+
+    def _last_inspections(self, log: InspectionLog) -> None:
+        """Reads reached the lanes until the bus stopped, after the inspections worker's
+        last write: what they told INSPECT goes out now (and a start that failed before
+        the worker ran closes the file it opened). Not while the worker still runs (it
+        outlived its join, on a file another holds): two threads on one connection."""
+        worker = next((w for w in self.workers if w.name == "inspections"), None)
+        if worker is not None and worker.thread is not None and worker.thread.is_alive():
+            logger.error("inspections: the worker has not ended; the last plates not written")
+            return
+        try:
+            log.sync_once()
+            if waiting := log.waiting:
+                logger.error(
+                    "inspections: %d plates told INSPECT not written to %s at stop (%s)",
+                    waiting,
+                    log.path,
+                    log.problem or "?",
+                )
+            log.close()
+        except Exception:  # the rest of the stop (clients, replica, outbox) must run
+            logger.exception("inspections: the last write at stop failed")
 
     def __enter__(self) -> SyncAgent:
         self.start()

@@ -317,7 +317,7 @@ class Lane:
         inspections: Inspections | None = None,
     ) -> None:
         self.config = config
-        self._inspections = inspections or Inspections()
+        self._inspections = inspections or Inspections(clock=clock)
         self.cp = cp
         self.direction = direction
         self._key = key
@@ -472,12 +472,16 @@ class Lane:
         plate seen just after the first was refused.
         """
         first_seen = session.plate_reads[0].ts if session.plate_reads else session.started_at
-        if read.ts < first_seen or read.confidence < self.config.confidence_threshold:
-            return
-        if session.code is Code.INSPECT:
-            self._inspected_by(session, read, now)
-            return
-        if self._bundle_plates or session.code not in (Code.NO_BUNDLE, Code.PROCEED):
+        if (
+            self._bundle_plates
+            or session.code not in (Code.NO_BUNDLE, Code.PROCEED)
+            or read.ts < first_seen
+            or read.confidence < self.config.confidence_threshold
+        ):
+            # at INSPECT too: a plate linked to the truck only by a runner-up may be the
+            # next truck's (an AVRS pairs plates read close in time), and remembered it
+            # would send that truck to INSPECT for the window at every lane (tried and
+            # reverted 2026-12-07; docs/open-questions.md)
             return
         mainland = is_mainland_plate(read.vrn)
         known = identity_plates(session.plates)
@@ -506,31 +510,6 @@ class Lane:
             decision.code,
         )
         self._show(out, now, decision)
-
-    def _inspected_by(self, session: Session, read: PlateRead, now: datetime) -> None:
-        """A truck standing at INSPECT read by a plate of the kind it was not known by
-        (its Hong Kong plate after its Mainland one, or the other way round): that plate
-        joins the truck's, and is told INSPECT as the truck was (``Inspections``, and the
-        shards' shared log). Not remembered, the truck was known at every other lane only
-        by the plate it was first read by, and read there by the other one it was
-        decided afresh: a bundle that names only that plate, PROCEED, released it."""
-        known = identity_plates([*session.plates, *self._bundle_plates])
-        mainland = is_mainland_plate(read.vrn)
-        if any(is_mainland_plate(p) == mainland for p in known):
-            return
-        new = [p for p in identity_plates(self.read_plates(read)) if p not in known]
-        if not new:
-            return
-        session.plates += new
-        told = [i for i in session.instructions if i.code is Code.INSPECT]
-        bay = told[-1].bay if told else None
-        logger.warning(
-            "lane %s: %s, told INSPECT, read by %s too: remembered by it",
-            self.lane,
-            session.vrn or "-",
-            ", ".join(new),
-        )
-        self._inspections.told(new, now, bay)
 
     def _unladen(self, out: LaneOutput, now: datetime, event: UnladenPressed) -> None:
         session = self.session
@@ -584,11 +563,11 @@ class Lane:
         assert session is not None
         self._act(session, now, "manifest", event.id, event.source)
         # told INSPECT since the read (at another shard's lane, known since)? As for an
-        # Unladen press: a drop must not release a truck an inspection waits for
-        plates = [*session.plates, *(p for p in self._bundle_plates if p not in session.plates)]
+        # Unladen press (by the same plates): a drop must not release a truck an
+        # inspection waits for
         decision = (
             self._check_fresh(session, now)
-            or self._pending_inspection(plates, now)
+            or self._pending_inspection(session.plates, now)
             or self._at_manifest(session, now)
         )
         self._show(out, now, decision)
