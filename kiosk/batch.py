@@ -130,9 +130,11 @@ class BatchRow:
     """One data row: ``row`` is the row number a person sees in the spreadsheet (header is 1).
 
     ``place`` is the row's place in the file whatever its number, for its Idempotency-Key
-    (``kiosk.flows``): its items' digest and how many rows of the same items came before
-    it (``b0-<digest>``, ``b1-<digest>``...). A row deleted or inserted above it leaves it
-    the same. Empty for a row whose items are not valid.
+    (``kiosk.flows``): the file's tag (``read_batch``: which file of the session), its
+    items' digest and how many rows of the same items came before it (``f1.b0-<digest>``,
+    ``f1.b1-<digest>``...). A row deleted or inserted above it leaves it the same; the
+    same items in another file are another consignment. Empty for a row whose items are
+    not valid.
     """
 
     row: int
@@ -423,7 +425,11 @@ def _read_csv(data: bytes) -> list[tuple[int, list[str]]]:
 
 
 def read_batch(
-    path: Path, now: datetime, first_sent: Mapping[str, datetime] | None = None
+    path: Path,
+    now: datetime,
+    first_sent: Mapping[str, datetime] | None = None,
+    *,
+    tag: str = "",
 ) -> list[BatchRow]:
     """Every data row of ``path`` with its items or its errors; BatchFileError for the file.
 
@@ -455,6 +461,13 @@ def read_batch(
         raise BatchFileError(
             f"header lacks {missing}", key="batch_bad_header", columns=", ".join(missing)
         )
+    twice = [name for name in FIELD_NAMES if header.count(name) > 1]
+    if twice:
+        # which of the two is the item? A row with text only in the second was skipped
+        # as blank; refused, the shipper keeps one
+        raise BatchFileError(
+            f"header names {twice} twice", key="batch_duplicate_header", columns=", ".join(twice)
+        )
     index = {name: header.index(name) for name in FIELD_NAMES}
     sent = first_sent or {}
     before: Counter[str] = Counter()  # rows of the same items so far
@@ -466,7 +479,7 @@ def read_batch(
             out.append(BatchRow(number, None, errors))
             continue
         digest = items_digest(items)
-        place = f"b{before[digest]}-{digest}"
+        place = f"{tag}b{before[digest]}-{digest[:20]}"
         before[digest] += 1
         late = window_errors(items, sent.get(place, now))
         out.append(BatchRow(number, None if late else items, late, place))

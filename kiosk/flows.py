@@ -315,6 +315,8 @@ class Kiosk:
         #: when each batch row (``BatchRow.place``) was first sent this session: chosen
         #: again, it is checked as of then (``batch_upload``)
         self._batch_sent: dict[str, datetime] = {}
+        #: each batch file's tag in this session's keys, by its name (``batch_upload``)
+        self._batch_tags: dict[str, str] = {}
         #: a new form whose answer was lost, as it was sent, and when (``cargo_submit``)
         self._lost_form: tuple[dict[str, str], datetime] | None = None
         # Nothing typed and no screen left since the session began: the idle timeout
@@ -1028,9 +1030,13 @@ class Kiosk:
         now = self.clock()
         session = self._session
         sent = self._batch_sent  # this session's: dropped with it
+        keys = self._keys_session  # taken now: a row sent as the session ends is not the next's
+        # which file of the session (by its name): the same items in two files are two
+        # consignments, and the same file chosen again gives its rows their keys again
+        tag = self._batch_tags.setdefault(path.name, f"f{len(self._batch_tags) + 1}.")
 
         def work() -> BatchDone:
-            rows = read_batch(path, now, sent)
+            rows = read_batch(path, now, sent, tag=tag)
             outcomes: list[BatchOutcome] = []
             stopped = False
             for row in rows:
@@ -1050,7 +1056,7 @@ class Kiosk:
                 if stopped:
                     outcomes.append(BatchOutcome(row.row, errors=row.errors, unsent=True))
                     continue
-                outcome = self._submit_row(row, sent, now)
+                outcome = self._submit_row(row, sent, now, keys)
                 outcomes.append(outcome)
                 if outcome.notice is not None and outcome.notice.key in BATCH_STOPPERS:
                     # The control point system is out of reach, or went silent after this
@@ -1091,24 +1097,34 @@ class Kiosk:
         except OSError as err:
             logger.warning("cannot write the results of %s beside it: %s", path.name, err)
             return None
+        except Exception:  # the outcomes (CCRNs made) must reach the screen whatever this is
+            logger.exception("the results of %s not written", path.name)
+            return None
 
-    def _submit_row(self, row: BatchRow, sent: dict[str, datetime], now: datetime) -> BatchOutcome:
+    def _submit_row(
+        self, row: BatchRow, sent: dict[str, datetime], now: datetime, keys: str
+    ) -> BatchOutcome:
         """Runs on the worker thread: one row, its CCRN or why not. ``sent`` remembers when
-        the row was first sent (``now``, the time it was checked as of, the first time)."""
+        a row the centre took (or may have: its answer lost) was first sent (``now``, the
+        time it was checked as of); one refused or never sent is checked afresh."""
         if row.items is None:
             return BatchOutcome(row.row, errors=row.errors)
-        sent.setdefault(row.place, now)
         try:
-            cargo = self.api.submit_cargo(row.items, f"{self._keys_session}-{row.place}")
+            cargo = self.api.submit_cargo(row.items, f"{keys}-{row.place}")
         except ApiError as err:
-            return BatchOutcome(row.row, notice=self._notice_for(err))
+            outcome = BatchOutcome(row.row, notice=self._notice_for(err))
+            if outcome.maybe_saved:
+                sent.setdefault(row.place, now)
+            return outcome
         except Exception:
             # Top of the loop over the rows: whatever went wrong with this one (a bug, an
             # answer of a shape nobody expected), the CCRNs already made must not be lost
             # with the call. The row may have gone out: counted as a lost answer is, and
             # the batch stops there (BATCH_STOPPERS).
             logger.exception("batch row %d: sending failed", row.row)
+            sent.setdefault(row.place, now)
             return BatchOutcome(row.row, notice=Notice(MAYBE_APPLIED))
+        sent.setdefault(row.place, now)
         return BatchOutcome(row.row, ccrn=cargo.ccrn)
 
     def _cargo_key(self, scope: str, items: CargoItems) -> str:

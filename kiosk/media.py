@@ -153,6 +153,15 @@ def read_regular(path: Path, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
+def _sync_folder(folder: Path) -> None:
+    """The folder's entry for a new file on the stick too (its directory written)."""
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_new(folder: Path, name: str, suffix: str, data: bytes, *, copies: int) -> Path:
     """Write ``data`` to ``folder`` as ``name + suffix``, or, that name taken, the first
     free of ``name (2)``, ``name (3)``... up to ``copies``; a file already there is kept.
@@ -160,7 +169,8 @@ def write_new(folder: Path, name: str, suffix: str, data: bytes, *, copies: int)
     Each name is created exclusively and not through a link (``O_EXCL``, ``O_NOFOLLOW``), so
     a file or link that appears between looking and writing is neither overwritten nor
     followed. A file half written is removed. FileExistsError when every name is taken,
-    another OSError when the folder cannot be written.
+    another OSError when the folder cannot be written, or the file not made durable
+    (``fsync``: the screen then does not say it was saved).
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     for number in range(1, copies + 1):
@@ -172,6 +182,10 @@ def write_new(folder: Path, name: str, suffix: str, data: bytes, *, copies: int)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
+                handle.flush()
+                # on the stick before the screen says so: the shipper pulls it then
+                os.fsync(handle.fileno())
+            _sync_folder(folder)
         except OSError:
             path.unlink(missing_ok=True)  # ours, half written: not left for a shipper to pick
             raise

@@ -63,6 +63,7 @@ MESSAGE_KEYS: tuple[str, ...] = (
     QT_TRANSLATE_NOOP("Messages", "batch_unreadable"),
     QT_TRANSLATE_NOOP("Messages", "batch_csv_not_utf8"),
     QT_TRANSLATE_NOOP("Messages", "batch_csv_bad_line"),
+    QT_TRANSLATE_NOOP("Messages", "batch_duplicate_header"),
     QT_TRANSLATE_NOOP("Messages", "batch_too_large"),
     QT_TRANSLATE_NOOP("Messages", "batch_too_complex"),
     QT_TRANSLATE_NOOP("Messages", "batch_too_many_rows"),

@@ -85,8 +85,9 @@ def button(
     name: str = "",
     checkable: bool = False,
 ) -> QPushButton:
-    """A big button; ``name`` is its objectName (tests find it by that)."""
-    widget = QPushButton(text)
+    """A big button; ``name`` is its objectName (tests find it by that). Its text is shown
+    as it is: an ``&`` (a file named ``R&D.csv``) is not taken for a shortcut's mark."""
+    widget = QPushButton(text.replace("&", "&&"))
     widget.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keeps the text field's focus
     widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
     if role:

@@ -412,6 +412,10 @@
       <translation>The CSV file cannot be read from line {line}: a quotation mark (") there may not be closed. Correct that line, save the file as CSV UTF-8 and choose it again. Nothing was submitted.</translation>
     </message>
     <message>
+      <source>batch_duplicate_header</source>
+      <translation>The first row names {columns} more than once: keep one column of each. Nothing was submitted.</translation>
+    </message>
+    <message>
       <source>batch_csv_not_utf8</source>
       <translation>This CSV file is not saved as UTF-8. In Excel choose "Save As" with the file type "CSV UTF-8 (Comma delimited)", then choose the new file. Nothing was submitted.</translation>
     </message>

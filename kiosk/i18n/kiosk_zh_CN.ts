@@ -412,6 +412,10 @@
       <translation>CSV 文件从第 {line} 行起无法读取：该行可能有未闭合的引号（"）。请改正该行，另存为“CSV UTF-8”，然后再选择文件。没有数据被递交。</translation>
     </message>
     <message>
+      <source>batch_duplicate_header</source>
+      <translation>第一行的标题 {columns} 出现多于一次：每个标题只可保留一栏。没有数据被递交。</translation>
+    </message>
+    <message>
       <source>batch_csv_not_utf8</source>
       <translation>此 CSV 文件不是以 UTF-8 保存的。请在 Excel 中选择“另存为”，文件类型选“CSV UTF-8（逗号分隔）”，然后选择新文件。没有数据被递交。</translation>
     </message>

@@ -412,6 +412,10 @@
       <translation>CSV 檔案由第 {line} 行起無法讀取：該行可能有未閉合的引號（"）。請改正該行，另存為「CSV UTF-8」，然後再選擇檔案。沒有資料被遞交。</translation>
     </message>
     <message>
+      <source>batch_duplicate_header</source>
+      <translation>第一行的標題 {columns} 出現多於一次：每個標題只可保留一欄。沒有資料被遞交。</translation>
+    </message>
+    <message>
       <source>batch_csv_not_utf8</source>
       <translation>此 CSV 檔案並非以 UTF-8 儲存。請在 Excel 選「另存新檔」，檔案類型選「CSV UTF-8（逗號分隔）」，然後選擇新檔案。沒有資料被遞交。</translation>
     </message>

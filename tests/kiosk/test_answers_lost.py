@@ -364,6 +364,28 @@ def test_a_row_keeps_its_key_when_rows_above_it_are_deleted_or_inserted(
     assert len(centre.ccrns) == 8  # a new session: new cargo
 
 
+def test_the_same_items_in_two_files_of_a_session_are_two_consignments(
+    tmp_path: Path,
+) -> None:
+    """A shipper splits a long list into two files; a row in the second has the items of
+    one in the first (the plate is optional). Its key named no file, so the centre
+    answered the first file's CCRN, and one consignment was never made. Each file of
+    the session has its own tag; the same file chosen again keeps its rows' keys."""
+    centre = NumberingCentre()
+    first = batch_file(tmp_path, row(1), row(2))
+    model = uploaded(centre, tmp_path, first)
+    second = tmp_path / "more.csv"
+    second.write_text("\n".join([HEADER, row(2), row(1)]) + "\n", encoding="utf-8")
+    model.back()
+    model.batch_upload(second)
+    assert len(centre.ccrns) == 4
+    model.back()
+    model.batch_upload(first)  # chosen again: its rows' CCRNs, nothing new
+    assert [o.ccrn for o in model.batch_outcomes] == ["4000000001", "4000000002"]
+    assert len(centre.ccrns) == 4
+    assert all(len(k or "") <= 64 for k in centre.keys)
+
+
 def test_a_row_far_down_the_file_has_a_key_the_centre_takes(tmp_path: Path) -> None:
     """Rows numbered 100 000 and on (blank lines above them) had a key of 65 characters:
     the local API refuses keys over 64, and each such row was refused."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import errno
 import io
+import os
 import random
 import re
 import subprocess
@@ -29,6 +31,7 @@ from kiosk.batch import (
     BatchFileError,
     list_batch_files,
     read_batch,
+    write_results,
     write_template,
 )
 from kiosk.cargo import FIELD_NAMES
@@ -77,6 +80,11 @@ def test_columns_in_any_order_and_extra_columns(tmp_path: Path) -> None:
         ("a.csv", b"", "batch_empty"),
         ("a.csv", ",".join(FIELD_NAMES).encode() + b"\n\n\n", "batch_empty"),
         ("a.csv", b"packages,vrn\n1,KX1\n", "batch_bad_header"),
+        (  # which packages is the item? A row with text only in the second was skipped
+            "a.csv",
+            (",".join([*FIELD_NAMES, "packages"]) + "\n" + ",".join(["", *ROW[1:], "3"])).encode(),
+            "batch_duplicate_header",
+        ),
         (
             "a.csv",
             (",".join(FIELD_NAMES) + "\n" + (",".join(ROW) + "\n") * (MAX_ROWS + 1)).encode(),
@@ -736,3 +744,31 @@ def test_results_that_cannot_be_saved_leave_the_result_on_the_screen(
     assert [o.ccrn for o in model.batch_outcomes] == ["4000000001"]
     assert model.notice is not None
     assert model.notice.key == "batch_results_not_saved"
+
+
+def test_results_not_made_durable_are_not_said_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The screen's "saved" is the shipper's cue to pull the stick: the results are
+    flushed to it first, and a flush that fails (the stick pulled, a write error) leaves
+    no half file and says the results were not saved (OSError to the caller)."""
+    written: list[int] = []
+    real_fsync = os.fsync
+
+    def recorded(fd: int) -> None:
+        written.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recorded)
+    path = write_results(tmp_path / "rows.csv", [(2, "4000000001", "submitted", "")], NOW)
+    assert len(written) == 2  # the file and its folder
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+
+    def failing(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", failing)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(OSError, match="Input/output error"):
+        write_results(tmp_path / "rows.csv", [(2, "4000000001", "submitted", "")], NOW)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pytestqt.qtbot import QtBot
 
-from kiosk.qt_widgets import Keys, TextField
+from kiosk.qt_widgets import Keys, TextField, button
 
 
 def test_a_field_holds_its_limit_in_characters_not_utf16_units(qtbot: QtBot) -> None:
@@ -25,3 +25,12 @@ def test_a_field_holds_its_limit_in_characters_not_utf16_units(qtbot: QtBot) -> 
     assert field.text() == "𠝹" * 4 + "A"
     keys.press("B")
     assert field.text() == "𠝹" * 4 + "A"
+
+
+def test_a_button_shows_an_ampersand_as_it_is(qtbot: QtBot) -> None:
+    """A batch file or certificate named ``R&D.csv`` on a button: Qt takes ``&`` as the
+    mark of a shortcut key, showed ``RD.csv`` and bound Alt+D to it."""
+    widget = button("Upload R&D.csv")
+    qtbot.addWidget(widget)
+    assert widget.shortcut().isEmpty()
+    assert widget.text().replace("&&", "&") == "Upload R&D.csv"
