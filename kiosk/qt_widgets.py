@@ -181,7 +181,7 @@ class Keys(QWidget):
         self.target: QLineEdit | None = None
 
     def key(self, text: str) -> QPushButton:
-        shown = {"space": "␣", "&": "&&"}.get(text, text)  # "&" alone is a Qt mnemonic
+        shown = {"space": "␣"}.get(text, text)  # "&" is escaped by ``button``
         return button(shown, lambda: self.press(text), role="key", name=f"key_{text}")
 
     def press(self, text: str) -> None:

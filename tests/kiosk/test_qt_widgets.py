@@ -34,3 +34,13 @@ def test_a_button_shows_an_ampersand_as_it_is(qtbot: QtBot) -> None:
     qtbot.addWidget(widget)
     assert widget.shortcut().isEmpty()
     assert widget.text().replace("&&", "&") == "Upload R&D.csv"
+
+
+def test_the_keyboards_ampersand_key_shows_one_ampersand(qtbot: QtBot) -> None:
+    """Escaped twice (the key's own escape, then ``button``'s), the key showed ``&&``."""
+    keys = Keys()
+    qtbot.addWidget(keys)
+    key = keys.key("&")
+    qtbot.addWidget(key)
+    assert key.text() == "&&"  # Qt shows one "&" for "&&"
+    assert key.shortcut().isEmpty()
