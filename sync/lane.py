@@ -490,7 +490,8 @@ class Lane:
         named = identity_plates(self.read_plates(read))
         # looked up as a read of the new plate would be, with the truck's other plate
         lookup = [*named, *(p for p in known if p not in named)]
-        decision = self._check_fresh(session, now) or self._pending_inspection(lookup, now)
+        stale = self._check_fresh(session, now)
+        decision = self._pending_inspection(lookup, now) or stale
         if decision is None:
             decision = self._by_bundles(lookup, now)
         session.plates += [p for p in named if p not in session.plates]
@@ -527,8 +528,10 @@ class Lane:
             return
         assert session is not None
         self._act(session, now, "unladen", event.id, "panel")
-        # told INSPECT since the read (at another shard's lane, known since)?
-        decision = self._check_fresh(session, now) or self._pending_inspection(session.plates, now)
+        # told INSPECT since the read (at another shard's lane, known since)? Whatever the
+        # replica's age (as for a read)
+        stale = self._check_fresh(session, now)
+        decision = self._pending_inspection(session.plates, now) or stale
         if decision is None:
             # a bundle of the truck's that reached the replica since the read (made at the
             # kiosk meanwhile, or late through the feed): it is laden after all, and goes
@@ -565,9 +568,10 @@ class Lane:
         # told INSPECT since the read (at another shard's lane, known since)? As for an
         # Unladen press (by the same plates): a drop must not release a truck an
         # inspection waits for
+        stale = self._check_fresh(session, now)
         decision = (
-            self._check_fresh(session, now)
-            or self._pending_inspection(session.plates, now)
+            self._pending_inspection(session.plates, now)
+            or stale
             or self._at_manifest(session, now)
         )
         self._show(out, now, decision)
@@ -697,11 +701,13 @@ class Lane:
         if read.confidence < self.config.confidence_threshold:
             return _Decision(Code.STOP_SEE_OFFICER, "low_confidence")
         stale = self._check_fresh(session, now)
-        if stale is not None:
-            return stale
+        # a truck told INSPECT lately is told so again whatever the replica's age: the
+        # memory is the lanes' own, and a STOP is a truck an officer may wave on
         pending = self._pending_inspection(plates, now)
         if pending is not None:
             return pending
+        if stale is not None:
+            return stale
         laden = self._by_bundles(plates, now)
         return _Decision(Code.NO_BUNDLE, "awaiting_unladen") if laden is None else laden
 

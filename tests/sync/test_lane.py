@@ -1512,3 +1512,36 @@ def test_hand_built_instructions_and_records_are_what_the_models_make() -> None:
             )
     for session in [rig.lane.session] if rig.lane.session is not None else []:
         assert Session.model_validate_json(session.model_dump_json()) == session
+
+
+@pytest.mark.parametrize("step", ["read", "unladen", "manifest"])
+def test_a_truck_told_inspect_is_told_so_again_on_a_stale_replica(step: str) -> None:
+    """The replica too old, every other truck is stopped (rule 6); a truck told INSPECT
+    lately is told INSPECT again, not STOP: the memory is the lanes' own, and a STOP is a
+    truck an officer may wave on, not knowing it was inspected."""
+    rig = Rig([make_bundle("9110635860", "AB1234")], manifest_required=True)
+    if step == "read":
+        rig.lane._inspections.remember(["AB1234"], rig.clock.now, "B7")
+    first = rig.lane.plate(read(vrn="AB1234" if step != "unladen" else "CD5678"))
+    if step == "manifest":
+        assert codes(first) == [C.DROP_MANIFEST]
+        rig.lane._inspections.remember(["AB1234"], rig.clock.now, "B7")
+    if step == "unladen":
+        assert codes(first) == [C.NO_BUNDLE]
+        rig.lane._inspections.remember(["CD5678"], rig.clock.now, "B7")
+    rig.clock.advance(5)
+    rig.fresh = Freshness(last_sync_at=T0 - timedelta(hours=1), central_up=False)
+    if step == "read":
+        out = first
+        rig.clock.advance(1)
+        rig.lane.plate(read(vrn="EF9"))  # another truck: the lane is closed
+        assert rig.lane.session is not None
+        assert rig.lane.session.reason == "stale_replica"
+        rig.clock.advance(20)
+        out = rig.lane.plate(read(vrn="AB1234"))
+    elif step == "unladen":
+        out = rig.lane.unladen(UnladenPressed(vrn="CD5678"))
+    else:
+        out = rig.lane.manifest(ManifestDropped(vrn="AB1234", ubr="9110635860", source="panel"))
+    assert codes(out)[-1] == C.INSPECT
+    assert out.decisions[-1][2] == "inspect_pending"
