@@ -231,7 +231,8 @@ class Change(_Record):
 
 
 class ChangePage(_Record):
-    """``GET /v1/changes``: ``next`` is the cursor to ask with; equal to ``since`` when caught up."""
+    """``GET /v1/changes``: ``next`` is the cursor to ask with (the last change's seq; an
+    empty page gives ``since`` back). A page of fewer than ``limit`` changes is caught up."""
 
     changes: list[Change]
     next: str
@@ -271,8 +272,11 @@ class ClearanceRecord(_Record):
     instructions: list[InstructionLog] = Field(default_factory=list)
     actions: list[DriverAction] = Field(default_factory=list)
     outcome: InstructionCode
-    reason: str = Field(description="why the session ended: released, timeout, superseded, …")
-    offline: bool = Field(description="decided from the replica while the centre was unreachable")
+    reason: str = Field(description="why the session ended: released, timeout, next_vehicle, …")
+    offline: bool = Field(
+        description="decided from the replica while the centre was unreachable, or while "
+        "the replica had not caught up with the feed for longer than a poll takes"
+    )
 
 
 class EventUpload(_Body):
