@@ -69,6 +69,9 @@ class Message(BaseModel):
     ts: UtcTime = Field(default_factory=utc_now, description="when the event happened, UTC")
 
     _time_fields: ClassVar[tuple[str, ...]] = ("ts",)
+    #: fields a payload of this kind must carry itself when it comes off the bus
+    #: (``parse``): a default made on arrival would stand for what the sender never said
+    _sent_fields: ClassVar[frozenset[str]] = frozenset()
 
     @field_validator("id")
     @classmethod
@@ -103,8 +106,16 @@ class Alternate(BaseModel):
     confidence: float = Field(ge=0.0, le=1.0)
 
 
+#: A lane input's own id and time: a read or press stamped on arrival would pass the
+#: late-read and before-instruction checks, and one given a new id each time it is
+#: delivered again would pass the repeated-read guard (sync.lane)
+_LANE_INPUT = frozenset({"id", "ts"})
+
+
 class PlateRead(Message):
     """``lanes/{lane}/plate``: the AVRS saw a truck. ``vrn`` is empty when it saw no readable plate."""
+
+    _sent_fields: ClassVar[frozenset[str]] = _LANE_INPUT
 
     vrn: Annotated[str, Field(max_length=16)] = ""
     raw: str = Field(default="", max_length=64)
@@ -217,12 +228,16 @@ _ANSWERS = (
 class UnladenPressed(Message):
     """``lanes/{lane}/aiop/unladen``: the driver pressed Unladen Vehicle on the panel."""
 
+    _sent_fields: ClassVar[frozenset[str]] = _LANE_INPUT
+
     vrn: str = Field(default="", max_length=16)
     instruction_seq: int | None = Field(default=None, ge=0, description=_ANSWERS)
 
 
 class ManifestDropped(Message):
     """``lanes/{lane}/aiop/manifest``: the paper manifest went into the drop box."""
+
+    _sent_fields: ClassVar[frozenset[str]] = _LANE_INPUT
 
     source: Literal["sensor", "panel"]
     instruction_seq: int | None = Field(default=None, ge=0, description=_ANSWERS)
@@ -300,14 +315,24 @@ def parse(model: type[M], payload: bytes | dict[str, Any]) -> M:
     """
     if isinstance(payload, bytes) and len(payload) <= MAX_PAYLOAD_BYTES:
         try:
-            return model.model_validate_json(payload)
+            return _sent(model.model_validate_json(payload))
         except ValidationError:
             pass
     data = payload if isinstance(payload, dict) else decode_json(payload)
     try:
-        return model.model_validate(data)
+        return _sent(model.model_validate(data))
     except ValidationError as err:
         fields = ", ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in err.errors()
         )
         raise BadPayload(f"bad {model.__name__}: {fields}", fields=fields) from err
+
+
+def _sent(message: M) -> M:
+    """``message`` if it carried the fields its kind must send itself (``_sent_fields``);
+    BadPayload naming the missing ones if not."""
+    missing = message._sent_fields - message.model_fields_set
+    if missing:
+        fields = ", ".join(f"{name}: missing (the sender's own)" for name in sorted(missing))
+        raise BadPayload(f"bad {type(message).__name__}: {fields}", fields=fields)
+    return message

@@ -11,7 +11,16 @@ from pydantic import ValidationError
 
 from rocars import signing
 from rocars.errors import BadPayload, BadSignature
-from rocars.messages import Instruction, InstructionCode, PlateRead, SyncStatus, parse
+from rocars.messages import (
+    Instruction,
+    InstructionCode,
+    ManifestDropped,
+    Message,
+    PlateRead,
+    SyncStatus,
+    UnladenPressed,
+    parse,
+)
 from rocars.signing import (
     canonical_json,
     instruction_payload,
@@ -382,3 +391,30 @@ def test_a_signature_that_is_not_ascii_is_a_bad_signature() -> None:
     fields = Instruction(seq=1, code=InstructionCode.READY).to_dict()
     with pytest.raises(BadSignature):
         verify_payload(json.dumps({**fields, "sig": "é" * 64}).encode(), key)
+
+
+@pytest.mark.parametrize(
+    ("model", "fields"),
+    [
+        (PlateRead, {"vrn": "AB1234", "confidence": 0.9, "source": "serial", "device": "lpr0"}),
+        (UnladenPressed, {"vrn": "AB1234"}),
+        (ManifestDropped, {"source": "sensor"}),
+    ],
+)
+@pytest.mark.parametrize("left_out", [("id",), ("ts",), ("id", "ts")])
+def test_a_lane_input_without_its_own_id_or_time_is_refused(
+    model: type[Message], fields: dict[str, object], left_out: tuple[str, ...]
+) -> None:
+    """A plate read, press or drop must carry its id and time. Given them on arrival, a
+    read queued for minutes passed as taken now (the lane's late-read check), and one
+    delivered again passed as new with a new id (the repeated-read guard)."""
+    sent = {"v": 1, "id": "01JD0000000000000000000000", "ts": "2026-11-21T08:00:00.123Z", **fields}
+    assert parse(model, json.dumps(sent).encode()).id == sent["id"]
+    short = {k: v for k, v in sent.items() if k not in left_out}
+    for payload in (json.dumps(short).encode(), short):
+        with pytest.raises(BadPayload) as refused:
+            parse(model, payload)  # type: ignore[arg-type]
+        for name in left_out:
+            assert f"{name}: missing" in str(refused.value)
+    # what the code makes itself carries both
+    assert parse(model, model.model_validate(fields).to_bytes()).v == 1
