@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from rocars.client import (
     ANSWER_TOO_LARGE,
+    DEADLINE_FACTOR,
     KIOSK_CALLS_REFUSED,
     MALFORMED_ANSWER,
     NOT_SENT,
@@ -35,15 +36,17 @@ M = TypeVar("M", bound=BaseModel)
 #: control point, so this is quick, or the agent is not there.
 KIOSK_CONNECT_TIMEOUT_S = 15.0
 #: The most the sync agent may be set to wait for the centre (``central.timeout_s`` in
-#: sync/config.py; tests/kiosk/test_flows.py checks the two agree).
-AGENT_MAX_CENTRAL_TIMEOUT_S = 120.0
+#: sync/config.py; tests/kiosk/test_flows.py checks the two agree). A call of the agent's
+#: may last ``DEADLINE_FACTOR`` times that (rocars.client).
+AGENT_MAX_CENTRAL_TIMEOUT_S = 40.0
 #: Every call, query or write, waits this long for its answer: longer than the agent may
-#: wait for the centre's. So a slow centre's answer reaches the person, and so does, to a
+#: wait for the centre's (before 2026-12-07 the agent's setting went to 120 s, whose calls
+#: could last 360 s: a slow centre's bundling came back "may have been saved"). So a slow centre's answer reaches the person, and so does, to a
 #: query, the agent's answer from its copy once it gives up on the centre; cut off
 #: sooner, either would be "the kiosk cannot reach the control point system". A query
 #: cut off all the same says that (``kiosk_offline``); a write is not "offline"
 #: (``maybe_applied``, below).
-KIOSK_ANSWER_TIMEOUT_S = AGENT_MAX_CENTRAL_TIMEOUT_S + 10.0
+KIOSK_ANSWER_TIMEOUT_S = AGENT_MAX_CENTRAL_TIMEOUT_S * DEADLINE_FACTOR + 10.0
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose, background=True)
     try:
         config = load(args)
+        config.central.token()  # a missing token is a config error here, not at the start
     except RocarsError as err:
         print(f"rocars-edge sync: {err}", file=sys.stderr)
         return 2

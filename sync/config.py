@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from rocars.client import DEFAULT_TIMEOUT_S
-from rocars.config import BusConfig, ServiceConfig, SiteConfig, secret
+from rocars.config import BusConfig, ServiceConfig, SiteConfig, is_loopback, secret
 from rocars.errors import InvalidIdentifier
 from rocars.ids import Lane, validate_shard
 from rocars.messages import check_bay
@@ -117,12 +118,16 @@ class CentralConfig(_Section):
 
     url: str = Field(
         default="http://127.0.0.1:8700",
-        pattern=r"^https?://[^\s/]+(/.*)?$",
+        # no user:password@: a URL is logged and quoted in errors (the token is a secret
+        # of its own, ROCARS_CENTRAL_TOKEN)
+        pattern=r"^https?://[^\s/@]+(/.*)?$",
         max_length=512,
-        description="base URL of the central ROCARS API",
+        description="base URL of the central ROCARS API (no user:password@ in it)",
     )
+    # at most 40: a call may last DEADLINE_FACTOR (3) times this, and the kiosk waits
+    # KIOSK_ANSWER_TIMEOUT_S (130 s) for a forwarded answer before taking it as lost
     timeout_s: float = Field(
-        default=DEFAULT_TIMEOUT_S, gt=0.0, le=120.0, description="HTTP timeout, seconds"
+        default=DEFAULT_TIMEOUT_S, gt=0.0, le=40.0, description="HTTP timeout, seconds"
     )
     cafile: OptionalPath = Field(
         default=None,
@@ -133,8 +138,12 @@ class CentralConfig(_Section):
     )
 
     def token(self) -> str:
-        """The control point's bearer token (a demo default when none is set)."""
-        return secret("central_token", DEV_CENTRAL_TOKEN)
+        """The control point's bearer token, ROCARS_CENTRAL_TOKEN (or its ``_FILE``); a demo
+        default only for a centre on this machine (the simulator): a real centre sent
+        the demo token answered 401 to every call, and the lanes closed once the replica
+        aged, where a missing token should stop the agent's start (``secret_missing``)."""
+        host = urlsplit(self.url).hostname or ""
+        return secret("central_token", DEV_CENTRAL_TOKEN if is_loopback(host) else None)
 
 
 class ApiConfig(_Section):

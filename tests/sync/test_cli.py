@@ -175,3 +175,34 @@ def test_killed_right_after_plate_reads_everything_a_display_saw_is_in_the_outbo
     finally:
         watcher.close()
         agent.stop()
+
+
+def test_a_real_centre_without_a_token_is_a_config_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo token stands only for a centre on this machine (the simulator): to a real
+    centre it was sent all the same, every call answered 401 and the lanes closed once
+    the replica aged. Missing, it is a config error (exit 2, the unit not restarted)."""
+    monkeypatch.delenv("ROCARS_CENTRAL_TOKEN", raising=False)
+    monkeypatch.delenv("ROCARS_CENTRAL_TOKEN_FILE", raising=False)
+    config = tmp_path / "sync.toml"
+    config.write_text('[central]\nurl = "https://rocars.example.gov.hk"\n\n[[lanes]]\nid = "L01"\n')
+    assert main(["--config", str(config)]) == 2
+    assert "ROCARS_CENTRAL_TOKEN is not set" in capsys.readouterr().err
+    loaded = SyncConfig.model_validate({"central": {"url": "http://127.0.0.1:8700"}})
+    assert loaded.central.token() == "dev-central-token"  # the simulator on this machine
+    monkeypatch.setenv("ROCARS_CENTRAL_TOKEN", "the-control-points-token")
+    real = SyncConfig.model_validate({"central": {"url": "https://rocars.example.gov.hk"}})
+    assert real.central.token() == "the-control-points-token"
+
+
+@pytest.mark.parametrize(
+    "central",
+    [
+        {"url": "https://user:secret@rocars.example.gov.hk"},  # logged and quoted in errors
+        {"timeout_s": 41},  # its calls could outlast the kiosk's wait for an answer
+    ],
+)
+def test_central_settings_that_cannot_work_are_refused(central: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match="central"):
+        SyncConfig.model_validate({"central": central})
