@@ -119,15 +119,29 @@ class CentralConfig(BaseModel):
 def parse_tokens(specs: list[str]) -> dict[str, ControlPoint]:
     """``["SBC=tok1", "LMC=tok2"]`` (or one comma-separated string) to token -> cp."""
     tokens: dict[str, ControlPoint] = {}
-    for spec in (s.strip() for item in specs for s in item.split(",")):
+    entries = (s.strip() for item in specs for s in item.split(","))
+    for number, spec in enumerate(entries, start=1):
         if not spec:
             continue
+        # the entry is never echoed: it may hold a token (ROCARS_CENTRAL_TOKENS), and
+        # the message goes to the terminal and the journal
         cp, sep, token = spec.partition("=")
-        if not sep or not token:
+        problem = ""
+        if not sep:
+            problem = "it has no '='"
+        elif not token.strip():
+            problem = "its token is empty"
+        else:
+            try:
+                tokens[token.strip()] = ControlPoint.parse(cp)
+            except InvalidIdentifier:
+                problem = "its CP is not a control point code (such as SBC) or IVRS key 1-7"
+        if problem:
             raise CentralError(
-                f"token spec must be CP=TOKEN, got {spec!r}", key="config_error", status=500
+                f"token entry {number} must be CP=TOKEN: {problem}",
+                key="config_error",
+                status=500,
             )
-        tokens[token.strip()] = ControlPoint.parse(cp)
     return tokens
 
 

@@ -32,6 +32,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
 from hardware_sim.store import CentralError
 from rocars.certs import key_usage
+from rocars.files import write_atomically
 from rocars.models import CertificateAuth, signed_content
 from rocars.timeutil import to_rfc3339, utc_now
 
@@ -197,16 +198,15 @@ def load_or_create_ca(certs_dir: Path, now: datetime | None = None) -> x509.Cert
     cert_path = certs_dir / CA_FILE
     if not cert_path.exists():
         cert, key = _ca("ROCARS demo CA", now or utc_now())
-        key_path = certs_dir / CA_KEY_FILE
-        key_path.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
+        # 0600 from its creation: written then chmod-ed, the key was readable by every
+        # local user in between (umask 022), and for good after a crash there
+        key_pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
         )
-        key_path.chmod(0o600)
-        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        write_atomically(certs_dir / CA_KEY_FILE, key_pem, 0o600)
+        write_atomically(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
         logger.info("created the demo CA in %s", certs_dir)
     return x509.load_pem_x509_certificate(cert_path.read_bytes())
 
@@ -270,8 +270,7 @@ def write_p12(
         cas=[ca_cert],
         encryption_algorithm=serialization.BestAvailableEncryption(pin.encode()),
     )
-    path.write_bytes(data)
-    path.chmod(0o600)
+    write_atomically(path, data, 0o600)  # 0600 from its creation, as the CA's key
 
 
 def load_p12(path: Path, pin: str) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import base64
+import datetime as dt
 import hashlib
+import hmac
 import os
 import pwd
 import secrets
@@ -38,7 +40,7 @@ from rocars.brokertls import (
     CA_CERT,
     SERVER_CERT,
     SERVER_KEY,
-    certificate_end,
+    certificate_validity,
     own_tls,
     site_tls,
 )
@@ -178,6 +180,19 @@ def mosquitto_conf(
     return "\n".join(lines)
 
 
+class Passwords(dict[str, str]):
+    """The passwords in the .env files written, by user, and what a re-run did.
+
+    ``new``: the users given a new password (only their .env files need copying to their
+    machines); ``kept``: the users whose hash in ``passwd`` stays as it was, their .env
+    not being here (moved to their machine) and so not written again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.new: list[str] = []
+        self.kept: list[str] = []
+
+
 RUN_AS = "mosquitto (--run-as)"
 AGENT_USER = "the sync agent (--agent-user)"
 
@@ -195,10 +210,12 @@ def write_broker_files(
     agent_user: str = "rocars",
     tls: TlsOptions | None = None,
     no_tls: bool = False,
-) -> dict[str, str]:
+) -> Passwords:
     """Write mosquitto.conf, acl, passwd and one ``{user}.env`` per device; return passwords.
 
-    Existing passwords are kept (a re-run for a new lane does not lock out the others).
+    Existing passwords are kept (a re-run for a new lane does not lock out the others):
+    a user's from its .env here, else its hash in the old ``passwd`` as it was (its .env
+    went to its machine; none is written again). Only a user with neither gets a new one.
     mosquitto started as root drops to ``run_as``, so the files it reads belong to it.
     ``out`` is made absolute: mosquitto reads the conf's paths from its working folder (/).
     With ``tls``, the TLS files are made or checked first (``TlsFilesError``, nothing
@@ -235,20 +252,32 @@ def write_broker_files(
     cafile = f"ROCARS_MQTT_CAFILE={out / CA_CERT}\n" if tls is not None else ""
     # the agents name the broker's certificate near its end (sync.agent)
     watch = f"{BROKER_CERTIFICATE_ENV}={out / SERVER_CERT}\n" if tls is not None else ""
-    passwords: dict[str, str] = {}
+    # the passwd of an earlier run: a user whose .env went to its machine (as the docs
+    # say) keeps its hash, or a re-run for a lane would lock that device out
+    hashes = _read_passwd(out / "passwd")
+    result = Passwords()
+    lines: list[str] = []
     for role in all_roles:
         env_file = out / f"{role.user}.env"
-        old = _read_env(env_file).get("ROCARS_MQTT_PASSWORD")
-        passwords[role.user] = old or secrets.token_urlsafe(18)
+        password = _read_env(env_file).get("ROCARS_MQTT_PASSWORD")
+        old_hash = hashes.get(role.user)
+        if not password and old_hash is not None:
+            result.kept.append(role.user)
+            lines.append(f"{role.user}:{old_hash}\n")
+            continue
+        if not password:
+            password = secrets.token_urlsafe(18)
+            result.new.append(role.user)
+        result[role.user] = password
+        same = old_hash is not None and _hash_matches(password, old_hash)
+        lines.append(f"{role.user}:{old_hash if same else hash_password(password)}\n")
         _write_private(
             env_file,
-            f"ROCARS_MQTT_USERNAME={role.user}\nROCARS_MQTT_PASSWORD={passwords[role.user]}\n"
+            f"ROCARS_MQTT_USERNAME={role.user}\nROCARS_MQTT_PASSWORD={password}\n"
             + cafile
             + (watch if role.agent else ""),
         )
-    _write_private(
-        out / "passwd", "".join(f"{u}:{hash_password(p)}\n" for u, p in passwords.items())
-    )
+    _write_private(out / "passwd", "".join(lines))
     (out / "acl").write_text(acl_text(all_roles), encoding="utf-8")
     (out / "mosquitto.conf").write_text(
         mosquitto_conf(out, bind, port, run_as, tls), encoding="utf-8"
@@ -256,7 +285,7 @@ def write_broker_files(
     _give_to(run_as, [out / "passwd", out / "acl", *([out / SERVER_KEY] if tls else [])])
     if tls is not None:
         _give_to(agent_user, [out / API_KEY], AGENT_USER)
-    return passwords
+    return result
 
 
 def _owner(user: str, runs: str) -> pwd.struct_passwd | None:
@@ -277,6 +306,32 @@ def _give_to(user: str, paths: list[Path], runs: str = RUN_AS) -> None:
         return
     for path in paths:
         os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+def _read_passwd(path: Path) -> dict[str, str]:
+    """The hash of each user in a mosquitto password file (``user:hash`` lines)."""
+    if not path.exists():
+        return {}
+    pairs = (line.split(":", 1) for line in path.read_text().splitlines() if ":" in line)
+    return {user.strip(): digest.strip() for user, digest in pairs if digest.strip()}
+
+
+def _hash_matches(password: str, line: str) -> bool:
+    """Whether a ``$7$`` hash (``hash_password``'s) is of ``password``; False for any
+    other form, which is then written anew."""
+    parts = line.split("$")
+    if len(parts) != 5 or parts[:2] != ["", "7"] or not parts[2].isdigit():
+        return False
+    try:
+        salt = base64.b64decode(parts[3], validate=True)
+        digest = base64.b64decode(parts[4], validate=True)
+    except ValueError:
+        return False
+    iterations = int(parts[2])
+    if not 1 <= iterations <= 1_000_000 or not digest:
+        return False
+    again = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations, len(digest))
+    return hmac.compare_digest(again, digest)
 
 
 def _read_env(path: Path) -> dict[str, str]:
@@ -377,16 +432,31 @@ def main(argv: list[str]) -> int:
     print(
         f"wrote {args.out.resolve()}/mosquitto.conf, passwd, acl{tls_note} and {len(users)} .env files"
     )
-    if tls:
+    for user in users.kept:
+        print(f"kept: the password of {user} (its .env is not here)")
+    if users.new:
         print(
-            f"the broker's certificate ends on {certificate_end(args.out / SERVER_CERT):%Y-%m-%d}"
+            f"a new password for {', '.join(users.new)}: copy only their .env files to "
+            "their machines, then systemctl reload mosquitto"
         )
+    if tls:
+        now = dt.datetime.now(dt.UTC)
+        print(f"the broker's certificate {_dates(args.out / SERVER_CERT, now)}")
         print(
-            f"the local API's ({API_CERT}, {API_KEY}: sync.toml [api] tls_cert, tls_key) on "
-            f"{certificate_end(args.out / API_CERT):%Y-%m-%d}; kiosks check it against "
+            f"the local API's ({API_CERT}, {API_KEY}: sync.toml [api] tls_cert, tls_key) "
+            f"{_dates(args.out / API_CERT, now)}; kiosks check it against "
             f"{CA_CERT} (ROCARS_LOCAL_API_CAFILE)"
         )
     return 0
+
+
+def _dates(path: Path, now: dt.datetime) -> str:
+    """When a certificate ends, or, not begun yet, when it begins: every client refuses
+    it until then (a clock that ran ahead where it was made, or this one's behind)."""
+    start, end = certificate_validity(path)
+    if now < start:
+        return f"is not valid until {start:%Y-%m-%d %H:%M} UTC: check this machine's clock"
+    return f"ends on {end:%Y-%m-%d}"
 
 
 def _split(text: str) -> list[str]:

@@ -12,7 +12,9 @@ Two ways to get the files, both written into the broker folder as ``server.crt``
 - ``site_tls``: a site CA made here (``ca.key`` stays in the folder, 0600 and root's,
   only to re-issue the server's certificate: move it offline if the site wants) and a
   server certificate for the names and addresses devices use, re-issued on a re-run when
-  those change or it ends within ``RENEW_DAYS``.
+  those change, it ends within ``RENEW_DAYS`` or it has not begun (made while the clock
+  ran ahead). A site CA that has not begun is refused: a new one means a new ``ca.crt``
+  on every device, which only the operator can do.
 - ``own_tls``: a certificate (with its chain) and key from the site's own PKI, with the
   CA that devices are to trust.
 
@@ -117,7 +119,7 @@ def check_server(
         )
     if now < leaf.not_valid_before_utc:
         raise TlsFilesError(
-            f"the server certificate is not valid before {leaf.not_valid_before_utc:%Y-%m-%d %H:%M} UTC"
+            f"the server certificate is not valid until {leaf.not_valid_before_utc:%Y-%m-%d %H:%M} UTC"
         )
     store = verification.Store(list(roots))
     for host in hosts:
@@ -151,6 +153,14 @@ def site_tls(
     ca_key: PrivateKeyTypes | None = None
     if ca_cert_path.exists():
         ca_cert = _load_certs(ca_cert_path)[0]
+        if now < ca_cert.not_valid_before_utc:
+            # made while this machine's clock ran ahead: every device refuses what it
+            # signed until then, and a server certificate issued now would not chain
+            raise TlsFilesError(
+                f"the site CA is not valid until {ca_cert.not_valid_before_utc:%Y-%m-%d %H:%M} "
+                f"UTC (made while this machine's clock ran ahead?): check the clock, remove "
+                f"{CA_CERT} and {CA_KEY} and re-run, then copy the new {CA_CERT} to every device"
+            )
         if now + dt.timedelta(days=RENEW_DAYS) >= ca_cert.not_valid_after_utc:
             raise TlsFilesError(
                 f"the site CA ends on {ca_cert.not_valid_after_utc:%Y-%m-%d}: remove {CA_CERT} and "
@@ -169,7 +179,10 @@ def site_tls(
     if server_cert_path.exists() and server_key_path.exists():
         try:
             chain, key = _load_certs(server_cert_path), _load_key(server_key_path)
-            check_server(chain, key, [ca_cert], hosts, now + dt.timedelta(days=RENEW_DAYS))
+            # good now (not one made while the clock ran ahead, which devices refuse until
+            # its start) and still in RENEW_DAYS
+            for then in (now, now + dt.timedelta(days=RENEW_DAYS)):
+                check_server(chain, key, [ca_cert], hosts, then)
             if set(names_of(chain[0])) == {str(h) for h in hosts}:
                 # still good: devices need nothing new, and the CA's key is not needed
                 # (it may be kept offline)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import stat
@@ -331,3 +332,33 @@ def _public_of(cert: x509.Certificate) -> bytes:
     return cert.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+
+
+def test_the_demo_cas_key_and_a_drivers_p12_are_private_from_their_creation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written and then chmod-ed to 0600, under umask 022 the CA's key and each .p12 were
+    readable by every local user until the chmod, and for good had it never come (a
+    crash: here a chmod that fails)."""
+
+    def crash(*args: Any, **kwargs: Any) -> None:
+        raise OSError("stopped before the chmod")
+
+    folder = tmp_path / "certs"
+    monkeypatch.setattr(os, "chmod", crash)
+    old = os.umask(0o022)
+    try:
+        with contextlib.suppress(OSError):
+            create_driver_certs(
+                folder,
+                [DriverCert("123456", "A", "246810", "valid")],
+                utc_now(),
+                lambda serial: None,
+            )
+    finally:
+        os.umask(old)
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {
+        certs.CA_KEY_FILE: 0o600,
+        certs.CA_FILE: 0o644,
+        "123456.p12": 0o600,
+    }

@@ -37,6 +37,33 @@ def test_bad_options_exit_2_and_touch_nothing(
     assert "cp_invalid" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("tokens", "said"),
+    [
+        ("SBC=tok1,hunter2-secret", "token entry 2 must be CP=TOKEN: it has no '='"),
+        ("SBC=tok1,,LMC=", "token entry 3 must be CP=TOKEN: its token is empty"),
+        ("hunter2-secret=SBC", "token entry 1 must be CP=TOKEN: its CP is not a control point"),
+    ],
+    ids=["no-equals", "empty-token", "the-wrong-way-round"],
+)
+def test_a_bad_token_entry_is_named_by_its_number_never_echoed(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tokens: str,
+    said: str,
+) -> None:
+    """ROCARS_CENTRAL_TOKENS holds tokens: a mistake in it must not put one on the
+    terminal or in the journal."""
+    monkeypatch.setenv("ROCARS_CENTRAL_TOKENS", tokens)
+    assert main(["--data", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err
+    assert said in err
+    assert "hunter2" not in err
+    assert "tok1" not in err
+    assert not (tmp_path / "d").exists()
+
+
 def test_accounts_table_lists_every_driver() -> None:
     demo = generate_demo(7, "SBC", "import", NOW)
     rows = [{**a.__dict__} for a in demo.accounts]

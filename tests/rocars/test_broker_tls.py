@@ -157,6 +157,45 @@ def test_a_server_certificate_near_its_end_is_renewed_on_a_rerun(tmp_path: Path)
     assert renewed.not_valid_after_utc > later + dt.timedelta(days=brokertls.SERVER_DAYS - 1)
 
 
+def test_a_server_certificate_made_while_the_clock_ran_ahead_is_reissued(
+    tmp_path: Path,
+) -> None:
+    """Devices refuse a certificate before its start. Before, the kept pair was checked
+    only 30 days on, so one made 5 days ahead was kept on a re-run with the clock fixed."""
+    site_tls(tmp_path, "SBC", ["10.20.0.10"])
+    ca = (tmp_path / "ca.crt").read_bytes()
+    for name in ("server.crt", "server.key"):
+        (tmp_path / name).unlink()
+    site_tls(tmp_path, "SBC", ["10.20.0.10"], now=NOW + dt.timedelta(days=5))
+    ahead = (tmp_path / "server.crt").read_bytes()
+    site_tls(tmp_path, "SBC", ["10.20.0.10"], now=NOW)
+    assert (tmp_path / "server.crt").read_bytes() != ahead
+    assert (tmp_path / "ca.crt").read_bytes() == ca  # devices need nothing new
+    chain = [x509.load_pem_x509_certificate((tmp_path / "server.crt").read_bytes())]
+    key = serialization.load_pem_private_key((tmp_path / "server.key").read_bytes(), None)
+    root = [x509.load_pem_x509_certificate(ca)]
+    brokertls.check_server(chain, key, root, brokertls.parse_hosts(["10.20.0.10"]), NOW)
+
+
+def test_cli_refuses_a_site_ca_not_valid_yet_and_says_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A site CA made while the clock ran ahead: every device refuses the broker until
+    its start, and only a new CA (a new ca.crt on every device) mends it."""
+    out = tmp_path / "broker"
+    for leaf in brokertls.LEAVES:  # a whole first run 5 days ahead
+        site_tls(out, "SBC", ["10.20.0.10"], now=NOW + dt.timedelta(days=5), leaf=leaf)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    me = getpass.getuser()
+    args = ["--cp", "SBC", "--lanes", "L01", "--out", str(out), "--tls-hosts", "10.20.0.10"]
+    assert main([*args, "--run-as", me, "--agent-user", me]) == 2
+    err = capsys.readouterr().err
+    start = x509.load_pem_x509_certificate(before["ca.crt"]).not_valid_before_utc
+    assert f"broker-config: the site CA is not valid until {start:%Y-%m-%d %H:%M} UTC" in err
+    assert "remove ca.crt and ca.key and re-run, then copy the new ca.crt to every device" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing written
+
+
 def test_the_site_cas_key_may_be_offline_until_a_new_certificate_is_needed(
     tmp_path: Path,
 ) -> None:
@@ -232,7 +271,7 @@ def test_an_expired_or_future_certificate_is_refused_by_date(tmp_path: Path) -> 
     old = _issue("broker", root, ca=False, hosts=("127.0.0.1",), days=(-400, -3))
     new = _issue("broker", root, ca=False, hosts=("127.0.0.1",), days=(2, 400))
     _pem(tmp_path / "root.pem", root.cert)
-    for issued, problem in ((old, "expired on"), (new, "not valid before")):
+    for issued, problem in ((old, "expired on"), (new, "not valid until")):
         _pem(tmp_path / "s.pem", issued.cert)
         _pem(tmp_path / "s.key", issued.key)
         with pytest.raises(TlsFilesError, match=problem):
@@ -280,7 +319,7 @@ def test_cli_makes_a_site_ca_and_says_when_the_certificate_ends(
     out = capsys.readouterr().out
     assert f"the broker's certificate ends on {end:%Y-%m-%d}" in out
     assert (
-        f"the local API's (api.crt, api.key: sync.toml [api] tls_cert, tls_key) on {end:%Y-%m-%d}"
+        f"the local API's (api.crt, api.key: sync.toml [api] tls_cert, tls_key) ends on {end:%Y-%m-%d}"
         in out
     )
     conf = (tmp_path / "mosquitto.conf").read_text()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import getpass
 import queue
 import shutil
@@ -72,6 +73,44 @@ def test_rerun_keeps_passwords(tmp_path: Path) -> None:
     assert second["avrs-L01"] == first["avrs-L01"]
     assert "avrs-L02" in second
     assert (tmp_path / "passwd").stat().st_mode & 0o777 == 0o600
+
+
+def _passwd_lines(folder: Path) -> dict[str, str]:
+    lines = (folder / "passwd").read_text().splitlines()
+    return {line.split(":", 1)[0]: line for line in lines}
+
+
+def test_rerun_keeps_the_hash_of_a_device_whose_env_was_moved_to_its_machine(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """operations.md: copy each device's .env to its machine, and a re-run for a lane
+    keeps the existing passwords. Before, a user with no .env here got a new password,
+    and after the reload its display could not log in."""
+    argv = ["--cp", "SBC", "--out", str(tmp_path), "--run-as", getpass.getuser()]
+    assert main([*argv, "--lanes", "L01"]) == 0
+    first = capsys.readouterr().out
+    before = _passwd_lines(tmp_path)
+    moved = (tmp_path / "xdb-L01.env").read_text()
+    (tmp_path / "xdb-L01.env").unlink()  # now on lane L01's booth PC
+    assert main([*argv, "--lanes", "L01,L02"]) == 0
+    said = capsys.readouterr().out
+    after = _passwd_lines(tmp_path)
+    assert after["xdb-L01"] == before["xdb-L01"]
+    # the password on the booth PC still logs in
+    password = moved.split("ROCARS_MQTT_PASSWORD=", 1)[1].split("\n", 1)[0]
+    assert _hash_is(password, after["xdb-L01"])
+    assert not (tmp_path / "xdb-L01.env").exists()  # no new .env for it
+    assert "kept: the password of xdb-L01 (its .env is not here)" in said
+    assert "a new password for avrs-L02, xdb-L02, aiop-L02: copy only" in said
+    # the users whose .env is here keep theirs too, their lines as they were
+    assert {u: after[u] for u in before} == before
+    assert set(after) == set(before) | {"avrs-L02", "xdb-L02", "aiop-L02"}
+    assert "a new password for sync, monitor, avrs-L01, xdb-L01, aiop-L01: copy only" in first
+
+
+def _hash_is(password: str, line: str) -> bool:
+    digest = line.split(":", 1)[1]
+    return digest == hash_password(password, base64.b64decode(digest.split("$")[3]))
 
 
 def test_rerun_makes_loose_secret_files_private_again(tmp_path: Path) -> None:
