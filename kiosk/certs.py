@@ -39,9 +39,15 @@ MAX_DEPTH = 4
 
 
 class CertificateError(KioskError):
-    """The certificate could not be used: ``pin_wrong``, ``cert_unreadable``, ``cert_expired``..."""
+    """The certificate could not be used: ``pin_wrong``, ``cert_no_pin``, ``cert_unreadable``,
+    ``cert_expired``..."""
 
     key = "cert_unreadable"
+
+
+#: What a file no PIN will open is refused as: told so, a driver picks another file
+#: (``kiosk.flows``) instead of trying PINs.
+NO_PIN_OPENS = frozenset({"cert_unreadable", "cert_no_pin"})
 
 
 def list_certificates(media: Path) -> list[Path]:
@@ -102,14 +108,55 @@ def _load(path: Path, pin: str) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
         secret = bytearray(pin, "utf-8")
         key, cert, _chain = pkcs12.load_key_and_certificates(data, secret)
     except ValueError as err:
-        # cryptography says "Invalid password or PKCS12 data" for both.
-        raise CertificateError(f"cannot open {path.name}", key="pin_wrong") from err
+        # cryptography says "Invalid password or PKCS12 data" for a wrong PIN and a
+        # damaged file alike; told "wrong PIN" for a file no PIN opens, a driver would
+        # keep trying PINs
+        raise _why_not_opened(path, data) from err
     finally:
         _wipe(data)
         _wipe(secret)
     if cert is None or not isinstance(key, rsa.RSAPrivateKey):
         raise CertificateError(f"{path.name} holds no RSA key and certificate")
     return key, cert
+
+
+def _why_not_opened(path: Path, data: bytearray) -> CertificateError:
+    """Why a .p12 the PIN did not open cannot be used: not a PKCS#12 at all (empty,
+    cut short, another kind of file), one with no PIN (anyone holding the file could
+    sign with it), or, as far as can be told without the right PIN, a wrong PIN."""
+    if not _is_pfx(data):
+        return CertificateError(f"{path.name} is not a PKCS#12 file", key="cert_unreadable")
+    try:
+        pkcs12.load_key_and_certificates(data, None)
+    except ValueError:
+        return CertificateError(f"cannot open {path.name}", key="pin_wrong")
+    return CertificateError(f"{path.name} has no PIN", key="cert_no_pin")
+
+
+def _is_pfx(data: bytearray) -> bool:
+    """Whether ``data`` is laid out as a PKCS#12 ``PFX`` (RFC 7292 4): one SEQUENCE, the
+    whole file, opening with the INTEGER version 3. Its inside is sealed with the PIN, so
+    a file damaged there is told from a wrong PIN by nothing; an empty, cut short or
+    foreign file is. BER's open-ended length (some older tools write it) is taken too.
+    Read byte by byte: no copy of the file is made."""
+    if len(data) < 5 or data[0] != 0x30:
+        return False
+    first = data[1]
+    at = 2
+    if first < 0x80:
+        length: int | None = first
+    elif first == 0x80:
+        length = None  # BER: to the end-of-contents bytes
+    else:
+        size = first & 0x7F
+        if size > 4 or len(data) < at + size:
+            return False
+        length = 0
+        for _ in range(size):
+            length, at = length * 256 + data[at], at + 1
+    if length is not None and at + length != len(data):
+        return False
+    return len(data) >= at + 3 and (data[at], data[at + 1], data[at + 2]) == (0x02, 0x01, 0x03)
 
 
 def sign_with_certificate(

@@ -32,7 +32,7 @@ from kiosk.batch import (
     write_template,
 )
 from kiosk.cargo import FIELD_NAMES, FieldError, items_digest, items_to_values, validate_cargo
-from kiosk.certs import list_certificates, sign_with_certificate
+from kiosk.certs import NO_PIN_OPENS, CertificateError, list_certificates, sign_with_certificate
 from kiosk.session import DEFAULT_LANGUAGE, IdleClock, Level, Notice, Secret
 from rocars.client import (
     ANSWER_TOO_LARGE,
@@ -720,6 +720,16 @@ class Kiosk:
             self.code.clear()
             self.pin.clear()
             self.notice = self._notice_for(error)
+            if (
+                isinstance(error, CertificateError)
+                and error.key in NO_PIN_OPENS
+                and self.screen == Screen.SIGN_PIN
+                and self.history[-1:] == [Screen.SIGN_CERT]
+            ):
+                # no PIN will open this file: back to the list, to pick another (or Back
+                # to the security code), not another PIN to try
+                self.screen = self.history.pop()
+                self.certificate = None
 
         try:
             request = self._unsigned_request()

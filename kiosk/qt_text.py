@@ -46,6 +46,8 @@ MESSAGE_KEYS: tuple[str, ...] = (
     QT_TRANSLATE_NOOP("Messages", "pin_wrong"),
     QT_TRANSLATE_NOOP("Messages", "cert_none_found"),
     QT_TRANSLATE_NOOP("Messages", "cert_unreadable"),
+    # a .p12 with no PIN: anyone holding the file could sign with it (kiosk.certs)
+    QT_TRANSLATE_NOOP("Messages", "cert_no_pin"),
     QT_TRANSLATE_NOOP("Messages", "cert_not_yet_valid"),
     QT_TRANSLATE_NOOP("Messages", "form_has_errors"),
     QT_TRANSLATE_NOOP("Messages", "field_required"),

@@ -528,6 +528,10 @@
       <translation>This certificate has expired. Please renew it or sign with the security code.</translation>
     </message>
     <message>
+      <source>cert_no_pin</source>
+      <translation>This certificate file has no PIN: it cannot be used for signing. Please ask your certificate issuer.</translation>
+    </message>
+    <message>
       <source>cert_none_found</source>
       <translation>No certificate file (.p12) found on the USB stick. Please insert it and try again.</translation>
     </message>

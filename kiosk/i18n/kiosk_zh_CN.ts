@@ -528,6 +528,10 @@
       <translation>此证书已过期，请续期或改用保安编码。</translation>
     </message>
     <message>
+      <source>cert_no_pin</source>
+      <translation>此证书文件没有密码（PIN），不能用于签署。请向你的证书签发机构查询。</translation>
+    </message>
+    <message>
       <source>cert_none_found</source>
       <translation>U 盘内找不到证书文件（.p12）。请插入后再试。</translation>
     </message>

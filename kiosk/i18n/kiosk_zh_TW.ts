@@ -528,6 +528,10 @@
       <translation>此證書已過期，請續期或改用保安編碼。</translation>
     </message>
     <message>
+      <source>cert_no_pin</source>
+      <translation>此證書檔案沒有密碼（PIN），不能用於簽署。請向你的證書簽發機構查詢。</translation>
+    </message>
+    <message>
       <source>cert_none_found</source>
       <translation>USB 手指內找不到證書檔案（.p12）。請插入後再試。</translation>
     </message>

@@ -6,7 +6,8 @@ import base64
 import contextlib
 import os
 import shutil
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,16 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.hazmat.primitives.serialization import NoEncryption, pkcs12
+from cryptography.x509.oid import NameOID
 
 from hardware_sim.certs import DriverCert, create_driver_certs
+from kiosk.api import KioskClient
 from kiosk.certs import MAX_CERT_BYTES, CertificateError, list_certificates, sign_with_certificate
+from kiosk.flows import Kiosk, Screen
+from rocars.ids import ControlPoint, Direction
 from rocars.models import signed_content
-from tests.kiosk.conftest import Backend
+from tests.kiosk.conftest import Backend, copy_cert
 
 
 def test_signature_verifies_over_the_signed_content(backend: Backend) -> None:
@@ -50,7 +55,7 @@ def test_wrong_pin_expired_and_not_a_certificate(backend: Backend, tmp_path: Pat
     (tmp_path / "junk.p12").write_bytes(b"junk")
     (tmp_path / "big.p12").write_bytes(b"0" * (MAX_CERT_BYTES + 1))
     cases += [
-        (tmp_path / "junk.p12", "1", "pin_wrong"),
+        (tmp_path / "junk.p12", "1", "cert_unreadable"),
         (tmp_path / "big.p12", "1", "cert_unreadable"),
     ]
     cases.append((tmp_path / "gone.p12", "1", "cert_unreadable"))
@@ -58,6 +63,105 @@ def test_wrong_pin_expired_and_not_a_certificate(backend: Backend, tmp_path: Pat
         with pytest.raises(CertificateError) as refused:
             sign_with_certificate(path, pin, "bundle", {}, now)
         assert refused.value.key == key, path
+
+
+def _no_pin(path: Path) -> None:
+    """A driver's key and certificate in a PKCS#12 with no PIN (as some tools export)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "A")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    path.write_bytes(pkcs12.serialize_key_and_certificates(b"A", key, cert, None, NoEncryption()))
+
+
+def _empty(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+def _noise_in_a_sequence(path: Path) -> None:
+    path.write_bytes(b"\x30\x82\x00\x10" + b"x" * 16)
+
+
+def _cut_short(path: Path) -> None:
+    path.write_bytes(_p12(path.parent, "246810").read_bytes()[:-40])
+
+
+def _with_a_pin(path: Path) -> None:
+    path.write_bytes(_p12(path.parent, "246810").read_bytes())
+
+
+@pytest.mark.parametrize(
+    ("make", "key"),
+    [
+        pytest.param(_no_pin, "cert_no_pin", id="no-pin"),
+        pytest.param(_empty, "cert_unreadable", id="empty"),
+        pytest.param(_noise_in_a_sequence, "cert_unreadable", id="noise"),
+        pytest.param(_cut_short, "cert_unreadable", id="cut-short"),
+        pytest.param(_with_a_pin, "pin_wrong", id="a-real-one"),
+    ],
+)
+def test_a_file_no_pin_opens_is_not_called_a_wrong_pin(
+    tmp_path: Path, make: Callable[[Path], None], key: str
+) -> None:
+    """Before, every file the PIN did not open was ``pin_wrong``, and a driver went on
+    trying PINs on a file with none, an empty or a damaged one."""
+    path = tmp_path / "stick" / "me.p12"
+    path.parent.mkdir()
+    make(path)
+    for pin in ("999999", "1"):
+        with pytest.raises(CertificateError) as refused:
+            sign_with_certificate(path, pin, "bundle", {}, datetime.now(UTC))
+        assert refused.value.key == key
+
+
+def test_a_file_no_pin_opens_takes_the_driver_back_to_the_list(
+    backend: Backend, tmp_path: Path
+) -> None:
+    """The PIN screen is for a PIN that could open the file: for one no PIN opens, the
+    driver is told why on the list of certificates, to pick another or go back to the
+    security code."""
+    account = backend.account("valid", 1)
+    model = Kiosk(KioskClient(backend.api.url), media=tmp_path)
+    model.start_driver()
+    model.set_input("account", account["account"])
+    model.set_input("password", account["password"])
+    model.sign_in()
+    model.driver_bundle()
+    model.set_input("ccrn", backend.new_cargo())
+    model.add_ccrn()
+    model.ccrns_next()
+    model.set_input("vrn", "KX1")
+    model.set_input("vrn_again", "KX1")
+    model.set_cp(ControlPoint.SBC)
+    model.set_direction(Direction.IMPORT)
+    model.details_next()
+    model.review_confirm()
+    _no_pin(tmp_path / "nopin.p12")
+    copy_cert(backend, account, tmp_path)
+    model.choose_certificate()
+    assert model.screen == Screen.SIGN_CERT, model.notice
+    model.pick_certificate(tmp_path / "nopin.p12")
+    model.set_input("pin", account["cert_pin"])
+    model.submit_pin()
+    assert model.notice is not None
+    assert model.notice.key == "cert_no_pin"
+    assert model.screen == Screen.SIGN_CERT
+    assert model.certificate is None
+    assert not model.pin
+    # the right file from the same list signs
+    model.pick_certificate(next(p for p in model.certificates if p.name != "nopin.p12"))
+    model.set_input("pin", account["cert_pin"])
+    model.submit_pin()
+    assert model.result is not None, model.notice  # bundled
 
 
 def test_lists_only_certificate_files(backend: Backend, tmp_path: Path) -> None:
@@ -104,7 +208,10 @@ def test_the_p12_and_pin_buffers_are_zeroed_after_parsing(
     monkeypatch.setattr(pkcs12, "load_key_and_certificates", spy)
     with outcome:
         sign_with_certificate(path, pin, "bundle", {}, datetime.now(UTC))
-    ((data, password),) = seen
+    # a wrong PIN: then a try with none (``cert_no_pin``), from the same buffer
+    (data, password), *after = seen
+    assert [p for _, p in after] == ([] if pin == "246810" else [None])
+    assert all(d is data for d, _ in after)
     assert isinstance(data, bytearray)
     assert isinstance(password, bytearray)
     assert len(data) == size
