@@ -101,12 +101,31 @@ def _read(path: Path) -> bytearray:
     return data
 
 
+#: The most PBKDF rounds a certificate file's integrity check may ask for: tools write
+#: 2048 to a few hundred thousand; 2^31 (which 64 KiB can ask for) held the kiosk's
+#: worker for minutes on every PIN tried
+MAX_MAC_ITERATIONS = 10_000_000
+
+
 def _load(path: Path, pin: str) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
     data = _read(path)
     secret = bytearray()
     try:
+        iterations = _mac_iterations(data)
+        if iterations is not None and iterations > MAX_MAC_ITERATIONS:
+            raise CertificateError(
+                f"{path.name} asks for {iterations} rounds to open", key="cert_unreadable"
+            )
         secret = bytearray(pin, "utf-8")
         key, cert, _chain = pkcs12.load_key_and_certificates(data, secret)
+        try:
+            pkcs12.load_key_and_certificates(data, None)
+        except ValueError:
+            pass  # the PIN is needed: as it should be
+        else:
+            # no integrity check and nothing sealed: any PIN opened it (anyone holding
+            # the file could sign with it)
+            raise CertificateError(f"{path.name} has no PIN", key="cert_no_pin")
     except ValueError as err:
         # cryptography says "Invalid password or PKCS12 data" for a wrong PIN and a
         # damaged file alike; told "wrong PIN" for a file no PIN opens, a driver would
@@ -131,6 +150,59 @@ def _why_not_opened(path: Path, data: bytearray) -> CertificateError:
     except ValueError:
         return CertificateError(f"cannot open {path.name}", key="pin_wrong")
     return CertificateError(f"{path.name} has no PIN", key="cert_no_pin")
+
+
+def _tlv(data: bytearray, at: int) -> tuple[int, int, int] | None:
+    """The DER element at ``at``: (tag, where its content starts, its length); None if it
+    does not fit in ``data`` or has BER's open-ended length."""
+    if at + 2 > len(data):
+        return None
+    tag, first, at = data[at], data[at + 1], at + 2
+    if first == 0x80:
+        return None
+    length = first
+    if first > 0x80:
+        size = first & 0x7F
+        if size > 4 or at + size > len(data):
+            return None
+        length = 0
+        for _ in range(size):
+            length, at = length * 256 + data[at], at + 1
+    if at + length > len(data):
+        return None
+    return tag, at, length
+
+
+def _mac_iterations(data: bytearray) -> int | None:
+    """The rounds of a PFX's integrity check (``MacData.iterations``, RFC 7292 4), read in
+    place; None when it has none or cannot be read so (BER: the library then decides)."""
+    pfx = _tlv(data, 0)
+    if pfx is None or pfx[0] != 0x30:
+        return None
+    at = pfx[1]
+    for _ in range(2):  # the version, the authSafe
+        element = _tlv(data, at)
+        if element is None:
+            return None
+        at = element[1] + element[2]
+    mac = _tlv(data, at)
+    if mac is None or mac[0] != 0x30:
+        return None
+    at = mac[1]
+    for _ in range(2):  # the DigestInfo, the salt
+        element = _tlv(data, at)
+        if element is None:
+            return None
+        at = element[1] + element[2]
+    if at >= mac[1] + mac[2]:
+        return 1  # DEFAULT 1
+    count = _tlv(data, at)
+    if count is None or count[0] != 0x02 or not 1 <= count[2] <= 8:
+        return None
+    value = 0
+    for offset in range(count[2]):
+        value = value * 256 + data[count[1] + offset]
+    return value
 
 
 def _is_pfx(data: bytearray) -> bool:

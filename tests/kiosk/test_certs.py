@@ -123,6 +123,64 @@ def test_a_file_no_pin_opens_is_not_called_a_wrong_pin(
         assert refused.value.key == key
 
 
+def _der(tag: int, content: bytes) -> bytes:
+    size = len(content)
+    if size < 0x80:
+        return bytes([tag, size]) + content
+    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(length)]) + length + content
+
+
+def _elements(data: bytes) -> list[bytes]:
+    """The DER elements inside the SEQUENCE ``data`` (definite lengths)."""
+    at = 2 + (data[1] & 0x7F if data[1] & 0x80 else 0)
+    out = []
+    while at < len(data):
+        first = data[at + 1]
+        start = at + 2 + (first & 0x7F if first & 0x80 else 0)
+        size = first if first < 0x80 else int.from_bytes(data[at + 2 : start], "big")
+        out.append(data[at : start + size])
+        at = start + size
+    return out
+
+
+def test_a_file_that_asks_for_millions_of_rounds_is_refused_before_it_is_opened(
+    tmp_path: Path,
+) -> None:
+    """The integrity check's rounds are the file's to say: 2^31 (64 KiB can ask for it)
+    held the kiosk's worker for minutes on every PIN tried. Over 10 million: refused at
+    once, unreadable; the real file's count (thousands) is read in place and opens."""
+    real = _p12(tmp_path, "246810").read_bytes()
+    version, auth_safe, mac = _elements(real)
+    digest, salt, _count = _elements(mac)
+    rounds = (1 << 31) - 1
+    count = _der(0x02, rounds.to_bytes(4, "big"))
+    hostile = _der(0x30, version + auth_safe + _der(0x30, digest + salt + count))
+    path = tmp_path / "slow.p12"
+    path.write_bytes(hostile)
+    started = datetime.now(UTC)
+    with pytest.raises(CertificateError) as refused:
+        sign_with_certificate(path, "246810", "bundle", {}, datetime.now(UTC))
+    assert refused.value.key == "cert_unreadable"
+    assert datetime.now(UTC) - started < timedelta(seconds=5)
+    auth = sign_with_certificate(_p12(tmp_path, "246810"), "246810", "bundle", {}, started)
+    assert auth.signature
+
+
+def test_a_file_with_no_integrity_check_and_nothing_sealed_is_not_opened_by_any_pin(
+    tmp_path: Path,
+) -> None:
+    """A PKCS#12 with no MacData and its key in the clear opens with any PIN: anyone
+    holding the file could sign with it. Refused as having no PIN."""
+    plain = tmp_path / "plain.p12"
+    _no_pin(plain)
+    version, auth_safe, _mac = _elements(plain.read_bytes())
+    plain.write_bytes(_der(0x30, version + auth_safe))
+    with pytest.raises(CertificateError) as refused:
+        sign_with_certificate(plain, "9999", "bundle", {}, datetime.now(UTC))
+    assert refused.value.key == "cert_no_pin"
+
+
 def test_a_file_no_pin_opens_takes_the_driver_back_to_the_list(
     backend: Backend, tmp_path: Path
 ) -> None:
@@ -208,9 +266,10 @@ def test_the_p12_and_pin_buffers_are_zeroed_after_parsing(
     monkeypatch.setattr(pkcs12, "load_key_and_certificates", spy)
     with outcome:
         sign_with_certificate(path, pin, "bundle", {}, datetime.now(UTC))
-    # a wrong PIN: then a try with none (``cert_no_pin``), from the same buffer
+    # then a try with none, from the same buffer: after the right PIN, that the file
+    # needs one; after a wrong one, whether it has one (``cert_no_pin``)
     (data, password), *after = seen
-    assert [p for _, p in after] == ([] if pin == "246810" else [None])
+    assert [p for _, p in after] == [None]
     assert all(d is data for d, _ in after)
     assert isinstance(data, bytearray)
     assert isinstance(password, bytearray)
