@@ -191,6 +191,10 @@ class Passwords(dict[str, str]):
         super().__init__()
         self.new: list[str] = []
         self.kept: list[str] = []
+        #: users whose line in the old ``passwd`` was no hash mosquitto reads: a new one
+        self.damaged: list[str] = []
+        #: TLS turned on or off: every .env changed (its CA file), all to be copied
+        self.tls_changed = False
 
 
 RUN_AS = "mosquitto (--run-as)"
@@ -223,6 +227,9 @@ def write_broker_files(
     API's key belongs to ``agent_user``, the sync agent's.
     """
     out = out.resolve()
+    # TLS turned on or off in this run: every device's .env changes (its CA file), so a
+    # kept password would leave a device with the old .env on its machine
+    tls_changes = (tls is not None) != (out / SERVER_CERT).exists()
     # a bad lane, shard or monitor name, or a user not there, is refused before anything
     # is written
     all_roles = roles(cp, lanes, shards, monitors)
@@ -254,8 +261,9 @@ def write_broker_files(
     watch = f"{BROKER_CERTIFICATE_ENV}={out / SERVER_CERT}\n" if tls is not None else ""
     # the passwd of an earlier run: a user whose .env went to its machine (as the docs
     # say) keeps its hash, or a re-run for a lane would lock that device out
-    hashes = _read_passwd(out / "passwd")
+    hashes, damaged = ({}, []) if tls_changes else _read_passwd(out / "passwd")
     result = Passwords()
+    result.damaged, result.tls_changed = damaged, tls_changes
     lines: list[str] = []
     for role in all_roles:
         env_file = out / f"{role.user}.env"
@@ -308,12 +316,43 @@ def _give_to(user: str, paths: list[Path], runs: str = RUN_AS) -> None:
         os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
-def _read_passwd(path: Path) -> dict[str, str]:
-    """The hash of each user in a mosquitto password file (``user:hash`` lines)."""
+def _read_passwd(path: Path) -> tuple[dict[str, str], list[str]]:
+    """The hash of each user in a mosquitto password file (``user:hash`` lines) that is one
+    mosquitto reads (``$7$`` or ``$6$``), and the users whose line is not: a line damaged
+    or not UTF-8 is not kept (its user gets a new password, said), or it would lock its
+    device out unseen."""
     if not path.exists():
-        return {}
-    pairs = (line.split(":", 1) for line in path.read_text().splitlines() if ":" in line)
-    return {user.strip(): digest.strip() for user, digest in pairs if digest.strip()}
+        return {}, []
+    kept: dict[str, str] = {}
+    damaged: list[str] = []
+    for line in path.read_bytes().decode("utf-8", errors="replace").splitlines():
+        user, _, digest = line.partition(":")
+        user, digest = user.strip(), digest.strip()
+        if not user:
+            continue
+        if _hash_form(digest):
+            kept[user] = digest
+        else:
+            damaged.append(user)
+    return kept, damaged
+
+
+def _hash_form(digest: str) -> bool:
+    """Whether ``digest`` is laid out as mosquitto's ``$7$`` (PBKDF2-SHA512) or ``$6$``
+    (SHA512) hash: salt and hash in base64."""
+    parts = digest.split("$")
+    if parts[:2] == ["", "7"] and len(parts) == 5 and parts[2].isdigit():
+        salt, value = parts[3], parts[4]
+    elif parts[:2] == ["", "6"] and len(parts) == 4:
+        salt, value = parts[2], parts[3]
+    else:
+        return False
+    try:
+        return bool(base64.b64decode(salt, validate=True)) and bool(
+            base64.b64decode(value, validate=True)
+        )
+    except ValueError:
+        return False
 
 
 def _hash_matches(password: str, line: str) -> bool:
@@ -432,9 +471,17 @@ def main(argv: list[str]) -> int:
     print(
         f"wrote {args.out.resolve()}/mosquitto.conf, passwd, acl{tls_note} and {len(users)} .env files"
     )
+    for user in users.damaged:
+        print(f"the line of {user} in passwd was no password hash: not kept")
     for user in users.kept:
         print(f"kept: the password of {user} (its .env is not here)")
-    if users.new:
+    if users.tls_changed:
+        print(
+            "TLS turned " + ("on" if tls else "off") + ": every device's .env changed (its "
+            "CA file) and passwords not found here are new: copy every .env to its "
+            "machine, then systemctl reload mosquitto"
+        )
+    elif users.new:
         print(
             f"a new password for {', '.join(users.new)}: copy only their .env files to "
             "their machines, then systemctl reload mosquitto"

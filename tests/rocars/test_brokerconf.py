@@ -108,6 +108,47 @@ def test_rerun_keeps_the_hash_of_a_device_whose_env_was_moved_to_its_machine(
     assert "a new password for sync, monitor, avrs-L01, xdb-L01, aiop-L01: copy only" in first
 
 
+def test_turning_tls_on_in_a_rerun_gives_every_device_a_new_env(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Kept, a device whose .env went to its machine stayed on that old .env, with no CA
+    file: on mqtts:// it refused the site CA and its lane failed closed, while the output
+    said to copy only the new lane's files. TLS turned on (or off): every .env is new."""
+    me = getpass.getuser()
+    argv = ["--cp", "SBC", "--out", str(tmp_path), "--run-as", me, "--agent-user", me]
+    assert main([*argv, "--lanes", "L01"]) == 0
+    (tmp_path / "xdb-L01.env").unlink()  # now on lane L01's booth PC
+    capsys.readouterr()
+    tls = ["--tls-hosts", "10.20.0.10", "--bind", "0.0.0.0"]
+    assert main([*argv, "--lanes", "L01,L02", *tls]) == 0
+    said = capsys.readouterr().out
+    assert "kept:" not in said
+    assert "TLS turned on: every device's .env changed" in said
+    assert "ROCARS_MQTT_CAFILE=" in (tmp_path / "xdb-L01.env").read_text()
+
+
+def test_a_damaged_passwd_line_is_not_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A line that is no hash mosquitto reads was kept as it was and said "kept": that
+    device could not log in, and some mosquitto builds refuse the whole file."""
+    argv = ["--cp", "SBC", "--out", str(tmp_path), "--run-as", getpass.getuser()]
+    assert main([*argv, "--lanes", "L01"]) == 0
+    (tmp_path / "xdb-L01.env").unlink()
+    lines = (tmp_path / "passwd").read_text().splitlines()
+    damaged = [("xdb-L01:x:y" if line.startswith("xdb-L01:") else line) for line in lines]
+    (tmp_path / "passwd").write_text("\n".join(damaged) + "\n")
+    capsys.readouterr()
+    assert main([*argv, "--lanes", "L01"]) == 0
+    said = capsys.readouterr().out
+    assert "the line of xdb-L01 in passwd was no password hash: not kept" in said
+    assert "kept: the password of xdb-L01" not in said
+    assert "a new password for xdb-L01: copy only" in said
+    env = (tmp_path / "xdb-L01.env").read_text()
+    password = env.split("ROCARS_MQTT_PASSWORD=", 1)[1].split("\n", 1)[0]
+    assert _hash_is(password, _passwd_lines(tmp_path)["xdb-L01"])
+
+
 def _hash_is(password: str, line: str) -> bool:
     digest = line.split(":", 1)[1]
     return digest == hash_password(password, base64.b64decode(digest.split("$")[3]))
