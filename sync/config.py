@@ -10,7 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from rocars.client import DEFAULT_TIMEOUT_S
 from rocars.config import BusConfig, ServiceConfig, SiteConfig, is_loopback, secret
-from rocars.errors import InvalidIdentifier
+from rocars.errors import ConfigError, InvalidIdentifier
 from rocars.ids import Lane, validate_shard
 from rocars.messages import check_bay
 
@@ -142,7 +142,10 @@ class CentralConfig(_Section):
         default only for a centre on this machine (the simulator): a real centre sent
         the demo token answered 401 to every call, and the lanes closed once the replica
         aged, where a missing token should stop the agent's start (``secret_missing``)."""
-        host = urlsplit(self.url).hostname or ""
+        try:
+            host = urlsplit(self.url).hostname or ""
+        except ValueError as err:  # "http://[::1" passes the pattern
+            raise ConfigError(f"[central] url {self.url!r} is not a URL: {err}") from err
         return secret("central_token", DEV_CENTRAL_TOKEN if is_loopback(host) else None)
 
 
