@@ -173,27 +173,30 @@ def _tlv(data: bytearray, at: int) -> tuple[int, int, int] | None:
     return tag, at, length
 
 
+def _past(data: bytearray, at: int, count: int) -> int | None:
+    """Where the element after ``count`` elements from ``at`` starts; None if one of them
+    cannot be read (``_tlv``)."""
+    for _ in range(count):
+        element = _tlv(data, at)
+        if element is None:
+            return None
+        at = element[1] + element[2]
+    return at
+
+
 def _mac_iterations(data: bytearray) -> int | None:
     """The rounds of a PFX's integrity check (``MacData.iterations``, RFC 7292 4), read in
     place; None when it has none or cannot be read so (BER: the library then decides)."""
     pfx = _tlv(data, 0)
     if pfx is None or pfx[0] != 0x30:
         return None
-    at = pfx[1]
-    for _ in range(2):  # the version, the authSafe
-        element = _tlv(data, at)
-        if element is None:
-            return None
-        at = element[1] + element[2]
-    mac = _tlv(data, at)
+    at = _past(data, pfx[1], 2)  # the version, the authSafe
+    mac = None if at is None else _tlv(data, at)
     if mac is None or mac[0] != 0x30:
         return None
-    at = mac[1]
-    for _ in range(2):  # the DigestInfo, the salt
-        element = _tlv(data, at)
-        if element is None:
-            return None
-        at = element[1] + element[2]
+    at = _past(data, mac[1], 2)  # the DigestInfo, the salt
+    if at is None:
+        return None
     if at >= mac[1] + mac[2]:
         return 1  # DEFAULT 1
     count = _tlv(data, at)

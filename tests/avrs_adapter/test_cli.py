@@ -109,6 +109,21 @@ def test_bad_arguments_exit_2(
     assert message in capsys.readouterr().err
 
 
+def recorded_sources(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The sources the adapter is started with, none started: its publisher records the
+    source and stops the start (``main`` then returns 2); the OCR engine is not loaded."""
+    made: list[Any] = []
+
+    class Recorded:
+        def __init__(self, source: Any, **kwargs: Any) -> None:
+            made.append(source)
+            raise AvrsError("recorded", key="recorded")
+
+    monkeypatch.setattr("avrs_adapter.camera.shared_engine", lambda: object())
+    monkeypatch.setattr("avrs_adapter.cli.AvrsPublisher", Recorded)
+    return made
+
+
 def test_a_serial_port_that_cannot_be_opened_now_exits_69_not_2(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -125,15 +140,7 @@ def test_the_camera_url_may_come_from_the_environment(
 ) -> None:
     """A camera URL with its password stays off the command line (``ps``, ``systemctl
     status``): ``ROCARS_CAMERA_URL`` stands for ``--camera``; neither is a usage error."""
-    made: list[Any] = []
-
-    class Recorded:
-        def __init__(self, source: Any, **kwargs: Any) -> None:
-            made.append(source)
-            raise AvrsError("recorded", key="recorded")
-
-    monkeypatch.setattr("avrs_adapter.camera.shared_engine", lambda: object())
-    monkeypatch.setattr("avrs_adapter.cli.AvrsPublisher", Recorded)
+    made = recorded_sources(monkeypatch)
     monkeypatch.setenv("ROCARS_CAMERA_URL", " rtsp://user:secret@10.20.1.9/stream ")
     assert main(BASE) == 2  # the recorded stop
     [source] = made
@@ -465,15 +472,7 @@ def test_the_avrs_unit_starts_a_camera_lane_and_a_serial_lane(
     environment, AVRS_ARGS empty) and the documented serial lane start; neither is
     refused as a config error (exit 2, which the unit does not restart). It once passed
     --state-dir to every lane, and a camera lane refused it for good."""
-    made: list[Any] = []
-
-    class Recorded:
-        def __init__(self, source: Any, **kwargs: Any) -> None:
-            made.append(source)
-            raise AvrsError("recorded", key="recorded")
-
-    monkeypatch.setattr("avrs_adapter.camera.shared_engine", lambda: object())
-    monkeypatch.setattr("avrs_adapter.cli.AvrsPublisher", Recorded)
+    made = recorded_sources(monkeypatch)
     monkeypatch.setenv("ROCARS_CAMERA_URL", "rtsp://user:pass@camera/stream")
     main(unit_command("rocars-avrs@.service", "L02", ""))
     assert isinstance(made[-1], CameraSource), capsys.readouterr().err

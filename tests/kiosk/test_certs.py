@@ -22,9 +22,9 @@ from hardware_sim.certs import DriverCert, create_driver_certs
 from kiosk.api import KioskClient
 from kiosk.certs import MAX_CERT_BYTES, CertificateError, list_certificates, sign_with_certificate
 from kiosk.flows import Kiosk, Screen
-from rocars.ids import ControlPoint, Direction
 from rocars.models import signed_content
 from tests.kiosk.conftest import Backend, copy_cert
+from tests.kiosk.test_flows import to_sign_method
 
 
 def test_signature_verifies_over_the_signed_content(backend: Backend) -> None:
@@ -189,20 +189,7 @@ def test_a_file_no_pin_opens_takes_the_driver_back_to_the_list(
     security code."""
     account = backend.account("valid", 1)
     model = Kiosk(KioskClient(backend.api.url), media=tmp_path)
-    model.start_driver()
-    model.set_input("account", account["account"])
-    model.set_input("password", account["password"])
-    model.sign_in()
-    model.driver_bundle()
-    model.set_input("ccrn", backend.new_cargo())
-    model.add_ccrn()
-    model.ccrns_next()
-    model.set_input("vrn", "KX1")
-    model.set_input("vrn_again", "KX1")
-    model.set_cp(ControlPoint.SBC)
-    model.set_direction(Direction.IMPORT)
-    model.details_next()
-    model.review_confirm()
+    to_sign_method(model, backend, account)
     _no_pin(tmp_path / "nopin.p12")
     copy_cert(backend, account, tmp_path)
     model.choose_certificate()

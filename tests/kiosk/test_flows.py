@@ -449,6 +449,14 @@ def test_a_number_a_copy_never_synced_does_not_know(hung_up_kiosk: Kiosk) -> Non
 
 
 def _to_sign_code(model: Kiosk, backend: Backend, account: dict[str, Any]) -> None:
+    to_sign_method(model, backend, account)
+    model.choose_code()
+    assert model.screen == Screen.SIGN_CODE
+
+
+def to_sign_method(model: Kiosk, backend: Backend, account: dict[str, Any]) -> None:
+    """Signed in as ``account``, a bundle of one new CCRN for KX1 reviewed: the screen
+    that asks how to sign it."""
     model.start_driver()
     model.set_input("account", account["account"])
     model.set_input("password", account["password"])
@@ -463,8 +471,6 @@ def _to_sign_code(model: Kiosk, backend: Backend, account: dict[str, Any]) -> No
     model.set_direction(Direction.IMPORT)
     model.details_next()
     model.review_confirm()
-    model.choose_code()
-    assert model.screen == Screen.SIGN_CODE
 
 
 def test_a_request_that_does_not_validate_clears_the_code_and_the_pin(

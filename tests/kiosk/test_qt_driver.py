@@ -94,9 +94,8 @@ def test_print_receipt_writes_a_pdf_that_renders(
     assert dark > 200  # ink on the paper, not a blank page
 
 
-def test_a_plate_typed_differently_twice_is_typed_again(kiosk: KioskUi, backend: Backend) -> None:
-    """The second box is cleared and gets the keys; tapping the first to mend it keeps
-    the keys there (the focus is moved once a notice, not at every refresh)."""
+def to_bundle_details(kiosk: KioskUi, backend: Backend) -> None:
+    """Signed in, one new CCRN added: the screen that asks for the plate (twice)."""
     account = backend.account("valid", 0)
     kiosk.sign_in(account["account"], account["password"])
     kiosk.click("menu_bundle")
@@ -104,6 +103,12 @@ def test_a_plate_typed_differently_twice_is_typed_again(kiosk: KioskUi, backend:
     kiosk.click("add_ccrn")
     kiosk.click("ccrns_next")
     kiosk.at(Screen.BUNDLE_DETAILS)
+
+
+def test_a_plate_typed_differently_twice_is_typed_again(kiosk: KioskUi, backend: Backend) -> None:
+    """The second box is cleared and gets the keys; tapping the first to mend it keeps
+    the keys there (the focus is moved once a notice, not at every refresh)."""
+    to_bundle_details(kiosk, backend)
     kiosk.type("vrn_again", "KX 89")
     kiosk.type("vrn", "KX 88")  # the keys were last on the first box
     kiosk.click("cp_SBC")
@@ -500,13 +505,7 @@ def test_a_tapped_field_takes_the_keys_while_another_window_is_active(
     """A tap on a field points the keys at it even when the kiosk's window is not the
     active one (a system dialog, a window that took the activation): the focus, and its
     focus-in event, wait for the activation; the driver's keys must not."""
-    account = backend.account("valid", 0)
-    kiosk.sign_in(account["account"], account["password"])
-    kiosk.click("menu_bundle")
-    kiosk.type("ccrn", backend.new_cargo())
-    kiosk.click("add_ccrn")
-    kiosk.click("ccrns_next")
-    kiosk.at(Screen.BUNDLE_DETAILS)
+    to_bundle_details(kiosk, backend)
     other = QWidget()
     qtbot.addWidget(other)
     other.show()
