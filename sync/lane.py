@@ -281,6 +281,10 @@ def _answers_another(
     (``ACTION_CLOCK_SKEW`` before the instruction at most), and one stamped more than
     ``SYNC_CLOCK_SKEW`` ahead of the lane's clock is not judged at all (a panel whose
     clock runs ahead: a drop queued for the truck before would pass for a new one)."""
+    if any(action.id == event.id for action in session.actions):
+        # delivered again (QoS 1): taken once already, it answers nothing shown since
+        # (an unladen_asked_again NO_BUNDLE: that question is the next truck's)
+        return "redelivered"
     if event.instruction_seq is not None:
         shown = session.instructions[-1].seq if session.instructions else None
         return "" if event.instruction_seq == shown else f"{what}_other_instruction"
@@ -334,6 +338,8 @@ class Lane:
         self._bundle_plates: tuple[str, ...] = ()
         #: ids of the latest reads, oldest first (``RECENT_READ_IDS``)
         self._recent_reads: OrderedDict[str, None] = OrderedDict()
+        #: the plates of the truck whose session ended last, and when (``_before_truck``)
+        self._ended: tuple[frozenset[str], datetime] | None = None
 
     @property
     def lane(self) -> str:
@@ -400,6 +406,24 @@ class Lane:
             self._recent_reads.popitem(last=False)
         return False
 
+    def _before_truck(self, session: Session | None, read: PlateRead) -> bool:
+        """A read of a truck that came before the truck at the lane, delivered late (a
+        reader with a slower path, a resend after a broken link). By the readers' clock,
+        which stamps both, it was taken before the truck at the lane was first seen; with
+        none at the lane, it names the truck whose session ended last and was taken more
+        than ``SYNC_CLOCK_SKEW`` before that end. Taken for a new truck, it ended the
+        session of the truck at the lane and showed the truck before's answer in front of
+        it (its PROCEED to a truck told INSPECT), or showed it to whoever pulled up next."""
+        if session is not None:
+            if session.reason == "read_clock_ahead":
+                return False  # its first read's time is the one not to go by
+            first = session.plate_reads[0].ts if session.plate_reads else session.started_at
+            return read.ts < first
+        if self._ended is None or not read.vrn:
+            return False
+        plates, ended_at = self._ended
+        return read.vrn in plates and read.ts < ended_at - SYNC_CLOCK_SKEW
+
     def _plate(self, out: LaneOutput, now: datetime, read: PlateRead) -> None:
         if self._seen(read):
             # the same read again, whatever came since: never a truck, never the end of
@@ -410,6 +434,19 @@ class Lane:
             out.ignored.append("redelivered")
             return
         session = self.session
+        late = session is not None and (
+            now - read.ts > self._max_read_age and read.ts < session.started_at
+        )
+        if not late and self._before_truck(session, read):
+            logger.warning(
+                "lane %s: a read of %r taken at %s, before the truck at the lane was seen:"
+                " a truck before it, delivered late; ignored",
+                self.lane,
+                read.vrn,
+                read.ts,
+            )
+            out.ignored.append("read_before_truck")
+            return
         if session is not None:
             if now - read.ts > self._max_read_age and read.ts < session.started_at:
                 # a late read (see _decide_plate) of a truck before this one: whoever it
@@ -488,8 +525,11 @@ class Lane:
         if any(is_mainland_plate(p) == mainland for p in known):
             return
         named = identity_plates(self.read_plates(read))
-        # looked up as a read of the new plate would be, with the truck's other plate
-        lookup = [*named, *(p for p in known if p not in named)]
+        # the truck's first plate first, as it is the read plate of every rule (_untrusted
+        # checks each bundle against it): with the new plate first, a bundle naming the
+        # new plate and another of the first's kind (truck B's, found by B's Mainland
+        # plate read with this truck's as its runner-up) passed, and released this truck
+        lookup = [*known, *(p for p in named if p not in known)]
         stale = self._check_fresh(session, now)
         decision = self._pending_inspection(lookup, now) or stale
         if decision is None:
@@ -894,6 +934,7 @@ class Lane:
             offline=session.offline,
         )
         out.records.append(record)
+        self._ended = (frozenset((*session.plates, *self._bundle_plates)), now)
         self.session = None
         self._bundle_plates = ()
         if ready:
@@ -913,7 +954,7 @@ class Lane:
         if session is None:
             return
         ignored = [a for a in session.actions if a.ignored]
-        if len(ignored) >= MAX_IGNORED_ACTIONS or any(a.id == event_id for a in ignored):
+        if len(ignored) >= MAX_IGNORED_ACTIONS or any(a.id == event_id for a in session.actions):
             return  # the record has enough of them, or this one (delivered again)
         session.actions.append(
             DriverAction.model_validate(

@@ -176,7 +176,7 @@ def test_a_late_plate_read_stops_whoever_is_at_the_booth() -> None:
     assert rig.lane.session is not None
     assert rig.lane.session.reason == "late_read"
     assert rig.asked == []
-    rig.lane.plate(read(vrn="XY1"))  # the next truck, a fresh read: decided as ever
+    rig = Rig([make_bundle("9110635860", "AB1234")], manifest_required=False)
     assert codes(rig.lane.plate(read(ts=T0 - timedelta(seconds=9)))) == [C.PROCEED]
     # a reader's clock a little ahead is no reason to stop
     rig = Rig([make_bundle("9110635860", "AB1234")], manifest_required=False)
@@ -1545,3 +1545,66 @@ def test_a_truck_told_inspect_is_told_so_again_on_a_stale_replica(step: str) -> 
         out = rig.lane.manifest(ManifestDropped(vrn="AB1234", ubr="9110635860", source="panel"))
     assert codes(out)[-1] == C.INSPECT
     assert out.decisions[-1][2] == "inspect_pending"
+
+
+def test_a_read_of_the_truck_before_delivered_late_leaves_the_truck_at_the_lane_alone() -> None:
+    """Truck A (PROCEED) leaves; B (INSPECT) pulls up and is read; then A's read by a
+    slower reader, taken before B came, arrives. It ended B's session and showed A's
+    PROCEED in front of B (on a manifest lane B's own drop then released B). Taken
+    before the truck at the lane was first seen, it is ignored; and with nobody at the
+    lane, a read of the truck that just left taken before its session ended is too."""
+    bundles = [
+        make_bundle("9110635860", "AB1234", result="PROCEED"),
+        make_bundle("9110635861", "CD5678", result="INSPECT", bay="B7"),
+    ]
+    rig = Rig(bundles, manifest_required=False)
+    taken = rig.clock.now + timedelta(seconds=1)
+    assert codes(rig.lane.plate(read("AB1234"))) == [C.PROCEED]
+    rig.clock.advance(6)
+    assert codes(rig.lane.plate(read("CD5678"))) == [C.INSPECT]
+    rig.clock.advance(1)
+    out = rig.lane.plate(read("AB1234", ts=taken))
+    assert (codes(out), out.ignored) == ([], ["read_before_truck"])
+    assert rig.lane.session is not None
+    assert rig.lane.session.vrn == "CD5678"
+    # READY: A's hold ended; a read of A taken well before that end arrives
+    rig = Rig(bundles, manifest_required=False, hold_s=8)
+    assert codes(rig.lane.plate(read("AB1234"))) == [C.PROCEED]
+    rig.clock.advance(8)
+    assert codes(rig.lane.tick()) == [C.READY]
+    rig.clock.advance(1)
+    out = rig.lane.plate(read("AB1234", ts=T0 + timedelta(seconds=1.5)))
+    assert (codes(out), out.ignored) == ([], ["read_before_truck"])
+    # A back later: read now, decided as ever
+    rig.clock.advance(30)
+    assert codes(rig.lane.plate(read("AB1234"))) == [C.PROCEED]
+
+
+def test_a_new_plate_is_checked_against_the_bundle_with_the_trucks_first_plate() -> None:
+    """Truck A read by AB1234 (no bundle), then a Mainland read with AB1234 as its
+    runner-up: B's bundle (CD5678 with that Mainland plate) was found by it and, the new
+    plate taken as the read plate, trusted: A released on B's bundle. The truck's first
+    plate is the read plate: B's bundle does not carry it, STOP."""
+    mainland = "粤Z5678港"
+    rig = Rig([make_bundle("9110635861", "CD5678", second_plate=mainland)], manifest_required=False)
+    assert codes(rig.lane.plate(read("AB1234"))) == [C.NO_BUNDLE]
+    rig.clock.advance(2)
+    out = rig.lane.plate(read(mainland, alternates=[Alternate(vrn="AB1234", confidence=0.9)]))
+    assert codes(out) == [C.STOP_SEE_OFFICER]
+    assert out.decisions[-1][2] == "ambiguous_plate"
+
+
+def test_an_unladen_press_delivered_again_answers_nothing_shown_since() -> None:
+    """A's press (PROCEED) delivered again (QoS 1, the same id) after the lane asked again
+    (unladen_asked_again: the read may be the next truck's) answered that question."""
+    rig = Rig(unladen_inspect_share=0.0)
+    rig.lane.plate(read("AB1234"))
+    rig.clock.advance(3)
+    press = UnladenPressed(vrn="AB1234", ts=rig.clock.now)
+    assert codes(rig.lane.unladen(press)) == [C.PROCEED]
+    rig.clock.advance(1.5)
+    b_read = read("粤Z5678港", alternates=[Alternate(vrn="AB1234", confidence=0.9)])
+    assert codes(rig.lane.plate(b_read)) == [C.NO_BUNDLE]
+    rig.clock.advance(0.3)
+    out = rig.lane.unladen(press)
+    assert (codes(out), out.ignored) == ([], ["redelivered"])
