@@ -295,6 +295,11 @@ def _answers_another(
     return ""
 
 
+def _first_seen(session: Session) -> datetime:
+    """When the truck at the lane was first seen, by the reader that saw it."""
+    return session.plate_reads[0].ts if session.plate_reads else session.started_at
+
+
 def _plate_or_none(text: str) -> str | None:
     try:
         return normalize_plate(text)
@@ -338,7 +343,7 @@ class Lane:
         self._bundle_plates: tuple[str, ...] = ()
         #: ids of the latest reads, oldest first (``RECENT_READ_IDS``)
         self._recent_reads: OrderedDict[str, None] = OrderedDict()
-        #: the plates of the truck whose session ended last, and when (``_before_truck``)
+        #: the plates of the truck whose session ended last, and when (``_names_truck_before``)
         self._ended: tuple[frozenset[str], datetime] | None = None
 
     @property
@@ -406,23 +411,23 @@ class Lane:
             self._recent_reads.popitem(last=False)
         return False
 
-    def _before_truck(self, session: Session | None, read: PlateRead) -> bool:
-        """A read of a truck that came before the truck at the lane, delivered late (a
-        reader with a slower path, a resend after a broken link). By the readers' clock,
-        which stamps both, it was taken before the truck at the lane was first seen; with
-        none at the lane, it names the truck whose session ended last and was taken more
-        than ``SYNC_CLOCK_SKEW`` before that end. Taken for a new truck, it ended the
-        session of the truck at the lane and showed the truck before's answer in front of
-        it (its PROCEED to a truck told INSPECT), or showed it to whoever pulled up next."""
-        if session is not None:
-            if session.reason == "read_clock_ahead":
-                return False  # its first read's time is the one not to go by
-            first = session.plate_reads[0].ts if session.plate_reads else session.started_at
-            return read.ts < first
+    def _names_truck_before(self, session: Session | None, read: PlateRead) -> bool:
+        """A read of the truck whose session ended last, delivered late (a reader with a
+        slower path, a resend after a broken link): it names that truck's plates, and it
+        was taken before the truck at the lane was first seen (with none at the lane:
+        more than ``SYNC_CLOCK_SKEW`` before that session's end). Taken for a new truck, it
+        ended the session of the truck at the lane and showed the truck before's answer
+        in front of it (its PROCEED to a truck told INSPECT), or to whoever pulled up
+        next. Only by its plates: a read merely stamped early may be the next truck's by
+        a reader whose clock lags the first one's (``_plate``)."""
         if self._ended is None or not read.vrn:
             return False
         plates, ended_at = self._ended
-        return read.vrn in plates and read.ts < ended_at - SYNC_CLOCK_SKEW
+        if not plates.intersection(identity_plates(self.read_plates(read))):
+            return False
+        if session is None:
+            return read.ts < ended_at - SYNC_CLOCK_SKEW
+        return session.reason != "read_clock_ahead" and read.ts < _first_seen(session)
 
     def _plate(self, out: LaneOutput, now: datetime, read: PlateRead) -> None:
         if self._seen(read):
@@ -437,10 +442,10 @@ class Lane:
         late = session is not None and (
             now - read.ts > self._max_read_age and read.ts < session.started_at
         )
-        if not late and self._before_truck(session, read):
+        if not late and self._names_truck_before(session, read):
             logger.warning(
                 "lane %s: a read of %r taken at %s, before the truck at the lane was seen:"
-                " a truck before it, delivered late; ignored",
+                " the truck before it, delivered late; ignored",
                 self.lane,
                 read.vrn,
                 read.ts,
@@ -477,8 +482,21 @@ class Lane:
                     session.plate_reads.append(read)
                 self._new_plate_kind(out, now, session, read)
                 return
+            # taken before the truck at the lane was first seen, and not the truck before
+            # (above) nor this one: the next truck by a reader whose clock lags the
+            # other's, or another late read; which, the lane cannot tell, and the truck
+            # at the booth is not to be released on it: STOP (an officer looks)
+            early = (
+                not reread
+                and session.reason != "read_clock_ahead"
+                and read.ts < _first_seen(session)
+            )
             # the new truck's instruction follows at once: no READY between the two
             self._end(out, now, "reread" if reread else "next_vehicle", ready=False)
+            if early:
+                session = self._open(read, self.read_plates(read), now)
+                self._show(out, now, _Decision(Code.STOP_SEE_OFFICER, "read_before_truck"))
+                return
         session = self._open(read, self.read_plates(read), now)
         self._show(out, now, self._decide_plate(session, read, session.plates, now))
 
@@ -508,7 +526,7 @@ class Lane:
         broker's trip after the first sighting, and from another machine's clock, so a
         plate seen just after the first was refused.
         """
-        first_seen = session.plate_reads[0].ts if session.plate_reads else session.started_at
+        first_seen = _first_seen(session)
         if (
             self._bundle_plates
             or session.code not in (Code.NO_BUNDLE, Code.PROCEED)
@@ -533,7 +551,15 @@ class Lane:
         stale = self._check_fresh(session, now)
         decision = self._pending_inspection(lookup, now) or stale
         if decision is None:
-            decision = self._by_bundles(lookup, now)
+            # the bundles found must be the truck's by either plate as the read plate: a
+            # bundle naming the truck's first plate with another of the new plate's kind
+            # is another truck's (one bundled since, by a read that misread the first)
+            found = self._truck_bundles(lookup)
+            other_way = [*named, *(p for p in known if p not in named)]
+            if not isinstance(found, _Decision) and _untrusted(other_way, found[0]):
+                decision = _Decision(Code.STOP_SEE_OFFICER, "ambiguous_plate")
+            else:
+                decision = self._by_bundles(lookup, now)
         session.plates += [p for p in named if p not in session.plates]
         if decision is None and session.code is Code.PROCEED:
             # released as unladen, and nothing by the new plate either: it may be the next
@@ -934,7 +960,8 @@ class Lane:
             offline=session.offline,
         )
         out.records.append(record)
-        self._ended = (frozenset((*session.plates, *self._bundle_plates)), now)
+        # the truck's own plates (not a runner-up of their kind: the next truck's, maybe)
+        self._ended = (frozenset((*identity_plates(session.plates), *self._bundle_plates)), now)
         self.session = None
         self._bundle_plates = ()
         if ready:

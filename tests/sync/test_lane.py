@@ -1608,3 +1608,59 @@ def test_an_unladen_press_delivered_again_answers_nothing_shown_since() -> None:
     rig.clock.advance(0.3)
     out = rig.lane.unladen(press)
     assert (codes(out), out.ignored) == ([], ["redelivered"])
+
+
+@pytest.mark.parametrize("vrn", ["CD5678", ""], ids=["read", "unread"])
+def test_a_new_trucks_read_by_a_lagging_reader_is_never_left_behind_a_proceed(vrn: str) -> None:
+    """Two readers on one lane, the camera's clock 6 s behind the serial reader's: truck
+    B's read 4 s after A's is stamped before A was first seen. Ignored as "the truck
+    before" (tried, 2026-12-07), it left A's PROCEED in front of B. A read stamped early
+    that names neither the truck before nor the truck at the lane: STOP (an officer
+    looks), never ignored."""
+    bundles = [
+        make_bundle("9110635860", "AB1234", result="PROCEED"),
+        make_bundle("9110635861", "CD5678", result="INSPECT", bay="B7"),
+    ]
+    rig = Rig(bundles, manifest_required=False)
+    assert codes(rig.lane.plate(read("AB1234"))) == [C.PROCEED]
+    rig.clock.advance(4)
+    out = rig.lane.plate(read(vrn, ts=rig.clock.now - timedelta(seconds=6)))
+    assert codes(out) == [C.STOP_SEE_OFFICER]
+    assert out.decisions[-1][2] == "read_before_truck"
+    assert [r.vrn for r in out.records] == ["AB1234"]
+
+
+def test_a_better_read_of_an_unread_truck_stamped_a_little_earlier_decides_it() -> None:
+    """The serial reader's unread of B, then the camera's good read of B (its longer
+    settle: stamped 0.2 s earlier): the truck read again, decided (reread)."""
+    rig = Rig(
+        [make_bundle("9110635861", "CD5678", result="INSPECT", bay="B7")], manifest_required=False
+    )
+    seen = rig.clock.now
+    rig.clock.advance(0.2)
+    assert codes(rig.lane.plate(read(""))) == [C.STOP_SEE_OFFICER]
+    rig.clock.advance(0.5)
+    assert codes(rig.lane.plate(read("CD5678", ts=seen))) == [C.INSPECT]
+
+
+def test_a_new_plate_whose_bundle_names_another_plate_of_the_first_kind_stops() -> None:
+    """Known by its Mainland plate; a bundle naming that plate with another Hong Kong
+    plate (CD5678) reached the replica since; then a read of AB1234 with the Mainland
+    plate as runner-up: that bundle is another truck's by the read plate AB1234. STOP,
+    not PROCEED on CD5678's bundle. The truck's own bundle (AB1234, or AB1234 with the
+    Mainland plate) is trusted either way round."""
+    mainland = "粤Z1234港"
+    rig = Rig([], manifest_required=False)
+    assert codes(rig.lane.plate(read(mainland))) == [C.NO_BUNDLE]
+    rig.bundles.append(make_bundle("9110635861", "CD5678", second_plate=mainland))
+    rig.clock.advance(2)
+    out = rig.lane.plate(read("AB1234", alternates=[Alternate(vrn=mainland, confidence=0.9)]))
+    assert codes(out) == [C.STOP_SEE_OFFICER]
+    assert out.decisions[-1][2] == "ambiguous_plate"
+    for second in (None, mainland):
+        own = Rig([], manifest_required=False)
+        own.lane.plate(read(mainland))
+        own.bundles.append(make_bundle("9110635860", "AB1234", second_plate=second))
+        own.clock.advance(2)
+        again = read("AB1234", alternates=[Alternate(vrn=mainland, confidence=0.9)])
+        assert codes(own.lane.plate(again)) == [C.PROCEED]
