@@ -95,6 +95,10 @@ class Freshness:
 
 Lookup = Callable[[str], list[Bundle]]
 
+#: A better read of a truck the lane saw but could not read (a read fault) may be stamped
+#: this much before that first read (the camera settles longer than the serial reader)
+#: and still be that truck read again; one stamped earlier may be the truck before's
+REREAD_SLACK = timedelta(seconds=1.5)
 #: Sessions that failed on the read itself: a plate read after one is that truck read
 #: again (``reread``), not the same truck to ignore.
 _READ_FAULTS = frozenset(
@@ -411,23 +415,30 @@ class Lane:
             self._recent_reads.popitem(last=False)
         return False
 
-    def _names_truck_before(self, session: Session | None, read: PlateRead) -> bool:
-        """A read of the truck whose session ended last, delivered late (a reader with a
-        slower path, a resend after a broken link): it names that truck's plates, and it
-        was taken before the truck at the lane was first seen (with none at the lane:
-        more than ``SYNC_CLOCK_SKEW`` before that session's end). Taken for a new truck, it
-        ended the session of the truck at the lane and showed the truck before's answer
-        in front of it (its PROCEED to a truck told INSPECT), or to whoever pulled up
-        next. Only by its plates: a read merely stamped early may be the next truck's by
-        a reader whose clock lags the first one's (``_plate``)."""
+    def _before_truck(self, out: LaneOutput, read: PlateRead) -> None:
+        logger.warning(
+            "lane %s: a read of %r taken at %s, before the truck at the lane was seen: the"
+            " truck before it, delivered late; ignored",
+            self.lane,
+            read.vrn,
+            read.ts,
+        )
+        out.ignored.append("read_before_truck")
+
+    def _names_truck_before(self, read: PlateRead) -> bool:
+        """The read names the truck whose session ended last: its read plate is one of
+        that truck's own (read by, or its bundle's: no runner-up, which may be the next
+        truck's), and no confident runner-up of the other kind names a plate that truck
+        is not known by while it is known by one of that kind."""
         if self._ended is None or not read.vrn:
             return False
-        plates, ended_at = self._ended
-        if not plates.intersection(identity_plates(self.read_plates(read))):
+        own, _ = self._ended
+        if read.vrn not in own:
             return False
-        if session is None:
-            return read.ts < ended_at - SYNC_CLOCK_SKEW
-        return session.reason != "read_clock_ahead" and read.ts < _first_seen(session)
+        return not any(
+            p not in own and any(is_mainland_plate(q) == is_mainland_plate(p) for q in own)
+            for p in identity_plates(self.read_plates(read))[1:]
+        )
 
     def _plate(self, out: LaneOutput, now: datetime, read: PlateRead) -> None:
         if self._seen(read):
@@ -439,20 +450,15 @@ class Lane:
             out.ignored.append("redelivered")
             return
         session = self.session
-        late = session is not None and (
-            now - read.ts > self._max_read_age and read.ts < session.started_at
-        )
-        if not late and self._names_truck_before(session, read):
-            logger.warning(
-                "lane %s: a read of %r taken at %s, before the truck at the lane was seen:"
-                " the truck before it, delivered late; ignored",
-                self.lane,
-                read.vrn,
-                read.ts,
-            )
-            out.ignored.append("read_before_truck")
-            return
-        if session is not None:
+        named = self._names_truck_before(read)
+        if session is None:
+            if named and self._ended is not None and read.ts < self._ended[1] - SYNC_CLOCK_SKEW:
+                # the truck that just left, read before its session ended, delivered late:
+                # decided, its answer would show to whoever pulled up next
+                self._before_truck(out, read)
+                return
+        else:
+            first = _first_seen(session)
             if now - read.ts > self._max_read_age and read.ts < session.started_at:
                 # a late read (see _decide_plate) of a truck before this one: whoever it
                 # saw has gone, and the truck at the lane now is not to be disturbed
@@ -464,10 +470,23 @@ class Lane:
                 )
                 out.ignored.append("late_read")
                 return
+            if named and read.ts < first and session.reason != "read_clock_ahead":
+                # the truck before, taken before this one was seen (a slower reader, a
+                # resend): ended, this truck's session showed that truck's answer in front
+                # of it (its PROCEED to a truck told INSPECT)
+                self._before_truck(out, read)
+                return
             # a read after one that failed on the read itself is that truck read again
-            # (better: the AVRS sends it when its camera catches the plate late; or in
-            # time after a late read), not the same truck to ignore
-            reread = bool(read.vrn) and session.reason in _READ_FAULTS
+            # (better: the AVRS sends it when its camera catches the plate late, a little
+            # earlier stamped with its longer settle; or in time after a late read), not
+            # the same truck to ignore
+            reread = (
+                bool(read.vrn)
+                and session.reason in _READ_FAULTS
+                and not named
+                # a reader whose clock ran ahead stamped the first read: not to go by
+                and (session.reason == "read_clock_ahead" or read.ts >= first - REREAD_SLACK)
+            )
             if read.vrn and not reread and self._same_truck(session, read):
                 logger.debug(
                     "lane %s: %r read again on the same truck, ignored", self.lane, read.vrn
@@ -482,14 +501,13 @@ class Lane:
                     session.plate_reads.append(read)
                 self._new_plate_kind(out, now, session, read)
                 return
-            # taken before the truck at the lane was first seen, and not the truck before
-            # (above) nor this one: the next truck by a reader whose clock lags the
-            # other's, or another late read; which, the lane cannot tell, and the truck
-            # at the booth is not to be released on it: STOP (an officer looks)
-            early = (
-                not reread
-                and session.reason != "read_clock_ahead"
-                and read.ts < _first_seen(session)
+            # the truck before stamped after this one was seen (a reader whose clock runs
+            # ahead), or a read taken before this one was seen that is neither (the next
+            # truck by a reader whose clock lags the first's): which truck, the lane
+            # cannot tell, and the truck at the booth must not be released on it (nor be
+            # shown the truck before's answer): STOP, an officer looks
+            early = named or (
+                not reread and session.reason != "read_clock_ahead" and read.ts < first
             )
             # the new truck's instruction follows at once: no READY between the two
             self._end(out, now, "reread" if reread else "next_vehicle", ready=False)
@@ -960,8 +978,12 @@ class Lane:
             offline=session.offline,
         )
         out.records.append(record)
-        # the truck's own plates (not a runner-up of their kind: the next truck's, maybe)
-        self._ended = (frozenset((*identity_plates(session.plates), *self._bundle_plates)), now)
+        # the truck's own plates: read by, or its bundle's (no runner-up: the next
+        # truck's, maybe, as an AVRS pairs plates read close in time)
+        threshold = self.config.confidence_threshold
+        read_by = (r.vrn for r in session.plate_reads if r.vrn and r.confidence >= threshold)
+        own = {session.vrn, *read_by, *self._bundle_plates} - {""}
+        self._ended = (frozenset(own), now)
         self.session = None
         self._bundle_plates = ()
         if ready:

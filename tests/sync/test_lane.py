@@ -862,9 +862,16 @@ def test_an_unladen_truck_sampled_for_inspection_cannot_draw_again() -> None:
     assert rig.lane.session is not None
     assert rig.lane.session.reason == "inspect_pending"
     assert rig.asked == []  # whatever the replica says
-    # within the hold, by an unread read and then the plate: the same
+    # within the hold, by an unread read and then the plate: the unread may have been
+    # the next truck, and the plate read the truck before's, by a reader whose clock
+    # runs ahead: which, the lane cannot tell, so STOP (an officer looks; never a draw)
     out = rig.lane.plate(read(vrn="", confidence=0.0))
     assert codes(out) == [C.STOP_SEE_OFFICER]
+    out = rig.lane.plate(read())
+    assert codes(out) == [C.STOP_SEE_OFFICER]
+    assert out.decisions[-1][2] == "read_before_truck"
+    rig.clock.advance(10)
+    rig.lane.tick()  # its hold over: READY
     assert codes(rig.lane.plate(read())) == [C.INSPECT]
     # another truck is not concerned
     assert codes(rig.lane.plate(read(vrn="CD5678"))) == [C.NO_BUNDLE]
@@ -1538,6 +1545,7 @@ def test_a_truck_told_inspect_is_told_so_again_on_a_stale_replica(step: str) -> 
         assert rig.lane.session is not None
         assert rig.lane.session.reason == "stale_replica"
         rig.clock.advance(20)
+        rig.lane.tick()  # EF9's hold over: READY
         out = rig.lane.plate(read(vrn="AB1234"))
     elif step == "unladen":
         out = rig.lane.unladen(UnladenPressed(vrn="CD5678"))
