@@ -978,12 +978,10 @@ class Lane:
             offline=session.offline,
         )
         out.records.append(record)
-        # the truck's own plates: read by, or its bundle's (no runner-up: the next
-        # truck's, maybe, as an AVRS pairs plates read close in time)
-        threshold = self.config.confidence_threshold
-        read_by = (r.vrn for r in session.plate_reads if r.vrn and r.confidence >= threshold)
-        own = {session.vrn, *read_by, *self._bundle_plates} - {""}
-        self._ended = (frozenset(own), now)
+        # the truck's own plates: the one it was first read by and its bundle's; not a
+        # runner-up, nor a read taken in as "the same truck" by its runner-up (either
+        # may be the next truck's, as an AVRS pairs plates read close in time)
+        self._ended = (frozenset({session.vrn, *self._bundle_plates} - {""}), now)
         self.session = None
         self._bundle_plates = ()
         if ready:
