@@ -1672,3 +1672,21 @@ def test_a_new_plate_whose_bundle_names_another_plate_of_the_first_kind_stops() 
         own.clock.advance(2)
         again = read("AB1234", alternates=[Alternate(vrn=mainland, confidence=0.9)])
         assert codes(own.lane.plate(again)) == [C.PROCEED]
+
+
+def test_the_truck_before_is_known_by_its_own_plates_not_a_read_taken_in_by_a_runner_up() -> None:
+    """A (AB1234, PROCEED); the next truck's Mainland read with AB1234 as its runner-up
+    is taken in as "the same truck" during A's hold. That plate is not A's: remembered
+    as A's, a later read of the next truck by it could be ignored as the truck before's."""
+    rig = Rig([make_bundle("9110635860", "AB1234")], manifest_required=False, hold_s=8)
+    assert codes(rig.lane.plate(read("AB1234"))) == [C.PROCEED]
+    rig.clock.advance(4)
+    paired = read("粤Z5678港", alternates=[Alternate(vrn="AB1234", confidence=0.9)])
+    assert rig.lane.plate(paired).ignored == ["same_truck"]
+    rig.clock.advance(4)
+    assert codes(rig.lane.tick()) == [C.READY]
+    rig.clock.advance(1)
+    again = read("粤Z5678港", ts=T0 + timedelta(seconds=2))  # the camera's, stamped early
+    out = rig.lane.plate(again)
+    assert out.ignored == []
+    assert codes(out) == [C.NO_BUNDLE]  # decided: the next truck's plate, not A's
