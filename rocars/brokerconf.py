@@ -337,39 +337,37 @@ def _read_passwd(path: Path) -> tuple[dict[str, str], list[str]]:
     return kept, damaged
 
 
-def _hash_form(digest: str) -> bool:
-    """Whether ``digest`` is laid out as mosquitto's ``$7$`` (PBKDF2-SHA512) or ``$6$``
-    (SHA512) hash: salt and hash in base64."""
+def _split_hash(digest: str) -> tuple[str, int, bytes, bytes] | None:
+    """A mosquitto password hash's kind (``7``: PBKDF2-SHA512, ``6``: SHA512), rounds
+    (1 for ``6``), salt and hash; None for a line that is no such hash."""
     parts = digest.split("$")
     if parts[:2] == ["", "7"] and len(parts) == 5 and parts[2].isdigit():
-        salt, value = parts[3], parts[4]
+        kind, rounds, salt, value = "7", int(parts[2]), parts[3], parts[4]
     elif parts[:2] == ["", "6"] and len(parts) == 4:
-        salt, value = parts[2], parts[3]
+        kind, rounds, salt, value = "6", 1, parts[2], parts[3]
     else:
-        return False
+        return None
     try:
-        return bool(base64.b64decode(salt, validate=True)) and bool(
-            base64.b64decode(value, validate=True)
-        )
+        raw_salt = base64.b64decode(salt, validate=True)
+        raw_value = base64.b64decode(value, validate=True)
     except ValueError:
-        return False
+        return None
+    return (kind, rounds, raw_salt, raw_value) if raw_salt and raw_value else None
+
+
+def _hash_form(digest: str) -> bool:
+    """Whether ``digest`` is laid out as mosquitto's ``$7$`` or ``$6$`` hash."""
+    return _split_hash(digest) is not None
 
 
 def _hash_matches(password: str, line: str) -> bool:
     """Whether a ``$7$`` hash (``hash_password``'s) is of ``password``; False for any
     other form, which is then written anew."""
-    parts = line.split("$")
-    if len(parts) != 5 or parts[:2] != ["", "7"] or not parts[2].isdigit():
+    found = _split_hash(line)
+    if found is None or found[0] != "7" or not 1 <= found[1] <= 1_000_000:
         return False
-    try:
-        salt = base64.b64decode(parts[3], validate=True)
-        digest = base64.b64decode(parts[4], validate=True)
-    except ValueError:
-        return False
-    iterations = int(parts[2])
-    if not 1 <= iterations <= 1_000_000 or not digest:
-        return False
-    again = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations, len(digest))
+    _, rounds, salt, digest = found
+    again = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, rounds, len(digest))
     return hmac.compare_digest(again, digest)
 
 

@@ -427,9 +427,10 @@ class Lane:
 
     def _names_truck_before(self, read: PlateRead) -> bool:
         """The read names the truck whose session ended last: its read plate is one of
-        that truck's own (read by, or its bundle's: no runner-up, which may be the next
-        truck's), and no confident runner-up of the other kind names a plate that truck
-        is not known by while it is known by one of that kind."""
+        that truck's own (``_end``: the plate it was first read by and its bundle's; no
+        runner-up, which may be the next truck's), and no confident runner-up of the
+        other kind names a plate that truck is not known by while it is known by one of
+        that kind."""
         if self._ended is None or not read.vrn:
             return False
         own, _ = self._ended
