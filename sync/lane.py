@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -132,17 +133,24 @@ class Inspections:
     """
 
     def __init__(
-        self, window_s: float = REINSPECT_WINDOW_S, clock: Callable[[], datetime] = utc_now
+        self,
+        window_s: float = REINSPECT_WINDOW_S,
+        clock: Callable[[], datetime] = utc_now,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.window = timedelta(seconds=window_s)
         #: what "now" is when the remembered are let go: never a time given with a plate
         #: (one ahead of the clock, from a clock stepped back since, ended every other)
         self._clock = clock
+        #: a truck is let go only once its window is over by this clock too: the wall
+        #: clock stepped forward (and put right later) must not end every window at once
+        self._monotonic = monotonic
         self._lock = threading.Lock()
         #: plate -> (until, bay)
         self._until: dict[str, tuple[datetime, str | None]] = {}
-        #: (until, plate) in the order remembered: the oldest go first (the window is one)
-        self._order: deque[tuple[datetime, str]] = deque()
+        #: (until, monotonic until, plate) in the order remembered: the oldest go first
+        #: (the window is one)
+        self._order: deque[tuple[datetime, float, str]] = deque()
         #: told of each truck a lane here tells INSPECT (the shards' shared log)
         self.on_told: Callable[[Iterable[str], datetime, str | None], None] | None = None
 
@@ -160,9 +168,13 @@ class Inspections:
             return
         until = at + self.window
         now = min(at, self._clock())
+        mono = self._monotonic()
+        # what is left of its window as the wall clock has it now, kept by the monotonic
+        # clock: a forward step of the wall clock lets nothing go before its time
+        mono_until = mono + (until - now).total_seconds()
         with self._lock:
-            while self._order and self._order[0][0] <= now:
-                old_until, plate = self._order.popleft()
+            while self._order and self._order[0][0] <= now and self._order[0][1] <= mono:
+                old_until, _, plate = self._order.popleft()
                 if self._until.get(plate, (None,))[0] == old_until:
                     del self._until[plate]
             for plate in plates:
@@ -171,7 +183,7 @@ class Inspections:
                 # written late may be older than what is held
                 if plate and (held is None or held[0] < until):
                     self._until[plate] = (until, bay)
-                    self._order.append((until, plate))
+                    self._order.append((until, mono_until, plate))
 
     def pending(self, plates: Iterable[str], now: datetime) -> tuple[str | None] | None:
         """``(bay,)`` of the inspection one of ``plates`` was told lately; None if none."""

@@ -952,8 +952,31 @@ def test_a_time_ahead_of_the_clock_does_not_end_the_trucks_remembered() -> None:
     assert memory.pending(["AB1234"], now[0]) is None  # its window is over: let go
 
 
+def test_a_forward_step_of_the_clock_does_not_end_the_trucks_remembered() -> None:
+    """The agent's clock stepped two hours ahead for a minute (a truck told INSPECT
+    meanwhile), then put right: the truck told INSPECT just before the step is still told
+    INSPECT again when read, its window not over by the time that really passed. Before,
+    the memory let it go as of the stepped clock (open question 12)."""
+    now, mono = [T0], [0.0]
+    memory = Inspections(window_s=600, clock=lambda: now[0], monotonic=lambda: mono[0])
+    memory.remember(["AB1234"], T0, "B1")
+    now[0], mono[0] = T0 + timedelta(hours=2), 60.0
+    memory.remember(["CD5678"], now[0], "B2")
+    now[0], mono[0] = T0 + timedelta(seconds=120), 120.0
+    memory.remember(["EF9"], now[0], None)
+    assert memory.pending(["AB1234"], now[0]) == ("B1",)
+    # once over by both clocks, it goes as others come
+    now[0], mono[0] = T0 + timedelta(seconds=700), 700.0
+    memory.remember(["GH1"], now[0], None)
+    assert memory.pending(["AB1234"], T0 + timedelta(seconds=1)) is None
+    # the one told while the clock ran ahead is held for its window as stamped (until
+    # T0 + 2 h 10 min by the clock): a truck told INSPECT is never let go early
+    assert memory.pending(["CD5678"], now[0]) == ("B2",)
+
+
 def test_the_window_for_a_truck_told_inspect_ends() -> None:
-    shared = Inspections(window_s=600)
+    mono = [0.0]
+    shared = Inspections(window_s=600, monotonic=lambda: mono[0])
     rig = Rig(unladen_inspect_share=1.0)
     rig.lane._inspections = shared
     rig.lane.plate(read())
@@ -966,6 +989,7 @@ def test_the_window_for_a_truck_told_inspect_ends() -> None:
     off.remember(["AB1234"], T0, "B1")
     assert off.pending(["AB1234"], T0) is None
     # the remembered go once their window is over, as others come
+    mono[0] = 700.0
     shared.remember(["CD5678"], T0 + timedelta(seconds=700), None)
     assert shared.pending(["AB1234"], T0 + timedelta(seconds=1)) is None
     assert shared.pending(["CD5678"], T0 + timedelta(seconds=701)) == (None,)
