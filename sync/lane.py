@@ -585,7 +585,7 @@ class Lane:
             # the bundles found must be the truck's by either plate as the read plate: a
             # bundle naming the truck's first plate with another of the new plate's kind
             # is another truck's (one bundled since, by a read that misread the first)
-            found = self._truck_bundles(lookup)
+            found = self._truck_bundles(lookup, now)
             other_way = [*named, *(p for p in known if p not in named)]
             if not isinstance(found, _Decision) and _untrusted(other_way, found[0]):
                 decision = _Decision(Code.STOP_SEE_OFFICER, "ambiguous_plate")
@@ -819,7 +819,7 @@ class Lane:
     def _by_bundles(self, plates: list[str], now: datetime) -> _Decision | None:
         """Rules 1-3 from the truck's active bundles as the replica holds them now; None
         when it has none (rule 4: the truck may be unladen)."""
-        found = self._truck_bundles(plates)
+        found = self._truck_bundles(plates, now)
         if isinstance(found, _Decision):
             return found
         active, here = found
@@ -866,7 +866,7 @@ class Lane:
         now: the session's bundle cancelled or used meanwhile stops the truck; an
         inspection selected meanwhile (of this bundle, or of another of the truck's here)
         wins as at the read."""
-        found = self._truck_bundles(session.plates)
+        found = self._truck_bundles(session.plates, now)
         if isinstance(found, _Decision):
             return replace(found, ubr=session.ubr)
         _, here = found
@@ -878,10 +878,24 @@ class Lane:
             return chosen
         return self._result(chosen if chosen.result == Code.INSPECT else own)
 
-    def _truck_bundles(self, plates: list[str]) -> tuple[list[Bundle], list[Bundle]] | _Decision:
+    def _truck_bundles(
+        self, plates: list[str], now: datetime
+    ) -> tuple[list[Bundle], list[Bundle]] | _Decision:
         """The truck's active bundles, and those of them at this control point and
-        direction; or the STOP when the replica cannot say, or one bundle is not the
-        truck's for sure (``_untrusted``)."""
+        direction; or the decision that stands before them: the STOP when the replica
+        cannot say or one bundle is not the truck's for sure (``_untrusted``), the INSPECT
+        for a truck told INSPECT lately by a plate only its bundles name.
+
+        One hop further than the plates read: the other plates of the bundles found (a
+        bundle naming both of the truck's plates, read by one of them) are looked up too,
+        and asked of the memory. Without it, a truck sampled for inspection when read by
+        its Mainland plate, bundled since on both plates and read by its Hong Kong plate
+        alone, was decided afresh; and a truck read by its Mainland plate found only its
+        newer bundle (both plates) and not its older one selected for inspection (its
+        Hong Kong plate only), and was released. A bundle found that way must name no
+        plate but the truck's (those read and those its bundles tie to them): one naming
+        another plate of the truck's kinds is another vehicle's record, and stops.
+        """
         try:
             active = self._active_bundles(plates)
         except SyncError as err:
@@ -889,6 +903,33 @@ class Lane:
             return _Decision(Code.STOP_SEE_OFFICER, "replica_error")
         if _untrusted(plates, active):
             return _Decision(Code.STOP_SEE_OFFICER, "ambiguous_plate")
+        linked = list(dict.fromkeys(p for b in active for p in bundle_plates(b) if p not in plates))
+        if linked:
+            pending = self._pending_inspection(linked, now)
+            if pending is not None:
+                return pending
+            try:
+                further = self._active_bundles(linked)
+            except SyncError as err:
+                logger.error("lane %s: replica lookup failed: %s", self.lane, err)
+                return _Decision(Code.STOP_SEE_OFFICER, "replica_error")
+            known = {*plates, *linked}
+            ubrs = {b.ubr for b in active}
+            for bundle in further:
+                if bundle.ubr in ubrs:
+                    continue
+                if any(p not in known for p in bundle_plates(bundle)):
+                    logger.error(
+                        "lane %s: bundle %s (%s), found by a plate the truck's bundles "
+                        "name, names a plate not the truck's: STOP",
+                        self.lane,
+                        bundle.ubr,
+                        " ".join(bundle_plates(bundle)),
+                    )
+                    return _Decision(Code.STOP_SEE_OFFICER, "ambiguous_plate", ubr=bundle.ubr)
+                active.append(bundle)
+                ubrs.add(bundle.ubr)
+            active.sort(key=lambda b: b.ubr)
         here = [b for b in active if b.cp == self.cp and b.direction == self.direction]
         unknown = next((b for b in here if b.result is None), None)
         if unknown is not None:

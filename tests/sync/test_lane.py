@@ -901,6 +901,68 @@ def test_a_truck_told_inspect_is_known_by_each_plate_it_was_read_by() -> None:
     assert codes(rig.lane.plate(read(vrn="粤Z1234港"))) == [C.INSPECT]
 
 
+def test_a_truck_sampled_by_one_plate_is_known_by_its_bundle_s_other_plate() -> None:
+    """Sampled for inspection as unladen when read by its Mainland plate alone, the truck
+    is bundled since (at the kiosk) on both plates, and read at another lane within the
+    hour by its Hong Kong plate alone: its bundle ties the two plates, and the memory
+    is asked by the other one too. Before, it was decided afresh there and released
+    (open question 11)."""
+    shared = Inspections(window_s=3600)
+    here = Rig(unladen_inspect_share=1.0)
+    here.lane._inspections = shared
+    here.lane.plate(read(vrn="粤Z1234港"))
+    assert codes(here.lane.unladen(UnladenPressed(vrn="粤Z1234港"))) == [C.INSPECT]
+    there = Rig(
+        [make_bundle("9110635861", "AB1234", second_plate="粤Z1234港")],
+        manifest_required=False,
+    )
+    there.lane._inspections = shared
+    there.clock.advance(600)
+    there.fresh = Freshness(last_sync_at=there.clock.now, central_up=True)
+    out = there.lane.plate(read(vrn="AB1234"))
+    assert codes(out) == [C.INSPECT]
+    assert out.decisions[-1][2] == "inspect_pending"
+    assert out.instructions[0].bay == "U1"
+
+
+@pytest.mark.parametrize("plate", ["粤Z1234港", "AB1234"])
+def test_a_truck_s_older_bundle_on_its_other_plate_is_found(plate: str) -> None:
+    """Two bundles of one truck: an older one naming its Hong Kong plate only, selected
+    for inspection, and a newer one naming both (the centre learnt the Mainland plate in
+    between), to be released. Read by either plate alone, the truck crosses on the
+    inspection. Before, read by its Mainland plate it found only the newer bundle and
+    was released (open question 11)."""
+    rig = Rig(
+        [
+            make_bundle("9110635860", "AB1234", result="INSPECT", bay="B3"),
+            make_bundle("9110635861", "AB1234", second_plate="粤Z1234港"),
+        ],
+        manifest_required=False,
+    )
+    out = rig.lane.plate(read(vrn=plate))
+    assert codes(out) == [C.INSPECT]
+    assert out.instructions[0].ubr == "9110635860"
+    assert out.instructions[0].bay == "B3"
+
+
+def test_a_bundle_one_hop_away_naming_another_plate_stops() -> None:
+    """Read by its Hong Kong plate, the truck's bundle names its Mainland plate; another
+    active bundle names that Mainland plate with another Hong Kong plate: a record of
+    another vehicle, or a wrong one. Neither is released on: an officer looks. Before,
+    the other bundle was never seen."""
+    rig = Rig(
+        [
+            make_bundle("9110635860", "CD5678", second_plate="粤Z1234港"),
+            make_bundle("9110635861", "AB1234", second_plate="粤Z1234港"),
+        ],
+        manifest_required=False,
+    )
+    out = rig.lane.plate(read(vrn="AB1234"))
+    assert codes(out) == [C.STOP_SEE_OFFICER]
+    assert out.decisions[-1][2] == "ambiguous_plate"
+    assert out.instructions[0].ubr == "9110635860"
+
+
 def test_a_plate_linked_by_a_runner_up_while_inspect_shows_is_not_remembered() -> None:
     """Truck A (AB1234, no bundle) sampled: INSPECT. Truck B pulls up and is read by its
     Mainland plate with A's plate as the runner-up (an AVRS pairs plates read close in
@@ -1374,21 +1436,22 @@ def test_the_other_plate_of_the_same_truck_is_the_same_truck() -> None:
 
 def test_the_same_truck_is_told_without_a_second_lookup() -> None:
     """The bundle's plates are kept from the decision: a read that finds a session open
-    costs no replica look-up for the session's bundle (it cost every such read one)."""
+    costs no replica look-up for the session's bundle (it cost every such read one). The
+    read itself looks the bundle's other plate up too (one hop, ``Lane._truck_bundles``)."""
     rig = Rig([make_bundle("9110635860", "AB1234", second_plate="粤Z1234港")])
     asked = rig.asked
     assert codes(rig.lane.plate(read(vrn="AB1234"))) == [C.DROP_MANIFEST]
-    assert asked == ["AB1234"]
+    assert asked == ["AB1234", "粤Z1234港"]
     rig.clock.advance(1)
     assert rig.lane.plate(read(vrn="粤Z1234港")).ignored == ["same_truck"]
-    assert asked == ["AB1234"]
+    assert asked == ["AB1234", "粤Z1234港"]
     # cancelled meanwhile: still the truck at the lane (its plates did not change)
     rig.bundles = []
     assert rig.lane.plate(read(vrn="粤Z1234港")).ignored == ["same_truck"]
-    # another truck: only its own look-up
+    # another truck: only its own look-up (no bundle, no hop)
     out = rig.lane.plate(read(vrn="CD5678"))
     assert codes(out) == [C.NO_BUNDLE]
-    assert asked == ["AB1234", "CD5678"]
+    assert asked == ["AB1234", "粤Z1234港", "CD5678"]
 
 
 def test_too_early_and_wrong_control_point_sessions_know_their_truck() -> None:
