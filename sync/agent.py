@@ -338,6 +338,7 @@ class SyncAgent:
                 config.shard,
                 self.controller.inspections,
                 clock=self._clock,
+                direction=config.site.direction.value,
             )
             self.inspection_log.sync_once()
         for topic_filter in self.controller.subscriptions():

@@ -8,6 +8,11 @@ one drew the sampling share again). The shards share a data folder (the replica)
 each also writes the plates it tells INSPECT into ``inspections.db`` there, and takes
 the others' into its own memory every ``poll_s`` (0.5 s: far less than a truck needs to
 reach another lane). Started, a shard takes what the others told within the window.
+Each row names the direction of the shard that told it: the import and export shards of
+a control point share the folder, and a truck told INSPECT coming in (its import bundle's
+selection, or the unladen share) and leaving within the hour is not told INSPECT again on
+its way out for it (its export bundle, or the share, decide). A row written before the
+column (or by a log given no direction) is every shard's, as all rows were before.
 Rows are kept a day (``KEEP_S``, the longest window a shard may have). A single agent
 (``shard`` "") keeps the file too: its outbox's records hold the plates of a session's
 first read and its bundle, not a plate a later read of the truck added, so a restart
@@ -56,7 +61,8 @@ CREATE TABLE IF NOT EXISTS told (
     plate TEXT NOT NULL,
     at REAL NOT NULL,
     bay TEXT,
-    shard TEXT NOT NULL
+    shard TEXT NOT NULL,
+    direction TEXT
 );
 CREATE INDEX IF NOT EXISTS told_at ON told (at);
 """
@@ -73,9 +79,13 @@ class InspectionLog:
         *,
         poll_s: float = POLL_S,
         clock: Callable[[], datetime] = utc_now,
+        direction: str | None = None,
     ) -> None:
         self.path = path
         self.shard = shard
+        #: the shard's direction (``import``/``export``): the rows it writes name it, and
+        #: it takes in only rows of its direction or of none; None: every row (module doc)
+        self.direction = direction
         self.inspections = inspections
         self.poll_s = poll_s
         self._clock = clock
@@ -162,12 +172,16 @@ class InspectionLog:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(told)")}
+            if "direction" not in columns:  # a file from before the column
+                conn.execute("ALTER TABLE told ADD COLUMN direction TEXT")
             # started: what was told within the window, by the others and by this shard
             # before a restart (its outbox says so too; twice is harmless)
             since = self._clock().timestamp() - self.inspections.window.total_seconds()
             conn.execute("BEGIN")  # one snapshot: no row committed between the two reads
             rows = conn.execute(
-                "SELECT id, plate, at, bay FROM told WHERE at > ? ORDER BY id", (since,)
+                "SELECT id, plate, at, bay, direction FROM told WHERE at > ? ORDER BY id",
+                (since,),
             ).fetchall()
             (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM told").fetchone()
             conn.execute("COMMIT")
@@ -175,7 +189,7 @@ class InspectionLog:
             conn.close()
             raise
         self._conn = conn
-        self._remember(rows)
+        self._remember([row[:4] for row in rows if self._ours(row[4])])
         self._last_id = max(self._last_id, int(last))
         if rows:
             logger.info(
@@ -191,8 +205,8 @@ class InspectionLog:
         with self._conn:  # one transaction
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.executemany(
-                "INSERT INTO told (plate, at, bay, shard) VALUES (?, ?, ?, ?)",
-                [(plate, at, bay, self.shard) for _, plate, at, bay in rows],
+                "INSERT INTO told (plate, at, bay, shard, direction) VALUES (?, ?, ?, ?, ?)",
+                [(plate, at, bay, self.shard, self.direction) for _, plate, at, bay in rows],
             )
         last = rows[-1][0]
         with self._lock:  # those written (some may have been dropped meanwhile)
@@ -203,13 +217,17 @@ class InspectionLog:
     def _take(self) -> None:
         assert self._conn is not None
         rows = self._conn.execute(
-            "SELECT id, plate, at, bay, shard FROM told WHERE id > ? ORDER BY id",
+            "SELECT id, plate, at, bay, shard, direction FROM told WHERE id > ? ORDER BY id",
             (self._last_id,),
         ).fetchall()
         if not rows:
             return
         self._last_id = int(rows[-1][0])
-        self._remember([row[:4] for row in rows if row[4] != self.shard])
+        self._remember([row[:4] for row in rows if row[4] != self.shard and self._ours(row[5])])
+
+    def _ours(self, direction: object) -> bool:
+        """A row of this shard's direction, or one that names none."""
+        return self.direction is None or direction is None or direction == self.direction
 
     def _remember(self, rows: list[tuple[int, str, float, str | None]]) -> None:
         """Take rows in; one no shard would write (a time that does not convert, or one

@@ -222,3 +222,61 @@ def test_a_write_takes_off_the_queue_only_what_it_wrote(tmp_path: Path) -> None:
     a._write()  # CD1 and CD2, told during the first write, are still to be written
     assert written(path) == ["AB1", "AB2", "AB3", "CD1", "CD2"]
     assert a.dropped == 2
+
+
+def test_a_truck_told_inspect_coming_in_is_not_told_again_going_out(tmp_path: Path) -> None:
+    """The import and export shards of a control point share the folder: a truck told
+    INSPECT at an import lane, leaving within the hour, is decided by its export bundle
+    (or the share), not told INSPECT again for the import inspection. Another import
+    shard still knows it; a row that names no direction (written before the column, or
+    by a log given none) is every shard's."""
+    clock = Clock()
+    path = tmp_path / "inspections.db"
+
+    def of(name: str, direction: str | None) -> InspectionLog:
+        log = InspectionLog(path, name, Inspections(3600), clock=clock, direction=direction)
+        log.sync_once()
+        return log
+
+    imp_a, imp_b, exp = of("imp-a", "import"), of("imp-b", "import"), of("exp", "export")
+    imp_a.inspections.told(("AB1234",), T0, "B3")
+    imp_a.sync_once()
+    imp_b.sync_once()
+    exp.sync_once()
+    assert imp_b.inspections.pending(["AB1234"], T0) == ("B3",)
+    assert exp.inspections.pending(["AB1234"], T0) is None
+    # started later, the export shard does not take it either; an import one does
+    clock.now = T0 + timedelta(minutes=5)
+    assert of("exp-2", "export").inspections.pending(["AB1234"], clock.now) is None
+    assert of("imp-c", "import").inspections.pending(["AB1234"], clock.now) == ("B3",)
+    # no direction: everyone's
+    anyone = of("old", None)
+    anyone.inspections.told(("CD5678",), clock.now, None)
+    anyone.sync_once()
+    exp.sync_once()
+    assert exp.inspections.pending(["CD5678"], clock.now) == (None,)
+
+
+def test_a_file_from_before_the_direction_column_is_taken_whole(tmp_path: Path) -> None:
+    """A file written before rows named their direction gets the column; its rows name
+    none, so every shard takes them, as before."""
+    path = tmp_path / "inspections.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE told (id INTEGER PRIMARY KEY AUTOINCREMENT, plate TEXT NOT NULL, "
+            "at REAL NOT NULL, bay TEXT, shard TEXT NOT NULL)"
+        )
+        conn.execute(
+            "INSERT INTO told (plate, at, bay, shard) VALUES ('AB1234', ?, 'B1', 'a')",
+            (T0.timestamp(),),
+        )
+    clock = Clock()
+    log = InspectionLog(path, "exp", Inspections(3600), clock=clock, direction="export")
+    log.sync_once()
+    assert log.problem == ""
+    assert log.inspections.pending(["AB1234"], T0) == ("B1",)
+    log.inspections.told(("CD5678",), T0, None)
+    log.sync_once()
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT plate, direction FROM told ORDER BY id").fetchall()
+    assert rows == [("AB1234", None), ("CD5678", "export")]

@@ -138,6 +138,10 @@ def test_a_truck_told_inspect_at_one_shards_lane_is_told_inspect_at_the_others(
         assert a.inspection_log is not None
         assert a.inspection_log.problem == ""
         assert (a.config.data_dir / "inspections.db").exists()
+        # the row names b's direction (an export shard of the folder would not take it)
+        with sqlite3.connect(a.config.data_dir / "inspections.db") as conn:
+            told = conn.execute("SELECT plate, shard, direction FROM told").fetchall()
+        assert told == [("ZX2468", b.config.shard, "import")]
         # ... and in /metrics
         assert metric(b, "rocars_sync_inspections_written_total") == 1
         assert metric(a, "rocars_sync_inspections_taken_total") == 1
