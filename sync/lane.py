@@ -146,55 +146,120 @@ class Inspections:
         #: clock stepped forward (and put right later) must not end every window at once
         self._monotonic = monotonic
         self._lock = threading.Lock()
-        #: plate -> (until, bay)
-        self._until: dict[str, tuple[datetime, str | None]] = {}
-        #: (until, monotonic until, plate) in the order remembered: the oldest go first
-        #: (the window is one)
+        #: plate -> (until, bay, pending until, kept until, the truck's firm plates): the
+        #: middle two by the monotonic clock (``remember``)
+        self._until: dict[str, tuple[datetime, str | None, float, float, tuple[str, ...]]] = {}
+        #: (until, kept until, plate) in the order remembered: the oldest go first (the
+        #: window is one)
         self._order: deque[tuple[datetime, float, str]] = deque()
         #: told of each truck a lane here tells INSPECT (the shards' shared log)
         self.on_told: Callable[[Iterable[str], datetime, str | None], None] | None = None
 
-    def told(self, plates: Iterable[str], at: datetime, bay: str | None) -> None:
+    def told(
+        self,
+        plates: Iterable[str],
+        at: datetime,
+        bay: str | None,
+        firm: Iterable[str] | None = None,
+    ) -> None:
         """A lane here tells a truck INSPECT now: remembered, and passed on."""
         if not self.window:
             return
         plates = tuple(dict.fromkeys(plates))  # the read plate is often the bundle's too
-        self.remember(plates, at, bay)
+        self.remember(plates, at, bay, firm)
         if self.on_told is not None:
             self.on_told(plates, at, bay)
 
-    def remember(self, plates: Iterable[str], at: datetime, bay: str | None) -> None:
+    def remember(
+        self,
+        plates: Iterable[str],
+        at: datetime,
+        bay: str | None,
+        firm: Iterable[str] | None = None,
+    ) -> None:
+        """``plates`` told INSPECT at ``at``. ``firm``: those of them that name the truck
+        for sure (the plate it was first read by, its bundle's), not a runner-up of a read
+        (which may be the next truck's plate); None: all of them. Pending until the window after it is over by
+        the wall clock, or by the monotonic clock what was left of it by the wall clock
+        now (a truck told INSPECT before the wall clock stepped forward is told INSPECT
+        again while the step lasts and after it is put right: the replica, stamped by the
+        same clock at its next poll, looks current). Let go only once both clocks are past
+        it (by the monotonic clock, what was left of it after ``at`` or now, whichever is
+        sooner: a row another shard wrote by a clock that was right is kept through a
+        forward step of this one)."""
         if not self.window:
             return
         until = at + self.window
-        now = min(at, self._clock())
+        clock_now = self._clock()
+        now = min(at, clock_now)
         mono = self._monotonic()
-        # what is left of its window as the wall clock has it now, kept by the monotonic
-        # clock: a forward step of the wall clock lets nothing go before its time
-        mono_until = mono + (until - now).total_seconds()
+        window = self.window.total_seconds()
+        pending_until = mono + min(max((until - clock_now).total_seconds(), 0.0), window)
+        kept_until = mono + min(max((until - now).total_seconds(), 0.0), window)
+        plates = tuple(plates)
+        sure = plates if firm is None else tuple(firm)
         with self._lock:
             while self._order and self._order[0][0] <= now and self._order[0][1] <= mono:
-                old_until, _, plate = self._order.popleft()
-                if self._until.get(plate, (None,))[0] == old_until:
+                _, _, plate = self._order.popleft()
+                held = self._until.get(plate)
+                if held is not None and held[0] <= now and held[3] <= mono:
                     del self._until[plate]
             for plate in plates:
+                if not plate:
+                    continue
                 held = self._until.get(plate)
-                # the latest wins: what comes from the outbox, another shard or a file
-                # written late may be older than what is held
-                if plate and (held is None or held[0] < until):
-                    self._until[plate] = (until, bay)
-                    self._order.append((until, mono_until, plate))
+                if held is None:
+                    entry = (until, bay, pending_until, kept_until, sure)
+                elif held[0] < until:
+                    # the latest wins: what comes from the outbox, another shard or a file
+                    # written late may be older than what is held
+                    pending, kept = max(held[2], pending_until), max(held[3], kept_until)
+                    entry = (until, bay, pending, kept, sure)
+                elif held[2] < pending_until or held[3] < kept_until:
+                    pending, kept = max(held[2], pending_until), max(held[3], kept_until)
+                    entry = (held[0], held[1], pending, kept, held[4])
+                else:
+                    continue
+                self._until[plate] = entry
+                self._order.append((entry[0], entry[3], plate))
 
-    def pending(self, plates: Iterable[str], now: datetime) -> tuple[str | None] | None:
-        """``(bay,)`` of the inspection one of ``plates`` was told lately; None if none."""
+    def pending(
+        self, plates: Iterable[str], now: datetime, truck: Iterable[str] = ()
+    ) -> tuple[str | None] | None:
+        """``(bay,)`` of the inspection one of ``plates`` was told lately (by the wall
+        clock, or by the monotonic one: ``remember``); None if none.
+
+        ``truck``: the truck's plates as its bundles have them (one of each kind). A plate
+        told INSPECT as a runner-up of a truck whose firm plates (``remember``) name
+        another plate of a kind ``truck`` has was told of another truck (an AVRS pairing
+        plates read close in time gave that truck's read this one's plate): it is not
+        this truck's inspection. One told as a truck's firm plate is, whatever else."""
         if not self._until:
             return None
+        mono: float | None = None
+        truck = tuple(truck)
         with self._lock:
             for plate in plates:
                 found = self._until.get(plate)
-                if found is not None and now < found[0]:
+                if found is None:
+                    continue
+                if truck and plate not in found[4] and _another_truck(found[4], truck):
+                    continue
+                if now < found[0]:
+                    return (found[1],)
+                if mono is None:
+                    mono = self._monotonic()
+                if mono < found[2]:
                     return (found[1],)
         return None
+
+
+def _another_truck(firm: tuple[str, ...], truck: tuple[str, ...]) -> bool:
+    """``firm`` names a plate of a kind ``truck`` has, other than the truck's."""
+    return any(
+        p not in truck and any(is_mainland_plate(p) == is_mainland_plate(q) for q in truck)
+        for p in firm
+    )
 
 
 class Session(BaseModel):
@@ -585,12 +650,16 @@ class Lane:
             # the bundles found must be the truck's by either plate as the read plate: a
             # bundle naming the truck's first plate with another of the new plate's kind
             # is another truck's (one bundled since, by a read that misread the first)
+            # (decided from that one look-up: looked up again, a replica error on the
+            # first or a change of the feed between the two skipped the check)
             found = self._truck_bundles(lookup, now)
             other_way = [*named, *(p for p in known if p not in named)]
-            if not isinstance(found, _Decision) and _untrusted(other_way, found[0]):
+            if isinstance(found, _Decision):
+                decision = found
+            elif _untrusted(other_way, found[0]):
                 decision = _Decision(Code.STOP_SEE_OFFICER, "ambiguous_plate")
             else:
-                decision = self._by_bundles(lookup, now)
+                decision = self._from_bundles(*found, now)
         session.plates += [p for p in named if p not in session.plates]
         if decision is None and session.code is Code.PROCEED:
             # released as unladen, and nothing by the new plate either: it may be the next
@@ -772,10 +841,14 @@ class Lane:
         return plates
 
     def _check_fresh(self, session: Session, now: datetime) -> _Decision | None:
-        """Rule 6: STOP on a stale replica; else note whether the centre is down."""
+        """Rule 6: STOP on a stale replica; else note whether the centre is down. A stale
+        replica is not known current either: the session is marked ``offline`` then too
+        (the INSPECT of a truck told INSPECT lately is shown on a stale replica, and its
+        record must not pass for one decided on a current one)."""
         fresh = self._freshness()
         age = None if fresh.last_sync_at is None else now - fresh.last_sync_at
         if age is None or age > self._max_age or age < -SYNC_CLOCK_SKEW:
+            session.offline = True
             return _Decision(Code.STOP_SEE_OFFICER, "stale_replica", ubr=session.ubr)
         if not fresh.central_up:
             session.offline = True
@@ -808,10 +881,12 @@ class Lane:
         laden = self._by_bundles(plates, now)
         return _Decision(Code.NO_BUNDLE, "awaiting_unladen") if laden is None else laden
 
-    def _pending_inspection(self, plates: list[str], now: datetime) -> _Decision | None:
+    def _pending_inspection(
+        self, plates: list[str], now: datetime, truck: tuple[str, ...] = ()
+    ) -> _Decision | None:
         """INSPECT again, with the same bay, for a truck told INSPECT lately and read
         again (``Inspections``); None for any other."""
-        pending = self._inspections.pending(plates, now)
+        pending = self._inspections.pending(plates, now, truck)
         if pending is None:
             return None
         return _Decision(Code.INSPECT, "inspect_pending", bay=pending[0] or self.config.inspect_bay)
@@ -822,7 +897,12 @@ class Lane:
         found = self._truck_bundles(plates, now)
         if isinstance(found, _Decision):
             return found
-        active, here = found
+        return self._from_bundles(*found, now)
+
+    def _from_bundles(
+        self, active: list[Bundle], here: list[Bundle], now: datetime
+    ) -> _Decision | None:
+        """Rules 1-3 from the bundles ``_truck_bundles`` found; None when there are none."""
         if here:
             bundle = self._crossing(here, now)
             if isinstance(bundle, _Decision):
@@ -903,22 +983,39 @@ class Lane:
             return _Decision(Code.STOP_SEE_OFFICER, "replica_error")
         if _untrusted(plates, active):
             return _Decision(Code.STOP_SEE_OFFICER, "ambiguous_plate")
-        linked = list(dict.fromkeys(p for b in active for p in bundle_plates(b) if p not in plates))
+        # the truck's plates as its bundles have them (every one carries the read plate):
+        # one of each kind, or they are two vehicles' records (a Mainland plate two Hong
+        # Kong plates' bundles name) or a wrong one, and none is the truck's for sure
+        truck = {plates[0]: None}
+        for bundle in active:
+            truck.update(dict.fromkeys(bundle_plates(bundle)))
+        if len(truck) > 1 and (
+            len(truck) > 2 or is_mainland_plate(plates[0]) == is_mainland_plate(list(truck)[1])
+        ):
+            logger.error(
+                "lane %s: the bundles of %s name %s: not one truck's plates: STOP",
+                self.lane,
+                plates[0],
+                " ".join(truck),
+            )
+            return _Decision(Code.STOP_SEE_OFFICER, "ambiguous_plate", ubr=active[0].ubr)
+        linked = [p for p in truck if p not in plates]
         if linked:
-            pending = self._pending_inspection(linked, now)
+            # the truck's other plate, which its bundles name and the read did not: told
+            # INSPECT lately by it (the plates of the sessions the INSPECT was told in)
+            pending = self._pending_inspection(linked, now, truck=tuple(truck))
             if pending is not None:
-                return pending
+                return replace(pending, plates=tuple(truck))
             try:
                 further = self._active_bundles(linked)
             except SyncError as err:
                 logger.error("lane %s: replica lookup failed: %s", self.lane, err)
                 return _Decision(Code.STOP_SEE_OFFICER, "replica_error")
-            known = {*plates, *linked}
             ubrs = {b.ubr for b in active}
             for bundle in further:
                 if bundle.ubr in ubrs:
                     continue
-                if any(p not in known for p in bundle_plates(bundle)):
+                if any(p not in truck for p in bundle_plates(bundle)):
                     logger.error(
                         "lane %s: bundle %s (%s), found by a plate the truck's bundles "
                         "name, names a plate not the truck's: STOP",
@@ -928,7 +1025,6 @@ class Lane:
                     )
                     return _Decision(Code.STOP_SEE_OFFICER, "ambiguous_plate", ubr=bundle.ubr)
                 active.append(bundle)
-                ubrs.add(bundle.ubr)
             active.sort(key=lambda b: b.ubr)
         here = [b for b in active if b.cp == self.cp and b.direction == self.direction]
         unknown = next((b for b in here if b.result is None), None)
@@ -983,7 +1079,12 @@ class Lane:
         if decision.plates:
             self._bundle_plates = decision.plates
         if decision.code is Code.INSPECT:
-            self._inspections.told((*session.plates, *self._bundle_plates), now, decision.bay)
+            self._inspections.told(
+                (*session.plates, *self._bundle_plates),
+                now,
+                decision.bay,
+                firm=(session.vrn, *self._bundle_plates),
+            )
         seq = self._instruction(
             out,
             decision.code,

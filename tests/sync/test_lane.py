@@ -963,6 +963,142 @@ def test_a_bundle_one_hop_away_naming_another_plate_stops() -> None:
     assert out.instructions[0].ubr == "9110635860"
 
 
+def test_a_mainland_plate_two_hong_kong_plates_bundles_name_stops() -> None:
+    """Read by its Mainland plate alone, the truck finds two bundles (for another control
+    point) naming that plate with two Hong Kong plates, one of which has a bundle here:
+    two vehicles' records, or a wrong one. The truck is not released on the other Hong
+    Kong plate's bundle (found in review: the hop looked CD5678 up and released it)."""
+    rig = Rig(
+        [
+            make_bundle("9110635860", "AB1234", second_plate="粤Z1234港", cp="LMC"),
+            make_bundle("9110635861", "CD5678", second_plate="粤Z1234港", cp="LMC"),
+            make_bundle("9110635862", "CD5678"),
+        ],
+        manifest_required=False,
+    )
+    out = rig.lane.plate(read(vrn="粤Z1234港"))
+    assert codes(out) == [C.STOP_SEE_OFFICER]
+    assert out.decisions[-1][2] == "ambiguous_plate"
+    assert "CD5678" not in rig.asked
+
+
+@pytest.mark.parametrize("failing", [2, 3])
+def test_a_replica_error_on_a_new_plate_kind_is_not_looked_past(failing: int) -> None:
+    """The truck waits at NO_BUNDLE (AB1234); a bundle naming AB1234 with another
+    Mainland plate is made since (bundled on a misread). Its own Mainland plate read with
+    AB1234 as the runner-up must stop it (the bundle is not the truck's by the new
+    plate). A replica error on one look-up gave a second round of look-ups that skipped
+    that check and released the truck (found in review): it stops on the error."""
+    rig = Rig(manifest_required=False)
+    rig.lane.plate(read(vrn="AB1234"))
+    rig.bundles = [make_bundle("9110635870", "AB1234", second_plate="粤Z9999港")]
+    calls = [0]
+
+    def flaky(plate: str) -> list[Bundle]:
+        calls[0] += 1
+        if calls[0] == failing:
+            raise ReplicaError("database is locked")
+        return rig.lookup(plate)
+
+    rig.lane._lookup = flaky
+    rig.clock.advance(1)
+    out = rig.lane.plate(
+        read(vrn="粤Z1234港", alternates=[Alternate(vrn="AB1234", confidence=0.95)])
+    )
+    assert codes(out) == [C.STOP_SEE_OFFICER]
+    assert calls[0] == failing  # no second round
+
+
+def test_a_truck_told_inspect_is_told_so_again_while_the_clock_runs_ahead() -> None:
+    """Sampled for inspection, then the agent's clock steps two hours ahead; the replica,
+    polled since, is stamped by the same clock and looks current. Read a minute later
+    (real time), the truck is told INSPECT again: the memory answers by the monotonic
+    clock too. Before, it was decided afresh and released as unladen (found in review)."""
+    rig = Rig(unladen_inspect_share=1.0)
+    sampled_for_inspection(rig, read())
+    rig.clock.advance(2 * 3600)
+    rig.fresh = Freshness(last_sync_at=rig.clock.now, central_up=True)
+    out = rig.lane.plate(read())
+    assert codes(out) == [C.INSPECT]
+    assert out.decisions[-1][2] == "inspect_pending"
+
+
+def test_a_truck_recalled_as_told_long_ago_is_pending_only_for_what_is_left() -> None:
+    """A truck told INSPECT 59 minutes ago (recalled at a restart) is pending for one more
+    minute by the monotonic clock, not for a whole window."""
+    now, mono = [T0 + timedelta(minutes=59)], [0.0]
+    memory = Inspections(window_s=3600, clock=lambda: now[0], monotonic=lambda: mono[0])
+    memory.remember(["AB1234"], T0, "B1")
+    assert memory.pending(["AB1234"], now[0]) == ("B1",)
+    now[0], mono[0] = T0 + timedelta(minutes=61), 120.0
+    assert memory.pending(["AB1234"], now[0]) is None
+
+
+def test_a_runner_up_told_inspect_is_not_another_truck_s_inspection_by_its_bundle() -> None:
+    """Truck B (CD5678) is read with truck A's Mainland plate as a confident runner-up
+    (an AVRS pairing plates read close in time) and told INSPECT on its bundle. Twenty
+    minutes later A, a shuttle truck whose bundle names both its plates, is read by its
+    Hong Kong plate: the Mainland plate its bundle names was told INSPECT only as B's
+    runner-up, with B's own plate of A's Hong Kong kind: A is released on its bundle
+    (found in review: the hop told it INSPECT, and remembered AB1234 too)."""
+    shared = Inspections(window_s=3600)
+    b = Rig(
+        [make_bundle("9110635870", "CD5678", result="INSPECT", bay="B2")],
+        manifest_required=False,
+    )
+    b.lane._inspections = shared
+    b_read = read(vrn="CD5678", alternates=[Alternate(vrn="粤Z1234港", confidence=0.93)])
+    assert codes(b.lane.plate(b_read)) == [C.INSPECT]
+    a = Rig(
+        [make_bundle("9110635871", "AB1234", second_plate="粤Z1234港")],
+        manifest_required=False,
+    )
+    a.lane._inspections = shared
+    a.clock.advance(1200)
+    a.fresh = Freshness(last_sync_at=a.clock.now, central_up=True)
+    assert codes(a.lane.plate(read(vrn="AB1234"))) == [C.PROCEED]
+    assert shared.pending(["AB1234"], a.clock.now) is None
+    # told INSPECT by that plate as its own (its first read), it is the truck's, whatever
+    # runner-up of the other kind that read had (its own plate, misread)
+    shared = Inspections(window_s=3600)
+    c = Rig(unladen_inspect_share=1.0)
+    c.lane._inspections = shared
+    c.lane.plate(read(vrn="粤Z1234港", alternates=[Alternate(vrn="AB1284", confidence=0.93)]))
+    assert codes(c.lane.unladen(UnladenPressed(vrn="粤Z1234港"))) == [C.INSPECT]
+    a = Rig(
+        [make_bundle("9110635871", "AB1234", second_plate="粤Z1234港")],
+        manifest_required=False,
+    )
+    a.lane._inspections = shared
+    a.clock.advance(1200)
+    a.fresh = Freshness(last_sync_at=a.clock.now, central_up=True)
+    assert codes(a.lane.plate(read(vrn="AB1234"))) == [C.INSPECT]
+
+
+def test_a_truck_told_inspect_by_its_bundle_s_other_plate_is_known_by_both() -> None:
+    """Told INSPECT again by the Mainland plate its bundle names (the hop), the truck is
+    known by both plates: that plate's read, stamped before the next truck was seen, is
+    the truck before's (ignored), not a stop of the next truck (found in review)."""
+    shared = Inspections(window_s=3600)
+    shared.remember(["粤Z1234港"], T0 - timedelta(minutes=10), "U1")
+    rig = Rig(
+        [
+            make_bundle("9110635861", "AB1234", second_plate="粤Z1234港"),
+            make_bundle("9110635870", "CD5678"),
+        ],
+        manifest_required=False,
+    )
+    rig.lane._inspections = shared
+    assert codes(rig.lane.plate(read(vrn="AB1234"))) == [C.INSPECT]
+    rig.clock.advance(9)
+    rig.lane.tick()
+    seen = rig.clock.now
+    assert codes(rig.lane.plate(read(vrn="CD5678"))) == [C.PROCEED]
+    rig.clock.advance(1)
+    late = rig.lane.plate(read(vrn="粤Z1234港", ts=seen - timedelta(seconds=1)))
+    assert late.ignored == ["read_before_truck"]
+
+
 def test_a_plate_linked_by_a_runner_up_while_inspect_shows_is_not_remembered() -> None:
     """Truck A (AB1234, no bundle) sampled: INSPECT. Truck B pulls up and is read by its
     Mainland plate with A's plate as the runner-up (an AVRS pairs plates read close in
@@ -1005,7 +1141,9 @@ def test_a_time_ahead_of_the_clock_does_not_end_the_trucks_remembered() -> None:
     a lane's clock stepped forward for a while), the memory let go of every truck whose
     window ended before that time: it lets go as of the clock."""
     now = [T0]
-    memory = Inspections(window_s=600, clock=lambda: now[0])
+    memory = Inspections(
+        window_s=600, clock=lambda: now[0], monotonic=lambda: (now[0] - T0).total_seconds()
+    )
     memory.remember(["AB1234"], T0, "B1")
     memory.remember(["CD5678"], T0 + timedelta(hours=2), "B2")  # ahead of the clock
     assert memory.pending(["AB1234"], T0 + timedelta(seconds=10)) == ("B1",)
@@ -1123,6 +1261,23 @@ def test_rule6_centre_down_but_fresh_decides_offline() -> None:
     rig.lane.manifest(ManifestDropped(source="sensor"))
     rig.clock.advance(8)
     assert only_record(rig.lane.tick()).offline is False
+
+
+def test_rule6_a_decision_on_a_stale_replica_is_offline() -> None:
+    """A truck told INSPECT lately is told INSPECT again on a stale replica (the lanes'
+    own memory): its record is ``offline``, as the replica was not known current. So is a
+    stale replica's STOP. Before, both records said the replica was current."""
+    rig = Rig(unladen_inspect_share=1.0)
+    sampled_for_inspection(rig, read())
+    rig.fresh = Freshness(last_sync_at=rig.clock.now - timedelta(seconds=301), central_up=True)
+    out = rig.lane.plate(read())
+    assert codes(out) == [C.INSPECT]
+    rig.clock.advance(8)
+    assert only_record(rig.lane.tick()).offline is True
+    assert codes(rig.lane.plate(read(vrn="CD5678"))) == [C.STOP_SEE_OFFICER]
+    rig.clock.advance(8)
+    record = only_record(rig.lane.tick())
+    assert (record.reason, record.offline) == ("stale_replica", True)
 
 
 def test_replica_error_fails_closed() -> None:
