@@ -676,12 +676,18 @@ class Kiosk:
 
     @_when_idle
     def choose_certificate(self) -> None:
-        self.certificates = list_certificates(self.media)
-        if not self.certificates:
-            self._tell("cert_none_found")
-        else:
-            self._go(Screen.SIGN_CERT)
-        self._changed()
+        """The certificates on the sticks, listed off the GUI thread: a slow or failing
+        stick can take seconds to list (``kiosk.media``), and the screen says "Please
+        wait" meanwhile rather than freezing."""
+
+        def listed(found: list[Path]) -> None:
+            self.certificates = found
+            if not found:
+                self._tell("cert_none_found")
+            else:
+                self._go(Screen.SIGN_CERT)
+
+        self._start("list certificates", functools.partial(list_certificates, self.media), listed)
 
     @_when_idle
     def pick_certificate(self, path: Path) -> None:
@@ -1000,28 +1006,42 @@ class Kiosk:
 
     @_when_idle
     def batch_start(self) -> None:
-        self.batch_files = list_batch_files(self.media)
-        self.batch_outcomes = []
-        self._go(Screen.BATCH)
-        self._changed()
+        """The batch screen with the files on the sticks, listed off the GUI thread (as
+        ``choose_certificate``)."""
+
+        def listed(found: list[Path]) -> None:
+            self.batch_files = found
+            self.batch_outcomes = []
+            self._go(Screen.BATCH)
+
+        self._start("list batch files", functools.partial(list_batch_files, self.media), listed)
 
     @_when_idle
     def batch_template(self) -> None:
-        """The blank template, written to the USB stick's root (``kiosk.media``)."""
-        folder = template_folder(self.media)
-        if folder is None:
-            self._tell("media_no_stick")
-            self._changed()
-            return
-        try:
-            written = write_template(folder)
-        except OSError as err:
-            logger.warning("cannot write the template to %s: %s", folder, err)
-            self._tell("media_not_writable")
-        else:
-            self.batch_files = list_batch_files(self.media)
-            self._tell("template_saved", Level.INFO, files=", ".join(p.name for p in written))
-        self._changed()
+        """The blank template, written to the USB stick's root (``kiosk.media``), off the
+        GUI thread: a write to a stick is flushed to it, which can take seconds."""
+        media = self.media
+
+        def work() -> tuple[str, list[Path], list[Path]]:
+            folder = template_folder(media)
+            if folder is None:
+                return "media_no_stick", [], []
+            try:
+                written = write_template(folder)
+            except OSError as err:
+                logger.warning("cannot write the template to %s: %s", folder, err)
+                return "media_not_writable", [], []
+            return "template_saved", written, list_batch_files(media)
+
+        def done(result: tuple[str, list[Path], list[Path]]) -> None:
+            key, written, files = result
+            if key != "template_saved":
+                self._tell(key)
+                return
+            self.batch_files = files
+            self._tell(key, Level.INFO, files=", ".join(p.name for p in written))
+
+        self._start("write the template", work, done)
 
     @_when_idle
     def batch_upload(self, path: Path) -> None:

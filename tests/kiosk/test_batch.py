@@ -508,6 +508,13 @@ def test_a_batch_file_is_read_off_the_gui_thread(tmp_path: Path) -> None:
     model = held_kiosk(tmp_path, pending, NOW)
     model.start_shipper()
     model.batch_start()
+    # the sticks are listed off the GUI thread too (a slow stick takes seconds)
+    assert model.busy
+    assert model.screen != Screen.BATCH
+    assert [call.label for call in pending] == ["list batch files"]
+    model.complete(pending[0], *run_work(pending.pop()))
+    assert model.screen == Screen.BATCH
+    assert model.batch_files == [tmp_path / "d.xlsx"]
     model.batch_upload(tmp_path / "d.xlsx")
     assert model.busy
     assert model.notice is None  # not read yet
@@ -585,6 +592,7 @@ def test_a_batch_stops_sending_once_its_session_has_ended(
     model.api = SimpleNamespace(submit_cargo=submit_cargo)  # type: ignore[assignment]
     model.start_shipper()
     model.batch_start()
+    model.complete(pending[0], *run_work(pending.pop()))
     model.batch_upload(tmp_path / "b.xlsx")
     result, error = run_work(pending[0])
     assert error is None
@@ -772,3 +780,34 @@ def test_results_not_made_durable_are_not_said_saved(
     with pytest.raises(OSError, match="Input/output error"):
         write_results(tmp_path / "rows.csv", [(2, "4000000001", "submitted", "")], NOW)
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_the_sticks_are_listed_and_written_off_the_gui_thread(tmp_path: Path) -> None:
+    """Listing a stick and writing the template to it are background calls ("Please
+    wait" shows): a slow or failing stick takes seconds, and the screen froze meanwhile.
+    Nothing is listed or written until the call runs."""
+    pending: list[Call] = []
+    model = held_kiosk(tmp_path, pending, NOW)
+    (tmp_path / "a.csv").write_text("x\n", encoding="utf-8")
+    model.start_shipper()
+    model.batch_start()
+    assert model.busy
+    assert [call.label for call in pending] == ["list batch files"]
+    model.complete(pending[0], *run_work(pending.pop()))
+    assert (model.screen, model.batch_files) == (Screen.BATCH, [tmp_path / "a.csv"])
+    model.batch_template()
+    assert model.busy
+    assert [call.label for call in pending] == ["write the template"]
+    assert not list(tmp_path.glob(f"{TEMPLATE_NAME}*"))
+    model.complete(pending[0], *run_work(pending.pop()))
+    assert model.notice is not None
+    assert model.notice.key == "template_saved"
+    assert len(model.batch_files) == 3  # a.csv and the template's two files
+    # the certificates too (the driver's side)
+    model.home()
+    model.start_driver()
+    model.choose_certificate()
+    assert [call.label for call in pending] == ["list certificates"]
+    model.complete(pending[0], *run_work(pending.pop()))
+    assert model.notice is not None
+    assert model.notice.key == "cert_none_found"

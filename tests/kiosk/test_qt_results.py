@@ -262,6 +262,7 @@ def test_the_result_screens_keep_nothing_after_the_session(
     )
     model.start_shipper()
     model.batch_start()
+    kiosk.wait_idle()
     model.batch_upload(media / "rows.csv")
     kiosk.wait_idle()
     kiosk.at(Screen.BATCH_RESULT)

@@ -294,6 +294,7 @@ def test_every_screen_in_every_language(
     centre.stale_since = None
     model.home()
     model.batch_start()
+    kiosk.wait_idle()
     shot("batch", model.batch_template)
     shot("batch_result", lambda: model.batch_upload(media / "shipments.xlsx"))
     kiosk.window._tick()  # noqa: SLF001 - the idle warning, without waiting a minute
@@ -306,10 +307,12 @@ def test_every_screen_in_every_language(
     write_formatted_xlsx(media / "shipments_formatted.xlsx", [])
     model.home()
     model.batch_start()
+    kiosk.wait_idle()
     shot("batch_too_complex", lambda: model.batch_upload(media / "shipments_formatted.xlsx"))
     # the stick taken out: the template cannot be saved
     model.media = tmp_path / "no-stick"
     model.batch_start()
+    kiosk.wait_idle()
     shot("batch_no_stick", model.batch_template)
     assert model.notice is not None
     assert model.notice.key == "media_no_stick"
@@ -329,6 +332,7 @@ def test_every_screen_in_every_language(
     centre.submit_cargo = losing  # type: ignore[method-assign]
     model.home()
     model.batch_start()
+    kiosk.wait_idle()
     shot("batch_result_stopped", lambda: model.batch_upload(media / "shipments_stopped.xlsx"))
     assert model.batch_stopped_at == 3
     centre.submit_cargo = submit  # type: ignore[method-assign]
