@@ -139,20 +139,45 @@ def clean_secret(value: str) -> str:
     return value.strip().strip("\ufeff").strip()
 
 
+#: The fewest different characters in a strong secret: 32 random hex digits have 14 on
+#: average (fewer than 8 once in about a hundred million), base64 more
+STRONG_SECRET_DISTINCT = 8
+
+
 def check_strong_secret(value: str, where: str) -> None:
     """``ConfigError`` (naming ``where``, never the value) unless ``value`` has at least
-    ``STRONG_SECRET_CHARACTERS`` characters. One rule whatever the form: 32 hex digits
-    are 128 bits, 32 characters of base64 192; a rule by form refused strong secrets
-    (32 or 40 random letters and digits read as short base64, 48 hex digits), and a site
-    whose agent and displays refuse their secret stops whole."""
+    ``STRONG_SECRET_CHARACTERS`` characters, at least ``STRONG_SECRET_DISTINCT``
+    different ones, and is not a shorter text repeated (``"0" * 64``, ``"ab" * 16``,
+    ``"0123456789abcdef" * 2``: long enough, and guessed at once). One rule whatever the
+    form: 32 hex digits are 128 bits, 32 characters of base64 192; a rule by form
+    refused strong secrets (32 or 40 random letters and digits read as short base64, 48
+    hex digits), and a site whose agent and displays refuse their secret stops whole."""
     if len(value) < STRONG_SECRET_CHARACTERS:
-        raise ConfigError(
-            f"the secret in {where} is too short to be safe: it needs at least "
-            f"{STRONG_SECRET_CHARACTERS} characters (e.g. 64 hex digits); make one with "
-            f"{STRONG_SECRET_HOWTO}",
-            key="secret_weak",
-            name=where,
-        )
+        why = f"too short to be safe: it needs at least {STRONG_SECRET_CHARACTERS} characters"
+    elif len(set(value)) < STRONG_SECRET_DISTINCT:
+        why = f"not random: it has fewer than {STRONG_SECRET_DISTINCT} different characters"
+    elif _period(value) <= len(value) // 2:
+        why = "not random: it is a shorter text repeated"
+    else:
+        return
+    raise ConfigError(
+        f"the secret in {where} is {why} (e.g. 64 random hex digits); make one with "
+        f"{STRONG_SECRET_HOWTO}",
+        key="secret_weak",
+        name=where,
+    )
+
+
+def _period(text: str) -> int:
+    """The length of the shortest text that ``text`` repeats (cut where it ends): the
+    length of ``text`` itself when it repeats nothing. Linear (the prefix function)."""
+    border = [0] * len(text)
+    for i in range(1, len(text)):
+        k = border[i - 1]
+        while k and text[i] != text[k]:
+            k = border[k - 1]
+        border[i] = k + (text[i] == text[k])
+    return len(text) - (border[-1] if text else 0)
 
 
 #: URL schemes of a broker: plain TCP, or TLS (the broker's certificate checked)

@@ -562,7 +562,9 @@ def seen(monkeypatch: pytest.MonkeyPatch) -> _Seen:
 
     monkeypatch.setattr(up, "CentralProcess", Centre)
     monkeypatch.setattr(up, "SyncAgent", Agent)
-    monkeypatch.setenv("ROCARS_SITE_SECRET", "s" * 64)
+    monkeypatch.setenv(
+        "ROCARS_SITE_SECRET", "fe54a33d559861ae6b0df11689c6ceffbb11e8bc946b4e8aff1aacd66968dded"
+    )
     return seen
 
 

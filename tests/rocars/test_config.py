@@ -76,7 +76,7 @@ def test_a_certificate_signature_time_needs_an_offset() -> None:
 
 
 #: a strong site secret, as docs/operations.md says to make one (64 hex digits)
-STRONG = "9f" * 32
+STRONG = "19076c8989aaeec084d6a4449d299e0f3b219a338b005a06b81e4e8daf7730af"
 
 
 @pytest.fixture
@@ -117,6 +117,13 @@ def test_a_site_secret_is_the_same_key_from_a_file_with_a_bom_or_a_padded_variab
         "0123abcd",
         "ab" * 15 + "a",  # 31 hex digits
         "short passphrase of 31 chars...",
+        # long enough, and guessed at once
+        "0" * 64,
+        "ab" * 16,
+        "0123456789abcdef" * 2,
+        "passwordpasswordpasswordpassword1"[:-1],
+        "abcabcabcabcabcabcabcabcabcabcab",  # a text repeated, cut where it ends
+        "aabbaabbaabbaabbaabbaabbaabbaabbccdd",  # 6 different characters
     ],
 )
 @pytest.mark.parametrize("where", ["env", "file"])
@@ -150,8 +157,9 @@ def test_a_weak_site_secret_is_refused_naming_where_not_what(
         "test-site-secret-not-for-production",  # tests/conftest.py's
         # whatever the form, 32 characters or more: a rule by form refused these, and a
         # site whose agent and displays refuse their secret stops whole
-        "ab" * 16,  # 32 hex digits
-        "ab" * 24,  # 48 hex digits
+        "5c266f211db714ff3f2c4f0c96bdf02a",  # 32 hex digits
+        "7f9041e7d95f74f5e63cc6441cf18c96c46504370b0a319b",  # 48 hex digits
+        "correct horse battery staple 421",  # a passphrase, 32 characters
         "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY",  # 32 letters and digits (base64 of 24 bytes)
         "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk",  # 40 of them
     ],
