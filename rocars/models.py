@@ -275,7 +275,8 @@ class ClearanceRecord(_Record):
     reason: str = Field(description="why the session ended: released, timeout, next_vehicle, …")
     offline: bool = Field(
         description="decided from the replica while the centre was unreachable, or while "
-        "the replica had not caught up with the feed for longer than a poll takes"
+        "the replica had not caught up with the feed for longer than a poll takes, or on "
+        "a stale replica"
     )
 
 

@@ -282,6 +282,9 @@ class LaneController:
                 plates = lane.read_plates(first[0])
             else:  # a lane no longer configured here
                 plates = [record.vrn] if record.vrn else []
+            # the truck's own: the plate it was first read by and its bundle's, not a
+            # runner-up of its read (``Inspections.remember``), as the lane told them
+            firm = [record.vrn] if record.vrn else []
             if record.ubr is not None and replica_ok:
                 try:
                     bundle = self.replica.bundle(record.ubr)
@@ -290,6 +293,7 @@ class LaneController:
                     replica_ok, bundle = False, None
                 if bundle is not None:
                     plates += bundle_plates(bundle)
+                    firm += bundle_plates(bundle)
             told = [i for i in record.instructions if i.code is InstructionCode.INSPECT]
             if told[-1].ts > self._clock() + SYNC_CLOCK_SKEW:
                 # stamped by a clock stepped back since: its window would start in the
@@ -299,9 +303,9 @@ class LaneController:
                     record.vrn or "-",
                     told[-1].ts,
                 )
-                self.inspections.remember(plates, self._clock(), told[-1].bay)
+                self.inspections.remember(plates, self._clock(), told[-1].bay, firm)
                 continue
-            self.inspections.remember(plates, told[-1].ts, told[-1].bay)
+            self.inspections.remember(plates, told[-1].ts, told[-1].bay, firm)
         if records:
             logger.info("lanes: %d trucks told INSPECT lately remembered", len(records))
 

@@ -12,7 +12,11 @@ Each row names the direction of the shard that told it: the import and export sh
 a control point share the folder, and a truck told INSPECT coming in (its import bundle's
 selection, or the unladen share) and leaving within the hour is not told INSPECT again on
 its way out for it (its export bundle, or the share, decide). A row written before the
-column (or by a log given no direction) is every shard's, as all rows were before.
+column (or by a log given no direction) is every shard's, as all rows were before. A row
+of a plate that was not the truck's own (a runner-up of its read, which may be the next
+truck's plate: ``Inspections.remember``) names the truck's own plates (``told_with``),
+so a shard that takes it knows it as the lane that told it did; a row without them is a
+truck's own plate.
 Rows are kept a day (``KEEP_S``, the longest window a shard may have). A single agent
 (``shard`` "") keeps the file too: its outbox's records hold the plates of a session's
 first read and its bundle, not a plate a later read of the truck added, so a restart
@@ -62,7 +66,8 @@ CREATE TABLE IF NOT EXISTS told (
     at REAL NOT NULL,
     bay TEXT,
     shard TEXT NOT NULL,
-    direction TEXT
+    direction TEXT,
+    told_with TEXT
 );
 CREATE INDEX IF NOT EXISTS told_at ON told (at);
 """
@@ -90,8 +95,9 @@ class InspectionLog:
         self.poll_s = poll_s
         self._clock = clock
         self._lock = threading.Lock()
-        #: (number, plate, at as epoch seconds, bay) told here and not written yet
-        self._waiting: deque[tuple[int, str, float, str | None]] = deque()
+        #: (number, plate, at as epoch seconds, bay, told with) told here and not written
+        #: yet (told with: the truck's own plates, space-separated, for a plate not one)
+        self._waiting: deque[tuple[int, str, float, str | None, str | None]] = deque()
         self._numbered = 0
         self.dropped = 0
         self._conn: sqlite3.Connection | None = None
@@ -106,14 +112,23 @@ class InspectionLog:
 
     # -- a lane's side ---------------------------------------------------------------
 
-    def told(self, plates: Iterable[str], at: datetime, bay: str | None) -> None:
-        """The plates of a truck told INSPECT here now: written by the worker."""
+    def told(
+        self,
+        plates: Iterable[str],
+        at: datetime,
+        bay: str | None,
+        firm: tuple[str, ...] | None = None,
+    ) -> None:
+        """The plates of a truck told INSPECT here now (``firm``: its own among them; None:
+        all): written by the worker."""
         stamp = at.timestamp()
+        with_firm = None if firm is None else " ".join(firm)
         with self._lock:
             for plate in plates:
                 if plate:
                     self._numbered += 1
-                    self._waiting.append((self._numbered, plate, stamp, bay))
+                    told_with = None if firm is None or plate in firm else with_firm
+                    self._waiting.append((self._numbered, plate, stamp, bay, told_with))
             while len(self._waiting) > MAX_WAITING:
                 self._waiting.popleft()
                 self.dropped += 1
@@ -173,14 +188,16 @@ class InspectionLog:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
             columns = {row[1] for row in conn.execute("PRAGMA table_info(told)")}
-            if "direction" not in columns:  # a file from before the column
-                conn.execute("ALTER TABLE told ADD COLUMN direction TEXT")
+            for column in ("direction", "told_with"):
+                if column not in columns:  # a file from before the column
+                    conn.execute(f"ALTER TABLE told ADD COLUMN {column} TEXT")
             # started: what was told within the window, by the others and by this shard
             # before a restart (its outbox says so too; twice is harmless)
             since = self._clock().timestamp() - self.inspections.window.total_seconds()
             conn.execute("BEGIN")  # one snapshot: no row committed between the two reads
             rows = conn.execute(
-                "SELECT id, plate, at, bay, direction FROM told WHERE at > ? ORDER BY id",
+                "SELECT id, plate, at, bay, told_with, direction FROM told WHERE at > ? "
+                "ORDER BY id",
                 (since,),
             ).fetchall()
             (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM told").fetchone()
@@ -189,7 +206,7 @@ class InspectionLog:
             conn.close()
             raise
         self._conn = conn
-        self._remember([row[:4] for row in rows if self._ours(row[4])])
+        self._remember([row[:5] for row in rows if self._ours(row[5])])
         self._last_id = max(self._last_id, int(last))
         if rows:
             logger.info(
@@ -205,8 +222,12 @@ class InspectionLog:
         with self._conn:  # one transaction
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.executemany(
-                "INSERT INTO told (plate, at, bay, shard, direction) VALUES (?, ?, ?, ?, ?)",
-                [(plate, at, bay, self.shard, self.direction) for _, plate, at, bay in rows],
+                "INSERT INTO told (plate, at, bay, shard, direction, told_with) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (plate, at, bay, self.shard, self.direction, told_with)
+                    for _, plate, at, bay, told_with in rows
+                ],
             )
         last = rows[-1][0]
         with self._lock:  # those written (some may have been dropped meanwhile)
@@ -217,24 +238,25 @@ class InspectionLog:
     def _take(self) -> None:
         assert self._conn is not None
         rows = self._conn.execute(
-            "SELECT id, plate, at, bay, shard, direction FROM told WHERE id > ? ORDER BY id",
+            "SELECT id, plate, at, bay, told_with, shard, direction FROM told WHERE id > ? "
+            "ORDER BY id",
             (self._last_id,),
         ).fetchall()
         if not rows:
             return
         self._last_id = int(rows[-1][0])
-        self._remember([row[:4] for row in rows if row[4] != self.shard and self._ours(row[5])])
+        self._remember([row[:5] for row in rows if row[5] != self.shard and self._ours(row[6])])
 
     def _ours(self, direction: object) -> bool:
         """A row of this shard's direction, or one that names none."""
         return self.direction is None or direction is None or direction == self.direction
 
-    def _remember(self, rows: list[tuple[int, str, float, str | None]]) -> None:
+    def _remember(self, rows: list[tuple[int, str, float, str | None, str | None]]) -> None:
         """Take rows in; one no shard would write (a time that does not convert, or one
         ahead of this clock: remembering it would end every inspection before it) is
         skipped and logged, and the rest taken."""
         latest = self._clock() + SYNC_CLOCK_SKEW
-        for row_id, plate, at, bay in rows:
+        for row_id, plate, at, bay, told_with in rows:
             try:
                 told = datetime.fromtimestamp(at, UTC)
             except (TypeError, ValueError, OverflowError, OSError) as err:
@@ -248,7 +270,8 @@ class InspectionLog:
                     told,
                 )
                 continue
-            self.inspections.remember((str(plate),), told, None if bay is None else str(bay))
+            firm = None if told_with is None else tuple(str(told_with).split())
+            self.inspections.remember((str(plate),), told, None if bay is None else str(bay), firm)
             self.taken += 1
 
     def _prune(self) -> None:

@@ -152,8 +152,11 @@ class Inspections:
         #: (until, kept until, plate) in the order remembered: the oldest go first (the
         #: window is one)
         self._order: deque[tuple[datetime, float, str]] = deque()
-        #: told of each truck a lane here tells INSPECT (the shards' shared log)
-        self.on_told: Callable[[Iterable[str], datetime, str | None], None] | None = None
+        #: told of each truck a lane here tells INSPECT (the shards' shared log): its
+        #: plates, when, the bay, and its firm plates (``remember``)
+        self.on_told: (
+            Callable[[tuple[str, ...], datetime, str | None, tuple[str, ...] | None], None] | None
+        ) = None
 
     def told(
         self,
@@ -166,9 +169,10 @@ class Inspections:
         if not self.window:
             return
         plates = tuple(dict.fromkeys(plates))  # the read plate is often the bundle's too
-        self.remember(plates, at, bay, firm)
+        sure = None if firm is None else tuple(dict.fromkeys(firm))
+        self.remember(plates, at, bay, sure)
         if self.on_told is not None:
-            self.on_told(plates, at, bay)
+            self.on_told(plates, at, bay, sure)
 
     def remember(
         self,
@@ -214,10 +218,12 @@ class Inspections:
                     # the latest wins: what comes from the outbox, another shard or a file
                     # written late may be older than what is held
                     pending, kept = max(held[2], pending_until), max(held[3], kept_until)
-                    entry = (until, bay, pending, kept, sure)
-                elif held[2] < pending_until or held[3] < kept_until:
-                    pending, kept = max(held[2], pending_until), max(held[3], kept_until)
-                    entry = (held[0], held[1], pending, kept, held[4])
+                    entry = (until, bay, pending, kept, _merged(held[4], sure))
+                elif plate in sure and plate not in held[4]:
+                    # told as a truck's own plate before, as a runner-up since: it stays
+                    # a truck's own (the same rows taken again change nothing)
+                    self._until[plate] = (*held[:4], _merged(held[4], sure))
+                    continue
                 else:
                     continue
                 self._until[plate] = entry
@@ -252,6 +258,18 @@ class Inspections:
                 if mono < found[2]:
                     return (found[1],)
         return None
+
+
+#: The most firm plates kept with a plate told INSPECT (``Inspections``): a few trucks'
+MAX_FIRM_PLATES = 16
+
+
+def _merged(held: tuple[str, ...], new: tuple[str, ...]) -> tuple[str, ...]:
+    """The firm plates of a plate told INSPECT again: those of every telling, the newest
+    last, at most ``MAX_FIRM_PLATES`` (the oldest go)."""
+    if all(p in held for p in new):
+        return held
+    return tuple(dict.fromkeys((*held, *new)))[-MAX_FIRM_PLATES:]
 
 
 def _another_truck(firm: tuple[str, ...], truck: tuple[str, ...]) -> bool:
@@ -946,7 +964,10 @@ class Lane:
         now: the session's bundle cancelled or used meanwhile stops the truck; an
         inspection selected meanwhile (of this bundle, or of another of the truck's here)
         wins as at the read."""
-        found = self._truck_bundles(session.plates, now)
+        # by the plates of the bundle decided on too: one found through another bundle
+        # (``_truck_bundles``' hop) is found although that one was cancelled since
+        plates = [*session.plates, *(p for p in self._bundle_plates if p not in session.plates)]
+        found = self._truck_bundles(plates, now)
         if isinstance(found, _Decision):
             return replace(found, ubr=session.ubr)
         _, here = found
@@ -983,24 +1004,26 @@ class Lane:
             return _Decision(Code.STOP_SEE_OFFICER, "replica_error")
         if _untrusted(plates, active):
             return _Decision(Code.STOP_SEE_OFFICER, "ambiguous_plate")
-        # the truck's plates as its bundles have them (every one carries the read plate):
-        # one of each kind, or they are two vehicles' records (a Mainland plate two Hong
-        # Kong plates' bundles name) or a wrong one, and none is the truck's for sure
+        # the truck's plates as its bundles have them (each carries the read plate, or is
+        # the one bundle trusted without it: ``_untrusted``). One Hong Kong plate, or they
+        # are two vehicles' records (a Mainland plate two Hong Kong plates' bundles name)
+        # or a wrong one. Mainland plates may differ (a plate changed while an old bundle
+        # stays active): every bundle is the Hong Kong plate's, as before the hop
         truck = {plates[0]: None}
         for bundle in active:
             truck.update(dict.fromkeys(bundle_plates(bundle)))
-        if len(truck) > 1 and (
-            len(truck) > 2 or is_mainland_plate(plates[0]) == is_mainland_plate(list(truck)[1])
-        ):
+        hong_kong = [p for p in truck if not is_mainland_plate(p)]
+        ambiguous: _Decision | None = None
+        found: list[Bundle] = []
+        if len(hong_kong) > 1:
             logger.error(
-                "lane %s: the bundles of %s name %s: not one truck's plates: STOP",
+                "lane %s: the bundles of %s name %s: not one truck's plates",
                 self.lane,
                 plates[0],
                 " ".join(truck),
             )
-            return _Decision(Code.STOP_SEE_OFFICER, "ambiguous_plate", ubr=active[0].ubr)
-        linked = [p for p in truck if p not in plates]
-        if linked:
+            ambiguous = _Decision(Code.STOP_SEE_OFFICER, "ambiguous_plate", ubr=active[0].ubr)
+        elif linked := [p for p in truck if p not in plates]:
             # the truck's other plate, which its bundles name and the read did not: told
             # INSPECT lately by it (the plates of the sessions the INSPECT was told in)
             pending = self._pending_inspection(linked, now, truck=tuple(truck))
@@ -1015,17 +1038,30 @@ class Lane:
             for bundle in further:
                 if bundle.ubr in ubrs:
                     continue
-                if any(p not in truck for p in bundle_plates(bundle)):
+                if any(
+                    p not in hong_kong for p in bundle_plates(bundle) if not is_mainland_plate(p)
+                ):
                     logger.error(
                         "lane %s: bundle %s (%s), found by a plate the truck's bundles "
-                        "name, names a plate not the truck's: STOP",
+                        "name, names another Hong Kong plate",
                         self.lane,
                         bundle.ubr,
                         " ".join(bundle_plates(bundle)),
                     )
-                    return _Decision(Code.STOP_SEE_OFFICER, "ambiguous_plate", ubr=bundle.ubr)
-                active.append(bundle)
-            active.sort(key=lambda b: b.ubr)
+                    ambiguous = _Decision(Code.STOP_SEE_OFFICER, "ambiguous_plate", ubr=bundle.ubr)
+                    break
+                found.append(bundle)
+        if ambiguous is not None:
+            if not any(
+                b.result == Code.INSPECT and b.cp == self.cp and b.direction == self.direction
+                for b in active
+            ):
+                return ambiguous
+            # an inspection the bundles found by the read say here stands (as it did before
+            # the hop): a STOP is a truck an officer may wave on
+            logger.error("lane %s: decided on the bundles of %s only", self.lane, plates[0])
+        elif found:
+            active = sorted([*active, *found], key=lambda b: b.ubr)
         here = [b for b in active if b.cp == self.cp and b.direction == self.direction]
         unknown = next((b for b in here if b.result is None), None)
         if unknown is not None:

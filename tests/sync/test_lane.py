@@ -1099,6 +1099,90 @@ def test_a_truck_told_inspect_by_its_bundle_s_other_plate_is_known_by_both() -> 
     assert late.ignored == ["read_before_truck"]
 
 
+@pytest.mark.parametrize(
+    "other",
+    [
+        # the truck's second bundle names another Mainland plate (a plate changed)
+        make_bundle("9110635861", "AB1234", second_plate="粤Z9999港", cp="LMC"),
+        # its Mainland plate is on another Hong Kong plate's bundle (a vehicle replaced)
+        make_bundle("9110635862", "EF0001", second_plate="粤Z1234港", cp="LMC"),
+    ],
+)
+def test_a_bundle_s_inspection_stands_whatever_the_hop_finds(other: Bundle) -> None:
+    """The truck's bundle here is selected for inspection; the hop finds records that do
+    not agree with it. The INSPECT stands, as before the hop: a STOP is a truck an
+    officer may wave on (found in review: both gave STOP)."""
+    rig = Rig(
+        [
+            make_bundle(
+                "9110635860", "AB1234", second_plate="粤Z1234港", result="INSPECT", bay="B2"
+            ),
+            other,
+        ],
+        manifest_required=False,
+    )
+    out = rig.lane.plate(read(vrn="AB1234"))
+    assert codes(out) == [C.INSPECT]
+    assert out.instructions[0].ubr == "9110635860"
+
+
+@pytest.mark.parametrize("plate", ["粤Z1234港", "AB1234"])
+def test_a_truck_whose_mainland_plate_changed_crosses_on_its_bundles(plate: str) -> None:
+    """Two active bundles of one Hong Kong plate name two Mainland plates (the plate
+    changed while an old bundle stayed active). Read by either plate the truck crosses on
+    its bundles, as it did read by its Hong Kong plate before the hop."""
+    rig = Rig(
+        [
+            make_bundle("9110635860", "AB1234", second_plate="粤Z1234港"),
+            make_bundle("9110635861", "AB1234", second_plate="粤Z9999港", cp="LMC"),
+        ],
+        manifest_required=False,
+    )
+    assert codes(rig.lane.plate(read(vrn=plate))) == [C.PROCEED]
+
+
+def test_a_bundle_found_through_the_hop_is_found_at_the_drop_too() -> None:
+    """Read by its Mainland plate, the truck's bundle here (its Hong Kong plate only) is
+    found through its other bundle (both plates, elsewhere). That one cancelled while
+    the truck waits at DROP_MANIFEST, the drop still finds the bundle decided on (found
+    in review: bundle_changed STOP)."""
+    linking = make_bundle("9110635860", "AB1234", second_plate="粤Z1234港", cp="LMC")
+    here = make_bundle("9110635861", "AB1234")
+    rig = Rig([linking, here])
+    assert codes(rig.lane.plate(read(vrn="粤Z1234港"))) == [C.DROP_MANIFEST]
+    rig.bundles = [here]
+    rig.clock.advance(5)
+    out = rig.lane.manifest(ManifestDropped(source="sensor"))
+    assert codes(out) == [C.PROCEED]
+    assert out.instructions[0].ubr == "9110635861"
+
+
+def test_a_truck_s_own_plate_told_as_a_runner_up_since_stays_its_own() -> None:
+    """Truck A told INSPECT by its Mainland plate; truck B read since with that plate as
+    its runner-up, told INSPECT again by it. A, read by its Hong Kong plate (its bundle
+    names both), is still told INSPECT: the plate was A's own (found in review: B's
+    telling replaced what the memory knew of it)."""
+    shared = Inspections(window_s=3600)
+    a = Rig(unladen_inspect_share=1.0)
+    a.lane._inspections = shared
+    a.lane.plate(read(vrn="粤Z1234港"))
+    assert codes(a.lane.unladen(UnladenPressed(vrn="粤Z1234港"))) == [C.INSPECT]
+    b = Rig([make_bundle("9110635870", "CD5678")], manifest_required=False)
+    b.lane._inspections = shared
+    b.clock.advance(60)
+    b.fresh = Freshness(last_sync_at=b.clock.now, central_up=True)
+    b_read = read(vrn="CD5678", alternates=[Alternate(vrn="粤Z1234港", confidence=0.93)])
+    assert codes(b.lane.plate(b_read)) == [C.INSPECT]
+    again = Rig(
+        [make_bundle("9110635871", "AB1234", second_plate="粤Z1234港")],
+        manifest_required=False,
+    )
+    again.lane._inspections = shared
+    again.clock.advance(1200)
+    again.fresh = Freshness(last_sync_at=again.clock.now, central_up=True)
+    assert codes(again.lane.plate(read(vrn="AB1234"))) == [C.INSPECT]
+
+
 def test_a_plate_linked_by_a_runner_up_while_inspect_shows_is_not_remembered() -> None:
     """Truck A (AB1234, no bundle) sampled: INSPECT. Truck B pulls up and is read by its
     Mainland plate with A's plate as the runner-up (an AVRS pairs plates read close in

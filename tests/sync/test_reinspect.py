@@ -164,6 +164,29 @@ def test_a_restart_recalls_the_plates_the_lane_told_not_each_read_after(
         site.close()
 
 
+def test_a_restart_recalls_a_runner_up_as_a_runner_up(tmp_path: Path) -> None:
+    """A truck read with another truck's Mainland plate as a confident runner-up (an AVRS
+    pairing plates read close in time) is told INSPECT on its bundle. Recalled at a
+    restart, that plate is known as a runner-up of this truck's read, as the live memory
+    had it: the truck it belongs to, whose bundle names it, is not told INSPECT for this
+    one's inspection (found in review: recalled, every plate was taken as the truck's
+    own)."""
+    site = Site(tmp_path)
+    try:
+        site.bundles(make_bundle("9110635870", "CD5678", result="INSPECT", bay="B2"))
+        site.controller.start()
+        assert site.read("CD5678", "粤Z1234港")["code"] == "INSPECT"
+        site.end_session()
+        site.restart(timedelta(minutes=10))
+        memory = site.controller.inspections
+        shuttle = ("AB1234", "粤Z1234港")
+        assert memory.pending(["粤Z1234港"], site.now, truck=shuttle) is None
+        assert memory.pending(["粤Z1234港"], site.now) == ("B2",)
+        assert memory.pending(["CD5678"], site.now, truck=("CD5678",)) == ("B2",)
+    finally:
+        site.close()
+
+
 def test_a_restart_with_the_window_off_remembers_nothing(tmp_path: Path) -> None:
     site = Site(tmp_path, window_s=0)
     try:
