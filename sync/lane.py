@@ -146,9 +146,12 @@ class Inspections:
         #: clock stepped forward (and put right later) must not end every window at once
         self._monotonic = monotonic
         self._lock = threading.Lock()
-        #: plate -> (until, bay, pending until, kept until, the truck's firm plates): the
-        #: middle two by the monotonic clock (``remember``)
-        self._until: dict[str, tuple[datetime, str | None, float, float, tuple[str, ...]]] = {}
+        #: plate -> (until, bay, pending until, kept until, the firm plates it was told
+        #: with, whether it was told as a truck's own plate): the middle two by the
+        #: monotonic clock (``remember``)
+        self._until: dict[
+            str, tuple[datetime, str | None, float, float, tuple[str, ...], bool]
+        ] = {}
         #: (until, kept until, plate) in the order remembered: the oldest go first (the
         #: window is one)
         self._order: deque[tuple[datetime, float, str]] = deque()
@@ -212,17 +215,19 @@ class Inspections:
                 if not plate:
                     continue
                 held = self._until.get(plate)
+                own = plate in sure
                 if held is None:
-                    entry = (until, bay, pending_until, kept_until, sure)
+                    entry = (until, bay, pending_until, kept_until, sure, own)
                 elif held[0] < until:
                     # the latest wins: what comes from the outbox, another shard or a file
-                    # written late may be older than what is held
+                    # written late may be older than what is held; a plate told as a
+                    # truck's own once stays one (told as a runner-up since, or before)
                     pending, kept = max(held[2], pending_until), max(held[3], kept_until)
-                    entry = (until, bay, pending, kept, _merged(held[4], sure))
-                elif plate in sure and plate not in held[4]:
-                    # told as a truck's own plate before, as a runner-up since: it stays
-                    # a truck's own (the same rows taken again change nothing)
-                    self._until[plate] = (*held[:4], _merged(held[4], sure))
+                    entry = (until, bay, pending, kept, _merged(held[4], sure), own or held[5])
+                elif own and not held[5]:
+                    # told as a runner-up, then (from a file written late) as a truck's
+                    # own: its own (the same rows taken again change nothing)
+                    self._until[plate] = (*held[:4], _merged(held[4], sure), True)
                     continue
                 else:
                     continue
@@ -249,7 +254,7 @@ class Inspections:
                 found = self._until.get(plate)
                 if found is None:
                     continue
-                if truck and plate not in found[4] and _another_truck(found[4], truck):
+                if truck and not found[5] and _another_truck(found[4], truck):
                     continue
                 if now < found[0]:
                     return (found[1],)
@@ -964,20 +969,33 @@ class Lane:
         now: the session's bundle cancelled or used meanwhile stops the truck; an
         inspection selected meanwhile (of this bundle, or of another of the truck's here)
         wins as at the read."""
-        # by the plates of the bundle decided on too: one found through another bundle
-        # (``_truck_bundles``' hop) is found although that one was cancelled since
-        plates = [*session.plates, *(p for p in self._bundle_plates if p not in session.plates)]
-        found = self._truck_bundles(plates, now)
+        found = self._truck_bundles(session.plates, now)
         if isinstance(found, _Decision):
             return replace(found, ubr=session.ubr)
         _, here = found
         own = next((b for b in here if b.ubr == session.ubr), None)
+        if own is None and self._bundle_plates:
+            # found at the read through another of the truck's bundles (the hop), which
+            # was cancelled since: the bundle decided on, still active here, is the same
+            own = self._still_active(session.ubr)
+            if own is not None:
+                here = [*here, own]
         if own is None:
             return _Decision(Code.STOP_SEE_OFFICER, "bundle_changed", ubr=session.ubr)
         chosen = self._crossing(here, now)
         if isinstance(chosen, _Decision):
             return chosen
         return self._result(chosen if chosen.result == Code.INSPECT else own)
+
+    def _still_active(self, ubr: str | None) -> Bundle | None:
+        """The bundle ``ubr`` (of the plates of the bundle decided on), if it is still
+        active here; None if not, or if the replica cannot say."""
+        try:
+            bundles = self._active_bundles(list(self._bundle_plates))
+        except SyncError as err:
+            logger.error("lane %s: replica lookup failed: %s", self.lane, err)
+            return None
+        return next((b for b in self._here(bundles) if b.ubr == ubr and b.result), None)
 
     def _truck_bundles(
         self, plates: list[str], now: datetime
@@ -988,14 +1006,19 @@ class Lane:
         for a truck told INSPECT lately by a plate only its bundles name.
 
         One hop further than the plates read: the other plates of the bundles found (a
-        bundle naming both of the truck's plates, read by one of them) are looked up too,
-        and asked of the memory. Without it, a truck sampled for inspection when read by
+        bundle naming both of the truck's plates, read by one of them) are asked of the
+        memory and looked up too. Without it, a truck sampled for inspection when read by
         its Mainland plate, bundled since on both plates and read by its Hong Kong plate
         alone, was decided afresh; and a truck read by its Mainland plate found only its
         newer bundle (both plates) and not its older one selected for inspection (its
-        Hong Kong plate only), and was released. A bundle found that way must name no
-        plate but the truck's (those read and those its bundles tie to them): one naming
-        another plate of the truck's kinds is another vehicle's record, and stops.
+        Hong Kong plate only), and was released. A bundle found that way joins the
+        truck's when it names none but the truck's plates (the read's and those its
+        bundles name). One that names another plate is another vehicle's record or a
+        wrong one, as are bundles found by the read that name two Hong Kong plates: the
+        truck stops (``ambiguous_plate``), unless a bundle here of those it surely has
+        says INSPECT (an officer may wave a STOP on). Bundles of two Hong Kong plates
+        with an INSPECT among them: INSPECT, on no bundle (which is the truck's is not
+        known, and a crossing uses its bundle up).
         """
         try:
             active = self._active_bundles(plates)
@@ -1005,25 +1028,25 @@ class Lane:
         if _untrusted(plates, active):
             return _Decision(Code.STOP_SEE_OFFICER, "ambiguous_plate")
         # the truck's plates as its bundles have them (each carries the read plate, or is
-        # the one bundle trusted without it: ``_untrusted``). One Hong Kong plate, or they
-        # are two vehicles' records (a Mainland plate two Hong Kong plates' bundles name)
-        # or a wrong one. Mainland plates may differ (a plate changed while an old bundle
-        # stays active): every bundle is the Hong Kong plate's, as before the hop
+        # the one bundle trusted without it: ``_untrusted``)
         truck = {plates[0]: None}
         for bundle in active:
             truck.update(dict.fromkeys(bundle_plates(bundle)))
-        hong_kong = [p for p in truck if not is_mainland_plate(p)]
-        ambiguous: _Decision | None = None
-        found: list[Bundle] = []
-        if len(hong_kong) > 1:
+        if sum(not is_mainland_plate(p) for p in truck) > 1:
+            # a Mainland plate that two Hong Kong plates' bundles name
             logger.error(
-                "lane %s: the bundles of %s name %s: not one truck's plates",
+                "lane %s: the bundles of %s name %s: not one truck's",
                 self.lane,
                 plates[0],
                 " ".join(truck),
             )
-            ambiguous = _Decision(Code.STOP_SEE_OFFICER, "ambiguous_plate", ubr=active[0].ubr)
-        elif linked := [p for p in truck if p not in plates]:
+            inspect = [b for b in self._here(active) if b.result == Code.INSPECT]
+            if not inspect:
+                return _Decision(Code.STOP_SEE_OFFICER, "ambiguous_plate", ubr=active[0].ubr)
+            decided = self._result(inspect[0])
+            return replace(decided, ubr=None, plates=tuple(truck))
+        linked = [p for p in truck if p not in plates]
+        if linked:
             # the truck's other plate, which its bundles name and the read did not: told
             # INSPECT lately by it (the plates of the sessions the INSPECT was told in)
             pending = self._pending_inspection(linked, now, truck=tuple(truck))
@@ -1035,34 +1058,30 @@ class Lane:
                 logger.error("lane %s: replica lookup failed: %s", self.lane, err)
                 return _Decision(Code.STOP_SEE_OFFICER, "replica_error")
             ubrs = {b.ubr for b in active}
-            for bundle in further:
-                if bundle.ubr in ubrs:
-                    continue
-                if any(
-                    p not in hong_kong for p in bundle_plates(bundle) if not is_mainland_plate(p)
-                ):
-                    logger.error(
-                        "lane %s: bundle %s (%s), found by a plate the truck's bundles "
-                        "name, names another Hong Kong plate",
-                        self.lane,
-                        bundle.ubr,
-                        " ".join(bundle_plates(bundle)),
-                    )
-                    ambiguous = _Decision(Code.STOP_SEE_OFFICER, "ambiguous_plate", ubr=bundle.ubr)
-                    break
-                found.append(bundle)
-        if ambiguous is not None:
-            if not any(
-                b.result == Code.INSPECT and b.cp == self.cp and b.direction == self.direction
-                for b in active
-            ):
-                return ambiguous
-            # an inspection the bundles found by the read say here stands (as it did before
-            # the hop): a STOP is a truck an officer may wave on
-            logger.error("lane %s: decided on the bundles of %s only", self.lane, plates[0])
-        elif found:
-            active = sorted([*active, *found], key=lambda b: b.ubr)
-        here = [b for b in active if b.cp == self.cp and b.direction == self.direction]
+            found = [b for b in further if b.ubr not in ubrs]
+            own = [b for b in found if all(p in truck for p in bundle_plates(b))]
+            others = [b for b in found if b not in own]
+            active = sorted([*active, *own], key=lambda b: b.ubr)
+            if others:
+                logger.error(
+                    "lane %s: bundle %s (%s), found by a plate the bundles of %s name, "
+                    "names another plate",
+                    self.lane,
+                    others[0].ubr,
+                    " ".join(bundle_plates(others[0])),
+                    plates[0],
+                )
+                if not any(b.result == Code.INSPECT for b in self._here(active)):
+                    inspect = [b for b in self._here(others) if b.result == Code.INSPECT]
+                    if not inspect:
+                        return _Decision(
+                            Code.STOP_SEE_OFFICER, "ambiguous_plate", ubr=others[0].ubr
+                        )
+                    # a selection for inspection among them: INSPECT, on no bundle
+                    decided = self._result(inspect[0])
+                    return replace(decided, ubr=None, plates=tuple(truck))
+                # an inspection the truck's own bundles here say stands
+        here = self._here(active)
         unknown = next((b for b in here if b.result is None), None)
         if unknown is not None:
             # a bundle whose selection the replica does not hold (the centre's change left
@@ -1071,6 +1090,10 @@ class Lane:
             logger.error("lane %s: bundle %s has no result: STOP", self.lane, unknown.ubr)
             return _Decision(Code.STOP_SEE_OFFICER, "bundle_incomplete", ubr=unknown.ubr)
         return active, here
+
+    def _here(self, bundles: list[Bundle]) -> list[Bundle]:
+        """Those of ``bundles`` at this lane's control point and direction."""
+        return [b for b in bundles if b.cp == self.cp and b.direction == self.direction]
 
     def _active_bundles(self, plates: list[str]) -> list[Bundle]:
         seen: dict[str, Bundle] = {}

@@ -1108,10 +1108,12 @@ def test_a_truck_told_inspect_by_its_bundle_s_other_plate_is_known_by_both() -> 
         make_bundle("9110635862", "EF0001", second_plate="粤Z1234港", cp="LMC"),
     ],
 )
-def test_a_bundle_s_inspection_stands_whatever_the_hop_finds(other: Bundle) -> None:
+@pytest.mark.parametrize("manifest", [False, True])
+def test_a_bundle_s_inspection_stands_whatever_the_hop_finds(other: Bundle, manifest: bool) -> None:
     """The truck's bundle here is selected for inspection; the hop finds records that do
-    not agree with it. The INSPECT stands, as before the hop: a STOP is a truck an
-    officer may wave on (found in review: both gave STOP)."""
+    not agree with it. The INSPECT stands, as before the hop, at the read and at the drop:
+    a STOP is a truck an officer may wave on (found in review: both gave STOP, and the
+    drop too)."""
     rig = Rig(
         [
             make_bundle(
@@ -1119,26 +1121,93 @@ def test_a_bundle_s_inspection_stands_whatever_the_hop_finds(other: Bundle) -> N
             ),
             other,
         ],
-        manifest_required=False,
+        manifest_required=manifest,
     )
     out = rig.lane.plate(read(vrn="AB1234"))
+    if manifest:
+        assert codes(out) == [C.DROP_MANIFEST]
+        rig.clock.advance(5)
+        out = rig.lane.manifest(ManifestDropped(source="sensor"))
     assert codes(out) == [C.INSPECT]
     assert out.instructions[0].ubr == "9110635860"
 
 
-@pytest.mark.parametrize("plate", ["粤Z1234港", "AB1234"])
-def test_a_truck_whose_mainland_plate_changed_crosses_on_its_bundles(plate: str) -> None:
+@pytest.mark.parametrize("manifest", [False, True])
+def test_a_truck_whose_mainland_plate_changed(manifest: bool) -> None:
     """Two active bundles of one Hong Kong plate name two Mainland plates (the plate
-    changed while an old bundle stayed active). Read by either plate the truck crosses on
-    its bundles, as it did read by its Hong Kong plate before the hop."""
+    changed while an old bundle stayed active). Read by its Hong Kong plate the truck
+    crosses on its bundles, as before the hop; read by a Mainland plate, the other
+    bundle names another Mainland plate: the records disagree, an officer looks (found
+    in review: the hop released a truck on a bundle of the Hong Kong plate that named
+    another Mainland plate, which may be another vehicle's)."""
+    bundles = [
+        make_bundle("9110635860", "AB1234", second_plate="粤Z1234港"),
+        make_bundle("9110635861", "AB1234", second_plate="粤Z9999港", cp="LMC"),
+    ]
+    rig = Rig(bundles, manifest_required=manifest)
+    out = rig.lane.plate(read(vrn="AB1234"))
+    if manifest:
+        assert codes(out) == [C.DROP_MANIFEST]
+        out = rig.lane.manifest(ManifestDropped(source="sensor"))
+    assert codes(out) == [C.PROCEED]
+    rig = Rig(bundles, manifest_required=manifest)
+    out = rig.lane.plate(read(vrn="粤Z1234港"))
+    assert codes(out) == [C.STOP_SEE_OFFICER]
+    assert out.decisions[-1][2] == "ambiguous_plate"
+
+
+def test_a_selection_on_the_truck_s_old_mainland_plate_is_not_passed_over() -> None:
+    """The truck's Mainland plate changed: its old bundle here (its Hong Kong plate and
+    the old Mainland plate) is selected for inspection, its new one names the new
+    Mainland plate. Read by the new plate, the records disagree, but one of them is a
+    selection here: INSPECT, on no bundle (which record is the truck's is not known).
+    Before the hop the old bundle was never seen (found in review: a STOP)."""
     rig = Rig(
         [
-            make_bundle("9110635860", "AB1234", second_plate="粤Z1234港"),
+            make_bundle("9110635860", "AB1234", second_plate="粤Z1234港", result="INSPECT"),
             make_bundle("9110635861", "AB1234", second_plate="粤Z9999港", cp="LMC"),
+        ],
+        manifest_required=True,
+    )
+    out = rig.lane.plate(read(vrn="粤Z9999港"))
+    assert codes(out) == [C.INSPECT]
+    assert out.instructions[0].ubr is None
+
+
+def test_a_mainland_read_is_not_released_on_another_vehicle_s_bundle_of_its_plate() -> None:
+    """Read by a Mainland plate alone: the only bundle naming it is AB1234's old one
+    (another control point); AB1234's new bundle here names another Mainland plate. The
+    truck at the lane may not be AB1234 at all: it is not released on that bundle (found
+    in review: the hop released it)."""
+    rig = Rig(
+        [
+            make_bundle("9110635860", "AB1234", second_plate="粤Z1234港", cp="LMC"),
+            make_bundle("9110635861", "AB1234", second_plate="粤Z9999港"),
         ],
         manifest_required=False,
     )
-    assert codes(rig.lane.plate(read(vrn=plate))) == [C.PROCEED]
+    out = rig.lane.plate(read(vrn="粤Z1234港"))
+    assert codes(out) == [C.STOP_SEE_OFFICER]
+    assert out.decisions[-1][2] == "ambiguous_plate"
+
+
+def test_bundles_of_two_hong_kong_plates_inspect_on_no_bundle() -> None:
+    """A Mainland plate that two Hong Kong plates' bundles here name, one selected for
+    inspection: INSPECT, but on neither bundle (a crossing uses its bundle up, and which
+    is the truck's is not known: found in review, the other vehicle's selection was
+    used up). With no INSPECT among them: STOP."""
+    inspect = make_bundle("9110635861", "CD5678", second_plate="粤Z1234港", result="INSPECT")
+    proceed = make_bundle("9110635860", "AB1234", second_plate="粤Z1234港")
+    rig = Rig([proceed, inspect], manifest_required=False)
+    out = rig.lane.plate(read(vrn="粤Z1234港"))
+    assert codes(out) == [C.INSPECT]
+    assert out.instructions[0].ubr is None
+    rig.clock.advance(10)
+    record = only_record(rig.lane.tick())
+    assert record.ubr is None
+    rig = Rig([proceed, proceed.model_copy(update={"ubr": "9110635862", "vrn": "CD5678"})])
+    out = rig.lane.plate(read(vrn="粤Z1234港"))
+    assert codes(out) == [C.STOP_SEE_OFFICER]
 
 
 def test_a_bundle_found_through_the_hop_is_found_at_the_drop_too() -> None:
@@ -1181,6 +1250,21 @@ def test_a_truck_s_own_plate_told_as_a_runner_up_since_stays_its_own() -> None:
     again.clock.advance(1200)
     again.fresh = Freshness(last_sync_at=again.clock.now, central_up=True)
     assert codes(again.lane.plate(read(vrn="AB1234"))) == [C.INSPECT]
+
+
+def test_a_plate_told_as_a_truck_s_own_stays_so_however_often_a_runner_up() -> None:
+    """A plate told INSPECT as a truck's own, then as a runner-up of many other trucks'
+    reads: the memory still takes it as a truck's own when the hop asks (found in
+    review: the firm plates kept were cut to the newest, and the plate's own went)."""
+    now = [T0]
+    memory = Inspections(window_s=3600, clock=lambda: now[0])
+    memory.told(["粤Z1234港"], T0, "U1", firm=["粤Z1234港"])
+    for n in range(20):
+        now[0] = T0 + timedelta(seconds=n + 1)
+        other = f"CD{n:04d}"
+        memory.told([other, "粤Z1234港"], now[0], None, firm=[other])
+    shuttle = ("AB1234", "粤Z1234港")
+    assert memory.pending(["粤Z1234港"], now[0], truck=shuttle) is not None
 
 
 def test_a_plate_linked_by_a_runner_up_while_inspect_shows_is_not_remembered() -> None:
