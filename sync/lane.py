@@ -1011,9 +1011,10 @@ class Lane:
         its Mainland plate, bundled since on both plates and read by its Hong Kong plate
         alone, was decided afresh; and a truck read by its Mainland plate found only its
         newer bundle (both plates) and not its older one selected for inspection (its
-        Hong Kong plate only), and was released. A bundle found that way joins the
-        truck's when it names none but the truck's plates (the read's and those its
-        bundles name). One that names another plate is another vehicle's record or a
+        Hong Kong plate only), and was released. A bundle found that way that names none
+        but the truck's plates (the read's and those its bundles name) joins the truck's
+        if it is here and selected for inspection (or its selection is not known): the
+        hop never releases. One that names another plate is another vehicle's record or a
         wrong one, as are bundles found by the read that name two Hong Kong plates: the
         truck stops (``ambiguous_plate``), unless a bundle here of those it surely has
         says INSPECT (an officer may wave a STOP on). Bundles of two Hong Kong plates
@@ -1061,7 +1062,12 @@ class Lane:
             found = [b for b in further if b.ubr not in ubrs]
             own = [b for b in found if all(p in truck for p in bundle_plates(b))]
             others = [b for b in found if b not in own]
-            active = sorted([*active, *own], key=lambda b: b.ubr)
+            # what the hop adds may hold the truck, never release it: a selection for
+            # inspection here, or a bundle here whose selection is not known. A bundle
+            # found only through another's plates is the truck's by the centre's
+            # pairing of plates, which may be wrong (another vehicle's PROCEED)
+            held = [b for b in self._here(own) if b.result != Code.PROCEED]
+            active = sorted([*active, *held], key=lambda b: b.ubr)
             if others:
                 logger.error(
                     "lane %s: bundle %s (%s), found by a plate the bundles of %s name, "

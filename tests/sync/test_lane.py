@@ -1211,19 +1211,36 @@ def test_bundles_of_two_hong_kong_plates_inspect_on_no_bundle() -> None:
 
 
 def test_a_bundle_found_through_the_hop_is_found_at_the_drop_too() -> None:
-    """Read by its Mainland plate, the truck's bundle here (its Hong Kong plate only) is
-    found through its other bundle (both plates, elsewhere). That one cancelled while
-    the truck waits at DROP_MANIFEST, the drop still finds the bundle decided on (found
-    in review: bundle_changed STOP)."""
+    """Read by its Mainland plate, the truck's bundle here (its Hong Kong plate only,
+    selected for inspection) is found through its other bundle (both plates, elsewhere).
+    That one cancelled while the truck waits at DROP_MANIFEST, the drop still finds the
+    bundle decided on (found in review: bundle_changed STOP)."""
     linking = make_bundle("9110635860", "AB1234", second_plate="粤Z1234港", cp="LMC")
-    here = make_bundle("9110635861", "AB1234")
+    here = make_bundle("9110635861", "AB1234", result="INSPECT", bay="B4")
     rig = Rig([linking, here])
     assert codes(rig.lane.plate(read(vrn="粤Z1234港"))) == [C.DROP_MANIFEST]
     rig.bundles = [here]
     rig.clock.advance(5)
     out = rig.lane.manifest(ManifestDropped(source="sensor"))
-    assert codes(out) == [C.PROCEED]
+    assert codes(out) == [C.INSPECT]
     assert out.instructions[0].ubr == "9110635861"
+
+
+def test_the_hop_never_releases() -> None:
+    """Read by its Mainland plate alone, the truck's only bundle naming it is elsewhere;
+    a bundle here of the Hong Kong plate that one names says PROCEED. The truck is not
+    released on it (the centre's pairing of plates may be wrong, and the bundle another
+    vehicle's): it goes as before the hop (found by a differential fuzz against bd44361:
+    released). A selection for inspection there is taken (above)."""
+    rig = Rig(
+        [
+            make_bundle("9110635860", "AB1234", second_plate="粤Z1234港", cp="LMC"),
+            make_bundle("9110635861", "AB1234"),
+        ],
+        manifest_required=False,
+    )
+    out = rig.lane.plate(read(vrn="粤Z1234港"))
+    assert codes(out) == [C.WRONG_CONTROL_POINT]
 
 
 def test_a_truck_s_own_plate_told_as_a_runner_up_since_stays_its_own() -> None:
