@@ -1028,6 +1028,28 @@ class Lane:
             return _Decision(Code.STOP_SEE_OFFICER, "replica_error")
         if _untrusted(plates, active):
             return _Decision(Code.STOP_SEE_OFFICER, "ambiguous_plate")
+        # the usual truck, one bundle naming no plate but those read, has nothing to look
+        # up further (and one Hong Kong plate)
+        if len(active) > 1 or (active and any(p not in plates for p in bundle_plates(active[0]))):
+            held = self._one_hop_further(plates, active, now)
+            if isinstance(held, _Decision):
+                return held
+            active = held
+        here = self._here(active)
+        unknown = next((b for b in here if b.result is None), None)
+        if unknown is not None:
+            # a bundle whose selection the replica does not hold (the centre's change left
+            # it out): neither a release nor an inspection can be told, and a release of
+            # another of the truck's bundles could pass over an inspection
+            logger.error("lane %s: bundle %s has no result: STOP", self.lane, unknown.ubr)
+            return _Decision(Code.STOP_SEE_OFFICER, "bundle_incomplete", ubr=unknown.ubr)
+        return active, here
+
+    def _one_hop_further(
+        self, plates: list[str], active: list[Bundle], now: datetime
+    ) -> list[Bundle] | _Decision:
+        """``_truck_bundles``' hop: the truck's bundles with those the hop holds it on, or
+        the decision that stands (records that disagree, an inspection told lately)."""
         # the truck's plates as its bundles have them (each carries the read plate, or is
         # the one bundle trusted without it: ``_untrusted``)
         truck = {plates[0]: None}
@@ -1087,15 +1109,7 @@ class Lane:
                     decided = self._result(inspect[0])
                     return replace(decided, ubr=None, plates=tuple(truck))
                 # an inspection the truck's own bundles here say stands
-        here = self._here(active)
-        unknown = next((b for b in here if b.result is None), None)
-        if unknown is not None:
-            # a bundle whose selection the replica does not hold (the centre's change left
-            # it out): neither a release nor an inspection can be told, and a release of
-            # another of the truck's bundles could pass over an inspection
-            logger.error("lane %s: bundle %s has no result: STOP", self.lane, unknown.ubr)
-            return _Decision(Code.STOP_SEE_OFFICER, "bundle_incomplete", ubr=unknown.ubr)
-        return active, here
+        return active
 
     def _here(self, bundles: list[Bundle]) -> list[Bundle]:
         """Those of ``bundles`` at this lane's control point and direction."""
