@@ -186,14 +186,16 @@ class Inspections:
     ) -> None:
         """``plates`` told INSPECT at ``at``. ``firm``: those of them that name the truck
         for sure (the plate it was first read by, its bundle's), not a runner-up of a read
-        (which may be the next truck's plate); None: all of them. Pending until the window after it is over by
-        the wall clock, or by the monotonic clock what was left of it by the wall clock
-        now (a truck told INSPECT before the wall clock stepped forward is told INSPECT
-        again while the step lasts and after it is put right: the replica, stamped by the
-        same clock at its next poll, looks current). Let go only once both clocks are past
-        it (by the monotonic clock, what was left of it after ``at`` or now, whichever is
-        sooner: a row another shard wrote by a clock that was right is kept through a
-        forward step of this one)."""
+        (which may be the next truck's plate); None: all of them.
+
+        Pending until the window after ``at`` is over by the wall clock, or by the
+        monotonic clock what was left of it by the wall clock now (a truck told INSPECT
+        before the wall clock stepped forward is told INSPECT again while the step lasts
+        and after it is put right: the replica, stamped by the same clock at its next
+        poll, looks current). Let go only once both clocks are past it (by the monotonic
+        clock, what was left of it after ``at`` or now, whichever is sooner: a row another
+        shard wrote by a clock that was right is kept through a forward step of this
+        one)."""
         if not self.window:
             return
         until = at + self.window

@@ -901,6 +901,17 @@ def test_a_truck_told_inspect_is_known_by_each_plate_it_was_read_by() -> None:
     assert codes(rig.lane.plate(read(vrn="粤Z1234港"))) == [C.INSPECT]
 
 
+def shuttle_read(shared: Inspections, after_s: float, ubr: str = "9110635871") -> LaneOutput:
+    """Truck AB1234, whose bundle names both its plates (粤Z1234港), read by its Hong Kong
+    plate alone at another lane sharing the memory ``shared``, ``after_s`` later (the
+    replica current)."""
+    there = Rig([make_bundle(ubr, "AB1234", second_plate="粤Z1234港")], manifest_required=False)
+    there.lane._inspections = shared
+    there.clock.advance(after_s)
+    there.fresh = Freshness(last_sync_at=there.clock.now, central_up=True)
+    return there.lane.plate(read(vrn="AB1234"))
+
+
 def test_a_truck_sampled_by_one_plate_is_known_by_its_bundle_s_other_plate() -> None:
     """Sampled for inspection as unladen when read by its Mainland plate alone, the truck
     is bundled since (at the kiosk) on both plates, and read at another lane within the
@@ -912,14 +923,7 @@ def test_a_truck_sampled_by_one_plate_is_known_by_its_bundle_s_other_plate() -> 
     here.lane._inspections = shared
     here.lane.plate(read(vrn="粤Z1234港"))
     assert codes(here.lane.unladen(UnladenPressed(vrn="粤Z1234港"))) == [C.INSPECT]
-    there = Rig(
-        [make_bundle("9110635861", "AB1234", second_plate="粤Z1234港")],
-        manifest_required=False,
-    )
-    there.lane._inspections = shared
-    there.clock.advance(600)
-    there.fresh = Freshness(last_sync_at=there.clock.now, central_up=True)
-    out = there.lane.plate(read(vrn="AB1234"))
+    out = shuttle_read(shared, 600, "9110635861")
     assert codes(out) == [C.INSPECT]
     assert out.decisions[-1][2] == "inspect_pending"
     assert out.instructions[0].bay == "U1"
@@ -1049,15 +1053,8 @@ def test_a_runner_up_told_inspect_is_not_another_truck_s_inspection_by_its_bundl
     b.lane._inspections = shared
     b_read = read(vrn="CD5678", alternates=[Alternate(vrn="粤Z1234港", confidence=0.93)])
     assert codes(b.lane.plate(b_read)) == [C.INSPECT]
-    a = Rig(
-        [make_bundle("9110635871", "AB1234", second_plate="粤Z1234港")],
-        manifest_required=False,
-    )
-    a.lane._inspections = shared
-    a.clock.advance(1200)
-    a.fresh = Freshness(last_sync_at=a.clock.now, central_up=True)
-    assert codes(a.lane.plate(read(vrn="AB1234"))) == [C.PROCEED]
-    assert shared.pending(["AB1234"], a.clock.now) is None
+    assert codes(shuttle_read(shared, 1200)) == [C.PROCEED]
+    assert shared.pending(["AB1234"], T0 + timedelta(seconds=1200)) is None
     # told INSPECT by that plate as its own (its first read), it is the truck's, whatever
     # runner-up of the other kind that read had (its own plate, misread)
     shared = Inspections(window_s=3600)
@@ -1065,14 +1062,7 @@ def test_a_runner_up_told_inspect_is_not_another_truck_s_inspection_by_its_bundl
     c.lane._inspections = shared
     c.lane.plate(read(vrn="粤Z1234港", alternates=[Alternate(vrn="AB1284", confidence=0.93)]))
     assert codes(c.lane.unladen(UnladenPressed(vrn="粤Z1234港"))) == [C.INSPECT]
-    a = Rig(
-        [make_bundle("9110635871", "AB1234", second_plate="粤Z1234港")],
-        manifest_required=False,
-    )
-    a.lane._inspections = shared
-    a.clock.advance(1200)
-    a.fresh = Freshness(last_sync_at=a.clock.now, central_up=True)
-    assert codes(a.lane.plate(read(vrn="AB1234"))) == [C.INSPECT]
+    assert codes(shuttle_read(shared, 1200)) == [C.INSPECT]
 
 
 def test_a_truck_told_inspect_by_its_bundle_s_other_plate_is_known_by_both() -> None:
@@ -1259,14 +1249,7 @@ def test_a_truck_s_own_plate_told_as_a_runner_up_since_stays_its_own() -> None:
     b.fresh = Freshness(last_sync_at=b.clock.now, central_up=True)
     b_read = read(vrn="CD5678", alternates=[Alternate(vrn="粤Z1234港", confidence=0.93)])
     assert codes(b.lane.plate(b_read)) == [C.INSPECT]
-    again = Rig(
-        [make_bundle("9110635871", "AB1234", second_plate="粤Z1234港")],
-        manifest_required=False,
-    )
-    again.lane._inspections = shared
-    again.clock.advance(1200)
-    again.fresh = Freshness(last_sync_at=again.clock.now, central_up=True)
-    assert codes(again.lane.plate(read(vrn="AB1234"))) == [C.INSPECT]
+    assert codes(shuttle_read(shared, 1200)) == [C.INSPECT]
 
 
 def test_a_plate_told_as_a_truck_s_own_stays_so_however_often_a_runner_up() -> None:
