@@ -241,6 +241,11 @@ class _XlsxCensus:
         self.other = 0
         self.strings = 0
         self.cells = 0
+        #: part name -> the first row past MAX_READ_ROWS with data in it: openpyxl is not
+        #: asked to read it. Only the first sheet's matter (``_read_xlsx``): a workbook's
+        #: other sheets (a price list, notes) are never read
+        self.data_past: dict[str, int] = {}
+        self.part = ""
         self._reset_part()
 
     def _reset_part(self) -> None:
@@ -252,9 +257,10 @@ class _XlsxCensus:
         self.row_elements = 0
         self.row_unread = False  # a row openpyxl stops before: it must hold no data
 
-    def count(self, source: IO[bytes]) -> None:
+    def count(self, source: IO[bytes], part: str = "") -> None:
         """Count one part; BatchFileError at a bound, ``_UNREADABLE_PART`` where it breaks."""
         self._reset_part()
+        self.part = part
         parser = expat.ParserCreate(namespace_separator=" ")
         parser.ordered_attributes = True  # a flat list: cheaper than a dict
         parser.StartElementHandler = self._start
@@ -300,9 +306,7 @@ class _XlsxCensus:
                     raise _too_complex(f"has over {MAX_SHEET_CELLS} cells")
             elif self.row_unread:
                 # a value, formula or text in a row openpyxl is not asked to read
-                raise BatchFileError(
-                    f"xlsx has data in row {self.row}", key="batch_too_many_rows", max=MAX_ROWS
-                )
+                self.data_past.setdefault(self.part, self.row)
         elif depth == 1:
             self.in_strings = name == _SST
         elif self.in_strings and ((depth == 2 and name == _SI) or (depth == 3 and name in _PLAIN)):
@@ -333,7 +337,7 @@ def _row_number(attributes: list[str], previous: int) -> int:
     return previous + 1
 
 
-def _check_xlsx(data: bytes) -> None:
+def _check_xlsx(data: bytes) -> _XlsxCensus:
     """Refuse an .xlsx that unpacks far beyond the file limit, or that openpyxl would build
     far more of than a batch needs, before openpyxl reads any of it.
 
@@ -353,11 +357,12 @@ def _check_xlsx(data: bytes) -> None:
             for info in parts:
                 try:
                     with archive.open(info) as source:
-                        census.count(source)
+                        census.count(source, info.filename)
                 except _UNREADABLE_PART:
                     continue  # counted up to where it breaks: openpyxl gets no further
     except _DAMAGED_XLSX as err:
         raise BatchFileError(f"not an xlsx workbook: {err}", key="batch_unreadable") from err
+    return census
 
 
 def _xlsx_rows(sheet: Any) -> Iterator[list[str]]:
@@ -372,11 +377,23 @@ def _xlsx_rows(sheet: Any) -> Iterator[list[str]]:
 
 
 def _read_xlsx(data: bytes) -> list[tuple[int, list[str]]]:
-    _check_xlsx(data)
+    census = _check_xlsx(data)
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
         try:
             sheet = book.worksheets[0]
+            # data below the rows read, in the sheet read: too many rows. The part is the
+            # one openpyxl opens for it (its private name for it; without one, any part
+            # with such data counts, as before 2026-12-07, when a second sheet's long
+            # list refused the batch as too many rows)
+            path = getattr(sheet, "_worksheet_path", None)
+            past = census.data_past.get(path) if isinstance(path, str) else None
+            if past is None and not isinstance(path, str) and census.data_past:
+                past = min(census.data_past.values())
+            if past is not None:
+                raise BatchFileError(
+                    f"xlsx has data in row {past}", key="batch_too_many_rows", max=MAX_ROWS
+                )
             # Read-only mode trusts the sheet's own <dimension> record, and some exporters
             # write "A1" there: openpyxl would then read nothing but that cell. (The bounds
             # _xlsx_rows gives iter_rows take the record's place.)

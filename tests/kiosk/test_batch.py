@@ -811,3 +811,28 @@ def test_the_sticks_are_listed_and_written_off_the_gui_thread(tmp_path: Path) ->
     model.complete(pending[0], *run_work(pending.pop()))
     assert model.notice is not None
     assert model.notice.key == "cert_none_found"
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_only_the_first_sheet_s_rows_count(tmp_path: Path, first: bool) -> None:
+    """A workbook whose second sheet holds a long list (notes, a price list: data below
+    row 10 000) is read from its first sheet, as ever; before 2026-12-07 it was refused as
+    too many rows. The cargo sheet itself with data there still is."""
+    book = Workbook()
+    cargo = book.active
+    assert cargo is not None
+    cargo.append(list(FIELD_NAMES))
+    cargo.append(ROW)
+    notes = book.create_sheet("notes")
+    (cargo if first else notes).cell(row=20_000, column=1, value="a long list")
+    out = io.BytesIO()
+    book.save(out)
+    (tmp_path / "b.xlsx").write_bytes(out.getvalue())
+    if first:
+        with pytest.raises(BatchFileError) as refused:
+            read_batch(tmp_path / "b.xlsx", NOW)
+        assert refused.value.key == "batch_too_many_rows"
+    else:
+        rows = read_batch(tmp_path / "b.xlsx", NOW)
+        assert [r.row for r in rows] == [2]
+        assert rows[0].items is not None
