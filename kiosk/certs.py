@@ -53,8 +53,8 @@ NO_PIN_OPENS = frozenset({"cert_unreadable", "cert_no_pin"})
 def list_certificates(media: Path) -> list[Path]:
     """The .p12/.pfx files on the USB sticks under ``media``, in path order, at most
     MAX_LISTED: regular files at a stick's root or up to MAX_DEPTH folders below it, no
-    links followed (``kiosk.media.files_on_sticks``: the walk is bounded, as it runs on
-    the GUI thread)."""
+    links followed (``kiosk.media.files_on_sticks``: the walk is bounded; the kiosk runs
+    it off the GUI thread, and a person waits for it)."""
     return files_on_sticks(media, CERT_SUFFIXES, depth=MAX_DEPTH, limit=MAX_LISTED)
 
 

@@ -33,7 +33,7 @@ from kiosk.batch import (
 )
 from kiosk.cargo import FIELD_NAMES, FieldError, items_digest, items_to_values, validate_cargo
 from kiosk.certs import NO_PIN_OPENS, CertificateError, list_certificates, sign_with_certificate
-from kiosk.session import DEFAULT_LANGUAGE, IdleClock, Level, Notice, Secret
+from kiosk.session import DEFAULT_LANGUAGE, IdleClock, KioskError, Level, Notice, Secret
 from rocars.client import (
     ANSWER_TOO_LARGE,
     KIOSK_CALLS_REFUSED,
@@ -144,11 +144,16 @@ Executor = Callable[[Call], None]
 
 
 def run_work(call: Call) -> tuple[Any, RocarsError | None]:
-    """Run ``call.work``; what it raised on purpose comes back as the error."""
+    """Run ``call.work``; what it raised on purpose comes back as the error, and anything
+    else (a bug, a USB stick failing mid-read: ``OSError``) as ``kiosk_error``, logged: the
+    call ends either way, and the kiosk is not left waiting for it."""
     try:
         return call.work(), None
     except RocarsError as err:
         return None, err
+    except Exception:
+        logger.exception("%s failed unexpectedly", call.label)
+        return None, KioskError("unexpected failure", key="kiosk_error")
 
 
 @dataclass
@@ -1020,7 +1025,7 @@ class Kiosk:
     def batch_template(self) -> None:
         """The blank template, written to the USB stick's root (``kiosk.media``), off the
         GUI thread: a write to a stick is flushed to it, which can take seconds."""
-        media = self.media
+        media, batch_files = self.media, list(self.batch_files)
 
         def work() -> tuple[str, list[Path], list[Path]]:
             folder = template_folder(media)
@@ -1031,7 +1036,12 @@ class Kiosk:
             except OSError as err:
                 logger.warning("cannot write the template to %s: %s", folder, err)
                 return "media_not_writable", [], []
-            return "template_saved", written, list_batch_files(media)
+            try:
+                files = list_batch_files(media)
+            except OSError as err:  # saved all the same: the list is shown as it was
+                logger.warning("cannot list %s again: %s", media, err)
+                files = batch_files
+            return "template_saved", written, files
 
         def done(result: tuple[str, list[Path], list[Path]]) -> None:
             key, written, files = result

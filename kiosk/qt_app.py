@@ -40,7 +40,7 @@ from kiosk.qt_receipt import write_receipt
 from kiosk.qt_screens import RESULT_CLASSES, SCREEN_CLASSES, KioskScreen
 from kiosk.qt_text import message
 from kiosk.qt_widgets import STYLE, button, label, restyle
-from kiosk.session import KioskError, Level, Notice
+from kiosk.session import Level, Notice
 from rocars.errors import RocarsError
 from ui_common.app import font_family
 from ui_common.i18n import Translations, tr
@@ -75,11 +75,9 @@ class _Task(QRunnable):
         self.bridge = bridge
 
     def run(self) -> None:
-        try:
-            result, error = run_work(self.call)
-        except Exception:  # top of a worker thread: a bug must not take the kiosk down
-            logger.exception("%s failed unexpectedly", self.call.label)
-            result, error = None, KioskError("unexpected failure", key="kiosk_error")
+        # run_work turns anything the work raises into an error: a bug or a failing stick
+        # must not take the kiosk down, nor leave it waiting
+        result, error = run_work(self.call)
         self.bridge.finished.emit(self.call, result, error)
 
 

@@ -836,3 +836,34 @@ def test_only_the_first_sheet_s_rows_count(tmp_path: Path, first: bool) -> None:
         rows = read_batch(tmp_path / "b.xlsx", NOW)
         assert [r.row for r in rows] == [2]
         assert rows[0].items is not None
+
+
+def test_a_stick_failing_mid_listing_does_not_leave_the_kiosk_waiting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stick that fails while it is listed (an I/O error) ends the call with
+    ``kiosk_error``: the kiosk is not left "busy" for ever (found in review: the plain
+    executor raised with the kiosk busy). The template written, a failing listing after it
+    still says it was saved."""
+    model = Kiosk(KioskClient("http://127.0.0.1:9"), media=tmp_path)
+    (tmp_path / "a.csv").write_text("x\n", encoding="utf-8")  # a stick: files at its root
+
+    def failing(media: Path) -> list[Path]:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr("kiosk.flows.list_certificates", failing)
+    model.start_driver()
+    model.choose_certificate()
+    assert not model.busy
+    assert model.notice is not None
+    assert model.notice.key == "kiosk_error"
+    model.home()
+    model.start_shipper()
+    model.batch_start()
+    assert model.screen == Screen.BATCH
+    monkeypatch.setattr("kiosk.flows.list_batch_files", failing)
+    model.batch_template()
+    assert not model.busy
+    assert model.notice is not None
+    assert model.notice.key == "template_saved"
+    assert list(tmp_path.glob(f"{TEMPLATE_NAME}*"))
