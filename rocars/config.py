@@ -140,7 +140,9 @@ def clean_secret(value: str) -> str:
 
 
 #: The fewest different characters in a strong secret: 32 random hex digits have 14 on
-#: average (fewer than 8 once in about a hundred million), base64 more
+#: average (fewer than 8 about once in 28 million; 64 of them, ``token_hex(32)``, about
+#: once in 10^19), base64 more. A secret of a smaller alphabet (decimal digits, 0 and 1)
+#: may be refused however long: docs/operations.md says so
 STRONG_SECRET_DISTINCT = 8
 
 

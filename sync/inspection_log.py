@@ -190,7 +190,12 @@ class InspectionLog:
             columns = {row[1] for row in conn.execute("PRAGMA table_info(told)")}
             for column in ("direction", "told_with"):
                 if column not in columns:  # a file from before the column
-                    conn.execute(f"ALTER TABLE told ADD COLUMN {column} TEXT")
+                    try:
+                        conn.execute(f"ALTER TABLE told ADD COLUMN {column} TEXT")
+                    except sqlite3.OperationalError as err:
+                        # another shard upgraded the file between the look and the change
+                        if "duplicate column" not in str(err):
+                            raise
             # started: what was told within the window, by the others and by this shard
             # before a restart (its outbox says so too; twice is harmless)
             since = self._clock().timestamp() - self.inspections.window.total_seconds()
@@ -206,11 +211,12 @@ class InspectionLog:
             conn.close()
             raise
         self._conn = conn
-        self._remember([row[:5] for row in rows if self._ours(row[5])])
+        ours = [row[:5] for row in rows if self._ours(row[5])]
+        self._remember(ours)
         self._last_id = max(self._last_id, int(last))
-        if rows:
+        if ours:
             logger.info(
-                "inspections: %d plates told INSPECT lately taken from %s", len(rows), self.path
+                "inspections: %d plates told INSPECT lately taken from %s", len(ours), self.path
             )
 
     def _write(self) -> None:

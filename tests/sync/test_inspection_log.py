@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -335,3 +336,47 @@ def test_rows_taken_again_do_not_grow_the_memory(tmp_path: Path) -> None:
         assert me.problem
     assert len(memory._until) == 51
     assert len(memory._order) == 51
+
+
+def test_two_shards_upgrading_one_file_at_once_both_use_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two shards open a file from before the new columns at once: the second to add a
+    column finds it added by the first meanwhile, and goes on (found in review: it failed
+    its first pass, an error logged and the others' trucks unknown until the next)."""
+    path = tmp_path / "inspections.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE told (id INTEGER PRIMARY KEY AUTOINCREMENT, plate TEXT NOT NULL, "
+            "at REAL NOT NULL, bay TEXT, shard TEXT NOT NULL)"
+        )
+        conn.execute(
+            "INSERT INTO told (plate, at, bay, shard) VALUES ('AB1234', ?, 'B1', 'old')",
+            (T0.timestamp(),),
+        )
+    clock = Clock()
+    first = shard(path, "a", clock)
+    connect = sqlite3.connect
+    raced: list[bool] = []
+
+    class Racing(sqlite3.Connection):
+        """Looks at the columns, then the other shard adds them before this one can."""
+
+        def execute(self, sql: str, *args: Any) -> Any:
+            cursor = super().execute(sql, *args)
+            if sql.startswith("PRAGMA table_info") and not raced:
+                raced.append(True)
+                stale = cursor.fetchall()
+                first.sync_once()  # the first shard upgrades the file now
+                assert first.problem == ""
+                return stale
+            return cursor
+
+    monkeypatch.setattr(
+        "sync.inspection_log.sqlite3.connect",
+        lambda *a, **k: connect(*a, factory=Racing, **k),
+    )
+    second = shard(path, "b", clock)
+    second.sync_once()
+    assert second.problem == ""
+    assert second.inspections.pending(["AB1234"], T0) == ("B1",)
