@@ -258,19 +258,26 @@ def test_a_truck_told_inspect_coming_in_is_not_told_again_going_out(tmp_path: Pa
     assert exp.inspections.pending(["CD5678"], clock.now) == (None,)
 
 
-def test_a_file_from_before_the_direction_column_is_taken_whole(tmp_path: Path) -> None:
-    """A file written before rows named their direction gets the column; its rows name
-    none, so every shard takes them, as before."""
-    path = tmp_path / "inspections.db"
+def old_file(folder: Path) -> Path:
+    """``inspections.db`` as written before rows named a direction or a runner-up's truck,
+    with one row: AB1234 told INSPECT (bay B1) at T0 by shard "old"."""
+    path = folder / "inspections.db"
     with sqlite3.connect(path) as conn:
         conn.execute(
             "CREATE TABLE told (id INTEGER PRIMARY KEY AUTOINCREMENT, plate TEXT NOT NULL, "
             "at REAL NOT NULL, bay TEXT, shard TEXT NOT NULL)"
         )
         conn.execute(
-            "INSERT INTO told (plate, at, bay, shard) VALUES ('AB1234', ?, 'B1', 'a')",
+            "INSERT INTO told (plate, at, bay, shard) VALUES ('AB1234', ?, 'B1', 'old')",
             (T0.timestamp(),),
         )
+    return path
+
+
+def test_a_file_from_before_the_direction_column_is_taken_whole(tmp_path: Path) -> None:
+    """A file written before rows named their direction gets the column; its rows name
+    none, so every shard takes them, as before."""
+    path = old_file(tmp_path)
     clock = Clock()
     log = InspectionLog(path, "exp", Inspections(3600), clock=clock, direction="export")
     log.sync_once()
@@ -344,16 +351,7 @@ def test_two_shards_upgrading_one_file_at_once_both_use_it(
     """Two shards open a file from before the new columns at once: the second to add a
     column finds it added by the first meanwhile, and goes on (found in review: it failed
     its first pass, an error logged and the others' trucks unknown until the next)."""
-    path = tmp_path / "inspections.db"
-    with sqlite3.connect(path) as conn:
-        conn.execute(
-            "CREATE TABLE told (id INTEGER PRIMARY KEY AUTOINCREMENT, plate TEXT NOT NULL, "
-            "at REAL NOT NULL, bay TEXT, shard TEXT NOT NULL)"
-        )
-        conn.execute(
-            "INSERT INTO told (plate, at, bay, shard) VALUES ('AB1234', ?, 'B1', 'old')",
-            (T0.timestamp(),),
-        )
+    path = old_file(tmp_path)
     clock = Clock()
     first = shard(path, "a", clock)
     connect = sqlite3.connect
