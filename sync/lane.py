@@ -1023,11 +1023,9 @@ class Lane:
         with an INSPECT among them: INSPECT, on no bundle (which is the truck's is not
         known, and a crossing uses its bundle up).
         """
-        try:
-            active = self._active_bundles(plates)
-        except SyncError as err:
-            logger.error("lane %s: replica lookup failed: %s", self.lane, err)
-            return _Decision(Code.STOP_SEE_OFFICER, "replica_error")
+        active = self._active_or_stop(plates)
+        if isinstance(active, _Decision):
+            return active
         if _untrusted(plates, active):
             return _Decision(Code.STOP_SEE_OFFICER, "ambiguous_plate")
         # the usual truck, one bundle naming no plate but those read, has nothing to look
@@ -1077,11 +1075,9 @@ class Lane:
             pending = self._pending_inspection(linked, now, truck=tuple(truck))
             if pending is not None:
                 return replace(pending, plates=tuple(truck))
-            try:
-                further = self._active_bundles(linked)
-            except SyncError as err:
-                logger.error("lane %s: replica lookup failed: %s", self.lane, err)
-                return _Decision(Code.STOP_SEE_OFFICER, "replica_error")
+            further = self._active_or_stop(linked)
+            if isinstance(further, _Decision):
+                return further
             ubrs = {b.ubr for b in active}
             found = [b for b in further if b.ubr not in ubrs]
             own = [b for b in found if all(p in truck for p in bundle_plates(b))]
@@ -1116,6 +1112,14 @@ class Lane:
     def _here(self, bundles: list[Bundle]) -> list[Bundle]:
         """Those of ``bundles`` at this lane's control point and direction."""
         return [b for b in bundles if b.cp == self.cp and b.direction == self.direction]
+
+    def _active_or_stop(self, plates: list[str]) -> list[Bundle] | _Decision:
+        """``_active_bundles``, or the STOP when the replica cannot say (logged)."""
+        try:
+            return self._active_bundles(plates)
+        except SyncError as err:
+            logger.error("lane %s: replica lookup failed: %s", self.lane, err)
+            return _Decision(Code.STOP_SEE_OFFICER, "replica_error")
 
     def _active_bundles(self, plates: list[str]) -> list[Bundle]:
         seen: dict[str, Bundle] = {}
