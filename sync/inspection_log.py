@@ -16,7 +16,13 @@ column (or by a log given no direction) is every shard's, as all rows were befor
 of a plate that was not the truck's own (a runner-up of its read, which may be the next
 truck's plate: ``Inspections.remember``) names the truck's own plates (``told_with``),
 so a shard that takes it knows it as the lane that told it did; a row without them is a
-truck's own plate.
+truck's own plate. Each row also says when it was told by the machine's monotonic clock
+(``mono``) and which start of the machine that clock is of (``boot``, the kernel's boot
+id): a shard of the same start takes a row as pending for the window after that, and
+for the window after its wall-clock time if that is later (a row told while this
+shard's clock ran ahead, or behind, is still the inspection it was); it prunes no row
+told within the day by that clock. A row of another start (a file kept over a restart
+of the machine, or written before the columns) goes by its wall-clock time, as before.
 Rows are kept a day (``KEEP_S``, the longest window a shard may have). A single agent
 (``shard`` "") keeps the file too: its outbox's records hold the plates of a session's
 first read and its bundle, not a plate a later read of the truck added, so a restart
@@ -40,11 +46,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from rocars.timeutil import utc_now
-from sync.lane import SYNC_CLOCK_SKEW, Inspections
+from sync.lane import MONO_SLACK_S, SYNC_CLOCK_SKEW, Inspections
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +64,33 @@ PRUNE_EVERY_S = 60.0
 KEEP_S = 86_400.0
 #: plates waiting to be written beyond this (a file unwritable for hours): the oldest go
 MAX_WAITING = 10_000
+#: columns added since the first files (``_open`` adds them to an older file)
+_ADDED = {
+    "direction": "TEXT",
+    "told_with": "TEXT",
+    "boot": "TEXT",
+    "mono": "REAL",
+}
+#: where the kernel says which start of the machine this is
+BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
+
+
+def boot_id(path: Path = BOOT_ID_PATH) -> str | None:
+    """This start of the machine (the monotonic clock's), or None if it cannot be told."""
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text or None
+
+
+#: a row as it waits to be written: (number, plate, at as epoch seconds, monotonic, bay,
+#: told with)
+_Told = tuple[int, str, float, float, str | None, str | None]
+#: a row as it is taken in: (id, plate, at, bay, told with, boot, monotonic)
+_Row = tuple[int, str, float, str | None, str | None, str | None, float | None]
+#: the columns of a ``_Row``
+_ROW = "id, plate, at, bay, told_with, boot, mono"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS told (
@@ -67,7 +100,9 @@ CREATE TABLE IF NOT EXISTS told (
     bay TEXT,
     shard TEXT NOT NULL,
     direction TEXT,
-    told_with TEXT
+    told_with TEXT,
+    boot TEXT,
+    mono REAL
 );
 CREATE INDEX IF NOT EXISTS told_at ON told (at);
 """
@@ -85,19 +120,22 @@ class InspectionLog:
         poll_s: float = POLL_S,
         clock: Callable[[], datetime] = utc_now,
         direction: str | None = None,
+        boot: str | None = None,
     ) -> None:
         self.path = path
         self.shard = shard
         #: the shard's direction (``import``/``export``): the rows it writes name it, and
         #: it takes in only rows of its direction or of none; None: every row (module doc)
         self.direction = direction
+        #: this start of the machine (``boot_id``; "" or None: rows go by the wall clock)
+        self.boot = (boot_id() if boot is None else boot) or None
         self.inspections = inspections
         self.poll_s = poll_s
         self._clock = clock
         self._lock = threading.Lock()
-        #: (number, plate, at as epoch seconds, bay, told with) told here and not written
-        #: yet (told with: the truck's own plates, space-separated, for a plate not one)
-        self._waiting: deque[tuple[int, str, float, str | None, str | None]] = deque()
+        #: told here and not written yet (``_Told``; told with: the truck's own plates,
+        #: space-separated, for a plate not one)
+        self._waiting: deque[_Told] = deque()
         self._numbered = 0
         self.dropped = 0
         self._conn: sqlite3.Connection | None = None
@@ -116,11 +154,12 @@ class InspectionLog:
         self,
         plates: Iterable[str],
         at: datetime,
+        mono: float,
         bay: str | None,
         firm: tuple[str, ...] | None = None,
     ) -> None:
-        """The plates of a truck told INSPECT here now (``firm``: its own among them; None:
-        all): written by the worker."""
+        """The plates of a truck told INSPECT here now (``at``, and ``mono`` by the
+        monotonic clock; ``firm``: its own among them; None: all): written by the worker."""
         stamp = at.timestamp()
         with_firm = None if firm is None else " ".join(firm)
         with self._lock:
@@ -128,7 +167,7 @@ class InspectionLog:
                 if plate:
                     self._numbered += 1
                     told_with = None if firm is None or plate in firm else with_firm
-                    self._waiting.append((self._numbered, plate, stamp, bay, told_with))
+                    self._waiting.append((self._numbered, plate, stamp, mono, bay, told_with))
             while len(self._waiting) > MAX_WAITING:
                 self._waiting.popleft()
                 self.dropped += 1
@@ -188,22 +227,25 @@ class InspectionLog:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
             columns = {row[1] for row in conn.execute("PRAGMA table_info(told)")}
-            for column in ("direction", "told_with"):
+            for column, kind in _ADDED.items():
                 if column not in columns:  # a file from before the column
                     try:
-                        conn.execute(f"ALTER TABLE told ADD COLUMN {column} TEXT")
+                        conn.execute(f"ALTER TABLE told ADD COLUMN {column} {kind}")
                     except sqlite3.OperationalError as err:
                         # another shard upgraded the file between the look and the change
                         if "duplicate column" not in str(err):
                             raise
             # started: what was told within the window, by the others and by this shard
-            # before a restart (its outbox says so too; twice is harmless)
-            since = self._clock().timestamp() - self.inspections.window.total_seconds()
+            # before a restart (its outbox says so too; twice is harmless), by the wall
+            # clock or, since the machine started, by the monotonic one
+            window = self.inspections.window.total_seconds()
+            since = self._clock().timestamp() - window
+            mono_since = self.inspections.monotonic() - window
             conn.execute("BEGIN")  # one snapshot: no row committed between the two reads
             rows = conn.execute(
-                "SELECT id, plate, at, bay, told_with, direction FROM told WHERE at > ? "
-                "ORDER BY id",
-                (since,),
+                f"SELECT {_ROW}, direction FROM told "
+                "WHERE at > ? OR (boot = ? AND mono > ?) ORDER BY id",
+                (since, self.boot, mono_since),
             ).fetchall()
             (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM told").fetchone()
             conn.execute("COMMIT")
@@ -211,7 +253,7 @@ class InspectionLog:
             conn.close()
             raise
         self._conn = conn
-        ours = [row[:5] for row in rows if self._ours(row[5])]
+        ours = [row[:7] for row in rows if self._ours(row[7])]
         self._remember(ours)
         self._last_id = max(self._last_id, int(last))
         if ours:
@@ -228,11 +270,11 @@ class InspectionLog:
         with self._conn:  # one transaction
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.executemany(
-                "INSERT INTO told (plate, at, bay, shard, direction, told_with) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO told (plate, at, bay, shard, direction, told_with, boot, mono) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (plate, at, bay, self.shard, self.direction, told_with)
-                    for _, plate, at, bay, told_with in rows
+                    (plate, at, bay, self.shard, self.direction, told_with, self.boot, mono)
+                    for _, plate, at, mono, bay, told_with in rows
                 ],
             )
         last = rows[-1][0]
@@ -244,31 +286,40 @@ class InspectionLog:
     def _take(self) -> None:
         assert self._conn is not None
         rows = self._conn.execute(
-            "SELECT id, plate, at, bay, told_with, shard, direction FROM told WHERE id > ? "
-            "ORDER BY id",
+            f"SELECT {_ROW}, shard, direction FROM told WHERE id > ? ORDER BY id",
             (self._last_id,),
         ).fetchall()
         if not rows:
             return
         self._last_id = int(rows[-1][0])
-        self._remember([row[:5] for row in rows if row[5] != self.shard and self._ours(row[6])])
+        self._remember([row[:7] for row in rows if row[7] != self.shard and self._ours(row[8])])
 
     def _ours(self, direction: object) -> bool:
         """A row of this shard's direction, or one that names none."""
         return self.direction is None or direction is None or direction == self.direction
 
-    def _remember(self, rows: list[tuple[int, str, float, str | None, str | None]]) -> None:
+    def _remember(self, rows: list[_Row]) -> None:
         """Take rows in; one no shard would write (a time that does not convert, or one
         ahead of this clock: remembering it would end every inspection before it) is
-        skipped and logged, and the rest taken."""
-        latest = self._clock() + SYNC_CLOCK_SKEW
-        for row_id, plate, at, bay, told_with in rows:
+        skipped and logged, and the rest taken. A row of this start of the machine is
+        taken as told when its monotonic stamp says, by this clock, or when its wall-clock
+        time says if that is later and not ahead of this clock: the wall clocks of the
+        shard that wrote it and of this one may differ (one of them stepped), and either
+        clock that says the truck is still within its window keeps it so."""
+        now = self._clock()
+        latest = now + SYNC_CLOCK_SKEW
+        mono_now = self.inspections.monotonic()
+        for row_id, plate, at, bay, told_with, boot, mono in rows:
             try:
                 told = datetime.fromtimestamp(at, UTC)
             except (TypeError, ValueError, OverflowError, OSError) as err:
                 logger.error("inspections: row %s of %s skipped: %s", row_id, self.path, err)
                 continue
-            if told > latest:
+            mono_at = self._monotonic_stamp(boot, mono, mono_now)
+            if mono_at is not None:
+                by_mono = now - timedelta(seconds=max(mono_now - mono_at, 0.0))
+                told = by_mono if told > latest else max(told, by_mono)
+            elif told > latest:
                 logger.error(
                     "inspections: row %s of %s skipped: told at %s, ahead of this clock",
                     row_id,
@@ -277,15 +328,39 @@ class InspectionLog:
                 )
                 continue
             firm = None if told_with is None else tuple(str(told_with).split())
-            self.inspections.remember((str(plate),), told, None if bay is None else str(bay), firm)
+            self.inspections.remember(
+                (str(plate),), told, None if bay is None else str(bay), firm, mono_at=mono_at
+            )
             self.taken += 1
+
+    def _monotonic_stamp(self, boot: object, mono: object, mono_now: float) -> float | None:
+        """A row's monotonic stamp, if it is of this start of the machine, a number, and
+        within the rows' day of now by it (not ahead: another start's, or a file copied
+        from another machine)."""
+        if self.boot is None or boot != self.boot or not isinstance(mono, int | float):
+            return None
+        if not -MONO_SLACK_S <= mono_now - mono <= KEEP_S:  # false for NaN too
+            return None
+        return float(mono)
 
     def _prune(self) -> None:
         assert self._conn is not None
-        before = self._clock().timestamp() - max(KEEP_S, self.inspections.window.total_seconds())
+        keep = max(KEEP_S, self.inspections.window.total_seconds())
+        before = self._clock().timestamp() - keep
         with self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.execute("DELETE FROM told WHERE at <= ?", (before,))
+            if self.boot is None:
+                self._conn.execute("DELETE FROM told WHERE at <= ?", (before,))
+            else:
+                # not a row this start of the machine told within the day by its monotonic
+                # clock: a shard whose clock runs a day ahead must not delete the others'
+                # rows of the last minute
+                mono = self.inspections.monotonic()
+                self._conn.execute(
+                    "DELETE FROM told WHERE at <= ? AND NOT (coalesce(boot = ?, 0) AND "
+                    "typeof(mono) IN ('real', 'integer') AND mono > ? AND mono <= ?)",
+                    (before, self.boot, mono - keep, mono + MONO_SLACK_S),
+                )
         self._pruned_at = time.monotonic()
 
     def _failed(self, problem: str) -> None:

@@ -156,10 +156,16 @@ class Inspections:
         #: window is one)
         self._order: deque[tuple[datetime, float, str]] = deque()
         #: told of each truck a lane here tells INSPECT (the shards' shared log): its
-        #: plates, when, the bay, and its firm plates (``remember``)
+        #: plates, when (by the wall clock, and by the monotonic one), the bay, and its
+        #: firm plates (``remember``)
         self.on_told: (
-            Callable[[tuple[str, ...], datetime, str | None, tuple[str, ...] | None], None] | None
+            Callable[[tuple[str, ...], datetime, float, str | None, tuple[str, ...] | None], None]
+            | None
         ) = None
+
+    def monotonic(self) -> float:
+        """Now by the monotonic clock the memory goes by."""
+        return self._monotonic()
 
     def told(
         self,
@@ -175,7 +181,7 @@ class Inspections:
         sure = None if firm is None else tuple(dict.fromkeys(firm))
         self.remember(plates, at, bay, sure)
         if self.on_told is not None:
-            self.on_told(plates, at, bay, sure)
+            self.on_told(plates, at, self._monotonic(), bay, sure)
 
     def remember(
         self,
@@ -183,10 +189,14 @@ class Inspections:
         at: datetime,
         bay: str | None,
         firm: Iterable[str] | None = None,
+        *,
+        mono_at: float | None = None,
     ) -> None:
         """``plates`` told INSPECT at ``at``. ``firm``: those of them that name the truck
         for sure (the plate it was first read by, its bundle's), not a runner-up of a read
-        (which may be the next truck's plate); None: all of them.
+        (which may be the next truck's plate); None: all of them. ``mono_at``: when, by
+        this machine's monotonic clock, if known (told by another shard, or before a
+        restart, since the machine started: ``sync.inspection_log``).
 
         Pending until the window after ``at`` is over by the wall clock, or by the
         monotonic clock what was left of it by the wall clock now (a truck told INSPECT
@@ -195,7 +205,9 @@ class Inspections:
         poll, looks current). Let go only once both clocks are past it (by the monotonic
         clock, what was left of it after ``at`` or now, whichever is sooner: a row another
         shard wrote by a clock that was right is kept through a forward step of this
-        one)."""
+        one). Told at ``mono_at``, it is pending by the monotonic clock for the window
+        after that, whatever either wall clock says (a row another shard wrote while this
+        agent's clock ran ahead)."""
         if not self.window:
             return
         until = at + self.window
@@ -203,8 +215,11 @@ class Inspections:
         now = min(at, clock_now)
         mono = self._monotonic()
         window = self.window.total_seconds()
-        pending_until = mono + min(max((until - clock_now).total_seconds(), 0.0), window)
-        kept_until = mono + min(max((until - now).total_seconds(), 0.0), window)
+        if mono_at is not None and mono_at <= mono + MONO_SLACK_S:
+            pending_until = min(mono_at, mono) + window
+        else:
+            pending_until = mono + min(max((until - clock_now).total_seconds(), 0.0), window)
+        kept_until = max(pending_until, mono + min(max((until - now).total_seconds(), 0.0), window))
         plates = tuple(plates)
         sure = plates if firm is None else tuple(firm)
         with self._lock:
@@ -266,6 +281,10 @@ class Inspections:
                     return (found[1],)
         return None
 
+
+#: A monotonic stamp ahead of this clock by more than this is not one of this machine's
+#: (a file copied from another, a process in a shifted time namespace): not gone by
+MONO_SLACK_S = 1.0
 
 #: The most firm plates kept with a plate told INSPECT (``Inspections``): a few trucks'
 MAX_FIRM_PLATES = 16
