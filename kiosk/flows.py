@@ -78,6 +78,12 @@ MAYBE_APPLIED = "central_unavailable_maybe_applied"
 #: ... when it was new cargo data: there is no CCRN to check with; a second submission
 #: would make a second CCRN.
 CARGO_MAYBE_SUBMITTED = "cargo_maybe_submitted"
+#: How long the idle clock waits for a call that only lists or writes the USB stick
+#: (certificates, batch files, the template), seconds. A failing stick ends such a call
+#: with an error; a hung one may never end it, and a signed-in session left on the
+#: screen would stand until someone pressed Finish. Past this the idle clock runs
+#: (its warning, then the reset), as for a person who left; a touch keeps the session.
+MEDIA_HOLD_S = 60.0
 #: The answers to a batch row after which the rest of the batch is not sent: the control
 #: point system is out of reach, or the row may have been saved with no answer (each
 #: further row would likely go the same way, and add to what staff must sort out).
@@ -138,6 +144,8 @@ class Call:
     done: Callable[[Any], None]
     session: int
     failed: Callable[[RocarsError], None] | None = None
+    #: how long the idle clock waits for it, seconds (``Kiosk.tick``); None: until it ends
+    hold_s: float | None = None
 
 
 Executor = Callable[[Call], None]
@@ -195,15 +203,6 @@ class BatchOutcome:
 def _with_params(key: str, params: dict[str, str]) -> str:
     shown = ", ".join(f"{name} {value}" for name, value in params.items())
     return f"{key} ({shown})" if shown else key
-
-
-@dataclass(frozen=True)
-class BatchDone:
-    """What a batch upload's background call hands back: each row's outcome, and the
-    results file written beside the batch file (None: it could not be written)."""
-
-    outcomes: list[BatchOutcome]
-    results: Path | None
 
 
 class BatchCounts(NamedTuple):
@@ -284,6 +283,13 @@ class Kiosk:
         self.history: list[Screen] = []
         self.notice: Notice | None = None
         self.busy = False
+        #: the call out (``busy``), and when the idle clock first waited for it
+        self._call: Call | None = None
+        self._held_since: float | None = None
+        #: the call out was waited for past its ``hold_s``; then its answer came in since
+        #: the last tick: the idle clock starts again from it (``tick``)
+        self._hold_over = False
+        self._answered = False
         self.inputs: dict[str, str] = {}
         self.password = Secret()
         self.code = Secret()
@@ -381,10 +387,18 @@ class Kiosk:
         While a call is out the person is waiting for its answer, not gone: a query or a
         write may take up to ``KIOSK_ANSWER_TIMEOUT_S`` when the centre is slow, and a
         bundle made then dropped with the session would never be shown. The idle clock
-        starts again when the answer is in.
+        starts again when the answer is in. A call with a ``hold_s`` (the USB stick's)
+        is waited for that long; then the idle clock runs from where it stood.
         """
         untouched = self.screen == Screen.START and self._untouched
-        if self.busy or (untouched and self.lang == DEFAULT_LANGUAGE):
+        if self._answered:
+            # of a call held past its ``hold_s``: the person who waited for it may be there
+            self._answered = False
+            self.idle.touch(now)
+        if self.busy and self._holds(now):
+            self.idle.touch(now)
+            return "active"
+        if untouched and self.lang == DEFAULT_LANGUAGE:
             self.idle.touch(now)
             return "active"
         state = self.idle.check(now)
@@ -392,6 +406,18 @@ class Kiosk:
             logger.info("session idle too long: cleared")
             self.reset()
         return state
+
+    def _holds(self, now: float) -> bool:
+        """The idle clock still waits for the call out (``tick``)."""
+        hold = None if self._call is None else self._call.hold_s
+        if hold is None:
+            return True
+        if self._held_since is None:
+            self._held_since = now
+        if now - self._held_since < hold:
+            return True
+        self._hold_over = True
+        return False
 
     def reset(self) -> None:
         """End the session: drop everything typed, back to the first screen."""
@@ -455,13 +481,17 @@ class Kiosk:
         work: Callable[[], Any],
         done: Callable[[Any], None],
         failed: Callable[[RocarsError], None] | None = None,
+        *,
+        hold_s: float | None = None,
     ) -> None:
         if self.busy:
             return
         self.busy = True
         self.notice = None
+        call = Call(label, work, done, self._session, failed, hold_s)
+        self._call, self._held_since, self._hold_over = call, None, False
         self._changed()
-        self.executor(Call(label, work, done, self._session, failed))
+        self.executor(call)
 
     def complete(self, call: Call, result: Any, error: RocarsError | None) -> None:
         """The outcome of a call, on the GUI thread."""
@@ -469,6 +499,8 @@ class Kiosk:
             logger.info("dropped the answer to %s: its session has ended", call.label)
             return
         self.busy = False
+        self._call = self._held_since = None
+        self._answered, self._hold_over = self._hold_over, False
         if error is None:
             call.done(result)
         else:
@@ -692,7 +724,12 @@ class Kiosk:
             else:
                 self._go(Screen.SIGN_CERT)
 
-        self._start("list certificates", functools.partial(list_certificates, self.media), listed)
+        self._start(
+            "list certificates",
+            functools.partial(list_certificates, self.media),
+            listed,
+            hold_s=MEDIA_HOLD_S,
+        )
 
     @_when_idle
     def pick_certificate(self, path: Path) -> None:
@@ -722,10 +759,16 @@ class Kiosk:
         def auth(op: str, body: dict[str, Any]) -> CertificateAuth:
             return sign_with_certificate(path, pin, op, body, self.clock())
 
-        self._send(auth)
+        self._send(auth, on_stick=True)
 
-    def _send(self, make_auth: Callable[[str, dict[str, Any]], Any]) -> None:
-        """Sign and send what the sign screens are for, in the background."""
+    def _send(
+        self, make_auth: Callable[[str, dict[str, Any]], Any], *, on_stick: bool = False
+    ) -> None:
+        """Sign and send what the sign screens are for, in the background. Signed with a
+        certificate (``on_stick``: read off the USB stick), the signing is a call of its
+        own, the stick's (``hold_s``: a hung stick does not hold the session, nor a thread
+        the sending needs); the request goes out once it is signed, in the same session.
+        """
 
         def failed(error: RocarsError) -> None:
             self.code.clear()
@@ -752,29 +795,39 @@ class Kiosk:
             self._tell("validation_error", fields=fields)
             self._changed()
             return
+        body = request.model_dump(mode="json")
+        label: str
+        send: Callable[[Any], Bundle]
+        done: Callable[[Bundle], None]
         if isinstance(request, BundleRequest):
             bundle = request
+            op, label, done = OP_BUNDLE, "bundle", self._bundled
 
-            def work() -> Bundle:
-                body = bundle.model_dump(mode="json")
-                signed = bundle.model_copy(update={"auth": make_auth(OP_BUNDLE, body)})
-                return self.api.bundle(signed)
+            def send(auth: Any) -> Bundle:
+                return self.api.bundle(bundle.model_copy(update={"auth": auth}))
 
-            self._start("bundle", work, self._bundled, failed)
+        else:
+            assert self.cancel_bundle is not None
+            ubr, one = self.cancel_bundle.ubr, self.cancel_ccrn
+            cancel = request
+            op, label, done = cancel_op(ubr, one), "cancel", self._cancelled
+
+            def send(auth: Any) -> Bundle:
+                signed = cancel.model_copy(update={"auth": auth})
+                if one is None:
+                    return self.api.cancel_bundle(ubr, signed)
+                return self.api.cancel_ccrn(ubr, one, signed)
+
+        if not on_stick:
+            self._start(label, lambda: send(make_auth(op, body)), done, failed)
             return
-        assert self.cancel_bundle is not None
-        ubr, one = self.cancel_bundle.ubr, self.cancel_ccrn
-        cancel = request
 
-        def cancel_work() -> Bundle:
-            body = cancel.model_dump(mode="json")
-            if one is None:
-                signed = cancel.model_copy(update={"auth": make_auth(cancel_op(ubr), body)})
-                return self.api.cancel_bundle(ubr, signed)
-            signed = cancel.model_copy(update={"auth": make_auth(cancel_op(ubr, one), body)})
-            return self.api.cancel_ccrn(ubr, one, signed)
+        def signed(auth: Any) -> None:
+            self._start(label, functools.partial(send, auth), done, failed)
 
-        self._start("cancel", cancel_work, self._cancelled, failed)
+        self._start(
+            "sign", functools.partial(make_auth, op, body), signed, failed, hold_s=MEDIA_HOLD_S
+        )
 
     def _unsigned_request(self) -> BundleRequest | CancelRequest:
         """The request the sign screens are for, with a placeholder ``auth`` (signed later)."""
@@ -1019,7 +1072,12 @@ class Kiosk:
             self.batch_outcomes = []
             self._go(Screen.BATCH)
 
-        self._start("list batch files", functools.partial(list_batch_files, self.media), listed)
+        self._start(
+            "list batch files",
+            functools.partial(list_batch_files, self.media),
+            listed,
+            hold_s=MEDIA_HOLD_S,
+        )
 
     @_when_idle
     def batch_template(self) -> None:
@@ -1051,16 +1109,16 @@ class Kiosk:
             self.batch_files = files
             self._tell(key, Level.INFO, files=", ".join(p.name for p in written))
 
-        self._start("write the template", work, done)
+        self._start("write the template", work, done, hold_s=MEDIA_HOLD_S)
 
     @_when_idle
     def batch_upload(self, path: Path) -> None:
         """Read the whole file first; only a readable file gets its valid rows submitted.
 
-        The reading is part of the background call, as the sending is: an .xlsx within
-        the bounds can still take a second (kiosk.batch), and the screen says "Please
-        wait" meanwhile. A file refused whole comes back as the call's error
-        (``batch_*``), before anything is sent.
+        The reading is a background call, the stick's (``hold_s``), and the sending the
+        next: an .xlsx within the bounds can still take a second (kiosk.batch), and the
+        screen says "Please wait" meanwhile. A file refused whole comes back as that
+        call's error (``batch_*``), before anything is sent.
 
         A row sent before in this session is checked as of when it was first sent, as a
         lost form is (``cargo_submit``): at 00:01 a row sent at 23:58 with that day's
@@ -1075,8 +1133,7 @@ class Kiosk:
         # consignments, and the same file chosen again gives its rows their keys again
         tag = self._batch_tags.setdefault(path.name, f"f{len(self._batch_tags) + 1}.")
 
-        def work() -> BatchDone:
-            rows = read_batch(path, now, sent, tag=tag)
+        def work(rows: list[BatchRow]) -> list[BatchOutcome]:
             outcomes: list[BatchOutcome] = []
             stopped = False
             for row in rows:
@@ -1112,26 +1169,44 @@ class Kiosk:
                         outcome.notice.key,
                         ", ".join(made) or "none",
                     )
-            if self._session != session:
-                # nobody is there; the stick may be another's by now
-                return BatchDone(outcomes, None)
-            return BatchDone(outcomes, self._save_results(path, outcomes))
+            return outcomes
 
-        def done(result: BatchDone) -> None:
-            self.batch_file = path
-            self.batch_outcomes = result.outcomes
-            self._go(Screen.BATCH_RESULT)
-            if result.results is not None:
-                self._tell("batch_results_saved", Level.INFO, file=result.results.name)
+        def saved(results: Path | None) -> None:
+            if results is not None:
+                self._tell("batch_results_saved", Level.INFO, file=results.name)
             else:
                 # the result is on the screen still: only the copy on the stick is missing
                 self._tell("batch_results_not_saved")
 
-        self._start("batch upload", work, done)
+        def done(outcomes: list[BatchOutcome]) -> None:
+            # in the session that sent them (an ended one's answer is dropped: nobody is
+            # there, and the stick may be another's by now)
+            self.batch_file = path
+            self.batch_outcomes = outcomes
+            self._go(Screen.BATCH_RESULT)
+            # the results beside the file, in the stick's call; the screen has them now
+            self._start(
+                "write batch results",
+                functools.partial(self._save_results, path, outcomes),
+                saved,
+                hold_s=MEDIA_HOLD_S,
+            )
+
+        def read(rows: list[BatchRow]) -> None:
+            self._start("batch upload", functools.partial(work, rows), done)
+
+        # the file read off the stick first, in the stick's call (``hold_s``); then sent;
+        # then the results written beside it, in the stick's call again
+        self._start(
+            "read batch file",
+            functools.partial(read_batch, path, now, sent, tag=tag),
+            read,
+            hold_s=MEDIA_HOLD_S,
+        )
 
     def _save_results(self, path: Path, outcomes: list[BatchOutcome]) -> Path | None:
-        """Runs on the worker thread: the results beside the batch file, or None when its
-        folder cannot be written (write-protected, full, taken out)."""
+        """Runs on a stick's worker thread: the results beside the batch file, or None
+        when its folder cannot be written (write-protected, full, taken out)."""
         try:
             return write_results(path, [o.results_row() for o in outcomes], self.clock())
         except OSError as err:

@@ -112,6 +112,11 @@ class KioskWindow(QWidget):
         self.print_dir = print_dir
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(2)
+        # the USB stick's calls (those with a ``hold_s``) on threads of their own: a hung
+        # stick never returns its thread, and two of them would leave every later call
+        # (a sign-in, a query) waiting in the queue, and the session held for ever
+        self.media_pool = QThreadPool(self)
+        self.media_pool.setMaxThreadCount(2)
         self.bridge = CallBridge(self)
         self.bridge.finished.connect(self._finished, Qt.ConnectionType.QueuedConnection)
         model.executor = self._execute
@@ -275,7 +280,8 @@ class KioskWindow(QWidget):
         self._busy_since = time.monotonic()  # a new call: its own wait, counted from now
         self.busy_timer.start()
         self._show_busy()
-        self.pool.start(_Task(call, self.bridge))
+        pool = self.pool if call.hold_s is None else self.media_pool
+        pool.start(_Task(call, self.bridge))
 
     def _show_busy(self) -> None:
         """Says "Please wait…" while a call is out; after BUSY_HINT_AFTER_S, how long so far."""
@@ -354,6 +360,9 @@ class KioskWindow(QWidget):
         self.busy_timer.stop()
         self.model.reset()
         self.pool.waitForDone(5000)
+        # a hung stick's call is not waited for long here (destroyed with the window, the
+        # pool still waits for a call that is running)
+        self.media_pool.waitForDone(1000)
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self)

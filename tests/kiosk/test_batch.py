@@ -35,7 +35,7 @@ from kiosk.batch import (
     write_template,
 )
 from kiosk.cargo import FIELD_NAMES
-from kiosk.flows import Call, Kiosk, Screen, run_work
+from kiosk.flows import MEDIA_HOLD_S, Call, Kiosk, Screen, run_work
 from rocars.models import CargoItems
 from tests.kiosk.batch_files import write_formatted_xlsx
 from tests.kiosk.conftest import held_kiosk
@@ -518,7 +518,8 @@ def test_a_batch_file_is_read_off_the_gui_thread(tmp_path: Path) -> None:
     model.batch_upload(tmp_path / "d.xlsx")
     assert model.busy
     assert model.notice is None  # not read yet
-    assert [call.label for call in pending] == ["batch upload"]
+    # read in the stick's call (its hold on the idle clock), sent in the next
+    assert [(call.label, call.hold_s) for call in pending] == [("read batch file", MEDIA_HOLD_S)]
     assert model.tick(1000.0) == "active"
     model.complete(pending[0], *run_work(pending[0]))
     assert not model.busy
@@ -594,17 +595,18 @@ def test_a_batch_stops_sending_once_its_session_has_ended(
     model.batch_start()
     model.complete(pending[0], *run_work(pending.pop()))
     model.batch_upload(tmp_path / "b.xlsx")
+    model.complete(pending[0], *run_work(pending.pop()))  # the file read off the stick
     result, error = run_work(pending[0])
     assert error is None
     assert len(sent) == 1
-    assert [o.ccrn for o in result.outcomes] == ["1001041251"]
+    assert [o.ccrn for o in result] == ["1001041251"]
     assert "stopped after 1 of 3 rows (session ended); CCRNs made: 1001041251" in caplog.text
-    # nobody is there to be told of a results file: none is written (the stick may be
-    # another person's by now)
-    assert result.results is None
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.xlsx"]
     model.complete(pending[0], result, None)  # its answer is dropped
     assert model.screen == Screen.START
+    # nobody is there to be told of a results file: none is written (the stick may be
+    # another person's by now)
+    assert len(pending) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.xlsx"]
 
 
 # -- CSV as Excel and people write it --------------------------------------------------------
@@ -867,3 +869,37 @@ def test_a_stick_failing_mid_listing_does_not_leave_the_kiosk_waiting(
     assert model.notice is not None
     assert model.notice.key == "template_saved"
     assert list(tmp_path.glob(f"{TEMPLATE_NAME}*"))
+
+
+def test_a_batch_s_results_are_written_in_the_stick_s_call_once_they_are_shown(
+    tmp_path: Path,
+) -> None:
+    """Read off the stick in its call, sent in the next, and the results written beside
+    the file in a stick's call again, with the outcomes on the screen meanwhile: a stick
+    that hangs as the results are written holds neither the session nor a sending
+    thread."""
+    (tmp_path / "b.xlsx").write_bytes(_xlsx(list(FIELD_NAMES), ROW, ROW))
+    pending: list[Call] = []
+    model = held_kiosk(tmp_path, pending, NOW)
+    made = iter(["1001041251", "1001041252"])
+    model.api = SimpleNamespace(  # type: ignore[assignment]
+        submit_cargo=lambda items, idempotency_key=None: SimpleNamespace(ccrn=next(made))
+    )
+    model.start_shipper()
+    model.batch_start()
+    model.complete(pending[0], *run_work(pending.pop()))
+    model.batch_upload(tmp_path / "b.xlsx")
+    labels = []
+    while pending and pending[0].label != "write batch results":
+        call = pending.pop()
+        labels.append((call.label, call.hold_s))
+        model.complete(call, *run_work(call))
+    assert labels == [("read batch file", MEDIA_HOLD_S), ("batch upload", None)]
+    assert (pending[0].label, pending[0].hold_s) == ("write batch results", MEDIA_HOLD_S)
+    assert model.screen == Screen.BATCH_RESULT
+    assert [o.ccrn for o in model.batch_outcomes] == ["1001041251", "1001041252"]
+    assert model.busy
+    model.complete(pending[0], *run_work(pending.pop()))
+    assert model.notice is not None
+    assert model.notice.key == "batch_results_saved"
+    assert len(list(tmp_path.glob("b-results-*.csv"))) == 1

@@ -21,7 +21,7 @@ from cryptography.x509.oid import NameOID
 from hardware_sim.certs import DriverCert, create_driver_certs
 from kiosk.api import KioskClient
 from kiosk.certs import MAX_CERT_BYTES, CertificateError, list_certificates, sign_with_certificate
-from kiosk.flows import Kiosk, Screen
+from kiosk.flows import MEDIA_HOLD_S, Call, Kiosk, Screen
 from rocars.models import signed_content
 from tests.kiosk.conftest import Backend, copy_cert
 from tests.kiosk.test_flows import to_sign_method
@@ -280,3 +280,32 @@ def test_a_p12_that_grows_while_read_is_refused(
     with pytest.raises(CertificateError) as refused:
         sign_with_certificate(path, "246810", "bundle", {}, datetime.now(UTC))
     assert refused.value.key == "cert_unreadable"
+
+
+def test_signing_with_a_certificate_is_the_stick_s_call_and_sending_another(
+    backend: Backend, tmp_path: Path
+) -> None:
+    """The certificate is read off the stick (and signs) in a call of its own, with the
+    stick's hold on the idle clock; the signed request goes out in the next: a stick that
+    hangs mid-read neither holds the session nor a thread the sending needs."""
+    account = backend.account("valid", 0)
+    model = Kiosk(KioskClient(backend.api.url), media=tmp_path)
+    calls: list[tuple[str, float | None]] = []
+
+    def recorded(call: Call) -> None:
+        calls.append((call.label, call.hold_s))
+        model._run_now(call)
+
+    model.executor = recorded
+    to_sign_method(model, backend, account)
+    copy_cert(backend, account, tmp_path)
+    model.choose_certificate()
+    model.pick_certificate(model.certificates[0])
+    model.set_input("pin", account["cert_pin"])
+    model.submit_pin()
+    assert model.result is not None, model.notice  # bundled
+    assert calls[-3:] == [
+        ("list certificates", MEDIA_HOLD_S),
+        ("sign", MEDIA_HOLD_S),
+        ("bundle", None),
+    ]

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 
 from kiosk.api import AGENT_MAX_CENTRAL_TIMEOUT_S, KIOSK_ANSWER_TIMEOUT_S, KioskClient
-from kiosk.flows import Call, Kiosk, QueryMode, Screen, hk_time
+from kiosk.flows import MEDIA_HOLD_S, Call, Kiosk, QueryMode, Screen, hk_time
 from kiosk.session import IdleClock, Secret
 from rocars.client import DEADLINE_FACTOR, ApiError
 from rocars.ids import ControlPoint, Direction
@@ -197,6 +197,36 @@ def test_the_idle_clock_waits_while_a_call_is_out(backend: Backend, tmp_path: Pa
     assert [b.ubr for b in model.query_bundles] == ["9110635860"]
     assert model.tick(101.5) == "warn"
     assert model.tick(103) == "expired"
+
+
+@pytest.mark.parametrize("touched", [False, True])
+def test_the_idle_clock_waits_for_the_usb_stick_only_so_long(tmp_path: Path, touched: bool) -> None:
+    """A stick that hangs may never end its listing: past ``MEDIA_HOLD_S`` the idle clock
+    runs, and a session nobody is at is cleared (its late answer dropped); a touch keeps
+    it, as on any screen (found in review: the session stood until Finish)."""
+    pending: list[Call] = []
+    model = Kiosk(KioskClient("http://127.0.0.1:9"), media=tmp_path, executor=pending.append)
+    model.idle = IdleClock(warn_after=10, reset_after=20)
+    model.touch(0)
+    model.start_shipper()
+    model.batch_start()
+    assert model.busy
+    session = model.session
+    assert model.tick(1) == "active"
+    assert model.tick(1 + MEDIA_HOLD_S - 1) == "active"  # waited for, as any call
+    if touched:
+        model.touch(1 + MEDIA_HOLD_S + 5)
+    assert model.tick(1 + MEDIA_HOLD_S + 10) == ("active" if touched else "warn")
+    assert model.tick(1 + MEDIA_HOLD_S + 20) == ("warn" if touched else "expired")
+    assert (model.session == session) is touched
+    call = pending[0]
+    model.complete(call, call.work(), None)
+    assert model.screen == (Screen.BATCH if touched else Screen.START)
+    assert not model.busy
+    if touched:
+        # the answer, in after the hold: the idle clock starts again from it
+        assert model.tick(1 + MEDIA_HOLD_S + 21) == "active"
+        assert model.tick(1 + MEDIA_HOLD_S + 32) == "warn"
 
 
 def test_idle_clock_and_secrets() -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import re
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
 from kiosk.api import KioskClient
 from kiosk.flows import Screen
@@ -145,3 +147,36 @@ def test_nothing_personal_is_kept_after_a_session(
             continue
         for secret in secrets:
             assert not _has(secret, data), f"a secret was written to {path}"
+
+
+def test_hung_usb_sticks_neither_hold_the_session_nor_block_other_calls(
+    kiosk: KioskUi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stick whose listing never returns: after ``MEDIA_HOLD_S`` the idle clock clears
+    the session; and with two such sticks' calls hung, a query still gets its answer (the
+    stick's calls have threads of their own; found in review: two hung listings took the
+    pool's two threads, and every later call waited for ever, the session held with it)."""
+    hung = threading.Event()
+
+    def never_returns(media: Path) -> list[Path]:
+        hung.wait(30)
+        return []
+
+    monkeypatch.setattr("kiosk.flows.list_batch_files", never_returns)
+    monkeypatch.setattr("kiosk.flows.MEDIA_HOLD_S", 0.3)
+    kiosk.model.idle = IdleClock(warn_after=0.3, reset_after=0.8)
+    try:
+        for _ in range(2):
+            kiosk.click("start_shipper")
+            kiosk.qtbot.mouseClick(kiosk.button("menu_batch"), Qt.MouseButton.LeftButton)
+            assert kiosk.model.busy
+            kiosk.qtbot.waitUntil(lambda: kiosk.model.screen == Screen.START, timeout=5000)
+            assert not kiosk.model.busy
+        kiosk.model.idle = IdleClock()
+        kiosk.click("start_query")
+        kiosk.type("query", "9110635860")
+        kiosk.click("run_query")
+        kiosk.qtbot.waitUntil(lambda: not kiosk.model.busy, timeout=5000)
+        assert [b.ubr for b in kiosk.model.query_bundles] == ["9110635860"]
+    finally:
+        hung.set()
