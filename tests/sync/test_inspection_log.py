@@ -7,7 +7,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -403,6 +403,14 @@ class Machine:
         memory = Inspections(3600, clock=clock, monotonic=self.monotonic)
         return InspectionLog(path, name, memory, clock=clock, boot=boot or self.boot)
 
+    def row(self, path: Path, plate: str, at: datetime, mono: object, bay: str = "B1") -> None:
+        """A row another shard of this start of the machine wrote, stamped ``mono``."""
+        with sqlite3.connect(path) as conn:
+            conn.execute(
+                "INSERT INTO told (plate, at, bay, shard, boot, mono) VALUES (?, ?, ?, 'x', ?, ?)",
+                (plate, at.timestamp(), bay, self.boot, mono),
+            )
+
     def advance(self, seconds: float, *clocks: Clock) -> None:
         self.mono += seconds
         for clock in clocks:
@@ -469,11 +477,7 @@ def test_a_monotonic_stamp_ahead_of_the_machine_s_is_not_gone_by(tmp_path: Path)
     clock = Clock()
     me = machine.shard(path, "me", clock)
     me.sync_once()
-    with sqlite3.connect(path) as conn:
-        conn.execute(
-            "INSERT INTO told (plate, at, bay, shard, boot, mono) VALUES (?, ?, 'B1', 'x', ?, ?)",
-            ("AB1234", (T0 - timedelta(hours=2)).timestamp(), machine.boot, machine.mono + 60),
-        )
+    machine.row(path, "AB1234", T0 - timedelta(hours=2), machine.mono + 60)
     me.sync_once()
     assert me.taken == 1
     assert me.inspections.pending(["AB1234"], clock.now) is None
@@ -501,11 +505,7 @@ def test_a_row_whose_monotonic_stamp_cannot_be_so_is_taken_by_its_time(
     a, b = machine.shard(path, "a", clock), machine.shard(path, "b", clock)
     a.sync_once()
     b.sync_once()
-    with sqlite3.connect(path) as conn:
-        conn.execute(
-            "INSERT INTO told (plate, at, bay, shard, boot, mono) VALUES ('ZZ1', ?, 'B1', 'x', ?, ?)",
-            (T0.timestamp(), machine.boot, mono),
-        )
+    machine.row(path, "ZZ1", T0, mono)
     a.inspections.told(("AB1234",), T0, "B3")
     a.sync_once()
     b.sync_once()
@@ -527,11 +527,7 @@ def test_a_row_whose_monotonic_stamp_lags_is_kept_by_its_wall_clock_time(tmp_pat
     clock = Clock()
     me = machine.shard(path, "me", clock)
     me.sync_once()
-    with sqlite3.connect(path) as conn:
-        conn.execute(
-            "INSERT INTO told (plate, at, bay, shard, boot, mono) VALUES ('AB1234', ?, 'B3', 'x', ?, ?)",
-            (clock.now.timestamp(), machine.boot, machine.mono - 7200),
-        )
+    machine.row(path, "AB1234", clock.now, machine.mono - 7200, bay="B3")
     me.sync_once()
     assert me.inspections.pending(["AB1234"], clock.now) == ("B3",)
 
