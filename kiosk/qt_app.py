@@ -277,7 +277,10 @@ class KioskWindow(QWidget):
     # -- background calls --------------------------------------------------------------------
 
     def _execute(self, call: Call) -> None:
-        self._busy_since = time.monotonic()  # a new call: its own wait, counted from now
+        if self._busy_since is None:
+            # a new wait, counted from now; a call that follows another's answer at once
+            # (a request sent once it is signed, a batch's rows once read) goes on with it
+            self._busy_since = time.monotonic()
         self.busy_timer.start()
         self._show_busy()
         pool = self.pool if call.hold_s is None else self.media_pool

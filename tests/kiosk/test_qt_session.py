@@ -180,3 +180,30 @@ def test_hung_usb_sticks_neither_hold_the_session_nor_block_other_calls(
         assert [b.ubr for b in kiosk.model.query_bundles] == ["9110635860"]
     finally:
         hung.set()
+
+
+def test_calls_that_follow_each_other_count_one_wait(
+    kiosk: KioskUi, media: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch is read off the stick, sent, and its results written, three calls one
+    after the other: "Please wait" counts the person's one wait from the first, not
+    from 0 s at each (found in review)."""
+    monkeypatch.setattr("kiosk.qt_app.BUSY_HINT_AFTER_S", 0.3)
+
+    def slow_read(*args: object, **kwargs: object) -> list[object]:
+        time.sleep(0.5)
+        return []
+
+    def slow_write(*args: object) -> None:
+        time.sleep(1.0)
+
+    monkeypatch.setattr("kiosk.flows.read_batch", slow_read)
+    monkeypatch.setattr(kiosk.model, "_save_results", slow_write)
+    (media / "b.csv").write_text("x\n")
+    kiosk.click("start_shipper")
+    kiosk.click("menu_batch")
+    kiosk.qtbot.mouseClick(kiosk.button("upload_b.csv"), Qt.MouseButton.LeftButton)
+    kiosk.qtbot.waitUntil(lambda: kiosk.model.screen == Screen.BATCH_RESULT, timeout=5000)
+    assert kiosk.model.busy  # the results being written
+    assert kiosk.window.busy.text() != "請稍候…"  # the hint: waited past 0.3 s already
+    kiosk.wait_idle()
