@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QPushButton
 from pytestqt.qtbot import QtBot
 
 from kiosk.cargo import FIELD_NAMES
-from kiosk.flows import Call, QueryMode, Screen, run_work
+from kiosk.flows import MEDIA_HOLD_S, Call, QueryMode, Screen, run_work
 from kiosk.qt_app import KIOSK_SIZE
 from kiosk.session import Notice
 from rocars.client import ApiError
@@ -351,6 +351,23 @@ def test_every_screen_in_every_language(
     model.executor = kiosk.window._execute  # noqa: SLF001
     model.complete(held[0], *run_work(held[0]))
     assert not kiosk.window.busy.isVisible()
+
+    # a USB stick that does not answer, its hold over: the idle countdown over the wait
+    model.finish()
+    model.set_language(lang)
+    model.start_shipper()
+    held.clear()
+    model.executor = held.append  # the listing never answers
+    model.batch_start()
+    now = time.monotonic()
+    model.tick(now - MEDIA_HOLD_S - 15)  # the hold began 75 s ago
+    model.idle.touch(now - 70)  # its last held tick: 20 s left of the idle clock
+    kiosk.window._busy_since = now - 75  # noqa: SLF001 - without waiting 75 s
+    kiosk.window._tick()  # noqa: SLF001
+    assert kiosk.window.idle.isVisible()
+    shot("stick_not_answering")
+    model.executor = kiosk.window._execute  # noqa: SLF001
+    model.finish()
 
     assert seen == set(Screen), f"screens never shown: {set(Screen) - seen}"
     assert not problems, "\n".join(problems)
