@@ -40,7 +40,7 @@ from kiosk.qt_receipt import write_receipt
 from kiosk.qt_screens import RESULT_CLASSES, SCREEN_CLASSES, KioskScreen
 from kiosk.qt_text import message
 from kiosk.qt_widgets import STYLE, button, label, restyle
-from kiosk.session import Level, Notice
+from kiosk.session import KioskError, Level, Notice
 from rocars.errors import RocarsError
 from ui_common.app import font_family
 from ui_common.i18n import Translations, tr
@@ -284,6 +284,13 @@ class KioskWindow(QWidget):
         self.busy_timer.start()
         self._show_busy()
         pool = self.pool if call.hold_s is None else self.media_pool
+        if pool is self.media_pool and pool.activeThreadCount() >= pool.maxThreadCount():
+            # every stick thread is held by a stick that never answered: this call would
+            # wait behind them (its PIN with it) for ever; the person is told at once
+            logger.warning("%s refused: the USB stick's threads are all waiting", call.label)
+            error = KioskError("the USB stick does not answer", key="media_not_answering")
+            self.bridge.finished.emit(call, None, error)
+            return
         pool.start(_Task(call, self.bridge))
 
     def _show_busy(self) -> None:

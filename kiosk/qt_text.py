@@ -62,6 +62,7 @@ MESSAGE_KEYS: tuple[str, ...] = (
     QT_TRANSLATE_NOOP("Messages", "template_saved"),
     QT_TRANSLATE_NOOP("Messages", "media_not_writable"),
     QT_TRANSLATE_NOOP("Messages", "media_no_stick"),
+    QT_TRANSLATE_NOOP("Messages", "media_not_answering"),
     QT_TRANSLATE_NOOP("Messages", "batch_unreadable"),
     QT_TRANSLATE_NOOP("Messages", "batch_csv_not_utf8"),
     QT_TRANSLATE_NOOP("Messages", "batch_csv_bad_line"),

@@ -636,6 +636,10 @@
       <translation>No USB stick found. Please insert your USB stick and try again.</translation>
     </message>
     <message>
+      <source>media_not_answering</source>
+      <translation>The USB stick is not answering. Please take it out, put it in again and try again, or ask staff.</translation>
+    </message>
+    <message>
       <source>media_not_writable</source>
       <translation>Cannot write to the USB stick. Is it write-protected?</translation>
     </message>

@@ -636,6 +636,10 @@
       <translation>找不到 U 盘。请插入 U 盘后再试。</translation>
     </message>
     <message>
+      <source>media_not_answering</source>
+      <translation>U 盘没有响应。请拔出后重新插入再试，或向职员查询。</translation>
+    </message>
+    <message>
       <source>media_not_writable</source>
       <translation>无法写入 U 盘，是否已写保护？</translation>
     </message>

@@ -636,6 +636,10 @@
       <translation>找不到 USB 手指。請插入 USB 手指後再試。</translation>
     </message>
     <message>
+      <source>media_not_answering</source>
+      <translation>USB 手指沒有回應。請拔出後重新插入再試，或向職員查詢。</translation>
+    </message>
+    <message>
       <source>media_not_writable</source>
       <translation>無法寫入 USB 手指，是否已防寫？</translation>
     </message>

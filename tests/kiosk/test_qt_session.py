@@ -173,6 +173,13 @@ def test_hung_usb_sticks_neither_hold_the_session_nor_block_other_calls(
             kiosk.qtbot.waitUntil(lambda: kiosk.model.screen == Screen.START, timeout=5000)
             assert not kiosk.model.busy
         kiosk.model.idle = IdleClock()
+        # a third stick call would wait behind the two for ever: refused at once, said
+        kiosk.click("start_shipper")
+        kiosk.click("menu_batch")
+        assert not kiosk.model.busy
+        assert kiosk.notice_key == "media_not_answering"
+        assert "USB" in kiosk.window.notice.text()  # translated, not the key
+        kiosk.model.reset()
         kiosk.click("start_query")
         kiosk.type("query", "9110635860")
         kiosk.click("run_query")
