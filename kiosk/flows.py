@@ -78,11 +78,12 @@ MAYBE_APPLIED = "central_unavailable_maybe_applied"
 #: ... when it was new cargo data: there is no CCRN to check with; a second submission
 #: would make a second CCRN.
 CARGO_MAYBE_SUBMITTED = "cargo_maybe_submitted"
-#: How long the idle clock waits for a call that only lists or writes the USB stick
-#: (certificates, batch files, the template), seconds. A failing stick ends such a call
-#: with an error; a hung one may never end it, and a signed-in session left on the
-#: screen would stand until someone pressed Finish. Past this the idle clock runs
-#: (its warning, then the reset), as for a person who left; a touch keeps the session.
+#: How long the idle clock waits for a call on the USB stick (``Kiosk._on_stick``:
+#: listing, reading and signing with a certificate, a batch file read, its results and the
+#: template written), seconds. A failing stick ends such a call with an error; a hung one
+#: may never end it, and a signed-in session left on the screen would stand until someone
+#: pressed Finish. Past this the idle clock runs (its warning, then the reset), as for a
+#: person who left; a touch keeps the session.
 MEDIA_HOLD_S = 60.0
 #: The answers to a batch row after which the rest of the batch is not sent: the control
 #: point system is out of reach, or the row may have been saved with no answer (each
@@ -493,6 +494,17 @@ class Kiosk:
         self._changed()
         self.executor(call)
 
+    def _on_stick(
+        self,
+        label: str,
+        work: Callable[[], Any],
+        done: Callable[[Any], None],
+        failed: Callable[[RocarsError], None] | None = None,
+    ) -> None:
+        """``_start`` for a call on the USB stick: the idle clock waits for it
+        ``MEDIA_HOLD_S`` at most, and it runs on the stick's threads (``kiosk.qt_app``)."""
+        self._start(label, work, done, failed, hold_s=MEDIA_HOLD_S)
+
     def complete(self, call: Call, result: Any, error: RocarsError | None) -> None:
         """The outcome of a call, on the GUI thread."""
         if call.session != self._session:
@@ -724,11 +736,8 @@ class Kiosk:
             else:
                 self._go(Screen.SIGN_CERT)
 
-        self._start(
-            "list certificates",
-            functools.partial(list_certificates, self.media),
-            listed,
-            hold_s=MEDIA_HOLD_S,
+        self._on_stick(
+            "list certificates", functools.partial(list_certificates, self.media), listed
         )
 
     @_when_idle
@@ -825,9 +834,7 @@ class Kiosk:
         def signed(auth: Any) -> None:
             self._start(label, functools.partial(send, auth), done, failed)
 
-        self._start(
-            "sign", functools.partial(make_auth, op, body), signed, failed, hold_s=MEDIA_HOLD_S
-        )
+        self._on_stick("sign", functools.partial(make_auth, op, body), signed, failed)
 
     def _unsigned_request(self) -> BundleRequest | CancelRequest:
         """The request the sign screens are for, with a placeholder ``auth`` (signed later)."""
@@ -1072,12 +1079,7 @@ class Kiosk:
             self.batch_outcomes = []
             self._go(Screen.BATCH)
 
-        self._start(
-            "list batch files",
-            functools.partial(list_batch_files, self.media),
-            listed,
-            hold_s=MEDIA_HOLD_S,
-        )
+        self._on_stick("list batch files", functools.partial(list_batch_files, self.media), listed)
 
     @_when_idle
     def batch_template(self) -> None:
@@ -1109,7 +1111,7 @@ class Kiosk:
             self.batch_files = files
             self._tell(key, Level.INFO, files=", ".join(p.name for p in written))
 
-        self._start("write the template", work, done, hold_s=MEDIA_HOLD_S)
+        self._on_stick("write the template", work, done)
 
     @_when_idle
     def batch_upload(self, path: Path) -> None:
@@ -1185,11 +1187,8 @@ class Kiosk:
             self.batch_outcomes = outcomes
             self._go(Screen.BATCH_RESULT)
             # the results beside the file, in the stick's call; the screen has them now
-            self._start(
-                "write batch results",
-                functools.partial(self._save_results, path, outcomes),
-                saved,
-                hold_s=MEDIA_HOLD_S,
+            self._on_stick(
+                "write batch results", functools.partial(self._save_results, path, outcomes), saved
             )
 
         def read(rows: list[BatchRow]) -> None:
@@ -1197,11 +1196,8 @@ class Kiosk:
 
         # the file read off the stick first, in the stick's call (``hold_s``); then sent;
         # then the results written beside it, in the stick's call again
-        self._start(
-            "read batch file",
-            functools.partial(read_batch, path, now, sent, tag=tag),
-            read,
-            hold_s=MEDIA_HOLD_S,
+        self._on_stick(
+            "read batch file", functools.partial(read_batch, path, now, sent, tag=tag), read
         )
 
     def _save_results(self, path: Path, outcomes: list[BatchOutcome]) -> Path | None:

@@ -277,12 +277,6 @@ class KioskWindow(QWidget):
     # -- background calls --------------------------------------------------------------------
 
     def _execute(self, call: Call) -> None:
-        if self._busy_since is None:
-            # a new wait, counted from now; a call that follows another's answer at once
-            # (a request sent once it is signed, a batch's rows once read) goes on with it
-            self._busy_since = time.monotonic()
-        self.busy_timer.start()
-        self._show_busy()
         pool = self.pool if call.hold_s is None else self.media_pool
         if pool is self.media_pool and pool.activeThreadCount() >= pool.maxThreadCount():
             # every stick thread is held by a stick that never answered: this call would
@@ -291,6 +285,12 @@ class KioskWindow(QWidget):
             error = KioskError("the USB stick does not answer", key="media_not_answering")
             self.bridge.finished.emit(call, None, error)
             return
+        if self._busy_since is None:
+            # a new wait, counted from now; a call that follows another's answer at once
+            # (a request sent once it is signed, a batch's rows once read) goes on with it
+            self._busy_since = time.monotonic()
+        self.busy_timer.start()
+        self._show_busy()
         pool.start(_Task(call, self.bridge))
 
     def _show_busy(self) -> None:
