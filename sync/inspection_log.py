@@ -64,7 +64,8 @@ PRUNE_EVERY_S = 60.0
 KEEP_S = 86_400.0
 #: plates waiting to be written beyond this (a file unwritable for hours): the oldest go
 MAX_WAITING = 10_000
-#: columns added since the first files (``_open`` adds them to an older file)
+#: columns added since the first files: the table's last ones (``_SCHEMA``), and added to
+#: an older file by ``_open``
 _ADDED = {
     "direction": "TEXT",
     "told_with": "TEXT",
@@ -89,20 +90,18 @@ def boot_id(path: Path = BOOT_ID_PATH) -> str | None:
 _Told = tuple[int, str, float, float, str | None, str | None]
 #: a row as it is taken in: (id, plate, at, bay, told with, boot, monotonic)
 _Row = tuple[int, str, float, str | None, str | None, str | None, float | None]
-#: the columns of a ``_Row``
+#: the columns of a ``_Row``, and how many (a query selects more after them)
 _ROW = "id, plate, at, bay, told_with, boot, mono"
+_WIDTH = len(_ROW.split(","))
 
-_SCHEMA = """
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS told (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     plate TEXT NOT NULL,
     at REAL NOT NULL,
     bay TEXT,
     shard TEXT NOT NULL,
-    direction TEXT,
-    told_with TEXT,
-    boot TEXT,
-    mono REAL
+    {", ".join(f"{column} {kind}" for column, kind in _ADDED.items())}
 );
 CREATE INDEX IF NOT EXISTS told_at ON told (at);
 """
@@ -253,7 +252,7 @@ class InspectionLog:
             conn.close()
             raise
         self._conn = conn
-        ours = [row[:7] for row in rows if self._ours(row[7])]
+        ours = [row[:_WIDTH] for row in rows if self._ours(row[_WIDTH])]
         self._remember(ours)
         self._last_id = max(self._last_id, int(last))
         if ours:
@@ -292,7 +291,13 @@ class InspectionLog:
         if not rows:
             return
         self._last_id = int(rows[-1][0])
-        self._remember([row[:7] for row in rows if row[7] != self.shard and self._ours(row[8])])
+        self._remember(
+            [
+                row[:_WIDTH]
+                for row in rows
+                if row[_WIDTH] != self.shard and self._ours(row[_WIDTH + 1])
+            ]
+        )
 
     def _ours(self, direction: object) -> bool:
         """A row of this shard's direction, or one that names none."""
