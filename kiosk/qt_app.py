@@ -7,6 +7,7 @@ HTTP calls run on a QThreadPool; their outcome comes back to the GUI thread thro
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from functools import partial
 from pathlib import Path
@@ -56,6 +57,9 @@ KIOSK_SIZE = (1920, 1080)
 #: ``BUSY_HINT_EVERY_MS``.
 BUSY_HINT_AFTER_S = 15.0
 BUSY_HINT_EVERY_MS = 1000
+#: The USB stick's calls out at once; one more is refused (``media_not_answering``): with
+#: this many hung, another would hang too.
+STICK_THREADS = 2
 
 
 class CallBridge(QObject):
@@ -79,6 +83,60 @@ class _Task(QRunnable):
         # must not take the kiosk down, nor leave it waiting
         result, error = run_work(self.call)
         self.bridge.finished.emit(self.call, result, error)
+
+
+class StickThreads:
+    """The USB stick's calls, each on a daemon thread of its own, at most ``limit`` at once.
+
+    Not a ``QThreadPool``: a stick that hangs in the kernel may never give its thread
+    back, and a pool waits for its threads when it is destroyed, so closing the kiosk
+    (stopping its service) would wait for the stick as long. A daemon thread is left
+    behind instead. Its answer goes to the window through the bridge while the window is
+    there (``detach`` under the same lock: nothing is emitted from a bridge being
+    destroyed) and is dropped after.
+    """
+
+    def __init__(self, bridge: CallBridge, limit: int) -> None:
+        self.limit = limit
+        self._bridge: CallBridge | None = bridge
+        self._lock = threading.Lock()
+        self._running = 0
+
+    def start(self, call: Call) -> bool:
+        """Start ``call``; False (and nothing started) when ``limit`` calls are out, or
+        after ``detach``."""
+        with self._lock:
+            if self._running >= self.limit or self._bridge is None:
+                return False
+            self._running += 1
+        try:
+            threading.Thread(
+                target=self._run, args=(call,), name="kiosk-stick", daemon=True
+            ).start()
+        except RuntimeError as err:  # no thread to be had (the process at its limit)
+            logger.error("%s not started: %s", call.label, err)
+            with self._lock:
+                self._running -= 1
+            return False
+        return True
+
+    def detach(self) -> None:
+        """The window is going: answers that come later are dropped."""
+        with self._lock:
+            self._bridge = None
+
+    def _run(self, call: Call) -> None:
+        result: Any = None
+        error: RocarsError | None = None
+        try:
+            result, error = run_work(call)
+        finally:
+            with self._lock:
+                self._running -= 1
+                if self._bridge is not None:
+                    self._bridge.finished.emit(call, result, error)
+                else:
+                    logger.info("%s answered after the kiosk window closed", call.label)
 
 
 class ScreenStack(QStackedWidget):
@@ -112,13 +170,16 @@ class KioskWindow(QWidget):
         self.print_dir = print_dir
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(2)
+        self.bridge = CallBridge(self)
+        self.bridge.finished.connect(self._finished, Qt.ConnectionType.QueuedConnection)
         # the USB stick's calls (those with a ``hold_s``) on threads of their own: a hung
         # stick never returns its thread, and two of them would leave every later call
         # (a sign-in, a query) waiting in the queue, and the session held for ever
-        self.media_pool = QThreadPool(self)
-        self.media_pool.setMaxThreadCount(2)
-        self.bridge = CallBridge(self)
-        self.bridge.finished.connect(self._finished, Qt.ConnectionType.QueuedConnection)
+        self.stick_threads = StickThreads(self.bridge, STICK_THREADS)
+        # however the window goes (closed, or destroyed as the process ends): its
+        # ``destroyed`` comes before its children (the bridge) are deleted
+        threads = self.stick_threads
+        self.destroyed.connect(lambda *_: threads.detach())
         model.executor = self._execute
         self.last_receipt: Path | None = None
         self._session = model.session
@@ -277,8 +338,7 @@ class KioskWindow(QWidget):
     # -- background calls --------------------------------------------------------------------
 
     def _execute(self, call: Call) -> None:
-        pool = self.pool if call.hold_s is None else self.media_pool
-        if pool is self.media_pool and pool.activeThreadCount() >= pool.maxThreadCount():
+        if call.hold_s is not None and not self.stick_threads.start(call):
             # every stick thread is held by a stick that never answered: this call would
             # wait behind them (its PIN with it) for ever; the person is told at once
             logger.warning("%s refused: the USB stick's threads are all waiting", call.label)
@@ -291,7 +351,8 @@ class KioskWindow(QWidget):
             self._busy_since = time.monotonic()
         self.busy_timer.start()
         self._show_busy()
-        pool.start(_Task(call, self.bridge))
+        if call.hold_s is None:
+            self.pool.start(_Task(call, self.bridge))
 
     def _show_busy(self) -> None:
         """Says "Please wait…" while a call is out; after BUSY_HINT_AFTER_S, how long so far."""
@@ -370,9 +431,8 @@ class KioskWindow(QWidget):
         self.busy_timer.stop()
         self.model.reset()
         self.pool.waitForDone(5000)
-        # a hung stick's call is not waited for long here (destroyed with the window, the
-        # pool still waits for a call that is running)
-        self.media_pool.waitForDone(1000)
+        # a stick's call still out is not waited for: it may never end (StickThreads)
+        self.stick_threads.detach()
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self)

@@ -10,14 +10,18 @@ import time
 from pathlib import Path
 
 import pytest
+import shiboken6
 from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
 
 from kiosk.api import KioskClient
-from kiosk.flows import Screen
+from kiosk.flows import Kiosk, Screen
+from kiosk.qt_app import CATALOGUE, KioskWindow
 from kiosk.session import IdleClock
 from rocars.broker import free_port
 from tests.kiosk.conftest import Backend, copy_cert
 from tests.kiosk.kit import KioskUi
+from ui_common.i18n import Translations
 from ui_common.languages import Language
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
@@ -214,3 +218,51 @@ def test_calls_that_follow_each_other_count_one_wait(
     assert kiosk.model.busy  # the results being written
     assert kiosk.window.busy.text() != "請稍候…"  # the hint: waited past 0.3 s already
     kiosk.wait_idle()
+
+
+def test_a_hung_usb_stick_does_not_hold_the_kiosk_open(
+    qtbot: QtBot,
+    backend: Backend,
+    media: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The window goes (closed, then destroyed as the process ends) while a stick's call
+    has not come back: it does not wait for the call, and the late answer is dropped,
+    said in the log (found in review: the stick's thread pool, destroyed with the window,
+    waited for its running call, so a kiosk with a hung stick never ended)."""
+    hung = threading.Event()
+    came_back = threading.Event()
+
+    def never_returns(folder: Path) -> list[Path]:
+        hung.wait(60)
+        came_back.set()
+        return []
+
+    monkeypatch.setattr("kiosk.flows.list_batch_files", never_returns)
+    translations = Translations([CATALOGUE], Language.EN)
+    client = KioskClient(backend.api.url)
+    model = Kiosk(client, media=media, idle=IdleClock(warn_after=60, reset_after=90))
+    window = KioskWindow(model, translations, print_dir=tmp_path / "print", tick_ms=50)
+    try:
+        window.show()
+        qtbot.waitExposed(window)
+        ui = KioskUi(window, model, qtbot)
+        ui.click("start_shipper")
+        qtbot.mouseClick(ui.button("menu_batch"), Qt.MouseButton.LeftButton)
+        assert model.busy
+        stick = [t for t in threading.enumerate() if t.name == "kiosk-stick"]
+        assert len(stick) == 1
+        assert stick[0].daemon  # left behind, never waited for at exit
+        window.close()
+        shiboken6.delete(window)  # what the end of the process does to it
+        assert not came_back.is_set()  # the window went while the call was still out
+    finally:
+        hung.set()
+        translations.close()
+        client.close()
+    with caplog.at_level(logging.INFO, logger="kiosk.qt_app"):
+        stick[0].join(10)
+        assert not stick[0].is_alive()
+    assert "answered after the kiosk window closed" in caplog.text
