@@ -113,6 +113,8 @@ GROW_AFTER = 8
 #: then grows on up to the configured batch (a proxy's limit raised, or a false alarm),
 #: at the cost of one oversized body an hour where the limit is still there.
 LIMIT_KEEP_S = 3600.0
+#: uploaded records older than ``keep_days`` are pruned this often
+PRUNE_EVERY_S = 3600.0
 #: ``{"events":[`` and ``]}`` around the records, joined by commas
 _FRAME_BYTES = len('{"events":[]}')
 
@@ -157,8 +159,15 @@ def _no_answer_after_sending(err: ApiError) -> bool:
 def _json_object(text: str) -> bool:
     try:
         return isinstance(json.loads(text), dict)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than json reads
         return False
+
+
+def _since(now: datetime, then: datetime, interval_s: float) -> bool:
+    """Whether ``interval_s`` has passed from ``then`` to ``now``, or the clock was put
+    back past ``then`` (else a clock put back an hour would wait an hour more)."""
+    elapsed = (now - then).total_seconds()
+    return elapsed < 0 or elapsed > interval_s
 
 
 class Uploader:
@@ -449,7 +458,7 @@ class Uploader:
             if p.id in wrong:
                 try:
                     cp = json.loads(p.body).get("cp")
-                except (ValueError, AttributeError):
+                except (ValueError, AttributeError, RecursionError):
                     continue
                 if self.cp is None or cp == self.cp:
                     return True
@@ -502,7 +511,7 @@ class Uploader:
         """A body of ``size`` bytes went in: the budget may grow (module doc)."""
         too_large = self._too_large
         if too_large is not None and (
-            size >= too_large or (self._clock() - self._too_large_at).total_seconds() > LIMIT_KEEP_S
+            size >= too_large or _since(self._clock(), self._too_large_at, LIMIT_KEEP_S)
         ):
             logger.info(
                 "uploads: no body refused as too large for %.0f s, or one as large went in "
@@ -576,7 +585,7 @@ class Uploader:
 
     def _maybe_prune(self) -> None:
         now = self._clock()
-        if self._last_prune is None or (now - self._last_prune).total_seconds() > 3600:
+        if self._last_prune is None or _since(now, self._last_prune, PRUNE_EVERY_S):
             self._last_prune = now
             pruned = self.outbox.prune(self.keep_days, now)
             if pruned:

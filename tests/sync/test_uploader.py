@@ -139,8 +139,10 @@ def test_records_go_as_stored_and_an_unreadable_one_is_set_aside(
     outbox = Outbox(tmp_path / "outbox.db")
     outbox.save("L01", 1, None, [record(0)], NOW)
     with sqlite3.connect(tmp_path / "outbox.db") as conn:
-        # 9: bytes that are not UTF-8 (read as text, they failed the whole batch's query)
-        for n, text in ((7, "{not json"), (8, '["a list"]'), (9, b'{"id": "\xff"}')):
+        # 9: bytes that are not UTF-8 (read as text, they failed the whole batch's query);
+        # 10: nested deeper than json reads (RecursionError killed the uploader each round)
+        deep = "[" * 100_000 + "]" * 100_000
+        for n, text in ((7, "{not json"), (8, '["a list"]'), (9, b'{"id": "\xff"}'), (10, deep)):
             conn.execute(
                 "INSERT INTO records (id, lane, ended_at, body, created_at) VALUES (?, ?, ?, ?, ?)",
                 (record(n).id, "L01", "2026-11-21T08:00:07Z", text, "2026-11-21T08:00:07Z"),
@@ -148,15 +150,15 @@ def test_records_go_as_stored_and_an_unreadable_one_is_set_aside(
     outbox.save("L01", 2, None, [record(1)], NOW)
     client = CentralClient(central.url, token=central.token)
     uploader = Uploader(outbox, client, batch=10)
-    assert uploader.upload_once() == 5
-    assert (outbox.depth(), outbox.count("uploaded"), outbox.count("rejected")) == (0, 2, 3)
-    assert {id_ for id_, _ in outbox.rejected()} == {record(n).id for n in (7, 8, 9)}
+    assert uploader.upload_once() == 6
+    assert (outbox.depth(), outbox.count("uploaded"), outbox.count("rejected")) == (0, 2, 4)
+    assert {id_ for id_, _ in outbox.rejected()} == {record(n).id for n in (7, 8, 9, 10)}
     assert {reason for _, reason in outbox.rejected()} == {UNREADABLE}
     stored = {e["id"]: e for e in centre_events(central)}
     assert set(stored) == {record(0).id, record(1).id}
     for n in (0, 1):
         assert stored[record(n).id]["event"] == json.loads(record(n).model_dump_json())
-    assert uploader.metrics.total("rocars_sync_rejected_total") == 3
+    assert uploader.metrics.total("rocars_sync_rejected_total") == 4
     assert uploader.upload_once() == 0
     client.close()
     outbox.close()
@@ -779,3 +781,23 @@ def test_a_body_limit_is_learned_once_and_the_batches_grow_back_when_it_goes(
     accepted = events_centre.accepted
     assert sorted(accepted) == sorted(record(n).id for n in range(4000))
     assert len(set(accepted)) == len(accepted)
+
+
+def test_uploaded_records_are_pruned_after_the_clock_is_put_back(
+    events_centre: EventsCentre, uploads: Uploads
+) -> None:
+    """The clock ran ten days ahead (pruning ran then), and was put back: uploaded
+    records older than ``keep_days`` are pruned within the hour as usual, not once the
+    clock has caught up with the last pruning (found in review: ten days more)."""
+    now = [NOW + timedelta(days=10)]
+    outbox, uploader = uploads.make(
+        events_centre.url, batch=100, interval_s=0.02, keep_days=1, clock=lambda: now[0]
+    )
+    uploads.run(uploader)
+    assert wait_for(lambda: uploader._last_prune == now[0])  # pruned, ten days ahead
+    now[0] = NOW - timedelta(days=2)  # put back (and on the way, two days are uploaded)
+    outbox.save("L01", 1, None, [record(n) for n in range(5)], NOW)
+    assert wait_for(lambda: outbox.count("uploaded") == 5)
+    now[0] = NOW  # two days on: those five are a day past keep_days
+    assert wait_for(lambda: outbox.count("uploaded") == 0)
+    assert sorted(events_centre.accepted) == sorted(record(n).id for n in range(5))
