@@ -7,6 +7,7 @@ so a test can check that nothing was clipped (``needed`` inside ``box``).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -141,15 +142,16 @@ def draw_fitted(
         needed = needed_rect(text, font, box.width(), box.height(), wrap)
     if px >= SPRITE_MIN_PX and variable and one_line and align is None:
         # per-character images lose kerning: shrink until the plain sum of advances fits
+        units = _clusters(text)
         for _ in range(px):
             metrics = QFontMetrics(font)
-            total = sum(metrics.horizontalAdvance(ch) for ch in text)
+            total = sum(metrics.horizontalAdvance(unit) for unit in units)
             if total <= box.width() or px <= MIN_PX:
                 break
             px -= 1
             font = screen_font(language, px, bold=bold)
         needed = QRect(0, 0, total, metrics.height())
-        _draw_glyphs(painter, text, language, px, bold, colour.rgba(), box)
+        _draw_glyphs(painter, units, language, px, bold, colour.rgba(), box)
     elif px >= SPRITE_MIN_PX:
         offset, image = _sprite(
             text, language, px, bold, colour.rgba(), box.width(), box.height(), flags
@@ -162,21 +164,41 @@ def draw_fitted(
     return DrawnText(text, language, QRect(box), needed, font)
 
 
+def _clusters(text: str) -> list[str]:
+    """``text`` as the units a reader sees: a character with the combining marks after it
+    (``E`` + U+0301 is one É). Drawn one character at a time, a mark has no width of its
+    own, and its image cut the accent off: a bay "É" showed as "E"."""
+    units: list[str] = []
+    for ch in text:
+        if units and unicodedata.combining(ch):
+            units[-1] += ch
+        else:
+            units.append(ch)
+    return units
+
+
 def _draw_glyphs(
-    painter: QPainter, text: str, language: Language, px: int, bold: bool, rgba: int, box: QRect
+    painter: QPainter,
+    units: list[str],
+    language: Language,
+    px: int,
+    bold: bool,
+    rgba: int,
+    box: QRect,
 ) -> None:
-    """Left-aligned, vertically centred, one cached image per character (no kerning)."""
+    """Left-aligned, vertically centred, one cached image per unit (``_clusters``; no
+    kerning)."""
     font = screen_font(language, px, bold=bold)
     metrics = QFontMetrics(font)
     x = box.left()
     y = box.top() + (box.height() - metrics.height()) // 2
-    for ch in text:
-        advance = metrics.horizontalAdvance(ch)
-        if not ch.isspace():
+    for unit in units:
+        advance = metrics.horizontalAdvance(unit)
+        if not unit.isspace():
             width = advance + 2 * SPRITE_MARGIN
             height = metrics.height() + 2 * SPRITE_MARGIN
             offset, image = _sprite(
-                ch, language, px, bold, rgba, width, height, int(Qt.AlignmentFlag.AlignCenter)
+                unit, language, px, bold, rgba, width, height, int(Qt.AlignmentFlag.AlignCenter)
             )
             painter.drawImage(QPoint(x - SPRITE_MARGIN, y - SPRITE_MARGIN) + offset, image)
         x += advance

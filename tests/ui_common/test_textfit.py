@@ -8,7 +8,7 @@ from PySide6.QtCore import QRect
 from PySide6.QtGui import QColor, QFontMetrics, QImage, QPainter
 
 from ui_common.languages import Language
-from ui_common.textfit import DrawnText, draw_fitted
+from ui_common.textfit import SPRITE_MIN_PX, DrawnText, draw_fitted
 
 
 def paint(
@@ -86,3 +86,27 @@ def test_a_long_word_on_wrapped_lines_is_not_cut(qapp: object, box: QRect) -> No
     assert not drawn.clipped, (drawn.box, drawn.needed)
     word = QFontMetrics(drawn.font).horizontalAdvance(bay)
     assert ink_right(image) >= box.left() + word - drawn.font.pixelSize() // 2
+
+
+def ink(image: QImage) -> int:
+    """Pixels drawn on the black background."""
+    rgba = image.convertToFormat(QImage.Format.Format_RGBA8888)
+    data = np.frombuffer(rgba.constBits(), dtype=np.uint8, count=rgba.sizeInBytes())
+    rows = data.reshape(rgba.height(), rgba.bytesPerLine())[:, : rgba.width() * 4]
+    return int((rows.reshape(rgba.height(), rgba.width(), 4)[:, :, :3].max(axis=2) > 0).sum())
+
+
+@pytest.mark.parametrize("language", [Language.EN, Language.ZH_TW])
+def test_a_combining_accent_is_drawn_with_its_letter(qapp: object, language: Language) -> None:
+    """A bay may carry a Latin accent as a combining mark (``check_bay``). Drawn big, a
+    text is composed of one image per character: the mark's image, of no width, cut
+    its accent off, and "CAFE" + U+0301 showed as "CAFE" (found in review)."""
+    box = QRect(0, 0, 700, 220)
+    _, plain = paint("CAFE", box, language, variable=True)
+    drawn, combining = paint("CAFE\u0301", box, language, variable=True)
+    _, precomposed = paint("CAF\u00c9", box, language, variable=True)
+    assert drawn.font.pixelSize() >= SPRITE_MIN_PX  # the per-character images' path
+    assert not drawn.clipped
+    accent = ink(precomposed) - ink(plain)
+    assert accent > 0
+    assert ink(combining) - ink(plain) >= accent // 2, (ink(plain), ink(combining), accent)
