@@ -520,10 +520,17 @@ class Bus:
         keepalive: int = 10,
         cafile: str = "",
         allow_plain: bool = False,
+        persistent: bool = False,
     ) -> None:
         """``allow_plain``: log in over plain MQTT to a broker on another machine, the
         password in clear (a lab only; also ``ROCARS_MQTT_PLAIN=1``). Without it such a
-        url with a user is a ``ConfigError`` (``rocars.config.parse_broker``)."""
+        url with a user is a ``ConfigError`` (``rocars.config.parse_broker``).
+
+        ``persistent``: a session the broker keeps while this client is away (MQTT's
+        clean session off; ``client_id`` must stay the same from one start to the next):
+        the QoS 1 messages of its subscriptions published meanwhile are delivered when it
+        is back, and so is one it had been sent but not acknowledged. Without it they are
+        lost: what a lane agent must not lose (a plate read, a press, a drop)."""
         username, env_password = broker_credentials(username)
         address = parse_broker(url, credentials=bool(username), allow_plain=allow_plain)
         self.host, self.port, self.tls = address.host, address.port, address.tls
@@ -551,7 +558,7 @@ class Bus:
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=mqtt.MQTTv311,
-            clean_session=True,
+            clean_session=not persistent,
         )
         if username:
             self._client.username_pw_set(username, password or env_password)

@@ -315,6 +315,10 @@ class SyncAgent:
             username=config.bus.username,
             password=secret("mqtt_password", "") if config.bus.username else "",
             keepalive=config.bus.keepalive,
+            # the broker keeps what the lanes are sent while the agent is away (a broken
+            # connection, a restart): a read lost then left the truck with no answer, or
+            # the truck before's PROCEED in front of it once the agent was back
+            persistent=True,
         )
         self.controller = LaneController(
             config,

@@ -30,7 +30,7 @@ from sync.agent import SyncAgent, Worker
 from sync.config import DEFAULT_FLUSH_INTERVAL_S
 from sync.errors import OutboxTooNew, ReplicaError
 from sync.outbox import SCHEMA_VERSION, Outbox
-from tests.fixtures.brokers import Mosquitto
+from tests.fixtures.brokers import Cut, Mosquitto
 from tests.sync.agentkit import (
     CP,
     FeedServer,
@@ -312,6 +312,32 @@ def test_broker_killed_and_back(
     finally:
         watcher.close()
         agent.stop()
+
+
+def test_a_read_sent_while_the_agents_link_is_cut_is_answered_when_it_is_back(
+    mosquitto: Mosquitto, central: CentralProcess, tmp_path: Path
+) -> None:
+    """The broker stays up; the agent's link to it breaks (a cable, a switch) while a
+    truck is read. The broker keeps the read for the agent's session and the agent
+    answers it once back (found in review: with a clean session the read was lost, the
+    truck left with no answer)."""
+    trucks = demo_trucks(central)
+    link = Cut(mosquitto.port)
+    agent = started_agent(agent_config(tmp_path, link.url, central.url))
+    watcher = Watcher(mosquitto.url)
+    try:
+        watcher.expect("L02", C.READY)
+        link.cut()
+        assert wait_for(lambda: not agent.bus.connected.is_set(), 10)  # type: ignore[union-attr]
+        truck = trucks["laden_proceed"][1]
+        watcher.plate("L02", truck["vrn"])
+        link.mend()
+        got = watcher.expect("L02", C.PROCEED, timeout=20)
+        assert got.vrn == truck["vrn"]
+    finally:
+        watcher.close()
+        agent.stop()
+        link.close()
 
 
 def test_restart_closes_the_open_session_and_seq_keeps_rising(
