@@ -6,6 +6,7 @@ One name per idea: ``ccrn``, ``ubr``, ``vrn``, ``cp``, ``lane`` mean the same ev
 from __future__ import annotations
 
 import re
+import string
 from enum import StrEnum
 from typing import Annotated
 
@@ -31,10 +32,18 @@ _FOLD_MAINLAND = str.maketrans("IO", "10")
 #: Written between a Mainland plate's province and letter, or its parts (粤Z·1234港).
 _MAINLAND_DOTS = re.compile("[·・•‧.]")
 _SEPARATORS = re.compile(r"[\s\-]")
+#: Upper case for ASCII letters only: str.upper() makes ASCII of others ("ı" is "I",
+#: "ſ" is "S", "ﬁ" is "FI"), which would take them for a real plate's letters
+_ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
 
 
 def _ten_digits(kind: str, value: object) -> str:
-    text = _SEPARATORS.sub("", str(value)) if isinstance(value, str | int) else ""
+    if isinstance(value, str):
+        text = _SEPARATORS.sub("", value)
+    elif isinstance(value, int) and value >= 0:  # -1234567890's sign is no separator
+        text = str(value)
+    else:
+        text = ""
     if not _TEN_DIGITS.fullmatch(text):
         raise InvalidIdentifier(
             f"{kind} must be 10 digits, got {value!r}", key=f"{kind}_invalid", value=str(value)
@@ -72,7 +81,7 @@ def normalize_vrn(value: object) -> str:
         raise InvalidIdentifier(
             f"vrn must be text, got {value!r}", key="vrn_invalid", value=str(value)
         )
-    text = _SEPARATORS.sub("", value.upper()).translate(_FOLD)
+    text = _SEPARATORS.sub("", value.translate(_ASCII_UPPER)).translate(_FOLD)
     if not _HK_VRN.fullmatch(text):
         raise InvalidIdentifier(f"not a Hong Kong plate: {value!r}", key="vrn_invalid", value=value)
     return text
@@ -81,7 +90,7 @@ def normalize_vrn(value: object) -> str:
 def normalize_plate(value: object) -> str:
     """Any plate the lane may see: a HK VRN, or a cross-boundary Mainland plate (粤Z1234港)."""
     if isinstance(value, str):
-        text = _SEPARATORS.sub("", value.upper())
+        text = _SEPARATORS.sub("", value.translate(_ASCII_UPPER))
         if text.startswith(("粤", "粵")):  # the province in simplified or traditional form
             text = "粤" + _MAINLAND_DOTS.sub("", text[1:]).translate(_FOLD_MAINLAND)
             if _MAINLAND.fullmatch(text):
@@ -199,7 +208,7 @@ class ControlPoint(StrEnum):
     @classmethod
     def parse(cls, value: object) -> ControlPoint:
         """A control point from its code (any case) or its IVRS key."""
-        text = str(value).strip().upper()
+        text = str(value).strip().translate(_ASCII_UPPER)
         # ASCII digits only: str.isdigit takes any script's ("١", "²"), and int() then
         # gave another script's key or raised ValueError (as it does past 4300 digits)
         if text.isascii() and text.isdigit() and len(text) < 10:

@@ -39,6 +39,19 @@ def test_vrn_rejected(raw: object) -> None:
     assert info.value.key == "vrn_invalid"
 
 
+# str.upper() makes ASCII of these: dotless i (I, then 1), long s, the fi ligature, a
+# Kelvin sign is already upper (found in review: "ı0" was plate 10)
+@pytest.mark.parametrize("raw", ["ı0", "ſ1", "ﬁ1", "AB1K", "粤Zſ123港", "粤Zab1ı港"])
+def test_letters_that_are_not_ascii_are_no_plate_of_ascii(raw: str) -> None:
+    with pytest.raises(InvalidIdentifier):
+        normalize_plate(raw)
+    if not raw.startswith("粤"):
+        with pytest.raises(InvalidIdentifier):
+            normalize_vrn(raw)
+    with pytest.raises(InvalidIdentifier):
+        ControlPoint.parse("ſtk")
+
+
 def test_mainland_plate() -> None:
     assert normalize_plate("粤Z 1234 港") == "粤Z1234港"
     assert normalize_plate("粤ZAB12澳") == "粤ZAB12澳"
@@ -53,6 +66,10 @@ def test_ten_digits(fn: object) -> None:
     for bad in ["100104125", "10010412588", "10010412a8", "", "１００１０４１２５８", "١٠٠١٠٤١٢٥٨"]:
         with pytest.raises(InvalidIdentifier):
             fn(bad)  # type: ignore[operator]
+    assert fn(1001041258) == "1001041258"  # type: ignore[operator]
+    for number in (-1001041258, True):  # the sign was dropped as a separator
+        with pytest.raises(InvalidIdentifier):
+            fn(number)  # type: ignore[operator]
 
 
 def test_control_points_in_ivrs_order() -> None:
