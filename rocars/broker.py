@@ -63,9 +63,7 @@ class EmbeddedBroker:
             "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
             "timeout_disconnect_delay": 0,
             "plugins": {
-                # anyone in, as amqtt's AnonymousAuthPlugin, with a session kept for a
-                # client that asks for one (rocars/amqtt_auth.py)
-                "rocars.amqtt_auth.LocalAuthPlugin": {"allow_anonymous": True},
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True},
             },
         }
         try:

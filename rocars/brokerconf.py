@@ -173,9 +173,9 @@ def mosquitto_conf(
         # no persistence lines: Debian's mosquitto.conf sets them, and mosquitto refuses
         # a second persistence_location from conf.d
         "max_queued_messages 100000",
-        # a lane agent's session is kept while it is away (rocars.bus: persistent), its
-        # lanes' reads queued for it; one not back within a day (a shard taken out) is
-        # let go, with what was queued for it
+        # a lane agent's session is kept while its connection is down (rocars.bus:
+        # persistent), its lanes' reads queued for it; one not back within a day (a shard
+        # taken out) is let go, with what was queued for it
         "persistent_client_expiration 1d",
         # a client that sends more is disconnected, not buffered
         f"max_packet_size {MAX_PACKET_BYTES}",

@@ -13,12 +13,14 @@ with the reason, kept in ``Bus.problem``, and the connection retried as for a br
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import select
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -48,6 +50,9 @@ _PUBLISH_OVERHEAD = 9
 #: messages paho keeps queued while the broker is away, at most: under the 65,535 message
 #: ids of MQTT (100,000 before: past 65,535 paho refused every publish, and nothing said so)
 MAX_QUEUED = 60_000
+#: How long ``start`` waits for the broker to clear a persistent session of the run
+#: before (``Bus._clear_session``)
+CLEAR_TIMEOUT_S = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -526,11 +531,12 @@ class Bus:
         password in clear (a lab only; also ``ROCARS_MQTT_PLAIN=1``). Without it such a
         url with a user is a ``ConfigError`` (``rocars.config.parse_broker``).
 
-        ``persistent``: a session the broker keeps while this client is away (MQTT's
-        clean session off; ``client_id`` must stay the same from one start to the next):
-        the QoS 1 messages of its subscriptions published meanwhile are delivered when it
-        is back, and so is one it had been sent but not acknowledged. Without it they are
-        lost: what a lane agent must not lose (a plate read, a press, a drop)."""
+        ``persistent``: a session the broker keeps while this client's connection is
+        down (MQTT's clean session off): the QoS 1 messages of its subscriptions published
+        meanwhile are delivered when it is back, and so is one it had been sent but not
+        acknowledged. Without it they are lost: what a lane agent must not lose (a plate
+        read, a press, a drop). Kept for one run of the process only: ``start`` first
+        clears what the broker kept since the run before (``_clear_session``)."""
         username, env_password = broker_credentials(username)
         address = parse_broker(url, credentials=bool(username), allow_plain=allow_plain)
         self.host, self.port, self.tls = address.host, address.port, address.tls
@@ -560,8 +566,11 @@ class Bus:
             protocol=mqtt.MQTTv311,
             clean_session=not persistent,
         )
-        if username:
-            self._client.username_pw_set(username, password or env_password)
+        self._persistent = persistent
+        self._login = (username, password or env_password) if username else None
+        self._cafile = cafile
+        if self._login is not None:
+            self._client.username_pw_set(*self._login)
         self._client.reconnect_delay_set(min_delay=1, max_delay=5)
         self._client.max_inflight_messages_set(1000)
         self._client.max_queued_messages_set(MAX_QUEUED)
@@ -582,12 +591,59 @@ class Bus:
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
-        """Connect in the background; returns at once, reconnects for ever."""
+        """Connect in the background; returns at once (after ``_clear_session`` for a
+        persistent one), reconnects for ever."""
         self._set_will()
+        if self._persistent and not self._clear_session(CLEAR_TIMEOUT_S):
+            logger.warning(
+                "%s: could not clear the session a run before left at %s:%s (%s): what "
+                "the broker kept for it since is delivered now, judged by its age",
+                self.client_id,
+                self.host,
+                self.port,
+                self.problem or "no answer",
+            )
         self._client.connect_async(self.host, self.port, keepalive=self._keepalive)
         self._client.loop_start()
         if self._client._thread is not None:  # the thread loop_start started
             name_thread(self._client._thread, BUS_THREAD_NAME)
+
+    def _clear_session(self, timeout: float) -> bool:
+        """Connect with a clean session and leave at once: the broker drops the session it
+        kept for this client id, with the messages queued for it since the run before
+        (stopped, crashed). A new run knows nothing of the trucks before it: such a read
+        of the truck before the one at the booth, a second or two old, was decided as
+        new, and its PROCEED shown to the truck there (found in review). Within a run the
+        session is kept. False when no broker answered within ``timeout``."""
+        wiper = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            protocol=mqtt.MQTTv311,
+            clean_session=True,
+        )
+        if self._login is not None:
+            wiper.username_pw_set(*self._login)
+        if self.tls:
+            wiper.tls_set_context(broker_tls_context(self._cafile))
+        wiper.connect_timeout = timeout
+        answered: list[bool] = []
+        wiper.on_connect = lambda c, u, f, reason, p: answered.append(not reason.is_failure)
+        deadline = time.monotonic() + timeout
+        try:
+            wiper.connect(self.host, self.port, keepalive=max(5, int(timeout) + 1))
+            while not answered and time.monotonic() < deadline:
+                wiper.loop(timeout=0.05)
+            if answered:
+                wiper.disconnect()
+        except (OSError, ssl.SSLError, ValueError) as err:
+            self.problem = str(err)
+            return False
+        finally:
+            with contextlib.suppress(OSError):
+                sock = wiper.socket()
+                if sock is not None:
+                    sock.close()
+        return bool(answered) and answered[0]
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
         return self.connected.wait(timeout)

@@ -315,10 +315,13 @@ class SyncAgent:
             username=config.bus.username,
             password=secret("mqtt_password", "") if config.bus.username else "",
             keepalive=config.bus.keepalive,
-            # the broker keeps what the lanes are sent while the agent is away (a broken
-            # connection, a restart): a read lost then left the truck with no answer, or
-            # the truck before's PROCEED in front of it once the agent was back
-            persistent=True,
+            # the broker keeps what the lanes are sent while the agent's connection is down
+            # (a read lost then left its truck with no answer, or the truck before's
+            # PROCEED republished in front of it); not from one run to the next (Bus).
+            # Not on the embedded broker: it runs in this process, its connection never
+            # breaks on its own (and amqtt keeps no session of a client that logs in
+            # without a user, nor after a clean one of the same id)
+            persistent=self.broker is None,
         )
         self.controller = LaneController(
             config,
@@ -347,12 +350,15 @@ class SyncAgent:
             self.inspection_log.sync_once()
         for topic_filter in self.controller.subscriptions():
             self.bus.subscribe(topic_filter, self.controller.on_message)
+        # statuses at QoS 0: only a fresh one says anything, and the broker keeps none of
+        # them for the agent's session while its connection is down (a backlog of a
+        # status a lane every 2 s held up the reads queued with it)
         for topic_filter in sync_status_filters(config.site.cp):
-            self.bus.subscribe(topic_filter, self._on_peer_status)
+            self.bus.subscribe(topic_filter, self._on_peer_status, qos=0)
         # every lane's plate reader (a status every 2 s): one on a lane that no agent of
         # the site controls is said in the status (``unclaimed_lanes``)
         readers = lane_filter(config.site.cp, LaneTopic.STATUS, device=READER_DEVICE)
-        self.bus.subscribe(readers, self._on_reader_status)
+        self.bus.subscribe(readers, self._on_reader_status, qos=0)
         self.bus.on_connection(self._on_connection)
         self._register_gauges()
         self.controller.start()  # READY on every lane, queued until connected

@@ -899,21 +899,21 @@ def test_a_subscription_made_while_the_connection_comes_up_is_kept(
 
 @pytest.mark.parametrize("persistent", [True, False])
 def test_a_persistent_session_gets_what_was_sent_while_its_link_was_cut(
-    broker_url: str, buses: Buses, persistent: bool
+    mosquitto: Mosquitto, buses: Buses, persistent: bool
 ) -> None:
     """The broker stays up, one client's link to it breaks and comes back. With
     ``persistent`` (the lane agent's) the broker keeps what that client's subscriptions
     got meanwhile and delivers it when it is back; with a clean session it is lost (found
     in review: the agent lost the plate reads sent while it reconnected)."""
     topic = "rocars/SBC/lanes/L01/plate"
-    link = Cut(int(broker_url.rsplit(":", 1)[1]))
+    link = Cut(mosquitto.port)
     got: queue.Queue[bytes] = queue.Queue()
     states: queue.Queue[bool] = queue.Queue()
     agent = buses(link.url, "agent", persistent=persistent)
     agent.subscribe("rocars/SBC/lanes/+/plate", lambda t, p: got.put(p))
     agent.on_connection(states.put)
     agent.start()
-    reader = buses(broker_url, "reader")
+    reader = buses(mosquitto.url, "reader")
     reader.start()
     try:
         assert states.get(timeout=10) is True
@@ -938,3 +938,34 @@ def test_a_persistent_session_gets_what_was_sent_while_its_link_was_cut(
         assert missed == ([b"while cut"] if persistent else [])
     finally:
         link.close()
+
+
+def test_a_persistent_session_is_cleared_when_the_client_starts_again(
+    mosquitto: Mosquitto, buses: Buses
+) -> None:
+    """What the broker kept for the session while its client was stopped is not handed
+    to the next run of it (``Bus._clear_session``): a new run of the lane agent knows
+    nothing of the trucks the messages were about (found in review)."""
+    topic = "rocars/SBC/lanes/L01/plate"
+    got: queue.Queue[bytes] = queue.Queue()
+    first = buses(mosquitto.url, "agent", persistent=True)
+    first.subscribe("rocars/SBC/lanes/+/plate", lambda t, p: got.put(p))
+    first.start()
+    reader = buses(mosquitto.url, "reader")
+    reader.start()
+    assert reader.wait_connected(10)
+    probe_until_answered(reader, topic, got)
+    first.stop()
+    reader.publish(topic, b"while stopped").wait_for_publish(5)
+    again = buses(mosquitto.url, "agent", persistent=True)
+    again.subscribe("rocars/SBC/lanes/+/plate", lambda t, p: got.put(p))
+    again.start()
+    came: list[bytes] = []
+    deadline = time.monotonic() + 10
+    while b"now" not in came:
+        assert time.monotonic() < deadline, came
+        reader.publish(topic, b"now").wait_for_publish(5)
+        with contextlib.suppress(queue.Empty):
+            while True:
+                came.append(got.get(timeout=0.5))
+    assert b"while stopped" not in came, came

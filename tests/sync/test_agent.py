@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
 import shutil
 import sqlite3
 import subprocess
@@ -338,6 +339,39 @@ def test_a_read_sent_while_the_agents_link_is_cut_is_answered_when_it_is_back(
         watcher.close()
         agent.stop()
         link.close()
+
+
+def test_a_read_sent_while_the_agent_is_stopped_is_not_decided_by_its_next_run(
+    mosquitto: Mosquitto, central: CentralProcess, tmp_path: Path
+) -> None:
+    """The broker keeps the agent's session while its connection is down, but a new run
+    clears it first: a run knows nothing of the trucks before it, and a read kept for it
+    (here a truck's, sent a second before the start) was decided as new, its PROCEED
+    shown to whoever stood at the booth (found in review: truck A's late read, kept
+    while the agent restarted, showed A's PROCEED to truck B, told INSPECT)."""
+    trucks = demo_trucks(central)
+    config = agent_config(tmp_path, mosquitto.url, central.url)
+    agent = started_agent(config)
+    watcher = Watcher(mosquitto.url)
+    try:
+        watcher.expect("L02", C.READY)
+        agent.stop()
+        watcher.plate("L02", trucks["laden_proceed"][1]["vrn"])
+        agent = started_agent(config)
+        ready = watcher.expect("L02", C.READY)
+        deadline = time.monotonic() + 3
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                lane, got = watcher.instructions.get(timeout=left)
+            except queue.Empty:
+                break
+            assert lane != "L02" or got.code is C.READY, got
+        # the lane answers a read sent now
+        watcher.plate("L02", trucks["laden_proceed"][0]["vrn"])
+        assert watcher.expect("L02", C.PROCEED).seq > ready.seq
+    finally:
+        watcher.close()
+        agent.stop()
 
 
 def test_restart_closes_the_open_session_and_seq_keeps_rising(
