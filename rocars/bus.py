@@ -50,9 +50,12 @@ _PUBLISH_OVERHEAD = 9
 #: messages paho keeps queued while the broker is away, at most: under the 65,535 message
 #: ids of MQTT (100,000 before: past 65,535 paho refused every publish, and nothing said so)
 MAX_QUEUED = 60_000
-#: How long ``start`` waits for the broker to clear a persistent session of the run
-#: before (``Bus._clear_session``)
+#: How long one try to clear a persistent session of the run before may take
+#: (``Bus._clear_session``)
 CLEAR_TIMEOUT_S = 3.0
+#: Seconds between tries to connect (doubling from the least to the most)
+RECONNECT_MIN_S = 1
+RECONNECT_MAX_S = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -560,6 +563,8 @@ class Bus:
         #: the broker answered this connection's CONNECT (with a refusal, maybe)
         self._answered = False
         self._stopping = False
+        self._stopped = threading.Event()  # _stopping, for a thread to wait on
+        self._start_lock = threading.Lock()
         self._client = _AnswerFirstClient(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -571,7 +576,7 @@ class Bus:
         self._cafile = cafile
         if self._login is not None:
             self._client.username_pw_set(*self._login)
-        self._client.reconnect_delay_set(min_delay=1, max_delay=5)
+        self._client.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=RECONNECT_MAX_S)
         self._client.max_inflight_messages_set(1000)
         self._client.max_queued_messages_set(MAX_QUEUED)
         #: a publish refused for a full queue was logged (once, until one is taken again)
@@ -591,22 +596,39 @@ class Bus:
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
-        """Connect in the background; returns at once (after ``_clear_session`` for a
-        persistent one), reconnects for ever."""
+        """Connect in the background; returns at once, reconnects for ever. A persistent
+        bus first clears the session a run before left (``_clear_session``), on a thread
+        of its own, as often as it takes: it does not connect until that is done."""
         self._set_will()
-        if self._persistent and not self._clear_session(CLEAR_TIMEOUT_S):
-            logger.warning(
-                "%s: could not clear the session a run before left at %s:%s (%s): what "
-                "the broker kept for it since is delivered now, judged by its age",
-                self.client_id,
-                self.host,
-                self.port,
-                self.problem or "no answer",
-            )
+        if not self._persistent:
+            self._connect()
+            return
+        thread = threading.Thread(
+            target=self._clear_then_connect, name="mqtt-bus-clear", daemon=True
+        )
+        thread.start()
+        name_thread(thread)
+
+    def _connect(self) -> None:
         self._client.connect_async(self.host, self.port, keepalive=self._keepalive)
         self._client.loop_start()
         if self._client._thread is not None:  # the thread loop_start started
             name_thread(self._client._thread, BUS_THREAD_NAME)
+
+    def _clear_then_connect(self) -> None:
+        """``_clear_session`` until it is done (its failures said as a connection's are),
+        then the connection; nothing once ``stop`` was called. Connecting without it
+        would hand this run what the broker kept for the run before (a broker that was
+        restarting, a link down at the start): the wrong PROCEED it is there to stop."""
+        delay = RECONNECT_MIN_S
+        while not self._stopped.is_set():
+            if self._clear_session(CLEAR_TIMEOUT_S):
+                with self._start_lock:
+                    if not self._stopped.is_set():
+                        self._connect()
+                return
+            self._stopped.wait(delay)
+            delay = min(delay * 2, RECONNECT_MAX_S)
 
     def _clear_session(self, timeout: float) -> bool:
         """Connect with a clean session and leave at once: the broker drops the session it
@@ -626,24 +648,31 @@ class Bus:
         if self.tls:
             wiper.tls_set_context(broker_tls_context(self._cafile))
         wiper.connect_timeout = timeout
-        answered: list[bool] = []
-        wiper.on_connect = lambda c, u, f, reason, p: answered.append(not reason.is_failure)
+        answers: list[ReasonCode] = []
+        wiper.on_connect = lambda c, u, f, reason, p: answers.append(reason)
         deadline = time.monotonic() + timeout
         try:
             wiper.connect(self.host, self.port, keepalive=max(5, int(timeout) + 1))
-            while not answered and time.monotonic() < deadline:
-                wiper.loop(timeout=0.05)
-            if answered:
+            while not answers and time.monotonic() < deadline:
+                if wiper.loop(timeout=0.05) is not MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    break  # the broker hung up (paho's loop would return at once, a spin)
+            if answers:
                 wiper.disconnect()
-        except (OSError, ssl.SSLError, ValueError) as err:
-            self.problem = str(err)
+        except (OSError, ValueError) as err:  # ssl.SSLError is an OSError
+            self._note_problem(f"clearing the session of the run before: {err}")
             return False
         finally:
             with contextlib.suppress(OSError):
                 sock = wiper.socket()
                 if sock is not None:
                     sock.close()
-        return bool(answered) and answered[0]
+        if not answers:
+            self._note_problem("clearing the session of the run before: no answer")
+            return False
+        if answers[0].is_failure:
+            self._note_problem(f"the broker refused the connection: {answers[0]}")
+            return False
+        return True
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
         return self.connected.wait(timeout)
@@ -657,7 +686,9 @@ class Bus:
             if publish_will and self._will is not None and self.connected.is_set():
                 self._publish_will()
         finally:
-            self._stopping = True
+            with self._start_lock:  # no connection started after this (_clear_then_connect)
+                self._stopping = True
+                self._stopped.set()
             self._client.disconnect()
             self._client.loop_stop()
             self.connected.clear()

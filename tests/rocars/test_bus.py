@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -969,3 +970,61 @@ def test_a_persistent_session_is_cleared_when_the_client_starts_again(
             while True:
                 came.append(got.get(timeout=0.5))
     assert b"while stopped" not in came, came
+
+
+def test_a_run_does_not_connect_before_the_session_of_the_run_before_is_cleared(
+    tmp_path: Path, buses: Buses
+) -> None:
+    """A broker that saves its sessions (Debian's does) restarting as the agent starts
+    again after a crash: the clearing fails at first. The run connected all the same,
+    and the broker handed it the read it had kept for the run before (found in review);
+    it now tries again until the clearing is done, and only then connects."""
+    broker = Mosquitto(tmp_path, persistence=True)
+    broker.start()
+    topic = "rocars/SBC/lanes/L01/plate"
+    child = f"""
+import time
+from rocars.bus import Bus
+bus = Bus({broker.url!r}, "agent", persistent=True)
+bus.subscribe("rocars/SBC/lanes/+/plate", lambda t, p: None)
+bus.start()
+assert bus.wait_connected(10)
+time.sleep(0.5)  # its subscription made
+print("connected", flush=True)
+time.sleep(60)
+"""
+    proc = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"connected\n"
+    finally:
+        proc.kill()  # a crash: no DISCONNECT, its session kept
+        proc.wait()
+    try:
+        reader = buses(broker.url, "reader")
+        reader.start()
+        assert reader.wait_connected(10)
+        reader.publish(topic, b"kept for the run before").wait_for_publish(5)
+        reader.stop()
+        broker.stop()  # saved with its sessions
+        got: queue.Queue[bytes] = queue.Queue()
+        again = buses(broker.url, "agent", persistent=True)
+        again.subscribe("rocars/SBC/lanes/+/plate", lambda t, p: got.put(p))
+        again.start()  # no broker: the clearing fails, and is tried again
+        time.sleep(1.5)
+        broker.start()
+        assert again.wait_connected(20)
+        now = buses(broker.url, "reader-2")
+        now.start()
+        assert now.wait_connected(10)
+        came: list[bytes] = []
+        deadline = time.monotonic() + 10
+        while b"now" not in came:
+            assert time.monotonic() < deadline, came
+            now.publish(topic, b"now").wait_for_publish(5)
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    came.append(got.get(timeout=0.5))
+        assert b"kept for the run before" not in came, came
+    finally:
+        broker.stop()
