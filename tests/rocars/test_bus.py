@@ -55,6 +55,34 @@ def not_a_probe(got: queue.Queue[bytes], timeout: float = 5) -> bytes:
     return payload
 
 
+def all_until_answered(bus: Bus, topic: str, got: queue.Queue[bytes]) -> list[bytes]:
+    """Everything in ``got`` until a ``b"now"`` published on ``topic`` now comes back
+    (sent again until it does: subscriptions renewed on connect are not acknowledged
+    yet), that one included: what a client was handed before a message sent now."""
+    came: list[bytes] = []
+    deadline = time.monotonic() + 10
+    while b"now" not in came:
+        assert time.monotonic() < deadline, came
+        bus.publish(topic, b"now").wait_for_publish(5)
+        with contextlib.suppress(queue.Empty):
+            while True:
+                came.append(got.get(timeout=0.5))
+    return came
+
+
+def crash_after(program: str) -> None:
+    """Run ``program`` (Python that connects a ``Bus``) in a process of its own and kill
+    it once it is done: a crash, the connection closed with no DISCONNECT."""
+    script = f"{program}\nprint('connected', flush=True)\nimport time\ntime.sleep(60)\n"
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"connected\n"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 #: a ``Bus`` (the arguments of ``Bus``) that is stopped when the test ends, whatever
 #: it asserted: a failing test left its buses' threads reconnecting to a broker gone
 Buses = Callable[..., Bus]
@@ -98,22 +126,12 @@ def test_last_will_and_reconnect_after_broker_restart(mosquitto: Mosquitto, buse
     assert watcher.wait_connected(10)
     assert states.get(timeout=5) is True
     # a device that dies without a clean disconnect: its will arrives
-    child = f"""
-import sys, time
+    crash_after(f"""
 from rocars.bus import Bus, Will
 bus = Bus({mosquitto.url!r}, "dying", will=Will("dev/status", {will.to_bytes()!r}))
 bus.start()
 assert bus.wait_connected(10)
-print("connected", flush=True)
-time.sleep(60)
-"""
-    proc = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE)
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline() == b"connected\n"
-    finally:
-        proc.kill()
-        proc.wait()
+""")
     assert b'"offline"' in seen.get(timeout=10)
     # broker dies and comes back: the client says so and resubscribes
     mosquitto.kill()
@@ -925,16 +943,7 @@ def test_a_persistent_session_gets_what_was_sent_while_its_link_was_cut(
         reader.publish(topic, b"while cut").wait_for_publish(5)
         link.mend()
         assert states.get(timeout=15) is True
-        # everything the agent gets once back, until a probe sent now comes back (its
-        # subscriptions are made again on connect, not acknowledged yet)
-        came: list[bytes] = []
-        deadline = time.monotonic() + 10
-        while b"now" not in came:
-            assert time.monotonic() < deadline, came
-            reader.publish(topic, b"now").wait_for_publish(5)
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    came.append(got.get(timeout=0.5))
+        came = all_until_answered(reader, topic, got)
         missed = [p for p in came if p not in (b"now", b"probe")]
         assert missed == ([b"while cut"] if persistent else [])
     finally:
@@ -961,14 +970,7 @@ def test_a_persistent_session_is_cleared_when_the_client_starts_again(
     again = buses(mosquitto.url, "agent", persistent=True)
     again.subscribe("rocars/SBC/lanes/+/plate", lambda t, p: got.put(p))
     again.start()
-    came: list[bytes] = []
-    deadline = time.monotonic() + 10
-    while b"now" not in came:
-        assert time.monotonic() < deadline, came
-        reader.publish(topic, b"now").wait_for_publish(5)
-        with contextlib.suppress(queue.Empty):
-            while True:
-                came.append(got.get(timeout=0.5))
+    came = all_until_answered(reader, topic, got)
     assert b"while stopped" not in came, came
 
 
@@ -982,7 +984,7 @@ def test_a_run_does_not_connect_before_the_session_of_the_run_before_is_cleared(
     broker = Mosquitto(tmp_path, persistence=True)
     broker.start()
     topic = "rocars/SBC/lanes/L01/plate"
-    child = f"""
+    crash_after(f"""
 import time
 from rocars.bus import Bus
 bus = Bus({broker.url!r}, "agent", persistent=True)
@@ -990,16 +992,7 @@ bus.subscribe("rocars/SBC/lanes/+/plate", lambda t, p: None)
 bus.start()
 assert bus.wait_connected(10)
 time.sleep(0.5)  # its subscription made
-print("connected", flush=True)
-time.sleep(60)
-"""
-    proc = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE)
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline() == b"connected\n"
-    finally:
-        proc.kill()  # a crash: no DISCONNECT, its session kept
-        proc.wait()
+""")  # its session kept
     try:
         reader = buses(broker.url, "reader")
         reader.start()
@@ -1017,14 +1010,7 @@ time.sleep(60)
         now = buses(broker.url, "reader-2")
         now.start()
         assert now.wait_connected(10)
-        came: list[bytes] = []
-        deadline = time.monotonic() + 10
-        while b"now" not in came:
-            assert time.monotonic() < deadline, came
-            now.publish(topic, b"now").wait_for_publish(5)
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    came.append(got.get(timeout=0.5))
+        came = all_until_answered(now, topic, got)
         assert b"kept for the run before" not in came, came
     finally:
         broker.stop()
