@@ -572,8 +572,9 @@ class Bus:
             clean_session=not persistent,
         )
         self._persistent = persistent
+        #: the first connection since the session was cleared: it must find none kept
+        self._fresh = False
         self._login = (username, password or env_password) if username else None
-        self._cafile = cafile
         if self._login is not None:
             self._client.username_pw_set(*self._login)
         self._client.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=RECONNECT_MAX_S)
@@ -589,8 +590,11 @@ class Bus:
         self._client.on_socket_open = self._on_socket_open
         self._client.on_pre_connect = self._on_pre_connect
         self._client.on_connect_fail = self._on_connect_fail
-        if address.tls:
-            self._client.tls_set_context(broker_tls_context(cafile))
+        #: built once: the clearing client (``_clear_session``) uses it at every try, and
+        #: a CA file being rewritten meanwhile must not stop the start
+        self._tls_context = broker_tls_context(cafile) if address.tls else None
+        if self._tls_context is not None:
+            self._client.tls_set_context(self._tls_context)
             self._client.on_tls_failure = self._on_tls_failure
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -622,9 +626,18 @@ class Bus:
         restarting, a link down at the start): the wrong PROCEED it is there to stop."""
         delay = RECONNECT_MIN_S
         while not self._stopped.is_set():
-            if self._clear_session(CLEAR_TIMEOUT_S):
+            try:
+                cleared = self._clear_session(CLEAR_TIMEOUT_S)
+            except Exception as err:  # noqa: BLE001 - a thread that died would never connect
+                logger.exception(
+                    "%s: clearing the session of the run before failed", self.client_id
+                )
+                self._note_problem(f"clearing the session of the run before: {err}")
+                cleared = False
+            if cleared:
                 with self._start_lock:
                     if not self._stopped.is_set():
+                        self._fresh = True
                         self._connect()
                 return
             self._stopped.wait(delay)
@@ -645,8 +658,8 @@ class Bus:
         )
         if self._login is not None:
             wiper.username_pw_set(*self._login)
-        if self.tls:
-            wiper.tls_set_context(broker_tls_context(self._cafile))
+        if self._tls_context is not None:
+            wiper.tls_set_context(self._tls_context)
         wiper.connect_timeout = timeout
         answers: list[ReasonCode] = []
         wiper.on_connect = lambda c, u, f, reason, p: answers.append(reason)
@@ -659,7 +672,10 @@ class Bus:
             if answers:
                 wiper.disconnect()
         except (OSError, ValueError) as err:  # ssl.SSLError is an OSError
-            self._note_problem(f"clearing the session of the run before: {err}")
+            if self.tls and isinstance(err, (ssl.SSLError, ConnectionResetError)):
+                self._note_problem(tls_failure(err))  # with where to look, as a connection's
+            else:
+                self._note_problem(f"clearing the session of the run before: {err}")
             return False
         finally:
             with contextlib.suppress(OSError):
@@ -667,7 +683,10 @@ class Bus:
                 if sock is not None:
                     sock.close()
         if not answers:
-            self._note_problem("clearing the session of the run before: no answer")
+            self._note_problem(
+                "clearing the session of the run before: no answer"
+                + ("" if self.tls else " (a TLS listener? then mqtts://)")
+            )
             return False
         if answers[0].is_failure:
             self._note_problem(f"the broker refused the connection: {answers[0]}")
@@ -833,6 +852,17 @@ class Bus:
         if reason_code.is_failure:
             self._note_problem(f"the broker refused the connection: {reason_code}")
             return
+        if self._fresh:
+            self._fresh = False
+            if flags.session_present:
+                # the clearing undone: a broker killed before it saved, restarted from an
+                # older save with the run before's session (found in review); what it
+                # kept comes now, each read judged by its age only
+                logger.error(
+                    "%s: the broker kept a session of the run before after it was cleared "
+                    "(restarted from an older save?): its messages may follow",
+                    self.client_id,
+                )
         with self._lock:
             subscriptions = [(topic, qos) for topic, qos, _ in self._handlers]
         for topic, qos in subscriptions:

@@ -1014,3 +1014,25 @@ time.sleep(0.5)  # its subscription made
         assert b"kept for the run before" not in came, came
     finally:
         broker.stop()
+
+
+def test_a_clearing_that_raises_is_tried_again(
+    mosquitto: Mosquitto, buses: Buses, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever a try to clear the session raises, the next try comes and the bus then
+    connects (found in review: the CA file read at each try, unreadable for a moment,
+    raised out of the clearing thread, and the agent never connected)."""
+    bus = buses(mosquitto.url, "agent", persistent=True)
+    clear = bus._clear_session
+    tries: list[float] = []
+
+    def first_raises(timeout: float) -> bool:
+        tries.append(timeout)
+        if len(tries) == 1:
+            raise RuntimeError("a CA file being rewritten")
+        return clear(timeout)
+
+    monkeypatch.setattr(bus, "_clear_session", first_raises)
+    bus.start()
+    assert bus.wait_connected(15)
+    assert len(tries) == 2
