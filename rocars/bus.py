@@ -562,8 +562,7 @@ class Bus:
         self._attempt_failed = False  # this attempt's failure is in ``problem`` already
         #: the broker answered this connection's CONNECT (with a refusal, maybe)
         self._answered = False
-        self._stopping = False
-        self._stopped = threading.Event()  # _stopping, for a thread to wait on
+        self._stopped = threading.Event()  # ``stop`` called (the clearing thread waits on it)
         self._start_lock = threading.Lock()
         self._client = _AnswerFirstClient(
             CallbackAPIVersion.VERSION2,
@@ -706,7 +705,6 @@ class Bus:
                 self._publish_will()
         finally:
             with self._start_lock:  # no connection started after this (_clear_then_connect)
-                self._stopping = True
                 self._stopped.set()
             self._client.disconnect()
             self._client.loop_stop()
@@ -896,14 +894,14 @@ class Bus:
         self.connected.clear()
         # the will may depend on the time (its ts): renew it for the next connection
         self._set_will()
-        if not (was_connected or self._answered or self._stopping or self.tls):
+        if not (was_connected or self._answered or self._stopped.is_set() or self.tls):
             # the connection closed before the broker answered our CONNECT: what a TLS
             # listener does with plain MQTT (a refusal is a CONNACK: _on_connect)
             self._note_problem(
                 "the broker hung up before answering (a TLS listener? then mqtts://)"
             )
         if was_connected:
-            if not self._stopping:
+            if not self._stopped.is_set():
                 logger.warning("%s lost the broker: %s", self.client_id, reason_code)
             self._notify(False)
 

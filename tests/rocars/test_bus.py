@@ -865,7 +865,7 @@ def test_stop_stops_even_when_the_will_cannot_be_sent(caplog: pytest.LogCaptureF
     try:
         with caplog.at_level(logging.WARNING, logger="rocars.bus"):
             bus.stop(publish_will=True)
-        assert bus._stopping
+        assert bus._stopped.is_set()
         assert not bus.connected.is_set()
         assert bus._client._thread is None  # paho's thread ended (loop_stop)
         assert "will on dev/status not sent" in caplog.text
