@@ -338,9 +338,12 @@ class KioskWindow(QWidget):
     # -- background calls --------------------------------------------------------------------
 
     def _execute(self, call: Call) -> None:
+        # a stick's call starts here (or is refused); its answer comes through the bridge's
+        # queued signal, after this returns, so the wait below is counted before it
         if call.hold_s is not None and not self.stick_threads.start(call):
-            # every stick thread is held by a stick that never answered: this call would
-            # wait behind them (its PIN with it) for ever; the person is told at once
+            # every stick thread is held by a stick that never answered (or the window is
+            # going): this call would wait behind them (its PIN with it) for ever; the
+            # person is told at once
             logger.warning("%s refused: the USB stick's threads are all waiting", call.label)
             error = KioskError("the USB stick does not answer", key="media_not_answering")
             self.bridge.finished.emit(call, None, error)
