@@ -133,6 +133,8 @@ class Replica:
         self._connections: list[sqlite3.Connection] = []
         self._closed = False
         self._last_sync: tuple[datetime | None, float] = (None, -1e9)
+        self._sync_lock = threading.Lock()
+        self._sync_generation = 0  # moved by this object's writes of last_sync_at
         conn = self._conn()
         try:
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
@@ -258,20 +260,30 @@ class Replica:
 
         Every plate read asks: the value is kept in memory, updated by this object's
         writes and read again from the file at most once a second (another writer).
+        Another thread's read of the file can start before this object's write commits
+        and end after it: that read is not stored over the value the write remembered
+        (for up to a second every caller saw the older time).
         """
         value, read_at = self._last_sync
         if time.monotonic() - read_at > 1.0:
+            generation = self._sync_generation
             text = self._meta("last_sync_at")
             try:
                 value = None if text is None else parse_rfc3339(text)
             except ValueError as err:  # the lanes fail closed on a ReplicaError
                 raise ReplicaError(f"replica: last_sync_at unreadable: {text!r}") from err
-            self._last_sync = (value, time.monotonic())
+            with self._sync_lock:
+                if self._sync_generation == generation:
+                    self._last_sync = (value, time.monotonic())
+                else:  # a write of ours came between: it is the newer
+                    value = self._last_sync[0]
         return value
 
     def _remember_sync(self, now: datetime | None) -> None:
         value = None if now is None else parse_rfc3339(to_rfc3339(now))
-        self._last_sync = (value, time.monotonic())
+        with self._sync_lock:
+            self._sync_generation += 1
+            self._last_sync = (value, time.monotonic())
 
     def central(self) -> tuple[bool, datetime, str] | None:
         """The centre's state as the pulling agent last recorded it: up, since, error."""

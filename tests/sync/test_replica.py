@@ -497,3 +497,30 @@ def test_a_change_key_is_the_identifier_the_replica_keys() -> None:
     bad = '{"seq":4,"kind":"cargo","key":"12","op":"delete"}'
     with pytest.raises(MalformedPage, match="key of a cargo change"):
         parse_page(f'{{"changes":[{bad}],"next":"4"}}'.encode())
+
+
+def test_a_read_of_last_sync_older_than_a_write_of_it_is_not_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lane's once-a-second re-read of last_sync_at from the file, started before the
+    puller's commit and ended after it, was stored over the time the puller had just
+    remembered: for up to a second every lane took a current replica for stale (the
+    agent's test of a centre's CA saw None just after it caught up)."""
+    replica = Replica(tmp_path / "replica.db")
+    try:
+        read = replica._meta
+
+        def read_then_the_puller_writes(key: str) -> str | None:
+            text = read(key)
+            if key == "last_sync_at":
+                puller = threading.Thread(target=replica.mark_synced, args=(NOW,))
+                puller.start()
+                puller.join()
+            return text
+
+        monkeypatch.setattr(replica, "_meta", read_then_the_puller_writes)
+        assert replica.last_sync_at() == NOW  # what the write remembered, not the read
+        monkeypatch.undo()
+        assert replica.last_sync_at() == NOW
+    finally:
+        replica.close()
