@@ -299,7 +299,8 @@ def _agent_configs(
                 {
                     "site": {"cp": args.cp, "direction": args.direction},
                     "central": {"url": central.url},
-                    "bus": {"url": broker_url},
+                    # amqtt keeps no session (and says it found one after a clearing)
+                    "bus": {"url": broker_url, "keep_session": bool(args.broker)},
                     "data_dir": str(data / "sync"),
                     "lanes": block,
                     "api": {"host": "127.0.0.1", "port": free_port(), "kiosk": k == 0},

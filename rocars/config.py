@@ -43,6 +43,11 @@ class BusConfig(BaseModel):
         default="", max_length=64, description="broker user; password from ROCARS_MQTT_PASSWORD"
     )
     keepalive: int = Field(default=10, ge=2, le=300, description="MQTT keep-alive, seconds")
+    keep_session: bool = Field(
+        default=True,
+        description="the broker keeps the agent's session while its connection is down,"
+        " within a run (false: a broker that keeps none, amqtt); never on the embedded one",
+    )
 
 
 class SiteConfig(BaseModel):

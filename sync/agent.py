@@ -320,8 +320,9 @@ class SyncAgent:
             # PROCEED republished in front of it); not from one run to the next (Bus).
             # Not on the embedded broker: it runs in this process, its connection never
             # breaks on its own (and amqtt keeps no session of a client that logs in
-            # without a user, nor after a clean one of the same id)
-            persistent=self.broker is None,
+            # without a user, nor after a clean one of the same id); nor when told so
+            # (rocars-edge up's agents on its embedded amqtt, which they reach by url)
+            persistent=self.broker is None and config.bus.keep_session,
         )
         self.controller = LaneController(
             config,

@@ -49,6 +49,9 @@ def _up(
     )
     if proc.returncode:  # its log (connections, reads published), shown with a failure
         sys.stderr.write(proc.stderr)
+    else:  # a run that went well logged no error (the demo logged one at every start)
+        errors = [line for line in proc.stderr.splitlines() if " ERROR " in line]
+        assert not errors, "\n".join(errors)
     return proc.returncode, proc.stdout.splitlines()
 
 
