@@ -46,7 +46,13 @@ from rocars.brokertls import (
 )
 from rocars.errors import RocarsError
 from rocars.ids import ControlPoint, validate_lane, validate_shard
-from rocars.topics import MAX_PACKET_BYTES, READER_DEVICE, ROOT
+from rocars.topics import (
+    MAX_PACKET_BYTES,
+    READER_DEVICE,
+    ROOT,
+    sync_echo_topic,
+    sync_status_topic,
+)
 
 PBKDF2_ITERATIONS = 101  # mosquitto 2's default for $7$ hashes
 
@@ -88,17 +94,21 @@ def roles(
     statuses = (f"{site}/sync/status", f"{site}/sync/+/status")
     # every agent reads the others' statuses (one lane, one agent) and writes its own
     agent_reads = (f"{site}/lanes/+/plate", f"{site}/lanes/+/aiop/#", f"{site}/lanes/+/status/#")
-    agents = [("sync", statuses[0])] + [
-        (f"sync-{name}", f"{site}/sync/{name}/status") for name in _names(shards)
-    ]
+    agents = [("sync", "")] + [(f"sync-{name}", name) for name in _names(shards)]
+    # and its echo (rocars.topics.sync_echo_topic: the reads kept for it are handled
+    # before it republishes its lanes' instructions)
     result = [
         Role(
             user,
-            read=(*agent_reads, *statuses),
-            write=(f"{site}/lanes/+/instruction", own),
+            read=(*agent_reads, *statuses, sync_echo_topic(cp, shard)),
+            write=(
+                f"{site}/lanes/+/instruction",
+                sync_status_topic(cp, shard),
+                sync_echo_topic(cp, shard),
+            ),
             agent=True,
         )
-        for user, own in agents
+        for user, shard in agents
     ]
     result += [
         Role(user, read=(f"{site}/#",), write=())

@@ -573,6 +573,9 @@ class Bus:
         self._persistent = persistent
         #: the first connection since the session was cleared: it must find none kept
         self._fresh = False
+        #: the broker had this client's session at the last connection (a persistent bus
+        #: back within a run): what it kept for it comes first, then what is sent now
+        self.session_present = False
         self._login = (username, password or env_password) if username else None
         if self._login is not None:
             self._client.username_pw_set(*self._login)
@@ -850,6 +853,7 @@ class Bus:
         if reason_code.is_failure:
             self._note_problem(f"the broker refused the connection: {reason_code}")
             return
+        self.session_present = bool(flags.session_present)
         if self._fresh:
             self._fresh = False
             if flags.session_present:

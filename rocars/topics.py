@@ -69,6 +69,13 @@ def sync_status_topic(cp: ControlPoint | str, shard: str = "") -> str:
     return f"{ROOT}/{ControlPoint.parse(cp)}/sync/status"
 
 
+def sync_echo_topic(cp: ControlPoint | str, shard: str = "") -> str:
+    """``rocars/{cp}/sync/echo`` (a shard's ``rocars/{cp}/sync/{shard}/echo``): a lane agent
+    publishes a token here and waits for it to come back when its session was resumed; it
+    comes after what the broker kept for the agent while its connection was down."""
+    return sync_status_topic(cp, shard).removesuffix("/status") + "/echo"
+
+
 def sync_status_filters(cp: ControlPoint | str) -> list[str]:
     """What a display subscribes to for its controller's heartbeat: the site's topic and
     every shard's (``SyncStatus.lanes`` says which lanes a shard's status covers)."""

@@ -19,7 +19,7 @@ from rocars.broker import free_port
 from rocars.brokerconf import MAX_PACKET_BYTES, hash_password, main, write_broker_files
 from rocars.bus import Bus, Will
 from rocars.ids import ControlPoint
-from rocars.topics import sync_status_filters, sync_status_topic
+from rocars.topics import sync_echo_topic, sync_status_filters, sync_status_topic
 from tests.fixtures.brokers import ProcessExited, wait_port
 
 
@@ -260,6 +260,43 @@ def test_sync_agents_read_each_others_status(secured_broker) -> None:  # type: i
         assert got.empty()  # b's status was cleared by b (not by sync), a's never written
     finally:
         agent.stop()
+
+
+def test_each_agent_hears_its_own_echo_and_no_other(secured_broker) -> None:  # type: ignore[no-untyped-def]
+    """An agent back on a resumed session waits for its echo before it republishes its
+    lanes' instructions (sync.agent): the ACL lets each agent write and read its own echo
+    topic; a shard cannot write another's, nor a device an agent's."""
+    url, passwords, _ = secured_broker
+    got: queue.Queue[tuple[str, str, bytes]] = queue.Queue()
+    agents = {
+        user: Bus(url, f"sync-SBC-import{suffix}", username=user, password=passwords[user])
+        for user, suffix in (("sync", ""), ("sync-a", "-a"), ("sync-b", "-b"))
+    }
+    for user, bus in agents.items():
+        shard = user.removeprefix("sync").removeprefix("-")
+        bus.subscribe(sync_echo_topic("SBC", shard), lambda t, p, user=user: got.put((user, t, p)))
+        bus.start()
+    xdb = Bus(url, "xdb-L01", username="xdb-L01", password=passwords["xdb-L01"])
+    xdb.start()
+    try:
+        for bus in (*agents.values(), xdb):
+            assert bus.wait_connected(10)
+        xdb.publish(sync_echo_topic("SBC"), b"forged").wait_for_publish(5)
+        agents["sync-a"].publish(sync_echo_topic("SBC", "b"), b"not its").wait_for_publish(5)
+        for user, bus in agents.items():
+            shard = user.removeprefix("sync").removeprefix("-")
+            bus.publish(sync_echo_topic("SBC", shard), user.encode()).wait_for_publish(5)
+        heard = sorted(got.get(timeout=10) for _ in agents)
+        assert heard == [
+            ("sync", "rocars/SBC/sync/echo", b"sync"),
+            ("sync-a", "rocars/SBC/sync/a/echo", b"sync-a"),
+            ("sync-b", "rocars/SBC/sync/b/echo", b"sync-b"),
+        ]
+        time.sleep(0.3)
+        assert got.empty()
+    finally:
+        for bus in (*agents.values(), xdb):
+            bus.stop()
 
 
 def test_a_device_login_cannot_take_the_agents_session(secured_broker) -> None:  # type: ignore[no-untyped-def]

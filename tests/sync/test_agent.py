@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,12 @@ from fastapi import APIRouter
 import sync.agent
 from hardware_sim.launch import CentralProcess
 from rocars.broker import EmbeddedBroker
+from rocars.bus import Bus
 from rocars.messages import Alternate, InstructionCode, PlateRead
 from rocars.models import BundleStatus
 from rocars.signing import verify_payload
 from rocars.timeutil import to_rfc3339, utc_now
-from rocars.topics import plate_topic
+from rocars.topics import plate_topic, sync_status_topic
 from sync.agent import SyncAgent, Worker
 from sync.config import DEFAULT_FLUSH_INTERVAL_S
 from sync.errors import OutboxTooNew, ReplicaError
@@ -339,6 +341,88 @@ def test_a_read_sent_while_the_agents_link_is_cut_is_answered_when_it_is_back(
         watcher.close()
         agent.stop()
         link.close()
+
+
+def _back_after_a_cut(
+    mosquitto: Mosquitto,
+    central: CentralProcess,
+    tmp_path: Path,
+    started: Callable[[SyncAgent], object] = lambda agent: None,
+) -> tuple[list[tuple[str, str]], str, str]:
+    """Truck A told PROCEED on L02 (its hold running), the agent's link cut, truck B read
+    meanwhile (kept by the broker), the link mended: what L02's display heard from the
+    cut on, until the agent said online again, and A's and B's plates. ``started`` is
+    called with the agent once it has started."""
+    trucks = demo_trucks(central)
+    a, b = trucks["laden_proceed"][0]["vrn"], trucks["laden_inspect"][0]["vrn"]
+    link = Cut(mosquitto.port)
+    lanes = [{"id": "L02", "hold_s": 60, "manifest_required": False}]
+    agent = started_agent(agent_config(tmp_path, link.url, central.url, lanes=lanes))
+    started(agent)
+    watcher = Watcher(mosquitto.url)
+    seen: list[tuple[str, str]] = []
+
+    def on_instruction(topic: str, payload: bytes) -> None:
+        seen.append(("instruction", verify_payload(payload, watcher.keys["L02"]).vrn or ""))
+
+    def on_status(topic: str, payload: bytes) -> None:
+        seen.append(("status", json.loads(payload)["state"]))
+
+    display = Bus(mosquitto.url, "display-L02")
+    display.subscribe(instruction_topic(CP, "L02"), on_instruction)
+    display.subscribe(sync_status_topic(CP), on_status)
+    display.start()
+    try:
+        assert display.wait_connected(10)
+        watcher.plate("L02", a)
+        watcher.expect("L02", C.PROCEED, vrn=a)
+        link.cut()
+        assert wait_for(lambda: ("status", "offline") in seen, 10), seen  # its will
+        cut = seen.index(("status", "offline"))
+        watcher.plate("L02", b)
+        time.sleep(1.0)  # the agent's heartbeats meanwhile (every 0.2 s) reach nobody
+        link.mend()
+        watcher.expect("L02", C.INSPECT, vrn=b, timeout=20)
+        assert wait_for(lambda: ("status", "online") in seen[cut:], 10), seen
+        return seen[cut + 1 :], a, b
+    finally:
+        display.stop()
+        watcher.close()
+        agent.stop()
+        link.close()
+
+
+def test_back_on_its_session_the_agent_answers_the_kept_reads_before_it_says_online(
+    mosquitto: Mosquitto, central: CentralProcess, tmp_path: Path
+) -> None:
+    """Back on its session, the agent republished every lane's instruction and said online
+    before it handled the read kept for it: truck A's PROCEED stood in front of truck B
+    until then (found in review; 2 ms, 0.26 s behind 400 kept reads). Now its echo comes
+    back behind the kept reads first: B's instruction, then online, A's never again."""
+    after, a, b = _back_after_a_cut(mosquitto, central, tmp_path)
+    assert ("instruction", a) not in after, after
+    assert after.index(("instruction", b)) < after.index(("status", "online")), after
+
+
+def test_an_echo_that_never_comes_back_delays_the_agent_a_few_seconds_only(
+    mosquitto: Mosquitto,
+    central: CentralProcess,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A broker whose ACL predates the echo topic drops the token: the agent republishes
+    and says online after ``ECHO_WAIT_S`` anyway, and says why."""
+    monkeypatch.setattr(sync.agent, "ECHO_WAIT_S", 1.0)
+
+    def lose_its_echo(agent: SyncAgent) -> None:  # subscribed to its own, sent elsewhere
+        monkeypatch.setattr(SyncAgent, "echo_topic", property(lambda self: "rocars/lost/echo"))
+
+    with caplog.at_level(logging.WARNING, logger="sync.agent"):
+        after, a, b = _back_after_a_cut(mosquitto, central, tmp_path, lose_its_echo)
+    assert ("instruction", a) not in after, after
+    assert after.index(("instruction", b)) < after.index(("status", "online")), after
+    assert "no echo on rocars/lost/echo within 1 s" in caplog.text
 
 
 def test_a_read_sent_while_the_agent_is_stopped_is_not_decided_by_its_next_run(
