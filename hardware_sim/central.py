@@ -586,7 +586,9 @@ def create_app(config: CentralConfig) -> FastAPI:
     @app.get("/v1/events")
     def get_events(cp: DeviceCp, since: str = "", limit: int = 1000) -> Response:
         start = _cursor(since)
-        # served from the stored texts, as /v1/changes is: no event is parsed again
+        # served from the stored texts, as /v1/changes is: no event is parsed again. A
+        # page stops at about MAX_EVENTS_PAGE_BYTES too, so it may hold fewer than
+        # ``limit`` while more follow: a reader pages on until a page is empty
         joined, last, count, head = central.store.events_page(start, _limit(limit, 10_000))
         if not count and start > head:
             _cursor_ahead(since, head, "event list")

@@ -112,6 +112,13 @@ def _json_text(value: str) -> bytes:
 MAX_EVENT_DEPTH = 32
 
 
+#: About the most event text one ``GET /v1/events`` page holds (``Store.events_page``);
+#: a single event larger than this still gets a page of its own.
+MAX_EVENTS_PAGE_BYTES = 16 * 1024 * 1024
+#: What a page adds around each stored event (``{"seq":…,"id":…,"received_at":…}``).
+_EVENT_WRAPPER_BYTES = 64
+
+
 class UnstorableEvent(ValueError):
     """An event the centre will not store: ``reason`` is the key it is rejected with."""
 
@@ -120,21 +127,35 @@ class UnstorableEvent(ValueError):
         self.reason = reason
 
 
+#: What ``_depth_over`` takes from a container's iterator once it has no more values.
+_DONE = object()
+
+
+def _children(container: dict[Any, Any] | list[Any]) -> Iterator[object]:
+    return iter(container.values() if isinstance(container, dict) else container)
+
+
 def _depth_over(value: object, limit: int) -> bool:
     """Whether ``value`` nests objects and lists more than ``limit`` deep (no recursion:
-    the body's parser took ~1000 levels)."""
-    stack: list[tuple[object, int]] = [(value, 1)]
+    the body's parser took ~1000 levels).
+
+    The stack holds one iterator per open container, so it is never longer than the
+    nesting. It held an entry for every value still to look at: one valid event with a
+    list of four million zeros (8 MB of text) took ~260 MB and 3 s before it was stored.
+    """
+    if not isinstance(value, dict | list):
+        return False
+    if limit < 1:
+        return True
+    stack = [_children(value)]
     while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Iterable[object] = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children)
+        child = next(stack[-1], _DONE)
+        if child is _DONE:
+            stack.pop()
+        elif isinstance(child, dict | list):
+            if len(stack) >= limit:  # the child is one level deeper than the stack
+                return True
+            stack.append(_children(child))
     return False
 
 
@@ -550,7 +571,11 @@ class Store:
         return bundle
 
     def remove_ccrn(self, ubr: str, ccrn: str, account: str, now: datetime) -> Bundle:
-        """Take one CCRN out; taking the last one cancels the bundle."""
+        """Take one CCRN out; taking the last one cancels the bundle, which keeps it in its
+        ``ccrns`` and so stays listed for it (``bundles_for_ccrn``), as a whole cancel
+        does. Unlisted, ``?ccrn=`` answered no bundle while the bundle named the CCRN,
+        and the edge's replica, which answers from that list, gave the kiosk the bundle:
+        two answers, online and offline."""
         with self._tx() as conn:
             bundle = self._owned_active(conn, ubr, account)
             if ccrn not in bundle.ccrns:
@@ -566,7 +591,7 @@ class Store:
                     update={"status": BundleStatus.CANCELLED, "updated_at": now}
                 )
             self._write_bundle(conn, bundle, account)
-            self._release_cargo(conn, [ccrn], ubr, now, unlist=True)
+            self._release_cargo(conn, [ccrn], ubr, now, unlist=bool(left))
         return bundle
 
     # -- events ----------------------------------------------------------------------------
@@ -645,18 +670,37 @@ class Store:
             (BundleStatus.USED.value, seq, ubr),
         )
 
-    def events_page(self, since: int, limit: int) -> tuple[bytes, int, int, int]:
+    def events_page(
+        self, since: int, limit: int, max_bytes: int = MAX_EVENTS_PAGE_BYTES
+    ) -> tuple[bytes, int, int, int]:
         """The events after ``since`` as ``{"seq", "id", "received_at", "event"}`` texts
         joined by commas, the last seq, the count, and the last event's seq, as of one
         moment (``feed_page``'s shape).
+
+        At most ``limit`` events and about ``max_bytes`` of them, but always one when any
+        follow ``since``: the sizes are read first (SQLite's ``length`` of a blob does not
+        read the blob), then only the events that fit. Bounded by the count alone, a page
+        of 10,000 events of up to 8 MB each could be GBs, all read under the lock.
 
         ``event`` is the stored text as it is: parsed and serialised again, an event
         nested a few hundred levels deep failed every page that held it (500).
         """
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT seq, id, received_at, json FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+            sizes = self._conn.execute(
+                "SELECT seq, length(json) + length(id) + length(received_at) FROM events"
+                " WHERE seq > ? ORDER BY seq LIMIT ?",
                 (since, limit),
+            ).fetchall()
+            upto, total = since, 0
+            for seq, size in sizes:
+                total += int(size) + _EVENT_WRAPPER_BYTES
+                if total > max_bytes and upto > since:
+                    break
+                upto = int(seq)
+            rows = self._conn.execute(
+                "SELECT seq, id, received_at, json FROM events WHERE seq > ? AND seq <= ?"
+                " ORDER BY seq",
+                (since, upto),
             ).fetchall()
             head = int(self._conn.execute("SELECT max(seq) FROM events").fetchone()[0] or 0)
         if not rows:

@@ -50,7 +50,7 @@ KIOSK_CALLS_REFUSED = "kiosk_calls_refused"
 #: The key of an answer larger than its call allows (read no further).
 ANSWER_TOO_LARGE = "central_answer_too_large"
 #: The most an answer may be unless its call says otherwise (the largest, a page of
-#: 10,000 records from ``GET /v1/events``, is tens of MB at most).
+#: ``GET /v1/events``, is about 16 MiB of events, or one larger event alone).
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
 DEFAULT_TIMEOUT_S = 10.0

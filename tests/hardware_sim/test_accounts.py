@@ -371,3 +371,25 @@ def test_an_account_never_tried_again_is_forgotten_within_two_windows() -> None:
     assert list(lockout._failures) == ["100005", "100006"]
     lockout.check("100004")
     assert list(lockout._failures) == ["100005", "100006"]
+
+
+def test_a_code_two_steps_share_is_accepted_once(tmp_path: Path) -> None:
+    """RFC 6238 5.2 again, for a code that two steps of the window share (rare: about one
+    window in 300,000). The first step it matched was claimed, so the same code was
+    then accepted again for the later step; now only the latest step it matches is
+    claimed, and no earlier step can be claimed after a later one."""
+    store, book = _one_account(tmp_path, Lockout(clock=Clock()))
+    row = store.get_account("123456")
+    assert row is not None
+    first = datetime(2026, 3, 23, 7, 18, 0, tzinfo=UTC)  # found by trying steps
+    step = timedelta(seconds=30)
+    shared = totp_now(SECRET, first)
+    assert shared == totp_now(SECRET, first + step) == "212317"
+    at = first + step + timedelta(seconds=10)  # the window: first, first + step, the next
+    book.check_code(row, shared, at)
+    for when in (at, at + step):
+        with pytest.raises(CentralError) as info:
+            book.check_code(row, shared, when)
+        assert info.value.key == "security_code_used"
+    book.check_code(row, totp_now(SECRET, at + step), at + step)  # the token's next code
+    store.close()

@@ -15,7 +15,7 @@ import pytest
 
 from hardware_sim.central import CentralConfig, create_app
 from hardware_sim.launch import CentralProcess
-from hardware_sim.store import Store
+from hardware_sim.store import MAX_EVENTS_PAGE_BYTES, Store, encode_event
 from rocars.client import ApiError, RocarsClient
 from rocars.ids import normalize_plate, normalize_vrn
 from rocars.messages import Alternate, PlateRead
@@ -450,6 +450,33 @@ def test_cancel_one_ccrn_then_the_last(client: RocarsClient, shared: CentralProc
     assert (err.status, err.key) == (409, "bundle_not_active")
 
 
+def test_the_last_ccrn_removed_stays_listed_as_its_cancelled_bundle_names_it(
+    client: RocarsClient, shared: CentralProcess
+) -> None:
+    """Removing a bundle's last CCRN cancels it, and the bundle keeps naming the CCRN; its
+    ``bundle_ccrns`` row was deleted all the same, so ``?ccrn=`` answered no bundle while
+    the edge's replica, which answers from the bundle's own list, answered this one: the
+    kiosk got two answers, online and offline. Now it is listed as a whole cancel's are."""
+    owner = kit.account(shared, "valid", 2)
+    c1, c2 = kit.new_cargo(client), kit.new_cargo(client)
+    bundle = client.bundle(kit.bundle_request(owner, "CC14", [c1.ccrn, c2.ccrn]))
+    client.cancel_ccrn(bundle.ubr, c1.ccrn, kit.cancel_request(owner))
+    last = client.cancel_ccrn(bundle.ubr, c2.ccrn, kit.cancel_request(owner))
+    assert (last.status, last.ccrns) == (BundleStatus.CANCELLED, [c2.ccrn])
+    assert client.get_bundle(bundle.ubr).ccrns == [c2.ccrn]
+    listed = client.bundles_for_ccrn(c2.ccrn)
+    assert [(b.ubr, b.status, b.ccrns) for b in listed] == [
+        (bundle.ubr, BundleStatus.CANCELLED, [c2.ccrn])
+    ]
+    assert client.bundles_for_ccrn(c1.ccrn) == []  # taken out while c2 stayed
+    # bundled again: both are listed, as after a whole cancel
+    again = client.bundle(kit.bundle_request(owner, "CC14", [c2.ccrn]))
+    assert [(b.ubr, b.status) for b in client.bundles_for_ccrn(c2.ccrn)] == [
+        (bundle.ubr, BundleStatus.CANCELLED),
+        (again.ubr, BundleStatus.ACTIVE),
+    ]
+
+
 def test_cancel_whole_bundle_frees_its_cargo(client: RocarsClient, shared: CentralProcess) -> None:
     owner = kit.account(shared, "valid", 2)
     c1, c2 = kit.new_cargo(client), kit.new_cargo(client)
@@ -779,6 +806,43 @@ def test_events_stored_before_the_limits_are_served(tmp_path: Path) -> None:
         assert "NaN" not in r.text.replace('"NaN1"', "").replace('"NaN"', "")
         nxt = in_process(app, "GET", "/v1/events", params={"since": page["next"]}).json()
         assert [e["event"] for e in nxt["events"]] == [plain]
+    finally:
+        app.state.central.close()
+
+
+def test_an_events_page_stops_at_its_byte_budget_and_the_next_pages_hold_the_rest(
+    tmp_path: Path,
+) -> None:
+    """A page was bounded by its count alone: 10,000 stored events of up to 8 MB each
+    made one answer GBs, built under the store's lock. Three of 6 MiB each now come as
+    two pages (about 16 MiB at most, one event at least), and following ``next`` until
+    a page is empty, as every reader does, gets each of them once."""
+    app = create_app(CentralConfig(data_dir=tmp_path, demo=False))
+    store: Store = app.state.central.store
+    try:
+        events = [
+            record(f"01JD00000000000000000000B{n}", outcome="NO_BUNDLE", note="x" * (6 << 20))
+            for n in range(3)
+        ]
+        stored = [(e["id"], encode_event(e), None) for e in events]
+        assert [x.status for x in store.record_events(stored, utc_now())] == ["accepted"] * 3
+        pages: list[list[str]] = []
+        served: list[dict[str, Any]] = []
+        since = ""
+        for _ in range(10):
+            r = in_process(app, "GET", "/v1/events", params={"since": since, "limit": 10_000})
+            assert r.status_code == 200, r.text[:300]
+            page = r.json()
+            if not page["events"]:
+                assert page["next"] == since
+                break
+            if len(page["events"]) > 1:
+                assert len(r.content) <= MAX_EVENTS_PAGE_BYTES + 1024
+            pages.append([e["id"] for e in page["events"]])
+            served += [e["event"] for e in page["events"]]
+            since = page["next"]
+        assert pages == [[events[0]["id"], events[1]["id"]], [events[2]["id"]]]
+        assert served == events
     finally:
         app.state.central.close()
 

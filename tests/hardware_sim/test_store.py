@@ -7,6 +7,7 @@ import json
 import logging
 import sqlite3
 import threading
+import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from hardware_sim.store import Crossing, Store, encode_event, synthetic_vrn
+from hardware_sim.store import Crossing, Store, _depth_over, encode_event, synthetic_vrn
 from rocars.ids import normalize_vrn
 from rocars.models import BundleStatus, CargoItems, ChangePage
 
@@ -265,3 +266,104 @@ def test_one_signature_claimed_at_once_through_two_connections_is_claimed_once(
     assert won.count(True) == 1
     for store in stores:
         store.close()
+
+
+def _depth(value: object) -> int:
+    """How deep ``value`` nests objects and lists, by recursion (the reference)."""
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+def _nested(levels: int) -> Any:
+    value: Any = 0
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def test_the_depth_check_answers_by_nesting() -> None:
+    shapes: list[Any] = [
+        0,
+        "text",
+        [],
+        {},
+        {"a": [{"b": [1, {"c": []}]}]},
+        [[0] * 10, _nested(5)],
+        [[[[]]], [[[[]]]], 0],  # a deeper one after a shallower one closed
+        {"x": _nested(30)},
+        {"x": _nested(31), "y": {"z": "w"}},
+        [{"a": {}}, {"b": [[], [[{"c": 1}]]]}, {}],
+    ]
+    for shape in shapes:
+        for limit in range(12):
+            assert _depth_over(shape, limit) == (_depth(shape) > limit), (shape, limit)
+        assert _depth_over(shape, 32) == (_depth(shape) > 32)
+    assert not _depth_over({"x": _nested(31)}, 32)  # 32 levels
+    assert _depth_over({"x": _nested(32)}, 32)
+
+
+def test_the_depth_check_holds_no_entry_per_value() -> None:
+    """One valid event with a list of four million zeros (8 MB of text) peaked at ~260
+    MB and 3 s in the check before it was stored: its stack held every value still to
+    look at. It holds one iterator per open container now; a million zeros took ~70 MB
+    before, and take a few hundred bytes."""
+    wide = {"id": "e1", "x": [0] * 1_000_000, "y": [{"z": [0] * 1000}]}
+    started = not tracemalloc.is_tracing()
+    if started:
+        tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        assert not _depth_over(wide, 32)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        if started:
+            tracemalloc.stop()
+    assert peak < 100_000, f"{peak} bytes"
+
+
+def _stored(n: int, size: int) -> tuple[str, bytes, None]:
+    """Event ``e{n}`` whose stored text is ``size`` bytes."""
+    text = encode_event({"id": f"e{n}", "note": ""})
+    return f"e{n}", encode_event({"id": f"e{n}", "note": "x" * (size - len(text))}), None
+
+
+def test_an_events_page_stops_at_its_byte_budget_with_one_event_at_least(
+    tmp_path: Path,
+) -> None:
+    """A page was bounded by its count alone (up to 10,000 events of up to 8 MB each,
+    read under the lock): now also by ``max_bytes``, but it always holds one event when
+    any follow, so a reader that follows ``next`` until an empty page gets them all."""
+    store = Store(tmp_path / "c.sqlite3")
+    now = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
+    sizes = [1000, 1000, 1000, 5000, 1000, 1000, 1000]
+    events = [_stored(n, size) for n, size in enumerate(sizes, start=1)]
+    assert [len(text) for _, text, _ in events] == sizes
+    assert [r.status for r in store.record_events(events, now)] == ["accepted"] * 7
+
+    def pages(limit: int, max_bytes: int) -> list[list[str]]:
+        out: list[list[str]] = []
+        since = 0
+        while True:
+            joined, last, count, head = store.events_page(since, limit, max_bytes)
+            assert head == 7
+            if not count:
+                assert (joined, last) == (b"", since)
+                return out
+            page = json.loads(b"[" + joined + b"]")
+            assert len(page) == count
+            assert page[-1]["seq"] == last
+            if count > 1:  # over the budget only when alone
+                assert len(joined) <= max_bytes
+            out.append([e["id"] for e in page])
+            since = last
+
+    assert pages(100, 2500) == [["e1", "e2"], ["e3"], ["e4"], ["e5", "e6"], ["e7"]]
+    assert pages(2, 1 << 20) == [["e1", "e2"], ["e3", "e4"], ["e5", "e6"], ["e7"]]
+    assert pages(100, 1) == [[f"e{n}"] for n in range(1, 8)]
+    assert pages(100, 1 << 20) == [[f"e{n}" for n in range(1, 8)]]
+    assert store.events_page(7, 100, 1) == (b"", 7, 0, 7)
+    store.close()

@@ -182,14 +182,26 @@ def demo_trucks(central: CentralProcess) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+def centre_events(central: CentralProcess) -> list[dict[str, Any]]:
+    """Every event the centre received, page after page (a page stops at about 16 MiB
+    of events, fewer than its ``limit``, while more follow)."""
+    events: list[dict[str, Any]] = []
+    since = ""
+    while True:
+        body = httpx.get(
+            f"{central.url}/v1/events",
+            params={"since": since, "limit": 10_000},
+            headers={"Authorization": f"Bearer {central.token}"},
+            timeout=10,
+        ).json()
+        events += body["events"]
+        if body["next"] == since:
+            return events
+        since = body["next"]
+
+
 def centre_event_ids(central: CentralProcess) -> list[str]:
-    body = httpx.get(
-        f"{central.url}/v1/events",
-        params={"limit": 10_000},
-        headers={"Authorization": f"Bearer {central.token}"},
-        timeout=10,
-    ).json()
-    return [e["id"] for e in body["events"]]
+    return [e["id"] for e in centre_events(central)]
 
 
 def started_agent(config: SyncConfig) -> SyncAgent:

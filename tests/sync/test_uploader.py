@@ -15,7 +15,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from hardware_sim.launch import CentralProcess
@@ -31,20 +30,9 @@ from sync.uploader import (
     UNREADABLE,
     Uploader,
 )
-from tests.sync.agentkit import RECORDS_AT, big_record, record, wait_for
+from tests.sync.agentkit import RECORDS_AT, big_record, centre_events, record, wait_for
 
 NOW = RECORDS_AT
-
-
-def centre_events(central: CentralProcess) -> list[dict[str, Any]]:
-    response = httpx.get(
-        f"{central.url}/v1/events",
-        params={"limit": 10_000},
-        headers={"Authorization": f"Bearer {central.token}"},
-        timeout=10,
-    )
-    events: list[dict[str, Any]] = response.json()["events"]
-    return events
 
 
 def test_accepted_duplicate_and_rejected(central: CentralProcess, tmp_path: Path) -> None:
