@@ -208,7 +208,8 @@ class DelimitedProtocol:
     noise at its end is dropped and its text starts after the last of them, so binary noise
     before a read is cut off; only the text left counts against ``max_line``. A line with
     noise after some of its text is bad, never a read: the noise may be inside the read.
-    A partial line still unfinished at ``idle()`` is noise and dropped.
+    A partial line still unfinished at ``idle()`` is dropped; when it had text, the line
+    after it is bad too (it may be its rest).
     """
 
     name: str = "delimited"
@@ -261,7 +262,8 @@ class DelimitedProtocol:
         self.stats = ParserStats()
         self._buf = bytearray()
         self._discarding = False
-        # text of the unfinished line came before noise that ``_trim_unfinished`` cut off
+        # text of the unfinished line came before noise that ``_trim_unfinished`` cut off,
+        # or ``idle()`` dropped a line with text: the next line may be the rest of a line
         self._cut_text = False
 
     def reset(self) -> None:
@@ -301,12 +303,18 @@ class DelimitedProtocol:
         return out
 
     def idle(self) -> list[ParsedRead]:
-        if self._buf:
+        if self._buf or self._discarding:
             logger.debug("dropping %d bytes of an unfinished line", len(self._buf))
+            # text of a line that paused (a slow device server, a TCP retransmit): what
+            # comes next may be the rest of it, and taken as a whole line ``A`` + a pause +
+            # ``B1234,93,…`` reads ``B1234``. That line counts bad, never a read. Noise
+            # alone is leading garbage, which the next line may follow.
+            text = self._buf.decode("utf-8", errors="replace")
+            if self._discarding or _LINE_TEXT.search(text) is not None:
+                self._cut_text = True
             self.stats.noise_bytes += len(self._buf)
             self._buf.clear()
         self._discarding = False
-        self._cut_text = False
         return []
 
     def _drop_oversize(self) -> None:
@@ -346,9 +354,10 @@ class DelimitedProtocol:
             return None
         if cut or cut_text:
             # noise after text of this line: it may be inside the read (``AB12<NUL>34,…``),
-            # and what follows it a fragment that looks whole; a lost line, never a read
+            # and what follows it a fragment that looks whole; so may the rest of a line
+            # whose text ``idle()`` dropped. A lost line, never a read
             self.stats.bad += 1
-            logger.debug("line with noise after some of its text: %r", text)
+            logger.debug("line with noise or a pause after some of its text: %r", text)
             return None
         if not body.strip():
             if _LINE_NOISE.sub("", text).strip():
@@ -404,6 +413,7 @@ class DelimitedProtocol:
 
 STX = 0x02
 ETX = 0x03
+_HEX2 = re.compile(rb"[0-9A-Fa-f]{2}")
 
 
 def xor8(data: bytes) -> int:
@@ -492,10 +502,9 @@ class FramedProtocol:
         return out
 
     def _frame(self, body: bytes, check: bytes) -> ParsedRead | None:
-        try:
-            expected = int(check.decode("ascii"), 16)
-        except (UnicodeDecodeError, ValueError):
-            expected = -1
+        # two hex digits and nothing else: int(..., 16) also takes " 6", "+6" and "6 ",
+        # bytes of a damaged frame that then pass for its checksum
+        expected = int(check, 16) if _HEX2.fullmatch(check) else -1
         if expected != xor8(body):
             self.stats.bad += 1
             logger.debug("frame checksum %r does not match body %r", check, body)

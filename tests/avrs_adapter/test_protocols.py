@@ -164,6 +164,16 @@ def test_framed_lower_case_hex_accepted() -> None:
     assert [r.vrn for r in proto.feed(frame)] == ["AB1234"]
 
 
+@pytest.mark.parametrize("check", [b" 6", b"+6", b"6 ", b"0x"])
+def test_framed_checksum_must_be_two_hex_digits(check: bytes) -> None:
+    # the body's XOR is 06: int(" 6", 16) is 6 too, a damaged checksum passed
+    assert xor8(FRAMED_BODY) == 0x06
+    proto = FramedProtocol()
+    assert proto.feed(b"\x02" + FRAMED_BODY + b"\x03" + check + b"\r\n") == []
+    assert proto.stats.bad == 1
+    assert [r.vrn for r in proto.feed(FRAMED_FRAME)] == ["AB1234"]
+
+
 def test_nedap_retry_with_same_id_dropped() -> None:
     proto = NedapProtocol()
     packet = nedap_packet(NEDAP_DATA, msg_id=41)
@@ -206,10 +216,44 @@ def test_idle_abandons_a_frame_that_never_finished(name: str) -> None:
     assert [r.vrn for r in proto.feed(good)] == ["AB1234"]
 
 
+@pytest.mark.parametrize("name", ["framed", "nedap"])
+def test_frame_paused_over_idle_is_never_read_by_its_tail(name: str) -> None:
+    # a frame whose bytes pause anywhere: its head is abandoned at idle, and its tail has
+    # no start of frame (framed) or open code (nedap) to pass for a frame
+    good = make_protocol(name).encode("AB1234", 0.9, "CAM1", WHEN)
+    end = len(good) - (2 if name == "framed" else 0)  # framed: whole before its CR LF
+    for cut in range(1, end):
+        proto = make_protocol(name)
+        assert proto.feed(good[:cut]) == []
+        assert proto.idle() == []
+        assert proto.feed(good[cut:]) == [], cut
+        assert [r.vrn for r in proto.feed(good)] == ["AB1234"]
+
+
 def test_delimited_idle_drops_unfinished_noise() -> None:
     proto = DelimitedProtocol()
-    assert proto.feed(b"ZZ") == []
+    assert proto.feed(b"\x00\xff\x1b") == []
     proto.idle()
+    assert [r.vrn for r in proto.feed(DELIMITED_LINE)] == ["AB1234"]
+    assert proto.stats.bad == 0
+
+
+def test_delimited_line_paused_over_idle_is_never_read_as_its_tail() -> None:
+    """``AB1234`` paused after its ``A`` (a slow device server, a TCP retransmit): the head
+    is dropped at idle, and its rest, whole-looking, read ``B1234``, a plate no truck
+    showed. Text dropped at idle makes the next line bad; the one after is read."""
+    proto = DelimitedProtocol()
+    assert proto.feed(DELIMITED_LINE[:1]) == []
+    assert proto.idle() == []
+    assert proto.idle() == []  # the reader calls it again while the line stays quiet
+    assert proto.feed(DELIMITED_LINE[1:]) == []
+    assert proto.stats.bad == 1
+    assert [r.vrn for r in proto.feed(DELIMITED_LINE)] == ["AB1234"]
+    # the rest of an over-long line after a pause: the same
+    assert proto.feed(b"X" * 600) == []
+    assert proto.idle() == []
+    assert proto.feed(b"XXXX" + DELIMITED_LINE[1:]) == []
+    assert (proto.stats.good, proto.stats.bad, proto.stats.oversize) == (1, 2, 1)
     assert [r.vrn for r in proto.feed(DELIMITED_LINE)] == ["AB1234"]
 
 
@@ -336,7 +380,8 @@ def test_delimited_noise_inside_a_line_is_a_bad_line_not_a_read(line: bytes, ste
 
 def test_delimited_noise_cut_before_an_unfinished_line_does_not_outlive_it() -> None:
     # text then a long burst of noise, cut from the buffer while the line is unfinished:
-    # the line is bad; the one after the next LF (or after a quiet spell) is read again
+    # the line is bad; the one after the next LF is read again. After a quiet spell, the
+    # next line may be the rest of the unfinished one: bad too, then the one after is read
     proto = DelimitedProtocol()
     assert proto.feed(b"XA" + b"\xff" * 600 + b"B12") == []
     assert proto.feed(b"34,93,2026-11-22T08:15:30,CAM1\n" + DELIMITED_LINE) == [
@@ -345,8 +390,9 @@ def test_delimited_noise_cut_before_an_unfinished_line_does_not_outlive_it() -> 
     assert proto.stats.bad == 1
     assert proto.feed(b"XA" + b"\xff" * 600 + b"B12") == []
     assert proto.idle() == []
+    assert proto.feed(b"34,93,2026-11-22T08:15:30,CAM1\n") == []
     assert [r.vrn for r in proto.feed(DELIMITED_LINE)] == ["AB1234"]
-    assert (proto.stats.good, proto.stats.bad) == (2, 1)
+    assert (proto.stats.good, proto.stats.bad) == (2, 2)
 
 
 def test_delimited_printable_garbage_line_is_bad_not_a_read() -> None:

@@ -23,7 +23,7 @@ from avrs_adapter.errors import (
     ProtocolConfigError,
     UnknownProtocol,
 )
-from avrs_adapter.protocols import PROTOCOLS, ParsedRead
+from avrs_adapter.protocols import PROTOCOLS, DelimitedProtocol, ParsedRead
 from avrs_adapter.serial_source import SerialSource
 from hardware_sim.lpr_device import VirtualLpr
 from rocars.errors import InvalidIdentifier
@@ -271,8 +271,29 @@ def test_printable_noise_then_silence_does_not_glue_to_next_line(tmp_path: Path)
     try:
         lpr.send_raw(b"ZZ")  # a fragment with no end, then the line goes quiet
         reader.wait_status(lambda s: s["noise_bytes"] >= 2)
-        lpr.send_truck("AB1234", repeats=1)
+        # the next line may be the fragment's rest (below): bad; the one after is read
+        lpr.send_truck("AB1234", repeats=2)
         assert reader.vrns(1) == ["AB1234"]
+        assert reader.wait_status(lambda s: s["good"] == 1)["bad"] == 1
+    finally:
+        reader.close()
+        lpr.stop()
+
+
+def test_line_paused_over_idle_flush_is_not_read_by_its_tail(tmp_path: Path) -> None:
+    """``AB1234`` whose bytes pause after the ``A`` for longer than ``idle_flush``: the
+    head is dropped, and the tail alone, whole-looking, read as plate ``B1234``."""
+    lpr = VirtualLpr(tmp_path, "delimited").start()
+    reader = open_reader(lpr, "delimited", idle_flush=0.3)
+    try:
+        line = DelimitedProtocol().encode("AB1234", 0.93, "CAM1", datetime.now())
+        lpr.send_raw(line[:1])
+        reader.wait_status(lambda s: s["noise_bytes"] >= 1)  # idle dropped the head
+        lpr.send_raw(line[1:])
+        reader.wait_status(lambda s: s["bad"] == 1)
+        lpr.send_truck("CD5678", repeats=1)
+        assert reader.vrns(1) == ["CD5678"]
+        assert reader.wait_status(lambda s: s["good"] == 1)["bad"] == 1
     finally:
         reader.close()
         lpr.stop()
