@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from rocars.errors import InvalidIdentifier
-from rocars.ids import is_mainland_plate, normalize_plate, normalize_vrn
+from rocars.ids import _ASCII_UPPER, is_mainland_plate, normalize_plate, normalize_vrn
 
 Grammar = Literal["hk", "any"]
 GRAMMARS: tuple[Grammar, ...] = ("hk", "any")
@@ -38,6 +38,13 @@ _STANDARD = re.compile(r"^([A-HJ-NPR-Z]{1,2})([1-9][0-9]{0,3})$")
 _MAINLAND = re.compile(r"(粤)?\s*Z[\s·.\-•・:]*([A-Z0-9]{4})\s*([港澳])")
 _SEPARATORS = re.compile(r"[\s·.\-•・_:]+")
 _JUNK = re.compile(r"[^A-Z0-9\s·.\-•・_:]")
+# Full-width and half-width forms (Ａ, １, the ideographic space, ･) to the characters they
+# stand for; NFKC of these only
+_WIDTH = {
+    cp: unicodedata.normalize("NFKC", chr(cp))
+    for cp in (0x3000, *range(0xFF00, 0xFFF0))
+    if unicodedata.decomposition(chr(cp)).startswith(("<wide>", "<narrow>"))
+}
 SUBSTITUTION_PENALTY = 0.04  # confidence lost per character folded by position
 PERSONALISED_MIN_SCORE = 0.85
 
@@ -53,8 +60,11 @@ class PlateText:
 
 
 def _clean(text: str) -> str:
-    """Upper case, full-width forms to ASCII, traditional 粵 to 粤."""
-    return unicodedata.normalize("NFKC", text).upper().replace("粵", "粤").strip()
+    """Upper case, full-width forms to ASCII, traditional 粵 to 粤. Only ASCII letters are
+    upper-cased and only width forms folded: ``str.upper`` and NFKC also make ASCII of
+    other letters ("ı" is "I", "ß" is "SS", "ſ" is "s", "ﬁ" is "fi"), which would read a
+    plate no truck has."""
+    return text.translate(_WIDTH).translate(_ASCII_UPPER).replace("粵", "粤").strip()
 
 
 def parse_mainland(text: str, score: float = 1.0) -> PlateText | None:

@@ -33,6 +33,14 @@ def test_junk_and_fragments_are_rejected(text: str) -> None:
     assert parse(text, "hk", 0.99) is None
 
 
+@pytest.mark.parametrize("text", ["ſT1234", "ıK1234", "KßE12", "ﬁ1234", "ＡＢ1ſ4"])
+def test_letters_that_only_look_like_ascii_are_junk(text: str) -> None:
+    # str.upper() and NFKC made plate letters of them: ST1234, 1K1234, KSSE12, F11234
+    for grammar in ("hk", "any"):
+        assert parse(text, grammar, 0.99) is None, grammar
+    assert parse("ａｂ　１２３", "hk", 0.95) == PlateText("AB123", "ａｂ　１２３", "hk", 0.95)
+
+
 def test_folding_costs_confidence_and_personalised_needs_a_sure_read() -> None:
     exact = parse("BC 123", "hk", 0.95)
     folded = parse("8C 123", "hk", 0.95)
