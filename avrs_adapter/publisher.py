@@ -1,9 +1,9 @@
 """The AVRS pipeline: a plate Source on a thread -> Aggregator -> PlateRead on the bus.
 
 ``PlateRead`` goes QoS 1 on ``rocars/{cp}/lanes/{lane}/plate``; a retained ``DeviceStatus``
-goes on ``status/avrs`` every ``status_interval`` seconds (``online``, with the source's
-figures; ``detail`` says what is wrong, empty when nothing is), and the same topic holds
-the retained last will (``offline``). A source that raises or ends is restarted, no more
+goes on ``status/avrs`` every ``status_interval`` seconds while the broker is connected and
+on each connect (``online``, with the source's figures; ``detail`` says what is wrong, empty
+when nothing is), and the same topic holds the retained last will (``offline``). A source that raises or ends is restarted, no more
 often than its capped backoff allows, and the status says why.
 """
 
@@ -204,10 +204,15 @@ class AvrsPublisher:
         while not self._stop.is_set():
             now = self._clock()
             if now >= next_status:
-                try:
-                    self._publish_status()
-                except Exception:  # top-level of the pipeline loop: status is best effort
-                    logger.exception("publishing status failed")
+                # not while the broker is away: queued (QoS 1) every 2 s, an outage's
+                # statuses filled the bus's queue (then plate reads were refused), and went
+                # out stale before the reads on reconnect. ``_on_connection`` sends a fresh
+                # one once the bus is back.
+                if self.bus.connected.is_set():
+                    try:
+                        self._publish_status()
+                    except Exception:  # top-level of the pipeline loop: status is best effort
+                        logger.exception("publishing status failed")
                 next_status = now + self.status_interval
             deadline = self.aggregator.next_deadline()
             wake = next_status if deadline is None else min(deadline, next_status)

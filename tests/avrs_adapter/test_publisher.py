@@ -21,7 +21,7 @@ from hardware_sim.lpr_device import VirtualLpr
 from rocars.bus import Bus
 from rocars.messages import DeviceStatus, PlateRead, parse
 from rocars.topics import device_status_topic, plate_topic
-from tests.fixtures.brokers import Mosquitto
+from tests.fixtures.brokers import Cut, Mosquitto
 
 PLATES = plate_topic("SBC", "L01")
 STATUS = device_status_topic("SBC", "L01", "avrs")
@@ -124,6 +124,61 @@ def test_port_lost_and_back_is_reported(mosquitto: Mosquitto, tmp_path: Path) ->
         publisher.stop()
         lpr.stop()
         watcher.stop()
+
+
+class QuietSource:
+    """A source that reads nothing until stopped."""
+
+    def observations(self, stop: threading.Event) -> Iterator[Observation]:
+        stop.wait()
+        yield from ()
+
+    def status(self) -> dict[str, Any]:
+        return {}
+
+
+def test_status_is_not_queued_while_the_broker_is_away(mosquitto: Mosquitto) -> None:
+    """A QoS 1 status queued every interval through an outage filled the bus's queue (then
+    plate reads were refused) and went out stale on reconnect. Not queued now; one fresh
+    status comes on reconnect."""
+    link = Cut(mosquitto.port)
+    watcher = Watcher(mosquitto.url)
+    started = time.monotonic()
+    publisher = AvrsPublisher(
+        QuietSource(), cp="SBC", lane="L01", broker_url=link.url, status_interval=0.05
+    )
+    publisher.start()
+    try:
+        watcher.status_until(lambda s: s.state == "online")
+        assert publisher.bus.wait_connected(10)
+        link.cut()
+        deadline = time.monotonic() + 10
+        while publisher.bus.connected.is_set() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not publisher.bus.connected.is_set()
+        # the statuses' uptime is in tenths of a second: a margin at each end
+        down_from = time.monotonic() - started + 0.15
+        time.sleep(1.2)  # 24 intervals without the broker
+        down_to = time.monotonic() - started - 0.15
+        link.mend()
+        assert publisher.bus.wait_connected(20)
+        back = time.monotonic() - started
+        stale: list[float] = []
+
+        def fresh(status: DeviceStatus) -> bool:
+            uptime = status.metrics.get("uptime_s")
+            if not isinstance(uptime, int | float):
+                return False  # the broker's last will of the cut connection
+            if down_from < uptime < down_to:
+                stale.append(uptime)
+            return uptime >= back - 0.1  # the one sent on reconnect
+
+        watcher.status_until(fresh, timeout=10)
+        assert stale == []
+    finally:
+        publisher.stop()
+        watcher.stop()
+        link.close()
 
 
 class FlakySource:
