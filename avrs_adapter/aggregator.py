@@ -5,19 +5,17 @@ one read per truck, quickly. The first sighting opens a *truck*; every sighting 
 the ``settle`` time joins its vote, and the vote is published ``settle`` seconds after the
 first sighting, or at once when it is decisive (``decisive_reads`` agreeing reads and no
 other Hong Kong plate). After that, the truck stays open for ``window`` seconds after its
-last sighting of its published plate, an unread or its Mainland plate, which are all
-debounced. A truck has one Mainland plate: the one published with it, else the first one
-seen after. A near plate (one character off a plate already published, or one of its
-alternates; a Mainland plate one character off a Mainland one) is debounced too, and does
-not keep the truck open: it is a misread of the same truck until it has a decisive vote
-of its own (``decisive_reads`` reads, at least 2, within ``window``), then it is the next
-truck. A clearly different plate, Hong Kong or Mainland, opens the next truck at once.
+last sighting of its published plate, an unread or a Mainland plate, which are all
+debounced. A near plate (one character off a plate already published, or one of its
+alternates) is debounced too, and does not keep the truck open: it is a misread of the
+same truck until it has a decisive vote of its own (``decisive_reads`` reads, at least 2,
+within ``window``), then it is the next truck. A clearly different plate opens the next
+truck at once.
 
 Two kinds of read are *upgraded* instead of debounced: when the published read was an
 unread, or only a Mainland plate, a Hong Kong plate seen within the window opens a new
-truck that keeps the Mainland plates seen within ``settle`` of it (also sightings
-swallowed after the publication), so the lane gets the plate it keys on. A Mainland plate
-seen only earlier is not carried: it may be the truck before's.
+truck that keeps the Mainland sightings (also those swallowed after the publication), so
+the lane gets the plate it keys on.
 
 The vote: each normalised plate scores the sum of its sightings' confidences. Hong Kong
 plates win over Mainland ones (a cross-boundary truck's 粤Z…港 plate becomes an
@@ -58,7 +56,7 @@ class AggregatorStats:
     sightings: int = 0
     published: int = 0
     debounced: int = 0  # repeats and stragglers of a truck already published
-    upgrades: int = 0  # a HK plate after an unread, or with the Mainland-only read's plate
+    upgrades: int = 0  # a HK plate after an unread / Mainland-only read
     invalid: int = 0  # a vote that did not make a valid PlateRead (logged)
 
     def as_dict(self) -> dict[str, int]:
@@ -90,8 +88,6 @@ class _Truck:
     published_vrn: str = ""
     known: set[str] = field(default_factory=set)  # plates published for it (vrn + alternates)
     near: list[Observation] = field(default_factory=list)  # near misses since, within window
-    # Mainland plates swallowed since the publication -> when each was last seen
-    mainland_at: dict[str, float] = field(default_factory=dict)
 
 
 def one_char_off(a: str, b: str) -> bool:
@@ -177,65 +173,32 @@ class Aggregator:
     def _after_publish(self, truck: _Truck, obs: Observation) -> None:
         published = truck.published_vrn
         vrn = obs.vrn
-        mainland = bool(vrn) and is_mainland_plate(vrn)
+        hk = bool(vrn) and not is_mainland_plate(vrn)
         upgradable = published == "" or is_mainland_plate(published)
-        if vrn and not mainland and upgradable:
-            self._upgrade(truck, obs)
+        if hk and upgradable:
+            # the truck was published unread or by its Mainland plate only: give the lane
+            # the HK plate, keeping the Mainland sightings as alternates
+            self.stats.upgrades += 1
+            carry = [s for s in truck.sightings if s.vrn and is_mainland_plate(s.vrn)]
+            logger.info("plate %s after %r was published: publishing again", vrn, published)
+            self._open(obs, carry)
             return
-        known_mainland = [k for k in truck.known if is_mainland_plate(k)]
-        if vrn == published or not vrn or (mainland and (vrn in truck.known or not known_mainland)):
+        if vrn == published or not vrn or is_mainland_plate(vrn):
             # the truck still there: its plate, an unread of it, its Mainland plate (a
             # truck standing at the booth for a minute is not the next truck, and an
             # unread PlateRead would stop it); a near plate (below) does not keep the
             # window open, or the next truck with one would be hidden while it is seen
             self.stats.debounced += 1
             truck.last_at = max(truck.last_at, obs.at)
-            if mainland:
-                # a truck has one Mainland plate: the first one seen late is its own, and
-                # another one later is the next truck's (below), not debounced for ever
-                truck.known.add(vrn)
-                if upgradable:
-                    self._keep_mainland(truck, obs)
+            if upgradable and vrn and is_mainland_plate(vrn):
+                self._keep_mainland(truck, obs)
             return
         if vrn in truck.known or any(
-            one_char_off(vrn, k) for k in truck.known if is_mainland_plate(k) == mainland
+            one_char_off(vrn, k) for k in truck.known if not is_mainland_plate(k)
         ):
             self._near_miss(truck, obs)
             return
         self._open(obs)
-
-    def _upgrade(self, truck: _Truck, obs: Observation) -> None:
-        """An HK plate after the truck was published unread or by its Mainland plate only:
-        give the lane the HK plate. It carries the Mainland plates seen within ``settle``
-        of it, a device reading both plates of the truck in one pass; one seen earlier may
-        be the truck before's (it left, the next truck is read by its HK plate seconds
-        later), and as this read's alternate it would name the next truck by the plate of
-        the one before. Without a Mainland plate close to it, after a Mainland-only read,
-        it is published alone and is no upgrade: nothing says it is the same truck."""
-        last: dict[str, float] = dict(truck.mainland_at)
-        for s in truck.sightings:
-            if s.vrn and is_mainland_plate(s.vrn):
-                last[s.vrn] = max(last.get(s.vrn, s.at), s.at)
-        close = {v for v, at in last.items() if abs(obs.at - at) <= self.settle + 1e-9}
-        carry = [s for s in truck.sightings if s.vrn in close]
-        published = truck.published_vrn
-        if carry or published == "":
-            self.stats.upgrades += 1
-            logger.info(
-                "plate %s after %r was published: publishing again, with %s",
-                obs.vrn,
-                published,
-                sorted(close),
-            )
-        else:
-            logger.info(
-                "plate %s after %r, with no Mainland plate within %.1fs of it: published "
-                "alone, maybe the next truck",
-                obs.vrn,
-                published,
-                self.settle,
-            )
-        self._open(obs, carry)
 
     def _near_miss(self, truck: _Truck, obs: Observation) -> None:
         """A plate one character off the published one, or one of its alternates: a misread
@@ -259,9 +222,7 @@ class Aggregator:
     @staticmethod
     def _keep_mainland(truck: _Truck, obs: Observation) -> None:
         """Keep a swallowed Mainland sighting for the upgrade that may still come (the HK
-        plate it carries as alternate), once per plate: its best sighting, and when it was
-        last seen (``_upgrade`` carries only a plate seen close to the HK one)."""
-        truck.mainland_at[obs.vrn] = max(truck.mainland_at.get(obs.vrn, obs.at), obs.at)
+        plate it carries as alternate), once per plate: its best sighting."""
         for i, kept in enumerate(truck.sightings):
             if kept.vrn == obs.vrn:
                 if obs.confidence > kept.confidence:
