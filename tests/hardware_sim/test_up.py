@@ -50,8 +50,9 @@ def _up(
     if proc.returncode:  # its log (connections, reads published), shown with a failure
         sys.stderr.write(proc.stderr)
     else:  # a run that went well logged no error (the demo logged one at every start)
-        errors = [line for line in proc.stderr.splitlines() if " ERROR " in line]
-        assert not errors, "\n".join(errors)
+        log = proc.stderr.splitlines()
+        errors = ["\n".join(log[i : i + 12]) for i, line in enumerate(log) if " ERROR " in line]
+        assert not errors, "\n\n".join(errors)  # each with what followed (a traceback)
     return proc.returncode, proc.stdout.splitlines()
 
 
