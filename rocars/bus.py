@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import select
 import socket
 import ssl
@@ -53,6 +54,10 @@ MAX_QUEUED = 60_000
 #: How long one try to clear a persistent session of the run before may take
 #: (``Bus._clear_session``)
 CLEAR_TIMEOUT_S = 3.0
+#: How long a resumed session's echo is waited for (``Bus(echo_topic=...)``) before the
+#: bus says it is connected without it: a broker whose ACL predates the echo topic drops
+#: it (MQTT 3.1.1 says nothing of a refused publish).
+ECHO_WAIT_S = 3.0
 #: Seconds between tries to connect (doubling from the least to the most)
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 5
@@ -239,6 +244,15 @@ class _AnswerFirstClient(mqtt.Client):
         #: called on paho's thread once a connection is up and what was queued while it
         #: was down has been sent again (after ``on_connect``)
         self.on_replayed: Callable[[], None] | None = None
+        #: called on paho's thread at each round of its loop (at least once a second while
+        #: a connection is up): ``Bus`` times its echo there, so that every connection
+        #: callback comes from this one thread, in order
+        self.on_round: Callable[[], None] | None = None
+
+    def loop_misc(self) -> MQTTErrorCode:
+        if self.on_round is not None:
+            self.on_round()
+        return super().loop_misc()
 
     def reconnect(self) -> MQTTErrorCode:
         self._replayed = False
@@ -529,6 +543,7 @@ class Bus:
         cafile: str = "",
         allow_plain: bool = False,
         persistent: bool = False,
+        echo_topic: str = "",
     ) -> None:
         """``allow_plain``: log in over plain MQTT to a broker on another machine, the
         password in clear (a lab only; also ``ROCARS_MQTT_PLAIN=1``). Without it such a
@@ -539,7 +554,16 @@ class Bus:
         meanwhile are delivered when it is back, and so is one it had been sent but not
         acknowledged. Without it they are lost: what a lane agent must not lose (a plate
         read, a press, a drop). Kept for one run of the process only: ``start`` first
-        clears what the broker kept since the run before (``_clear_session``)."""
+        clears what the broker kept since the run before (``_clear_session``).
+
+        ``echo_topic`` (with ``persistent``): a topic this client may write and read. When
+        the broker resumes the session, what it kept comes first; the bus then publishes a
+        token there (QoS 1: it joins the same queue, behind them) and tells its connection
+        callbacks it is up only when the token is back (at most ``ECHO_WAIT_S``). A lane
+        agent that republished its instructions at once showed the truck before's PROCEED
+        until it had handled the read of the truck kept meanwhile (found in review). And a
+        session found on the first connection after the clearing is the run before's (a
+        broker restarted from an older save): what it kept is dropped until the echo."""
         username, env_password = broker_credentials(username)
         address = parse_broker(url, credentials=bool(username), allow_plain=allow_plain)
         self.host, self.port, self.tls = address.host, address.port, address.tls
@@ -576,6 +600,14 @@ class Bus:
         #: the broker had this client's session at the last connection (a persistent bus
         #: back within a run): what it kept for it comes first, then what is sent now
         self.session_present = False
+        self._echo_topic = echo_topic if persistent else ""
+        #: the echo waited for: its token and until when (monotonic), None when none is;
+        #: paho's thread only (``_on_replayed``, ``_on_echo``, ``_echo_overdue``,
+        #: ``_on_disconnect``), so the connection callbacks keep their order
+        self._echo: tuple[bytes, float] | None = None
+        #: the session found was the run before's: its messages are dropped until the echo
+        self._stale = False
+        self._stale_dropped = 0
         self._login = (username, password or env_password) if username else None
         if self._login is not None:
             self._client.username_pw_set(*self._login)
@@ -598,6 +630,9 @@ class Bus:
         if self._tls_context is not None:
             self._client.tls_set_context(self._tls_context)
             self._client.on_tls_failure = self._on_tls_failure
+        if self._echo_topic:
+            self.subscribe(self._echo_topic, self._on_echo, qos=1)
+            self._client.on_round = self._echo_overdue
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -854,16 +889,20 @@ class Bus:
             self._note_problem(f"the broker refused the connection: {reason_code}")
             return
         self.session_present = bool(flags.session_present)
+        if not self.session_present:
+            self._stale = False  # nothing kept: none of the run before's either
         if self._fresh:
             self._fresh = False
             if flags.session_present:
                 # the clearing undone: a broker killed before it saved, restarted from an
                 # older save with the run before's session (found in review); what it
-                # kept comes now, each read judged by its age only
-                logger.error(
+                # kept comes now, before any message of ours: dropped until the echo
+                self._stale = bool(self._echo_topic)
+                logger.warning(
                     "%s: the broker kept a session of the run before after it was cleared "
-                    "(restarted from an older save?): its messages may follow",
+                    "(restarted from an older save?): %s",
                     self.client_id,
+                    "its messages are dropped" if self._stale else "its messages may follow",
                 )
         with self._lock:
             subscriptions = [(topic, qos) for topic, qos, _ in self._handlers]
@@ -884,6 +923,39 @@ class Bus:
         to be up (``connected``, ``on_connection``), so what is published on hearing it
         goes after what was queued (a lane's instructions republished: its newest last)."""
         self.connected.set()
+        if not (self.session_present and self._echo_topic):
+            self._notify(True)
+            return
+        token = secrets.token_hex(8).encode()
+        self._echo = (token, time.monotonic() + ECHO_WAIT_S)
+        self._client.publish(self._echo_topic, token, qos=1)
+
+    def _on_echo(self, topic: str, payload: bytes) -> None:
+        if self._echo is not None and payload == self._echo[0]:  # not a connection before's
+            logger.info("%s: what the broker kept for it is handled", self.client_id)
+            self._echo_done()
+
+    def _echo_overdue(self) -> None:
+        if self._echo is not None and time.monotonic() >= self._echo[1]:
+            logger.warning(
+                "%s: no echo on %s within %.0f s: connected without it (a broker ACL from"
+                " before the echo? run broker-config again)",
+                self.client_id,
+                self._echo_topic,
+                ECHO_WAIT_S,
+            )
+            self._echo_done()
+
+    def _echo_done(self) -> None:
+        self._echo = None
+        self._stale = False
+        dropped, self._stale_dropped = self._stale_dropped, 0
+        if dropped:
+            logger.warning(
+                "%s: dropped %d messages the broker kept for the run before",
+                self.client_id,
+                dropped,
+            )
         self._notify(True)
 
     def _on_disconnect(
@@ -896,6 +968,7 @@ class Bus:
     ) -> None:
         was_connected = self.connected.is_set()
         self.connected.clear()
+        self._echo = None  # a token of this connection that comes later is not waited for
         # the will may depend on the time (its ts): renew it for the next connection
         self._set_will()
         if not (was_connected or self._answered or self._stopped.is_set() or self.tls):
@@ -928,6 +1001,9 @@ class Bus:
 
     def _route(self, topic: str, payload: bytes) -> None:
         """A message to the handlers of its topic (paho's thread)."""
+        if self._stale and topic != self._echo_topic:
+            self._stale_dropped += 1  # said at the echo (there may be thousands)
+            return
         handlers = self._routes.get(topic)
         if handlers is None:
             with self._lock:

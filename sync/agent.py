@@ -70,13 +70,9 @@ GIL_SWITCH_INTERVAL_S = 0.0005
 #: two of this agent's heartbeat intervals): a will is stamped when its agent connected.
 PEER_CLAIM_S = 5.0
 
-#: How long a resumed session's echo is waited for (``_on_connection``) before the lanes'
-#: instructions are republished and the agent says it is online without it: a broker
-#: whose ACL predates the echo topic drops it (MQTT 3.1.1 says nothing of a refused publish).
-ECHO_WAIT_S = 3.0
-#: How long the instructions decided of the kept reads may take to be flushed (with
-#: ``outbox_durability = "flush"``) before the republish goes on without them.
-ECHO_FLUSH_S = 2.0
+#: How long a try to have the lanes' decisions flushed before the republish that follows
+#: a connection may wait (``outbox_durability = "flush"``); the heartbeat tries again.
+RESUME_FLUSH_S = 0.5
 
 #: How long a plate reader's "online" counts (it says it every 2 s by default).
 READER_SEEN_S = 10.0
@@ -207,12 +203,14 @@ class SyncAgent:
         self._status_now = threading.Event()
         #: the last status published said offline (``publish_status``)
         self._said_offline = False
-        #: under ``_echo_lock`` (``_on_connection``): connected, as this agent has heard
-        #: (the bus says so a moment before), and a resumed session's echo waited for:
-        #: (token, monotonic deadline)
+        #: under ``_link_lock`` (``_on_connection``): connected, as the bus told this agent
+        #: (after what the broker kept for it: ``Bus(echo_topic=...)``), and every lane's
+        #: instruction still to be republished
         self._bus_up = False
-        self._echo: tuple[bytes, float] | None = None
-        self._echo_lock = threading.Lock()
+        self._resuming = False
+        self._link_lock = threading.Lock()
+        #: ``stop`` has begun: no status after its offline (under ``_status_lock``)
+        self._status_ended = False
         self._status_lock = threading.Lock()
         self.workers: list[Worker] = []
         self.broker: EmbeddedBroker | None = None
@@ -338,6 +336,8 @@ class SyncAgent:
             # without a user, nor after a clean one of the same id); nor when told so
             # (rocars-edge up's agents on its embedded amqtt, which they reach by url)
             persistent=self.broker is None and config.bus.keep_session,
+            # comes back behind what the broker kept (on connecting within a run)
+            echo_topic=self.echo_topic,
         )
         self.controller = LaneController(
             config,
@@ -366,8 +366,6 @@ class SyncAgent:
             self.inspection_log.sync_once()
         for topic_filter in self.controller.subscriptions():
             self.bus.subscribe(topic_filter, self.controller.on_message)
-        # QoS 1, as the lanes' inputs: it comes back behind the ones kept for the session
-        self.bus.subscribe(self.echo_topic, self._on_echo)
         # statuses at QoS 0: only a fresh one says anything, and the broker keeps none of
         # them for the agent's session while its connection is down (a backlog of a
         # status a lane every 2 s held up the reads queued with it)
@@ -448,6 +446,8 @@ class SyncAgent:
             # what the writer could not commit is not published either (nor lost: retried)
             logger.error("outbox: lane changes still not committed at shutdown")
         if self.bus is not None:
+            with self._status_lock:  # a heartbeat on paho's thread (a connection) after
+                self._status_ended = True  # the offline would stand retained
             self.bus.stop(publish_will=True)
         if self.inspection_log is not None:
             self._last_inspections(self.inspection_log)
@@ -570,62 +570,40 @@ class SyncAgent:
 
     def _on_connection(self, up: bool) -> None:
         """Connected: every lane's instruction published again (a broker that restarted
-        lost the retained ones) and the status. Not at once when the broker resumed the
-        session: the reads, presses and drops it kept for the agent while its connection
-        was down come first, and a lane whose truck before was told PROCEED (within its
-        hold) would have shown that PROCEED again to the truck read meanwhile until its
-        own read was handled (2 ms, 0.26 s behind 400 kept reads; found in review). A
-        token published to the agent's echo topic comes back behind them (QoS 1, one
-        queue for the session): then, or after ``ECHO_WAIT_S`` without it."""
-        if self.bus is not None and up and self.bus.session_present:
-            token = secrets.token_hex(8).encode()
-            with self._echo_lock:
-                self._bus_up, self._echo = True, (token, time.monotonic() + ECHO_WAIT_S)
-            self.bus.publish(self.echo_topic, token, qos=1)
-            return
-        with self._echo_lock:
-            self._bus_up, self._echo = up, None
-        if up:
-            self._resume()
+        lost the retained ones) and the status. The bus says so, on a resumed session,
+        once the reads, presses and drops the broker kept for the agent are handled
+        (``Bus(echo_topic=...)``): a lane whose truck before was told PROCEED (within its
+        hold) showed that PROCEED again to the truck read meanwhile until its own read
+        was handled (2 ms, 0.26 s behind 400 kept reads; found in review)."""
+        with self._link_lock:
+            self._bus_up = self._resuming = up
+        if up:  # the heartbeat's worker, not paho's thread, waits for the flush
+            self._status_now.set()
 
-    def _on_echo(self, topic: str, payload: bytes) -> None:
-        with self._echo_lock:
-            if self._echo is None or payload != self._echo[0]:
-                return  # one of a connection before (its token), or not ours
-            self._echo = None
-        logger.info("the reads kept for this agent are handled: its lanes' instructions again")
-        self._resume()
-
-    def _caught_up(self) -> bool:
-        """Connected, and no resumed session's echo waited for: then the status may be
-        said. Once ``ECHO_WAIT_S`` is out it is not waited for (said, and the lanes'
-        instructions republished here)."""
-        with self._echo_lock:
-            if not self._bus_up:
+    def _resumed(self) -> bool:
+        """Connected, and every lane's instruction republished since: the status may be
+        said. With ``outbox_durability = "flush"`` the republish waits for the lanes'
+        decisions to be flushed (their instructions go out then): before, it sent the
+        instruction shown before them, the truck before's PROCEED. Not flushed within
+        ``RESUME_FLUSH_S``: False, and the heartbeat tries again."""
+        with self._link_lock:
+            if not self._bus_up or not self._resuming:
+                return self._bus_up
+        if self.config.outbox_durability == "flush" and not self.outbox.flush(RESUME_FLUSH_S):
+            if not self.outbox.flush_failed:
+                logger.info("outbox: the lanes' last decisions not flushed yet; republish later")
                 return False
-            if self._echo is None:
-                return True
-            if time.monotonic() < self._echo[1]:
-                return False
-            self._echo = None
-        logger.warning(
-            "no echo on %s within %.0f s: the lanes' instructions republished without it"
-            " (a broker ACL from before the echo? run broker-config again)",
-            self.echo_topic,
-            ECHO_WAIT_S,
-        )
-        self._republish()
-        return True
-
-    def _resume(self) -> None:
-        self._republish()
-        self.publish_status()
-
-    def _republish(self) -> None:
-        """Every lane's instruction again, those of the reads just handled included."""
-        if self.config.outbox_durability == "flush" and not self.outbox.flush(ECHO_FLUSH_S):
-            logger.warning("outbox: the kept reads' instructions not flushed before the republish")
+            # never flushed again: no republish (nothing unflushed goes out), but the
+            # status, offline with why, as before the connection went
+            with self._link_lock:
+                self._resuming = False
+            return self._bus_up
+        with self._link_lock:
+            if not self._bus_up or not self._resuming:
+                return self._bus_up  # gone meanwhile, or republished by another thread
+            self._resuming = False
         self.controller.republish()
+        return True
 
     def problems(self) -> list[str]:
         """What is wrong right now, worst first (empty when all is well)."""
@@ -825,14 +803,19 @@ class SyncAgent:
         """The heartbeat; back online after an offline of its own, every lane's instruction
         again: a display drops what it held at an offline (docs/displays.md), and would
         otherwise show STOP until that lane's next instruction (an idle lane: for good)."""
-        if self.bus is None or not self._caught_up():
-            # not connected: the broker says the will; a status queued meanwhile would go
-            # out stale ahead of the lanes' kept reads. Waiting for the echo: not online
-            # before the kept reads are handled (``_on_connection``)
+        if self.bus is None or not self._resumed():
+            # not connected: the broker says the will; not online before the lanes'
+            # instructions are republished (``_on_connection``)
             return
         with self._status_lock:
+            if self._status_ended:
+                return  # after stop's offline, an online would stand retained
             status = self.status()
-            self.bus.publish(self.status_topic, status.to_bytes(), qos=1, retain=True)
+            # QoS 0: paho neither queues it nor sends it again. At QoS 1 a heartbeat
+            # written into a link gone silent was sent again at the next CONNACK, before
+            # the reads the broker kept (and a display took a second-old online for
+            # fresh: found in review); the next one follows within a second
+            self.bus.publish(self.status_topic, status.to_bytes(), qos=0, retain=True)
             back = self._said_offline and status.state == "online"
             self._said_offline = status.state == "offline"
             if back:

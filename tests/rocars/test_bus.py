@@ -18,6 +18,7 @@ import pytest
 from paho.mqtt.client import _ConnectionState
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
+import rocars.bus
 from rocars.broker import free_port
 from rocars.bus import (
     MAX_PACKET_BYTES,
@@ -1007,6 +1008,68 @@ time.sleep(0.5)  # its subscription made
         time.sleep(1.5)
         broker.start()
         assert again.wait_connected(20)
+        now = buses(broker.url, "reader-2")
+        now.start()
+        assert now.wait_connected(10)
+        came = all_until_answered(now, topic, got)
+        assert b"kept for the run before" not in came, came
+    finally:
+        broker.stop()
+
+
+def test_the_run_befores_session_found_after_the_clearing_is_dropped_until_the_echo(
+    tmp_path: Path, buses: Buses, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broker killed before it saved restarts from an older save: the session the run
+    cleared is back, with a read kept for the run before, and the run's first connection
+    finds it (found in review; it was logged, and the read decided as new). What that
+    session holds comes before any message of this run: it is dropped until the bus's
+    echo is back, and the bus says it is up only then."""
+    monkeypatch.setattr(rocars.bus, "ECHO_WAIT_S", 60.0)  # the echo, not the fallback
+    broker = Mosquitto(tmp_path, persistence=True)
+    broker.start()
+    topic = "rocars/SBC/lanes/L01/plate"
+    crash_after(f"""
+import time
+from rocars.bus import Bus
+bus = Bus({broker.url!r}, "agent", persistent=True)
+bus.subscribe("rocars/SBC/lanes/+/plate", lambda t, p: None)
+bus.start()
+assert bus.wait_connected(10)
+time.sleep(0.5)  # its subscription made
+""")  # its session kept
+    try:
+        reader = buses(broker.url, "reader")
+        reader.start()
+        assert reader.wait_connected(10)
+        reader.publish(topic, b"kept for the run before").wait_for_publish(5)
+        reader.stop()
+        broker.stop()  # saved with the session and the read
+        saved = (tmp_path / "mosquitto.db").read_bytes()
+        broker.start()
+        got: queue.Queue[bytes] = queue.Queue()
+        again = buses(broker.url, "agent", persistent=True, echo_topic="rocars/SBC/sync/echo")
+        again.subscribe("rocars/SBC/lanes/+/plate", lambda t, p: got.put(p))
+        ups: list[bool] = []
+        again.on_connection(ups.append)
+        clear = again._clear_session
+
+        def cleared_then_the_older_save(timeout: float) -> bool:
+            done = clear(timeout)
+            if done:  # killed before it saved the clearing: the save before it comes back
+                broker.kill()
+                (tmp_path / "mosquitto.db").write_bytes(saved)
+                broker.start()
+            return done
+
+        monkeypatch.setattr(again, "_clear_session", cleared_then_the_older_save)
+        again.start()
+        assert again.wait_connected(20)
+        assert again.session_present
+        deadline = time.monotonic() + 10
+        while ups != [True] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ups == [True], ups  # told up once the echo came: the kept read behind
         now = buses(broker.url, "reader-2")
         now.start()
         assert now.wait_connected(10)

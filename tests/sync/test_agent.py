@@ -20,6 +20,7 @@ import httpx
 import pytest
 from fastapi import APIRouter
 
+import rocars.bus
 import sync.agent
 from hardware_sim.launch import CentralProcess
 from rocars.broker import EmbeddedBroker
@@ -348,16 +349,24 @@ def _back_after_a_cut(
     central: CentralProcess,
     tmp_path: Path,
     started: Callable[[SyncAgent], object] = lambda agent: None,
+    *,
+    silent: bool = False,
 ) -> tuple[list[tuple[str, str]], str, str]:
-    """Truck A told PROCEED on L02 (its hold running), the agent's link cut, truck B read
-    meanwhile (kept by the broker), the link mended: what L02's display heard from the
-    cut on, until the agent said online again, and A's and B's plates. ``started`` is
-    called with the agent once it has started."""
+    """Truck A told PROCEED on L02 (its hold running), the agent's link cut (``silent``:
+    gone dead, found by the keepalive), truck B read meanwhile (kept by the broker), the
+    link mended: what L02's display heard from the cut on, until the agent said online
+    again, and A's and B's plates. ``started`` is called with the agent once it runs."""
     trucks = demo_trucks(central)
     a, b = trucks["laden_proceed"][0]["vrn"], trucks["laden_inspect"][0]["vrn"]
     link = Cut(mosquitto.port)
-    lanes = [{"id": "L02", "hold_s": 60, "manifest_required": False}]
-    agent = started_agent(agent_config(tmp_path, link.url, central.url, lanes=lanes))
+    config = agent_config(
+        tmp_path,
+        link.url,
+        central.url,
+        lanes=[{"id": "L02", "hold_s": 60, "manifest_required": False}],
+        bus={"url": link.url, "keepalive": 2},
+    )
+    agent = started_agent(config)
     started(agent)
     watcher = Watcher(mosquitto.url)
     seen: list[tuple[str, str]] = []
@@ -376,15 +385,17 @@ def _back_after_a_cut(
         assert display.wait_connected(10)
         watcher.plate("L02", a)
         watcher.expect("L02", C.PROCEED, vrn=a)
-        link.cut()
-        assert wait_for(lambda: ("status", "offline") in seen, 10), seen  # its will
-        cut = seen.index(("status", "offline"))
+        assert wait_for(lambda: ("instruction", a) in seen, 10), seen
+        link.freeze() if silent else link.cut()
         watcher.plate("L02", b)
-        time.sleep(1.0)  # the agent's heartbeats meanwhile (every 0.2 s) reach nobody
+        # the agent's heartbeats meanwhile (every 0.2 s) reach nobody
+        assert wait_for(lambda: not agent.bus.connected.is_set(), 20)  # type: ignore[union-attr]
+        time.sleep(0.1)  # a heartbeat on its way before the link went has come
+        lost = len(seen)
         link.mend()
         watcher.expect("L02", C.INSPECT, vrn=b, timeout=20)
-        assert wait_for(lambda: ("status", "online") in seen[cut:], 10), seen
-        return seen[cut + 1 :], a, b
+        assert wait_for(lambda: ("status", "online") in seen[lost:], 10), seen
+        return seen[lost:], a, b
     finally:
         display.stop()
         watcher.close()
@@ -392,16 +403,33 @@ def _back_after_a_cut(
         link.close()
 
 
+@pytest.mark.parametrize("silent", [False, True], ids=["cut", "silent"])
 def test_back_on_its_session_the_agent_answers_the_kept_reads_before_it_says_online(
-    mosquitto: Mosquitto, central: CentralProcess, tmp_path: Path
+    mosquitto: Mosquitto,
+    central: CentralProcess,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    silent: bool,
 ) -> None:
     """Back on its session, the agent republished every lane's instruction and said online
     before it handled the read kept for it: truck A's PROCEED stood in front of truck B
-    until then (found in review; 2 ms, 0.26 s behind 400 kept reads). Now its echo comes
-    back behind the kept reads first: B's instruction, then online, A's never again."""
-    after, a, b = _back_after_a_cut(mosquitto, central, tmp_path)
-    assert ("instruction", a) not in after, after
-    assert after.index(("instruction", b)) < after.index(("status", "online")), after
+    until then (found in review; 2 ms, 0.26 s behind 400 kept reads). Now the bus tells
+    it it is up once its echo comes back behind the kept reads: B's instruction, then
+    online, A's never again. On a link gone silent, heartbeats written into it were sent
+    again at the reconnection, online before B's read (found in review): QoS 0 now."""
+    monkeypatch.setattr(rocars.bus, "ECHO_WAIT_S", 60.0)  # not rescued by the fallback
+    after, a, b = _back_after_a_cut(mosquitto, central, tmp_path, silent=silent)
+    assert_b_shown_when_online(after, b)
+
+
+def assert_b_shown_when_online(after: list[tuple[str, str]], b: str) -> None:
+    """When the display hears online again, the last instruction it heard is B's (on a
+    silent link A's PROCEED may come again before: paho sends a publish whose PUBACK it
+    did not get again, and the display, offline or with a stale heartbeat, shows none)."""
+    online = after.index(("status", "online"))
+    told = [vrn for kind, vrn in after[:online] if kind == "instruction"]
+    assert told, after
+    assert told[-1] == b, after
 
 
 def test_an_echo_that_never_comes_back_delays_the_agent_a_few_seconds_only(
@@ -413,15 +441,14 @@ def test_an_echo_that_never_comes_back_delays_the_agent_a_few_seconds_only(
 ) -> None:
     """A broker whose ACL predates the echo topic drops the token: the agent republishes
     and says online after ``ECHO_WAIT_S`` anyway, and says why."""
-    monkeypatch.setattr(sync.agent, "ECHO_WAIT_S", 1.0)
+    monkeypatch.setattr(rocars.bus, "ECHO_WAIT_S", 1.0)
 
     def lose_its_echo(agent: SyncAgent) -> None:  # subscribed to its own, sent elsewhere
-        monkeypatch.setattr(SyncAgent, "echo_topic", property(lambda self: "rocars/lost/echo"))
+        monkeypatch.setattr(agent.bus, "_echo_topic", "rocars/lost/echo")
 
-    with caplog.at_level(logging.WARNING, logger="sync.agent"):
-        after, a, b = _back_after_a_cut(mosquitto, central, tmp_path, lose_its_echo)
-    assert ("instruction", a) not in after, after
-    assert after.index(("instruction", b)) < after.index(("status", "online")), after
+    with caplog.at_level(logging.WARNING, logger="rocars.bus"):
+        after, _, b = _back_after_a_cut(mosquitto, central, tmp_path, lose_its_echo)
+    assert_b_shown_when_online(after, b)
     assert "no echo on rocars/lost/echo within 1 s" in caplog.text
 
 
