@@ -31,9 +31,15 @@ from rocars.timeutil import parse_rfc3339, to_rfc3339, utc_now
 MAX_PAYLOAD_BYTES = 64 * 1024
 
 
-def _parse_time(value: object) -> object:
+def _parse_time(name: str, value: object) -> object:
+    """RFC 3339 text (or a ``datetime`` made in Python). A number is refused: pydantic took
+    ``1765000000`` for epoch seconds, which the contract does not have (found in review:
+    lane inputs took a numeric ``ts``, docs/architecture.md says RFC 3339)."""
     if isinstance(value, str):
         return parse_rfc3339(value)
+    if isinstance(value, int | float):  # bool too: an int
+        # ValueError: pydantic makes a validation error of it (a TypeError would escape)
+        raise ValueError(f"{name} is RFC 3339 text (2026-12-07T08:00:00.000Z), not a number")  # noqa: TRY004
     return value
 
 
@@ -86,7 +92,7 @@ class Message(BaseModel):
         if isinstance(data, dict):
             for name in cls._time_fields:
                 if name in data:
-                    data = {**data, name: _parse_time(data[name])}
+                    data = {**data, name: _parse_time(name, data[name])}
         return data
 
     def to_dict(self) -> dict[str, Any]:

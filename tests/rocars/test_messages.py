@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from rocars import signing
 from rocars.errors import BadPayload, BadSignature
+from rocars.eventid import new_event_id
 from rocars.messages import (
     Instruction,
     InstructionCode,
@@ -418,3 +419,22 @@ def test_a_lane_input_without_its_own_id_or_time_is_refused(
             assert f"{name}: missing" in str(refused.value)
     # what the code makes itself carries both
     assert parse(model, model.model_validate(fields).to_bytes()).v == 1
+
+
+@pytest.mark.parametrize("value", [1765094400, 1765094400.25, 0, True])
+@pytest.mark.parametrize(
+    ("model", "field", "body"),
+    [
+        (PlateRead, "ts", {"vrn": "AB1234", "confidence": 0.9, "source": "serial", "device": "d"}),
+        (SyncStatus, "last_sync_at", {"state": "online", "central": "up"}),
+    ],
+)
+def test_a_time_given_as_a_number_is_refused(
+    model: type[PlateRead] | type[SyncStatus], field: str, body: dict[str, object], value: object
+) -> None:
+    """pydantic took a number for epoch seconds: a lane input stamped 1765094400 passed
+    for a read of that moment, where the contract says RFC 3339 text (found in review)."""
+    good = {"id": new_event_id(), "ts": "2026-12-07T08:00:00.000Z", **body}
+    assert parse(model, good)
+    with pytest.raises(BadPayload, match=f"{field} is RFC 3339 text"):
+        parse(model, {**good, field: value})
