@@ -170,6 +170,9 @@ class PanelWidget(QWidget):
         self.feedback = QLabel(self)
         self.feedback.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.feedback.setMinimumHeight(64)
+        # the drop box's notice is a sentence (~860 px in English at 36 pt): on one line
+        # it was cut on a narrower screen
+        self.feedback.setWordWrap(True)
         self.unladen = self._button(lambda *_: self.pressed.emit(str(Action.UNLADEN)))
         self.manifest = self._button(lambda *_: self.pressed.emit(str(Action.MANIFEST)))
         self.question = QLabel(self)

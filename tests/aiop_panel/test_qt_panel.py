@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtWidgets import QLabel, QPushButton
 from pytestqt.qtbot import QtBot
 
 from aiop_panel.panel import Action, Feedback, PanelConfig, PanelModel, PanelView
@@ -313,6 +313,19 @@ def test_each_state_in_each_language(
     assert colour_share(image, STYLES[code].background) > 0.15
 
 
+def label_fits(label: QLabel) -> bool:
+    """Every word of ``label`` within its width, and all its lines within its height
+    (Chinese breaks between any two characters: its words are not looked at)."""
+    box = label.contentsRect()
+    metrics = label.fontMetrics()
+    words = [w for w in label.text().split() if w.isascii()]
+    if not label.wordWrap():
+        return metrics.horizontalAdvance(label.text()) <= box.width()
+    return all(metrics.horizontalAdvance(w) <= box.width() for w in words) and (
+        label.heightForWidth(label.width()) <= label.height()
+    )
+
+
 @pytest.mark.parametrize("language", list(Language))
 def test_a_wide_one_word_bay_is_shown_whole_on_a_large_screen(
     offline_screen: AiopScreen, qtbot: QtBot, language: Language
@@ -448,8 +461,15 @@ def test_dropbox_sensor_publishes_through_the_panel(
             click(qtbot, widget.languages[language])
             assert widget.feedback.text()
             assert missing_glyphs(widget.feedback.text(), widget.feedback.font()) == []
-            widget.instruction.repaint()
-            grab_png(widget, SHOTS / f"aiop_dropbox_down_{language}.png")
+            for size in ((800, 600), (1024, 768)):  # the notice whole, the panel too
+                widget.resize(*size)
+                widget.instruction.repaint()
+                small = "_800x600" if size == (800, 600) else ""
+                grab_png(widget, SHOTS / f"aiop_dropbox_down{small}_{language}.png")
+                # on one line the notice's width was the panel's least (858 px in
+                # English): the panel came out wider than an 800 px screen
+                assert (widget.width(), widget.height()) == size
+                assert label_fits(widget.feedback), (size, widget.feedback.text())
         feed(screen, C.PROCEED, 2)  # nothing to drop any more: no notice
         assert widget.view is not None
         assert not widget.view.dropbox_down
