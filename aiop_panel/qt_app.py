@@ -52,7 +52,7 @@ class AiopScreen(LaneScreen):
     def __init__(
         self,
         config: PanelConfig,
-        site_secret: bytes,
+        key: bytes,
         *,
         translations: Translations | None = None,
         clock: Clock | None = None,
@@ -60,7 +60,7 @@ class AiopScreen(LaneScreen):
     ) -> None:
         translations = translations or aiop_translations(config.language)
         translations.set_language(config.language)
-        super().__init__(config, site_secret, translations, clock=clock, parent=parent)
+        super().__init__(config, key, translations, clock=clock, parent=parent)
         self.model = PanelModel(
             manifest_confirm=config.manifest_confirm,
             feedback_seconds=config.feedback_seconds,

@@ -111,7 +111,7 @@ def arrival_to_paint(url: str, iterations: int) -> list[tuple[InstructionCode, f
     config = XdbConfig(
         cp=ControlPoint.SBC, lane="L01", broker=url, fullscreen=False, heartbeat_bound=10.0
     )
-    screen = XdbScreen(config, secret("site_secret").encode())
+    screen = XdbScreen(config, lane_key(secret("site_secret").encode(), config.cp, config.lane))
     screen.board.resize(1920, 1080)
     screen.start(show=False)
     screen.board.show()

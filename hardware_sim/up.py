@@ -66,6 +66,7 @@ from rocars.bus import Bus
 from rocars.config import secret
 from rocars.errors import BadPayload, RocarsError
 from rocars.ids import ControlPoint, Direction
+from rocars.lanekey import LANE_KEY_ENV, format_lane_key
 from rocars.messages import DeviceStatus, Instruction, InstructionCode, parse
 from rocars.timeutil import HK_TZ, in_hk, parse_rfc3339, utc_now
 from rocars.topics import READER_DEVICE, LaneTopic, lane_filter
@@ -530,7 +531,12 @@ def _start_screens(
     process, offscreen when headless. Returns the drop boxes the scenario drops into."""
     if args.no_screens:
         return {}
-    env = dict(os.environ)  # carries ROCARS_SITE_SECRET: the displays verify with it
+    # as at a site: no screen holds the site secret; each board and panel is given its
+    # own lane's key (rocars.lanekey), the kiosk none
+    site_secret = secret("site_secret").encode()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROCARS_SITE_SECRET")}
+    env.pop("ROCARS_LANE_KEY", None)
+    env.pop("ROCARS_LANE_KEY_FILE", None)
     if args.headless:
         env["QT_QPA_PLATFORM"] = "offscreen"
     exe = [sys.executable, "-m", "rocars.cli"]
@@ -538,27 +544,28 @@ def _start_screens(
     logs.mkdir(exist_ok=True)
     window = ["--headless"] if args.headless else ["--window"]
     boxes: dict[str, SimulatedDropBox] = {}
-    commands: list[tuple[str, list[str]]] = []
+    commands: list[tuple[str, list[str], dict[str, str]]] = []
     for i in range(1, args.lanes + 1):
         lane = f"L{i:02d}"
         box = SimulatedDropBox(data / "dropbox" / lane).start()
         stack.callback(box.stop)
         boxes[lane] = box
         common = ["--lane", lane, "--cp", args.cp, "--broker", broker_url]
-        commands.append((f"xdb-{lane}", [*exe, "xdb", *common, *window]))
+        key = {LANE_KEY_ENV: format_lane_key(site_secret, args.cp, lane)}
+        commands.append((f"xdb-{lane}", [*exe, "xdb", *common, *window], key))
         aiop = [*exe, "aiop", *common, "--dropbox", str(box.path)]
-        commands.append((f"aiop-{lane}", aiop + (["--headless"] if args.headless else [])))
+        commands.append((f"aiop-{lane}", aiop + (["--headless"] if args.headless else []), key))
     # the receipts stay in the run's folder (removed with it unless --data)
     receipts = data / "kiosk-print"
     receipts.mkdir(exist_ok=True)
     kiosk = [*exe, "kiosk", "--api", api, "--window", "--print-dir", str(receipts)]
-    commands.append(("kiosk", kiosk))
-    for name, cmd in commands:
+    commands.append(("kiosk", kiosk, {}))
+    for name, cmd, own in commands:
         path = logs / f"{name}.log"
         with path.open("ab") as log:
             proc = subprocess.Popen(
                 cmd,
-                env=env,
+                env=env | own,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

@@ -17,6 +17,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "xdb": ("xdb_display.cli", "run the exit display board for a lane"),
     "aiop": ("aiop_panel.cli", "run the all-in-one panel for a lane"),
     "kiosk": ("kiosk.cli", "run the self-help kiosk"),
+    "lane-key": ("rocars.lanekey", "print a lane's key for a booth PC (no site secret there)"),
     "broker-config": (
         "rocars.brokerconf",
         "write mosquitto config, password file and ACLs for a site",

@@ -15,8 +15,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from rocars.config import ServiceConfig, load_config, secret
+from rocars.config import ServiceConfig, load_config
 from rocars.errors import RocarsError
+from rocars.lanekey import screen_key
 from rocars.logs import setup_logging
 
 if TYPE_CHECKING:
@@ -97,9 +98,11 @@ def run_display(
 
     try:
         config = load_config(config_type, args.config, overrides)
-        site_secret = secret("site_secret").encode()
+        # its own lane's key (ROCARS_LANE_KEY), or derived from the site secret; every
+        # screen's config names its lane (LaneDeviceConfig)
+        key = screen_key(getattr(config, "cp"), getattr(config, "lane"))  # noqa: B009
         app = start_app([sys.argv[0]], name=f"rocars-{command}", headless=args.headless)
-        screen = make_screen(config, site_secret)
+        screen = make_screen(config, key)
     except RocarsError as err:
         print(f"rocars-edge {command}: {err}", file=sys.stderr)
         return 2

@@ -22,7 +22,6 @@ from shiboken6 import isValid
 from rocars.bus import Bus, Will
 from rocars.errors import BadPayload
 from rocars.messages import DeviceStatus
-from rocars.signing import lane_key
 from rocars.topics import (
     device_status_topic,
     instruction_topic,
@@ -241,7 +240,7 @@ class LaneScreen(QObject):
     def __init__(
         self,
         config: LaneDeviceConfig,
-        site_secret: bytes,
+        key: bytes,
         translations: Translations,
         *,
         clock: Clock | None = None,
@@ -252,7 +251,7 @@ class LaneScreen(QObject):
         self.clock: Clock = clock or SystemClock()
         self.translations = translations
         self.watch = LaneWatch(
-            lane_key(site_secret, config.cp, config.lane),
+            key,  # the lane's (rocars.lanekey.screen_key)
             heartbeat_bound=config.heartbeat_bound,
             clock=self.clock,
             lane=config.lane,

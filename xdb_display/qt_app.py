@@ -32,14 +32,14 @@ class XdbScreen(LaneScreen):
     def __init__(
         self,
         config: XdbConfig,
-        site_secret: bytes,
+        key: bytes,
         *,
         translations: Translations | None = None,
         clock: Clock | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(
-            config, site_secret, translations or xdb_translations(), clock=clock, parent=parent
+            config, key, translations or xdb_translations(), clock=clock, parent=parent
         )
         #: the seq of an instruction the board could not draw (logged once)
         self._undrawable: int | None = None

@@ -37,7 +37,7 @@ from rocars.topics import (
     unladen_topic,
 )
 from tests.fixtures.brokers import Mosquitto
-from tests.fixtures.displays import FakeClock, FakeLane, make_instruction, site_secret
+from tests.fixtures.displays import FakeClock, FakeLane, key_of, make_instruction
 from ui_common.app import missing_glyphs
 from ui_common.instruction import STYLES
 from ui_common.lanewatch import FailReason, Shown, SyncMark
@@ -61,7 +61,7 @@ def offline_screen(qtbot: QtBot) -> Iterator[AiopScreen]:
     config = PanelConfig(
         cp=ControlPoint.SBC, lane="L01", broker="mqtt://127.0.0.1:1", manifest_confirm=True
     )
-    screen = AiopScreen(config, site_secret())
+    screen = AiopScreen(config, key_of(config))
     qtbot.addWidget(screen.widget)
     screen.widget.resize(1024, 768)
     screen.widget.show()
@@ -85,7 +85,7 @@ def clocked_screen(qtbot: QtBot) -> Iterator[tuple[AiopScreen, FakeClock, list[o
         manifest_confirm=True,
         heartbeat_bound=3.0,
     )
-    screen = AiopScreen(config, site_secret(), clock=clock)
+    screen = AiopScreen(config, key_of(config), clock=clock)
     qtbot.addWidget(screen.widget)
     sent: list[object] = []
     screen.bus.publish = lambda topic, message, **kw: sent.append(message)  # type: ignore[method-assign]
@@ -158,7 +158,7 @@ def test_status_says_whether_the_dropbox_sensor_is_healthy(qtbot: QtBot, tmp_pat
         broker="mqtt://127.0.0.1:1",
         dropbox=str(tmp_path / "ttyUSB9"),
     )
-    screen = AiopScreen(config, site_secret())
+    screen = AiopScreen(config, key_of(config))
     qtbot.addWidget(screen.widget)
     sent: list[DeviceStatus] = []
     screen.bus.publish = lambda topic, message, **kw: sent.append(message)  # type: ignore[method-assign]
@@ -361,7 +361,7 @@ def test_unladen_and_manifest_on_a_real_broker(mosquitto: Mosquitto, qtbot: QtBo
         manifest_confirm=True,
         heartbeat_bound=2.0,
     )
-    screen = AiopScreen(config, site_secret())
+    screen = AiopScreen(config, key_of(config))
     qtbot.addWidget(screen.widget)
     try:
         assert listener.wait_connected(10)
@@ -424,7 +424,7 @@ def test_dropbox_sensor_publishes_through_the_panel(
         dropbox=box.path,
         dropbox_min_closed_ms=30,
     )
-    screen = AiopScreen(config, site_secret())
+    screen = AiopScreen(config, key_of(config))
     qtbot.addWidget(screen.widget)
     try:
         assert listener.wait_connected(10)

@@ -14,6 +14,8 @@ from ui_common import cli
 
 class _Config(ServiceConfig):
     watchdog_seconds: float = 5.0
+    cp: str = "SBC"  # a screen's config names its lane: its key is that lane's
+    lane: str = "L01"
 
 
 def test_the_screen_stops_while_the_watchdog_still_runs(

@@ -21,6 +21,7 @@ from rocars.brokerconf import write_broker_files
 from rocars.bus import Bus
 from rocars.ids import ControlPoint
 from rocars.messages import DeviceStatus, InstructionCode, UnladenPressed, parse
+from rocars.signing import lane_key
 from rocars.topics import device_status_topic, unladen_topic
 from tests.fixtures.brokers import wait_port
 from tests.fixtures.displays import FakeLane, site_secret
@@ -28,6 +29,9 @@ from ui_common.lanewatch import FailReason
 from ui_common.qt_lanewatch import say_offline
 from xdb_display.board import XdbConfig
 from xdb_display.qt_app import XdbScreen
+
+#: what the site's L01 screens verify with (rocars.lanekey.screen_key)
+L01_KEY = lane_key(site_secret(), ControlPoint.SBC, "L01")
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 
@@ -63,16 +67,16 @@ def test_displays_with_device_accounts(
     monkeypatch.setenv("ROCARS_MQTT_USERNAME", "xdb-L01")
     monkeypatch.setenv("ROCARS_MQTT_PASSWORD", passwords["xdb-L01"])
     xdb = XdbScreen(
-        XdbConfig(cp=ControlPoint.SBC, lane="L01", broker=url, fullscreen=False), site_secret()
+        XdbConfig(cp=ControlPoint.SBC, lane="L01", broker=url, fullscreen=False), L01_KEY
     )
     monkeypatch.setenv("ROCARS_MQTT_USERNAME", "aiop-L01")
     monkeypatch.setenv("ROCARS_MQTT_PASSWORD", passwords["aiop-L01"])
-    aiop = AiopScreen(PanelConfig(cp=ControlPoint.SBC, lane="L01", broker=url), site_secret())
+    aiop = AiopScreen(PanelConfig(cp=ControlPoint.SBC, lane="L01", broker=url), L01_KEY)
     monkeypatch.delenv("ROCARS_MQTT_USERNAME")
     monkeypatch.delenv("ROCARS_MQTT_PASSWORD")
     stranger = XdbScreen(
         XdbConfig(cp=ControlPoint.SBC, lane="L01", broker=url, fullscreen=False, device="xdb2"),
-        site_secret(),
+        L01_KEY,
     )
     qtbot.addWidget(xdb.board)
     qtbot.addWidget(aiop.widget)
@@ -126,7 +130,7 @@ def test_a_display_follows_the_shard_that_lists_its_lane(
     monkeypatch.setenv("ROCARS_MQTT_USERNAME", "xdb-L01")
     monkeypatch.setenv("ROCARS_MQTT_PASSWORD", passwords["xdb-L01"])
     xdb = XdbScreen(
-        XdbConfig(cp=ControlPoint.SBC, lane="L01", broker=url, fullscreen=False), site_secret()
+        XdbConfig(cp=ControlPoint.SBC, lane="L01", broker=url, fullscreen=False), L01_KEY
     )
     qtbot.addWidget(xdb.board)
     try:
@@ -172,7 +176,7 @@ def test_a_display_stops_cleanly_when_its_connection_just_went(qtbot: QtBot) -> 
     """Saying offline fails; the bus, the translators, the window and the timers stop."""
     xdb = XdbScreen(
         XdbConfig(cp=ControlPoint.SBC, lane="L01", broker="mqtt://127.0.0.1:1", fullscreen=False),
-        site_secret(),
+        L01_KEY,
     )
     qtbot.addWidget(xdb.board)
     xdb.tick.start()

@@ -20,7 +20,12 @@ from rocars.ids import ControlPoint
 from rocars.messages import DeviceStatus, InstructionCode, parse
 from rocars.topics import device_status_topic
 from tests.fixtures.brokers import Mosquitto
-from tests.fixtures.displays import FakeLane, dying_controller, make_instruction, site_secret
+from tests.fixtures.displays import (
+    FakeLane,
+    dying_controller,
+    key_of,
+    make_instruction,
+)
 from ui_common.lanewatch import FailReason, Shown
 from xdb_display.board import BoardState, XdbConfig
 from xdb_display.qt_app import XdbScreen
@@ -45,7 +50,7 @@ def screen(mosquitto: Mosquitto, qtbot: QtBot) -> Iterator[XdbScreen]:
         heartbeat_bound=BOUND,
         fullscreen=False,
     )
-    xdb = XdbScreen(config, site_secret())
+    xdb = XdbScreen(config, key_of(config))
     qtbot.addWidget(xdb.board)
     xdb.start(show=True)
     assert xdb.bus.wait_connected(10)
