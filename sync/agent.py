@@ -811,11 +811,19 @@ class SyncAgent:
             if self._status_ended:
                 return  # after stop's offline, an online would stand retained
             status = self.status()
-            # QoS 0: paho neither queues it nor sends it again. At QoS 1 a heartbeat
-            # written into a link gone silent was sent again at the next CONNACK, before
-            # the reads the broker kept (and a display took a second-old online for
-            # fresh: found in review); the next one follows within a second
-            self.bus.publish(self.status_topic, status.to_bytes(), qos=0, retain=True)
+            with self._link_lock:
+                # still up, as told, while it goes to paho: a heartbeat checked before the
+                # link went and handed over after paho had made the next connection went
+                # out on it before its CONNACK, online ahead of the kept reads (found in
+                # review). Told down meanwhile (paho's thread waits for this), paho drops
+                # it with the old connection's packets.
+                if not self._bus_up or self._resuming:
+                    return
+                # QoS 0: paho neither queues it nor sends it again. At QoS 1 a heartbeat
+                # written into a link gone silent was sent again at the next CONNACK,
+                # before the reads the broker kept (and a display took a second-old
+                # online for fresh: found in review); the next one follows in a second
+                self.bus.publish(self.status_topic, status.to_bytes(), qos=0, retain=True)
             back = self._said_offline and status.state == "online"
             self._said_offline = status.state == "offline"
             if back:

@@ -25,7 +25,7 @@ import sync.agent
 from hardware_sim.launch import CentralProcess
 from rocars.broker import EmbeddedBroker
 from rocars.bus import Bus
-from rocars.messages import Alternate, InstructionCode, PlateRead
+from rocars.messages import Alternate, InstructionCode, PlateRead, SyncStatus
 from rocars.models import BundleStatus
 from rocars.signing import verify_payload
 from rocars.timeutil import to_rfc3339, utc_now
@@ -351,11 +351,12 @@ def _back_after_a_cut(
     started: Callable[[SyncAgent], object] = lambda agent: None,
     *,
     silent: bool = False,
-) -> tuple[list[tuple[str, str]], str, str]:
+) -> tuple[list[tuple[str, str]], str, str, float]:
     """Truck A told PROCEED on L02 (its hold running), the agent's link cut (``silent``:
     gone dead, found by the keepalive), truck B read meanwhile (kept by the broker), the
     link mended: what L02's display heard from the cut on, until the agent said online
-    again, and A's and B's plates. ``started`` is called with the agent once it runs."""
+    again, A's and B's plates, and how long after its bus connected again it said online.
+    ``started`` is called with the agent once it runs."""
     trucks = demo_trucks(central)
     a, b = trucks["laden_proceed"][0]["vrn"], trucks["laden_inspect"][0]["vrn"]
     link = Cut(mosquitto.port)
@@ -370,12 +371,15 @@ def _back_after_a_cut(
     started(agent)
     watcher = Watcher(mosquitto.url)
     seen: list[tuple[str, str]] = []
+    online_at: list[float] = []
 
     def on_instruction(topic: str, payload: bytes) -> None:
         seen.append(("instruction", verify_payload(payload, watcher.keys["L02"]).vrn or ""))
 
     def on_status(topic: str, payload: bytes) -> None:
         seen.append(("status", json.loads(payload)["state"]))
+        if seen[-1] == ("status", "online"):
+            online_at.append(time.monotonic())
 
     display = Bus(mosquitto.url, "display-L02")
     display.subscribe(instruction_topic(CP, "L02"), on_instruction)
@@ -392,10 +396,13 @@ def _back_after_a_cut(
         assert wait_for(lambda: not agent.bus.connected.is_set(), 20)  # type: ignore[union-attr]
         time.sleep(0.1)  # a heartbeat on its way before the link went has come
         lost = len(seen)
+        mended = time.monotonic()
         link.mend()
+        assert wait_for(lambda: agent.bus.connected.is_set(), 20)  # type: ignore[union-attr]
+        connected = time.monotonic()  # within 50 ms
         watcher.expect("L02", C.INSPECT, vrn=b, timeout=20)
         assert wait_for(lambda: ("status", "online") in seen[lost:], 10), seen
-        return seen[lost:], a, b
+        return seen[lost:], a, b, min(t for t in online_at if t > mended) - connected
     finally:
         display.stop()
         watcher.close()
@@ -409,6 +416,7 @@ def test_back_on_its_session_the_agent_answers_the_kept_reads_before_it_says_onl
     central: CentralProcess,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
     silent: bool,
 ) -> None:
     """Back on its session, the agent republished every lane's instruction and said online
@@ -418,8 +426,11 @@ def test_back_on_its_session_the_agent_answers_the_kept_reads_before_it_says_onl
     online, A's never again. On a link gone silent, heartbeats written into it were sent
     again at the reconnection, online before B's read (found in review): QoS 0 now."""
     monkeypatch.setattr(rocars.bus, "ECHO_WAIT_S", 60.0)  # not rescued by the fallback
-    after, a, b = _back_after_a_cut(mosquitto, central, tmp_path, silent=silent)
+    with caplog.at_level(logging.INFO, logger="rocars.bus"):
+        after, a, b, _ = _back_after_a_cut(mosquitto, central, tmp_path, silent=silent)
     assert_b_shown_when_online(after, b)
+    assert "what the broker kept for it is handled" in caplog.text  # the echo did it
+    assert "no echo" not in caplog.text
 
 
 def assert_b_shown_when_online(after: list[tuple[str, str]], b: str) -> None:
@@ -447,9 +458,44 @@ def test_an_echo_that_never_comes_back_delays_the_agent_a_few_seconds_only(
         monkeypatch.setattr(agent.bus, "_echo_topic", "rocars/lost/echo")
 
     with caplog.at_level(logging.WARNING, logger="rocars.bus"):
-        after, _, b = _back_after_a_cut(mosquitto, central, tmp_path, lose_its_echo)
+        after, _, b, took = _back_after_a_cut(mosquitto, central, tmp_path, lose_its_echo)
     assert_b_shown_when_online(after, b)
+    assert took >= 0.9  # it waited for the echo that long (1 s) after connecting
     assert "no echo on rocars/lost/echo within 1 s" in caplog.text
+
+
+def test_a_heartbeat_is_not_handed_over_once_the_bus_said_it_went_down(
+    embedded_broker: EmbeddedBroker,
+    central: CentralProcess,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A heartbeat checked while the bus was up and handed to paho after the link went
+    (its status takes SQLite reads) went out on paho's next connection before its
+    CONNACK: online ahead of the reads the broker kept (found in review). The bus telling
+    the agent it is down while the status is made: nothing is published."""
+    agent = started_agent(agent_config(tmp_path, embedded_broker.url, central.url))
+    try:
+        assert wait_for(lambda: agent._bus_up and not agent._resuming, 10)
+        bus = agent.bus
+        assert bus is not None
+        sent: list[str] = []
+        publish = bus.publish
+        monkeypatch.setattr(
+            bus, "publish", lambda topic, *a, **k: (sent.append(topic), publish(topic, *a, **k))[1]
+        )
+        status = agent.status
+
+        def the_link_goes_meanwhile() -> SyncStatus:
+            made = status()
+            agent._on_connection(False)  # paho's thread, as it finds the link gone
+            return made
+
+        monkeypatch.setattr(agent, "status", the_link_goes_meanwhile)
+        agent.publish_status()
+        assert agent.status_topic not in sent
+    finally:
+        agent.stop()
 
 
 def test_a_read_sent_while_the_agent_is_stopped_is_not_decided_by_its_next_run(
