@@ -195,14 +195,20 @@ class PanelModel:
             return UnladenPressed(vrn=vrn, instruction_seq=seq)
         return ManifestDropped(source="panel", instruction_seq=seq)
 
-    def sensor_drop(self, drop: ManifestDropped) -> ManifestDropped:
-        """A drop the sensor saw, as answering the DROP_MANIFEST shown now if one is (else
-        the lane judges it by its time). Called on the sensor's thread: ``shown`` is one
-        immutable object, replaced whole on the GUI thread."""
+    def sensor_drop(self, drop: ManifestDropped, heard: int | None = None) -> ManifestDropped:
+        """A drop the sensor saw, as answering the newest instruction the panel heard
+        (``heard``: its ``seq``, whatever is shown, STOP when failing closed; without it,
+        the DROP_MANIFEST shown now if one is): the lane takes it for that instruction
+        only. Untagged it was judged by its time, and a drop made while the panel showed
+        the truck before's PROCEED, or queued while its link was down, released the next
+        truck told DROP_MANIFEST within 2 s (found in review). Untagged only before any
+        instruction was heard. Called on the sensor's thread: ``shown`` is one immutable
+        object, replaced whole on the GUI thread."""
         shown = self.shown
-        if shown.code is not InstructionCode.DROP_MANIFEST or shown.seq is None:
-            return drop
-        return drop.model_copy(update={"instruction_seq": shown.seq})
+        seq = heard
+        if seq is None and shown.code is InstructionCode.DROP_MANIFEST:
+            seq = shown.seq
+        return drop if seq is None else drop.model_copy(update={"instruction_seq": seq})
 
     def cancel(self) -> None:
         if self.confirming is not None:

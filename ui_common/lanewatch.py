@@ -315,6 +315,12 @@ class LaneWatch:
             return FailReason.EXPIRED
         return None
 
+    @property
+    def last_seq(self) -> int | None:
+        """The ``seq`` of the newest instruction heard and signed right (shown or not: a
+        screen failing closed still heard it), None before any."""
+        return self._last_seq
+
     def shown(self) -> Shown:
         reason = self.reason()
         if reason in (

@@ -482,6 +482,18 @@ def test_dropbox_sensor_publishes_through_the_panel(
             lambda: widget.view is not None and not widget.view.dropbox_down, timeout=5000
         )
         assert widget.feedback.text() == ""
+        # a drop while the panel shows no DROP_MANIFEST names the newest instruction it
+        # heard: the lane takes it for that one only (untagged, it was judged by its time,
+        # and released the next truck told DROP_MANIFEST within 2 s: found in review)
+        heard = screen.watch.last_seq
+        listener.publish(instruction_topic("SBC", "L01"), make_instruction(C.PROCEED, 4))
+        qtbot.waitUntil(lambda: screen.watch.last_seq == 4, timeout=5000)  # heard, no heartbeat:
+        assert heard != 4  # the panel fails closed (STOP), the drop still names seq 4
+        while not events.empty():
+            events.get_nowait()
+        with qtbot.waitSignal(screen.sensor_drop, timeout=5000):
+            box.chatter(bounces=4, gap_ms=2, hold_ms=80)
+        assert decode_json(events.get(timeout=5))["instruction_seq"] == 4
     finally:
         screen.stop()
         box.stop()
