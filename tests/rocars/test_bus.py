@@ -975,17 +975,14 @@ def test_a_persistent_session_is_cleared_when_the_client_starts_again(
     assert b"while stopped" not in came, came
 
 
-def test_a_run_does_not_connect_before_the_session_of_the_run_before_is_cleared(
-    tmp_path: Path, buses: Buses
-) -> None:
-    """A broker that saves its sessions (Debian's does) restarting as the agent starts
-    again after a crash: the clearing fails at first. The run connected all the same,
-    and the broker handed it the read it had kept for the run before (found in review);
-    it now tries again until the clearing is done, and only then connects."""
+def _a_read_kept_for_the_run_before(tmp_path: Path, buses: Buses) -> tuple[Mosquitto, str]:
+    """A mosquitto that saves its sessions, stopped (saved) holding the session of an
+    agent's run that crashed, with a plate read kept for it; the broker and the topic."""
     broker = Mosquitto(tmp_path, persistence=True)
     broker.start()
     topic = "rocars/SBC/lanes/L01/plate"
-    crash_after(f"""
+    try:
+        crash_after(f"""
 import time
 from rocars.bus import Bus
 bus = Bus({broker.url!r}, "agent", persistent=True)
@@ -994,13 +991,36 @@ bus.start()
 assert bus.wait_connected(10)
 time.sleep(0.5)  # its subscription made
 """)  # its session kept
-    try:
         reader = buses(broker.url, "reader")
         reader.start()
         assert reader.wait_connected(10)
         reader.publish(topic, b"kept for the run before").wait_for_publish(5)
         reader.stop()
-        broker.stop()  # saved with its sessions
+    finally:
+        broker.stop()  # saved with the session and the read
+    return broker, topic
+
+
+def _assert_the_kept_read_never_came(
+    broker: Mosquitto, topic: str, got: queue.Queue[bytes], buses: Buses
+) -> None:
+    """Nothing the run got, until a read sent now, is the one kept for the run before."""
+    now = buses(broker.url, "reader-2")
+    now.start()
+    assert now.wait_connected(10)
+    came = all_until_answered(now, topic, got)
+    assert b"kept for the run before" not in came, came
+
+
+def test_a_run_does_not_connect_before_the_session_of_the_run_before_is_cleared(
+    tmp_path: Path, buses: Buses
+) -> None:
+    """A broker that saves its sessions (Debian's does) restarting as the agent starts
+    again after a crash: the clearing fails at first. The run connected all the same,
+    and the broker handed it the read it had kept for the run before (found in review);
+    it now tries again until the clearing is done, and only then connects."""
+    broker, topic = _a_read_kept_for_the_run_before(tmp_path, buses)
+    try:
         got: queue.Queue[bytes] = queue.Queue()
         again = buses(broker.url, "agent", persistent=True)
         again.subscribe("rocars/SBC/lanes/+/plate", lambda t, p: got.put(p))
@@ -1008,11 +1028,7 @@ time.sleep(0.5)  # its subscription made
         time.sleep(1.5)
         broker.start()
         assert again.wait_connected(20)
-        now = buses(broker.url, "reader-2")
-        now.start()
-        assert now.wait_connected(10)
-        came = all_until_answered(now, topic, got)
-        assert b"kept for the run before" not in came, came
+        _assert_the_kept_read_never_came(broker, topic, got, buses)
     finally:
         broker.stop()
 
@@ -1026,25 +1042,8 @@ def test_the_run_befores_session_found_after_the_clearing_is_dropped_until_the_e
     session holds comes before any message of this run: it is dropped until the bus's
     echo is back, and the bus says it is up only then."""
     monkeypatch.setattr(rocars.bus, "ECHO_WAIT_S", 60.0)  # the echo, not the fallback
-    broker = Mosquitto(tmp_path, persistence=True)
-    broker.start()
-    topic = "rocars/SBC/lanes/L01/plate"
-    crash_after(f"""
-import time
-from rocars.bus import Bus
-bus = Bus({broker.url!r}, "agent", persistent=True)
-bus.subscribe("rocars/SBC/lanes/+/plate", lambda t, p: None)
-bus.start()
-assert bus.wait_connected(10)
-time.sleep(0.5)  # its subscription made
-""")  # its session kept
+    broker, topic = _a_read_kept_for_the_run_before(tmp_path, buses)
     try:
-        reader = buses(broker.url, "reader")
-        reader.start()
-        assert reader.wait_connected(10)
-        reader.publish(topic, b"kept for the run before").wait_for_publish(5)
-        reader.stop()
-        broker.stop()  # saved with the session and the read
         saved = (tmp_path / "mosquitto.db").read_bytes()
         broker.start()
         got: queue.Queue[bytes] = queue.Queue()
@@ -1070,11 +1069,7 @@ time.sleep(0.5)  # its subscription made
         while ups != [True] and time.monotonic() < deadline:
             time.sleep(0.05)
         assert ups == [True], ups  # told up once the echo came: the kept read behind
-        now = buses(broker.url, "reader-2")
-        now.start()
-        assert now.wait_connected(10)
-        came = all_until_answered(now, topic, got)
-        assert b"kept for the run before" not in came, came
+        _assert_the_kept_read_never_came(broker, topic, got, buses)
     finally:
         broker.stop()
 
