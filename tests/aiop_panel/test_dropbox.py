@@ -349,6 +349,25 @@ def test_chatter_and_noise_over_a_real_pty(
     assert reader.noise >= 3
 
 
+def test_a_drop_read_long_after_it_happened_is_not_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reader held up for 20 s (or a port that kept lines meanwhile) read a drop then and
+    counted it for the instruction the panel heard now: the truck before's drop answered
+    the next truck's DROP_MANIFEST (found in review). One a few seconds late still counts."""
+    script = [(10.000, b"C0 100000\r\n")]  # the sensor's clock, by a prompt line
+    script += [(30.000, b"C1 100100\r\nC0 100250\r\n")]  # read 20 s after it happened
+    script += [(40.000, b"C1 130000\r\n"), (43.150, b"C0 130150\r\n")]  # its C0 3 s late
+    drops: list[ManifestDropped] = []
+    reader = DropBoxSensor("/dev/null", drops.append, min_closed_ms=60, refractory_ms=1500)
+    port = ScriptedPort(reader, script)
+    monkeypatch.setattr(dropbox, "time", port)
+    with said_by("aiop_panel.dropbox", logging.WARNING):
+        reader._read(port)  # type: ignore[arg-type]
+    assert (reader.drops, reader.stale) == (1, 1)
+    assert len(drops) == 1
+
+
 def test_a_held_up_reader_still_measures_the_closure(
     box: SimulatedDropBox, sensor: tuple[DropBoxSensor, queue.Queue[ManifestDropped]]
 ) -> None:
@@ -414,6 +433,29 @@ def test_unplug_and_replug(
     box.replug()
     assert states.get(timeout=5) is True
     assert reader.connects == 2
+    box.drop(hold_ms=60)
+    assert drops.get(timeout=5).source == "sensor"
+
+
+def test_a_connection_callback_that_raises_at_an_unplug_does_not_end_the_reader(
+    box: SimulatedDropBox, sensor: tuple[DropBoxSensor, queue.Queue[ManifestDropped]]
+) -> None:
+    """It was called outside the loop's guard: one that raised (a signal to a window gone)
+    ended the reader's thread, and the sensor was never seen again (found in review)."""
+    reader, drops = sensor
+    states: queue.Queue[bool] = queue.Queue()
+
+    def told(up: bool) -> None:
+        states.put(up)
+        if not up:
+            raise RuntimeError("the panel's window is gone")
+
+    reader._on_connection = told
+    with said_by("aiop_panel.dropbox", logging.ERROR):
+        box.unplug()
+        assert states.get(timeout=5) is False
+    box.replug()
+    assert states.get(timeout=5) is True
     box.drop(hold_ms=60)
     assert drops.get(timeout=5).source == "sensor"
 
