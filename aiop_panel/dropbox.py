@@ -70,13 +70,6 @@ class DropBoxError(Error):
 
 
 SENSOR_WRAP = 2**32
-#: A stamped drop that reaches the reader this much later than the sensor's lines
-#: usually do (by the smallest lag seen since the sensor's clock started) is old (the
-#: reader held up): not counted now, for whatever instruction the panel heard now. A C0
-#: line a second or two late still counts; the truck before's drop is older than this
-#: by the time the next truck is told DROP_MANIFEST (its PROCEED's hold, 8 s by default,
-#: and the next truck's read come between).
-STALE_DROP_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,11 +210,6 @@ class DropBoxSensor:
         #: the line gives only noise (module doc); with ``connected``, ``healthy``
         self.garbled = False
         self._junk = 0  # bytes since the last contact report
-        #: the smallest (arrival by the monotonic clock - sensor stamp) since the sensor's
-        #: clock (re)started: how late a line that reaches the reader at once is
-        self._lag: float | None = None
-        #: drops not counted for having reached the reader late (``STALE_DROP_S``)
-        self.stale = 0
 
     @property
     def healthy(self) -> bool:
@@ -276,7 +264,6 @@ class DropBoxSensor:
                     logger.exception("drop-box: the connection callback failed")
             self.debouncer.reset()
             self.sensor_clock.reset()
-            self._lag = None
             self._stop.wait(backoff)
             backoff = min(self._max_backoff, backoff * 2)
 
@@ -332,26 +319,12 @@ class DropBoxSensor:
                     self.debouncer.reset()
                     self._stamped = stamped
                 at = now
-                late = 0.0
                 if reading.sensor_ms is not None:
                     if self.sensor_clock.observe(reading.sensor_ms):
                         self.debouncer.reset()
-                        self._lag = None
                     at = reading.sensor_ms / 1000
-                    lag = now - at
-                    self._lag = lag if self._lag is None else min(self._lag, lag)
-                    late = lag - self._lag
                 if self.debouncer.feed(reading.closed, at):
-                    if late > STALE_DROP_S:
-                        # its lines waited in the port while the reader was held up: the
-                        # drop happened then, maybe for the truck before (found in review)
-                        self.stale += 1
-                        logger.warning(
-                            "drop-box: a drop read %.1f s late (the reader held up) not counted",
-                            late,
-                        )
-                    else:
-                        self._dropped()
+                    self._dropped()
             if discarding:
                 buffer = b""  # still inside the over-long line
             elif len(buffer) > MAX_LINE:

@@ -349,25 +349,6 @@ def test_chatter_and_noise_over_a_real_pty(
     assert reader.noise >= 3
 
 
-def test_a_drop_read_long_after_it_happened_is_not_counted(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A reader held up for 20 s (or a port that kept lines meanwhile) read a drop then and
-    counted it for the instruction the panel heard now: the truck before's drop answered
-    the next truck's DROP_MANIFEST (found in review). One a few seconds late still counts."""
-    script = [(10.000, b"C0 100000\r\n")]  # the sensor's clock, by a prompt line
-    script += [(30.000, b"C1 100100\r\nC0 100250\r\n")]  # read 20 s after it happened
-    script += [(40.000, b"C1 130000\r\n"), (43.150, b"C0 130150\r\n")]  # its C0 3 s late
-    drops: list[ManifestDropped] = []
-    reader = DropBoxSensor("/dev/null", drops.append, min_closed_ms=60, refractory_ms=1500)
-    port = ScriptedPort(reader, script)
-    monkeypatch.setattr(dropbox, "time", port)
-    with said_by("aiop_panel.dropbox", logging.WARNING):
-        reader._read(port)  # type: ignore[arg-type]
-    assert (reader.drops, reader.stale) == (1, 1)
-    assert len(drops) == 1
-
-
 def test_a_held_up_reader_still_measures_the_closure(
     box: SimulatedDropBox, sensor: tuple[DropBoxSensor, queue.Queue[ManifestDropped]]
 ) -> None:
