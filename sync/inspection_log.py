@@ -160,16 +160,12 @@ class InspectionLog:
         """The plates of a truck told INSPECT here now (``at``, and ``mono`` by the
         monotonic clock; ``firm``: its own among them; None: all): written by the worker."""
         stamp = at.timestamp()
-        plates = tuple(plates)
-        # every row names the truck's own plates (its own included when it is one): a
-        # shard that takes them knows the truck by all of them, and a repeat INSPECT there
-        # by one plate renews the others (Inspections.told). Own rows named none until
-        # 2026-12-07, and each plate was another truck to the other shards (found in review)
-        told_with = " ".join(p for p in (plates if firm is None else firm) if p)
+        with_firm = None if firm is None else " ".join(firm)
         with self._lock:
             for plate in plates:
                 if plate:
                     self._numbered += 1
+                    told_with = None if firm is None or plate in firm else with_firm
                     self._waiting.append((self._numbered, plate, stamp, mono, bay, told_with))
             while len(self._waiting) > MAX_WAITING:
                 self._waiting.popleft()
@@ -260,7 +256,7 @@ class InspectionLog:
         self._remember(ours)
         # this file's: the rows of the window were taken above (twice is harmless). The
         # higher id of a file replaced since (deleted as corrupt, made again by a shard)
-        # skipped the new file's rows until its ids passed it (found in review)
+        # skipped the new file's rows until their ids passed it (found in review)
         self._last_id = int(last)
         if ours:
             logger.info(
@@ -311,8 +307,9 @@ class InspectionLog:
         return self.direction is None or direction is None or direction == self.direction
 
     def _remember(self, rows: list[_Row]) -> None:
-        """Take rows in; one no shard would write (a time that does not convert) is
-        skipped and logged, one ahead of this clock taken as told now, and the rest taken. A row of this start of the machine is
+        """Take rows in; one no shard would write (a time that does not convert, or one
+        ahead of this clock: remembering it would end every inspection before it) is
+        skipped and logged, and the rest taken. A row of this start of the machine is
         taken as told when its monotonic stamp says, by this clock, or when its wall-clock
         time says if that is later and not ahead of this clock: the wall clocks of the
         shard that wrote it and of this one may differ (one of them stepped), and either
@@ -331,17 +328,13 @@ class InspectionLog:
                 by_mono = now - timedelta(seconds=max(mono_now - mono_at, 0.0))
                 told = by_mono if told > latest else max(told, by_mono)
             elif told > latest:
-                # written before this machine started, by a clock ahead of this one (this
-                # one behind after a power cut, NTP not synced yet): taken as told now, as
-                # the outbox's recall does. Skipped, it was never taken again once this
-                # clock was put right, and the truck was decided afresh (found in review)
-                logger.warning(
-                    "inspections: row %s of %s told at %s, ahead of this clock: taken as told now",
+                logger.error(
+                    "inspections: row %s of %s skipped: told at %s, ahead of this clock",
                     row_id,
                     self.path,
                     told,
                 )
-                told = now
+                continue
             firm = None if told_with is None else tuple(str(told_with).split())
             self.inspections.remember(
                 (str(plate),), told, None if bay is None else str(bay), firm, mono_at=mono_at

@@ -174,29 +174,11 @@ class Inspections:
         bay: str | None,
         firm: Iterable[str] | None = None,
     ) -> None:
-        """A lane here tells a truck INSPECT now: remembered, and passed on.
-
-        Told again while pending by one of its plates, the truck's other plates (those it
-        was first told with as its own) are renewed with it: the repeat (``inspect_pending``)
-        names only the plates read that time, and the other kept the first telling's window.
-        Told at +0 with its bundle's AB1234 and 粤Z1234港, again at +50 min by AB1234, the
-        truck read at +70 min by its Mainland plate only was not pending any more and an
-        Unladen press released it (found in review)."""
+        """A lane here tells a truck INSPECT now: remembered, and passed on."""
         if not self.window:
             return
         plates = tuple(dict.fromkeys(plates))  # the read plate is often the bundle's too
         sure = None if firm is None else tuple(dict.fromkeys(firm))
-        mono = self._monotonic()
-        with self._lock:
-            own = [
-                held[4]
-                for held in (self._until.get(p) for p in plates)
-                if held is not None and held[5] and (at < held[0] or mono < held[2])
-            ]
-        if own:
-            others = tuple(q for firm_plates in own for q in firm_plates if q not in plates)
-            plates = tuple(dict.fromkeys((*plates, *others)))
-            sure = None if sure is None else tuple(dict.fromkeys((*sure, *others)))
         self.remember(plates, at, bay, sure)
         if self.on_told is not None:
             self.on_told(plates, at, self._monotonic(), bay, sure)

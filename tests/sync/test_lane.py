@@ -2100,37 +2100,3 @@ def test_the_truck_before_is_known_by_its_own_plates_not_a_read_taken_in_by_a_ru
     out = rig.lane.plate(again)
     assert out.ignored == []
     assert codes(out) == [C.NO_BUNDLE]  # decided: the next truck's plate, not A's
-
-
-@pytest.mark.parametrize("plate", ["AB1234", "粤Z1234港"])
-def test_a_truck_told_inspect_again_by_one_plate_is_pending_by_both(plate: str) -> None:
-    """Told INSPECT with its bundle's two plates, told again 50 minutes later when read
-    by its Hong Kong plate alone (inspect_pending): the repeat renewed that plate only,
-    and at +70 minutes, read by its Mainland plate alone, the truck (its bundle used by
-    the first inspection's record) was decided afresh and an Unladen press released it
-    (found in review). Both plates are renewed now."""
-    rig = Rig(
-        [make_bundle("9110635860", "AB1234", result="INSPECT", bay="B3", second_plate="粤Z1234港")],
-        manifest_required=False,
-        unladen_inspect_share=0.0,
-    )
-    rig.lane._inspections = Inspections(
-        clock=lambda: rig.clock.now, monotonic=lambda: (rig.clock.now - T0).total_seconds()
-    )
-    assert codes(rig.lane.plate(read("AB1234"))) == [C.INSPECT]
-    rig.clock.advance(8)
-    rig.lane.tick()
-    rig.bundles = [
-        make_bundle(
-            "9110635860", "AB1234", result="INSPECT", bay="B3", status="used",
-            second_plate="粤Z1234港",
-        )
-    ]  # fmt: skip
-    for minutes, by in ((50, "AB1234"), (20, plate)):
-        rig.clock.advance(minutes * 60)
-        rig.fresh = Freshness(last_sync_at=rig.clock.now, central_up=True)
-        out = rig.lane.plate(read(by))
-        assert codes(out) == [C.INSPECT], (minutes, by)
-        assert out.decisions[-1][2] == "inspect_pending"
-        rig.clock.advance(8)
-        rig.lane.tick()
