@@ -206,7 +206,7 @@ class AiopScreen(LaneScreen):
         self.refresh()
 
     def _publish_from_sensor(self, message: ManifestDropped) -> None:
-        """The sensor's thread: the drop, as answering the instruction shown now."""
+        """The sensor's thread: the drop, as answering the newest instruction heard."""
         message = self.model.sensor_drop(message, heard=self.watch.last_seq)
         self.bus.publish(manifest_topic(self.config.cp, self.config.lane), message)
         self.sensor_drop.emit()

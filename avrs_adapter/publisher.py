@@ -2,9 +2,10 @@
 
 ``PlateRead`` goes QoS 1 on ``rocars/{cp}/lanes/{lane}/plate``; a retained ``DeviceStatus``
 goes on ``status/avrs`` every ``status_interval`` seconds while the broker is connected and
-on each connect (``online``, with the source's figures; ``detail`` says what is wrong, empty
-when nothing is), and the same topic holds the retained last will (``offline``). A source that raises or ends is restarted, no more
-often than its capped backoff allows, and the status says why.
+on each connect (``online``, with the source's figures; ``detail`` says what is wrong,
+empty when nothing is), and the same topic holds the retained last will (``offline``). A
+source that raises or ends is restarted, no more often than its capped backoff allows,
+and the status says why.
 """
 
 from __future__ import annotations

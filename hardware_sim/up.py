@@ -406,7 +406,7 @@ def _run(args: argparse.Namespace, data: Path, stop: threading.Event) -> int:
             lane_api.update({lane.id: agent_api for lane in config.lanes})
         api = lane_api["L01"]
         procs = stack.enter_context(_processes())
-        boxes = _start_screens(args, broker_url, api, procs, data, stack, startup)
+        boxes = _start_screens(args, site_secret, broker_url, api, procs, data, stack, startup)
 
         bus = Bus(broker_url, f"scenario-{os.getpid()}")
         printer = JourneyPrinter()
@@ -520,6 +520,7 @@ def _start_readers(
 
 def _start_screens(
     args: argparse.Namespace,
+    site_secret: bytes,
     broker_url: str,
     api: str,
     procs: list[subprocess.Popen[bytes]],
@@ -533,10 +534,11 @@ def _start_screens(
         return {}
     # as at a site: no screen holds the site secret; each board and panel is given its
     # own lane's key (rocars.lanekey), the kiosk none
-    site_secret = secret("site_secret").encode()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ROCARS_SITE_SECRET")}
-    env.pop("ROCARS_LANE_KEY", None)
-    env.pop("ROCARS_LANE_KEY_FILE", None)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ROCARS_SITE_SECRET", LANE_KEY_ENV))
+    }
     if args.headless:
         env["QT_QPA_PLATFORM"] = "offscreen"
     exe = [sys.executable, "-m", "rocars.cli"]

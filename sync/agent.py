@@ -589,20 +589,18 @@ class SyncAgent:
         with self._link_lock:
             if not self._bus_up or not self._resuming:
                 return self._bus_up
-        if self.config.outbox_durability == "flush" and not self.outbox.flush(RESUME_FLUSH_S):
-            if not self.outbox.flush_failed:
-                logger.info("outbox: the lanes' last decisions not flushed yet; republish later")
-                return False
-            # never flushed again: no republish (nothing unflushed goes out), but the
-            # status, offline with why, as before the connection went
-            with self._link_lock:
-                self._resuming = False
-            return self._bus_up
+        flushed = self.config.outbox_durability != "flush" or self.outbox.flush(RESUME_FLUSH_S)
+        if not flushed and not self.outbox.flush_failed:
+            logger.info("outbox: the lanes' last decisions not flushed yet; republish later")
+            return False
         with self._link_lock:
             if not self._bus_up or not self._resuming:
                 return self._bus_up  # gone meanwhile, or republished by another thread
             self._resuming = False
-        self.controller.republish()
+        # a flush failed for good: no republish (nothing unflushed goes out), but the
+        # status, offline with why, as before the connection went
+        if flushed:
+            self.controller.republish()
         return True
 
     def problems(self) -> list[str]:
