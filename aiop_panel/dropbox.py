@@ -192,6 +192,10 @@ class DropBoxSensor:
         on_connection: Callable[[bool], None] | None = None,
         on_status: Callable[[], None] | None = None,
     ) -> None:
+        if not port or any(ord(c) < 0x20 or c == "\x7f" for c in port):
+            # never opens (a NUL: not even an OSError, logged as the reader failing, every
+            # 2 s): refused, named
+            raise DropBoxError(f"drop-box port {port!r} is not a device path")
         self.port = port
         self._on_drop = on_drop
         self._on_connection = on_connection

@@ -47,7 +47,14 @@ class PanelConfig(ServiceConfig):
     manifest_confirm: bool = Field(
         default=False, description="the lane lets the driver confirm the manifest on screen"
     )
-    dropbox: str | None = Field(default=None, max_length=256, description="drop-box serial port")
+    # a path with a control character (a NUL from a mangled unit file) never opens: the
+    # reader logged its failure every 2 s; refused at start with the setting named
+    dropbox: str | None = Field(
+        default=None,
+        max_length=256,
+        pattern=r"^[^\x00-\x1f\x7f]*$",
+        description="drop-box serial port (none: empty)",
+    )
     dropbox_min_closed_ms: int = Field(default=60, ge=5, le=5000, description="debounce")
     dropbox_refractory_ms: int = Field(default=1500, ge=0, le=60000, description="one drop per")
     dropbox_max_closed_ms: int = Field(

@@ -300,6 +300,16 @@ def test_bad_settings() -> None:
         PanelConfig(cp="SBC", lane="L01", dropbox_min_closed_ms=5000, dropbox_max_closed_ms=5000)
     with pytest.raises(DropBoxSimError):
         SimulatedDropBox("/tmp", rate=3.0)
+    # a port that can never open (a NUL from a mangled unit file was logged as the reader
+    # failing, every 2 s): refused at start, named
+    for port in ("/dev/ttyUSB0\x00", "/dev/tty\nUSB0"):
+        with pytest.raises(ValidationError, match="dropbox"):
+            PanelConfig(cp="SBC", lane="L01", dropbox=port)
+    for port in ("/dev/ttyUSB0\x00", "/dev/tty\nUSB0", ""):
+        with pytest.raises(DropBoxError, match="not a device path"):
+            DropBoxSensor(port, lambda drop: None)
+    assert not PanelConfig(cp="SBC", lane="L01", dropbox="").dropbox  # none, as before
+    assert PanelConfig(cp="SBC", lane="L01", dropbox="/dev/serial/by-id/usb-FTDI_ab 1").dropbox
 
 
 @pytest.fixture
