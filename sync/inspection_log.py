@@ -15,8 +15,10 @@ its way out for it (its export bundle, or the share, decide). A row written befo
 column (or by a log given no direction) is every shard's, as all rows were before. A row
 of a plate that was not the truck's own (a runner-up of its read, which may be the next
 truck's plate: ``Inspections.remember``) names the truck's own plates (``told_with``),
-so a shard that takes it knows it as the lane that told it did; a row without them is a
-truck's own plate. Each row also says when it was told by the machine's monotonic clock
+so a shard that takes it knows it as the lane that told it did; a row of a truck's own
+plate names them too (itself among them: the truck's plates, all renewed when it is told
+INSPECT again by one, ``Inspections``); a row without them (told with no firm plates
+named, or written before) is a truck's own plate. Each row also says when it was told by the machine's monotonic clock
 (``mono``) and which start of the machine that clock is of (``boot``, the kernel's boot
 id): a shard of the same start takes a row as pending for the window after that, and
 for the window after its wall-clock time if that is later (a row told while this
@@ -165,7 +167,9 @@ class InspectionLog:
             for plate in plates:
                 if plate:
                     self._numbered += 1
-                    told_with = None if firm is None or plate in firm else with_firm
+                    # a truck's own plate names the truck's (itself among them): another
+                    # shard renews them all when it tells the truck INSPECT again by one
+                    told_with = with_firm
                     self._waiting.append((self._numbered, plate, stamp, mono, bay, told_with))
             while len(self._waiting) > MAX_WAITING:
                 self._waiting.popleft()

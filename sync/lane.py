@@ -147,10 +147,12 @@ class Inspections:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         #: plate -> (until, bay, pending until, kept until, the firm plates it was told
-        #: with, whether it was told as a truck's own plate): the middle two by the
-        #: monotonic clock (``remember``)
+        #: with, whether it was told as a truck's own plate, the firm plates of the
+        #: tellings it was one of: its truck's): the middle two by the monotonic clock
+        #: (``remember``)
         self._until: dict[
-            str, tuple[datetime, str | None, float, float, tuple[str, ...], bool]
+            str,
+            tuple[datetime, str | None, float, float, tuple[str, ...], bool, tuple[str, ...]],
         ] = {}
         #: (until, kept until, plate) in the order remembered: the oldest go first (the
         #: window is one)
@@ -174,14 +176,29 @@ class Inspections:
         bay: str | None,
         firm: Iterable[str] | None = None,
     ) -> None:
-        """A lane here tells a truck INSPECT now: remembered, and passed on."""
+        """A lane here tells a truck INSPECT now: remembered, and passed on with every
+        plate of its truck renewed with it (``_renew_truck``): a shard started later, or
+        this one restarted, may not have the first telling's rows (older than the window)."""
         if not self.window:
             return
-        plates = tuple(dict.fromkeys(plates))  # the read plate is often the bundle's too
-        sure = None if firm is None else tuple(dict.fromkeys(firm))
+        plates = tuple(plates)
+        # the read plate is often the bundle's too; a firm plate is remembered whatever
+        sure = tuple(dict.fromkeys(plates if firm is None else firm))
+        plates = tuple(dict.fromkeys((*plates, *sure)))
         self.remember(plates, at, bay, sure)
-        if self.on_told is not None:
-            self.on_told(plates, at, self._monotonic(), bay, sure)
+        if self.on_told is None:
+            return
+        with self._lock:
+            truck = [
+                p
+                for plate in sure
+                if plate in self._until and _one_truck(self._until[plate][6])
+                for p in self._until[plate][6]
+            ]
+        if any(p not in sure for p in truck):
+            sure = tuple(dict.fromkeys((*sure, *truck)))
+            plates = tuple(dict.fromkeys((*plates, *truck)))
+        self.on_told(plates, at, self._monotonic(), bay, sure)
 
     def remember(
         self,
@@ -233,23 +250,83 @@ class Inspections:
                     continue
                 held = self._until.get(plate)
                 own = plate in sure
+                # its truck: the firm plates of the tellings it was one of (never those of
+                # one it was a runner-up of: another truck's, maybe)
+                truck = sure if own else ()
                 if held is None:
-                    entry = (until, bay, pending_until, kept_until, sure, own)
-                elif held[0] < until:
-                    # the latest wins: what comes from the outbox, another shard or a file
-                    # written late may be older than what is held; a plate told as a
-                    # truck's own once stays one (told as a runner-up since, or before)
-                    pending, kept = max(held[2], pending_until), max(held[3], kept_until)
-                    entry = (until, bay, pending, kept, _merged(held[4], sure), own or held[5])
-                elif own and not held[5]:
-                    # told as a runner-up, then (from a file written late) as a truck's
-                    # own: its own (the same rows taken again change nothing)
-                    self._until[plate] = (*held[:4], _merged(held[4], sure), True)
+                    entry = (until, bay, pending_until, kept_until, sure, own, truck)
+                elif _later(held, until, pending_until):
+                    # the latest wins, by each clock: what comes from the outbox, another
+                    # shard or a file written late may be older than what is held, and a
+                    # telling older by the wall clock may be newer by the monotonic one
+                    # (the wall clock stepped back since: found in review, a window ended
+                    # early once the clock stepped ahead again); a plate told as a truck's
+                    # own once stays one (told as a runner-up since, or before)
+                    entry = (
+                        max(held[0], until),
+                        bay if until > held[0] else held[1],
+                        max(held[2], pending_until),
+                        max(held[3], kept_until),
+                        _merged(held[4], sure),
+                        own or held[5],
+                        _merged(held[6], truck),
+                    )
+                elif own:
+                    # told (from a file written late) as a truck's own: its own, with its
+                    # truck's plates (the same rows taken again change nothing)
+                    self._until[plate] = (
+                        *held[:4],
+                        _merged(held[4], sure),
+                        True,
+                        _merged(held[6], truck),
+                    )
                     continue
                 else:
                     continue
                 self._until[plate] = entry
                 self._order.append((entry[0], entry[3], plate))
+            for plate in plates:
+                if plate in sure and plate in self._until:
+                    self._renew_truck(plate)
+
+    def _renew_truck(self, plate: str) -> None:
+        """The plates of ``plate``'s truck (the firm plates of the tellings it was one of)
+        pending at least as long as it is (under ``_lock``). A truck told INSPECT again by
+        one of its plates was renewed by that plate only: read after the first window by
+        another alone, it was decided afresh, its selected bundle used by the first
+        inspection's record, and an Unladen press released it (found in review). Its
+        truck's only, one step: never the plates of a telling it was a runner-up of
+        (maybe another truck's), and a plate renewed is a truck's own, never skipped as a
+        runner-up (``pending``): a renewal only ever adds an inspection. In any order:
+        recalled from the outbox, the newest telling comes first."""
+        held = self._until[plate]
+        if not _one_truck(held[6]):
+            # two plates of a kind (a plate two trucks' bundles name, a wrong one): whose
+            # truck is whose, the memory cannot tell; renewed through it, one truck's
+            # repeat renewed the next, and theirs the next (found in review)
+            return
+        for other in held[6]:
+            had = self._until.get(other)
+            if other == plate or not other:
+                continue
+            if had is None:
+                entry = (*held[:4], held[6], True, held[6])
+            elif _later(had, held[0], held[2]):
+                # its own truck's plates kept as they are: merged with these, a chain of
+                # trucks sharing a plate became one truck (found in review)
+                entry = (
+                    max(had[0], held[0]),
+                    held[1] if had[0] < held[0] else had[1],
+                    max(had[2], held[2]),
+                    max(had[3], held[3]),
+                    had[4],
+                    True,
+                    had[6],
+                )
+            else:
+                continue
+            self._until[other] = entry
+            self._order.append((entry[0], entry[3], other))
 
     def pending(
         self, plates: Iterable[str], now: datetime, truck: Iterable[str] = ()
@@ -288,6 +365,32 @@ MONO_SLACK_S = 1.0
 
 #: The most firm plates kept with a plate told INSPECT (``Inspections``): a few trucks'
 MAX_FIRM_PLATES = 16
+
+
+#: A telling later than the one held by less than this (by each clock) is the same one: a
+#: row taken again at a reopen comes out a few microseconds apart (the wall and monotonic
+#: clocks are read a moment apart), and each such was queued again to be let go, growing
+#: the memory at every reopen while the file could not be written (found in review)
+SAME_TELLING_S = 1.0
+
+
+def _later(
+    held: tuple[datetime, str | None, float, float, tuple[str, ...], bool, tuple[str, ...]],
+    until: datetime,
+    pending_until: float,
+) -> bool:
+    """A telling pending until ``until`` by the wall clock and ``pending_until`` by the
+    monotonic one is pending longer than ``held`` by either. (How long it is kept is not
+    asked: a row taken again later is kept longer by the monotonic clock each time.)"""
+    return (until - held[0]).total_seconds() > SAME_TELLING_S or pending_until - held[
+        2
+    ] > SAME_TELLING_S
+
+
+def _one_truck(plates: tuple[str, ...]) -> bool:
+    """``plates`` may be one truck's: at most one of each kind."""
+    mainland = [is_mainland_plate(p) for p in plates]
+    return mainland.count(True) <= 1 and mainland.count(False) <= 1
 
 
 def _merged(held: tuple[str, ...], new: tuple[str, ...]) -> tuple[str, ...]:

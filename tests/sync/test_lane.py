@@ -1027,6 +1027,157 @@ def test_a_truck_told_inspect_is_told_so_again_while_the_clock_runs_ahead() -> N
     assert out.decisions[-1][2] == "inspect_pending"
 
 
+def told_again_by_one_plate(first: str, then: str) -> tuple[Rig, LaneOutput]:
+    """Truck AB1234, its bundle naming 粤Z1234港 too and selected for inspection, told
+    INSPECT at T0 (read by its Hong Kong plate; the record marks the bundle used), read
+    again 50 minutes later by ``first`` alone (told INSPECT again), and 70 minutes after
+    T0 by ``then`` alone: what that read shows (the memory's window an hour, both of its
+    clocks the rig's)."""
+    rig = Rig(
+        [make_bundle("9110635860", "AB1234", result="INSPECT", bay="B3", second_plate="粤Z1234港")],
+        manifest_required=False,
+        unladen_inspect_share=0.0,
+    )
+    rig.lane._inspections = Inspections(
+        window_s=3600, clock=rig.clock, monotonic=lambda: (rig.clock.now - T0).total_seconds()
+    )
+
+    def at(minutes: float, plate: str) -> LaneOutput:
+        rig.clock.now = T0 + timedelta(minutes=minutes)
+        rig.fresh = Freshness(last_sync_at=rig.clock.now, central_up=True)
+        out = rig.lane.plate(read(vrn=plate))
+        rig.clock.advance(8)
+        rig.lane.tick()  # INSPECT's hold over: the truck goes, the session ends
+        return out
+
+    assert codes(at(0, "AB1234")) == [C.INSPECT]
+    rig.bundles = [make_bundle("9110635860", "AB1234", status="used", second_plate="粤Z1234港")]
+    out = at(50, first)
+    assert (codes(out), out.decisions[-1][2]) == ([C.INSPECT], "inspect_pending")
+    rig.clock.now = T0 + timedelta(minutes=70)
+    rig.fresh = Freshness(last_sync_at=rig.clock.now, central_up=True)
+    return rig, rig.lane.plate(read(vrn=then))
+
+
+@pytest.mark.parametrize(("first", "then"), [("AB1234", "粤Z1234港"), ("粤Z1234港", "AB1234")])
+def test_a_truck_told_inspect_again_by_one_plate_is_renewed_by_every_plate(
+    first: str, then: str
+) -> None:
+    """Told INSPECT again by one of its plates, the truck is renewed by each plate it was
+    told INSPECT by as its own (its bundle's), not by the plate read only: read after the
+    first window by its other plate alone, it was decided afresh, its selected bundle
+    used by the first inspection's record, and an Unladen press released it (found in
+    review)."""
+    rig, out = told_again_by_one_plate(first, then)
+    assert (codes(out), out.instructions[0].bay) == ([C.INSPECT], "B3")
+    assert out.decisions[-1][2] == "inspect_pending"
+    assert codes(rig.lane.unladen(UnladenPressed(vrn=then))) == []
+
+
+def test_a_truck_renewed_through_a_wall_clock_that_flaps_is_not_let_go_early() -> None:
+    """Told INSPECT again by AB1234 while the wall clock ran 20 minutes ahead (its
+    Mainland plate renewed to that later time), then by 粤Z1234港 once the clock was put
+    right: that telling ends earlier by the wall clock but later by the monotonic one,
+    and was dropped; with the clock ahead again, the truck's window ended early and an
+    Unladen press released it (found in review). Each clock's latest is kept."""
+    rig = Rig(
+        [make_bundle("9110635860", "AB1234", result="INSPECT", bay="B3", second_plate="粤Z1234港")],
+        manifest_required=False,
+        unladen_inspect_share=0.0,
+    )
+    mono = [0.0]
+    rig.lane._inspections = Inspections(window_s=3600, clock=rig.clock, monotonic=lambda: mono[0])
+
+    def at(real_min: float, wall_ahead_min: float, plate: str) -> LaneOutput:
+        mono[0] = real_min * 60
+        rig.clock.now = T0 + timedelta(minutes=real_min + wall_ahead_min)
+        rig.fresh = Freshness(last_sync_at=rig.clock.now, central_up=True)
+        out = rig.lane.plate(read(vrn=plate))
+        rig.clock.advance(8)
+        mono[0] += 8
+        rig.lane.tick()
+        return out
+
+    assert codes(at(0, 0, "AB1234")) == [C.INSPECT]
+    rig.bundles = [make_bundle("9110635860", "AB1234", status="used", second_plate="粤Z1234港")]
+    assert codes(at(30, 20, "AB1234")) == [C.INSPECT]
+    assert codes(at(40, 0, "粤Z1234港")) == [C.INSPECT]
+    out = at(95, 20, "粤Z1234港")
+    assert (codes(out), out.decisions[-1][2]) == ([C.INSPECT], "inspect_pending")
+
+
+def test_a_plate_two_trucks_are_told_with_does_not_chain_their_renewals() -> None:
+    """Three trucks whose bundles all name 粤Z5678港 (a wrong pairing), each told INSPECT
+    with it: whose truck is whose, the memory cannot tell. Told INSPECT again by that
+    plate, it renews none of them; a truck told INSPECT again renews its own plates,
+    never the others' through the shared one (found in review: a chain of trucks each
+    renewing the next, for as long as any came back)."""
+    now, mono = [T0], [0.0]
+    memory = Inspections(window_s=3600, clock=lambda: now[0], monotonic=lambda: mono[0])
+    for hk in ("AB1234", "CD5678", "EF0001"):
+        memory.told([hk, "粤Z5678港"], T0, "B3", firm=[hk, "粤Z5678港"])
+    told: list[tuple[str, ...]] = []
+    memory.on_told = lambda plates, *rest: told.append(tuple(plates))
+    now[0], mono[0] = T0 + timedelta(minutes=40), 2400.0
+    memory.told(["粤Z5678港"], now[0], "B3", firm=["粤Z5678港"])
+    assert told == [("粤Z5678港",)]  # no truck's plates passed on with it
+    now[0], mono[0] = T0 + timedelta(minutes=50), 3000.0
+    memory.told(["AB1234"], now[0], "B3", firm=["AB1234"])
+    assert told[-1] == ("AB1234", "粤Z5678港")  # its own truck's
+    now[0], mono[0] = T0 + timedelta(minutes=70), 4200.0
+    assert memory.pending(["粤Z5678港"], now[0]) == ("B3",)
+    assert memory.pending(["AB1234"], now[0]) == ("B3",)
+    assert memory.pending(["CD5678"], now[0]) is None
+    assert memory.pending(["EF0001"], now[0]) is None
+    now[0], mono[0] = T0 + timedelta(minutes=105), 6300.0
+    assert memory.pending(["粤Z5678港"], now[0]) == ("B3",)  # renewed with AB1234
+
+
+def test_a_truck_recalled_newest_first_is_renewed_by_every_plate() -> None:
+    """Recalled at a restart from the outbox, newest first: the repeat by AB1234 alone,
+    then the first telling by both plates. The truck is pending by 粤Z1234港 for as long
+    as by AB1234."""
+    now, mono = [T0 + timedelta(minutes=55)], [0.0]
+    memory = Inspections(window_s=3600, clock=lambda: now[0], monotonic=lambda: mono[0])
+    memory.remember(["AB1234"], T0 + timedelta(minutes=50), "B3", ["AB1234"])
+    memory.remember(["AB1234", "粤Z1234港"], T0, "B3", ["AB1234", "粤Z1234港"])
+    now[0], mono[0] = T0 + timedelta(minutes=70), 900.0
+    assert memory.pending(["粤Z1234港"], now[0]) == ("B3",)
+    now[0], mono[0] = T0 + timedelta(minutes=111), 3400.0
+    memory.remember(["EF9"], now[0], None)
+    assert memory.pending(["粤Z1234港"], now[0]) is None  # over with AB1234's
+
+
+def test_a_runner_up_is_not_renewed_with_the_truck_told_inspect_again() -> None:
+    """What a repeat renews is the plates the truck was told INSPECT by as its own: a
+    confident runner-up of its first read (maybe the next truck's plate) is not, and
+    goes once its window is over."""
+    now, mono = [T0], [0.0]
+    memory = Inspections(window_s=3600, clock=lambda: now[0], monotonic=lambda: mono[0])
+    memory.told(["CD5678", "粤Z1234港"], T0, "B2", firm=["CD5678"])
+    now[0], mono[0] = T0 + timedelta(minutes=50), 3000.0
+    memory.told(["CD5678"], now[0], "B2", firm=["CD5678"])
+    now[0], mono[0] = T0 + timedelta(minutes=70), 4200.0
+    assert memory.pending(["CD5678"], now[0]) == ("B2",)
+    assert memory.pending(["粤Z1234港"], now[0]) is None
+    # nor does a truck told INSPECT again by that runner-up renew the first truck
+    later = Inspections(window_s=3600, clock=lambda: now[0], monotonic=lambda: mono[0])
+    now[0], mono[0] = T0, 0.0
+    later.told(["CD5678", "粤Z1234港"], T0, "B2", firm=["CD5678"])
+    now[0], mono[0] = T0 + timedelta(minutes=50), 3000.0
+    later.told(["粤Z1234港"], now[0], "B2", firm=["粤Z1234港"])
+    now[0], mono[0] = T0 + timedelta(minutes=70), 4200.0
+    assert later.pending(["粤Z1234港"], now[0]) == ("B2",)
+    assert later.pending(["CD5678"], now[0]) is None
+    # renewed by its own plates, each of which is its own since (never a runner-up's
+    # to skip: a renewal only ever adds an inspection)
+    memory.told(["AB1234"], now[0], "B3", firm=["AB1234", "粤Z9999港"])
+    now[0], mono[0] = T0 + timedelta(minutes=100), 6000.0
+    memory.told(["粤Z9999港"], now[0], "B3", firm=["粤Z9999港"])
+    now[0], mono[0] = T0 + timedelta(minutes=140), 8400.0
+    assert memory.pending(["AB1234"], now[0], truck=("AB1234", "粤Z1111港")) == ("B3",)
+
+
 def test_a_truck_recalled_as_told_long_ago_is_pending_only_for_what_is_left() -> None:
     """A truck told INSPECT 59 minutes ago (recalled at a restart) is pending for one more
     minute by the monotonic clock, not for a whole window."""
