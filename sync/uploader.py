@@ -65,6 +65,10 @@ logger = logging.getLogger(__name__)
 
 #: The reason kept with a record whose stored text is not a JSON object (never sent).
 UNREADABLE = "unreadable in the outbox (not a JSON object)"
+#: The reason kept with a record whose stored text names another id than its row, or
+#: none (never sent: the centre's answer, by the text's id, would never be matched to the
+#: row, and the record was sent again in every batch; found in review)
+ANOTHER_ID = "its stored text names another id than its row (not sent)"
 
 
 #: Answers that say nothing about what was sent: the centre (or the way to it) is unwell.
@@ -156,11 +160,15 @@ def _no_answer_after_sending(err: ApiError) -> bool:
     ) and not isinstance(cause, NOT_SENT)
 
 
-def _json_object(text: str) -> bool:
+def _unsendable(record: PendingRecord) -> str | None:
+    """Why a record as stored cannot be sent (``UNREADABLE``, ``ANOTHER_ID``), or None."""
     try:
-        return isinstance(json.loads(text), dict)
+        body = json.loads(record.body)
     except (ValueError, RecursionError):  # RecursionError: nested deeper than json reads
-        return False
+        return UNREADABLE
+    if not isinstance(body, dict):
+        return UNREADABLE
+    return None if body.get("id") == record.id else ANOTHER_ID
 
 
 def _since(now: datetime, then: datetime, interval_s: float) -> bool:
@@ -268,11 +276,12 @@ class Uploader:
         marks: dict[str, tuple[str, str | None]] = {}
         readable = []
         for p in pending:
-            if _json_object(p.body):
+            why = _unsendable(p)
+            if why is None:
                 readable.append(p)
             else:  # one bad row must not hold up every record behind it: kept, set aside
-                logger.error("outbox record %s is not a JSON object: kept as rejected", p.id)
-                marks[p.id] = ("rejected", UNREADABLE)
+                logger.error("outbox record %s: %s: kept as rejected", p.id, why)
+                marks[p.id] = ("rejected", why)
         changed = self._mark(marks, set()) if marks else 0
         refused: list[tuple[PendingRecord, ApiError]] = []
         head = readable[0].id if readable else ""
@@ -329,7 +338,7 @@ class Uploader:
         """Send the newest pending record alone (not one of ``refused``); 1 if the centre
         answered for it (it is marked), else 0."""
         newest = self.outbox.newest_pending()
-        if newest is None or newest.id in refused or not _json_object(newest.body):
+        if newest is None or newest.id in refused or _unsendable(newest) is not None:
             return 0
         try:
             answered = self._send([newest], [])  # refused alone: left pending

@@ -23,6 +23,7 @@ from rocars.ids import ControlPoint
 from sync.outbox import Outbox
 from sync.puller import CentralClient
 from sync.uploader import (
+    ANOTHER_ID,
     MALFORMED_ANSWER,
     SERVER_ERROR_ROUNDS,
     SIZE_SUSPECT_BYTES,
@@ -130,7 +131,18 @@ def test_records_go_as_stored_and_an_unreadable_one_is_set_aside(
         # 9: bytes that are not UTF-8 (read as text, they failed the whole batch's query);
         # 10: nested deeper than json reads (RecursionError killed the uploader each round)
         deep = "[" * 100_000 + "]" * 100_000
-        for n, text in ((7, "{not json"), (8, '["a list"]'), (9, b'{"id": "\xff"}'), (10, deep)):
+        # 11, 12: a JSON object naming another id, or none: the centre answers by the
+        # text's id, never matched to the row, which went in every batch for good
+        other = record(0).model_dump(mode="json") | {"id": record(13).id}
+        unnamed = {k: v for k, v in record(12).model_dump(mode="json").items() if k != "id"}
+        for n, text in (
+            (7, "{not json"),
+            (8, '["a list"]'),
+            (9, b'{"id": "\xff"}'),
+            (10, deep),
+            (11, json.dumps(other)),
+            (12, json.dumps(unnamed)),
+        ):
             conn.execute(
                 "INSERT INTO records (id, lane, ended_at, body, created_at) VALUES (?, ?, ?, ?, ?)",
                 (record(n).id, "L01", "2026-11-21T08:00:07Z", text, "2026-11-21T08:00:07Z"),
@@ -138,15 +150,17 @@ def test_records_go_as_stored_and_an_unreadable_one_is_set_aside(
     outbox.save("L01", 2, None, [record(1)], NOW)
     client = CentralClient(central.url, token=central.token)
     uploader = Uploader(outbox, client, batch=10)
-    assert uploader.upload_once() == 6
-    assert (outbox.depth(), outbox.count("uploaded"), outbox.count("rejected")) == (0, 2, 4)
-    assert {id_ for id_, _ in outbox.rejected()} == {record(n).id for n in (7, 8, 9, 10)}
-    assert {reason for _, reason in outbox.rejected()} == {UNREADABLE}
+    assert uploader.upload_once() == 8
+    assert (outbox.depth(), outbox.count("uploaded"), outbox.count("rejected")) == (0, 2, 6)
+    reasons = dict(outbox.rejected())
+    assert reasons == {record(n).id: UNREADABLE for n in (7, 8, 9, 10)} | {
+        record(n).id: ANOTHER_ID for n in (11, 12)
+    }
     stored = {e["id"]: e for e in centre_events(central)}
     assert set(stored) == {record(0).id, record(1).id}
     for n in (0, 1):
         assert stored[record(n).id]["event"] == json.loads(record(n).model_dump_json())
-    assert uploader.metrics.total("rocars_sync_rejected_total") == 4
+    assert uploader.metrics.total("rocars_sync_rejected_total") == 6
     assert uploader.upload_once() == 0
     client.close()
     outbox.close()
