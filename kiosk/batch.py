@@ -245,6 +245,10 @@ class _XlsxCensus:
         #: asked to read it. Only the first sheet's matter (``_read_xlsx``): a workbook's
         #: other sheets (a price list, notes) are never read
         self.data_past: dict[str, int] = {}
+        #: part name -> the first row numbered no higher than the one before it: openpyxl
+        #: drops such a row without a word (found in review: a hand-made export's row
+        #: neither sent, listed nor written to the results)
+        self.rows_back: dict[str, int] = {}
         self.part = ""
         self._reset_part()
 
@@ -289,7 +293,9 @@ class _XlsxCensus:
         if depth > MAX_DEPTH or len(attributes) > 2 * MAX_ATTRIBUTES:
             raise _too_complex("has an XML element nested too deep or with too many attributes")
         if name == _ROW:
-            self.row = _row_number(attributes, self.row)
+            previous, self.row = self.row, _row_number(attributes, self.row)
+            if 0 < self.row <= previous:
+                self.rows_back.setdefault(self.part, self.row)
             self.row_depth = depth
             self.row_cells = self.row_elements = 0
             self.row_unread = MAX_READ_ROWS < self.row <= MAX_SHEET_ROWS
@@ -393,6 +399,14 @@ def _read_xlsx(data: bytes) -> list[tuple[int, list[str]]]:
             if past is not None:
                 raise BatchFileError(
                     f"xlsx has data in row {past}", key="batch_too_many_rows", max=MAX_ROWS
+                )
+            back = census.rows_back.get(path) if isinstance(path, str) else None
+            if back is None and not isinstance(path, str) and census.rows_back:
+                back = min(census.rows_back.values())
+            if back is not None:
+                raise BatchFileError(
+                    f"xlsx numbers row {back} again, or after a later one: openpyxl would drop it",
+                    key="batch_unreadable",
                 )
             # Read-only mode trusts the sheet's own <dimension> record, and some exporters
             # write "A1" there: openpyxl would then read nothing but that cell. (The bounds

@@ -78,6 +78,8 @@ MAYBE_APPLIED = "central_unavailable_maybe_applied"
 #: ... when it was new cargo data: there is no CCRN to check with; a second submission
 #: would make a second CCRN.
 CARGO_MAYBE_SUBMITTED = "cargo_maybe_submitted"
+#: new forms whose answer was lost kept with their keys in a session (the oldest go)
+MAX_LOST_FORMS = 16
 #: How long the idle clock waits for a call on the USB stick (``Kiosk._on_stick``:
 #: listing, reading and signing with a certificate, a batch file read, its results and the
 #: template written), seconds. A failing stick ends such a call with an error; a hung one
@@ -327,10 +329,11 @@ class Kiosk:
         #: when each batch row (``BatchRow.place``) was first sent this session: chosen
         #: again, it is checked as of then (``batch_upload``)
         self._batch_sent: dict[str, datetime] = {}
-        #: each batch file's tag in this session's keys, by its name (``batch_upload``)
+        #: each batch file's tag in this session's keys, by its path (``batch_upload``)
         self._batch_tags: dict[str, str] = {}
-        #: a new form whose answer was lost, as it was sent, and when (``cargo_submit``)
-        self._lost_form: tuple[dict[str, str], datetime] | None = None
+        #: new forms whose answer was lost, as they were sent: when, and their key
+        #: (``cargo_submit``), the newest last
+        self._lost_forms: list[tuple[dict[str, str], datetime, str]] = []
         # Nothing typed and no screen left since the session began: the idle timeout
         # has nothing to clear (every other state holds something of the person's).
         self._untouched = True
@@ -994,7 +997,6 @@ class Kiosk:
         self._start("find cargo", lambda: self.api.query_cargo(ccrn), done)
 
     @_when_idle
-    @_when_idle
     def set_cargo_direction(self, direction: Direction) -> None:
         """The direction buttons of the cargo form."""
         self.set_input("cargo.direction", direction.value)
@@ -1019,10 +1021,14 @@ class Kiosk:
         # The same new form sent again after a lost answer is checked as of when it was
         # first sent: past midnight its date (today's, by default) was out of the window,
         # and the shipper, moving it, made a new key, maybe a second CCRN; the centre
-        # answers a known key with its CCRN whatever the date now (and refuses it anew)
+        # answers a known key with its CCRN whatever the date now (and refuses it anew).
+        # It goes with its first key, also after other forms were saved meanwhile (a key
+        # counting the forms saved made it a new submission then: found in review)
         at = self.clock()
-        lost = self._lost_form
-        if lost is not None and self.amend_ccrn is None and lost[0] == self.cargo_values:
+        lost = None
+        if self.amend_ccrn is None:
+            lost = next((f for f in self._lost_forms if f[0] == self.cargo_values), None)
+        if lost is not None:
             at = lost[1]
         items, errors = validate_cargo(self.cargo_values, at)
         self.cargo_errors = {e.field: e for e in errors}
@@ -1049,18 +1055,22 @@ class Kiosk:
                 self.notice = Notice(CARGO_MAYBE_SUBMITTED, self.notice.params)
 
         if ccrn is None:
-            key = self._cargo_key(f"f{self._forms_saved}", checked)
+            key = lost[2] if lost is not None else self._cargo_key(f"f{self._forms_saved}", checked)
             form = dict(self.cargo_values)
+
+            def forget() -> None:
+                self._lost_forms = [f for f in self._lost_forms if f[0] != form]
 
             def saved(cargo: Cargo) -> None:
                 self._forms_saved += 1
-                self._lost_form = None
+                forget()
                 done(cargo)
 
             def lost_or_failed(error: RocarsError) -> None:
                 failed(error)
                 if self.notice is not None and self.notice.key == CARGO_MAYBE_SUBMITTED:
-                    self._lost_form = form, at
+                    forget()
+                    self._lost_forms = [*self._lost_forms, (form, at, key)][-MAX_LOST_FORMS:]
 
             submit = functools.partial(self.api.submit_cargo, checked, key)
             self._start("submit cargo", submit, saved, lost_or_failed)
@@ -1131,9 +1141,11 @@ class Kiosk:
         session = self._session
         sent = self._batch_sent  # this session's: dropped with it
         keys = self._keys_session  # taken now: a row sent as the session ends is not the next's
-        # which file of the session (by its name): the same items in two files are two
+        # which file of the session (by its path: two sticks often carry files of one
+        # name, the kiosk's template, and by name the second's rows got the first's
+        # keys, so their CCRNs: found in review): the same items in two files are two
         # consignments, and the same file chosen again gives its rows their keys again
-        tag = self._batch_tags.setdefault(path.name, f"f{len(self._batch_tags) + 1}.")
+        tag = self._batch_tags.setdefault(str(path), f"f{len(self._batch_tags) + 1}.")
 
         def work(rows: list[BatchRow]) -> list[BatchOutcome]:
             outcomes: list[BatchOutcome] = []

@@ -151,6 +151,35 @@ def test_new_cargo_whose_answer_was_lost_is_sent_again_with_its_key(
     assert "Query" in message(model.notice)
 
 
+def test_a_lost_submission_sent_again_after_another_form_was_saved_keeps_its_key(
+    tmp_path: Path,
+) -> None:
+    """Form A's answer lost; the shipper submits form B (saved), then A again unchanged:
+    A goes with its first key, so the centre answers the cargo it may have made. Its
+    key counted the forms saved, so B's save made it a new submission, a second CCRN if
+    the first was saved (found in review). Saved, a form sent again is a new one."""
+    centre = Centre(LOST, "4000000002", "4000000001", "4000000003")
+    model = submitted(centre, tmp_path)
+    assert model.notice is not None
+    assert model.notice.key == "cargo_maybe_submitted"
+    model.new_cargo()
+    fill(model)
+    model.set_input("cargo.packages", "13")
+    model.cargo_submit()
+    assert model.screen == Screen.CARGO_RESULT
+    model.new_cargo()
+    fill(model)  # form A, as it was
+    model.cargo_submit()
+    assert model.screen == Screen.CARGO_RESULT
+    a_first, b, a_again = centre.keys
+    assert a_again == a_first
+    assert b not in (None, a_first)
+    model.new_cargo()
+    fill(model)  # form A once more, after it was saved: another consignment
+    model.cargo_submit()
+    assert centre.keys[3] not in centre.keys[:3]
+
+
 def test_a_lost_submission_sent_again_after_midnight_keeps_its_key(
     tmp_path: Path, english: None
 ) -> None:
@@ -383,6 +412,15 @@ def test_the_same_items_in_two_files_of_a_session_are_two_consignments(
     model.batch_upload(first)  # chosen again: its rows' CCRNs, nothing new
     assert [o.ccrn for o in model.batch_outcomes] == ["4000000001", "4000000002"]
     assert len(centre.ccrns) == 4
+    # a file of the same name on another stick (the kiosk's template, often): its own
+    # consignments (by its name, it had the first file's keys, so its CCRNs: found in
+    # review)
+    other_stick = tmp_path / "stick2"
+    other_stick.mkdir()
+    model.back()
+    model.batch_upload(batch_file(other_stick, row(1), row(2)))
+    assert [o.ccrn for o in model.batch_outcomes] == ["4000000005", "4000000006"]
+    assert len(centre.ccrns) == 6
     assert all(len(k or "") <= 64 for k in centre.keys)
 
 

@@ -241,6 +241,34 @@ def test_xlsx_rows_past_the_last_sheet_row_are_not_read(
     assert [r.row for r in read_batch(tmp_path / "far.xlsx", NOW)] == [2]
 
 
+def _renumbered(old: int, new: int) -> Callable[[str, bytes], bytes | None]:
+    """Sheet row ``old`` numbered ``new``, its cells too (as a careless exporter would)."""
+
+    def change(name: str, part: bytes) -> bytes:
+        if not name.endswith("sheet1.xml"):
+            return part
+        part = part.replace(f'<row r="{old}"'.encode(), f'<row r="{new}"'.encode())
+        return re.sub(rf'r="([A-Z]+){old}"'.encode(), rf'r="\g<1>{new}"'.encode(), part)
+
+    return change
+
+
+@pytest.mark.parametrize(("old", "new"), [(4, 3), (4, 2)])
+def test_xlsx_that_numbers_a_row_again_or_backwards_is_refused(
+    tmp_path: Path, old: int, new: int
+) -> None:
+    """openpyxl drops a row numbered no higher than the one before it without a word:
+    neither sent, listed nor written to the results (found in review). Refused whole,
+    before anything is sent."""
+    made = _xlsx(list(FIELD_NAMES), ROW, ROW, ROW)
+    (tmp_path / "ok.xlsx").write_bytes(made)
+    assert [r.row for r in read_batch(tmp_path / "ok.xlsx", NOW)] == [2, 3, 4]
+    (tmp_path / "r.xlsx").write_bytes(_rezip(made, _renumbered(old, new)))
+    with pytest.raises(BatchFileError, match=f"numbers row {new} again") as info:
+        read_batch(tmp_path / "r.xlsx", NOW)
+    assert info.value.key == "batch_unreadable"
+
+
 def test_xlsx_that_unpacks_far_beyond_the_limit_is_too_large(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
