@@ -876,7 +876,7 @@ class Outbox:
         entries, damaged = self._journal.scan()
         rows = [(e.lane, e.last_seq, e.session, e.stamp) for e in newest(entries).values()]
         with self._wlock:
-            self._fold_now(rows, [_damaged_aside(line) for line in damaged])
+            self._fold_now(rows, [_damaged_aside(line) for line in damaged], at_start=True)
         if entries:
             logger.info(
                 "lane journal: %d lane states from %d entries folded", len(rows), len(entries)
@@ -960,14 +960,18 @@ class Outbox:
         except (sqlite3.Error, OSError) as err:
             logger.error("lane journal: not folded at close (the next start does): %s", err)
 
-    def _fold_now(self, rows: list[_LaneState], aside: list[_Aside] | None = None) -> None:
+    def _fold_now(
+        self, rows: list[_LaneState], aside: list[_Aside] | None = None, *, at_start: bool = False
+    ) -> None:
         """``rows`` into the ``lanes`` table (and ``aside``, damaged lines, into
         ``quarantine``) in one transaction, the WAL synced, then both journal files
-        emptied (writer lock held; start-up and close)."""
+        emptied (writer lock held; start-up and close). At start, a stored open session
+        a row replaces with no record of it is kept in ``quarantine`` (``_unrecorded``)."""
         if rows or aside:
             with self._transaction() as conn:
+                lost = _unrecorded(conn, rows) if at_start else []
                 _fold_rows(conn, rows)
-                _insert_aside(conn, aside or [])
+                _insert_aside(conn, [*(aside or []), *lost])
             self._fsync_wal()
         self._journal.clear_all()
 
@@ -1278,6 +1282,54 @@ _FOLD_LANE = (
     "session = excluded.session, updated_at = excluded.updated_at "
     "WHERE excluded.last_seq > lanes.last_seq"
 )
+
+
+def _unrecorded(conn: sqlite3.Connection, rows: list[_LaneState]) -> list[_Aside]:
+    """The stored open sessions that ``rows`` (journaled lane states, newer) replace with
+    another session or none while no record of them was written: a power cut can keep a
+    journal line and lose the write before it that ended the stored session (its record
+    and READY; the kernel may write the journal's page first). Replaced, the session
+    whose instructions a display showed was in no record and nowhere on disk (found in
+    review); kept in ``quarantine`` instead, and logged."""
+    aside: list[_Aside] = []
+    for lane, last_seq, session, _ in rows:
+        stored = conn.execute(
+            "SELECT last_seq, session, updated_at FROM lanes WHERE lane = ?", (lane,)
+        ).fetchone()
+        if stored is None or stored[1] is None or int(stored[0]) >= last_seq:
+            continue
+        old_id, new_id = _session_id(stored[1]), _session_id(session)
+        if old_id is not None and old_id == new_id:
+            continue  # the same session, changed since
+        if (
+            old_id is not None
+            and conn.execute("SELECT 1 FROM records WHERE id = ?", (old_id,)).fetchone()
+        ):
+            continue  # ended, its record written
+        problem = (
+            f"replaced at start by a newer journal line (seq {last_seq}) with no record "
+            "of it: the write that ended it was lost (a power cut)"
+        )
+        logger.error(
+            "lane %s: its stored session %s (seq %d) kept in the outbox's quarantine table: %s",
+            lane,
+            old_id or "(unreadable)",
+            int(stored[0]),
+            problem,
+        )
+        aside.append(("lanes", lane, int(stored[0]), stored[1], problem, stored[2]))
+    return aside
+
+
+def _session_id(text: str | bytes | None) -> str | None:
+    """A stored session's id, or None (none, or not readable)."""
+    if text is None:
+        return None
+    try:
+        found = json.loads(text).get("id")
+    except (ValueError, AttributeError, RecursionError):
+        return None
+    return found if isinstance(found, str) else None
 
 
 def _fold_rows(conn: sqlite3.Connection, rows: list[_LaneState]) -> int:

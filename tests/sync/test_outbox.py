@@ -680,6 +680,49 @@ def test_an_outbox_of_a_newer_version_is_refused_and_left_as_it_was(tmp_path: Pa
     assert user_version(path) == SCHEMA_VERSION + 1
 
 
+@pytest.mark.parametrize("case", ["end_lost", "ended", "same_session", "unreadable"])
+def test_a_stored_session_a_newer_journal_line_replaces_unrecorded_is_kept(
+    tmp_path: Path, case: str
+) -> None:
+    """Truck A's session stored open in SQLite; a power cut lost the write that ended it
+    (its record and READY) but kept the journal line of the next truck's session,
+    appended after it (the kernel wrote the journal's page first). Folded at start, the
+    newer line replaced A's session with no record of it, nowhere on disk (found in
+    review): it is kept in the quarantine table. Ended with its record, or the same
+    session changed since, it is replaced as before."""
+    path = tmp_path / "outbox.db"
+    outbox = Outbox(path)
+    a = open_session(NOW)
+    stored = "{not a session" if case == "unreadable" else a.model_dump_json()
+    outbox.save("L01", 5, a, [], NOW)
+    if case == "ended":
+        ended = record(0).model_copy(update={"id": a.id})
+        outbox.save("L01", 6, None, [ended], NOW)
+    outbox.close()
+    if case == "unreadable":
+        with sqlite3.connect(path) as conn:
+            conn.execute("UPDATE lanes SET session = ? WHERE lane = 'L01'", (stored,))
+    b = a if case == "same_session" else open_session(NOW).model_copy(update={"vrn": "CD5678"})
+    journal_paths(path)[0].write_bytes(
+        encode("L01", 15, "2026-11-21T08:00:05.000Z", b.model_dump_json())
+    )
+    outbox = Outbox(path)
+    try:
+        row = outbox.lane("L01")
+        assert row is not None
+        assert (row.last_seq, row.session) == (15, b)  # the newer state, as before
+        kept = outbox.quarantined()
+        if case in ("ended", "same_session"):
+            assert kept == []
+        else:
+            assert [(k["source"], k["lane"], k["last_seq"], k["body"]) for k in kept] == [
+                ("lanes", "L01", 5, stored)
+            ]
+            assert "no record" in kept[0]["error"]
+    finally:
+        outbox.close()
+
+
 def open_session(now: datetime) -> Session:
     """A PROCEED shown to a truck, the session still open (the agent was killed)."""
     return Session(
