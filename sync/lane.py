@@ -249,6 +249,14 @@ class Inspections:
                 if not plate:
                     continue
                 held = self._until.get(plate)
+                if held is not None and _over(held, at, mono):
+                    # its window over by both clocks when this telling began, not let go
+                    # yet: its truck is not carried into this one (merged, a row taken at
+                    # start with a misread made the truck's list two plates of a kind,
+                    # and its renewal was refused: found in review). The rest is, as
+                    # before: the window may be over only by a clock stepped ahead, to
+                    # be put right (``remember``), and its own must not be lost then
+                    held = (*held[:6], ())
                 own = plate in sure
                 # its truck: the firm plates of the tellings it was one of (never those of
                 # one it was a runner-up of: another truck's, maybe)
@@ -272,10 +280,14 @@ class Inspections:
                         _merged(held[6], truck),
                     )
                 elif own:
-                    # told (from a file written late) as a truck's own: its own, with its
-                    # truck's plates (the same rows taken again change nothing)
+                    # told (from a file written late, or within a second) as a truck's
+                    # own: its own, with its truck's plates and, if it was a runner-up's,
+                    # this telling's bay (the same rows taken again change nothing)
                     self._until[plate] = (
-                        *held[:4],
+                        held[0],
+                        held[1] if held[5] else bay,
+                        held[2],
+                        held[3],
                         _merged(held[4], sure),
                         True,
                         _merged(held[6], truck),
@@ -286,10 +298,13 @@ class Inspections:
                 self._until[plate] = entry
                 self._order.append((entry[0], entry[3], plate))
             for plate in plates:
-                if plate in sure and plate in self._until:
-                    self._renew_truck(plate)
+                # a plate its truck's own, told now as this read's or as its runner-up (a
+                # truck read by a misread of its plate, its plate the runner-up, was told
+                # INSPECT again by it, and its other plate not renewed: found in review)
+                if plate in self._until and self._until[plate][5]:
+                    self._renew_truck(plate, at, mono)
 
-    def _renew_truck(self, plate: str) -> None:
+    def _renew_truck(self, plate: str, at: datetime, mono: float) -> None:
         """The plates of ``plate``'s truck (the firm plates of the tellings it was one of)
         pending at least as long as it is (under ``_lock``). A truck told INSPECT again by
         one of its plates was renewed by that plate only: read after the first window by
@@ -300,7 +315,7 @@ class Inspections:
         runner-up (``pending``): a renewal only ever adds an inspection. In any order:
         recalled from the outbox, the newest telling comes first."""
         held = self._until[plate]
-        if not _one_truck(held[6]):
+        if _over(held, at, mono) or not _one_truck(held[6]):
             # two plates of a kind (a plate two trucks' bundles name, a wrong one): whose
             # truck is whose, the memory cannot tell; renewed through it, one truck's
             # repeat renewed the next, and theirs the next (found in review)
@@ -309,7 +324,7 @@ class Inspections:
             had = self._until.get(other)
             if other == plate or not other:
                 continue
-            if had is None:
+            if had is None or _over(had, at, mono):
                 entry = (*held[:4], held[6], True, held[6])
             elif _later(had, held[0], held[2]):
                 # its own truck's plates kept as they are: merged with these, a chain of
@@ -385,6 +400,16 @@ def _later(
     return (until - held[0]).total_seconds() > SAME_TELLING_S or pending_until - held[
         2
     ] > SAME_TELLING_S
+
+
+def _over(
+    held: tuple[datetime, str | None, float, float, tuple[str, ...], bool, tuple[str, ...]],
+    at: datetime,
+    mono: float,
+) -> bool:
+    """``held``'s window was over at ``at`` by the wall clock and is over by the
+    monotonic one now: the past to a telling at ``at``."""
+    return held[0] <= at and held[2] <= mono
 
 
 def _one_truck(plates: tuple[str, ...]) -> bool:

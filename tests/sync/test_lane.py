@@ -1027,7 +1027,9 @@ def test_a_truck_told_inspect_is_told_so_again_while_the_clock_runs_ahead() -> N
     assert out.decisions[-1][2] == "inspect_pending"
 
 
-def told_again_by_one_plate(first: str, then: str) -> tuple[Rig, LaneOutput]:
+def told_again_by_one_plate(
+    first: str, then: str, first_read: PlateRead | None = None
+) -> tuple[Rig, LaneOutput]:
     """Truck AB1234, its bundle naming 粤Z1234港 too and selected for inspection, told
     INSPECT at T0 (read by its Hong Kong plate; the record marks the bundle used), read
     again 50 minutes later by ``first`` alone (told INSPECT again), and 70 minutes after
@@ -1042,17 +1044,17 @@ def told_again_by_one_plate(first: str, then: str) -> tuple[Rig, LaneOutput]:
         window_s=3600, clock=rig.clock, monotonic=lambda: (rig.clock.now - T0).total_seconds()
     )
 
-    def at(minutes: float, plate: str) -> LaneOutput:
+    def at(minutes: float, plate: str, taken: PlateRead | None = None) -> LaneOutput:
         rig.clock.now = T0 + timedelta(minutes=minutes)
         rig.fresh = Freshness(last_sync_at=rig.clock.now, central_up=True)
-        out = rig.lane.plate(read(vrn=plate))
+        out = rig.lane.plate(taken or read(vrn=plate))
         rig.clock.advance(8)
         rig.lane.tick()  # INSPECT's hold over: the truck goes, the session ends
         return out
 
     assert codes(at(0, "AB1234")) == [C.INSPECT]
     rig.bundles = [make_bundle("9110635860", "AB1234", status="used", second_plate="粤Z1234港")]
-    out = at(50, first)
+    out = at(50, first, first_read)
     assert (codes(out), out.decisions[-1][2]) == ([C.INSPECT], "inspect_pending")
     rig.clock.now = T0 + timedelta(minutes=70)
     rig.fresh = Freshness(last_sync_at=rig.clock.now, central_up=True)
@@ -1072,6 +1074,56 @@ def test_a_truck_told_inspect_again_by_one_plate_is_renewed_by_every_plate(
     assert (codes(out), out.instructions[0].bay) == ([C.INSPECT], "B3")
     assert out.decisions[-1][2] == "inspect_pending"
     assert codes(rig.lane.unladen(UnladenPressed(vrn=then))) == []
+
+
+@pytest.mark.parametrize("misread", ["AB1284", "粤Z1284港"])
+def test_a_truck_told_inspect_again_through_its_plate_as_a_runner_up_is_renewed(
+    misread: str,
+) -> None:
+    """Told INSPECT again at +50 read by a misread of a plate (its own plate the
+    confident runner-up, through which the memory knew it): its other plate was not
+    renewed (the renewal went by the read's firm plates only), and read by it alone at
+    +70 the truck was released by an Unladen press (found in review)."""
+    rig, out = told_again_by_one_plate(
+        "AB1234",
+        "粤Z1234港",
+        first_read=read(vrn=misread, alternates=[Alternate(vrn="AB1234", confidence=0.95)]),
+    )
+    assert (codes(out), out.decisions[-1][2]) == ([C.INSPECT], "inspect_pending")
+
+
+def test_a_window_over_does_not_carry_its_truck_into_a_new_telling() -> None:
+    """A row taken at start (told 50 minutes before, with a misread Mainland plate) is
+    kept a while though its window is over; told INSPECT 20 minutes after the start with
+    its right plates, the truck's list took the misread too, two Mainland plates, and a
+    repeat by AB1234 at +70 renewed nothing (found in review)."""
+    wall, mono = [T0], [0.0]
+    memory = Inspections(window_s=3600, clock=lambda: wall[0], monotonic=lambda: mono[0])
+    told_before = T0 - timedelta(minutes=50)
+    for plate in ("AB1234", "粤Z1284港"):
+        memory.remember((plate,), told_before, "B1", ("粤Z1284港", "AB1234"))
+
+    def at(minutes: float) -> datetime:
+        wall[0], mono[0] = T0 + timedelta(minutes=minutes), minutes * 60.0
+        return wall[0]
+
+    memory.told(("AB1234", "粤Z1234港"), at(20), "B3", firm=("AB1234", "粤Z1234港"))
+    memory.told(("AB1234",), at(70), "B3", firm=("AB1234",))
+    assert memory.pending(["粤Z1234港"], at(90)) == ("B3",)
+
+
+@pytest.mark.parametrize("own_first", [True, False])
+def test_a_plate_told_as_a_truck_s_own_within_a_second_takes_its_bay(own_first: bool) -> None:
+    """A plate told INSPECT as another truck's runner-up (bay B2) and within a second as
+    its own truck's (B3), in either order: the truck is sent to its own bay."""
+    memory = Inspections(window_s=3600, clock=lambda: T0, monotonic=lambda: 0.0)
+    tellings = [
+        (("AB1234", "粤Z1234港"), "B3", ("AB1234", "粤Z1234港")),
+        (("CD5678", "AB1234"), "B2", ("CD5678",)),
+    ]
+    for offset, (plates, bay, firm) in enumerate(tellings if own_first else tellings[::-1]):
+        memory.told(plates, T0 + timedelta(seconds=0.4 * offset), bay, firm=firm)
+    assert memory.pending(["AB1234"], T0) == ("B3",)
 
 
 def test_a_truck_renewed_through_a_wall_clock_that_flaps_is_not_let_go_early() -> None:
