@@ -485,6 +485,21 @@ def _cursor_ahead(since: str, head: int, what: str) -> NoReturn:
     )
 
 
+def _cursor_diverged(since: str) -> NoReturn:
+    """409 ``cursor_diverged``: a cursor given with the mark of another change than this
+    feed's at that seq (found in review: a centre restored from a backup that had
+    numbered past the replica's cursor again served the changes after it, and the ones
+    between, a cancellation among them, were never pulled)."""
+    raise CentralError(
+        f"cursor {since} was given with the mark of another change than this feed's"
+        " change there: its history is not this centre's (restored from a backup, or"
+        " replaced); pull it again from the start",
+        key="cursor_diverged",
+        status=409,
+        since=since,
+    )
+
+
 def _limit(value: int, top: int) -> int:
     if not 1 <= value <= top:
         raise CentralError(
@@ -566,17 +581,37 @@ def create_app(config: CentralConfig) -> FastAPI:
         }
 
     @app.get("/v1/changes")
-    def changes(cp: DeviceCp, since: str = "", limit: int = 1000) -> Response:
+    def changes(cp: DeviceCp, since: str = "", limit: int = 1000, mark: str = "") -> Response:
         start = _cursor(since)
+        if not re.fullmatch(r"[0-9a-f]{0,64}", mark):
+            raise CentralError(f"bad mark {mark[:80]!r}", key="mark_invalid", status=422)
+        store = central.store
         # the page and the head as of one moment: read apart, a write between them made a
         # cursor past the end look caught up
-        joined, last, count, head = central.store.feed_page(start, _limit(limit, MAX_CHANGES_PAGE))
+        joined, last, count, head = store.feed_page(start, _limit(limit, MAX_CHANGES_PAGE))
         if not count and start > head:
             # a cursor this feed never gave: "caught up" would keep the replica fresh
             # while it misses every change the centre numbers again up to that cursor
             _cursor_ahead(since, head, "change feed")
+        if mark and start and store.change_mark(start) != mark:
+            # a cursor this feed gave, but of another history: restored from a backup
+            # and numbered past it again (cursor_ahead no longer says so), or another
+            # site's. Its changes after that seq are not the ones after the replica's
+            _cursor_diverged(since)
+        # the page's cursor and the mark of the change it stands on: asked with both, the
+        # centre tells its own history from another (docs/central.md)
+        at = last if count else start
         nxt = (str(last) if count else since).encode()
-        body = b'{"changes":[' + joined + b'],"next":"' + nxt + b'"}'
+        next_mark = (store.change_mark(at) or "") if at else ""
+        body = (
+            b'{"changes":['
+            + joined
+            + b'],"next":"'
+            + nxt
+            + b'","mark":"'
+            + next_mark.encode()
+            + b'"}'
+        )
         return Response(body, media_type="application/json")
 
     @app.post("/v1/events")

@@ -9,6 +9,7 @@ entity inside its latest change (``bundles.seq`` / ``cargo.seq`` point at it).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import sqlite3
@@ -35,6 +36,18 @@ from rocars.models import (
 from rocars.timeutil import to_rfc3339
 
 logger = logging.getLogger(__name__)
+
+
+#: hex digits of a change's mark: 128 bits, enough that two histories' changes never share
+#: one by chance
+MARK_HEX = 32
+
+
+def change_mark(text: str | bytes) -> str:
+    """A change's mark: the start of the SHA-256 of its stored text, in hex."""
+    data = text.encode() if isinstance(text, str) else bytes(text)
+    return hashlib.sha256(data).hexdigest()[:MARK_HEX]
+
 
 #: First CCRN / UBR the centre issues; UBRs leased to control points come from the same
 #: counter, so a leased block never overlaps a centre-issued UBR or another block.
@@ -343,6 +356,14 @@ class Store:
         if not count:
             return b"", since, 0, head
         return bytes(joined), int(last), int(count), head
+
+    def change_mark(self, seq: int) -> str | None:
+        """The mark of change ``seq`` (``change_mark``'s of its stored text), None when
+        the feed has no such change: what a cursor was given with, to tell this feed's
+        change at that seq from another history's (docs/central.md)."""
+        with self._lock:
+            row = self._conn.execute("SELECT json FROM changes WHERE seq = ?", (seq,)).fetchone()
+        return None if row is None else change_mark(row[0])
 
     def last_seq(self) -> int:
         with self._lock:

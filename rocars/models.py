@@ -232,10 +232,13 @@ class Change(_Record):
 
 class ChangePage(_Record):
     """``GET /v1/changes``: ``next`` is the cursor to ask with (the last change's seq; an
-    empty page gives ``since`` back). A page of fewer than ``limit`` changes is caught up."""
+    empty page gives ``since`` back), ``mark`` the mark of the change it stands on (asked
+    with both, the centre refuses a cursor of another history: docs/central.md; "" from
+    a centre that gives none). A page of fewer than ``limit`` changes is caught up."""
 
     changes: list[Change]
     next: str
+    mark: str = Field(default="", pattern=r"^[0-9a-f]{0,64}$")
 
 
 class DriverAction(_Record):

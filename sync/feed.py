@@ -62,7 +62,10 @@ _BUNDLE_DELETE = re.compile(
     r'\{"seq":([1-9][0-9]{0,17}),"kind":"bundle","key":"([0-9]{10})","op":"delete"(?:,"bundle":null)?\}'
 )
 _HEAD = '{"changes":['
-_TAIL = re.compile(r'\s*\]\s*,\s*"next"\s*:\s*"([^"\\\x00-\x1f]*)"\s*\}\s*')
+_TAIL = re.compile(
+    r'\s*\]\s*,\s*"next"\s*:\s*"([^"\\\x00-\x1f]*)"'
+    r'(?:\s*,\s*"mark"\s*:\s*"([0-9a-f]{0,64})")?\s*\}\s*'
+)
 _SPACE = re.compile(r"\s*")
 _DECODER = json.JSONDecoder()
 
@@ -79,6 +82,8 @@ class PageRows:
 
     next: str
     changes: int = 0
+    #: the mark of the change ``next`` stands on ("" from a centre that gives none)
+    mark: str = ""
     #: the seq of the page's first and last change (0 for an empty page)
     first_seq: int = 0
     last_seq: int = 0
@@ -144,9 +149,9 @@ def bundle_from_body(body: str) -> Bundle:
     return Bundle.model_validate_json(body)
 
 
-def rows_from_changes(changes: list[Change], next_cursor: str) -> PageRows:
+def rows_from_changes(changes: list[Change], next_cursor: str, mark: str = "") -> PageRows:
     """Rows from validated models (the general path)."""
-    rows = PageRows(next=next_cursor, changes=len(changes))
+    rows = PageRows(next=next_cursor, changes=len(changes), mark=mark)
     for change in changes:
         rows.add_change(change)
     return rows
@@ -236,6 +241,7 @@ def _parse_page(raw: bytes) -> PageRows:
     if tail is None:
         return _slow_page(raw)  # not the centre's frame: the general path says what is wrong
     rows.next = tail.group(1)
+    rows.mark = tail.group(2) or ""
     rows.changes = count
     rows.last_seq = last
     return rows
@@ -276,4 +282,4 @@ def _slow_page(raw: bytes) -> PageRows:
         page = ChangePage.model_validate_json(raw)
     except ValidationError as err:
         raise MalformedPage(f"change page does not validate: {_problems(err)}") from err
-    return rows_from_changes(page.changes, page.next)
+    return rows_from_changes(page.changes, page.next, page.mark)

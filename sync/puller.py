@@ -35,6 +35,9 @@ CURSOR_BACKWARDS = "central_cursor_backwards"
 #: The centre's answer (409) to a cursor past the end of its feed: it was restored from a
 #: backup or replaced, and no longer has the changes this replica's cursor counts.
 CURSOR_AHEAD = "cursor_ahead"
+#: The centre's answer to a cursor asked with the mark of another change than its own at
+#: that seq: its history is not the one the replica pulled (docs/central.md)
+CURSOR_DIVERGED = "cursor_diverged"
 
 
 #: An error key that may be a metric label as it is: the centre's keys are all of this
@@ -72,13 +75,17 @@ def max_page_bytes(limit: int) -> int:
 class CentralClient(RocarsClient):
     """The centre's API plus the change feed as raw bytes (validated by ``sync.feed``)."""
 
-    def changes_raw(self, since: str, limit: int) -> bytes:
+    def changes_raw(self, since: str, limit: int, mark: str = "") -> bytes:
         """The page's bytes (an error answer or none: ApiError, as every call; one over
-        ``max_page_bytes``: ``ANSWER_TOO_LARGE``)."""
+        ``max_page_bytes``: ``ANSWER_TOO_LARGE``). ``mark``: the one the centre gave with
+        ``since`` (a centre of another history refuses it: ``CURSOR_DIVERGED``)."""
+        params: dict[str, str | int] = {"since": since, "limit": limit}
+        if mark:
+            params["mark"] = mark
         return self._request(
             "GET",
             "/v1/changes",
-            params={"since": since, "limit": limit},
+            params=params,
             max_bytes=max_page_bytes(limit),
         ).content
 
@@ -257,7 +264,7 @@ class Puller:
         self.caught_up = threading.Event()
 
     def _fetch(
-        self, since: str, turn: threading.Event | None = None
+        self, since: str, mark: str, turn: threading.Event | None = None
     ) -> tuple[str, PageRows, datetime]:
         """Fetch a page, then (once ``turn`` is set) check it; with when it was asked for
         (what the replica is current as of, if it catches up: the answer may wait for
@@ -265,7 +272,7 @@ class Puller:
         for)."""
         asked_at = self._clock()
         try:
-            raw = self.client.changes_raw(since, self.batch)
+            raw = self.client.changes_raw(since, self.batch, mark)
         except ApiError as err:
             if err.key != ANSWER_TOO_LARGE:
                 raise
@@ -292,7 +299,7 @@ class Puller:
         """
         total = 0
         with ThreadPoolExecutor(1, thread_name_prefix="feed-fetch") as pool:
-            future = pool.submit(self._fetch, self.replica.cursor())
+            future = pool.submit(self._fetch, self.replica.cursor(), self.replica.cursor_mark())
             for _ in range(max_pages):
                 since, rows, asked_at = future.result()
                 self.link.mark_up()
@@ -301,7 +308,7 @@ class Puller:
                 go_on = full and not (stop is not None and stop.is_set())
                 turn = threading.Event()
                 if go_on:
-                    future = pool.submit(self._fetch, rows.next, turn)
+                    future = pool.submit(self._fetch, rows.next, rows.mark, turn)
                 try:
                     self.replica.apply_rows(since, rows, asked_at, caught_up=not full)
                 finally:
@@ -320,7 +327,7 @@ class Puller:
             try:
                 applied = self.catch_up(stop)
             except ApiError as err:
-                if err.key == CURSOR_AHEAD:  # the centre answers; its feed is not ours
+                if err.key in (CURSOR_AHEAD, CURSOR_DIVERGED):  # it answers; not our feed
                     self.link.mark_up()
                     self._failed(err.key, str(err), _ahead_detail(err))
                 else:
@@ -400,6 +407,12 @@ def check_cursor(since: str, rows: PageRows) -> None:
 
 def _ahead_detail(err: ApiError) -> str:
     detail = err.detail if isinstance(err.detail, dict) else {}
+    if err.key == CURSOR_DIVERGED:
+        return (
+            f"the centre's change at this replica's cursor {str(detail.get('since', '?'))[:20]}"
+            " is not the one the replica pulled there (a centre restored or replaced, or"
+            " another site's): replica not updated; pull it again (docs/sync.md)"
+        )
     return (
         f"the centre's feed ends at {str(detail.get('last', '?'))[:20]}, before this "
         f"replica's cursor {str(detail.get('since', '?'))[:20]} (a centre restored or "

@@ -308,6 +308,12 @@ class Replica:
         """The change-feed cursor to ask with next ("" before the first page)."""
         return self._meta("cursor") or ""
 
+    def cursor_mark(self) -> str:
+        """The mark of the change the cursor stands on, as the centre gave it with the
+        cursor ("" before the first page, or from a centre that gives none): asked with
+        both, the centre refuses a cursor of another history (``cursor_diverged``)."""
+        return self._meta("cursor_mark") or ""
+
     def count_bundles(self) -> int:
         try:
             row = self._conn().execute("SELECT count(*) FROM bundles").fetchone()
@@ -322,7 +328,7 @@ class Replica:
 
     def apply(self, since: str, page: ChangePage, now: datetime) -> None:
         """Apply one validated page (see ``apply_rows``)."""
-        self.apply_rows(since, rows_from_changes(page.changes, page.next), now)
+        self.apply_rows(since, rows_from_changes(page.changes, page.next, page.mark), now)
 
     def apply_rows(
         self, since: str, rows: PageRows, now: datetime, *, caught_up: bool = True
@@ -374,7 +380,9 @@ class Replica:
                 )
             conn.executemany("DELETE FROM cargo WHERE ccrn = ?", [(c,) for c in rows.dropped_ccrns])
             conn.executemany("INSERT OR REPLACE INTO cargo VALUES (?, ?)", rows.cargo.items())
-            meta = [("cursor", rows.next)]
+            # the cursor and its mark together: a mark of another cursor would refuse this
+            # centre's own history, or let another's through
+            meta = [("cursor", rows.next), ("cursor_mark", rows.mark)]
             if caught_up:
                 meta.append(("last_sync_at", to_rfc3339(now)))
                 if loading:

@@ -143,6 +143,25 @@ def test_malformed_pages_are_refused() -> None:
             parse_page(raw)
 
 
+def test_a_page_s_mark_is_read_on_both_paths_and_a_bad_one_refused() -> None:
+    """The mark of the change a page's cursor stands on, after ``next``: read in the
+    centre's own form and in any other; one that is not lowercase hex of at most 64
+    digits makes the page malformed; a page without one (a centre that gives none) has
+    none."""
+    body = bundle_json("9110635860", "AB1234")
+    mark = "0123456789abcdef" * 2
+    for make in (compact, page):
+        raw = make([upsert(1, body)], "1")
+        assert parse_page(raw).mark == ""
+        marked = raw[:-1] + f',"mark":"{mark}"}}'.encode()
+        assert parse_page(marked).mark == mark
+        empty = make([], "1")[:-1] + f',"mark":"{mark}"}}'.encode()
+        assert (parse_page(empty).mark, parse_page(empty).changes) == (mark, 0)
+        for wrong in ("ABCDEF", "g" * 8, "a" * 65):
+            with pytest.raises(MalformedPage):
+                parse_page(raw[:-1] + f',"mark":"{wrong}"}}'.encode())
+
+
 def test_a_bundle_without_its_result_is_kept_without_one() -> None:
     """A change that leaves the selection out (or misspells its name) was stored as a
     bundle selected for release; it is kept with no result, which stops the truck."""
