@@ -199,6 +199,10 @@ def check_bay(value: str) -> str:
 class Instruction(Message):
     """``lanes/{lane}/instruction`` (retained): what the XDB and AIOP show. Signed with the lane key."""
 
+    #: ``ts`` sent, not made on arrival: a display holds an instruction no longer than its
+    #: lifetime from it, and fails closed on one told later than its clock says now
+    _sent_fields: ClassVar[frozenset[str]] = frozenset({"ts"})
+
     seq: int = Field(ge=0)
     vrn: str | None = Field(default=None, max_length=16)
     code: InstructionCode
@@ -259,6 +263,10 @@ class DeviceStatus(Message):
 
 class SyncStatus(Message):
     """``sync/status`` (retained, every second): the displays' heartbeat; also the agent's last will."""
+
+    #: ``ts`` sent, not made on arrival: an online status without one counted as fresh
+    #: whenever it was read (a retained one revived a display each time: found in review)
+    _sent_fields: ClassVar[frozenset[str]] = frozenset({"ts"})
 
     state: Literal["online", "offline"]
     central: Literal["up", "down"]

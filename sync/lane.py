@@ -577,8 +577,13 @@ class Lane:
         rng: random.Random | None = None,
         last_seq: int = 0,
         inspections: Inspections | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
+        self._monotonic = monotonic
+        #: the session whose code was shown last, and when by the monotonic clock
+        #: (``_tick``); None after a restart (the wall clock alone then)
+        self._shown_at: tuple[str, float] | None = None
         self._inspections = inspections or Inspections(clock=clock)
         self.cp = cp
         self.direction = direction
@@ -919,6 +924,12 @@ class Lane:
         if session is None:
             return
         elapsed = (now - session.code_at).total_seconds()
+        shown = self._shown_at
+        if shown is not None and shown[0] == session.id:
+            # by the monotonic clock too, whichever is longer: a wall clock stepped back
+            # (a site's NTP source put right) held the truck before's PROCEED as long as
+            # the step, and no READY came (found in review)
+            elapsed = max(elapsed, self._monotonic() - shown[1])
         if session.code in WAITING_CODES and elapsed >= self.config.timeout_s:
             self._show(out, now, _Decision(Code.STOP_SEE_OFFICER, "timeout", ubr=session.ubr))
         elif session.code in FINAL_CODES and elapsed >= self.config.hold_s:
@@ -1305,6 +1316,7 @@ class Lane:
         assert session is not None
         session.code = decision.code
         session.code_at = now
+        self._shown_at = (session.id, self._monotonic())
         session.reason = decision.reason
         if decision.ubr is not None:
             session.ubr = decision.ubr

@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -152,6 +152,9 @@ class LaneWatch:
         #: the lane's latest signed instruction could not be read (the one before dropped)
         self._unreadable = False
         self._last_seq: int | None = None
+        #: when the instruction held expires by this display's monotonic clock, fixed when
+        #: it came (``_deadline``); None: it has no lifetime
+        self._deadline: float | None = None
         self._connected = False
         self._controller_online = False
         #: the run (``SyncStatus.instance``) of the last ``online`` status that counted
@@ -282,9 +285,25 @@ class LaneWatch:
             )
         self._instruction = instruction
         self._last_seq = instruction.seq
+        self._deadline = self._deadline_of(instruction)
         self._unreadable = False
         self._confirm()
         return instruction
+
+    def _deadline_of(self, instruction: Instruction) -> float | None:
+        """When ``instruction`` expires by the monotonic clock: what is left of it by the
+        wall clock now, and no more than its whole lifetime (from its ``ts``) and the
+        clocks' leeway. By the wall clock alone, a clock stepped back (a site's NTP put
+        right, or the agent's alone) kept the truck before's PROCEED up for as long as
+        the step (found in review)."""
+        expires = instruction.expires_at
+        if expires is None:
+            return None
+        left = min(
+            (expires - self._clock.now()).total_seconds(),
+            (expires - instruction.ts).total_seconds() + self.max_skew,
+        )
+        return self._clock.monotonic() + left
 
     def _confirm(self) -> None:
         self._confirmed = True
@@ -311,7 +330,14 @@ class LaneWatch:
             # the lane controller gives every code but READY a lifetime: one without any
             # would stand for ever on a display whose controller stays up but is wrong
             return None if self._instruction.code is InstructionCode.READY else FailReason.EXPIRED
-        if self._clock.now() >= expires:
+        now = self._clock.now()
+        if now >= expires:
+            return FailReason.EXPIRED
+        if self._deadline is not None and self._clock.monotonic() >= self._deadline:
+            return FailReason.EXPIRED  # by the monotonic clock (``_deadline_of``)
+        if self._instruction.ts > now + timedelta(seconds=self.max_skew):
+            # told later than now by more than the clocks' leeway: this clock stepped back
+            # since (or the agent's ran ahead); its lifetime by this clock says nothing
             return FailReason.EXPIRED
         return None
 
@@ -344,6 +370,8 @@ class LaneWatch:
             waits.append(self._last_heartbeat + self.heartbeat_bound - self._clock.monotonic())
         if self._instruction is not None and self._instruction.expires_at is not None:
             waits.append((self._instruction.expires_at - self._clock.now()).total_seconds())
+        if self._instruction is not None and self._deadline is not None:
+            waits.append(self._deadline - self._clock.monotonic())
         future = [w for w in waits if w > 0]
         return min(future) if future else None
 

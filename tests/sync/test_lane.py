@@ -158,6 +158,27 @@ def test_rule1_no_plate_stops_then_ready_after_hold() -> None:
     assert rig.lane.session is None
 
 
+@pytest.mark.parametrize("then", ["held", "waiting"])
+def test_a_wall_clock_stepped_back_does_not_stretch_a_hold_or_a_wait(then: str) -> None:
+    """The lane's clock stepped back an hour (a site's NTP source put right) while a
+    PROCEED is held: by the wall clock the hold went negative, no READY came, and the
+    truck before's PROCEED stood for the hour (found in review). The hold, and the wait
+    for a driver, go by the monotonic clock too."""
+    bundles = [] if then == "waiting" else [make_bundle("9110635860", "AB1234")]
+    rig = Rig(bundles, manifest_required=False)
+    mono = [100.0]
+    rig.lane._monotonic = lambda: mono[0]
+    shown = codes(rig.lane.plate(read()))
+    assert shown == ([C.NO_BUNDLE] if then == "waiting" else [C.PROCEED])
+    rig.clock.advance(-3600)
+    wait = rig.lane.config.timeout_s if then == "waiting" else rig.lane.config.hold_s
+    mono[0] += wait - 0.5
+    assert not rig.lane.tick().changed
+    mono[0] += 0.5
+    out = rig.lane.tick()
+    assert codes(out) == ([C.STOP_SEE_OFFICER] if then == "waiting" else [C.READY])
+
+
 def test_rule1_low_confidence_stops_even_with_a_bundle() -> None:
     rig = Rig([make_bundle("9110635860", "AB1234")], confidence_threshold=0.9)
     out = rig.lane.plate(read(confidence=0.89))

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from rocars.errors import BadPayload
 from rocars.messages import InstructionCode, SyncStatus
 from rocars.signing import lane_key, signed_payload
 from tests.fixtures.displays import FakeClock, make_instruction, site_secret
@@ -207,6 +208,76 @@ def test_expired_instruction_becomes_stop(watch: LaneWatch, clock: FakeClock) ->
     assert shown.code is C.STOP_SEE_OFFICER
     assert shown.reason is FailReason.EXPIRED
     assert shown.instruction is None
+
+
+def test_a_clock_stepped_back_does_not_keep_an_instruction_up(
+    watch: LaneWatch, clock: FakeClock
+) -> None:
+    """The site's clocks stepped back an hour together (its NTP source put right): the
+    heartbeats still agree with this clock, and by the wall clock alone the truck
+    before's PROCEED stood for the hour (found in review). Told later than now by more
+    than the clocks' leeway, it fails closed; and by the monotonic clock it never lasts
+    longer than its lifetime from when it came."""
+    told = clock.now()
+    watch.on_instruction(
+        make_instruction(C.PROCEED, 1, ts=told, expires_at=told + timedelta(seconds=13)).to_bytes()
+    )
+    assert watch.shown().code is C.PROCEED
+    clock.wall -= timedelta(hours=1)
+    clock.mono += 1.0
+    watch.on_sync_status(online(clock))
+    assert (watch.shown().code, watch.shown().reason) == (C.STOP_SEE_OFFICER, FailReason.EXPIRED)
+    # a step within the leeway: the wall clock 1.5 s back, then time goes on
+    watch.on_instruction(
+        make_instruction(
+            C.PROCEED, 2, ts=clock.now(), expires_at=clock.now() + timedelta(seconds=13)
+        ).to_bytes()
+    )
+    assert watch.shown().code is C.PROCEED
+    assert watch.seconds_to_next_change() == pytest.approx(3.0)  # the heartbeat
+    clock.wall -= timedelta(seconds=1.5)
+    for _ in range(13):
+        clock.advance(1.0)
+        watch.on_sync_status(online(clock))
+    assert (watch.shown().code, watch.shown().reason) == (C.STOP_SEE_OFFICER, FailReason.EXPIRED)
+
+
+def test_an_instruction_told_ahead_of_this_clock_is_stop(
+    watch: LaneWatch, clock: FakeClock
+) -> None:
+    """The agent's clock an hour ahead when it told the PROCEED (put right since): its
+    lifetime by this clock would be an hour and 13 s."""
+    ahead = clock.now() + timedelta(hours=1)
+    watch.on_instruction(
+        make_instruction(
+            C.PROCEED, 1, ts=ahead, expires_at=ahead + timedelta(seconds=13)
+        ).to_bytes()
+    )
+    assert watch.shown().reason is FailReason.EXPIRED
+    # within the leeway it stands, no longer than its lifetime and the leeway
+    soon = clock.now() + timedelta(seconds=watch.max_skew * 0.8)
+    watch.on_instruction(
+        make_instruction(C.PROCEED, 2, ts=soon, expires_at=soon + timedelta(seconds=13)).to_bytes()
+    )
+    assert watch.shown().code is C.PROCEED
+
+
+def test_an_instruction_or_status_without_its_time_is_refused(watch: LaneWatch) -> None:
+    """A default ``ts`` made on arrival would stand for what the sender never said: an
+    instruction would never be ahead, and an online status with none counted as fresh
+    whenever it was read (a retained one revived a display each time: found in review)."""
+    body = make_instruction(C.PROCEED, 1).to_dict()
+    del body["ts"]
+    unsigned = {k: v for k, v in body.items() if k != "sig"}
+    _, payload = signed_payload(unsigned, lane_key(site_secret(), "SBC", "L01"))
+    with pytest.raises(InstructionRejected) as err:
+        watch.on_instruction(payload)
+    assert err.value.key == "instruction_unreadable"  # signed right: it fails closed
+    assert watch.shown().reason is FailReason.INSTRUCTION_UNREADABLE
+    status = json.loads(SyncStatus(state="online", central="up").to_bytes())
+    del status["ts"]
+    with pytest.raises(BadPayload):
+        watch.on_sync_status(json.dumps(status).encode())
 
 
 def test_expired_on_arrival_is_stop(watch: LaneWatch, clock: FakeClock) -> None:

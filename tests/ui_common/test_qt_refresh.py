@@ -78,7 +78,9 @@ def test_an_expiry_weeks_away_still_lets_the_screen_fail_closed(qtbot: QtBot, th
     ahead = clock.now() + timedelta(days=30)
     proceed = make_instruction(C.PROCEED, 1, ts=ahead, expires_at=ahead + timedelta(seconds=13))
     controller.on_message(INSTRUCTION, proceed.to_bytes())
-    assert controller.shown.code is C.PROCEED  # a fresh heartbeat, not expired by its clock
+    # told 30 days later than this clock says now: not trusted (since 2026-12-07; before,
+    # shown with a fresh heartbeat, not expired by its clock)
+    assert controller.shown.reason is FailReason.EXPIRED
     assert 0 < controller._timer.interval() <= MAX_TIMER_MS  # noqa: SLF001
     if then == "last_will":
         will = SyncStatus(state="offline", central="down", lanes=["L01"])
