@@ -417,7 +417,7 @@ class LaneController:
                 wait = lane.config.hold_s
             else:
                 continue  # no timer on other codes
-            if (now - session.code_at).total_seconds() >= wait:
+            if lane.shown_for(session, now) >= wait:  # by either clock (``Lane.shown_for``)
                 until = time.monotonic() + READ_PRIORITY_WAIT_S
                 with self._reads_done:
                     while self._reads or self._input_waiting():

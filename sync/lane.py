@@ -923,17 +923,22 @@ class Lane:
         session = self.session
         if session is None:
             return
-        elapsed = (now - session.code_at).total_seconds()
-        shown = self._shown_at
-        if shown is not None and shown[0] == session.id:
-            # by the monotonic clock too, whichever is longer: a wall clock stepped back
-            # (a site's NTP source put right) held the truck before's PROCEED as long as
-            # the step, and no READY came (found in review)
-            elapsed = max(elapsed, self._monotonic() - shown[1])
+        elapsed = self.shown_for(session, now)
         if session.code in WAITING_CODES and elapsed >= self.config.timeout_s:
             self._show(out, now, _Decision(Code.STOP_SEE_OFFICER, "timeout", ubr=session.ubr))
         elif session.code in FINAL_CODES and elapsed >= self.config.hold_s:
             self._end(out, now, session.reason)
+
+    def shown_for(self, session: Session, now: datetime) -> float:
+        """How long ``session``'s code has been shown, in seconds: by the wall clock and by
+        the monotonic one, whichever is longer. By the wall clock alone, one stepped back
+        (a site's NTP source put right) held the truck before's PROCEED as long as the
+        step, and no READY came (found in review). The controller's timer asks it too."""
+        elapsed = (now - session.code_at).total_seconds()
+        shown = self._shown_at
+        if shown is not None and shown[0] == session.id:
+            elapsed = max(elapsed, self._monotonic() - shown[1])
+        return elapsed
 
     def _fail_closed(self, out: LaneOutput, now: datetime, read: PlateRead | None = None) -> None:
         """A rule raised (a bug, or data no rule foresaw): the truck at the lane is shown

@@ -300,3 +300,33 @@ def test_a_session_whose_record_cannot_be_made_at_start_is_kept_aside(
         assert "its record cannot be made" in kept["error"]
     finally:
         site.close()
+
+
+@pytest.mark.parametrize("code", ["PROCEED", "NO_BUNDLE"])
+def test_the_timer_ends_a_hold_or_a_wait_by_the_monotonic_clock_too(
+    tmp_path: Path, code: str
+) -> None:
+    """The agent's clock stepped back an hour (a site's NTP source put right) while a
+    lane holds a PROCEED (or waits for a driver): the controller's timer asked the lane
+    to tick only once the wall clock said the hold was over, so no READY (or timeout)
+    came for the hour, whatever the lane measured (found in review)."""
+    site = Site(tmp_path, hold_s=8.0, timeout_s=60.0)
+    try:
+        if code == "PROCEED":
+            site.bundles(make_bundle("9110635860", "AB1234"))
+        else:
+            site.bundles()
+        site.controller.start()
+        mono = [100.0]
+        site.controller.lanes["L01"]._monotonic = lambda: mono[0]
+        assert site.read("AB1234")["code"] == code
+        site.now -= timedelta(hours=1)
+        wait = 8.0 if code == "PROCEED" else 60.0
+        mono[0] += wait - 0.5
+        site.controller.tick()
+        assert site.bus.sent[-1]["code"] == code
+        mono[0] += 0.5
+        site.controller.tick()
+        assert site.bus.sent[-1]["code"] == ("READY" if code == "PROCEED" else "STOP_SEE_OFFICER")
+    finally:
+        site.close()
