@@ -581,37 +581,37 @@ def create_app(config: CentralConfig) -> FastAPI:
         }
 
     @app.get("/v1/changes")
-    def changes(cp: DeviceCp, since: str = "", limit: int = 1000, mark: str = "") -> Response:
+    def changes(
+        cp: DeviceCp, since: str = "", limit: int = 1000, mark: str | None = None
+    ) -> Response:
         start = _cursor(since)
-        if not re.fullmatch(r"[0-9a-f]{0,64}", mark):
+        if mark is not None and not re.fullmatch(r"[0-9a-f]{0,64}", mark):
             raise CentralError(f"bad mark {mark[:80]!r}", key="mark_invalid", status=422)
+        limit = _limit(limit, MAX_CHANGES_PAGE)
         store = central.store
+        if mark and start and (held := store.change_mark(start)) is not None and held != mark:
+            # a cursor this feed gave, but of another history: restored from a backup
+            # and numbered past it again (cursor_ahead no longer says so), or another
+            # site's. Its changes after that seq are not the ones after the replica's.
+            # (No change there: past the end, cursor_ahead below.) Before the page is
+            # built: a refused cursor is asked again and again
+            _cursor_diverged(since)
         # the page and the head as of one moment: read apart, a write between them made a
         # cursor past the end look caught up
-        joined, last, count, head = store.feed_page(start, _limit(limit, MAX_CHANGES_PAGE))
+        joined, last, count, head = store.feed_page(start, limit)
         if not count and start > head:
             # a cursor this feed never gave: "caught up" would keep the replica fresh
             # while it misses every change the centre numbers again up to that cursor
             _cursor_ahead(since, head, "change feed")
-        if mark and start and store.change_mark(start) != mark:
-            # a cursor this feed gave, but of another history: restored from a backup
-            # and numbered past it again (cursor_ahead no longer says so), or another
-            # site's. Its changes after that seq are not the ones after the replica's
-            _cursor_diverged(since)
-        # the page's cursor and the mark of the change it stands on: asked with both, the
-        # centre tells its own history from another (docs/central.md)
-        at = last if count else start
         nxt = (str(last) if count else since).encode()
-        next_mark = (store.change_mark(at) or "") if at else ""
-        body = (
-            b'{"changes":['
-            + joined
-            + b'],"next":"'
-            + nxt
-            + b'","mark":"'
-            + next_mark.encode()
-            + b'"}'
-        )
+        tail = b'"}'
+        if mark is not None:
+            # the mark of the change the page's cursor stands on, to a reader that asks
+            # with marks (docs/central.md): one that does not (an agent from before them)
+            # gets the page as before, which its fast parse path takes
+            at = last if count else start
+            tail = b'","mark":"' + ((store.change_mark(at) or "") if at else "").encode() + tail
+        body = b'{"changes":[' + joined + b'],"next":"' + nxt + tail
         return Response(body, media_type="application/json")
 
     @app.post("/v1/events")

@@ -79,9 +79,9 @@ class CentralClient(RocarsClient):
         """The page's bytes (an error answer or none: ApiError, as every call; one over
         ``max_page_bytes``: ``ANSWER_TOO_LARGE``). ``mark``: the one the centre gave with
         ``since`` (a centre of another history refuses it: ``CURSOR_DIVERGED``)."""
-        params: dict[str, str | int] = {"since": since, "limit": limit}
-        if mark:
-            params["mark"] = mark
+        # always sent, empty when not known: a centre gives marks to a reader that asks
+        # with them (and pages without one to an agent from before them)
+        params: dict[str, str | int] = {"since": since, "limit": limit, "mark": mark}
         return self._request(
             "GET",
             "/v1/changes",
@@ -262,6 +262,8 @@ class Puller:
         #: beside ``last_error`` in the status: what the key alone does not say
         self.last_detail = ""
         self.caught_up = threading.Event()
+        #: the centre was found to give no marks (said once)
+        self._told_no_mark = False
 
     def _fetch(
         self, since: str, mark: str, turn: threading.Event | None = None
@@ -281,10 +283,17 @@ class Puller:
         if turn is not None:
             turn.wait()
         try:
-            return since, parse_page(raw), asked_at
+            rows = parse_page(raw)
         except MalformedPage:
             self.link.mark_up()  # the centre answered; what it said is the problem
             raise
+        if mark and not rows.mark and not self._told_no_mark:
+            self._told_no_mark = True
+            logger.warning(
+                "change feed: the centre gives its pages no mark: a centre restored from a"
+                " backup past this replica's cursor cannot be told from its own (docs/sync.md)"
+            )
+        return since, rows, asked_at
 
     def catch_up(self, stop: threading.Event | None = None, max_pages: int = 1_000_000) -> int:
         """Apply pages until one is not full; the number of changes applied.

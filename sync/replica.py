@@ -310,9 +310,21 @@ class Replica:
 
     def cursor_mark(self) -> str:
         """The mark of the change the cursor stands on, as the centre gave it with the
-        cursor ("" before the first page, or from a centre that gives none): asked with
-        both, the centre refuses a cursor of another history (``cursor_diverged``)."""
-        return self._meta("cursor_mark") or ""
+        cursor ("" before the first page, from a centre that gives none, or when the
+        cursor has moved since without one): asked with both, the centre refuses a
+        cursor of another history (``cursor_diverged``). Kept with the cursor it is of: an
+        agent from before marks moves the cursor and leaves the mark, which sent with the
+        new cursor made the centre refuse its own history (found in review)."""
+        try:  # one statement: one snapshot of the two
+            rows = dict(
+                self._conn()
+                .execute("SELECT key, value FROM meta WHERE key IN ('cursor', 'cursor_mark')")
+                .fetchall()
+            )
+        except sqlite3.Error as err:
+            raise ReplicaError(f"replica read failed: {err}") from err
+        at, _, mark = str(rows.get("cursor_mark", "")).partition(" ")
+        return mark if at == str(rows.get("cursor", "")) else ""
 
     def count_bundles(self) -> int:
         try:
@@ -380,9 +392,8 @@ class Replica:
                 )
             conn.executemany("DELETE FROM cargo WHERE ccrn = ?", [(c,) for c in rows.dropped_ccrns])
             conn.executemany("INSERT OR REPLACE INTO cargo VALUES (?, ?)", rows.cargo.items())
-            # the cursor and its mark together: a mark of another cursor would refuse this
-            # centre's own history, or let another's through
-            meta = [("cursor", rows.next), ("cursor_mark", rows.mark)]
+            # the cursor and its mark together, the mark naming its cursor (``cursor_mark``)
+            meta = [("cursor", rows.next), ("cursor_mark", f"{rows.next} {rows.mark}")]
             if caught_up:
                 meta.append(("last_sync_at", to_rfc3339(now)))
                 if loading:
