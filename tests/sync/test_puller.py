@@ -280,6 +280,24 @@ def test_a_page_that_takes_the_cursor_back_is_refused_and_the_replica_ages(
         replica.close()
 
 
+def assert_refused(puller: Puller, key: str, detail: str) -> None:
+    """The centre refuses the replica's cursor with 409 ``key``; run, the puller says so
+    (``detail`` in its status), takes the centre for up, and applies nothing."""
+    with pytest.raises(ApiError) as refused:
+        puller.catch_up()
+    assert (refused.value.status, refused.value.key) == (409, key)
+    stop = threading.Event()
+    thread = threading.Thread(target=puller.run, args=(stop,))
+    thread.start()
+    try:
+        assert wait_for(lambda: puller.last_error == key)
+        assert detail in puller.last_detail
+        assert puller.link.up  # the centre answers: what it says is the problem
+    finally:
+        stop.set()
+        thread.join(5)
+
+
 def test_a_centre_restored_from_a_backup_refuses_the_replicas_cursor_and_it_ages(
     tmp_path: Path,
 ) -> None:
@@ -320,19 +338,7 @@ def test_a_centre_restored_from_a_backup_refuses_the_replicas_cursor_and_it_ages
             backoff_max_s=0.05,
             clock=lambda: now[0],
         )
-        with pytest.raises(ApiError) as refused:
-            puller.catch_up()
-        assert (refused.value.status, refused.value.key) == (409, "cursor_ahead")
-        stop = threading.Event()
-        thread = threading.Thread(target=puller.run, args=(stop,))
-        thread.start()
-        try:
-            assert wait_for(lambda: puller.last_error == "cursor_ahead")
-            assert f"before this replica's cursor {cursor}" in puller.last_detail
-            assert puller.link.up  # the centre answers: what it says is the problem
-        finally:
-            stop.set()
-            thread.join(5)
+        assert_refused(puller, "cursor_ahead", f"before this replica's cursor {cursor}")
         assert (replica.cursor(), replica.last_sync_at()) == (cursor, synced)
         # once the restored centre has numbered past the cursor again, "cursor_ahead" no
         # longer says so: the puller took the changes after it, and those numbered again
@@ -341,19 +347,7 @@ def test_a_centre_restored_from_a_backup_refuses_the_replicas_cursor_and_it_ages
         with RocarsClient(restored.url, token=restored.token) as client:
             while centre_seq(restored) <= int(cursor) + 1:
                 new_cargo(client)
-        with pytest.raises(ApiError) as refused:
-            puller.catch_up()
-        assert (refused.value.status, refused.value.key) == (409, "cursor_diverged")
-        stop = threading.Event()
-        thread = threading.Thread(target=puller.run, args=(stop,))
-        thread.start()
-        try:
-            assert wait_for(lambda: puller.last_error == "cursor_diverged")
-            assert f"at this replica's cursor {cursor} is not the one" in puller.last_detail
-            assert puller.link.up
-        finally:
-            stop.set()
-            thread.join(5)
+        assert_refused(puller, "cursor_diverged", f"at this replica's cursor {cursor} is not")
         assert (replica.cursor(), replica.last_sync_at()) == (cursor, synced)
     finally:
         restored.stop()
