@@ -485,6 +485,10 @@ def _cursor_ahead(since: str, head: int, what: str) -> NoReturn:
     )
 
 
+#: The change feed's answers are never to be kept by a cache (``/v1/changes``)
+NO_STORE = {"Cache-Control": "no-store"}
+
+
 def _cursor_diverged(since: str) -> NoReturn:
     """409 ``cursor_diverged``: a cursor given with the mark of another change than this
     feed's at that seq (found in review: a centre restored from a backup that had
@@ -612,7 +616,9 @@ def create_app(config: CentralConfig) -> FastAPI:
             at = last if count else start
             tail = b'","mark":"' + ((store.change_mark(at) or "") if at else "").encode() + tail
         body = b'{"changes":[' + joined + b'],"next":"' + nxt + tail
-        return Response(body, media_type="application/json")
+        # never from a cache: a proxy that kept an old empty page for this cursor would
+        # make a replica look caught up while it misses what came since (found in review)
+        return Response(body, media_type="application/json", headers=NO_STORE)
 
     @app.post("/v1/events")
     def post_events(upload: EventUpload, cp: DeviceCp) -> EventUploadResult:

@@ -86,6 +86,8 @@ class CentralClient(RocarsClient):
             "GET",
             "/v1/changes",
             params=params,
+            # not from a cache on the way: an old page for this cursor looks caught up
+            headers={"Cache-Control": "no-cache"},
             max_bytes=max_page_bytes(limit),
         ).content
 

@@ -364,6 +364,12 @@ def test_a_page_has_a_mark_only_for_a_reader_that_asks_with_one(central: Central
         assert old.endswith(b'"}')
         assert b'"mark"' not in old
         new = client.changes_raw("", 5)
+        answer = httpx.get(
+            f"{central.url}/v1/changes",
+            params={"since": "", "mark": "", "limit": 5},
+            headers={"Authorization": f"Bearer {central.token}"},
+        )
+        assert answer.headers["cache-control"] == "no-store"  # never kept by a proxy
         assert re.search(rb',"mark":"[0-9a-f]{32}"\}$', new)
         assert parse_page(old).mark == ""
         assert parse_page(new).mark == re.findall(rb'"mark":"(\w+)"', new)[0].decode()
