@@ -270,6 +270,13 @@ class SyncAgent:
             self.broker = EmbeddedBroker()
             self.broker.start()
             self.broker_url = self.broker.url
+            # said, not refused: the demo and a field engineer's laptop run this way
+            logger.warning(
+                "bus: no [bus] url: an embedded broker on %s, with no logins and no ACL (any"
+                " process on this machine may publish a lane's inputs); a booth PC uses"
+                " mosquitto set up by broker-config (docs/operations.md)",
+                self.broker_url,
+            )
         # only the agent that pulls may rebuild a file of another schema (the shards share it)
         self.replica = Replica(config.replica_path, rebuild=config.pull)
         self.outbox = Outbox(

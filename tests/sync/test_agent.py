@@ -1087,3 +1087,20 @@ def test_a_replica_that_cannot_be_read_is_named_not_taken_for_never_synced(
         )
     finally:
         agent.stop()
+
+
+def test_an_agent_with_no_broker_says_its_embedded_one_is_open(
+    central: CentralProcess, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With no ``[bus] url`` the agent starts an embedded broker on loopback, with no
+    logins and no ACL: any process on the machine may publish a lane's inputs (found in
+    review). Said at start, not refused (the demo and a laptop run this way)."""
+    bus = {"url": "", "keepalive": 5, "keep_session": False}
+    with caplog.at_level(logging.WARNING, logger="sync.agent"):
+        agent = started_agent(agent_config(tmp_path, "", central.url, bus=bus))
+        try:
+            assert agent.broker is not None
+            assert agent.broker_url.startswith("mqtt://127.0.0.1:")
+        finally:
+            agent.stop()
+    assert "no logins and no ACL" in caplog.text
