@@ -46,6 +46,11 @@ _WIDTH = {
     if unicodedata.decomposition(chr(cp)).startswith(("<wide>", "<narrow>"))
 }
 SUBSTITUTION_PENALTY = 0.04  # confidence lost per character folded by position
+#: confidence lost, on top, by a folded reading of text that is a plate as printed (a
+#: personalised plate, ``GAS123``) when the recogniser gave no grouping to prefer the
+#: fold: which of the two plates the truck has, the text cannot say (found in review:
+#: ``GAS123`` read at 0.998 was published as ``GA5123`` at 0.958, another truck's plate)
+AMBIGUOUS_FOLD_PENALTY = 0.25
 PERSONALISED_MIN_SCORE = 0.85
 
 
@@ -84,10 +89,17 @@ def parse_mainland(text: str, score: float = 1.0) -> PlateText | None:
 
 
 def _standard(groups: list[str]) -> tuple[str, int] | None:
-    """The best ``L{1,2}D{1,4}`` reading of the characters, and how many were folded."""
+    """The best ``L{1,2}D{1,4}`` reading of the characters, and how many were folded.
+
+    None when the recogniser's grouping says otherwise: a first group of three or more
+    characters before a second (``GAS 123``, ``7AB 123``) is not two letters and digits
+    (split anyway and folded by position, ``GAS 123`` became ``GA5123`` at 0.958: found
+    in review); such text can only be a personalised plate."""
     compact = "".join(groups)
     splits = range(1, 3)
-    if len(groups) == 2 and len(groups[0]) in splits:
+    if len(groups) == 2 and len(groups[0]) not in splits:
+        return None
+    if len(groups) == 2:
         order = [len(groups[0])] + [k for k in splits if k != len(groups[0])]
     else:
         order = [2, 1]
@@ -122,6 +134,8 @@ def parse_hk(text: str, score: float = 1.0) -> PlateText | None:
     if standard is not None:
         vrn, changes = standard
         confidence = score - SUBSTITUTION_PENALTY * changes
+        if changes and len(groups) != 2 and vrn != _as_printed(compact):
+            confidence -= AMBIGUOUS_FOLD_PENALTY  # a plate as printed too: which one?
         return PlateText(vrn, text, "hk", round(max(0.0, min(1.0, confidence)), 4))
     # a personalised plate: only when the recogniser is sure, 3+ characters (two letters
     # alone are far more often half of a split plate) and at least one letter
@@ -136,6 +150,17 @@ def parse_hk(text: str, score: float = 1.0) -> PlateText | None:
     except InvalidIdentifier:
         return None
     return PlateText(vrn, text, "hk", round(max(0.0, min(1.0, score * 0.95)), 4))
+
+
+def _as_printed(compact: str) -> str | None:
+    """``compact`` as a personalised plate would be read (3+ characters, an HK letter
+    among them, the VRN rules' own folding), or None if it cannot be one."""
+    if len(compact) < 3 or not any(_HK_LETTER.match(c) for c in compact):
+        return None
+    try:
+        return normalize_vrn(compact)
+    except InvalidIdentifier:
+        return None
 
 
 def parse_any(text: str, score: float = 1.0) -> PlateText | None:
