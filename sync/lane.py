@@ -121,6 +121,12 @@ RECENT_READ_IDS = 256
 MAX_IGNORED_ACTIONS = 32
 
 
+#: What ``Inspections`` holds of a plate told INSPECT: until (wall clock), bay, pending
+#: until and kept until (monotonic), the firm plates it was told with, whether it was told
+#: as a truck's own, and its truck (the firm plates of the tellings it was one of)
+_Held = tuple[datetime, str | None, float, float, tuple[str, ...], bool, tuple[str, ...]]
+
+
 class Inspections:
     """The trucks told INSPECT lately, by plate, shared by the lanes of one agent.
 
@@ -146,14 +152,8 @@ class Inspections:
         #: clock stepped forward (and put right later) must not end every window at once
         self._monotonic = monotonic
         self._lock = threading.Lock()
-        #: plate -> (until, bay, pending until, kept until, the firm plates it was told
-        #: with, whether it was told as a truck's own plate, the firm plates of the
-        #: tellings it was one of: its truck's): the middle two by the monotonic clock
-        #: (``remember``)
-        self._until: dict[
-            str,
-            tuple[datetime, str | None, float, float, tuple[str, ...], bool, tuple[str, ...]],
-        ] = {}
+        #: plate -> what is held of it (``_Held``; ``remember``)
+        self._until: dict[str, _Held] = {}
         #: (until, kept until, plate) in the order remembered: the oldest go first (the
         #: window is one)
         self._order: deque[tuple[datetime, float, str]] = deque()
@@ -390,20 +390,19 @@ SAME_TELLING_S = 1.0
 
 
 def _later(
-    held: tuple[datetime, str | None, float, float, tuple[str, ...], bool, tuple[str, ...]],
+    held: _Held,
     until: datetime,
     pending_until: float,
 ) -> bool:
     """A telling pending until ``until`` by the wall clock and ``pending_until`` by the
     monotonic one is pending longer than ``held`` by either. (How long it is kept is not
     asked: a row taken again later is kept longer by the monotonic clock each time.)"""
-    return (until - held[0]).total_seconds() > SAME_TELLING_S or pending_until - held[
-        2
-    ] > SAME_TELLING_S
+    later_by_wall = (until - held[0]).total_seconds() > SAME_TELLING_S
+    return later_by_wall or pending_until - held[2] > SAME_TELLING_S
 
 
 def _over(
-    held: tuple[datetime, str | None, float, float, tuple[str, ...], bool, tuple[str, ...]],
+    held: _Held,
     at: datetime,
     mono: float,
 ) -> bool:
