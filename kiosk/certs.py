@@ -116,12 +116,17 @@ def _load(path: Path, pin: str) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
             raise CertificateError(
                 f"{path.name} asks for {iterations} rounds to open", key="cert_unreadable"
             )
-        if _has_no_mac(data):
-            # without an integrity check the library takes any PIN to the key's own
+        if iterations is None:
+            # no integrity check to be read: the library takes any PIN to the key's own
             # decryption, whose rounds nothing bounds (2^31: some ten minutes of a core
-            # for every PIN tried, found in review). Real e-Cert / ID-Cert files have one
+            # for every PIN tried, found in review). Nor is a file handed over whose
+            # check cannot be read here (BER lengths, which the library reads too: the
+            # re-review got a MAC-less file past that way). Real e-Cert / ID-Cert files
+            # are DER with a MAC
+            if not _is_pfx(data):
+                raise CertificateError(f"{path.name} is not a PKCS#12 file", key="cert_unreadable")
             raise CertificateError(
-                f"{path.name} has no integrity check (MAC)", key="cert_unreadable"
+                f"{path.name} has no integrity check (MAC) in DER", key="cert_unreadable"
             )
         secret = bytearray(pin, "utf-8")
         key, cert, _chain = pkcs12.load_key_and_certificates(data, secret)
@@ -213,16 +218,6 @@ def _mac_iterations(data: bytearray) -> int | None:
     for offset in range(count[2]):
         value = value * 256 + data[count[1] + offset]
     return value
-
-
-def _has_no_mac(data: bytearray) -> bool:
-    """Whether a PFX laid out in DER ends after its authSafe, with no ``MacData`` (RFC
-    7292 4); False when it has one or cannot be read so (BER: the library decides)."""
-    pfx = _tlv(data, 0)
-    if pfx is None or pfx[0] != 0x30:
-        return False
-    at = _past(data, pfx[1], 2)  # the version, the authSafe
-    return at is not None and at >= pfx[1] + pfx[2]
 
 
 def _is_pfx(data: bytearray) -> bool:
