@@ -98,7 +98,9 @@ def _standard(groups: list[str]) -> tuple[str, int] | None:
     compact = "".join(groups)
     splits = range(1, 3)
     if len(groups) == 2 and len(groups[0]) not in splits:
-        return None
+        # as printed, no character changed, it is one (a space read inside the digits,
+        # ``AB12 34``): that plate, whatever the grouping
+        return (compact, 0) if _STANDARD.match(compact) else None
     if len(groups) == 2:
         order = [len(groups[0])] + [k for k in splits if k != len(groups[0])]
     else:

@@ -33,6 +33,8 @@ def test_hk_plates_fold_to_the_grammar(text: str, vrn: str) -> None:
         ("GAS 123", "GAS123", True),
         ("BUS 1", "BUS1", True),
         ("7AB 123", "7AB123", True),
+        # a space read inside the digits: the standard plate as printed, nothing folded
+        ("AB12 34", "AB1234", True),
         # no grouping, a plate as printed and another folded: not trusted either way
         ("GAS123", "GA5123", False),
         ("2A1ZSB", "ZA1258", False),
@@ -119,3 +121,10 @@ def test_dual_plate_truck_reports_hk_first_and_mainland_as_alternate() -> None:
     assert only_mainland.kind == "mainland"
     assert rest == []
     assert primary_and_alternates([]) == (None, [])
+
+
+def test_a_space_read_inside_the_digits_keeps_the_full_score() -> None:
+    """Nothing folded, a standard plate as printed: its full score, and a read at 0.84
+    is still one (the personalised way it was 0.95 of it, and under 0.85 none)."""
+    assert parse("AB12 34", "hk", 0.99) == PlateText("AB1234", "AB12 34", "hk", 0.99)
+    assert parse("AB1 234", "hk", 0.84) == PlateText("AB1234", "AB1 234", "hk", 0.84)
