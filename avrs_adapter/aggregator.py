@@ -49,6 +49,13 @@ from rocars.timeutil import utc_now
 logger = logging.getLogger(__name__)
 
 MAX_ALTERNATES = 8
+#: A near plate read after the publication at least this confidently (the least lane
+#: threshold, ``sync.config.MIN_CONFIDENCE_THRESHOLD``: each lane weighs it by its own)
+#: and at least as confidently as the published plate now rates sends the truck's read
+#: again with it as an alternate (``Aggregator._doubt``), at most ``MAX_DOUBTS`` times
+#: a truck.
+DOUBT_FLOOR = 0.5
+MAX_DOUBTS = 4
 
 
 @dataclass(slots=True)
@@ -58,6 +65,7 @@ class AggregatorStats:
     debounced: int = 0  # repeats and stragglers of a truck already published
     upgrades: int = 0  # a HK plate after an unread / Mainland-only read
     invalid: int = 0  # a vote that did not make a valid PlateRead (logged)
+    doubts: int = 0  # a truck's read sent again with a near plate read as confidently
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -66,6 +74,7 @@ class AggregatorStats:
             "debounced": self.debounced,
             "upgrades": self.upgrades,
             "invalid": self.invalid,
+            "doubts": self.doubts,
         }
 
 
@@ -88,6 +97,9 @@ class _Truck:
     published_vrn: str = ""
     known: set[str] = field(default_factory=set)  # plates published for it (vrn + alternates)
     near: list[Observation] = field(default_factory=list)  # near misses since, within window
+    read: PlateRead | None = None  # the read published for it (the last doubt's, after one)
+    again: list[Observation] = field(default_factory=list)  # its plate since, within window
+    doubts: int = 0
 
 
 def one_char_off(a: str, b: str) -> bool:
@@ -143,7 +155,7 @@ class Aggregator:
             truck.sightings.append(obs)
             truck.last_at = max(truck.last_at, now)
         else:
-            self._after_publish(truck, obs)
+            out += self._after_publish(truck, obs)
         truck = self._truck
         if truck is not None and not truck.done and self._decisive(truck):
             out += self._publish(truck)
@@ -170,7 +182,7 @@ class Aggregator:
     def _open(self, obs: Observation, carry: list[Observation] | None = None) -> None:
         self._truck = _Truck(first_at=obs.at, last_at=obs.at, sightings=[*(carry or []), obs])
 
-    def _after_publish(self, truck: _Truck, obs: Observation) -> None:
+    def _after_publish(self, truck: _Truck, obs: Observation) -> list[PlateRead]:
         published = truck.published_vrn
         vrn = obs.vrn
         hk = bool(vrn) and not is_mainland_plate(vrn)
@@ -182,7 +194,7 @@ class Aggregator:
             carry = [s for s in truck.sightings if s.vrn and is_mainland_plate(s.vrn)]
             logger.info("plate %s after %r was published: publishing again", vrn, published)
             self._open(obs, carry)
-            return
+            return []
         if vrn == published or not vrn or is_mainland_plate(vrn):
             # the truck still there: its plate, an unread of it, its Mainland plate (a
             # truck standing at the booth for a minute is not the next truck, and an
@@ -190,17 +202,20 @@ class Aggregator:
             # window open, or the next truck with one would be hidden while it is seen
             self.stats.debounced += 1
             truck.last_at = max(truck.last_at, obs.at)
+            if vrn and vrn == published:
+                truck.again = [s for s in truck.again if obs.at - s.at <= self.window]
+                truck.again.append(obs)
             if upgradable and vrn and is_mainland_plate(vrn):
                 self._keep_mainland(truck, obs)
-            return
+            return []
         if vrn in truck.known or any(
             one_char_off(vrn, k) for k in truck.known if not is_mainland_plate(k)
         ):
-            self._near_miss(truck, obs)
-            return
+            return self._near_miss(truck, obs)
         self._open(obs)
+        return []
 
-    def _near_miss(self, truck: _Truck, obs: Observation) -> None:
+    def _near_miss(self, truck: _Truck, obs: Observation) -> list[PlateRead]:
         """A plate one character off the published one, or one of its alternates: a misread
         of the same truck, or the next truck with a near plate. It is debounced until it has
         the evidence of a decisive vote of its own (``decisive_reads`` reads of it, at
@@ -210,7 +225,7 @@ class Aggregator:
         same = [s for s in truck.near if s.vrn == obs.vrn]
         if len(same) < max(2, self.decisive_reads):
             self.stats.debounced += 1
-            return
+            return self._doubt(truck, obs)
         logger.info(
             "plate %s near %r read %d times: the next truck",
             obs.vrn,
@@ -218,6 +233,61 @@ class Aggregator:
             len(same),
         )
         self._open(obs, same[:-1])
+        return []
+
+    def _doubt(self, truck: _Truck, obs: Observation) -> list[PlateRead]:
+        """The truck's read again, with the near plate ``obs`` read as an alternate, when
+        the reader rates it at least as likely as the published plate now is: four frames
+        of the approaching truck misread ``PA3523`` (a decisive vote, published), then
+        ``PA3623`` read close up at 0.992 went nowhere, and the lane released the truck on
+        ``PA3523``'s bundle. The published plate stays the read's ``vrn`` (the lane takes
+        it for the truck at the booth), rated by the vote with the near sightings in (so
+        lower), and ``ts`` is when the near plate was seen; the lane, before it releases
+        the truck, stops it (``sync.lane.Lane._doubted``). The vote: the sightings it was
+        published on, and the plate's and the near plates' since, within ``window``. Once a plate, unless read more
+        confidently again; at most ``MAX_DOUBTS`` a truck. Which truck it is, only a
+        person can tell: a near plate with a decisive vote of its own is the next truck
+        (``_near_miss``), never the truck's plate put right."""
+        published = truck.read
+        if published is None or truck.doubts >= MAX_DOUBTS or obs.confidence < DOUBT_FLOOR:
+            return []
+        told = {a.vrn: a.confidence for a in published.alternates}
+        if obs.confidence <= told.get(obs.vrn, 0.0):
+            return []
+        again = [s for s in truck.again if obs.at - s.at <= self.window]
+        own = [s for s in truck.sightings if s.vrn == published.vrn]
+        rivals = [s for s in truck.sightings if s.vrn and not is_mainland_plate(s.vrn)]
+        score = sum(s.confidence for s in (*own, *again))
+        total = sum(s.confidence for s in (*rivals, *again, *truck.near))
+        best = max(own, key=lambda s: s.confidence, default=None)
+        if best is None or total <= 0.0:
+            return []
+        confidence = round(best.confidence * score / total, 3)
+        if obs.confidence < confidence:
+            return []
+        alternates = [(obs.vrn, obs.confidence)]
+        alternates += [(a.vrn, a.confidence) for a in published.alternates if a.vrn != obs.vrn]
+        read = self._make(
+            vrn=published.vrn,
+            raw=published.raw,
+            confidence=confidence,
+            obs=best,
+            alternates=alternates,
+            ts=self._seen_at(obs.at),
+        )
+        if read is None:
+            return []
+        truck.read = read
+        truck.doubts += 1
+        self.stats.doubts += 1
+        logger.warning(
+            "plate %s (%.2f) read after %r was published (now %.2f): sending it again",
+            obs.vrn,
+            obs.confidence,
+            published.vrn,
+            confidence,
+        )
+        return [read]
 
     @staticmethod
     def _keep_mainland(truck: _Truck, obs: Observation) -> None:
@@ -252,6 +322,7 @@ class Aggregator:
             self.stats.invalid += 1
             return []
         truck.published_vrn = read.vrn
+        truck.read = read
         truck.known = {read.vrn, *(a.vrn for a in read.alternates)} - {""}
         self.stats.published += 1
         logger.info(

@@ -706,6 +706,18 @@ class Lane:
         session = self.session
         named = self._names_truck_before(read)
         if session is None:
+            if named and self._in_doubt(read):
+                # the truck before read again with a plate of its kind rated as likely (the
+                # AVRS sends its read again so when it reads a near plate after publishing,
+                # Aggregator._doubt): that truck was dealt with, and a STOP for it now
+                # would show to whoever pulls up next
+                logger.warning(
+                    "lane %s: %r, the truck before, read again in doubt: ignored",
+                    self.lane,
+                    read.vrn,
+                )
+                out.ignored.append("doubt_truck_before")
+                return
             if named and self._ended is not None and read.ts < self._ended[1] - SYNC_CLOCK_SKEW:
                 # the truck that just left, read before its session ended, delivered late:
                 # decided, its answer would show to whoever pulled up next
@@ -753,7 +765,8 @@ class Lane:
                     # in the record (written with the session's next change, like an
                     # ignored press): what the lane saw of the truck while it stood there
                     session.plate_reads.append(read)
-                self._new_plate_kind(out, now, session, read)
+                if not self._doubted(out, now, session, read):
+                    self._new_plate_kind(out, now, session, read)
                 return
             # the truck before stamped after this one was seen (a reader whose clock runs
             # ahead), or a read taken before this one was seen that is neither (the next
@@ -771,6 +784,37 @@ class Lane:
                 return
         session = self._open(read, self.read_plates(read), now)
         self._show(out, now, self._decide_plate(session, read, session.plates, now))
+
+    def _doubted(self, out: LaneOutput, now: datetime, session: Session, read: PlateRead) -> bool:
+        """A read of the truck at the lane whose reader now rates another plate of its
+        kind at least as likely (``_in_doubt``): the AVRS sends one when, after it
+        published a plate, it reads one a character off it that confidently (four frames
+        of the approaching truck misread ``PA3523``, then ``PA3623`` read close up). While
+        the truck waits at NO_BUNDLE or DROP_MANIFEST, which truck it is the lane cannot
+        say: STOP (``ambiguous_plate``), or INSPECT for a plate told INSPECT lately; the
+        plates join the truck's (its record names them). True when it showed one.
+
+        Any other instruction stands: a STOP or an INSPECT already holds the truck, a
+        TOO_EARLY or WRONG_CONTROL_POINT releases nothing, and a PROCEED has released it
+        (the driver may be gone; its record says what was shown)."""
+        if session.code not in (Code.NO_BUNDLE, Code.DROP_MANIFEST):
+            return False
+        doubted = self._in_doubt(read)
+        if not doubted:
+            return False
+        session.plates += [p for p in doubted if p not in session.plates]
+        decision = self._pending_inspection(session.plates, now) or _Decision(
+            Code.STOP_SEE_OFFICER, "ambiguous_plate"
+        )
+        logger.warning(
+            "lane %s: %s read again with %s as likely: %s",
+            self.lane,
+            read.vrn,
+            ", ".join(doubted),
+            decision.code,
+        )
+        self._show(out, now, decision)
+        return True
 
     def _new_plate_kind(
         self, out: LaneOutput, now: datetime, session: Session, read: PlateRead
@@ -1019,6 +1063,27 @@ class Lane:
             return False
         return any(p in truck for p in identity_plates(self.read_plates(read))[1:])
 
+    def _in_doubt(self, read: PlateRead) -> list[str]:
+        """The plates of the read plate's kind that its reader rated at least as likely as
+        the read plate (and at least the threshold): ``WA9`` published at 0.816 with
+        ``MA9`` at 0.9985 among its alternates. Which truck it saw, the reader cannot
+        tell: a bundle of the read plate would release a truck that may be the other
+        plate's (whose own bundle, if it has none, is not there to say so), and no bundle
+        would let an Unladen press release it. A runner-up rated less than the read
+        plate is a misreading of it (rule 2 still checks its bundles, ``_untrusted``)."""
+        if not read.vrn:
+            return []
+        mainland = is_mainland_plate(read.vrn)
+        floor = max(self.config.confidence_threshold, read.confidence)
+        return [
+            alt.vrn
+            for alt in read.alternates
+            if alt.vrn
+            and alt.vrn != read.vrn
+            and is_mainland_plate(alt.vrn) == mainland
+            and alt.confidence >= floor
+        ]
+
     def read_plates(self, read: PlateRead) -> list[str]:
         """The read vrn and every alternate read as confidently (incl. a Mainland plate)."""
         plates = [read.vrn] if read.vrn else []
@@ -1065,6 +1130,8 @@ class Lane:
             return pending
         if stale is not None:
             return stale
+        if self._in_doubt(read):
+            return _Decision(Code.STOP_SEE_OFFICER, "ambiguous_plate")
         laden = self._by_bundles(plates, now)
         return _Decision(Code.NO_BUNDLE, "awaiting_unladen") if laden is None else laden
 

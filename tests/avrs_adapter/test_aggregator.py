@@ -213,13 +213,54 @@ def test_unread_sightings_do_not_outvote_a_plate(agg: Aggregator, clock: Clock) 
 
 
 def test_late_misread_of_published_plate_is_debounced(agg: Aggregator, clock: Clock) -> None:
-    see(agg, clock, "AB1234")
-    settle(agg, clock)
+    for _ in range(3):
+        see(agg, clock, "AB1234", 0.95)
     clock.advance(0.8)
-    assert see(agg, clock, "AB1284") == []  # one character off: the same truck
-    assert see(agg, clock, "A1234") == []  # one character lost
+    # one character off, rated below the published plate (0.785 with it in): the same truck
+    assert see(agg, clock, "AB1284", 0.6) == []
+    assert see(agg, clock, "A1234", 0.4) == []  # one character lost
     assert agg.poll() == []
-    assert agg.stats.debounced == 2
+    assert (agg.stats.debounced, agg.stats.doubts) == (2, 0)
+
+
+def test_a_near_plate_read_as_confidently_sends_the_truck_again_with_it(clock: Clock) -> None:
+    """Four frames of the approaching truck misread PA3523 (published at once), then
+    PA3623 read close up at 0.992: the truck's read again, PA3523 rated with it in
+    (0.95 x 3.8 / 4.792), PA3623 its first alternate, dated when PA3623 was seen; the
+    lane, before it releases the truck, stops it. Once a plate (again only when read
+    more confidently), never more than four times a truck."""
+    agg = Aggregator(settle=0.3, clock=clock, wall_clock=lambda: wall_of(clock))
+    reads = [
+        r
+        for _ in range(4)
+        for r in see(agg, clock, "PA3523", 0.95, alternates=(("粤Z1234港", 0.9),))
+    ]
+    assert [(r.vrn, r.confidence) for r in reads] == [("PA3523", 0.95)]
+    clock.advance(1.5)
+    (doubt,) = see(agg, clock, "PA3623", 0.992)
+    assert (doubt.vrn, doubt.confidence, doubt.raw) == ("PA3523", 0.753, "PA3523")
+    assert [(a.vrn, a.confidence) for a in doubt.alternates] == [
+        ("PA3623", 0.992),
+        ("粤Z1234港", 0.9),
+    ]
+    assert doubt.ts == reads[0].ts + timedelta(seconds=1.5)
+    assert doubt.id != reads[0].id
+    assert see(agg, clock, "PA3623", 0.99) == []  # no more likely than told
+    assert agg.stats.doubts == 1
+    # other plates near it, each more confidently: four in all
+    sent = [
+        r
+        for vrn, conf in [("PA3528", 0.99), ("PA3823", 0.99), ("PA3529", 0.99), ("PA3527", 0.99)]
+        for r in see(agg, clock, vrn, conf)
+    ]
+    assert len(sent) == 3
+    assert agg.stats.doubts == 4
+    # read less confidently than the published plate now rates: no doubt
+    clock.advance(10)
+    for _ in range(3):
+        see(agg, clock, "AB1234", 0.95)
+    assert see(agg, clock, "AB1284", 0.5) == []
+    assert agg.stats.doubts == 4
 
 
 def test_next_truck_with_a_near_plate_is_published(agg: Aggregator, clock: Clock) -> None:
@@ -234,7 +275,9 @@ def test_next_truck_with_a_near_plate_is_published(agg: Aggregator, clock: Clock
     ]:
         clock.now = start + at
         reads += see(agg, clock, vrn)
-    assert [r.vrn for r in reads] == ["AB1234", "AB1235"]
+    # AB1235 read as confidently while AB1234 is seen: AB1234 sent again with it first
+    assert [r.vrn for r in reads] == ["AB1234", "AB1234", "AB1235"]
+    assert reads[1].alternates[0].vrn == "AB1235"
 
 
 def test_near_plate_with_a_vote_of_its_own_is_published_while_the_first_is_seen(
@@ -246,7 +289,11 @@ def test_near_plate_with_a_vote_of_its_own_is_published_while_the_first_is_seen(
     for vrn in ["AB1234", "AB1235", "AB1234", "AB1235", "AB1234", "AB1235"]:
         clock.advance(0.5)
         reads += see(agg, clock, vrn, 0.8)
-    assert [(r.vrn, r.confidence) for r in reads] == [("AB1234", 0.9), ("AB1235", 0.8)]
+    assert [(r.vrn, r.confidence) for r in reads] == [
+        ("AB1234", 0.9),
+        ("AB1234", 0.733),  # AB1235 read as confidently: sent again, once
+        ("AB1235", 0.8),
+    ]
     assert agg.stats.debounced == 3 + 2  # the first truck's repeats, two near reads
     clock.advance(0.5)
     assert see(agg, clock, "AB1235") == []  # now the open truck: a repeat
@@ -263,7 +310,9 @@ def test_plate_seen_as_an_alternate_is_published_once_it_has_its_own_vote(
         clock.advance(1.0)
         reads += see(agg, clock, "AB1234", source="camera")
         reads += see(agg, clock, "KL9876", source="camera")
-    assert [r.vrn for r in reads] == ["KL9876"]
+    # read more confidently than it was told (0.4): AB1234 sent again with it at 0.9
+    assert [r.vrn for r in reads] == ["AB1234", "KL9876"]
+    assert [(a.vrn, a.confidence) for a in reads[0].alternates] == [("KL9876", 0.9)]
 
 
 def test_one_or_two_misread_frames_of_the_published_truck_are_not_a_truck(
@@ -275,12 +324,12 @@ def test_one_or_two_misread_frames_of_the_published_truck_are_not_a_truck(
     reads: list[PlateRead] = []
     for vrn in ["AB1284", "AB1234", "AB1234", "AB1284", "AB1234", "AB1294", "AB1234"]:
         clock.advance(0.4)
-        reads += see(agg, clock, vrn)
+        reads += see(agg, clock, vrn, 0.6 if vrn != "AB1234" else 0.9)
     # the same misread again, but only after the window of the first: a fresh count
     clock.advance(4.9)
     reads += see(agg, clock, "AB1234")
     clock.advance(4.9)
-    reads += see(agg, clock, "AB1284")
+    reads += see(agg, clock, "AB1284", 0.6)
     clock.advance(1.0)
     reads += agg.poll()
     assert reads == []

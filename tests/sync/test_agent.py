@@ -22,7 +22,10 @@ from fastapi import APIRouter
 
 import rocars.bus
 import sync.agent
+from avrs_adapter.publisher import AvrsPublisher
+from avrs_adapter.serial_source import SerialSource
 from hardware_sim.launch import CentralProcess
+from hardware_sim.lpr_device import VirtualLpr
 from rocars.broker import EmbeddedBroker
 from rocars.bus import Bus
 from rocars.messages import Alternate, InstructionCode, PlateRead, SyncStatus
@@ -178,6 +181,44 @@ def test_external_mosquitto_clients_get_the_instruction(
         instruction = verify_payload(out.stdout.strip(), watcher.keys["L02"])
         assert (instruction.code, instruction.vrn) == (C.PROCEED, truck["vrn"])
     finally:
+        watcher.close()
+        agent.stop()
+
+
+def test_a_plate_the_reader_doubts_after_publishing_stops_the_truck_before_release(
+    mosquitto: Mosquitto, central: CentralProcess, tmp_path: Path
+) -> None:
+    """The AVRS and the lane end to end: a serial reader (a real pseudo-terminal) reads a
+    laden truck's plate four times, published at once; the lane asks for the manifest.
+    Then the reader reads a plate one figure off it at 0.99 (the truck's true plate, or a
+    misreading: nobody at the lane can tell), and the AVRS sends the truck's read again
+    with it: the lane stops the truck, and the manifest dropped then releases nothing."""
+    vrn = demo_trucks(central)["laden_proceed"][0]["vrn"]
+    near = vrn[:-1] + ("2" if vrn[-1] == "1" else "1")
+    agent = started_agent(agent_config(tmp_path, mosquitto.url, central.url))
+    watcher = Watcher(mosquitto.url)
+    lpr = VirtualLpr(tmp_path, "framed").start()
+    source = SerialSource(lpr.path, "framed", 9600, "lpr0")
+    publisher = AvrsPublisher(source, cp=CP, lane="L01", broker_url=mosquitto.url)
+    publisher.start()
+    try:
+        watcher.expect("L01", C.READY)
+        assert wait_for(lambda: source.status()["port_state"] == "open")
+        lpr.send_truck(vrn, confidence=0.95, repeats=4)
+        assert watcher.expect("L01", C.DROP_MANIFEST).vrn == vrn
+        lpr.send_truck(near, confidence=0.99, repeats=1)
+        assert watcher.expect("L01", C.STOP_SEE_OFFICER).vrn == vrn
+        watcher.manifest("L01")
+        watcher.expect("L01", C.READY, timeout=10)
+        (record,) = [r for r in agent.outbox.recent(10, "L01") if r.get("vrn") == vrn]
+        assert [i["code"] for i in record["instructions"]] == ["DROP_MANIFEST", "STOP_SEE_OFFICER"]
+        doubt = record["plate_reads"][-1]
+        assert (doubt["vrn"], doubt["alternates"][0]) == (vrn, {"vrn": near, "confidence": 0.99})
+        assert [(a["kind"], a["ignored"]) for a in record["actions"]] == [("manifest", True)]
+        assert record["outcome"] == "STOP_SEE_OFFICER"
+    finally:
+        publisher.stop()
+        lpr.stop()
         watcher.close()
         agent.stop()
 

@@ -641,6 +641,124 @@ def test_rule2_a_runner_up_that_is_the_same_bundles_plate_is_no_doubt() -> None:
     assert codes(out) == [C.STOP_SEE_OFFICER]
 
 
+def plates(bundles: list[Bundle]) -> tuple[str, ...]:
+    return tuple(b.vrn for b in bundles)
+
+
+@pytest.mark.parametrize(
+    "bundles",
+    [[], [make_bundle("9110635860", "WA9")], [make_bundle("9110635860", "MA9")]],
+    ids=["none", "read_plate", "runner_up"],
+)
+def test_rule2_a_runner_up_rated_above_the_read_plate_is_a_doubt(bundles: list[Bundle]) -> None:
+    """WA9 published at 0.816 with MA9 at 0.9985 among its alternates: the reader rates
+    another Hong Kong plate likelier than the one it read. Which truck it is the lane
+    cannot say: STOP, whichever plate has a bundle (WA9's released the truck that was
+    MA9; none let an Unladen press release it). A Mainland read the same."""
+    rig = Rig(bundles)
+    doubtful = read(
+        vrn="WA9", confidence=0.816, alternates=[Alternate(vrn="MA9", confidence=0.9985)]
+    )
+    assert codes(rig.lane.plate(doubtful)) == [C.STOP_SEE_OFFICER]
+    assert rig.lane.session is not None
+    assert rig.lane.session.reason == "ambiguous_plate"
+    assert rig.lane.unladen(UnladenPressed()).instructions == []
+    # rated as likely: a doubt; less likely, a misreading (rule 2 checks its bundles)
+    misread = {(): C.NO_BUNDLE, ("WA9",): C.DROP_MANIFEST, ("MA9",): C.STOP_SEE_OFFICER}
+    for confidence, code in [(0.816, C.STOP_SEE_OFFICER), (0.815, misread[plates(bundles)])]:
+        rig = Rig(bundles)
+        one = read(
+            vrn="WA9", confidence=0.816, alternates=[Alternate(vrn="MA9", confidence=confidence)]
+        )
+        assert codes(rig.lane.plate(one)) == [code]
+    rig = Rig(bundles)
+    mainland = read(
+        vrn="粤Z1234港",
+        confidence=0.85,
+        alternates=[
+            Alternate(vrn="粤Z1284港", confidence=0.9),
+            Alternate(vrn="WA9", confidence=0.9),
+        ],
+    )
+    assert codes(rig.lane.plate(mainland)) == [C.STOP_SEE_OFFICER]
+
+
+def test_rule2_a_doubt_is_no_doubt_below_the_threshold_and_inspect_told_lately_wins() -> None:
+    rig = Rig([make_bundle("9110635860", "WA9")], confidence_threshold=0.95)
+    low = read(vrn="WA9", confidence=0.96, alternates=[Alternate(vrn="MA9", confidence=0.94)])
+    assert codes(rig.lane.plate(low)) == [C.DROP_MANIFEST]
+    rig = Rig([make_bundle("9110635860", "WA9")])
+    rig.lane._inspections.told(("MA9",), T0, "B7")
+    doubtful = read(
+        vrn="WA9", confidence=0.816, alternates=[Alternate(vrn="MA9", confidence=0.9985)]
+    )
+    out = rig.lane.plate(doubtful)
+    assert (codes(out), out.instructions[0].bay) == ([C.INSPECT], "B7")
+
+
+@pytest.mark.parametrize("bundle", [True, False], ids=["drop_manifest", "no_bundle"])
+def test_a_later_read_that_doubts_the_plate_stops_the_truck_before_its_release(
+    bundle: bool,
+) -> None:
+    """PA3523 read four times as the truck came in (one figure misread) and published;
+    close up the AVRS reads PA3623 at 0.992 and sends the truck's plate again with it as
+    likely: before the truck is released, the lane cannot say which it is. STOP, and the
+    manifest or the Unladen press that follows releases nothing. A read of the same
+    truck with a runner-up rated below it changes nothing."""
+    rig = Rig([make_bundle("9110635860", "PA3523")] if bundle else [], unladen_inspect_share=0.0)
+    first = codes(rig.lane.plate(read(vrn="PA3523", confidence=0.95)))
+    assert first == [C.DROP_MANIFEST if bundle else C.NO_BUNDLE]
+    rig.clock.advance(1)
+    calm = read(vrn="PA3523", confidence=0.9, alternates=[Alternate(vrn="PA3623", confidence=0.85)])
+    out = rig.lane.plate(calm)
+    assert (out.instructions, out.ignored) == ([], ["same_truck"])
+    rig.clock.advance(1)
+    doubt = read(
+        vrn="PA3523", confidence=0.75, alternates=[Alternate(vrn="PA3623", confidence=0.992)]
+    )
+    out = rig.lane.plate(doubt)
+    assert codes(out) == [C.STOP_SEE_OFFICER]
+    assert out.ignored == ["same_truck"]
+    session = rig.lane.session
+    assert session is not None
+    assert (session.reason, session.plates) == ("ambiguous_plate", ["PA3523", "PA3623"])
+    rig.clock.advance(1)
+    if bundle:
+        out = rig.lane.manifest(ManifestDropped(source="sensor"))
+    else:
+        out = rig.lane.unladen(UnladenPressed())
+    assert out.instructions == []
+    rig.clock.advance(10)
+    record = only_record(rig.lane.tick())
+    assert record.outcome is C.STOP_SEE_OFFICER
+    assert [r.confidence for r in record.plate_reads] == [0.95, 0.9, 0.75]
+
+
+@pytest.mark.parametrize("result", ["PROCEED", "INSPECT"])
+def test_a_later_read_that_doubts_the_plate_leaves_a_shown_result(result: str) -> None:
+    """Released (the driver may be gone) or sent to the bay: the result stands; and
+    once the session has ended, the doubt names a truck dealt with: no STOP for it, which
+    would show to whoever pulls up next."""
+    rig = Rig([make_bundle("9110635860", "PA3523", result=result)], manifest_required=False)
+    assert codes(rig.lane.plate(read(vrn="PA3523"))) == [C(result)]
+    rig.clock.advance(1)
+    doubt = read(
+        vrn="PA3523", confidence=0.75, alternates=[Alternate(vrn="PA3623", confidence=0.992)]
+    )
+    out = rig.lane.plate(doubt)
+    assert (out.instructions, out.ignored) == ([], ["same_truck"])
+    rig.clock.advance(8)
+    assert codes(rig.lane.tick()) == [C.READY]
+    rig.clock.advance(1)
+    doubt = read(
+        vrn="PA3523", confidence=0.7, alternates=[Alternate(vrn="PA3623", confidence=0.995)]
+    )
+    out = rig.lane.plate(doubt)
+    assert (out.instructions, out.ignored, rig.lane.session) == ([], ["doubt_truck_before"], None)
+    rig.clock.advance(1)
+    assert codes(rig.lane.plate(read(vrn="KL9876"))) == [C.NO_BUNDLE]
+
+
 def test_a_runner_up_bundle_that_appears_before_the_manifest_stops_the_truck() -> None:
     rig = Rig([make_bundle("9110635861", "AB1234")])
     assert codes(rig.lane.plate(read(alternates=[Alternate(vrn="AB1284", confidence=0.9)]))) == [
