@@ -41,6 +41,7 @@ from datetime import datetime, timedelta
 from pydantic import ValidationError
 
 from avrs_adapter.errors import AvrsError
+from avrs_adapter.grammar import one_char_off
 from avrs_adapter.observation import Observation
 from rocars.ids import is_mainland_plate
 from rocars.messages import Alternate, PlateRead
@@ -100,16 +101,6 @@ class _Truck:
     read: PlateRead | None = None  # the read published for it (the last doubt's, after one)
     again: list[Observation] = field(default_factory=list)  # its plate since, within window
     doubts: int = 0
-
-
-def one_char_off(a: str, b: str) -> bool:
-    """True when ``a`` and ``b`` differ by one substitution, insertion or deletion."""
-    if a == b or abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
-    short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
 
 
 class Aggregator:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from rocars.errors import InvalidIdentifier
@@ -186,8 +186,24 @@ def parse(text: str, grammar: Grammar = "hk", score: float = 1.0) -> PlateText |
     return parse_hk(text, score) if grammar == "hk" else parse_any(text, score)
 
 
+def one_char_off(a: str, b: str) -> bool:
+    """True when ``a`` and ``b`` differ by one substitution, insertion or deletion."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
+
+
 def plates(lines: Iterable[tuple[str, float]], grammar: Grammar = "hk") -> list[PlateText]:
-    """Every plate in a set of OCR lines, each vrn once (its best read), best first."""
+    """Every plate in a set of OCR lines, each vrn once (its best read), best first.
+
+    Plates of a kind one character apart are one plate read two ways (the finder's crop
+    and the wider crop of an unsure read disagree): each is rated by its share of the
+    group, ``c * c / (c + rivals)``, so the frame says it is unsure (``AB1234`` 0.93 with
+    ``AB1284`` 0.70 is 0.53, not 0.93) and the order stays. Two trucks in one frame with
+    plates one character apart are rated so too (a STOP, not a release)."""
     best: dict[str, PlateText] = {}
     for text, score in lines:
         plate = parse(text, grammar, score)
@@ -195,7 +211,17 @@ def plates(lines: Iterable[tuple[str, float]], grammar: Grammar = "hk") -> list[
             plate.vrn not in best or plate.confidence > best[plate.vrn].confidence
         ):
             best[plate.vrn] = plate
-    return sorted(best.values(), key=lambda p: p.confidence, reverse=True)
+    found = list(best.values())
+    weighed = []
+    for plate in found:
+        rivals = sum(
+            p.confidence for p in found if p.kind == plate.kind and one_char_off(p.vrn, plate.vrn)
+        )
+        if rivals > 0:
+            share = plate.confidence / (plate.confidence + rivals)
+            plate = replace(plate, confidence=round(plate.confidence * share, 4))
+        weighed.append(plate)
+    return sorted(weighed, key=lambda p: p.confidence, reverse=True)
 
 
 def primary_and_alternates(found: list[PlateText]) -> tuple[PlateText | None, list[PlateText]]:
@@ -215,6 +241,7 @@ __all__ = [
     "Grammar",
     "PlateText",
     "is_mainland_plate",
+    "one_char_off",
     "parse",
     "parse_any",
     "parse_hk",

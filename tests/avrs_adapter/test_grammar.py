@@ -128,3 +128,28 @@ def test_a_space_read_inside_the_digits_keeps_the_full_score() -> None:
     is still one (the personalised way it was 0.95 of it, and under 0.85 none)."""
     assert parse("AB12 34", "hk", 0.99) == PlateText("AB1234", "AB12 34", "hk", 0.99)
     assert parse("AB1 234", "hk", 0.84) == PlateText("AB1234", "AB1 234", "hk", 0.84)
+
+
+def test_one_plate_read_two_ways_in_a_frame_is_unsure() -> None:
+    """The finder's crop read AB1234 at 0.93, the wider crop AB1284 at 0.70: the frame
+    disagrees with itself, and each plate is rated by its share of the two (before, the
+    read went out at 0.93, a release on AB1234's bundle for the truck AB1284). The order
+    stays; another kind (the Mainland plate) and plates further apart are not rivals."""
+    found = plates([("AB 1234", 0.93), ("AB 1284", 0.70), ("粤Z·1234港", 0.9), ("KL 9876", 0.9)])
+    rated = {p.vrn: p.confidence for p in found}
+    assert rated == {
+        "AB1234": round(0.93 * 0.93 / 1.63, 4),
+        "AB1284": round(0.70 * 0.70 / 1.63, 4),
+        "粤Z1234港": 0.9,
+        "KL9876": 0.9,
+    }
+    primary, _ = primary_and_alternates(found)
+    assert primary is not None
+    assert primary.vrn == "KL9876"
+    primary, others = primary_and_alternates(plates([("AB 1234", 0.93), ("AB 1284", 0.70)]))
+    assert primary is not None
+    assert (primary.vrn, primary.confidence < 0.8) == ("AB1234", True)
+    assert [p.vrn for p in others] == ["AB1284"]
+    # a letter lost is a rival too; the same plate read twice is not
+    assert plates([("AB 1234", 0.9), ("A 1234", 0.9)])[0].confidence == 0.45
+    assert plates([("AB 1234", 0.9), ("AB1234", 0.8)])[0].confidence == 0.9
