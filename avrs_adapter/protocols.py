@@ -267,9 +267,10 @@ class DelimitedProtocol:
         self._cut_text = False
 
     def reset(self) -> None:
-        self._buf.clear()
-        self._discarding = False
-        self._cut_text = False
+        """A new connection. An unfinished line with text is dropped as at ``idle()``, and
+        the first line after the open counts bad: it may be the rest of that line (``AB12``,
+        the cable out and in, ``34,93,…`` read as ``34``); a mark ``idle()`` left stays."""
+        self.idle()
 
     def feed(self, data: bytes) -> list[ParsedRead]:
         out: list[ParsedRead] = []

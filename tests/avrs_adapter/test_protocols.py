@@ -238,6 +238,30 @@ def test_delimited_idle_drops_unfinished_noise() -> None:
     assert proto.stats.bad == 0
 
 
+def test_delimited_line_torn_by_a_reopen_is_never_read_as_its_tail() -> None:
+    """``AB12``, the cable pulled and plugged back (the port opened again, ``reset``),
+    then ``34,93,…``: read as plate ``34`` before. The first line after the open counts
+    bad when the connection before ended inside a line with text, or after one ``idle()``
+    dropped; a clean one's first line is read."""
+    for before in ([], ["idle"]):
+        proto = DelimitedProtocol()
+        assert proto.feed(DELIMITED_LINE[:4]) == []
+        if before:
+            assert proto.idle() == []
+        proto.reset()
+        assert proto.feed(DELIMITED_LINE[4:]) == []
+        assert proto.stats.bad == 1
+        assert [r.vrn for r in proto.feed(DELIMITED_LINE)] == ["AB1234"]
+    proto = DelimitedProtocol()
+    assert [r.vrn for r in proto.feed(DELIMITED_LINE)] == ["AB1234"]
+    proto.reset()
+    assert [r.vrn for r in proto.feed(DELIMITED_LINE)] == ["AB1234"]
+    proto.feed(b"\x00\xff")  # noise alone before the reopen: the next line is read
+    proto.reset()
+    assert [r.vrn for r in proto.feed(DELIMITED_LINE)] == ["AB1234"]
+    assert proto.stats.bad == 0
+
+
 def test_delimited_line_paused_over_idle_is_never_read_as_its_tail() -> None:
     """``AB1234`` paused after its ``A`` (a slow device server, a TCP retransmit): the head
     is dropped at idle, and its rest, whole-looking, read ``B1234``, a plate no truck
@@ -443,4 +467,8 @@ def test_reset_forgets_a_partial_frame(name: str) -> None:
     good = proto.encode("AB1234", 0.9, "CAM1", WHEN)
     proto.feed(good[: len(good) // 2])
     proto.reset()
+    if name == "delimited":
+        # a line cannot tell it is whole: the first after the open may be the rest of the
+        # one torn (test_delimited_line_torn_by_a_reopen_is_never_read_as_its_tail)
+        assert proto.feed(good) == []
     assert [r.vrn for r in proto.feed(good)] == ["AB1234"]
