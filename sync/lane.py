@@ -62,7 +62,7 @@ from rocars.models import (
 )
 from rocars.signing import instruction_payload
 from rocars.timeutil import to_rfc3339, utc_now
-from sync.config import REINSPECT_WINDOW_S, LaneConfig
+from sync.config import MIN_CONFIDENCE_THRESHOLD, REINSPECT_WINDOW_S, LaneConfig
 from sync.errors import SyncError
 
 logger = logging.getLogger(__name__)
@@ -105,6 +105,18 @@ REREAD_SLACK = timedelta(seconds=1.5)
 _READ_FAULTS = frozenset(
     {"no_plate", "low_confidence", "late_read", "read_clock_ahead", "ambiguous_plate"}
 )
+
+#: How long a lane keeps the plates of a truck it stopped because its reader rated two
+#: plates of a kind as likely (``Lane._in_doubt``): a read of any of them in that time
+#: is STOP again (``plate_in_doubt``), never decided afresh on one of them (a better
+#: read of either plate does not tell which the truck is; only the officer can).
+DOUBT_WINDOW_S = 300.0
+#: at most this many plates in that memory (the oldest go first)
+MAX_DOUBTED_PLATES = 256
+#: a read in doubt of the truck whose session ended, this soon after, is that truck read
+#: as it left (the AVRS sends one up to its window after the truck's last sighting):
+#: ignored, not a STOP for whoever pulls up next
+DOUBT_AFTER_END_S = 60.0
 
 #: The reads a session's record keeps: the one that opened it, then the same truck read
 #: again while it stood at the lane (ignored for the decision, kept for the audit), up
@@ -602,6 +614,9 @@ class Lane:
         self._recent_reads: OrderedDict[str, None] = OrderedDict()
         #: the plates of the truck whose session ended last, and when (``_names_truck_before``)
         self._ended: tuple[frozenset[str], datetime] | None = None
+        #: plates of trucks stopped in doubt, to when by the monotonic clock, oldest first
+        #: (``DOUBT_WINDOW_S``)
+        self._doubted_plates: OrderedDict[str, float] = OrderedDict()
 
     @property
     def lane(self) -> str:
@@ -706,11 +721,17 @@ class Lane:
         session = self.session
         named = self._names_truck_before(read)
         if session is None:
-            if named and self._in_doubt(read):
+            if (
+                named
+                and self._ended is not None
+                and now - self._ended[1] <= timedelta(seconds=DOUBT_AFTER_END_S)
+                and self._in_doubt(read, MIN_CONFIDENCE_THRESHOLD)
+            ):
                 # the truck before read again with a plate of its kind rated as likely (the
                 # AVRS sends its read again so when it reads a near plate after publishing,
-                # Aggregator._doubt): that truck was dealt with, and a STOP for it now
-                # would show to whoever pulls up next
+                # Aggregator._doubt, rated low or not): that truck was dealt with, and a
+                # STOP for it now would show to whoever pulls up next. Later, the same
+                # plate is a truck come back, decided as any
                 logger.warning(
                     "lane %s: %r, the truck before, read again in doubt: ignored",
                     self.lane,
@@ -791,20 +812,24 @@ class Lane:
         published a plate, it reads one a character off it that confidently (four frames
         of the approaching truck misread ``PA3523``, then ``PA3623`` read close up). While
         the truck waits at NO_BUNDLE or DROP_MANIFEST, which truck it is the lane cannot
-        say: STOP (``ambiguous_plate``), or INSPECT for a plate told INSPECT lately; the
-        plates join the truck's (its record names them). True when it showed one.
+        say: STOP (``plate_in_doubt``), or INSPECT for a plate told INSPECT lately; the
+        plates join the truck's (its record names them) and are remembered
+        (``DOUBT_WINDOW_S``). True when it showed one.
 
         Any other instruction stands: a STOP or an INSPECT already holds the truck, a
         TOO_EARLY or WRONG_CONTROL_POINT releases nothing, and a PROCEED has released it
         (the driver may be gone; its record says what was shown)."""
         if session.code not in (Code.NO_BUNDLE, Code.DROP_MANIFEST):
             return False
-        doubted = self._in_doubt(read)
+        # rated at least as the read plate and at least the least threshold: a read of the
+        # truck rated below this lane's threshold by the doubt itself is one all the same
+        doubted = self._in_doubt(read, MIN_CONFIDENCE_THRESHOLD)
         if not doubted:
             return False
         session.plates += [p for p in doubted if p not in session.plates]
+        self._remember_doubt((*session.plates, *self._bundle_plates))
         decision = self._pending_inspection(session.plates, now) or _Decision(
-            Code.STOP_SEE_OFFICER, "ambiguous_plate"
+            Code.STOP_SEE_OFFICER, "plate_in_doubt"
         )
         logger.warning(
             "lane %s: %s read again with %s as likely: %s",
@@ -1063,9 +1088,10 @@ class Lane:
             return False
         return any(p in truck for p in identity_plates(self.read_plates(read))[1:])
 
-    def _in_doubt(self, read: PlateRead) -> list[str]:
+    def _in_doubt(self, read: PlateRead, floor: float) -> list[str]:
         """The plates of the read plate's kind that its reader rated at least as likely as
-        the read plate (and at least the threshold): ``WA9`` published at 0.816 with
+        the read plate and at least ``floor`` (the lane's threshold for a truck's first
+        read, the least threshold for one of the truck at the lane): ``WA9`` at 0.816 with
         ``MA9`` at 0.9985 among its alternates. Which truck it saw, the reader cannot
         tell: a bundle of the read plate would release a truck that may be the other
         plate's (whose own bundle, if it has none, is not there to say so), and no bundle
@@ -1074,7 +1100,7 @@ class Lane:
         if not read.vrn:
             return []
         mainland = is_mainland_plate(read.vrn)
-        floor = max(self.config.confidence_threshold, read.confidence)
+        floor = max(floor, read.confidence)
         return [
             alt.vrn
             for alt in read.alternates
@@ -1083,6 +1109,23 @@ class Lane:
             and is_mainland_plate(alt.vrn) == mainland
             and alt.confidence >= floor
         ]
+
+    def _remember_doubt(self, plates: Iterable[str]) -> None:
+        until = self._monotonic() + DOUBT_WINDOW_S
+        for plate in plates:
+            if plate:
+                self._doubted_plates[plate] = until
+                self._doubted_plates.move_to_end(plate)
+        while len(self._doubted_plates) > MAX_DOUBTED_PLATES:
+            self._doubted_plates.popitem(last=False)
+
+    def _doubted_lately(self, plates: Iterable[str]) -> bool:
+        """One of ``plates`` is of a truck stopped in doubt within ``DOUBT_WINDOW_S``."""
+        doubted = self._doubted_plates
+        now = self._monotonic()
+        while doubted and next(iter(doubted.values())) <= now:
+            doubted.popitem(last=False)
+        return bool(doubted) and any(p in doubted for p in plates)
 
     def read_plates(self, read: PlateRead) -> list[str]:
         """The read vrn and every alternate read as confidently (incl. a Mainland plate)."""
@@ -1130,8 +1173,12 @@ class Lane:
             return pending
         if stale is not None:
             return stale
-        if self._in_doubt(read):
-            return _Decision(Code.STOP_SEE_OFFICER, "ambiguous_plate")
+        if self._in_doubt(read, self.config.confidence_threshold):
+            self._remember_doubt(plates)
+            return _Decision(Code.STOP_SEE_OFFICER, "plate_in_doubt")
+        if self._doubted_lately(plates):
+            # stopped in doubt lately: the truck read again, by either plate
+            return _Decision(Code.STOP_SEE_OFFICER, "plate_in_doubt")
         laden = self._by_bundles(plates, now)
         return _Decision(Code.NO_BUNDLE, "awaiting_unladen") if laden is None else laden
 

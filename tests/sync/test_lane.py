@@ -661,7 +661,7 @@ def test_rule2_a_runner_up_rated_above_the_read_plate_is_a_doubt(bundles: list[B
     )
     assert codes(rig.lane.plate(doubtful)) == [C.STOP_SEE_OFFICER]
     assert rig.lane.session is not None
-    assert rig.lane.session.reason == "ambiguous_plate"
+    assert rig.lane.session.reason == "plate_in_doubt"
     assert rig.lane.unladen(UnladenPressed()).instructions == []
     # rated as likely: a doubt; less likely, a misreading (rule 2 checks its bundles)
     misread = {(): C.NO_BUNDLE, ("WA9",): C.DROP_MANIFEST, ("MA9",): C.STOP_SEE_OFFICER}
@@ -721,7 +721,7 @@ def test_a_later_read_that_doubts_the_plate_stops_the_truck_before_its_release(
     assert out.ignored == ["same_truck"]
     session = rig.lane.session
     assert session is not None
-    assert (session.reason, session.plates) == ("ambiguous_plate", ["PA3523", "PA3623"])
+    assert (session.reason, session.plates) == ("plate_in_doubt", ["PA3523", "PA3623"])
     rig.clock.advance(1)
     if bundle:
         out = rig.lane.manifest(ManifestDropped(source="sensor"))
@@ -757,6 +757,77 @@ def test_a_later_read_that_doubts_the_plate_leaves_a_shown_result(result: str) -
     assert (out.instructions, out.ignored, rig.lane.session) == ([], ["doubt_truck_before"], None)
     rig.clock.advance(1)
     assert codes(rig.lane.plate(read(vrn="KL9876"))) == [C.NO_BUNDLE]
+
+
+def test_a_truck_stopped_in_doubt_is_stopped_again_by_either_plate_for_a_while() -> None:
+    """Stopped in doubt (PA3523 or PA3623?), the truck stands at the booth and is read
+    again: PA3623 close up, published as the next truck, and PA3523 once more after the
+    STOP's hold (the re-review: the STOP was a read fault, the next read decided afresh,
+    and the truck went on PA3623's bundle or PA3523's NO_BUNDLE and an Unladen press).
+    Either plate is STOP again for ``DOUBT_WINDOW_S``, then decided as any."""
+    rig = Rig([make_bundle("9110635860", "PA3523"), make_bundle("9110635861", "PA3623")])
+    mono = [100.0]
+    rig.lane._monotonic = lambda: mono[0]
+    assert codes(rig.lane.plate(read(vrn="PA3523", confidence=0.95))) == [C.DROP_MANIFEST]
+    rig.clock.advance(1)
+    doubt = read(
+        vrn="PA3523", confidence=0.75, alternates=[Alternate(vrn="PA3623", confidence=0.992)]
+    )
+    assert codes(rig.lane.plate(doubt)) == [C.STOP_SEE_OFFICER]
+    rig.clock.advance(1)
+    out = rig.lane.plate(read(vrn="PA3623", confidence=0.99))
+    assert codes(out) == [C.STOP_SEE_OFFICER]
+    assert (only_record(out).reason, out.decisions[-1][2]) == ("next_vehicle", "plate_in_doubt")
+    assert rig.lane.manifest(ManifestDropped(source="sensor")).instructions == []
+    rig.clock.advance(9)
+    mono[0] += 11
+    assert codes(rig.lane.tick()) == [C.READY]
+    rig.clock.advance(30)
+    mono[0] += 30
+    out = rig.lane.plate(read(vrn="PA3523", confidence=0.99))
+    assert (codes(out), out.decisions[-1][2]) == ([C.STOP_SEE_OFFICER], "plate_in_doubt")
+    rig.clock.advance(9)
+    assert codes(rig.lane.tick()) == [C.READY]
+    rig.clock.advance(300)
+    mono[0] += 309
+    rig.fresh = Freshness(last_sync_at=rig.clock.now, central_up=True)
+    out = rig.lane.plate(read(vrn="PA3623", confidence=0.99))
+    assert codes(out) == [C.DROP_MANIFEST]
+
+
+def test_a_later_read_rated_below_the_threshold_by_its_doubt_still_stops_the_truck() -> None:
+    """At a lane whose threshold is 0.9, PA3623 read at 0.88 brings PA3523 down to 0.726:
+    neither is trusted, and the truck was released at the manifest (re-review)."""
+    rig = Rig([make_bundle("9110635860", "PA3523")], confidence_threshold=0.9)
+    assert codes(rig.lane.plate(read(vrn="PA3523", confidence=0.95))) == [C.DROP_MANIFEST]
+    rig.clock.advance(1)
+    doubt = read(
+        vrn="PA3523", confidence=0.726, alternates=[Alternate(vrn="PA3623", confidence=0.88)]
+    )
+    assert codes(rig.lane.plate(doubt)) == [C.STOP_SEE_OFFICER]
+    assert rig.lane.manifest(ManifestDropped(source="sensor")).instructions == []
+
+
+def test_a_doubt_of_the_truck_before_is_ignored_soon_after_its_session_only() -> None:
+    """Released and gone (its hold over): a doubt the AVRS sends as it leaves, rated low
+    or not, is not a STOP for whoever pulls up next (re-review: one rated 0.786 opened a
+    low_confidence STOP). Twenty minutes on, the same plate read in doubt is a truck come
+    back: STOP, an officer looks."""
+    rig = Rig([make_bundle("9110635860", "WA9")], manifest_required=False)
+    assert codes(rig.lane.plate(read(vrn="WA9"))) == [C.PROCEED]
+    rig.clock.advance(9)
+    assert codes(rig.lane.tick()) == [C.READY]
+    rig.clock.advance(1)
+    low = read(vrn="WA9", confidence=0.786, alternates=[Alternate(vrn="MA9", confidence=0.79)])
+    out = rig.lane.plate(low)
+    assert (out.instructions, out.ignored) == ([], ["doubt_truck_before"])
+    rig.clock.advance(1200)
+    rig.fresh = Freshness(last_sync_at=rig.clock.now, central_up=True)
+    doubtful = read(
+        vrn="WA9", confidence=0.816, alternates=[Alternate(vrn="MA9", confidence=0.9985)]
+    )
+    out = rig.lane.plate(doubtful)
+    assert (codes(out), out.decisions[-1][2]) == ([C.STOP_SEE_OFFICER], "plate_in_doubt")
 
 
 def test_a_runner_up_bundle_that_appears_before_the_manifest_stops_the_truck() -> None:
