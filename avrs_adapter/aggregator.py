@@ -42,7 +42,7 @@ from datetime import datetime, timedelta
 from pydantic import ValidationError
 
 from avrs_adapter.errors import AvrsError
-from avrs_adapter.grammar import one_char_off
+from avrs_adapter.grammar import one_char_off, torn_from
 from avrs_adapter.observation import Observation
 from rocars.ids import is_mainland_plate
 from rocars.messages import Alternate, PlateRead
@@ -58,10 +58,6 @@ MAX_ALTERNATES = 8
 #: a truck.
 DOUBT_FLOOR = 0.5
 MAX_DOUBTS = 4
-#: what a plate read once while another truck was seen is rated by, published after that
-#: truck's window (``Aggregator._unconfirmed``): below any lane's threshold for a read at
-#: up to 1.0 (a lane's least is 0.5)
-UNCONFIRMED_RATING = 0.49
 
 
 @dataclass(slots=True)
@@ -72,7 +68,7 @@ class AggregatorStats:
     upgrades: int = 0  # a HK plate after an unread / Mainland-only read
     invalid: int = 0  # a vote that did not make a valid PlateRead (logged)
     doubts: int = 0  # a truck's read sent again with a near plate read as confidently
-    held: int = 0  # another plate read once while a truck was seen (``_stranger``)
+    torn: int = 0  # a plate that is the published one with a run of characters lost
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -82,7 +78,7 @@ class AggregatorStats:
             "upgrades": self.upgrades,
             "invalid": self.invalid,
             "doubts": self.doubts,
-            "held": self.held,
+            "torn": self.torn,
         }
 
 
@@ -107,7 +103,6 @@ class _Truck:
     near: list[Observation] = field(default_factory=list)  # near misses since, within window
     read: PlateRead | None = None  # the read published for it (the last doubt's, after one)
     again: list[Observation] = field(default_factory=list)  # its plate since, within window
-    strangers: list[Observation] = field(default_factory=list)  # other plates read once since
     doubts: int = 0
 
 
@@ -161,14 +156,9 @@ class Aggregator:
         return out + self.poll()
 
     def poll(self) -> list[PlateRead]:
-        """Publish a truck whose settle time is over, or a plate held while the truck
-        before was seen, once that truck's window is over (``_stranger``)."""
+        """Publish a truck whose settle time is over."""
         truck = self._truck
-        if truck is None:
-            return []
-        if truck.done:
-            if truck.strangers and self._clock() >= truck.strangers[0].at + self.settle - 1e-9:
-                return self._unconfirmed(truck)
+        if truck is None or truck.done:
             return []
         if self._clock() >= truck.first_at + self.settle - 1e-9:
             return self._publish(truck)
@@ -177,10 +167,8 @@ class Aggregator:
     def next_deadline(self) -> float | None:
         """Clock time at which ``poll`` will have something to publish, if any."""
         truck = self._truck
-        if truck is None:
+        if truck is None or truck.done:
             return None
-        if truck.done:
-            return truck.strangers[0].at + self.settle if truck.strangers else None
         return truck.first_at + self.settle
 
     # -- internals ---------------------------------------------------------------------
@@ -218,45 +206,17 @@ class Aggregator:
             one_char_off(vrn, k) for k in truck.known if not is_mainland_plate(k)
         ):
             return self._near_miss(truck, obs)
-        return self._stranger(truck, obs)
-
-    def _stranger(self, truck: _Truck, obs: Observation) -> list[PlateRead]:
-        """A Hong Kong plate clearly different from the truck's, within its window: the
-        next truck once read twice within ``window`` (opened then, its vote published
-        ``settle`` later; before 2026-12-08 at its first read). Read once, it is held: a
-        serial frame that lost bytes passes its checksum as another plate (``framed``:
-        ``TT8899`` as ``TT99``, docs/avrs.md), and a camera frame may read something else
-        on the truck; taken for the next truck, it ended the session of the truck at the
-        booth (the lane's ``next_vehicle``), which a NO_BUNDLE then let an Unladen press
-        release. ``settle`` after it, a plate held is published all the same, rated low
-        (``_unconfirmed``): the truck before's instruction must not stay up in front of a
-        next truck a reader sends once."""
-        truck.strangers = [s for s in truck.strangers if obs.at - s.at <= self.window]
-        same = [s for s in truck.strangers if s.vrn == obs.vrn]
-        if same:
-            self._open(obs, same)
-            return []
-        truck.strangers.append(obs)
-        self.stats.held += 1
+        if any(torn_from(vrn, k) for k in truck.known if not is_mainland_plate(k)):
+            # a serial frame that lost a run of bytes whose XOR is zero passes its checksum
+            # (framed: TT8899 as TT99, docs/avrs.md): taken for the next truck, it ended
+            # the session of the truck at the booth, NO_BUNDLE an Unladen press away from a
+            # release. A near plate, but never a doubt: it says nothing of the plate
+            self.stats.torn += 1
+            return self._near_miss(truck, obs, doubt=False)
+        self._open(obs)
         return []
 
-    def _unconfirmed(self, truck: _Truck) -> list[PlateRead]:
-        """The plates held by ``_stranger``, ``settle`` after the first: those read after
-        the truck's last sighting make a truck of their own, published at once at
-        ``UNCONFIRMED_RATING`` of its vote's rating, a read no lane trusts (a STOP, never a
-        release: one read while another truck was seen). Those the truck was seen after
-        were read while it stood there: dropped."""
-        late = [s for s in truck.strangers if s.at > truck.last_at]
-        truck.strangers = []
-        if not late:
-            return []
-        self._truck = _Truck(first_at=late[0].at, last_at=late[-1].at, sightings=late)
-        logger.info(
-            "plate %s read once after %r: published unconfirmed", late[0].vrn, truck.published_vrn
-        )
-        return self._publish(self._truck, rating=UNCONFIRMED_RATING)
-
-    def _near_miss(self, truck: _Truck, obs: Observation) -> list[PlateRead]:
+    def _near_miss(self, truck: _Truck, obs: Observation, *, doubt: bool = True) -> list[PlateRead]:
         """A plate one character off the published one, or one of its alternates: a misread
         of the same truck, or the next truck with a near plate. It is debounced until it has
         the evidence of a decisive vote of its own (``decisive_reads`` reads of it, at
@@ -266,7 +226,7 @@ class Aggregator:
         same = [s for s in truck.near if s.vrn == obs.vrn]
         if len(same) < max(2, self.decisive_reads):
             self.stats.debounced += 1
-            return self._doubt(truck, obs)
+            return self._doubt(truck, obs) if doubt else []
         logger.info(
             "plate %s near %r read %d times: the next truck",
             obs.vrn,
@@ -308,7 +268,7 @@ class Aggregator:
         if best is None or total <= 0.0:
             return []
         rating = best.confidence * score / total
-        if obs.confidence < rating:
+        if not math.isfinite(rating) or obs.confidence < rating:
             return []
         # rounded down, as the bus carries it: rounded up, it may pass the near plate's
         # and the lane would not see the doubt
@@ -363,9 +323,9 @@ class Aggregator:
         seen = self._wall_clock() - timedelta(seconds=ago)
         return seen.replace(microsecond=seen.microsecond // 1000 * 1000)
 
-    def _publish(self, truck: _Truck, rating: float = 1.0) -> list[PlateRead]:
+    def _publish(self, truck: _Truck) -> list[PlateRead]:
         truck.done = True
-        read = self._vote(truck.sightings, self._seen_at(truck.first_at), rating)
+        read = self._vote(truck.sightings, self._seen_at(truck.first_at))
         if read is None:
             self.stats.invalid += 1
             return []
@@ -382,9 +342,7 @@ class Aggregator:
         )
         return [read]
 
-    def _vote(
-        self, sightings: list[Observation], ts: datetime, rating: float = 1.0
-    ) -> PlateRead | None:
+    def _vote(self, sightings: list[Observation], ts: datetime) -> PlateRead | None:
         candidates: dict[str, _Candidate] = {}
         extra: dict[str, float] = {}
         for seq, obs in enumerate(sightings):
@@ -425,7 +383,7 @@ class Aggregator:
         return self._make(
             vrn=winner,
             raw=best.raw,
-            confidence=round(best.best * share * rating, 3),
+            confidence=round(best.best * share, 3),
             obs=best.obs,
             alternates=alternates,
             ts=ts,

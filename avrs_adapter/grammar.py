@@ -196,6 +196,16 @@ def one_char_off(a: str, b: str) -> bool:
     return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
 
 
+def torn_from(a: str, b: str) -> bool:
+    """True when ``a`` is ``b`` with one run of two or more characters lost (``TT99`` of
+    ``TT8899``, ``34`` of ``AB1234``): what a serial frame that lost bytes whose XOR is
+    zero reads as (docs/avrs.md, ``framed``)."""
+    if len(a) > len(b) - 2 or not a:
+        return False
+    cut = len(b) - len(a)
+    return any(b[:i] + b[i + cut :] == a for i in range(len(a) + 1))
+
+
 def plates(lines: Iterable[tuple[str, float]], grammar: Grammar = "hk") -> list[PlateText]:
     """Every plate in a set of OCR lines, each vrn once (its best read), best first.
 
@@ -242,6 +252,7 @@ __all__ = [
     "PlateText",
     "is_mainland_plate",
     "one_char_off",
+    "torn_from",
     "parse",
     "parse_any",
     "parse_hk",
