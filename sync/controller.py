@@ -44,6 +44,7 @@ from sync.lane import (
     FINAL_CODES,
     SYNC_CLOCK_SKEW,
     WAITING_CODES,
+    Doubts,
     Freshness,
     Inspections,
     Lane,
@@ -123,6 +124,8 @@ class LaneController:
         self._seeder = rng or random.Random()
         #: trucks told INSPECT lately, by plate, for every lane here (``Inspections``)
         self.inspections = Inspections(config.reinspect_window_s, clock=clock)
+        #: plates of trucks stopped in doubt lately, for every lane here (``Doubts``)
+        self.doubts = Doubts()
         for lane_config in config.lanes:
             self.lanes[lane_config.id] = self._new_lane(lane_config)
             self._locks[lane_config.id] = threading.Lock()
@@ -140,6 +143,7 @@ class LaneController:
             max_age_s=self.config.replica_max_age_s,
             rng=random.Random(self._seeder.getrandbits(64)),
             inspections=self.inspections,
+            doubts=self.doubts,
         )
 
     # -- set-up ------------------------------------------------------------------------

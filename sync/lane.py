@@ -571,6 +571,43 @@ def _plate_or_none(text: str) -> str | None:
         return None
 
 
+class Doubts:
+    """The plates of trucks stopped because their reader rated two plates of a kind as
+    likely (``Lane._in_doubt``), for ``DOUBT_WINDOW_S`` by the monotonic clock, at most
+    ``MAX_DOUBTED_PLATES`` (the oldest go first). Shared by a controller's lanes (a
+    truck stopped in doubt at one lane and waved to the next is stopped there too);
+    thread-safe. Kept in memory only: a restart forgets them (docs/sync.md)."""
+
+    def __init__(
+        self, window_s: float = DOUBT_WINDOW_S, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.window_s = window_s
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._until: OrderedDict[str, float] = OrderedDict()
+
+    def remember(self, plates: Iterable[str]) -> None:
+        with self._lock:
+            until = self._monotonic() + self.window_s
+            for plate in plates:
+                if plate:
+                    self._until[plate] = until
+                    self._until.move_to_end(plate)
+            while len(self._until) > MAX_DOUBTED_PLATES:
+                self._until.popitem(last=False)
+
+    def lately(self, plates: Iterable[str]) -> bool:
+        """One of ``plates`` is of a truck stopped in doubt within the window."""
+        with self._lock:
+            until = self._until
+            if not until:
+                return False
+            now = self._monotonic()
+            while until and next(iter(until.values())) <= now:
+                until.popitem(last=False)
+            return any(p in until for p in plates)
+
+
 class Lane:
     """The state machine of one lane. Not thread-safe: the controller holds a lock per lane."""
 
@@ -589,6 +626,7 @@ class Lane:
         last_seq: int = 0,
         inspections: Inspections | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        doubts: Doubts | None = None,
     ) -> None:
         self.config = config
         self._monotonic = monotonic
@@ -614,9 +652,8 @@ class Lane:
         self._recent_reads: OrderedDict[str, None] = OrderedDict()
         #: the plates of the truck whose session ended last, and when (``_names_truck_before``)
         self._ended: tuple[frozenset[str], datetime] | None = None
-        #: plates of trucks stopped in doubt, to when by the monotonic clock, oldest first
-        #: (``DOUBT_WINDOW_S``)
-        self._doubted_plates: OrderedDict[str, float] = OrderedDict()
+        #: plates of trucks stopped in doubt lately (``Doubts``), shared by the lanes
+        self._doubts = doubts or Doubts(monotonic=monotonic)
 
     @property
     def lane(self) -> str:
@@ -827,7 +864,7 @@ class Lane:
         if not doubted:
             return False
         session.plates += [p for p in doubted if p not in session.plates]
-        self._remember_doubt((*session.plates, *self._bundle_plates))
+        self._doubts.remember((*session.plates, *self._bundle_plates))
         decision = self._pending_inspection(session.plates, now) or _Decision(
             Code.STOP_SEE_OFFICER, "plate_in_doubt"
         )
@@ -890,7 +927,7 @@ class Lane:
         # plate read with this truck's as its runner-up) passed, and released this truck
         lookup = [*known, *(p for p in named if p not in known)]
         stale = self._check_fresh(session, now)
-        decision = self._pending_inspection(lookup, now) or stale
+        decision = self._pending_inspection(lookup, now) or self._still_in_doubt(lookup) or stale
         if decision is None:
             # the bundles found must be the truck's by either plate as the read plate: a
             # bundle naming the truck's first plate with another of the new plate's kind
@@ -942,7 +979,11 @@ class Lane:
         # told INSPECT since the read (at another shard's lane, known since)? Whatever the
         # replica's age (as for a read)
         stale = self._check_fresh(session, now)
-        decision = self._pending_inspection(session.plates, now) or stale
+        decision = (
+            self._pending_inspection(session.plates, now)
+            or self._still_in_doubt((*session.plates, *self._bundle_plates))
+            or stale
+        )
         if decision is None:
             # a bundle of the truck's that reached the replica since the read (made at the
             # kiosk meanwhile, or late through the feed): it is laden after all, and goes
@@ -982,6 +1023,7 @@ class Lane:
         stale = self._check_fresh(session, now)
         decision = (
             self._pending_inspection(session.plates, now)
+            or self._still_in_doubt((*session.plates, *self._bundle_plates))
             or stale
             or self._at_manifest(session, now)
         )
@@ -1110,22 +1152,12 @@ class Lane:
             and alt.confidence >= floor
         ]
 
-    def _remember_doubt(self, plates: Iterable[str]) -> None:
-        until = self._monotonic() + DOUBT_WINDOW_S
-        for plate in plates:
-            if plate:
-                self._doubted_plates[plate] = until
-                self._doubted_plates.move_to_end(plate)
-        while len(self._doubted_plates) > MAX_DOUBTED_PLATES:
-            self._doubted_plates.popitem(last=False)
-
-    def _doubted_lately(self, plates: Iterable[str]) -> bool:
-        """One of ``plates`` is of a truck stopped in doubt within ``DOUBT_WINDOW_S``."""
-        doubted = self._doubted_plates
-        now = self._monotonic()
-        while doubted and next(iter(doubted.values())) <= now:
-            doubted.popitem(last=False)
-        return bool(doubted) and any(p in doubted for p in plates)
+    def _still_in_doubt(self, plates: Iterable[str]) -> _Decision | None:
+        """STOP for a truck one of whose plates was stopped in doubt lately (``Doubts``):
+        read by its other plate since, or at another lane. A read, a press and a drop ask."""
+        if self._doubts.lately(plates):
+            return _Decision(Code.STOP_SEE_OFFICER, "plate_in_doubt")
+        return None
 
     def read_plates(self, read: PlateRead) -> list[str]:
         """The read vrn and every alternate read as confidently (incl. a Mainland plate)."""
@@ -1174,11 +1206,12 @@ class Lane:
         if stale is not None:
             return stale
         if self._in_doubt(read, self.config.confidence_threshold):
-            self._remember_doubt(plates)
+            self._doubts.remember(plates)
             return _Decision(Code.STOP_SEE_OFFICER, "plate_in_doubt")
-        if self._doubted_lately(plates):
+        lately = self._still_in_doubt(plates)
+        if lately is not None:
             # stopped in doubt lately: the truck read again, by either plate
-            return _Decision(Code.STOP_SEE_OFFICER, "plate_in_doubt")
+            return lately
         laden = self._by_bundles(plates, now)
         return _Decision(Code.NO_BUNDLE, "awaiting_unladen") if laden is None else laden
 

@@ -27,6 +27,7 @@ from sync.errors import ReplicaError
 from sync.lane import (
     MAX_IGNORED_ACTIONS,
     MAX_SESSION_READS,
+    Doubts,
     Freshness,
     Inspections,
     Lane,
@@ -767,7 +768,7 @@ def test_a_truck_stopped_in_doubt_is_stopped_again_by_either_plate_for_a_while()
     Either plate is STOP again for ``DOUBT_WINDOW_S``, then decided as any."""
     rig = Rig([make_bundle("9110635860", "PA3523"), make_bundle("9110635861", "PA3623")])
     mono = [100.0]
-    rig.lane._monotonic = lambda: mono[0]
+    rig.lane._doubts = Doubts(monotonic=lambda: mono[0])
     assert codes(rig.lane.plate(read(vrn="PA3523", confidence=0.95))) == [C.DROP_MANIFEST]
     rig.clock.advance(1)
     doubt = read(
@@ -793,6 +794,64 @@ def test_a_truck_stopped_in_doubt_is_stopped_again_by_either_plate_for_a_while()
     rig.fresh = Freshness(last_sync_at=rig.clock.now, central_up=True)
     out = rig.lane.plate(read(vrn="PA3623", confidence=0.99))
     assert codes(out) == [C.DROP_MANIFEST]
+
+
+ML = "粤Z5555港"
+
+
+def doubtful_pa3523() -> PlateRead:
+    return read(vrn="PA3523", confidence=0.9, alternates=[Alternate(vrn="PA3623", confidence=0.95)])
+
+
+@pytest.mark.parametrize("bundles", [["PA3523"], []], ids=["bundle", "none"])
+def test_a_truck_in_doubt_read_by_its_other_plate_first_is_still_in_doubt(
+    bundles: list[str],
+) -> None:
+    """Stopped in doubt, then read by its Mainland plate alone (NO_BUNDLE) and by a
+    doubted plate with the Mainland plate as runner-up: the new plate's look-up
+    (``_new_plate_kind``) released the truck on PA3523's bundle, or left NO_BUNDLE for
+    an Unladen press (re-review). STOP; a press and a drop ask too."""
+    rig = Rig(
+        [make_bundle("9110635860", v) for v in bundles],
+        manifest_required=False,
+        unladen_inspect_share=0.0,
+    )
+    assert codes(rig.lane.plate(doubtful_pa3523())) == [C.STOP_SEE_OFFICER]
+    rig.clock.advance(9)
+    assert codes(rig.lane.tick()) == [C.READY]
+    rig.clock.advance(30)
+    assert codes(rig.lane.plate(read(vrn=ML))) == [C.NO_BUNDLE]
+    rig.clock.advance(1)
+    plate = bundles[0] if bundles else "PA3623"
+    out = rig.lane.plate(read(vrn=plate, alternates=[Alternate(vrn=ML, confidence=0.95)]))
+    assert (codes(out), out.decisions[-1][2]) == ([C.STOP_SEE_OFFICER], "plate_in_doubt")
+    # the press asks the memory too: a session at NO_BUNDLE whose plates were doubted since
+    rig = Rig([], unladen_inspect_share=0.0)
+    assert codes(rig.lane.plate(read(vrn="PA3623"))) == [C.NO_BUNDLE]
+    rig.lane._doubts.remember(["PA3623"])
+    out = rig.lane.unladen(UnladenPressed())
+    assert (codes(out), out.decisions[-1][2]) == ([C.STOP_SEE_OFFICER], "plate_in_doubt")
+    rig = Rig([make_bundle("9110635860", "PA3523")])
+    assert codes(rig.lane.plate(read(vrn="PA3523"))) == [C.DROP_MANIFEST]
+    rig.lane._doubts.remember(["PA3523"])
+    out = rig.lane.manifest(ManifestDropped(source="sensor"))
+    assert (codes(out), out.decisions[-1][2]) == ([C.STOP_SEE_OFFICER], "plate_in_doubt")
+
+
+def test_a_truck_in_doubt_is_stopped_at_the_next_lane_too() -> None:
+    """The controller's lanes share the memory (as they share ``Inspections``): waved
+    from one booth to the next, the truck is not decided afresh there."""
+    shared = Doubts()
+    here, there = (
+        Rig([make_bundle("9110635860", "PA3523")]),
+        Rig([make_bundle("9110635860", "PA3523")]),
+    )
+    here.lane._doubts = there.lane._doubts = shared
+    assert codes(here.lane.plate(doubtful_pa3523())) == [C.STOP_SEE_OFFICER]
+    there.clock.advance(40)
+    there.fresh = Freshness(last_sync_at=there.clock.now, central_up=True)
+    out = there.lane.plate(read(vrn="PA3523", confidence=0.99))
+    assert (codes(out), out.decisions[-1][2]) == ([C.STOP_SEE_OFFICER], "plate_in_doubt")
 
 
 def test_a_later_read_rated_below_the_threshold_by_its_doubt_still_stops_the_truck() -> None:

@@ -330,3 +330,37 @@ def test_the_timer_ends_a_hold_or_a_wait_by_the_monotonic_clock_too(
         assert site.bus.sent[-1]["code"] == ("READY" if code == "PROCEED" else "STOP_SEE_OFFICER")
     finally:
         site.close()
+
+
+def test_a_truck_stopped_in_doubt_at_one_lane_is_stopped_at_the_next(tmp_path: Path) -> None:
+    """The controller's lanes share the plates of trucks stopped in doubt (as they share
+    the INSPECT memory): waved from L01 to L02, PA3523 is not decided afresh there."""
+    site = Site(tmp_path)
+    site.config = SyncConfig.model_validate(
+        {
+            "lanes": [
+                {"id": "L01", "manifest_required": False, "hold_s": 1.0},
+                {"id": "L02", "manifest_required": False, "hold_s": 1.0},
+            ],
+            "data_dir": str(tmp_path),
+        }
+    )
+    site.controller = site._controller()
+    site.controller.start()
+    site.bundles(make_bundle("9110635860", "PA3523"))
+    doubt = PlateRead(
+        vrn="PA3523",
+        confidence=0.9,
+        source="serial",
+        device="lpr1",
+        ts=site.now,
+        alternates=[Alternate(vrn="PA3623", confidence=0.95)],
+    )
+    site.controller.on_message(TOPIC, doubt.to_bytes())
+    assert site.bus.sent[-1]["code"] == "STOP_SEE_OFFICER"
+    site.now += timedelta(seconds=30)
+    site.bundles()
+    again = PlateRead(vrn="PA3523", confidence=0.99, source="serial", device="lpr2", ts=site.now)
+    site.controller.on_message("rocars/SBC/lanes/L02/plate", again.to_bytes())
+    assert (site.bus.sent[-1]["vrn"], site.bus.sent[-1]["code"]) == ("PA3523", "STOP_SEE_OFFICER")
+    site.close()
