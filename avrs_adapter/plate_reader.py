@@ -35,6 +35,15 @@ def is_blank(frame: Frame) -> bool:
     return float(sample.std()) < 2.0
 
 
+def _sure(lines: list[tuple[str, float]], grammar: Grammar, level: float) -> bool:
+    """One of ``lines`` is a plate (not a Mainland one) read at ``level`` or better."""
+    for text, score in lines:
+        plate = plate_grammar.parse(text, grammar, score)
+        if plate is not None and plate.kind != "mainland" and plate.confidence >= level:
+            return True
+    return False
+
+
 def read_plates(
     frame: Frame,
     engine: OcrEngine,
@@ -56,16 +65,25 @@ def read_plates(
     t1 = time.perf_counter()
     lines: list[tuple[str, float]] = []
     if candidates:
-        lines = engine.recognise([crop(frame, c) for c in candidates])
+        first = engine.recognise([crop(frame, c) for c in candidates])
+        wider: list[tuple[str, float]] = []
         # an unsure read of something plate-like: look again with the OCR detector on a
         # wider crop, which finds the exact text line (measured: fixes most blurred plates)
-        for candidate, (text, score) in zip(candidates, list(lines), strict=True):
+        for candidate, (text, score) in zip(candidates, first, strict=True):
             plate = plate_grammar.parse(text, grammar, score)
             if sum(ch.isalnum() for ch in text) >= 3 and (
                 plate is None or plate.confidence < recheck_below
             ):
                 wide = crop(frame, candidate, margin=0.25, height=96)
-                lines += [(line.text, line.score) for line in engine.read(wide)]
+                again = [(line.text, line.score) for line in engine.read(wide)]
+                wider += again
+                if _sure(again, grammar, recheck_below):
+                    # read surely the wider way: that is the plate; the unsure crop's
+                    # reading would rate it down as a rival (plates() weighs plates one
+                    # character apart: AB1284 0.70 of a blurred crop against AB1234 0.97)
+                    continue
+            lines.append((text, score))
+        lines += wider
     found = plate_grammar.plates(lines, grammar)
     used_fallback = False
     if fallback and not any(p.kind != "mainland" for p in found):

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from avrs_adapter.grammar import PlateText, parse, plates, primary_and_alternates
+from avrs_adapter.ocr import TextLine
+from avrs_adapter.plate_finder import Candidate
+from avrs_adapter.plate_reader import read_plates
 
 
 @pytest.mark.parametrize(
@@ -153,3 +157,55 @@ def test_one_plate_read_two_ways_in_a_frame_is_unsure() -> None:
     # a letter lost is a rival too; the same plate read twice is not
     assert plates([("AB 1234", 0.9), ("A 1234", 0.9)])[0].confidence == 0.45
     assert plates([("AB 1234", 0.9), ("AB1234", 0.8)])[0].confidence == 0.9
+
+
+def test_a_plate_clipped_at_an_edge_is_no_rival() -> None:
+    """A crop that cut off the plate's first or last character (``AB123``, ``B1234`` of
+    ``AB1234``; ``LOVE`` of the personalised ``LOVEU``) is no second reading of it: the
+    re-review found each such pair rated below 0.8 (``LOVE``/``LOVEU`` below the camera's
+    0.5, the frame read nothing)."""
+    for lines in (
+        [("AB123", 0.85), ("AB 1234", 0.96)],
+        [("B1234", 0.9), ("AB 1234", 0.96)],
+        [("LOVEU", 0.97), ("LOVE", 0.95)],
+    ):
+        found = {p.vrn: p.confidence for p in plates(lines)}
+        assert max(found.values()) >= 0.95 * 0.95, lines  # nothing rated down (folds aside)
+        assert found == {
+            p.vrn: p.confidence for line in lines if (p := parse(line[0], "hk", line[1]))
+        }
+
+
+class _Engine:
+    """The OCR engine's two calls, answering as told (which lines the reader weighs is
+    the question here, not what the OCR reads: tests/avrs_adapter/test_stills.py reads
+    real stills with the real engine)."""
+
+    def __init__(self, crop: tuple[str, float], wide: list[tuple[str, float]]) -> None:
+        self.crop, self.wide = crop, wide
+
+    def recognise(self, lines: list[object]) -> list[tuple[str, float]]:
+        return [self.crop for _ in lines]
+
+    def read(self, image: object, *, det_side: int | None = None) -> list[TextLine]:
+        return [TextLine(text, score, ()) for text, score in self.wide]
+
+
+@pytest.mark.parametrize(
+    ("crop", "wide", "want"),
+    [
+        # the wider crop read it surely: it replaces the blurred crop's reading
+        (("AB1284", 0.70), [("AB 1234", 0.97)], ("AB1234", 0.97)),
+        # both unsure and one character apart: each rated by its share
+        (("AB1284", 0.70), [("AB 1234", 0.85)], ("AB1234", round(0.85 * 0.85 / 1.55, 4))),
+    ],
+)
+def test_an_unsure_crop_read_surely_the_wider_way_is_that_plate(
+    crop: tuple[str, float], wide: list[tuple[str, float]], want: tuple[str, float]
+) -> None:
+    frame = np.random.default_rng(1).integers(0, 255, (200, 400, 3), dtype=np.uint8)
+    candidate = Candidate(center=(200.0, 100.0), size=(120.0, 30.0), angle=0.0, score=1.0)
+    read = read_plates(frame, _Engine(crop, wide), candidates=[candidate])  # type: ignore[arg-type]
+    primary, _ = primary_and_alternates(read.plates)
+    assert primary is not None
+    assert (primary.vrn, primary.confidence) == want
