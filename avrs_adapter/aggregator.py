@@ -58,6 +58,12 @@ MAX_ALTERNATES = 8
 #: a truck.
 DOUBT_FLOOR = 0.5
 MAX_DOUBTS = 4
+#: what a plate torn from the truck before's (``grammar.torn_from``) is rated by, unless
+#: read as often as a decisive vote: below any lane's threshold (0.5 at least)
+TORN_RATING = 0.49
+#: a plate torn from the truck before's is rated so this long after its last sighting,
+#: past its window too (a reader that sends the standing truck again a while later)
+TORN_WITHIN_S = 60.0
 
 
 @dataclass(slots=True)
@@ -104,6 +110,7 @@ class _Truck:
     read: PlateRead | None = None  # the read published for it (the last doubt's, after one)
     again: list[Observation] = field(default_factory=list)  # its plate since, within window
     doubts: int = 0
+    torn_of: frozenset[str] = frozenset()  # opened by a plate torn from these (_after_publish)
 
 
 class Aggregator:
@@ -145,6 +152,8 @@ class Aggregator:
         now = obs.at
         if truck is None or (truck.done and now - truck.last_at > self.window):
             self._open(obs)
+            if truck is not None and truck.done and now - truck.last_at <= TORN_WITHIN_S:
+                self._mark_torn(truck, obs)
         elif not truck.done:
             truck.sightings.append(obs)
             truck.last_at = max(truck.last_at, now)
@@ -206,17 +215,23 @@ class Aggregator:
             one_char_off(vrn, k) for k in truck.known if not is_mainland_plate(k)
         ):
             return self._near_miss(truck, obs)
-        if any(torn_from(vrn, k) for k in truck.known if not is_mainland_plate(k)):
-            # a serial frame that lost a run of bytes whose XOR is zero passes its checksum
-            # (framed: TT8899 as TT99, docs/avrs.md): taken for the next truck, it ended
-            # the session of the truck at the booth, NO_BUNDLE an Unladen press away from a
-            # release. A near plate, but never a doubt: it says nothing of the plate
-            self.stats.torn += 1
-            return self._near_miss(truck, obs, doubt=False)
         self._open(obs)
+        self._mark_torn(truck, obs)
         return []
 
-    def _near_miss(self, truck: _Truck, obs: Observation, *, doubt: bool = True) -> list[PlateRead]:
+    def _mark_torn(self, before: _Truck, obs: Observation) -> None:
+        """The truck just opened by ``obs`` is read by a plate torn from one ``before`` was
+        published with: the next truck, or a serial frame that lost a run of bytes whose
+        XOR is zero and passed its checksum (framed: TT8899 as TT99, docs/avrs.md), which,
+        taken for a sure read, ended the session of the truck at the booth with NO_BUNDLE,
+        an Unladen press from a release. Rated below any threshold unless read as
+        decisively as a truck (``_publish``): a STOP, whichever it is."""
+        torn = [k for k in before.known if not is_mainland_plate(k) and torn_from(obs.vrn, k)]
+        if torn and self._truck is not None:
+            self.stats.torn += 1
+            self._truck.torn_of = frozenset(torn)
+
+    def _near_miss(self, truck: _Truck, obs: Observation) -> list[PlateRead]:
         """A plate one character off the published one, or one of its alternates: a misread
         of the same truck, or the next truck with a near plate. It is debounced until it has
         the evidence of a decisive vote of its own (``decisive_reads`` reads of it, at
@@ -226,7 +241,7 @@ class Aggregator:
         same = [s for s in truck.near if s.vrn == obs.vrn]
         if len(same) < max(2, self.decisive_reads):
             self.stats.debounced += 1
-            return self._doubt(truck, obs) if doubt else []
+            return self._doubt(truck, obs)
         logger.info(
             "plate %s near %r read %d times: the next truck",
             obs.vrn,
@@ -329,6 +344,13 @@ class Aggregator:
         if read is None:
             self.stats.invalid += 1
             return []
+        reads = sum(1 for s in truck.sightings if s.vrn == read.vrn)
+        if any(torn_from(read.vrn, k) for k in truck.torn_of) and reads < max(
+            2, self.decisive_reads
+        ):
+            read = read.model_copy(
+                update={"confidence": math.floor(read.confidence * TORN_RATING * 1000) / 1000}
+            )
         truck.published_vrn = read.vrn
         truck.read = read
         truck.known = {read.vrn, *(a.vrn for a in read.alternates)} - {""}

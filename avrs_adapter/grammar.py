@@ -196,13 +196,6 @@ def one_char_off(a: str, b: str) -> bool:
     return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
 
 
-def _clipped(a: str, b: str) -> bool:
-    """One is the other with its first or last character cut off (a crop that clipped
-    the plate's edge: ``AB123`` or ``B1234`` of ``AB1234``, ``LOVE`` of ``LOVEU``)."""
-    short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    return len(long_) == len(short) + 1 and short in (long_[1:], long_[:-1])
-
-
 def torn_from(a: str, b: str) -> bool:
     """True when ``a`` is ``b`` with one run of two or more characters lost (``TT99`` of
     ``TT8899``, ``34`` of ``AB1234``): what a serial frame that lost bytes whose XOR is
@@ -220,8 +213,10 @@ def plates(lines: Iterable[tuple[str, float]], grammar: Grammar = "hk") -> list[
     and the wider crop of an unsure read disagree): each is rated by its share of the
     group, ``c * c / (c + rivals)``, so the frame says it is unsure (``AB1234`` 0.93 with
     ``AB1284`` 0.70 is 0.53, not 0.93) and the order stays. Two trucks in one frame with
-    plates one character apart are rated so too (a STOP, not a release). A plate with
-    its first or last character cut off is a crop that clipped the edge: no rival."""
+    plates one character apart are rated so too (a STOP, not a release). So is a plate
+    and the same with an end character more or less: the tight crop may have clipped
+    the plate's edge, or the wider one read a bolt or the frame as one more (``AB123``
+    against ``AB1231``); which, the frame cannot say."""
     best: dict[str, PlateText] = {}
     for text, score in lines:
         plate = parse(text, grammar, score)
@@ -233,11 +228,7 @@ def plates(lines: Iterable[tuple[str, float]], grammar: Grammar = "hk") -> list[
     weighed = []
     for plate in found:
         rivals = sum(
-            p.confidence
-            for p in found
-            if p.kind == plate.kind
-            and one_char_off(p.vrn, plate.vrn)
-            and not _clipped(p.vrn, plate.vrn)
+            p.confidence for p in found if p.kind == plate.kind and one_char_off(p.vrn, plate.vrn)
         )
         if rivals > 0:
             share = plate.confidence / (plate.confidence + rivals)

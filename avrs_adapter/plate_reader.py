@@ -35,11 +35,16 @@ def is_blank(frame: Frame) -> bool:
     return float(sample.std()) < 2.0
 
 
-def _sure(lines: list[tuple[str, float]], grammar: Grammar, level: float) -> bool:
-    """One of ``lines`` is a plate (not a Mainland one) read at ``level`` or better."""
+#: how much better than the crop's unsure reading a sure wider read must be to replace it
+CLEARLY_BETTER = 0.15
+
+
+def _sure(lines: list[tuple[str, float]], grammar: Grammar, level: float, above: float) -> bool:
+    """One of ``lines`` is a plate (not a Mainland one) read at ``level`` and ``above``
+    or better."""
     for text, score in lines:
         plate = plate_grammar.parse(text, grammar, score)
-        if plate is not None and plate.kind != "mainland" and plate.confidence >= level:
+        if plate is not None and plate.kind != "mainland" and plate.confidence >= max(level, above):
             return True
     return False
 
@@ -77,10 +82,17 @@ def read_plates(
                 wide = crop(frame, candidate, margin=0.25, height=96)
                 again = [(line.text, line.score) for line in engine.read(wide)]
                 wider += again
-                if _sure(again, grammar, recheck_below):
-                    # read surely the wider way: that is the plate; the unsure crop's
-                    # reading would rate it down as a rival (plates() weighs plates one
-                    # character apart: AB1284 0.70 of a blurred crop against AB1234 0.97)
+                if _sure(
+                    again,
+                    grammar,
+                    recheck_below,
+                    (plate.confidence if plate else 0.0) + CLEARLY_BETTER,
+                ):
+                    # read surely the wider way, and clearly better than the crop: that is
+                    # the plate, and the blurred crop's reading would rate it down as a
+                    # rival (AB1284 0.70 against AB1234 0.97: plates() weighs plates one
+                    # character apart). A crop read nearly as well stays a rival: AB1234
+                    # 0.89 against a wider AB1284 0.91 is a frame that cannot say
                     continue
             lines.append((text, score))
         lines += wider
