@@ -864,10 +864,13 @@ class Lane:
         if not doubted:
             return False
         session.plates += [p for p in doubted if p not in session.plates]
-        self._doubts.remember((*session.plates, *self._bundle_plates))
-        decision = self._pending_inspection(session.plates, now) or _Decision(
-            Code.STOP_SEE_OFFICER, "plate_in_doubt"
-        )
+        decision = self._pending_inspection(session.plates, now)
+        if decision is None:
+            # the truck's own plates (its read plate, its bundle's) and those doubted: not
+            # a runner-up of the other kind, which may be another truck's (an AVRS pairs
+            # plates read close in time), stopped at every lane for the window
+            self._doubts.remember((session.vrn, *doubted, *self._bundle_plates))
+            decision = _Decision(Code.STOP_SEE_OFFICER, "plate_in_doubt")
         logger.warning(
             "lane %s: %s read again with %s as likely: %s",
             self.lane,
@@ -1205,8 +1208,9 @@ class Lane:
             return pending
         if stale is not None:
             return stale
-        if self._in_doubt(read, self.config.confidence_threshold):
-            self._doubts.remember(plates)
+        doubted = self._in_doubt(read, self.config.confidence_threshold)
+        if doubted:
+            self._doubts.remember((read.vrn, *doubted))  # not a runner-up of the other kind
             return _Decision(Code.STOP_SEE_OFFICER, "plate_in_doubt")
         lately = self._still_in_doubt(plates)
         if lately is not None:

@@ -854,6 +854,38 @@ def test_a_truck_in_doubt_is_stopped_at_the_next_lane_too() -> None:
     assert (codes(out), out.decisions[-1][2]) == ([C.STOP_SEE_OFFICER], "plate_in_doubt")
 
 
+def test_the_doubt_memory_keeps_the_trucks_own_plates_not_a_runner_up_of_the_other_kind() -> None:
+    """AB1234 in doubt with AB1284, and 粤Z5678港 read beside it (an AVRS pairs plates read
+    close in time: maybe the next truck's). Remembered, it stopped truck CD5678 at every
+    lane for five minutes (re-review): it is not. Told INSPECT lately instead, the truck
+    is sent to the bay and nothing is remembered."""
+    shared = Doubts()
+    here, there = Rig(), Rig()
+    here.lane._doubts = there.lane._doubts = shared
+    doubtful = read(
+        confidence=0.9,
+        alternates=[
+            Alternate(vrn="AB1284", confidence=0.95),
+            Alternate(vrn="粤Z5678港", confidence=0.93),
+        ],
+    )
+    assert codes(here.lane.plate(doubtful)) == [C.STOP_SEE_OFFICER]
+    assert shared.lately(["AB1234"])
+    assert shared.lately(["AB1284"])
+    out = there.lane.plate(
+        read(vrn="CD5678", alternates=[Alternate(vrn="粤Z5678港", confidence=0.95)])
+    )
+    assert codes(out) == [C.NO_BUNDLE]
+    rig = Rig([make_bundle("9110635860", "PA3523")])
+    assert codes(rig.lane.plate(read(vrn="PA3523"))) == [C.DROP_MANIFEST]
+    rig.lane._inspections.told(("PA3623",), T0, "B7")
+    doubt = read(
+        vrn="PA3523", confidence=0.75, alternates=[Alternate(vrn="PA3623", confidence=0.992)]
+    )
+    assert codes(rig.lane.plate(doubt)) == [C.INSPECT]
+    assert not rig.lane._doubts.lately(["PA3523", "PA3623"])
+
+
 def test_a_later_read_rated_below_the_threshold_by_its_doubt_still_stops_the_truck() -> None:
     """At a lane whose threshold is 0.9, PA3623 read at 0.88 brings PA3523 down to 0.726:
     neither is trusted, and the truck was released at the manifest (re-review)."""
