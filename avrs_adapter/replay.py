@@ -31,7 +31,8 @@ span tells a slowly paced replay (a line a second or so) from a step: within a m
 the buffer passes from one truck's reads to the next's, whose lag differs by the time
 between the trucks. A replay paced exactly as its reads were taken, of reads of one
 truck over a minute or more, still looks like a step. A clock stepped forward lowers the
-baseline at once. Before any read the first one sets the baseline: a replay at the first
+baseline at its second read (both published): one read alone ahead of the usual lag (a
+corrupted time) does not, or the next trucks' reads looked replayed. Before any read the first one sets the baseline: a replay at the first
 connect after the adapter starts cannot be told, unless the device's lag is known
 beforehand (``expected_lag``: 0 for a device whose clock is NTP-synced to this machine's
 local time), which is then the first baseline.
@@ -202,6 +203,8 @@ class ReplayGuard:
             self._lags.append((float("-inf"), expected_lag))  # until the first read taken
             self.baseline = expected_lag
         self._steps: _StepRun | None = None
+        #: the lag of a read well ahead of the baseline, not taken yet (``_ahead_of_baseline``)
+        self._ahead: float | None = None
         self._run = 0  # replayed reads since the last read taken
         self._coarse_told = False  # a device time too coarse was logged
 
@@ -230,6 +233,9 @@ class ReplayGuard:
         if self._borne_at is None:
             self._borne_at = received
         drift = self.max_drift * max(0.0, received - self._borne_at)
+        if self.baseline is not None and lag < self.baseline - self.bound - slack - drift:
+            self._ahead_of_baseline(received, lag, slack)
+            return True
         if self.baseline is None or lag <= self.baseline + self.bound + slack + drift:
             self._take(received, lag)
             return True
@@ -250,7 +256,30 @@ class ReplayGuard:
         self._maybe_stepped(received, lag, slack)
         return False
 
+    def _ahead_of_baseline(self, received: float, lag: float, slack: float) -> None:
+        """A read whose lag is well under the baseline: never a replay (published), but
+        alone it does not lower the baseline. One corrupted device time (a digit of the
+        hour) or a clock that jumped ahead for a read made the next trucks' reads look
+        replayed, dropped until a re-baseline (review, 2026-12-08). A second read that
+        agrees (a clock stepped forward) lowers it; a read at the usual lag forgets it."""
+        ahead = self._ahead
+        if ahead is not None and abs(lag - ahead) <= self.agree + slack:
+            self._take(received, lag)
+            return
+        if ahead is None:
+            logger.warning(
+                "%s: a read %.1f s ahead of the device's usual lag (%.1f s): published; "
+                "the usual lag is kept until another read agrees",
+                self.device,
+                (self.baseline or 0.0) - lag,
+                self.baseline or 0.0,
+            )
+        self._ahead = lag
+        self._run = 0
+        self._steps = None
+
     def _take(self, received: float, lag: float) -> None:
+        self._ahead = None
         if self._run:
             logger.info("%s: reads live again after %d replayed ones", self.device, self._run)
         self._run = 0
