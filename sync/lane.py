@@ -869,7 +869,15 @@ class Lane:
             # the truck's own plates (its read plate, its bundle's) and those doubted: not
             # a runner-up of the other kind, which may be another truck's (an AVRS pairs
             # plates read close in time), stopped at every lane for the window
-            self._doubts.remember((session.vrn, *doubted, *self._bundle_plates))
+            self._doubts.remember(
+                (
+                    session.vrn,
+                    read.vrn,
+                    *doubted,
+                    *self._bundle_plates,
+                    *self._their_bundles(doubted),
+                )
+            )
             decision = _Decision(Code.STOP_SEE_OFFICER, "plate_in_doubt")
         logger.warning(
             "lane %s: %s read again with %s as likely: %s",
@@ -1155,6 +1163,22 @@ class Lane:
             and alt.confidence >= floor
         ]
 
+    def _their_bundles(self, plates: list[str]) -> list[str]:
+        """The plates of the active bundles that name one of ``plates`` as their Hong Kong
+        plate or second plate (a truck's own, by the centre's record); none if the replica
+        cannot say (the STOP stands without them)."""
+        try:
+            bundles = self._active_bundles(plates)
+        except SyncError as err:
+            logger.error("lane %s: replica lookup failed: %s", self.lane, err)
+            return []
+        return [
+            p
+            for b in bundles
+            if b.vrn in plates or b.second_plate in plates
+            for p in bundle_plates(b)
+        ]
+
     def _still_in_doubt(self, plates: Iterable[str]) -> _Decision | None:
         """STOP for a truck one of whose plates was stopped in doubt lately (``Doubts``):
         read by its other plate since, or at another lane. A read, a press and a drop ask."""
@@ -1210,7 +1234,11 @@ class Lane:
             return stale
         doubted = self._in_doubt(read, self.config.confidence_threshold)
         if doubted:
-            self._doubts.remember((read.vrn, *doubted))  # not a runner-up of the other kind
+            # not a runner-up of the other kind (maybe another truck's, stopped at every
+            # lane), but the plates the bundles of the plates in doubt name: the truck's
+            # Mainland plate read alone at the next lane was released on its bundle
+            firm = [read.vrn, *doubted]
+            self._doubts.remember((*firm, *self._their_bundles(firm)))
             return _Decision(Code.STOP_SEE_OFFICER, "plate_in_doubt")
         lately = self._still_in_doubt(plates)
         if lately is not None:

@@ -886,6 +886,35 @@ def test_the_doubt_memory_keeps_the_trucks_own_plates_not_a_runner_up_of_the_oth
     assert not rig.lane._doubts.lately(["PA3523", "PA3623"])
 
 
+def test_the_doubt_memory_keeps_the_plates_the_truck_is_known_by() -> None:
+    """Fourth review: a truck in doubt at its first read was remembered by the plates read,
+    not its Mainland plate its bundle names: read by that plate alone at the next lane,
+    it was released on the bundle. And a truck first read by its Mainland plate, then
+    known by AB1234 (the new plate's read), doubted against AB1284, was remembered as its
+    Mainland plate and AB1284: AB1234 at the next lane was NO_BUNDLE, an Unladen press
+    from a release."""
+    shared = Doubts()
+    bundle = make_bundle("9110635860", "PA3523", second_plate="粤Z1234港")
+    here, there = Rig([bundle]), Rig([bundle], manifest_required=False)
+    here.lane._doubts = there.lane._doubts = shared
+    assert codes(here.lane.plate(doubtful_pa3523())) == [C.STOP_SEE_OFFICER]
+    out = there.lane.plate(read(vrn="粤Z1234港", confidence=0.97))
+    assert (codes(out), out.decisions[-1][2]) == ([C.STOP_SEE_OFFICER], "plate_in_doubt")
+    shared = Doubts()
+    here, there = Rig(), Rig(unladen_inspect_share=0.0)
+    here.lane._doubts = there.lane._doubts = shared
+    assert codes(here.lane.plate(read(vrn=ML))) == [C.NO_BUNDLE]
+    out = here.lane.plate(read(alternates=[Alternate(vrn=ML, confidence=0.95)]))
+    assert out.ignored == ["same_truck"]
+    doubt = read(
+        confidence=0.7,
+        alternates=[Alternate(vrn="AB1284", confidence=0.95), Alternate(vrn=ML, confidence=0.95)],
+    )
+    assert codes(here.lane.plate(doubt)) == [C.STOP_SEE_OFFICER]
+    out = there.lane.plate(read())
+    assert (codes(out), out.decisions[-1][2]) == ([C.STOP_SEE_OFFICER], "plate_in_doubt")
+
+
 def test_a_later_read_rated_below_the_threshold_by_its_doubt_still_stops_the_truck() -> None:
     """At a lane whose threshold is 0.9, PA3623 read at 0.88 brings PA3523 down to 0.726:
     neither is trusted, and the truck was released at the manifest (re-review)."""
