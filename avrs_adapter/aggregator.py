@@ -35,6 +35,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -58,12 +59,16 @@ MAX_ALTERNATES = 8
 #: a truck.
 DOUBT_FLOOR = 0.5
 MAX_DOUBTS = 4
-#: what a plate torn from the truck before's (``grammar.torn_from``) is rated by, unless
-#: read as often as a decisive vote: below any lane's threshold (0.5 at least)
+#: what a serial read of a plate torn from a truck's published lately
+#: (``grammar.torn_from``) is rated by, unless read ``TORN_TRUST_READS`` times (or the
+#: decisive count, if more): below any lane's threshold (0.5 at least)
 TORN_RATING = 0.49
-#: a plate torn from the truck before's is rated so this long after its last sighting,
-#: past its window too (a reader that sends the standing truck again a while later)
-TORN_WITHIN_S = 60.0
+TORN_TRUST_READS = 3
+#: the trucks published lately that a torn plate is looked for in: this many, each for
+#: this long after its last sighting (a truck waits minutes at the booth, and a reader
+#: may send it again, torn, while it does)
+TORN_TRUCKS = 4
+TORN_WITHIN_S = 600.0
 
 
 @dataclass(slots=True)
@@ -110,7 +115,7 @@ class _Truck:
     read: PlateRead | None = None  # the read published for it (the last doubt's, after one)
     again: list[Observation] = field(default_factory=list)  # its plate since, within window
     doubts: int = 0
-    torn_of: frozenset[str] = frozenset()  # opened by a plate torn from these (_after_publish)
+    torn_of: frozenset[str] = frozenset()  # opened by a plate torn from these (_mark_torn)
 
 
 class Aggregator:
@@ -140,6 +145,8 @@ class Aggregator:
         self._clock = clock
         self._wall_clock = wall_clock
         self._truck: _Truck | None = None
+        #: the trucks published lately, newest last (``_mark_torn``)
+        self._published: deque[_Truck] = deque(maxlen=TORN_TRUCKS)
         self.stats = AggregatorStats()
 
     # -- feeding ---------------------------------------------------------------------------
@@ -152,8 +159,6 @@ class Aggregator:
         now = obs.at
         if truck is None or (truck.done and now - truck.last_at > self.window):
             self._open(obs)
-            if truck is not None and truck.done and now - truck.last_at <= TORN_WITHIN_S:
-                self._mark_torn(truck, obs)
         elif not truck.done:
             truck.sightings.append(obs)
             truck.last_at = max(truck.last_at, now)
@@ -184,6 +189,7 @@ class Aggregator:
 
     def _open(self, obs: Observation, carry: list[Observation] | None = None) -> None:
         self._truck = _Truck(first_at=obs.at, last_at=obs.at, sightings=[*(carry or []), obs])
+        self._mark_torn(self._truck, obs)
 
     def _after_publish(self, truck: _Truck, obs: Observation) -> list[PlateRead]:
         published = truck.published_vrn
@@ -216,20 +222,31 @@ class Aggregator:
         ):
             return self._near_miss(truck, obs)
         self._open(obs)
-        self._mark_torn(truck, obs)
         return []
 
-    def _mark_torn(self, before: _Truck, obs: Observation) -> None:
-        """The truck just opened by ``obs`` is read by a plate torn from one ``before`` was
-        published with: the next truck, or a serial frame that lost a run of bytes whose
-        XOR is zero and passed its checksum (framed: TT8899 as TT99, docs/avrs.md), which,
-        taken for a sure read, ended the session of the truck at the booth with NO_BUNDLE,
-        an Unladen press from a release. Rated below any threshold unless read as
-        decisively as a truck (``_publish``): a STOP, whichever it is."""
-        torn = [k for k in before.known if not is_mainland_plate(k) and torn_from(obs.vrn, k)]
-        if torn and self._truck is not None:
+    def _mark_torn(self, truck: _Truck, obs: Observation) -> None:
+        """``truck``, just opened by the serial read ``obs``, is read by a plate torn from
+        one of a truck published lately (``TORN_TRUCKS``, ``TORN_WITHIN_S`` after its last
+        sighting; its read plate and Hong Kong alternates): the next truck, or a frame that
+        lost a run of bytes whose XOR is zero and passed its checksum (framed: TT8899 as
+        TT99, docs/avrs.md), which, taken for a sure read, ended the session of the truck
+        at the booth with NO_BUNDLE, an Unladen press from a release. Rated below any
+        threshold unless read as often as a truck (``_publish``): a STOP, whichever it is.
+        By any way a truck opens (an upgrade of an unread, a second tear: each looked up
+        in all). A camera reads no torn frames: its reads are not marked."""
+        vrn = obs.vrn
+        if obs.source != "serial" or not vrn or is_mainland_plate(vrn):
+            return
+        torn = {
+            k
+            for before in self._published
+            if obs.at - before.last_at <= TORN_WITHIN_S
+            for k in before.known
+            if not is_mainland_plate(k) and torn_from(vrn, k)
+        }
+        if torn:
             self.stats.torn += 1
-            self._truck.torn_of = frozenset(torn)
+            truck.torn_of = frozenset(torn)
 
     def _near_miss(self, truck: _Truck, obs: Observation) -> list[PlateRead]:
         """A plate one character off the published one, or one of its alternates: a misread
@@ -345,22 +362,29 @@ class Aggregator:
             self.stats.invalid += 1
             return []
         reads = sum(1 for s in truck.sightings if s.vrn == read.vrn)
-        if any(torn_from(read.vrn, k) for k in truck.torn_of) and reads < max(
-            2, self.decisive_reads
-        ):
+        torn = [k for k in truck.torn_of if torn_from(read.vrn, k)]
+        if torn and reads < max(TORN_TRUST_READS, self.decisive_reads):
             read = read.model_copy(
                 update={"confidence": math.floor(read.confidence * TORN_RATING * 1000) / 1000}
             )
+        else:
+            torn = []
+            # looked in for torn plates (a torn read's truck is not: a second tear of
+            # the same plate is looked up against the truck it was torn from)
+            self._published.append(truck)
         truck.published_vrn = read.vrn
         truck.read = read
         truck.known = {read.vrn, *(a.vrn for a in read.alternates)} - {""}
         self.stats.published += 1
         logger.info(
-            "truck read: %r (%.2f) from %d sightings, alternates %s",
+            "truck read: %r (%.2f) from %d sightings, alternates %s%s",
             read.vrn,
             read.confidence,
             len(truck.sightings),
             [a.vrn for a in read.alternates],
+            f"; rated down: {read.vrn!r} read {reads} times is torn from {sorted(torn)}"
+            if torn
+            else "",
         )
         return [read]
 

@@ -395,10 +395,21 @@ def test_a_plate_torn_from_the_trucks_is_published_untrusted_unless_read_as_a_tr
     clock.advance(0.1)
     (again,) = see(agg, clock, "TT8899", 0.95) + settle(agg, clock)
     assert (again.vrn, again.confidence) == ("TT8899", 0.95)
-    # past the window too (the reader sends the standing truck again later)
-    clock.advance(20)
+    # past the window too (the reader sends the standing truck again later), a second
+    # tear after a first, and after an unread of the truck (an upgrade): each looked up
+    # in the trucks published lately, not the one before only (fourth review)
+    clock.advance(120)
     (late,) = see(agg, clock, "TT88", 0.95) + settle(agg, clock)
     assert (late.vrn, late.confidence) == ("TT88", 0.465)
+    clock.advance(0.1)
+    (second,) = see(agg, clock, "T99", 0.95) + settle(agg, clock)
+    assert (second.vrn, second.confidence) == ("T99", 0.465)
+    clock.advance(10)
+    (unread,) = see(agg, clock, "", 0.0) + settle(agg, clock)
+    clock.advance(0.5)
+    (upgrade,) = see(agg, clock, "TT89", 0.95) + settle(agg, clock)
+    assert (unread.vrn, upgrade.vrn, upgrade.confidence) == ("", "TT89", 0.465)
+    assert agg.stats.torn == 4
     # a next truck read as often as a truck: rated as read
     clock.advance(10)
     for _ in range(3):
@@ -409,6 +420,19 @@ def test_a_plate_torn_from_the_trucks_is_published_untrusted_unless_read_as_a_tr
     clock.advance(0.05)
     (read,) = see(agg, clock, "TU8891", 0.95) + settle(agg, clock)
     assert (read.vrn, read.confidence) == ("TU8891", 0.95)
+    # a camera reads no torn frames
+    clock.advance(0.05)
+    (camera,) = see(agg, clock, "TU91", 0.95, source="camera") + settle(agg, clock)
+    assert (camera.vrn, camera.confidence) == ("TU91", 0.95)
+
+
+def test_two_reads_torn_alike_are_not_trusted_where_two_reads_are_decisive(clock: Clock) -> None:
+    agg = Aggregator(settle=0.3, window=5.0, decisive_reads=2, clock=clock)
+    for _ in range(2):
+        see(agg, clock, "TT8899", 0.95)
+    clock.advance(0.05)
+    reads = [r for _ in range(2) for r in see(agg, clock, "TT99", 0.95)]  # decisive
+    assert [(r.vrn, r.confidence) for r in reads] == [("TT99", 0.465)]
 
 
 @pytest.mark.parametrize(
