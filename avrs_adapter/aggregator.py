@@ -64,11 +64,12 @@ MAX_DOUBTS = 4
 #: decisive count, if more): below any lane's threshold (0.5 at least)
 TORN_RATING = 0.49
 TORN_TRUST_READS = 3
-#: the trucks published lately that a torn plate is looked for in: this many, each for
-#: this long after its last sighting (a truck waits minutes at the booth, and a reader
-#: may send it again, torn, while it does)
-TORN_TRUCKS = 4
+#: the trucks published lately by a Hong Kong plate that a torn plate is looked for in,
+#: each for this long after its last sighting (a truck waits minutes at the booth, and a
+#: reader may send it again, torn, while it does); at most this many (a lane's trucks in
+#: far more than that time)
 TORN_WITHIN_S = 600.0
+TORN_TRUCKS = 64
 
 
 @dataclass(slots=True)
@@ -115,7 +116,6 @@ class _Truck:
     read: PlateRead | None = None  # the read published for it (the last doubt's, after one)
     again: list[Observation] = field(default_factory=list)  # its plate since, within window
     doubts: int = 0
-    torn_of: frozenset[str] = frozenset()  # opened by a plate torn from these (_mark_torn)
 
 
 class Aggregator:
@@ -145,7 +145,7 @@ class Aggregator:
         self._clock = clock
         self._wall_clock = wall_clock
         self._truck: _Truck | None = None
-        #: the trucks published lately, newest last (``_mark_torn``)
+        #: the trucks published lately by a Hong Kong plate, newest last (``_torn_from``)
         self._published: deque[_Truck] = deque(maxlen=TORN_TRUCKS)
         self.stats = AggregatorStats()
 
@@ -189,7 +189,6 @@ class Aggregator:
 
     def _open(self, obs: Observation, carry: list[Observation] | None = None) -> None:
         self._truck = _Truck(first_at=obs.at, last_at=obs.at, sightings=[*(carry or []), obs])
-        self._mark_torn(self._truck, obs)
 
     def _after_publish(self, truck: _Truck, obs: Observation) -> list[PlateRead]:
         published = truck.published_vrn
@@ -224,29 +223,32 @@ class Aggregator:
         self._open(obs)
         return []
 
-    def _mark_torn(self, truck: _Truck, obs: Observation) -> None:
-        """``truck``, just opened by the serial read ``obs``, is read by a plate torn from
-        one of a truck published lately (``TORN_TRUCKS``, ``TORN_WITHIN_S`` after its last
-        sighting; its read plate and Hong Kong alternates): the next truck, or a frame that
-        lost a run of bytes whose XOR is zero and passed its checksum (framed: TT8899 as
-        TT99, docs/avrs.md), which, taken for a sure read, ended the session of the truck
-        at the booth with NO_BUNDLE, an Unladen press from a release. Rated below any
-        threshold unless read as often as a truck (``_publish``): a STOP, whichever it is.
-        By any way a truck opens (an upgrade of an unread, a second tear: each looked up
-        in all). A camera reads no torn frames: its reads are not marked."""
-        vrn = obs.vrn
-        if obs.source != "serial" or not vrn or is_mainland_plate(vrn):
-            return
-        torn = {
-            k
-            for before in self._published
-            if obs.at - before.last_at <= TORN_WITHIN_S
-            for k in before.known
-            if not is_mainland_plate(k) and torn_from(vrn, k)
-        }
-        if torn:
-            self.stats.torn += 1
-            truck.torn_of = frozenset(torn)
+    def _torn_from(self, vrn: str, sightings: list[Observation]) -> list[str]:
+        """The plates ``vrn``, the plate a vote chose, is torn from, of the trucks published
+        lately (``TORN_WITHIN_S`` after each one's last sighting; its plate and Hong Kong
+        alternates, a doubt's too), if a serial reader read it: the next truck, or a frame
+        that lost a run of bytes whose XOR is zero and passed its checksum (framed: TT8899
+        as TT99, docs/avrs.md), which, taken for a sure read, ended the session of the truck
+        at the booth with NO_BUNDLE, an Unladen press from a release. Looked at on the
+        plate the vote chose, however the truck opened (by an unread or a Mainland plate, a
+        second tear, a camera read). A camera reads no torn frames: its reads alone are not
+        looked at."""
+        if (
+            not vrn
+            or is_mainland_plate(vrn)
+            or not any(s.vrn == vrn and s.source == "serial" for s in sightings)
+        ):
+            return []
+        now = max(s.at for s in sightings)
+        return sorted(
+            {
+                k
+                for before in self._published
+                if now - before.last_at <= TORN_WITHIN_S
+                for k in before.known
+                if not is_mainland_plate(k) and torn_from(vrn, k)
+            }
+        )
 
     def _near_miss(self, truck: _Truck, obs: Observation) -> list[PlateRead]:
         """A plate one character off the published one, or one of its alternates: a misread
@@ -318,6 +320,7 @@ class Aggregator:
         if read is None:
             return []
         truck.read = read
+        truck.known.add(obs.vrn)  # its tears are torn plates of the truck too
         truck.doubts += 1
         self.stats.doubts += 1
         logger.warning(
@@ -357,21 +360,30 @@ class Aggregator:
 
     def _publish(self, truck: _Truck) -> list[PlateRead]:
         truck.done = True
+        read_at = truck.last_at
         read = self._vote(truck.sightings, self._seen_at(truck.first_at))
         if read is None:
             self.stats.invalid += 1
             return []
         reads = sum(1 for s in truck.sightings if s.vrn == read.vrn)
-        torn = [k for k in truck.torn_of if torn_from(read.vrn, k)]
+        torn = self._torn_from(read.vrn, truck.sightings)
         if torn and reads < max(TORN_TRUST_READS, self.decisive_reads):
+            self.stats.torn += 1
             read = read.model_copy(
                 update={"confidence": math.floor(read.confidence * TORN_RATING * 1000) / 1000}
             )
         else:
             torn = []
-            # looked in for torn plates (a torn read's truck is not: a second tear of
-            # the same plate is looked up against the truck it was torn from)
-            self._published.append(truck)
+            if read.vrn and not is_mainland_plate(read.vrn):
+                # looked in for torn plates: by a Hong Kong plate, trusted (a torn read's
+                # truck is not: a second tear is looked up against the truck it was torn
+                # from; nor an unread or a Mainland-only one: a standing truck's reader
+                # sending it again so pushed the truck out)
+                self._published = deque(
+                    (t for t in self._published if read_at - t.last_at <= TORN_WITHIN_S),
+                    maxlen=TORN_TRUCKS,
+                )
+                self._published.append(truck)
         truck.published_vrn = read.vrn
         truck.read = read
         truck.known = {read.vrn, *(a.vrn for a in read.alternates)} - {""}

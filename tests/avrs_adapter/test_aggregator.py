@@ -426,6 +426,39 @@ def test_a_plate_torn_from_the_trucks_is_published_untrusted_unless_read_as_a_tr
     assert (camera.vrn, camera.confidence) == ("TU91", 0.95)
 
 
+def test_a_torn_plate_is_looked_for_on_the_vote_and_in_every_truck_published_lately(
+    agg: Aggregator, clock: Clock
+) -> None:
+    """Fifth review: a torn frame that joined a truck opened by an unread won its vote
+    unlooked (only the opening read was); four re-sends of the standing truck by its
+    Mainland plate pushed it out of the trucks looked in; and a tear of a plate the truck
+    was doubted with was not looked for (a doubt did not add to the truck's plates)."""
+    for _ in range(3):
+        see(agg, clock, "TT8899", 0.95)
+    clock.advance(6)
+    see(agg, clock, "", 0.0)
+    clock.advance(0.1)
+    see(agg, clock, "TT99", 0.95)
+    (opened_by_unread,) = settle(agg, clock)
+    assert (opened_by_unread.vrn, opened_by_unread.confidence) == ("TT99", 0.465)
+    for _ in range(4):
+        clock.advance(10)
+        see(agg, clock, "粤Z1234港", 0.9)
+        settle(agg, clock)
+    clock.advance(1)
+    (after_resends,) = see(agg, clock, "TT88", 0.95) + settle(agg, clock)
+    assert (after_resends.vrn, after_resends.confidence) == ("TT88", 0.465)
+    clock.advance(20)
+    for _ in range(3):
+        see(agg, clock, "XY7789", 0.9)
+    clock.advance(0.5)
+    (doubt,) = see(agg, clock, "XY7788", 0.99)
+    assert doubt.alternates[0].vrn == "XY7788"
+    clock.advance(0.5)
+    (torn,) = see(agg, clock, "XY88", 0.95) + settle(agg, clock)
+    assert (torn.vrn, torn.confidence) == ("XY88", 0.465)
+
+
 def test_two_reads_torn_alike_are_not_trusted_where_two_reads_are_decisive(clock: Clock) -> None:
     agg = Aggregator(settle=0.3, window=5.0, decisive_reads=2, clock=clock)
     for _ in range(2):
