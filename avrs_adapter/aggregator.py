@@ -72,6 +72,12 @@ TORN_WITHIN_S = 600.0
 TORN_TRUCKS = 64
 
 
+def _round_down(confidence: float) -> float:
+    """``confidence`` to the 0.001 below it, as a PlateRead carries it (rounded up, a
+    rating could pass the one it must stay under)."""
+    return math.floor(confidence * 1000) / 1000
+
+
 @dataclass(slots=True)
 class AggregatorStats:
     sightings: int = 0
@@ -279,10 +285,10 @@ class Aggregator:
         it for the truck at the booth), rated by the vote with the near sightings in (so
         lower), and ``ts`` is when the near plate was seen; the lane, before it releases
         the truck, stops it (``sync.lane.Lane._doubted``). The vote: the sightings it was
-        published on, and the plate's and the near plates' since, within ``window``. Once a plate, unless read more
-        confidently again; at most ``MAX_DOUBTS`` a truck. Which truck it is, only a
-        person can tell: a near plate with a decisive vote of its own is the next truck
-        (``_near_miss``), never the truck's plate put right."""
+        published on, and the plate's and the near plates' since, within ``window``. Once
+        a plate, unless read more confidently again; at most ``MAX_DOUBTS`` a truck. Which
+        truck it is, only a person can tell: a near plate with a decisive vote of its own
+        is the next truck (``_near_miss``), never the truck's plate put right."""
         published = truck.read
         if published is None or truck.doubts >= MAX_DOUBTS or obs.confidence < DOUBT_FLOOR:
             return []
@@ -304,9 +310,9 @@ class Aggregator:
         rating = best.confidence * score / total
         if not math.isfinite(rating) or obs.confidence < rating:
             return []
-        # rounded down, as the bus carries it: rounded up, it may pass the near plate's
-        # and the lane would not see the doubt
-        confidence = math.floor(rating * 1000) / 1000
+        # rounded down: rounded up, it may pass the near plate's and the lane would not
+        # see the doubt
+        confidence = _round_down(rating)
         alternates = [(obs.vrn, obs.confidence)]
         alternates += [(a.vrn, a.confidence) for a in published.alternates if a.vrn != obs.vrn]
         read = self._make(
@@ -370,7 +376,7 @@ class Aggregator:
         if torn and reads < max(TORN_TRUST_READS, self.decisive_reads):
             self.stats.torn += 1
             read = read.model_copy(
-                update={"confidence": math.floor(read.confidence * TORN_RATING * 1000) / 1000}
+                update={"confidence": _round_down(read.confidence * TORN_RATING)}
             )
         else:
             torn = []
@@ -394,9 +400,7 @@ class Aggregator:
             read.confidence,
             len(truck.sightings),
             [a.vrn for a in read.alternates],
-            f"; rated down: {read.vrn!r} read {reads} times is torn from {sorted(torn)}"
-            if torn
-            else "",
+            f"; rated down: {read.vrn!r} read {reads} times is torn from {torn}" if torn else "",
         )
         return [read]
 

@@ -39,12 +39,11 @@ def is_blank(frame: Frame) -> bool:
 CLEARLY_BETTER = 0.15
 
 
-def _sure(lines: list[tuple[str, float]], grammar: Grammar, level: float, above: float) -> bool:
-    """One of ``lines`` is a plate (not a Mainland one) read at ``level`` and ``above``
-    or better."""
+def _sure(lines: list[tuple[str, float]], grammar: Grammar, level: float) -> bool:
+    """One of ``lines`` is a plate (not a Mainland one) read at ``level`` or better."""
     for text, score in lines:
         plate = plate_grammar.parse(text, grammar, score)
-        if plate is not None and plate.kind != "mainland" and plate.confidence >= max(level, above):
+        if plate is not None and plate.kind != "mainland" and plate.confidence >= level:
             return True
     return False
 
@@ -82,12 +81,8 @@ def read_plates(
                 wide = crop(frame, candidate, margin=0.25, height=96)
                 again = [(line.text, line.score) for line in engine.read(wide)]
                 wider += again
-                if _sure(
-                    again,
-                    grammar,
-                    recheck_below,
-                    (plate.confidence if plate else 0.0) + CLEARLY_BETTER,
-                ):
+                crop_read = plate.confidence if plate else 0.0
+                if _sure(again, grammar, max(recheck_below, crop_read + CLEARLY_BETTER)):
                     # read surely the wider way, and clearly better than the crop: that is
                     # the plate, and the blurred crop's reading would rate it down as a
                     # rival (AB1284 0.70 against AB1234 0.97: plates() weighs plates one

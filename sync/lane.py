@@ -1164,20 +1164,15 @@ class Lane:
         ]
 
     def _their_bundles(self, plates: list[str]) -> list[str]:
-        """The plates of the active bundles that name one of ``plates`` as their Hong Kong
-        plate or second plate (a truck's own, by the centre's record); none if the replica
-        cannot say (the STOP stands without them)."""
+        """The plates of the active bundles of ``plates`` (each names one of them as its
+        Hong Kong plate or second plate: a truck's own, by the centre's record); none if
+        the replica cannot say (the STOP stands without them)."""
         try:
             bundles = self._active_bundles(plates)
         except SyncError as err:
             logger.error("lane %s: replica lookup failed: %s", self.lane, err)
             return []
-        return [
-            p
-            for b in bundles
-            if b.vrn in plates or b.second_plate in plates
-            for p in bundle_plates(b)
-        ]
+        return [p for b in bundles for p in bundle_plates(b)]
 
     def _still_in_doubt(self, plates: Iterable[str]) -> _Decision | None:
         """STOP for a truck one of whose plates was stopped in doubt lately (``Doubts``):

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from avrs_adapter.aggregator import Aggregator, one_char_off
+from avrs_adapter.aggregator import Aggregator
 from avrs_adapter.errors import AvrsError
-from avrs_adapter.grammar import torn_from
+from avrs_adapter.grammar import one_char_off, torn_from
 from avrs_adapter.observation import Observation
 from rocars.messages import PlateRead
 

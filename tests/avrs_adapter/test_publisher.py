@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from avrs_adapter.aggregator import one_char_off
+from avrs_adapter.grammar import one_char_off
 from avrs_adapter.observation import Observation
 from avrs_adapter.protocols import PROTOCOLS
 from avrs_adapter.publisher import AvrsPublisher
